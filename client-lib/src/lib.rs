@@ -1,0 +1,1 @@
+//! Accord client library (filled in by the slice).

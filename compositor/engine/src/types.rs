@@ -1,0 +1,231 @@
+//! The engine's vocabulary. This is the contract between the engine, the
+//! Wayland module and the backends: keep it free of Wayland types.
+
+/// `DRM_FORMAT_MOD_LINEAR`.
+pub const MOD_LINEAR: u64 = 0;
+/// `DRM_FORMAT_MOD_INVALID`: implicit, driver-chosen layout.
+pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
+/// Hard cap on buffers per collection (sysmem's value).
+pub const MAX_BUFFERS: u32 = 128;
+
+/// Usage bits. Combined by OR across participants.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Usage(pub u32);
+
+impl Usage {
+    pub const CPU_READ: Usage = Usage(1 << 0);
+    pub const CPU_WRITE: Usage = Usage(1 << 1);
+    pub const RENDER: Usage = Usage(1 << 2);
+    pub const SAMPLE: Usage = Usage(1 << 3);
+    pub const SCANOUT: Usage = Usage(1 << 4);
+    pub const CURSOR: Usage = Usage(1 << 5);
+    pub const VIDEO_DECODE: Usage = Usage(1 << 6);
+    pub const VIDEO_ENCODE: Usage = Usage(1 << 7);
+    pub const CAPTURE: Usage = Usage(1 << 8);
+    pub const PROTECTED: Usage = Usage(1 << 9);
+    /// Every defined bit.
+    pub const ALL: Usage = Usage((1 << 10) - 1);
+    /// Names in bit order, as used by the JSON scenarios and the protocol docs.
+    pub const NAMES: [(&'static str, Usage); 10] = [
+        ("cpu_read", Usage::CPU_READ),
+        ("cpu_write", Usage::CPU_WRITE),
+        ("render", Usage::RENDER),
+        ("sample", Usage::SAMPLE),
+        ("scanout", Usage::SCANOUT),
+        ("cursor", Usage::CURSOR),
+        ("video_decode", Usage::VIDEO_DECODE),
+        ("video_encode", Usage::VIDEO_ENCODE),
+        ("capture", Usage::CAPTURE),
+        ("protected", Usage::PROTECTED),
+    ];
+
+    pub const fn empty() -> Usage {
+        Usage(0)
+    }
+    pub const fn contains(self, other: Usage) -> bool {
+        self.0 & other.0 == other.0
+    }
+    pub const fn intersects(self, other: Usage) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
+impl std::ops::BitOr for Usage {
+    type Output = Usage;
+    fn bitor(self, rhs: Usage) -> Usage {
+        Usage(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for Usage {
+    fn bitor_assign(&mut self, rhs: Usage) {
+        self.0 |= rhs.0;
+    }
+}
+
+/// One (format, modifier) pair a participant accepts, in its preference order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FormatModifier {
+    /// DRM fourcc code.
+    pub format: u32,
+    /// DRM modifier; [`MOD_INVALID`] means "implicit / driver-chosen".
+    pub modifier: u64,
+    /// This participant can scan this pair out (KMS plane `IN_FORMATS`).
+    pub scanout: bool,
+}
+
+/// Buffer-count constraints (sysmem's camping/slack model).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BufferCounts {
+    /// Buffers this participant holds at once in steady state. Summed.
+    pub camping: u32,
+    /// Extra buffers for this participant alone. Summed.
+    pub dedicated_slack: u32,
+    /// Extra buffers that may be shared with others. Max.
+    pub shared_slack: u32,
+    /// Minimum total. Max across participants.
+    pub min: u32,
+    /// Maximum total, 0 = no limit. Min across participants.
+    pub max: u32,
+}
+
+/// One participant's constraints. A zero `max_*` means "no limit"; a zero
+/// alignment is invalid (use 1 for "none").
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Constraints {
+    /// Debug name, used in failure messages.
+    pub name: String,
+    pub usage: Usage,
+    /// Accepted pairs, most preferred first.
+    pub formats: Vec<FormatModifier>,
+    pub min_size: (u32, u32),
+    pub max_size: (u32, u32),
+    pub size_alignment: (u32, u32),
+    pub stride_alignment: u32,
+    pub offset_alignment: u32,
+    pub base_alignment: u32,
+    pub min_stride: u32,
+    pub max_stride: u32,
+    pub max_bytes: u64,
+    pub buffers: BufferCounts,
+    /// Memory must be physically contiguous. OR.
+    pub contiguous: bool,
+    /// Devices (`dev_t`) that must reach the memory. Union.
+    pub devices: Vec<u64>,
+    /// Allocation goes on without this participant if it fails or leaves.
+    pub dispensable: bool,
+}
+
+impl Default for Constraints {
+    fn default() -> Self {
+        Constraints {
+            name: String::new(),
+            usage: Usage::empty(),
+            formats: Vec::new(),
+            min_size: (1, 1),
+            max_size: (0, 0),
+            size_alignment: (1, 1),
+            stride_alignment: 1,
+            offset_alignment: 1,
+            base_alignment: 1,
+            min_stride: 0,
+            max_stride: 0,
+            max_bytes: 0,
+            buffers: BufferCounts::default(),
+            contiguous: false,
+            devices: Vec::new(),
+            dispensable: false,
+        }
+    }
+}
+
+/// Why a negotiation failed. The `as_str` names are the wire/JSON names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    NoCommonFormat,
+    SizeConflict,
+    StrideConflict,
+    CountConflict,
+    TooLarge,
+    InvalidConstraint,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::NoCommonFormat => "no_common_format",
+            FailureReason::SizeConflict => "size_conflict",
+            FailureReason::StrideConflict => "stride_conflict",
+            FailureReason::CountConflict => "count_conflict",
+            FailureReason::TooLarge => "too_large",
+            FailureReason::InvalidConstraint => "invalid_constraint",
+        }
+    }
+}
+
+/// A failed negotiation: a reason code, a human message, and the names of the
+/// participants in conflict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: FailureReason,
+    pub message: String,
+    pub participants: Vec<String>,
+}
+
+/// One plane of a computed layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PlaneLayout {
+    pub offset: u64,
+    pub stride: u32,
+}
+
+/// Layout the engine computes for LINEAR and INVALID (as linear) candidates.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Layout {
+    pub planes: Vec<PlaneLayout>,
+    /// Total bytes of one buffer (rounded up to the base alignment).
+    pub size_bytes: u64,
+}
+
+/// A surviving (format, modifier) candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Candidate {
+    pub format: u32,
+    pub modifier: u64,
+    /// Marked scanout-capable by every participant that asked for scanout.
+    pub scanout: bool,
+}
+
+/// The outcome of a successful negotiation: everything a backend needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub format: u32,
+    pub modifier: u64,
+    pub width: u32,
+    pub height: u32,
+    pub buffer_count: u32,
+    /// OR of every participant's usage.
+    pub usage: Usage,
+    /// LCM of stride alignments.
+    pub stride_alignment: u64,
+    /// LCM of offset alignments.
+    pub offset_alignment: u64,
+    /// LCM of base alignments.
+    pub base_alignment: u64,
+    pub min_stride: u32,
+    /// 0 = no limit.
+    pub max_stride: u32,
+    /// 0 = no limit.
+    pub max_bytes: u64,
+    pub contiguous: bool,
+    /// Union of devices, sorted, deduplicated.
+    pub devices: Vec<u64>,
+    /// The chosen candidate is scanout-capable.
+    pub scanout: bool,
+    /// Present for LINEAR and INVALID; vendor modifiers get their layout from
+    /// the allocating device.
+    pub layout: Option<Layout>,
+    /// Every surviving candidate in ranking order; `alternatives[0]` is the
+    /// chosen one. Used to fall back when a device rejects the first choice.
+    pub alternatives: Vec<Candidate>,
+}

@@ -1,0 +1,1 @@
+//! Shared code of the reference compositor and the demo clients.

@@ -1,0 +1,1 @@
+//! Generated bindings for the Accord protocol (filled in by the slice).

@@ -1,0 +1,33 @@
+# Sourced by scripts/test and scripts/demo: install what a fresh Debian machine
+# lacks. As root it runs apt-get; otherwise it prints the exact command and
+# fails, so nothing half-works silently (Smithay's build script disables GBM
+# when libgbm-dev is missing, and only `cargo clean` recovers from that).
+ACCORD_APT_PACKAGES="pkg-config libxkbcommon-dev libgbm-dev libpixman-1-dev libudev-dev libdrm-dev \
+libwayland-dev libwayland-bin wayland-utils weston \
+qemu-system-x86 linux-image-amd64 busybox-static kmod cpio"
+
+accord_missing_packages() {
+    local missing=""
+    for p in $ACCORD_APT_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    echo "$missing"
+}
+
+accord_install_deps() {
+    local missing
+    missing=$(accord_missing_packages)
+    [ -z "$missing" ] && return 0
+    if [ "$(id -u)" = 0 ]; then
+        echo "==> installing Debian packages:$missing"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq $missing >/dev/null || {
+            echo "error: apt-get install failed for:$missing" >&2
+            return 1
+        }
+    else
+        echo "error: missing Debian packages:$missing" >&2
+        echo "run: sudo apt-get install -y$missing" >&2
+        return 1
+    fi
+}
