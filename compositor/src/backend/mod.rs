@@ -3,9 +3,13 @@
 //! against the engine's [`Decision`] with [`verify_layout`] before any fd is
 //! handed out.
 
+mod verify;
+
 use std::os::fd::OwnedFd;
 
 use accord_engine::Decision;
+
+pub use verify::verify_layout;
 
 /// What kind of memory a backend hands out. Sent to clients so that memfd is
 /// never mistaken for a dma-buf.

@@ -1,0 +1,103 @@
+//! Checks a backend's actual layout against the negotiated decision before
+//! any fd leaves the compositor. Backends pick strides themselves (dumb
+//! buffers, GBM), so this checks constraints, not equality, except where the
+//! engine computed the layout and the backend claims to follow it.
+
+use accord_engine::{Decision, MOD_INVALID};
+
+use super::{AllocError, AllocatedBuffer};
+
+/// Verify every buffer against `decision`. `exact`: the backend promised the
+/// engine's own layout (memfd), so offsets and strides must match it.
+pub fn verify_layout(
+    decision: &Decision,
+    buffers: &[AllocatedBuffer],
+    exact: bool,
+) -> Result<(), AllocError> {
+    if buffers.len() != decision.buffer_count as usize {
+        return Err(mismatch(format!(
+            "backend returned {} buffers, decision wants {}",
+            buffers.len(),
+            decision.buffer_count
+        )));
+    }
+    for (i, buf) in buffers.iter().enumerate() {
+        verify_buffer(decision, buf, exact).map_err(|m| mismatch(format!("buffer {i}: {m}")))?;
+    }
+    Ok(())
+}
+
+fn verify_buffer(d: &Decision, buf: &AllocatedBuffer, exact: bool) -> Result<(), String> {
+    if d.modifier != MOD_INVALID && buf.modifier != d.modifier {
+        return Err(format!(
+            "modifier {:#x}, decision {:#x}",
+            buf.modifier, d.modifier
+        ));
+    }
+    if buf.planes.is_empty() {
+        return Err("no planes".into());
+    }
+    if let Some(layout) = &d.layout {
+        if buf.planes.len() != layout.planes.len() {
+            return Err(format!(
+                "{} planes, layout has {}",
+                buf.planes.len(),
+                layout.planes.len()
+            ));
+        }
+        if buf.size_bytes < layout.size_bytes {
+            return Err(format!(
+                "{} bytes, layout needs {}",
+                buf.size_bytes, layout.size_bytes
+            ));
+        }
+        for (p, (got, want)) in buf.planes.iter().zip(&layout.planes).enumerate() {
+            if exact && (got.offset != want.offset || got.stride != want.stride) {
+                return Err(format!(
+                    "plane {p}: offset {} stride {}, layout says offset {} stride {}",
+                    got.offset, got.stride, want.offset, want.stride
+                ));
+            }
+            if got.stride < want.stride {
+                return Err(format!(
+                    "plane {p}: stride {} below the minimum {}",
+                    got.stride, want.stride
+                ));
+            }
+        }
+    }
+    for (p, plane) in buf.planes.iter().enumerate() {
+        let stride = u64::from(plane.stride);
+        if stride % d.stride_alignment != 0 {
+            return Err(format!(
+                "plane {p}: stride {stride} not a multiple of {}",
+                d.stride_alignment
+            ));
+        }
+        if plane.offset % d.offset_alignment != 0 {
+            return Err(format!(
+                "plane {p}: offset {} not a multiple of {}",
+                plane.offset, d.offset_alignment
+            ));
+        }
+        if stride < u64::from(d.min_stride)
+            || (d.max_stride != 0 && stride > u64::from(d.max_stride))
+        {
+            return Err(format!(
+                "plane {p}: stride {stride} outside [{}, {}]",
+                d.min_stride, d.max_stride
+            ));
+        }
+    }
+    if d.max_bytes != 0 && buf.size_bytes > d.max_bytes {
+        return Err(format!(
+            "{} bytes exceed max_bytes {}",
+            buf.size_bytes, d.max_bytes
+        ));
+    }
+    Ok(())
+}
+
+fn mismatch(msg: String) -> AllocError {
+    AllocError::LayoutMismatch(msg)
+}
