@@ -1,0 +1,180 @@
+//! Which allocation backends this machine offers, and why the others are
+//! missing. Run at start-up; `accord info` prints it.
+
+use std::path::{Path, PathBuf};
+
+use smithay::reexports::drm::control::Device as ControlDevice;
+use smithay::reexports::drm::{Device, DriverCapability};
+
+use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAllocator};
+use crate::kms::Card;
+
+/// The kinds of backend, in DESIGN.md's order of fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Gbm,
+    Dumb,
+    DmaHeap,
+    Udmabuf,
+    Memfd,
+}
+
+/// One backend on one device node.
+#[derive(Clone, Debug)]
+pub struct Detected {
+    pub kind: BackendKind,
+    pub path: Option<PathBuf>,
+    /// `Ok(details)` when usable; `Err("not available here: <why>")` otherwise.
+    pub status: Result<String, String>,
+}
+
+impl Detected {
+    pub fn name(&self) -> String {
+        let kind = match self.kind {
+            BackendKind::Gbm => "gbm",
+            BackendKind::Dumb => "dumb",
+            BackendKind::DmaHeap => "dma-heap",
+            BackendKind::Udmabuf => "udmabuf",
+            BackendKind::Memfd => "memfd",
+        };
+        match &self.path {
+            Some(p) => format!("{kind}:{}", p.display()),
+            None => kind.to_string(),
+        }
+    }
+
+    pub fn available(&self) -> bool {
+        self.status.is_ok()
+    }
+
+    /// Open this dma-buf backend. `None` for memfd (the module's own
+    /// fallback, not a device backend) and for unavailable entries.
+    pub fn open(&self) -> Option<std::io::Result<Box<dyn Allocator>>> {
+        if !self.available() {
+            return None;
+        }
+        let path = self.path.as_ref()?;
+        Some(match self.kind {
+            BackendKind::Gbm => GbmAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>),
+            BackendKind::Dumb => {
+                DumbAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>)
+            }
+            BackendKind::DmaHeap => {
+                DmaHeapAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>)
+            }
+            BackendKind::Udmabuf => {
+                UdmabufAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>)
+            }
+            BackendKind::Memfd => return None,
+        })
+    }
+}
+
+fn unavailable(why: impl std::fmt::Display) -> Result<String, String> {
+    Err(format!("not available here: {why}"))
+}
+
+/// Card nodes under `/dev/dri`, sorted (`card0`, `card1`, ...).
+pub fn card_nodes() -> Vec<PathBuf> {
+    let mut cards: Vec<PathBuf> = std::fs::read_dir("/dev/dri")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("card"))
+        })
+        .collect();
+    cards.sort();
+    cards
+}
+
+/// Every backend kind, per device where it has one, with its status.
+pub fn detect() -> Vec<Detected> {
+    let mut out = Vec::new();
+    let cards = card_nodes();
+    if cards.is_empty() {
+        for kind in [BackendKind::Gbm, BackendKind::Dumb] {
+            out.push(Detected {
+                kind,
+                path: None,
+                status: unavailable("no /dev/dri/card* node"),
+            });
+        }
+    }
+    for path in &cards {
+        out.extend(detect_card(path));
+    }
+    for (kind, path) in [
+        (BackendKind::DmaHeap, DmaHeapAllocator::SYSTEM),
+        (BackendKind::Udmabuf, UdmabufAllocator::PATH),
+    ] {
+        let status = if !Path::new(path).exists() {
+            unavailable(format!("{path} missing"))
+        } else {
+            let opened = match kind {
+                BackendKind::DmaHeap => DmaHeapAllocator::open(path).map(drop),
+                _ => UdmabufAllocator::open(path).map(drop),
+            };
+            match opened {
+                Ok(()) => Ok(path.to_string()),
+                Err(e) => unavailable(e),
+            }
+        };
+        out.push(Detected {
+            kind,
+            path: Some(path.into()),
+            status,
+        });
+    }
+    out.push(Detected {
+        kind: BackendKind::Memfd,
+        path: None,
+        status: Ok("sealed memfd, last resort (not a dma-buf)".into()),
+    });
+    out
+}
+
+fn detect_card(path: &Path) -> Vec<Detected> {
+    let card = match Card::open(path) {
+        Ok(c) => c,
+        Err(e) => {
+            return [BackendKind::Gbm, BackendKind::Dumb]
+                .into_iter()
+                .map(|kind| Detected {
+                    kind,
+                    path: Some(path.into()),
+                    status: unavailable(&e),
+                })
+                .collect()
+        }
+    };
+    let driver = card.driver_name();
+    let kms = card
+        .resource_handles()
+        .map(|r| !r.crtcs().is_empty())
+        .unwrap_or(false);
+    let what = if kms { "KMS" } else { "no KMS" };
+    let gbm = match card.try_clone().and_then(GbmAllocator::new) {
+        Ok(_) => Ok(format!("{driver}, {what}")),
+        Err(e) => unavailable(format!("gbm_create_device on {driver}: {e}")),
+    };
+    let dumb = match card.get_driver_capability(DriverCapability::DumbBuffer) {
+        Ok(v) if v != 0 => Ok(format!("{driver}, {what}")),
+        _ => unavailable(format!("{driver} has no dumb-buffer support")),
+    };
+    vec![
+        Detected {
+            kind: BackendKind::Gbm,
+            path: Some(path.into()),
+            status: gbm,
+        },
+        Detected {
+            kind: BackendKind::Dumb,
+            path: Some(path.into()),
+            status: dumb,
+        },
+    ]
+}
