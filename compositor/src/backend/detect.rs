@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use accord_engine::{Candidate, Decision, Usage, MOD_LINEAR};
 use smithay::reexports::drm::control::Device as ControlDevice;
-use smithay::reexports::drm::{Device, DriverCapability};
 
 use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAllocator};
 use crate::kms::Card;
@@ -157,13 +157,22 @@ fn detect_card(path: &Path) -> Vec<Detected> {
         .map(|r| !r.crtcs().is_empty())
         .unwrap_or(false);
     let what = if kms { "KMS" } else { "no KMS" };
+    // Capabilities do not tell (render-only drivers answer no DRM caps):
+    // allocate one small buffer and see.
+    let probe = linear_probe();
     let gbm = match card.try_clone().and_then(GbmAllocator::new) {
-        Ok(_) => Ok(format!("{driver}, {what}")),
+        Ok(mut g) => match g.allocate(&probe) {
+            Ok(_) => Ok(format!("{driver}, {what}")),
+            Err(e) => unavailable(format!("GBM on {driver}: {e}")),
+        },
         Err(e) => unavailable(format!("gbm_create_device on {driver}: {e}")),
     };
-    let dumb = match card.get_driver_capability(DriverCapability::DumbBuffer) {
-        Ok(v) if v != 0 => Ok(format!("{driver}, {what}")),
-        _ => unavailable(format!("{driver} has no dumb-buffer support")),
+    let dumb = match card.try_clone().map(DumbAllocator::new) {
+        Ok(mut a) => match a.allocate(&probe) {
+            Ok(_) => Ok(format!("{driver}, {what}")),
+            Err(e) => unavailable(format!("dumb buffers on {driver}: {e}")),
+        },
+        Err(e) => unavailable(e),
     };
     vec![
         Detected {
@@ -177,4 +186,32 @@ fn detect_card(path: &Path) -> Vec<Detected> {
             status: dumb,
         },
     ]
+}
+
+/// One 64x64 linear XRGB8888 buffer: what every dma-buf backend can make.
+fn linear_probe() -> Decision {
+    let format = u32::from_le_bytes(*b"XR24");
+    Decision {
+        format,
+        modifier: MOD_LINEAR,
+        width: 64,
+        height: 64,
+        buffer_count: 1,
+        usage: Usage::RENDER,
+        stride_alignment: 1,
+        offset_alignment: 1,
+        base_alignment: 1,
+        min_stride: 0,
+        max_stride: 0,
+        max_bytes: 0,
+        contiguous: false,
+        devices: Vec::new(),
+        scanout: false,
+        layout: None,
+        alternatives: vec![Candidate {
+            format,
+            modifier: MOD_LINEAR,
+            scanout: false,
+        }],
+    }
 }

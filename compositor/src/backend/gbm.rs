@@ -93,10 +93,16 @@ impl GbmAllocator {
             });
         }
         let size_bytes = dmabuf_size(&planes[0].fd)?;
+        // gbm_bo_create without modifiers reports INVALID; with the LINEAR
+        // flag the layout is linear nonetheless.
+        let mut modifier = u64::from(bo.modifier());
+        if modifier == MOD_INVALID && d.modifier == MOD_LINEAR {
+            modifier = MOD_LINEAR;
+        }
         Ok(AllocatedBuffer {
             planes,
             size_bytes,
-            modifier: u64::from(bo.modifier()),
+            modifier,
         })
         // `bo` drops here; the exported dma-bufs keep the memory alive.
     }

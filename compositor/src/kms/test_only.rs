@@ -102,7 +102,8 @@ fn prop_handle<H: ResourceHandle>(
 
 /// Atomic `TEST_ONLY` commit of `buf` (allocated for `decision`) on the
 /// target plane, shown fullscreen on the target CRTC, with a mode-set when
-/// the CRTC is inactive. Nothing reaches the screen. The buffer is imported
+/// the CRTC is inactive (that needs `card` to be DRM master, as a
+/// compositor's fd is). Nothing reaches the screen. The buffer is imported
 /// through PRIME, so a buffer the display device cannot reach (another
 /// device's memory) fails at "import".
 pub fn test_only(
