@@ -1,7 +1,7 @@
 use std::os::fd::AsFd;
 
 use accord_engine::Usage;
-use accord_smithay::backend::{Allocator, DumbAllocator, MemoryKind};
+use accord_smithay::backend::{AllocatedBuffer, Allocator, DumbAllocator, MemoryKind};
 
 use crate::common::{exp_name, linear_decision, CARD0, CARD1, XR24};
 use crate::ensure;
@@ -51,16 +51,25 @@ fn dmabuf_sync(fd: impl AsFd, flags: u64) -> Result<(), String> {
 }
 
 pub fn mmap_pixel_reads_back() -> TestResult {
+    let mut alloc = DumbAllocator::open(CARD0).map_err(|e| e.to_string())?;
+    let d = linear_decision(XR24, 64, 64, 1, Usage::CPU_WRITE | Usage::SCANOUT);
+    let buf = alloc.allocate(&d).map_err(|e| e.to_string())?.remove(0);
+    write_and_read_pixel(&buf)?;
+    Ok(Outcome::Passed)
+}
+
+/// Write a pixel through one writable shared mapping of plane 0's dma-buf and
+/// read it through a second one, bracketed by `DMA_BUF_IOCTL_SYNC`. Fails if
+/// the fd was exported read-only (mmap with PROT_WRITE is refused).
+pub fn write_and_read_pixel(buf: &AllocatedBuffer) -> Result<(), String> {
     use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
     const START: u64 = 0;
     const END: u64 = 4;
     const RW: u64 = 3;
-    let mut alloc = DumbAllocator::open(CARD0).map_err(|e| e.to_string())?;
-    let d = linear_decision(XR24, 64, 64, 1, Usage::CPU_WRITE | Usage::SCANOUT);
-    let buf = alloc.allocate(&d).map_err(|e| e.to_string())?.remove(0);
     let plane = &buf.planes[0];
     let len = buf.size_bytes as usize;
-    let at = (2 * plane.stride + 3 * 4) as usize;
+    let at = plane.offset as usize + (2 * plane.stride + 3 * 4) as usize;
+    ensure!(at + 4 <= len, "buffer of {len} bytes too small");
     let map = |fd| unsafe {
         mmap(
             std::ptr::null_mut(),
@@ -84,7 +93,7 @@ pub fn mmap_pixel_reads_back() -> TestResult {
         let _ = munmap(b, len);
     }
     ensure!(got == 0xff11_2233, "read back {got:#x}");
-    Ok(Outcome::Passed)
+    Ok(())
 }
 
 pub fn stride_alignment() -> TestResult {
