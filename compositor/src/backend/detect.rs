@@ -215,3 +215,41 @@ fn linear_probe() -> Decision {
         }],
     }
 }
+
+/// The card node of the DRM device `dev` (a `dev_t`): the node itself, or,
+/// for a render node, the card node of the same device (same sysfs parent).
+pub fn card_for_device(dev: u64) -> Option<PathBuf> {
+    let sys = |d: u64| {
+        let (maj, min) = (rustix::fs::major(d), rustix::fs::minor(d));
+        std::fs::canonicalize(format!("/sys/dev/char/{maj}:{min}/device")).ok()
+    };
+    let wanted = sys(dev);
+    card_nodes().into_iter().find(|p| {
+        let Ok(st) = rustix::fs::stat(p) else {
+            return false;
+        };
+        st.st_rdev == dev || (wanted.is_some() && sys(st.st_rdev) == wanted)
+    })
+}
+
+/// dma-buf allocators placing memory on each of `devices` (`dev_t`s), in the
+/// order given: GBM then dumb on each device's card node. Devices without a
+/// card node or a working backend are skipped; [`crate::kms::confirm_scanout`]
+/// then tries these placements in order.
+pub fn allocators_for_devices(devices: &[u64]) -> Vec<Box<dyn Allocator>> {
+    let mut out: Vec<Box<dyn Allocator>> = Vec::new();
+    for &dev in devices {
+        let Some(path) = card_for_device(dev) else {
+            tracing::debug!(dev, "no DRM card node for this device");
+            continue;
+        };
+        for d in detect_card(&path) {
+            match d.open() {
+                Some(Ok(a)) => out.push(a),
+                Some(Err(e)) => tracing::debug!("{}: {e}", d.name()),
+                None => {}
+            }
+        }
+    }
+    out
+}

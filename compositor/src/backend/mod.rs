@@ -15,7 +15,9 @@ use std::os::fd::OwnedFd;
 
 use accord_engine::Decision;
 
-pub use detect::{card_nodes, detect, BackendKind, Detected};
+pub use detect::{
+    allocators_for_devices, card_for_device, card_nodes, detect, BackendKind, Detected,
+};
 pub use dma_heap::DmaHeapAllocator;
 pub use dumb::DumbAllocator;
 pub use gbm::GbmAllocator;

@@ -45,7 +45,7 @@ pub fn confirm_scanout(
     card: &Card,
     target: &ScanoutTarget,
     decision: &Decision,
-    allocators: &mut [&mut dyn Allocator],
+    allocators: &mut [Box<dyn Allocator>],
     for_candidate: impl Fn(&Candidate) -> Option<Decision>,
 ) -> ScanoutChoice {
     let mut attempts = Vec::new();
@@ -96,7 +96,7 @@ pub fn confirm_scanout(
         .iter()
         .filter(|c| !c.scanout)
         .chain(decision.alternatives.first())
-        .find_map(|c| for_candidate(c))
+        .find_map(&for_candidate)
         .unwrap_or_else(|| decision.clone());
     tracing::debug!(
         tries = attempts.len(),

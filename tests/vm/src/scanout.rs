@@ -1,8 +1,8 @@
 use accord_engine::{Candidate, Decision, Usage, MOD_LINEAR};
-use accord_smithay::backend::{Allocator, DumbAllocator};
+use accord_smithay::backend::{allocators_for_devices, card_for_device, Allocator, DumbAllocator};
 use accord_smithay::kms::{confirm_scanout, test_only, Card, ScanoutTarget};
 
-use crate::common::{linear_decision, AR24, CARD1, XR24};
+use crate::common::{linear_decision, AR24, CARD0, CARD1, XR24};
 use crate::ensure;
 use crate::harness::{Outcome, TestResult};
 use crate::probe::open_card0;
@@ -77,7 +77,8 @@ fn for_candidate(base: &Decision) -> impl Fn(&Candidate) -> Option<Decision> + '
 
 pub fn fallback_skips_rejected_format() -> TestResult {
     let (card, target) = open_card0()?;
-    let mut dumb = DumbAllocator::new(card.try_clone().map_err(|e| e.to_string())?);
+    let dumb = DumbAllocator::new(card.try_clone().map_err(|e| e.to_string())?);
+    let mut allocs: Vec<Box<dyn Allocator>> = vec![Box::new(dumb)];
     let mut d = fullscreen(&target, AR24);
     // A participant claimed ARGB8888 scanout; the plane only has XRGB8888.
     d.alternatives = vec![
@@ -92,7 +93,7 @@ pub fn fallback_skips_rejected_format() -> TestResult {
             scanout: true,
         },
     ];
-    let choice = confirm_scanout(&card, &target, &d, &mut [&mut dumb], for_candidate(&d));
+    let choice = confirm_scanout(&card, &target, &d, &mut allocs, for_candidate(&d));
     for a in &choice.attempts {
         println!(
             "  try {:#010x} on {}: {:?}",
@@ -120,7 +121,8 @@ pub fn fallback_skips_rejected_format() -> TestResult {
 
 pub fn fallback_to_renderer_only() -> TestResult {
     let (card, target) = open_card0()?;
-    let mut dumb = DumbAllocator::new(card.try_clone().map_err(|e| e.to_string())?);
+    let dumb = DumbAllocator::new(card.try_clone().map_err(|e| e.to_string())?);
+    let mut allocs: Vec<Box<dyn Allocator>> = vec![Box::new(dumb)];
     let mut d = fullscreen(&target, AR24);
     d.alternatives = vec![
         Candidate {
@@ -134,7 +136,7 @@ pub fn fallback_to_renderer_only() -> TestResult {
             scanout: false,
         },
     ];
-    let choice = confirm_scanout(&card, &target, &d, &mut [&mut dumb], for_candidate(&d));
+    let choice = confirm_scanout(&card, &target, &d, &mut allocs, for_candidate(&d));
     ensure!(!choice.confirmed(), "ARGB8888 confirmed on primary");
     ensure!(
         !choice.decision.scanout && choice.decision.format == AR24,
@@ -161,27 +163,44 @@ pub fn vgem_does_not_import() -> TestResult {
 
 pub fn vgem_placement_rejected() -> TestResult {
     let (card, target) = open_card0()?;
-    let mut vgem = DumbAllocator::open(CARD1).map_err(|e| e.to_string())?;
-    let mut dumb0 = DumbAllocator::new(card.try_clone().map_err(|e| e.to_string())?);
-    let d = fullscreen(&target, XR24);
-    // vgem first: a participant named the vgem device.
-    let choice = confirm_scanout(
-        &card,
-        &target,
-        &d,
-        &mut [&mut vgem, &mut dumb0],
-        for_candidate(&d),
+    let dev = |p: &str| {
+        rustix::fs::stat(p)
+            .map(|s| s.st_rdev)
+            .map_err(|e| format!("{p}: {e}"))
+    };
+    // A participant named vgem's render node first, the display second.
+    let devices = [dev("/dev/dri/renderD129")?, dev(CARD0)?];
+    ensure!(
+        card_for_device(devices[0]).as_deref() == Some(std::path::Path::new(CARD1)),
+        "renderD129 maps to {:?}",
+        card_for_device(devices[0])
     );
+    let mut allocs = allocators_for_devices(&devices);
+    let names: Vec<String> = allocs.iter().map(|a| a.name()).collect();
+    ensure!(
+        names.first().is_some_and(|n| n.ends_with("card1")),
+        "placements {names:?}"
+    );
+    let d = fullscreen(&target, XR24);
+    let choice = confirm_scanout(&card, &target, &d, &mut allocs, for_candidate(&d));
     for a in &choice.attempts {
         println!("  try on {}: {:?}", a.placement, a.result);
     }
+    let placed = choice.placement.ok_or("no placement passed TEST_ONLY")?;
     ensure!(
-        choice.placement == Some(1),
-        "placement {:?}",
-        choice.placement
+        names[placed].ends_with("card0"),
+        "placed on {}",
+        names[placed]
     );
-    ensure!(choice.attempts[0].result.is_err(), "vgem accepted");
-    let bufs = dumb0
+    ensure!(
+        choice
+            .attempts
+            .iter()
+            .any(|a| a.placement.ends_with("card1") && a.result.is_err()),
+        "vgem was never rejected: {:?}",
+        choice.attempts
+    );
+    let bufs = allocs[placed]
         .allocate(&choice.decision)
         .map_err(|e| e.to_string())?;
     ensure!(bufs.len() == 2, "allocated {}", bufs.len());
