@@ -70,6 +70,17 @@ impl Detected {
     }
 }
 
+/// `gbm:/dev/dri/card0: available (virtio_gpu, KMS)` or
+/// `dma-heap:/dev/dma_heap/system: not available here: ... missing`.
+impl std::fmt::Display for Detected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.status {
+            Ok(detail) => write!(f, "{}: available ({detail})", self.name()),
+            Err(why) => write!(f, "{}: {why}", self.name()),
+        }
+    }
+}
+
 fn unavailable(why: impl std::fmt::Display) -> Result<String, String> {
     Err(format!("not available here: {why}"))
 }
@@ -252,4 +263,34 @@ pub fn allocators_for_devices(devices: &[u64]) -> Vec<Box<dyn Allocator>> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Holds on any machine: every kind is listed, and whatever is missing
+    /// says so in the wording `accord info` and the VM tier rely on.
+    #[test]
+    fn every_kind_is_listed_and_absence_is_explained() {
+        let found = detect();
+        for kind in [
+            BackendKind::Gbm,
+            BackendKind::Dumb,
+            BackendKind::DmaHeap,
+            BackendKind::Udmabuf,
+            BackendKind::Memfd,
+        ] {
+            assert!(found.iter().any(|d| d.kind == kind), "{kind:?} not listed");
+        }
+        for d in &found {
+            if let Err(why) = &d.status {
+                assert!(why.starts_with("not available here: "), "{d}");
+                assert!(d.open().is_none(), "{d} opens although unavailable");
+            }
+        }
+        assert!(found
+            .iter()
+            .any(|d| d.kind == BackendKind::Memfd && d.available()));
+    }
 }

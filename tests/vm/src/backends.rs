@@ -79,7 +79,7 @@ pub fn udmabuf() -> TestResult {
 pub fn detect_lists() -> TestResult {
     let found = detect();
     for d in &found {
-        println!("  {}: {:?}", d.name(), d.status);
+        println!("  {d}");
     }
     let dumb: Vec<_> = found
         .iter()
