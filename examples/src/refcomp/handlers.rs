@@ -144,11 +144,18 @@ impl XdgShellHandler for RefState {
     }
 
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
-        // Cascade: the first toplevel at (0, 0), each next one 32 px further.
-        let offset = 32 * (self.toplevels_mapped % 16) as i32;
-        self.toplevels_mapped += 1;
+        // Cascade: with no window open at (0, 0), each next one 32 px further.
+        let offset = 32 * (self.space.elements().count() % 16) as i32;
         let window = Window::new_wayland_window(surface);
         self.space.map_element(window, (offset, offset), true);
+    }
+
+    fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        // Unmap now rather than at the next `Space::refresh`, so a toplevel
+        // created right after takes the freed place.
+        if let Some(window) = self.window_for(surface.wl_surface()) {
+            self.space.unmap_elem(&window);
+        }
     }
 
     fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {

@@ -68,8 +68,6 @@ pub struct RefState {
     pub damage_tracker: OutputDamageTracker,
     pub renderer: PixmanRenderer,
     pub target: Box<dyn OutputTarget>,
-    /// Toplevels mapped so far; places the next one.
-    pub toplevels_mapped: u32,
 }
 
 impl RefState {
@@ -128,7 +126,6 @@ impl RefState {
             damage_tracker,
             renderer,
             target,
-            toplevels_mapped: 0,
         })
     }
 }
