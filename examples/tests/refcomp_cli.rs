@@ -61,15 +61,37 @@ fn wayland_info_lists_the_globals_and_sigterm_prints_counters() {
     let version_of = |interface: &str| -> Option<u32> {
         text.lines().find_map(|l| {
             let rest = l.strip_prefix(&format!("interface: '{interface}',"))?;
-            rest.split("version:").nth(1)?.split(',').next()?.trim().parse().ok()
+            rest.split("version:")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
         })
     };
-    for interface in ["wl_compositor", "wl_subcompositor", "wl_shm", "xdg_wm_base", "wl_seat", "wl_output"] {
-        assert!(version_of(interface).is_some(), "{interface} missing from:\n{text}");
+    for interface in [
+        "wl_compositor",
+        "wl_subcompositor",
+        "wl_shm",
+        "xdg_wm_base",
+        "wl_seat",
+        "wl_output",
+    ] {
+        assert!(
+            version_of(interface).is_some(),
+            "{interface} missing from:\n{text}"
+        );
     }
     let dmabuf = version_of("zwp_linux_dmabuf_v1").expect("zwp_linux_dmabuf_v1 listed");
-    assert!(dmabuf >= 4, "zwp_linux_dmabuf_v1 version {dmabuf} has no default feedback");
-    assert!(text.contains("width: 1280 px, height: 720 px"), "output mode missing:\n{text}");
+    assert!(
+        dmabuf >= 4,
+        "zwp_linux_dmabuf_v1 version {dmabuf} has no default feedback"
+    );
+    assert!(
+        text.contains("width: 1280 px, height: 720 px"),
+        "output mode missing:\n{text}"
+    );
 
     // Let a few 60 Hz frame ticks pass so the exit counters are not all zero.
     std::thread::sleep(Duration::from_millis(200));
@@ -88,7 +110,15 @@ fn screenshot_after_frames_then_exit() {
     let png_arg = png.to_str().expect("utf-8 temp path");
     let (mut child, stdout, _) = start(
         &dir,
-        &["--size", "320x200", "--screenshot", png_arg, "--frames", "3", "--exit-after-screenshot"],
+        &[
+            "--size",
+            "320x200",
+            "--screenshot",
+            png_arg,
+            "--frames",
+            "3",
+            "--exit-after-screenshot",
+        ],
     );
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert!(status.success(), "compositor exited with {status}");
@@ -100,16 +130,25 @@ fn screenshot_after_frames_then_exit() {
     // No client: every pixel is the background.
     for (x, y) in [(0, 0), (319, 0), (0, 199), (319, 199), (160, 100)] {
         let p = shot.pixel(x, y).expect("in range");
-        assert!(near(p, BACKGROUND), "({x},{y}) = {p:?}, want {BACKGROUND:?}");
+        assert!(
+            near(p, BACKGROUND),
+            "({x},{y}) = {p:?}, want {BACKGROUND:?}"
+        );
     }
 }
 
 #[test]
 fn bad_arguments_are_rejected_with_a_message() {
-    let out = Command::new(BIN).args(["--frames", "0"]).output().expect("run");
+    let out = Command::new(BIN)
+        .args(["--frames", "0"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--frames \"0\": expected a whole number >= 1"), "{err}");
+    assert!(
+        err.contains("--frames \"0\": expected a whole number >= 1"),
+        "{err}"
+    );
 
     let out = Command::new(BIN).arg("--bogus").output().expect("run");
     assert_eq!(out.status.code(), Some(2));

@@ -43,19 +43,30 @@ fn weston_simple_shm_runs_100_frames_and_its_pattern_is_shown() {
         "weston-simple-shm exited by itself ({exited:?}) after {counters}: {}",
         stderr_of(client)
     );
-    assert!(done, "weston-simple-shm committed too few frames: {counters}");
+    assert!(
+        done,
+        "weston-simple-shm committed too few frames: {counters}"
+    );
 
     // Two more frame ticks, so its last commit is composited, then read back.
     let frames = compositor.counters().frames_rendered;
     compositor.wait_for(Duration::from_secs(5), |c| c.frames_rendered >= frames + 2);
     let png = dir.path().join("simple-shm.png");
-    compositor.screenshot().expect("screenshot").write_png(&png).expect("write png");
+    compositor
+        .screenshot()
+        .expect("screenshot")
+        .write_png(&png)
+        .expect("write png");
 
     // Its SIGINT handler leaves the main loop; a clean exit means no protocol
     // error was pending either.
     signal(&client, Signal::INT);
     let status = wait_exit(&mut client, Duration::from_secs(10));
-    assert!(status.success(), "weston-simple-shm: {status}: {}", stderr_of(client));
+    assert!(
+        status.success(),
+        "weston-simple-shm: {status}: {}",
+        stderr_of(client)
+    );
     let counters = compositor.stop().expect("stop compositor");
     assert_eq!(counters.bytes_copied, 0, "shm is wrapped, not copied");
 
@@ -71,8 +82,15 @@ fn weston_simple_shm_runs_100_frames_and_its_pattern_is_shown() {
             colours.insert(p);
         }
     }
-    assert!(non_background > 2000, "only {non_background}/2500 samples differ from the background");
-    assert!(colours.len() > 50, "only {} distinct colours: no pattern", colours.len());
+    assert!(
+        non_background > 2000,
+        "only {non_background}/2500 samples differ from the background"
+    );
+    assert!(
+        colours.len() > 50,
+        "only {} distinct colours: no pattern",
+        colours.len()
+    );
     // Everything right of and below the window is background.
     for y in (0..720).step_by(7) {
         for x in (WINDOW..1280).step_by(7) {

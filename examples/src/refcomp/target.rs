@@ -61,7 +61,7 @@ pub fn read_framebuffer(
     let mapping =
         renderer.copy_framebuffer(framebuffer, Rectangle::from_size(size), Fourcc::Abgr8888)?;
     let bytes = renderer.map_texture(&mapping)?;
-    let stride = if h == 0 { 0 } else { bytes.len() / h };
+    let stride = bytes.len().checked_div(h).unwrap_or(0);
     if stride < w * 4 {
         return Err(format!("read-back stride {stride} is below {} bytes per row", w * 4).into());
     }
