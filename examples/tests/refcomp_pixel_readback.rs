@@ -31,6 +31,9 @@ use wayland_protocols::{
 #[derive(Default)]
 struct Client {
     configured: bool,
+    /// The last `xdg_toplevel.configure`: size and states.
+    toplevel_size: (i32, i32),
+    toplevel_states: Vec<u32>,
     frames_done: u32,
     format_table: Option<(std::os::fd::OwnedFd, u32)>,
     main_device: Option<Vec<u8>>,
@@ -61,10 +64,23 @@ fn start(tag: &str) -> (TempRuntimeDir, Running) {
     (dir, compositor)
 }
 
-#[test]
-fn shm_buffer_colour_appears_in_the_output() {
-    let (_dir, compositor) = start("readback");
-    let (_conn, mut queue, globals) = connect(&compositor);
+/// A toplevel showing one shm buffer of one colour.
+struct Window {
+    _surface: WlSurface,
+    _toplevel: xdg_toplevel::XdgToplevel,
+    _buffer: WlBuffer,
+}
+
+/// Opens a toplevel, waits for its configure, then shows a `w`x`h` buffer of
+/// `rgb` (or of the configured size when `w`/`h` are 0) and waits for the
+/// frame callback, which the compositor sends after compositing the commit.
+fn show_colour(
+    compositor: &Running,
+    fullscreen: bool,
+    (w, h): (i32, i32),
+    rgb: [u8; 3],
+) -> (Client, Window, EventQueue<Client>, Connection) {
+    let (conn, mut queue, globals) = connect(compositor);
     let qh = queue.handle();
     let wl_compositor: WlCompositor = globals.bind(&qh, 4..=5, ()).expect("wl_compositor");
     let shm: wl_shm::WlShm = globals.bind(&qh, 1..=1, ()).expect("wl_shm");
@@ -74,22 +90,27 @@ fn shm_buffer_colour_appears_in_the_output() {
     let xdg_surface = wm_base.get_xdg_surface(&surface, &qh, ());
     let toplevel = xdg_surface.get_toplevel(&qh, ());
     toplevel.set_title("accord readback".into());
+    if fullscreen {
+        toplevel.set_fullscreen(None);
+    }
     surface.commit();
     let mut client = Client::default();
     while !client.configured {
         queue.blocking_dispatch(&mut client).expect("dispatch");
     }
+    let (w, h) = match (w, h) {
+        (0, 0) => client.toplevel_size,
+        size => size,
+    };
 
-    // 64x48 XRGB8888: bytes B, G, R, X in memory.
-    let (w, h, stride) = (64i32, 48i32, 64 * 4);
-    let colour = [0x11u8, 0x22, 0x33];
+    // XRGB8888: bytes B, G, R, X in memory.
+    let stride = w * 4;
     let fd = rustix::fs::memfd_create("accord-readback", rustix::fs::MemfdFlags::CLOEXEC)
         .expect("memfd");
     let mut file = File::from(fd);
-    let pixels: Vec<u8> =
-        std::iter::repeat_n([colour[2], colour[1], colour[0], 0xff], (w * h) as usize)
-            .flatten()
-            .collect();
+    let pixels: Vec<u8> = std::iter::repeat_n([rgb[2], rgb[1], rgb[0], 0xff], (w * h) as usize)
+        .flatten()
+        .collect();
     file.write_all(&pixels).expect("fill shm");
     let pool = shm.create_pool(file.as_fd(), stride * h, &qh, ());
     let buffer = pool.create_buffer(0, w, h, stride, wl_shm::Format::Xrgb8888, &qh, ());
@@ -97,10 +118,22 @@ fn shm_buffer_colour_appears_in_the_output() {
     surface.damage_buffer(0, 0, w, h);
     surface.frame(&qh, ());
     surface.commit();
-    // The frame callback is sent after the frame that composited the commit.
     while client.frames_done == 0 {
         queue.blocking_dispatch(&mut client).expect("dispatch");
     }
+    let window = Window {
+        _surface: surface,
+        _toplevel: toplevel,
+        _buffer: buffer,
+    };
+    (client, window, queue, conn)
+}
+
+#[test]
+fn shm_buffer_colour_appears_in_the_output() {
+    let (_dir, compositor) = start("readback");
+    let colour = [0x11, 0x22, 0x33];
+    let _shown = show_colour(&compositor, false, (64, 48), colour);
 
     let shot = compositor.screenshot().expect("screenshot");
     let want = [colour[0], colour[1], colour[2], 0xff];
@@ -121,6 +154,33 @@ fn shm_buffer_colour_appears_in_the_output() {
     let counters = compositor.stop().expect("stop");
     assert!(counters.surface_commits >= 2, "{counters}");
     assert_eq!(counters.bytes_copied, 0);
+}
+
+#[test]
+fn fullscreen_toplevel_gets_the_output_size_and_covers_it() {
+    let (_dir, compositor) = start("fullscreen");
+    let colour = [0xc0, 0x40, 0x08];
+    let (client, _window, _queue, _conn) = show_colour(&compositor, true, (0, 0), colour);
+    assert_eq!(
+        client.toplevel_size,
+        (1280, 720),
+        "fullscreen configure size"
+    );
+    let fullscreen = xdg_toplevel::State::Fullscreen as u32;
+    assert!(
+        client.toplevel_states.contains(&fullscreen),
+        "states {:?}",
+        client.toplevel_states
+    );
+
+    let shot = compositor.screenshot().expect("screenshot");
+    let want = [colour[0], colour[1], colour[2], 0xff];
+    for y in (0..720).step_by(9) {
+        for x in (0..1280).step_by(9) {
+            assert_eq!(shot.pixel(x, y), Some(want), "({x},{y})");
+        }
+    }
+    assert_eq!(shot.pixel(1279, 719), Some(want));
 }
 
 #[test]
@@ -223,6 +283,30 @@ impl Dispatch<xdg_surface::XdgSurface, ()> for Client {
     }
 }
 
+impl Dispatch<xdg_toplevel::XdgToplevel, ()> for Client {
+    fn event(
+        state: &mut Self,
+        _: &xdg_toplevel::XdgToplevel,
+        event: xdg_toplevel::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let xdg_toplevel::Event::Configure {
+            width,
+            height,
+            states,
+        } = event
+        {
+            state.toplevel_size = (width, height);
+            state.toplevel_states = states
+                .chunks_exact(4)
+                .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
+                .collect();
+        }
+    }
+}
+
 impl Dispatch<WlCallback, ()> for Client {
     fn event(
         state: &mut Self,
@@ -264,5 +348,4 @@ delegate_noop!(Client: ignore WlSurface);
 delegate_noop!(Client: ignore wl_shm::WlShm);
 delegate_noop!(Client: ignore WlShmPool);
 delegate_noop!(Client: ignore WlBuffer);
-delegate_noop!(Client: ignore xdg_toplevel::XdgToplevel);
 delegate_noop!(Client: ignore zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1);

@@ -145,12 +145,22 @@ impl Compositor {
         handle.insert_source(
             Generic::new(socket.listener, Interest::READ, Mode::Level),
             |_, listener, state| {
-                while let Some(stream) = listener.accept()? {
-                    if let Err(err) = state
-                        .display_handle
-                        .insert_client(stream, Arc::new(ClientState::default()))
-                    {
-                        warn!(%err, "cannot add client");
+                loop {
+                    match listener.accept() {
+                        Ok(Some(stream)) => {
+                            if let Err(err) = state
+                                .display_handle
+                                .insert_client(stream, Arc::new(ClientState::default()))
+                            {
+                                warn!(%err, "cannot add client");
+                            }
+                        }
+                        Ok(None) => break,
+                        // E.g. EMFILE: refuse this client, keep serving the others.
+                        Err(err) => {
+                            warn!(%err, "accepting a client failed");
+                            break;
+                        }
                     }
                 }
                 Ok(PostAction::Continue)
@@ -161,11 +171,15 @@ impl Compositor {
             |_, display, state| {
                 // SAFETY: the display is not dropped while the loop runs; it
                 // lives inside this source.
-                unsafe { display.get_mut() }.dispatch_clients(state)?;
+                if let Err(err) = unsafe { display.get_mut() }.dispatch_clients(state) {
+                    warn!(%err, "dispatching clients failed");
+                }
                 Ok(PostAction::Continue)
             },
         )?;
-        let interval = Duration::from_micros(1_000_000_000 / config.refresh_mhz.max(1000) as u64);
+        // 1 Hz to 1 kHz: a bad mode must neither stall clients nor spin the loop.
+        let refresh_mhz = config.refresh_mhz.clamp(1_000, 1_000_000) as u64;
+        let interval = Duration::from_micros(1_000_000_000 / refresh_mhz);
         let mut next = Instant::now() + interval;
         handle
             .insert_source(Timer::from_deadline(next), move |_, _, state| {

@@ -13,8 +13,16 @@ impl RefState {
     /// Renders one frame, sends frame callbacks, and handles the screenshot
     /// and frame-limit options. Called by the frame timer.
     pub fn tick(&mut self) {
-        if let Err(err) = self.render_frame() {
-            warn!(%err, "rendering failed");
+        match self.render_frame() {
+            Ok(()) => self.last_render_error = None,
+            Err(err) => {
+                // Once per distinct error, not 60 times a second.
+                let message = err.to_string();
+                if self.last_render_error.as_ref() != Some(&message) {
+                    warn!(%message, "rendering failed");
+                    self.last_render_error = Some(message);
+                }
+            }
         }
         let frames = self.counters.frame_rendered();
         self.send_frame_callbacks();

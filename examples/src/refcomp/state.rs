@@ -68,6 +68,8 @@ pub struct RefState {
     pub damage_tracker: OutputDamageTracker,
     pub renderer: PixmanRenderer,
     pub target: Box<dyn OutputTarget>,
+    /// The last rendering error, logged once rather than every frame.
+    pub last_render_error: Option<String>,
 }
 
 impl RefState {
@@ -126,6 +128,7 @@ impl RefState {
             damage_tracker,
             renderer,
             target,
+            last_render_error: None,
         })
     }
 }
