@@ -90,6 +90,22 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The socket's directory: `runtime_dir`, else `$XDG_RUNTIME_DIR`.
+    pub fn runtime_dir(&self) -> Result<PathBuf, Error> {
+        match &self.runtime_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    "XDG_RUNTIME_DIR is not set: set it (e.g. to /run/user/$(id -u)) \
+                 or give Config::runtime_dir"
+                        .into()
+                }),
+        }
+    }
+}
+
 /// Requests from other threads to a running compositor.
 enum Control {
     Screenshot(mpsc::Sender<Result<Screenshot, String>>),
@@ -123,12 +139,7 @@ impl Compositor {
         renderer: PixmanRenderer,
         target: Box<dyn OutputTarget>,
     ) -> Result<Self, Error> {
-        let runtime_dir = match &config.runtime_dir {
-            Some(dir) => dir.clone(),
-            None => std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).ok_or(
-                "XDG_RUNTIME_DIR is not set: set it (e.g. to /run/user/$(id -u)) or give a runtime directory",
-            )?,
-        };
+        let runtime_dir = config.runtime_dir()?;
         let event_loop: EventLoop<'static, RefState> = EventLoop::try_new()?;
         let display: Display<RefState> = Display::new()?;
         let display_handle = display.handle();
@@ -263,12 +274,17 @@ pub struct Running {
 
 /// Starts a headless compositor on a new thread; returns once it listens.
 pub fn spawn(config: Config) -> Result<Running, Error> {
-    let runtime_dir = match &config.runtime_dir {
-        Some(dir) => dir.clone(),
-        None => std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .ok_or("XDG_RUNTIME_DIR is not set and Config::runtime_dir is None")?,
-    };
+    spawn_with(config, Compositor::headless)
+}
+
+/// Starts a compositor built by `build` (e.g. one with a KMS target) on a new
+/// thread; `build` runs on that thread, since Pixman images and Wayland
+/// objects never leave it. Returns once the compositor listens.
+pub fn spawn_with(
+    config: Config,
+    build: impl FnOnce(Config) -> Result<Compositor, Error> + Send + 'static,
+) -> Result<Running, Error> {
+    let runtime_dir = config.runtime_dir()?;
     let config = Config {
         runtime_dir: Some(runtime_dir.clone()),
         ..config
@@ -278,10 +294,7 @@ pub fn spawn(config: Config) -> Result<Running, Error> {
     let thread = std::thread::Builder::new()
         .name("accord-compositor".into())
         .spawn(move || {
-            // Pixman images and Wayland objects stay on this thread.
-            let compositor = match Compositor::headless(config)
-                .and_then(|c| c.add_control(channel).map(|()| c))
-            {
+            let compositor = match build(config).and_then(|c| c.add_control(channel).map(|()| c)) {
                 Ok(c) => c,
                 Err(err) => {
                     let _ = ready_tx.send(Err(err.to_string()));
