@@ -23,7 +23,8 @@ use wayland_client::{
 };
 use wayland_protocols::{
     wp::linux_dmabuf::zv1::client::{
-        zwp_linux_dmabuf_feedback_v1 as feedback, zwp_linux_dmabuf_v1,
+        zwp_linux_buffer_params_v1 as params, zwp_linux_dmabuf_feedback_v1 as feedback,
+        zwp_linux_dmabuf_v1,
     },
     xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base},
 };
@@ -39,6 +40,8 @@ struct Client {
     main_device: Option<Vec<u8>>,
     tranche_indices: Vec<u16>,
     feedback_done: bool,
+    /// The outcome of `zwp_linux_buffer_params_v1.create`: true = created.
+    params_outcome: Option<bool>,
 }
 
 fn connect(
@@ -240,6 +243,48 @@ fn dmabuf_default_feedback_lists_pixman_formats() {
     drop(compositor);
 }
 
+/// A memfd is not a dma-buf: Pixman's import maps it but its
+/// `DMA_BUF_IOCTL_SYNC` fails, so the compositor answers `failed` (not a
+/// crash, not a protocol error) and keeps serving. This is why memfd-backed
+/// buffers must reach Pixman as shm, never through linux-dmabuf.
+#[test]
+fn memfd_through_linux_dmabuf_fails_cleanly() {
+    let (_dir, compositor) = start("memfd-dmabuf");
+    let (conn, mut queue, globals) = connect(&compositor);
+    let qh = queue.handle();
+    let dmabuf: zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1 =
+        globals.bind(&qh, 4..=5, ()).expect("zwp_linux_dmabuf_v1");
+    let (w, h) = (16, 16);
+    let fd =
+        rustix::fs::memfd_create("not-a-dmabuf", rustix::fs::MemfdFlags::CLOEXEC).expect("memfd");
+    rustix::fs::ftruncate(&fd, (w * h * 4) as u64).expect("size memfd");
+    let request = dmabuf.create_params(&qh, ());
+    request.add(fd.as_fd(), 0, 0, (w * 4) as u32, 0, 0); // LINEAR
+    let xrgb8888 = u32::from_le_bytes(*b"XR24");
+    request.create(w, h, xrgb8888, params::Flags::empty());
+    let mut client = Client::default();
+    while client.params_outcome.is_none() {
+        queue
+            .blocking_dispatch(&mut client)
+            .expect("no protocol error");
+    }
+    assert_eq!(
+        client.params_outcome,
+        Some(false),
+        "a memfd imported as a dma-buf"
+    );
+    drop((queue, conn));
+
+    // Still serving: a shm client shows its colour.
+    let colour = [0x01, 0x80, 0xfe];
+    let _shown = show_colour(&compositor, false, (8, 8), colour);
+    let shot = compositor.screenshot().expect("screenshot");
+    assert_eq!(
+        shot.pixel(4, 4),
+        Some([colour[0], colour[1], colour[2], 0xff])
+    );
+}
+
 impl Dispatch<WlRegistry, GlobalListContents> for Client {
     fn event(
         _: &mut Self,
@@ -349,3 +394,24 @@ delegate_noop!(Client: ignore wl_shm::WlShm);
 delegate_noop!(Client: ignore WlShmPool);
 delegate_noop!(Client: ignore WlBuffer);
 delegate_noop!(Client: ignore zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1);
+
+impl Dispatch<params::ZwpLinuxBufferParamsV1, ()> for Client {
+    fn event(
+        state: &mut Self,
+        _: &params::ZwpLinuxBufferParamsV1,
+        event: params::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        match event {
+            params::Event::Created { .. } => state.params_outcome = Some(true),
+            params::Event::Failed => state.params_outcome = Some(false),
+            _ => {}
+        }
+    }
+
+    wayland_client::event_created_child!(Client, params::ZwpLinuxBufferParamsV1, [
+        params::EVT_CREATED_OPCODE => (WlBuffer, ()),
+    ]);
+}

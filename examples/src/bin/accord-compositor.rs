@@ -117,3 +117,53 @@ fn parse_count(flag: &str, v: &str) -> Result<u64, Error> {
         _ => Err(format!("{flag} {v:?}: expected a whole number >= 1").into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Config>, Error> {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn flags_fill_the_config() {
+        let config = parse(&[
+            "--socket",
+            "s",
+            "--size",
+            "640x480",
+            "--screenshot",
+            "a.png",
+            "--frames",
+            "9",
+            "--exit-after-screenshot",
+            "--frames-limit",
+            "20",
+        ])
+        .expect("valid")
+        .expect("not --help");
+        assert_eq!(config.socket_name.as_deref(), Some("s"));
+        assert_eq!((config.width, config.height), (640, 480));
+        assert_eq!(config.frames_limit, Some(20));
+        let shot = config.screenshot.expect("screenshot");
+        assert_eq!(shot.path, PathBuf::from("a.png"));
+        assert_eq!((shot.after_frames, shot.exit_after), (9, true));
+        assert!(parse(&["--help"]).expect("valid").is_none());
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        for args in [
+            &["--size", "640"][..],
+            &["--size", "ax480"],
+            &["--frames", "-1"],
+            &["--frames-limit", "0"],
+            &["--socket"],
+            &["--exit-after-screenshot"],
+            &["--nope"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?} accepted");
+        }
+    }
+}

@@ -83,3 +83,33 @@ impl CounterSnapshot {
         (seen == 3).then_some(snapshot)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_and_parse_round_trip() {
+        let counters = Counters::default();
+        counters.frame_rendered();
+        counters.frame_rendered();
+        counters.surface_committed();
+        counters.add_bytes_copied(7);
+        let snapshot = counters.snapshot();
+        let line = snapshot.to_string();
+        assert_eq!(line, "frames_rendered=2 surface_commits=1 bytes_copied=7");
+        assert_eq!(CounterSnapshot::parse(&line), Some(snapshot));
+    }
+
+    #[test]
+    fn parse_rejects_missing_or_bad_fields() {
+        assert_eq!(
+            CounterSnapshot::parse("frames_rendered=2 surface_commits=1"),
+            None
+        );
+        assert_eq!(
+            CounterSnapshot::parse("frames_rendered=x surface_commits=1 bytes_copied=0"),
+            None
+        );
+    }
+}

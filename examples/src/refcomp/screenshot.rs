@@ -63,3 +63,25 @@ impl Screenshot {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn png_round_trip_and_pixel_bounds() {
+        let shot = Screenshot {
+            width: 3,
+            height: 2,
+            rgba: (0..24).collect(),
+        };
+        assert_eq!(shot.pixel(2, 1), Some([20, 21, 22, 23]));
+        assert_eq!(shot.pixel(3, 0), None);
+        assert_eq!(shot.pixel(0, 2), None);
+        let path = std::env::temp_dir().join(format!("accord-shot-{}.png", std::process::id()));
+        shot.write_png(&path).expect("write");
+        let back = Screenshot::read_png(&path).expect("read");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(back, shot);
+    }
+}
