@@ -138,6 +138,15 @@ fn screenshot_after_frames_then_exit() {
 }
 
 #[test]
+fn frames_limit_stops_after_that_many_frames() {
+    let dir = TempRuntimeDir::new("cli-limit");
+    let (mut child, stdout, _) = start(&dir, &["--frames-limit", "5"]);
+    let status = wait_exit(&mut child, Duration::from_secs(20));
+    assert!(status.success(), "compositor exited with {status}");
+    assert_eq!(exit_counters(stdout).frames_rendered, 5);
+}
+
+#[test]
 fn bad_arguments_are_rejected_with_a_message() {
     let out = Command::new(BIN)
         .args(["--frames", "0"])
