@@ -55,6 +55,9 @@ impl CompositorHandler for RefState {
 
     fn commit(&mut self, surface: &WlSurface) {
         self.counters.surface_committed();
+        if let Some(hook) = &self.foreign {
+            super::foreign::on_commit(hook.as_ref(), surface);
+        }
         smithay::backend::renderer::utils::on_commit_buffer_handler::<Self>(surface);
 
         if !is_sync_subsurface(surface) {
@@ -212,7 +215,10 @@ delegate_xdg_shell!(RefState);
 // ACCORD: the buffer-collection module plugs in here:
 //     impl accord_smithay::BufferCollectionHandler for RefState { ... }
 //     accord_smithay::delegate_buffer_collection!(RefState);
-// plus the state field in state.rs.
+// plus the state field in state.rs. Its memfd-backed wl_buffers are neither
+// shm nor dma-buf to smithay: set `RefState::foreign` to a `ForeignBuffers`
+// impl over `accord_smithay::with_memfd_buffer` so they are drawn (zero-copy)
+// and released (see foreign.rs). Dma-buf-backed ones need nothing more.
 
 impl RefState {
     /// The mapped window whose toplevel is `surface`.

@@ -10,6 +10,7 @@
 //! `socket.rs` the listening socket.
 
 mod counters;
+mod foreign;
 mod handlers;
 mod headless;
 mod render;
@@ -40,8 +41,9 @@ use smithay::{
 use tracing::{info, warn};
 
 pub use counters::{CounterSnapshot, Counters};
+pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
-pub use render::BACKGROUND;
+pub use render::{OutputElement, BACKGROUND};
 pub use screenshot::Screenshot;
 pub use state::{ClientState, RefState};
 pub use target::{read_framebuffer, DrawFn, OutputTarget};
@@ -226,6 +228,11 @@ impl Compositor {
     /// Live counters.
     pub fn counters(&self) -> Arc<Counters> {
         self.state.counters.clone()
+    }
+
+    /// The compositor state, e.g. to set [`RefState::foreign`].
+    pub fn state_mut(&mut self) -> &mut RefState {
+        &mut self.state
     }
 
     /// The event loop's handle, to add sources (signals, control channels).

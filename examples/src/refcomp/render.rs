@@ -1,10 +1,54 @@
 //! One frame: compose the space into the target, then tell clients to draw the next.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
+use smithay::{
+    backend::renderer::{
+        element::{render_elements, surface::WaylandSurfaceRenderElement, AsRenderElements},
+        pixman::PixmanRenderer,
+    },
+    desktop::{Space, Window},
+};
 use tracing::{info, warn};
 
-use super::{state::RefState, Error};
+use super::{
+    foreign::{self, ForeignBuffers, ForeignElement},
+    state::RefState,
+    Error,
+};
+
+render_elements! {
+    /// What an output frame is made of.
+    pub OutputElement<=PixmanRenderer>;
+    Surface=WaylandSurfaceRenderElement<PixmanRenderer>,
+    Foreign=ForeignElement,
+}
+
+/// The windows' elements, topmost first. The output sits at (0, 0) with
+/// scale 1, so space and output coordinates coincide. Each window's foreign
+/// buffer (if its toplevel surface shows one) is drawn under its subsurfaces
+/// and popups.
+fn scene_elements(
+    space: &Space<Window>,
+    foreign: Option<&Arc<dyn ForeignBuffers>>,
+    renderer: &mut PixmanRenderer,
+) -> Vec<OutputElement> {
+    let mut elements = Vec::new();
+    for window in space.elements().rev() {
+        let Some(location) = space.element_location(window) else {
+            continue;
+        };
+        let location = (location - window.geometry().loc).to_physical(1);
+        elements.extend(AsRenderElements::<PixmanRenderer>::render_elements::<
+            OutputElement,
+        >(window, renderer, location, 1.0.into(), 1.0));
+        let toplevel = window.toplevel().map(|t| t.wl_surface());
+        if let (Some(hook), Some(surface)) = (foreign, toplevel) {
+            elements.extend(foreign::element(hook, surface, location).map(OutputElement::from));
+        }
+    }
+    elements
+}
 
 /// The output's background, RGBA8. Tests compare read-back pixels to it.
 pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
@@ -56,11 +100,11 @@ impl RefState {
     }
 
     fn render_frame(&mut self) -> Result<(), Error> {
-        let (space, output, tracker) = (&self.space, &self.output, &mut self.damage_tracker);
+        let (space, foreign, tracker) = (&self.space, &self.foreign, &mut self.damage_tracker);
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
         self.target
             .render_frame(&mut self.renderer, &mut |renderer, framebuffer, age| {
-                let elements = space.render_elements_for_output(renderer, output, 1.0)?;
+                let elements = scene_elements(space, foreign.as_ref(), renderer);
                 tracker.render_output(renderer, framebuffer, age, &elements, background)?;
                 Ok(())
             })

@@ -24,7 +24,7 @@ use smithay::{
 };
 use tracing::info;
 
-use super::{target::OutputTarget, Config, Counters, Error};
+use super::{foreign::ForeignBuffers, target::OutputTarget, Config, Counters, Error};
 
 /// Per-client data Smithay's compositor module needs.
 #[derive(Default)]
@@ -68,6 +68,8 @@ pub struct RefState {
     pub damage_tracker: OutputDamageTracker,
     pub renderer: PixmanRenderer,
     pub target: Box<dyn OutputTarget>,
+    /// Claims `wl_buffer`s smithay cannot import (see `foreign.rs`).
+    pub foreign: Option<Arc<dyn ForeignBuffers>>,
     /// The last rendering error, logged once rather than every frame.
     pub last_render_error: Option<String>,
 }
@@ -128,6 +130,7 @@ impl RefState {
             damage_tracker,
             renderer,
             target,
+            foreign: None,
             last_render_error: None,
         })
     }
