@@ -91,11 +91,7 @@ fn foreign_buffers_are_drawn_and_released_when_replaced() {
     // A second buffer replaces the first, which is then released.
     let second = client.shm_buffer((20, 20), [0x05, 0xee, 0x70]);
     client.show(&window.surface, &second);
-    client.conn.roundtrip().expect("roundtrip");
-    client
-        .queue
-        .dispatch_pending(&mut client.state)
-        .expect("dispatch");
+    client.sync();
     assert!(
         client.state.released.contains(&first.id()),
         "first buffer not released"
@@ -113,11 +109,7 @@ fn foreign_buffers_are_drawn_and_released_when_replaced() {
     window.surface.attach(None, 0, 0);
     window.surface.frame(&client.qh(), ());
     window.surface.commit();
-    client.conn.roundtrip().expect("roundtrip");
-    client
-        .queue
-        .dispatch_pending(&mut client.state)
-        .expect("dispatch");
+    client.sync();
     assert!(
         client.state.released.contains(&second.id()),
         "detached buffer not released"

@@ -88,6 +88,14 @@ impl TestClient {
         }
     }
 
+    /// Waits until the compositor has handled every request sent so far and
+    /// dispatches the events it sent meanwhile.
+    pub fn sync(&mut self) {
+        self.queue
+            .roundtrip(&mut self.state)
+            .expect("roundtrip (protocol error?)");
+    }
+
     /// Creates a toplevel (fullscreen if asked) and waits for its configure.
     pub fn toplevel(&mut self, fullscreen: bool) -> Toplevel {
         let qh = self.qh();
