@@ -20,7 +20,8 @@ pub enum Fate {
     Ranked {
         rank: usize,
         scanout: bool,
-        cost: u32,
+        /// The cost-table cost; `None` without a table.
+        cost: Option<u32>,
         position_sum: u64,
     },
     /// Every participant lists it, but its layout breaks a limit.
@@ -106,7 +107,7 @@ pub fn solve_explained(
                     Fate::Ranked {
                         rank: rank - 1,
                         scanout: is_scanout(&cand, a),
-                        cost: key.cost,
+                        cost: (!policy.costs.is_empty()).then_some(key.cost),
                         position_sum: key.position_sum,
                     }
                 }
@@ -202,9 +203,10 @@ impl fmt::Display for Explanation {
                     position_sum,
                 } => writeln!(
                     f,
-                    "  #{rank} {pair}: {}{}, position sum {position_sum}, cost {cost}",
+                    "  #{rank} {pair}: {}{}, position sum {position_sum}{}",
                     if *rank == 0 { "CHOSEN" } else { "fallback" },
                     if *scanout { ", scanout-capable" } else { "" },
+                    cost.map_or(String::new(), |c| format!(", cost {c}")),
                 )?,
                 Fate::Misfit(e) => writeln!(
                     f,
