@@ -50,27 +50,55 @@ fn hash(format: u32, modifier: u64, seed: (u64, u64)) -> u64 {
     fold_mul(fold_mul(modifier ^ seed.0, 0x9e37_79b9_7f4a_7c15) ^ u64::from(format), seed.1)
 }
 
+/// Open addressing with linear probing over indices into the candidate
+/// vector, plus a bit filter (about 32 bits per live candidate) that answers
+/// most misses with one well-predicted branch: once the intersection is
+/// small, nearly every pair of a long list is a miss.
 struct Table {
     slots: Vec<u32>,
     mask: usize,
+    filter: Vec<u64>,
+    filter_mask: usize,
     seed: (u64, u64),
+}
+
+fn table_size(n: usize) -> usize {
+    n.saturating_mul(2).max(8).next_power_of_two()
+}
+
+fn filter_bits(n: usize) -> usize {
+    n.saturating_mul(32).max(1024).next_power_of_two()
 }
 
 impl Table {
     fn with_capacity(n: usize) -> Table {
-        let size = (n.saturating_mul(2)).max(8).next_power_of_two();
+        let size = table_size(n);
+        let bits = filter_bits(n);
         Table {
             slots: vec![EMPTY; size],
             mask: size - 1,
+            filter: vec![0; bits / 64],
+            filter_mask: bits - 1,
             seed: seed(),
         }
+    }
+
+    #[inline]
+    fn hash(&self, format: u32, modifier: u64) -> u64 {
+        hash(format, modifier, self.seed)
+    }
+
+    /// Slot index and filter bit come from different halves of the hash.
+    #[inline]
+    fn filter_bit(&self, h: u64) -> usize {
+        (h >> 32) as usize & self.filter_mask
     }
 
     /// The index of `(format, modifier)` in `cands`, or the empty slot where
     /// it would go.
     #[inline]
-    fn find(&self, cands: &[Cand], format: u32, modifier: u64) -> Result<usize, usize> {
-        let mut i = hash(format, modifier, self.seed) as usize & self.mask;
+    fn find(&self, cands: &[Cand], h: u64, format: u32, modifier: u64) -> Result<usize, usize> {
+        let mut i = h as usize & self.mask;
         loop {
             match self.slots[i] {
                 EMPTY => return Err(i),
@@ -82,6 +110,45 @@ impl Table {
                 }
             }
             i = (i + 1) & self.mask;
+        }
+    }
+
+    fn insert(&mut self, slot: usize, ci: usize, h: u64) {
+        self.slots[slot] = ci as u32;
+        let bit = self.filter_bit(h);
+        self.filter[bit / 64] |= 1 << (bit % 64);
+    }
+
+    /// The candidate index of `(format, modifier)`, if present.
+    #[inline]
+    fn lookup(&self, cands: &[Cand], format: u32, modifier: u64) -> Option<usize> {
+        let h = self.hash(format, modifier);
+        let bit = self.filter_bit(h);
+        if self.filter[bit / 64] & (1 << (bit % 64)) == 0 {
+            return None;
+        }
+        self.find(cands, h, format, modifier).ok()
+    }
+
+    /// Keep only the candidates `keep` accepts and re-index them in a table
+    /// sized for them, reusing the allocations: a small table and filter
+    /// stay in L1.
+    fn shrink(&mut self, cands: &mut Vec<Cand>, keep: impl Fn(&Cand) -> bool) {
+        cands.retain(keep);
+        let size = table_size(cands.len());
+        self.slots.truncate(size);
+        self.slots.fill(EMPTY);
+        self.mask = size - 1;
+        let bits = filter_bits(cands.len()).min(self.filter.len() * 64);
+        self.filter.truncate(bits / 64);
+        self.filter.fill(0);
+        self.filter_mask = bits - 1;
+        for ci in 0..cands.len() {
+            let (format, modifier) = (cands[ci].format, cands[ci].modifier);
+            let h = self.hash(format, modifier);
+            if let Err(slot) = self.find(&cands[..ci], h, format, modifier) {
+                self.insert(slot, ci, h);
+            }
         }
     }
 }
@@ -119,7 +186,8 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
     let mut table = Table::with_capacity(base.formats.len());
     let base_scans = base.usage.contains(Usage::SCANOUT);
     for (pos, f) in base.formats.iter().enumerate() {
-        match table.find(&cands, f.format, f.modifier) {
+        let h = table.hash(f.format, f.modifier);
+        match table.find(&cands, h, f.format, f.modifier) {
             Ok(ci) => {
                 // A repeated pair keeps its first position; any copy may mark
                 // it scanout-capable.
@@ -130,7 +198,7 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
                 }
             }
             Err(slot) => {
-                table.slots[slot] = cands.len() as u32;
+                table.insert(slot, cands.len(), h);
                 let marked = base_scans && f.scanout;
                 cands.push(Cand {
                     format: f.format,
@@ -149,7 +217,7 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
         let scans = p.usage.contains(Usage::SCANOUT);
         let mut alive = 0usize;
         for (pos, f) in p.formats.iter().enumerate() {
-            let Ok(ci) = table.find(&cands, f.format, f.modifier) else {
+            let Some(ci) = table.lookup(&cands, f.format, f.modifier) else {
                 continue;
             };
             let cand = &mut cands[ci];
@@ -167,6 +235,9 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
         }
         if alive == 0 {
             return Err(no_common_format(c, &order[..=step as usize]));
+        }
+        if alive * 4 <= cands.len() {
+            table.shrink(&mut cands, |cand| cand.seen == step);
         }
     }
     let last = (order.len() - 1) as u32;
