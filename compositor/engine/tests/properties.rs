@@ -190,6 +190,34 @@ proptest! {
     }
 
     #[test]
+    fn alternatives_are_exactly_the_common_pairs(
+        mut ps in prop::collection::vec(
+            (prop::collection::vec(pair(), 0..200), "[a-c]{1,2}"),
+            1..8,
+        ).prop_map(|v| v.into_iter().map(|(formats, name)| Constraints { name, formats, ..Default::default() }).collect::<Vec<_>>())
+    ) {
+        // No limits: every common pair is allocatable, so the engine's
+        // alternatives must be the naive intersection, no more, no less.
+        let common: HashSet<(u32, u64)> = ps[0]
+            .formats
+            .iter()
+            .map(|f| (f.format, f.modifier))
+            .filter(|&(f, m)| ps.iter().all(|p| lists(p, f, m)))
+            .collect();
+        ps.reverse();
+        match solve(&ps) {
+            Ok(d) => {
+                prop_assert_eq!(d.alternatives.len(), common.len());
+                prop_assert_eq!(pairs_of(&d), common);
+            }
+            Err(f) => {
+                prop_assert!(common.is_empty(), "{:?}", f);
+                prop_assert_eq!(f.reason, accord_engine::FailureReason::NoCommonFormat);
+            }
+        }
+    }
+
+    #[test]
     fn adding_a_participant_never_adds_candidates(
         ps in prop::collection::vec(participant(), 1..4),
         extra in participant(),
