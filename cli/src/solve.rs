@@ -58,9 +58,9 @@ pub fn run(args: &[String]) -> ExitCode {
     };
     let override_policy = match &args.costs {
         None => None,
-        Some(path) => match read(path).and_then(|s| {
-            Policy::from_json(&s).map_err(|e| format!("{path}: {e}"))
-        }) {
+        Some(path) => match read(path)
+            .and_then(|s| Policy::from_json(&s).map_err(|e| format!("{path}: {e}")))
+        {
             Ok(p) => Some(p),
             Err(e) => {
                 eprintln!("accord solve: {e}");

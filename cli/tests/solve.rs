@@ -63,7 +63,11 @@ fn every_scenario_meets_its_expectation() {
         let got: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert_subset(expect, &got, &file.display().to_string());
-        let want_code = if expect["ok"] == Value::Bool(true) { 0 } else { 1 };
+        let want_code = if expect["ok"] == Value::Bool(true) {
+            0
+        } else {
+            1
+        };
         assert_eq!(out.status.code(), Some(want_code), "{}", file.display());
         if got["ok"] == Value::Bool(false) {
             assert!(!got["message"].as_str().unwrap().is_empty());
@@ -160,9 +164,15 @@ fn bad_input_exits_2_naming_the_field() {
         assert!(out.stdout.is_empty());
     }
     assert_eq!(accord(&["solve"], None).status.code(), Some(2));
-    assert_eq!(accord(&["solve", "--bogus", "-"], None).status.code(), Some(2));
+    assert_eq!(
+        accord(&["solve", "--bogus", "-"], None).status.code(),
+        Some(2)
+    );
     assert_eq!(accord(&["frobnicate"], None).status.code(), Some(2));
-    assert_eq!(accord(&["solve", "/nonexistent.json"], None).status.code(), Some(2));
+    assert_eq!(
+        accord(&["solve", "/nonexistent.json"], None).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -184,9 +194,18 @@ fn explain_traces_each_candidate_to_stderr() {
     let out = accord(&["solve", "--explain", "-"], Some(input));
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("#0 NV12 LINEAR: CHOSEN, scanout-capable"), "{err}");
-    assert!(err.contains("NV12 0x0100000000000002 (I915_Y_TILED): eliminated: not listed by display"), "{err}");
-    assert!(err.contains("XRGB8888 LINEAR: eliminated: not listed by decoder"), "{err}");
+    assert!(
+        err.contains("#0 NV12 LINEAR: CHOSEN, scanout-capable"),
+        "{err}"
+    );
+    assert!(
+        err.contains("NV12 0x0100000000000002 (I915_Y_TILED): eliminated: not listed by display"),
+        "{err}"
+    );
+    assert!(
+        err.contains("XRGB8888 LINEAR: eliminated: not listed by decoder"),
+        "{err}"
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], true);
 }
@@ -196,18 +215,31 @@ fn costs_file_overrides_the_ranking() {
     let dir = std::env::temp_dir().join(format!("accord-costs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let costs = dir.join("costs.json");
-    std::fs::write(&costs, r#"[{"format": "NV12", "modifier": "LINEAR", "cost": 1}]"#).unwrap();
+    std::fs::write(
+        &costs,
+        r#"[{"format": "NV12", "modifier": "LINEAR", "cost": 1}]"#,
+    )
+    .unwrap();
     let input = r#"{"participants": [
       {"name": "a", "formats": [{"format": "NV12", "modifiers": ["0x0100000000000002", "LINEAR"]}]}
     ]}"#;
-    let plain: Value = serde_json::from_slice(&accord(&["solve", "-"], Some(input)).stdout).unwrap();
+    let plain: Value =
+        serde_json::from_slice(&accord(&["solve", "-"], Some(input)).stdout).unwrap();
     assert_eq!(plain["modifier"], "0x0100000000000002");
-    let out = accord(&["solve", "--costs", costs.to_str().unwrap(), "-"], Some(input));
+    let out = accord(
+        &["solve", "--costs", costs.to_str().unwrap(), "-"],
+        Some(input),
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["modifier"], "0x0000000000000000");
     std::fs::write(&costs, r#"[{"format": "NV12", "cost": -1}]"#).unwrap();
-    let out = accord(&["solve", "--costs", costs.to_str().unwrap(), "-"], Some(input));
+    let out = accord(
+        &["solve", "--costs", costs.to_str().unwrap(), "-"],
+        Some(input),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8(out.stderr).unwrap().contains("[0].cost: expected an integer"));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("[0].cost: expected an integer"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -43,7 +43,9 @@ fn universe() -> Vec<(u32, u64)> {
 fn collection(n: usize, pairs: usize, seed: u64) -> Vec<Constraints> {
     let all = universe();
     let mut rng = Rng(seed | 1);
-    let core: Vec<(u32, u64)> = (0..16.min(pairs)).map(|_| all[rng.below(all.len())]).collect();
+    let core: Vec<(u32, u64)> = (0..16.min(pairs))
+        .map(|_| all[rng.below(all.len())])
+        .collect();
     (0..n)
         .map(|i| {
             let mut list: Vec<(u32, u64)> = core.clone();
@@ -55,7 +57,11 @@ fn collection(n: usize, pairs: usize, seed: u64) -> Vec<Constraints> {
             }
             Constraints {
                 name: format!("participant-{i}"),
-                usage: if i == 0 { Usage::SCANOUT } else { Usage::SAMPLE },
+                usage: if i == 0 {
+                    Usage::SCANOUT
+                } else {
+                    Usage::SAMPLE
+                },
                 formats: list
                     .into_iter()
                     .map(|(format, modifier)| FormatModifier {
@@ -85,7 +91,9 @@ fn bench(c: &mut Criterion) {
     for (n, pairs) in [(3, 64), (64, 1024)] {
         let input = collection(n, pairs, 42);
         assert!(solve(&input).is_ok());
-        g.bench_function(format!("{n}x{pairs}"), |b| b.iter(|| solve(black_box(&input))));
+        g.bench_function(format!("{n}x{pairs}"), |b| {
+            b.iter(|| solve(black_box(&input)))
+        });
     }
     g.finish();
 

@@ -169,9 +169,12 @@ fn dimension(
     // `validate` ran: there is at least one participant.
     let min_by = binding(c, |p| Some(get(p).0)).unwrap_or(0);
     let min = u64::from(get(&c[min_by]).0.max(1));
-    let align = combined_alignment(c, &format!("{what} alignment"), FailureReason::SizeConflict, |p| {
-        u64::from(get(p).2)
-    })?;
+    let align = combined_alignment(
+        c,
+        &format!("{what} alignment"),
+        FailureReason::SizeConflict,
+        |p| u64::from(get(p).2),
+    )?;
     let align_by = binding(c, |p| Some(get(p).2)).unwrap_or(0);
     let value = round_up(min, align).filter(|&v| v <= u64::from(u32::MAX));
     let Some(value) = value else {
@@ -259,15 +262,14 @@ pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
         (p.min_size.1, p.max_size.1, p.size_alignment.1)
     })?;
     let buffer_count = buffer_count(c)?;
-    let stride_alignment = combined_alignment(
-        c,
-        "stride alignment",
-        FailureReason::StrideConflict,
-        |p| u64::from(p.stride_alignment),
-    )?;
-    let offset_alignment = combined_alignment(c, "offset alignment", FailureReason::TooLarge, |p| {
-        u64::from(p.offset_alignment)
-    })?;
+    let stride_alignment =
+        combined_alignment(c, "stride alignment", FailureReason::StrideConflict, |p| {
+            u64::from(p.stride_alignment)
+        })?;
+    let offset_alignment =
+        combined_alignment(c, "offset alignment", FailureReason::TooLarge, |p| {
+            u64::from(p.offset_alignment)
+        })?;
     let base_alignment = combined_alignment(c, "base alignment", FailureReason::TooLarge, |p| {
         u64::from(p.base_alignment)
     })?;
@@ -289,8 +291,11 @@ pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
             ));
         }
         if stride_alignment > u64::from(max_stride) {
-            let mut names: Vec<&str> =
-                c.iter().filter(|p| p.stride_alignment > 1).map(pname).collect();
+            let mut names: Vec<&str> = c
+                .iter()
+                .filter(|p| p.stride_alignment > 1)
+                .map(pname)
+                .collect();
             names.push(pname(&c[max_by]));
             return Err(failure(
                 FailureReason::StrideConflict,

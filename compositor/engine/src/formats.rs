@@ -259,7 +259,10 @@ mod tests {
             assert!(!f.planes.is_empty() && f.planes.len() <= 4);
         }
         assert_eq!(by_code().len(), TABLE.len());
-        assert!(by_code().windows(2).all(|w| w[0].0 < w[1].0), "duplicate fourcc");
+        assert!(
+            by_code().windows(2).all(|w| w[0].0 < w[1].0),
+            "duplicate fourcc"
+        );
     }
 
     #[test]
@@ -308,7 +311,10 @@ mod tests {
             modifier_name(0x0100000000000002),
             "0x0100000000000002 (I915_Y_TILED)"
         );
-        assert_eq!(parse_modifier("0x0100000000000002"), Some(0x0100000000000002));
+        assert_eq!(
+            parse_modifier("0x0100000000000002"),
+            Some(0x0100000000000002)
+        );
         assert_eq!(parse_modifier("linear"), Some(0));
         assert_eq!(parse_modifier("0x"), None);
         assert_eq!(parse_modifier("0x10000000000000000"), None);

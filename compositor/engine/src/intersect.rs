@@ -47,7 +47,10 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 
 #[inline]
 fn hash(format: u32, modifier: u64, seed: (u64, u64)) -> u64 {
-    fold_mul(fold_mul(modifier ^ seed.0, 0x9e37_79b9_7f4a_7c15) ^ u64::from(format), seed.1)
+    fold_mul(
+        fold_mul(modifier ^ seed.0, 0x9e37_79b9_7f4a_7c15) ^ u64::from(format),
+        seed.1,
+    )
 }
 
 /// Open addressing with linear probing over indices into the candidate
@@ -172,7 +175,11 @@ pub(crate) fn canonical_order(c: &[Constraints]) -> Vec<usize> {
 pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
     let order = canonical_order(c);
     let Some(&first) = order.first() else {
-        return Err(failure(FailureReason::InvalidConstraint, "no participants".into(), vec![]));
+        return Err(failure(
+            FailureReason::InvalidConstraint,
+            "no participants".into(),
+            vec![],
+        ));
     };
     let base = &c[first];
     if base.formats.is_empty() {
@@ -249,7 +256,9 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
 fn overlaps(a: &Constraints, b: &Constraints) -> bool {
     let set: std::collections::HashSet<(u32, u64)> =
         a.formats.iter().map(|f| (f.format, f.modifier)).collect();
-    b.formats.iter().any(|f| set.contains(&(f.format, f.modifier)))
+    b.formats
+        .iter()
+        .any(|f| set.contains(&(f.format, f.modifier)))
 }
 
 /// The running intersection became empty at the last of `visited`. Name the

@@ -3,7 +3,7 @@
 //! backend's result is verified afterwards.
 
 use crate::formats;
-use crate::math::{div_ceil, round_up};
+use crate::math::round_up;
 use crate::{Decision, Layout, PlaneLayout};
 
 /// Everything a layout depends on besides the format.
@@ -76,7 +76,10 @@ impl std::fmt::Display for LayoutError {
             }
             LayoutError::ZeroAlignment => write!(f, "zero alignment"),
             LayoutError::StrideTooLarge { plane, stride, max } => {
-                write!(f, "plane {plane} needs stride {stride}, above the maximum {max}")
+                write!(
+                    f,
+                    "plane {plane} needs stride {stride}, above the maximum {max}"
+                )
             }
             LayoutError::TooLarge {
                 bytes: Some(b),
@@ -134,10 +137,10 @@ pub(crate) fn compute_fixed(format: u32, p: &LayoutParams) -> Result<FixedLayout
     let mut out = FixedLayout::default();
     let mut end: u64 = 0;
     for (i, plane) in info.planes.iter().enumerate() {
-        let w = div_ceil(u64::from(p.width), u64::from(plane.hsub));
-        let h = div_ceil(u64::from(p.height), u64::from(plane.vsub));
+        let w = u64::from(p.width).div_ceil(u64::from(plane.hsub));
+        let h = u64::from(p.height).div_ceil(u64::from(plane.vsub));
         // At most (2^32 / 1) * 8 bytes: no overflow in u64.
-        let row = div_ceil(w, u64::from(plane.block_width)) * u64::from(plane.block_bytes);
+        let row = w.div_ceil(u64::from(plane.block_width)) * u64::from(plane.block_bytes);
         let row = if i == 0 {
             row.max(u64::from(p.min_stride))
         } else {
@@ -185,7 +188,13 @@ mod tests {
         let mut p = LayoutParams::new(1366, 768);
         p.stride_alignment = 256;
         let l = compute(fmt("XRGB8888"), &p).unwrap();
-        assert_eq!(l.planes, vec![PlaneLayout { offset: 0, stride: 5632 }]);
+        assert_eq!(
+            l.planes,
+            vec![PlaneLayout {
+                offset: 0,
+                stride: 5632
+            }]
+        );
         assert_eq!(l.size_bytes, 5632 * 768);
     }
 
@@ -197,9 +206,24 @@ mod tests {
         p.base_alignment = 4096;
         let l = compute(fmt("NV12"), &p).unwrap();
         // 1920*1080 = 2073600 = 506.25 pages -> chroma at 507 pages.
-        assert_eq!(l.planes[0], PlaneLayout { offset: 0, stride: 1920 });
-        assert_eq!(l.planes[1], PlaneLayout { offset: 507 * 4096, stride: 1920 });
-        assert_eq!(l.size_bytes, (507 * 4096 + 1920 * 540u64).div_ceil(4096) * 4096);
+        assert_eq!(
+            l.planes[0],
+            PlaneLayout {
+                offset: 0,
+                stride: 1920
+            }
+        );
+        assert_eq!(
+            l.planes[1],
+            PlaneLayout {
+                offset: 507 * 4096,
+                stride: 1920
+            }
+        );
+        assert_eq!(
+            l.size_bytes,
+            (507 * 4096 + 1920 * 540u64).div_ceil(4096) * 4096
+        );
     }
 
     #[test]

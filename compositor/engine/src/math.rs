@@ -29,11 +29,6 @@ pub(crate) fn round_up(v: u64, align: u64) -> Option<u64> {
     }
 }
 
-/// `ceil(a / b)` for `b > 0`.
-pub(crate) fn div_ceil(a: u64, b: u64) -> u64 {
-    a / b + u64::from(a % b != 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,7 +48,5 @@ mod tests {
         assert_eq!(round_up(65, 64), Some(128));
         assert_eq!(round_up(5, 0), None);
         assert_eq!(round_up(u64::MAX, 2), None);
-        assert_eq!(div_ceil(5, 2), 3);
-        assert_eq!(div_ceil(4, 2), 2);
     }
 }

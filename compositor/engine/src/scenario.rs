@@ -62,7 +62,11 @@ fn parse_json(s: &str) -> Result<Value> {
     serde_json::from_str(s).or_else(|e| {
         err(
             "",
-            format!("invalid JSON at line {} column {}: {e}", e.line(), e.column()),
+            format!(
+                "invalid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
         )
     })
 }
@@ -203,9 +207,9 @@ fn usage(obj: &Obj, key: &str) -> Result<Usage> {
 /// A `dev_t`: an integer, or `"major:minor"` (glibc's `makedev` encoding).
 fn device(v: &Value, path: &str) -> Result<u64> {
     if let Some(s) = v.as_str() {
-        let parsed = s
-            .split_once(':')
-            .and_then(|(a, b)| Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?)));
+        let parsed = s.split_once(':').and_then(|(a, b)| {
+            Some((a.trim().parse::<u32>().ok()?, b.trim().parse::<u32>().ok()?))
+        });
         let Some((major, minor)) = parsed else {
             return err(path, format!("expected \"major:minor\", got \"{s}\""));
         };

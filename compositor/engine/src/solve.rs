@@ -108,7 +108,9 @@ fn layout_failure(
             let mut names = sizers.to_vec();
             names.extend(agg.max_stride_by.map(|i| pname(&c[i])));
             names.extend(agg.stride_alignment_by.map(|i| pname(&c[i])));
-            let by = agg.max_stride_by.map_or("the 32-bit stride field", |i| pname(&c[i]));
+            let by = agg
+                .max_stride_by
+                .map_or("the 32-bit stride field", |i| pname(&c[i]));
             failure(
                 FailureReason::StrideConflict,
                 format!("{what}: {e} (limit of {by})"),
@@ -223,8 +225,8 @@ impl Decision {
         };
         let chosen = self.alternatives[pos];
         let layout = if engine_lays_out(chosen.format, chosen.modifier) {
-            let l: Layout = layout::compute(chosen.format, &LayoutParams::of(self)).map_err(|e| {
-                Failure {
+            let l: Layout =
+                layout::compute(chosen.format, &LayoutParams::of(self)).map_err(|e| Failure {
                     reason: match e {
                         LayoutError::StrideTooLarge { .. } => FailureReason::StrideConflict,
                         LayoutError::TooLarge { .. } => FailureReason::TooLarge,
@@ -232,8 +234,7 @@ impl Decision {
                     },
                     message: e.to_string(),
                     participants: Vec::new(),
-                }
-            })?;
+                })?;
             Some(l)
         } else {
             None

@@ -57,7 +57,10 @@ impl Usage {
     }
     /// The bit named `name` (as in [`Usage::NAMES`]).
     pub fn from_name(name: &str) -> Option<Usage> {
-        Usage::NAMES.iter().find(|(n, _)| *n == name).map(|(_, u)| *u)
+        Usage::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, u)| *u)
     }
 }
 

@@ -54,7 +54,13 @@ fn participant() -> impl Strategy<Value = Constraints> {
         any::<u16>(),
         prop::collection::vec(pair(), 0..16),
         (small(4000), small(4000), limit(4000), limit(4000)),
-        (alignment(), alignment(), alignment(), alignment(), alignment()),
+        (
+            alignment(),
+            alignment(),
+            alignment(),
+            alignment(),
+            alignment(),
+        ),
         (
             limit(20000),
             limit(40000),
@@ -94,55 +100,88 @@ fn participant() -> impl Strategy<Value = Constraints> {
 }
 
 fn edge_u32() -> impl Strategy<Value = u32> {
-    prop_oneof![Just(0), Just(1), Just(u32::MAX), Just(u32::MAX - 1), any::<u32>()]
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(u32::MAX),
+        Just(u32::MAX - 1),
+        any::<u32>()
+    ]
 }
 
 fn edge_u64() -> impl Strategy<Value = u64> {
-    prop_oneof![Just(0), Just(1), Just(u64::MAX), Just(MOD_INVALID), any::<u64>()]
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(u64::MAX),
+        Just(MOD_INVALID),
+        any::<u64>()
+    ]
 }
 
 /// Anything at all, with 0 and MAX favoured.
 fn wild_participant() -> impl Strategy<Value = Constraints> {
     (
         prop::collection::vec(
-            prop_oneof![pair(), (edge_u32(), edge_u64(), any::<bool>()).prop_map(|(format, modifier, scanout)| FormatModifier { format, modifier, scanout })],
+            prop_oneof![
+                pair(),
+                (edge_u32(), edge_u64(), any::<bool>()).prop_map(|(format, modifier, scanout)| {
+                    FormatModifier {
+                        format,
+                        modifier,
+                        scanout,
+                    }
+                })
+            ],
             0..6,
         ),
         any::<u32>(),
-        [edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32()],
+        [
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+        ],
         [edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32()],
         [edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32()],
         edge_u64(),
         prop::collection::vec(edge_u64(), 0..3),
     )
-        .prop_map(|(formats, usage, s, a, b, max_bytes, devices)| Constraints {
-            name: String::new(),
-            usage: Usage(usage),
-            formats,
-            min_size: (s[0], s[1]),
-            max_size: (s[2], s[3]),
-            size_alignment: (s[4], s[5]),
-            stride_alignment: a[0],
-            offset_alignment: a[1],
-            base_alignment: a[2],
-            min_stride: a[3],
-            max_stride: a[4],
-            max_bytes,
-            buffers: BufferCounts {
-                camping: b[0],
-                dedicated_slack: b[1],
-                shared_slack: b[2],
-                min: b[3],
-                max: b[4],
+        .prop_map(
+            |(formats, usage, s, a, b, max_bytes, devices)| Constraints {
+                name: String::new(),
+                usage: Usage(usage),
+                formats,
+                min_size: (s[0], s[1]),
+                max_size: (s[2], s[3]),
+                size_alignment: (s[4], s[5]),
+                stride_alignment: a[0],
+                offset_alignment: a[1],
+                base_alignment: a[2],
+                min_stride: a[3],
+                max_stride: a[4],
+                max_bytes,
+                buffers: BufferCounts {
+                    camping: b[0],
+                    dedicated_slack: b[1],
+                    shared_slack: b[2],
+                    min: b[3],
+                    max: b[4],
+                },
+                contiguous: false,
+                devices,
+                dispensable: true,
             },
-            contiguous: false,
-            devices,
-            dispensable: true,
-        })
+        )
 }
 
 fn pairs_of(d: &Decision) -> HashSet<(u32, u64)> {
-    d.alternatives.iter().map(|c| (c.format, c.modifier)).collect()
+    d.alternatives
+        .iter()
+        .map(|c| (c.format, c.modifier))
+        .collect()
 }
 
 fn lists(p: &Constraints, format: u32, modifier: u64) -> bool {
@@ -153,7 +192,11 @@ fn lists(p: &Constraints, format: u32, modifier: u64) -> bool {
 
 fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseError> {
     for p in ps {
-        prop_assert!(lists(p, d.format, d.modifier), "{} lacks the result", p.name);
+        prop_assert!(
+            lists(p, d.format, d.modifier),
+            "{} lacks the result",
+            p.name
+        );
         for a in &d.alternatives {
             prop_assert!(lists(p, a.format, a.modifier));
         }
@@ -276,5 +319,8 @@ fn generator_yields_decisions_and_failures() {
         }
     }
     eprintln!("ok {ok}, laid out {laid_out}, failed {failed}");
-    assert!(ok >= 40 && laid_out >= 20 && failed >= 40, "ok {ok}, laid out {laid_out}, failed {failed}");
+    assert!(
+        ok >= 40 && laid_out >= 20 && failed >= 40,
+        "ok {ok}, laid out {laid_out}, failed {failed}"
+    );
 }

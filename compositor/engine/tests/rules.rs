@@ -17,7 +17,9 @@ fn xrgb(name: &str, modifiers: &[u64]) -> accord_engine::Constraints {
     participant(name, &pairs)
 }
 
-fn reason(r: Result<accord_engine::Decision, accord_engine::Failure>) -> (FailureReason, Vec<String>) {
+fn reason(
+    r: Result<accord_engine::Decision, accord_engine::Failure>,
+) -> (FailureReason, Vec<String>) {
     let f = r.expect_err("should fail");
     (f.reason, f.participants)
 }
@@ -36,12 +38,32 @@ fn usage_is_ored() {
 
 #[test]
 fn formats_are_intersected_in_preference_order() {
-    let a = participant("a", &[("NV12", Y_TILED, false), ("XRGB8888", MOD_LINEAR, false), ("NV12", MOD_LINEAR, false)]);
-    let b = participant("b", &[("NV12", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false)]);
+    let a = participant(
+        "a",
+        &[
+            ("NV12", Y_TILED, false),
+            ("XRGB8888", MOD_LINEAR, false),
+            ("NV12", MOD_LINEAR, false),
+        ],
+    );
+    let b = participant(
+        "b",
+        &[("NV12", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false)],
+    );
     let d = solve(&[a, b]).unwrap();
-    let got: Vec<(u32, u64)> = d.alternatives.iter().map(|c| (c.format, c.modifier)).collect();
+    let got: Vec<(u32, u64)> = d
+        .alternatives
+        .iter()
+        .map(|c| (c.format, c.modifier))
+        .collect();
     // XRGB8888 (positions 1+1) ties NV12 (2+0); NV12 has fewer bits per pixel.
-    assert_eq!(got, vec![(fourcc("NV12"), MOD_LINEAR), (fourcc("XRGB8888"), MOD_LINEAR)]);
+    assert_eq!(
+        got,
+        vec![
+            (fourcc("NV12"), MOD_LINEAR),
+            (fourcc("XRGB8888"), MOD_LINEAR)
+        ]
+    );
 }
 
 #[test]
@@ -89,7 +111,10 @@ fn max_size_is_the_smallest_max() {
     a.min_size = (600, 600);
     a.max_size = (4096, 0);
     b.max_size = (599, 8192);
-    assert_eq!(reason(solve(&[a.clone(), b.clone()])), (FailureReason::SizeConflict, vec!["a".into(), "b".into()]));
+    assert_eq!(
+        reason(solve(&[a.clone(), b.clone()])),
+        (FailureReason::SizeConflict, vec!["a".into(), "b".into()])
+    );
     b.max_size = (600, 600);
     assert!(solve(&[a.clone(), b.clone()]).is_ok());
     // Rounding up to the alignment may push past the max.
@@ -111,7 +136,10 @@ fn alignments_combine_by_lcm() {
     b.offset_alignment = 6144;
     b.base_alignment = 1 << 16;
     let d = solve(&[a, b]).unwrap();
-    assert_eq!((d.stride_alignment, d.offset_alignment, d.base_alignment), (192, 12288, 1 << 16));
+    assert_eq!(
+        (d.stride_alignment, d.offset_alignment, d.base_alignment),
+        (192, 12288, 1 << 16)
+    );
     let l = d.layout.unwrap();
     assert_eq!(l.planes[0].stride, 192);
     assert_eq!(l.planes[1].offset, 12288 * 2); // 192*100 = 19200 -> 24576
@@ -121,7 +149,10 @@ fn alignments_combine_by_lcm() {
 #[test]
 fn alignment_overflow_is_an_error_not_a_panic() {
     let mut ps = Vec::new();
-    for (i, prime) in [4_294_967_291u32, 4_294_967_279, 4_294_967_231].into_iter().enumerate() {
+    for (i, prime) in [4_294_967_291u32, 4_294_967_279, 4_294_967_231]
+        .into_iter()
+        .enumerate()
+    {
         let mut p = xrgb(&format!("p{i}"), &[MOD_LINEAR]);
         p.offset_alignment = prime;
         ps.push(p);
@@ -144,7 +175,10 @@ fn strides_take_max_of_mins_and_min_of_maxes() {
     assert_eq!(d.layout.unwrap().planes[0].stride, 2048);
     b.min_stride = 0;
     b.max_stride = 512;
-    assert_eq!(reason(solve(&[a, b])), (FailureReason::StrideConflict, vec!["a".into(), "b".into()]));
+    assert_eq!(
+        reason(solve(&[a, b])),
+        (FailureReason::StrideConflict, vec!["a".into(), "b".into()])
+    );
 }
 
 #[test]
@@ -153,14 +187,29 @@ fn stride_alignment_beyond_max_stride_conflicts() {
     let mut b = xrgb("b", &[MOD_LINEAR]);
     a.stride_alignment = 8192;
     b.max_stride = 4096;
-    assert_eq!(reason(solve(&[a, b])), (FailureReason::StrideConflict, vec!["a".into(), "b".into()]));
+    assert_eq!(
+        reason(solve(&[a, b])),
+        (FailureReason::StrideConflict, vec!["a".into(), "b".into()])
+    );
 }
 
 #[test]
 fn layout_stride_beyond_max_stride_conflicts_and_falls_back() {
-    let mut display = participant("display", &[("XRGB8888", MOD_LINEAR, false), ("RGB565", MOD_LINEAR, false)]);
+    let mut display = participant(
+        "display",
+        &[
+            ("XRGB8888", MOD_LINEAR, false),
+            ("RGB565", MOD_LINEAR, false),
+        ],
+    );
     display.max_stride = 4096;
-    let mut client = participant("client", &[("XRGB8888", MOD_LINEAR, false), ("RGB565", MOD_LINEAR, false)]);
+    let mut client = participant(
+        "client",
+        &[
+            ("XRGB8888", MOD_LINEAR, false),
+            ("RGB565", MOD_LINEAR, false),
+        ],
+    );
     client.min_size = (1920, 1080);
     // XRGB8888 needs 7680 bytes per row; RGB565 fits in 3840.
     let d = solve(&[display.clone(), client.clone()]).unwrap();
@@ -170,7 +219,10 @@ fn layout_stride_beyond_max_stride_conflicts_and_falls_back() {
     client.formats.truncate(1);
     assert_eq!(
         reason(solve(&[display, client])),
-        (FailureReason::StrideConflict, vec!["client".into(), "display".into()])
+        (
+            FailureReason::StrideConflict,
+            vec!["client".into(), "display".into()]
+        )
     );
 }
 
@@ -185,7 +237,10 @@ fn max_bytes_is_the_smallest_and_too_large_fails() {
     assert_eq!(d.max_bytes, 4 << 20);
     assert_eq!(d.layout.unwrap().size_bytes, 4 << 20);
     b.max_bytes = (4 << 20) - 1;
-    assert_eq!(reason(solve(&[a, b])), (FailureReason::TooLarge, vec!["a".into(), "b".into()]));
+    assert_eq!(
+        reason(solve(&[a, b])),
+        (FailureReason::TooLarge, vec!["a".into(), "b".into()])
+    );
 }
 
 #[test]
@@ -203,7 +258,10 @@ fn buffer_counts_follow_the_camping_slack_model() {
     b.buffers.min = 12;
     assert_eq!(solve(&[a.clone(), b.clone()]).unwrap().buffer_count, 12);
     a.buffers.max = 11;
-    assert_eq!(reason(solve(&[a.clone(), b.clone()])), (FailureReason::CountConflict, vec!["a".into(), "b".into()]));
+    assert_eq!(
+        reason(solve(&[a.clone(), b.clone()])),
+        (FailureReason::CountConflict, vec!["a".into(), "b".into()])
+    );
     a.buffers.max = 0;
     b.buffers.min = 0;
     a.buffers.camping = MAX_BUFFERS - 5;
@@ -243,9 +301,18 @@ fn no_common_format_names_the_pair_in_conflict() {
     let d = participant("display", &[("XRGB8888", MOD_LINEAR, true)]);
     let cam = participant("camera", &[("YUYV", MOD_LINEAR, false)]);
     let e = xrgb("e", &[MOD_LINEAR]);
-    assert_eq!(reason(solve(&[d, e, cam])), (FailureReason::NoCommonFormat, vec!["camera".into(), "display".into()]));
+    assert_eq!(
+        reason(solve(&[d, e, cam])),
+        (
+            FailureReason::NoCommonFormat,
+            vec!["camera".into(), "display".into()]
+        )
+    );
     let empty = participant("empty", &[]);
-    assert_eq!(reason(solve(&[xrgb("a", &[MOD_LINEAR]), empty])), (FailureReason::NoCommonFormat, vec!["empty".into()]));
+    assert_eq!(
+        reason(solve(&[xrgb("a", &[MOD_LINEAR]), empty])),
+        (FailureReason::NoCommonFormat, vec!["empty".into()])
+    );
 }
 
 #[test]
@@ -285,12 +352,22 @@ fn invalid_constraints_name_the_offenders() {
 
 #[test]
 fn rank_1_scanout_capable_first_when_scanout_is_wanted() {
-    let mut display = participant("display", &[("XRGB8888", Y_TILED, false), ("XRGB8888", MOD_LINEAR, true)]);
+    let mut display = participant(
+        "display",
+        &[("XRGB8888", Y_TILED, false), ("XRGB8888", MOD_LINEAR, true)],
+    );
     let client = xrgb("client", &[Y_TILED, MOD_LINEAR]);
     display.usage = Usage::SCANOUT;
     let d = solve(&[display.clone(), client.clone()]).unwrap();
     assert_eq!((d.modifier, d.scanout), (MOD_LINEAR, true));
-    assert_eq!(d.alternatives[1], Candidate { format: fourcc("XRGB8888"), modifier: Y_TILED, scanout: false });
+    assert_eq!(
+        d.alternatives[1],
+        Candidate {
+            format: fourcc("XRGB8888"),
+            modifier: Y_TILED,
+            scanout: false
+        }
+    );
     // Without scanout usage the marks do not matter: vendor first.
     display.usage = Usage::SAMPLE;
     let d = solve(&[display, client]).unwrap();
@@ -299,8 +376,14 @@ fn rank_1_scanout_capable_first_when_scanout_is_wanted() {
 
 #[test]
 fn scanout_needs_every_scanout_participant() {
-    let mut p1 = participant("plane-a", &[("XRGB8888", MOD_LINEAR, true), ("XRGB8888", Y_TILED, true)]);
-    let mut p2 = participant("plane-b", &[("XRGB8888", MOD_LINEAR, true), ("XRGB8888", Y_TILED, false)]);
+    let mut p1 = participant(
+        "plane-a",
+        &[("XRGB8888", MOD_LINEAR, true), ("XRGB8888", Y_TILED, true)],
+    );
+    let mut p2 = participant(
+        "plane-b",
+        &[("XRGB8888", MOD_LINEAR, true), ("XRGB8888", Y_TILED, false)],
+    );
     p1.usage = Usage::SCANOUT;
     p2.usage = Usage::SCANOUT;
     let d = solve(&[p1, p2]).unwrap();
@@ -329,12 +412,33 @@ fn rank_3_lowest_position_sum() {
 
 #[test]
 fn rank_4_fewer_bits_per_pixel_then_5_format_code() {
-    let a = participant("a", &[("ABGR16161616F", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false), ("ARGB8888", MOD_LINEAR, false)]);
-    let b = participant("b", &[("ARGB8888", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false), ("ABGR16161616F", MOD_LINEAR, false)]);
+    let a = participant(
+        "a",
+        &[
+            ("ABGR16161616F", MOD_LINEAR, false),
+            ("XRGB8888", MOD_LINEAR, false),
+            ("ARGB8888", MOD_LINEAR, false),
+        ],
+    );
+    let b = participant(
+        "b",
+        &[
+            ("ARGB8888", MOD_LINEAR, false),
+            ("XRGB8888", MOD_LINEAR, false),
+            ("ABGR16161616F", MOD_LINEAR, false),
+        ],
+    );
     // Position sums all 2; 64 bpp last; ARGB8888 ('AR24') < XRGB8888 ('XR24').
     let d = solve(&[a, b]).unwrap();
     let got: Vec<u32> = d.alternatives.iter().map(|c| c.format).collect();
-    assert_eq!(got, vec![fourcc("ARGB8888"), fourcc("XRGB8888"), fourcc("ABGR16161616F")]);
+    assert_eq!(
+        got,
+        vec![
+            fourcc("ARGB8888"),
+            fourcc("XRGB8888"),
+            fourcc("ABGR16161616F")
+        ]
+    );
 }
 
 #[test]
@@ -343,9 +447,19 @@ fn cost_table_overrides_rules_2_to_5() {
     let mut b = xrgb("b", &[Y_TILED, MOD_LINEAR]);
     b.usage = Usage::SAMPLE;
     let policy = Policy {
-        costs: vec![CostEntry { format: None, modifier: Some(MOD_LINEAR), usage: Usage::SAMPLE, cost: 1 }],
+        costs: vec![CostEntry {
+            format: None,
+            modifier: Some(MOD_LINEAR),
+            usage: Usage::SAMPLE,
+            cost: 1,
+        }],
     };
-    assert_eq!(solve_with(&[a.clone(), b.clone()], &policy).unwrap().modifier, MOD_LINEAR);
+    assert_eq!(
+        solve_with(&[a.clone(), b.clone()], &policy)
+            .unwrap()
+            .modifier,
+        MOD_LINEAR
+    );
     assert_eq!(solve(&[a.clone(), b.clone()]).unwrap().modifier, Y_TILED);
     // The entry's usage is not wanted: no effect.
     b.usage = Usage::RENDER;
@@ -360,7 +474,10 @@ fn cost_table_overrides_rules_2_to_5() {
 
 #[test]
 fn for_candidate_retargets_and_recomputes_the_layout() {
-    let mut a = participant("a", &[("XRGB8888", Y_TILED, false), ("NV12", MOD_LINEAR, false)]);
+    let mut a = participant(
+        "a",
+        &[("XRGB8888", Y_TILED, false), ("NV12", MOD_LINEAR, false)],
+    );
     a.min_size = (64, 64);
     a.stride_alignment = 256;
     let d = solve(&[a.clone(), a]).unwrap();
@@ -374,20 +491,36 @@ fn for_candidate_retargets_and_recomputes_the_layout() {
     assert_eq!(l.planes.len(), 2);
     assert_eq!(l.planes[0].stride, 256);
     assert_eq!((d2.width, d2.buffer_count), (d.width, d.buffer_count));
-    let bogus = Candidate { format: fourcc("YUYV"), modifier: MOD_LINEAR, scanout: false };
+    let bogus = Candidate {
+        format: fourcc("YUYV"),
+        modifier: MOD_LINEAR,
+        scanout: false,
+    };
     assert!(d.for_candidate(bogus).is_err());
 }
 
 #[test]
 fn explain_matches_solve_and_names_the_eliminators() {
-    let mut a = participant("decoder", &[("NV12", Y_TILED, false), ("NV12", MOD_LINEAR, false)]);
+    let mut a = participant(
+        "decoder",
+        &[("NV12", Y_TILED, false), ("NV12", MOD_LINEAR, false)],
+    );
     a.min_size = (1920, 1080);
-    let b = participant("display", &[("NV12", MOD_LINEAR, true), ("XRGB8888", MOD_LINEAR, true)]);
+    let b = participant(
+        "display",
+        &[("NV12", MOD_LINEAR, true), ("XRGB8888", MOD_LINEAR, true)],
+    );
     let cs = [a, b];
     let (r, e) = solve_explained(&cs, &Policy::default());
     assert_eq!(r, solve(&cs));
     let text = e.to_string();
     assert!(text.contains("#0 NV12 LINEAR: CHOSEN"), "{text}");
-    assert!(text.contains("NV12 0x0100000000000002 (I915_Y_TILED): eliminated: not listed by display"), "{text}");
-    assert!(text.contains("XRGB8888 LINEAR: eliminated: not listed by decoder"), "{text}");
+    assert!(
+        text.contains("NV12 0x0100000000000002 (I915_Y_TILED): eliminated: not listed by display"),
+        "{text}"
+    );
+    assert!(
+        text.contains("XRGB8888 LINEAR: eliminated: not listed by decoder"),
+        "{text}"
+    );
 }
