@@ -139,12 +139,13 @@ impl Table {
     fn shrink(&mut self, cands: &mut Vec<Cand>, keep: impl Fn(&Cand) -> bool) {
         cands.retain(keep);
         let size = table_size(cands.len());
-        self.slots.truncate(size);
-        self.slots.fill(EMPTY);
+        self.slots.clear();
+        self.slots.resize(size, EMPTY);
         self.mask = size - 1;
-        let bits = filter_bits(cands.len()).min(self.filter.len() * 64);
-        self.filter.truncate(bits / 64);
-        self.filter.fill(0);
+        // Shrinking never grows either vector, so no allocation here.
+        let bits = filter_bits(cands.len());
+        self.filter.clear();
+        self.filter.resize(bits / 64, 0);
         self.filter_mask = bits - 1;
         for ci in 0..cands.len() {
             let (format, modifier) = (cands[ci].format, cands[ci].modifier);
