@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 
+use crate::layout::LayoutParams;
 use crate::math::{lcm, round_up};
 use crate::{Constraints, Failure, FailureReason, Usage, MAX_BUFFERS};
 
@@ -14,15 +15,9 @@ use crate::{Constraints, Failure, FailureReason, Usage, MAX_BUFFERS};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Aggregate {
     pub usage: Usage,
-    pub width: u32,
-    pub height: u32,
+    /// Size, alignments and stride/byte limits: what a layout depends on.
+    pub params: LayoutParams,
     pub buffer_count: u32,
-    pub stride_alignment: u64,
-    pub offset_alignment: u64,
-    pub base_alignment: u64,
-    pub min_stride: u32,
-    pub max_stride: u32,
-    pub max_bytes: u64,
     pub contiguous: bool,
     pub devices: Vec<u64>,
     /// How many participants asked for scanout usage.
@@ -317,15 +312,17 @@ pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
     }
     Ok(Aggregate {
         usage,
-        width,
-        height,
+        params: LayoutParams {
+            width,
+            height,
+            stride_alignment,
+            offset_alignment,
+            base_alignment,
+            min_stride,
+            max_stride,
+            max_bytes: max_bytes_by.map_or(0, |i| c[i].max_bytes),
+        },
         buffer_count,
-        stride_alignment,
-        offset_alignment,
-        base_alignment,
-        min_stride,
-        max_stride,
-        max_bytes: max_bytes_by.map_or(0, |i| c[i].max_bytes),
         contiguous: c.iter().any(|p| p.contiguous),
         devices,
         scanout_participants: c

@@ -79,16 +79,9 @@ pub fn solve_explained(
     let agg = aggregate::validate(c).and_then(|()| aggregate::aggregate(c));
     let aggregate = match &agg {
         Ok(a) => format!(
-            "{}x{}, {} buffers, stride alignment {}, offset alignment {}, base alignment {}, stride {}..{}, max bytes {}, usage [{}], {} scanout participant(s)",
-            a.width,
-            a.height,
+            "{}, {} buffers, usage [{}], {} scanout participant(s)",
+            a.params,
             a.buffer_count,
-            a.stride_alignment,
-            a.offset_alignment,
-            a.base_alignment,
-            a.min_stride,
-            a.max_stride,
-            a.max_bytes,
             a.usage.names().collect::<Vec<_>>().join(", "),
             a.scanout_participants
         ),

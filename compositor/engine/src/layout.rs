@@ -55,6 +55,30 @@ impl LayoutParams {
     }
 }
 
+impl std::fmt::Display for LayoutParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lim = |v: u64| {
+            if v == 0 {
+                "none".to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        write!(
+            f,
+            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}",
+            self.width,
+            self.height,
+            self.stride_alignment,
+            self.offset_alignment,
+            self.base_alignment,
+            self.min_stride,
+            lim(u64::from(self.max_stride)),
+            lim(self.max_bytes)
+        )
+    }
+}
+
 /// Why a layout cannot be made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LayoutError {

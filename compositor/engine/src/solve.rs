@@ -53,19 +53,6 @@ fn rank_key(cand: &Cand, agg: &Aggregate, policy: &Policy) -> RankKey {
     }
 }
 
-fn params(agg: &Aggregate) -> LayoutParams {
-    LayoutParams {
-        width: agg.width,
-        height: agg.height,
-        stride_alignment: agg.stride_alignment,
-        offset_alignment: agg.offset_alignment,
-        base_alignment: agg.base_alignment,
-        min_stride: agg.min_stride,
-        max_stride: agg.max_stride,
-        max_bytes: agg.max_bytes,
-    }
-}
-
 /// The engine lays out LINEAR and INVALID buffers of formats it has a plane
 /// table for; anything else is the allocating device's business.
 pub(crate) fn engine_lays_out(format: u32, modifier: u64) -> bool {
@@ -83,7 +70,7 @@ pub(crate) fn check_layout(
     if !engine_lays_out(format, modifier) {
         return Ok(None);
     }
-    layout::compute_fixed(format, &params(agg))
+    layout::compute_fixed(format, &agg.params)
         .map(Some)
         .map_err(|e| layout_failure(c, agg, format, modifier, e))
 }
@@ -99,8 +86,8 @@ fn layout_failure(
         "{} {} at {}x{}",
         formats::name(format),
         formats::modifier_name(modifier),
-        agg.width,
-        agg.height
+        agg.params.width,
+        agg.params.height
     );
     let sizers = [pname(&c[agg.width_by]), pname(&c[agg.height_by])];
     match e {
@@ -141,10 +128,9 @@ fn decide(
     let mut first_misfit: Option<(&Cand, LayoutError)> = None;
     let mut chosen: Option<(Candidate, Option<FixedLayout>)> = None;
     let mut alternatives = Vec::with_capacity(ranked.len());
-    let params = params(agg);
     for (_, cand) in ranked {
         let layout = if engine_lays_out(cand.format, cand.modifier) {
-            match layout::compute_fixed(cand.format, &params) {
+            match layout::compute_fixed(cand.format, &agg.params) {
                 Ok(l) => Some(l),
                 Err(e) => {
                     first_misfit.get_or_insert((cand, e));
@@ -186,16 +172,16 @@ fn decide(
     Ok(Decision {
         format: first.format,
         modifier: first.modifier,
-        width: agg.width,
-        height: agg.height,
+        width: agg.params.width,
+        height: agg.params.height,
         buffer_count: agg.buffer_count,
         usage: agg.usage,
-        stride_alignment: agg.stride_alignment,
-        offset_alignment: agg.offset_alignment,
-        base_alignment: agg.base_alignment,
-        min_stride: agg.min_stride,
-        max_stride: agg.max_stride,
-        max_bytes: agg.max_bytes,
+        stride_alignment: agg.params.stride_alignment,
+        offset_alignment: agg.params.offset_alignment,
+        base_alignment: agg.params.base_alignment,
+        min_stride: agg.params.min_stride,
+        max_stride: agg.params.max_stride,
+        max_bytes: agg.params.max_bytes,
         contiguous: agg.contiguous,
         devices: agg.devices.clone(),
         scanout: first.scanout,
