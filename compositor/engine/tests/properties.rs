@@ -229,6 +229,14 @@ proptest! {
     fn result_satisfies_every_participant(ps in prop::collection::vec(participant(), 1..5)) {
         if let Ok(d) = solve(&ps) {
             check_invariants(&ps, &d)?;
+            // Every alternative is allocatable: re-targeting never fails.
+            for &c in &d.alternatives {
+                let r = d.for_candidate(c);
+                prop_assert!(r.is_ok(), "{:?}", r);
+                let d2 = r.unwrap();
+                prop_assert_eq!((d2.format, d2.modifier, d2.scanout), (c.format, c.modifier, c.scanout));
+                check_invariants(&ps, &d2)?;
+            }
         }
     }
 
