@@ -1,6 +1,6 @@
 //! `--explain`: a human-readable trace of a negotiation. A separate slow
 //! path that reuses the solver's pieces (aggregation, intersection, ranking,
-//! layout check), so plain [`solve`](crate::solve) pays nothing for it and the
+//! layout check), so plain [`solve`](crate::solve()) pays nothing for it and the
 //! trace cannot disagree with the result.
 
 use std::collections::{BTreeMap, HashSet};
