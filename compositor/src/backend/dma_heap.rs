@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use accord_engine::{Decision, MOD_LINEAR};
 
-use super::linear::{dmabuf_size, linear_geometry};
-use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+use super::linear::{byte_backend_request, dmabuf_size, geometry, planes, Geometry};
+use super::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct dma_heap_allocation_data` (include/uapi/linux/dma-heap.h).
 #[repr(C)]
@@ -43,6 +43,7 @@ impl DmaHeapAllocator {
     fn allocate_one(
         &self,
         d: &Decision,
+        g: &Geometry,
         len: u64,
         stride: u32,
     ) -> Result<AllocatedBuffer, AllocError> {
@@ -73,9 +74,8 @@ impl DmaHeapAllocator {
         // SAFETY: on success the kernel installed a new fd we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(data.fd as i32) };
         let size_bytes = dmabuf_size(&fd)?;
-        let offset = d.layout.as_ref().map_or(0, |l| l.planes[0].offset);
         Ok(AllocatedBuffer {
-            planes: vec![AllocatedPlane { fd, offset, stride }],
+            planes: planes(fd, g, stride, d.layout.as_ref())?,
             size_bytes,
             modifier: MOD_LINEAR,
         })
@@ -92,28 +92,13 @@ impl Allocator for DmaHeapAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let (len, stride) = exact_linear(decision)?;
+        let g = geometry(decision)?;
+        let (len, stride) = byte_backend_request(&g)?;
         let mut out = Vec::with_capacity(decision.buffer_count as usize);
         for _ in 0..decision.buffer_count {
-            out.push(self.allocate_one(decision, len, stride)?);
+            out.push(self.allocate_one(decision, &g, len, stride)?);
         }
         verify_layout(decision, &out, decision.layout.is_some())?;
         Ok(out)
     }
-}
-
-/// Byte length (page-rounded) and stride for a backend that follows the
-/// engine's layout exactly (heaps, udmabuf).
-pub(crate) fn exact_linear(d: &Decision) -> Result<(u64, u32), AllocError> {
-    let g = linear_geometry(d)?;
-    let (stride, size) = match &d.layout {
-        Some(l) => (l.planes[0].stride, l.size_bytes.max(g.size_bytes)),
-        None => (g.stride, g.size_bytes),
-    };
-    let page = rustix::param::page_size() as u64;
-    let len = size
-        .div_ceil(page)
-        .checked_mul(page)
-        .ok_or_else(|| AllocError::Unsupported(format!("{size} bytes overflow")))?;
-    Ok((len, stride))
 }

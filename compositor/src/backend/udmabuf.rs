@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use accord_engine::{Decision, MOD_LINEAR};
 use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
 
-use super::dma_heap::exact_linear;
-use super::linear::dmabuf_size;
-use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+use super::linear::{byte_backend_request, dmabuf_size, geometry, planes, Geometry};
+use super::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
 #[repr(C)]
@@ -64,6 +63,7 @@ impl UdmabufAllocator {
     fn allocate_one(
         &self,
         d: &Decision,
+        g: &Geometry,
         len: u64,
         stride: u32,
     ) -> Result<AllocatedBuffer, AllocError> {
@@ -96,9 +96,8 @@ impl UdmabufAllocator {
         // The dma-buf holds the pages; the memfd may close.
         drop(memfd);
         let size_bytes = dmabuf_size(&fd)?;
-        let offset = d.layout.as_ref().map_or(0, |l| l.planes[0].offset);
         Ok(AllocatedBuffer {
-            planes: vec![AllocatedPlane { fd, offset, stride }],
+            planes: planes(fd, g, stride, d.layout.as_ref())?,
             size_bytes,
             modifier: MOD_LINEAR,
         })
@@ -115,10 +114,11 @@ impl Allocator for UdmabufAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let (len, stride) = exact_linear(decision)?;
+        let g = geometry(decision)?;
+        let (len, stride) = byte_backend_request(&g)?;
         let mut out = Vec::with_capacity(decision.buffer_count as usize);
         for _ in 0..decision.buffer_count {
-            out.push(self.allocate_one(decision, len, stride)?);
+            out.push(self.allocate_one(decision, &g, len, stride)?);
         }
         verify_layout(decision, &out, decision.layout.is_some())?;
         Ok(out)

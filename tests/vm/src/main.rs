@@ -37,6 +37,10 @@ fn main() {
         ),
         ("dumb_respects_stride_alignment", dmabuf::stride_alignment),
         (
+            "dumb_nv12_follows_engine_layout",
+            dmabuf::nv12_engine_layout,
+        ),
+        (
             "test_only_accepts_xrgb8888_on_primary",
             scanout::accepts_xrgb8888,
         ),
@@ -49,8 +53,12 @@ fn main() {
             scanout::rejects_scaling,
         ),
         (
-            "fallback_skips_rejected_format",
-            scanout::fallback_skips_rejected_format,
+            "negotiated_xrgb8888_scanout_on_card0",
+            scanout::negotiated_scanout_on_card0,
+        ),
+        (
+            "fallback_skips_candidate_rejected_by_test_only",
+            scanout::fallback_skips_rejected_candidate,
         ),
         (
             "fallback_to_renderer_only_when_nothing_scans_out",
