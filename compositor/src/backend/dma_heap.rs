@@ -5,10 +5,10 @@
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use accord_engine::{Decision, MOD_LINEAR};
+use accord_engine::Decision;
 
-use super::linear::{byte_backend_request, dmabuf_size, geometry, planes, Geometry};
-use super::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use super::linear::{allocate_each, byte_backend_request, geometry, linear_buffer, Geometry};
+use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct dma_heap_allocation_data` (include/uapi/linux/dma-heap.h).
 #[repr(C)]
@@ -73,12 +73,7 @@ impl DmaHeapAllocator {
         })?;
         // SAFETY: on success the kernel installed a new fd we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(data.fd as i32) };
-        let size_bytes = dmabuf_size(&fd)?;
-        Ok(AllocatedBuffer {
-            planes: planes(fd, g, stride, d.layout.as_ref())?,
-            size_bytes,
-            modifier: MOD_LINEAR,
-        })
+        linear_buffer(fd, g, stride, d)
     }
 }
 
@@ -94,11 +89,8 @@ impl Allocator for DmaHeapAllocator {
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         let g = geometry(decision)?;
         let (len, stride) = byte_backend_request(&g)?;
-        let mut out = Vec::with_capacity(decision.buffer_count as usize);
-        for _ in 0..decision.buffer_count {
-            out.push(self.allocate_one(decision, &g, len, stride)?);
-        }
-        verify_layout(decision, &out, decision.layout.is_some())?;
-        Ok(out)
+        allocate_each(decision, decision.layout.is_some(), || {
+            self.allocate_one(decision, &g, len, stride)
+        })
     }
 }

@@ -6,10 +6,10 @@ use smithay::reexports::drm::buffer::{Buffer, DrmFourcc};
 use smithay::reexports::drm::control::Device as ControlDevice;
 use smithay::reexports::drm::{CLOEXEC, RDWR};
 
-use accord_engine::{Decision, MOD_LINEAR};
+use accord_engine::Decision;
 
-use super::linear::{dmabuf_size, geometry, planes, Geometry};
-use super::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use super::linear::{allocate_each, geometry, linear_buffer, Geometry};
+use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 use crate::kms::Card;
 
 /// Allocates dumb buffers on one card node and exports them as dma-bufs.
@@ -70,12 +70,7 @@ impl DumbAllocator {
                 self.card.path().display()
             )));
         }
-        let size_bytes = dmabuf_size(&fd)?;
-        Ok(AllocatedBuffer {
-            planes: planes(fd, &g, pitch, d.layout.as_ref())?,
-            size_bytes,
-            modifier: MOD_LINEAR,
-        })
+        linear_buffer(fd, &g, pitch, d)
     }
 }
 
@@ -102,12 +97,6 @@ impl Allocator for DumbAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let mut out = Vec::with_capacity(decision.buffer_count as usize);
-        for _ in 0..decision.buffer_count {
-            // On error, `out` drops and closes every fd made so far.
-            out.push(self.allocate_one(decision)?);
-        }
-        verify_layout(decision, &out, false)?;
-        Ok(out)
+        allocate_each(decision, false, || self.allocate_one(decision))
     }
 }

@@ -6,7 +6,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use accord_engine::{formats, Decision, Layout, MOD_INVALID, MOD_LINEAR};
 
-use super::{AllocError, AllocatedPlane};
+use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane};
 
 /// How a backend lays out a linear buffer.
 pub(crate) enum Geometry {
@@ -161,4 +161,34 @@ pub(crate) fn byte_backend_request(g: &Geometry) -> Result<(u64, u32), AllocErro
         .checked_mul(page)
         .ok_or_else(|| AllocError::Unsupported(format!("{size} bytes overflow")))?;
     Ok((len, stride))
+}
+
+/// One linear buffer on the dma-buf `fd`, laid out per `g`.
+pub(crate) fn linear_buffer(
+    fd: OwnedFd,
+    g: &Geometry,
+    stride: u32,
+    d: &Decision,
+) -> Result<AllocatedBuffer, AllocError> {
+    let size_bytes = dmabuf_size(&fd)?;
+    Ok(AllocatedBuffer {
+        planes: planes(fd, g, stride, d.layout.as_ref())?,
+        size_bytes,
+        modifier: MOD_LINEAR,
+    })
+}
+
+/// `d.buffer_count` buffers from `one`, verified against `d` before they are
+/// returned. On error, the buffers made so far drop and close their fds.
+pub(crate) fn allocate_each(
+    d: &Decision,
+    exact: bool,
+    mut one: impl FnMut() -> Result<AllocatedBuffer, AllocError>,
+) -> Result<Vec<AllocatedBuffer>, AllocError> {
+    let mut out = Vec::with_capacity(d.buffer_count as usize);
+    for _ in 0..d.buffer_count {
+        out.push(one()?);
+    }
+    verify_layout(d, &out, exact)?;
+    Ok(out)
 }

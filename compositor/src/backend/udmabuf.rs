@@ -5,11 +5,11 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use accord_engine::{Decision, MOD_LINEAR};
+use accord_engine::Decision;
 use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
 
-use super::linear::{byte_backend_request, dmabuf_size, geometry, planes, Geometry};
-use super::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use super::linear::{allocate_each, byte_backend_request, geometry, linear_buffer, Geometry};
+use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
 #[repr(C)]
@@ -95,12 +95,7 @@ impl UdmabufAllocator {
             .map_err(|e| lost(&format!("UDMABUF_CREATE on {}", self.path.display()), e))?;
         // The dma-buf holds the pages; the memfd may close.
         drop(memfd);
-        let size_bytes = dmabuf_size(&fd)?;
-        Ok(AllocatedBuffer {
-            planes: planes(fd, g, stride, d.layout.as_ref())?,
-            size_bytes,
-            modifier: MOD_LINEAR,
-        })
+        linear_buffer(fd, g, stride, d)
     }
 }
 
@@ -116,11 +111,8 @@ impl Allocator for UdmabufAllocator {
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         let g = geometry(decision)?;
         let (len, stride) = byte_backend_request(&g)?;
-        let mut out = Vec::with_capacity(decision.buffer_count as usize);
-        for _ in 0..decision.buffer_count {
-            out.push(self.allocate_one(decision, &g, len, stride)?);
-        }
-        verify_layout(decision, &out, decision.layout.is_some())?;
-        Ok(out)
+        allocate_each(decision, decision.layout.is_some(), || {
+            self.allocate_one(decision, &g, len, stride)
+        })
     }
 }

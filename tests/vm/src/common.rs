@@ -39,6 +39,15 @@ pub fn participant(
     }
 }
 
+/// The Pixman renderer's import pairs: LINEAR ARGB8888 and XRGB8888.
+pub fn pixman_renderer() -> [FormatModifier; 2] {
+    [AR24, XR24].map(|format| FormatModifier {
+        format,
+        modifier: MOD_LINEAR,
+        scanout: false,
+    })
+}
+
 /// The engine's decision for these participants.
 pub fn negotiate(participants: &[Constraints]) -> Result<Decision, String> {
     solve(participants).map_err(|f| format!("negotiation failed: {:?}: {}", f.reason, f.message))

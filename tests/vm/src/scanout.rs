@@ -1,4 +1,4 @@
-use accord_engine::{Constraints, Decision, FormatModifier, Usage, MOD_LINEAR};
+use accord_engine::{Constraints, Decision, Usage};
 use accord_smithay::backend::{allocators_for_devices, card_for_device, Allocator, DumbAllocator};
 use accord_smithay::kms::{
     compositor_formats, confirm_scanout, probe_planes, test_only, Card, ScanoutTarget,
@@ -27,11 +27,7 @@ fn compositor_participant(card: &Card, target: &ScanoutTarget) -> Result<Constra
         .iter()
         .find(|p| p.handle == target.plane)
         .ok_or("no target plane")?;
-    let renderer = [AR24, XR24].map(|format| FormatModifier {
-        format,
-        modifier: MOD_LINEAR,
-        scanout: false,
-    });
+    let renderer = crate::common::pixman_renderer();
     let mut c = participant(
         "compositor",
         Usage::SCANOUT | Usage::SAMPLE,
