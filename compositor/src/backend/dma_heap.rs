@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use accord_engine::Decision;
 
-use super::linear::{allocate_each, byte_backend_request, geometry, linear_buffer, Geometry};
+use super::linear::{
+    allocate_each, byte_backend_request, errno_error, geometry, linear_buffer, open_node, Geometry,
+};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct dma_heap_allocation_data` (include/uapi/linux/dma-heap.h).
@@ -33,10 +35,8 @@ impl DmaHeapAllocator {
     pub const SYSTEM: &'static str = "/dev/dma_heap/system";
 
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<DmaHeapAllocator> {
-        use rustix::fs::{Mode, OFlags};
         let path = path.as_ref().to_path_buf();
-        let heap = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let heap = open_node(&path, rustix::fs::OFlags::RDONLY)?;
         Ok(DmaHeapAllocator { heap, path })
     }
 
@@ -61,15 +61,13 @@ impl DmaHeapAllocator {
             )
         }
         .map_err(|e| {
-            let msg = format!(
-                "DMA_HEAP_IOCTL_ALLOC on {} ({len} bytes): {e}",
-                self.path.display()
-            );
-            if e == rustix::io::Errno::NOMEM {
-                AllocError::OutOfMemory(msg)
-            } else {
-                AllocError::DeviceLost(msg)
-            }
+            errno_error(
+                &format!(
+                    "DMA_HEAP_IOCTL_ALLOC on {} ({len} bytes)",
+                    self.path.display()
+                ),
+                e,
+            )
         })?;
         // SAFETY: on success the kernel installed a new fd we now own.
         let fd = unsafe { OwnedFd::from_raw_fd(data.fd as i32) };

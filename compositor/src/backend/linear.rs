@@ -3,6 +3,7 @@
 //! an exported dma-buf. Format facts come from the engine's format table.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
 use accord_engine::{formats, Decision, Layout, MOD_INVALID, MOD_LINEAR};
 
@@ -191,4 +192,25 @@ pub(crate) fn allocate_each(
     }
     verify_layout(d, &out, exact)?;
     Ok(out)
+}
+
+/// Open a device node close-on-exec; errors name the path.
+pub(crate) fn open_node(path: &Path, flags: rustix::fs::OFlags) -> std::io::Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        flags | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// A failed allocation syscall: out of memory for ENOMEM/ENOSPC, else the
+/// device failed.
+pub(crate) fn errno_error(what: &str, e: rustix::io::Errno) -> AllocError {
+    let msg = format!("{what}: {e}");
+    if e == rustix::io::Errno::NOMEM || e == rustix::io::Errno::NOSPC {
+        AllocError::OutOfMemory(msg)
+    } else {
+        AllocError::DeviceLost(msg)
+    }
 }

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use accord_engine::Decision;
 use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
 
-use super::linear::{allocate_each, byte_backend_request, geometry, linear_buffer, Geometry};
+use super::linear::{
+    allocate_each, byte_backend_request, errno_error, geometry, linear_buffer, open_node, Geometry,
+};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
@@ -53,10 +55,8 @@ impl UdmabufAllocator {
     pub const PATH: &'static str = "/dev/udmabuf";
 
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<UdmabufAllocator> {
-        use rustix::fs::{Mode, OFlags};
         let path = path.as_ref().to_path_buf();
-        let dev = rustix::fs::open(&path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let dev = open_node(&path, rustix::fs::OFlags::RDWR)?;
         Ok(UdmabufAllocator { dev, path })
     }
 
@@ -68,14 +68,7 @@ impl UdmabufAllocator {
         stride: u32,
     ) -> Result<AllocatedBuffer, AllocError> {
         use rustix::fs::{MemfdFlags, SealFlags};
-        let lost = |what: &str, e: rustix::io::Errno| {
-            let msg = format!("{what}: {e}");
-            if e == rustix::io::Errno::NOMEM || e == rustix::io::Errno::NOSPC {
-                AllocError::OutOfMemory(msg)
-            } else {
-                AllocError::DeviceLost(msg)
-            }
-        };
+        let lost = errno_error;
         let memfd = rustix::fs::memfd_create(
             "accord-udmabuf",
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
