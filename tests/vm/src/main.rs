@@ -72,6 +72,7 @@ fn main() {
             "vgem_placement_rejected_scanout_lands_on_card0",
             scanout::vgem_placement_rejected,
         ),
+        ("failures_leak_no_fds", scanout::failures_leak_no_fds),
         ("gbm_card0", backends::gbm_card0),
         ("dma_heap_system", backends::dma_heap),
         ("udmabuf", backends::udmabuf),

@@ -311,3 +311,33 @@ pub fn vgem_placement_rejected() -> TestResult {
     );
     Ok(Outcome::Passed)
 }
+
+fn open_fds() -> Result<usize, String> {
+    Ok(std::fs::read_dir("/proc/self/fd").map_err(err)?.count())
+}
+
+/// Rejections and failed allocations release everything: no fd survives
+/// a rejected TEST_ONLY, a failed import, or a layout the backend cannot meet.
+pub fn failures_leak_no_fds() -> TestResult {
+    let before = open_fds()?;
+    for _ in 0..3 {
+        fallback_to_renderer_only()?;
+        vgem_does_not_import()?;
+        let (card, target) = open_card0()?;
+        let mut alloc = DumbAllocator::new(card.try_clone().map_err(err)?);
+        let mut d = fullscreen(&target, XR24);
+        d.max_bytes = 4096; // far below 1280x800x4
+        let r = alloc.allocate(&d);
+        ensure!(
+            matches!(
+                r,
+                Err(accord_smithay::backend::AllocError::LayoutMismatch(_))
+            ),
+            "allocation beyond max_bytes: {:?}",
+            r.map(|b| b.len())
+        );
+    }
+    let after = open_fds()?;
+    ensure!(after == before, "{} fds before, {} after", before, after);
+    Ok(Outcome::Passed)
+}
