@@ -58,7 +58,7 @@ fn fill(v: &mut Value, info: &NodeInfo) {
     let caps: Map<String, Value> = info
         .caps
         .iter()
-        .map(|(n, val)| (n.to_string(), json!(val)))
+        .map(|(n, val)| (n.to_string(), json!(val.as_ref().ok())))
         .collect();
     v["caps"] = Value::Object(caps);
     let client: Map<String, Value> = info

@@ -38,9 +38,10 @@ pub struct NodeInfo {
     pub driver: Result<Driver, String>,
     /// Bus and bus id from sysfs (`pci`, `0000:00:02.0`), when known.
     pub device: Option<(String, String)>,
-    /// `DRM_CAP_*` by name (without prefix): `None` when the kernel does
-    /// not answer the query.
-    pub caps: Vec<(&'static str, Option<u64>)>,
+    /// `DRM_CAP_*` by name (without prefix), or why the kernel did not
+    /// report it (`EINVAL`: unknown to this kernel; `EOPNOTSUPP`: a KMS cap
+    /// asked of a driver without KMS).
+    pub caps: Vec<(&'static str, Result<u64, String>)>,
     /// `DRM_CLIENT_CAP_*` by name: whether the kernel accepted it.
     pub client_caps: Vec<(&'static str, bool)>,
     /// `None` for render nodes; `Err` when the KMS resources cannot be read.
@@ -169,9 +170,9 @@ mod tests {
             }),
             device: Some(("pci".into(), "0000:00:02.0".into())),
             caps: vec![
-                ("DUMB_BUFFER", Some(1)),
-                ("PRIME", Some(3)),
-                ("SYNCOBJ", None),
+                ("DUMB_BUFFER", Ok(1)),
+                ("PRIME", Ok(3)),
+                ("SYNCOBJ", Err("Invalid argument (os error 22)".into())),
             ],
             client_caps: vec![("ATOMIC", true), ("STEREO_3D", false)],
             kms: Some(Ok(Kms {
@@ -229,7 +230,7 @@ Node: /dev/dri/card1 (primary)
 │   ├───DRM_CLIENT_CAP_STEREO_3D not supported
 │   ├───DRM_CAP_DUMB_BUFFER = 1
 │   ├───DRM_CAP_PRIME = 3 (import, export)
-│   └───DRM_CAP_SYNCOBJ unknown to this kernel
+│   └───DRM_CAP_SYNCOBJ not reported: Invalid argument (os error 22)
 ├───Device: pci 0000:00:02.0
 ├───Framebuffer size
 │   ├───Width: [16, 8192]

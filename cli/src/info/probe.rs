@@ -70,7 +70,10 @@ fn node_info(card: &Card, render: bool) -> NodeInfo {
         .map_err(|e| format!("DRM_IOCTL_VERSION: {e}"));
     let caps = CAPS
         .iter()
-        .map(|&(name, cap)| (name, card.get_driver_capability(cap).ok()))
+        .map(|&(name, cap)| {
+            let value = card.get_driver_capability(cap).map_err(|e| e.to_string());
+            (name, value)
+        })
         .collect();
     // Render nodes refuse SET_CLIENT_CAP and every KMS ioctl.
     let (client_caps, kms) = if render {

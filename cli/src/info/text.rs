@@ -96,8 +96,8 @@ fn node_children(info: &NodeInfo, render: bool) -> Vec<Tree> {
         })
         .collect();
     caps.extend(info.caps.iter().map(|(n, v)| match (n, v) {
-        (_, None) => leaf(format!("DRM_CAP_{n} unknown to this kernel")),
-        (&"PRIME", Some(v)) => {
+        (_, Err(e)) => leaf(format!("DRM_CAP_{n} not reported: {e}")),
+        (&"PRIME", Ok(v)) => {
             let mut what = Vec::new();
             if v & 1 != 0 {
                 what.push("import");
@@ -107,7 +107,7 @@ fn node_children(info: &NodeInfo, render: bool) -> Vec<Tree> {
             }
             leaf(format!("DRM_CAP_PRIME = {v} ({})", what.join(", ")))
         }
-        (_, Some(v)) => leaf(format!("DRM_CAP_{n} = {v}")),
+        (_, Ok(v)) => leaf(format!("DRM_CAP_{n} = {v}")),
     }));
     let driver = match &info.driver {
         Ok(d) => {
