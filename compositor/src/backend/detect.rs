@@ -21,6 +21,11 @@ pub enum BackendKind {
 
 impl BackendKind {
     /// `gbm`, `dumb`, `dma-heap`, `udmabuf` or `memfd`.
+    ///
+    /// ```
+    /// use accord_smithay::backend::BackendKind;
+    /// assert_eq!(BackendKind::DmaHeap.as_str(), "dma-heap");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             BackendKind::Gbm => "gbm",
@@ -93,7 +98,14 @@ fn unavailable(why: impl std::fmt::Display) -> Result<String, String> {
 }
 
 /// DRM nodes under `/dev/dri`: card (primary) nodes, then render nodes,
-/// each group sorted (`card0`, `card1`, `renderD128`, ...).
+/// each group sorted (`card0`, `card1`, `renderD128`, ...). Empty when
+/// there is no `/dev/dri`.
+///
+/// ```
+/// for node in accord_smithay::backend::drm_nodes() {
+///     println!("{}", node.display());
+/// }
+/// ```
 pub fn drm_nodes() -> Vec<PathBuf> {
     let mut nodes: Vec<(bool, PathBuf)> = std::fs::read_dir("/dev/dri")
         .into_iter()

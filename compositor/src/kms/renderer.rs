@@ -9,6 +9,14 @@ use smithay::backend::renderer::{pixman::PixmanRenderer, ImportDma};
 /// The dma-buf pairs `renderer` imports, in the renderer's order, none
 /// marked `scanout` (combine them with a plane through
 /// [`super::compositor_formats`]).
+///
+/// ```
+/// use smithay::backend::renderer::pixman::PixmanRenderer;
+///
+/// let renderer = PixmanRenderer::new().unwrap();
+/// let pairs = accord_smithay::kms::renderer_import_formats(&renderer);
+/// assert!(pairs.iter().any(|p| p.format == u32::from_le_bytes(*b"XR24")));
+/// ```
 pub fn renderer_import_formats(renderer: &impl ImportDma) -> Vec<FormatModifier> {
     renderer
         .dmabuf_formats()
@@ -23,6 +31,11 @@ pub fn renderer_import_formats(renderer: &impl ImportDma) -> Vec<FormatModifier>
 
 /// The Pixman renderer's import pairs (all LINEAR: Pixman reads memory with
 /// the CPU). Pixman needs no device, so this works on any machine.
+///
+/// ```
+/// let pairs = accord_smithay::kms::pixman_import_formats().unwrap();
+/// assert!(pairs.iter().all(|p| p.modifier == accord_engine::MOD_LINEAR));
+/// ```
 pub fn pixman_import_formats() -> Result<Vec<FormatModifier>, String> {
     let renderer =
         PixmanRenderer::new().map_err(|e| format!("cannot create a Pixman renderer: {e}"))?;
