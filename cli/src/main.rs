@@ -1,5 +1,7 @@
-//! `accord`: command-line front end. Thin: argument parsing and I/O only;
-//! the work is in `accord-engine` (and, for `info`, in `accord-smithay`).
+//! `accord`: command-line front end. `solve` is argument parsing and I/O
+//! over `accord-engine`; `info` gathers a report from `accord-smithay`'s
+//! probing (planes, renderer formats, backends) plus the node queries only a
+//! listing needs (driver version, caps, connectors), and prints it.
 
 mod info;
 mod solve;
