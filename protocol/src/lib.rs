@@ -13,7 +13,6 @@ pub mod limits;
 
 #[allow(non_upper_case_globals, non_camel_case_types, missing_docs)]
 mod interfaces {
-    use wayland_backend;
     // `wl_surface` and `wl_buffer` come from the core protocol.
     #[cfg(feature = "client")]
     pub use wayland_client::protocol::__interfaces::*;
@@ -24,20 +23,30 @@ mod interfaces {
 
 /// Client-side proxies (feature `client`).
 #[cfg(feature = "client")]
-#[allow(non_upper_case_globals, non_camel_case_types, missing_docs, clippy::all)]
+#[allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    missing_docs,
+    clippy::all
+)]
 pub mod client {
+    use super::interfaces::*;
     use wayland_client;
     use wayland_client::protocol::*;
-    use super::interfaces::*;
     wayland_scanner::generate_client_code!("buffer-collection-v1.xml");
 }
 
 /// Server-side resources (feature `server`).
 #[cfg(feature = "server")]
-#[allow(non_upper_case_globals, non_camel_case_types, missing_docs, clippy::all)]
+#[allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    missing_docs,
+    clippy::all
+)]
 pub mod server {
+    use super::interfaces::*;
     use wayland_server;
     use wayland_server::protocol::*;
-    use super::interfaces::*;
     wayland_scanner::generate_server_code!("buffer-collection-v1.xml");
 }

@@ -11,6 +11,8 @@ use accord_engine::Decision;
 
 pub use verify::verify_layout;
 
+pub mod memfd;
+
 /// What kind of memory a backend hands out. Sent to clients so that memfd is
 /// never mistaken for a dma-buf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
