@@ -1,1 +1,436 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: a minimal in-process Smithay
+//! compositor (wl_compositor, linux-dmabuf dispatch and the Accord global,
+//! memfd backend) on a real socket in a temporary runtime directory, run on
+//! its own thread; and client connections to it.
+//!
+//! The full reference compositor lives in `examples/`; this one is kept
+//! small on purpose.
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+
+use accord_engine::{FormatModifier, MOD_LINEAR};
+use accord_smithay::backend::memfd::MemfdAllocator;
+use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::reexports::calloop::generic::Generic;
+use smithay::reexports::calloop::{EventLoop, Interest, LoopSignal, Mode, PostAction};
+use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
+use smithay::reexports::wayland_server::{Client, Display, DisplayHandle, ListeningSocket};
+use smithay::wayland::buffer::BufferHandler;
+use smithay::wayland::compositor::{CompositorClientState, CompositorHandler, CompositorState};
+use smithay::wayland::dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
+
+/// `DRM_FORMAT_XRGB8888`.
+pub const XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
+/// `DRM_FORMAT_ARGB8888`.
+pub const ARGB8888: u32 = u32::from_le_bytes(*b"AR24");
+
+/// A temporary directory standing in for `XDG_RUNTIME_DIR`, removed on drop.
+#[derive(Debug)]
+pub struct RuntimeDir(PathBuf);
+
+impl RuntimeDir {
+    pub fn new() -> RuntimeDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "accord-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create runtime dir");
+        RuntimeDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Default for RuntimeDir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What the compositor observed, for assertions.
+#[derive(Debug, Default)]
+pub struct Observed {
+    /// Clients that disconnected (to wait for a disconnect to be processed).
+    pub disconnects: usize,
+}
+
+/// The in-process compositor. Stops and joins on drop.
+pub struct TestServer {
+    pub socket: PathBuf,
+    pub observed: Arc<Mutex<Observed>>,
+    signal: LoopSignal,
+    thread: Option<JoinHandle<()>>,
+    _dir: RuntimeDir,
+}
+
+struct State {
+    dh: DisplayHandle,
+    compositor: CompositorState,
+    dmabuf: DmabufState,
+    accord: BufferCollectionState,
+    renderer_formats: Vec<FormatModifier>,
+    observed: Arc<Mutex<Observed>>,
+}
+
+struct ClientState {
+    compositor: CompositorClientState,
+    observed: Arc<Mutex<Observed>>,
+}
+
+impl ClientData for ClientState {
+    fn disconnected(&self, _id: ClientId, _reason: DisconnectReason) {
+        if let Ok(mut o) = self.observed.lock() {
+            o.disconnects += 1;
+        }
+    }
+}
+
+impl CompositorHandler for State {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.compositor
+    }
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        &client
+            .get_data::<ClientState>()
+            .expect("every client is inserted with ClientState")
+            .compositor
+    }
+    fn commit(&mut self, _surface: &WlSurface) {}
+}
+
+impl BufferHandler for State {
+    fn buffer_destroyed(
+        &mut self,
+        _buffer: &smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer,
+    ) {
+    }
+}
+
+impl DmabufHandler for State {
+    fn dmabuf_state(&mut self) -> &mut DmabufState {
+        &mut self.dmabuf
+    }
+    fn dmabuf_imported(
+        &mut self,
+        _global: &DmabufGlobal,
+        _dmabuf: Dmabuf,
+        notifier: ImportNotifier,
+    ) {
+        notifier.failed();
+    }
+}
+
+impl BufferCollectionHandler for State {
+    fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
+        &mut self.accord
+    }
+    fn renderer_formats(&self) -> Vec<FormatModifier> {
+        self.renderer_formats.clone()
+    }
+}
+
+smithay::delegate_compositor!(State);
+smithay::delegate_dmabuf!(State);
+accord_smithay::delegate_buffer_collection!(State);
+
+impl TestServer {
+    /// Start a compositor whose renderer imports XRGB8888/ARGB8888 LINEAR
+    /// (like Pixman).
+    pub fn start() -> TestServer {
+        let dir = RuntimeDir::new();
+        let socket = dir.path().join("wayland-accord-test");
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let (tx, rx) = mpsc::channel();
+        let path = socket.clone();
+        let obs = observed.clone();
+        let thread = std::thread::spawn(move || run_server(path, obs, tx));
+        let signal = rx.recv().expect("server thread started");
+        TestServer {
+            socket,
+            observed,
+            signal,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    /// A new client connection over the socket.
+    pub fn connect(&self) -> wayland_client::Connection {
+        let stream = UnixStream::connect(&self.socket).expect("connect to test compositor");
+        wayland_client::Connection::from_socket(stream).expect("wayland connection")
+    }
+
+    /// A connection plus a clone of its socket: `shutdown` on the clone
+    /// is an abrupt disconnect (no destroy requests reach the server).
+    pub fn connect_killable(&self) -> (wayland_client::Connection, UnixStream) {
+        let stream = UnixStream::connect(&self.socket).expect("connect to test compositor");
+        let kill = stream.try_clone().expect("clone socket");
+        let conn = wayland_client::Connection::from_socket(stream).expect("wayland connection");
+        (conn, kill)
+    }
+
+    /// Number of client disconnects the server has processed.
+    pub fn disconnects(&self) -> usize {
+        self.observed.lock().map(|o| o.disconnects).unwrap_or(0)
+    }
+
+    /// Wait (up to 5 s) until the server processed `n` disconnects.
+    pub fn wait_disconnects(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.disconnects() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "server did not see {n} disconnects"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.signal.stop();
+        self.signal.wakeup();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run_server(path: PathBuf, observed: Arc<Mutex<Observed>>, started: mpsc::Sender<LoopSignal>) {
+    let mut event_loop: EventLoop<State> = EventLoop::try_new().expect("event loop");
+    let display: Display<State> = Display::new().expect("display");
+    let dh = display.handle();
+    let listener = ListeningSocket::bind_absolute(path).expect("bind socket");
+    let mut state = State {
+        compositor: CompositorState::new::<State>(&dh),
+        dmabuf: DmabufState::new(),
+        accord: BufferCollectionState::new::<State>(&dh, Box::new(MemfdAllocator::new())),
+        renderer_formats: [XRGB8888, ARGB8888]
+            .into_iter()
+            .map(|format| FormatModifier {
+                format,
+                modifier: MOD_LINEAR,
+                scanout: false,
+            })
+            .collect(),
+        observed: observed.clone(),
+        dh: dh.clone(),
+    };
+    let handle = event_loop.handle();
+    handle
+        .insert_source(
+            Generic::new(listener, Interest::READ, Mode::Level),
+            move |_, listener, state: &mut State| {
+                while let Ok(Some(stream)) = listener.accept() {
+                    let data = Arc::new(ClientState {
+                        compositor: CompositorClientState::default(),
+                        observed: state.observed.clone(),
+                    });
+                    let _ = state.dh.insert_client(stream, data);
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .expect("listen source");
+    handle
+        .insert_source(
+            Generic::new(display, Interest::READ, Mode::Level),
+            |_, display, state: &mut State| {
+                // SAFETY: the display is not dropped while dispatching.
+                unsafe {
+                    let _ = display.get_mut().dispatch_clients(state);
+                }
+                Ok(PostAction::Continue)
+            },
+        )
+        .expect("display source");
+    started
+        .send(event_loop.get_signal())
+        .expect("test waits for the signal");
+    let _ = event_loop.run(None, &mut state, |state| {
+        let _ = state.dh.flush_clients();
+    });
+}
+
+/// A client speaking the raw protocol (for misuse tests the library would
+/// never send).
+pub mod raw {
+    use std::collections::HashMap;
+
+    use accord_protocol::client::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
+    use accord_protocol::client::wp_buffer_collection_token_v1::{
+        self as token, WpBufferCollectionTokenV1,
+    };
+    use accord_protocol::client::wp_buffer_collection_v1::{self as coll, WpBufferCollectionV1};
+    use wayland_client::backend::ObjectId;
+    use wayland_client::globals::{registry_queue_init, GlobalListContents};
+    use wayland_client::protocol::{wl_buffer, wl_registry};
+    use wayland_client::{Connection, Dispatch, EventQueue, Proxy, QueueHandle};
+
+    /// Events seen, keyed by object.
+    #[derive(Debug, Default)]
+    pub struct Events {
+        pub handles: HashMap<ObjectId, String>,
+        pub token_failed: HashMap<ObjectId, (u32, String)>,
+        pub allocated: HashMap<ObjectId, u32>,
+        pub failed: HashMap<ObjectId, (u32, String)>,
+    }
+
+    pub struct RawClient {
+        pub conn: Connection,
+        pub queue: EventQueue<Events>,
+        pub qh: QueueHandle<Events>,
+        pub manager: WpBufferCollectionManagerV1,
+        pub events: Events,
+    }
+
+    impl RawClient {
+        pub fn new(conn: Connection) -> RawClient {
+            let (globals, queue) = registry_queue_init::<Events>(&conn).expect("registry");
+            let qh = queue.handle();
+            let manager = globals.bind(&qh, 1..=1, ()).expect("accord global");
+            RawClient {
+                conn,
+                queue,
+                qh,
+                manager,
+                events: Events::default(),
+            }
+        }
+
+        pub fn create(&self) -> WpBufferCollectionTokenV1 {
+            self.manager.create_collection(&self.qh, ())
+        }
+
+        /// Roundtrip; `Err` carries the protocol error (code, message).
+        pub fn roundtrip(&mut self) -> Result<(), (u32, String)> {
+            match self.queue.roundtrip(&mut self.events) {
+                Ok(_) => Ok(()),
+                Err(e) => Err(self
+                    .conn
+                    .protocol_error()
+                    .map(|p| (p.code, p.message))
+                    .unwrap_or((u32::MAX, e.to_string()))),
+            }
+        }
+
+        /// Roundtrip that must fail with a protocol error.
+        pub fn expect_error(&mut self) -> (u32, String) {
+            // Two roundtrips: the error may follow the first reply.
+            for _ in 0..2 {
+                if let Err(e) = self.roundtrip() {
+                    return e;
+                }
+            }
+            panic!("expected a protocol error, the compositor accepted the request");
+        }
+
+        pub fn export(&mut self, t: &WpBufferCollectionTokenV1) -> String {
+            t.export();
+            self.roundtrip().expect("export");
+            self.events
+                .handles
+                .get(&t.id())
+                .cloned()
+                .expect("handle event")
+        }
+
+        /// Bind, commit neutral constraints plus `formats`, roundtrip.
+        pub fn bind_commit(&mut self, t: &WpBufferCollectionTokenV1) -> WpBufferCollectionV1 {
+            let c = t.bind(&self.qh, ());
+            c.set_size_range(16, 8, 0, 0);
+            c.commit();
+            c
+        }
+    }
+
+    impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Events {
+        fn event(
+            _: &mut Self,
+            _: &wl_registry::WlRegistry,
+            _: wl_registry::Event,
+            _: &GlobalListContents,
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+        }
+    }
+    impl Dispatch<WpBufferCollectionManagerV1, ()> for Events {
+        fn event(
+            _: &mut Self,
+            _: &WpBufferCollectionManagerV1,
+            _: <WpBufferCollectionManagerV1 as Proxy>::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+        }
+    }
+    impl Dispatch<WpBufferCollectionTokenV1, ()> for Events {
+        fn event(
+            ev: &mut Self,
+            t: &WpBufferCollectionTokenV1,
+            e: token::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+            match e {
+                token::Event::Handle { handle } => {
+                    ev.handles.insert(t.id(), handle);
+                }
+                token::Event::Failed { reason, message } => {
+                    ev.token_failed.insert(t.id(), (u32::from(reason), message));
+                }
+                _ => {}
+            }
+        }
+    }
+    impl Dispatch<WpBufferCollectionV1, ()> for Events {
+        fn event(
+            ev: &mut Self,
+            c: &WpBufferCollectionV1,
+            e: coll::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+            match e {
+                coll::Event::Settings { buffer_count, .. } => {
+                    ev.allocated.insert(c.id(), buffer_count);
+                }
+                coll::Event::Failed { reason, message } => {
+                    ev.failed.insert(c.id(), (u32::from(reason), message));
+                }
+                _ => {}
+            }
+        }
+    }
+    impl Dispatch<wl_buffer::WlBuffer, ()> for Events {
+        fn event(
+            _: &mut Self,
+            _: &wl_buffer::WlBuffer,
+            _: wl_buffer::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+        }
+    }
+}

@@ -293,7 +293,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
             (TokenState::Failed, _) => {
                 // The client may not have seen `failed` yet: no error, but
                 // new objects inherit the failure.
-                inert_from_failed(state, &cid, request, data_init);
+                inert_from_failed(state, &cid, request, data, data_init);
                 return;
             }
             (other, _) => {
@@ -424,12 +424,13 @@ fn inert_from_failed<D: BufferCollectionDispatch>(
     state: &mut D,
     cid: &ClientId,
     request: token::Request,
+    data: &TokenData,
     data_init: &mut DataInit<'_, D>,
 ) {
-    let failed = Failed {
+    let failed = data.failure().unwrap_or(Failed {
         reason: Reason::ParticipantFailed,
         message: "the token had already failed".into(),
-    };
+    });
     match request {
         token::Request::Duplicate { token } => {
             let t = new_token(state, cid, data_init, token, TokenState::Failed);

@@ -459,10 +459,7 @@ fn negotiate_and_allocate(
             "every participant left before committing",
         ));
     }
-    let decision = accord_engine::solve(&parts).map_err(|f| Failed {
-        reason: f.reason.into(),
-        message: f.message,
-    })?;
+    let decision = accord_engine::solve(&parts).map_err(engine_failure)?;
     check_size_limits(&decision, decision.layout.as_ref().map(|l| l.size_bytes))?;
     let buffers = allocator.allocate(&decision)?;
     // Vendor layouts are only known now: check the real sizes too.
@@ -474,6 +471,30 @@ fn negotiate_and_allocate(
         memory: allocator.memory_kind(),
         buffers,
     })
+}
+
+/// The engine's failure, its message guaranteed to name every participant
+/// in conflict.
+fn engine_failure(f: accord_engine::Failure) -> Failed {
+    let missing: Vec<String> = f
+        .participants
+        .iter()
+        .filter(|n| !f.message.contains(n.as_str()))
+        .map(|n| format!("'{n}'"))
+        .collect();
+    let message = if missing.is_empty() {
+        f.message
+    } else {
+        format!(
+            "{} (participants in conflict: {})",
+            f.message,
+            missing.join(", ")
+        )
+    };
+    Failed {
+        reason: f.reason.into(),
+        message,
+    }
 }
 
 fn check_size_limits(decision: &Decision, buffer_bytes: Option<u64>) -> Result<(), Failed> {

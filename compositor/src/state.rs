@@ -133,6 +133,8 @@ impl BufferCollectionState {
 #[derive(Debug)]
 pub struct TokenData {
     pub(crate) state: Mutex<TokenState>,
+    /// Why it failed, passed on to objects made from it afterwards.
+    pub(crate) failure: Mutex<Option<Failed>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +153,7 @@ impl TokenData {
     pub(crate) fn new(state: TokenState) -> Self {
         TokenData {
             state: Mutex::new(state),
+            failure: Mutex::new(None),
         }
     }
     pub(crate) fn get(&self) -> TokenState {
@@ -158,6 +161,12 @@ impl TokenData {
     }
     pub(crate) fn set(&self, s: TokenState) {
         *self.state.lock().unwrap_or_else(|e| e.into_inner()) = s;
+    }
+    pub(crate) fn failure(&self) -> Option<Failed> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -191,6 +200,7 @@ impl CollectionData {
 pub(crate) fn fail_token(token: &WpBufferCollectionTokenV1, f: &Failed) {
     if let Some(data) = token.data::<TokenData>() {
         data.set(TokenState::Failed);
+        *data.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.clone());
     }
     token.failed(wire_reason(f.reason), f.message.clone());
 }
