@@ -297,6 +297,7 @@ pub mod raw {
         pub queue: EventQueue<Events>,
         pub qh: QueueHandle<Events>,
         pub manager: WpBufferCollectionManagerV1,
+        pub globals: wayland_client::globals::GlobalList,
         pub events: Events,
     }
 
@@ -310,6 +311,7 @@ pub mod raw {
                 queue,
                 qh,
                 manager,
+                globals,
                 events: Events::default(),
             }
         }
@@ -357,6 +359,36 @@ pub mod raw {
             c.set_size_range(16, 8, 0, 0);
             c.commit();
             c
+        }
+    }
+
+    /// A `wl_surface` from the compositor's `wl_compositor`.
+    pub fn surface(c: &mut RawClient) -> wayland_client::protocol::wl_surface::WlSurface {
+        let compositor: wayland_client::protocol::wl_compositor::WlCompositor =
+            c.globals.bind(&c.qh, 1..=4, ()).expect("wl_compositor");
+        compositor.create_surface(&c.qh, ())
+    }
+
+    impl Dispatch<wayland_client::protocol::wl_compositor::WlCompositor, ()> for Events {
+        fn event(
+            _: &mut Self,
+            _: &wayland_client::protocol::wl_compositor::WlCompositor,
+            _: wayland_client::protocol::wl_compositor::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
+        }
+    }
+    impl Dispatch<wayland_client::protocol::wl_surface::WlSurface, ()> for Events {
+        fn event(
+            _: &mut Self,
+            _: &wayland_client::protocol::wl_surface::WlSurface,
+            _: wayland_client::protocol::wl_surface::Event,
+            _: &(),
+            _: &Connection,
+            _: &QueueHandle<Self>,
+        ) {
         }
     }
 

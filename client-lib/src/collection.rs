@@ -134,7 +134,12 @@ impl Collection {
     pub fn commit(&self, c: &Constraints) {
         let p = &self.proxy;
         p.set_usage(c.usage);
-        p.set_formats(c.format_table());
+        let table = c.format_table();
+        let chunk = accord_protocol::limits::MAX_FORMAT_PAIRS_PER_REQUEST
+            * accord_protocol::limits::FORMAT_ENTRY_BYTES;
+        for part in table.chunks(chunk) {
+            p.add_formats(part.to_vec());
+        }
         p.set_size_range(c.min_size.0, c.min_size.1, c.max_size.0, c.max_size.1);
         p.set_size_alignment(c.size_alignment.0, c.size_alignment.1);
         p.set_stride(c.min_stride, c.max_stride, c.stride_alignment);

@@ -238,7 +238,8 @@ impl Constraints {
         self
     }
 
-    /// The `set_formats` wire table: 16-byte (format, flags, modifier)
+    /// The `add_formats` wire table (the library splits it into requests of
+    /// at most 128 entries): 16-byte (format, flags, modifier)
     /// entries in host byte order.
     ///
     /// ```

@@ -7,7 +7,7 @@ use std::time::Instant;
 use accord_engine::{BufferCounts, FormatModifier, Usage};
 use accord_protocol::limits::{
     FORMAT_ENTRY_BYTES, MAX_BUFFERS, MAX_CLIENT_OBJECTS, MAX_DEVICES, MAX_FORMAT_PAIRS,
-    MAX_NAME_BYTES, MAX_PARTICIPANTS,
+    MAX_FORMAT_PAIRS_PER_REQUEST, MAX_NAME_BYTES, MAX_PARTICIPANTS,
 };
 use accord_protocol::server::wp_buffer_collection_manager_v1::{
     self as manager, WpBufferCollectionManagerV1,
@@ -557,7 +557,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
 fn constraint_name(r: &coll::Request) -> &'static str {
     match r {
         coll::Request::SetUsage { .. } => "set_usage",
-        coll::Request::SetFormats { .. } => "set_formats",
+        coll::Request::AddFormats { .. } => "add_formats",
         coll::Request::SetSizeRange { .. } => "set_size_range",
         coll::Request::SetSizeAlignment { .. } => "set_size_alignment",
         coll::Request::SetStride { .. } => "set_stride",
@@ -616,22 +616,25 @@ fn apply_constraint(
             }
             c.usage = Usage(bits);
         }
-        coll::Request::SetFormats { pairs } => {
+        coll::Request::AddFormats { pairs } => {
+            let entries = pairs.len() / FORMAT_ENTRY_BYTES;
             if pairs.len() % FORMAT_ENTRY_BYTES != 0
-                || pairs.len() / FORMAT_ENTRY_BYTES > MAX_FORMAT_PAIRS
+                || entries > MAX_FORMAT_PAIRS_PER_REQUEST
+                || c.formats.len() + entries > MAX_FORMAT_PAIRS
             {
                 return Err((
                     coll::Error::InvalidFormatTable,
                     format!(
-                        "set_formats: array of {} bytes; expected a multiple of \
-                         {FORMAT_ENTRY_BYTES} bytes with at most {MAX_FORMAT_PAIRS} entries",
-                        pairs.len()
+                        "add_formats: array of {} bytes after {} pairs; expected a multiple of \
+                         {FORMAT_ENTRY_BYTES} bytes, at most {MAX_FORMAT_PAIRS_PER_REQUEST} \
+                         entries per request and at most {MAX_FORMAT_PAIRS} in total",
+                        pairs.len(),
+                        c.formats.len()
                     ),
                 ));
             }
-            c.formats = pairs
-                .chunks_exact(FORMAT_ENTRY_BYTES)
-                .map(|e| {
+            c.formats
+                .extend(pairs.chunks_exact(FORMAT_ENTRY_BYTES).map(|e| {
                     let word = |r: std::ops::Range<usize>| {
                         let mut b = [0u8; 4];
                         b.copy_from_slice(&e[r]);
@@ -644,8 +647,7 @@ fn apply_constraint(
                         scanout: word(4..8) & 1 != 0,
                         modifier: u64::from_ne_bytes(m),
                     }
-                })
-                .collect();
+                }));
         }
         coll::Request::SetSizeRange {
             min_width,

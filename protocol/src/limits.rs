@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Participant slots per collection.
 pub const MAX_PARTICIPANTS: usize = 64;
-/// Format/modifier pairs per participant (`set_formats`).
+/// Format/modifier pairs per participant (over all `add_formats`).
 pub const MAX_FORMAT_PAIRS: usize = 1024;
 /// Buffers per collection (sysmem's cap).
 pub const MAX_BUFFERS: u32 = 128;
@@ -26,5 +26,8 @@ pub const MAX_DEVICES: usize = 64;
 pub const HANDLE_RANDOM_BYTES: usize = 32;
 /// Length of a handle string: the random bytes as lowercase hex.
 pub const HANDLE_LEN: usize = HANDLE_RANDOM_BYTES * 2;
-/// Bytes per `set_formats` entry: u32 format, u32 flags, u64 modifier.
+/// `add_formats` entries per request: a Wayland message is at most 4096
+/// bytes.
+pub const MAX_FORMAT_PAIRS_PER_REQUEST: usize = 128;
+/// Bytes per `add_formats` entry: u32 format, u32 flags, u64 modifier.
 pub const FORMAT_ENTRY_BYTES: usize = 16;
