@@ -293,3 +293,80 @@ fn attach_bound_token() {
 fn compositor_surface(c: &mut RawClient) -> wayland_client::protocol::wl_surface::WlSurface {
     accord_tests::raw::surface(c)
 }
+
+#[test]
+fn unknown_usage_bits() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = t.bind(&c.qh, ());
+    coll.set_usage(
+        accord_protocol::client::wp_buffer_collection_v1::Usage::from_bits_retain(1 << 20),
+    );
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_usage", "unknown usage bits 0x100000"],
+    );
+}
+
+#[test]
+fn maximum_below_minimum() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = t.bind(&c.qh, ());
+    coll.set_buffer_counts(0, 0, 0, 4, 2);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &[
+            "set_buffer_counts",
+            "maximum count 2 is below the minimum 4",
+        ],
+    );
+}
+
+#[test]
+fn too_many_objects_per_client() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let mut keep = Vec::new();
+    for _ in 0..1024 {
+        keep.push(c.create());
+    }
+    c.roundtrip().expect("1024 objects are allowed");
+    keep.push(c.create());
+    assert_error(
+        c.expect_error(),
+        ManagerError::TooManyObjects as u32,
+        &["create_collection", "1024 live tokens"],
+    );
+}
+
+#[test]
+fn too_many_objects_counts_exported_handles() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let root = c.create();
+    let mut handles = Vec::new();
+    for _ in 0..63 {
+        let t = root.duplicate(&c.qh, ());
+        t.export();
+        t.destroy(); // the handle still counts
+        handles.push(t);
+    }
+    c.roundtrip().unwrap();
+    // 1 token + 63 handles: fill up with fresh collections to 1024.
+    let mut keep = Vec::new();
+    for _ in 0..(1024 - 64) {
+        keep.push(c.create());
+    }
+    c.roundtrip().expect("1024 objects are allowed");
+    keep.push(c.create());
+    assert_error(
+        c.expect_error(),
+        ManagerError::TooManyObjects as u32,
+        &["create_collection", "handles"],
+    );
+}
