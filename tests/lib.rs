@@ -16,12 +16,21 @@ use accord_engine::{FormatModifier, MOD_LINEAR};
 use accord_smithay::backend::memfd::MemfdAllocator;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 use smithay::backend::allocator::dmabuf::Dmabuf;
+use smithay::backend::allocator::Fourcc;
+use smithay::backend::renderer::pixman::PixmanRenderer;
+use smithay::backend::renderer::{
+    Bind, Color32F, ExportMem, Frame, ImportMem, Offscreen, Renderer,
+};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{EventLoop, Interest, LoopSignal, Mode, PostAction};
+use smithay::reexports::pixman::Image;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
 use smithay::reexports::wayland_server::{Client, Display, DisplayHandle, ListeningSocket};
+use smithay::utils::{Rectangle, Transform};
 use smithay::wayland::buffer::BufferHandler;
+use smithay::wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes};
 use smithay::wayland::compositor::{CompositorClientState, CompositorHandler, CompositorState};
 use smithay::wayland::dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
 
@@ -62,11 +71,19 @@ impl Drop for RuntimeDir {
     }
 }
 
+/// Size of the test compositor's offscreen output.
+pub const OUTPUT_SIZE: (i32, i32) = (128, 64);
+
 /// What the compositor observed, for assertions.
 #[derive(Debug, Default)]
 pub struct Observed {
     /// Clients that disconnected (to wait for a disconnect to be processed).
     pub disconnects: usize,
+    /// The output after the last surface commit with a buffer: ARGB8888,
+    /// `OUTPUT_SIZE`, rows packed. The surface is drawn at (0, 0).
+    pub output: Option<Vec<u8>>,
+    /// Why the last frame could not be rendered.
+    pub render_error: Option<String>,
 }
 
 /// The in-process compositor. Stops and joins on drop.
@@ -80,6 +97,7 @@ pub struct TestServer {
 
 struct State {
     dh: DisplayHandle,
+    renderer: PixmanRenderer,
     compositor: CompositorState,
     dmabuf: DmabufState,
     accord: BufferCollectionState,
@@ -110,15 +128,33 @@ impl CompositorHandler for State {
             .expect("every client is inserted with ClientState")
             .compositor
     }
-    fn commit(&mut self, _surface: &WlSurface) {}
+    fn commit(&mut self, surface: &WlSurface) {
+        let Some(buffer) = with_states(surface, |states| {
+            match &states
+                .cached_state
+                .get::<SurfaceAttributes>()
+                .current()
+                .buffer
+            {
+                Some(BufferAssignment::NewBuffer(b)) => Some(b.clone()),
+                _ => None,
+            }
+        }) else {
+            return;
+        };
+        let result = render_output(&mut self.renderer, &buffer);
+        buffer.release();
+        if let Ok(mut o) = self.observed.lock() {
+            match result {
+                Ok(pixels) => o.output = Some(pixels),
+                Err(e) => o.render_error = Some(e),
+            }
+        }
+    }
 }
 
 impl BufferHandler for State {
-    fn buffer_destroyed(
-        &mut self,
-        _buffer: &smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer,
-    ) {
-    }
+    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
 }
 
 impl DmabufHandler for State {
@@ -142,6 +178,72 @@ impl BufferCollectionHandler for State {
     fn renderer_formats(&self) -> Vec<FormatModifier> {
         self.renderer_formats.clone()
     }
+}
+
+/// Composite the surface's buffer at (0, 0) onto a black offscreen output
+/// with Pixman and read the output back.
+fn render_output(renderer: &mut PixmanRenderer, buffer: &WlBuffer) -> Result<Vec<u8>, String> {
+    // A memfd collection buffer: upload its rows (the compositor-side copy
+    // the README documents for memfd memory).
+    let (packed, info) = accord_smithay::with_memfd_buffer(buffer, |bytes, info| {
+        let (w, h, stride) = (
+            info.width as usize,
+            info.height as usize,
+            info.stride as usize,
+        );
+        let mut packed = Vec::with_capacity(w * h * 4);
+        for y in 0..h {
+            let start = info.offset as usize + y * stride;
+            packed.extend_from_slice(bytes.get(start..start + w * 4)?);
+        }
+        Some((packed, info))
+    })
+    .flatten()
+    .ok_or("not a memfd collection buffer")?;
+    let format = Fourcc::try_from(info.format).map_err(|e| format!("{e:?}"))?;
+    let size = (info.width as i32, info.height as i32);
+    let texture = renderer
+        .import_memory(&packed, format, size.into(), false)
+        .map_err(|e| format!("import: {e}"))?;
+    let out = Rectangle::from_size(OUTPUT_SIZE.into());
+    let mut target: Image<'static, 'static> = renderer
+        .create_buffer(Fourcc::Argb8888, OUTPUT_SIZE.into())
+        .map_err(|e| format!("offscreen: {e}"))?;
+    let mut fb = renderer
+        .bind(&mut target)
+        .map_err(|e| format!("bind: {e}"))?;
+    let mut frame = renderer
+        .render(&mut fb, OUTPUT_SIZE.into(), Transform::Normal)
+        .map_err(|e| format!("render: {e}"))?;
+    frame
+        .clear(Color32F::BLACK, &[out])
+        .map_err(|e| format!("clear: {e}"))?;
+    frame
+        .render_texture_at(
+            &texture,
+            (0, 0).into(),
+            1,
+            1.0,
+            Transform::Normal,
+            &[out],
+            &[],
+            1.0,
+        )
+        .map_err(|e| format!("draw: {e}"))?;
+    let sync = frame.finish().map_err(|e| format!("finish: {e}"))?;
+    let _ = sync.wait(); // Pixman renders synchronously; nothing to wait for
+
+    let mapping = renderer
+        .copy_framebuffer(
+            &fb,
+            Rectangle::from_size(OUTPUT_SIZE.into()),
+            Fourcc::Argb8888,
+        )
+        .map_err(|e| format!("read back: {e}"))?;
+    let pixels = renderer
+        .map_texture(&mapping)
+        .map_err(|e| format!("map: {e}"))?;
+    Ok(pixels.to_vec())
 }
 
 smithay::delegate_compositor!(State);
@@ -189,6 +291,16 @@ impl TestServer {
         self.observed.lock().map(|o| o.disconnects).unwrap_or(0)
     }
 
+    /// The last rendered output (see [`Observed::output`]), or why not.
+    pub fn output(&self) -> Result<Vec<u8>, String> {
+        let o = self.observed.lock().map_err(|e| e.to_string())?;
+        match (&o.output, &o.render_error) {
+            (Some(p), _) => Ok(p.clone()),
+            (None, Some(e)) => Err(e.clone()),
+            (None, None) => Err("nothing rendered".into()),
+        }
+    }
+
     /// Wait (up to 5 s) until the server processed `n` disconnects.
     pub fn wait_disconnects(&self, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -218,6 +330,7 @@ fn run_server(path: PathBuf, observed: Arc<Mutex<Observed>>, started: mpsc::Send
     let dh = display.handle();
     let listener = ListeningSocket::bind_absolute(path).expect("bind socket");
     let mut state = State {
+        renderer: PixmanRenderer::new().expect("pixman renderer"),
         compositor: CompositorState::new::<State>(&dh),
         dmabuf: DmabufState::new(),
         accord: BufferCollectionState::new::<State>(&dh, Box::new(MemfdAllocator::new())),
