@@ -186,6 +186,8 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
             manager::Request::AttachSurface { token, surface } => {
                 let slot = match token.data::<TokenData>().map(TokenData::get) {
                     Some(TokenState::Live(slot)) => slot,
+                    // The client may not have seen `failed` yet: no error.
+                    Some(TokenState::Failed) => return,
                     other => {
                         resource.post_error(
                             manager::Error::InvalidToken,
