@@ -3,13 +3,24 @@
 
 use accord_protocol::client::wp_buffer_collection_manager_v1::Error as ManagerError;
 use accord_protocol::client::wp_buffer_collection_token_v1::Error as TokenError;
-use accord_protocol::client::wp_buffer_collection_v1::{Error as CollError, FailureReason};
+use accord_protocol::client::wp_buffer_collection_v1::{
+    Error as CollError, FailureReason, WpBufferCollectionV1,
+};
 use accord_tests::raw::RawClient;
 use accord_tests::TestServer;
 use wayland_client::Proxy;
 
 fn raw(server: &TestServer) -> RawClient {
     RawClient::new(server.connect())
+}
+
+/// A server, a raw client and a freshly bound collection (not committed).
+fn bound() -> (TestServer, RawClient, WpBufferCollectionV1) {
+    let server = TestServer::start();
+    let c = raw(&server);
+    let t = c.create();
+    let coll = t.bind(&c.qh, ());
+    (server, c, coll)
 }
 
 fn assert_error(got: (u32, String), code: u32, needles: &[&str]) {
@@ -170,10 +181,7 @@ fn wl_buffer_before_allocation() {
 
 #[test]
 fn bad_format_table() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let t = c.create();
-    let coll = t.bind(&c.qh, ());
+    let (_server, mut c, coll) = bound();
     coll.add_formats(vec![0u8; 15]);
     assert_error(
         c.expect_error(),
@@ -184,10 +192,7 @@ fn bad_format_table() {
 
 #[test]
 fn format_pairs_up_to_the_limit_then_error() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let t = c.create();
-    let coll = t.bind(&c.qh, ());
+    let (_server, mut c, coll) = bound();
     for _ in 0..8 {
         coll.add_formats(vec![0u8; 16 * 128]);
     }
@@ -202,10 +207,7 @@ fn format_pairs_up_to_the_limit_then_error() {
 
 #[test]
 fn too_many_pairs_in_one_request() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let t = c.create();
-    let coll = t.bind(&c.qh, ());
+    let (_server, mut c, coll) = bound();
     coll.add_formats(vec![0u8; 16 * 129]);
     assert_error(
         c.expect_error(),
@@ -216,10 +218,7 @@ fn too_many_pairs_in_one_request() {
 
 #[test]
 fn zero_alignment() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let t = c.create();
-    let coll = t.bind(&c.qh, ());
+    let (_server, mut c, coll) = bound();
     coll.set_alignment(0, 1);
     assert_error(
         c.expect_error(),
@@ -230,10 +229,7 @@ fn zero_alignment() {
 
 #[test]
 fn bad_device_list() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let t = c.create();
-    let coll = t.bind(&c.qh, ());
+    let (_server, mut c, coll) = bound();
     coll.set_devices(vec![0u8; 7]);
     assert_error(
         c.expect_error(),
@@ -296,10 +292,7 @@ fn compositor_surface(c: &mut RawClient) -> wayland_client::protocol::wl_surface
 
 #[test]
 fn unknown_usage_bits() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let t = c.create();
-    let coll = t.bind(&c.qh, ());
+    let (_server, mut c, coll) = bound();
     coll.set_usage(
         accord_protocol::client::wp_buffer_collection_v1::Usage::from_bits_retain(1 << 20),
     );
@@ -312,10 +305,7 @@ fn unknown_usage_bits() {
 
 #[test]
 fn maximum_below_minimum() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let t = c.create();
-    let coll = t.bind(&c.qh, ());
+    let (_server, mut c, coll) = bound();
     coll.set_buffer_counts(0, 0, 0, 4, 2);
     assert_error(
         c.expect_error(),
