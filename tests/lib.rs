@@ -466,9 +466,13 @@ pub mod raw {
                 .expect("handle event")
         }
 
-        /// Bind, commit neutral constraints plus `formats`, roundtrip.
+        /// Bind and commit XRGB8888 LINEAR, at least 16x8.
         pub fn bind_commit(&mut self, t: &WpBufferCollectionTokenV1) -> WpBufferCollectionV1 {
             let c = t.bind(&self.qh, ());
+            let mut pair = super::XRGB8888.to_ne_bytes().to_vec();
+            pair.extend_from_slice(&0u32.to_ne_bytes());
+            pair.extend_from_slice(&accord_engine::MOD_LINEAR.to_ne_bytes());
+            c.add_formats(pair);
             c.set_size_range(16, 8, 0, 0);
             c.commit();
             c
