@@ -1,1 +1,3 @@
 //! Shared code of the reference compositor and the demo clients.
+
+pub mod refcomp;

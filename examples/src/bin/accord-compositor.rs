@@ -1,0 +1,169 @@
+//! The reference compositor as a process. See `--help`.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use accord_examples::refcomp::{Compositor, Config, Error, ScreenshotRequest};
+use smithay::reexports::calloop::signals::{Signal, Signals};
+
+const USAGE: &str = "\
+usage: accord-compositor [options]
+
+A headless Wayland compositor (Smithay, Pixman, one 1280x720 output).
+It prints `accord-compositor: listening on WAYLAND_DISPLAY=<name>` once clients
+can connect, and `accord-compositor: counters frames_rendered=.. surface_commits=..
+bytes_copied=..` when it exits (SIGINT, SIGTERM, or a limit below).
+
+options:
+  --socket NAME             socket name in $XDG_RUNTIME_DIR (default: first free wayland-N)
+  --size WxH                output size (default 1280x720)
+  --screenshot FILE.png     write the output as PNG after --frames frames
+  --frames N                frames to render before the screenshot (default 1)
+  --exit-after-screenshot   stop once the screenshot is written
+  --frames-limit N          stop after N rendered frames
+  -h, --help                this text
+
+RUST_LOG sets the log filter (default: info).";
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            eprintln!("accord-compositor: {err}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("accord-compositor: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config: Config) -> Result<(), Error> {
+    let compositor = Compositor::headless(config)?;
+    let signals = Signals::new(&[Signal::SIGINT, Signal::SIGTERM])?;
+    compositor
+        .loop_handle()
+        .insert_source(signals, |event, _, state| {
+            tracing::info!(signal = ?event.signal(), "stopping");
+            state.loop_signal.stop();
+        })
+        .map_err(|e| e.error)?;
+    println!(
+        "accord-compositor: listening on WAYLAND_DISPLAY={}",
+        compositor.socket_name()
+    );
+    let counters = compositor.run()?;
+    println!("accord-compositor: counters {counters}");
+    Ok(())
+}
+
+/// `Ok(None)` means `--help`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, Error> {
+    let mut config = Config::default();
+    let mut screenshot: Option<PathBuf> = None;
+    let mut frames = 1u64;
+    let mut exit_after = false;
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--socket" => config.socket_name = Some(value("--socket")?),
+            "--size" => {
+                let v = value("--size")?;
+                let (w, h) = v
+                    .split_once('x')
+                    .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+                    .ok_or(format!("--size {v:?}: expected WxH, e.g. 1280x720"))?;
+                (config.width, config.height) = (w, h);
+            }
+            "--screenshot" => screenshot = Some(value("--screenshot")?.into()),
+            "--frames" => frames = parse_count("--frames", &value("--frames")?)?,
+            "--exit-after-screenshot" => exit_after = true,
+            "--frames-limit" => {
+                config.frames_limit =
+                    Some(parse_count("--frames-limit", &value("--frames-limit")?)?)
+            }
+            other => return Err(format!("unknown argument {other:?}").into()),
+        }
+    }
+    if exit_after && screenshot.is_none() {
+        return Err("--exit-after-screenshot needs --screenshot FILE".into());
+    }
+    config.screenshot = screenshot.map(|path| ScreenshotRequest {
+        path,
+        after_frames: frames,
+        exit_after,
+    });
+    Ok(Some(config))
+}
+
+fn parse_count(flag: &str, v: &str) -> Result<u64, Error> {
+    match v.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{flag} {v:?}: expected a whole number >= 1").into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Config>, Error> {
+        parse_args(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn flags_fill_the_config() {
+        let config = parse(&[
+            "--socket",
+            "s",
+            "--size",
+            "640x480",
+            "--screenshot",
+            "a.png",
+            "--frames",
+            "9",
+            "--exit-after-screenshot",
+            "--frames-limit",
+            "20",
+        ])
+        .expect("valid")
+        .expect("not --help");
+        assert_eq!(config.socket_name.as_deref(), Some("s"));
+        assert_eq!((config.width, config.height), (640, 480));
+        assert_eq!(config.frames_limit, Some(20));
+        let shot = config.screenshot.expect("screenshot");
+        assert_eq!(shot.path, PathBuf::from("a.png"));
+        assert_eq!((shot.after_frames, shot.exit_after), (9, true));
+        assert!(parse(&["--help"]).expect("valid").is_none());
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        for args in [
+            &["--size", "640"][..],
+            &["--size", "ax480"],
+            &["--frames", "-1"],
+            &["--frames-limit", "0"],
+            &["--socket"],
+            &["--exit-after-screenshot"],
+            &["--nope"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?} accepted");
+        }
+    }
+}

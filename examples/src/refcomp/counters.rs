@@ -1,0 +1,115 @@
+//! Counters shared between the compositor thread and whoever watches it.
+
+use std::{
+    fmt,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+/// Live counters, updated by the compositor's event loop.
+#[derive(Debug, Default)]
+pub struct Counters {
+    frames_rendered: AtomicU64,
+    surface_commits: AtomicU64,
+    bytes_copied: AtomicU64,
+}
+
+/// A copy of the counters at one moment.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CounterSnapshot {
+    /// Frames composited into the output (one per frame tick).
+    pub frames_rendered: u64,
+    /// `wl_surface.commit` requests handled, from all clients.
+    pub surface_commits: u64,
+    /// Bytes of client buffers the compositor copied to show them. Both of
+    /// Pixman's import paths wrap client memory in place (smithay 0.7,
+    /// `PixmanRenderer::import_shm_buffer` builds an image over the shm pool
+    /// pointer with `Image::from_raw_mut`; `import_dmabuf` mmaps the dma-buf),
+    /// so nothing adds to this today. An import path that copies (e.g. a
+    /// GLES texture upload of shm) must add its bytes here.
+    pub bytes_copied: u64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CounterSnapshot {
+        CounterSnapshot {
+            frames_rendered: self.frames_rendered.load(Ordering::Relaxed),
+            surface_commits: self.surface_commits.load(Ordering::Relaxed),
+            bytes_copied: self.bytes_copied.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn frame_rendered(&self) -> u64 {
+        self.frames_rendered.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub(crate) fn surface_committed(&self) {
+        self.surface_commits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// For import paths that copy client memory.
+    pub fn add_bytes_copied(&self, bytes: u64) {
+        self.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Display for CounterSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "frames_rendered={} surface_commits={} bytes_copied={}",
+            self.frames_rendered, self.surface_commits, self.bytes_copied
+        )
+    }
+}
+
+impl CounterSnapshot {
+    /// Parses the `key=value` line written by [`fmt::Display`].
+    pub fn parse(line: &str) -> Option<Self> {
+        let mut snapshot = Self::default();
+        let mut seen = 0;
+        for pair in line.split_whitespace() {
+            let Some((key, value)) = pair.split_once('=') else {
+                continue;
+            };
+            let field = match key {
+                "frames_rendered" => &mut snapshot.frames_rendered,
+                "surface_commits" => &mut snapshot.surface_commits,
+                "bytes_copied" => &mut snapshot.bytes_copied,
+                _ => continue,
+            };
+            *field = value.parse().ok()?;
+            seen += 1;
+        }
+        (seen == 3).then_some(snapshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_and_parse_round_trip() {
+        let counters = Counters::default();
+        counters.frame_rendered();
+        counters.frame_rendered();
+        counters.surface_committed();
+        counters.add_bytes_copied(7);
+        let snapshot = counters.snapshot();
+        let line = snapshot.to_string();
+        assert_eq!(line, "frames_rendered=2 surface_commits=1 bytes_copied=7");
+        assert_eq!(CounterSnapshot::parse(&line), Some(snapshot));
+    }
+
+    #[test]
+    fn parse_rejects_missing_or_bad_fields() {
+        assert_eq!(
+            CounterSnapshot::parse("frames_rendered=2 surface_commits=1"),
+            None
+        );
+        assert_eq!(
+            CounterSnapshot::parse("frames_rendered=x surface_commits=1 bytes_copied=0"),
+            None
+        );
+    }
+}

@@ -1,0 +1,299 @@
+//! Client buffers Smithay's renderer does not know, drawn zero-copy.
+//!
+//! Smithay renders `wl_shm` and linux-dmabuf buffers; any other `wl_buffer`
+//! (Accord's memfd-backed buffers, whose memory is not a dma-buf and whose
+//! user data is not smithay's shm data) has no dimensions for smithay, which
+//! then drops it from the surface without drawing or releasing it. A
+//! [`ForeignBuffers`] implementation claims such buffers: the compositor keeps
+//! them per surface, releases them when replaced, and draws them by wrapping
+//! their mapped bytes in a Pixman image (no copy).
+
+use std::sync::{Arc, Mutex};
+
+use smithay::{
+    backend::{
+        allocator::Fourcc,
+        renderer::{
+            element::{Element, Id, RenderElement},
+            pixman::{PixmanError, PixmanFrame, PixmanRenderer, PixmanTexture},
+            utils::CommitCounter,
+            Frame,
+        },
+    },
+    reexports::{
+        pixman::{FormatCode, Image},
+        wayland_server::{
+            protocol::wl_buffer::WlBuffer, protocol::wl_surface::WlSurface, Resource,
+        },
+    },
+    utils::{Buffer as BufferCoords, Physical, Point, Rectangle, Scale, Size, Transform},
+    wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes},
+};
+use tracing::warn;
+
+/// Largest width or height drawn (Pixman takes `int` sizes).
+pub const MAX_SIDE: u32 = 16384;
+
+/// Where the pixels of a foreign buffer are, in the bytes handed to
+/// [`ForeignBuffers::with_pixels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForeignLayout {
+    /// DRM fourcc; 32-bit formats Pixman knows (XRGB8888, ARGB8888, ...).
+    pub fourcc: u32,
+    pub width: u32,
+    pub height: u32,
+    pub offset: usize,
+    pub stride: usize,
+}
+
+/// Claims `wl_buffer`s that Smithay cannot import and lends their pixels.
+pub trait ForeignBuffers {
+    /// Whether `buffer` is one of yours.
+    fn claims(&self, buffer: &WlBuffer) -> bool;
+
+    /// Calls `f` with the buffer's bytes (a mapping, not a copy) and layout;
+    /// returns false if the buffer is not yours or cannot be mapped.
+    fn with_pixels(&self, buffer: &WlBuffer, f: &mut dyn FnMut(&[u8], ForeignLayout)) -> bool;
+}
+
+/// The foreign buffer a surface shows; kept in the surface's data map.
+#[derive(Default)]
+pub(crate) struct ForeignSurface(Mutex<Option<Attached>>);
+
+#[derive(Clone)]
+struct Attached {
+    buffer: WlBuffer,
+    size: Size<i32, BufferCoords>,
+    id: Id,
+    commit: CommitCounter,
+}
+
+/// Handles a commit before smithay's buffer handler: a claimed buffer is
+/// taken out of smithay's view (as if detached, so smithay releases its own
+/// previous buffer) and kept here; the previous foreign buffer is released
+/// when another one replaces it.
+pub(crate) fn on_commit(hook: &dyn ForeignBuffers, surface: &WlSurface) {
+    with_states(surface, |states| {
+        let slot = states
+            .data_map
+            .get_or_insert_threadsafe(ForeignSurface::default);
+        let mut attached = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = states.cached_state.get::<SurfaceAttributes>();
+        let attrs = guard.current();
+        match &attrs.buffer {
+            Some(BufferAssignment::NewBuffer(buffer)) if hook.claims(buffer) => {
+                let buffer = buffer.clone();
+                attrs.buffer = Some(BufferAssignment::Removed);
+                let mut size = None;
+                hook.with_pixels(&buffer, &mut |_, layout| {
+                    let side = 1..=MAX_SIDE;
+                    if side.contains(&layout.width) && side.contains(&layout.height) {
+                        size = Some(Size::from((layout.width as i32, layout.height as i32)));
+                    }
+                });
+                let previous = attached.take();
+                let (id, mut commit) = match &previous {
+                    Some(p) => (p.id.clone(), p.commit),
+                    None => (Id::new(), CommitCounter::default()),
+                };
+                if let Some(p) = previous.filter(|p| p.buffer != buffer) {
+                    p.buffer.release();
+                }
+                commit.increment();
+                match size {
+                    Some(size) => {
+                        *attached = Some(Attached {
+                            buffer,
+                            size,
+                            id,
+                            commit,
+                        })
+                    }
+                    None => {
+                        warn!(buffer = ?buffer.id(), "foreign buffer unmappable or too big; not shown");
+                        buffer.release();
+                    }
+                }
+            }
+            Some(_) => {
+                // A smithay buffer or a detach replaces the foreign buffer.
+                if let Some(p) = attached.take() {
+                    p.buffer.release();
+                }
+            }
+            // Same buffer, new damage: its memory may have changed.
+            None => {
+                if let Some(a) = attached.as_mut() {
+                    a.commit.increment();
+                }
+            }
+        }
+    });
+}
+
+/// The element drawing `surface`'s foreign buffer at `location`, if any.
+pub(crate) fn element(
+    hook: &Arc<dyn ForeignBuffers>,
+    surface: &WlSurface,
+    location: Point<i32, Physical>,
+) -> Option<ForeignElement> {
+    let attached = with_states(surface, |states| {
+        let slot = states.data_map.get::<ForeignSurface>()?;
+        let guard = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard.clone()
+    })?;
+    Some(ForeignElement {
+        hook: hook.clone(),
+        attached,
+        location,
+    })
+}
+
+/// Draws one foreign buffer, unscaled, at its surface's place.
+pub struct ForeignElement {
+    hook: Arc<dyn ForeignBuffers>,
+    attached: Attached,
+    location: Point<i32, Physical>,
+}
+
+impl Element for ForeignElement {
+    fn id(&self) -> &Id {
+        &self.attached.id
+    }
+
+    fn current_commit(&self) -> CommitCounter {
+        self.attached.commit
+    }
+
+    fn src(&self) -> Rectangle<f64, BufferCoords> {
+        Rectangle::from_size(self.attached.size).to_f64()
+    }
+
+    fn geometry(&self, _scale: Scale<f64>) -> Rectangle<i32, Physical> {
+        let size = self.attached.size;
+        Rectangle::new(self.location, (size.w, size.h).into())
+    }
+}
+
+impl RenderElement<PixmanRenderer> for ForeignElement {
+    fn draw(
+        &self,
+        frame: &mut PixmanFrame<'_, '_>,
+        src: Rectangle<f64, BufferCoords>,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        opaque_regions: &[Rectangle<i32, Physical>],
+    ) -> Result<(), PixmanError> {
+        let mut result = Err(PixmanError::ImportFailed);
+        self.hook
+            .with_pixels(&self.attached.buffer, &mut |bytes, layout| {
+                result = wrap(bytes, layout).and_then(|image| {
+                    // The texture borrows `bytes`: it is used and dropped inside
+                    // this call (Pixman composites synchronously).
+                    let texture = PixmanTexture::from(image);
+                    frame.render_texture_from_to(
+                        &texture,
+                        src,
+                        dst,
+                        damage,
+                        opaque_regions,
+                        Transform::Normal,
+                        1.0,
+                    )
+                });
+            });
+        result
+    }
+}
+
+/// A Pixman image over `bytes`, after checking the client's layout against
+/// them: a bad layout is an error, never an out-of-bounds read.
+fn wrap(bytes: &[u8], layout: ForeignLayout) -> Result<Image<'static, 'static>, PixmanError> {
+    let fourcc = Fourcc::try_from(layout.fourcc).map_err(|_| PixmanError::ImportFailed)?;
+    let format =
+        FormatCode::try_from(fourcc).map_err(|_| PixmanError::UnsupportedPixelFormat(fourcc))?;
+    if FormatCode::bpp(format) != 32 {
+        return Err(PixmanError::UnsupportedPixelFormat(fourcc));
+    }
+    let (w, h) = (layout.width as usize, layout.height as usize);
+    let row = w.checked_mul(4).ok_or(PixmanError::ImportFailed)?;
+    let needed = layout
+        .stride
+        .checked_mul(h.saturating_sub(1))
+        .and_then(|n| n.checked_add(row))
+        .and_then(|n| n.checked_add(layout.offset));
+    let fits = needed.is_some_and(|n| n <= bytes.len());
+    let start = bytes.as_ptr().wrapping_add(layout.offset);
+    if !(1..=MAX_SIDE).contains(&layout.width)
+        || !(1..=MAX_SIDE).contains(&layout.height)
+        || layout.stride < row
+        || layout.stride & 3 != 0
+        || !fits
+        || start.align_offset(4) != 0
+    {
+        return Err(PixmanError::IncompleteBuffer {
+            expected: needed.unwrap_or(usize::MAX),
+            actual: bytes.len(),
+        });
+    }
+    // SAFETY: the checks above keep every row inside `bytes`; the image is
+    // only read (a composite source) and dropped before `bytes` is unmapped.
+    unsafe { Image::from_raw_mut(format, w, h, start as *mut u32, layout.stride, false) }
+        .map_err(|_| PixmanError::ImportFailed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XR24: u32 = u32::from_le_bytes(*b"XR24");
+
+    fn layout(width: u32, height: u32, offset: usize, stride: usize) -> ForeignLayout {
+        ForeignLayout {
+            fourcc: XR24,
+            width,
+            height,
+            offset,
+            stride,
+        }
+    }
+
+    #[test]
+    fn wrap_accepts_an_exact_fit() {
+        let bytes = vec![0u32; 4 + 8 * 2]; // u32 storage: 4-byte aligned
+        let bytes: &[u8] = bytemuck_cast(&bytes);
+        // offset 16, 2 rows of stride 32, the last row 8 px wide: 16 + 32 + 32 = 80
+        assert!(wrap(bytes, layout(8, 2, 16, 32)).is_ok());
+    }
+
+    #[test]
+    fn wrap_rejects_bad_layouts() {
+        let storage = vec![0u32; 64];
+        let bytes: &[u8] = bytemuck_cast(&storage); // 256 bytes
+        for (what, l) in [
+            ("zero width", layout(0, 1, 0, 4)),
+            (
+                "too wide",
+                layout(MAX_SIDE + 1, 1, 0, 4 * (MAX_SIDE as usize + 1)),
+            ),
+            ("stride below a row", layout(8, 2, 0, 28)),
+            ("unaligned stride", layout(8, 2, 0, 34)),
+            ("unaligned offset", layout(8, 2, 2, 32)),
+            ("past the end", layout(8, 8, 32, 32)),
+            ("offset overflow", layout(1, 1, usize::MAX - 2, 4)),
+            ("stride overflow", layout(1, 3, 0, usize::MAX / 2)),
+        ] {
+            assert!(wrap(bytes, l).is_err(), "{what} accepted");
+        }
+        let nv12 = ForeignLayout {
+            fourcc: u32::from_le_bytes(*b"NV12"),
+            ..layout(8, 2, 0, 32)
+        };
+        assert!(wrap(bytes, nv12).is_err(), "a 2-plane format accepted");
+    }
+
+    fn bytemuck_cast(words: &[u32]) -> &[u8] {
+        // SAFETY: u32 has no padding; the length is scaled to bytes.
+        unsafe { std::slice::from_raw_parts(words.as_ptr().cast(), words.len() * 4) }
+    }
+}

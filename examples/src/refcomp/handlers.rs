@@ -1,0 +1,231 @@
+//! Smithay handler impls and `delegate_*!` lines: one block per protocol.
+
+use smithay::{
+    backend::{allocator::dmabuf::Dmabuf, renderer::ImportDma},
+    delegate_compositor, delegate_dmabuf, delegate_output, delegate_seat, delegate_shm,
+    delegate_xdg_shell,
+    desktop::{PopupKind, Window},
+    input::{SeatHandler, SeatState},
+    reexports::{
+        wayland_protocols::xdg::shell::server::xdg_toplevel,
+        wayland_server::{
+            protocol::{
+                wl_buffer::WlBuffer, wl_output::WlOutput, wl_seat::WlSeat, wl_surface::WlSurface,
+            },
+            Client,
+        },
+    },
+    utils::Serial,
+    wayland::{
+        buffer::BufferHandler,
+        compositor::{
+            get_parent, is_sync_subsurface, with_states, CompositorClientState, CompositorHandler,
+            CompositorState,
+        },
+        dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier},
+        output::OutputHandler,
+        shell::xdg::{
+            PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
+            XdgToplevelSurfaceData,
+        },
+        shm::{ShmHandler, ShmState},
+    },
+};
+use tracing::{debug, warn};
+
+use super::state::{ClientState, RefState};
+
+impl CompositorHandler for RefState {
+    fn compositor_state(&mut self) -> &mut CompositorState {
+        &mut self.compositor_state
+    }
+
+    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
+        match client.get_data::<ClientState>() {
+            Some(data) => &data.compositor_state,
+            // Every client is inserted with `ClientState` (see the socket
+            // source), so this is unreachable; a shared fallback beats a panic.
+            None => {
+                static FALLBACK: std::sync::OnceLock<CompositorClientState> =
+                    std::sync::OnceLock::new();
+                FALLBACK.get_or_init(CompositorClientState::default)
+            }
+        }
+    }
+
+    fn commit(&mut self, surface: &WlSurface) {
+        self.counters.surface_committed();
+        if let Some(hook) = &self.foreign {
+            super::foreign::on_commit(hook.as_ref(), surface);
+        }
+        smithay::backend::renderer::utils::on_commit_buffer_handler::<Self>(surface);
+
+        if !is_sync_subsurface(surface) {
+            let mut root = surface.clone();
+            while let Some(parent) = get_parent(&root) {
+                root = parent;
+            }
+            if let Some(window) = self.window_for(&root) {
+                window.on_commit();
+            }
+        }
+        self.popups.commit(surface);
+
+        // xdg-shell: a toplevel's first commit must be answered with a configure.
+        if let Some(window) = self.window_for(surface) {
+            let initial_configure_sent = with_states(surface, |states| {
+                states
+                    .data_map
+                    .get::<XdgToplevelSurfaceData>()
+                    .and_then(|data| data.lock().ok().map(|d| d.initial_configure_sent))
+                    .unwrap_or(true)
+            });
+            if !initial_configure_sent {
+                if let Some(toplevel) = window.toplevel() {
+                    toplevel.send_configure();
+                }
+            }
+        }
+    }
+}
+delegate_compositor!(RefState);
+
+impl BufferHandler for RefState {
+    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+}
+
+impl ShmHandler for RefState {
+    fn shm_state(&self) -> &ShmState {
+        &self.shm_state
+    }
+}
+delegate_shm!(RefState);
+
+impl DmabufHandler for RefState {
+    fn dmabuf_state(&mut self) -> &mut DmabufState {
+        &mut self.dmabuf_state
+    }
+
+    fn dmabuf_imported(
+        &mut self,
+        _global: &DmabufGlobal,
+        dmabuf: Dmabuf,
+        notifier: ImportNotifier,
+    ) {
+        // Import now so that a buffer Pixman cannot map fails at creation
+        // (`zwp_linux_buffer_params_v1.failed`), not at the first frame.
+        match self.renderer.import_dmabuf(&dmabuf, None) {
+            Ok(_) => {
+                let _ = notifier.successful::<Self>();
+            }
+            Err(err) => {
+                warn!(%err, "dmabuf import failed");
+                notifier.failed();
+            }
+        }
+    }
+}
+delegate_dmabuf!(RefState);
+
+impl SeatHandler for RefState {
+    type KeyboardFocus = WlSurface;
+    type PointerFocus = WlSurface;
+    type TouchFocus = WlSurface;
+
+    fn seat_state(&mut self) -> &mut SeatState<Self> {
+        &mut self.seat_state
+    }
+}
+delegate_seat!(RefState);
+
+impl OutputHandler for RefState {}
+delegate_output!(RefState);
+
+impl XdgShellHandler for RefState {
+    fn xdg_shell_state(&mut self) -> &mut XdgShellState {
+        &mut self.xdg_shell_state
+    }
+
+    fn new_toplevel(&mut self, surface: ToplevelSurface) {
+        // Cascade: with no window open at (0, 0), each next one 32 px further.
+        let offset = 32 * (self.space.elements().count() % 16) as i32;
+        let window = Window::new_wayland_window(surface);
+        self.space.map_element(window, (offset, offset), true);
+    }
+
+    fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
+        // Unmap now rather than at the next `Space::refresh`, so a toplevel
+        // created right after takes the freed place.
+        if let Some(window) = self.window_for(surface.wl_surface()) {
+            self.space.unmap_elem(&window);
+        }
+    }
+
+    fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {
+        if let Err(err) = self.popups.track_popup(PopupKind::Xdg(surface)) {
+            warn!(%err, "cannot track popup");
+        }
+    }
+
+    fn grab(&mut self, _surface: PopupSurface, _seat: WlSeat, _serial: Serial) {}
+
+    fn reposition_request(
+        &mut self,
+        surface: PopupSurface,
+        positioner: PositionerState,
+        token: u32,
+    ) {
+        surface.with_pending_state(|state| {
+            state.geometry = positioner.get_geometry();
+            state.positioner = positioner;
+        });
+        surface.send_repositioned(token);
+    }
+
+    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
+        let size = self
+            .output
+            .current_mode()
+            .map(|mode| mode.size.to_logical(1));
+        surface.with_pending_state(|state| {
+            state.states.set(xdg_toplevel::State::Fullscreen);
+            state.size = size;
+        });
+        if let Some(window) = self.window_for(surface.wl_surface()) {
+            self.space.map_element(window, (0, 0), true);
+        }
+        debug!("toplevel fullscreen");
+        if surface.is_initial_configure_sent() {
+            surface.send_configure();
+        }
+    }
+
+    fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
+        surface.with_pending_state(|state| {
+            state.states.unset(xdg_toplevel::State::Fullscreen);
+            state.size = None;
+        });
+        if surface.is_initial_configure_sent() {
+            surface.send_configure();
+        }
+    }
+}
+delegate_xdg_shell!(RefState);
+
+// ACCORD: the buffer-collection module plugs in here:
+//     impl accord_smithay::BufferCollectionHandler for RefState { ... }
+//     accord_smithay::delegate_buffer_collection!(RefState);
+// plus the state field in state.rs. Its memfd-backed wl_buffers are neither
+// shm nor dma-buf to smithay: set `RefState::foreign` to a `ForeignBuffers`
+// impl over `accord_smithay::with_memfd_buffer` so they are drawn (zero-copy)
+// and released (see foreign.rs). Dma-buf-backed ones need nothing more.
+
+impl RefState {
+    /// The mapped window whose toplevel is `surface`.
+    pub fn window_for(&self, surface: &WlSurface) -> Option<Window> {
+        self.space
+            .elements()
+            .find(|window| window.toplevel().map(|t| t.wl_surface()) == Some(surface))
+            .cloned()
+    }
+}

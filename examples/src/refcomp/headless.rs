@@ -1,0 +1,86 @@
+//! The headless target: one offscreen Pixman image that nothing scans out.
+
+use smithay::{
+    backend::{
+        allocator::Fourcc,
+        renderer::{pixman::PixmanRenderer, Bind, Offscreen},
+    },
+    output::{Mode, PhysicalProperties, Subpixel},
+    reexports::pixman::Image,
+    utils::Size,
+};
+
+use super::{
+    target::{read_framebuffer, DrawFn, OutputTarget},
+    Error, Screenshot,
+};
+
+/// An offscreen output of a fixed size.
+pub struct HeadlessTarget {
+    image: Image<'static, 'static>,
+    size: Size<i32, smithay::utils::Buffer>,
+    refresh_mhz: i32,
+    /// 0 until the first frame is drawn, then 1: the single image keeps the
+    /// previous frame, which lets the damage tracker redraw only what changed.
+    age: usize,
+}
+
+impl HeadlessTarget {
+    pub fn new(
+        renderer: &mut PixmanRenderer,
+        width: i32,
+        height: i32,
+        refresh_mhz: i32,
+    ) -> Result<Self, Error> {
+        if !(1..=16384).contains(&width) || !(1..=16384).contains(&height) {
+            return Err(format!("output size {width}x{height} is outside 1..=16384").into());
+        }
+        let size = Size::from((width, height));
+        let image = renderer.create_buffer(Fourcc::Xrgb8888, size)?;
+        Ok(Self {
+            image,
+            size,
+            refresh_mhz,
+            age: 0,
+        })
+    }
+}
+
+impl OutputTarget for HeadlessTarget {
+    fn output_name(&self) -> String {
+        "HEADLESS-1".into()
+    }
+
+    fn mode(&self) -> Mode {
+        Mode {
+            size: (self.size.w, self.size.h).into(),
+            refresh: self.refresh_mhz,
+        }
+    }
+
+    fn physical_properties(&self) -> PhysicalProperties {
+        PhysicalProperties {
+            size: (0, 0).into(),
+            subpixel: Subpixel::Unknown,
+            make: "Accord".into(),
+            model: "headless".into(),
+        }
+    }
+
+    fn render_frame(
+        &mut self,
+        renderer: &mut PixmanRenderer,
+        draw: &mut DrawFn<'_>,
+    ) -> Result<(), Error> {
+        let mut framebuffer = renderer.bind(&mut self.image)?;
+        draw(renderer, &mut framebuffer, self.age)?;
+        self.age = 1;
+        Ok(())
+    }
+
+    fn read_pixels(&mut self, renderer: &mut PixmanRenderer) -> Result<Screenshot, Error> {
+        let size = self.size;
+        let framebuffer = renderer.bind(&mut self.image)?;
+        read_framebuffer(renderer, &framebuffer, size)
+    }
+}

@@ -1,0 +1,413 @@
+//! The reference compositor: Smithay 0.7, a Pixman renderer, one output.
+//!
+//! Run it as a process (`accord-compositor`) or in-process with [`spawn`],
+//! which runs the event loop on its own thread and hands back a [`Running`]
+//! with the socket name, live [`Counters`] and pixel read-back.
+//!
+//! Layout: `state.rs` holds the protocol states and the scene, `handlers.rs`
+//! the Smithay handler impls, `render.rs` the frame, `target.rs` the
+//! rendering-target trait with `headless.rs` its offscreen implementation,
+//! `socket.rs` the listening socket.
+
+mod counters;
+mod foreign;
+mod handlers;
+mod headless;
+mod render;
+mod screenshot;
+mod socket;
+mod state;
+mod target;
+
+use std::{
+    path::PathBuf,
+    sync::{mpsc, Arc},
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use smithay::{
+    backend::renderer::pixman::PixmanRenderer,
+    reexports::{
+        calloop::{
+            channel::{self, Channel, Sender},
+            generic::Generic,
+            timer::{TimeoutAction, Timer},
+            EventLoop, Interest, LoopHandle, Mode, PostAction,
+        },
+        wayland_server::Display,
+    },
+};
+use tracing::{info, warn};
+
+pub use counters::{CounterSnapshot, Counters};
+pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
+pub use headless::HeadlessTarget;
+pub use render::{OutputElement, BACKGROUND};
+pub use screenshot::Screenshot;
+pub use state::{ClientState, RefState};
+pub use target::{read_framebuffer, DrawFn, OutputTarget};
+
+/// Errors of the reference compositor: messages meant for a person.
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Write the output to a PNG after a number of frames.
+#[derive(Debug, Clone)]
+pub struct ScreenshotRequest {
+    pub path: PathBuf,
+    /// Rendered frames to wait for (1 = the first frame).
+    pub after_frames: u64,
+    /// Stop the compositor once the file is written.
+    pub exit_after: bool,
+}
+
+/// How to run the compositor.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Directory of the socket; `None` means `$XDG_RUNTIME_DIR`.
+    pub runtime_dir: Option<PathBuf>,
+    /// Socket name; `None` picks the first free `wayland-N`.
+    pub socket_name: Option<String>,
+    /// Output size in pixels (headless).
+    pub width: i32,
+    pub height: i32,
+    /// Refresh in mHz; the frame timer runs at this rate.
+    pub refresh_mhz: i32,
+    pub screenshot: Option<ScreenshotRequest>,
+    /// Stop after this many rendered frames.
+    pub frames_limit: Option<u64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            runtime_dir: None,
+            socket_name: None,
+            width: 1280,
+            height: 720,
+            refresh_mhz: 60_000,
+            screenshot: None,
+            frames_limit: None,
+        }
+    }
+}
+
+impl Config {
+    /// The socket's directory: `runtime_dir`, else `$XDG_RUNTIME_DIR`.
+    pub fn runtime_dir(&self) -> Result<PathBuf, Error> {
+        match &self.runtime_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    "XDG_RUNTIME_DIR is not set: set it (e.g. to /run/user/$(id -u)) \
+                 or give Config::runtime_dir"
+                        .into()
+                }),
+        }
+    }
+}
+
+/// Requests from other threads to a running compositor.
+enum Control {
+    Screenshot(mpsc::Sender<Result<Screenshot, String>>),
+    Stop,
+}
+
+/// A compositor set up and listening, not yet running.
+pub struct Compositor {
+    event_loop: EventLoop<'static, RefState>,
+    state: RefState,
+    socket_name: String,
+    socket_path: PathBuf,
+}
+
+impl Compositor {
+    /// Sets up a headless compositor (Pixman, offscreen output) on a socket.
+    pub fn headless(config: Config) -> Result<Self, Error> {
+        let mut renderer = PixmanRenderer::new()?;
+        let target = HeadlessTarget::new(
+            &mut renderer,
+            config.width,
+            config.height,
+            config.refresh_mhz,
+        )?;
+        Self::new(config, renderer, Box::new(target))
+    }
+
+    /// Sets up a compositor that draws into `target` with `renderer`.
+    pub fn new(
+        config: Config,
+        renderer: PixmanRenderer,
+        target: Box<dyn OutputTarget>,
+    ) -> Result<Self, Error> {
+        let runtime_dir = config.runtime_dir()?;
+        let event_loop: EventLoop<'static, RefState> = EventLoop::try_new()?;
+        let display: Display<RefState> = Display::new()?;
+        let display_handle = display.handle();
+        let state = RefState::new(
+            display_handle,
+            event_loop.get_signal(),
+            config.clone(),
+            renderer,
+            target,
+        )?;
+
+        let handle = event_loop.handle();
+        let socket = socket::bind(&runtime_dir, config.socket_name.as_deref())?;
+        handle.insert_source(
+            Generic::new(socket.listener, Interest::READ, Mode::Level),
+            |_, listener, state| {
+                loop {
+                    match listener.accept() {
+                        Ok(Some(stream)) => {
+                            if let Err(err) = state
+                                .display_handle
+                                .insert_client(stream, Arc::new(ClientState::default()))
+                            {
+                                warn!(%err, "cannot add client");
+                            }
+                        }
+                        Ok(None) => break,
+                        // E.g. EMFILE: refuse this client, keep serving the others.
+                        Err(err) => {
+                            warn!(%err, "accepting a client failed");
+                            break;
+                        }
+                    }
+                }
+                Ok(PostAction::Continue)
+            },
+        )?;
+        handle.insert_source(
+            Generic::new(display, Interest::READ, Mode::Level),
+            |_, display, state| {
+                // SAFETY: the display is not dropped while the loop runs; it
+                // lives inside this source.
+                if let Err(err) = unsafe { display.get_mut() }.dispatch_clients(state) {
+                    warn!(%err, "dispatching clients failed");
+                }
+                Ok(PostAction::Continue)
+            },
+        )?;
+        // 1 Hz to 1 kHz: a bad mode must neither stall clients nor spin the loop.
+        let refresh_mhz = config.refresh_mhz.clamp(1_000, 1_000_000) as u64;
+        let interval = Duration::from_micros(1_000_000_000 / refresh_mhz);
+        let mut next = Instant::now() + interval;
+        handle
+            .insert_source(Timer::from_deadline(next), move |_, _, state| {
+                state.tick();
+                next += interval;
+                // After a stall, skip missed frames instead of bursting.
+                let now = Instant::now();
+                if next < now {
+                    next = now + interval;
+                }
+                TimeoutAction::ToInstant(next)
+            })
+            .map_err(|e| e.error)?;
+
+        Ok(Self {
+            event_loop,
+            state,
+            socket_name: socket.name,
+            socket_path: socket.path,
+        })
+    }
+
+    /// The name clients put in `WAYLAND_DISPLAY` (relative to the runtime dir).
+    pub fn socket_name(&self) -> &str {
+        &self.socket_name
+    }
+
+    /// The socket's absolute path (also valid as `WAYLAND_DISPLAY`).
+    pub fn socket_path(&self) -> &std::path::Path {
+        &self.socket_path
+    }
+
+    /// Live counters.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.state.counters.clone()
+    }
+
+    /// The compositor state, e.g. to set [`RefState::foreign`].
+    pub fn state_mut(&mut self) -> &mut RefState {
+        &mut self.state
+    }
+
+    /// The event loop's handle, to add sources (signals, control channels).
+    pub fn loop_handle(&self) -> LoopHandle<'static, RefState> {
+        self.event_loop.handle()
+    }
+
+    /// Runs until stopped (screenshot exit, frame limit, or a stop request);
+    /// returns the final counters.
+    pub fn run(mut self) -> Result<CounterSnapshot, Error> {
+        info!(socket = %self.socket_path.display(), "running");
+        self.event_loop.run(None, &mut self.state, |state| {
+            if let Err(err) = state.display_handle.flush_clients() {
+                warn!(%err, "flushing clients failed");
+            }
+        })?;
+        Ok(self.state.counters.snapshot())
+    }
+
+    fn add_control(&self, channel: Channel<Control>) -> Result<(), Error> {
+        self.event_loop
+            .handle()
+            .insert_source(channel, |event, _, state| match event {
+                channel::Event::Msg(Control::Screenshot(reply)) => {
+                    let shot = state.target.read_pixels(&mut state.renderer);
+                    let _ = reply.send(shot.map_err(|e| e.to_string()));
+                }
+                channel::Event::Msg(Control::Stop) | channel::Event::Closed => {
+                    state.loop_signal.stop()
+                }
+            })
+            .map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// A compositor running on its own thread.
+pub struct Running {
+    socket_name: String,
+    socket_path: PathBuf,
+    runtime_dir: PathBuf,
+    counters: Arc<Counters>,
+    control: Sender<Control>,
+    thread: Option<JoinHandle<Result<CounterSnapshot, String>>>,
+}
+
+/// Starts a headless compositor on a new thread; returns once it listens.
+pub fn spawn(config: Config) -> Result<Running, Error> {
+    spawn_with(config, Compositor::headless)
+}
+
+/// Starts a compositor built by `build` (e.g. one with a KMS target) on a new
+/// thread; `build` runs on that thread, since Pixman images and Wayland
+/// objects never leave it. Returns once the compositor listens.
+pub fn spawn_with(
+    config: Config,
+    build: impl FnOnce(Config) -> Result<Compositor, Error> + Send + 'static,
+) -> Result<Running, Error> {
+    let runtime_dir = config.runtime_dir()?;
+    let config = Config {
+        runtime_dir: Some(runtime_dir.clone()),
+        ..config
+    };
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let (control, channel) = channel::channel();
+    let thread = std::thread::Builder::new()
+        .name("accord-compositor".into())
+        .spawn(move || {
+            let compositor = match build(config).and_then(|c| c.add_control(channel).map(|()| c)) {
+                Ok(c) => c,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(err.to_string()));
+                    return Err(err.to_string());
+                }
+            };
+            let ready = (
+                compositor.socket_name().to_owned(),
+                compositor.socket_path().to_owned(),
+                compositor.counters(),
+            );
+            let _ = ready_tx.send(Ok(ready));
+            compositor.run().map_err(|e| e.to_string())
+        })?;
+    let (socket_name, socket_path, counters) = ready_rx
+        .recv()
+        .map_err(|_| "the compositor thread ended before listening")??;
+    Ok(Running {
+        socket_name,
+        socket_path,
+        runtime_dir,
+        counters,
+        control,
+        thread: Some(thread),
+    })
+}
+
+impl Running {
+    /// The value for `WAYLAND_DISPLAY`, relative to [`Running::runtime_dir`].
+    pub fn socket_name(&self) -> &str {
+        &self.socket_name
+    }
+
+    /// The socket's absolute path, for `UnixStream::connect`.
+    pub fn socket_path(&self) -> &std::path::Path {
+        &self.socket_path
+    }
+
+    /// The value for `XDG_RUNTIME_DIR`.
+    pub fn runtime_dir(&self) -> &std::path::Path {
+        &self.runtime_dir
+    }
+
+    /// `XDG_RUNTIME_DIR` and `WAYLAND_DISPLAY` for a client process.
+    pub fn client_env(&self) -> [(&'static str, std::ffi::OsString); 2] {
+        [
+            ("XDG_RUNTIME_DIR", self.runtime_dir.clone().into_os_string()),
+            ("WAYLAND_DISPLAY", self.socket_name.clone().into()),
+        ]
+    }
+
+    /// The counters now.
+    pub fn counters(&self) -> CounterSnapshot {
+        self.counters.snapshot()
+    }
+
+    /// Polls the counters until `done` holds or `timeout` passes; returns the
+    /// last snapshot and whether `done` held.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&CounterSnapshot) -> bool,
+    ) -> (CounterSnapshot, bool) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = self.counters();
+            if done(&now) {
+                return (now, true);
+            }
+            if Instant::now() >= deadline {
+                return (now, false);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Reads back the last rendered frame.
+    pub fn screenshot(&self) -> Result<Screenshot, Error> {
+        let (tx, rx) = mpsc::channel();
+        self.control
+            .send(Control::Screenshot(tx))
+            .map_err(|_| "the compositor has stopped")?;
+        Ok(rx
+            .recv()
+            .map_err(|_| "the compositor stopped before replying")??)
+    }
+
+    /// Stops the event loop and returns the final counters.
+    pub fn stop(mut self) -> Result<CounterSnapshot, Error> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<CounterSnapshot, Error> {
+        let _ = self.control.send(Control::Stop);
+        match self.thread.take() {
+            Some(thread) => match thread.join() {
+                Ok(result) => Ok(result?),
+                Err(_) => Err("the compositor thread panicked".into()),
+            },
+            None => Ok(self.counters()),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}

@@ -1,0 +1,123 @@
+//! One frame: compose the space into the target, then tell clients to draw the next.
+
+use std::{sync::Arc, time::Duration};
+
+use smithay::{
+    backend::renderer::{
+        element::{render_elements, surface::WaylandSurfaceRenderElement, AsRenderElements},
+        pixman::PixmanRenderer,
+    },
+    desktop::{Space, Window},
+};
+use tracing::{info, warn};
+
+use super::{
+    foreign::{self, ForeignBuffers, ForeignElement},
+    state::RefState,
+    Error,
+};
+
+render_elements! {
+    /// What an output frame is made of.
+    pub OutputElement<=PixmanRenderer>;
+    Surface=WaylandSurfaceRenderElement<PixmanRenderer>,
+    Foreign=ForeignElement,
+}
+
+/// The windows' elements, topmost first. The output sits at (0, 0) with
+/// scale 1, so space and output coordinates coincide. Each window's foreign
+/// buffer (if its toplevel surface shows one) is drawn under its subsurfaces
+/// and popups.
+fn scene_elements(
+    space: &Space<Window>,
+    foreign: Option<&Arc<dyn ForeignBuffers>>,
+    renderer: &mut PixmanRenderer,
+) -> Vec<OutputElement> {
+    let mut elements = Vec::new();
+    for window in space.elements().rev() {
+        let Some(location) = space.element_location(window) else {
+            continue;
+        };
+        let location = (location - window.geometry().loc).to_physical(1);
+        elements.extend(AsRenderElements::<PixmanRenderer>::render_elements::<
+            OutputElement,
+        >(window, renderer, location, 1.0.into(), 1.0));
+        let toplevel = window.toplevel().map(|t| t.wl_surface());
+        if let (Some(hook), Some(surface)) = (foreign, toplevel) {
+            elements.extend(foreign::element(hook, surface, location).map(OutputElement::from));
+        }
+    }
+    elements
+}
+
+/// The output's background, RGBA8. Tests compare read-back pixels to it.
+pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
+
+impl RefState {
+    /// Renders one frame, sends frame callbacks, and handles the screenshot
+    /// and frame-limit options. Called by the frame timer.
+    pub fn tick(&mut self) {
+        match self.render_frame() {
+            Ok(()) => self.last_render_error = None,
+            Err(err) => {
+                // Once per distinct error, not 60 times a second.
+                let message = err.to_string();
+                if self.last_render_error.as_ref() != Some(&message) {
+                    warn!(%message, "rendering failed");
+                    self.last_render_error = Some(message);
+                }
+            }
+        }
+        let frames = self.counters.frame_rendered();
+        self.send_frame_callbacks();
+        self.space.refresh();
+        self.popups.cleanup();
+
+        if let Some(shot) = &self.config.screenshot {
+            if shot.after_frames == frames {
+                let (path, exit) = (shot.path.clone(), shot.exit_after);
+                match self
+                    .target
+                    .read_pixels(&mut self.renderer)
+                    .and_then(|s| s.write_png(&path))
+                {
+                    Ok(()) => println!("accord-compositor: wrote screenshot {}", path.display()),
+                    Err(err) => warn!(%err, path = %path.display(), "screenshot failed"),
+                }
+                if exit {
+                    self.loop_signal.stop();
+                }
+            }
+        }
+        if self
+            .config
+            .frames_limit
+            .is_some_and(|limit| frames >= limit)
+        {
+            info!(frames, "frame limit reached");
+            self.loop_signal.stop();
+        }
+    }
+
+    fn render_frame(&mut self) -> Result<(), Error> {
+        let (space, foreign, tracker) = (&self.space, &self.foreign, &mut self.damage_tracker);
+        let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
+        self.target
+            .render_frame(&mut self.renderer, &mut |renderer, framebuffer, age| {
+                let elements = scene_elements(space, foreign.as_ref(), renderer);
+                tracker.render_output(renderer, framebuffer, age, &elements, background)?;
+                Ok(())
+            })
+    }
+
+    fn send_frame_callbacks(&self) {
+        let time = self.start_time.elapsed();
+        let output = &self.output;
+        for window in self.space.elements() {
+            // Throttle of zero: every visible surface gets a callback each frame.
+            window.send_frame(output, time, Some(Duration::ZERO), |_, _| {
+                Some(output.clone())
+            });
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The compositor state: Smithay's protocol states, the scene and the target.
+
+use std::{sync::Arc, time::Instant};
+
+use smithay::{
+    backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
+    desktop::{PopupManager, Space, Window},
+    input::{Seat, SeatState},
+    output::Output,
+    reexports::{
+        calloop::LoopSignal,
+        wayland_server::{
+            backend::{ClientData, ClientId, DisconnectReason},
+            DisplayHandle,
+        },
+    },
+    wayland::{
+        compositor::{CompositorClientState, CompositorState},
+        dmabuf::{DmabufGlobal, DmabufState},
+        output::OutputManagerState,
+        shell::xdg::XdgShellState,
+        shm::ShmState,
+    },
+};
+use tracing::info;
+
+use super::{foreign::ForeignBuffers, target::OutputTarget, Config, Counters, Error};
+
+/// Per-client data Smithay's compositor module needs.
+#[derive(Default)]
+pub struct ClientState {
+    pub compositor_state: CompositorClientState,
+}
+
+impl ClientData for ClientState {
+    fn disconnected(&self, client: ClientId, reason: DisconnectReason) {
+        info!(?client, ?reason, "client disconnected");
+    }
+}
+
+/// Everything the event loop dispatches to.
+pub struct RefState {
+    pub display_handle: DisplayHandle,
+    pub loop_signal: LoopSignal,
+    pub config: Config,
+    pub counters: Arc<Counters>,
+    pub start_time: Instant,
+
+    // Smithay protocol states.
+    pub compositor_state: CompositorState,
+    pub shm_state: ShmState,
+    pub xdg_shell_state: XdgShellState,
+    pub seat_state: SeatState<RefState>,
+    pub seat: Seat<RefState>,
+    pub output_manager_state: OutputManagerState,
+    pub dmabuf_state: DmabufState,
+    pub dmabuf_global: DmabufGlobal,
+    // ACCORD: the buffer-collection module goes here, as one more field:
+    //     pub buffer_collection_state: accord_smithay::BufferCollectionState,
+    // created in `RefState::new` with
+    //     BufferCollectionState::new::<RefState>(&display_handle, ...)
+    // (its handler impl and `delegate_buffer_collection!` are in handlers.rs).
+
+    // The scene and where it is drawn.
+    pub space: Space<Window>,
+    pub popups: PopupManager,
+    pub output: Output,
+    pub damage_tracker: OutputDamageTracker,
+    pub renderer: PixmanRenderer,
+    pub target: Box<dyn OutputTarget>,
+    /// Claims `wl_buffer`s smithay cannot import (see `foreign.rs`).
+    pub foreign: Option<Arc<dyn ForeignBuffers>>,
+    /// The last rendering error, logged once rather than every frame.
+    pub last_render_error: Option<String>,
+}
+
+impl RefState {
+    pub fn new(
+        display_handle: DisplayHandle,
+        loop_signal: LoopSignal,
+        config: Config,
+        renderer: PixmanRenderer,
+        target: Box<dyn OutputTarget>,
+    ) -> Result<Self, Error> {
+        let dh = &display_handle;
+        let compositor_state = CompositorState::new::<Self>(dh);
+        let shm_state = ShmState::new::<Self>(dh, vec![]);
+        let xdg_shell_state = XdgShellState::new::<Self>(dh);
+        let mut seat_state = SeatState::new();
+        let seat = seat_state.new_wl_seat(dh, "seat0");
+        let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
+
+        let mut dmabuf_state = DmabufState::new();
+        let feedback = target
+            .dmabuf_feedback(&renderer)
+            .map_err(|e| format!("cannot build the dmabuf feedback table: {e}"))?;
+        let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &feedback);
+
+        let output = Output::new(target.output_name(), target.physical_properties());
+        let _global = output.create_global::<Self>(dh);
+        let mode = target.mode();
+        output.change_current_state(
+            Some(mode),
+            Some(smithay::utils::Transform::Normal),
+            None,
+            Some((0, 0).into()),
+        );
+        output.set_preferred(mode);
+        let mut space = Space::default();
+        space.map_output(&output, (0, 0));
+        let damage_tracker = OutputDamageTracker::from_output(&output);
+
+        Ok(Self {
+            display_handle,
+            loop_signal,
+            config,
+            counters: Arc::default(),
+            start_time: Instant::now(),
+            compositor_state,
+            shm_state,
+            xdg_shell_state,
+            seat_state,
+            seat,
+            output_manager_state,
+            dmabuf_state,
+            dmabuf_global,
+            space,
+            popups: PopupManager::default(),
+            output,
+            damage_tracker,
+            renderer,
+            target,
+            foreign: None,
+            last_render_error: None,
+        })
+    }
+}
