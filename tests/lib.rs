@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 
 use accord_engine::{FormatModifier, MOD_LINEAR};
 use accord_smithay::backend::memfd::MemfdAllocator;
+use accord_smithay::backend::Allocator;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
@@ -84,6 +85,21 @@ pub struct Observed {
     pub output: Option<Vec<u8>>,
     /// Why the last frame could not be rendered.
     pub render_error: Option<String>,
+    /// The last committed buffer as smithay sees it through `get_dmabuf`.
+    pub dmabuf: Option<DmabufSeen>,
+}
+
+/// A dma-buf `wl_buffer` as the compositor saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DmabufSeen {
+    pub format: u32,
+    pub modifier: u64,
+    pub width: i32,
+    pub height: i32,
+    pub strides: Vec<u32>,
+    pub offsets: Vec<u32>,
+    /// `st_ino` of plane 0's fd.
+    pub inode: u64,
 }
 
 /// The in-process compositor. Stops and joins on drop.
@@ -142,6 +158,28 @@ impl CompositorHandler for State {
         }) else {
             return;
         };
+        if let Ok(d) = smithay::wayland::dmabuf::get_dmabuf(&buffer) {
+            use smithay::backend::allocator::Buffer;
+            let seen = DmabufSeen {
+                format: d.format().code as u32,
+                modifier: u64::from(d.format().modifier),
+                width: d.width() as i32,
+                height: d.height() as i32,
+                strides: d.strides().collect(),
+                offsets: d.offsets().collect(),
+                inode: d
+                    .handles()
+                    .next()
+                    .and_then(|fd| rustix::fs::fstat(fd).ok())
+                    .map(|st| st.st_ino as u64)
+                    .unwrap_or(0),
+            };
+            if let Ok(mut o) = self.observed.lock() {
+                o.dmabuf = Some(seen);
+            }
+            buffer.release();
+            return;
+        }
         let result = render_output(&mut self.renderer, &buffer);
         buffer.release();
         if let Ok(mut o) = self.observed.lock() {
@@ -254,13 +292,20 @@ impl TestServer {
     /// Start a compositor whose renderer imports XRGB8888/ARGB8888 LINEAR
     /// (like Pixman).
     pub fn start() -> TestServer {
+        Self::start_with(|| Box::new(MemfdAllocator::new()))
+    }
+
+    /// Start with another allocator (built on the server thread).
+    pub fn start_with(
+        allocator: impl FnOnce() -> Box<dyn Allocator> + Send + 'static,
+    ) -> TestServer {
         let dir = RuntimeDir::new();
         let socket = dir.path().join("wayland-accord-test");
         let observed = Arc::new(Mutex::new(Observed::default()));
         let (tx, rx) = mpsc::channel();
         let path = socket.clone();
         let obs = observed.clone();
-        let thread = std::thread::spawn(move || run_server(path, obs, tx));
+        let thread = std::thread::spawn(move || run_server(path, obs, tx, allocator()));
         let signal = rx.recv().expect("server thread started");
         TestServer {
             socket,
@@ -301,6 +346,11 @@ impl TestServer {
         }
     }
 
+    /// The last dma-buf `wl_buffer` committed (see [`Observed::dmabuf`]).
+    pub fn dmabuf_seen(&self) -> Option<DmabufSeen> {
+        self.observed.lock().ok()?.dmabuf.clone()
+    }
+
     /// Wait (up to 5 s) until the server processed `n` disconnects.
     pub fn wait_disconnects(&self, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -324,7 +374,12 @@ impl Drop for TestServer {
     }
 }
 
-fn run_server(path: PathBuf, observed: Arc<Mutex<Observed>>, started: mpsc::Sender<LoopSignal>) {
+fn run_server(
+    path: PathBuf,
+    observed: Arc<Mutex<Observed>>,
+    started: mpsc::Sender<LoopSignal>,
+    allocator: Box<dyn Allocator>,
+) {
     let mut event_loop: EventLoop<State> = EventLoop::try_new().expect("event loop");
     let display: Display<State> = Display::new().expect("display");
     let dh = display.handle();
@@ -333,7 +388,7 @@ fn run_server(path: PathBuf, observed: Arc<Mutex<Observed>>, started: mpsc::Send
         renderer: PixmanRenderer::new().expect("pixman renderer"),
         compositor: CompositorState::new::<State>(&dh),
         dmabuf: DmabufState::new(),
-        accord: BufferCollectionState::new::<State>(&dh, Box::new(MemfdAllocator::new())),
+        accord: BufferCollectionState::new::<State>(&dh, allocator),
         renderer_formats: [XRGB8888, ARGB8888]
             .into_iter()
             .map(|format| FormatModifier {

@@ -88,3 +88,66 @@ fn c_collection_buffer_pixels_reach_the_output() {
     assert_eq!(pixel(ow - 1, OUTPUT_SIZE.1 as usize - 1)[..3], [0, 0, 0]);
     assert_eq!(checked, w * h);
 }
+
+/// Fixture: the memfd allocator's buffers, labelled dma-buf. It checks the
+/// module's dma-buf wiring (the `wl_buffer` carries a smithay `Dmabuf` with
+/// the negotiated layout) on a host without dma-buf devices; real dma-bufs
+/// are the DRM backends' tier.
+struct LabelledDmabuf(accord_smithay::backend::memfd::MemfdAllocator);
+
+impl accord_smithay::backend::Allocator for LabelledDmabuf {
+    fn name(&self) -> String {
+        "memfd labelled dma-buf (test fixture)".into()
+    }
+    fn memory_kind(&self) -> accord_smithay::backend::MemoryKind {
+        accord_smithay::backend::MemoryKind::DmaBuf
+    }
+    fn allocate(
+        &mut self,
+        d: &accord_engine::Decision,
+    ) -> Result<Vec<accord_smithay::backend::AllocatedBuffer>, accord_smithay::backend::AllocError>
+    {
+        self.0.allocate(d)
+    }
+}
+
+#[test]
+fn dmabuf_collections_give_smithay_dmabuf_wl_buffers() {
+    let server = TestServer::start_with(|| {
+        Box::new(LabelledDmabuf(
+            accord_smithay::backend::memfd::MemfdAllocator::new(),
+        ))
+    });
+    let conn = server.connect();
+    let mut rawc = RawClient::new(conn.clone());
+    let surface = raw::surface(&mut rawc);
+    let accord = Accord::new(&conn).expect("accord");
+    let collection = accord.create_collection().bind();
+    collection.commit(
+        &Constraints::new()
+            .format(XRGB8888, MOD_LINEAR)
+            .min_size(48, 16)
+            .stride_alignment(512)
+            .buffers(2),
+    );
+    let a = collection.wait_allocated().expect("allocation");
+    assert_eq!(a.memory, accord_client::MemoryKind::DmaBuf);
+    let wl_buffer = collection.wl_buffer(1);
+    surface.attach(Some(&wl_buffer), 0, 0);
+    surface.commit();
+    rawc.roundtrip().unwrap();
+    let seen = server
+        .dmabuf_seen()
+        .expect("smithay's get_dmabuf sees the wl_buffer");
+    assert_eq!((seen.format, seen.modifier), (XRGB8888, MOD_LINEAR));
+    assert_eq!((seen.width as u32, seen.height as u32), (a.width, a.height));
+    assert_eq!(seen.strides, vec![a.buffers[1].planes[0].stride]);
+    assert_eq!(seen.offsets, vec![a.buffers[1].planes[0].offset as u32]);
+    assert_eq!(seen.strides[0] % 512, 0);
+    assert_eq!(
+        seen.inode,
+        a.buffers[1].inode().unwrap().1,
+        "buffer 1's memory"
+    );
+    assert_ne!(seen.inode, a.buffers[0].inode().unwrap().1);
+}
