@@ -171,7 +171,7 @@ impl CompositorHandler for State {
                     .handles()
                     .next()
                     .and_then(|fd| rustix::fs::fstat(fd).ok())
-                    .map(|st| st.st_ino as u64)
+                    .map(|st| st.st_ino)
                     .unwrap_or(0),
             };
             if let Ok(mut o) = self.observed.lock() {
