@@ -19,9 +19,7 @@ use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::pixman::PixmanRenderer;
-use smithay::backend::renderer::{
-    Bind, Color32F, ExportMem, Frame, ImportMem, Offscreen, Renderer,
-};
+use smithay::backend::renderer::{Bind, Color32F, ExportMem, Frame, Offscreen, Renderer};
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{EventLoop, Interest, LoopSignal, Mode, PostAction};
 use smithay::reexports::pixman::Image;
@@ -221,27 +219,8 @@ impl BufferCollectionHandler for State {
 /// Composite the surface's buffer at (0, 0) onto a black offscreen output
 /// with Pixman and read the output back.
 fn render_output(renderer: &mut PixmanRenderer, buffer: &WlBuffer) -> Result<Vec<u8>, String> {
-    // A memfd collection buffer: upload its rows (the compositor-side copy
-    // the README documents for memfd memory).
-    let (packed, info) = accord_smithay::with_memfd_buffer(buffer, |bytes, info| {
-        let (w, h, stride) = (
-            info.width as usize,
-            info.height as usize,
-            info.stride as usize,
-        );
-        let mut packed = Vec::with_capacity(w * h * 4);
-        for y in 0..h {
-            let start = info.offset as usize + y * stride;
-            packed.extend_from_slice(bytes.get(start..start + w * 4)?);
-        }
-        Some((packed, info))
-    })
-    .flatten()
-    .ok_or("not a memfd collection buffer")?;
-    let format = Fourcc::try_from(info.format).map_err(|e| format!("{e:?}"))?;
-    let size = (info.width as i32, info.height as i32);
-    let texture = renderer
-        .import_memory(&packed, format, size.into(), false)
+    let texture = accord_smithay::import_memfd_buffer(renderer, buffer)
+        .ok_or("not a memfd collection buffer")?
         .map_err(|e| format!("import: {e}"))?;
     let out = Rectangle::from_size(OUTPUT_SIZE.into());
     let mut target: Image<'static, 'static> = renderer

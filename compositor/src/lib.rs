@@ -25,7 +25,7 @@ mod wl_buffer;
 pub use accord_protocol::limits;
 pub use handlers::BufferCollectionDispatch;
 pub use state::{BufferCollectionHandler, BufferCollectionState, CollectionData, TokenData};
-pub use wl_buffer::{with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};
+pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};
 
 /// Re-exports the macro needs.
 #[doc(hidden)]

@@ -9,14 +9,16 @@
 //!   `Dmabuf` brackets access with `DMA_BUF_IOCTL_SYNC`, which fails with
 //!   `ENOTTY` on a memfd, and smithay's shm user data cannot be built
 //!   outside smithay. So the `wl_buffer` carries [`MemfdBuffer`]; read it
-//!   with [`with_memfd_buffer`] (zero-copy on the client side; your
-//!   renderer uploads or wraps the mapping).
+//!   with [`with_memfd_buffer`], or upload it with [`import_memfd_buffer`]
+//!   (zero-copy on the client side; one upload in the compositor). Only
+//!   4-byte-per-pixel formats are uploaded by the latter.
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
 use smithay::backend::allocator::{Fourcc, Modifier};
+use smithay::backend::renderer::ImportMem;
 use wayland_server::protocol::wl_buffer::{self, WlBuffer};
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 
@@ -90,6 +92,46 @@ pub fn with_memfd_buffer<T>(
     // SAFETY: unmapping exactly what was mapped; `bytes` is no longer used.
     let _ = unsafe { rustix::mm::munmap(ptr, len) };
     Some(out)
+}
+
+/// Upload a memfd-backed `wl_buffer` into a texture of any renderer with
+/// `ImportMem` (Pixman, GLES): rows are packed (the stride dropped) and
+/// imported. This is the one compositor-side copy memfd memory needs; the
+/// buffer can be released right after. `None` if `buffer` is not a memfd
+/// collection buffer, its format is unknown, or it cannot be mapped.
+///
+/// ```no_run
+/// # fn demo(renderer: &mut smithay::backend::renderer::pixman::PixmanRenderer,
+/// #         buffer: &wayland_server::protocol::wl_buffer::WlBuffer) {
+/// if let Some(Ok(texture)) = accord_smithay::import_memfd_buffer(renderer, buffer) {
+///     // draw `texture` like any other
+/// }
+/// buffer.release();
+/// # }
+/// ```
+pub fn import_memfd_buffer<R: ImportMem>(
+    renderer: &mut R,
+    buffer: &WlBuffer,
+) -> Option<Result<R::TextureId, R::Error>> {
+    let (packed, info) = with_memfd_buffer(buffer, |bytes, info| {
+        let w = usize::try_from(info.width).ok()?;
+        let h = usize::try_from(info.height).ok()?;
+        let stride = usize::try_from(info.stride).ok()?;
+        let offset = usize::try_from(info.offset).ok()?;
+        let row = w.checked_mul(4)?;
+        let mut packed = Vec::with_capacity(row.checked_mul(h)?);
+        for y in 0..h {
+            let start = offset.checked_add(y.checked_mul(stride)?)?;
+            packed.extend_from_slice(bytes.get(start..start.checked_add(row)?)?);
+        }
+        Some((packed, info))
+    })??;
+    let format = Fourcc::try_from(info.format).ok()?;
+    let size = (
+        i32::try_from(info.width).ok()?,
+        i32::try_from(info.height).ok()?,
+    );
+    Some(renderer.import_memory(&packed, format, size.into(), false))
 }
 
 /// Create the `wl_buffer` for buffer `index` (already range-checked).
