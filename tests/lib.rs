@@ -278,13 +278,25 @@ impl TestServer {
     pub fn start_with(
         allocator: impl FnOnce() -> Box<dyn Allocator> + Send + 'static,
     ) -> TestServer {
+        Self::start_configured(allocator, None)
+    }
+
+    /// Start with a per-client quota in bytes (memfd allocator).
+    pub fn start_with_quota(bytes: u64) -> TestServer {
+        Self::start_configured(|| Box::new(MemfdAllocator::new()), Some(bytes))
+    }
+
+    fn start_configured(
+        allocator: impl FnOnce() -> Box<dyn Allocator> + Send + 'static,
+        quota: Option<u64>,
+    ) -> TestServer {
         let dir = RuntimeDir::new();
         let socket = dir.path().join("wayland-accord-test");
         let observed = Arc::new(Mutex::new(Observed::default()));
         let (tx, rx) = mpsc::channel();
         let path = socket.clone();
         let obs = observed.clone();
-        let thread = std::thread::spawn(move || run_server(path, obs, tx, allocator()));
+        let thread = std::thread::spawn(move || run_server(path, obs, tx, allocator(), quota));
         let signal = rx.recv().expect("server thread started");
         TestServer {
             socket,
@@ -358,6 +370,7 @@ fn run_server(
     observed: Arc<Mutex<Observed>>,
     started: mpsc::Sender<LoopSignal>,
     allocator: Box<dyn Allocator>,
+    quota: Option<u64>,
 ) {
     let mut event_loop: EventLoop<State> = EventLoop::try_new().expect("event loop");
     let display: Display<State> = Display::new().expect("display");
@@ -379,6 +392,9 @@ fn run_server(
         observed: observed.clone(),
         dh: dh.clone(),
     };
+    if let Some(bytes) = quota {
+        state.accord.set_client_quota(bytes);
+    }
     let handle = event_loop.handle();
     handle
         .insert_source(

@@ -184,7 +184,7 @@ impl Failure {
 /// The library's dispatch state. Events are stored in each object's user
 /// data, so this holds nothing.
 #[derive(Debug, Default)]
-pub struct QueueState;
+pub(crate) struct QueueState;
 
 pub(crate) struct Inner {
     pub(crate) conn: Connection,

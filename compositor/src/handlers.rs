@@ -140,7 +140,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                     return;
                 }
                 let name = client_name(client, dh, "participant");
-                let slot = st.registry.create(name);
+                let slot = st.registry.create(name, cid.clone());
                 new_token(state, &cid, data_init, token, TokenState::Live(slot));
             }
             manager::Request::ImportToken { token, handle } => {

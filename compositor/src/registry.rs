@@ -9,13 +9,13 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use accord_engine::{Constraints, Decision};
 use accord_protocol::limits::{
-    HANDLE_EXPIRY, HANDLE_LEN, HANDLE_RANDOM_BYTES, MAX_BUFFER_BYTES, MAX_COLLECTION_BYTES,
-    MAX_PARTICIPANTS,
+    DEFAULT_CLIENT_QUOTA, HANDLE_EXPIRY, HANDLE_LEN, HANDLE_RANDOM_BYTES, MAX_BUFFER_BYTES,
+    MAX_COLLECTION_BYTES, MAX_PARTICIPANTS,
 };
 
 use crate::backend::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
@@ -94,6 +94,8 @@ pub struct Allocation {
     pub decision: Decision,
     pub memory: MemoryKind,
     pub buffers: Vec<AllocatedBuffer>,
+    /// The quota charge, returned when the last holder drops the buffers.
+    pub(crate) _charge: Option<Box<dyn std::fmt::Debug + Send + Sync>>,
 }
 
 /// What a resolved collection tells its participants.
@@ -139,7 +141,9 @@ struct Slot {
 }
 
 #[derive(Debug)]
-struct Collection {
+struct Collection<O> {
+    /// The client charged for the memory (the creator).
+    owner: O,
     slots: Vec<Slot>,
     /// Set by a non-dispensable failure; resolves the collection.
     failure: Option<Failed>,
@@ -156,30 +160,46 @@ struct Handle<O> {
 /// client that exported a handle (for per-client accounting).
 #[derive(Debug)]
 pub struct Registry<O> {
-    collections: HashMap<u64, Collection>,
+    collections: HashMap<u64, Collection<O>>,
+    ledger: Ledger<O>,
+    quota: u64,
     handles: HashMap<String, Handle<O>>,
     handles_per_owner: HashMap<O, usize>,
     next_collection: u64,
 }
 
-impl<O: Clone + Eq + Hash> Default for Registry<O> {
+impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Default for Registry<O> {
     fn default() -> Self {
         Registry {
             collections: HashMap::new(),
             handles: HashMap::new(),
             handles_per_owner: HashMap::new(),
             next_collection: 1,
+            ledger: Ledger(Arc::new(Mutex::new(HashMap::new()))),
+            quota: DEFAULT_CLIENT_QUOTA,
         }
     }
 }
 
-impl<O: Clone + Eq + Hash> Registry<O> {
+impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O> {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Start a collection with one token slot.
-    pub fn create(&mut self, name: String) -> SlotId {
+    /// Bytes each client may hold in allocated buffers at once.
+    pub fn set_quota(&mut self, bytes: u64) {
+        self.quota = bytes;
+    }
+
+    /// Bytes currently charged to `owner`.
+    pub fn charged(&self, owner: &O) -> u64 {
+        self.ledger.get(owner)
+    }
+
+    /// Start a collection with one token slot; `owner` is charged for its
+    /// memory.
+    pub fn create(&mut self, name: String, owner: O) -> SlotId {
         let id = self.next_collection;
         self.next_collection += 1;
         self.collections.insert(
@@ -191,6 +211,7 @@ impl<O: Clone + Eq + Hash> Registry<O> {
                     state: SlotState::Token,
                 }],
                 failure: None,
+                owner,
             },
         );
         SlotId {
@@ -376,7 +397,7 @@ impl<O: Clone + Eq + Hash> Registry<O> {
                 .collect();
             let outcome = match coll.failure {
                 Some(f) => Outcome::Failed(f),
-                None => match negotiate_and_allocate(&coll.slots, allocator) {
+                None => match negotiate_and_allocate(&coll, allocator, &self.ledger, self.quota) {
                     Ok(a) => Outcome::Allocated(Arc::new(a)),
                     Err(f) => Outcome::Failed(f),
                 },
@@ -442,11 +463,14 @@ impl Slot {
     }
 }
 
-fn negotiate_and_allocate(
-    slots: &[Slot],
+fn negotiate_and_allocate<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static>(
+    coll: &Collection<O>,
     allocator: &mut dyn Allocator,
+    ledger: &Ledger<O>,
+    quota: u64,
 ) -> Result<Allocation, Failed> {
-    let parts: Vec<Constraints> = slots
+    let parts: Vec<Constraints> = coll
+        .slots
         .iter()
         .filter_map(|s| match &s.state {
             SlotState::Committed(c) => Some((**c).clone()),
@@ -460,16 +484,29 @@ fn negotiate_and_allocate(
         ));
     }
     let decision = accord_engine::solve(&parts).map_err(engine_failure)?;
-    check_size_limits(&decision, decision.layout.as_ref().map(|l| l.size_bytes))?;
+    if let Some(l) = &decision.layout {
+        check_size_limits(&decision, Some(l.size_bytes))?;
+        // Known before allocating: refuse without touching memory.
+        let total = l
+            .size_bytes
+            .saturating_mul(u64::from(decision.buffer_count));
+        ledger.check(&coll.owner, total, quota)?;
+    }
     let buffers = allocator.allocate(&decision)?;
     // Vendor layouts are only known now: check the real sizes too.
     let largest = buffers.iter().map(|b| b.size_bytes).max();
     check_size_limits(&decision, largest)?;
     verify_layout(&decision, &buffers, false)?;
+    let total = buffers
+        .iter()
+        .map(|b| b.size_bytes)
+        .fold(0u64, u64::saturating_add);
+    let charge = ledger.charge(&coll.owner, total, quota)?;
     Ok(Allocation {
         decision,
         memory: allocator.memory_kind(),
         buffers,
+        _charge: Some(Box::new(charge)),
     })
 }
 
@@ -538,4 +575,61 @@ fn random_handle() -> std::io::Result<String> {
 /// Whether `s` has a handle's shape (before looking it up).
 pub fn is_well_formed_handle(s: &str) -> bool {
     s.len() == HANDLE_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Bytes charged per client. Shared with every [`Allocation`]'s charge so
+/// the bytes come back when the last holder drops the buffers.
+#[derive(Debug)]
+struct Ledger<O>(Arc<Mutex<HashMap<O, u64>>>);
+
+impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Ledger<O> {
+    fn get(&self, owner: &O) -> u64 {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(owner).copied().unwrap_or(0)
+    }
+
+    fn check(&self, owner: &O, bytes: u64, quota: u64) -> Result<(), Failed> {
+        let used = self.get(owner);
+        match used.checked_add(bytes) {
+            Some(t) if t <= quota => Ok(()),
+            _ => Err(Failed::new(
+                Reason::QuotaExceeded,
+                format!(
+                    "the collection needs {bytes} bytes; its creator already holds {used} of its \
+                     {quota}-byte quota"
+                ),
+            )),
+        }
+    }
+
+    fn charge(&self, owner: &O, bytes: u64, quota: u64) -> Result<Charge<O>, Failed> {
+        self.check(owner, bytes, quota)?;
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(owner.clone()).or_default() += bytes;
+        Ok(Charge {
+            ledger: self.0.clone(),
+            owner: owner.clone(),
+            bytes,
+        })
+    }
+}
+
+/// Bytes charged to one client for one allocation; refunded on drop.
+#[derive(Debug)]
+struct Charge<O: Clone + Eq + Hash> {
+    ledger: Arc<Mutex<HashMap<O, u64>>>,
+    owner: O,
+    bytes: u64,
+}
+
+impl<O: Clone + Eq + Hash> Drop for Charge<O> {
+    fn drop(&mut self) {
+        let mut map = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.owner) {
+            *n = n.saturating_sub(self.bytes);
+            if *n == 0 {
+                map.remove(&self.owner);
+            }
+        }
+    }
 }

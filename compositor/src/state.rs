@@ -83,6 +83,20 @@ impl BufferCollectionState {
         self.global.clone()
     }
 
+    /// Bytes each client may hold in allocated buffers (default
+    /// [`DEFAULT_CLIENT_QUOTA`](accord_protocol::limits::DEFAULT_CLIENT_QUOTA)).
+    /// A collection whose creator would exceed it fails with
+    /// `quota_exceeded`; nobody else is affected.
+    pub fn set_client_quota(&mut self, bytes: u64) {
+        self.registry.set_quota(bytes);
+    }
+
+    /// Bytes currently charged to `client`; they come back when the last
+    /// participant (and `wl_buffer`) releases a collection's buffers.
+    pub fn charged_bytes(&self, client: &ClientId) -> u64 {
+        self.registry.charged(client)
+    }
+
     /// Replace the allocator for collections resolved from now on.
     pub fn set_allocator(&mut self, allocator: Box<dyn Allocator>) {
         self.allocator = allocator;

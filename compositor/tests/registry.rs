@@ -28,7 +28,7 @@ type Reg = Registry<u32>;
 #[test]
 fn resolves_only_when_every_slot_is_settled() {
     let mut r = Reg::new();
-    let a = r.create("a".into());
+    let a = r.create("a".into(), 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.bind(a);
     r.commit(a, xrgb());
@@ -58,7 +58,7 @@ fn resolves_only_when_every_slot_is_settled() {
 #[test]
 fn released_token_does_not_block() {
     let mut r = Reg::new();
-    let a = r.create("a".into());
+    let a = r.create("a".into(), 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.release(b);
     r.bind(a);
@@ -71,7 +71,7 @@ fn released_token_does_not_block() {
 #[test]
 fn non_dispensable_failure_names_the_participant() {
     let mut r = Reg::new();
-    let a = r.create("a".into());
+    let a = r.create("a".into(), 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.set_name(b, "decoder".into());
     r.bind(b);
@@ -88,7 +88,7 @@ fn non_dispensable_failure_names_the_participant() {
 #[test]
 fn dispensable_failure_is_dropped() {
     let mut r = Reg::new();
-    let a = r.create("a".into());
+    let a = r.create("a".into(), 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.set_dispensable(b);
     r.fail(b, "gone");
@@ -102,7 +102,7 @@ fn dispensable_failure_is_dropped() {
 fn handles_are_single_use_random_and_expire() {
     let mut r = Reg::new();
     let now = Instant::now();
-    let a = r.create("a".into());
+    let a = r.create("a".into(), 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let c = r.duplicate(a).unwrap().unwrap();
     let hb = r.export(b, 1, now).unwrap();
@@ -128,7 +128,7 @@ fn handles_are_single_use_random_and_expire() {
 #[test]
 fn participant_limit() {
     let mut r = Reg::new();
-    let a = r.create("a".into());
+    let a = r.create("a".into(), 1);
     for _ in 1..64 {
         r.duplicate(a).unwrap().unwrap();
     }
@@ -164,7 +164,7 @@ impl Allocator for Faulty {
 
 fn one_participant_with(alloc: &mut Faulty) -> Outcome {
     let mut r = Reg::new();
-    let a = r.create("a".into());
+    let a = r.create("a".into(), 1);
     r.bind(a);
     r.commit(a, xrgb());
     r.resolve(alloc).remove(0).outcome
@@ -192,4 +192,35 @@ fn wrong_backend_layout_never_reaches_clients() {
     };
     assert_eq!(f.reason, Reason::Unsupported);
     assert!(f.message.contains("layout mismatch"), "{}", f.message);
+}
+
+fn allocate_for(r: &mut Reg, owner: u32) -> Outcome {
+    let a = r.create("a".into(), owner);
+    r.bind(a);
+    r.commit(a, xrgb());
+    r.resolve(&mut MemfdAllocator).remove(0).outcome
+}
+
+#[test]
+fn quota_fails_only_the_client_over_it_and_refunds_on_release() {
+    let mut r = Reg::new();
+    let Outcome::Allocated(first) = allocate_for(&mut r, 1) else {
+        panic!("first allocation")
+    };
+    let bytes: u64 = first.buffers.iter().map(|b| b.size_bytes).sum();
+    assert!(bytes > 0);
+    assert_eq!(r.charged(&1), bytes);
+    r.set_quota(bytes + bytes / 2); // room for one more half
+    let Outcome::Failed(f) = allocate_for(&mut r, 1) else {
+        panic!("second allocation must exceed the quota")
+    };
+    assert_eq!(f.reason, Reason::QuotaExceeded);
+    assert!(f.message.contains("quota"), "{}", f.message);
+    assert_eq!(r.charged(&1), bytes, "a refused allocation charges nothing");
+    // Another client is unaffected.
+    assert!(matches!(allocate_for(&mut r, 2), Outcome::Allocated(_)));
+    // Releasing the buffers returns the bytes.
+    drop(first);
+    assert_eq!(r.charged(&1), 0);
+    assert!(matches!(allocate_for(&mut r, 1), Outcome::Allocated(_)));
 }

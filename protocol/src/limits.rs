@@ -14,6 +14,9 @@ pub const MAX_BUFFERS: u32 = 128;
 pub const MAX_BUFFER_BYTES: u64 = 512 << 20;
 /// Bytes per collection: 1 GiB.
 pub const MAX_COLLECTION_BYTES: u64 = 1 << 30;
+/// Default bytes a client may hold in allocated buffers at once (the
+/// creator of a collection is charged). Configurable in the compositor.
+pub const DEFAULT_CLIENT_QUOTA: u64 = 1 << 30;
 /// Live tokens, exported handles and collections per client.
 pub const MAX_CLIENT_OBJECTS: usize = 1024;
 /// An exported handle not redeemed within this time expires.

@@ -175,3 +175,41 @@ fn e_dispensable_disconnect_does_not() {
     assert_eq!(a.buffers.len(), 1);
     assert_eq!(a.format, XRGB8888);
 }
+
+fn alone(
+    accord: &Accord,
+    count: u32,
+) -> (
+    accord_client::Collection,
+    Result<accord_client::Allocation, accord_client::Failure>,
+) {
+    let collection = accord.create_collection().bind();
+    collection.commit(
+        &Constraints::new()
+            .format(XRGB8888, MOD_LINEAR)
+            .min_size(64, 64)
+            .buffers(count),
+    );
+    let outcome = collection.wait_allocated();
+    (collection, outcome)
+}
+
+#[test]
+fn quota_fails_only_that_client_and_bytes_come_back() {
+    // 64x64 XRGB8888 = 16 KiB per buffer; the quota fits 3 buffers.
+    let server = TestServer::start_with_quota(3 * 16384);
+    let a = client(&server);
+    let b = client(&server);
+    let (first, ok) = alone(&a, 2);
+    assert_eq!(ok.expect("2 buffers fit").buffers.len(), 2);
+    let (_second, over) = alone(&a, 2);
+    let f = over.expect_err("4 buffers exceed the quota");
+    assert_eq!(f.reason, FailureReason::QuotaExceeded, "{f}");
+    let (_other, fine) = alone(&b, 3);
+    assert!(fine.is_ok(), "another client is unaffected");
+    // Releasing the first collection (its only holder) returns the bytes.
+    drop(first);
+    a.roundtrip().unwrap();
+    let (_third, again) = alone(&a, 3);
+    assert_eq!(again.expect("bytes came back").buffers.len(), 3);
+}
