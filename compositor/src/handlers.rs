@@ -294,7 +294,22 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
             (TokenState::Live(slot), _) => slot,
             (TokenState::Failed, _) => {
                 // The client may not have seen `failed` yet: no error, but
-                // new objects inherit the failure.
+                // new objects inherit the failure (and still count).
+                let creates = matches!(
+                    request,
+                    token::Request::Duplicate { .. } | token::Request::Bind { .. }
+                );
+                if creates
+                    && !check_object_limit(
+                        state.buffer_collection_state(),
+                        &cid,
+                        resource,
+                        token::Error::TooManyObjects as u32,
+                        name,
+                    )
+                {
+                    return;
+                }
                 inert_from_failed(state, &cid, request, data, data_init);
                 return;
             }
@@ -379,10 +394,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
             token::Request::SetDispensable => st.registry.set_dispensable(slot),
             token::Request::Bind { collection } => {
                 st.registry.bind(slot);
+                // The collection takes over the token's count (a bound
+                // token's destruction does not decrement it).
                 data.set(TokenState::Bound);
-                // The token object still counts until destroyed; so does the
-                // collection object.
-                st.count_object(&cid, 1);
                 let c = data_init.init(collection, CollectionData::new(Some(slot)));
                 st.slots.insert(slot, SlotObject::Collection(c));
             }
@@ -398,7 +412,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
         data: &TokenData,
     ) {
         let st = state.buffer_collection_state();
-        st.count_object(&client, -1);
+        if data.get() != TokenState::Bound {
+            st.count_object(&client, -1);
+        }
         // Still live here means the client vanished without destroying it.
         if let TokenState::Live(slot) = data.get() {
             st.slots.remove(&slot);

@@ -360,3 +360,19 @@ fn too_many_objects_counts_exported_handles() {
         &["create_collection", "handles"],
     );
 }
+
+#[test]
+fn object_count_returns_after_destroy() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    // More than 1024 create/bind/destroy cycles: the count must not creep.
+    for _ in 0..1100 {
+        let t = c.create();
+        let dup = t.duplicate(&c.qh, ());
+        let coll = t.bind(&c.qh, ());
+        dup.destroy();
+        t.destroy();
+        coll.destroy();
+    }
+    c.roundtrip().expect("destroyed objects no longer count");
+}
