@@ -777,3 +777,38 @@ fn apply_constraint(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_engine::MOD_LINEAR;
+
+    fn pair(format: u32) -> FormatModifier {
+        FormatModifier {
+            format,
+            modifier: MOD_LINEAR,
+            scanout: false,
+        }
+    }
+
+    #[test]
+    fn compositor_samples_without_planes() {
+        let c = compositor_constraints(vec![pair(1), pair(2)], &[]);
+        assert_eq!(c.usage, Usage::SAMPLE);
+        assert!(c.formats.iter().all(|f| !f.scanout));
+    }
+
+    #[test]
+    fn planes_add_scanout_and_mark_their_pairs() {
+        let c = compositor_constraints(vec![pair(1), pair(2)], &[pair(2), pair(3)]);
+        assert_eq!(c.usage, Usage::SAMPLE | Usage::SCANOUT);
+        assert_eq!(
+            c.formats
+                .iter()
+                .map(|f| (f.format, f.scanout))
+                .collect::<Vec<_>>(),
+            vec![(1, false), (2, true)],
+            "renderer formats only; plane-only pairs are not added"
+        );
+    }
+}

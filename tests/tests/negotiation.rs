@@ -213,3 +213,39 @@ fn quota_fails_only_that_client_and_bytes_come_back() {
     let (_third, again) = alone(&a, 3);
     assert_eq!(again.expect("bytes came back").buffers.len(), 3);
 }
+
+#[test]
+fn event_loop_form_without_blocking_calls() {
+    // What an application's event loop does: read the socket when it can,
+    // dispatch pending events, poll the collection. No call here blocks.
+    let server = TestServer::start();
+    let conn = server.connect();
+    let accord = Accord::new(&conn).unwrap();
+    let collection = accord.create_collection().bind();
+    collection.commit(&Constraints::new().format(XRGB8888, MOD_LINEAR).buffers(2));
+    accord.flush().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut polls = 0;
+    let outcome = loop {
+        accord.dispatch_pending().unwrap();
+        if let Some(outcome) = collection.poll_allocated() {
+            break outcome;
+        }
+        polls += 1;
+        assert!(std::time::Instant::now() < deadline, "no outcome");
+        if let Some(guard) = conn.prepare_read() {
+            match guard.read() {
+                Ok(_) => {}
+                Err(wayland_client::backend::WaylandError::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    assert_eq!(outcome.expect("allocated").buffers.len(), 2);
+    assert!(polls >= 1, "the outcome needed at least one read");
+    // The allocation is handed out once.
+    let again = collection.poll_allocated().expect("answered");
+    assert_eq!(again.unwrap_err().reason, FailureReason::AlreadyTaken);
+}
