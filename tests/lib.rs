@@ -396,6 +396,7 @@ fn run_server(
         state.accord.set_client_quota(bytes);
     }
     let handle = event_loop.handle();
+    BufferCollectionState::insert_expiry_timer(&handle).expect("expiry timer");
     handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),

@@ -110,6 +110,27 @@ impl BufferCollectionState {
         self.flush();
     }
 
+    /// Run [`expire_handles`](Self::expire_handles) every second on your
+    /// event loop, so a collection waiting for a handle nobody redeems
+    /// fails on time even when no client sends anything.
+    ///
+    /// ```ignore
+    /// BufferCollectionState::insert_expiry_timer(&event_loop.handle())?;
+    /// ```
+    pub fn insert_expiry_timer<D: BufferCollectionHandler + 'static>(
+        handle: &calloop::LoopHandle<'static, D>,
+    ) -> Result<calloop::RegistrationToken, calloop::error::InsertError<calloop::timer::Timer>>
+    {
+        const PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+        handle.insert_source(
+            calloop::timer::Timer::from_duration(PERIOD),
+            |_, _, state| {
+                state.buffer_collection_state().expire_handles();
+                calloop::timer::TimeoutAction::ToDuration(PERIOD)
+            },
+        )
+    }
+
     /// Live tokens, collections and pending handles of `client`.
     pub fn objects_of(&self, client: &ClientId) -> usize {
         self.objects_per_client.get(client).copied().unwrap_or(0) + self.registry.handles_of(client)
