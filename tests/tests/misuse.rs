@@ -376,3 +376,32 @@ fn object_count_returns_after_destroy() {
     }
     c.roundtrip().expect("destroyed objects no longer count");
 }
+
+#[test]
+fn import_after_the_collection_failed_gives_no_access() {
+    let server = TestServer::start();
+    let mut owner = raw(&server);
+    let mut thief = raw(&server);
+    let t = owner.create();
+    let handle = owner.export(&t.duplicate(&owner.qh, ()));
+    // The owner's participant leaves before allocation: the collection fails
+    // and its pending handle dies with it.
+    let coll = t.bind(&owner.qh, ());
+    coll.destroy();
+    owner.roundtrip().unwrap();
+    let stolen = thief.manager.import_token(handle, &thief.qh, ());
+    let bound = stolen.bind(&thief.qh, ());
+    thief.roundtrip().expect("not a protocol error");
+    let (reason, _) = thief
+        .events
+        .token_failed
+        .get(&stolen.id())
+        .cloned()
+        .expect("failed");
+    assert_eq!(reason, FailureReason::UnknownHandle as u32);
+    assert!(thief.events.failed.contains_key(&bound.id()));
+    assert!(
+        !thief.events.allocated.contains_key(&bound.id()),
+        "no buffers"
+    );
+}
