@@ -239,10 +239,9 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         else {
             return Ok(None);
         };
-        let coll = self
-            .collections
-            .get_mut(&slot.collection)
-            .expect("slot exists");
+        let Some(coll) = self.collections.get_mut(&slot.collection) else {
+            return Ok(None);
+        };
         if coll.failure.is_some() {
             return Ok(None);
         }
@@ -383,7 +382,9 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
             .collect();
         let mut out = Vec::new();
         for id in ready {
-            let coll = self.collections.remove(&id).expect("listed above");
+            let Some(coll) = self.collections.remove(&id) else {
+                continue;
+            };
             self.drop_handles_of(id);
             let slots = coll
                 .slots
