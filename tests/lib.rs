@@ -73,6 +73,40 @@ impl Drop for RuntimeDir {
 /// Size of the test compositor's offscreen output.
 pub const OUTPUT_SIZE: (i32, i32) = (128, 64);
 
+/// Open fds of this process (compositor thread and clients together).
+pub fn open_fds() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Wait (up to 5 s) for the process to be back at `baseline` open fds: the
+/// compositor frees a client's objects shortly after it notices the
+/// disconnect. Panics listing the open fds if it never gets there.
+pub fn assert_fds_return_to(baseline: usize, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let now = open_fds();
+        if now.len() == baseline {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!(
+                "fds leaked over {what}: {} open, baseline {baseline}: {now:?}",
+                now.len()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// What the compositor observed, for assertions.
 #[derive(Debug, Default)]
 pub struct Observed {
@@ -83,6 +117,8 @@ pub struct Observed {
     pub output: Option<Vec<u8>>,
     /// Why the last frame could not be rendered.
     pub render_error: Option<String>,
+    /// `BufferCollectionState::total_charged_bytes` after the last dispatch.
+    pub charged_bytes: u64,
     /// The last committed buffer as smithay sees it through `get_dmabuf`.
     pub dmabuf: Option<DmabufSeen>,
 }
@@ -342,6 +378,27 @@ impl TestServer {
         self.observed.lock().ok()?.dmabuf.clone()
     }
 
+    /// Bytes the compositor holds in live allocations (all clients).
+    pub fn charged_bytes(&self) -> u64 {
+        self.observed
+            .lock()
+            .map(|o| o.charged_bytes)
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Wait (up to 5 s) until the compositor holds no allocated bytes.
+    pub fn assert_no_bytes_held(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.charged_bytes() != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the compositor still holds {} bytes of buffers",
+                self.charged_bytes()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// Wait (up to 5 s) until the server processed `n` disconnects.
     pub fn wait_disconnects(&self, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -429,6 +486,10 @@ fn run_server(
         .expect("test waits for the signal");
     let _ = event_loop.run(None, &mut state, |state| {
         let _ = state.dh.flush_clients();
+        let charged = state.accord.total_charged_bytes();
+        if let Ok(mut o) = state.observed.lock() {
+            o.charged_bytes = charged;
+        }
     });
 }
 
@@ -463,6 +524,14 @@ pub mod raw {
         pub manager: WpBufferCollectionManagerV1,
         pub globals: wayland_client::globals::GlobalList,
         pub events: Events,
+    }
+
+    impl Drop for RawClient {
+        fn drop(&mut self) {
+            // wayland-client leaks the fds of events still queued when an
+            // EventQueue is dropped: dispatch them so they close.
+            let _ = self.queue.dispatch_pending(&mut self.events);
+        }
     }
 
     impl RawClient {

@@ -193,6 +193,14 @@ pub(crate) struct Inner {
     pub(crate) manager: WpBufferCollectionManagerV1,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // wayland-client keeps the fds of events still queued when an
+        // EventQueue is dropped: dispatch them so they are closed.
+        let _ = self.queue.get_mut().dispatch_pending(&mut QueueState);
+    }
+}
+
 impl Inner {
     /// Block until at least one event for our queue is dispatched.
     pub(crate) fn blocking_dispatch(&self) -> Result<(), Failure> {

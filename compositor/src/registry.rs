@@ -197,6 +197,12 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         self.ledger.get(owner)
     }
 
+    /// Bytes charged to all clients: the memory of every live allocation.
+    pub fn total_charged(&self) -> u64 {
+        let map = self.ledger.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.values().fold(0, |a, b| a.saturating_add(*b))
+    }
+
     /// Start a collection with one token slot; `owner` is charged for its
     /// memory.
     pub fn create(&mut self, name: String, owner: O) -> SlotId {

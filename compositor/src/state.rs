@@ -97,6 +97,12 @@ impl BufferCollectionState {
         self.registry.charged(client)
     }
 
+    /// Bytes of every live allocation (all clients): back to zero once every
+    /// participant and `wl_buffer` released its buffers.
+    pub fn total_charged_bytes(&self) -> u64 {
+        self.registry.total_charged()
+    }
+
     /// Replace the allocator for collections resolved from now on.
     pub fn set_allocator(&mut self, allocator: Box<dyn Allocator>) {
         self.allocator = allocator;
