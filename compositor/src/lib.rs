@@ -17,6 +17,7 @@
 //! ```
 
 pub mod backend;
+pub mod kms;
 mod handlers;
 pub mod registry;
 mod state;
