@@ -17,8 +17,8 @@
 //! ```
 
 pub mod backend;
-pub mod kms;
 mod handlers;
+pub mod kms;
 pub mod registry;
 mod state;
 mod wl_buffer;
