@@ -65,3 +65,15 @@ pub fn touch_pages(bytes: &mut [u8]) -> usize {
     }
     pages
 }
+
+/// Read one byte in every page of `bytes` (a reader's first touch).
+/// Returns the number of pages and a checksum so the reads stay.
+pub fn read_pages(bytes: &[u8]) -> (usize, u64) {
+    let (mut pages, mut sum) = (0, 0u64);
+    for off in (0..bytes.len()).step_by(PAGE) {
+        // SAFETY: `off` is in bounds of the slice.
+        sum += u64::from(unsafe { std::ptr::read_volatile(bytes.as_ptr().add(off)) });
+        pages += 1;
+    }
+    (pages, sum)
+}
