@@ -15,7 +15,7 @@ use wayland_client::protocol::{wl_compositor, wl_shm};
 use wayland_client::Connection;
 
 use crate::relay::Relay;
-use crate::server::Server;
+use crate::server::{sched_ns, Server};
 use crate::stats::{median, ms};
 use crate::wl::{read_pages, touch_pages, Globals, Wl};
 
@@ -60,31 +60,13 @@ fn producer_constraints() -> Constraints {
         .buffers(2)
 }
 
-/// How a participant touches its pages: the producer writes (CpuWrite),
-/// the consumer reads (CpuRead).
-#[derive(Clone, Copy)]
-enum Touch {
-    Write,
-    Read,
-}
-
-/// Map every buffer and touch each page once. The mappings are returned
-/// so that they stay alive until the caller stops holding the buffers.
-fn map_and_touch(
-    a: &accord_client::Allocation,
-    how: Touch,
-) -> Result<(Vec<Mapping<'_>>, usize), String> {
-    let mut pages = 0;
-    let mut maps = Vec::with_capacity(a.buffers.len());
-    for b in &a.buffers {
-        let mut m = b.map().map_err(|e| format!("map buffer {}: {e}", b.index))?;
-        pages += match how {
-            Touch::Write => touch_pages(&mut m),
-            Touch::Read => read_pages(&m).0,
-        };
-        maps.push(m);
-    }
-    Ok((maps, pages))
+/// Map every buffer. The mappings are returned so that they stay alive
+/// until the caller stops holding the buffers.
+fn map_all(a: &accord_client::Allocation) -> Result<Vec<Mapping<'_>>, String> {
+    a.buffers
+        .iter()
+        .map(|b| b.map().map_err(|e| format!("map buffer {}: {e}", b.index)))
+        .collect()
 }
 
 /// `accord-bench consumer <socket>`: the second client, in its own process
@@ -106,7 +88,18 @@ pub fn consumer_main(socket: &Path) -> Result<(), String> {
             let coll = token.bind();
             coll.commit(&consumer_constraints());
             let a = coll.wait_allocated().map_err(|e| e.to_string())?;
-            let (maps, pages) = map_and_touch(&a, Touch::Read)?;
+            let maps = map_all(&a)?;
+            // Read what the producer wrote, once it says it wrote it: the
+            // pages are then resident and each read fault maps a batch.
+            let written = lines.next().transpose().map_err(|e| e.to_string())?;
+            if written.as_deref() != Some("written") {
+                return Err(format!("consumer: expected written, got {written:?}"));
+            }
+            let t_read = Instant::now();
+            let pages: usize = maps.iter().map(|m| read_pages(m).0).sum();
+            if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
+                eprintln!("consumer read {pages} pages in {:.3} ms", ms(t_read.elapsed()));
+            }
             let n = a.buffers.len();
             writeln!(out, "done {n} {} {} {pages} 1", a.width, a.height)
                 .map_err(|e| e.to_string())?;
@@ -202,6 +195,10 @@ impl ConsumerProcess {
         })
     }
 
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn release(&mut self) -> Result<(), String> {
         self.send("release")?;
         self.expect_line("released")
@@ -256,8 +253,10 @@ impl Producer {
         consumer.send(&format!("import {handle}"))?;
         let a = coll.wait_allocated().map_err(|e| e.to_string())?;
         let t_alloc = t0.elapsed();
-        let (maps, pages) = map_and_touch(&a, Touch::Write)?;
+        let mut maps = map_all(&a)?;
+        let pages: usize = maps.iter_mut().map(|m| touch_pages(m)).sum();
         let t_touch = t0.elapsed();
+        consumer.send("written")?;
         let theirs = consumer.wait_done()?;
         let elapsed = t0.elapsed();
         if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
@@ -451,11 +450,28 @@ pub fn run(opts: &Options) -> Result<(), String> {
         baseline.run(&mut || {})?;
     }
     let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    // CPU and run-queue wait of every process involved, summed over the
+    // timed windows: (cpu, wait) for A and for B.
+    let pids = [0, consumer.pid(), server.pid()];
+    let sched = || pids.map(sched_ns);
+    let (mut cpu_a, mut cpu_b) = ([(0u64, 0u64); 3], [(0u64, 0u64); 3]);
+    let add = |acc: &mut [(u64, u64); 3], s0: [(u64, u64); 3], s1: [(u64, u64); 3]| {
+        for i in 0..3 {
+            acc[i].0 += s1[i].0.saturating_sub(s0[i].0);
+            acc[i].1 += s1[i].1.saturating_sub(s0[i].1);
+        }
+    };
     for _ in 0..opts.pairs {
-        let (ta, mine, theirs) = producer.run(&mut consumer, &mut || {})?;
+        let s0 = sched();
+        let mut s1 = s0;
+        let (ta, mine, theirs) = producer.run(&mut consumer, &mut || s1 = sched())?;
+        add(&mut cpu_a, s0, s1);
         check("producer", &mine)?;
         check("consumer", &theirs)?;
-        let (tb, held) = baseline.run(&mut || {})?;
+        let s0 = sched();
+        let mut s1 = s0;
+        let (tb, held) = baseline.run(&mut || s1 = sched())?;
+        add(&mut cpu_b, s0, s1);
         check("baseline", &held)?;
         a.push(ms(ta));
         b.push(ms(tb));
@@ -480,6 +496,25 @@ pub fn run(opts: &Options) -> Result<(), String> {
     println!(
         "ratio of medians: {:.3}",
         median(&a) / median(&b).max(f64::MIN_POSITIVE)
+    );
+    let per_run = |ns: u64| ns as f64 / 1e6 / opts.pairs as f64;
+    println!(
+        "A cpu per run: producer {:.3} ms, consumer {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
+        per_run(cpu_a[0].0),
+        per_run(cpu_a[1].0),
+        per_run(cpu_a[2].0),
+        per_run(cpu_a.iter().map(|c| c.1).sum())
+    );
+    println!(
+        "B cpu per run: client {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
+        per_run(cpu_b[0].0),
+        per_run(cpu_b[2].0),
+        per_run(cpu_b.iter().map(|c| c.1).sum())
+    );
+    let total = |c: &[(u64, u64); 3]| c.iter().map(|x| x.0).sum::<u64>() as f64;
+    println!(
+        "cpu ratio accord/wl_shm (all processes): {:.3}",
+        total(&cpu_a) / total(&cpu_b).max(1.0)
     );
     drop(consumer);
     drop(producer);

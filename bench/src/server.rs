@@ -124,3 +124,25 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// CPU time and run-queue wait of every thread of `pid`, in nanoseconds
+/// (`/proc/<pid>/task/*/schedstat`: on-CPU time, time runnable but
+/// waiting for a CPU). `pid` 0 is this process.
+pub fn sched_ns(pid: u32) -> (u64, u64) {
+    let dir = if pid == 0 {
+        "/proc/self/task".to_string()
+    } else {
+        format!("/proc/{pid}/task")
+    };
+    let Ok(tasks) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .map(|s| {
+            let mut f = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+            (f.next().unwrap_or(0), f.next().unwrap_or(0))
+        })
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}
