@@ -26,6 +26,36 @@ pub const BUFFERS: usize = 3;
 pub struct Options {
     pub pairs: usize,
     pub warmup: usize,
+    pub mode: Mode,
+}
+
+/// When the consumer reads the pages the producer writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Buffer i once the producer wrote buffer i (as a pipeline does: the
+    /// consumer reads one buffer while the producer fills the next).
+    Pipeline,
+    /// All buffers once the producer wrote all of them.
+    AfterAll,
+    /// At once, racing the producer's first writes.
+    Concurrent,
+}
+
+impl Mode {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Mode::Pipeline => "--pipeline",
+            Mode::AfterAll => "--after-all",
+            Mode::Concurrent => "--concurrent",
+        }
+    }
+
+    pub fn parse(args: &[String]) -> Mode {
+        [Mode::AfterAll, Mode::Concurrent]
+            .into_iter()
+            .find(|m| args.iter().any(|a| a == m.flag()))
+            .unwrap_or(Mode::Pipeline)
+    }
 }
 
 fn connect(path: &Path) -> Result<Connection, String> {
@@ -72,7 +102,7 @@ fn map_all(a: &accord_client::Allocation) -> Result<Vec<Mapping<'_>>, String> {
 /// `accord-bench consumer <socket>`: the second client, in its own process
 /// as it would be. Reads `import <handle>` lines, answers
 /// `done <buffers> <w> <h> <pages> <waits>`; `release` drops them.
-pub fn consumer_main(socket: &Path) -> Result<(), String> {
+pub fn consumer_main(socket: &Path, mode: Mode) -> Result<(), String> {
     let conn = connect(socket)?;
     let accord = Accord::new(&conn).map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();
@@ -89,14 +119,25 @@ pub fn consumer_main(socket: &Path) -> Result<(), String> {
             coll.commit(&consumer_constraints());
             let a = coll.wait_allocated().map_err(|e| e.to_string())?;
             let maps = map_all(&a)?;
-            // Read what the producer wrote, once it says it wrote it: the
-            // pages are then resident and each read fault maps a batch.
-            let written = lines.next().transpose().map_err(|e| e.to_string())?;
-            if written.as_deref() != Some("written") {
-                return Err(format!("consumer: expected written, got {written:?}"));
-            }
             let t_read = Instant::now();
-            let pages: usize = maps.iter().map(|m| read_pages(m).0).sum();
+            let mut pages = 0;
+            if mode == Mode::Concurrent {
+                pages = maps.iter().map(|m| read_pages(m).0).sum();
+            }
+            // The producer says `written <i>` after writing buffer i.
+            for i in 0..maps.len() {
+                let line = lines.next().transpose().map_err(|e| e.to_string())?;
+                if line != Some(format!("written {i}")) {
+                    return Err(format!("consumer: expected written {i}, got {line:?}"));
+                }
+                match mode {
+                    Mode::Pipeline => pages += read_pages(&maps[i]).0,
+                    Mode::AfterAll if i + 1 == maps.len() => {
+                        pages = maps.iter().map(|m| read_pages(m).0).sum();
+                    }
+                    _ => {}
+                }
+            }
             if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
                 eprintln!("consumer read {pages} pages in {:.3} ms", ms(t_read.elapsed()));
             }
@@ -133,11 +174,12 @@ struct ConsumerProcess {
 }
 
 impl ConsumerProcess {
-    fn spawn(socket: &Path) -> Result<ConsumerProcess, String> {
+    fn spawn(socket: &Path, mode: Mode) -> Result<ConsumerProcess, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let mut child = Command::new(exe)
             .arg("consumer")
             .arg(socket)
+            .arg(mode.flag())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -253,17 +295,23 @@ impl Producer {
         consumer.send(&format!("import {handle}"))?;
         let a = coll.wait_allocated().map_err(|e| e.to_string())?;
         let t_alloc = t0.elapsed();
+        let c0 = thread_cpu_ns();
         let mut maps = map_all(&a)?;
-        let pages: usize = maps.iter_mut().map(|m| touch_pages(m)).sum();
+        let mut pages = 0;
+        for (i, m) in maps.iter_mut().enumerate() {
+            pages += touch_pages(m);
+            consumer.send(&format!("written {i}"))?;
+        }
         let t_touch = t0.elapsed();
-        consumer.send("written")?;
+        let c1 = thread_cpu_ns();
         let theirs = consumer.wait_done()?;
         let elapsed = t0.elapsed();
         if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
             eprintln!(
-                "A phases: allocated {:.3} ms, producer touched {:.3} ms, consumer done {:.3} ms",
+                "A phases: allocated {:.3} ms, producer touched {:.3} ms (cpu {:.3} ms), consumer done {:.3} ms",
                 ms(t_alloc),
                 ms(t_touch),
+                (c1 - c0) as f64 / 1e6,
                 ms(elapsed)
             );
         }
@@ -344,8 +392,16 @@ impl Baseline {
         .map_err(|e| format!("mmap: {e}"))?;
         // SAFETY: `ptr` maps `total` bytes until the munmap below.
         let bytes = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), total) };
+        let c0 = thread_cpu_ns();
         let pages = touch_pages(bytes);
         let elapsed = t0.elapsed();
+        if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
+            eprintln!(
+                "B: {:.3} ms, touch cpu {:.3} ms",
+                ms(elapsed),
+                (thread_cpu_ns() - c0) as f64 / 1e6
+            );
+        }
         at_held();
         // SAFETY: unmapping exactly what was mapped; `bytes` is dead.
         let _ = unsafe { rustix::mm::munmap(ptr, total) };
@@ -366,6 +422,14 @@ impl Baseline {
         };
         Ok((elapsed, held))
     }
+}
+
+/// On-CPU time of the calling thread.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 fn check(what: &str, h: &Held) -> Result<(), String> {
@@ -394,7 +458,7 @@ fn count_round_trips(server: &Server, shm_socket: &Path) -> Result<RoundTrips, S
     let dir = accord_tests::RuntimeDir::new();
     let relay = Relay::start(&server.accord_socket, dir.path())?;
     let mut producer = Producer::new(&relay.path)?; // connection 0
-    let mut consumer = ConsumerProcess::spawn(&relay.path)?; // connection 1
+    let mut consumer = ConsumerProcess::spawn(&relay.path, Mode::Pipeline)?; // connection 1
     let shm_dir = accord_tests::RuntimeDir::new();
     let shm_relay = Relay::start(shm_socket, shm_dir.path())?;
     let mut baseline = Baseline::new(&shm_relay.path)?;
@@ -442,7 +506,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .clone()
         .ok_or("the compositor process offers no wl_shm socket")?;
     let mut producer = Producer::new(&server.accord_socket)?;
-    let mut consumer = ConsumerProcess::spawn(&server.accord_socket)?;
+    let mut consumer = ConsumerProcess::spawn(&server.accord_socket, opts.mode)?;
     let mut baseline = Baseline::new(&shm_socket)?;
 
     for _ in 0..opts.warmup {
@@ -478,8 +542,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
         ratio.push(ms(ta) / ms(tb));
     }
     println!(
-        "e2e: {} pairs after {} warm-up, {BUFFERS} buffers of {WIDTH}x{HEIGHT} ARGB8888",
-        opts.pairs, opts.warmup
+        "e2e: {} pairs after {} warm-up, {BUFFERS} buffers of {WIDTH}x{HEIGHT} ARGB8888, consumer reads {}",
+        opts.pairs,
+        opts.warmup,
+        &opts.mode.flag()[2..]
     );
     println!(
         "A accord (2 clients + compositor) median: {:.3} ms (min {:.3}, max {:.3})",

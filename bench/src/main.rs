@@ -11,9 +11,11 @@ mod wl;
 use std::path::Path;
 
 const USAGE: &str = "usage:
-  accord-bench e2e [--pairs N] [--warmup N]        A (Accord) vs B (wl_shm), alternating
+  accord-bench e2e [--pairs N] [--warmup N] [--after-all|--concurrent]
+      A (Accord) vs B (wl_shm), alternating; the consumer reads each buffer once
+      the producer wrote it (default), after all, or racing the writes
   accord-bench scale [--clients N] [--collections N] [--extra N]
-internal: accord-bench serve [--shm] | accord-bench consumer SOCKET";
+internal: accord-bench serve [--shm] | accord-bench consumer SOCKET [MODE]";
 
 fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
     match args.iter().position(|a| a == name) {
@@ -41,8 +43,16 @@ fn main_result() -> Result<(), String> {
     let rest = args.get(1..).unwrap_or(&[]);
     match args.first().map(String::as_str) {
         Some("e2e") => {
+            let mode = e2e::Mode::parse(rest);
+            let rest: Vec<String> = rest
+                .iter()
+                .filter(|a| *a != mode.flag())
+                .cloned()
+                .collect();
+            let rest = &rest[..];
             check_flags(rest, &["--pairs", "--warmup"])?;
             e2e::run(&e2e::Options {
+                mode,
                 pairs: flag(rest, "--pairs", 40)?.max(1),
                 warmup: flag(rest, "--warmup", 5)?,
             })
@@ -58,7 +68,7 @@ fn main_result() -> Result<(), String> {
         Some("serve") => server::serve(rest.iter().any(|a| a == "--shm")),
         Some("consumer") => {
             let socket = rest.first().ok_or_else(|| USAGE.to_string())?;
-            e2e::consumer_main(Path::new(socket))
+            e2e::consumer_main(Path::new(socket), e2e::Mode::parse(rest))
         }
         _ => Err(USAGE.to_string()),
     }
