@@ -139,7 +139,10 @@ pub fn consumer_main(socket: &Path, mode: Mode) -> Result<(), String> {
                 }
             }
             if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
-                eprintln!("consumer read {pages} pages in {:.3} ms", ms(t_read.elapsed()));
+                eprintln!(
+                    "consumer read {pages} pages in {:.3} ms",
+                    ms(t_read.elapsed())
+                );
             }
             let n = a.buffers.len();
             writeln!(out, "done {n} {} {} {pages} 1", a.width, a.height)
@@ -434,7 +437,10 @@ fn thread_cpu_ns() -> u64 {
 
 fn check(what: &str, h: &Held) -> Result<(), String> {
     let pages_per_buffer = (WIDTH as usize * 4 * HEIGHT as usize).div_ceil(crate::wl::PAGE);
-    if h.buffers != BUFFERS || (h.width, h.height) != (WIDTH, HEIGHT) || h.pages < BUFFERS * pages_per_buffer {
+    if h.buffers != BUFFERS
+        || (h.width, h.height) != (WIDTH, HEIGHT)
+        || h.pages < BUFFERS * pages_per_buffer
+    {
         return Err(format!(
             "{what} holds {} buffers of {}x{} ({} pages touched), expected {BUFFERS} of {WIDTH}x{HEIGHT}",
             h.buffers, h.width, h.height, h.pages

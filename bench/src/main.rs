@@ -44,11 +44,7 @@ fn main_result() -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("e2e") => {
             let mode = e2e::Mode::parse(rest);
-            let rest: Vec<String> = rest
-                .iter()
-                .filter(|a| *a != mode.flag())
-                .cloned()
-                .collect();
+            let rest: Vec<String> = rest.iter().filter(|a| *a != mode.flag()).cloned().collect();
             let rest = &rest[..];
             check_flags(rest, &["--pairs", "--warmup"])?;
             e2e::run(&e2e::Options {

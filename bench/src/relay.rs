@@ -108,7 +108,10 @@ impl Relay {
                     break;
                 };
                 let wire = Arc::new(Mutex::new(Wire::default()));
-                conns.lock().unwrap_or_else(|e| e.into_inner()).push(wire.clone());
+                conns
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(wire.clone());
                 let (c2, s2) = match (client.try_clone(), server.try_clone()) {
                     (Ok(c), Ok(s)) => (c, s),
                     _ => break,

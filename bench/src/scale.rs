@@ -18,7 +18,9 @@
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
-use accord_client::{Accord, Allocation, Collection, Constraints, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR};
+use accord_client::{
+    Accord, Allocation, Collection, Constraints, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR,
+};
 use wayland_client::Connection;
 
 use crate::server::Server;

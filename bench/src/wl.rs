@@ -37,7 +37,8 @@ pub struct Globals {
 
 impl Globals {
     pub fn new(conn: &Connection) -> Result<Globals, String> {
-        let (list, queue) = registry_queue_init::<Wl>(conn).map_err(|e| format!("registry: {e}"))?;
+        let (list, queue) =
+            registry_queue_init::<Wl>(conn).map_err(|e| format!("registry: {e}"))?;
         let qh = queue.handle();
         Ok(Globals { queue, qh, list })
     }
