@@ -5,19 +5,17 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use accord_client::{Accord, Constraints, Mapping, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR};
 use wayland_client::protocol::{wl_compositor, wl_shm};
-use wayland_client::Connection;
 
 use crate::relay::Relay;
 use crate::server::{sched_ns, Server};
 use crate::stats::{median, ms};
-use crate::wl::{read_pages, touch_pages, Globals, Wl};
+use crate::wl::{connect, read_pages, touch_pages, Globals, Wl};
 
 pub const WIDTH: u32 = 1920;
 pub const HEIGHT: u32 = 1080;
@@ -56,11 +54,6 @@ impl Mode {
             .find(|m| args.iter().any(|a| a == m.flag()))
             .unwrap_or(Mode::Pipeline)
     }
-}
-
-fn connect(path: &Path) -> Result<Connection, String> {
-    let s = UnixStream::connect(path).map_err(|e| format!("connect {}: {e}", path.display()))?;
-    Connection::from_socket(s).map_err(|e| format!("wayland connection: {e}"))
 }
 
 /// What one participant ended up holding.
@@ -145,6 +138,7 @@ pub fn consumer_main(socket: &Path, mode: Mode) -> Result<(), String> {
                 );
             }
             let n = a.buffers.len();
+            // One blocking wait for the compositor: `wait_allocated`.
             writeln!(out, "done {n} {} {} {pages} 1", a.width, a.height)
                 .map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;

@@ -15,13 +15,11 @@
 //! (the compositor never maps or touches a memfd buffer; `RssShmem` is
 //! printed to show it).
 
-use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
 use accord_client::{
     Accord, Allocation, Collection, Constraints, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR,
 };
-use wayland_client::Connection;
 
 use crate::server::Server;
 use crate::stats::{median, ms, quantile};
@@ -80,8 +78,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let server = Server::spawn(false)?;
     let mut clients = Vec::with_capacity(opts.clients);
     for _ in 0..opts.clients {
-        let s = UnixStream::connect(&server.accord_socket).map_err(|e| format!("connect: {e}"))?;
-        let conn = Connection::from_socket(s).map_err(|e| e.to_string())?;
+        let conn = crate::wl::connect(&server.accord_socket)?;
         clients.push(Accord::new(&conn).map_err(|e| e.to_string())?);
     }
     let before = server.memory()?;

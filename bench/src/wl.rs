@@ -7,6 +7,13 @@ use wayland_client::protocol::{
 };
 use wayland_client::{delegate_noop, Connection, Dispatch, EventQueue, QueueHandle};
 
+/// A Wayland connection over the socket at `path`.
+pub fn connect(path: &std::path::Path) -> Result<Connection, String> {
+    let s = std::os::unix::net::UnixStream::connect(path)
+        .map_err(|e| format!("connect {}: {e}", path.display()))?;
+    Connection::from_socket(s).map_err(|e| format!("wayland connection: {e}"))
+}
+
 /// Dispatch state of the benchmarks' own queues (events are ignored).
 #[derive(Debug, Default)]
 pub struct Wl;
