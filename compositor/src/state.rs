@@ -208,12 +208,6 @@ impl BufferCollectionState {
     /// Fail slots whose exported handle was not redeemed within
     /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY). Also done on
     /// every manager request; call it from a timer for idle displays.
-    ///
-    /// ```no_run
-    /// # fn on_timer(accord: &mut accord_smithay::BufferCollectionState) {
-    /// accord.expire_handles();
-    /// # }
-    /// ```
     pub fn expire_handles(&mut self) {
         self.registry.expire_handles(Instant::now());
         self.flush();
