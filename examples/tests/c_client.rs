@@ -4,11 +4,14 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use common::artifacts::build_c_client;
-use common::TempRuntimeDir;
+use accord_examples::refcomp::{spawn, Config};
+use common::artifacts::{build_c_client, KillOnDrop};
+use common::{wait_exit, TempRuntimeDir};
 
 fn protocol_xml() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/buffer-collection-v1.xml")
@@ -99,4 +102,104 @@ fn c_client_negotiates_and_its_buffer_is_shown() {
     ] {
         assert_eq!(at(x, y), rgba, "pixel ({x},{y}) should be {what}");
     }
+}
+
+/// The four quadrant colours the C client paints (RGBA), for a window at
+/// (0, 0) of `w` x `h` pixels: (x, y, colour, what).
+fn quadrant_samples(w: u32, h: u32) -> Vec<(u32, u32, [u8; 4], &'static str)> {
+    let (red, green, blue, white) = (
+        [255, 0, 0, 255],
+        [0, 255, 0, 255],
+        [0, 0, 255, 255],
+        [255, 255, 255, 255],
+    );
+    vec![
+        (1, 1, red, "top left red"),
+        (w / 2 - 1, h / 2 - 1, red, "top left red"),
+        (w / 2, 1, green, "top right green"),
+        (w - 1, h / 2 - 1, green, "top right green"),
+        (1, h / 2, blue, "bottom left blue"),
+        (w / 2 - 1, h - 1, blue, "bottom left blue"),
+        (w / 2, h / 2, white, "bottom right white"),
+        (w - 1, h - 1, white, "bottom right white"),
+    ]
+}
+
+#[test]
+fn c_client_toplevel_is_shown_by_the_reference_compositor() {
+    let dir = TempRuntimeDir::new("c-client-refcomp");
+    let exe = build_c_client(dir.path());
+    let compositor = spawn(Config {
+        runtime_dir: Some(dir.path().to_owned()),
+        ..Config::default()
+    })
+    .expect("start the reference compositor");
+
+    // --hold: keep the window until stdin closes, so it is on screen for
+    // the screenshot.
+    let mut client = KillOnDrop(
+        Command::new(&exe)
+            .args(["--size", "200x120", "--hold"])
+            .envs(compositor.client_env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the C client"),
+    );
+    let stdout = BufReader::new(client.0.stdout.take().expect("piped stdout"));
+    let mut lines = Vec::new();
+    for line in stdout.lines() {
+        let line = line.expect("read the C client's output");
+        let done = line == "c-client: presented";
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    if lines.last().map(String::as_str) != Some("c-client: presented") {
+        let _ = client.0.wait();
+        let stderr = stderr_of(&mut client.0);
+        panic!("the C client stopped before presenting: {lines:?}\nstderr: {stderr}");
+    }
+    assert_eq!(
+        lines,
+        [
+            "c-client: negotiated format=XR24 modifier=0x0 size=200x120 buffers=2 memory=memfd",
+            // 800 bytes rounded up to the 64-byte stride alignment.
+            "c-client: buffer 0 plane 0 offset=0 stride=832 bytes=99840",
+            "c-client: presented",
+        ]
+    );
+
+    // Two more frames so the commit is composited, then read back.
+    let frames = compositor.counters().frames_rendered;
+    compositor.wait_for(Duration::from_secs(5), |c| c.frames_rendered >= frames + 2);
+    let shot = compositor.screenshot().expect("screenshot");
+    for (x, y, rgba, what) in quadrant_samples(200, 120) {
+        let p = shot.pixel(x, y).expect("inside the output");
+        assert!(common::near(p, rgba), "({x},{y}) = {p:?}, want {what}");
+    }
+    let outside = shot.pixel(200, 60).expect("inside the output");
+    assert!(
+        !common::near(outside, [255, 255, 255, 255]),
+        "(200,60) right of the window is not the client's"
+    );
+
+    drop(client.0.stdin.take()); // EOF: the client cleans up and exits
+    let status = wait_exit(&mut client.0, Duration::from_secs(10));
+    let stderr = stderr_of(&mut client.0);
+    assert!(status.success(), "C client: {status}: {stderr}");
+    assert!(stderr.is_empty(), "C client stderr: {stderr}");
+    compositor.stop().expect("stop the compositor");
+}
+
+/// What an exited child wrote to its piped stderr.
+fn stderr_of(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut stderr);
+    }
+    stderr
 }
