@@ -89,6 +89,8 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
+impl std::error::Error for Mismatch {}
+
 /// Writes frame `frame` into `bytes`.
 pub fn draw(frame: u32, layout: Layout, bytes: &mut [u8]) -> Result<(), Mismatch> {
     let len = bytes.len();
