@@ -7,7 +7,7 @@ use std::{path::PathBuf, process::ExitCode};
 use accord_client::{Accord, Constraints, Usage, MOD_LINEAR};
 use accord_examples::demo::{
     channel::{Channel, Message},
-    pattern,
+    pattern, program,
     results::Results,
     window::Error,
     ARGB8888, XRGB8888,
@@ -26,25 +26,15 @@ Prints `accord-demo-consumer: result k=v ...` at the end.";
 const STRIDE_ALIGNMENT: u32 = 256;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let channel = match (args.next().as_deref(), args.next(), args.next()) {
-        (Some("--channel"), Some(path), None) => PathBuf::from(path),
-        (Some("-h" | "--help"), None, None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        _ => {
-            eprintln!("{NAME}: bad arguments\n\n{USAGE}");
-            return ExitCode::from(2);
+    let parse = || {
+        let mut args = std::env::args().skip(1);
+        match (args.next().as_deref(), args.next(), args.next()) {
+            (Some("--channel"), Some(path), None) => Ok(Some(PathBuf::from(path))),
+            (Some("-h" | "--help"), None, None) => Ok(None),
+            _ => Err("bad arguments".to_owned()),
         }
     };
-    match run(&channel) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{NAME}: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    program(NAME, USAGE, parse, |path| run(&path).map(|()| true))
 }
 
 fn run(path: &std::path::Path) -> Result<(), Error> {

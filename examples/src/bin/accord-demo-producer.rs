@@ -10,7 +10,7 @@ use std::{
 use accord_client::{Accord, Constraints, MemoryKind, Usage, MOD_LINEAR};
 use accord_examples::demo::{
     channel::{Channel, Message},
-    pattern,
+    pattern, program,
     results::Results,
     window::{Error, Window},
     ARGB8888, XRGB8888,
@@ -34,7 +34,8 @@ struct Args {
     hold: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
+/// `Ok(None)`: `--help`.
+fn parse_args() -> Result<Option<Args>, String> {
     let mut args = std::env::args().skip(1);
     let (mut channel, mut frames, mut size, mut hold) = (None, 120, (500, 300), false);
     while let Some(arg) = args.next() {
@@ -60,37 +61,20 @@ fn parse_args() -> Result<Args, String> {
                     .ok_or(format!("--size {v:?}: expected WxH, 64..=4096 x 32..=4096"))?;
             }
             "--hold" => hold = true,
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => return Ok(None),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Args {
+    Ok(Some(Args {
         channel: channel.ok_or("--channel PATH is required")?,
         frames,
         size,
         hold,
-    })
+    }))
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{NAME}: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{NAME}: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    program(NAME, USAGE, parse_args, |args| run(&args).map(|()| true))
 }
 
 fn run(args: &Args) -> Result<(), Error> {

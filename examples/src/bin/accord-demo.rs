@@ -12,7 +12,7 @@ use std::{
 };
 
 use accord_examples::{
-    demo::{fourcc_name, modifier_name, pattern, results::Results, window::Error},
+    demo::{fourcc_name, modifier_name, pattern, program, results::Results, window::Error},
     refcomp::{spawn, Config, Running, Screenshot},
 };
 
@@ -66,25 +66,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{NAME}: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("{NAME}: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    program(NAME, USAGE, parse_args, |args| run(&args))
 }
 
 /// A private `XDG_RUNTIME_DIR` for the demo's socket, removed on drop.

@@ -7,6 +7,37 @@ pub mod pattern;
 pub mod results;
 pub mod window;
 
+/// The `main` of each demo program: `parse` gives `Ok(None)` for `--help`
+/// (usage printed, exit 0); a parse error exits 2 with the usage; `run`
+/// returning `Ok(false)` or an error exits 1.
+pub fn program<A>(
+    name: &str,
+    usage: &str,
+    parse: impl FnOnce() -> Result<Option<A>, String>,
+    run: impl FnOnce(A) -> Result<bool, window::Error>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let args = match parse() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{usage}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}\n\n{usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `DRM_FORMAT_XRGB8888` ('XR24').
 pub const XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
 /// `DRM_FORMAT_ARGB8888` ('AR24').
