@@ -77,12 +77,7 @@ fn collection_buffers_attached_to_a_surface_reach_the_output_with_no_copy() {
     let buffers = window.buffers(&collection, allocation.buffers.len() as u32);
     for (frame, index) in [(1u32, 0usize), (2, 1)] {
         let buffer = &allocation.buffers[index];
-        let layout = pattern::Layout {
-            width: SIZE.0,
-            height: SIZE.1,
-            offset: buffer.planes[0].offset as usize,
-            stride: buffer.planes[0].stride as usize,
-        };
+        let layout = pattern::Layout::of(buffer).expect("a plane");
         pattern::draw(frame, layout, &mut buffer.map().expect("map")).expect("fits");
         window.present(&buffers, index).expect("present");
         assert_shows(&compositor.screenshot().expect("screenshot"), frame);

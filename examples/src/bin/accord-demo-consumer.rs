@@ -118,13 +118,7 @@ fn check(allocation: &accord_client::Allocation, frame: u32, index: u32) -> Resu
         .buffers
         .get(index as usize)
         .ok_or("buffer index out of range")?;
-    let plane = buffer.planes.first().ok_or("buffer without planes")?;
-    let layout = pattern::Layout {
-        width: allocation.width,
-        height: allocation.height,
-        offset: usize::try_from(plane.offset)?,
-        stride: plane.stride as usize,
-    };
+    let layout = pattern::Layout::of(buffer).ok_or("buffer without planes")?;
     let bytes = buffer.map()?;
     let decoded = pattern::decode(layout.width, |x, y| {
         let i = layout.offset + y as usize * layout.stride + x as usize * 4;

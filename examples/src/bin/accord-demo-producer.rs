@@ -140,13 +140,7 @@ fn run(args: &Args) -> Result<(), Error> {
             recv_ack(&mut channel, &mut acked)?;
         }
         let buffer = &allocation.buffers[index];
-        let plane = buffer.planes.first().ok_or("buffer without planes")?;
-        let layout = pattern::Layout {
-            width: allocation.width,
-            height: allocation.height,
-            offset: usize::try_from(plane.offset)?,
-            stride: plane.stride as usize,
-        };
+        let layout = pattern::Layout::of(buffer).ok_or("buffer without planes")?;
         pattern::draw(frame, layout, &mut buffer.map()?)
             .map_err(|e| format!("drawing frame {frame}: {e}"))?;
         last_frame[index] = frame;

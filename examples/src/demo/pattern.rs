@@ -48,6 +48,17 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The layout of an Accord buffer's first plane; `None` without planes.
+    pub fn of(buffer: &accord_client::Buffer) -> Option<Layout> {
+        let plane = buffer.planes.first()?;
+        Some(Layout {
+            width: buffer.width,
+            height: buffer.height,
+            offset: usize::try_from(plane.offset).ok()?,
+            stride: plane.stride as usize,
+        })
+    }
+
     /// The byte range of row `y`, if it fits in `len` bytes.
     fn row(&self, y: u32, len: usize) -> Option<std::ops::Range<usize>> {
         let start = self
