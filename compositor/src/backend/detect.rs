@@ -19,6 +19,24 @@ pub enum BackendKind {
     Memfd,
 }
 
+impl BackendKind {
+    /// `gbm`, `dumb`, `dma-heap`, `udmabuf` or `memfd`.
+    ///
+    /// ```
+    /// use accord_smithay::backend::BackendKind;
+    /// assert_eq!(BackendKind::DmaHeap.as_str(), "dma-heap");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Gbm => "gbm",
+            BackendKind::Dumb => "dumb",
+            BackendKind::DmaHeap => "dma-heap",
+            BackendKind::Udmabuf => "udmabuf",
+            BackendKind::Memfd => "memfd",
+        }
+    }
+}
+
 /// One backend on one device node.
 #[derive(Clone, Debug)]
 pub struct Detected {
@@ -30,13 +48,7 @@ pub struct Detected {
 
 impl Detected {
     pub fn name(&self) -> String {
-        let kind = match self.kind {
-            BackendKind::Gbm => "gbm",
-            BackendKind::Dumb => "dumb",
-            BackendKind::DmaHeap => "dma-heap",
-            BackendKind::Udmabuf => "udmabuf",
-            BackendKind::Memfd => "memfd",
-        };
+        let kind = self.kind.as_str();
         match &self.path {
             Some(p) => format!("{kind}:{}", p.display()),
             None => kind.to_string(),
@@ -85,21 +97,41 @@ fn unavailable(why: impl std::fmt::Display) -> Result<String, String> {
     Err(format!("not available here: {why}"))
 }
 
-/// Card nodes under `/dev/dri`, sorted (`card0`, `card1`, ...).
-pub fn card_nodes() -> Vec<PathBuf> {
-    let mut cards: Vec<PathBuf> = std::fs::read_dir("/dev/dri")
+/// DRM nodes under `/dev/dri`: card (primary) nodes, then render nodes,
+/// each group sorted (`card0`, `card1`, `renderD128`, ...). Empty when
+/// there is no `/dev/dri`.
+///
+/// ```
+/// for node in accord_smithay::backend::drm_nodes() {
+///     println!("{}", node.display());
+/// }
+/// ```
+pub fn drm_nodes() -> Vec<PathBuf> {
+    let mut nodes: Vec<(bool, PathBuf)> = std::fs::read_dir("/dev/dri")
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let render = name.starts_with("renderD");
+            (render || name.starts_with("card")).then_some((render, p))
+        })
+        .collect();
+    nodes.sort();
+    nodes.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Card nodes under `/dev/dri`, sorted (`card0`, `card1`, ...).
+pub fn card_nodes() -> Vec<PathBuf> {
+    drm_nodes()
+        .into_iter()
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("card"))
         })
-        .collect();
-    cards.sort();
-    cards
+        .collect()
 }
 
 /// Every backend kind, per device where it has one, with its status.

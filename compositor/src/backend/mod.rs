@@ -17,7 +17,7 @@ use std::os::fd::OwnedFd;
 use accord_engine::Decision;
 
 pub use detect::{
-    allocators_for_devices, card_for_device, card_nodes, detect, BackendKind, Detected,
+    allocators_for_devices, card_for_device, card_nodes, detect, drm_nodes, BackendKind, Detected,
 };
 pub use dma_heap::DmaHeapAllocator;
 pub use dumb::DumbAllocator;

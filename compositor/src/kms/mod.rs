@@ -9,6 +9,7 @@ mod card;
 mod fallback;
 mod in_formats;
 mod planes;
+mod renderer;
 mod target;
 mod test_only;
 
@@ -16,5 +17,6 @@ pub use card::Card;
 pub use fallback::{confirm_scanout, Attempt, ScanoutChoice};
 pub use in_formats::parse_in_formats;
 pub use planes::{compositor_formats, probe_planes, PlaneInfo, PlaneKind};
+pub use renderer::{pixman_import_formats, renderer_import_formats};
 pub use target::ScanoutTarget;
 pub use test_only::{test_only, Rejected};
