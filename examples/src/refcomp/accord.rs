@@ -10,7 +10,7 @@
 use accord_engine::FormatModifier;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState, MemfdBuffer};
 use smithay::{
-    backend::renderer::{pixman::PixmanRenderer, ImportDma},
+    backend::renderer::pixman::PixmanRenderer,
     reexports::wayland_server::{protocol::wl_buffer::WlBuffer, Resource},
 };
 
@@ -35,15 +35,9 @@ accord_smithay::delegate_buffer_collection!(RefState);
 /// import formats (LINEAR only) that both drawing paths take, i.e. the
 /// 32-bit ones the `ForeignBuffers` hook can wrap, in Pixman's order.
 pub fn renderer_formats(renderer: &PixmanRenderer) -> Vec<FormatModifier> {
-    renderer
-        .dmabuf_formats()
-        .iter()
-        .filter(|f| foreign::drawable(f.code as u32))
-        .map(|f| FormatModifier {
-            format: f.code as u32,
-            modifier: u64::from(f.modifier),
-            scanout: false,
-        })
+    accord_smithay::kms::renderer_import_formats(renderer)
+        .into_iter()
+        .filter(|f| foreign::drawable(f.format))
         .collect()
 }
 
