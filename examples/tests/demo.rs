@@ -71,3 +71,22 @@ fn demo_report_and_png_show_every_frame_shared_with_no_copy() {
         assert!(near(shot.pixel(x, y).expect("in range"), BACKGROUND));
     }
 }
+
+#[test]
+fn demo_programs_reject_bad_arguments_with_their_usage() {
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_accord-demo"), &["--frames", "0"][..]),
+        (env!("CARGO_BIN_EXE_accord-demo"), &["--nope"]),
+        (env!("CARGO_BIN_EXE_accord-demo-producer"), &[]),
+        (
+            env!("CARGO_BIN_EXE_accord-demo-producer"),
+            &["--channel", "x", "--size", "10x10"],
+        ),
+        (env!("CARGO_BIN_EXE_accord-demo-consumer"), &[]),
+    ] {
+        let out = Command::new(bin).args(args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {stderr}");
+        assert!(stderr.contains("usage:"), "{bin} {args:?}: {stderr}");
+    }
+}
