@@ -122,10 +122,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
         data_init: &mut DataInit<'_, D>,
     ) {
         let cid = client.id();
-        state
-            .buffer_collection_state()
-            .registry
-            .expire_handles(Instant::now());
+        state.buffer_collection_state().maintain(Instant::now());
         match request {
             manager::Request::Destroy => {}
             manager::Request::CreateCollection { token } => {
