@@ -278,7 +278,8 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
             span,
         };
         let root = coll.new_slot(0, name, false);
-        root.span.in_scope(|| tracing::debug!("created (root token)"));
+        root.span
+            .in_scope(|| tracing::debug!("created (root token)"));
         coll.slots.push(root);
         self.collections.insert(id, coll);
         SlotId {
@@ -441,7 +442,8 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         let Some(s) = coll.slots.get_mut(slot.index as usize) else {
             return;
         };
-        s.span.in_scope(|| tracing::debug!(dispensable = s.dispensable, "failed: {why}"));
+        s.span
+            .in_scope(|| tracing::debug!(dispensable = s.dispensable, "failed: {why}"));
         if s.dispensable {
             s.state = SlotState::Dropped;
         } else {
