@@ -233,6 +233,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         self.handle_expiry = expiry;
     }
 
+    /// The current handle expiry.
     pub fn handle_expiry(&self) -> Duration {
         self.handle_expiry
     }
@@ -243,6 +244,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         self.stall_warning = after;
     }
 
+    /// The current stall threshold.
     pub fn stall_warning(&self) -> Duration {
         self.stall_warning
     }
