@@ -381,6 +381,14 @@ impl TestServer {
         (conn, kill)
     }
 
+    /// A new connection with the client library on it (keep the
+    /// connection alive as long as the `Accord`).
+    pub fn accord(&self) -> (wayland_client::Connection, accord_client::Accord) {
+        let conn = self.connect();
+        let accord = accord_client::Accord::new(&conn).expect("the accord global");
+        (conn, accord)
+    }
+
     /// Number of client disconnects the server has processed.
     pub fn disconnects(&self) -> usize {
         self.observed.lock().map(|o| o.disconnects).unwrap_or(0)
@@ -545,6 +553,16 @@ fn run_server(
         }
         let _ = state.dh.flush_clients();
     });
+}
+
+/// Exactly `w`x`h` XRGB8888 LINEAR, `count` buffers camped (memfd memory
+/// is sparse, so even gigabytes cost nothing in tests).
+pub fn xrgb_exact(w: u32, h: u32, count: u32) -> accord_client::Constraints {
+    accord_client::Constraints::new()
+        .format(XRGB8888, MOD_LINEAR)
+        .min_size(w, h)
+        .max_size(w, h)
+        .buffers(count)
 }
 
 /// Fault injection: a backend test double that allocates real memfd

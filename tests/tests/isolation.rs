@@ -14,12 +14,6 @@ fn raw(server: &TestServer) -> RawClient {
     RawClient::new(server.connect())
 }
 
-fn lib(server: &TestServer) -> (wayland_client::Connection, Accord) {
-    let conn = server.connect();
-    let accord = Accord::new(&conn).expect("accord global");
-    (conn, accord)
-}
-
 fn xrgb() -> Constraints {
     Constraints::new()
         .format(XRGB8888, MOD_LINEAR)
@@ -99,8 +93,8 @@ fn handles_expire_over_the_wire() {
     let mut owner = raw(&server);
     let mut late = raw(&server);
     // Redeemed in time: works.
-    let (_c1, a1) = lib(&server);
-    let (_c2, b1) = lib(&server);
+    let (_c1, a1) = server.accord();
+    let (_c2, b1) = server.accord();
     let t = a1.create_collection();
     let h = t.duplicate().export().unwrap();
     let bt = b1.import(&h);
@@ -151,8 +145,8 @@ fn a_protocol_error_kills_only_the_faulty_client() {
     let server = TestServer::start();
     // A producer and a consumer in two clients negotiate, while a third
     // client is killed for a protocol error in the middle.
-    let (_pc, producer) = lib(&server);
-    let (_cc, consumer) = lib(&server);
+    let (_pc, producer) = server.accord();
+    let (_cc, consumer) = server.accord();
     let token = producer.create_collection();
     let imported = consumer.import(&token.duplicate().export().unwrap());
     let pcoll = token.bind();
@@ -169,47 +163,61 @@ fn a_protocol_error_kills_only_the_faulty_client() {
     assert_eq!(a.buffers[0].inode().unwrap(), b.buffers[0].inode().unwrap());
 }
 
-#[test]
-fn a_dispensable_participant_killed_by_a_protocol_error_is_dropped() {
-    let server = TestServer::start();
-    let (_pc, producer) = lib(&server);
-    let mut bad = raw(&server);
+/// A producer's collection with a second slot imported by a raw client
+/// that `misuse` gets killed with protocol error `code`; the producer's
+/// outcome.
+fn producer_with_a_killed_importer(
+    server: &TestServer,
+    dispensable: bool,
+    misuse: impl FnOnce(&accord_protocol::client::wp_buffer_collection_v1::WpBufferCollectionV1),
+    code: CollError,
+) -> (
+    Accord,
+    Result<accord_client::Allocation, accord_client::Failure>,
+) {
+    let (_pc, producer) = server.accord();
+    let mut bad = raw(server);
     let token = producer.create_collection();
     let extra = token.duplicate();
-    extra.set_dispensable();
+    extra.set_name("wrecker");
+    if dispensable {
+        extra.set_dispensable();
+    }
     let handle = extra.export().unwrap();
     let pcoll = token.bind();
     pcoll.commit(&xrgb());
     producer.flush().unwrap();
     let t = bad.manager.import_token(handle, &bad.qh, ());
-    let c = t.bind(&bad.qh, ());
-    c.set_devices(vec![0; 3]);
-    let (code, _) = bad.expect_error();
-    assert_eq!(code, CollError::InvalidDeviceList as u32);
-    let a = pcoll
-        .wait_allocated()
-        .expect("allocates without the dispensable participant");
+    misuse(&t.bind(&bad.qh, ()));
+    let (got, msg) = bad.expect_error();
+    assert_eq!(got, code as u32, "{msg}");
+    let outcome = pcoll.wait_allocated();
+    (producer, outcome)
+}
+
+#[test]
+fn a_dispensable_participant_killed_by_a_protocol_error_is_dropped() {
+    let server = TestServer::start();
+    let (_, outcome) = producer_with_a_killed_importer(
+        &server,
+        true,
+        |c| c.set_devices(vec![0; 3]),
+        CollError::InvalidDeviceList,
+    );
+    let a = outcome.expect("allocates without the dispensable participant");
     assert_eq!(a.buffers.len(), 2);
 }
 
 #[test]
 fn a_required_participant_killed_by_a_protocol_error_fails_the_collection_only() {
     let server = TestServer::start();
-    let (_pc, producer) = lib(&server);
-    let mut bad = raw(&server);
-    let token = producer.create_collection();
-    let extra = token.duplicate();
-    extra.set_name("wrecker");
-    let handle = extra.export().unwrap();
-    let pcoll = token.bind();
-    pcoll.commit(&xrgb());
-    producer.flush().unwrap();
-    let t = bad.manager.import_token(handle, &bad.qh, ());
-    let c = t.bind(&bad.qh, ());
-    c.set_size_alignment(0, 1);
-    let (code, _) = bad.expect_error();
-    assert_eq!(code, CollError::InvalidValue as u32);
-    let f = pcoll.wait_allocated().expect_err("its participant died");
+    let (producer, outcome) = producer_with_a_killed_importer(
+        &server,
+        false,
+        |c| c.set_size_alignment(0, 1),
+        CollError::InvalidValue,
+    );
+    let f = outcome.expect_err("its participant died");
     assert_eq!(f.reason, LibReason::ParticipantFailed, "{f}");
     assert!(f.message.contains("'wrecker'"), "{f}");
     // The producer's connection is fine: it negotiates again.

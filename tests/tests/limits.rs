@@ -2,25 +2,11 @@
 //! itself is a protocol error (see `misuse.rs`); one that only shows in the
 //! combined constraints is a `failed` event.
 
-use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
+use accord_client::{Accord, Constraints, FailureReason};
 use accord_protocol::client::wp_buffer_collection_v1::Error as CollError;
 use accord_protocol::limits::{HANDLE_EXPIRY, MAX_BUFFERS, MAX_BUFFER_BYTES, MAX_COLLECTION_BYTES};
 use accord_tests::raw::RawClient;
-use accord_tests::{TestServer, XRGB8888};
-
-fn lib(server: &TestServer) -> (wayland_client::Connection, Accord) {
-    let conn = server.connect();
-    let accord = Accord::new(&conn).expect("accord global");
-    (conn, accord)
-}
-
-fn sized(w: u32, h: u32, count: u32) -> Constraints {
-    Constraints::new()
-        .format(XRGB8888, MOD_LINEAR)
-        .min_size(w, h)
-        .max_size(w, h)
-        .buffers(count)
-}
+use accord_tests::{xrgb_exact, TestServer};
 
 fn outcome(
     accord: &Accord,
@@ -47,11 +33,11 @@ fn version_one_values() {
 #[test]
 fn a_buffer_over_512_mib_is_too_large() {
     let server = TestServer::start();
-    let (_c, a) = lib(&server);
+    let (_c, a) = server.accord();
     // 8192x16384x4 = 512 MiB exactly: allowed.
-    drop(outcome(&a, &sized(8192, 16384, 1)).expect("512 MiB fit"));
+    drop(outcome(&a, &xrgb_exact(8192, 16384, 1)).expect("512 MiB fit"));
     // One row more is over.
-    let f = outcome(&a, &sized(8192, 16385, 1)).expect_err("over 512 MiB");
+    let f = outcome(&a, &xrgb_exact(8192, 16385, 1)).expect_err("over 512 MiB");
     assert_eq!(f.reason, FailureReason::TooLarge, "{f}");
     assert!(
         f.message
@@ -64,11 +50,11 @@ fn a_buffer_over_512_mib_is_too_large() {
 #[test]
 fn a_collection_over_1_gib_is_too_large() {
     let server = TestServer::start();
-    let (_c, a) = lib(&server);
+    let (_c, a) = server.accord();
     // 4 x 256 MiB = 1 GiB: allowed (and released right away).
-    drop(outcome(&a, &sized(8192, 8192, 4)).expect("1 GiB fits"));
+    drop(outcome(&a, &xrgb_exact(8192, 8192, 4)).expect("1 GiB fits"));
     a.roundtrip().unwrap();
-    let f = outcome(&a, &sized(8192, 8192, 5)).expect_err("1.25 GiB");
+    let f = outcome(&a, &xrgb_exact(8192, 8192, 5)).expect_err("1.25 GiB");
     assert_eq!(f.reason, FailureReason::TooLarge, "{f}");
     assert!(
         f.message.contains("collection limit of 1073741824 bytes"),
@@ -79,14 +65,14 @@ fn a_collection_over_1_gib_is_too_large() {
 #[test]
 fn more_than_128_buffers_combined_is_a_count_conflict() {
     let server = TestServer::start();
-    let (_pc, p) = lib(&server);
-    let (_cc, c) = lib(&server);
+    let (_pc, p) = server.accord();
+    let (_cc, c) = server.accord();
     let token = p.create_collection();
     let imported = c.import(&token.duplicate().export().unwrap());
     let (pk, ck) = (token.bind(), imported.bind());
     // Each participant alone is within the limit; together they are not.
-    pk.commit(&sized(16, 16, 100));
-    ck.commit(&sized(16, 16, 29));
+    pk.commit(&xrgb_exact(16, 16, 100));
+    ck.commit(&xrgb_exact(16, 16, 29));
     c.flush().unwrap();
     let f = pk.wait_allocated().expect_err("129 buffers");
     assert_eq!(f.reason, FailureReason::CountConflict, "{f}");

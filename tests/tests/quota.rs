@@ -2,50 +2,34 @@
 //! bytes come back only when the last holder (participant or `wl_buffer`)
 //! releases the buffers.
 
-use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
+use accord_client::FailureReason;
 use accord_protocol::limits::DEFAULT_CLIENT_QUOTA;
-use accord_tests::{TestServer, XRGB8888};
-
-fn lib(server: &TestServer) -> (wayland_client::Connection, Accord) {
-    let conn = server.connect();
-    let accord = Accord::new(&conn).expect("accord global");
-    (conn, accord)
-}
-
-/// `count` buffers of `w`x`h` XRGB8888 LINEAR (memfd memory is sparse, so
-/// gigabytes cost nothing here).
-fn big(w: u32, h: u32, count: u32) -> Constraints {
-    Constraints::new()
-        .format(XRGB8888, MOD_LINEAR)
-        .min_size(w, h)
-        .max_size(w, h)
-        .buffers(count)
-}
+use accord_tests::{xrgb_exact, TestServer};
 
 #[test]
 fn default_quota_is_one_gib_per_client() {
     assert_eq!(DEFAULT_CLIENT_QUOTA, 1 << 30);
     let server = TestServer::start();
-    let (_a, a) = lib(&server);
-    let (_b, b) = lib(&server);
+    let (_a, a) = server.accord();
+    let (_b, b) = server.accord();
     // 8192x8192x4 = 256 MiB per buffer: two collections of 512 MiB fill
     // the quota exactly.
     let first = a.create_collection().bind();
-    first.commit(&big(8192, 8192, 2));
+    first.commit(&xrgb_exact(8192, 8192, 2));
     let first_a = first.wait_allocated().expect("512 MiB fit");
     assert_eq!(first_a.buffers[0].size, 256 << 20);
     let second = a.create_collection().bind();
-    second.commit(&big(8192, 8192, 2));
+    second.commit(&xrgb_exact(8192, 8192, 2));
     let _second_a = second.wait_allocated().expect("1 GiB fits exactly");
     assert_eq!(server.charged_bytes(), 1 << 30);
     let third = a.create_collection().bind();
-    third.commit(&big(64, 64, 1));
+    third.commit(&xrgb_exact(64, 64, 1));
     let f = third.wait_allocated().expect_err("one more byte is over");
     assert_eq!(f.reason, FailureReason::QuotaExceeded, "{f}");
     assert!(f.message.contains("1073741824-byte quota"), "{f}");
     // Another client has its own quota.
     let other = b.create_collection().bind();
-    other.commit(&big(8192, 8192, 2));
+    other.commit(&xrgb_exact(8192, 8192, 2));
     assert!(
         other.wait_allocated().is_ok(),
         "another client is unaffected"
@@ -55,13 +39,13 @@ fn default_quota_is_one_gib_per_client() {
 #[test]
 fn bytes_return_when_the_last_holder_releases() {
     let server = TestServer::start();
-    let (_pc, producer) = lib(&server);
-    let (_cc, consumer) = lib(&server);
+    let (_pc, producer) = server.accord();
+    let (_cc, consumer) = server.accord();
     let token = producer.create_collection();
     let imported = consumer.import(&token.duplicate().export().unwrap());
     let (pcoll, ccoll) = (token.bind(), imported.bind());
-    pcoll.commit(&big(64, 64, 2));
-    ccoll.commit(&big(64, 64, 2));
+    pcoll.commit(&xrgb_exact(64, 64, 2));
+    ccoll.commit(&xrgb_exact(64, 64, 2));
     consumer.flush().unwrap();
     let pa = pcoll.wait_allocated().unwrap();
     let ca = ccoll.wait_allocated().unwrap();
