@@ -92,3 +92,22 @@ fn one_participant_asking_for_more_than_128_buffers_is_a_protocol_error() {
         "{msg}"
     );
 }
+
+#[test]
+fn exactly_128_buffers_arrive_with_their_fds() {
+    let server = TestServer::start();
+    let (_pc, p) = server.accord();
+    let (_cc, c) = server.accord();
+    let token = p.create_collection();
+    let imported = c.import(&token.duplicate().export().unwrap());
+    let (pk, ck) = (token.bind(), imported.bind());
+    pk.commit(&xrgb_exact(16, 16, 100));
+    ck.commit(&xrgb_exact(16, 16, 28));
+    c.flush().unwrap();
+    let a = pk.wait_allocated().expect("128 buffers are allowed");
+    let b = ck.wait_allocated().expect("both participants get them");
+    assert_eq!((a.buffers.len(), b.buffers.len()), (128, 128));
+    for (x, y) in a.buffers.iter().zip(&b.buffers) {
+        assert_eq!(x.inode().unwrap(), y.inode().unwrap(), "same memory");
+    }
+}
