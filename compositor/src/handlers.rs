@@ -122,7 +122,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
         data_init: &mut DataInit<'_, D>,
     ) {
         let cid = client.id();
-        state.buffer_collection_state().maintain(Instant::now());
+        state
+            .buffer_collection_state()
+            .maintain_if_due(Instant::now());
         match request {
             manager::Request::Destroy => {}
             manager::Request::CreateCollection { token } => {

@@ -42,6 +42,9 @@ pub struct BufferCollectionState {
     pub(crate) slots: HashMap<SlotId, SlotObject>,
     pub(crate) objects_per_client: HashMap<ClientId, usize>,
     global: GlobalId,
+    /// When requests may next trigger the expiry/stall sweep (it walks every
+    /// handle and collection, so not on every request).
+    next_sweep: Instant,
 }
 
 impl std::fmt::Debug for BufferCollectionState {
@@ -75,6 +78,7 @@ impl BufferCollectionState {
             slots: HashMap::new(),
             objects_per_client: HashMap::new(),
             global,
+            next_sweep: Instant::now(),
         }
     }
 
@@ -139,6 +143,14 @@ impl BufferCollectionState {
     pub(crate) fn maintain(&mut self, now: Instant) {
         self.registry.expire_handles(now);
         self.registry.warn_stalled(now);
+        self.next_sweep = now + self.timer_period();
+    }
+
+    /// The sweep, at most once per timer period, from request handlers.
+    pub(crate) fn maintain_if_due(&mut self, now: Instant) {
+        if now >= self.next_sweep {
+            self.maintain(now);
+        }
     }
 
     /// How often the timer checks: every second, or more often when the

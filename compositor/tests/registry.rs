@@ -277,3 +277,27 @@ fn a_stalled_collection_is_reported_once_with_its_blocking_slots() {
         "once per collection"
     );
 }
+
+#[test]
+fn handles_are_random_lowercase_hex_and_never_repeat() {
+    let mut r = Reg::new();
+    let now = Instant::now();
+    let mut seen = std::collections::HashSet::new();
+    let mut ones = 0u64;
+    for _ in 0..32 {
+        let a = r.create("a".into(), 1);
+        for _ in 1..64 {
+            let s = r.duplicate(a).unwrap().unwrap();
+            let h = r.export(s, 1, now).unwrap();
+            assert!(accord_smithay::registry::is_well_formed_handle(&h), "{h}");
+            for c in h.chars() {
+                ones += u64::from(c.to_digit(16).unwrap().count_ones());
+            }
+            assert!(seen.insert(h), "a handle repeated");
+        }
+    }
+    // 2016 handles of 256 bits: about half the bits are set.
+    let bits = seen.len() as u64 * 256;
+    let share = ones as f64 / bits as f64;
+    assert!((0.49..0.51).contains(&share), "share of 1 bits {share}");
+}
