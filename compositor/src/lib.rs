@@ -14,7 +14,16 @@
 //! accord_smithay::delegate_buffer_collection!(State);
 //! smithay::delegate_dmabuf!(State);
 //! let accord = BufferCollectionState::new::<State>(&dh, Box::new(MemfdAllocator::new()));
+//! // Expire unredeemed handles and warn about stalled collections on idle
+//! // displays too.
+//! BufferCollectionState::insert_expiry_timer(&event_loop.handle())?;
 //! ```
+//!
+//! The module logs with `tracing`: a `collection` span per collection and a
+//! `participant` span per slot (carrying the name set with `set_name`), and
+//! one warning per collection that waits longer than 5 s
+//! ([`BufferCollectionState::set_stall_warning`]), naming the slots that are
+//! neither committed nor released.
 
 pub mod backend;
 mod handlers;
