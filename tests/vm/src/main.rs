@@ -6,6 +6,7 @@ mod backends;
 mod common;
 mod dmabuf;
 mod harness;
+mod info;
 mod probe;
 mod scanout;
 
@@ -77,6 +78,11 @@ fn main() {
         ("dma_heap_system", backends::dma_heap),
         ("udmabuf", backends::udmabuf),
         ("detect_lists_backends", backends::detect_lists),
+        (
+            "accord_info_json_lists_devices",
+            info::lists_virtio_gpu_and_vgem,
+        ),
+        ("accord_info_text_lists_nodes", info::text_lists_nodes),
     ];
     let failed = harness::run(tests);
     std::process::exit(if failed == 0 { 0 } else { 1 });
