@@ -85,7 +85,7 @@ fn guessed_handles_give_no_access_and_do_not_spoil_the_real_one() {
 
 #[test]
 fn handles_expire_over_the_wire() {
-    let expiry = Duration::from_millis(200);
+    let expiry = Duration::from_millis(400);
     let server = TestServer::start_config(Config {
         handle_expiry: Some(expiry),
         ..Config::default()
