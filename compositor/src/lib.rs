@@ -5,3 +5,4 @@
 //! `delegate_buffer_collection!`.
 
 pub mod backend;
+pub mod kms;
