@@ -5,6 +5,7 @@ use smithay::{
     backend::{
         allocator::Fourcc,
         renderer::{
+            damage::OutputDamageTracker,
             pixman::{PixmanRenderer, PixmanTarget},
             ExportMem, ImportDma,
         },
@@ -14,7 +15,29 @@ use smithay::{
     wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder},
 };
 
-use super::{Error, Screenshot};
+use super::{Error, OutputElement, Screenshot};
+
+/// How one frame tick reached the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameOutcome {
+    /// A client buffer went to the primary plane as it is: no composition.
+    Direct,
+    /// The renderer composed the scene into an output buffer, writing `bytes`.
+    Composited { bytes: u64 },
+    /// Nothing changed since the last frame; nothing was drawn or presented.
+    Unchanged,
+    /// The previous frame is still waiting for its page flip; this tick is
+    /// skipped (no frame callbacks, so clients do not outrun the display).
+    Busy,
+}
+
+/// 4 bytes per pixel over `rects` (the output buffers are 32-bit).
+pub fn damage_bytes<'a, K: 'a>(rects: impl IntoIterator<Item = &'a Rectangle<i32, K>>) -> u64 {
+    rects
+        .into_iter()
+        .map(|r| u64::from(r.size.w.max(0) as u32) * u64::from(r.size.h.max(0) as u32) * 4)
+        .sum()
+}
 
 /// Renders the scene into a framebuffer; receives the framebuffer's age
 /// (0: unknown contents, n: contents of n frames ago).
@@ -37,6 +60,29 @@ pub trait OutputTarget {
     /// KMS target overrides this with its device and a scanout tranche.
     fn dmabuf_feedback(&self, renderer: &PixmanRenderer) -> std::io::Result<DmabufFeedback> {
         DmabufFeedbackBuilder::new(0, renderer.dmabuf_formats()).build()
+    }
+
+    /// Shows `elements` (topmost first) over `background`. The default
+    /// composes them with `tracker` through [`OutputTarget::render_frame`]; a
+    /// KMS target may instead put a client buffer on a plane directly.
+    fn render_scene(
+        &mut self,
+        renderer: &mut PixmanRenderer,
+        elements: &[OutputElement],
+        background: [f32; 4],
+        tracker: &mut OutputDamageTracker,
+    ) -> Result<FrameOutcome, Error> {
+        let mut outcome = FrameOutcome::Unchanged;
+        self.render_frame(renderer, &mut |renderer, framebuffer, age| {
+            let result = tracker.render_output(renderer, framebuffer, age, elements, background)?;
+            if let Some(damage) = result.damage {
+                outcome = FrameOutcome::Composited {
+                    bytes: damage_bytes(damage),
+                };
+            }
+            Ok(())
+        })?;
+        Ok(outcome)
     }
 
     /// Binds the next framebuffer, calls `draw` on it and presents it.
