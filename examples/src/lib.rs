@@ -1,3 +1,5 @@
 //! Shared code of the reference compositor and the demo clients.
 
+pub mod dmabuf_client;
 pub mod refcomp;
+pub mod scanout_run;

@@ -86,6 +86,11 @@ impl Compositor {
     pub fn drm(config: Config, options: &DrmOptions) -> Result<Self, Error> {
         let mut renderer = PixmanRenderer::new()?;
         let (target, notifier) = DrmTarget::open(options, &mut renderer)?;
+        // Frames tick at the mode's refresh.
+        let config = Config {
+            refresh_mhz: target.mode.refresh,
+            ..config
+        };
         let compositor = target.compositor.clone();
         let flip_pending = target.flip_pending.clone();
         let this = Self::new(config, renderer, Box::new(target))?;
@@ -198,7 +203,11 @@ impl DrmTarget {
             "KMS output"
         );
         let flags = if options.direct_scanout {
-            FrameFlags::DEFAULT
+            // "_ANY": a client framebuffer added without modifiers reads as
+            // (XR24, INVALID) while the dumb swapchain reads as (XR24,
+            // LINEAR); the same memory layout, and the atomic TEST_ONLY
+            // commit smithay runs before using a plane is the real check.
+            FrameFlags::DEFAULT | FrameFlags::ALLOW_PRIMARY_PLANE_SCANOUT_ANY
         } else {
             FrameFlags::empty()
         };

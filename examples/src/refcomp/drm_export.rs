@@ -205,9 +205,12 @@ impl PrimeExporter {
         match added {
             Ok(fb) => Ok(Some(ClientFramebuffer {
                 fb,
+                // What KMS was told: an fb added without modifiers has an
+                // implicit one, which is how planes without IN_FORMATS list
+                // their formats.
                 format: smithay::backend::allocator::Format {
                     code: planar.format,
-                    modifier: format.modifier,
+                    modifier: modifier.unwrap_or(Modifier::Invalid),
                 },
                 drm: drm.clone(),
             })),
