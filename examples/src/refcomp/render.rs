@@ -77,6 +77,11 @@ impl RefState {
             // The display has not taken the last frame yet.
             return;
         }
+        tracing::debug!(
+            ?outcome,
+            commits = self.counters.snapshot().surface_commits,
+            "frame"
+        );
         self.counters.frame_presented(outcome);
         let frames = self.counters.frame_rendered();
         self.send_frame_callbacks();

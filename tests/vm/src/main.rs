@@ -7,6 +7,7 @@ mod common;
 mod dmabuf;
 mod harness;
 mod probe;
+mod refcomp_drm;
 mod scanout;
 
 fn main() {
@@ -68,6 +69,18 @@ fn main() {
         ("dma_heap_system", backends::dma_heap),
         ("udmabuf", backends::udmabuf),
         ("detect_lists_backends", backends::detect_lists),
+        (
+            "refcomp_drm_direct_scanout_60_frames",
+            refcomp_drm::direct_scanout_60_frames,
+        ),
+        (
+            "refcomp_drm_forced_composition",
+            refcomp_drm::forced_composition,
+        ),
+        (
+            "refcomp_drm_windowed_is_composited",
+            refcomp_drm::windowed_is_composited,
+        ),
     ];
     let failed = harness::run(tests);
     std::process::exit(if failed == 0 { 0 } else { 1 });
