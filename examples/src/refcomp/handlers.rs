@@ -218,7 +218,10 @@ delegate_xdg_shell!(RefState);
 // plus the state field in state.rs. Its memfd-backed wl_buffers are neither
 // shm nor dma-buf to smithay: set `RefState::foreign` to a `ForeignBuffers`
 // impl over `accord_smithay::with_memfd_buffer` so they are drawn (zero-copy)
-// and released (see foreign.rs). Dma-buf-backed ones need nothing more.
+// and released (see foreign.rs). Dma-buf-backed ones need nothing more if
+// their wl_buffer carries smithay's `Dmabuf` as user data
+// (`create_resource::<WlBuffer, Dmabuf, RefState>`): Pixman imports them and,
+// on KMS, `PrimeExporter` scans them out directly (both use `get_dmabuf`).
 
 impl RefState {
     /// The mapped window whose toplevel is `surface`.
