@@ -2,10 +2,10 @@
 //! client dma-bufs imported with PRIME, so a client buffer can go on a plane
 //! as it is (direct scanout).
 //!
-//! Smithay's own exporters do not fit virtio-gpu without virgl: the dumb
-//! exporter refuses every `wl_buffer`, and the GBM one imports through Mesa
-//! and insists on explicit modifiers, which a device without
-//! `ADDFB2_MODIFIERS` never has. PRIME import + `AddFB2` needs neither.
+//! Smithay's dumb exporter refuses every `wl_buffer`; its GBM exporter
+//! imports through Mesa and refuses implicit-modifier client buffers, the
+//! only kind a device without `ADDFB2_MODIFIERS` really has. PRIME import +
+//! `AddFB2` needs no Mesa and takes both LINEAR and implicit buffers.
 
 use std::os::fd::AsFd;
 
