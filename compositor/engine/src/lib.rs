@@ -3,8 +3,31 @@
 //! Pure: no Wayland, no Smithay, no I/O. It takes every participant's
 //! [`Constraints`] and returns one allocatable [`Decision`] or a [`Failure`]
 //! that names the participants in conflict. The aggregation rules are the table
-//! in DESIGN.md ("Constraint vocabulary and aggregation").
+//! in DESIGN.md ("Constraint vocabulary and aggregation"); the ranking policy
+//! is documented in [`policy`].
+//!
+//! ```
+//! use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
+//! let nv12 = accord_engine::formats::parse_name("NV12").unwrap();
+//! let pair = FormatModifier { format: nv12, modifier: MOD_LINEAR, scanout: false };
+//! let a = Constraints { name: "a".into(), formats: vec![pair], min_size: (64, 64), ..Default::default() };
+//! let b = Constraints { name: "b".into(), formats: vec![pair], stride_alignment: 256, ..Default::default() };
+//! let d = solve(&[a, b]).unwrap();
+//! assert_eq!(d.layout.unwrap().planes[0].stride, 256);
+//! ```
 
+mod aggregate;
+pub mod explain;
+pub mod formats;
+mod intersect;
+pub mod layout;
+mod math;
+pub mod policy;
+pub mod scenario;
+mod solve;
 mod types;
 
+pub use explain::{solve_explained, Explanation};
+pub use policy::{CostEntry, Policy, DEFAULT_COST};
+pub use solve::{solve, solve_with};
 pub use types::*;

@@ -48,6 +48,20 @@ impl Usage {
     pub const fn intersects(self, other: Usage) -> bool {
         self.0 & other.0 != 0
     }
+    /// The names of the set bits, in bit order (undefined bits are skipped).
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Usage::NAMES
+            .into_iter()
+            .filter(move |(_, u)| self.contains(*u))
+            .map(|(n, _)| n)
+    }
+    /// The bit named `name` (as in [`Usage::NAMES`]).
+    pub fn from_name(name: &str) -> Option<Usage> {
+        Usage::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, u)| *u)
+    }
 }
 
 impl std::ops::BitOr for Usage {
@@ -173,7 +187,7 @@ pub struct Failure {
 }
 
 /// One plane of a computed layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PlaneLayout {
     pub offset: u64,
     pub stride: u32,

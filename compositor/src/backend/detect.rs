@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use accord_engine::{Candidate, Decision, Usage, MOD_LINEAR};
+use accord_engine::{BufferCounts, Constraints, Decision, FormatModifier, Usage, MOD_LINEAR};
 use smithay::reexports::drm::control::Device as ControlDevice;
 
 use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAllocator};
@@ -107,13 +107,8 @@ pub fn detect() -> Vec<Detected> {
     let mut out = Vec::new();
     let cards = card_nodes();
     if cards.is_empty() {
-        for kind in [BackendKind::Gbm, BackendKind::Dumb] {
-            out.push(Detected {
-                kind,
-                path: None,
-                status: unavailable("no /dev/dri/card* node"),
-            });
-        }
+        let why = unavailable("no /dev/dri/card* node");
+        out.extend(card_entries(None, why.clone(), why));
     }
     for path in &cards {
         out.extend(detect_card(path));
@@ -152,14 +147,8 @@ fn detect_card(path: &Path) -> Vec<Detected> {
     let card = match Card::open(path) {
         Ok(c) => c,
         Err(e) => {
-            return [BackendKind::Gbm, BackendKind::Dumb]
-                .into_iter()
-                .map(|kind| Detected {
-                    kind,
-                    path: Some(path.into()),
-                    status: unavailable(&e),
-                })
-                .collect()
+            let why = unavailable(e);
+            return card_entries(Some(path), why.clone(), why);
         }
     };
     let driver = card.driver_name();
@@ -170,7 +159,10 @@ fn detect_card(path: &Path) -> Vec<Detected> {
     let what = if kms { "KMS" } else { "no KMS" };
     // Capabilities do not tell (render-only drivers answer no DRM caps):
     // allocate one small buffer and see.
-    let probe = linear_probe();
+    let Some(probe) = linear_probe() else {
+        let why = unavailable("the engine cannot lay out the probe buffer");
+        return card_entries(Some(path), why.clone(), why);
+    };
     let gbm = match card.try_clone().and_then(GbmAllocator::new) {
         Ok(mut g) => match g.allocate(&probe) {
             Ok(_) => Ok(format!("{driver}, {what}")),
@@ -185,46 +177,44 @@ fn detect_card(path: &Path) -> Vec<Detected> {
         },
         Err(e) => unavailable(e),
     };
-    vec![
-        Detected {
-            kind: BackendKind::Gbm,
-            path: Some(path.into()),
-            status: gbm,
-        },
-        Detected {
-            kind: BackendKind::Dumb,
-            path: Some(path.into()),
-            status: dumb,
-        },
-    ]
+    card_entries(Some(path), gbm, dumb)
+}
+
+/// The GBM and dumb entries of one card node.
+fn card_entries(
+    path: Option<&Path>,
+    gbm: Result<String, String>,
+    dumb: Result<String, String>,
+) -> Vec<Detected> {
+    [(BackendKind::Gbm, gbm), (BackendKind::Dumb, dumb)]
+        .into_iter()
+        .map(|(kind, status)| Detected {
+            kind,
+            path: path.map(Path::to_path_buf),
+            status,
+        })
+        .collect()
 }
 
 /// One 64x64 linear XRGB8888 buffer: what every dma-buf backend can make.
-fn linear_probe() -> Decision {
-    let format = u32::from_le_bytes(*b"XR24");
-    Decision {
-        format,
-        modifier: MOD_LINEAR,
-        width: 64,
-        height: 64,
-        buffer_count: 1,
+fn linear_probe() -> Option<Decision> {
+    let probe = Constraints {
+        name: "backend probe".into(),
         usage: Usage::RENDER,
-        stride_alignment: 1,
-        offset_alignment: 1,
-        base_alignment: 1,
-        min_stride: 0,
-        max_stride: 0,
-        max_bytes: 0,
-        contiguous: false,
-        devices: Vec::new(),
-        scanout: false,
-        layout: None,
-        alternatives: vec![Candidate {
-            format,
+        formats: vec![FormatModifier {
+            format: u32::from_le_bytes(*b"XR24"),
             modifier: MOD_LINEAR,
             scanout: false,
         }],
-    }
+        min_size: (64, 64),
+        max_size: (64, 64),
+        buffers: BufferCounts {
+            min: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    accord_engine::solve(&[probe]).ok()
 }
 
 /// The card node of the DRM device `dev` (a `dev_t`): the node itself, or,

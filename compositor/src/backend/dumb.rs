@@ -6,10 +6,10 @@ use smithay::reexports::drm::buffer::{Buffer, DrmFourcc};
 use smithay::reexports::drm::control::Device as ControlDevice;
 use smithay::reexports::drm::{CLOEXEC, RDWR};
 
-use accord_engine::{Decision, MOD_LINEAR};
+use accord_engine::Decision;
 
-use super::linear::{dmabuf_size, linear_geometry};
-use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+use super::linear::{allocate_each, geometry, linear_buffer, Geometry};
+use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 use crate::kms::Card;
 
 /// Allocates dumb buffers on one card node and exports them as dma-bufs.
@@ -34,29 +34,43 @@ impl DumbAllocator {
     }
 
     fn allocate_one(&self, d: &Decision) -> Result<AllocatedBuffer, AllocError> {
-        let g = linear_geometry(d)?;
-        // Dumb buffers are sized in pixels; the wider "width" yields the
-        // stride the decision needs, the extra rows the size it needs.
-        let width = g.stride / g.cpp;
+        let g = geometry(d)?;
+        // Dumb buffers are sized in pixels of a bpp; some drivers take
+        // 32 bpp only (virtio-gpu). Ask for rows of `stride` bytes as 32-bit
+        // "pixels" when the stride allows, else as bytes; extra rows give the
+        // size the decision needs.
+        let (stride, rows) = match &g {
+            Geometry::Packed { stride, rows, .. } => (*stride, *rows),
+            Geometry::Exact {
+                stride0,
+                size_bytes,
+            } => {
+                let rows = u32::try_from(size_bytes.div_ceil(u64::from(*stride0).max(1)))
+                    .map_err(|_| AllocError::Unsupported(format!("{size_bytes} bytes")))?;
+                (*stride0, rows)
+            }
+        };
+        let (width, bpp) = if stride % 4 == 0 {
+            (stride / 4, 32)
+        } else {
+            (stride, 8)
+        };
         let dumb = self
             .card
-            .create_dumb_buffer((width, g.rows), DrmFourcc::Xrgb8888, g.cpp * 8)
+            .create_dumb_buffer((width, rows), DrmFourcc::Xrgb8888, bpp)
             .map_err(|e| io_error(&self.card, "CREATE_DUMB", e))?;
         let exported = self.card.buffer_to_prime_fd(dumb.handle(), CLOEXEC | RDWR);
         let pitch = dumb.pitch();
         // The dma-buf keeps the memory alive; the GEM handle is not needed.
         let _ = self.card.destroy_dumb_buffer(dumb);
         let fd = exported.map_err(|e| io_error(&self.card, "PRIME export", e))?;
-        let size_bytes = dmabuf_size(&fd)?;
-        Ok(AllocatedBuffer {
-            planes: vec![AllocatedPlane {
-                fd,
-                offset: 0,
-                stride: pitch,
-            }],
-            size_bytes,
-            modifier: MOD_LINEAR,
-        })
+        if matches!(g, Geometry::Exact { .. }) && pitch != stride {
+            return Err(AllocError::LayoutMismatch(format!(
+                "{} pads rows to {pitch} bytes; the layout needs {stride}",
+                self.card.path().display()
+            )));
+        }
+        linear_buffer(fd, &g, pitch, d)
     }
 }
 
@@ -83,12 +97,6 @@ impl Allocator for DumbAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let mut out = Vec::with_capacity(decision.buffer_count as usize);
-        for _ in 0..decision.buffer_count {
-            // On error, `out` drops and closes every fd made so far.
-            out.push(self.allocate_one(decision)?);
-        }
-        verify_layout(decision, &out, false)?;
-        Ok(out)
+        allocate_each(decision, false, || self.allocate_one(decision))
     }
 }

@@ -10,8 +10,8 @@ use smithay::reexports::gbm;
 
 use accord_engine::{Decision, Usage, MOD_INVALID, MOD_LINEAR};
 
-use super::linear::dmabuf_size;
-use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+use super::linear::{allocate_each, dmabuf_size};
+use super::{AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
 use crate::kms::Card;
 
 pub struct GbmAllocator {
@@ -127,11 +127,6 @@ impl Allocator for GbmAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let mut out = Vec::with_capacity(decision.buffer_count as usize);
-        for _ in 0..decision.buffer_count {
-            out.push(self.allocate_one(decision)?);
-        }
-        verify_layout(decision, &out, false)?;
-        Ok(out)
+        allocate_each(decision, false, || self.allocate_one(decision))
     }
 }

@@ -1,64 +1,69 @@
 //! Shared by the dma-buf backends: the linear geometry a decision asks for,
-//! and the size of an exported dma-buf.
+//! the planes of a buffer that follows the engine's layout, and the size of
+//! an exported dma-buf. Format facts come from the engine's format table.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
-use accord_engine::{Decision, MOD_INVALID, MOD_LINEAR};
+use accord_engine::{formats, Decision, Layout, MOD_INVALID, MOD_LINEAR};
 
-use super::AllocError;
+use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane};
 
-/// Bytes per pixel of the single-plane RGB formats the dma-buf backends
-/// lay out themselves. Multi-planar formats come from GBM.
-pub(crate) fn bytes_per_pixel(format: u32) -> Option<u32> {
-    let code = format.to_le_bytes();
-    Some(match &code {
-        b"C8  " | b"R8  " => 1,
-        b"RG16" | b"BG16" | b"GR88" | b"R16 " => 2,
-        b"RG24" | b"BG24" => 3,
-        b"XR24" | b"AR24" | b"XB24" | b"AB24" | b"RX24" | b"RA24" | b"BX24" | b"BA24" | b"XR30"
-        | b"AR30" | b"XB30" | b"AB30" => 4,
-        b"XR4H" | b"AR4H" | b"XB4H" | b"AB4H" => 8,
-        _ => return None,
-    })
+/// How a backend lays out a linear buffer.
+pub(crate) enum Geometry {
+    /// One plane of whole pixels: the backend may widen the stride and add
+    /// rows, within the decision's limits.
+    Packed {
+        stride: u32,
+        rows: u32,
+        size_bytes: u64,
+    },
+    /// Several planes, subsampling or pixel blocks: the engine's layout,
+    /// followed exactly.
+    Exact { stride0: u32, size_bytes: u64 },
 }
 
-/// Row pitch and row count for a linear single-plane buffer satisfying the
-/// decision: the engine's layout when present, the minimum stride, and the
-/// stride alignment (rounded to whole pixels, since dumb buffers are sized in
-/// pixels).
-pub(crate) struct LinearGeometry {
-    pub cpp: u32,
-    pub stride: u32,
-    pub rows: u32,
-    pub size_bytes: u64,
-}
-
-pub(crate) fn linear_geometry(d: &Decision) -> Result<LinearGeometry, AllocError> {
+pub(crate) fn geometry(d: &Decision) -> Result<Geometry, AllocError> {
     if d.modifier != MOD_LINEAR && d.modifier != MOD_INVALID {
         return Err(AllocError::Unsupported(format!(
-            "modifier {:#x}: this backend makes linear buffers only",
-            d.modifier
+            "modifier {}: this backend makes linear buffers only",
+            formats::modifier_name(d.modifier)
         )));
     }
-    let cpp = bytes_per_pixel(d.format).ok_or_else(|| {
+    let info = formats::info(d.format).ok_or_else(|| {
         AllocError::Unsupported(format!(
-            "format {:?}: not a single-plane RGB format",
-            String::from_utf8_lossy(&d.format.to_le_bytes())
+            "format {}: no linear layout known",
+            formats::name(d.format)
         ))
     })?;
     let too_big = || AllocError::Unsupported(format!("{}x{} overflows", d.width, d.height));
+    let packed = match info.planes {
+        [p] if p.block_width == 1 && p.hsub == 1 && p.vsub == 1 => Some(p.block_bytes),
+        _ => None,
+    };
+    let Some(cpp) = packed else {
+        let layout = d.layout.as_ref().ok_or_else(|| {
+            AllocError::Unsupported(format!(
+                "{} without the engine's layout",
+                formats::name(d.format)
+            ))
+        })?;
+        let stride0 = layout
+            .planes
+            .first()
+            .map(|p| p.stride)
+            .ok_or_else(too_big)?;
+        return Ok(Geometry::Exact {
+            stride0,
+            size_bytes: layout.size_bytes,
+        });
+    };
     let mut stride = u64::from(d.width)
         .checked_mul(u64::from(cpp))
         .ok_or_else(too_big)?
         .max(u64::from(d.min_stride));
     if let Some(layout) = &d.layout {
-        if layout.planes.len() != 1 {
-            return Err(AllocError::Unsupported(format!(
-                "{} planes in the layout",
-                layout.planes.len()
-            )));
-        }
-        stride = stride.max(u64::from(layout.planes[0].stride));
+        stride = stride.max(layout.planes.first().map_or(0, |p| u64::from(p.stride)));
     }
     let align = lcm(d.stride_alignment.max(1), u64::from(cpp));
     stride = stride
@@ -73,12 +78,52 @@ pub(crate) fn linear_geometry(d: &Decision) -> Result<LinearGeometry, AllocError
         size = size.max(layout.size_bytes);
     }
     let rows = u32::try_from(size.div_ceil(u64::from(stride))).map_err(|_| too_big())?;
-    Ok(LinearGeometry {
-        cpp,
+    Ok(Geometry::Packed {
         stride,
         rows,
         size_bytes: size,
     })
+}
+
+/// The planes of one dma-buf laid out per `geometry`: one plane at offset 0
+/// for packed formats, the engine's planes (each with its own fd on the same
+/// dma-buf) otherwise.
+pub(crate) fn planes(
+    fd: OwnedFd,
+    geometry: &Geometry,
+    stride: u32,
+    layout: Option<&Layout>,
+) -> Result<Vec<AllocatedPlane>, AllocError> {
+    match (geometry, layout) {
+        (Geometry::Exact { .. }, Some(layout)) => {
+            let mut out = Vec::with_capacity(layout.planes.len());
+            for p in &layout.planes[1..] {
+                let fd = fd
+                    .try_clone()
+                    .map_err(|e| AllocError::OutOfMemory(format!("dup of the dma-buf fd: {e}")))?;
+                out.push(AllocatedPlane {
+                    fd,
+                    offset: p.offset,
+                    stride: p.stride,
+                });
+            }
+            let p0 = layout.planes[0];
+            out.insert(
+                0,
+                AllocatedPlane {
+                    fd,
+                    offset: p0.offset,
+                    stride: p0.stride,
+                },
+            );
+            Ok(out)
+        }
+        _ => Ok(vec![AllocatedPlane {
+            fd,
+            offset: 0,
+            stride,
+        }]),
+    }
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -97,4 +142,75 @@ fn lcm(a: u64, b: u64) -> u64 {
 pub(crate) fn dmabuf_size(fd: impl AsFd) -> Result<u64, AllocError> {
     rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0))
         .map_err(|e| AllocError::DeviceLost(format!("lseek on the dma-buf: {e}")))
+}
+
+/// Page-rounded byte length and plane-0 stride for backends that hand out
+/// bytes (heaps, udmabuf).
+pub(crate) fn byte_backend_request(g: &Geometry) -> Result<(u64, u32), AllocError> {
+    let (size, stride) = match g {
+        Geometry::Packed {
+            stride, size_bytes, ..
+        } => (*size_bytes, *stride),
+        Geometry::Exact {
+            stride0,
+            size_bytes,
+        } => (*size_bytes, *stride0),
+    };
+    let page = rustix::param::page_size() as u64;
+    let len = size
+        .div_ceil(page)
+        .checked_mul(page)
+        .ok_or_else(|| AllocError::Unsupported(format!("{size} bytes overflow")))?;
+    Ok((len, stride))
+}
+
+/// One linear buffer on the dma-buf `fd`, laid out per `g`.
+pub(crate) fn linear_buffer(
+    fd: OwnedFd,
+    g: &Geometry,
+    stride: u32,
+    d: &Decision,
+) -> Result<AllocatedBuffer, AllocError> {
+    let size_bytes = dmabuf_size(&fd)?;
+    Ok(AllocatedBuffer {
+        planes: planes(fd, g, stride, d.layout.as_ref())?,
+        size_bytes,
+        modifier: MOD_LINEAR,
+    })
+}
+
+/// `d.buffer_count` buffers from `one`, verified against `d` before they are
+/// returned. On error, the buffers made so far drop and close their fds.
+pub(crate) fn allocate_each(
+    d: &Decision,
+    exact: bool,
+    mut one: impl FnMut() -> Result<AllocatedBuffer, AllocError>,
+) -> Result<Vec<AllocatedBuffer>, AllocError> {
+    let mut out = Vec::with_capacity(d.buffer_count as usize);
+    for _ in 0..d.buffer_count {
+        out.push(one()?);
+    }
+    verify_layout(d, &out, exact)?;
+    Ok(out)
+}
+
+/// Open a device node close-on-exec; errors name the path.
+pub(crate) fn open_node(path: &Path, flags: rustix::fs::OFlags) -> std::io::Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        flags | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// A failed allocation syscall: out of memory for ENOMEM/ENOSPC, else the
+/// device failed.
+pub(crate) fn errno_error(what: &str, e: rustix::io::Errno) -> AllocError {
+    let msg = format!("{what}: {e}");
+    if e == rustix::io::Errno::NOMEM || e == rustix::io::Errno::NOSPC {
+        AllocError::OutOfMemory(msg)
+    } else {
+        AllocError::DeviceLost(msg)
+    }
 }

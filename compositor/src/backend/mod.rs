@@ -8,6 +8,7 @@ mod dma_heap;
 mod dumb;
 mod gbm;
 mod linear;
+pub(crate) use linear::open_node;
 mod udmabuf;
 mod verify;
 

@@ -5,12 +5,13 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use accord_engine::{Decision, MOD_LINEAR};
+use accord_engine::Decision;
 use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
 
-use super::dma_heap::exact_linear;
-use super::linear::dmabuf_size;
-use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+use super::linear::{
+    allocate_each, byte_backend_request, errno_error, geometry, linear_buffer, open_node, Geometry,
+};
+use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
 #[repr(C)]
@@ -54,28 +55,20 @@ impl UdmabufAllocator {
     pub const PATH: &'static str = "/dev/udmabuf";
 
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<UdmabufAllocator> {
-        use rustix::fs::{Mode, OFlags};
         let path = path.as_ref().to_path_buf();
-        let dev = rustix::fs::open(&path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let dev = open_node(&path, rustix::fs::OFlags::RDWR)?;
         Ok(UdmabufAllocator { dev, path })
     }
 
     fn allocate_one(
         &self,
         d: &Decision,
+        g: &Geometry,
         len: u64,
         stride: u32,
     ) -> Result<AllocatedBuffer, AllocError> {
         use rustix::fs::{MemfdFlags, SealFlags};
-        let lost = |what: &str, e: rustix::io::Errno| {
-            let msg = format!("{what}: {e}");
-            if e == rustix::io::Errno::NOMEM || e == rustix::io::Errno::NOSPC {
-                AllocError::OutOfMemory(msg)
-            } else {
-                AllocError::DeviceLost(msg)
-            }
-        };
+        let lost = errno_error;
         let memfd = rustix::fs::memfd_create(
             "accord-udmabuf",
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
@@ -95,13 +88,7 @@ impl UdmabufAllocator {
             .map_err(|e| lost(&format!("UDMABUF_CREATE on {}", self.path.display()), e))?;
         // The dma-buf holds the pages; the memfd may close.
         drop(memfd);
-        let size_bytes = dmabuf_size(&fd)?;
-        let offset = d.layout.as_ref().map_or(0, |l| l.planes[0].offset);
-        Ok(AllocatedBuffer {
-            planes: vec![AllocatedPlane { fd, offset, stride }],
-            size_bytes,
-            modifier: MOD_LINEAR,
-        })
+        linear_buffer(fd, g, stride, d)
     }
 }
 
@@ -115,12 +102,10 @@ impl Allocator for UdmabufAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let (len, stride) = exact_linear(decision)?;
-        let mut out = Vec::with_capacity(decision.buffer_count as usize);
-        for _ in 0..decision.buffer_count {
-            out.push(self.allocate_one(decision, len, stride)?);
-        }
-        verify_layout(decision, &out, decision.layout.is_some())?;
-        Ok(out)
+        let g = geometry(decision)?;
+        let (len, stride) = byte_backend_request(&g)?;
+        allocate_each(decision, decision.layout.is_some(), || {
+            self.allocate_one(decision, &g, len, stride)
+        })
     }
 }

@@ -26,10 +26,8 @@ impl Card {
     /// atomic (both are required to see primary/cursor planes and to run
     /// `TEST_ONLY` commits).
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<Card> {
-        use rustix::fs::{Mode, OFlags};
         let path = path.as_ref().to_path_buf();
-        let fd = rustix::fs::open(&path, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let fd = crate::backend::open_node(&path, rustix::fs::OFlags::RDWR)?;
         Ok(Card { fd, path })
     }
 

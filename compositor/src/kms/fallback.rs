@@ -37,17 +37,21 @@ impl ScanoutChoice {
 /// and run [`test_only`] on the target plane. The first pass wins. When none
 /// passes, fall back to the best renderer-only candidate (composition), or to
 /// the top candidate with `scanout` cleared, and log why at debug level.
-///
-/// `for_candidate` turns a candidate into a full decision (the engine's
-/// `Decision::for_candidate`); it returns `None` when the candidate cannot be
-/// laid out.
+/// Each candidate's full decision comes from the engine's
+/// [`Decision::for_candidate`].
 pub fn confirm_scanout(
     card: &Card,
     target: &ScanoutTarget,
     decision: &Decision,
     allocators: &mut [Box<dyn Allocator>],
-    for_candidate: impl Fn(&Candidate) -> Option<Decision>,
 ) -> ScanoutChoice {
+    let for_candidate = |c: &Candidate| match decision.for_candidate(*c) {
+        Ok(d) => Some(d),
+        Err(f) => {
+            tracing::debug!("candidate cannot be laid out: {}", f.message);
+            None
+        }
+    };
     let mut attempts = Vec::new();
     for cand in decision.alternatives.iter().filter(|c| c.scanout) {
         let Some(full) = for_candidate(cand) else {

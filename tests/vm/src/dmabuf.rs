@@ -108,3 +108,28 @@ pub fn stride_alignment() -> TestResult {
     );
     Ok(Outcome::Passed)
 }
+
+/// A two-plane format through a dumb buffer: the engine's plane offsets and
+/// strides, both planes on one dma-buf.
+pub fn nv12_engine_layout() -> TestResult {
+    let mut alloc = DumbAllocator::open(CARD0).map_err(|e| e.to_string())?;
+    let d = linear_decision(crate::common::NV12, 64, 48, 1, Usage::CPU_WRITE);
+    let layout = d.layout.clone().ok_or("engine gave NV12 no layout")?;
+    let buf = alloc.allocate(&d).map_err(|e| e.to_string())?.remove(0);
+    ensure!(buf.planes.len() == 2, "{} planes", buf.planes.len());
+    for (got, want) in buf.planes.iter().zip(&layout.planes) {
+        ensure!(
+            got.offset == want.offset && got.stride == want.stride,
+            "plane {}/{} vs {}/{}",
+            got.offset,
+            got.stride,
+            want.offset,
+            want.stride
+        );
+    }
+    ensure!(
+        exp_name(&buf.planes[1].fd).is_some(),
+        "plane 1 fd is not a dma-buf"
+    );
+    Ok(Outcome::Passed)
+}

@@ -38,6 +38,10 @@ fn main() {
         ),
         ("dumb_respects_stride_alignment", dmabuf::stride_alignment),
         (
+            "dumb_nv12_follows_engine_layout",
+            dmabuf::nv12_engine_layout,
+        ),
+        (
             "test_only_accepts_xrgb8888_on_primary",
             scanout::accepts_xrgb8888,
         ),
@@ -50,8 +54,12 @@ fn main() {
             scanout::rejects_scaling,
         ),
         (
-            "fallback_skips_rejected_format",
-            scanout::fallback_skips_rejected_format,
+            "negotiated_xrgb8888_scanout_on_card0",
+            scanout::negotiated_scanout_on_card0,
+        ),
+        (
+            "fallback_skips_candidate_rejected_by_test_only",
+            scanout::fallback_skips_rejected_candidate,
         ),
         (
             "fallback_to_renderer_only_when_nothing_scans_out",
@@ -65,6 +73,7 @@ fn main() {
             "vgem_placement_rejected_scanout_lands_on_card0",
             scanout::vgem_placement_rejected,
         ),
+        ("failures_leak_no_fds", scanout::failures_leak_no_fds),
         ("gbm_card0", backends::gbm_card0),
         ("dma_heap_system", backends::dma_heap),
         ("udmabuf", backends::udmabuf),

@@ -1,4 +1,4 @@
-use accord_engine::{FormatModifier, MOD_INVALID, MOD_LINEAR};
+use accord_engine::{MOD_INVALID, MOD_LINEAR};
 use accord_smithay::kms::{compositor_formats, probe_planes, Card, PlaneKind, ScanoutTarget};
 
 use crate::common::{AR24, CARD0, XR24};
@@ -63,11 +63,7 @@ pub fn compositor_formats_mark_scanout() -> TestResult {
         .find(|p| p.handle == target.plane)
         .ok_or("no target plane")?;
     // Pixman imports LINEAR only.
-    let renderer = [AR24, XR24].map(|format| FormatModifier {
-        format,
-        modifier: MOD_LINEAR,
-        scanout: false,
-    });
+    let renderer = crate::common::pixman_renderer();
     let pairs = compositor_formats(primary, &renderer);
     ensure!(pairs.len() == 2, "renderer pairs dropped: {pairs:?}");
     ensure!(

@@ -1,0 +1,108 @@
+//! `accord solve`: read scenarios, solve, print outcomes.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use accord_engine::{scenario, solve_explained, solve_with, Policy};
+
+use crate::EXIT_BAD_INPUT;
+
+struct Args {
+    explain: bool,
+    costs: Option<String>,
+    files: Vec<String>,
+}
+
+fn parse_args(args: &[String]) -> Result<Args, String> {
+    let mut out = Args {
+        explain: false,
+        costs: None,
+        files: Vec::new(),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--explain" => out.explain = true,
+            "--costs" => {
+                let f = it.next().ok_or("--costs needs a FILE")?;
+                out.costs = Some(f.clone());
+            }
+            "-" => out.files.push(a.clone()),
+            s if s.starts_with('-') => return Err(format!("unknown option \"{s}\"")),
+            _ => out.files.push(a.clone()),
+        }
+    }
+    if out.files.is_empty() {
+        return Err("solve needs a FILE (or - for stdin)".into());
+    }
+    Ok(out)
+}
+
+fn read(path: &str) -> Result<String, String> {
+    let mut s = String::new();
+    let r = if path == "-" {
+        std::io::stdin().read_to_string(&mut s).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut s).map(|_| ()))
+    };
+    r.map(|()| s).map_err(|e| format!("{path}: {e}"))
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    let args = match parse_args(args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("accord solve: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let override_policy = match &args.costs {
+        None => None,
+        Some(path) => match read(path)
+            .and_then(|s| Policy::from_json(&s).map_err(|e| format!("{path}: {e}")))
+        {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("accord solve: {e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
+    };
+    let many = args.files.len() > 1;
+    let mut worst = 0u8;
+    for path in &args.files {
+        let code = solve_one(path, many, args.explain, override_policy.as_ref());
+        worst = worst.max(code);
+    }
+    ExitCode::from(worst)
+}
+
+/// Solve one scenario file; returns its exit code.
+fn solve_one(path: &str, many: bool, explain: bool, costs: Option<&Policy>) -> u8 {
+    let parsed = read(path).and_then(|s| scenario::parse(&s).map_err(|e| format!("{path}: {e}")));
+    let (participants, policy) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("accord solve: {e}");
+            return EXIT_BAD_INPUT;
+        }
+    };
+    // A --costs table replaces the scenario's own.
+    let policy = costs.unwrap_or(&policy);
+    let result = if explain {
+        let (result, explanation) = solve_explained(&participants, policy);
+        if many {
+            eprintln!("== {path}");
+        }
+        eprint!("{explanation}");
+        result
+    } else {
+        solve_with(&participants, policy)
+    };
+    let mut json = scenario::outcome_to_json(&result);
+    if many {
+        json["file"] = path.into();
+    }
+    println!("{json}");
+    u8::from(result.is_err())
+}

@@ -1,0 +1,248 @@
+//! `accord solve` end to end: every scenario in examples/scenarios meets the
+//! `expect` object written next to it, plus exit codes and error paths.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn accord(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run accord");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        // accord may reject its arguments and exit before reading stdin.
+        if let Err(e) = pipe.write_all(s.as_bytes()) {
+            assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+        }
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn scenarios() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every key of `want` is in `got` with the same value (recursively for
+/// objects).
+fn assert_subset(want: &Value, got: &Value, path: &str) {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, v) in w {
+                let sub = format!("{path}.{k}");
+                let gv = g.get(k).unwrap_or_else(|| panic!("{sub} missing in {got}"));
+                assert_subset(v, gv, &sub);
+            }
+        }
+        _ => assert_eq!(want, got, "at {path}"),
+    }
+}
+
+#[test]
+fn every_scenario_meets_its_expectation() {
+    let files = scenarios();
+    assert!(files.len() >= 8, "only {} scenarios", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let scenario: Value = serde_json::from_str(&text).unwrap();
+        let expect = scenario
+            .get("expect")
+            .unwrap_or_else(|| panic!("{} has no expect", file.display()));
+        let out = accord(&["solve", file.to_str().unwrap()], None);
+        let got: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        assert_subset(expect, &got, &file.display().to_string());
+        let want_code = if expect["ok"] == Value::Bool(true) {
+            0
+        } else {
+            1
+        };
+        assert_eq!(out.status.code(), Some(want_code), "{}", file.display());
+        if got["ok"] == Value::Bool(false) {
+            assert!(!got["message"].as_str().unwrap().is_empty());
+        }
+    }
+}
+
+#[test]
+fn many_files_give_one_line_each_and_the_worst_exit_code() {
+    let files = scenarios();
+    let args: Vec<&str> = std::iter::once("solve")
+        .chain(files.iter().map(|f| f.to_str().unwrap()))
+        .collect();
+    let out = accord(&args, None);
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), files.len());
+    for (line, file) in lines.iter().zip(&files) {
+        assert_eq!(line["file"], file.to_str().unwrap());
+    }
+    assert_eq!(out.status.code(), Some(1), "some scenarios fail on purpose");
+}
+
+const SMALL: &str = r#"{"participants": [
+  {"name": "a", "formats": [{"format": "NV12", "modifiers": ["LINEAR"]}], "min_size": [64, 32], "stride_alignment": 256},
+  {"name": "b", "formats": [{"format": "NV12"}], "offset_alignment": 4096}
+]}"#;
+
+#[test]
+fn stdin_decision_has_the_documented_fields() {
+    let out = accord(&["solve", "-"], Some(SMALL));
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "ok",
+        "format",
+        "modifier",
+        "width",
+        "height",
+        "buffer_count",
+        "usage",
+        "stride_alignment",
+        "offset_alignment",
+        "scanout",
+        "layout",
+    ] {
+        assert!(v.get(key).is_some(), "{key} missing");
+    }
+    assert_eq!(v["format"], "NV12");
+    assert_eq!(v["modifier"], "0x0000000000000000");
+    assert_eq!(
+        v["layout"],
+        serde_json::json!({"planes": [{"offset": 0, "stride": 256}, {"offset": 8192, "stride": 256}], "size_bytes": 12288})
+    );
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_field() {
+    let cases = [
+        (
+            r#"{"participants": [{"name": "a", "formats": []}, {"name": "b", "formats": [{"format": "NV13"}]}]}"#,
+            r#"participants[1].formats[0].format: unknown fourcc "NV13""#,
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [{"format": "NV12", "modifiers": ["0xZZ"]}]}]}"#,
+            "participants[0].formats[0].modifiers[0]: bad modifier",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "min_size": [1, -1]}]}"#,
+            "participants[0].min_size[1]: expected an integer in 0..=4294967295",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "buffers": {"campign": 1}}]}"#,
+            "participants[0].buffers: unknown field \"campign\"",
+        ),
+        (
+            r#"{"participants": [{"formats": []}]}"#,
+            "participants[0].name: required field is missing",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "usage": ["scan"]}]}"#,
+            "participants[0].usage[0]: unknown usage \"scan\"",
+        ),
+        (r#"{"participants": "#, "invalid JSON at line 1"),
+    ];
+    for (input, message) in cases {
+        let out = accord(&["solve", "-"], Some(input));
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.contains(message), "{err:?} lacks {message:?}");
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(accord(&["solve"], None).status.code(), Some(2));
+    assert_eq!(
+        accord(&["solve", "--bogus", "-"], None).status.code(),
+        Some(2)
+    );
+    assert_eq!(accord(&["frobnicate"], None).status.code(), Some(2));
+    assert_eq!(
+        accord(&["solve", "/nonexistent.json"], None).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn zero_alignment_is_a_negotiation_failure_not_bad_input() {
+    let input = r#"{"participants": [{"name": "cam", "formats": [{"format": "YUYV"}], "stride_alignment": 0}]}"#;
+    let out = accord(&["solve", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "invalid_constraint");
+    assert_eq!(v["participants"], serde_json::json!(["cam"]));
+}
+
+#[test]
+fn explain_traces_each_candidate_to_stderr() {
+    let input = r#"{"participants": [
+      {"name": "decoder", "formats": [{"format": "NV12", "modifiers": ["0x0100000000000002", "LINEAR"]}]},
+      {"name": "display", "usage": ["scanout"], "formats": [{"format": "NV12", "modifiers": ["LINEAR"], "scanout": true}, {"format": "XRGB8888", "scanout": true}]}
+    ]}"#;
+    let out = accord(&["solve", "--explain", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("#0 NV12 LINEAR: CHOSEN, scanout-capable"),
+        "{err}"
+    );
+    assert!(
+        err.contains("NV12 0x0100000000000002 (I915_Y_TILED): eliminated: not listed by display"),
+        "{err}"
+    );
+    assert!(
+        err.contains("XRGB8888 LINEAR: eliminated: not listed by decoder"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+}
+
+#[test]
+fn costs_file_overrides_the_ranking() {
+    let dir = std::env::temp_dir().join(format!("accord-costs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let costs = dir.join("costs.json");
+    std::fs::write(
+        &costs,
+        r#"[{"format": "NV12", "modifier": "LINEAR", "cost": 1}]"#,
+    )
+    .unwrap();
+    let input = r#"{"participants": [
+      {"name": "a", "formats": [{"format": "NV12", "modifiers": ["0x0100000000000002", "LINEAR"]}]}
+    ]}"#;
+    let plain: Value =
+        serde_json::from_slice(&accord(&["solve", "-"], Some(input)).stdout).unwrap();
+    assert_eq!(plain["modifier"], "0x0100000000000002");
+    let out = accord(
+        &["solve", "--costs", costs.to_str().unwrap(), "-"],
+        Some(input),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["modifier"], "0x0000000000000000");
+    std::fs::write(&costs, r#"[{"format": "NV12", "cost": -1}]"#).unwrap();
+    let out = accord(
+        &["solve", "--costs", costs.to_str().unwrap(), "-"],
+        Some(input),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("[0].cost: expected an integer"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,218 @@
+//! `--explain`: a human-readable trace of a negotiation. A separate slow
+//! path that reuses the solver's pieces (aggregation, intersection, ranking,
+//! layout check), so plain [`solve`](crate::solve()) pays nothing for it and the
+//! trace cannot disagree with the result.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use crate::aggregate::{self, pname};
+use crate::formats::{self, modifier_name};
+use crate::intersect;
+use crate::policy::Policy;
+use crate::solve::{self, check_layout, is_scanout};
+use crate::{Constraints, Decision, Failure};
+
+/// What happened to one (format, modifier) pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Allocatable; `rank` 0 is the choice, the rest are fallbacks.
+    Ranked {
+        rank: usize,
+        scanout: bool,
+        /// The cost-table cost; `None` without a table.
+        cost: Option<u32>,
+        position_sum: u64,
+    },
+    /// Every participant lists it, but its layout breaks a limit.
+    Misfit(Failure),
+    /// Every participant lists it, but the collection failed before ranking.
+    Unranked,
+    /// These participants do not list it.
+    Missing(Vec<String>),
+}
+
+/// One pair and its fate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CandidateTrace {
+    pub format: u32,
+    pub modifier: u64,
+    pub fate: Fate,
+}
+
+/// The trace of one negotiation; `Display` renders it for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    /// One line per participant.
+    pub participants: Vec<String>,
+    /// The combined constraints, or why they could not be combined.
+    pub aggregate: String,
+    /// Ranked first (in rank order), then misfits, then the eliminated.
+    pub candidates: Vec<CandidateTrace>,
+    /// The result in one line.
+    pub outcome: String,
+}
+
+/// Solve and explain. The result is exactly [`solve_with`](crate::solve_with)'s.
+pub fn solve_explained(
+    c: &[Constraints],
+    policy: &Policy,
+) -> (Result<Decision, Failure>, Explanation) {
+    let result = crate::solve_with(c, policy);
+    let participants = c
+        .iter()
+        .map(|p| {
+            let usage: Vec<&str> = p.usage.names().collect();
+            format!(
+                "{}: usage [{}], {} pairs, min {}x{}, max {}x{}{}",
+                pname(p),
+                usage.join(", "),
+                p.formats.len(),
+                p.min_size.0,
+                p.min_size.1,
+                p.max_size.0,
+                p.max_size.1,
+                if p.dispensable { ", dispensable" } else { "" }
+            )
+        })
+        .collect();
+    let agg = aggregate::validate(c).and_then(|()| aggregate::aggregate(c));
+    let aggregate = match &agg {
+        Ok(a) => format!(
+            "{}, {} buffers, usage [{}], {} scanout participant(s)",
+            a.params,
+            a.buffer_count,
+            a.usage.names().collect::<Vec<_>>().join(", "),
+            a.scanout_participants
+        ),
+        Err(f) => format!("failed: {}: {}", f.reason.as_str(), f.message),
+    };
+
+    let mut candidates = Vec::new();
+    let mut common: HashSet<(u32, u64)> = HashSet::new();
+    if let (Ok(a), Ok(cands)) = (&agg, intersect::intersect(c)) {
+        let mut rank = 0;
+        for (key, cand) in solve::rank(cands, a, policy) {
+            common.insert((cand.format, cand.modifier));
+            let fate = match check_layout(c, a, cand.format, cand.modifier) {
+                Ok(_) => {
+                    rank += 1;
+                    Fate::Ranked {
+                        rank: rank - 1,
+                        scanout: is_scanout(&cand, a),
+                        cost: (!policy.costs.is_empty()).then_some(key.cost),
+                        position_sum: key.position_sum,
+                    }
+                }
+                Err(f) => Fate::Misfit(f),
+            };
+            candidates.push(CandidateTrace {
+                format: cand.format,
+                modifier: cand.modifier,
+                fate,
+            });
+        }
+        candidates.sort_by_key(|t| !matches!(t.fate, Fate::Ranked { .. }));
+    }
+
+    // Every other pair any participant lists, with who lacks it.
+    let sets: Vec<HashSet<(u32, u64)>> = c
+        .iter()
+        .map(|p| p.formats.iter().map(|f| (f.format, f.modifier)).collect())
+        .collect();
+    let mut others: BTreeMap<(u32, u64), Vec<String>> = BTreeMap::new();
+    for set in &sets {
+        for &pair in set {
+            if common.contains(&pair) || others.contains_key(&pair) {
+                continue;
+            }
+            let mut missing: Vec<String> = c
+                .iter()
+                .zip(&sets)
+                .filter(|(_, s)| !s.contains(&pair))
+                .map(|(p, _)| pname(p).to_string())
+                .collect();
+            missing.sort();
+            missing.dedup();
+            others.insert(pair, missing);
+        }
+    }
+    for ((format, modifier), missing) in others {
+        let fate = if missing.is_empty() {
+            Fate::Unranked
+        } else {
+            Fate::Missing(missing)
+        };
+        candidates.push(CandidateTrace {
+            format,
+            modifier,
+            fate,
+        });
+    }
+
+    let outcome = match &result {
+        Ok(d) => format!(
+            "decided {} {} {}x{}, {} buffers{}",
+            formats::name(d.format),
+            modifier_name(d.modifier),
+            d.width,
+            d.height,
+            d.buffer_count,
+            if d.scanout { ", scanout" } else { "" }
+        ),
+        Err(f) => format!(
+            "failed: {}: {} [{}]",
+            f.reason.as_str(),
+            f.message,
+            f.participants.join(", ")
+        ),
+    };
+    (
+        result,
+        Explanation {
+            participants,
+            aggregate,
+            candidates,
+            outcome,
+        },
+    )
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "participants:")?;
+        for p in &self.participants {
+            writeln!(f, "  {p}")?;
+        }
+        writeln!(f, "aggregate: {}", self.aggregate)?;
+        writeln!(f, "candidates:")?;
+        for t in &self.candidates {
+            let pair = format!("{} {}", formats::name(t.format), modifier_name(t.modifier));
+            match &t.fate {
+                Fate::Ranked {
+                    rank,
+                    scanout,
+                    cost,
+                    position_sum,
+                } => writeln!(
+                    f,
+                    "  #{rank} {pair}: {}{}, position sum {position_sum}{}",
+                    if *rank == 0 { "CHOSEN" } else { "fallback" },
+                    if *scanout { ", scanout-capable" } else { "" },
+                    cost.map_or(String::new(), |c| format!(", cost {c}")),
+                )?,
+                Fate::Misfit(e) => writeln!(
+                    f,
+                    "  {pair}: eliminated by the layout rules: {}: {}",
+                    e.reason.as_str(),
+                    e.message
+                )?,
+                Fate::Unranked => writeln!(f, "  {pair}: common, not ranked (aggregation failed)")?,
+                Fate::Missing(who) => {
+                    writeln!(f, "  {pair}: eliminated: not listed by {}", who.join(", "))?
+                }
+            }
+        }
+        writeln!(f, "outcome: {}", self.outcome)
+    }
+}

@@ -1,0 +1,334 @@
+//! Property tests of the engine (see issue 2's "Done means").
+
+mod common;
+
+use std::collections::HashSet;
+
+use accord_engine::{
+    solve, solve_explained, BufferCounts, Constraints, Decision, Failure, FormatModifier, Policy,
+    Usage, MOD_INVALID, MOD_LINEAR,
+};
+use proptest::prelude::*;
+
+/// A small universe, so that random lists actually intersect.
+fn pair() -> impl Strategy<Value = FormatModifier> {
+    let formats = prop::sample::select(vec![
+        common::fourcc("XRGB8888"),
+        common::fourcc("NV12"),
+        common::fourcc("YUYV"),
+        common::fourcc("RGB565"),
+        common::fourcc("YUV420"),
+        common::fourcc("ABGR16161616F"),
+        0x3531_564e, // NV15: no plane table
+    ]);
+    let modifiers = prop::sample::select(vec![
+        MOD_LINEAR,
+        MOD_INVALID,
+        0x0100_0000_0000_0002,
+        0x0800_0000_0000_0051,
+    ]);
+    (formats, modifiers, any::<bool>()).prop_map(|(format, modifier, scanout)| FormatModifier {
+        format,
+        modifier,
+        scanout,
+    })
+}
+
+fn small(max: u32) -> impl Strategy<Value = u32> {
+    prop_oneof![Just(0), Just(1), 1..=max]
+}
+
+/// A maximum: mostly "no limit".
+fn limit(max: u32) -> impl Strategy<Value = u32> {
+    prop_oneof![4 => Just(0), 1 => 1..=max]
+}
+
+fn alignment() -> impl Strategy<Value = u32> {
+    prop_oneof![4 => Just(1u32), 1 => Just(4), 1 => Just(64), 1 => Just(256), 1 => Just(4096), 1 => 1u32..=300]
+}
+
+/// Plausible participants: mostly valid, sometimes conflicting.
+fn participant() -> impl Strategy<Value = Constraints> {
+    (
+        "[a-f]{1,3}",
+        any::<u16>(),
+        prop::collection::vec(pair(), 0..16),
+        (small(4000), small(4000), limit(4000), limit(4000)),
+        (
+            alignment(),
+            alignment(),
+            alignment(),
+            alignment(),
+            alignment(),
+        ),
+        (
+            limit(20000),
+            limit(40000),
+            prop_oneof![4 => Just(0u64), 1 => 1u64..100_000_000],
+        ),
+        (small(6), small(3), small(4), small(12), limit(40)),
+        (any::<bool>(), prop::collection::vec(0u64..4, 0..3)),
+    )
+        .prop_map(
+            |(name, usage, formats, sizes, aligns, strides, counts, (contiguous, devices))| {
+                Constraints {
+                    name,
+                    usage: Usage(u32::from(usage) & Usage::ALL.0),
+                    formats,
+                    min_size: (sizes.0, sizes.1),
+                    max_size: (sizes.2, sizes.3),
+                    size_alignment: (aligns.0, aligns.1),
+                    stride_alignment: aligns.2,
+                    offset_alignment: aligns.3,
+                    base_alignment: aligns.4,
+                    min_stride: strides.0,
+                    max_stride: strides.1,
+                    max_bytes: strides.2,
+                    buffers: BufferCounts {
+                        camping: counts.0,
+                        dedicated_slack: counts.1,
+                        shared_slack: counts.2,
+                        min: counts.3,
+                        max: counts.4,
+                    },
+                    contiguous,
+                    devices,
+                    dispensable: false,
+                }
+            },
+        )
+}
+
+fn edge_u32() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(u32::MAX),
+        Just(u32::MAX - 1),
+        any::<u32>()
+    ]
+}
+
+fn edge_u64() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(0),
+        Just(1),
+        Just(u64::MAX),
+        Just(MOD_INVALID),
+        any::<u64>()
+    ]
+}
+
+/// Anything at all, with 0 and MAX favoured.
+fn wild_participant() -> impl Strategy<Value = Constraints> {
+    (
+        prop::collection::vec(
+            prop_oneof![
+                pair(),
+                (edge_u32(), edge_u64(), any::<bool>()).prop_map(|(format, modifier, scanout)| {
+                    FormatModifier {
+                        format,
+                        modifier,
+                        scanout,
+                    }
+                })
+            ],
+            0..6,
+        ),
+        any::<u32>(),
+        [
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+            edge_u32(),
+        ],
+        [edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32()],
+        [edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32()],
+        edge_u64(),
+        prop::collection::vec(edge_u64(), 0..3),
+    )
+        .prop_map(
+            |(formats, usage, s, a, b, max_bytes, devices)| Constraints {
+                name: String::new(),
+                usage: Usage(usage),
+                formats,
+                min_size: (s[0], s[1]),
+                max_size: (s[2], s[3]),
+                size_alignment: (s[4], s[5]),
+                stride_alignment: a[0],
+                offset_alignment: a[1],
+                base_alignment: a[2],
+                min_stride: a[3],
+                max_stride: a[4],
+                max_bytes,
+                buffers: BufferCounts {
+                    camping: b[0],
+                    dedicated_slack: b[1],
+                    shared_slack: b[2],
+                    min: b[3],
+                    max: b[4],
+                },
+                contiguous: false,
+                devices,
+                dispensable: true,
+            },
+        )
+}
+
+fn pairs_of(d: &Decision) -> HashSet<(u32, u64)> {
+    d.alternatives
+        .iter()
+        .map(|c| (c.format, c.modifier))
+        .collect()
+}
+
+fn lists(p: &Constraints, format: u32, modifier: u64) -> bool {
+    p.formats
+        .iter()
+        .any(|f| f.format == format && f.modifier == modifier)
+}
+
+fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseError> {
+    for p in ps {
+        prop_assert!(
+            lists(p, d.format, d.modifier),
+            "{} lacks the result",
+            p.name
+        );
+        for a in &d.alternatives {
+            prop_assert!(lists(p, a.format, a.modifier));
+        }
+        prop_assert!(d.width >= p.min_size.0 && d.height >= p.min_size.1);
+        prop_assert!(p.max_size.0 == 0 || d.width <= p.max_size.0);
+        prop_assert!(p.max_size.1 == 0 || d.height <= p.max_size.1);
+        prop_assert_eq!(d.width % p.size_alignment.0, 0);
+        prop_assert_eq!(d.height % p.size_alignment.1, 0);
+        prop_assert!(d.buffer_count >= p.buffers.min.max(1));
+        prop_assert!(p.buffers.max == 0 || d.buffer_count <= p.buffers.max);
+        if let Some(l) = &d.layout {
+            for plane in &l.planes {
+                prop_assert_eq!(plane.stride % p.stride_alignment, 0);
+                prop_assert_eq!(plane.offset % u64::from(p.offset_alignment), 0);
+                prop_assert!(p.max_stride == 0 || plane.stride <= p.max_stride);
+            }
+            prop_assert!(l.planes[0].stride >= p.min_stride);
+            prop_assert_eq!(l.size_bytes % u64::from(p.base_alignment), 0);
+            prop_assert!(p.max_bytes == 0 || l.size_bytes <= p.max_bytes);
+        }
+    }
+    prop_assert!(d.buffer_count <= accord_engine::MAX_BUFFERS);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn result_satisfies_every_participant(ps in prop::collection::vec(participant(), 1..5)) {
+        if let Ok(d) = solve(&ps) {
+            check_invariants(&ps, &d)?;
+            // Every alternative is allocatable: re-targeting never fails.
+            for &c in &d.alternatives {
+                let r = d.for_candidate(c);
+                prop_assert!(r.is_ok(), "{:?}", r);
+                let d2 = r.unwrap();
+                prop_assert_eq!((d2.format, d2.modifier, d2.scanout), (c.format, c.modifier, c.scanout));
+                check_invariants(&ps, &d2)?;
+            }
+        }
+    }
+
+    #[test]
+    fn alternatives_are_exactly_the_common_pairs(
+        mut ps in prop::collection::vec(
+            (prop::collection::vec(pair(), 0..200), "[a-c]{1,2}"),
+            1..8,
+        ).prop_map(|v| v.into_iter().map(|(formats, name)| Constraints { name, formats, ..Default::default() }).collect::<Vec<_>>())
+    ) {
+        // No limits: every common pair is allocatable, so the engine's
+        // alternatives must be the naive intersection, no more, no less.
+        let common: HashSet<(u32, u64)> = ps[0]
+            .formats
+            .iter()
+            .map(|f| (f.format, f.modifier))
+            .filter(|&(f, m)| ps.iter().all(|p| lists(p, f, m)))
+            .collect();
+        ps.reverse();
+        match solve(&ps) {
+            Ok(d) => {
+                prop_assert_eq!(d.alternatives.len(), common.len());
+                prop_assert_eq!(pairs_of(&d), common);
+            }
+            Err(f) => {
+                prop_assert!(common.is_empty(), "{:?}", f);
+                prop_assert_eq!(f.reason, accord_engine::FailureReason::NoCommonFormat);
+            }
+        }
+    }
+
+    #[test]
+    fn adding_a_participant_never_adds_candidates(
+        ps in prop::collection::vec(participant(), 1..4),
+        extra in participant(),
+    ) {
+        let before = solve(&ps);
+        let mut more = ps.clone();
+        more.push(extra);
+        let after = solve(&more);
+        match (before, after) {
+            (Ok(b), Ok(a)) => prop_assert!(pairs_of(&a).is_subset(&pairs_of(&b))),
+            (Err(_), Ok(_)) => prop_assert!(false, "a failing collection cannot succeed with one more participant"),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn permuting_participants_never_changes_the_output(
+        (ps, shuffled) in prop::collection::vec(participant(), 1..6)
+            .prop_flat_map(|ps| (Just(ps.clone()), Just(ps).prop_shuffle()))
+    ) {
+        let a: Result<Decision, Failure> = solve(&ps);
+        prop_assert_eq!(a, solve(&shuffled));
+    }
+
+    #[test]
+    fn arbitrary_values_never_panic(ps in prop::collection::vec(wild_participant(), 0..4)) {
+        let r = solve(&ps);
+        if let Ok(d) = &r {
+            check_invariants(&ps, d)?;
+            for c in &d.alternatives {
+                let _ = d.for_candidate(*c);
+            }
+        }
+        let (explained, _) = solve_explained(&ps, &Policy::default());
+        prop_assert_eq!(r, explained);
+    }
+}
+
+/// Guard against vacuous properties: the generator must produce both
+/// decisions (with layouts) and failures.
+#[test]
+fn generator_yields_decisions_and_failures() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = prop::collection::vec(participant(), 1..5);
+    let (mut ok, mut laid_out, mut failed) = (0, 0, 0);
+    for _ in 0..400 {
+        let ps = strategy.new_tree(&mut runner).unwrap().current();
+        match solve(&ps) {
+            Ok(d) => {
+                ok += 1;
+                laid_out += usize::from(d.layout.is_some());
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    eprintln!("ok {ok}, laid out {laid_out}, failed {failed}");
+    assert!(
+        ok >= 40 && laid_out >= 20 && failed >= 40,
+        "ok {ok}, laid out {laid_out}, failed {failed}"
+    );
+}

@@ -1,0 +1,526 @@
+//! One test per aggregation, contradiction and ranking rule.
+
+mod common;
+
+use accord_engine::{
+    solve, solve_explained, solve_with, Candidate, CostEntry, FailureReason, Policy, Usage,
+    MAX_BUFFERS, MOD_INVALID, MOD_LINEAR,
+};
+use common::{fourcc, participant};
+
+const Y_TILED: u64 = 0x0100_0000_0000_0002;
+const RC_CCS: u64 = 0x0100_0000_0000_0006;
+const AFBC: u64 = 0x0800_0000_0000_0051;
+
+fn xrgb(name: &str, modifiers: &[u64]) -> accord_engine::Constraints {
+    let pairs: Vec<(&str, u64, bool)> = modifiers.iter().map(|&m| ("XRGB8888", m, false)).collect();
+    participant(name, &pairs)
+}
+
+fn reason(
+    r: Result<accord_engine::Decision, accord_engine::Failure>,
+) -> (FailureReason, Vec<String>) {
+    let f = r.expect_err("should fail");
+    (f.reason, f.participants)
+}
+
+// ---- aggregation ----
+
+#[test]
+fn usage_is_ored() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.usage = Usage::RENDER;
+    b.usage = Usage::SCANOUT | Usage::CPU_READ;
+    let d = solve(&[a, b]).unwrap();
+    assert_eq!(d.usage, Usage::RENDER | Usage::SCANOUT | Usage::CPU_READ);
+}
+
+#[test]
+fn formats_are_intersected_in_preference_order() {
+    let a = participant(
+        "a",
+        &[
+            ("NV12", Y_TILED, false),
+            ("XRGB8888", MOD_LINEAR, false),
+            ("NV12", MOD_LINEAR, false),
+        ],
+    );
+    let b = participant(
+        "b",
+        &[("NV12", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false)],
+    );
+    let d = solve(&[a, b]).unwrap();
+    let got: Vec<(u32, u64)> = d
+        .alternatives
+        .iter()
+        .map(|c| (c.format, c.modifier))
+        .collect();
+    // XRGB8888 (positions 1+1) ties NV12 (2+0); NV12 has fewer bits per pixel.
+    assert_eq!(
+        got,
+        vec![
+            (fourcc("NV12"), MOD_LINEAR),
+            (fourcc("XRGB8888"), MOD_LINEAR)
+        ]
+    );
+}
+
+#[test]
+fn invalid_survives_only_if_everyone_accepts_it() {
+    let a = xrgb("a", &[MOD_INVALID, MOD_LINEAR]);
+    let b = xrgb("b", &[MOD_LINEAR]);
+    let d = solve(&[a.clone(), b]).unwrap();
+    assert_eq!(d.modifier, MOD_LINEAR);
+    assert_eq!(d.alternatives.len(), 1);
+    let c = xrgb("c", &[MOD_INVALID]);
+    let d = solve(&[a, c]).unwrap();
+    assert_eq!(d.modifier, MOD_INVALID);
+    assert!(d.layout.is_some(), "INVALID is laid out as linear");
+}
+
+#[test]
+fn vendor_modifiers_are_opaque_and_get_no_layout() {
+    let a = xrgb("a", &[0x0123_4567_89ab_cdef]);
+    let d = solve(&[a.clone(), a]).unwrap();
+    assert_eq!(d.modifier, 0x0123_4567_89ab_cdef);
+    assert_eq!(d.layout, None);
+}
+
+#[test]
+fn sizes_take_the_largest_min_rounded_to_the_lcm_of_alignments() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.min_size = (1000, 700);
+    a.size_alignment = (16, 4);
+    b.min_size = (1920, 1080);
+    b.size_alignment = (24, 6);
+    let d = solve(&[a, b]).unwrap();
+    assert_eq!((d.width, d.height), (1920, 1080)); // lcm 48 | 1920, lcm 12 | 1080
+    let mut c = xrgb("c", &[MOD_LINEAR]);
+    c.min_size = (1921, 1081);
+    c.size_alignment = (16, 16);
+    let d = solve(&[c]).unwrap();
+    assert_eq!((d.width, d.height), (1936, 1088));
+}
+
+#[test]
+fn max_size_is_the_smallest_max() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.min_size = (600, 600);
+    a.max_size = (4096, 0);
+    b.max_size = (599, 8192);
+    assert_eq!(
+        reason(solve(&[a.clone(), b.clone()])),
+        (FailureReason::SizeConflict, vec!["a".into(), "b".into()])
+    );
+    b.max_size = (600, 600);
+    assert!(solve(&[a.clone(), b.clone()]).is_ok());
+    // Rounding up to the alignment may push past the max.
+    a.size_alignment = (64, 1);
+    let f = solve(&[a, b]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    assert!(f.message.contains("640"), "{}", f.message);
+}
+
+#[test]
+fn alignments_combine_by_lcm() {
+    let mut a = participant("a", &[("NV12", MOD_LINEAR, false)]);
+    let mut b = participant("b", &[("NV12", MOD_LINEAR, false)]);
+    a.min_size = (100, 100);
+    a.stride_alignment = 64;
+    a.offset_alignment = 4096;
+    a.base_alignment = 4096;
+    b.stride_alignment = 96;
+    b.offset_alignment = 6144;
+    b.base_alignment = 1 << 16;
+    let d = solve(&[a, b]).unwrap();
+    assert_eq!(
+        (d.stride_alignment, d.offset_alignment, d.base_alignment),
+        (192, 12288, 1 << 16)
+    );
+    let l = d.layout.unwrap();
+    assert_eq!(l.planes[0].stride, 192);
+    assert_eq!(l.planes[1].offset, 12288 * 2); // 192*100 = 19200 -> 24576
+    assert_eq!(l.size_bytes, 1 << 16);
+}
+
+#[test]
+fn alignment_overflow_is_an_error_not_a_panic() {
+    let mut ps = Vec::new();
+    for (i, prime) in [4_294_967_291u32, 4_294_967_279, 4_294_967_231]
+        .into_iter()
+        .enumerate()
+    {
+        let mut p = xrgb(&format!("p{i}"), &[MOD_LINEAR]);
+        p.offset_alignment = prime;
+        ps.push(p);
+    }
+    let f = solve(&ps).unwrap_err();
+    assert_eq!(f.reason, FailureReason::TooLarge);
+    assert_eq!(f.participants.len(), 3);
+}
+
+#[test]
+fn strides_take_max_of_mins_and_min_of_maxes() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.min_stride = 1024;
+    a.max_stride = 8192;
+    b.min_stride = 2048;
+    b.max_stride = 4096;
+    let d = solve(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!((d.min_stride, d.max_stride), (2048, 4096));
+    assert_eq!(d.layout.unwrap().planes[0].stride, 2048);
+    b.min_stride = 0;
+    b.max_stride = 512;
+    assert_eq!(
+        reason(solve(&[a, b])),
+        (FailureReason::StrideConflict, vec!["a".into(), "b".into()])
+    );
+}
+
+#[test]
+fn stride_alignment_beyond_max_stride_conflicts() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.stride_alignment = 8192;
+    b.max_stride = 4096;
+    assert_eq!(
+        reason(solve(&[a, b])),
+        (FailureReason::StrideConflict, vec!["a".into(), "b".into()])
+    );
+}
+
+#[test]
+fn layout_stride_beyond_max_stride_conflicts_and_falls_back() {
+    let mut display = participant(
+        "display",
+        &[
+            ("XRGB8888", MOD_LINEAR, false),
+            ("RGB565", MOD_LINEAR, false),
+        ],
+    );
+    display.max_stride = 4096;
+    let mut client = participant(
+        "client",
+        &[
+            ("XRGB8888", MOD_LINEAR, false),
+            ("RGB565", MOD_LINEAR, false),
+        ],
+    );
+    client.min_size = (1920, 1080);
+    // XRGB8888 needs 7680 bytes per row; RGB565 fits in 3840.
+    let d = solve(&[display.clone(), client.clone()]).unwrap();
+    assert_eq!(d.format, fourcc("RGB565"));
+    assert_eq!(d.alternatives.len(), 1);
+    display.formats.truncate(1);
+    client.formats.truncate(1);
+    assert_eq!(
+        reason(solve(&[display, client])),
+        (
+            FailureReason::StrideConflict,
+            vec!["client".into(), "display".into()]
+        )
+    );
+}
+
+#[test]
+fn max_bytes_is_the_smallest_and_too_large_fails() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.min_size = (1024, 1024);
+    a.max_bytes = 8 << 20;
+    b.max_bytes = 4 << 20;
+    let d = solve(&[a.clone(), b.clone()]).unwrap();
+    assert_eq!(d.max_bytes, 4 << 20);
+    assert_eq!(d.layout.unwrap().size_bytes, 4 << 20);
+    b.max_bytes = (4 << 20) - 1;
+    assert_eq!(
+        reason(solve(&[a, b])),
+        (FailureReason::TooLarge, vec!["a".into(), "b".into()])
+    );
+}
+
+#[test]
+fn buffer_counts_follow_the_camping_slack_model() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.buffers.camping = 3;
+    a.buffers.dedicated_slack = 1;
+    a.buffers.shared_slack = 2;
+    b.buffers.camping = 2;
+    b.buffers.dedicated_slack = 2;
+    b.buffers.shared_slack = 1;
+    // 3+2 camping, 1+2 dedicated, max(2,1) shared
+    assert_eq!(solve(&[a.clone(), b.clone()]).unwrap().buffer_count, 10);
+    b.buffers.min = 12;
+    assert_eq!(solve(&[a.clone(), b.clone()]).unwrap().buffer_count, 12);
+    a.buffers.max = 11;
+    assert_eq!(
+        reason(solve(&[a.clone(), b.clone()])),
+        (FailureReason::CountConflict, vec!["a".into(), "b".into()])
+    );
+    a.buffers.max = 0;
+    b.buffers.min = 0;
+    a.buffers.camping = MAX_BUFFERS - 5;
+    let f = solve(&[a, b]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::CountConflict);
+    assert!(f.message.contains("hard cap 128"), "{}", f.message);
+}
+
+#[test]
+fn at_least_one_buffer() {
+    assert_eq!(solve(&[xrgb("a", &[MOD_LINEAR])]).unwrap().buffer_count, 1);
+}
+
+#[test]
+fn contiguous_is_ored_and_devices_are_united() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    a.contiguous = true;
+    a.devices = vec![57984, 57856];
+    b.devices = vec![57856, 57857];
+    let d = solve(&[a, b]).unwrap();
+    assert!(d.contiguous);
+    assert_eq!(d.devices, vec![57856, 57857, 57984]);
+}
+
+// ---- contradictions ----
+
+#[test]
+fn no_common_format_names_the_pair_in_conflict() {
+    let a = xrgb("a", &[MOD_LINEAR, Y_TILED]);
+    let b = xrgb("b", &[Y_TILED, RC_CCS]);
+    let c = xrgb("c", &[MOD_LINEAR, RC_CCS]);
+    let f = solve(&[a, b, c]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::NoCommonFormat);
+    // Every pair overlaps; only all three together are empty.
+    assert_eq!(f.participants, vec!["a", "b", "c"]);
+    let d = participant("display", &[("XRGB8888", MOD_LINEAR, true)]);
+    let cam = participant("camera", &[("YUYV", MOD_LINEAR, false)]);
+    let e = xrgb("e", &[MOD_LINEAR]);
+    assert_eq!(
+        reason(solve(&[d, e, cam])),
+        (
+            FailureReason::NoCommonFormat,
+            vec!["camera".into(), "display".into()]
+        )
+    );
+    let empty = participant("empty", &[]);
+    assert_eq!(
+        reason(solve(&[xrgb("a", &[MOD_LINEAR]), empty])),
+        (FailureReason::NoCommonFormat, vec!["empty".into()])
+    );
+}
+
+#[test]
+fn invalid_constraints_name_the_offenders() {
+    let zero_fields: [fn(&mut accord_engine::Constraints); 5] = [
+        |p| p.size_alignment.0 = 0,
+        |p| p.size_alignment.1 = 0,
+        |p| p.stride_alignment = 0,
+        |p| p.offset_alignment = 0,
+        |p| p.base_alignment = 0,
+    ];
+    for set in zero_fields {
+        let mut bad = xrgb("bad", &[MOD_LINEAR]);
+        set(&mut bad);
+        assert_eq!(
+            reason(solve(&[xrgb("good", &[MOD_LINEAR]), bad])),
+            (FailureReason::InvalidConstraint, vec!["bad".into()])
+        );
+    }
+    let min_gt_max: [fn(&mut accord_engine::Constraints); 4] = [
+        |p| (p.min_size.0, p.max_size.0) = (10, 9),
+        |p| (p.min_size.1, p.max_size.1) = (10, 9),
+        |p| (p.min_stride, p.max_stride) = (10, 9),
+        |p| (p.buffers.min, p.buffers.max) = (10, 9),
+    ];
+    for set in min_gt_max {
+        let mut bad = xrgb("bad", &[MOD_LINEAR]);
+        set(&mut bad);
+        let f = solve(&[bad]).unwrap_err();
+        assert_eq!(f.reason, FailureReason::InvalidConstraint);
+        assert!(f.message.contains("bad: min"), "{}", f.message);
+    }
+    assert_eq!(reason(solve(&[])).0, FailureReason::InvalidConstraint);
+}
+
+// ---- ranking ----
+
+#[test]
+fn rank_1_scanout_capable_first_when_scanout_is_wanted() {
+    let mut display = participant(
+        "display",
+        &[("XRGB8888", Y_TILED, false), ("XRGB8888", MOD_LINEAR, true)],
+    );
+    let client = xrgb("client", &[Y_TILED, MOD_LINEAR]);
+    display.usage = Usage::SCANOUT;
+    let d = solve(&[display.clone(), client.clone()]).unwrap();
+    assert_eq!((d.modifier, d.scanout), (MOD_LINEAR, true));
+    assert_eq!(
+        d.alternatives[1],
+        Candidate {
+            format: fourcc("XRGB8888"),
+            modifier: Y_TILED,
+            scanout: false
+        }
+    );
+    // Without scanout usage the marks do not matter: vendor first.
+    display.usage = Usage::SAMPLE;
+    let d = solve(&[display, client]).unwrap();
+    assert_eq!((d.modifier, d.scanout), (Y_TILED, false));
+}
+
+#[test]
+fn scanout_needs_every_scanout_participant() {
+    let mut p1 = participant(
+        "plane-a",
+        &[("XRGB8888", MOD_LINEAR, true), ("XRGB8888", Y_TILED, true)],
+    );
+    let mut p2 = participant(
+        "plane-b",
+        &[("XRGB8888", MOD_LINEAR, true), ("XRGB8888", Y_TILED, false)],
+    );
+    p1.usage = Usage::SCANOUT;
+    p2.usage = Usage::SCANOUT;
+    let d = solve(&[p1, p2]).unwrap();
+    assert_eq!((d.modifier, d.scanout), (MOD_LINEAR, true));
+    assert!(!d.alternatives[1].scanout);
+}
+
+#[test]
+fn rank_2_vendor_before_linear_before_invalid() {
+    let a = xrgb("a", &[MOD_INVALID, MOD_LINEAR, AFBC]);
+    let d = solve(&[a.clone(), a]).unwrap();
+    let mods: Vec<u64> = d.alternatives.iter().map(|c| c.modifier).collect();
+    assert_eq!(mods, vec![AFBC, MOD_LINEAR, MOD_INVALID]);
+}
+
+#[test]
+fn rank_3_lowest_position_sum() {
+    let a = xrgb("a", &[Y_TILED, RC_CCS, AFBC]);
+    let b = xrgb("b", &[AFBC, RC_CCS, Y_TILED]);
+    let c = xrgb("c", &[RC_CCS, AFBC, Y_TILED]);
+    // sums: Y 0+2+2=4, RC 1+1+0=2, AFBC 2+0+1=3
+    let d = solve(&[a, b, c]).unwrap();
+    let mods: Vec<u64> = d.alternatives.iter().map(|c| c.modifier).collect();
+    assert_eq!(mods, vec![RC_CCS, AFBC, Y_TILED]);
+}
+
+#[test]
+fn rank_4_fewer_bits_per_pixel_then_5_format_code() {
+    let a = participant(
+        "a",
+        &[
+            ("ABGR16161616F", MOD_LINEAR, false),
+            ("XRGB8888", MOD_LINEAR, false),
+            ("ARGB8888", MOD_LINEAR, false),
+        ],
+    );
+    let b = participant(
+        "b",
+        &[
+            ("ARGB8888", MOD_LINEAR, false),
+            ("XRGB8888", MOD_LINEAR, false),
+            ("ABGR16161616F", MOD_LINEAR, false),
+        ],
+    );
+    // Position sums all 2; 64 bpp last; ARGB8888 ('AR24') < XRGB8888 ('XR24').
+    let d = solve(&[a, b]).unwrap();
+    let got: Vec<u32> = d.alternatives.iter().map(|c| c.format).collect();
+    assert_eq!(
+        got,
+        vec![
+            fourcc("ARGB8888"),
+            fourcc("XRGB8888"),
+            fourcc("ABGR16161616F")
+        ]
+    );
+}
+
+#[test]
+fn cost_table_overrides_rules_2_to_5() {
+    let a = xrgb("a", &[Y_TILED, MOD_LINEAR]);
+    let mut b = xrgb("b", &[Y_TILED, MOD_LINEAR]);
+    b.usage = Usage::SAMPLE;
+    let policy = Policy {
+        costs: vec![CostEntry {
+            format: None,
+            modifier: Some(MOD_LINEAR),
+            usage: Usage::SAMPLE,
+            cost: 1,
+        }],
+    };
+    assert_eq!(
+        solve_with(&[a.clone(), b.clone()], &policy)
+            .unwrap()
+            .modifier,
+        MOD_LINEAR
+    );
+    assert_eq!(solve(&[a.clone(), b.clone()]).unwrap().modifier, Y_TILED);
+    // The entry's usage is not wanted: no effect.
+    b.usage = Usage::RENDER;
+    assert_eq!(solve_with(&[a, b], &policy).unwrap().modifier, Y_TILED);
+    let json = r#"[{"format": "*", "modifier": "LINEAR", "usage": ["sample"], "cost": 1}]"#;
+    assert_eq!(Policy::from_json(json).unwrap(), policy);
+    let err = Policy::from_json(r#"[{"format": "NV13", "cost": 1}]"#).unwrap_err();
+    assert_eq!(err.to_string(), "[0].format: unknown fourcc \"NV13\"");
+}
+
+// ---- re-targeting and explain ----
+
+#[test]
+fn for_candidate_retargets_and_recomputes_the_layout() {
+    let mut a = participant(
+        "a",
+        &[("XRGB8888", Y_TILED, false), ("NV12", MOD_LINEAR, false)],
+    );
+    a.min_size = (64, 64);
+    a.stride_alignment = 256;
+    let d = solve(&[a.clone(), a]).unwrap();
+    assert_eq!((d.modifier, d.layout.clone()), (Y_TILED, None));
+    let nv12 = d.alternatives[1];
+    let d2 = d.for_candidate(nv12).unwrap();
+    assert_eq!((d2.format, d2.modifier), (fourcc("NV12"), MOD_LINEAR));
+    assert_eq!(d2.alternatives[0], nv12);
+    assert_eq!(d2.alternatives.len(), 2);
+    let l = d2.layout.unwrap();
+    assert_eq!(l.planes.len(), 2);
+    assert_eq!(l.planes[0].stride, 256);
+    assert_eq!((d2.width, d2.buffer_count), (d.width, d.buffer_count));
+    let bogus = Candidate {
+        format: fourcc("YUYV"),
+        modifier: MOD_LINEAR,
+        scanout: false,
+    };
+    assert!(d.for_candidate(bogus).is_err());
+}
+
+#[test]
+fn explain_matches_solve_and_names_the_eliminators() {
+    let mut a = participant(
+        "decoder",
+        &[("NV12", Y_TILED, false), ("NV12", MOD_LINEAR, false)],
+    );
+    a.min_size = (1920, 1080);
+    let b = participant(
+        "display",
+        &[("NV12", MOD_LINEAR, true), ("XRGB8888", MOD_LINEAR, true)],
+    );
+    let cs = [a, b];
+    let (r, e) = solve_explained(&cs, &Policy::default());
+    assert_eq!(r, solve(&cs));
+    let text = e.to_string();
+    assert!(text.contains("#0 NV12 LINEAR: CHOSEN"), "{text}");
+    assert!(
+        text.contains("NV12 0x0100000000000002 (I915_Y_TILED): eliminated: not listed by display"),
+        "{text}"
+    );
+    assert!(
+        text.contains("XRGB8888 LINEAR: eliminated: not listed by decoder"),
+        "{text}"
+    );
+}

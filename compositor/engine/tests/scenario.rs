@@ -1,0 +1,193 @@
+//! The JSON scenario format: defaults, field paths, bounds, output shape, and
+//! "never panics" on arbitrary input (it is a fuzz target).
+
+use accord_engine::scenario::{self, decision_to_json, failure_to_json, parse};
+use accord_engine::{solve_with, Usage, MOD_INVALID, MOD_LINEAR};
+use proptest::prelude::*;
+
+#[test]
+fn only_name_and_formats_are_required() {
+    let (ps, policy) =
+        parse(r#"{"participants": [{"name": "a", "formats": [{"format": "nv12"}]}]}"#).unwrap();
+    let p = &ps[0];
+    assert_eq!(p.name, "a");
+    assert_eq!(p.formats.len(), 1);
+    assert_eq!(
+        p.formats[0].modifier, MOD_LINEAR,
+        "modifiers default to LINEAR"
+    );
+    assert!(!p.formats[0].scanout);
+    assert_eq!(
+        *p,
+        accord_engine::Constraints {
+            name: "a".into(),
+            formats: p.formats.clone(),
+            ..Default::default()
+        }
+    );
+    assert!(policy.costs.is_empty());
+}
+
+#[test]
+fn every_field_is_read() {
+    let text = r#"{"description": "d", "expect": {"anything": [1, 2]},
+      "costs": [{"format": "XRGB8888", "modifier": "INVALID", "usage": ["scanout"], "cost": 7}],
+      "participants": [{"name": "p", "usage": ["cpu_read", "protected"],
+        "formats": [{"format": "XRGB8888", "modifiers": ["INVALID", "0x0100000000000002", "linear"], "scanout": true}],
+        "min_size": [1, 2], "max_size": [3, 4], "size_alignment": [5, 6],
+        "stride_alignment": 7, "offset_alignment": 8, "base_alignment": 9,
+        "min_stride": 10, "max_stride": 11, "max_bytes": 18446744073709551615,
+        "buffers": {"camping": 12, "dedicated_slack": 13, "shared_slack": 14, "min": 15, "max": 16},
+        "contiguous": true, "devices": [57856, "226:128", "259:1048577"], "dispensable": true}]}"#;
+    let (ps, policy) = parse(text).unwrap();
+    let p = &ps[0];
+    assert_eq!(p.usage, Usage::CPU_READ | Usage::PROTECTED);
+    let mods: Vec<u64> = p.formats.iter().map(|f| f.modifier).collect();
+    assert_eq!(mods, vec![MOD_INVALID, 0x0100000000000002, MOD_LINEAR]);
+    assert!(p.formats.iter().all(|f| f.scanout));
+    assert_eq!(
+        (p.min_size, p.max_size, p.size_alignment),
+        ((1, 2), (3, 4), (5, 6))
+    );
+    assert_eq!(
+        (p.stride_alignment, p.offset_alignment, p.base_alignment),
+        (7, 8, 9)
+    );
+    assert_eq!(
+        (p.min_stride, p.max_stride, p.max_bytes),
+        (10, 11, u64::MAX)
+    );
+    let b = p.buffers;
+    assert_eq!(
+        (b.camping, b.dedicated_slack, b.shared_slack, b.min, b.max),
+        (12, 13, 14, 15, 16)
+    );
+    assert!(p.contiguous && p.dispensable);
+    // glibc makedev: 226:128 = 0xe280; 259:1048577 splits the minor.
+    assert_eq!(
+        p.devices,
+        vec![57856, 0xe280, (0x10_0000 << 12) | (0x103 << 8) | 0x01]
+    );
+    assert_eq!(policy.costs.len(), 1);
+    assert_eq!(policy.costs[0].cost, 7);
+    assert_eq!(policy.costs[0].modifier, Some(MOD_INVALID));
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases = [
+        ("[]", "expected an object"),
+        (r#"{}"#, "participants: required field is missing"),
+        (
+            r#"{"participants": []}"#,
+            "participants: at least one participant is required",
+        ),
+        (
+            r#"{"participants": [], "extra": 1}"#,
+            "unknown field \"extra\"",
+        ),
+        (
+            r#"{"participants": [{"name": 1, "formats": []}]}"#,
+            "participants[0].name: expected a string",
+        ),
+        (
+            r#"{"participants": [{"name": "a"}]}"#,
+            "participants[0].formats: required field is missing",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [{"modifiers": []}]}]}"#,
+            "participants[0].formats[0].format: required field is missing",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "max_bytes": -1}]}"#,
+            "participants[0].max_bytes: expected an integer",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "stride_alignment": 4294967296}]}"#,
+            "participants[0].stride_alignment: expected an integer in 0..=4294967295",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "min_size": [1]}]}"#,
+            "participants[0].min_size: expected [width, height]",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "contiguous": 1}]}"#,
+            "participants[0].contiguous: expected true or false",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "devices": ["226"]}]}"#,
+            "participants[0].devices[0]: expected \"major:minor\"",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": []}], "costs": [{"cost": 1, "usage": ["x"]}]}"#,
+            "costs[0].usage[0]: unknown usage \"x\"",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": []}], "costs": [{"format": "*"}]}"#,
+            "costs[0].cost: required field is missing",
+        ),
+    ];
+    for (input, want) in cases {
+        let e = parse(input).unwrap_err().to_string();
+        assert!(e.contains(want), "{input}: {e:?} lacks {want:?}");
+    }
+}
+
+#[test]
+fn lists_are_bounded() {
+    let many: Vec<String> = (0..=scenario::MAX_PARTICIPANTS)
+        .map(|i| format!(r#"{{"name": "p{i}", "formats": []}}"#))
+        .collect();
+    let text = format!(r#"{{"participants": [{}]}}"#, many.join(","));
+    let e = parse(&text).unwrap_err();
+    assert_eq!(e.path, "participants");
+}
+
+#[test]
+fn outcomes_have_the_documented_json_shape() {
+    let (ps, policy) = parse(
+        r#"{"participants": [{"name": "a", "formats": [{"format": "XRGB8888", "modifiers": ["INVALID"]}], "min_size": [2, 2]}]}"#,
+    )
+    .unwrap();
+    let d = solve_with(&ps, &policy).unwrap();
+    let v = decision_to_json(&d);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["format"], "XRGB8888");
+    assert_eq!(v["modifier"], "0x00ffffffffffffff");
+    assert_eq!(v["layout"]["planes"][0]["stride"], 8);
+    assert_eq!(v["layout"]["size_bytes"], 16);
+    assert_eq!(v["alternatives"].as_array().unwrap().len(), 1);
+    let (ps, policy) =
+        parse(r#"{"participants": [{"name": "a", "formats": [], "stride_alignment": 0}]}"#)
+            .unwrap();
+    let f = solve_with(&ps, &policy).unwrap_err();
+    let v = failure_to_json(&f);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["reason"], "invalid_constraint");
+    assert_eq!(v["participants"], serde_json::json!(["a"]));
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .contains("stride_alignment is 0"));
+}
+
+proptest! {
+    #[test]
+    fn parse_never_panics_on_arbitrary_text(s in "\\PC{0,200}") {
+        let _ = parse(&s);
+        let _ = accord_engine::Policy::from_json(&s);
+    }
+
+    #[test]
+    fn parse_never_panics_on_mutated_scenarios(
+        cut in 0usize..600,
+        insert in prop::sample::select(vec!["-1", "1e99", "18446744073709551616", "\"NV13\"", "[]", "{}", "null", "\"0x\"", "\"1:\""]),
+    ) {
+        let base = r#"{"participants": [{"name": "a", "usage": ["render"], "formats": [{"format": "NV12", "modifiers": ["LINEAR", "0x0100000000000002"], "scanout": true}], "min_size": [64, 64], "max_size": [0, 0], "size_alignment": [16, 16], "stride_alignment": 64, "offset_alignment": 4096, "base_alignment": 4096, "min_stride": 0, "max_stride": 0, "max_bytes": 0, "buffers": {"camping": 2, "max": 0}, "devices": ["226:0"], "contiguous": false}]}"#;
+        let at = cut.min(base.len());
+        let mutated = format!("{}{}{}", &base[..at], insert, &base[at..]);
+        if let Ok((ps, policy)) = parse(&mutated) {
+            let _ = solve_with(&ps, &policy);
+        }
+    }
+}
