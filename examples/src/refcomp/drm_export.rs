@@ -7,21 +7,17 @@
 //! only kind a device without `ADDFB2_MODIFIERS` really has. PRIME import +
 //! `AddFB2` needs no Mesa and takes both LINEAR and implicit buffers.
 
-use std::os::fd::AsFd;
-
+use accord_smithay::kms::{add_dmabuf_framebuffer, DmabufPlane};
 use smithay::{
     backend::{
-        allocator::{dumb::DumbBuffer, format::get_opaque, Buffer as _, Fourcc, Modifier},
+        allocator::{dumb::DumbBuffer, format::get_opaque, Buffer as _, Format, Modifier},
         drm::{
             dumb::{framebuffer_from_dumb_buffer, DumbFramebuffer},
             exporter::{ExportBuffer, ExportFramebuffer},
             DrmDeviceFd, Framebuffer,
         },
     },
-    reexports::drm::{
-        buffer::{Handle as GemHandle, PlanarBuffer},
-        control::{framebuffer, Device as _, FbCmd2Flags},
-    },
+    reexports::drm::control::{framebuffer, Device as _},
     wayland::dmabuf::get_dmabuf,
 };
 use tracing::{debug, warn};
@@ -59,7 +55,7 @@ impl AsRef<framebuffer::Handle> for SceneFramebuffer {
 }
 
 impl Framebuffer for SceneFramebuffer {
-    fn format(&self) -> smithay::backend::allocator::Format {
+    fn format(&self) -> Format {
         match self {
             SceneFramebuffer::Swapchain(fb) => fb.format(),
             SceneFramebuffer::Client(fb) => fb.format,
@@ -71,7 +67,7 @@ impl Framebuffer for SceneFramebuffer {
 #[derive(Debug)]
 pub struct ClientFramebuffer {
     fb: framebuffer::Handle,
-    format: smithay::backend::allocator::Format,
+    format: Format,
     drm: DrmDeviceFd,
 }
 
@@ -95,37 +91,6 @@ impl std::fmt::Display for ExportError {
 
 impl std::error::Error for ExportError {}
 
-/// The `AddFB2` description of an imported dma-buf.
-struct Planar {
-    size: (u32, u32),
-    format: Fourcc,
-    modifier: Option<Modifier>,
-    handles: [Option<GemHandle>; 4],
-    pitches: [u32; 4],
-    offsets: [u32; 4],
-}
-
-impl PlanarBuffer for Planar {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn format(&self) -> Fourcc {
-        self.format
-    }
-    fn modifier(&self) -> Option<Modifier> {
-        self.modifier
-    }
-    fn pitches(&self) -> [u32; 4] {
-        self.pitches
-    }
-    fn handles(&self) -> [Option<GemHandle>; 4] {
-        self.handles
-    }
-    fn offsets(&self) -> [u32; 4] {
-        self.offsets
-    }
-}
-
 impl PrimeExporter {
     /// `Ok(None)`: this buffer cannot be scanned out here (not a dma-buf,
     /// another device's memory, a layout the device cannot be told); the
@@ -140,82 +105,49 @@ impl PrimeExporter {
             return Ok(None);
         };
         let format = dmabuf.format();
-        let modifier = match format.modifier {
-            Modifier::Invalid => None,
-            m if self.modifiers => Some(m),
-            // Without modifier support the layout must be the device's implicit
-            // one; only LINEAR is known to be that for dumb-style buffers.
-            Modifier::Linear => None,
-            other => {
-                debug!(?other, "device takes no modifiers; composing instead");
-                return Ok(None);
-            }
+        let code = if use_opaque {
+            get_opaque(format.code).unwrap_or(format.code)
+        } else {
+            format.code
         };
-        let (w, h) = (dmabuf.width(), dmabuf.height());
-        let mut planar = Planar {
-            size: (w, h),
-            format: if use_opaque {
-                get_opaque(format.code).unwrap_or(format.code)
-            } else {
-                format.code
-            },
-            modifier,
-            handles: [None; 4],
-            pitches: [0; 4],
-            offsets: [0; 4],
-        };
-        let mut imported = Vec::with_capacity(4);
-        let mut result = Ok(());
-        for (i, ((fd, offset), stride)) in dmabuf
+        let planes: Vec<DmabufPlane<'_>> = dmabuf
             .handles()
             .zip(dmabuf.offsets())
             .zip(dmabuf.strides())
-            .enumerate()
-            .take(4)
-        {
-            match drm.prime_fd_to_buffer(fd.as_fd()) {
-                Ok(handle) => {
-                    imported.push(handle);
-                    planar.handles[i] = Some(handle);
-                    planar.pitches[i] = stride;
-                    planar.offsets[i] = offset;
-                }
-                Err(err) => {
-                    // E.g. ENODEV: a dma-buf of another device (vgem) does not
-                    // import into this one.
-                    result = Err(err);
-                    break;
-                }
-            }
-        }
-        let flags = if modifier.is_some() {
-            FbCmd2Flags::MODIFIERS
-        } else {
-            FbCmd2Flags::empty()
-        };
-        let added = result.and_then(|()| drm.add_planar_framebuffer(&planar, flags));
-        // The framebuffer holds its own references to the GEM objects; the
-        // handles are not needed past AddFB2. (PRIME import of one dma-buf
-        // returns the same handle each time, so close each one once.)
-        imported.sort_unstable_by_key(|h| u32::from(*h));
-        imported.dedup();
-        for handle in imported {
-            let _ = drm.close_buffer(handle);
-        }
-        match added {
+            .map(|((fd, offset), stride)| DmabufPlane {
+                fd,
+                offset: u64::from(offset),
+                stride,
+            })
+            .collect();
+        let modifier = u64::from(format.modifier);
+        match add_dmabuf_framebuffer(
+            drm,
+            self.modifiers,
+            (dmabuf.width(), dmabuf.height()),
+            code as u32,
+            modifier,
+            &planes,
+        ) {
             Ok(fb) => Ok(Some(ClientFramebuffer {
                 fb,
                 // What KMS was told: an fb added without modifiers has an
                 // implicit one, which is how planes without IN_FORMATS list
                 // their formats.
-                format: smithay::backend::allocator::Format {
-                    code: planar.format,
-                    modifier: modifier.unwrap_or(Modifier::Invalid),
+                format: Format {
+                    code,
+                    modifier: if self.modifiers {
+                        format.modifier
+                    } else {
+                        Modifier::Invalid
+                    },
                 },
                 drm: drm.clone(),
             })),
-            Err(err) => {
-                debug!(%err, "client dma-buf is not a framebuffer here; composing instead");
+            // E.g. a vgem dma-buf (ENODEV at import) or a vendor modifier the
+            // device cannot be told: compose it instead.
+            Err(rejected) => {
+                debug!(%rejected, "client dma-buf is not a framebuffer here; composing instead");
                 Ok(None)
             }
         }
