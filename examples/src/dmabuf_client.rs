@@ -27,15 +27,9 @@ use smithay::reexports::drm::{
 };
 use wayland_client::{
     delegate_noop,
-    globals::{registry_queue_init, GlobalList, GlobalListContents},
-    protocol::{
-        wl_buffer::{self, WlBuffer},
-        wl_callback::{self, WlCallback},
-        wl_compositor::WlCompositor,
-        wl_registry::WlRegistry,
-        wl_surface::WlSurface,
-    },
-    Connection, Dispatch, EventQueue, Proxy, QueueHandle, WEnum,
+    globals::{registry_queue_init, GlobalList},
+    protocol::{wl_buffer::WlBuffer, wl_compositor::WlCompositor, wl_surface::WlSurface},
+    Connection, Dispatch, EventQueue, QueueHandle, WEnum,
 };
 use wayland_protocols::{
     wp::linux_dmabuf::zv1::client::{
@@ -43,8 +37,10 @@ use wayland_protocols::{
         zwp_linux_dmabuf_feedback_v1::{self as feedback, TrancheFlags, ZwpLinuxDmabufFeedbackV1},
         zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1,
     },
-    xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base},
+    xdg::shell::client::{xdg_toplevel, xdg_wm_base},
 };
+
+use crate::client_plumbing::ClientEvents;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -368,90 +364,18 @@ impl DmabufClient {
     }
 }
 
-impl Dispatch<WlRegistry, GlobalListContents> for State {
-    fn event(
-        _: &mut Self,
-        _: &WlRegistry,
-        _: <WlRegistry as Proxy>::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
+impl ClientEvents for State {
+    fn configured(&mut self) {
+        self.configured = true;
+    }
+    fn toplevel_configure(&mut self, size: (i32, i32), _states: Vec<u32>) {
+        self.size = size;
+    }
+    fn frame_done(&mut self) {
+        self.frames_done += 1;
     }
 }
-
-impl Dispatch<xdg_wm_base::XdgWmBase, ()> for State {
-    fn event(
-        _: &mut Self,
-        wm: &xdg_wm_base::XdgWmBase,
-        event: xdg_wm_base::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_wm_base::Event::Ping { serial } = event {
-            wm.pong(serial);
-        }
-    }
-}
-
-impl Dispatch<xdg_surface::XdgSurface, ()> for State {
-    fn event(
-        state: &mut Self,
-        surface: &xdg_surface::XdgSurface,
-        event: xdg_surface::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_surface::Event::Configure { serial } = event {
-            surface.ack_configure(serial);
-            state.configured = true;
-        }
-    }
-}
-
-impl Dispatch<xdg_toplevel::XdgToplevel, ()> for State {
-    fn event(
-        state: &mut Self,
-        _: &xdg_toplevel::XdgToplevel,
-        event: xdg_toplevel::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_toplevel::Event::Configure { width, height, .. } = event {
-            state.size = (width, height);
-        }
-    }
-}
-
-impl Dispatch<WlCallback, ()> for State {
-    fn event(
-        state: &mut Self,
-        _: &WlCallback,
-        event: wl_callback::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let wl_callback::Event::Done { .. } = event {
-            state.frames_done += 1;
-        }
-    }
-}
-
-impl Dispatch<WlBuffer, ()> for State {
-    fn event(
-        _: &mut Self,
-        _: &WlBuffer,
-        _: wl_buffer::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+crate::delegate_client_plumbing!(State);
 
 impl Dispatch<ZwpLinuxBufferParamsV1, ()> for State {
     fn event(
