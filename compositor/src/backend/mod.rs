@@ -25,6 +25,8 @@ pub use gbm::GbmAllocator;
 pub use udmabuf::UdmabufAllocator;
 pub use verify::verify_layout;
 
+pub mod memfd;
+
 /// What kind of memory a backend hands out. Sent to clients so that memfd is
 /// never mistaken for a dma-buf.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
