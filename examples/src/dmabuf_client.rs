@@ -4,10 +4,9 @@
 //! maps them, sends them through `zwp_linux_dmabuf_v1` and shows them in a
 //! (fullscreen) xdg toplevel, one frame callback at a time.
 //!
-//! The buffers are plain dumb buffers for now. ACCORD: once the
-//! buffer-collection protocol lands, `allocate` becomes "create a
-//! collection, attach the surface's token, take the outcome's buffers";
-//! everything after it (mapping, `present`) stays as it is.
+//! Buffers come either from an Accord collection negotiated with the
+//! compositor (`allocate_collection`) or from the client's own dumb
+//! buffers (`allocate`, the linux-dmabuf baseline); showing them is the same.
 
 use std::{
     os::{
@@ -107,7 +106,7 @@ pub struct Buffer {
     /// The GEM handle stays open while the buffer lives: the kernel keeps
     /// the object's dma-buf (and so its identity) only while a handle
     /// exists; a later export would otherwise make a new dma-buf file.
-    gem: (Rc<Card>, DumbBuffer),
+    gem: Option<(Rc<Card>, DumbBuffer)>,
 }
 
 impl Buffer {
@@ -136,7 +135,9 @@ impl Buffer {
 impl Drop for Buffer {
     fn drop(&mut self) {
         self.wl_buffer.destroy();
-        let _ = self.gem.0.destroy_dumb_buffer(self.gem.1);
+        if let Some((card, dumb)) = self.gem.take() {
+            let _ = card.destroy_dumb_buffer(dumb);
+        }
         // SAFETY: unmapping exactly what `allocate` mapped.
         let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
     }
@@ -164,7 +165,21 @@ pub struct DmabufClient {
     pub surface: Option<WlSurface>,
     toplevel: Option<xdg_toplevel::XdgToplevel>,
     dmabuf: Option<ZwpLinuxDmabufV1>,
+    /// The Accord connection and collection behind `allocate_collection`'s
+    /// buffers; kept while they are in use.
+    accord: Option<(accord_client::Accord, accord_client::Collection)>,
     timeout: Duration,
+}
+
+/// What an Accord collection gave the client.
+#[derive(Debug, Clone)]
+pub struct CollectionOutcome {
+    pub format: u32,
+    pub modifier: u64,
+    pub width: u32,
+    pub height: u32,
+    pub stride: u32,
+    pub dmabuf: bool,
 }
 
 impl DmabufClient {
@@ -182,6 +197,7 @@ impl DmabufClient {
             surface: None,
             toplevel: None,
             dmabuf: None,
+            accord: None,
             timeout: Duration::from_secs(30),
         })
     }
@@ -331,7 +347,7 @@ impl DmabufClient {
                 stride,
                 ptr: ptr.cast(),
                 len,
-                gem: (card.clone(), dumb),
+                gem: Some((card.clone(), dumb)),
             });
         }
         self.queue.roundtrip(&mut self.state)?;
@@ -343,6 +359,75 @@ impl DmabufClient {
             .into());
         }
         Ok(out)
+    }
+
+    /// Negotiates `count` XRGB8888 buffers of at least `size` through an
+    /// Accord collection: this client (CPU write + scanout) plus the
+    /// compositor as a participant for the window's surface
+    /// (`attach_to_surface`). The compositor allocates (on KMS: dumb
+    /// buffers on its card); the client maps what it gets.
+    pub fn allocate_collection(
+        &mut self,
+        size: (u32, u32),
+        count: u32,
+    ) -> Result<(CollectionOutcome, Vec<Buffer>), Error> {
+        use accord_client::{Accord, Constraints, MemoryKind, Usage};
+        let surface = self.surface.clone().ok_or("call open_window first")?;
+        let accord = Accord::new(&self.conn).map_err(|e| format!("Accord: {e}"))?;
+        let token = accord.create_collection();
+        token.set_name("zero-copy-scanout");
+        token.duplicate().attach_to_surface(&surface);
+        let collection = token.bind();
+        collection.commit(
+            &Constraints::new()
+                .usage(Usage::CpuWrite | Usage::Scanout)
+                .scanout_format(XRGB8888, MOD_LINEAR)
+                .min_size(size.0, size.1)
+                .buffers(count),
+        );
+        let allocation = collection
+            .wait_allocated()
+            .map_err(|e| format!("the collection failed: {e}"))?;
+        let mut outcome = CollectionOutcome {
+            format: allocation.format,
+            modifier: allocation.modifier,
+            width: allocation.width,
+            height: allocation.height,
+            stride: 0,
+            dmabuf: allocation.memory == MemoryKind::DmaBuf,
+        };
+        let mut out = Vec::with_capacity(allocation.buffers.len());
+        for buffer in allocation.buffers {
+            let index = buffer.index;
+            let len = usize::try_from(buffer.size)?;
+            let plane = buffer
+                .planes
+                .into_iter()
+                .next()
+                .ok_or("a collection buffer without planes")?;
+            // SAFETY: a new shared mapping of the buffer, owned by `Buffer`.
+            let ptr = unsafe {
+                rustix::mm::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                    rustix::mm::MapFlags::SHARED,
+                    &plane.fd,
+                    plane.offset,
+                )?
+            };
+            outcome.stride = plane.stride;
+            out.push(Buffer {
+                wl_buffer: collection.wl_buffer(index),
+                dmabuf: plane.fd,
+                stride: plane.stride,
+                ptr: ptr.cast(),
+                len,
+                gem: None,
+            });
+        }
+        self.accord = Some((accord, collection));
+        Ok((outcome, out))
     }
 
     /// Attaches `buffer`, damages all of it, commits, and waits for the frame

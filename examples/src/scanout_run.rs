@@ -12,7 +12,7 @@ use std::{
 use accord_smithay::kms::{Card, ScanoutTarget};
 
 use crate::{
-    dmabuf_client::{Choice, DmabufClient, Feedback},
+    dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
     refcomp::{scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error},
 };
 
@@ -27,6 +27,10 @@ pub struct ScanoutRun {
     pub direct_scanout: bool,
     /// Where the socket goes (the run makes and removes a directory in it).
     pub runtime_parent: PathBuf,
+    /// Take the buffers from an Accord collection negotiated with the
+    /// compositor; `false`: the client's own dumb buffers (the linux-dmabuf
+    /// baseline).
+    pub collection: bool,
 }
 
 impl ScanoutRun {
@@ -38,6 +42,7 @@ impl ScanoutRun {
             fullscreen: true,
             direct_scanout: true,
             runtime_parent: std::env::temp_dir(),
+            collection: true,
         }
     }
 }
@@ -69,6 +74,10 @@ pub struct ScanoutReport {
     /// (same dma-buf inode).
     pub scanout_is_client_buffer: bool,
     pub scanout_format: String,
+    /// Where the buffers came from, for people.
+    pub buffers_from: String,
+    /// The Accord outcome, when the buffers came from a collection.
+    pub collection: Option<CollectionOutcome>,
 }
 
 impl ScanoutReport {
@@ -139,7 +148,22 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         .choose_xrgb8888_linear()
         .ok_or("the dmabuf feedback offers no XRGB8888 with LINEAR")?;
     let size = client.open_window(run.fullscreen, (640, 480))?;
-    let mut buffers = client.allocate(&run.card, size, run.buffers.max(1), &choice)?;
+    let count = run.buffers.clamp(1, 16);
+    let (mut buffers, collection, buffers_from) = if run.collection {
+        let (outcome, buffers) = client.allocate_collection(size, count as u32)?;
+        let from = format!(
+            "an Accord collection ({}, allocated by the compositor)",
+            if outcome.dmabuf { "dma-bufs" } else { "memfd" }
+        );
+        (buffers, Some(outcome), from)
+    } else {
+        let buffers = client.allocate(&run.card, size, count, &choice)?;
+        let from = format!(
+            "the client's own dumb buffers on {} (PRIME, linux-dmabuf)",
+            run.card.display()
+        );
+        (buffers, None, from)
+    };
     for (i, b) in buffers.iter_mut().enumerate() {
         b.fill((0, 0, size.0, size.1), size.0, 0x0020_4060 + i as u32);
     }
@@ -195,5 +219,7 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         pixel: PixelCheck { at, written, read },
         scanout_is_client_buffer,
         scanout_format,
+        buffers_from,
+        collection,
     })
 }

@@ -56,9 +56,12 @@ impl PlanarBuffer for Fb {
 /// `ADDFB2_MODIFIERS` (`supports_modifiers == false`), LINEAR is passed as
 /// implicit (a dumb or linear buffer's own layout) and any other explicit
 /// modifier is refused. A plane the device cannot import (another device's
-/// memory: ENODEV) fails at stage "import". The GEM handles are closed
-/// before returning (the framebuffer holds its own references); the caller
-/// owns the framebuffer (`destroy_framebuffer`).
+/// memory: ENODEV) fails at stage "import"; on any error the GEM handles
+/// made so far are closed. On success the caller owns the framebuffer
+/// (`destroy_framebuffer`) and the GEM handles (`close_buffer`, each once).
+/// Keeping a handle open while the framebuffer is shown keeps the kernel's
+/// link from the buffer to the client's dma-buf, so exporting the shown
+/// buffer again yields that same dma-buf.
 pub fn add_dmabuf_framebuffer(
     device: &impl ControlDevice,
     supports_modifiers: bool,
@@ -66,7 +69,7 @@ pub fn add_dmabuf_framebuffer(
     format: u32,
     modifier: u64,
     planes: &[DmabufPlane<'_>],
-) -> Result<framebuffer::Handle, Rejected> {
+) -> Result<DmabufFramebuffer, Rejected> {
     let rejected = |stage, message: String| Rejected { stage, message };
     let format = DrmFourcc::try_from(format)
         .map_err(|_| rejected("addfb2", format!("unknown fourcc {format:#x}")))?;
@@ -116,8 +119,24 @@ pub fn add_dmabuf_framebuffer(
             .add_planar_framebuffer(&fb, flags)
             .map_err(|e| rejected("addfb2", e.to_string()))
     })();
-    for handle in imported {
-        let _ = device.close_buffer(handle);
+    match result {
+        Ok(fb) => Ok(DmabufFramebuffer {
+            fb,
+            handles: imported,
+        }),
+        Err(err) => {
+            for handle in imported {
+                let _ = device.close_buffer(handle);
+            }
+            Err(err)
+        }
     }
-    result
+}
+
+/// A framebuffer made by [`add_dmabuf_framebuffer`] and its GEM handles
+/// (distinct; close each once after removing the framebuffer).
+#[derive(Debug)]
+pub struct DmabufFramebuffer {
+    pub fb: framebuffer::Handle,
+    pub handles: Vec<buffer::Handle>,
 }

@@ -15,7 +15,7 @@ mod test_only;
 
 pub use card::Card;
 pub use fallback::{confirm_scanout, Attempt, ScanoutChoice};
-pub use framebuffer::{add_dmabuf_framebuffer, DmabufPlane};
+pub use framebuffer::{add_dmabuf_framebuffer, DmabufFramebuffer, DmabufPlane};
 pub use in_formats::parse_in_formats;
 pub use planes::{compositor_formats, probe_planes, PlaneInfo, PlaneKind};
 pub use target::ScanoutTarget;

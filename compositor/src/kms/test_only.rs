@@ -32,10 +32,11 @@ fn rejected(stage: &'static str, message: impl std::fmt::Display) -> Rejected {
     }
 }
 
-/// KMS objects created for one test; released on drop, so every early
-/// return cleans up.
+/// GEM handles and KMS objects created for one test; released on drop, so
+/// every early return cleans up.
 struct Scratch<'a> {
     card: &'a Card,
+    handles: Vec<smithay::reexports::drm::buffer::Handle>,
     fb: Option<smithay::reexports::drm::control::framebuffer::Handle>,
     blob: Option<u64>,
 }
@@ -47,6 +48,9 @@ impl Drop for Scratch<'_> {
         }
         if let Some(blob) = self.blob.take() {
             let _ = self.card.destroy_property_blob(blob);
+        }
+        for h in self.handles.drain(..) {
+            let _ = self.card.close_buffer(h);
         }
     }
 }
@@ -77,6 +81,7 @@ pub fn test_only(
 ) -> Result<(), Rejected> {
     let mut scratch = Scratch {
         card,
+        handles: Vec::new(),
         fb: None,
         blob: None,
     };
@@ -89,7 +94,7 @@ pub fn test_only(
             stride: p.stride,
         })
         .collect();
-    let fb_handle = add_dmabuf_framebuffer(
+    let added = add_dmabuf_framebuffer(
         card,
         card.supports_modifiers(),
         (decision.width, decision.height),
@@ -104,6 +109,8 @@ pub fn test_only(
         ),
         _ => r,
     })?;
+    scratch.handles = added.handles;
+    let fb_handle = added.fb;
     scratch.fb = Some(fb_handle);
 
     let (mw, mh) = target.mode.size();

@@ -2,22 +2,25 @@
 //! client whose fullscreen dma-bufs go on the primary plane as they are.
 //! Run it in the real-kernel tier: `tests/vm/run --demo zero-copy-scanout`.
 //!
-//! For now the client allocates plain dumb buffers itself (guided by the
-//! linux-dmabuf feedback's scanout tranche); Accord collections replace that
-//! step once the buffer-collection protocol lands.
+//! The buffers come from an Accord buffer collection: the client and the
+//! compositor (through `attach_to_surface`) negotiate, the compositor
+//! allocates on its card, the client maps and draws. `--dumb` shows the
+//! linux-dmabuf baseline instead (the client allocates dumb buffers itself).
 
 use std::process::ExitCode;
 
 use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun};
 
 const USAGE: &str = "\
-usage: zero-copy-scanout [--card /dev/dri/card0] [--frames N] [--windowed] [--no-direct-scanout]
+usage: zero-copy-scanout [--card /dev/dri/card0] [--frames N] [--windowed] [--no-direct-scanout] [--dumb]
 
 Starts the reference compositor on the card (as root), shows N frames (default
 60) of a fullscreen dma-buf client, and prints the format used and
 `direct scanout: N/N frames, 0 bytes copied`. Exits 1 unless every frame was
 scanned out directly with no copy (or, with --windowed/--no-direct-scanout,
-unless every frame was composited).";
+unless every frame was composited). The buffers come from an Accord collection
+negotiated with the compositor; --dumb uses the client's own dumb buffers
+(linux-dmabuf only) instead.";
 
 fn fourcc(code: u32) -> String {
     code.to_le_bytes().iter().map(|&b| b as char).collect()
@@ -37,10 +40,18 @@ fn dev(d: u64) -> String {
 
 fn print(report: &ScanoutReport, run: &ScanoutRun) {
     let fb = &report.feedback;
-    println!(
-        "buffers: plain dumb buffers on {} exported with PRIME (Accord collections not wired in yet)",
-        run.card.display()
-    );
+    println!("buffers: from {}", report.buffers_from);
+    if let Some(c) = &report.collection {
+        println!(
+            "negotiated (Accord): {} modifier {}, {}x{}, stride {}, {}",
+            fourcc(c.format),
+            modifier(c.modifier),
+            c.width,
+            c.height,
+            c.stride,
+            if c.dmabuf { "dma-buf" } else { "memfd" }
+        );
+    }
     for t in &fb.tranches {
         let pairs: Vec<String> = t
             .formats
@@ -59,7 +70,7 @@ fn print(report: &ScanoutReport, run: &ScanoutRun) {
     }
     let c = &report.choice;
     println!(
-        "negotiated: {} modifier {} on device {}{}, {}x{}, {} buffers",
+        "linux-dmabuf feedback choice: {} modifier {} on device {}{}, {}x{}, {} buffers",
         fourcc(c.format),
         modifier(c.modifier),
         dev(c.device),
@@ -113,6 +124,7 @@ fn main() -> ExitCode {
             },
             "--windowed" => run.fullscreen = false,
             "--no-direct-scanout" => run.direct_scanout = false,
+            "--dumb" => run.collection = false,
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

@@ -15,7 +15,10 @@ use std::{
 };
 
 use accord_engine::FormatModifier;
-use accord_smithay::kms::{compositor_formats, probe_planes, Card, ScanoutTarget};
+use accord_smithay::{
+    backend::{Allocator, DumbAllocator as CollectionAllocator},
+    kms::{compositor_formats, probe_planes, Card, ScanoutTarget},
+};
 use smithay::{
     backend::{
         allocator::{dumb::DumbAllocator, gbm::GbmDevice, Format, Fourcc, Modifier},
@@ -38,7 +41,7 @@ use tracing::{info, warn};
 use super::{
     drm_export::PrimeExporter,
     drm_readback::scanned_out,
-    target::{damage_bytes, DrawFn, FrameOutcome, OutputTarget},
+    target::{damage_bytes, format_pairs, DrawFn, FrameOutcome, OutputTarget},
     Compositor, Config, Error, OutputElement, Screenshot,
 };
 
@@ -65,6 +68,7 @@ impl DrmOptions {
 
 /// One output on a KMS CRTC.
 pub struct DrmTarget {
+    path: PathBuf,
     compositor: Rc<RefCell<SceneCompositor>>,
     /// A frame is queued and its page flip has not completed yet.
     flip_pending: Rc<Cell<bool>>,
@@ -144,15 +148,7 @@ impl DrmTarget {
             refresh: i32::try_from(target.mode.vrefresh() * 1000).unwrap_or(60_000),
         };
 
-        let renderer_formats = renderer.dmabuf_formats();
-        let pairs: Vec<FormatModifier> = renderer_formats
-            .iter()
-            .map(|f| FormatModifier {
-                format: f.code as u32,
-                modifier: u64::from(f.modifier),
-                scanout: false,
-            })
-            .collect();
+        let pairs = format_pairs(renderer.dmabuf_formats().iter(), false);
         let primary = probe_planes(&card, target.crtc)?
             .into_iter()
             .find(|p| p.handle == target.plane)
@@ -213,6 +209,7 @@ impl DrmTarget {
         };
         Ok((
             Self {
+                path: path.clone(),
                 compositor: Rc::new(RefCell::new(compositor)),
                 flip_pending: Rc::new(Cell::new(false)),
                 fd,
@@ -250,6 +247,16 @@ impl OutputTarget for DrmTarget {
             make: "Accord".into(),
             model: "KMS".into(),
         }
+    }
+
+    /// Dumb buffers on this card: linear, mappable, and scanned out by
+    /// the primary plane (measured on virtio-gpu).
+    fn collection_allocator(&self) -> Result<Box<dyn Allocator>, Error> {
+        Ok(Box::new(CollectionAllocator::open(&self.path)?))
+    }
+
+    fn scanout_pairs(&self) -> Vec<FormatModifier> {
+        format_pairs(&self.scanout_formats, true)
     }
 
     /// Main device: this card. First tranche: the primary plane's formats,

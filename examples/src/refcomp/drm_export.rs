@@ -17,7 +17,10 @@ use smithay::{
             DrmDeviceFd, Framebuffer,
         },
     },
-    reexports::drm::control::{framebuffer, Device as _},
+    reexports::drm::{
+        buffer::Handle as GemHandle,
+        control::{framebuffer, Device as _},
+    },
     wayland::dmabuf::get_dmabuf,
 };
 use tracing::{debug, warn};
@@ -67,6 +70,9 @@ impl Framebuffer for SceneFramebuffer {
 #[derive(Debug)]
 pub struct ClientFramebuffer {
     fb: framebuffer::Handle,
+    /// Open while the framebuffer lives: the shown buffer stays linked to
+    /// the client's dma-buf (a read-back export yields that same file).
+    handles: Vec<GemHandle>,
     format: Format,
     drm: DrmDeviceFd,
 }
@@ -75,6 +81,9 @@ impl Drop for ClientFramebuffer {
     fn drop(&mut self) {
         if let Err(err) = self.drm.destroy_framebuffer(self.fb) {
             warn!(fb = ?self.fb, %err, "cannot remove a client framebuffer");
+        }
+        for handle in self.handles.drain(..) {
+            let _ = self.drm.close_buffer(handle);
         }
     }
 }
@@ -129,8 +138,9 @@ impl PrimeExporter {
             modifier,
             &planes,
         ) {
-            Ok(fb) => Ok(Some(ClientFramebuffer {
-                fb,
+            Ok(added) => Ok(Some(ClientFramebuffer {
+                fb: added.fb,
+                handles: added.handles,
                 // What KMS was told: an fb added without modifiers has an
                 // implicit one, which is how planes without IN_FORMATS list
                 // their formats.

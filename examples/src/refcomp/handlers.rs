@@ -33,7 +33,13 @@ use smithay::{
 };
 use tracing::{debug, warn};
 
-use super::state::{ClientState, RefState};
+use accord_engine::FormatModifier;
+use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+
+use super::{
+    state::{ClientState, RefState},
+    target::format_pairs,
+};
 
 impl CompositorHandler for RefState {
     fn compositor_state(&mut self) -> &mut CompositorState {
@@ -212,16 +218,27 @@ impl XdgShellHandler for RefState {
 }
 delegate_xdg_shell!(RefState);
 
-// ACCORD: the buffer-collection module plugs in here:
-//     impl accord_smithay::BufferCollectionHandler for RefState { ... }
-//     accord_smithay::delegate_buffer_collection!(RefState);
-// plus the state field in state.rs. Its memfd-backed wl_buffers are neither
-// shm nor dma-buf to smithay: set `RefState::foreign` to a `ForeignBuffers`
-// impl over `accord_smithay::with_memfd_buffer` so they are drawn (zero-copy)
-// and released (see foreign.rs). Dma-buf-backed ones need nothing more if
-// their wl_buffer carries smithay's `Dmabuf` as user data
-// (`create_resource::<WlBuffer, Dmabuf, RefState>`): Pixman imports them and,
-// on KMS, `PrimeExporter` scans them out directly (both use `get_dmabuf`).
+// Accord buffer collections. A collection buffer's `wl_buffer` carries
+// smithay's `Dmabuf` (dispatched by `delegate_dmabuf!` above) or, from the
+// memfd allocator, `MemfdBuffer`. Dma-buf ones are imported, composed and, on
+// KMS, scanned out directly like linux-dmabuf buffers (`get_dmabuf`); memfd
+// ones are drawn once `RefState::foreign` is set to a `ForeignBuffers` impl
+// over `accord_smithay::with_memfd_buffer` (see foreign.rs).
+impl BufferCollectionHandler for RefState {
+    fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
+        &mut self.buffer_collection_state
+    }
+
+    fn renderer_formats(&self) -> Vec<FormatModifier> {
+        format_pairs(self.renderer.dmabuf_formats().iter(), false)
+    }
+
+    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
+        // One output: every surface may go fullscreen on it.
+        self.target.scanout_pairs()
+    }
+}
+accord_smithay::delegate_buffer_collection!(RefState);
 
 impl RefState {
     /// The mapped window whose toplevel is `surface`.

@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Instant};
 
+use accord_smithay::BufferCollectionState;
 use smithay::{
     backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
     desktop::{PopupManager, Space, Window},
@@ -55,11 +56,9 @@ pub struct RefState {
     pub output_manager_state: OutputManagerState,
     pub dmabuf_state: DmabufState,
     pub dmabuf_global: DmabufGlobal,
-    // ACCORD: the buffer-collection module goes here, as one more field:
-    //     pub buffer_collection_state: accord_smithay::BufferCollectionState,
-    // created in `RefState::new` with
-    //     BufferCollectionState::new::<RefState>(&display_handle, ...)
-    // (its handler impl and `delegate_buffer_collection!` are in handlers.rs).
+    /// Accord's buffer-collection module (handler impl in handlers.rs); its
+    /// allocator is the target's (`OutputTarget::collection_allocator`).
+    pub buffer_collection_state: BufferCollectionState,
 
     // The scene and where it is drawn.
     pub space: Space<Window>,
@@ -96,6 +95,9 @@ impl RefState {
             .map_err(|e| format!("cannot build the dmabuf feedback table: {e}"))?;
         let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &feedback);
 
+        let buffer_collection_state =
+            BufferCollectionState::new::<Self>(dh, target.collection_allocator()?);
+
         let output = Output::new(target.output_name(), target.physical_properties());
         let _global = output.create_global::<Self>(dh);
         let mode = target.mode();
@@ -124,6 +126,7 @@ impl RefState {
             output_manager_state,
             dmabuf_state,
             dmabuf_global,
+            buffer_collection_state,
             space,
             popups: PopupManager::default(),
             output,

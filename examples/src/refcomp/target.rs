@@ -15,7 +15,26 @@ use smithay::{
     wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder},
 };
 
+use accord_engine::FormatModifier;
+use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+use smithay::backend::allocator::Format;
+
 use super::{Error, OutputElement, Screenshot};
+
+/// Smithay's formats as the engine's pairs.
+pub fn format_pairs<'a>(
+    formats: impl IntoIterator<Item = &'a Format>,
+    scanout: bool,
+) -> Vec<FormatModifier> {
+    formats
+        .into_iter()
+        .map(|f| FormatModifier {
+            format: f.code as u32,
+            modifier: u64::from(f.modifier),
+            scanout,
+        })
+        .collect()
+}
 
 /// How one frame tick reached the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +73,19 @@ pub trait OutputTarget {
 
     /// The `wl_output` make/model.
     fn physical_properties(&self) -> PhysicalProperties;
+
+    /// The allocator of Accord buffer collections: memfd by default; a KMS
+    /// target allocates on its card so collection buffers can scan out.
+    fn collection_allocator(&self) -> Result<Box<dyn Allocator>, Error> {
+        Ok(Box::new(MemfdAllocator::new()))
+    }
+
+    /// The (format, modifier) pairs a fullscreen surface can scan out on
+    /// this target (the Accord compositor participant's `scanout` pairs).
+    /// Headless scans nothing out.
+    fn scanout_pairs(&self) -> Vec<FormatModifier> {
+        Vec::new()
+    }
 
     /// Default feedback for `zwp_linux_dmabuf_v1`. Headless has no device, so
     /// the main device is 0 and the only tranche is the renderer's formats; a
