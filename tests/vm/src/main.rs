@@ -79,8 +79,12 @@ fn main() {
         ("udmabuf", backends::udmabuf),
         ("detect_lists_backends", backends::detect_lists),
         (
-            "refcomp_drm_direct_scanout_60_frames",
-            refcomp_drm::direct_scanout_60_frames,
+            "refcomp_drm_collection_direct_scanout_60_frames",
+            refcomp_drm::collection_direct_scanout_60_frames,
+        ),
+        (
+            "refcomp_drm_dumb_direct_scanout_60_frames",
+            refcomp_drm::dumb_direct_scanout_60_frames,
         ),
         (
             "refcomp_drm_forced_composition",

