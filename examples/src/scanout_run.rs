@@ -13,7 +13,9 @@ use accord_smithay::kms::{Card, ScanoutTarget};
 
 use crate::{
     dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
-    refcomp::{scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error},
+    refcomp::{
+        scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error, Running,
+    },
 };
 
 /// What to run.
@@ -122,6 +124,22 @@ pub fn thread_cpu(name: &str) -> Option<Duration> {
     None
 }
 
+/// Waits (at most 2 s) until no frame has been presented for 150 ms.
+fn settle(compositor: &Running) {
+    let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = presented(compositor.counters());
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(150) {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = presented(compositor.counters());
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+}
+
 /// Runs the compositor on `run.card` and a client showing `run.frames`
 /// frames; the compositor stops before this returns.
 pub fn run_scanout(run: &ScanoutRun) -> Result<ScanoutReport, Error> {
@@ -168,6 +186,10 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         b.fill((0, 0, size.0, size.1), size.0, 0x0020_4060 + i as u32);
     }
 
+    // Let the compositor finish what it draws before the client's first
+    // buffer (smithay may still redraw older swapchain slots of the
+    // background), so the counters below cover the client's frames only.
+    settle(&compositor);
     let before = compositor.counters();
     let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
     let start = Instant::now();
