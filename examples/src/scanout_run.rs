@@ -94,6 +94,7 @@ fn delta(after: CounterSnapshot, before: CounterSnapshot) -> CounterSnapshot {
         frames_rendered: after.frames_rendered - before.frames_rendered,
         surface_commits: after.surface_commits - before.surface_commits,
         bytes_copied: after.bytes_copied - before.bytes_copied,
+        foreign_frames_shown: after.foreign_frames_shown - before.foreign_frames_shown,
         frames_direct: after.frames_direct - before.frames_direct,
         frames_composited: after.frames_composited - before.frames_composited,
         bytes_composited: after.bytes_composited - before.bytes_composited,

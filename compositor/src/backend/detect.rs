@@ -10,45 +10,98 @@ use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAll
 use crate::kms::Card;
 
 /// The kinds of backend, in DESIGN.md's order of fit.
+///
+/// ```
+/// use accord_smithay::backend::{detect, BackendKind};
+/// assert!(detect().iter().any(|d| d.kind == BackendKind::Memfd));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
+    /// GBM on a card node.
     Gbm,
+    /// Dumb buffers on a card node, exported with PRIME.
     Dumb,
+    /// A DMA-BUF heap.
     DmaHeap,
+    /// `/dev/udmabuf`.
     Udmabuf,
+    /// Sealed memfds: always available, not dma-bufs.
     Memfd,
 }
 
+impl BackendKind {
+    /// `gbm`, `dumb`, `dma-heap`, `udmabuf` or `memfd`.
+    ///
+    /// ```
+    /// use accord_smithay::backend::BackendKind;
+    /// assert_eq!(BackendKind::DmaHeap.as_str(), "dma-heap");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Gbm => "gbm",
+            BackendKind::Dumb => "dumb",
+            BackendKind::DmaHeap => "dma-heap",
+            BackendKind::Udmabuf => "udmabuf",
+            BackendKind::Memfd => "memfd",
+        }
+    }
+}
+
 /// One backend on one device node.
+///
+/// ```
+/// for backend in accord_smithay::backend::detect() {
+///     match &backend.status {
+///         Ok(details) => println!("{}: {details}", backend.name()),
+///         Err(why) => println!("{}: {why}", backend.name()),
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Detected {
+    /// Which backend.
     pub kind: BackendKind,
+    /// Its device node (`None` for memfd).
     pub path: Option<PathBuf>,
     /// `Ok(details)` when usable; `Err("not available here: <why>")` otherwise.
     pub status: Result<String, String>,
 }
 
 impl Detected {
+    /// `kind:path`, e.g. `dumb:/dev/dri/card0`, or `memfd`.
+    ///
+    /// ```
+    /// let memfd = accord_smithay::backend::detect().into_iter().last().expect("memfd is listed");
+    /// assert_eq!(memfd.name(), "memfd");
+    /// ```
     pub fn name(&self) -> String {
-        let kind = match self.kind {
-            BackendKind::Gbm => "gbm",
-            BackendKind::Dumb => "dumb",
-            BackendKind::DmaHeap => "dma-heap",
-            BackendKind::Udmabuf => "udmabuf",
-            BackendKind::Memfd => "memfd",
-        };
+        let kind = self.kind.as_str();
         match &self.path {
             Some(p) => format!("{kind}:{}", p.display()),
             None => kind.to_string(),
         }
     }
 
+    /// Usable on this machine.
+    ///
+    /// ```
+    /// let all = accord_smithay::backend::detect();
+    /// assert!(all.iter().any(|d| d.available()), "memfd at least");
+    /// ```
     pub fn available(&self) -> bool {
         self.status.is_ok()
     }
 
     /// Open this dma-buf backend. `None` for memfd (the module's own
     /// fallback, not a device backend) and for unavailable entries.
+    ///
+    /// ```
+    /// let allocators: Vec<_> = accord_smithay::backend::detect()
+    ///     .iter()
+    ///     .filter_map(|d| d.open())
+    ///     .filter_map(Result::ok)
+    ///     .collect();
+    /// ```
     pub fn open(&self) -> Option<std::io::Result<Box<dyn Allocator>>> {
         if !self.available() {
             return None;
@@ -85,24 +138,59 @@ fn unavailable(why: impl std::fmt::Display) -> Result<String, String> {
     Err(format!("not available here: {why}"))
 }
 
-/// Card nodes under `/dev/dri`, sorted (`card0`, `card1`, ...).
-pub fn card_nodes() -> Vec<PathBuf> {
-    let mut cards: Vec<PathBuf> = std::fs::read_dir("/dev/dri")
+/// DRM nodes under `/dev/dri`: card (primary) nodes, then render nodes,
+/// each group sorted (`card0`, `card1`, `renderD128`, ...). Empty when
+/// there is no `/dev/dri`.
+///
+/// ```
+/// for node in accord_smithay::backend::drm_nodes() {
+///     println!("{}", node.display());
+/// }
+/// ```
+pub fn drm_nodes() -> Vec<PathBuf> {
+    let mut nodes: Vec<(bool, PathBuf)> = std::fs::read_dir("/dev/dri")
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
+        .filter_map(|p| {
+            let name = p.file_name()?.to_str()?;
+            let render = name.starts_with("renderD");
+            (render || name.starts_with("card")).then_some((render, p))
+        })
+        .collect();
+    nodes.sort();
+    nodes.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Card nodes under `/dev/dri`, sorted (`card0`, `card1`, ...).
+///
+/// ```
+/// for card in accord_smithay::backend::card_nodes() {
+///     assert!(card.starts_with("/dev/dri"));
+/// }
+/// ```
+pub fn card_nodes() -> Vec<PathBuf> {
+    drm_nodes()
+        .into_iter()
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("card"))
         })
-        .collect();
-    cards.sort();
-    cards
+        .collect()
 }
 
 /// Every backend kind, per device where it has one, with its status.
+///
+/// ```
+/// let available: Vec<String> = accord_smithay::backend::detect()
+///     .iter()
+///     .filter(|d| d.available())
+///     .map(|d| d.name())
+///     .collect();
+/// assert!(available.contains(&"memfd".to_string()));
+/// ```
 pub fn detect() -> Vec<Detected> {
     let mut out = Vec::new();
     let cards = card_nodes();
@@ -219,6 +307,12 @@ fn linear_probe() -> Option<Decision> {
 
 /// The card node of the DRM device `dev` (a `dev_t`): the node itself, or,
 /// for a render node, the card node of the same device (same sysfs parent).
+///
+/// ```no_run
+/// let st = rustix::fs::stat("/dev/dri/renderD128")?;
+/// let card = accord_smithay::backend::card_for_device(st.st_rdev);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn card_for_device(dev: u64) -> Option<PathBuf> {
     let sys = |d: u64| {
         let (maj, min) = (rustix::fs::major(d), rustix::fs::minor(d));
@@ -237,6 +331,12 @@ pub fn card_for_device(dev: u64) -> Option<PathBuf> {
 /// order given: GBM then dumb on each device's card node. Devices without a
 /// card node or a working backend are skipped; [`crate::kms::confirm_scanout`]
 /// then tries these placements in order.
+///
+/// ```no_run
+/// let card0 = rustix::fs::stat("/dev/dri/card0")?.st_rdev;
+/// let placements = accord_smithay::backend::allocators_for_devices(&[card0]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn allocators_for_devices(devices: &[u64]) -> Vec<Box<dyn Allocator>> {
     let mut out: Vec<Box<dyn Allocator>> = Vec::new();
     for &dev in devices {

@@ -16,6 +16,7 @@ pub struct Counters {
     frames_direct: AtomicU64,
     frames_composited: AtomicU64,
     bytes_composited: AtomicU64,
+    foreign_frames_shown: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -42,6 +43,11 @@ pub struct CounterSnapshot {
     /// lower bound when a swapchain buffer's age makes it redraw older
     /// damage too). This is the copy that direct scanout avoids.
     pub bytes_composited: u64,
+    /// Client frames shown through the `ForeignBuffers` hook (Accord's memfd
+    /// buffers): each commit of a foreign buffer counts once, when it is
+    /// first composited into the output; a commit replaced before the next
+    /// frame is not counted.
+    pub foreign_frames_shown: u64,
 }
 
 impl Counters {
@@ -53,6 +59,7 @@ impl Counters {
             frames_direct: self.frames_direct.load(Ordering::Relaxed),
             frames_composited: self.frames_composited.load(Ordering::Relaxed),
             bytes_composited: self.bytes_composited.load(Ordering::Relaxed),
+            foreign_frames_shown: self.foreign_frames_shown.load(Ordering::Relaxed),
         }
     }
 
@@ -78,6 +85,10 @@ impl Counters {
         }
     }
 
+    pub(crate) fn foreign_frame_shown(&self) {
+        self.foreign_frames_shown.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// For import paths that copy client memory.
     pub fn add_bytes_copied(&self, bytes: u64) {
         self.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
@@ -88,11 +99,12 @@ impl fmt::Display for CounterSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "frames_rendered={} surface_commits={} bytes_copied={} frames_direct={} \
-             frames_composited={} bytes_composited={}",
+            "frames_rendered={} surface_commits={} bytes_copied={} foreign_frames_shown={} \
+             frames_direct={} frames_composited={} bytes_composited={}",
             self.frames_rendered,
             self.surface_commits,
             self.bytes_copied,
+            self.foreign_frames_shown,
             self.frames_direct,
             self.frames_composited,
             self.bytes_composited
@@ -116,12 +128,13 @@ impl CounterSnapshot {
                 "frames_direct" => &mut snapshot.frames_direct,
                 "frames_composited" => &mut snapshot.frames_composited,
                 "bytes_composited" => &mut snapshot.bytes_composited,
+                "foreign_frames_shown" => &mut snapshot.foreign_frames_shown,
                 _ => continue,
             };
             *field = value.parse().ok()?;
             seen += 1;
         }
-        (seen == 6).then_some(snapshot)
+        (seen == 7).then_some(snapshot)
     }
 }
 
@@ -140,12 +153,13 @@ mod tests {
         counters.frame_presented(FrameOutcome::Composited { bytes: 16 });
         counters.frame_presented(FrameOutcome::Composited { bytes: 4 });
         counters.frame_presented(FrameOutcome::Unchanged);
+        counters.foreign_frame_shown();
         let snapshot = counters.snapshot();
         let line = snapshot.to_string();
         assert_eq!(
             line,
-            "frames_rendered=2 surface_commits=1 bytes_copied=7 frames_direct=1 \
-             frames_composited=2 bytes_composited=20"
+            "frames_rendered=2 surface_commits=1 bytes_copied=7 foreign_frames_shown=1 \
+             frames_direct=1 frames_composited=2 bytes_composited=20"
         );
         assert_eq!(CounterSnapshot::parse(&line), Some(snapshot));
     }

@@ -33,13 +33,7 @@ use smithay::{
 };
 use tracing::{debug, warn};
 
-use accord_engine::FormatModifier;
-use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
-
-use super::{
-    state::{ClientState, RefState},
-    target::format_pairs,
-};
+use super::state::{ClientState, RefState};
 
 impl CompositorHandler for RefState {
     fn compositor_state(&mut self) -> &mut CompositorState {
@@ -218,27 +212,7 @@ impl XdgShellHandler for RefState {
 }
 delegate_xdg_shell!(RefState);
 
-// Accord buffer collections. A collection buffer's `wl_buffer` carries
-// smithay's `Dmabuf` (dispatched by `delegate_dmabuf!` above) or, from the
-// memfd allocator, `MemfdBuffer`. Dma-buf ones are imported, composed and, on
-// KMS, scanned out directly like linux-dmabuf buffers (`get_dmabuf`); memfd
-// ones are drawn once `RefState::foreign` is set to a `ForeignBuffers` impl
-// over `accord_smithay::with_memfd_buffer` (see foreign.rs).
-impl BufferCollectionHandler for RefState {
-    fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
-        &mut self.buffer_collection_state
-    }
-
-    fn renderer_formats(&self) -> Vec<FormatModifier> {
-        format_pairs(self.renderer.dmabuf_formats().iter(), false)
-    }
-
-    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
-        // One output: every surface may go fullscreen on it.
-        self.target.scanout_pairs()
-    }
-}
-accord_smithay::delegate_buffer_collection!(RefState);
+// Accord's handler impl and `delegate_buffer_collection!` are in accord.rs.
 
 impl RefState {
     /// The mapped window whose toplevel is `surface`.

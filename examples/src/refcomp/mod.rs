@@ -11,6 +11,7 @@
 //! framebuffers, and `drm_readback.rs`, reading what a plane scans out),
 //! `socket.rs` the listening socket.
 
+mod accord;
 mod counters;
 mod drm;
 mod drm_export;
@@ -45,6 +46,7 @@ use smithay::{
 };
 use tracing::{info, warn};
 
+pub use accord::AccordMemfdBuffers;
 pub use counters::{CounterSnapshot, Counters};
 pub use drm::{DrmOptions, DrmTarget};
 pub use drm_export::PrimeExporter;
@@ -198,6 +200,7 @@ impl Compositor {
                 Ok(PostAction::Continue)
             },
         )?;
+        accord_smithay::BufferCollectionState::insert_expiry_timer(&handle).map_err(|e| e.error)?;
         // 1 Hz to 1 kHz: a bad mode must neither stall clients nor spin the loop.
         let refresh_mhz = config.refresh_mhz.clamp(1_000, 1_000_000) as u64;
         let interval = Duration::from_micros(1_000_000_000 / refresh_mhz);

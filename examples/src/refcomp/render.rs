@@ -15,7 +15,7 @@ use super::{
     foreign::{self, ForeignBuffers, ForeignElement},
     state::RefState,
     target::FrameOutcome,
-    Error,
+    Counters, Error,
 };
 
 render_elements! {
@@ -32,6 +32,7 @@ render_elements! {
 fn scene_elements(
     space: &Space<Window>,
     foreign: Option<&Arc<dyn ForeignBuffers>>,
+    counters: &Arc<Counters>,
     renderer: &mut PixmanRenderer,
 ) -> Vec<OutputElement> {
     let mut elements = Vec::new();
@@ -45,7 +46,9 @@ fn scene_elements(
         >(window, renderer, location, 1.0.into(), 1.0));
         let toplevel = window.toplevel().map(|t| t.wl_surface());
         if let (Some(hook), Some(surface)) = (foreign, toplevel) {
-            elements.extend(foreign::element(hook, surface, location).map(OutputElement::from));
+            elements.extend(
+                foreign::element(hook, counters, surface, location).map(OutputElement::from),
+            );
         }
     }
     elements
@@ -116,7 +119,12 @@ impl RefState {
 
     fn render_frame(&mut self) -> Result<FrameOutcome, Error> {
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
-        let elements = scene_elements(&self.space, self.foreign.as_ref(), &mut self.renderer);
+        let elements = scene_elements(
+            &self.space,
+            self.foreign.as_ref(),
+            &self.counters,
+            &mut self.renderer,
+        );
         self.target.render_scene(
             &mut self.renderer,
             &elements,

@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Instant};
 
+use accord_engine::FormatModifier;
 use accord_smithay::BufferCollectionState;
 use smithay::{
     backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
@@ -56,9 +57,12 @@ pub struct RefState {
     pub output_manager_state: OutputManagerState,
     pub dmabuf_state: DmabufState,
     pub dmabuf_global: DmabufGlobal,
-    /// Accord's buffer-collection module (handler impl in handlers.rs); its
-    /// allocator is the target's (`OutputTarget::collection_allocator`).
+    /// Accord's buffer-collection module (handler in accord.rs); its
+    /// allocator is the target's (`OutputTarget::collection_allocator`:
+    /// memfd headless, dumb buffers on the card on KMS).
     pub buffer_collection_state: BufferCollectionState,
+    /// What the compositor participant of `attach_surface` offers.
+    pub accord_renderer_formats: Vec<FormatModifier>,
 
     // The scene and where it is drawn.
     pub space: Space<Window>,
@@ -94,9 +98,9 @@ impl RefState {
             .dmabuf_feedback(&renderer)
             .map_err(|e| format!("cannot build the dmabuf feedback table: {e}"))?;
         let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &feedback);
-
         let buffer_collection_state =
             BufferCollectionState::new::<Self>(dh, target.collection_allocator()?);
+        let accord_renderer_formats = super::accord::renderer_formats(&renderer);
 
         let output = Output::new(target.output_name(), target.physical_properties());
         let _global = output.create_global::<Self>(dh);
@@ -127,13 +131,14 @@ impl RefState {
             dmabuf_state,
             dmabuf_global,
             buffer_collection_state,
+            accord_renderer_formats,
             space,
             popups: PopupManager::default(),
             output,
             damage_tracker,
             renderer,
             target,
-            foreign: None,
+            foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
         })
     }

@@ -6,6 +6,7 @@ mod backends;
 mod common;
 mod dmabuf;
 mod harness;
+mod info;
 mod probe;
 mod refcomp_drm;
 mod scanout;
@@ -94,6 +95,11 @@ fn main() {
             "refcomp_drm_windowed_is_composited",
             refcomp_drm::windowed_is_composited,
         ),
+        (
+            "accord_info_json_lists_devices",
+            info::lists_virtio_gpu_and_vgem,
+        ),
+        ("accord_info_text_lists_nodes", info::text_lists_nodes),
     ];
     let failed = harness::run(tests);
     std::process::exit(if failed == 0 { 0 } else { 1 });

@@ -1,0 +1,594 @@
+//! P2/P3: from creating a collection until two clients both hold 3 mapped,
+//! touched 1920×1080 ARGB8888 buffers, with the compositor as a third
+//! participant (A), against one client making the same buffers with
+//! `wl_shm` (B). A and B alternate; the ratio is taken per pair.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use accord_client::{Accord, Constraints, Mapping, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR};
+use wayland_client::protocol::{wl_compositor, wl_shm};
+
+use crate::relay::Relay;
+use crate::server::{sched_ns, Server};
+use crate::stats::{median, ms};
+use crate::wl::{connect, read_pages, touch_pages, Globals, Wl};
+
+pub const WIDTH: u32 = 1920;
+pub const HEIGHT: u32 = 1080;
+pub const BUFFERS: usize = 3;
+
+pub struct Options {
+    pub pairs: usize,
+    pub warmup: usize,
+    pub mode: Mode,
+}
+
+/// When the consumer reads the pages the producer writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Buffer i once the producer wrote buffer i (as a pipeline does: the
+    /// consumer reads one buffer while the producer fills the next).
+    Pipeline,
+    /// All buffers once the producer wrote all of them.
+    AfterAll,
+    /// At once, racing the producer's first writes.
+    Concurrent,
+}
+
+impl Mode {
+    pub fn flag(self) -> &'static str {
+        match self {
+            Mode::Pipeline => "--pipeline",
+            Mode::AfterAll => "--after-all",
+            Mode::Concurrent => "--concurrent",
+        }
+    }
+
+    pub fn parse(args: &[String]) -> Mode {
+        [Mode::AfterAll, Mode::Concurrent]
+            .into_iter()
+            .find(|m| args.iter().any(|a| a == m.flag()))
+            .unwrap_or(Mode::Pipeline)
+    }
+}
+
+/// What one participant ended up holding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub buffers: usize,
+    pub width: u32,
+    pub height: u32,
+    pub pages: usize,
+    /// Times the client blocked for the compositor (export handle, outcome).
+    pub waits: usize,
+}
+
+fn consumer_constraints() -> Constraints {
+    Constraints::new()
+        .usage(Usage::CpuRead)
+        .format(DRM_FORMAT_ARGB8888, MOD_LINEAR)
+        .buffers(1)
+}
+
+fn producer_constraints() -> Constraints {
+    Constraints::new()
+        .usage(Usage::CpuWrite)
+        .format(DRM_FORMAT_ARGB8888, MOD_LINEAR)
+        .min_size(WIDTH, HEIGHT)
+        .max_size(WIDTH, HEIGHT)
+        .buffers(2)
+}
+
+/// Map every buffer. The mappings are returned so that they stay alive
+/// until the caller stops holding the buffers.
+fn map_all(a: &accord_client::Allocation) -> Result<Vec<Mapping<'_>>, String> {
+    a.buffers
+        .iter()
+        .map(|b| b.map().map_err(|e| format!("map buffer {}: {e}", b.index)))
+        .collect()
+}
+
+/// `accord-bench consumer <socket>`: the second client, in its own process
+/// as it would be. Reads `import <handle>` lines, answers
+/// `done <buffers> <w> <h> <pages> <waits>`; `release` drops them.
+pub fn consumer_main(socket: &Path, mode: Mode) -> Result<(), String> {
+    let conn = connect(socket)?;
+    let accord = Accord::new(&conn).map_err(|e| e.to_string())?;
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready").map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    let mut lines = stdin.lock().lines();
+    while let Some(line) = lines.next() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(handle) = line.strip_prefix("import ") {
+            let token = accord.import(handle);
+            token.set_name("consumer");
+            let coll = token.bind();
+            coll.commit(&consumer_constraints());
+            let a = coll.wait_allocated().map_err(|e| e.to_string())?;
+            let maps = map_all(&a)?;
+            let t_read = Instant::now();
+            let mut pages = 0;
+            if mode == Mode::Concurrent {
+                pages = maps.iter().map(|m| read_pages(m).0).sum();
+            }
+            // The producer says `written <i>` after writing buffer i.
+            for i in 0..maps.len() {
+                let line = lines.next().transpose().map_err(|e| e.to_string())?;
+                if line != Some(format!("written {i}")) {
+                    return Err(format!("consumer: expected written {i}, got {line:?}"));
+                }
+                match mode {
+                    Mode::Pipeline => pages += read_pages(&maps[i]).0,
+                    Mode::AfterAll if i + 1 == maps.len() => {
+                        pages = maps.iter().map(|m| read_pages(m).0).sum();
+                    }
+                    _ => {}
+                }
+            }
+            if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
+                eprintln!(
+                    "consumer read {pages} pages in {:.3} ms",
+                    ms(t_read.elapsed())
+                );
+            }
+            let n = a.buffers.len();
+            // One blocking wait for the compositor: `wait_allocated`.
+            writeln!(out, "done {n} {} {} {pages} 1", a.width, a.height)
+                .map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+            // Hold the mapped buffers until the producer has measured.
+            let next = lines.next().transpose().map_err(|e| e.to_string())?;
+            drop(maps);
+            drop(a);
+            drop(coll);
+            // Deliver the destroy now, so the compositor frees the buffers
+            // before the next measurement rather than during it.
+            accord.roundtrip().map_err(|e| e.to_string())?;
+            if next.as_deref() != Some("release") {
+                return Err(format!("consumer: expected release, got {next:?}"));
+            }
+            writeln!(out, "released").map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+        } else if line == "quit" {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The consumer process, driven over its stdin/stdout (the handle travels
+/// the way it would between two applications: through a pipe).
+struct ConsumerProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ConsumerProcess {
+    fn spawn(socket: &Path, mode: Mode) -> Result<ConsumerProcess, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut child = Command::new(exe)
+            .arg("consumer")
+            .arg(socket)
+            .arg(mode.flag())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn the consumer: {e}"))?;
+        let stdin = child.stdin.take().ok_or("consumer stdin")?;
+        let stdout = BufReader::new(child.stdout.take().ok_or("consumer stdout")?);
+        let mut c = ConsumerProcess {
+            child,
+            stdin,
+            stdout,
+        };
+        c.expect_line("ready")?;
+        Ok(c)
+    }
+
+    fn line(&mut self) -> Result<String, String> {
+        let mut l = String::new();
+        match self.stdout.read_line(&mut l) {
+            Ok(0) => Err("the consumer process exited".into()),
+            Ok(_) => Ok(l.trim_end().to_owned()),
+            Err(e) => Err(format!("consumer: {e}")),
+        }
+    }
+
+    fn expect_line(&mut self, want: &str) -> Result<(), String> {
+        let got = self.line()?;
+        (got == want)
+            .then_some(())
+            .ok_or_else(|| format!("consumer said {got:?}, expected {want:?}"))
+    }
+
+    fn send(&mut self, line: &str) -> Result<(), String> {
+        writeln!(self.stdin, "{line}")
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| format!("consumer: {e}"))
+    }
+
+    fn wait_done(&mut self) -> Result<Held, String> {
+        let l = self.line()?;
+        let f: Vec<usize> = l
+            .strip_prefix("done ")
+            .ok_or_else(|| format!("consumer said {l:?}"))?
+            .split(' ')
+            .map(|x| x.parse().map_err(|_| format!("consumer said {l:?}")))
+            .collect::<Result<_, _>>()?;
+        let [buffers, w, h, pages, waits] = f[..] else {
+            return Err(format!("consumer said {l:?}"));
+        };
+        Ok(Held {
+            buffers,
+            width: w as u32,
+            height: h as u32,
+            pages,
+            waits,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn release(&mut self) -> Result<(), String> {
+        self.send("release")?;
+        self.expect_line("released")
+    }
+}
+
+impl Drop for ConsumerProcess {
+    fn drop(&mut self) {
+        let _ = self.send("quit");
+        let _ = self.child.wait();
+    }
+}
+
+/// The first client: creates the collection, exports a token to the
+/// consumer, attaches one to its surface, and takes part itself.
+struct Producer {
+    accord: Accord,
+    globals: Globals,
+    compositor: wl_compositor::WlCompositor,
+}
+
+impl Producer {
+    fn new(socket: &Path) -> Result<Producer, String> {
+        let conn = connect(socket)?;
+        let accord = Accord::new(&conn).map_err(|e| e.to_string())?;
+        let globals = Globals::new(&conn)?;
+        let compositor = globals.bind(4)?;
+        Ok(Producer {
+            accord,
+            globals,
+            compositor,
+        })
+    }
+
+    /// One run of A; the clock stops when both clients hold their mapped,
+    /// touched buffers.
+    fn run(
+        &mut self,
+        consumer: &mut ConsumerProcess,
+        at_held: &mut dyn FnMut(),
+    ) -> Result<(Duration, Held, Held), String> {
+        let t0 = Instant::now();
+        let surface = self.compositor.create_surface(&self.globals.qh, ());
+        let root = self.accord.create_collection();
+        root.set_name("producer");
+        let for_consumer = root.duplicate();
+        root.duplicate().attach_to_surface(&surface);
+        let coll = root.bind();
+        coll.commit(&producer_constraints());
+        // Everything above goes out in one flush with the export request.
+        let handle = for_consumer.export().map_err(|e| e.to_string())?;
+        consumer.send(&format!("import {handle}"))?;
+        let a = coll.wait_allocated().map_err(|e| e.to_string())?;
+        let t_alloc = t0.elapsed();
+        let c0 = thread_cpu_ns();
+        let mut maps = map_all(&a)?;
+        let mut pages = 0;
+        for (i, m) in maps.iter_mut().enumerate() {
+            pages += touch_pages(m);
+            consumer.send(&format!("written {i}"))?;
+        }
+        let t_touch = t0.elapsed();
+        let c1 = thread_cpu_ns();
+        let theirs = consumer.wait_done()?;
+        let elapsed = t0.elapsed();
+        if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
+            eprintln!(
+                "A phases: allocated {:.3} ms, producer touched {:.3} ms (cpu {:.3} ms), consumer done {:.3} ms",
+                ms(t_alloc),
+                ms(t_touch),
+                (c1 - c0) as f64 / 1e6,
+                ms(elapsed)
+            );
+        }
+        at_held();
+        let mine = Held {
+            buffers: a.buffers.len(),
+            width: a.width,
+            height: a.height,
+            pages,
+            waits: 2,
+        };
+        drop(maps);
+        drop(a);
+        drop(coll);
+        surface.destroy();
+        consumer.release()?;
+        self.accord.roundtrip().map_err(|e| e.to_string())?;
+        Ok((elapsed, mine, theirs))
+    }
+}
+
+/// The baseline client: one memfd, a `wl_shm` pool, 3 `wl_buffer`s, a
+/// `wl_display.sync` round trip, every page touched once.
+struct Baseline {
+    globals: Globals,
+    shm: wl_shm::WlShm,
+}
+
+impl Baseline {
+    fn new(socket: &Path) -> Result<Baseline, String> {
+        let conn = connect(socket)?;
+        let globals = Globals::new(&conn)?;
+        let shm = globals.bind(1)?;
+        Ok(Baseline { globals, shm })
+    }
+
+    fn run(&mut self, at_held: &mut dyn FnMut()) -> Result<(Duration, Held), String> {
+        let stride = WIDTH * 4;
+        let size = stride as usize * HEIGHT as usize;
+        let total = size * BUFFERS;
+        let t0 = Instant::now();
+        let fd = rustix::fs::memfd_create(
+            "wl_shm-baseline",
+            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| format!("memfd: {e}"))?;
+        rustix::fs::ftruncate(&fd, total as u64).map_err(|e| format!("ftruncate: {e}"))?;
+        let qh = &self.globals.qh;
+        let pool = self.shm.create_pool(fd.as_fd(), total as i32, qh, ());
+        let buffers: Vec<_> = (0..BUFFERS)
+            .map(|i| {
+                pool.create_buffer(
+                    (i * size) as i32,
+                    WIDTH as i32,
+                    HEIGHT as i32,
+                    stride as i32,
+                    wl_shm::Format::Argb8888,
+                    qh,
+                    (),
+                )
+            })
+            .collect();
+        self.globals
+            .queue
+            .roundtrip(&mut Wl)
+            .map_err(|e| format!("wl_display.sync: {e}"))?;
+        // SAFETY: a fresh shared mapping of the memfd we just sized.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                total,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::SHARED,
+                &fd,
+                0,
+            )
+        }
+        .map_err(|e| format!("mmap: {e}"))?;
+        // SAFETY: `ptr` maps `total` bytes until the munmap below.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), total) };
+        let c0 = thread_cpu_ns();
+        let pages = touch_pages(bytes);
+        let elapsed = t0.elapsed();
+        if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
+            eprintln!(
+                "B: {:.3} ms, touch cpu {:.3} ms",
+                ms(elapsed),
+                (thread_cpu_ns() - c0) as f64 / 1e6
+            );
+        }
+        at_held();
+        // SAFETY: unmapping exactly what was mapped; `bytes` is dead.
+        let _ = unsafe { rustix::mm::munmap(ptr, total) };
+        for b in buffers {
+            b.destroy();
+        }
+        pool.destroy();
+        self.globals
+            .queue
+            .roundtrip(&mut Wl)
+            .map_err(|e| format!("roundtrip: {e}"))?;
+        let held = Held {
+            buffers: BUFFERS,
+            width: WIDTH,
+            height: HEIGHT,
+            pages,
+            waits: 1,
+        };
+        Ok((elapsed, held))
+    }
+}
+
+/// On-CPU time of the calling thread.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn check(what: &str, h: &Held) -> Result<(), String> {
+    let pages_per_buffer = (WIDTH as usize * 4 * HEIGHT as usize).div_ceil(crate::wl::PAGE);
+    if h.buffers != BUFFERS
+        || (h.width, h.height) != (WIDTH, HEIGHT)
+        || h.pages < BUFFERS * pages_per_buffer
+    {
+        return Err(format!(
+            "{what} holds {} buffers of {}x{} ({} pages touched), expected {BUFFERS} of {WIDTH}x{HEIGHT}",
+            h.buffers, h.width, h.height, h.pages
+        ));
+    }
+    Ok(())
+}
+
+type Counts = (usize, usize, usize);
+
+fn snapshot(relay: &Relay, i: usize) -> Counts {
+    relay.wire(i).map_or((0, 0, 0), |w| {
+        let w = w.lock().unwrap_or_else(|e| e.into_inner());
+        (w.turns(), w.requests(), w.events())
+    })
+}
+
+/// Round trips of one A and one B run, counted by relays on the wire from
+/// the first request until both clients hold their buffers.
+fn count_round_trips(server: &Server, shm_socket: &Path) -> Result<RoundTrips, String> {
+    let dir = accord_tests::RuntimeDir::new();
+    let relay = Relay::start(&server.accord_socket, dir.path())?;
+    let mut producer = Producer::new(&relay.path)?; // connection 0
+    let mut consumer = ConsumerProcess::spawn(&relay.path, Mode::Pipeline)?; // connection 1
+    let shm_dir = accord_tests::RuntimeDir::new();
+    let shm_relay = Relay::start(shm_socket, shm_dir.path())?;
+    let mut baseline = Baseline::new(&shm_relay.path)?;
+
+    producer.run(&mut consumer, &mut || {})?; // warm-up through the relay
+    relay.reset_all();
+    let (mut p, mut c) = ((0, 0, 0), (0, 0, 0));
+    let (_, mine, theirs) = producer.run(&mut consumer, &mut || {
+        p = snapshot(&relay, 0);
+        c = snapshot(&relay, 1);
+    })?;
+    println!(
+        "round trips A producer: wire {} ({} requests, {} events), blocking waits {}",
+        p.0, p.1, p.2, mine.waits
+    );
+    println!(
+        "round trips A consumer: wire {} ({} requests, {} events), blocking waits {}",
+        c.0, c.1, c.2, theirs.waits
+    );
+    println!("round trips A compositor: 0 (in-process participant via attach_surface)");
+
+    shm_relay.reset_all();
+    let mut b = (0, 0, 0);
+    let (_, held) = baseline.run(&mut || b = snapshot(&shm_relay, 0))?;
+    println!(
+        "round trips B wl_shm client: wire {} ({} requests, {} events), blocking waits {}",
+        b.0, b.1, b.2, held.waits
+    );
+    Ok(RoundTrips {
+        producer: p.0.max(mine.waits),
+        consumer: c.0.max(theirs.waits),
+    })
+}
+
+/// The larger of wire turns and blocking waits, per client.
+pub struct RoundTrips {
+    pub producer: usize,
+    pub consumer: usize,
+}
+
+pub fn run(opts: &Options) -> Result<(), String> {
+    let server = Server::spawn(true)?;
+    let shm_socket = server
+        .shm_socket
+        .clone()
+        .ok_or("the compositor process offers no wl_shm socket")?;
+    let mut producer = Producer::new(&server.accord_socket)?;
+    let mut consumer = ConsumerProcess::spawn(&server.accord_socket, opts.mode)?;
+    let mut baseline = Baseline::new(&shm_socket)?;
+
+    for _ in 0..opts.warmup {
+        producer.run(&mut consumer, &mut || {})?;
+        baseline.run(&mut || {})?;
+    }
+    let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    // CPU and run-queue wait of every process involved, summed over the
+    // timed windows: (cpu, wait) for A and for B.
+    let pids = [0, consumer.pid(), server.pid()];
+    let sched = || pids.map(sched_ns);
+    let (mut cpu_a, mut cpu_b) = ([(0u64, 0u64); 3], [(0u64, 0u64); 3]);
+    let add = |acc: &mut [(u64, u64); 3], s0: [(u64, u64); 3], s1: [(u64, u64); 3]| {
+        for i in 0..3 {
+            acc[i].0 += s1[i].0.saturating_sub(s0[i].0);
+            acc[i].1 += s1[i].1.saturating_sub(s0[i].1);
+        }
+    };
+    for _ in 0..opts.pairs {
+        let s0 = sched();
+        let mut s1 = s0;
+        let (ta, mine, theirs) = producer.run(&mut consumer, &mut || s1 = sched())?;
+        add(&mut cpu_a, s0, s1);
+        check("producer", &mine)?;
+        check("consumer", &theirs)?;
+        let s0 = sched();
+        let mut s1 = s0;
+        let (tb, held) = baseline.run(&mut || s1 = sched())?;
+        add(&mut cpu_b, s0, s1);
+        check("baseline", &held)?;
+        a.push(ms(ta));
+        b.push(ms(tb));
+        ratio.push(ms(ta) / ms(tb));
+    }
+    println!(
+        "e2e: {} pairs after {} warm-up, {BUFFERS} buffers of {WIDTH}x{HEIGHT} ARGB8888, consumer reads {}",
+        opts.pairs,
+        opts.warmup,
+        &opts.mode.flag()[2..]
+    );
+    println!(
+        "A accord (2 clients + compositor) median: {:.3} ms (min {:.3}, max {:.3})",
+        median(&a),
+        a.iter().copied().fold(f64::INFINITY, f64::min),
+        a.iter().copied().fold(0.0, f64::max)
+    );
+    println!(
+        "B wl_shm (1 client) median: {:.3} ms (min {:.3}, max {:.3})",
+        median(&b),
+        b.iter().copied().fold(f64::INFINITY, f64::min),
+        b.iter().copied().fold(0.0, f64::max)
+    );
+    println!(
+        "ratio of medians: {:.3}",
+        median(&a) / median(&b).max(f64::MIN_POSITIVE)
+    );
+    let per_run = |ns: u64| ns as f64 / 1e6 / opts.pairs as f64;
+    println!(
+        "A cpu per run: producer {:.3} ms, consumer {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
+        per_run(cpu_a[0].0),
+        per_run(cpu_a[1].0),
+        per_run(cpu_a[2].0),
+        per_run(cpu_a.iter().map(|c| c.1).sum())
+    );
+    println!(
+        "B cpu per run: client {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
+        per_run(cpu_b[0].0),
+        per_run(cpu_b[2].0),
+        per_run(cpu_b.iter().map(|c| c.1).sum())
+    );
+    let total = |c: &[(u64, u64); 3]| c.iter().map(|x| x.0).sum::<u64>() as f64;
+    println!(
+        "cpu ratio accord/wl_shm (all processes): {:.3}",
+        total(&cpu_a) / total(&cpu_b).max(1.0)
+    );
+    drop(consumer);
+    drop(producer);
+    let rt = count_round_trips(&server, &shm_socket)?;
+    println!(
+        "P3 round trips before holding buffers: producer {}, consumer {} (goal <= 2)",
+        rt.producer, rt.consumer
+    );
+    println!("e2e ratio accord/wl_shm: {:.3}", median(&ratio));
+    Ok(())
+}

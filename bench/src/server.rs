@@ -1,0 +1,148 @@
+//! The compositor under test, in its own process (`accord-bench serve`), so
+//! its memory and CPU are measured apart from the clients'.
+//!
+//! It runs the integration tests' in-process compositor (`accord_tests::
+//! TestServer`: the Accord module with the memfd backend, `wl_compositor`)
+//! and, with `--shm`, the reference compositor (`accord_examples::refcomp`)
+//! for the `wl_shm` baseline: the test server has no `wl_shm` global and the
+//! reference compositor does not embed the Accord module yet.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// Body of `accord-bench serve [--shm]`: print the socket paths, serve
+/// until stdin closes.
+pub fn serve(shm: bool) -> Result<(), String> {
+    let accord = accord_tests::TestServer::start();
+    let refcomp_dir = accord_tests::RuntimeDir::new();
+    let refcomp = if shm {
+        // A tiny output at 1 Hz: the frame timer stays out of the way.
+        let config = accord_examples::refcomp::Config {
+            runtime_dir: Some(refcomp_dir.path().to_path_buf()),
+            width: 16,
+            height: 16,
+            refresh_mhz: 1_000,
+            ..Default::default()
+        };
+        Some(accord_examples::refcomp::spawn(config).map_err(|e| format!("refcomp: {e}"))?)
+    } else {
+        None
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "accord {}", accord.socket.display()).map_err(|e| e.to_string())?;
+    if let Some(r) = &refcomp {
+        writeln!(out, "shm {}", r.socket_path().display()).map_err(|e| e.to_string())?;
+    }
+    writeln!(out, "ready").map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    drop(out);
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(refcomp);
+    drop(accord);
+    Ok(())
+}
+
+/// A running `accord-bench serve` child.
+pub struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub accord_socket: PathBuf,
+    pub shm_socket: Option<PathBuf>,
+}
+
+/// Resident memory of a process, from `/proc/<pid>/status`, in bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Memory {
+    pub rss: u64,
+    pub anon: u64,
+    pub shmem: u64,
+}
+
+impl Server {
+    pub fn spawn(shm: bool) -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("serve");
+        if shm {
+            cmd.arg("--shm");
+        }
+        let mut child = cmd
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn the compositor process: {e}"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut accord_socket = None;
+        let mut shm_socket = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("compositor process: {e}"))?;
+            if let Some(p) = line.strip_prefix("accord ") {
+                accord_socket = Some(PathBuf::from(p));
+            } else if let Some(p) = line.strip_prefix("shm ") {
+                shm_socket = Some(PathBuf::from(p));
+            } else if line == "ready" {
+                break;
+            }
+        }
+        Ok(Server {
+            child,
+            stdin,
+            accord_socket: accord_socket.ok_or("the compositor process printed no socket")?,
+            shm_socket,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn memory(&self) -> Result<Memory, String> {
+        let path = format!("/proc/{}/status", self.pid());
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        let field = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|kb| kb.parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        Ok(Memory {
+            rss: field("VmRSS:"),
+            anon: field("RssAnon:"),
+            shmem: field("RssShmem:"),
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.stdin.take()); // EOF: the child stops its compositors
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU time and run-queue wait of every thread of `pid`, in nanoseconds
+/// (`/proc/<pid>/task/*/schedstat`: on-CPU time, time runnable but
+/// waiting for a CPU). `pid` 0 is this process.
+pub fn sched_ns(pid: u32) -> (u64, u64) {
+    let dir = if pid == 0 {
+        "/proc/self/task".to_string()
+    } else {
+        format!("/proc/{pid}/task")
+    };
+    let Ok(tasks) = std::fs::read_dir(dir) else {
+        return (0, 0);
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .map(|s| {
+            let mut f = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+            (f.next().unwrap_or(0), f.next().unwrap_or(0))
+        })
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+}

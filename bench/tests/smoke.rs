@@ -1,0 +1,85 @@
+//! The bench binary runs end to end on a tiny workload and prints what the
+//! docs promise. No timing is asserted: only the output's form and counts.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
+        .args(args)
+        .output()
+        .expect("run accord-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "accord-bench {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn field<'a>(line: &'a str, after: &str) -> &'a str {
+    line.split(after)
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {after:?} in {line:?}"))
+}
+
+#[test]
+fn e2e_prints_ratio_and_round_trips() {
+    let out = run(&["e2e", "--pairs", "3", "--warmup", "1"]);
+    let last = out.lines().last().expect("output");
+    let ratio: f64 = last
+        .strip_prefix("e2e ratio accord/wl_shm: ")
+        .unwrap_or_else(|| panic!("last line {last:?}"))
+        .parse()
+        .expect("ratio is a float");
+    assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
+    // Round trips counted on the wire: the producer waits for the export
+    // handle and the outcome, the consumer only for the outcome.
+    let p3 = out
+        .lines()
+        .find(|l| l.starts_with("P3 round trips"))
+        .expect("P3 line");
+    let producer: usize = field(p3, "producer ")
+        .trim_end_matches(',')
+        .parse()
+        .unwrap();
+    let consumer: usize = field(p3, "consumer ").parse().unwrap();
+    assert_eq!((producer, consumer), (2, 1), "{out}");
+    let b = out
+        .lines()
+        .find(|l| l.starts_with("round trips B"))
+        .expect("baseline line");
+    assert_eq!(field(b, "wire "), "1", "one wl_display.sync: {b}");
+}
+
+#[test]
+fn scale_prints_latency_and_memory() {
+    let out = run(&[
+        "scale",
+        "--clients",
+        "4",
+        "--collections",
+        "40",
+        "--extra",
+        "8",
+    ]);
+    let last = out.lines().last().expect("output");
+    let rest = last
+        .strip_prefix("scale p99_ms: ")
+        .unwrap_or_else(|| panic!("last line {last:?}"));
+    let (p99, bytes) = rest.split_once(" bytes_per_collection: ").expect("format");
+    let p99: f64 = p99.parse().expect("float");
+    let _: u64 = bytes.parse().expect("integer");
+    assert!(p99.is_finite() && p99 > 0.0, "{p99}");
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
+        .args(["e2e", "--pairs", "many"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--pairs needs a number"));
+}

@@ -1,0 +1,320 @@
+//! `accord info`: what this machine offers Accord, in `drm_info`'s layout.
+//! Probing uses `accord-smithay`'s KMS and backend code (the compositor's
+//! own view); this module gathers a [`Report`] and prints it as a tree
+//! ([`text`]) or as one JSON object ([`json`]). A node that cannot be read
+//! is reported with its error; the listing goes on.
+
+mod json;
+mod probe;
+mod text;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use accord_engine::FormatModifier;
+use accord_smithay::backend::{detect, drm_nodes, Detected};
+use accord_smithay::kms::{pixman_import_formats, PlaneInfo, PlaneKind};
+
+use crate::EXIT_BAD_INPUT;
+
+/// Everything `accord info` prints.
+pub struct Report {
+    pub nodes: Vec<Node>,
+    /// The reference compositor's renderer (Pixman): its import pairs.
+    pub renderer: Result<Vec<FormatModifier>, String>,
+    pub backends: Vec<Detected>,
+}
+
+/// One `/dev/dri` node.
+pub struct Node {
+    pub path: PathBuf,
+    /// A `renderD*` node (no KMS, no client caps).
+    pub render: bool,
+    /// `Err` when the node cannot be opened.
+    pub info: Result<NodeInfo, String>,
+}
+
+pub struct NodeInfo {
+    pub driver: Result<Driver, String>,
+    /// Bus and bus id from sysfs (`pci`, `0000:00:02.0`), when known.
+    pub device: Option<(String, String)>,
+    /// `DRM_CAP_*` by name (without prefix), or why the kernel did not
+    /// report it (`EINVAL`: unknown to this kernel; `EOPNOTSUPP`: a KMS cap
+    /// asked of a driver without KMS).
+    pub caps: Vec<(&'static str, Result<u64, String>)>,
+    /// `DRM_CLIENT_CAP_*` by name: whether the kernel accepted it.
+    pub client_caps: Vec<(&'static str, bool)>,
+    /// `None` for render nodes; `Err` when the KMS resources cannot be read.
+    pub kms: Option<Result<Kms, String>>,
+}
+
+pub struct Driver {
+    pub name: String,
+    pub description: String,
+    pub date: String,
+    pub version: (i32, i32, i32),
+}
+
+pub struct Kms {
+    pub fb_min: (u32, u32),
+    pub fb_max: (u32, u32),
+    pub connectors: Vec<Connector>,
+    pub crtcs: Vec<Crtc>,
+}
+
+pub struct Connector {
+    pub id: u32,
+    /// `Virtual-1`, `HDMI-A-1`, ...
+    pub name: String,
+    pub status: &'static str,
+    /// Modes as `WxH@Hz`, the preferred one first.
+    pub modes: Vec<String>,
+    pub error: Option<String>,
+}
+
+pub struct Crtc {
+    pub id: u32,
+    /// The current mode (`WxH@Hz`) when the CRTC is on.
+    pub mode: Option<String>,
+    /// The planes that can show content on this CRTC.
+    pub planes: Result<Vec<PlaneInfo>, String>,
+}
+
+impl Report {
+    /// Probe every DRM node, the renderer and the allocation backends.
+    pub fn gather() -> Report {
+        Report {
+            nodes: drm_nodes().into_iter().map(probe::node).collect(),
+            renderer: pixman_import_formats(),
+            backends: detect(),
+        }
+    }
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    let mut as_json = false;
+    for a in args {
+        match a.as_str() {
+            "--json" => as_json = true,
+            other => {
+                eprintln!(
+                    "accord info: unknown argument \"{other}\" (usage: accord info [--json])"
+                );
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    let report = Report::gather();
+    if as_json {
+        println!("{}", json::report(&report));
+    } else {
+        print!("{}", text::report(&report));
+    }
+    ExitCode::SUCCESS
+}
+
+/// `DRM_PLANE_TYPE_*` in lower case, as `drm_info` prints it.
+pub fn kind_name(kind: PlaneKind) -> &'static str {
+    match kind {
+        PlaneKind::Primary => "primary",
+        PlaneKind::Cursor => "cursor",
+        PlaneKind::Overlay => "overlay",
+    }
+}
+
+/// Pairs grouped by format in first-seen order: the shape planes report.
+pub fn group_by_format(pairs: &[FormatModifier]) -> Vec<(u32, Vec<u64>)> {
+    let mut out: Vec<(u32, Vec<u64>)> = Vec::new();
+    for p in pairs {
+        match out.iter_mut().find(|(f, _)| *f == p.format) {
+            Some((_, mods)) => mods.push(p.modifier),
+            None => out.push((p.format, vec![p.modifier])),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_engine::{MOD_INVALID, MOD_LINEAR};
+    use accord_smithay::backend::BackendKind;
+    use smithay::reexports::drm::control::from_u32;
+
+    const XR24: u32 = u32::from_le_bytes(*b"XR24");
+    const AR24: u32 = u32::from_le_bytes(*b"AR24");
+
+    /// A node that cannot be opened, then a KMS card with an implicit
+    /// primary plane and an IN_FORMATS cursor plane.
+    fn fixture() -> Report {
+        let planes = vec![
+            PlaneInfo {
+                handle: from_u32(31).unwrap(),
+                kind: PlaneKind::Primary,
+                formats: vec![(XR24, vec![MOD_INVALID])],
+                has_in_formats: false,
+            },
+            PlaneInfo {
+                handle: from_u32(32).unwrap(),
+                kind: PlaneKind::Cursor,
+                formats: vec![(AR24, vec![MOD_LINEAR, 0x0100_0000_0000_0002])],
+                has_in_formats: true,
+            },
+        ];
+        let card = NodeInfo {
+            driver: Ok(Driver {
+                name: "virtio_gpu".into(),
+                description: "virtio GPU".into(),
+                date: "0".into(),
+                version: (0, 1, 0),
+            }),
+            device: Some(("pci".into(), "0000:00:02.0".into())),
+            caps: vec![
+                ("DUMB_BUFFER", Ok(1)),
+                ("PRIME", Ok(3)),
+                ("SYNCOBJ", Err("Invalid argument (os error 22)".into())),
+            ],
+            client_caps: vec![("ATOMIC", true), ("STEREO_3D", false)],
+            kms: Some(Ok(Kms {
+                fb_min: (16, 16),
+                fb_max: (8192, 8192),
+                connectors: vec![Connector {
+                    id: 35,
+                    name: "Virtual-1".into(),
+                    status: "connected",
+                    modes: vec!["1280x800@60".into(), "1024x768@60".into()],
+                    error: None,
+                }],
+                crtcs: vec![Crtc {
+                    id: 33,
+                    mode: None,
+                    planes: Ok(planes),
+                }],
+            })),
+        };
+        Report {
+            nodes: vec![
+                Node {
+                    path: "/dev/dri/card0".into(),
+                    render: false,
+                    info: Err("cannot open /dev/dri/card0: Permission denied (os error 13)".into()),
+                },
+                Node {
+                    path: "/dev/dri/card1".into(),
+                    render: false,
+                    info: Ok(card),
+                },
+            ],
+            renderer: Ok(vec![FormatModifier {
+                format: XR24,
+                modifier: MOD_LINEAR,
+                scanout: false,
+            }]),
+            backends: vec![Detected {
+                kind: BackendKind::Memfd,
+                path: None,
+                status: Ok("sealed memfd".into()),
+            }],
+        }
+    }
+
+    #[test]
+    fn text_reports_a_node_error_and_goes_on() {
+        let text = text::report(&fixture());
+        let want = "\
+Node: /dev/dri/card0 (primary)
+└───Error: cannot open /dev/dri/card0: Permission denied (os error 13)
+Node: /dev/dri/card1 (primary)
+├───Driver: virtio_gpu (virtio GPU) version 0.1.0 (0)
+│   ├───DRM_CLIENT_CAP_ATOMIC supported
+│   ├───DRM_CLIENT_CAP_STEREO_3D not supported
+│   ├───DRM_CAP_DUMB_BUFFER = 1
+│   ├───DRM_CAP_PRIME = 3 (import, export)
+│   └───DRM_CAP_SYNCOBJ not reported: Invalid argument (os error 22)
+├───Device: pci 0000:00:02.0
+├───Framebuffer size
+│   ├───Width: [16, 8192]
+│   └───Height: [16, 8192]
+├───Connectors
+│   └───Connector 0
+│       ├───Object ID: 35
+│       ├───Name: Virtual-1
+│       ├───Status: connected
+│       └───Modes: 1280x800@60, 1024x768@60
+└───CRTCs
+    └───CRTC 0
+        ├───Object ID: 33
+        ├───Mode: off
+        └───Planes
+            ├───Plane 0
+            │   ├───Object ID: 31
+            │   ├───Type: primary
+            │   └───Formats (no IN_FORMATS: implicit modifiers only)
+            │       └───XRGB8888 (0x34325258): implicit
+            └───Plane 1
+                ├───Object ID: 32
+                ├───Type: cursor
+                └───Formats (IN_FORMATS)
+                    └───ARGB8888 (0x34325241): LINEAR, 0x0100000000000002 (I915_Y_TILED)
+
+Renderer: pixman (the reference compositor's), import formats
+└───XRGB8888 (0x34325258): LINEAR
+
+Allocation backends
+└───memfd: available (sealed memfd)
+";
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn json_carries_the_same_data() {
+        let v = json::report(&fixture());
+        let nodes = v["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(
+            nodes[0]["error"],
+            "cannot open /dev/dri/card0: Permission denied (os error 13)"
+        );
+        assert_eq!(nodes[0]["driver"], serde_json::Value::Null);
+        let card = &nodes[1];
+        assert_eq!(card["error"], serde_json::Value::Null);
+        assert_eq!(card["driver"]["name"], "virtio_gpu");
+        assert_eq!(card["driver"]["version"], "0.1.0");
+        assert_eq!(
+            card["device"],
+            serde_json::json!({"bus": "pci", "id": "0000:00:02.0"})
+        );
+        assert_eq!(card["caps"]["PRIME"], 3);
+        assert_eq!(card["caps"]["SYNCOBJ"], serde_json::Value::Null);
+        assert_eq!(card["client_caps"]["ATOMIC"], true);
+        let kms = &card["kms"];
+        assert_eq!(kms["fb_max"], serde_json::json!([8192, 8192]));
+        assert_eq!(kms["connectors"][0]["name"], "Virtual-1");
+        let planes = &kms["crtcs"][0]["planes"];
+        assert_eq!(
+            planes[0],
+            serde_json::json!({
+                "id": 31, "type": "primary", "in_formats": false,
+                "formats": [{"format": "XRGB8888", "fourcc": "0x34325258",
+                    "modifiers": [{"modifier": "0x00ffffffffffffff", "name": "INVALID"}]}]
+            })
+        );
+        assert_eq!(planes[1]["type"], "cursor");
+        assert_eq!(
+            planes[1]["formats"][0]["modifiers"][1]["name"],
+            "0x0100000000000002 (I915_Y_TILED)"
+        );
+        assert_eq!(v["backends"][0]["kind"], "memfd");
+    }
+
+    #[test]
+    fn grouping_keeps_first_seen_order() {
+        let pair = |format, modifier| FormatModifier {
+            format,
+            modifier,
+            scanout: false,
+        };
+        let got = group_by_format(&[pair(AR24, 0), pair(XR24, 0), pair(AR24, 5)]);
+        assert_eq!(got, vec![(AR24, vec![0, 5]), (XR24, vec![0])]);
+    }
+}

@@ -1,0 +1,63 @@
+//! The renderer as a participant: the (format, modifier) pairs it imports.
+//! One conversion from Smithay's `FormatSet` serves every caller (the
+//! reference compositor's live renderer, `accord info`, tests), so the list
+//! the compositor negotiates with is the list that is printed.
+
+use accord_engine::FormatModifier;
+use smithay::backend::renderer::{pixman::PixmanRenderer, ImportDma};
+
+/// The dma-buf pairs `renderer` imports, in the renderer's order, none
+/// marked `scanout` (combine them with a plane through
+/// [`super::compositor_formats`]).
+///
+/// ```
+/// use smithay::backend::renderer::pixman::PixmanRenderer;
+///
+/// let renderer = PixmanRenderer::new().unwrap();
+/// let pairs = accord_smithay::kms::renderer_import_formats(&renderer);
+/// assert!(pairs.iter().any(|p| p.format == u32::from_le_bytes(*b"XR24")));
+/// ```
+pub fn renderer_import_formats(renderer: &impl ImportDma) -> Vec<FormatModifier> {
+    renderer
+        .dmabuf_formats()
+        .iter()
+        .map(|f| FormatModifier {
+            format: f.code as u32,
+            modifier: u64::from(f.modifier),
+            scanout: false,
+        })
+        .collect()
+}
+
+/// The Pixman renderer's import pairs (all LINEAR: Pixman reads memory with
+/// the CPU). Pixman needs no device, so this works on any machine.
+///
+/// ```
+/// let pairs = accord_smithay::kms::pixman_import_formats().unwrap();
+/// assert!(pairs.iter().all(|p| p.modifier == accord_engine::MOD_LINEAR));
+/// ```
+pub fn pixman_import_formats() -> Result<Vec<FormatModifier>, String> {
+    let renderer =
+        PixmanRenderer::new().map_err(|e| format!("cannot create a Pixman renderer: {e}"))?;
+    Ok(renderer_import_formats(&renderer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_engine::MOD_LINEAR;
+
+    #[test]
+    fn pixman_imports_linear_xrgb_and_argb() {
+        let pairs = pixman_import_formats().unwrap();
+        for code in [*b"XR24", *b"AR24"] {
+            let format = u32::from_le_bytes(code);
+            assert!(
+                pairs.iter().any(|p| p.format == format),
+                "{} missing",
+                accord_engine::formats::name(format)
+            );
+        }
+        assert!(pairs.iter().all(|p| p.modifier == MOD_LINEAR && !p.scanout));
+    }
+}
