@@ -218,13 +218,14 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 );
                 st.registry.commit(slot, constraints);
                 st.slots.remove(&slot);
+                st.surfaces.entry(slot.collection).or_insert(surface);
                 if let Some(d) = token.data::<TokenData>() {
                     d.set(TokenState::Attached);
                 }
             }
             _ => {}
         }
-        state.buffer_collection_state().flush();
+        crate::state::flush(state);
     }
 }
 
@@ -295,7 +296,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                     st.registry.release(slot);
                     st.slots.remove(&slot);
                     data.set(TokenState::Released); // `destroyed` must not fail it
-                    st.flush();
+                    crate::state::flush(state);
                 }
                 return;
             }
@@ -410,7 +411,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
             }
             _ => {}
         }
-        state.buffer_collection_state().flush();
+        crate::state::flush(state);
     }
 
     fn destroyed(
@@ -428,7 +429,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
             st.slots.remove(&slot);
             st.registry
                 .fail(slot, "its client disconnected before bind");
-            st.flush();
+            crate::state::flush(state);
         }
     }
 }
@@ -493,7 +494,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                     st.slots.remove(&slot);
                     st.registry
                         .fail(slot, "it destroyed its collection before allocation");
-                    st.flush();
+                    crate::state::flush(state);
                 }
             }
             coll::Request::GetWlBuffer { buffer, index } => {
@@ -536,7 +537,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 if let Some(slot) = data.slot {
                     let st = state.buffer_collection_state();
                     st.registry.commit(slot, constraints);
-                    st.flush();
+                    crate::state::flush(state);
                 }
             }
             other => {
@@ -574,7 +575,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             if st.slots.remove(&slot).is_some() {
                 st.registry
                     .fail(slot, "its client disconnected before allocation");
-                st.flush();
+                crate::state::flush(state);
             }
         }
     }

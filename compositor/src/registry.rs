@@ -232,6 +232,33 @@ pub struct Resolution {
     pub outcome: Outcome,
 }
 
+/// A collection taken out of the registry by
+/// [`Registry::take_ready`]: negotiated, not yet allocated.
+#[derive(Debug)]
+pub struct Ready<O> {
+    id: u64,
+    coll: Collection<O>,
+    slots: Vec<SlotId>,
+    negotiated: Result<Decision, Failed>,
+}
+
+impl<O> Ready<O> {
+    /// The collection's id ([`SlotId::collection`]).
+    pub fn collection(&self) -> u64 {
+        self.id
+    }
+
+    /// The negotiated decision; `None` when the collection failed.
+    pub fn decision(&self) -> Option<&Decision> {
+        self.negotiated.as_ref().ok()
+    }
+
+    /// The live slots that will hear the outcome.
+    pub fn slots(&self) -> &[SlotId] {
+        &self.slots
+    }
+}
+
 /// Client misuse of the state machine (becomes a protocol error).
 ///
 /// ```
@@ -870,13 +897,44 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// assert!(registry.resolve(&mut memfd).is_empty(), "resolved collections leave");
     /// ```
     pub fn resolve(&mut self, allocator: &mut dyn Allocator) -> Vec<Resolution> {
+        self.take_ready(|_| true)
+            .into_iter()
+            .map(|ready| self.finish(ready, None, allocator))
+            .collect()
+    }
+
+    /// The first half of [`resolve`](Self::resolve): take every ready
+    /// collection for which `take(collection id)` is true out of the
+    /// registry and negotiate it, without allocating. The caller may then
+    /// replace the decision (a device confirming scanout picks another of
+    /// its `alternatives`) and hands it to [`finish`](Self::finish).
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("player".into(), 1);
+    /// registry.bind(slot);
+    /// registry.commit(slot, wants);
+    /// for ready in registry.take_ready(|_| true) {
+    ///     let decision = ready.decision().cloned(); // confirm it here
+    ///     let resolved = registry.finish(ready, decision, &mut MemfdAllocator::new());
+    ///     assert!(matches!(resolved.outcome, Outcome::Allocated(_)));
+    /// }
+    /// ```
+    pub fn take_ready(&mut self, take: impl Fn(u64) -> bool) -> Vec<Ready<O>> {
         let ready: Vec<u64> = self
             .collections
             .iter()
-            .filter(|(_, c)| c.failure.is_some() || c.slots.iter().all(Slot::settled))
+            .filter(|(id, c)| {
+                (c.failure.is_some() || c.slots.iter().all(Slot::settled)) && take(**id)
+            })
             .map(|(id, _)| *id)
             .collect();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(ready.len());
         for id in ready {
             let Some(coll) = self.collections.remove(&id) else {
                 continue;
@@ -892,30 +950,64 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
                     index: i as u32,
                 })
                 .collect();
-            let _entered = coll.span.enter();
-            let outcome = match coll.failure.clone() {
-                Some(f) => Outcome::Failed(f),
-                None => match negotiate_and_allocate(&coll, allocator, &self.ledger, self.quota) {
-                    Ok(a) => Outcome::Allocated(Arc::new(a)),
-                    Err(f) => Outcome::Failed(f),
-                },
-            };
-            match &outcome {
-                Outcome::Allocated(a) => tracing::info!(
-                    format = a.decision.format,
-                    modifier = a.decision.modifier,
-                    width = a.decision.width,
-                    height = a.decision.height,
-                    buffers = a.buffers.len(),
-                    "allocated"
-                ),
-                Outcome::Failed(f) => {
-                    tracing::info!(reason = ?f.reason, "failed: {}", f.message)
+            let negotiated = match coll.failure.clone() {
+                Some(f) => Err(f),
+                None => {
+                    let _entered = coll.span.enter();
+                    negotiate(&coll)
                 }
-            }
-            out.push(Resolution { slots, outcome });
+            };
+            out.push(Ready {
+                id,
+                coll,
+                slots,
+                negotiated,
+            });
         }
         out
+    }
+
+    /// The second half of [`resolve`](Self::resolve): allocate `ready` by
+    /// `decision` (`None`: the negotiated one), check limits and the quota,
+    /// verify the layout, and say what every live slot is told.
+    pub fn finish(
+        &mut self,
+        ready: Ready<O>,
+        decision: Option<Decision>,
+        allocator: &mut dyn Allocator,
+    ) -> Resolution {
+        let Ready {
+            coll,
+            slots,
+            negotiated,
+            ..
+        } = ready;
+        let _entered = coll.span.enter();
+        let outcome = match negotiated {
+            Err(f) => Outcome::Failed(f),
+            Ok(negotiated) => {
+                let decision = decision.unwrap_or(negotiated);
+                match allocate(&coll, decision, allocator, &self.ledger, self.quota) {
+                    Ok(a) => Outcome::Allocated(Arc::new(a)),
+                    Err(f) => Outcome::Failed(f),
+                }
+            }
+        };
+        match &outcome {
+            Outcome::Allocated(a) => tracing::info!(
+                format = a.decision.format,
+                modifier = a.decision.modifier,
+                width = a.decision.width,
+                height = a.decision.height,
+                buffers = a.buffers.len(),
+                scanout = a.decision.scanout,
+                "allocated"
+            ),
+            Outcome::Failed(f) => {
+                tracing::info!(reason = ?f.reason, "failed: {}", f.message)
+            }
+        }
+        Resolution { slots, outcome }
     }
 
     /// Report (once per collection) every collection that has waited longer
@@ -1016,12 +1108,7 @@ impl Slot {
     }
 }
 
-fn negotiate_and_allocate<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static>(
-    coll: &Collection<O>,
-    allocator: &mut dyn Allocator,
-    ledger: &Ledger<O>,
-    quota: u64,
-) -> Result<Allocation, Failed> {
+fn negotiate<O>(coll: &Collection<O>) -> Result<Decision, Failed> {
     let parts: Vec<Constraints> = coll
         .slots
         .iter()
@@ -1036,7 +1123,16 @@ fn negotiate_and_allocate<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync +
             "every participant left before committing",
         ));
     }
-    let decision = accord_engine::solve(&parts).map_err(engine_failure)?;
+    accord_engine::solve(&parts).map_err(engine_failure)
+}
+
+fn allocate<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static>(
+    coll: &Collection<O>,
+    decision: Decision,
+    allocator: &mut dyn Allocator,
+    ledger: &Ledger<O>,
+    quota: u64,
+) -> Result<Allocation, Failed> {
     if let Some(l) = &decision.layout {
         check_size_limits(&decision, Some(l.size_bytes))?;
         // Known before allocating: refuse without touching memory.

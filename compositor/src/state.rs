@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_engine::{Constraints, FormatModifier};
+use accord_engine::{Constraints, Decision, FormatModifier, Usage};
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::{
@@ -16,7 +16,7 @@ use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{DisplayHandle, GlobalDispatch, Resource};
 
 use crate::backend::Allocator;
-use crate::registry::{Allocation, Failed, Outcome, Reason, Registry, SlotId};
+use crate::registry::{Allocation, Failed, Outcome, Reason, Registry, Resolution, SlotId};
 
 /// What the embedding compositor supplies.
 ///
@@ -82,6 +82,31 @@ pub trait BufferCollectionHandler {
     fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
         Vec::new()
     }
+
+    /// Confirm a scanout decision on the device before anything is
+    /// allocated: called once per collection whose negotiated usage
+    /// includes scanout and that has an `attach_surface` participant, with
+    /// the first surface attached. Return the decision to allocate: the
+    /// same one when the display takes it, another of its `alternatives`
+    /// ([`Decision::for_candidate`]) when it does not, with `scanout` false
+    /// for a renderer-only fallback. The default confirms nothing and
+    /// returns `decision` as it is.
+    ///
+    /// On KMS, [`kms::confirm_scanout`](crate::kms::confirm_scanout) does
+    /// the work (one buffer, `AddFB2`, atomic `TEST_ONLY` on the plane):
+    ///
+    /// ```no_run
+    /// # use accord_engine::Decision;
+    /// # use accord_smithay::backend::Allocator;
+    /// # use accord_smithay::kms::{confirm_scanout, Card, ScanoutTarget};
+    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn Allocator>> }
+    /// # fn hook(kms: &mut Kms, decision: &Decision) -> Decision {
+    /// confirm_scanout(&kms.card, &kms.target, decision, &mut kms.placements).decision
+    /// # }
+    /// ```
+    fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
+        decision.clone()
+    }
 }
 
 /// The module's state: the global, the negotiation registry, the allocator
@@ -100,6 +125,9 @@ pub struct BufferCollectionState {
     pub(crate) allocator: Box<dyn Allocator>,
     pub(crate) slots: HashMap<SlotId, SlotObject>,
     pub(crate) objects_per_client: HashMap<ClientId, usize>,
+    /// The first surface attached to each negotiating collection: whose
+    /// display confirms a scanout decision.
+    pub(crate) surfaces: HashMap<u64, WlSurface>,
     global: GlobalId,
     /// When requests may next trigger the expiry/stall sweep (it walks every
     /// handle and collection, so not on every request).
@@ -143,6 +171,7 @@ impl BufferCollectionState {
             allocator,
             slots: HashMap::new(),
             objects_per_client: HashMap::new(),
+            surfaces: HashMap::new(),
             global,
             next_sweep: Instant::now(),
         }
@@ -232,9 +261,14 @@ impl BufferCollectionState {
     /// each collection waiting longer than the stall threshold. Also done
     /// on every manager request; call it from a timer for idle displays
     /// ([`insert_expiry_timer`](Self::insert_expiry_timer)).
+    ///
+    /// Without the handler at hand this cannot confirm scanout, so a
+    /// collection with an attached surface that becomes ready here waits
+    /// for the next request or timer tick, which resolve it through
+    /// [`BufferCollectionHandler::confirm_scanout`].
     pub fn expire_handles(&mut self) {
         self.maintain(Instant::now());
-        self.flush();
+        self.flush_unconfirmed();
     }
 
     pub(crate) fn maintain(&mut self, now: Instant) {
@@ -279,9 +313,11 @@ impl BufferCollectionState {
         handle.insert_source(
             calloop::timer::Timer::from_duration(Duration::from_millis(5)),
             |_, _, state| {
-                let st = state.buffer_collection_state();
-                st.expire_handles();
-                calloop::timer::TimeoutAction::ToDuration(st.timer_period())
+                state.buffer_collection_state().maintain(Instant::now());
+                flush(state);
+                calloop::timer::TimeoutAction::ToDuration(
+                    state.buffer_collection_state().timer_period(),
+                )
             },
         )
     }
@@ -305,23 +341,65 @@ impl BufferCollectionState {
         }
     }
 
-    /// Resolve ready collections and send every outcome.
-    pub(crate) fn flush(&mut self) {
-        for res in self.registry.resolve(self.allocator.as_mut()) {
-            for slot in res.slots {
-                let Some(obj) = self.slots.remove(&slot) else {
-                    continue; // the compositor's own slot, or already gone
-                };
-                match obj {
-                    SlotObject::Token(t) => {
-                        if let Outcome::Failed(f) = &res.outcome {
-                            fail_token(&t, f);
-                        }
+    /// Resolve the ready collections that need no scanout confirmation
+    /// (no attached surface) and send their outcomes.
+    fn flush_unconfirmed(&mut self) {
+        let surfaces = &self.surfaces;
+        let ready = self.registry.take_ready(|id| !surfaces.contains_key(&id));
+        for r in ready {
+            let res = self.registry.finish(r, None, self.allocator.as_mut());
+            self.send(res);
+        }
+    }
+
+    /// Tell every live slot of a resolved collection its outcome.
+    fn send(&mut self, res: Resolution) {
+        for slot in res.slots {
+            let Some(obj) = self.slots.remove(&slot) else {
+                continue; // the compositor's own slot, or already gone
+            };
+            match obj {
+                SlotObject::Token(t) => {
+                    if let Outcome::Failed(f) = &res.outcome {
+                        fail_token(&t, f);
                     }
-                    SlotObject::Collection(c) => send_outcome(&c, &res.outcome),
                 }
+                SlotObject::Collection(c) => send_outcome(&c, &res.outcome),
             }
         }
+    }
+}
+
+/// Resolve ready collections and send every outcome. A decision with
+/// scanout usage for a collection with an attached surface goes through
+/// [`BufferCollectionHandler::confirm_scanout`] first, before anything is
+/// allocated.
+pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
+    let ready = state.buffer_collection_state().registry.take_ready(|_| true);
+    for r in ready {
+        let surface = state
+            .buffer_collection_state()
+            .surfaces
+            .remove(&r.collection());
+        let confirmed = match (r.decision(), surface) {
+            (Some(d), Some(surface)) if d.usage.contains(Usage::SCANOUT) && surface.is_alive() => {
+                let c = state.confirm_scanout(&surface, d);
+                if (c.format, c.modifier, c.scanout) != (d.format, d.modifier, d.scanout) {
+                    tracing::debug!(
+                        collection = r.collection(),
+                        negotiated = format_args!("{:#010x}/{:#x}", d.format, d.modifier),
+                        confirmed = format_args!("{:#010x}/{:#x}", c.format, c.modifier),
+                        scanout = c.scanout,
+                        "the display did not confirm the negotiated scanout candidate"
+                    );
+                }
+                Some(c)
+            }
+            _ => None,
+        };
+        let st = state.buffer_collection_state();
+        let res = st.registry.finish(r, confirmed, st.allocator.as_mut());
+        st.send(res);
     }
 }
 
