@@ -45,6 +45,24 @@ impl Card {
         Ok(Card { fd, path })
     }
 
+    /// Wrap an already open DRM node, e.g. a duplicate of a compositor's
+    /// master fd: atomic commits (`TEST_ONLY` included) need DRM master,
+    /// which belongs to the open file description, not to the path.
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// # fn demo(master: &std::os::fd::OwnedFd) -> std::io::Result<()> {
+    /// let card = Card::from_fd(master.try_clone()?, "/dev/dri/card0");
+    /// card.enable_atomic()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn from_fd(fd: OwnedFd, path: impl AsRef<Path>) -> Card {
+        Card {
+            fd,
+            path: path.as_ref().to_path_buf(),
+        }
+    }
+
     /// Enable the client capabilities plane probing and atomic commits need.
     ///
     /// ```no_run

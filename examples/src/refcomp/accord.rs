@@ -7,7 +7,7 @@
 //! `ForeignBuffers` hook, which wraps the mapped bytes (no copy, so
 //! `bytes_copied` stays honest at 0).
 
-use accord_engine::FormatModifier;
+use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState, MemfdBuffer};
 use smithay::{
     backend::renderer::pixman::PixmanRenderer,
@@ -36,6 +36,13 @@ impl BufferCollectionHandler for RefState {
     /// fullscreen on it).
     fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
         self.target.scanout_pairs()
+    }
+
+    /// The target's display confirms (on KMS: a `TEST_ONLY` commit of one
+    /// buffer on the primary plane); one output, so the surface does not
+    /// change where it would go.
+    fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
+        self.target.confirm_scanout(decision)
     }
 }
 accord_smithay::delegate_buffer_collection!(RefState);

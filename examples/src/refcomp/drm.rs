@@ -14,10 +14,10 @@ use std::{
     rc::Rc,
 };
 
-use accord_engine::FormatModifier;
+use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{
     backend::{Allocator, DumbAllocator as CollectionAllocator},
-    kms::{compositor_formats, probe_planes, Card, ScanoutTarget},
+    kms::{compositor_formats, confirm_scanout, probe_planes, Card, ScanoutTarget},
 };
 use smithay::{
     backend::{
@@ -82,6 +82,17 @@ pub struct DrmTarget {
     /// The primary plane's pairs the renderer imports too (LINEAR where the
     /// plane takes implicit layouts): the feedback's scanout tranche.
     scanout_formats: Vec<Format>,
+    /// Confirms collection decisions with `TEST_ONLY` commits.
+    confirm: ScanoutConfirm,
+}
+
+/// What [`confirm_scanout`] needs: the master fd (atomic commits need DRM
+/// master), where a fullscreen surface goes, and where its buffers would
+/// be allocated (dumb buffers on this card, as the collection allocator).
+struct ScanoutConfirm {
+    card: Card,
+    target: ScanoutTarget,
+    placements: Vec<Box<dyn Allocator>>,
 }
 
 impl Compositor {
@@ -190,6 +201,14 @@ impl DrmTarget {
         )
         .map_err(|e| format!("cannot set up composition on {connector_name}: {e}"))?;
         let dev_id = fd.dev_id().map_err(std::io::Error::from)?;
+        use std::os::fd::AsFd;
+        let master = Card::from_fd(fd.as_fd().try_clone_to_owned()?, path);
+        master.enable_atomic()?;
+        let confirm = ScanoutConfirm {
+            card: master,
+            target: target.clone(),
+            placements: vec![Box::new(CollectionAllocator::open(path)?)],
+        };
         info!(
             device = %path.display(),
             connector = %connector_name,
@@ -220,6 +239,7 @@ impl DrmTarget {
                 mode,
                 flags,
                 scanout_formats,
+                confirm,
             },
             notifier,
         ))
@@ -257,6 +277,25 @@ impl OutputTarget for DrmTarget {
 
     fn scanout_pairs(&self) -> Vec<FormatModifier> {
         format_pairs(&self.scanout_formats, true)
+    }
+
+    /// One buffer of each scanout candidate, in ranking order, `AddFB2` and
+    /// an atomic `TEST_ONLY` commit on the primary plane (fullscreen at the
+    /// mode's size); the first that passes, else a renderer-only fallback.
+    /// The test buffer is dropped: the collection allocator makes the real
+    /// ones with the same layout on the same card.
+    fn confirm_scanout(&mut self, decision: &Decision) -> Decision {
+        let c = &mut self.confirm;
+        let choice = confirm_scanout(&c.card, &c.target, decision, &mut c.placements);
+        info!(
+            format = format_args!("{:#010x}", choice.decision.format),
+            modifier = format_args!("{:#x}", choice.decision.modifier),
+            size = ?(choice.decision.width, choice.decision.height),
+            confirmed = choice.confirmed(),
+            tries = choice.attempts.len(),
+            "collection scanout confirmation"
+        );
+        choice.decision
     }
 
     /// Main device: this card. First tranche: the primary plane's formats,

@@ -15,7 +15,7 @@ use smithay::{
     wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder},
 };
 
-use accord_engine::FormatModifier;
+use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
 use smithay::backend::allocator::Format;
 
@@ -85,6 +85,13 @@ pub trait OutputTarget {
     /// Headless scans nothing out.
     fn scanout_pairs(&self) -> Vec<FormatModifier> {
         Vec::new()
+    }
+
+    /// Confirms a collection's scanout decision on this target's display
+    /// before it is allocated (Accord's `confirm_scanout` hook): the
+    /// decision to allocate. Headless has no display to ask.
+    fn confirm_scanout(&mut self, decision: &Decision) -> Decision {
+        decision.clone()
     }
 
     /// Default feedback for `zwp_linux_dmabuf_v1`. Headless has no device, so
