@@ -124,6 +124,8 @@ pub struct Observed {
     /// `BufferCollectionState::negotiating_collections` after the last
     /// dispatch.
     pub negotiating: usize,
+    /// The negotiated decisions handed to `confirm_scanout`, in order.
+    pub confirm_calls: Vec<accord_engine::Decision>,
 }
 
 /// How to configure the test compositor's module.
@@ -135,6 +137,12 @@ pub struct Config {
     pub handle_expiry: Option<std::time::Duration>,
     /// Stall warning threshold (default 5 s).
     pub stall_warning: Option<std::time::Duration>,
+    /// Pairs a surface's display "scans out" (the compositor participant's
+    /// `scanout` pairs; empty: composition only, the default).
+    pub scanout_pairs: &'static [FormatModifier],
+    /// The `confirm_scanout` hook (a fixture standing in for a display's
+    /// `TEST_ONLY`); `None` keeps the module's default (no confirmation).
+    pub confirm: Option<fn(&accord_engine::Decision) -> accord_engine::Decision>,
 }
 
 /// A dma-buf `wl_buffer` as the compositor saw it.
@@ -167,6 +175,7 @@ struct State {
     accord: BufferCollectionState,
     renderer_formats: Vec<FormatModifier>,
     observed: Arc<Mutex<Observed>>,
+    config: Config,
 }
 
 struct ClientState {
@@ -263,6 +272,22 @@ impl BufferCollectionHandler for State {
     }
     fn renderer_formats(&self) -> Vec<FormatModifier> {
         self.renderer_formats.clone()
+    }
+    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
+        self.config.scanout_pairs.to_vec()
+    }
+    fn confirm_scanout(
+        &mut self,
+        _surface: &WlSurface,
+        decision: &accord_engine::Decision,
+    ) -> accord_engine::Decision {
+        if let Ok(mut o) = self.observed.lock() {
+            o.confirm_calls.push(decision.clone());
+        }
+        match self.config.confirm {
+            Some(confirm) => confirm(decision),
+            None => decision.clone(),
+        }
     }
 }
 
@@ -417,6 +442,14 @@ impl TestServer {
             .unwrap_or(u64::MAX)
     }
 
+    /// The decisions the module asked `confirm_scanout` about so far.
+    pub fn confirm_calls(&self) -> Vec<accord_engine::Decision> {
+        self.observed
+            .lock()
+            .map(|o| o.confirm_calls.clone())
+            .unwrap_or_default()
+    }
+
     /// Collections the compositor still negotiates.
     pub fn negotiating(&self) -> usize {
         self.observed
@@ -500,6 +533,7 @@ fn run_server(
             .collect(),
         observed: observed.clone(),
         dh: dh.clone(),
+        config,
     };
     if let Some(bytes) = config.quota {
         state.accord.set_client_quota(bytes);
