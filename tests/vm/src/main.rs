@@ -4,6 +4,7 @@
 
 mod backends;
 mod common;
+mod confirm;
 mod dmabuf;
 mod harness;
 mod info;
@@ -82,6 +83,10 @@ fn main() {
         (
             "refcomp_drm_collection_direct_scanout_60_frames",
             refcomp_drm::collection_direct_scanout_60_frames,
+        ),
+        (
+            "refcomp_drm_rejected_scanout_falls_back_through_wayland",
+            confirm::rejected_scanout_falls_back_through_wayland,
         ),
         (
             "refcomp_drm_dumb_direct_scanout_60_frames",
