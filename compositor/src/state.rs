@@ -375,7 +375,10 @@ impl BufferCollectionState {
 /// [`BufferCollectionHandler::confirm_scanout`] first, before anything is
 /// allocated.
 pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
-    let ready = state.buffer_collection_state().registry.take_ready(|_| true);
+    let ready = state
+        .buffer_collection_state()
+        .registry
+        .take_ready(|_| true);
     for r in ready {
         let surface = state
             .buffer_collection_state()
