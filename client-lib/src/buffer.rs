@@ -27,9 +27,13 @@ pub struct Allocation {
     pub format: u32,
     /// DRM modifier.
     pub modifier: u64,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
+    /// Whether the fds are dma-bufs or memfds.
     pub memory: MemoryKind,
+    /// Every buffer, by index.
     pub buffers: Vec<Buffer>,
 }
 
@@ -41,8 +45,11 @@ pub struct Allocation {
 /// ```
 #[derive(Debug)]
 pub struct Plane {
+    /// The plane's memory; map it at offset 0 and add `offset`.
     pub fd: OwnedFd,
+    /// Plane start in bytes.
     pub offset: u64,
+    /// Bytes per row.
     pub stride: u32,
 }
 
@@ -55,14 +62,21 @@ pub struct Plane {
 /// ```
 #[derive(Debug)]
 pub struct Buffer {
+    /// Buffer number, from 0; the index `Collection::wl_buffer` takes.
     pub index: u32,
+    /// DRM fourcc.
     pub format: u32,
+    /// DRM modifier.
     pub modifier: u64,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Bytes of the memory object.
     pub size: u64,
+    /// Whether the fds are dma-bufs or memfds.
     pub memory: MemoryKind,
+    /// Planes, from 0.
     pub planes: Vec<Plane>,
 }
 

@@ -17,23 +17,31 @@ use crate::Usage;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Constraints {
+    /// Usage bits.
     pub usage: Usage,
     /// (format, modifier, scanout) in preference order.
     pub formats: Vec<(u32, u64, bool)>,
+    /// Minimum (width, height) in pixels.
     pub min_size: (u32, u32),
     /// 0 = no limit.
     pub max_size: (u32, u32),
+    /// (width, height) multiples in pixels.
     pub size_alignment: (u32, u32),
+    /// Minimum stride in bytes.
     pub min_stride: u32,
     /// 0 = no limit.
     pub max_stride: u32,
+    /// Stride multiple in bytes.
     pub stride_alignment: u32,
+    /// Plane offset multiple in bytes.
     pub offset_alignment: u32,
+    /// Buffer size multiple in bytes.
     pub base_alignment: u32,
     /// 0 = no limit.
     pub max_bytes: u64,
     /// (camping, dedicated_slack, shared_slack, min, max); max 0 = no limit.
     pub buffer_counts: (u32, u32, u32, u32, u32),
+    /// Physically contiguous memory.
     pub contiguous: bool,
     /// `dev_t`s that must reach the memory.
     pub devices: Vec<u64>,

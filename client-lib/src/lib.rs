@@ -79,17 +79,29 @@ pub const DRM_FORMAT_ARGB8888: u32 = u32::from_le_bytes(*b"AR24");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FailureReason {
+    /// The participants share no format/modifier pair.
     NoCommonFormat,
+    /// The size constraints contradict each other.
     SizeConflict,
+    /// The stride constraints contradict each other.
     StrideConflict,
+    /// The buffer-count constraints contradict each other.
     CountConflict,
+    /// The buffers would exceed the per-buffer or per-collection limit, or a `max_bytes`.
     TooLarge,
+    /// The combined constraints cannot be allocated.
     InvalidConstraint,
+    /// A non-dispensable participant left or failed before allocation.
     ParticipantFailed,
+    /// The allocator ran out of memory.
     OutOfMemory,
+    /// The allocator cannot make the negotiated buffers.
     Unsupported,
+    /// The allocating device disappeared.
     DeviceLost,
+    /// `import`: the handle is unknown, used, expired or its collection is gone.
     UnknownHandle,
+    /// The allocation would exceed the creator's memory quota.
     QuotaExceeded,
     /// A reason code this library does not know (a newer compositor).
     Other(u32),
@@ -160,7 +172,9 @@ impl FailureReason {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
+    /// Why.
     pub reason: FailureReason,
+    /// The compositor's (or library's) explanation.
     pub message: String,
 }
 

@@ -32,6 +32,15 @@ use crate::wl_buffer::{init_wl_buffer, MemfdBuffer};
 
 /// Everything your state must dispatch for the module: what
 /// `delegate_buffer_collection!` and smithay's `delegate_dmabuf!` provide.
+///
+/// Write generic code against it:
+///
+/// ```no_run
+/// use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+/// fn accord_global<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) -> BufferCollectionState {
+///     BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()))
+/// }
+/// ```
 pub trait BufferCollectionDispatch:
     BufferCollectionHandler
     + GlobalDispatch<WpBufferCollectionManagerV1, ()>

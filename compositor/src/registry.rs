@@ -21,26 +21,63 @@ use accord_protocol::limits::{
 use crate::backend::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// One participant slot: a collection and the slot's index in it.
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// let slot = registry.create("decoder".into(), 1);
+/// let twin = registry.duplicate(slot).expect("room").expect("negotiating");
+/// assert_eq!(slot.collection, twin.collection);
+/// assert_ne!(slot.index, twin.index);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SlotId {
+    /// The collection's id (unique in this registry).
     pub collection: u64,
+    /// The slot's position in the collection.
     pub index: u32,
 }
 
 /// Why a collection (or an import) failed; the protocol's `failure_reason`.
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// assert_eq!(Reason::QuotaExceeded as u32, 11); // the wire value
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
+    /// The participants share no format/modifier pair.
     NoCommonFormat = 0,
+    /// The size constraints contradict each other.
     SizeConflict = 1,
+    /// The stride constraints contradict each other.
     StrideConflict = 2,
+    /// The buffer-count constraints contradict each other.
     CountConflict = 3,
+    /// Over the per-buffer or per-collection byte limit, or a `max_bytes`.
     TooLarge = 4,
+    /// The combined constraints cannot be allocated.
     InvalidConstraint = 5,
+    /// A non-dispensable participant left, failed or let its handle expire.
     ParticipantFailed = 6,
+    /// The allocator ran out of memory.
     OutOfMemory = 7,
+    /// The allocator cannot make the negotiated buffers.
     Unsupported = 8,
+    /// The allocating device disappeared.
     DeviceLost = 9,
+    /// An import of an unknown, used or expired handle.
     UnknownHandle = 10,
+    /// The creator's memory quota would be exceeded.
     QuotaExceeded = 11,
 }
 
@@ -59,9 +96,30 @@ impl From<accord_engine::FailureReason> for Reason {
 }
 
 /// A failure outcome: a reason code and a message naming participants.
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// let slot = registry.create("camera".into(), 1);
+/// registry.bind(slot);
+/// registry.fail(slot, "disconnected");
+/// match &registry.resolve(&mut MemfdAllocator::new())[0].outcome {
+///     Outcome::Failed(f) => {
+///         assert_eq!(f.reason, Reason::ParticipantFailed);
+///         assert!(f.message.contains("camera"));
+///     }
+///     Outcome::Allocated(_) => unreachable!(),
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failed {
+    /// The protocol's reason code.
     pub reason: Reason,
+    /// For people: names the participants involved.
     pub message: String,
 }
 
@@ -89,32 +147,107 @@ impl From<AllocError> for Failed {
 /// The allocated buffers of one collection, shared by every participant's
 /// collection object and every `wl_buffer` made from it. The fds close when
 /// the last holder drops it.
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// let slot = registry.create("player".into(), 1);
+/// registry.bind(slot);
+/// registry.commit(slot, wants);
+/// let Outcome::Allocated(a) = &registry.resolve(&mut MemfdAllocator::new())[0].outcome else {
+///     unreachable!()
+/// };
+/// assert_eq!((a.decision.width, a.decision.height), (64, 32));
+/// assert_eq!(a.buffers.len(), a.decision.buffer_count as usize);
+/// ```
 #[derive(Debug)]
 pub struct Allocation {
+    /// The engine's decision the buffers follow.
     pub decision: Decision,
+    /// What the fds are.
     pub memory: MemoryKind,
+    /// The buffers, verified against `decision`.
     pub buffers: Vec<AllocatedBuffer>,
     /// The quota charge, returned when the last holder drops the buffers.
     pub(crate) _charge: Option<Box<dyn std::fmt::Debug + Send + Sync>>,
 }
 
 /// What a resolved collection tells its participants.
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// let slot = registry.create("player".into(), 1);
+/// registry.bind(slot);
+/// registry.commit(slot, wants);
+/// for r in registry.resolve(&mut MemfdAllocator::new()) {
+///     match r.outcome {
+///         Outcome::Allocated(a) => println!("{} buffers", a.buffers.len()),
+///         Outcome::Failed(f) => println!("failed: {}", f.message),
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub enum Outcome {
+    /// Buffers for everyone.
     Allocated(Arc<Allocation>),
+    /// Nothing allocated; why.
     Failed(Failed),
 }
 
 /// A resolved collection: every live slot and what to tell it.
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// let slot = registry.create("player".into(), 1);
+/// let other = registry.duplicate(slot).expect("room").expect("negotiating");
+/// registry.release(other);
+/// registry.bind(slot);
+/// registry.commit(slot, wants);
+/// let resolved = registry.resolve(&mut MemfdAllocator::new());
+/// assert_eq!(resolved[0].slots, vec![slot], "released slots hear nothing");
+/// ```
 #[derive(Debug)]
 pub struct Resolution {
+    /// The live slots of the collection.
     pub slots: Vec<SlotId>,
+    /// What each of them is told.
     pub outcome: Outcome,
 }
 
 /// Client misuse of the state machine (becomes a protocol error).
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// use accord_smithay::registry::Misuse;
+/// let slot = registry.create("a".into(), 1);
+/// let mut last = Ok(None);
+/// for _ in 0..accord_smithay::limits::MAX_PARTICIPANTS {
+///     last = registry.duplicate(slot);
+/// }
+/// assert_eq!(last, Err(Misuse::TooManyParticipants));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Misuse {
+    /// The collection already has the maximum number of slots.
     TooManyParticipants,
 }
 
@@ -158,6 +291,27 @@ struct Handle<O> {
 
 /// Every negotiating collection and pending handle. `O` identifies the
 /// client that exported a handle (for per-client accounting).
+///
+/// ```
+/// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::memfd::MemfdAllocator;
+/// # use accord_smithay::registry::{Outcome, Reason, Registry};
+/// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+/// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// # let mut registry = Registry::<u32>::new();
+/// // Two participants of one client (id 1): a decoder and a player.
+/// let decoder = registry.create("decoder".into(), 1);
+/// let player = registry.duplicate(decoder).expect("room").expect("negotiating");
+/// registry.set_name(player, "player".into());
+/// for slot in [decoder, player] {
+///     registry.bind(slot);
+///     registry.commit(slot, wants.clone());
+/// }
+/// let resolved = registry.resolve(&mut MemfdAllocator::new());
+/// assert_eq!(resolved.len(), 1);
+/// assert!(matches!(resolved[0].outcome, Outcome::Allocated(_)));
+/// assert!(registry.charged(&1) > 0);
+/// ```
 #[derive(Debug)]
 pub struct Registry<O> {
     collections: HashMap<u64, Collection<O>>,
@@ -182,22 +336,71 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Default for
 }
 
 impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O> {
+    /// An empty registry with the default quota.
+    ///
+    /// ```
+    ///
+    /// let registry = accord_smithay::registry::Registry::<u32>::new();
+    /// assert_eq!(registry.total_charged(), 0);
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Start a collection with one token slot.
     /// Bytes each client may hold in allocated buffers at once.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// registry.set_quota(1024); // too small for 64x32 XRGB8888
+    /// let slot = registry.create("player".into(), 1);
+    /// registry.bind(slot);
+    /// registry.commit(slot, wants);
+    /// let Outcome::Failed(f) = &registry.resolve(&mut MemfdAllocator::new())[0].outcome else {
+    ///     unreachable!()
+    /// };
+    /// assert_eq!(f.reason, Reason::QuotaExceeded);
+    /// ```
     pub fn set_quota(&mut self, bytes: u64) {
         self.quota = bytes;
     }
 
     /// Bytes currently charged to `owner`.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// assert_eq!(registry.charged(&7), 0);
+    /// ```
     pub fn charged(&self, owner: &O) -> u64 {
         self.ledger.get(owner)
     }
 
     /// Bytes charged to all clients: the memory of every live allocation.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("player".into(), 1);
+    /// registry.bind(slot);
+    /// registry.commit(slot, wants);
+    /// let resolved = registry.resolve(&mut MemfdAllocator::new());
+    /// assert!(registry.total_charged() > 0);
+    /// drop(resolved); // the last holder of the buffers
+    /// assert_eq!(registry.total_charged(), 0);
+    /// ```
     pub fn total_charged(&self) -> u64 {
         let map = self.ledger.0.lock().unwrap_or_else(|e| e.into_inner());
         map.values().fold(0, |a, b| a.saturating_add(*b))
@@ -205,6 +408,17 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
 
     /// Start a collection with one token slot; `owner` is charged for its
     /// memory.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let root = registry.create("producer".into(), 1);
+    /// assert!(registry.is_negotiating(root));
+    /// ```
     pub fn create(&mut self, name: String, owner: O) -> SlotId {
         let id = self.next_collection;
         self.next_collection += 1;
@@ -227,6 +441,20 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     }
 
     /// Whether the slot's collection is still negotiating (not resolved).
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("player".into(), 1);
+    /// registry.bind(slot);
+    /// registry.commit(slot, wants);
+    /// let _ = registry.resolve(&mut MemfdAllocator::new());
+    /// assert!(!registry.is_negotiating(slot));
+    /// ```
     pub fn is_negotiating(&self, slot: SlotId) -> bool {
         self.collections
             .get(&slot.collection)
@@ -234,12 +462,35 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     }
 
     /// The slot's participant name.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("decoder".into(), 1);
+    /// assert_eq!(registry.name(slot), Some("decoder"));
+    /// ```
     pub fn name(&self, slot: SlotId) -> Option<&str> {
         self.slot(slot).map(|s| s.name.as_str())
     }
 
     /// A new token slot in the same collection, inheriting name and
     /// dispensability. `None` if the collection is already resolved.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("decoder".into(), 1);
+    /// let twin = registry.duplicate(slot).expect("room").expect("negotiating");
+    /// assert_eq!(registry.name(twin), Some("decoder"));
+    /// ```
     pub fn duplicate(&mut self, slot: SlotId) -> Result<Option<SlotId>, Misuse> {
         let Some((name, dispensable)) = self.slot(slot).map(|s| (s.name.clone(), s.dispensable))
         else {
@@ -265,12 +516,43 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         }))
     }
 
+    /// Rename a slot (failure messages use the name).
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create(String::new(), 1);
+    /// registry.set_name(slot, "camera".into());
+    /// assert_eq!(registry.name(slot), Some("camera"));
+    /// ```
     pub fn set_name(&mut self, slot: SlotId, name: String) {
         if let Some(s) = self.slot_mut(slot) {
             s.name = name;
         }
     }
 
+    /// Allocation goes on without this slot if it fails.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let main = registry.create("player".into(), 1);
+    /// let extra = registry.duplicate(main).expect("room").expect("negotiating");
+    /// registry.set_dispensable(extra);
+    /// registry.fail(extra, "disconnected"); // dropped, not fatal
+    /// registry.bind(main);
+    /// registry.commit(main, wants);
+    /// let resolved = registry.resolve(&mut MemfdAllocator::new());
+    /// assert!(matches!(resolved[0].outcome, Outcome::Allocated(_)));
+    /// ```
     pub fn set_dispensable(&mut self, slot: SlotId) {
         if let Some(s) = self.slot_mut(slot) {
             s.dispensable = true;
@@ -278,11 +560,42 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     }
 
     /// Exported handles `owner` has pending.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("producer".into(), 1);
+    /// let twin = registry.duplicate(slot).expect("room").expect("negotiating");
+    /// let handle = registry.export(twin, 1, std::time::Instant::now())?;
+    /// assert_eq!(registry.handles_of(&1), 1);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn handles_of(&self, owner: &O) -> usize {
         self.handles_per_owner.get(owner).copied().unwrap_or(0)
     }
 
     /// Move a token slot into a fresh single-use handle.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// use std::time::Instant;
+    /// let slot = registry.create("producer".into(), 1);
+    /// let twin = registry.duplicate(slot).expect("room").expect("negotiating");
+    /// let handle = registry.export(twin, 1, Instant::now())?;
+    /// assert!(accord_smithay::registry::is_well_formed_handle(&handle));
+    /// assert!(registry.import(&handle, Instant::now()).is_some());
+    /// assert!(registry.import(&handle, Instant::now()).is_none(), "single use");
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn export(&mut self, slot: SlotId, owner: O, now: Instant) -> std::io::Result<String> {
         let handle = random_handle()?;
         if let Some(s) = self.slot_mut(slot) {
@@ -303,6 +616,17 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
 
     /// Redeem a handle: its slot becomes a token again. `None` for an
     /// unknown, used or expired handle, or a resolved collection.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let unknown = "0".repeat(64);
+    /// assert!(registry.import(&unknown, std::time::Instant::now()).is_none());
+    /// ```
     pub fn import(&mut self, handle: &str, now: Instant) -> Option<SlotId> {
         let h = self.handles.remove(handle)?;
         self.forget_handle_owner(&h.owner);
@@ -316,6 +640,22 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     }
 
     /// Fail every slot whose handle has not been redeemed in time.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// use std::time::Instant;
+    /// let slot = registry.create("producer".into(), 1);
+    /// let twin = registry.duplicate(slot).expect("room").expect("negotiating");
+    /// let handle = registry.export(twin, 1, Instant::now())?;
+    /// registry.expire_handles(Instant::now() + accord_smithay::limits::HANDLE_EXPIRY * 2);
+    /// assert_eq!(registry.handles_of(&1), 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn expire_handles(&mut self, now: Instant) {
         let expired: Vec<String> = self
             .handles
@@ -331,6 +671,19 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         }
     }
 
+    /// A token became a collection object: the slot now waits for its commit.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("player".into(), 1);
+    /// registry.bind(slot);
+    /// assert!(registry.resolve(&mut MemfdAllocator::new()).is_empty(), "not committed yet");
+    /// ```
     pub fn bind(&mut self, slot: SlotId) {
         if let Some(s) = self.slot_mut(slot) {
             s.state = SlotState::Bound;
@@ -339,6 +692,19 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
 
     /// Commit a participant's constraints (the name and dispensability are
     /// the slot's).
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("player".into(), 1);
+    /// registry.bind(slot);
+    /// registry.commit(slot, wants);
+    /// assert_eq!(registry.resolve(&mut MemfdAllocator::new()).len(), 1);
+    /// ```
     pub fn commit(&mut self, slot: SlotId, mut constraints: Constraints) {
         if let Some(s) = self.slot_mut(slot) {
             constraints.name = s.name.clone();
@@ -348,6 +714,21 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     }
 
     /// A token destroyed before bind: the slot no longer blocks allocation.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("player".into(), 1);
+    /// let unused = registry.duplicate(slot).expect("room").expect("negotiating");
+    /// registry.release(unused);
+    /// registry.bind(slot);
+    /// registry.commit(slot, wants);
+    /// assert_eq!(registry.resolve(&mut MemfdAllocator::new()).len(), 1);
+    /// ```
     pub fn release(&mut self, slot: SlotId) {
         if let Some(s) = self.slot_mut(slot) {
             s.state = SlotState::Released;
@@ -356,6 +737,19 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
 
     /// A participant left or failed before allocation. Dispensable: dropped.
     /// Otherwise the whole collection fails naming it.
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("decoder".into(), 1);
+    /// registry.fail(slot, "disconnected");
+    /// let resolved = registry.resolve(&mut MemfdAllocator::new());
+    /// assert!(matches!(&resolved[0].outcome, Outcome::Failed(f) if f.reason == Reason::ParticipantFailed));
+    /// ```
     pub fn fail(&mut self, slot: SlotId, why: &str) {
         let Some(coll) = self.collections.get_mut(&slot.collection) else {
             return;
@@ -379,6 +773,21 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// Resolve every collection that is ready: negotiate, check limits,
     /// allocate and verify the layout, or report the failure. Resolved
     /// collections leave the registry (their handles die with them).
+    ///
+    /// ```
+    /// # use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::memfd::MemfdAllocator;
+    /// # use accord_smithay::registry::{Outcome, Reason, Registry};
+    /// # let pair = FormatModifier { format: u32::from_le_bytes(*b"XR24"), modifier: MOD_LINEAR, scanout: false };
+    /// # let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// # let mut registry = Registry::<u32>::new();
+    /// let slot = registry.create("player".into(), 1);
+    /// registry.bind(slot);
+    /// registry.commit(slot, wants);
+    /// let mut memfd = MemfdAllocator::new();
+    /// assert_eq!(registry.resolve(&mut memfd).len(), 1);
+    /// assert!(registry.resolve(&mut memfd).is_empty(), "resolved collections leave");
+    /// ```
     pub fn resolve(&mut self, allocator: &mut dyn Allocator) -> Vec<Resolution> {
         let ready: Vec<u64> = self
             .collections
@@ -580,6 +989,13 @@ fn random_handle() -> std::io::Result<String> {
 }
 
 /// Whether `s` has a handle's shape (before looking it up).
+///
+/// ```
+///
+/// use accord_smithay::registry::is_well_formed_handle;
+/// assert!(is_well_formed_handle(&"ab".repeat(32)));
+/// assert!(!is_well_formed_handle("AB"));
+/// ```
 pub fn is_well_formed_handle(s: &str) -> bool {
     s.len() == HANDLE_LEN && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

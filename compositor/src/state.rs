@@ -19,16 +19,66 @@ use crate::backend::Allocator;
 use crate::registry::{Allocation, Failed, Outcome, Reason, Registry, SlotId};
 
 /// What the embedding compositor supplies.
+///
+/// ```
+/// use accord_engine::{FormatModifier, MOD_LINEAR};
+/// use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+///
+/// struct State {
+///     accord: BufferCollectionState,
+/// }
+/// impl BufferCollectionHandler for State {
+///     fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
+///         &mut self.accord
+///     }
+///     fn renderer_formats(&self) -> Vec<FormatModifier> {
+///         let xrgb8888 = u32::from_le_bytes(*b"XR24");
+///         vec![FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false }]
+///     }
+/// }
+/// ```
 pub trait BufferCollectionHandler {
     /// The module's state inside yours.
+    ///
+    /// ```
+    /// fn quota(state: &mut impl accord_smithay::BufferCollectionHandler) {
+    ///     state.buffer_collection_state().set_client_quota(256 << 20);
+    /// }
+    /// ```
     fn buffer_collection_state(&mut self) -> &mut BufferCollectionState;
 
     /// (format, modifier) pairs your renderer can import, most preferred
     /// first (Pixman: LINEAR only). Used for `attach_surface` participants.
+    ///
+    /// ```
+    /// # use accord_engine::{FormatModifier, MOD_LINEAR};
+    /// // Pixman imports LINEAR only.
+    /// fn pixman_formats(fourccs: &[u32]) -> Vec<FormatModifier> {
+    ///     fourccs
+    ///         .iter()
+    ///         .map(|&format| FormatModifier { format, modifier: MOD_LINEAR, scanout: false })
+    ///         .collect()
+    /// }
+    /// assert_eq!(pixman_formats(&[u32::from_le_bytes(*b"XR24")]).len(), 1);
+    /// ```
     fn renderer_formats(&self) -> Vec<FormatModifier>;
 
     /// Pairs the display planes showing `surface` can scan out. Empty means
     /// composition only (the default).
+    ///
+    /// The pairs come from the plane's `IN_FORMATS` and must be a subset of
+    /// [`renderer_formats`](Self::renderer_formats), so composition stays a
+    /// fallback; [`kms::compositor_formats`](crate::kms::compositor_formats)
+    /// builds that list, marking the scanout-capable pairs.
+    ///
+    /// ```no_run
+    /// # use accord_engine::FormatModifier;
+    /// # use accord_smithay::kms::{compositor_formats, PlaneInfo};
+    /// # fn demo(primary: &PlaneInfo, renderer: &[FormatModifier]) {
+    /// let pairs: Vec<FormatModifier> = compositor_formats(primary, renderer);
+    /// assert!(pairs.iter().any(|p| p.scanout));
+    /// # }
+    /// ```
     fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
         Vec::new()
     }
@@ -36,6 +86,15 @@ pub trait BufferCollectionHandler {
 
 /// The module's state: the global, the negotiation registry, the allocator
 /// and the protocol objects that hold slots.
+///
+/// ```no_run
+/// # use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+/// fn setup<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) -> BufferCollectionState {
+///     let mut accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()));
+///     accord.set_client_quota(512 << 20);
+///     accord
+/// }
+/// ```
 pub struct BufferCollectionState {
     pub(crate) registry: Registry<ClientId>,
     pub(crate) allocator: Box<dyn Allocator>,
@@ -64,6 +123,13 @@ impl BufferCollectionState {
     /// Create the `wp_buffer_collection_manager_v1` global. `allocator` makes
     /// every collection's buffers (for example
     /// [`MemfdAllocator`](crate::backend::memfd::MemfdAllocator)).
+    ///
+    /// ```no_run
+    /// # use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+    /// # fn setup<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) {
+    /// let accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()));
+    /// # }
+    /// ```
     pub fn new<D>(display: &DisplayHandle, allocator: Box<dyn Allocator>) -> Self
     where
         D: GlobalDispatch<WpBufferCollectionManagerV1, ()> + 'static,
@@ -79,6 +145,12 @@ impl BufferCollectionState {
     }
 
     /// The global's id (to disable or remove it).
+    ///
+    /// ```no_run
+    /// # fn demo(dh: &wayland_server::DisplayHandle, accord: &accord_smithay::BufferCollectionState) {
+    /// dh.remove_global::<()>(accord.global()); // no new binds from now on
+    /// # }
+    /// ```
     pub fn global(&self) -> GlobalId {
         self.global.clone()
     }
@@ -87,23 +159,48 @@ impl BufferCollectionState {
     /// [`DEFAULT_CLIENT_QUOTA`](accord_protocol::limits::DEFAULT_CLIENT_QUOTA)).
     /// A collection whose creator would exceed it fails with
     /// `quota_exceeded`; nobody else is affected.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) {
+    /// accord.set_client_quota(256 * 1024 * 1024);
+    /// # }
+    /// ```
     pub fn set_client_quota(&mut self, bytes: u64) {
         self.registry.set_quota(bytes);
     }
 
     /// Bytes currently charged to `client`; they come back when the last
     /// participant (and `wl_buffer`) releases a collection's buffers.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client) {
+    /// let bytes = accord.charged_bytes(&client.id());
+    /// # }
+    /// ```
     pub fn charged_bytes(&self, client: &ClientId) -> u64 {
         self.registry.charged(client)
     }
 
     /// Bytes of every live allocation (all clients): back to zero once every
     /// participant and `wl_buffer` released its buffers.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState) {
+    /// tracing::debug!(bytes = accord.total_charged_bytes(), "buffer memory held by clients");
+    /// # }
+    /// ```
     pub fn total_charged_bytes(&self) -> u64 {
         self.registry.total_charged()
     }
 
     /// Replace the allocator for collections resolved from now on.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) -> std::io::Result<()> {
+    /// use accord_smithay::backend::DumbAllocator;
+    /// accord.set_allocator(Box::new(DumbAllocator::open("/dev/dri/card0")?));
+    /// # Ok(()) }
+    /// ```
     pub fn set_allocator(&mut self, allocator: Box<dyn Allocator>) {
         self.allocator = allocator;
     }
@@ -120,8 +217,11 @@ impl BufferCollectionState {
     /// event loop, so a collection waiting for a handle nobody redeems
     /// fails on time even when no client sends anything.
     ///
-    /// ```ignore
-    /// BufferCollectionState::insert_expiry_timer(&event_loop.handle())?;
+    /// ```no_run
+    /// # use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+    /// # fn demo<D: BufferCollectionHandler + 'static>(event_loop: &calloop::EventLoop<'static, D>) {
+    /// BufferCollectionState::insert_expiry_timer(&event_loop.handle()).expect("timer source");
+    /// # }
     /// ```
     pub fn insert_expiry_timer<D: BufferCollectionHandler + 'static>(
         handle: &calloop::LoopHandle<'static, D>,
@@ -138,6 +238,12 @@ impl BufferCollectionState {
     }
 
     /// Live tokens, collections and pending handles of `client`.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client) {
+    /// assert!(accord.objects_of(&client.id()) <= accord_smithay::limits::MAX_CLIENT_OBJECTS);
+    /// # }
+    /// ```
     pub fn objects_of(&self, client: &ClientId) -> usize {
         self.objects_per_client.get(client).copied().unwrap_or(0) + self.registry.handles_of(client)
     }
@@ -171,6 +277,16 @@ impl BufferCollectionState {
 }
 
 /// User data of a token.
+///
+/// The module creates it; `delegate_buffer_collection!` names it.
+///
+/// ```no_run
+/// # use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
+/// # use wayland_server::Resource;
+/// # fn demo(token: &WpBufferCollectionTokenV1) {
+/// let ours = token.data::<accord_smithay::TokenData>().is_some();
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct TokenData {
     pub(crate) state: Mutex<TokenState>,
@@ -212,6 +328,16 @@ impl TokenData {
 }
 
 /// User data of a participant's collection object.
+///
+/// The module creates it; `delegate_buffer_collection!` names it.
+///
+/// ```no_run
+/// # use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
+/// # use wayland_server::Resource;
+/// # fn demo(collection: &WpBufferCollectionV1) {
+/// let ours = collection.data::<accord_smithay::CollectionData>().is_some();
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct CollectionData {
     pub(crate) slot: Option<SlotId>,

@@ -28,6 +28,15 @@ use crate::registry::Allocation;
 use crate::state::BufferCollectionState;
 
 /// User data of a `wl_buffer` over memfd memory: one buffer of an allocation.
+///
+/// ```no_run
+/// # use wayland_server::Resource;
+/// # fn demo(buffer: &wayland_server::protocol::wl_buffer::WlBuffer) {
+/// if buffer.data::<accord_smithay::MemfdBuffer>().is_some() {
+///     // an Accord memfd buffer: read it with `with_memfd_buffer`
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct MemfdBuffer {
     allocation: Arc<Allocation>,
@@ -35,14 +44,26 @@ pub struct MemfdBuffer {
 }
 
 /// Layout of a memfd-backed `wl_buffer`, for the embedder's renderer.
+///
+/// ```no_run
+/// # fn demo(buffer: &wayland_server::protocol::wl_buffer::WlBuffer) {
+/// let info = accord_smithay::with_memfd_buffer(buffer, |_, info| info);
+/// if let Some(info) = info {
+///     assert!(info.stride >= info.width * 4);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemfdBufferInfo {
     /// DRM fourcc.
     pub format: u32,
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
     /// Offset of plane 0 in the mapping.
     pub offset: u64,
+    /// Bytes per row.
     pub stride: u32,
 }
 

@@ -10,12 +10,22 @@ use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAll
 use crate::kms::Card;
 
 /// The kinds of backend, in DESIGN.md's order of fit.
+///
+/// ```
+/// use accord_smithay::backend::{detect, BackendKind};
+/// assert!(detect().iter().any(|d| d.kind == BackendKind::Memfd));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackendKind {
+    /// GBM on a card node.
     Gbm,
+    /// Dumb buffers on a card node, exported with PRIME.
     Dumb,
+    /// A DMA-BUF heap.
     DmaHeap,
+    /// `/dev/udmabuf`.
     Udmabuf,
+    /// Sealed memfds: always available, not dma-bufs.
     Memfd,
 }
 
@@ -38,15 +48,32 @@ impl BackendKind {
 }
 
 /// One backend on one device node.
+///
+/// ```
+/// for backend in accord_smithay::backend::detect() {
+///     match &backend.status {
+///         Ok(details) => println!("{}: {details}", backend.name()),
+///         Err(why) => println!("{}: {why}", backend.name()),
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Detected {
+    /// Which backend.
     pub kind: BackendKind,
+    /// Its device node (`None` for memfd).
     pub path: Option<PathBuf>,
     /// `Ok(details)` when usable; `Err("not available here: <why>")` otherwise.
     pub status: Result<String, String>,
 }
 
 impl Detected {
+    /// `kind:path`, e.g. `dumb:/dev/dri/card0`, or `memfd`.
+    ///
+    /// ```
+    /// let memfd = accord_smithay::backend::detect().into_iter().last().expect("memfd is listed");
+    /// assert_eq!(memfd.name(), "memfd");
+    /// ```
     pub fn name(&self) -> String {
         let kind = self.kind.as_str();
         match &self.path {
@@ -55,12 +82,26 @@ impl Detected {
         }
     }
 
+    /// Usable on this machine.
+    ///
+    /// ```
+    /// let all = accord_smithay::backend::detect();
+    /// assert!(all.iter().any(|d| d.available()), "memfd at least");
+    /// ```
     pub fn available(&self) -> bool {
         self.status.is_ok()
     }
 
     /// Open this dma-buf backend. `None` for memfd (the module's own
     /// fallback, not a device backend) and for unavailable entries.
+    ///
+    /// ```
+    /// let allocators: Vec<_> = accord_smithay::backend::detect()
+    ///     .iter()
+    ///     .filter_map(|d| d.open())
+    ///     .filter_map(Result::ok)
+    ///     .collect();
+    /// ```
     pub fn open(&self) -> Option<std::io::Result<Box<dyn Allocator>>> {
         if !self.available() {
             return None;
@@ -123,6 +164,12 @@ pub fn drm_nodes() -> Vec<PathBuf> {
 }
 
 /// Card nodes under `/dev/dri`, sorted (`card0`, `card1`, ...).
+///
+/// ```
+/// for card in accord_smithay::backend::card_nodes() {
+///     assert!(card.starts_with("/dev/dri"));
+/// }
+/// ```
 pub fn card_nodes() -> Vec<PathBuf> {
     drm_nodes()
         .into_iter()
@@ -135,6 +182,15 @@ pub fn card_nodes() -> Vec<PathBuf> {
 }
 
 /// Every backend kind, per device where it has one, with its status.
+///
+/// ```
+/// let available: Vec<String> = accord_smithay::backend::detect()
+///     .iter()
+///     .filter(|d| d.available())
+///     .map(|d| d.name())
+///     .collect();
+/// assert!(available.contains(&"memfd".to_string()));
+/// ```
 pub fn detect() -> Vec<Detected> {
     let mut out = Vec::new();
     let cards = card_nodes();
@@ -251,6 +307,12 @@ fn linear_probe() -> Option<Decision> {
 
 /// The card node of the DRM device `dev` (a `dev_t`): the node itself, or,
 /// for a render node, the card node of the same device (same sysfs parent).
+///
+/// ```no_run
+/// let st = rustix::fs::stat("/dev/dri/renderD128")?;
+/// let card = accord_smithay::backend::card_for_device(st.st_rdev);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn card_for_device(dev: u64) -> Option<PathBuf> {
     let sys = |d: u64| {
         let (maj, min) = (rustix::fs::major(d), rustix::fs::minor(d));
@@ -269,6 +331,12 @@ pub fn card_for_device(dev: u64) -> Option<PathBuf> {
 /// order given: GBM then dumb on each device's card node. Devices without a
 /// card node or a working backend are skipped; [`crate::kms::confirm_scanout`]
 /// then tries these placements in order.
+///
+/// ```no_run
+/// let card0 = rustix::fs::stat("/dev/dri/card0")?.st_rdev;
+/// let placements = accord_smithay::backend::allocators_for_devices(&[card0]);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn allocators_for_devices(devices: &[u64]) -> Vec<Box<dyn Allocator>> {
     let mut out: Vec<Box<dyn Allocator>> = Vec::new();
     for &dev in devices {

@@ -24,6 +24,14 @@ struct AllocationData {
 const DMA_HEAP_IOCTL_ALLOC: rustix::ioctl::Opcode =
     rustix::ioctl::opcode::read_write::<AllocationData>(b'H', 0);
 
+/// DMA-BUF heaps (`/dev/dma_heap/*`): real dma-bufs in system memory, not
+/// tied to a device.
+///
+/// ```no_run
+/// use accord_smithay::backend::DmaHeapAllocator;
+/// let heap = DmaHeapAllocator::open(DmaHeapAllocator::SYSTEM)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct DmaHeapAllocator {
     heap: OwnedFd,
@@ -32,8 +40,18 @@ pub struct DmaHeapAllocator {
 
 impl DmaHeapAllocator {
     /// The default system heap.
+    ///
+    /// ```
+    /// assert!(accord_smithay::backend::DmaHeapAllocator::SYSTEM.starts_with("/dev/dma_heap/"));
+    /// ```
     pub const SYSTEM: &'static str = "/dev/dma_heap/system";
 
+    /// Open a heap node (read-only is enough to allocate).
+    ///
+    /// ```no_run
+    /// let heap = accord_smithay::backend::DmaHeapAllocator::open("/dev/dma_heap/system")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<DmaHeapAllocator> {
         let path = path.as_ref().to_path_buf();
         let heap = open_node(&path, rustix::fs::OFlags::RDONLY)?;

@@ -13,6 +13,13 @@ use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 use crate::kms::Card;
 
 /// Allocates dumb buffers on one card node and exports them as dma-bufs.
+///
+/// ```no_run
+/// use accord_smithay::backend::{Allocator, DumbAllocator};
+/// let dumb = DumbAllocator::open("/dev/dri/card0")?;
+/// assert_eq!(dumb.name(), "dumb:/dev/dri/card0");
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct DumbAllocator {
     card: Card,
@@ -20,15 +27,33 @@ pub struct DumbAllocator {
 
 impl DumbAllocator {
     /// Use an opened card node (e.g. `/dev/dri/card0`).
+    ///
+    /// ```no_run
+    /// use accord_smithay::{backend::DumbAllocator, kms::Card};
+    /// let dumb = DumbAllocator::new(Card::open("/dev/dri/card0")?);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(card: Card) -> DumbAllocator {
         DumbAllocator { card }
     }
 
     /// Open `path` (a card node, not `renderD*`).
+    ///
+    /// ```no_run
+    /// let dumb = accord_smithay::backend::DumbAllocator::open("/dev/dri/card0")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<DumbAllocator> {
         Ok(DumbAllocator::new(Card::open(path)?))
     }
 
+    /// The card node it allocates on (for `TEST_ONLY` commits with its buffers).
+    ///
+    /// ```no_run
+    /// let dumb = accord_smithay::backend::DumbAllocator::open("/dev/dri/card0")?;
+    /// println!("{}", dumb.card().driver_name());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn card(&self) -> &Card {
         &self.card
     }

@@ -14,6 +14,15 @@ use super::linear::{allocate_each, dmabuf_size};
 use super::{AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
 use crate::kms::Card;
 
+/// GBM (`gbm_bo_create_with_modifiers2`, else `gbm_bo_create`) on a card
+/// node: the scanout-capable backend when the GPU driver has a GBM backend.
+///
+/// ```no_run
+/// use accord_smithay::backend::{Allocator, GbmAllocator};
+/// let gbm = GbmAllocator::open("/dev/dri/card0")?;
+/// println!("{}", gbm.name());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct GbmAllocator {
     device: gbm::Device<Card>,
     /// Same open file description as the GBM device: GEM handles match.
@@ -30,11 +39,24 @@ impl std::fmt::Debug for GbmAllocator {
 }
 
 impl GbmAllocator {
+    /// A GBM device on an opened card node.
+    ///
+    /// ```no_run
+    /// use accord_smithay::{backend::GbmAllocator, kms::Card};
+    /// let gbm = GbmAllocator::new(Card::open("/dev/dri/card0")?)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(card: Card) -> std::io::Result<GbmAllocator> {
         let device = gbm::Device::new(card.try_clone()?)?;
         Ok(GbmAllocator { device, card })
     }
 
+    /// Open `path` (a card node) and create the GBM device on it.
+    ///
+    /// ```no_run
+    /// let gbm = accord_smithay::backend::GbmAllocator::open("/dev/dri/card0")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<GbmAllocator> {
         GbmAllocator::new(Card::open(path)?)
     }

@@ -12,10 +12,27 @@ use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocato
 
 /// Allocates sealed memfds (`F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`), so
 /// no participant can truncate the memory under another one's mapping.
+///
+/// ```
+/// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// let xrgb8888 = u32::from_le_bytes(*b"XR24");
+/// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
+/// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// let decision = solve(&[wants]).expect("solvable");
+/// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// accord_smithay::backend::verify_layout(&decision, &buffers, true).expect("engine layout");
+/// ```
 #[derive(Debug, Default)]
 pub struct MemfdAllocator;
 
 impl MemfdAllocator {
+    /// The allocator (it holds no state).
+    ///
+    /// ```
+    /// let allocator: Box<dyn accord_smithay::backend::Allocator> =
+    ///     Box::new(accord_smithay::backend::memfd::MemfdAllocator::new());
+    /// ```
     pub fn new() -> Self {
         MemfdAllocator
     }

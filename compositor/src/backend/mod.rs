@@ -29,6 +29,11 @@ pub mod memfd;
 
 /// What kind of memory a backend hands out. Sent to clients so that memfd is
 /// never mistaken for a dma-buf.
+///
+/// ```
+/// use accord_smithay::backend::{memfd::MemfdAllocator, Allocator, MemoryKind};
+/// assert_eq!(MemfdAllocator::new().memory_kind(), MemoryKind::Memfd);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MemoryKind {
     /// A real dma-buf (DMA_BUF_IOCTL_SYNC applies).
@@ -38,16 +43,44 @@ pub enum MemoryKind {
 }
 
 /// One plane of an allocated buffer.
+///
+/// ```
+/// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// let xrgb8888 = u32::from_le_bytes(*b"XR24");
+/// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
+/// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// let decision = solve(&[wants]).expect("solvable");
+/// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// let plane = &buffers[0].planes[0];
+/// assert!(plane.stride >= 64 * 4);
+/// ```
 #[derive(Debug)]
 pub struct AllocatedPlane {
+    /// The plane's memory (a dma-buf or a memfd); map it at offset 0.
     pub fd: OwnedFd,
+    /// Plane start in bytes.
     pub offset: u64,
+    /// Bytes per row.
     pub stride: u32,
 }
 
 /// One allocated buffer.
+///
+/// ```
+/// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// let xrgb8888 = u32::from_le_bytes(*b"XR24");
+/// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
+/// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// let decision = solve(&[wants]).expect("solvable");
+/// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// assert_eq!(buffers.len(), decision.buffer_count as usize);
+/// assert!(buffers[0].size_bytes >= 64 * 32 * 4);
+/// ```
 #[derive(Debug)]
 pub struct AllocatedBuffer {
+    /// Planes, from 0.
     pub planes: Vec<AllocatedPlane>,
     /// Bytes of the underlying memory object.
     pub size_bytes: u64,
@@ -56,6 +89,12 @@ pub struct AllocatedBuffer {
 }
 
 /// Why an allocation failed. Runtime conditions, reported as `failed` events.
+///
+/// ```
+/// use accord_smithay::backend::AllocError;
+/// let e = AllocError::OutOfMemory("dma-heap: ENOMEM".into());
+/// assert_eq!(e.to_string(), "out of memory: dma-heap: ENOMEM");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AllocError {
     /// The backend cannot make this format/modifier/usage.
@@ -82,12 +121,53 @@ impl std::fmt::Display for AllocError {
 impl std::error::Error for AllocError {}
 
 /// An allocation backend.
+///
+/// ```
+/// use accord_engine::Decision;
+/// use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+///
+/// /// A backend that refuses everything (say, a device being reset).
+/// struct Refusing;
+/// impl Allocator for Refusing {
+///     fn name(&self) -> String {
+///         "refusing".into()
+///     }
+///     fn memory_kind(&self) -> MemoryKind {
+///         MemoryKind::DmaBuf
+///     }
+///     fn allocate(&mut self, _: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+///         Err(AllocError::DeviceLost("device is resetting".into()))
+///     }
+/// }
+/// let _boxed: Box<dyn Allocator> = Box::new(Refusing);
+/// ```
 pub trait Allocator {
     /// Short name for logs and `accord info` ("memfd", "dumb:/dev/dri/card0", ...).
+    ///
+    /// ```
+    /// use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+    /// assert_eq!(MemfdAllocator::new().name(), "memfd");
+    /// ```
     fn name(&self) -> String;
     /// What the fds are.
+    ///
+    /// ```
+    /// use accord_smithay::backend::{memfd::MemfdAllocator, Allocator, MemoryKind};
+    /// assert_eq!(MemfdAllocator::new().memory_kind(), MemoryKind::Memfd);
+    /// ```
     fn memory_kind(&self) -> MemoryKind;
     /// Allocate `decision.buffer_count` buffers for the decision. On error,
     /// everything allocated so far is released (the fds are dropped).
+    ///
+    /// ```
+    /// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
+    /// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+    /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
+    /// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
+    /// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+    /// let decision = solve(&[wants]).expect("solvable");
+    /// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+    /// assert_eq!(buffers.len(), decision.buffer_count as usize);
+    /// ```
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError>;
 }

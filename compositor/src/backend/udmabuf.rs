@@ -45,6 +45,13 @@ unsafe impl Ioctl for Create {
     }
 }
 
+/// udmabuf: a sealed memfd turned into a real dma-buf by `/dev/udmabuf`.
+///
+/// ```no_run
+/// use accord_smithay::backend::UdmabufAllocator;
+/// let udmabuf = UdmabufAllocator::open(UdmabufAllocator::PATH)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct UdmabufAllocator {
     dev: OwnedFd,
@@ -52,8 +59,19 @@ pub struct UdmabufAllocator {
 }
 
 impl UdmabufAllocator {
+    /// The device node.
+    ///
+    /// ```
+    /// assert_eq!(accord_smithay::backend::UdmabufAllocator::PATH, "/dev/udmabuf");
+    /// ```
     pub const PATH: &'static str = "/dev/udmabuf";
 
+    /// Open the udmabuf device node.
+    ///
+    /// ```no_run
+    /// let udmabuf = accord_smithay::backend::UdmabufAllocator::open("/dev/udmabuf")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<UdmabufAllocator> {
         let path = path.as_ref().to_path_buf();
         let dev = open_node(&path, rustix::fs::OFlags::RDWR)?;

@@ -9,6 +9,20 @@ use super::{AllocError, AllocatedBuffer};
 
 /// Verify every buffer against `decision`. `exact`: the backend promised the
 /// engine's own layout (memfd), so offsets and strides must match it.
+///
+/// ```
+/// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
+/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// let xrgb8888 = u32::from_le_bytes(*b"XR24");
+/// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
+/// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
+/// let decision = solve(&[wants]).expect("solvable");
+/// let mut buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// use accord_smithay::backend::verify_layout;
+/// assert!(verify_layout(&decision, &buffers, true).is_ok());
+/// buffers[0].planes[0].stride -= 4; // a backend that ignored the stride
+/// assert!(verify_layout(&decision, &buffers, true).is_err());
+/// ```
 pub fn verify_layout(
     decision: &Decision,
     buffers: &[AllocatedBuffer],

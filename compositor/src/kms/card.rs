@@ -6,6 +6,14 @@ use smithay::reexports::drm::{ClientCapability, Device, DriverCapability};
 
 /// An opened DRM node. The `drm` traits are implemented on it so that every
 /// ioctl goes through one type.
+///
+/// ```no_run
+/// use accord_smithay::kms::Card;
+/// let card = Card::open("/dev/dri/card0")?;
+/// card.enable_atomic()?;
+/// println!("{} ({}), modifiers: {}", card.path().display(), card.driver_name(), card.supports_modifiers());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Card {
     fd: OwnedFd,
@@ -25,6 +33,12 @@ impl Card {
     /// Open a DRM node read-write. For KMS use, enables universal planes and
     /// atomic (both are required to see primary/cursor planes and to run
     /// `TEST_ONLY` commits).
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<Card> {
         let path = path.as_ref().to_path_buf();
         let fd = crate::backend::open_node(&path, rustix::fs::OFlags::RDWR)?;
@@ -32,6 +46,13 @@ impl Card {
     }
 
     /// Enable the client capabilities plane probing and atomic commits need.
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// card.enable_atomic()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn enable_atomic(&self) -> std::io::Result<()> {
         self.set_client_capability(ClientCapability::UniversalPlanes, true)?;
         self.set_client_capability(ClientCapability::Atomic, true)?;
@@ -43,6 +64,15 @@ impl Card {
 
     /// `DRM_CAP_ADDFB2_MODIFIERS`: without it, framebuffers carry implicit
     /// modifiers only.
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// if !card.supports_modifiers() {
+    ///     // planes take implicit modifiers only
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn supports_modifiers(&self) -> bool {
         self.get_driver_capability(DriverCapability::AddFB2Modifiers)
             .map(|v| v != 0)
@@ -50,11 +80,25 @@ impl Card {
     }
 
     /// The node's path, for logs and backend names.
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// assert_eq!(card.path(), std::path::Path::new("/dev/dri/card0"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The driver name ("virtio_gpu", "vgem", ...).
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// println!("driver {}", card.driver_name());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn driver_name(&self) -> String {
         self.get_driver()
             .map(|d| d.name().to_string_lossy().into_owned())
@@ -62,12 +106,26 @@ impl Card {
     }
 
     /// `dev_t` of the node, the engine's device identifier.
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// let device_for_constraints = card.dev()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn dev(&self) -> std::io::Result<u64> {
         Ok(rustix::fs::fstat(&self.fd)?.st_rdev)
     }
 
     /// A second handle on the same open file description (shares DRM master
     /// state and GEM handles).
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// let for_gbm = card.try_clone()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn try_clone(&self) -> std::io::Result<Card> {
         Ok(Card {
             fd: self.fd.try_clone()?,

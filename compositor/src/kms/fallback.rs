@@ -4,8 +4,17 @@ use super::{test_only, Card, ScanoutTarget};
 use crate::backend::Allocator;
 
 /// One `TEST_ONLY` try: a candidate placed by one allocator.
+///
+/// ```no_run
+/// # fn demo(choice: &accord_smithay::kms::ScanoutChoice) {
+/// for a in &choice.attempts {
+///     println!("{:#x}/{:#x} on {}: {:?}", a.candidate.format, a.candidate.modifier, a.placement, a.result);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    /// The engine's candidate that was tried.
     pub candidate: Candidate,
     /// The allocator's name.
     pub placement: String,
@@ -14,6 +23,15 @@ pub struct Attempt {
 }
 
 /// What [`confirm_scanout`] settled on.
+///
+/// ```no_run
+/// # fn demo(choice: accord_smithay::kms::ScanoutChoice) {
+/// if !choice.confirmed() {
+///     // composited: the device took none of the scanout candidates
+/// }
+/// let decision = choice.decision; // allocate this
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ScanoutChoice {
     /// The decision to allocate. `scanout` is true only when confirmed.
@@ -26,6 +44,13 @@ pub struct ScanoutChoice {
 }
 
 impl ScanoutChoice {
+    /// A placement passed `TEST_ONLY`: the buffers can be scanned out.
+    ///
+    /// ```no_run
+    /// # fn demo(choice: &accord_smithay::kms::ScanoutChoice) {
+    /// assert_eq!(choice.confirmed(), choice.decision.scanout);
+    /// # }
+    /// ```
     pub fn confirmed(&self) -> bool {
         self.placement.is_some()
     }
@@ -39,6 +64,18 @@ impl ScanoutChoice {
 /// the top candidate with `scanout` cleared, and log why at debug level.
 /// Each candidate's full decision comes from the engine's
 /// [`Decision::for_candidate`].
+///
+/// ```no_run
+/// use accord_smithay::backend::allocators_for_devices;
+/// use accord_smithay::kms::{confirm_scanout, Card, ScanoutTarget};
+/// # fn demo(decision: &accord_engine::Decision) -> std::io::Result<()> {
+/// let card = Card::open("/dev/dri/card0")?;
+/// card.enable_atomic()?;
+/// let target = ScanoutTarget::first_connected(&card)?;
+/// let mut placements = allocators_for_devices(&[card.dev()?]);
+/// let choice = confirm_scanout(&card, &target, decision, &mut placements);
+/// # Ok(()) }
+/// ```
 pub fn confirm_scanout(
     card: &Card,
     target: &ScanoutTarget,

@@ -4,6 +4,22 @@
 //! inconsistent blob yields an error instead of a panic.
 
 /// `(format, modifiers)` per format, in the blob's order.
+///
+/// ```
+/// use accord_smithay::kms::parse_in_formats;
+/// let xr24 = u32::from_le_bytes(*b"XR24");
+/// // Header: version 1, flags, 1 format at byte 24, 1 modifier at byte 32.
+/// let mut blob = Vec::new();
+/// for v in [1u32, 0, 1, 24, 1, 32, xr24, 0] {
+///     blob.extend_from_slice(&v.to_ne_bytes());
+/// }
+/// // struct drm_format_modifier: format mask, offset, pad, modifier (LINEAR).
+/// blob.extend_from_slice(&1u64.to_ne_bytes());
+/// blob.extend_from_slice(&[0; 8]);
+/// blob.extend_from_slice(&0u64.to_ne_bytes());
+/// assert_eq!(parse_in_formats(&blob), Ok(vec![(xr24, vec![0])]));
+/// assert!(parse_in_formats(&blob[..20]).is_err(), "a short blob is an error");
+/// ```
 pub fn parse_in_formats(blob: &[u8]) -> Result<Vec<(u32, Vec<u64>)>, String> {
     let u32_at = |off: usize| -> Result<u32, String> {
         blob.get(off..off + 4)

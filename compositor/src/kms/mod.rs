@@ -4,6 +4,20 @@
 //! sent. Everything here talks to a real DRM device through
 //! `smithay::reexports::drm`; the tests run it in the QEMU tier
 //! (`tests/vm/run`).
+//!
+//! ```no_run
+//! use accord_smithay::kms::{compositor_formats, probe_planes, Card, PlaneKind, ScanoutTarget};
+//! # fn demo(renderer: &[accord_engine::FormatModifier]) -> std::io::Result<()> {
+//! let card = Card::open("/dev/dri/card0")?;
+//! card.enable_atomic()?;
+//! let target = ScanoutTarget::first_connected(&card)?;
+//! let planes = probe_planes(&card, target.crtc)?;
+//! if let Some(primary) = planes.iter().find(|p| p.kind == PlaneKind::Primary) {
+//!     // what BufferCollectionHandler::scanout_formats returns for a fullscreen surface
+//!     let pairs = compositor_formats(primary, renderer);
+//! }
+//! # Ok(()) }
+//! ```
 
 mod card;
 mod fallback;

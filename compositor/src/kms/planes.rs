@@ -4,17 +4,45 @@ use smithay::reexports::drm::control::{crtc, plane, Device as ControlDevice, Res
 use super::{parse_in_formats, Card};
 
 /// `DRM_PLANE_TYPE_*`.
+///
+/// ```no_run
+/// use accord_smithay::kms::Card;
+/// let card = Card::open("/dev/dri/card0")?;
+/// use accord_smithay::kms::{probe_planes, PlaneKind, ScanoutTarget};
+/// card.enable_atomic()?;
+/// let target = ScanoutTarget::first_connected(&card)?;
+/// let planes = probe_planes(&card, target.crtc)?;
+/// let primary = planes.iter().find(|p| p.kind == PlaneKind::Primary);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PlaneKind {
+    /// An overlay plane.
     Overlay,
+    /// The CRTC's primary plane.
     Primary,
+    /// A cursor plane.
     Cursor,
 }
 
 /// One plane that can show content on a CRTC.
+///
+/// ```no_run
+/// use accord_smithay::kms::Card;
+/// let card = Card::open("/dev/dri/card0")?;
+/// use accord_smithay::kms::{probe_planes, ScanoutTarget};
+/// card.enable_atomic()?;
+/// let target = ScanoutTarget::first_connected(&card)?;
+/// for plane in probe_planes(&card, target.crtc)? {
+///     println!("{:?} {:?}: {} formats", plane.kind, plane.handle, plane.formats.len());
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct PlaneInfo {
+    /// The plane's KMS handle.
     pub handle: plane::Handle,
+    /// Primary, overlay or cursor.
     pub kind: PlaneKind,
     /// Formats with their modifiers. A plane without `IN_FORMATS` (or a
     /// device without `ADDFB2_MODIFIERS`) takes implicit modifiers only,
@@ -28,6 +56,15 @@ impl PlaneInfo {
     /// The plane scans out `format` with `modifier`. An implicit-only plane
     /// takes LINEAR too: without modifiers, a framebuffer's layout is the
     /// buffer's own, and a dumb or linear buffer is linear.
+    ///
+    /// ```no_run
+    /// # fn demo(plane: &accord_smithay::kms::PlaneInfo) {
+    /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
+    /// if plane.supports(xrgb8888, accord_engine::MOD_LINEAR) {
+    ///     // a linear XRGB8888 buffer can go on this plane
+    /// }
+    /// # }
+    /// ```
     pub fn supports(&self, format: u32, modifier: u64) -> bool {
         self.formats.iter().any(|(f, mods)| {
             *f == format
@@ -56,6 +93,16 @@ pub(super) fn property<H: ResourceHandle>(
 
 /// Every plane that can be attached to `crtc`, with its type and formats.
 /// The card must have universal planes enabled ([`Card::enable_atomic`]).
+///
+/// ```no_run
+/// use accord_smithay::kms::Card;
+/// let card = Card::open("/dev/dri/card0")?;
+/// use accord_smithay::kms::{probe_planes, ScanoutTarget};
+/// card.enable_atomic()?;
+/// let target = ScanoutTarget::first_connected(&card)?;
+/// let planes = probe_planes(&card, target.crtc)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn probe_planes(card: &Card, crtc: crtc::Handle) -> std::io::Result<Vec<PlaneInfo>> {
     let resources = card.resource_handles()?;
     let modifiers_cap = card.supports_modifiers();
@@ -108,6 +155,14 @@ pub fn probe_planes(card: &Card, crtc: crtc::Handle) -> std::io::Result<Vec<Plan
 /// always remain possible), each marked `scanout` when the plane takes it.
 /// Plane pairs the renderer cannot import are left out, so scanout
 /// candidates stay a subset of the renderer's.
+///
+/// ```no_run
+/// # use accord_engine::FormatModifier;
+/// # fn demo(primary: &accord_smithay::kms::PlaneInfo, renderer: &[FormatModifier]) {
+/// let pairs = accord_smithay::kms::compositor_formats(primary, renderer);
+/// assert_eq!(pairs.len(), renderer.len(), "every renderer pair stays, some marked scanout");
+/// # }
+/// ```
 pub fn compositor_formats(plane: &PlaneInfo, renderer: &[FormatModifier]) -> Vec<FormatModifier> {
     renderer
         .iter()

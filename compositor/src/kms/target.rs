@@ -6,22 +6,53 @@ use super::{probe_planes, Card, PlaneKind};
 
 /// Where a surface would be scanned out: a plane on a CRTC driving a
 /// connector with a mode.
+///
+/// ```no_run
+/// use accord_smithay::kms::Card;
+/// let card = Card::open("/dev/dri/card0")?;
+/// card.enable_atomic()?;
+/// let target = accord_smithay::kms::ScanoutTarget::first_connected(&card)?;
+/// let (w, h) = target.mode.size();
+/// println!("{w}x{h} on plane {:?}", target.plane);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct ScanoutTarget {
+    /// The connected connector.
     pub connector: connector::Handle,
+    /// The CRTC driving it.
     pub crtc: crtc::Handle,
+    /// The plane the buffers would go on.
     pub plane: plane::Handle,
+    /// The mode (its size is the fullscreen buffer size).
     pub mode: Mode,
 }
 
 impl ScanoutTarget {
     /// The primary plane of the CRTC for the first connected connector, with
     /// its preferred mode (the first mode when none is marked preferred).
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// card.enable_atomic()?;
+    /// let target = accord_smithay::kms::ScanoutTarget::first_connected(&card)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn first_connected(card: &Card) -> std::io::Result<ScanoutTarget> {
         Self::first_connected_with(card, PlaneKind::Primary)
     }
 
     /// Like [`ScanoutTarget::first_connected`], on the first plane of `kind`.
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::Card;
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// use accord_smithay::kms::{PlaneKind, ScanoutTarget};
+    /// card.enable_atomic()?;
+    /// let cursor = ScanoutTarget::first_connected_with(&card, PlaneKind::Cursor)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn first_connected_with(card: &Card, kind: PlaneKind) -> std::io::Result<ScanoutTarget> {
         let not_found = |what: String| std::io::Error::new(std::io::ErrorKind::NotFound, what);
         let res = card.resource_handles()?;

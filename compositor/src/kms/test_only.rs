@@ -12,10 +12,16 @@ use super::{Card, ScanoutTarget};
 use crate::backend::AllocatedBuffer;
 
 /// Why the device refused a buffer on the target plane, and at which step.
+///
+/// ```
+/// let r = accord_smithay::kms::Rejected { stage: "addfb2", message: "EINVAL".into() };
+/// assert_eq!(r.to_string(), "addfb2 rejected: EINVAL");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
     /// "import" (PRIME fd to handle), "addfb2" or "atomic" (TEST_ONLY).
     pub stage: &'static str,
+    /// What the device said.
     pub message: String,
 }
 
@@ -106,6 +112,24 @@ fn prop_handle<H: ResourceHandle>(
 /// compositor's fd is). Nothing reaches the screen. The buffer is imported
 /// through PRIME, so a buffer the display device cannot reach (another
 /// device's memory) fails at "import".
+///
+/// ```no_run
+/// use accord_smithay::backend::{Allocator, DumbAllocator};
+/// use accord_smithay::kms::{test_only, ScanoutTarget};
+/// # fn demo(decision: &accord_engine::Decision) -> std::io::Result<()> {
+/// let mut dumb = DumbAllocator::open("/dev/dri/card0")?;
+/// let card = dumb.card().try_clone()?;
+/// card.enable_atomic()?;
+/// let target = ScanoutTarget::first_connected(&card)?;
+/// let one = accord_engine::Decision { buffer_count: 1, ..decision.clone() };
+/// if let Ok(buffers) = dumb.allocate(&one) {
+///     match test_only(&card, &target, &one, &buffers[0]) {
+///         Ok(()) => println!("scanout confirmed"),
+///         Err(rejected) => println!("{rejected}"),
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 pub fn test_only(
     card: &Card,
     target: &ScanoutTarget,

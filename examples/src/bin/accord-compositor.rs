@@ -11,7 +11,8 @@ usage: accord-compositor [options]
 A headless Wayland compositor (Smithay, Pixman, one 1280x720 output).
 It prints `accord-compositor: listening on WAYLAND_DISPLAY=<name>` once clients
 can connect, and `accord-compositor: counters frames_rendered=.. surface_commits=..
-bytes_copied=..` when it exits (SIGINT, SIGTERM, or a limit below).
+bytes_copied=.. foreign_frames_shown=..` when it exits (SIGINT, SIGTERM, or a limit below).
+It serves the Accord global (wp_buffer_collection_manager_v1, memfd allocator).
 
 options:
   --socket NAME             socket name in $XDG_RUNTIME_DIR (default: first free wayland-N)

@@ -11,6 +11,7 @@ pub struct Counters {
     frames_rendered: AtomicU64,
     surface_commits: AtomicU64,
     bytes_copied: AtomicU64,
+    foreign_frames_shown: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -27,6 +28,11 @@ pub struct CounterSnapshot {
     /// so nothing adds to this today. An import path that copies (e.g. a
     /// GLES texture upload of shm) must add its bytes here.
     pub bytes_copied: u64,
+    /// Client frames shown through the `ForeignBuffers` hook (Accord's memfd
+    /// buffers): each commit of a foreign buffer counts once, when it is
+    /// first composited into the output; a commit replaced before the next
+    /// frame is not counted.
+    pub foreign_frames_shown: u64,
 }
 
 impl Counters {
@@ -35,6 +41,7 @@ impl Counters {
             frames_rendered: self.frames_rendered.load(Ordering::Relaxed),
             surface_commits: self.surface_commits.load(Ordering::Relaxed),
             bytes_copied: self.bytes_copied.load(Ordering::Relaxed),
+            foreign_frames_shown: self.foreign_frames_shown.load(Ordering::Relaxed),
         }
     }
 
@@ -44,6 +51,10 @@ impl Counters {
 
     pub(crate) fn surface_committed(&self) {
         self.surface_commits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn foreign_frame_shown(&self) {
+        self.foreign_frames_shown.fetch_add(1, Ordering::Relaxed);
     }
 
     /// For import paths that copy client memory.
@@ -56,8 +67,11 @@ impl fmt::Display for CounterSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "frames_rendered={} surface_commits={} bytes_copied={}",
-            self.frames_rendered, self.surface_commits, self.bytes_copied
+            "frames_rendered={} surface_commits={} bytes_copied={} foreign_frames_shown={}",
+            self.frames_rendered,
+            self.surface_commits,
+            self.bytes_copied,
+            self.foreign_frames_shown
         )
     }
 }
@@ -75,12 +89,13 @@ impl CounterSnapshot {
                 "frames_rendered" => &mut snapshot.frames_rendered,
                 "surface_commits" => &mut snapshot.surface_commits,
                 "bytes_copied" => &mut snapshot.bytes_copied,
+                "foreign_frames_shown" => &mut snapshot.foreign_frames_shown,
                 _ => continue,
             };
             *field = value.parse().ok()?;
             seen += 1;
         }
-        (seen == 3).then_some(snapshot)
+        (seen == 4).then_some(snapshot)
     }
 }
 
@@ -95,9 +110,13 @@ mod tests {
         counters.frame_rendered();
         counters.surface_committed();
         counters.add_bytes_copied(7);
+        counters.foreign_frame_shown();
         let snapshot = counters.snapshot();
         let line = snapshot.to_string();
-        assert_eq!(line, "frames_rendered=2 surface_commits=1 bytes_copied=7");
+        assert_eq!(
+            line,
+            "frames_rendered=2 surface_commits=1 bytes_copied=7 foreign_frames_shown=1"
+        );
         assert_eq!(CounterSnapshot::parse(&line), Some(snapshot));
     }
 

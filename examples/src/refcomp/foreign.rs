@@ -8,7 +8,10 @@
 //! them per surface, releases them when replaced, and draws them by wrapping
 //! their mapped bytes in a Pixman image (no copy).
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    atomic::{AtomicBool, Ordering},
+    Arc, Mutex,
+};
 
 use smithay::{
     backend::{
@@ -30,6 +33,8 @@ use smithay::{
     wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes},
 };
 use tracing::warn;
+
+use super::Counters;
 
 /// Largest width or height drawn (Pixman takes `int` sizes).
 pub const MAX_SIDE: u32 = 16384;
@@ -66,6 +71,8 @@ struct Attached {
     size: Size<i32, BufferCoords>,
     id: Id,
     commit: CommitCounter,
+    /// Whether this commit was composited yet (counted once as shown).
+    shown: Arc<AtomicBool>,
 }
 
 /// Handles a commit before smithay's buffer handler: a claimed buffer is
@@ -107,6 +114,7 @@ pub(crate) fn on_commit(hook: &dyn ForeignBuffers, surface: &WlSurface) {
                             size,
                             id,
                             commit,
+                            shown: Arc::default(),
                         })
                     }
                     None => {
@@ -125,6 +133,7 @@ pub(crate) fn on_commit(hook: &dyn ForeignBuffers, surface: &WlSurface) {
             None => {
                 if let Some(a) = attached.as_mut() {
                     a.commit.increment();
+                    a.shown = Arc::default();
                 }
             }
         }
@@ -134,6 +143,7 @@ pub(crate) fn on_commit(hook: &dyn ForeignBuffers, surface: &WlSurface) {
 /// The element drawing `surface`'s foreign buffer at `location`, if any.
 pub(crate) fn element(
     hook: &Arc<dyn ForeignBuffers>,
+    counters: &Arc<Counters>,
     surface: &WlSurface,
     location: Point<i32, Physical>,
 ) -> Option<ForeignElement> {
@@ -144,6 +154,7 @@ pub(crate) fn element(
     })?;
     Some(ForeignElement {
         hook: hook.clone(),
+        counters: counters.clone(),
         attached,
         location,
     })
@@ -152,6 +163,7 @@ pub(crate) fn element(
 /// Draws one foreign buffer, unscaled, at its surface's place.
 pub struct ForeignElement {
     hook: Arc<dyn ForeignBuffers>,
+    counters: Arc<Counters>,
     attached: Attached,
     location: Point<i32, Physical>,
 }
@@ -202,19 +214,33 @@ impl RenderElement<PixmanRenderer> for ForeignElement {
                     )
                 });
             });
+        if result.is_ok() && !self.attached.shown.swap(true, Ordering::Relaxed) {
+            self.counters.foreign_frame_shown();
+        }
         result
     }
 }
 
-/// A Pixman image over `bytes`, after checking the client's layout against
-/// them: a bad layout is an error, never an out-of-bounds read.
-fn wrap(bytes: &[u8], layout: ForeignLayout) -> Result<Image<'static, 'static>, PixmanError> {
-    let fourcc = Fourcc::try_from(layout.fourcc).map_err(|_| PixmanError::ImportFailed)?;
+/// Whether foreign buffers of DRM format `fourcc` can be drawn.
+pub fn drawable(fourcc: u32) -> bool {
+    format_32(fourcc).is_ok()
+}
+
+/// The Pixman format of a 32-bit-per-pixel DRM format.
+fn format_32(fourcc: u32) -> Result<FormatCode, PixmanError> {
+    let fourcc = Fourcc::try_from(fourcc).map_err(|_| PixmanError::ImportFailed)?;
     let format =
         FormatCode::try_from(fourcc).map_err(|_| PixmanError::UnsupportedPixelFormat(fourcc))?;
     if FormatCode::bpp(format) != 32 {
         return Err(PixmanError::UnsupportedPixelFormat(fourcc));
     }
+    Ok(format)
+}
+
+/// A Pixman image over `bytes`, after checking the client's layout against
+/// them: a bad layout is an error, never an out-of-bounds read.
+fn wrap(bytes: &[u8], layout: ForeignLayout) -> Result<Image<'static, 'static>, PixmanError> {
+    let format = format_32(layout.fourcc)?;
     let (w, h) = (layout.width as usize, layout.height as usize);
     let row = w.checked_mul(4).ok_or(PixmanError::ImportFailed)?;
     let needed = layout

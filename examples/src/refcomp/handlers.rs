@@ -212,13 +212,7 @@ impl XdgShellHandler for RefState {
 }
 delegate_xdg_shell!(RefState);
 
-// ACCORD: the buffer-collection module plugs in here:
-//     impl accord_smithay::BufferCollectionHandler for RefState { ... }
-//     accord_smithay::delegate_buffer_collection!(RefState);
-// plus the state field in state.rs. Its memfd-backed wl_buffers are neither
-// shm nor dma-buf to smithay: set `RefState::foreign` to a `ForeignBuffers`
-// impl over `accord_smithay::with_memfd_buffer` so they are drawn (zero-copy)
-// and released (see foreign.rs). Dma-buf-backed ones need nothing more.
+// Accord's handler impl and `delegate_buffer_collection!` are in accord.rs.
 
 impl RefState {
     /// The mapped window whose toplevel is `surface`.

@@ -9,6 +9,7 @@
 //! rendering-target trait with `headless.rs` its offscreen implementation,
 //! `socket.rs` the listening socket.
 
+mod accord;
 mod counters;
 mod foreign;
 mod handlers;
@@ -40,6 +41,7 @@ use smithay::{
 };
 use tracing::{info, warn};
 
+pub use accord::AccordMemfdBuffers;
 pub use counters::{CounterSnapshot, Counters};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
@@ -190,6 +192,7 @@ impl Compositor {
                 Ok(PostAction::Continue)
             },
         )?;
+        accord_smithay::BufferCollectionState::insert_expiry_timer(&handle).map_err(|e| e.error)?;
         // 1 Hz to 1 kHz: a bad mode must neither stall clients nor spin the loop.
         let refresh_mhz = config.refresh_mhz.clamp(1_000, 1_000_000) as u64;
         let interval = Duration::from_micros(1_000_000_000 / refresh_mhz);

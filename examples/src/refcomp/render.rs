@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::{
     foreign::{self, ForeignBuffers, ForeignElement},
     state::RefState,
-    Error,
+    Counters, Error,
 };
 
 render_elements! {
@@ -31,6 +31,7 @@ render_elements! {
 fn scene_elements(
     space: &Space<Window>,
     foreign: Option<&Arc<dyn ForeignBuffers>>,
+    counters: &Arc<Counters>,
     renderer: &mut PixmanRenderer,
 ) -> Vec<OutputElement> {
     let mut elements = Vec::new();
@@ -44,7 +45,9 @@ fn scene_elements(
         >(window, renderer, location, 1.0.into(), 1.0));
         let toplevel = window.toplevel().map(|t| t.wl_surface());
         if let (Some(hook), Some(surface)) = (foreign, toplevel) {
-            elements.extend(foreign::element(hook, surface, location).map(OutputElement::from));
+            elements.extend(
+                foreign::element(hook, counters, surface, location).map(OutputElement::from),
+            );
         }
     }
     elements
@@ -101,10 +104,11 @@ impl RefState {
 
     fn render_frame(&mut self) -> Result<(), Error> {
         let (space, foreign, tracker) = (&self.space, &self.foreign, &mut self.damage_tracker);
+        let counters = &self.counters;
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
         self.target
             .render_frame(&mut self.renderer, &mut |renderer, framebuffer, age| {
-                let elements = scene_elements(space, foreign.as_ref(), renderer);
+                let elements = scene_elements(space, foreign.as_ref(), counters, renderer);
                 tracker.render_output(renderer, framebuffer, age, &elements, background)?;
                 Ok(())
             })

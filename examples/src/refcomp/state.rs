@@ -2,6 +2,8 @@
 
 use std::{sync::Arc, time::Instant};
 
+use accord_engine::FormatModifier;
+use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionState};
 use smithay::{
     backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
     desktop::{PopupManager, Space, Window},
@@ -55,11 +57,10 @@ pub struct RefState {
     pub output_manager_state: OutputManagerState,
     pub dmabuf_state: DmabufState,
     pub dmabuf_global: DmabufGlobal,
-    // ACCORD: the buffer-collection module goes here, as one more field:
-    //     pub buffer_collection_state: accord_smithay::BufferCollectionState,
-    // created in `RefState::new` with
-    //     BufferCollectionState::new::<RefState>(&display_handle, ...)
-    // (its handler impl and `delegate_buffer_collection!` are in handlers.rs).
+    /// Accord's buffer-collection module (memfd allocator; handler in accord.rs).
+    pub buffer_collection_state: BufferCollectionState,
+    /// What the compositor participant of `attach_surface` offers.
+    pub accord_renderer_formats: Vec<FormatModifier>,
 
     // The scene and where it is drawn.
     pub space: Space<Window>,
@@ -95,6 +96,9 @@ impl RefState {
             .dmabuf_feedback(&renderer)
             .map_err(|e| format!("cannot build the dmabuf feedback table: {e}"))?;
         let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &feedback);
+        let buffer_collection_state =
+            BufferCollectionState::new::<Self>(dh, Box::new(MemfdAllocator::new()));
+        let accord_renderer_formats = super::accord::renderer_formats(&renderer);
 
         let output = Output::new(target.output_name(), target.physical_properties());
         let _global = output.create_global::<Self>(dh);
@@ -124,13 +128,15 @@ impl RefState {
             output_manager_state,
             dmabuf_state,
             dmabuf_global,
+            buffer_collection_state,
+            accord_renderer_formats,
             space,
             popups: PopupManager::default(),
             output,
             damage_tracker,
             renderer,
             target,
-            foreign: None,
+            foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
         })
     }

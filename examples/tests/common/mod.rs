@@ -10,6 +10,7 @@ use std::{
 
 use rustix::process::{kill_process, Pid, Signal};
 
+pub mod artifacts;
 pub mod client;
 
 /// A fresh `XDG_RUNTIME_DIR` (mode 0700), removed on drop.

@@ -1,0 +1,339 @@
+//! The two-process demo in one command: starts the headless reference
+//! compositor (in this process), `accord-demo-producer` and
+//! `accord-demo-consumer`, and prints a report built from what each of the
+//! three saw. Exits non-zero if any check fails.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitCode, Stdio},
+    sync::mpsc::{self, Receiver},
+    time::{Duration, Instant},
+};
+
+use accord_examples::{
+    demo::{fourcc_name, modifier_name, pattern, program, results::Results, window::Error},
+    refcomp::{spawn, Config, Running, Screenshot},
+};
+
+const NAME: &str = "accord-demo";
+const USAGE: &str = "\
+usage: accord-demo [--frames N] [--size WxH] [--png FILE]
+
+Runs the headless reference compositor (1280x720, Pixman), the producer and
+the consumer; prints the report and writes the compositor's output after the
+last frame to FILE (default accord-demo.png). Defaults: 120 frames, 500x300.
+The last line is `accord-demo: result k=v ...` for scripts.";
+
+struct Args {
+    frames: u32,
+    size: String,
+    png: PathBuf,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut args = std::env::args().skip(1);
+    let mut out = Args {
+        frames: 120,
+        size: "500x300".into(),
+        png: "accord-demo.png".into(),
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--frames" => {
+                let v = value("--frames")?;
+                out.frames = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or(format!("--frames {v:?}: expected 1..=100000"))?;
+            }
+            "--size" => out.size = value("--size")?,
+            "--png" => out.png = value("--png")?.into(),
+            "-h" | "--help" => return Ok(None),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(Some(out))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    program(NAME, USAGE, parse_args, |args| run(&args))
+}
+
+/// A private `XDG_RUNTIME_DIR` for the demo's socket, removed on drop.
+struct RuntimeDir(PathBuf);
+
+impl RuntimeDir {
+    fn new() -> Result<Self, Error> {
+        use std::os::unix::fs::DirBuilderExt;
+        let path = std::env::temp_dir().join(format!("accord-demo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::DirBuilder::new().mode(0o700).create(&path)?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child we started: killed if still running when dropped.
+struct Process {
+    name: &'static str,
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Process {
+    fn start(name: &'static str, mut command: Command) -> Result<Self, Error> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self { name, child, lines })
+    }
+
+    /// Waits for a stdout line starting with `prefix`.
+    fn line(&self, prefix: &str, deadline: Instant) -> Result<String, Error> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return Ok(line),
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("{} printed no {prefix:?} line in time", self.name).into())
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("{} exited before printing {prefix:?}", self.name).into())
+                }
+            }
+        }
+    }
+
+    fn results(&self, deadline: Instant) -> Result<Results, Error> {
+        let line = self.line(&format!("{}: result ", self.name), deadline)?;
+        Ok(Results::from_line(self.name, &line).ok_or("unparsable result line")?)
+    }
+
+    fn wait(&mut self, deadline: Instant) -> Result<(), Error> {
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return if status.success() {
+                    Ok(())
+                } else {
+                    Err(format!("{} exited with {status}", self.name).into())
+                };
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("{} did not exit in time", self.name).into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn client(bin: &Path, compositor: &Running) -> Command {
+    let mut command = Command::new(bin);
+    command.envs(compositor.client_env());
+    command
+}
+
+fn sibling(name: &str) -> Result<PathBuf, Error> {
+    let exe = std::env::current_exe()?;
+    let path = exe.with_file_name(name);
+    if !path.exists() {
+        return Err(format!(
+            "{} not found next to {}: build it with `cargo build --release -p accord-examples --bins`",
+            name,
+            exe.display()
+        )
+        .into());
+    }
+    Ok(path)
+}
+
+fn run(args: &Args) -> Result<bool, Error> {
+    let (producer_bin, consumer_bin) = (
+        sibling("accord-demo-producer")?,
+        sibling("accord-demo-consumer")?,
+    );
+    let dir = RuntimeDir::new()?;
+    let config = Config {
+        runtime_dir: Some(dir.0.clone()),
+        ..Config::default()
+    };
+    let (out_w, out_h) = (config.width, config.height);
+    let compositor = spawn(config)?;
+    println!(
+        "{NAME}: compositor: headless, Pixman, {out_w}x{out_h}, memfd allocator, WAYLAND_DISPLAY={}",
+        compositor.socket_name()
+    );
+    let deadline = Instant::now() + Duration::from_secs(60 + u64::from(args.frames) / 20);
+
+    let socket = dir.0.join("accord-demo-channel");
+    let mut producer = client(&producer_bin, &compositor);
+    producer
+        .arg("--channel")
+        .arg(&socket)
+        .args([
+            "--frames",
+            &args.frames.to_string(),
+            "--size",
+            &args.size,
+            "--hold",
+        ])
+        .stdin(Stdio::piped());
+    let mut producer = Process::start("accord-demo-producer", producer)?;
+    producer.line("accord-demo-producer: channel listening", deadline)?;
+    let mut consumer = client(&consumer_bin, &compositor);
+    consumer.arg("--channel").arg(&socket);
+    let mut consumer = Process::start("accord-demo-consumer", consumer)?;
+    println!(
+        "{NAME}: producer pid {}, consumer pid {}: {} frames",
+        producer.child.id(),
+        consumer.child.id(),
+        args.frames
+    );
+
+    let p = producer.results(deadline)?;
+    // The producer holds its window until its stdin closes: the output
+    // still shows its last frame.
+    let shot = compositor.screenshot()?;
+    shot.write_png(&args.png)?;
+    drop(producer.child.stdin.take());
+    let c = consumer.results(deadline)?;
+    producer.wait(deadline)?;
+    consumer.wait(deadline)?;
+    let counters = compositor.stop()?;
+
+    let (w, h) = (p.parse::<u32>("width")?, p.parse::<u32>("height")?);
+    let produced = p.parse::<u32>("frames_produced")?;
+    let shown_frame = pattern::decode(w, |x, y| shot.pixel(x, y).map(|[r, g, b, _]| [r, g, b]));
+    let shot_matches = shown_frame == Some(produced) && window_matches(&shot, produced, w, h);
+    let settings_equal = ["format", "modifier", "width", "height", "stride", "buffers"]
+        .iter()
+        .all(|k| p.get(k) == c.get(k));
+
+    let mut r = Results::new();
+    for k in [
+        "format", "modifier", "width", "height", "stride", "buffers", "memory",
+    ] {
+        r.set(k, p.get(k).unwrap_or("?"));
+    }
+    r.set("frames_produced", produced)
+        .set("frames_verified", c.parse::<u32>("frames_verified")?)
+        .set("frames_shown", counters.foreign_frames_shown)
+        .set("bytes_copied", counters.bytes_copied)
+        .set("inodes_equal", c.parse::<bool>("inodes_equal")?)
+        .set("settings_equal", settings_equal)
+        .set("strides_aligned", c.parse::<bool>("strides_aligned")?)
+        .set(
+            "screenshot_frame",
+            shown_frame.map_or("none".into(), |f| f.to_string()),
+        )
+        .set("screenshot_matches", shot_matches)
+        .set("png", args.png.display());
+    print_report(&r, &p, &counters.to_string());
+    let ok = r.get("frames_verified") == Some(&produced.to_string())
+        && counters.foreign_frames_shown >= 1
+        && counters.bytes_copied == 0
+        && r.get("inodes_equal") == Some("true")
+        && settings_equal
+        && r.get("strides_aligned") == Some("true")
+        && shot_matches;
+    println!("{}", r.line(NAME));
+    if !ok {
+        eprintln!("{NAME}: FAILED: a check above does not hold");
+    }
+    Ok(ok)
+}
+
+/// Every pixel of the producer's window (at (0, 0)) shows frame `frame`.
+fn window_matches(shot: &Screenshot, frame: u32, w: u32, h: u32) -> bool {
+    (0..h).all(|y| (0..w).all(|x| shot.pixel(x, y) == Some(pattern::rgba(frame, w, x, y))))
+}
+
+fn print_report(r: &Results, p: &Results, counters: &str) {
+    let get = |k: &str| r.get(k).unwrap_or("?").to_owned();
+    let format: u32 = r.parse("format").unwrap_or(0);
+    let modifier: u64 = r.parse("modifier").unwrap_or(u64::MAX);
+    let inodes = p.get("inodes").unwrap_or("?");
+    println!("\n== Accord two-process demo ==");
+    println!(
+        "negotiated        {} ({format:#010x}), modifier {} ({modifier:#x}), {}x{}, stride {} bytes, {} buffers, {} memory",
+        fourcc_name(format),
+        modifier_name(modifier),
+        get("width"),
+        get("height"),
+        get("stride"),
+        get("buffers"),
+        get("memory"),
+    );
+    println!(
+        "participants      producer: cpu_write|render, XR24/AR24 LINEAR, exact size, 2 buffers"
+    );
+    println!(
+        "                  consumer: cpu_read, XR24/AR24 LINEAR, stride alignment 256, 1 buffer"
+    );
+    println!(
+        "                  compositor (attach_surface): sample, Pixman's LINEAR import formats"
+    );
+    println!(
+        "same settings     producer and consumer: {}; strides 256-aligned: {}",
+        get("settings_equal"),
+        get("strides_aligned")
+    );
+    println!(
+        "same memory       inodes equal in producer and consumer: {} ({inodes})",
+        get("inodes_equal")
+    );
+    println!("frames produced   {}", get("frames_produced"));
+    println!(
+        "frames verified   {} (by the consumer, every pixel)",
+        get("frames_verified")
+    );
+    println!(
+        "frames shown      {} (compositor counters)",
+        get("frames_shown")
+    );
+    println!(
+        "bytes copied      {} (compositor counters)",
+        get("bytes_copied")
+    );
+    println!(
+        "screenshot        {} shows frame {} (every window pixel exact: {})",
+        get("png"),
+        get("screenshot_frame"),
+        get("screenshot_matches")
+    );
+    println!("compositor        {counters}\n");
+}

@@ -1,0 +1,75 @@
+//! The Accord module in the reference compositor: the handler impl, the
+//! delegate line, and the hook that draws memfd collection buffers in place.
+//!
+//! Dma-buf collection buffers need nothing here: their `wl_buffer`s carry a
+//! smithay `Dmabuf` and take smithay's dmabuf path (`delegate_dmabuf!` in
+//! handlers.rs). Memfd ones are drawn by [`AccordMemfdBuffers`] through the
+//! `ForeignBuffers` hook, which wraps the mapped bytes (no copy, so
+//! `bytes_copied` stays honest at 0).
+
+use accord_engine::FormatModifier;
+use accord_smithay::{BufferCollectionHandler, BufferCollectionState, MemfdBuffer};
+use smithay::{
+    backend::renderer::pixman::PixmanRenderer,
+    reexports::wayland_server::{protocol::wl_buffer::WlBuffer, Resource},
+};
+
+use super::{
+    foreign::{self, ForeignBuffers, ForeignLayout},
+    state::RefState,
+};
+
+impl BufferCollectionHandler for RefState {
+    fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
+        &mut self.buffer_collection_state
+    }
+
+    fn renderer_formats(&self) -> Vec<FormatModifier> {
+        self.accord_renderer_formats.clone()
+    }
+    // `scanout_formats` keeps its default (none): headless has no planes.
+}
+accord_smithay::delegate_buffer_collection!(RefState);
+
+/// What the compositor participant offers for `attach_surface`: Pixman's
+/// import formats (LINEAR only) that both drawing paths take, i.e. the
+/// 32-bit ones the `ForeignBuffers` hook can wrap, in Pixman's order.
+pub fn renderer_formats(renderer: &PixmanRenderer) -> Vec<FormatModifier> {
+    accord_smithay::kms::renderer_import_formats(renderer)
+        .into_iter()
+        .filter(|f| foreign::drawable(f.format))
+        .collect()
+}
+
+/// Draws `wl_buffer`s of memfd collections by mapping them
+/// ([`accord_smithay::with_memfd_buffer`]): read-only, shared, no copy.
+#[derive(Debug, Default)]
+pub struct AccordMemfdBuffers;
+
+impl ForeignBuffers for AccordMemfdBuffers {
+    fn claims(&self, buffer: &WlBuffer) -> bool {
+        buffer.data::<MemfdBuffer>().is_some()
+    }
+
+    fn with_pixels(&self, buffer: &WlBuffer, f: &mut dyn FnMut(&[u8], ForeignLayout)) -> bool {
+        accord_smithay::with_memfd_buffer(buffer, |bytes, info| {
+            let (Ok(offset), Ok(stride)) =
+                (usize::try_from(info.offset), usize::try_from(info.stride))
+            else {
+                return false;
+            };
+            f(
+                bytes,
+                ForeignLayout {
+                    fourcc: info.format,
+                    width: info.width,
+                    height: info.height,
+                    offset,
+                    stride,
+                },
+            );
+            true
+        })
+        .unwrap_or(false)
+    }
+}

@@ -1,0 +1,92 @@
+//! The two-process demo end to end: `accord-demo` runs the reference
+//! compositor, the producer and the consumer as separate processes; its
+//! report's numbers and the PNG it writes are checked here independently.
+
+mod common;
+
+use std::process::Command;
+
+use accord_examples::{
+    demo::{pattern, results::Results, XRGB8888},
+    refcomp::{Screenshot, BACKGROUND},
+};
+use common::{near, TempRuntimeDir};
+
+#[test]
+fn demo_report_and_png_show_every_frame_shared_with_no_copy() {
+    let dir = TempRuntimeDir::new("demo");
+    let png = dir.path().join("demo.png");
+    let frames = 40u32;
+    let out = Command::new(env!("CARGO_BIN_EXE_accord-demo"))
+        .args(["--frames", &frames.to_string(), "--png"])
+        .arg(&png)
+        .output()
+        .expect("run accord-demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "accord-demo failed:\n{stdout}\n{stderr}"
+    );
+    let line = stdout.lines().last().expect("a result line");
+    let r = Results::from_line("accord-demo", line).expect("result line");
+    let num = |k: &str| {
+        r.parse::<u64>(k)
+            .unwrap_or_else(|e| panic!("{e}\n{stdout}"))
+    };
+
+    assert_eq!(num("frames_produced"), u64::from(frames));
+    assert_eq!(num("frames_verified"), u64::from(frames));
+    assert!(num("frames_shown") >= 1, "{stdout}");
+    assert!(num("frames_shown") <= u64::from(frames), "{stdout}");
+    assert_eq!(num("bytes_copied"), 0);
+    assert_eq!(r.get("inodes_equal"), Some("true"));
+    assert_eq!(r.get("settings_equal"), Some("true"));
+    assert_eq!(r.get("memory"), Some("memfd"));
+    assert_eq!(num("format"), u64::from(XRGB8888));
+    assert_eq!(num("modifier"), 0, "LINEAR");
+    assert_eq!((num("width"), num("height")), (500, 300));
+    // The consumer's 256-byte stride alignment: 500 px * 4 = 2000 → 2048.
+    assert_eq!(num("stride"), 2048);
+    // Producer 2 + consumer 1 camping buffers at least.
+    assert!(num("buffers") >= 3, "{stdout}");
+    assert_eq!(num("screenshot_frame"), u64::from(frames));
+
+    // The PNG: the producer's window at (0, 0) shows the last frame, every
+    // pixel; the rest of the output is background.
+    let shot = Screenshot::read_png(&png).expect("read the PNG");
+    assert_eq!((shot.width, shot.height), (1280, 720));
+    let decoded = pattern::decode(500, |x, y| shot.pixel(x, y).map(|[r, g, b, _]| [r, g, b]));
+    assert_eq!(decoded, Some(frames));
+    for y in 0..300 {
+        for x in 0..500 {
+            assert_eq!(
+                shot.pixel(x, y),
+                Some(pattern::rgba(frames, 500, x, y)),
+                "PNG pixel ({x}, {y})"
+            );
+        }
+    }
+    for (x, y) in [(500, 0), (0, 300), (1279, 719)] {
+        assert!(near(shot.pixel(x, y).expect("in range"), BACKGROUND));
+    }
+}
+
+#[test]
+fn demo_programs_reject_bad_arguments_with_their_usage() {
+    for (bin, args) in [
+        (env!("CARGO_BIN_EXE_accord-demo"), &["--frames", "0"][..]),
+        (env!("CARGO_BIN_EXE_accord-demo"), &["--nope"]),
+        (env!("CARGO_BIN_EXE_accord-demo-producer"), &[]),
+        (
+            env!("CARGO_BIN_EXE_accord-demo-producer"),
+            &["--channel", "x", "--size", "10x10"],
+        ),
+        (env!("CARGO_BIN_EXE_accord-demo-consumer"), &[]),
+    ] {
+        let out = Command::new(bin).args(args).output().expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {stderr}");
+        assert!(stderr.contains("usage:"), "{bin} {args:?}: {stderr}");
+    }
+}
