@@ -363,9 +363,12 @@ impl Producer {
         };
         drop(maps);
         drop(a);
-        drop(coll);
         surface.destroy();
         consumer.release()?;
+        // The producer lets go last, so the compositor frees the buffers in
+        // this round trip, woken by the producer (dropping the collection
+        // sends its `destroy` at once).
+        drop(coll);
         self.accord.roundtrip().map_err(|e| e.to_string())?;
         Ok((elapsed, mine, theirs))
     }
