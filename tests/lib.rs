@@ -121,6 +121,20 @@ pub struct Observed {
     pub charged_bytes: u64,
     /// The last committed buffer as smithay sees it through `get_dmabuf`.
     pub dmabuf: Option<DmabufSeen>,
+    /// `BufferCollectionState::negotiating_collections` after the last
+    /// dispatch.
+    pub negotiating: usize,
+}
+
+/// How to configure the test compositor's module.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Config {
+    /// Per-client quota in bytes (default 1 GiB).
+    pub quota: Option<u64>,
+    /// Handle expiry (default 60 s).
+    pub handle_expiry: Option<std::time::Duration>,
+    /// Stall warning threshold (default 5 s).
+    pub stall_warning: Option<std::time::Duration>,
 }
 
 /// A dma-buf `wl_buffer` as the compositor saw it.
@@ -314,17 +328,26 @@ impl TestServer {
     pub fn start_with(
         allocator: impl FnOnce() -> Box<dyn Allocator> + Send + 'static,
     ) -> TestServer {
-        Self::start_configured(allocator, None)
+        Self::start_configured(allocator, Config::default())
     }
 
     /// Start with a per-client quota in bytes (memfd allocator).
     pub fn start_with_quota(bytes: u64) -> TestServer {
-        Self::start_configured(|| Box::new(MemfdAllocator::new()), Some(bytes))
+        Self::start_config(Config {
+            quota: Some(bytes),
+            ..Config::default()
+        })
     }
 
-    fn start_configured(
+    /// Start with the memfd allocator and `config`.
+    pub fn start_config(config: Config) -> TestServer {
+        Self::start_configured(|| Box::new(MemfdAllocator::new()), config)
+    }
+
+    /// Start with another allocator and `config`.
+    pub fn start_configured(
         allocator: impl FnOnce() -> Box<dyn Allocator> + Send + 'static,
-        quota: Option<u64>,
+        config: Config,
     ) -> TestServer {
         let dir = RuntimeDir::new();
         let socket = dir.path().join("wayland-accord-test");
@@ -332,7 +355,7 @@ impl TestServer {
         let (tx, rx) = mpsc::channel();
         let path = socket.clone();
         let obs = observed.clone();
-        let thread = std::thread::spawn(move || run_server(path, obs, tx, allocator(), quota));
+        let thread = std::thread::spawn(move || run_server(path, obs, tx, allocator(), config));
         let signal = rx.recv().expect("server thread started");
         TestServer {
             socket,
@@ -356,6 +379,14 @@ impl TestServer {
         let kill = stream.try_clone().expect("clone socket");
         let conn = wayland_client::Connection::from_socket(stream).expect("wayland connection");
         (conn, kill)
+    }
+
+    /// A new connection with the client library on it (keep the
+    /// connection alive as long as the `Accord`).
+    pub fn accord(&self) -> (wayland_client::Connection, accord_client::Accord) {
+        let conn = self.connect();
+        let accord = accord_client::Accord::new(&conn).expect("the accord global");
+        (conn, accord)
     }
 
     /// Number of client disconnects the server has processed.
@@ -384,6 +415,27 @@ impl TestServer {
             .lock()
             .map(|o| o.charged_bytes)
             .unwrap_or(u64::MAX)
+    }
+
+    /// Collections the compositor still negotiates.
+    pub fn negotiating(&self) -> usize {
+        self.observed
+            .lock()
+            .map(|o| o.negotiating)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Wait (up to 5 s) until the compositor negotiates no collection.
+    pub fn assert_no_collections_left(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.negotiating() != 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the compositor still negotiates {} collections",
+                self.negotiating()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
     }
 
     /// Wait (up to 5 s) until the compositor holds no allocated bytes.
@@ -427,7 +479,7 @@ fn run_server(
     observed: Arc<Mutex<Observed>>,
     started: mpsc::Sender<LoopSignal>,
     allocator: Box<dyn Allocator>,
-    quota: Option<u64>,
+    config: Config,
 ) {
     let mut event_loop: EventLoop<State> = EventLoop::try_new().expect("event loop");
     let display: Display<State> = Display::new().expect("display");
@@ -449,8 +501,14 @@ fn run_server(
         observed: observed.clone(),
         dh: dh.clone(),
     };
-    if let Some(bytes) = quota {
+    if let Some(bytes) = config.quota {
         state.accord.set_client_quota(bytes);
+    }
+    if let Some(d) = config.handle_expiry {
+        state.accord.set_handle_expiry(d);
+    }
+    if let Some(d) = config.stall_warning {
+        state.accord.set_stall_warning(d);
     }
     let handle = event_loop.handle();
     BufferCollectionState::insert_expiry_timer(&handle).expect("expiry timer");
@@ -485,12 +543,152 @@ fn run_server(
         .send(event_loop.get_signal())
         .expect("test waits for the signal");
     let _ = event_loop.run(None, &mut state, |state| {
-        let _ = state.dh.flush_clients();
+        // Observe before flushing, so a client that sees a reply also sees
+        // the state that request left.
         let charged = state.accord.total_charged_bytes();
+        let negotiating = state.accord.negotiating_collections();
         if let Ok(mut o) = state.observed.lock() {
             o.charged_bytes = charged;
+            o.negotiating = negotiating;
         }
+        let _ = state.dh.flush_clients();
     });
+}
+
+/// Exactly `w`x`h` XRGB8888 LINEAR, `count` buffers camped (memfd memory
+/// is sparse, so even gigabytes cost nothing in tests).
+pub fn xrgb_exact(w: u32, h: u32, count: u32) -> accord_client::Constraints {
+    accord_client::Constraints::new()
+        .format(XRGB8888, MOD_LINEAR)
+        .min_size(w, h)
+        .max_size(w, h)
+        .buffers(count)
+}
+
+/// Fault injection: a backend test double that allocates real memfd
+/// buffers one at a time and fails at a chosen step, so tests can check
+/// that the participants get clean `failed` events and that everything
+/// allocated before the fault is released.
+pub mod faults {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use accord_engine::Decision;
+    use accord_smithay::backend::memfd::MemfdAllocator;
+    use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+
+    /// Where the fixture fails.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Fault {
+        /// ENOMEM when allocating buffer `k` (buffers `0..k` exist).
+        OutOfMemoryAt(u32),
+        /// The device disappears (ENODEV) when allocating buffer `k`.
+        DeviceGoneAt(u32),
+        /// Every buffer is allocated, but buffer `k` reports a stride below
+        /// the negotiated layout: the module's layout check must refuse it.
+        BadStrideAt(u32),
+    }
+
+    /// The fixture. `made` counts the buffers it really allocated.
+    #[derive(Debug)]
+    pub struct FaultyAllocator {
+        pub fault: Fault,
+        pub made: Arc<AtomicUsize>,
+    }
+
+    impl FaultyAllocator {
+        pub fn new(fault: Fault) -> (FaultyAllocator, Arc<AtomicUsize>) {
+            let made = Arc::new(AtomicUsize::new(0));
+            (
+                FaultyAllocator {
+                    fault,
+                    made: made.clone(),
+                },
+                made,
+            )
+        }
+    }
+
+    impl Allocator for FaultyAllocator {
+        fn name(&self) -> String {
+            format!("faulty memfd ({:?}, test fixture)", self.fault)
+        }
+        fn memory_kind(&self) -> MemoryKind {
+            MemoryKind::Memfd
+        }
+        fn allocate(&mut self, d: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+            let one = Decision {
+                buffer_count: 1,
+                ..d.clone()
+            };
+            let mut out = Vec::new();
+            for i in 0..d.buffer_count {
+                match self.fault {
+                    Fault::OutOfMemoryAt(k) if k == i => {
+                        return Err(AllocError::OutOfMemory(format!(
+                            "ENOMEM on buffer {k} (injected)"
+                        )))
+                    }
+                    Fault::DeviceGoneAt(k) if k == i => {
+                        return Err(AllocError::DeviceLost(format!(
+                            "ENODEV on buffer {k} (injected)"
+                        )))
+                    }
+                    _ => {}
+                }
+                let mut b = MemfdAllocator.allocate(&one)?;
+                self.made.fetch_add(b.len(), Ordering::SeqCst);
+                out.append(&mut b);
+            }
+            if let Fault::BadStrideAt(k) = self.fault {
+                if let Some(b) = out.get_mut(k as usize) {
+                    b.planes[0].stride = 1;
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Abrupt endings on the raw socket of a connection.
+pub mod abrupt {
+    use std::io::IoSlice;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+
+    /// Send the first bytes of a request (a header announcing `size` bytes
+    /// from object `object`, opcode `opcode`, then fewer bytes than that),
+    /// optionally with an fd attached, and close: the compositor sees a
+    /// message cut in the middle. The caller flushes its connection first.
+    pub fn partial_message(socket: UnixStream, object: u32, opcode: u16, with_fd: bool) {
+        let size: u32 = 32;
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&object.to_ne_bytes());
+        bytes.extend_from_slice(&((size << 16) | u32::from(opcode)).to_ne_bytes());
+        bytes.extend_from_slice(&7u32.to_ne_bytes()); // 12 of 32 bytes
+        let iov = [IoSlice::new(&bytes)];
+        if with_fd {
+            let fd = rustix::fs::memfd_create("accord-partial", rustix::fs::MemfdFlags::CLOEXEC);
+            if let Ok(fd) = fd {
+                let fds = [fd.as_fd()];
+                let mut space =
+                    [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+                let mut anc = SendAncillaryBuffer::new(&mut space);
+                anc.push(SendAncillaryMessage::ScmRights(&fds));
+                let _ = sendmsg(&socket, &iov, &mut anc, SendFlags::NOSIGNAL);
+            }
+        } else {
+            let _ = sendmsg(
+                &socket,
+                &iov,
+                &mut SendAncillaryBuffer::default(),
+                SendFlags::NOSIGNAL,
+            );
+        }
+        let _ = socket.shutdown(std::net::Shutdown::Both);
+    }
 }
 
 /// A client speaking the raw protocol (for misuse tests the library would

@@ -133,8 +133,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
         let cid = client.id();
         state
             .buffer_collection_state()
-            .registry
-            .expire_handles(Instant::now());
+            .maintain_if_due(Instant::now());
         match request {
             manager::Request::Destroy => {}
             manager::Request::CreateCollection { token } => {

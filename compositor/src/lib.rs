@@ -44,6 +44,16 @@
 //! ```
 //!
 //! A complete compositor with it: `examples/minimal-embed.rs`.
+//!
+//! Also call [`BufferCollectionState::insert_expiry_timer`] with your event
+//! loop's handle, so unredeemed handles expire and stalled collections are
+//! reported on an idle display too.
+//!
+//! The module logs with `tracing`: a `collection` span per collection and a
+//! `participant` span per slot (carrying the name set with `set_name`), and
+//! one warning per collection that waits longer than 5 s
+//! ([`BufferCollectionState::set_stall_warning`]), naming the slots that are
+//! neither committed nor released.
 
 pub mod backend;
 mod handlers;

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use accord_engine::{Constraints, Decision};
 use accord_protocol::limits::{
@@ -19,6 +19,10 @@ use accord_protocol::limits::{
 };
 
 use crate::backend::{verify_layout, AllocError, AllocatedBuffer, Allocator, MemoryKind};
+
+/// How long a collection may wait for its participants before one warning
+/// names the slots it waits for (sysmem's 5 s).
+pub const DEFAULT_STALL_WARNING: Duration = Duration::from_secs(5);
 
 /// One participant slot: a collection and the slot's index in it.
 ///
@@ -271,6 +275,8 @@ struct Slot {
     name: String,
     dispensable: bool,
     state: SlotState,
+    /// `participant` span (child of the collection's), named by `set_name`.
+    span: tracing::Span,
 }
 
 #[derive(Debug)]
@@ -280,6 +286,32 @@ struct Collection<O> {
     slots: Vec<Slot>,
     /// Set by a non-dispensable failure; resolves the collection.
     failure: Option<Failed>,
+    created: Instant,
+    /// The stall warning was given (once per collection).
+    warned: bool,
+    span: tracing::Span,
+}
+
+impl<O> Collection<O> {
+    fn new_slot(&self, index: usize, name: String, dispensable: bool) -> Slot {
+        let span = tracing::debug_span!(parent: &self.span, "participant", index, name = %name);
+        Slot {
+            name,
+            dispensable,
+            state: SlotState::Token,
+            span,
+        }
+    }
+}
+
+/// A collection that has waited longer than the stall threshold, and the
+/// slots it waits for (neither committed nor released).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stalled {
+    pub collection: u64,
+    pub waited: Duration,
+    /// `'name' (slot i, what it has not done)` for every blocking slot.
+    pub blocking: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -320,6 +352,8 @@ pub struct Registry<O> {
     handles: HashMap<String, Handle<O>>,
     handles_per_owner: HashMap<O, usize>,
     next_collection: u64,
+    handle_expiry: Duration,
+    stall_warning: Duration,
 }
 
 impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Default for Registry<O> {
@@ -331,6 +365,8 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Default for
             next_collection: 1,
             ledger: Ledger(Arc::new(Mutex::new(HashMap::new()))),
             quota: DEFAULT_CLIENT_QUOTA,
+            handle_expiry: HANDLE_EXPIRY,
+            stall_warning: DEFAULT_STALL_WARNING,
         }
     }
 }
@@ -367,6 +403,33 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// ```
     pub fn set_quota(&mut self, bytes: u64) {
         self.quota = bytes;
+    }
+
+    /// How long an exported handle stays redeemable (default
+    /// [`HANDLE_EXPIRY`], 60 s; tests shorten it).
+    pub fn set_handle_expiry(&mut self, expiry: Duration) {
+        self.handle_expiry = expiry;
+    }
+
+    /// The current handle expiry.
+    pub fn handle_expiry(&self) -> Duration {
+        self.handle_expiry
+    }
+
+    /// How long a collection may wait before [`Registry::warn_stalled`]
+    /// reports it (default [`DEFAULT_STALL_WARNING`], 5 s).
+    pub fn set_stall_warning(&mut self, after: Duration) {
+        self.stall_warning = after;
+    }
+
+    /// The current stall threshold.
+    pub fn stall_warning(&self) -> Duration {
+        self.stall_warning
+    }
+
+    /// Collections still negotiating (diagnostics, leak checks).
+    pub fn negotiating(&self) -> usize {
+        self.collections.len()
     }
 
     /// Bytes currently charged to `owner`.
@@ -422,18 +485,20 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     pub fn create(&mut self, name: String, owner: O) -> SlotId {
         let id = self.next_collection;
         self.next_collection += 1;
-        self.collections.insert(
-            id,
-            Collection {
-                slots: vec![Slot {
-                    name,
-                    dispensable: false,
-                    state: SlotState::Token,
-                }],
-                failure: None,
-                owner,
-            },
-        );
+        let span = tracing::info_span!("collection", id, owner = ?owner);
+        let mut coll = Collection {
+            slots: Vec::new(),
+            failure: None,
+            owner,
+            created: Instant::now(),
+            warned: false,
+            span,
+        };
+        let root = coll.new_slot(0, name, false);
+        root.span
+            .in_scope(|| tracing::debug!("created (root token)"));
+        coll.slots.push(root);
+        self.collections.insert(id, coll);
         SlotId {
             collection: id,
             index: 0,
@@ -505,11 +570,10 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         if coll.slots.len() >= MAX_PARTICIPANTS {
             return Err(Misuse::TooManyParticipants);
         }
-        coll.slots.push(Slot {
-            name,
-            dispensable,
-            state: SlotState::Token,
-        });
+        let new = coll.new_slot(coll.slots.len(), name, dispensable);
+        new.span
+            .in_scope(|| tracing::debug!(from = slot.index, "duplicated"));
+        coll.slots.push(new);
         Ok(Some(SlotId {
             collection: slot.collection,
             index: (coll.slots.len() - 1) as u32,
@@ -531,6 +595,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// ```
     pub fn set_name(&mut self, slot: SlotId, name: String) {
         if let Some(s) = self.slot_mut(slot) {
+            s.span.record("name", tracing::field::display(&name));
             s.name = name;
         }
     }
@@ -555,6 +620,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// ```
     pub fn set_dispensable(&mut self, slot: SlotId) {
         if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("dispensable"));
             s.dispensable = true;
         }
     }
@@ -599,6 +665,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     pub fn export(&mut self, slot: SlotId, owner: O, now: Instant) -> std::io::Result<String> {
         let handle = random_handle()?;
         if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("exported"));
             s.state = SlotState::Exported;
             *self.handles_per_owner.entry(owner.clone()).or_default() += 1;
             self.handles.insert(
@@ -630,11 +697,14 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     pub fn import(&mut self, handle: &str, now: Instant) -> Option<SlotId> {
         let h = self.handles.remove(handle)?;
         self.forget_handle_owner(&h.owner);
-        if now.duration_since(h.created) >= HANDLE_EXPIRY || !self.is_negotiating(h.slot) {
+        if now.saturating_duration_since(h.created) >= self.handle_expiry
+            || !self.is_negotiating(h.slot)
+        {
             self.fail(h.slot, "its exported handle expired");
             return None;
         }
         let s = self.slot_mut(h.slot)?;
+        s.span.in_scope(|| tracing::debug!("imported"));
         s.state = SlotState::Token;
         Some(h.slot)
     }
@@ -660,7 +730,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         let expired: Vec<String> = self
             .handles
             .iter()
-            .filter(|(_, h)| now.duration_since(h.created) >= HANDLE_EXPIRY)
+            .filter(|(_, h)| now.saturating_duration_since(h.created) >= self.handle_expiry)
             .map(|(k, _)| k.clone())
             .collect();
         for key in expired {
@@ -686,6 +756,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// ```
     pub fn bind(&mut self, slot: SlotId) {
         if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("bound"));
             s.state = SlotState::Bound;
         }
     }
@@ -709,6 +780,13 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         if let Some(s) = self.slot_mut(slot) {
             constraints.name = s.name.clone();
             constraints.dispensable = s.dispensable;
+            s.span.in_scope(|| {
+                tracing::debug!(
+                    usage = constraints.usage.0,
+                    formats = constraints.formats.len(),
+                    "committed"
+                )
+            });
             s.state = SlotState::Committed(Box::new(constraints));
         }
     }
@@ -731,6 +809,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// ```
     pub fn release(&mut self, slot: SlotId) {
         if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("released"));
             s.state = SlotState::Released;
         }
     }
@@ -760,6 +839,8 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         let Some(s) = coll.slots.get_mut(slot.index as usize) else {
             return;
         };
+        s.span
+            .in_scope(|| tracing::debug!(dispensable = s.dispensable, "failed: {why}"));
         if s.dispensable {
             s.state = SlotState::Dropped;
         } else {
@@ -811,14 +892,70 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
                     index: i as u32,
                 })
                 .collect();
-            let outcome = match coll.failure {
+            let _entered = coll.span.enter();
+            let outcome = match coll.failure.clone() {
                 Some(f) => Outcome::Failed(f),
                 None => match negotiate_and_allocate(&coll, allocator, &self.ledger, self.quota) {
                     Ok(a) => Outcome::Allocated(Arc::new(a)),
                     Err(f) => Outcome::Failed(f),
                 },
             };
+            match &outcome {
+                Outcome::Allocated(a) => tracing::info!(
+                    format = a.decision.format,
+                    modifier = a.decision.modifier,
+                    width = a.decision.width,
+                    height = a.decision.height,
+                    buffers = a.buffers.len(),
+                    "allocated"
+                ),
+                Outcome::Failed(f) => {
+                    tracing::info!(reason = ?f.reason, "failed: {}", f.message)
+                }
+            }
             out.push(Resolution { slots, outcome });
+        }
+        out
+    }
+
+    /// Report (once per collection) every collection that has waited longer
+    /// than the stall threshold, naming the slots that are neither committed
+    /// nor released, the way sysmem reports blocking participants. Each is
+    /// logged as a `tracing` warning and returned.
+    pub fn warn_stalled(&mut self, now: Instant) -> Vec<Stalled> {
+        let mut out = Vec::new();
+        for (id, coll) in self.collections.iter_mut() {
+            let waited = now.saturating_duration_since(coll.created);
+            if coll.warned || coll.failure.is_some() || waited < self.stall_warning {
+                continue;
+            }
+            coll.warned = true;
+            let blocking: Vec<String> = coll
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let what = match s.state {
+                        SlotState::Token => "token not bound",
+                        SlotState::Exported => "exported handle not redeemed",
+                        SlotState::Bound => "bound, constraints not committed",
+                        _ => return None,
+                    };
+                    Some(format!("'{}' (slot {i}, {what})", s.name))
+                })
+                .collect();
+            let _entered = coll.span.enter();
+            tracing::warn!(
+                "collection {id} has waited {:.1} s for participants that are neither \
+                 committed nor released: {}",
+                waited.as_secs_f64(),
+                blocking.join(", ")
+            );
+            out.push(Stalled {
+                collection: *id,
+                waited,
+                blocking,
+            });
         }
         out
     }

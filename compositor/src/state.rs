@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use accord_engine::{Constraints, FormatModifier};
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
@@ -101,6 +101,9 @@ pub struct BufferCollectionState {
     pub(crate) slots: HashMap<SlotId, SlotObject>,
     pub(crate) objects_per_client: HashMap<ClientId, usize>,
     global: GlobalId,
+    /// When requests may next trigger the expiry/stall sweep (it walks every
+    /// handle and collection, so not on every request).
+    next_sweep: Instant,
 }
 
 impl std::fmt::Debug for BufferCollectionState {
@@ -141,6 +144,7 @@ impl BufferCollectionState {
             slots: HashMap::new(),
             objects_per_client: HashMap::new(),
             global,
+            next_sweep: Instant::now(),
         }
     }
 
@@ -193,6 +197,24 @@ impl BufferCollectionState {
         self.registry.total_charged()
     }
 
+    /// How long an exported handle stays redeemable (default
+    /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
+    pub fn set_handle_expiry(&mut self, expiry: Duration) {
+        self.registry.set_handle_expiry(expiry);
+    }
+
+    /// After how long a collection still waiting for participants gets one
+    /// `tracing` warning naming the slots that are neither committed nor
+    /// released (default 5 s, like sysmem).
+    pub fn set_stall_warning(&mut self, after: Duration) {
+        self.registry.set_stall_warning(after);
+    }
+
+    /// Collections still negotiating (not yet allocated or failed).
+    pub fn negotiating_collections(&self) -> usize {
+        self.registry.negotiating()
+    }
+
     /// Replace the allocator for collections resolved from now on.
     ///
     /// ```no_run
@@ -205,17 +227,43 @@ impl BufferCollectionState {
         self.allocator = allocator;
     }
 
-    /// Fail slots whose exported handle was not redeemed within
-    /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY). Also done on
-    /// every manager request; call it from a timer for idle displays.
+    /// Fail slots whose exported handle was not redeemed in time (see
+    /// [`set_handle_expiry`](Self::set_handle_expiry)) and warn once about
+    /// each collection waiting longer than the stall threshold. Also done
+    /// on every manager request; call it from a timer for idle displays
+    /// ([`insert_expiry_timer`](Self::insert_expiry_timer)).
     pub fn expire_handles(&mut self) {
-        self.registry.expire_handles(Instant::now());
+        self.maintain(Instant::now());
         self.flush();
     }
 
-    /// Run [`expire_handles`](Self::expire_handles) every second on your
-    /// event loop, so a collection waiting for a handle nobody redeems
-    /// fails on time even when no client sends anything.
+    pub(crate) fn maintain(&mut self, now: Instant) {
+        self.registry.expire_handles(now);
+        self.registry.warn_stalled(now);
+        self.next_sweep = now + self.timer_period();
+    }
+
+    /// The sweep, at most once per timer period, from request handlers.
+    pub(crate) fn maintain_if_due(&mut self, now: Instant) {
+        if now >= self.next_sweep {
+            self.maintain(now);
+        }
+    }
+
+    /// How often the timer checks: every second, or more often when the
+    /// expiry or stall threshold is shorter (tests).
+    fn timer_period(&self) -> Duration {
+        const MAX: Duration = Duration::from_secs(1);
+        const MIN: Duration = Duration::from_millis(5);
+        (self.registry.handle_expiry() / 4)
+            .min(self.registry.stall_warning() / 4)
+            .clamp(MIN, MAX)
+    }
+
+    /// Run [`expire_handles`](Self::expire_handles) from a timer on your
+    /// event loop (every second by default), so a collection waiting for a
+    /// handle nobody redeems fails on time, and stalled collections are
+    /// reported, even when no client sends anything.
     ///
     /// ```no_run
     /// # use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
@@ -227,12 +275,13 @@ impl BufferCollectionState {
         handle: &calloop::LoopHandle<'static, D>,
     ) -> Result<calloop::RegistrationToken, calloop::error::InsertError<calloop::timer::Timer>>
     {
-        const PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+        // The first tick comes soon and sets the real period from the state.
         handle.insert_source(
-            calloop::timer::Timer::from_duration(PERIOD),
+            calloop::timer::Timer::from_duration(Duration::from_millis(5)),
             |_, _, state| {
-                state.buffer_collection_state().expire_handles();
-                calloop::timer::TimeoutAction::ToDuration(PERIOD)
+                let st = state.buffer_collection_state();
+                st.expire_handles();
+                calloop::timer::TimeoutAction::ToDuration(st.timer_period())
             },
         )
     }

@@ -224,3 +224,80 @@ fn quota_fails_only_the_client_over_it_and_refunds_on_release() {
     assert_eq!(r.charged(&1), 0);
     assert!(matches!(allocate_for(&mut r, 1), Outcome::Allocated(_)));
 }
+
+#[test]
+fn handle_expiry_is_configurable() {
+    let mut r = Reg::new();
+    r.set_handle_expiry(Duration::from_millis(200));
+    let now = Instant::now();
+    let a = r.create("a".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    let h = r.export(b, 1, now).unwrap();
+    r.expire_handles(now + Duration::from_millis(199));
+    assert_eq!(r.handles_of(&1), 1, "not yet");
+    assert_eq!(
+        r.import(&h, now + Duration::from_millis(200)),
+        None,
+        "expired"
+    );
+}
+
+#[test]
+fn a_stalled_collection_is_reported_once_with_its_blocking_slots() {
+    let mut r = Reg::new();
+    r.set_stall_warning(Duration::from_secs(5));
+    let a = r.create("producer".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    let c = r.duplicate(a).unwrap().unwrap();
+    let d = r.duplicate(a).unwrap().unwrap();
+    let e = r.duplicate(a).unwrap().unwrap();
+    r.set_name(b, "decoder".into());
+    r.set_name(c, "player".into());
+    r.set_name(d, "viewer".into());
+    r.set_name(e, "gone".into());
+    r.bind(a);
+    r.commit(a, xrgb());
+    r.export(c, 1, Instant::now()).unwrap();
+    r.bind(d);
+    r.release(e);
+    let now = Instant::now();
+    assert!(r.warn_stalled(now).is_empty(), "not yet 5 s");
+    let stalled = r.warn_stalled(now + Duration::from_secs(5));
+    assert_eq!(stalled.len(), 1);
+    assert_eq!(
+        stalled[0].blocking,
+        vec![
+            "'decoder' (slot 1, token not bound)".to_string(),
+            "'player' (slot 2, exported handle not redeemed)".to_string(),
+            "'viewer' (slot 3, bound, constraints not committed)".to_string(),
+        ]
+    );
+    assert!(
+        r.warn_stalled(now + Duration::from_secs(60)).is_empty(),
+        "once per collection"
+    );
+}
+
+#[test]
+fn handles_are_random_lowercase_hex_and_never_repeat() {
+    let mut r = Reg::new();
+    let now = Instant::now();
+    let mut seen = std::collections::HashSet::new();
+    let mut ones = 0u64;
+    for _ in 0..32 {
+        let a = r.create("a".into(), 1);
+        for _ in 1..64 {
+            let s = r.duplicate(a).unwrap().unwrap();
+            let h = r.export(s, 1, now).unwrap();
+            assert!(accord_smithay::registry::is_well_formed_handle(&h), "{h}");
+            for c in h.chars() {
+                ones += u64::from(c.to_digit(16).unwrap().count_ones());
+            }
+            assert!(seen.insert(h), "a handle repeated");
+        }
+    }
+    // 2016 handles of 256 bits: about half the bits are set.
+    let bits = seen.len() as u64 * 256;
+    let share = ones as f64 / bits as f64;
+    assert!((0.49..0.51).contains(&share), "share of 1 bits {share}");
+}

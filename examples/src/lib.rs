@@ -1,4 +1,7 @@
 //! Shared code of the reference compositor and the demo clients.
 
+pub mod client_plumbing;
 pub mod demo;
+pub mod dmabuf_client;
 pub mod refcomp;
+pub mod scanout_run;

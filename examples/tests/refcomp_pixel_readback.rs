@@ -91,6 +91,12 @@ fn fullscreen_toplevel_gets_the_output_size_and_covers_it() {
         }
     }
     assert_eq!(shot.pixel(1279, 719), Some(want));
+    // Headless composes every frame: the fullscreen frame wrote the whole
+    // output (background frames before it count too), nothing went direct.
+    let counters = compositor.stop().expect("stop");
+    assert_eq!(counters.frames_direct, 0, "{counters}");
+    assert!(counters.frames_composited >= 1, "{counters}");
+    assert!(counters.bytes_composited >= 1280 * 720 * 4, "{counters}");
 }
 
 #[test]

@@ -21,7 +21,8 @@ fn lifecycle(server: &TestServer, cut: u32) {
     let handle = token.duplicate().export().unwrap();
     let imported = consumer.import(&handle);
     // (A consumer that dies before its import reaches the compositor leaves
-    // the handle pending until it expires after 60 s: not exercised here.)
+    // the handle pending until it expires: stress.rs covers that with a
+    // short expiry.)
     let _ = consumer.flush();
     if cut == 1 {
         let _ = csock.shutdown(std::net::Shutdown::Both);

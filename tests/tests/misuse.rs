@@ -405,3 +405,143 @@ fn import_after_the_collection_failed_gives_no_access() {
         "no buffers"
     );
 }
+
+#[test]
+fn token_duplicate_beyond_the_object_limit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    // 16 collections of 64 slots: 1024 live tokens.
+    let mut keep = Vec::new();
+    for _ in 0..16 {
+        let root = c.create();
+        for _ in 1..64 {
+            keep.push(root.duplicate(&c.qh, ()));
+        }
+        keep.push(root);
+    }
+    c.roundtrip().expect("1024 tokens are allowed");
+    let t = keep[0].clone();
+    keep.push(t.duplicate(&c.qh, ()));
+    assert_error(
+        c.expect_error(),
+        TokenError::TooManyObjects as u32,
+        &[
+            "wp_buffer_collection_token_v1.duplicate",
+            "1024 live tokens",
+        ],
+    );
+}
+
+#[test]
+fn token_export_beyond_the_object_limit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let mut keep = Vec::new();
+    for _ in 0..1024 {
+        keep.push(c.create());
+    }
+    c.roundtrip().expect("1024 tokens are allowed");
+    // Export would turn the token into a handle, which also counts.
+    keep[0].export();
+    assert_error(
+        c.expect_error(),
+        TokenError::TooManyObjects as u32,
+        &["wp_buffer_collection_token_v1.export", "1024 live tokens"],
+    );
+}
+
+/// Every error code the XML defines has a test above asserting its code and
+/// message. Adding a code to the XML without a test fails here.
+#[test]
+fn every_error_code_has_a_test() {
+    const COVERED: &[(&str, &str, &str)] = &[
+        (
+            "wp_buffer_collection_manager_v1",
+            "invalid_handle",
+            "malformed_handle",
+        ),
+        (
+            "wp_buffer_collection_manager_v1",
+            "invalid_token",
+            "attach_bound_token",
+        ),
+        (
+            "wp_buffer_collection_manager_v1",
+            "too_many_objects",
+            "too_many_objects_per_client",
+        ),
+        (
+            "wp_buffer_collection_token_v1",
+            "inert_token",
+            "second_bind",
+        ),
+        ("wp_buffer_collection_token_v1", "invalid_name", "long_name"),
+        (
+            "wp_buffer_collection_token_v1",
+            "too_many_objects",
+            "token_duplicate_beyond_the_object_limit",
+        ),
+        (
+            "wp_buffer_collection_token_v1",
+            "too_many_participants",
+            "too_many_participants",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "already_committed",
+            "second_commit",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "not_allocated",
+            "wl_buffer_before_allocation",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "invalid_index",
+            "out_of_range_buffer_index",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "invalid_format_table",
+            "bad_format_table",
+        ),
+        ("wp_buffer_collection_v1", "invalid_value", "zero_alignment"),
+        (
+            "wp_buffer_collection_v1",
+            "invalid_device_list",
+            "bad_device_list",
+        ),
+    ];
+    let xml = include_str!("../../protocol/buffer-collection-v1.xml");
+    let source = include_str!("misuse.rs");
+    let mut in_xml = Vec::new();
+    for iface in xml.split("<interface name=\"").skip(1) {
+        let name = &iface[..iface.find('"').unwrap_or(0)];
+        let Some(start) = iface.find("<enum name=\"error\">") else {
+            continue;
+        };
+        let body = &iface[start..];
+        let body = &body[..body.find("</enum>").unwrap_or(body.len())];
+        for entry in body.split("<entry name=\"").skip(1) {
+            in_xml.push((
+                name.to_string(),
+                entry[..entry.find('"').unwrap_or(0)].to_string(),
+            ));
+        }
+    }
+    let listed: Vec<(String, String)> = COVERED
+        .iter()
+        .map(|(i, e, _)| (i.to_string(), e.to_string()))
+        .collect();
+    assert_eq!(
+        in_xml, listed,
+        "the XML's error codes and the tested ones differ"
+    );
+    for (_, _, test) in COVERED {
+        assert!(
+            source.contains(&format!("#[test]\nfn {test}()")),
+            "no test named {test}"
+        );
+    }
+}

@@ -96,8 +96,13 @@ pub(crate) fn planes(
 ) -> Result<Vec<AllocatedPlane>, AllocError> {
     match (geometry, layout) {
         (Geometry::Exact { .. }, Some(layout)) => {
+            let Some((p0, rest)) = layout.planes.split_first() else {
+                return Err(AllocError::LayoutMismatch(
+                    "the layout has no planes".into(),
+                ));
+            };
             let mut out = Vec::with_capacity(layout.planes.len());
-            for p in &layout.planes[1..] {
+            for p in rest {
                 let fd = fd
                     .try_clone()
                     .map_err(|e| AllocError::OutOfMemory(format!("dup of the dma-buf fd: {e}")))?;
@@ -107,7 +112,6 @@ pub(crate) fn planes(
                     stride: p.stride,
                 });
             }
-            let p0 = layout.planes[0];
             out.insert(
                 0,
                 AllocatedPlane {

@@ -82,13 +82,14 @@ fn verify_buffer(d: &Decision, buf: &AllocatedBuffer, exact: bool) -> Result<(),
     }
     for (p, plane) in buf.planes.iter().enumerate() {
         let stride = u64::from(plane.stride);
-        if stride % d.stride_alignment != 0 {
+        // Alignments are never 0 (the engine rejects it); checked anyway.
+        if stride.checked_rem(d.stride_alignment).unwrap_or(0) != 0 {
             return Err(format!(
                 "plane {p}: stride {stride} not a multiple of {}",
                 d.stride_alignment
             ));
         }
-        if plane.offset % d.offset_alignment != 0 {
+        if plane.offset.checked_rem(d.offset_alignment).unwrap_or(0) != 0 {
             return Err(format!(
                 "plane {p}: offset {} not a multiple of {}",
                 plane.offset, d.offset_alignment

@@ -21,6 +21,7 @@
 
 mod card;
 mod fallback;
+mod framebuffer;
 mod in_formats;
 mod planes;
 mod renderer;
@@ -29,6 +30,7 @@ mod test_only;
 
 pub use card::Card;
 pub use fallback::{confirm_scanout, Attempt, ScanoutChoice};
+pub use framebuffer::{add_dmabuf_framebuffer, DmabufFramebuffer, DmabufPlane};
 pub use in_formats::parse_in_formats;
 pub use planes::{compositor_formats, probe_planes, PlaneInfo, PlaneKind};
 pub use renderer::{pixman_import_formats, renderer_import_formats};

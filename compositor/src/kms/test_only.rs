@@ -1,14 +1,12 @@
 use std::os::fd::AsFd;
 
-use accord_engine::{Decision, MOD_INVALID, MOD_LINEAR};
-use smithay::reexports::drm::buffer::{self, DrmFourcc, DrmModifier, PlanarBuffer};
+use accord_engine::Decision;
 use smithay::reexports::drm::control::{
-    atomic::AtomicModeReq, property, AtomicCommitFlags, Device as ControlDevice, FbCmd2Flags,
-    ResourceHandle,
+    atomic::AtomicModeReq, property, AtomicCommitFlags, Device as ControlDevice, ResourceHandle,
 };
 
 use super::planes::property;
-use super::{Card, ScanoutTarget};
+use super::{add_dmabuf_framebuffer, Card, DmabufPlane, ScanoutTarget};
 use crate::backend::AllocatedBuffer;
 
 /// Why the device refused a buffer on the target plane, and at which step.
@@ -40,42 +38,11 @@ fn rejected(stage: &'static str, message: impl std::fmt::Display) -> Rejected {
     }
 }
 
-/// The framebuffer description AddFB2 takes.
-struct Fb {
-    size: (u32, u32),
-    format: DrmFourcc,
-    modifier: Option<DrmModifier>,
-    handles: [Option<buffer::Handle>; 4],
-    pitches: [u32; 4],
-    offsets: [u32; 4],
-}
-
-impl PlanarBuffer for Fb {
-    fn size(&self) -> (u32, u32) {
-        self.size
-    }
-    fn format(&self) -> DrmFourcc {
-        self.format
-    }
-    fn modifier(&self) -> Option<DrmModifier> {
-        self.modifier
-    }
-    fn pitches(&self) -> [u32; 4] {
-        self.pitches
-    }
-    fn handles(&self) -> [Option<buffer::Handle>; 4] {
-        self.handles
-    }
-    fn offsets(&self) -> [u32; 4] {
-        self.offsets
-    }
-}
-
 /// GEM handles and KMS objects created for one test; released on drop, so
 /// every early return cleans up.
 struct Scratch<'a> {
     card: &'a Card,
-    handles: Vec<buffer::Handle>,
+    handles: Vec<smithay::reexports::drm::buffer::Handle>,
     fb: Option<smithay::reexports::drm::control::framebuffer::Handle>,
     blob: Option<u64>,
 }
@@ -136,60 +103,38 @@ pub fn test_only(
     decision: &Decision,
     buf: &AllocatedBuffer,
 ) -> Result<(), Rejected> {
-    let format = DrmFourcc::try_from(decision.format)
-        .map_err(|_| rejected("addfb2", format!("unknown fourcc {:#x}", decision.format)))?;
-    if buf.planes.len() > 4 {
-        return Err(rejected("addfb2", format!("{} planes", buf.planes.len())));
-    }
     let mut scratch = Scratch {
         card,
         handles: Vec::new(),
         fb: None,
         blob: None,
     };
-    let mut fb = Fb {
-        size: (decision.width, decision.height),
-        format,
-        modifier: None,
-        handles: [None; 4],
-        pitches: [0; 4],
-        offsets: [0; 4],
-    };
-    for (i, plane) in buf.planes.iter().enumerate() {
-        let handle = card
-            .prime_fd_to_buffer(plane.fd.as_fd())
-            .map_err(|e| rejected("import", format!("{}: {e}", card.path().display())))?;
-        // Planes sharing one dma-buf import to the same handle: close it once.
-        if !scratch.handles.contains(&handle) {
-            scratch.handles.push(handle);
-        }
-        fb.handles[i] = Some(handle);
-        fb.pitches[i] = plane.stride;
-        fb.offsets[i] = u32::try_from(plane.offset).map_err(|_| {
-            rejected(
-                "addfb2",
-                format!("plane {i} offset {} beyond u32", plane.offset),
-            )
-        })?;
-    }
-    let mut flags = FbCmd2Flags::empty();
-    if buf.modifier != MOD_INVALID {
-        if card.supports_modifiers() {
-            fb.modifier = Some(DrmModifier::from(buf.modifier));
-            flags |= FbCmd2Flags::MODIFIERS;
-        } else if buf.modifier != MOD_LINEAR {
-            return Err(rejected(
-                "addfb2",
-                format!(
-                    "modifier {:#x} on a device without ADDFB2_MODIFIERS",
-                    buf.modifier
-                ),
-            ));
-        }
-    }
-    let fb_handle = card
-        .add_planar_framebuffer(&fb, flags)
-        .map_err(|e| rejected("addfb2", e))?;
+    let planes: Vec<DmabufPlane<'_>> = buf
+        .planes
+        .iter()
+        .map(|p| DmabufPlane {
+            fd: p.fd.as_fd(),
+            offset: p.offset,
+            stride: p.stride,
+        })
+        .collect();
+    let added = add_dmabuf_framebuffer(
+        card,
+        card.supports_modifiers(),
+        (decision.width, decision.height),
+        decision.format,
+        buf.modifier,
+        &planes,
+    )
+    .map_err(|r| match r.stage {
+        "import" => rejected(
+            "import",
+            format!("{}: {}", card.path().display(), r.message),
+        ),
+        _ => r,
+    })?;
+    scratch.handles = added.handles;
+    let fb_handle = added.fb;
     scratch.fb = Some(fb_handle);
 
     let (mw, mh) = target.mode.size();

@@ -2,19 +2,26 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
-use accord_examples::refcomp::{Compositor, Config, Error, ScreenshotRequest};
+use accord_examples::refcomp::{Compositor, Config, DrmOptions, Error, ScreenshotRequest};
 use smithay::reexports::calloop::signals::{Signal, Signals};
 
 const USAGE: &str = "\
 usage: accord-compositor [options]
 
-A headless Wayland compositor (Smithay, Pixman, one 1280x720 output).
+A Wayland compositor (Smithay, Pixman, one output): headless (1280x720) by
+default, or on a KMS device with --drm, where a fullscreen client's dma-buf
+goes on the primary plane as it is (direct scanout).
 It prints `accord-compositor: listening on WAYLAND_DISPLAY=<name>` once clients
 can connect, and `accord-compositor: counters frames_rendered=.. surface_commits=..
-bytes_copied=.. foreign_frames_shown=..` when it exits (SIGINT, SIGTERM, or a limit below).
-It serves the Accord global (wp_buffer_collection_manager_v1, memfd allocator).
+bytes_copied=.. foreign_frames_shown=.. frames_direct=.. frames_composited=..
+bytes_composited=..` when it exits (SIGINT, SIGTERM, or a limit below).
+It serves the Accord global (wp_buffer_collection_manager_v1; memfd
+allocator headless, dumb buffers on the card with --drm).
 
 options:
+  --drm /dev/dri/cardN      run on this KMS device (as root; first connected
+                            connector, preferred mode; --size is ignored)
+  --no-direct-scanout       with --drm: compose every frame
   --socket NAME             socket name in $XDG_RUNTIME_DIR (default: first free wayland-N)
   --size WxH                output size (default 1280x720)
   --screenshot FILE.png     write the output as PNG after --frames frames
@@ -53,8 +60,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(config: Config) -> Result<(), Error> {
-    let compositor = Compositor::headless(config)?;
+fn run((config, drm): (Config, Option<DrmOptions>)) -> Result<(), Error> {
+    let compositor = match &drm {
+        Some(options) => Compositor::drm(config, options)?,
+        None => Compositor::headless(config)?,
+    };
     let signals = Signals::new(&[Signal::SIGINT, Signal::SIGTERM])?;
     compositor
         .loop_handle()
@@ -73,8 +83,12 @@ fn run(config: Config) -> Result<(), Error> {
 }
 
 /// `Ok(None)` means `--help`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, Error> {
+fn parse_args(
+    mut args: impl Iterator<Item = String>,
+) -> Result<Option<(Config, Option<DrmOptions>)>, Error> {
     let mut config = Config::default();
+    let mut drm: Option<DrmOptions> = None;
+    let mut direct_scanout = true;
     let mut screenshot: Option<PathBuf> = None;
     let mut frames = 1u64;
     let mut exit_after = false;
@@ -83,6 +97,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
         match arg.as_str() {
             "-h" | "--help" => return Ok(None),
             "--socket" => config.socket_name = Some(value("--socket")?),
+            "--drm" => drm = Some(DrmOptions::new(value("--drm")?)),
+            "--no-direct-scanout" => direct_scanout = false,
             "--size" => {
                 let v = value("--size")?;
                 let (w, h) = v
@@ -104,12 +120,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
     if exit_after && screenshot.is_none() {
         return Err("--exit-after-screenshot needs --screenshot FILE".into());
     }
+    if !direct_scanout {
+        match &mut drm {
+            Some(options) => options.direct_scanout = false,
+            None => return Err("--no-direct-scanout needs --drm DEVICE".into()),
+        }
+    }
     config.screenshot = screenshot.map(|path| ScreenshotRequest {
         path,
         after_frames: frames,
         exit_after,
     });
-    Ok(Some(config))
+    Ok(Some((config, drm)))
 }
 
 fn parse_count(flag: &str, v: &str) -> Result<u64, Error> {
@@ -124,7 +146,22 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Option<Config>, Error> {
-        parse_args(args.iter().map(|a| a.to_string()))
+        parse_args(args.iter().map(|a| a.to_string())).map(|c| c.map(|(config, _)| config))
+    }
+
+    #[test]
+    fn drm_flags() {
+        let args = ["--drm", "/dev/dri/card0", "--no-direct-scanout"];
+        let (_, drm) = parse_args(args.iter().map(|a| a.to_string()))
+            .expect("valid")
+            .expect("not --help");
+        let drm = drm.expect("--drm");
+        assert_eq!(drm.path, PathBuf::from("/dev/dri/card0"));
+        assert!(!drm.direct_scanout);
+        let (_, none) = parse_args(std::iter::empty())
+            .expect("valid")
+            .expect("config");
+        assert!(none.is_none(), "headless by default");
     }
 
     #[test]
@@ -162,6 +199,8 @@ mod tests {
             &["--frames-limit", "0"],
             &["--socket"],
             &["--exit-after-screenshot"],
+            &["--no-direct-scanout"],
+            &["--drm"],
             &["--nope"],
         ] {
             assert!(parse(args).is_err(), "{args:?} accepted");

@@ -11,7 +11,10 @@ use accord_engine::FormatModifier;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState, MemfdBuffer};
 use smithay::{
     backend::renderer::pixman::PixmanRenderer,
-    reexports::wayland_server::{protocol::wl_buffer::WlBuffer, Resource},
+    reexports::wayland_server::{
+        protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
+        Resource,
+    },
 };
 
 use super::{
@@ -27,7 +30,13 @@ impl BufferCollectionHandler for RefState {
     fn renderer_formats(&self) -> Vec<FormatModifier> {
         self.accord_renderer_formats.clone()
     }
-    // `scanout_formats` keeps its default (none): headless has no planes.
+
+    /// The target's scanout pairs: none headless; on KMS the primary
+    /// plane's pairs Pixman also imports (one output: any surface may go
+    /// fullscreen on it).
+    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
+        self.target.scanout_pairs()
+    }
 }
 accord_smithay::delegate_buffer_collection!(RefState);
 

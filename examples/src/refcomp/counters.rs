@@ -1,5 +1,7 @@
 //! Counters shared between the compositor thread and whoever watches it.
 
+use super::target::FrameOutcome;
+
 use std::{
     fmt,
     sync::atomic::{AtomicU64, Ordering},
@@ -11,6 +13,9 @@ pub struct Counters {
     frames_rendered: AtomicU64,
     surface_commits: AtomicU64,
     bytes_copied: AtomicU64,
+    frames_direct: AtomicU64,
+    frames_composited: AtomicU64,
+    bytes_composited: AtomicU64,
     foreign_frames_shown: AtomicU64,
 }
 
@@ -28,6 +33,16 @@ pub struct CounterSnapshot {
     /// so nothing adds to this today. An import path that copies (e.g. a
     /// GLES texture upload of shm) must add its bytes here.
     pub bytes_copied: u64,
+    /// Frames whose primary plane showed a client buffer itself (direct
+    /// scanout: no composition, no copy). Only a KMS target has these.
+    pub frames_direct: u64,
+    /// Frames the renderer composed into an output buffer.
+    pub frames_composited: u64,
+    /// Bytes the renderer wrote into output buffers while composing: the
+    /// damaged area of each composited frame times 4 bytes per pixel (a
+    /// lower bound when a swapchain buffer's age makes it redraw older
+    /// damage too). This is the copy that direct scanout avoids.
+    pub bytes_composited: u64,
     /// Client frames shown through the `ForeignBuffers` hook (Accord's memfd
     /// buffers): each commit of a foreign buffer counts once, when it is
     /// first composited into the output; a commit replaced before the next
@@ -41,6 +56,9 @@ impl Counters {
             frames_rendered: self.frames_rendered.load(Ordering::Relaxed),
             surface_commits: self.surface_commits.load(Ordering::Relaxed),
             bytes_copied: self.bytes_copied.load(Ordering::Relaxed),
+            frames_direct: self.frames_direct.load(Ordering::Relaxed),
+            frames_composited: self.frames_composited.load(Ordering::Relaxed),
+            bytes_composited: self.bytes_composited.load(Ordering::Relaxed),
             foreign_frames_shown: self.foreign_frames_shown.load(Ordering::Relaxed),
         }
     }
@@ -51,6 +69,20 @@ impl Counters {
 
     pub(crate) fn surface_committed(&self) {
         self.surface_commits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one output frame by how it reached the screen.
+    pub(crate) fn frame_presented(&self, outcome: FrameOutcome) {
+        match outcome {
+            FrameOutcome::Direct => {
+                self.frames_direct.fetch_add(1, Ordering::Relaxed);
+            }
+            FrameOutcome::Composited { bytes } => {
+                self.frames_composited.fetch_add(1, Ordering::Relaxed);
+                self.bytes_composited.fetch_add(bytes, Ordering::Relaxed);
+            }
+            FrameOutcome::Unchanged | FrameOutcome::Busy => {}
+        }
     }
 
     pub(crate) fn foreign_frame_shown(&self) {
@@ -67,11 +99,15 @@ impl fmt::Display for CounterSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "frames_rendered={} surface_commits={} bytes_copied={} foreign_frames_shown={}",
+            "frames_rendered={} surface_commits={} bytes_copied={} foreign_frames_shown={} \
+             frames_direct={} frames_composited={} bytes_composited={}",
             self.frames_rendered,
             self.surface_commits,
             self.bytes_copied,
-            self.foreign_frames_shown
+            self.foreign_frames_shown,
+            self.frames_direct,
+            self.frames_composited,
+            self.bytes_composited
         )
     }
 }
@@ -89,13 +125,16 @@ impl CounterSnapshot {
                 "frames_rendered" => &mut snapshot.frames_rendered,
                 "surface_commits" => &mut snapshot.surface_commits,
                 "bytes_copied" => &mut snapshot.bytes_copied,
+                "frames_direct" => &mut snapshot.frames_direct,
+                "frames_composited" => &mut snapshot.frames_composited,
+                "bytes_composited" => &mut snapshot.bytes_composited,
                 "foreign_frames_shown" => &mut snapshot.foreign_frames_shown,
                 _ => continue,
             };
             *field = value.parse().ok()?;
             seen += 1;
         }
-        (seen == 4).then_some(snapshot)
+        (seen == 7).then_some(snapshot)
     }
 }
 
@@ -110,12 +149,17 @@ mod tests {
         counters.frame_rendered();
         counters.surface_committed();
         counters.add_bytes_copied(7);
+        counters.frame_presented(FrameOutcome::Direct);
+        counters.frame_presented(FrameOutcome::Composited { bytes: 16 });
+        counters.frame_presented(FrameOutcome::Composited { bytes: 4 });
+        counters.frame_presented(FrameOutcome::Unchanged);
         counters.foreign_frame_shown();
         let snapshot = counters.snapshot();
         let line = snapshot.to_string();
         assert_eq!(
             line,
-            "frames_rendered=2 surface_commits=1 bytes_copied=7 foreign_frames_shown=1"
+            "frames_rendered=2 surface_commits=1 bytes_copied=7 foreign_frames_shown=1 \
+             frames_direct=1 frames_composited=2 bytes_composited=20"
         );
         assert_eq!(CounterSnapshot::parse(&line), Some(snapshot));
     }
@@ -123,7 +167,7 @@ mod tests {
     #[test]
     fn parse_rejects_missing_or_bad_fields() {
         assert_eq!(
-            CounterSnapshot::parse("frames_rendered=2 surface_commits=1"),
+            CounterSnapshot::parse("frames_rendered=2 surface_commits=1 bytes_copied=0"),
             None
         );
         assert_eq!(

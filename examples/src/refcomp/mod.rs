@@ -7,10 +7,15 @@
 //! Layout: `state.rs` holds the protocol states and the scene, `handlers.rs`
 //! the Smithay handler impls, `render.rs` the frame, `target.rs` the
 //! rendering-target trait with `headless.rs` its offscreen implementation,
+//! `drm.rs` the KMS one (with `drm_export.rs`, client dma-bufs as
+//! framebuffers, and `drm_readback.rs`, reading what a plane scans out),
 //! `socket.rs` the listening socket.
 
 mod accord;
 mod counters;
+mod drm;
+mod drm_export;
+mod drm_readback;
 mod foreign;
 mod handlers;
 mod headless;
@@ -43,12 +48,15 @@ use tracing::{info, warn};
 
 pub use accord::AccordMemfdBuffers;
 pub use counters::{CounterSnapshot, Counters};
+pub use drm::{DrmOptions, DrmTarget};
+pub use drm_export::PrimeExporter;
+pub use drm_readback::{scanned_out, ScannedOut};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
 pub use render::{OutputElement, BACKGROUND};
 pub use screenshot::Screenshot;
 pub use state::{ClientState, RefState};
-pub use target::{read_framebuffer, DrawFn, OutputTarget};
+pub use target::{damage_bytes, read_framebuffer, DrawFn, FrameOutcome, OutputTarget};
 
 /// Errors of the reference compositor: messages meant for a person.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;

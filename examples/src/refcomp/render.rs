@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::{
     foreign::{self, ForeignBuffers, ForeignElement},
     state::RefState,
+    target::FrameOutcome,
     Counters, Error,
 };
 
@@ -60,8 +61,11 @@ impl RefState {
     /// Renders one frame, sends frame callbacks, and handles the screenshot
     /// and frame-limit options. Called by the frame timer.
     pub fn tick(&mut self) {
-        match self.render_frame() {
-            Ok(()) => self.last_render_error = None,
+        let outcome = match self.render_frame() {
+            Ok(outcome) => {
+                self.last_render_error = None;
+                outcome
+            }
             Err(err) => {
                 // Once per distinct error, not 60 times a second.
                 let message = err.to_string();
@@ -69,8 +73,19 @@ impl RefState {
                     warn!(%message, "rendering failed");
                     self.last_render_error = Some(message);
                 }
+                FrameOutcome::Unchanged
             }
+        };
+        if outcome == FrameOutcome::Busy {
+            // The display has not taken the last frame yet.
+            return;
         }
+        tracing::debug!(
+            ?outcome,
+            commits = self.counters.snapshot().surface_commits,
+            "frame"
+        );
+        self.counters.frame_presented(outcome);
         let frames = self.counters.frame_rendered();
         self.send_frame_callbacks();
         self.space.refresh();
@@ -102,16 +117,20 @@ impl RefState {
         }
     }
 
-    fn render_frame(&mut self) -> Result<(), Error> {
-        let (space, foreign, tracker) = (&self.space, &self.foreign, &mut self.damage_tracker);
-        let counters = &self.counters;
+    fn render_frame(&mut self) -> Result<FrameOutcome, Error> {
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
-        self.target
-            .render_frame(&mut self.renderer, &mut |renderer, framebuffer, age| {
-                let elements = scene_elements(space, foreign.as_ref(), counters, renderer);
-                tracker.render_output(renderer, framebuffer, age, &elements, background)?;
-                Ok(())
-            })
+        let elements = scene_elements(
+            &self.space,
+            self.foreign.as_ref(),
+            &self.counters,
+            &mut self.renderer,
+        );
+        self.target.render_scene(
+            &mut self.renderer,
+            &elements,
+            background,
+            &mut self.damage_tracker,
+        )
     }
 
     fn send_frame_callbacks(&self) {

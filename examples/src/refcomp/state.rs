@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Instant};
 
 use accord_engine::FormatModifier;
-use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionState};
+use accord_smithay::BufferCollectionState;
 use smithay::{
     backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
     desktop::{PopupManager, Space, Window},
@@ -57,7 +57,9 @@ pub struct RefState {
     pub output_manager_state: OutputManagerState,
     pub dmabuf_state: DmabufState,
     pub dmabuf_global: DmabufGlobal,
-    /// Accord's buffer-collection module (memfd allocator; handler in accord.rs).
+    /// Accord's buffer-collection module (handler in accord.rs); its
+    /// allocator is the target's (`OutputTarget::collection_allocator`:
+    /// memfd headless, dumb buffers on the card on KMS).
     pub buffer_collection_state: BufferCollectionState,
     /// What the compositor participant of `attach_surface` offers.
     pub accord_renderer_formats: Vec<FormatModifier>,
@@ -97,7 +99,7 @@ impl RefState {
             .map_err(|e| format!("cannot build the dmabuf feedback table: {e}"))?;
         let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &feedback);
         let buffer_collection_state =
-            BufferCollectionState::new::<Self>(dh, Box::new(MemfdAllocator::new()));
+            BufferCollectionState::new::<Self>(dh, target.collection_allocator()?);
         let accord_renderer_formats = super::accord::renderer_formats(&renderer);
 
         let output = Output::new(target.output_name(), target.physical_properties());

@@ -5,6 +5,7 @@ use smithay::{
     backend::{
         allocator::Fourcc,
         renderer::{
+            damage::OutputDamageTracker,
             pixman::{PixmanRenderer, PixmanTarget},
             ExportMem, ImportDma,
         },
@@ -14,7 +15,48 @@ use smithay::{
     wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder},
 };
 
-use super::{Error, Screenshot};
+use accord_engine::FormatModifier;
+use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+use smithay::backend::allocator::Format;
+
+use super::{Error, OutputElement, Screenshot};
+
+/// Smithay's formats as the engine's pairs.
+pub fn format_pairs<'a>(
+    formats: impl IntoIterator<Item = &'a Format>,
+    scanout: bool,
+) -> Vec<FormatModifier> {
+    formats
+        .into_iter()
+        .map(|f| FormatModifier {
+            format: f.code as u32,
+            modifier: u64::from(f.modifier),
+            scanout,
+        })
+        .collect()
+}
+
+/// How one frame tick reached the screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameOutcome {
+    /// A client buffer went to the primary plane as it is: no composition.
+    Direct,
+    /// The renderer composed the scene into an output buffer, writing `bytes`.
+    Composited { bytes: u64 },
+    /// Nothing changed since the last frame; nothing was drawn or presented.
+    Unchanged,
+    /// The previous frame is still waiting for its page flip; this tick is
+    /// skipped (no frame callbacks, so clients do not outrun the display).
+    Busy,
+}
+
+/// 4 bytes per pixel over `rects` (the output buffers are 32-bit).
+pub fn damage_bytes<'a, K: 'a>(rects: impl IntoIterator<Item = &'a Rectangle<i32, K>>) -> u64 {
+    rects
+        .into_iter()
+        .map(|r| u64::from(r.size.w.max(0) as u32) * u64::from(r.size.h.max(0) as u32) * 4)
+        .sum()
+}
 
 /// Renders the scene into a framebuffer; receives the framebuffer's age
 /// (0: unknown contents, n: contents of n frames ago).
@@ -32,11 +74,47 @@ pub trait OutputTarget {
     /// The `wl_output` make/model.
     fn physical_properties(&self) -> PhysicalProperties;
 
+    /// The allocator of Accord buffer collections: memfd by default; a KMS
+    /// target allocates on its card so collection buffers can scan out.
+    fn collection_allocator(&self) -> Result<Box<dyn Allocator>, Error> {
+        Ok(Box::new(MemfdAllocator::new()))
+    }
+
+    /// The (format, modifier) pairs a fullscreen surface can scan out on
+    /// this target (the Accord compositor participant's `scanout` pairs).
+    /// Headless scans nothing out.
+    fn scanout_pairs(&self) -> Vec<FormatModifier> {
+        Vec::new()
+    }
+
     /// Default feedback for `zwp_linux_dmabuf_v1`. Headless has no device, so
     /// the main device is 0 and the only tranche is the renderer's formats; a
     /// KMS target overrides this with its device and a scanout tranche.
     fn dmabuf_feedback(&self, renderer: &PixmanRenderer) -> std::io::Result<DmabufFeedback> {
         DmabufFeedbackBuilder::new(0, renderer.dmabuf_formats()).build()
+    }
+
+    /// Shows `elements` (topmost first) over `background`. The default
+    /// composes them with `tracker` through [`OutputTarget::render_frame`]; a
+    /// KMS target may instead put a client buffer on a plane directly.
+    fn render_scene(
+        &mut self,
+        renderer: &mut PixmanRenderer,
+        elements: &[OutputElement],
+        background: [f32; 4],
+        tracker: &mut OutputDamageTracker,
+    ) -> Result<FrameOutcome, Error> {
+        let mut outcome = FrameOutcome::Unchanged;
+        self.render_frame(renderer, &mut |renderer, framebuffer, age| {
+            let result = tracker.render_output(renderer, framebuffer, age, elements, background)?;
+            if let Some(damage) = result.damage {
+                outcome = FrameOutcome::Composited {
+                    bytes: damage_bytes(damage),
+                };
+            }
+            Ok(())
+        })?;
+        Ok(outcome)
     }
 
     /// Binds the next framebuffer, calls `draw` on it and presents it.

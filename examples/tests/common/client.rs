@@ -7,23 +7,18 @@ use std::{
     os::{fd::AsFd, unix::net::UnixStream},
 };
 
-use accord_examples::refcomp::Running;
+use accord_examples::{client_plumbing::ClientEvents, refcomp::Running};
 use wayland_client::{
     backend::ObjectId,
     delegate_noop,
-    globals::{registry_queue_init, GlobalList, GlobalListContents},
+    globals::{registry_queue_init, GlobalList},
     protocol::{
-        wl_buffer::{self, WlBuffer},
-        wl_callback::WlCallback,
-        wl_compositor::WlCompositor,
-        wl_registry::WlRegistry,
-        wl_shm,
-        wl_shm_pool::WlShmPool,
+        wl_buffer::WlBuffer, wl_compositor::WlCompositor, wl_shm, wl_shm_pool::WlShmPool,
         wl_surface::WlSurface,
     },
-    Connection, Dispatch, EventQueue, Proxy, QueueHandle,
+    Connection, EventQueue, Proxy, QueueHandle,
 };
-use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
+use wayland_protocols::xdg::shell::client::{xdg_toplevel, xdg_wm_base};
 
 /// What the events told the client so far. Tests add fields for their own
 /// protocols by implementing `Dispatch` for this type.
@@ -146,100 +141,22 @@ impl TestClient {
     }
 }
 
-impl Dispatch<WlRegistry, GlobalListContents> for State {
-    fn event(
-        _: &mut Self,
-        _: &WlRegistry,
-        _: <WlRegistry as Proxy>::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
+impl ClientEvents for State {
+    fn configured(&mut self) {
+        self.configured = true;
+    }
+    fn toplevel_configure(&mut self, size: (i32, i32), states: Vec<u32>) {
+        self.toplevel_size = size;
+        self.toplevel_states = states;
+    }
+    fn frame_done(&mut self) {
+        self.frames_done += 1;
+    }
+    fn buffer_released(&mut self, buffer: &WlBuffer) {
+        self.released.push(buffer.id());
     }
 }
-
-impl Dispatch<xdg_wm_base::XdgWmBase, ()> for State {
-    fn event(
-        _: &mut Self,
-        wm: &xdg_wm_base::XdgWmBase,
-        event: xdg_wm_base::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_wm_base::Event::Ping { serial } = event {
-            wm.pong(serial);
-        }
-    }
-}
-
-impl Dispatch<xdg_surface::XdgSurface, ()> for State {
-    fn event(
-        state: &mut Self,
-        surface: &xdg_surface::XdgSurface,
-        event: xdg_surface::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_surface::Event::Configure { serial } = event {
-            surface.ack_configure(serial);
-            state.configured = true;
-        }
-    }
-}
-
-impl Dispatch<xdg_toplevel::XdgToplevel, ()> for State {
-    fn event(
-        state: &mut Self,
-        _: &xdg_toplevel::XdgToplevel,
-        event: xdg_toplevel::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let xdg_toplevel::Event::Configure {
-            width,
-            height,
-            states,
-        } = event
-        {
-            state.toplevel_size = (width, height);
-            state.toplevel_states = states
-                .chunks_exact(4)
-                .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
-                .collect();
-        }
-    }
-}
-
-impl Dispatch<WlCallback, ()> for State {
-    fn event(
-        state: &mut Self,
-        _: &WlCallback,
-        _: <WlCallback as Proxy>::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        state.frames_done += 1;
-    }
-}
-
-impl Dispatch<WlBuffer, ()> for State {
-    fn event(
-        state: &mut Self,
-        buffer: &WlBuffer,
-        event: wl_buffer::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-        if let wl_buffer::Event::Release = event {
-            state.released.push(buffer.id());
-        }
-    }
-}
+accord_examples::delegate_client_plumbing!(State);
 
 delegate_noop!(State: ignore WlCompositor);
 delegate_noop!(State: ignore WlSurface);

@@ -8,6 +8,7 @@ mod dmabuf;
 mod harness;
 mod info;
 mod probe;
+mod refcomp_drm;
 mod scanout;
 
 fn main() {
@@ -78,6 +79,22 @@ fn main() {
         ("dma_heap_system", backends::dma_heap),
         ("udmabuf", backends::udmabuf),
         ("detect_lists_backends", backends::detect_lists),
+        (
+            "refcomp_drm_collection_direct_scanout_60_frames",
+            refcomp_drm::collection_direct_scanout_60_frames,
+        ),
+        (
+            "refcomp_drm_dumb_direct_scanout_60_frames",
+            refcomp_drm::dumb_direct_scanout_60_frames,
+        ),
+        (
+            "refcomp_drm_forced_composition",
+            refcomp_drm::forced_composition,
+        ),
+        (
+            "refcomp_drm_windowed_is_composited",
+            refcomp_drm::windowed_is_composited,
+        ),
         (
             "accord_info_json_lists_devices",
             info::lists_virtio_gpu_and_vgem,

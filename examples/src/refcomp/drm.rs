@@ -1,0 +1,317 @@
+//! The KMS target: the compositor on a DRM device, through smithay's
+//! `DrmDevice` (atomic) and `DrmCompositor`, composing with Pixman into dumb
+//! buffers, and putting a fullscreen client's dma-buf on the primary plane
+//! as it is when it can (direct scanout).
+//!
+//! The device is opened directly (root, no libseat, no udev): the first
+//! connected connector with its preferred mode, its CRTC and primary plane
+//! (`accord_smithay::kms::ScanoutTarget`).
+
+use std::{
+    cell::{Cell, RefCell},
+    os::fd::OwnedFd,
+    path::{Path, PathBuf},
+    rc::Rc,
+};
+
+use accord_engine::FormatModifier;
+use accord_smithay::{
+    backend::{Allocator, DumbAllocator as CollectionAllocator},
+    kms::{compositor_formats, probe_planes, Card, ScanoutTarget},
+};
+use smithay::{
+    backend::{
+        allocator::{dumb::DumbAllocator, gbm::GbmDevice, Format, Fourcc, Modifier},
+        drm::{
+            compositor::{DrmCompositor, FrameFlags, PrimaryPlaneElement},
+            DrmDevice, DrmDeviceFd, DrmDeviceNotifier, DrmEvent,
+        },
+        renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer, ImportDma},
+    },
+    output::{Mode, OutputModeSource, PhysicalProperties, Subpixel},
+    reexports::{
+        drm::control::{plane, Device as _},
+        wayland_protocols::wp::linux_dmabuf::zv1::server::zwp_linux_dmabuf_feedback_v1::TrancheFlags,
+    },
+    utils::{DeviceFd, Transform},
+    wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder},
+};
+use tracing::{info, warn};
+
+use super::{
+    drm_export::PrimeExporter,
+    drm_readback::scanned_out,
+    target::{damage_bytes, format_pairs, DrawFn, FrameOutcome, OutputTarget},
+    Compositor, Config, Error, OutputElement, Screenshot,
+};
+
+type SceneCompositor = DrmCompositor<DumbAllocator, PrimeExporter, (), DrmDeviceFd>;
+
+/// How to run on a DRM device.
+#[derive(Debug, Clone)]
+pub struct DrmOptions {
+    /// A KMS card node, e.g. `/dev/dri/card0`.
+    pub path: PathBuf,
+    /// Let a fullscreen client buffer go on the primary plane. `false`
+    /// forces composition of every frame (for comparisons).
+    pub direct_scanout: bool,
+}
+
+impl DrmOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            direct_scanout: true,
+        }
+    }
+}
+
+/// One output on a KMS CRTC.
+pub struct DrmTarget {
+    path: PathBuf,
+    compositor: Rc<RefCell<SceneCompositor>>,
+    /// A frame is queued and its page flip has not completed yet.
+    flip_pending: Rc<Cell<bool>>,
+    fd: DrmDeviceFd,
+    _device: DrmDevice,
+    dev_id: u64,
+    plane: plane::Handle,
+    connector_name: String,
+    mode: Mode,
+    flags: FrameFlags,
+    /// The primary plane's pairs the renderer imports too (LINEAR where the
+    /// plane takes implicit layouts): the feedback's scanout tranche.
+    scanout_formats: Vec<Format>,
+}
+
+impl Compositor {
+    /// Sets up a compositor on a DRM device: modeset on the first connected
+    /// connector, Pixman composition, direct scanout of fullscreen dma-bufs.
+    pub fn drm(config: Config, options: &DrmOptions) -> Result<Self, Error> {
+        let mut renderer = PixmanRenderer::new()?;
+        let (target, notifier) = DrmTarget::open(options, &mut renderer)?;
+        // Frames tick at the mode's refresh.
+        let config = Config {
+            refresh_mhz: target.mode.refresh,
+            ..config
+        };
+        let compositor = target.compositor.clone();
+        let flip_pending = target.flip_pending.clone();
+        let this = Self::new(config, renderer, Box::new(target))?;
+        this.loop_handle()
+            .insert_source(notifier, move |event, _, _| match event {
+                DrmEvent::VBlank(_) => {
+                    flip_pending.set(false);
+                    if let Err(err) = compositor.borrow_mut().frame_submitted() {
+                        warn!(%err, "page flip completion failed");
+                    }
+                }
+                DrmEvent::Error(err) => warn!(%err, "DRM event error"),
+            })
+            .map_err(|e| e.error)?;
+        Ok(this)
+    }
+}
+
+fn open_card(path: &Path) -> Result<OwnedFd, Error> {
+    use rustix::fs::{Mode as FsMode, OFlags};
+    rustix::fs::open(path, OFlags::RDWR | OFlags::CLOEXEC, FsMode::empty())
+        .map_err(|e| format!("cannot open {}: {e} (run as root)", path.display()).into())
+}
+
+impl DrmTarget {
+    /// Opens `options.path`, takes its first connected connector and sets up
+    /// the compositor; the notifier delivers page-flip events.
+    pub fn open(
+        options: &DrmOptions,
+        renderer: &mut PixmanRenderer,
+    ) -> Result<(Self, DrmDeviceNotifier), Error> {
+        let path = &options.path;
+        let fd = DrmDeviceFd::new(DeviceFd::from(open_card(path)?));
+        let (mut device, notifier) = DrmDevice::new(fd.clone(), true)
+            .map_err(|e| format!("{}: not a usable KMS device: {e}", path.display()))?;
+        if !device.is_atomic() {
+            return Err(format!("{}: atomic modesetting is not available", path.display()).into());
+        }
+        // Probing goes through accord's KMS module, on its own handle.
+        let card = Card::open(path)?;
+        card.enable_atomic()?;
+        let target = ScanoutTarget::first_connected(&card)?;
+        let modifiers = card.supports_modifiers();
+        let connector_name = {
+            let info = card.get_connector(target.connector, false)?;
+            format!("{:?}-{}", info.interface(), info.interface_id())
+        };
+        let (w, h) = target.mode.size();
+        let mode = Mode {
+            size: (i32::from(w), i32::from(h)).into(),
+            refresh: i32::try_from(target.mode.vrefresh() * 1000).unwrap_or(60_000),
+        };
+
+        let pairs = format_pairs(renderer.dmabuf_formats().iter(), false);
+        let primary = probe_planes(&card, target.crtc)?
+            .into_iter()
+            .find(|p| p.handle == target.plane)
+            .ok_or("the primary plane vanished while probing")?;
+        let scanout_formats: Vec<Format> = compositor_formats(&primary, &pairs)
+            .into_iter()
+            .filter(|p| p.scanout)
+            .filter_map(|p| {
+                Some(Format {
+                    code: Fourcc::try_from(p.format).ok()?,
+                    modifier: Modifier::from(p.modifier),
+                })
+            })
+            .collect();
+
+        let surface = device
+            .create_surface(target.crtc, target.mode, &[target.connector])
+            .map_err(|e| format!("cannot drive {connector_name}: {e}"))?;
+        let source = OutputModeSource::Static {
+            size: mode.size,
+            scale: 1.0.into(),
+            transform: Transform::Normal,
+        };
+        // The swapchain: dumb buffers, the only allocator that works on
+        // virtio-gpu without virgl (no Mesa GPU driver in the guest). A plane
+        // without IN_FORMATS lists implicit modifiers; Pixman maps LINEAR,
+        // and a dumb buffer is linear.
+        let swapchain_modifiers = [Modifier::Linear, Modifier::Invalid];
+        let compositor = SceneCompositor::with_format(
+            source,
+            surface,
+            None,
+            DumbAllocator::new(fd.clone()),
+            PrimeExporter::new(modifiers),
+            Fourcc::Xrgb8888,
+            swapchain_modifiers,
+            device.cursor_size(),
+            None::<GbmDevice<DrmDeviceFd>>,
+        )
+        .map_err(|e| format!("cannot set up composition on {connector_name}: {e}"))?;
+        let dev_id = fd.dev_id().map_err(std::io::Error::from)?;
+        info!(
+            device = %path.display(),
+            connector = %connector_name,
+            mode = ?(w, h, target.mode.vrefresh()),
+            scanout_formats = ?scanout_formats,
+            direct_scanout = options.direct_scanout,
+            "KMS output"
+        );
+        let flags = if options.direct_scanout {
+            // "_ANY": a client framebuffer added without modifiers reads as
+            // (XR24, INVALID) while the dumb swapchain reads as (XR24,
+            // LINEAR); the same memory layout, and the atomic TEST_ONLY
+            // commit smithay runs before using a plane is the real check.
+            FrameFlags::DEFAULT | FrameFlags::ALLOW_PRIMARY_PLANE_SCANOUT_ANY
+        } else {
+            FrameFlags::empty()
+        };
+        Ok((
+            Self {
+                path: path.clone(),
+                compositor: Rc::new(RefCell::new(compositor)),
+                flip_pending: Rc::new(Cell::new(false)),
+                fd,
+                _device: device,
+                dev_id,
+                plane: target.plane,
+                connector_name,
+                mode,
+                flags,
+                scanout_formats,
+            },
+            notifier,
+        ))
+    }
+
+    /// The primary plane, e.g. to read back what it scans out.
+    pub fn primary_plane(&self) -> plane::Handle {
+        self.plane
+    }
+}
+
+impl OutputTarget for DrmTarget {
+    fn output_name(&self) -> String {
+        self.connector_name.clone()
+    }
+
+    fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    fn physical_properties(&self) -> PhysicalProperties {
+        PhysicalProperties {
+            size: (0, 0).into(),
+            subpixel: Subpixel::Unknown,
+            make: "Accord".into(),
+            model: "KMS".into(),
+        }
+    }
+
+    /// Dumb buffers on this card: linear, mappable, and scanned out by
+    /// the primary plane (measured on virtio-gpu).
+    fn collection_allocator(&self) -> Result<Box<dyn Allocator>, Error> {
+        Ok(Box::new(CollectionAllocator::open(&self.path)?))
+    }
+
+    fn scanout_pairs(&self) -> Vec<FormatModifier> {
+        format_pairs(&self.scanout_formats, true)
+    }
+
+    /// Main device: this card. First tranche: the primary plane's formats,
+    /// flagged scanout, targeting this card; then what Pixman imports.
+    fn dmabuf_feedback(&self, renderer: &PixmanRenderer) -> std::io::Result<DmabufFeedback> {
+        DmabufFeedbackBuilder::new(self.dev_id, renderer.dmabuf_formats())
+            .add_preference_tranche(
+                self.dev_id,
+                Some(TrancheFlags::Scanout),
+                self.scanout_formats.iter().copied(),
+            )
+            .build()
+    }
+
+    fn render_scene(
+        &mut self,
+        renderer: &mut PixmanRenderer,
+        elements: &[OutputElement],
+        background: [f32; 4],
+        _tracker: &mut OutputDamageTracker,
+    ) -> Result<FrameOutcome, Error> {
+        if self.flip_pending.get() {
+            return Ok(FrameOutcome::Busy);
+        }
+        let mut compositor = self.compositor.borrow_mut();
+        let result = compositor
+            .render_frame(renderer, elements, background, self.flags)
+            .map_err(|e| format!("DRM frame: {e}"))?;
+        if result.is_empty {
+            return Ok(FrameOutcome::Unchanged);
+        }
+        let outcome = match &result.primary_element {
+            PrimaryPlaneElement::Element(_) => FrameOutcome::Direct,
+            PrimaryPlaneElement::Swapchain(swapchain) => FrameOutcome::Composited {
+                bytes: damage_bytes(swapchain.damage.raw().next().into_iter().flatten()),
+            },
+        };
+        drop(result);
+        compositor
+            .queue_frame(())
+            .map_err(|e| format!("queueing the page flip: {e}"))?;
+        self.flip_pending.set(true);
+        Ok(outcome)
+    }
+
+    fn render_frame(
+        &mut self,
+        _renderer: &mut PixmanRenderer,
+        _draw: &mut DrawFn<'_>,
+    ) -> Result<(), Error> {
+        Err("the KMS target renders through render_scene".into())
+    }
+
+    /// Reads the framebuffer the primary plane shows now.
+    fn read_pixels(&mut self, _renderer: &mut PixmanRenderer) -> Result<Screenshot, Error> {
+        scanned_out(&self.fd, self.plane)?.read_rgba()
+    }
+}

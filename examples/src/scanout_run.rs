@@ -1,0 +1,248 @@
+//! One zero-copy scanout run, shared by the `zero-copy-scanout` demo and the
+//! real-kernel test: the reference compositor on a KMS card (its own
+//! thread), a dma-buf client (this thread) showing N frames, the counters
+//! over those frames, the compositor thread's CPU time, and a read-back of
+//! the framebuffer the primary plane scans out.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use accord_smithay::kms::{Card, ScanoutTarget};
+
+use crate::{
+    dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
+    refcomp::{
+        scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error, Running,
+    },
+};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct ScanoutRun {
+    pub card: PathBuf,
+    pub frames: u32,
+    pub buffers: usize,
+    pub fullscreen: bool,
+    /// `false`: the compositor composes every frame (`--no-direct-scanout`).
+    pub direct_scanout: bool,
+    /// Where the socket goes (the run makes and removes a directory in it).
+    pub runtime_parent: PathBuf,
+    /// Take the buffers from an Accord collection negotiated with the
+    /// compositor; `false`: the client's own dumb buffers (the linux-dmabuf
+    /// baseline).
+    pub collection: bool,
+}
+
+impl ScanoutRun {
+    pub fn new(card: impl Into<PathBuf>) -> Self {
+        Self {
+            card: card.into(),
+            frames: 60,
+            buffers: 3,
+            fullscreen: true,
+            direct_scanout: true,
+            runtime_parent: std::env::temp_dir(),
+            collection: true,
+        }
+    }
+}
+
+/// A pixel checked through the scanned-out framebuffer.
+#[derive(Debug, Clone, Copy)]
+pub struct PixelCheck {
+    pub at: (u32, u32),
+    /// What the client wrote through its mapping (RGBA), after its last
+    /// commit: it shows only if the display reads the client's memory.
+    pub written: [u8; 4],
+    pub read: [u8; 4],
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct ScanoutReport {
+    pub feedback: Feedback,
+    pub choice: Choice,
+    pub size: (u32, u32),
+    pub frames: u32,
+    /// Counters over the client's frames only (first attach to last callback).
+    pub delta: CounterSnapshot,
+    /// CPU time of the compositor thread over those frames.
+    pub compositor_cpu: Duration,
+    pub wall: Duration,
+    pub pixel: PixelCheck,
+    /// The primary plane's framebuffer is the client's last buffer itself
+    /// (same dma-buf inode).
+    pub scanout_is_client_buffer: bool,
+    pub scanout_format: String,
+    /// Where the buffers came from, for people.
+    pub buffers_from: String,
+    /// The Accord outcome, when the buffers came from a collection.
+    pub collection: Option<CollectionOutcome>,
+}
+
+impl ScanoutReport {
+    /// Client pixels the compositor wrote or copied to show the frames.
+    pub fn bytes_copied(&self) -> u64 {
+        self.delta.bytes_copied + self.delta.bytes_composited
+    }
+}
+
+fn delta(after: CounterSnapshot, before: CounterSnapshot) -> CounterSnapshot {
+    CounterSnapshot {
+        frames_rendered: after.frames_rendered - before.frames_rendered,
+        surface_commits: after.surface_commits - before.surface_commits,
+        bytes_copied: after.bytes_copied - before.bytes_copied,
+        foreign_frames_shown: after.foreign_frames_shown - before.foreign_frames_shown,
+        frames_direct: after.frames_direct - before.frames_direct,
+        frames_composited: after.frames_composited - before.frames_composited,
+        bytes_composited: after.bytes_composited - before.bytes_composited,
+    }
+}
+
+/// CPU time of this process's thread named `name` (`/proc/self/task/*`),
+/// from `schedstat` (ns) when present, else `stat` (clock ticks).
+pub fn thread_cpu(name: &str) -> Option<Duration> {
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        // comm is cut at 15 bytes.
+        if !name.starts_with(comm.trim()) || comm.trim().is_empty() {
+            continue;
+        }
+        if let Ok(s) = std::fs::read_to_string(dir.join("schedstat")) {
+            if let Some(ns) = s.split_whitespace().next().and_then(|v| v.parse().ok()) {
+                return Some(Duration::from_nanos(ns));
+            }
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+        let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        return Some(Duration::from_millis(ticks * 10));
+    }
+    None
+}
+
+/// Waits (at most 2 s) until no frame has been presented for 150 ms.
+fn settle(compositor: &Running) {
+    let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = presented(compositor.counters());
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(150) {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = presented(compositor.counters());
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+}
+
+/// Runs the compositor on `run.card` and a client showing `run.frames`
+/// frames; the compositor stops before this returns.
+pub fn run_scanout(run: &ScanoutRun) -> Result<ScanoutReport, Error> {
+    let runtime_dir = run
+        .runtime_parent
+        .join(format!("accord-scanout-{}", std::process::id()));
+    std::fs::create_dir_all(&runtime_dir)?;
+    let result = run_in(run, &runtime_dir);
+    let _ = std::fs::remove_dir_all(&runtime_dir);
+    result
+}
+
+fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutReport, Error> {
+    let mut options = DrmOptions::new(&run.card);
+    options.direct_scanout = run.direct_scanout;
+    let config = Config {
+        runtime_dir: Some(runtime_dir.to_owned()),
+        ..Config::default()
+    };
+    let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
+    let mut client = DmabufClient::connect(compositor.socket_path())?;
+    let feedback = client.default_feedback()?;
+    let choice = feedback
+        .choose_xrgb8888_linear()
+        .ok_or("the dmabuf feedback offers no XRGB8888 with LINEAR")?;
+    let size = client.open_window(run.fullscreen, (640, 480))?;
+    let count = run.buffers.clamp(1, 16);
+    let (mut buffers, collection, buffers_from) = if run.collection {
+        let (outcome, buffers) = client.allocate_collection(size, count as u32)?;
+        let from = format!(
+            "an Accord collection ({}, allocated by the compositor)",
+            if outcome.dmabuf { "dma-bufs" } else { "memfd" }
+        );
+        (buffers, Some(outcome), from)
+    } else {
+        let buffers = client.allocate(&run.card, size, count, &choice)?;
+        let from = format!(
+            "the client's own dumb buffers on {} (PRIME, linux-dmabuf)",
+            run.card.display()
+        );
+        (buffers, None, from)
+    };
+    for (i, b) in buffers.iter_mut().enumerate() {
+        b.fill((0, 0, size.0, size.1), size.0, 0x0020_4060 + i as u32);
+    }
+
+    // Let the compositor finish what it draws before the client's first
+    // buffer (smithay may still redraw older swapchain slots of the
+    // background), so the counters below cover the client's frames only.
+    settle(&compositor);
+    let before = compositor.counters();
+    let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
+    let start = Instant::now();
+    let count = buffers.len();
+    for frame in 0..run.frames {
+        let buffer = &mut buffers[frame as usize % count];
+        // A moving square: the frame's content really changes.
+        let x = (frame * 8) % size.0.saturating_sub(32).max(1);
+        buffer.fill((x, 16, 32, 32), size.0, 0x00ff_ff00);
+        client.present(&buffers[frame as usize % count])?;
+    }
+    let wall = start.elapsed();
+    let cpu = thread_cpu("accord-compositor")
+        .unwrap_or_default()
+        .saturating_sub(cpu_before);
+    let after = compositor.counters();
+
+    // Write a pixel into the buffer on screen, without committing: the
+    // scanned-out memory shows it only if it is the client's memory.
+    let last = (run.frames.max(1) - 1) as usize % count;
+    let at = (size.0 / 2, size.1 / 2);
+    buffers[last].fill((at.0, at.1, 1, 1), size.0, 0x00c0_ffee);
+    let written = [0xc0, 0xff, 0xee, 0xff];
+    let card = Card::open(&run.card)?;
+    card.enable_atomic()?;
+    let plane = ScanoutTarget::first_connected(&card)?.plane;
+    let shown = scanned_out(&card, plane)?;
+    let shot = shown.read_rgba()?;
+    let read = shot
+        .pixel(at.0, at.1)
+        .ok_or("the read-back framebuffer is smaller than the window")?;
+    let shown_inode = rustix::fs::fstat(&shown.dmabuf)?.st_ino;
+    let scanout_is_client_buffer = shown_inode == buffers[last].inode()?;
+    let scanout_format = format!(
+        "{:?} {}x{} pitch {}",
+        shown.format, shown.width, shown.height, shown.pitch
+    );
+    drop(buffers);
+    drop(client);
+    compositor.stop()?;
+    Ok(ScanoutReport {
+        feedback,
+        choice,
+        size,
+        frames: run.frames,
+        delta: delta(after, before),
+        compositor_cpu: cpu,
+        wall,
+        pixel: PixelCheck { at, written, read },
+        scanout_is_client_buffer,
+        scanout_format,
+        buffers_from,
+        collection,
+    })
+}
