@@ -9,11 +9,13 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use accord_client::{Accord, Constraints, Mapping, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR};
+use accord_client::{
+    Accord, Constraints, Mapping, Populate, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR,
+};
 use wayland_client::protocol::{wl_compositor, wl_shm};
 
 use crate::relay::Relay;
-use crate::server::{sched_ns, Server};
+use crate::server::{cpu_ns, sched_ns, Server};
 use crate::stats::{median, ms};
 use crate::wl::{connect, read_pages, touch_pages, Globals, Wl};
 
@@ -25,6 +27,38 @@ pub struct Options {
     pub pairs: usize,
     pub warmup: usize,
     pub mode: Mode,
+    pub paging: Paging,
+}
+
+/// How every client (A's two and B's one) gets its pages mapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paging {
+    /// Prefault each buffer in one call before touching it
+    /// (`MADV_POPULATE_WRITE` to write, `_READ` to read): A through
+    /// `accord_client::Mapping::populate`, B with the same `madvise`.
+    Populate,
+    /// One page fault per first touch (`--lazy`).
+    Lazy,
+}
+
+impl Paging {
+    pub const LAZY_FLAG: &'static str = "--lazy";
+
+    pub fn parse(args: &[String]) -> Paging {
+        if args.iter().any(|a| a == Self::LAZY_FLAG) {
+            Paging::Lazy
+        } else {
+            Paging::Populate
+        }
+    }
+
+    /// Prefault `map` for `how` unless lazy.
+    fn prepare(self, map: &Mapping<'_>, how: Populate) -> Result<(), String> {
+        match self {
+            Paging::Lazy => Ok(()),
+            Paging::Populate => map.populate(how).map_err(|e| format!("populate: {e}")),
+        }
+    }
 }
 
 /// When the consumer reads the pages the producer writes.
@@ -95,7 +129,7 @@ fn map_all(a: &accord_client::Allocation) -> Result<Vec<Mapping<'_>>, String> {
 /// `accord-bench consumer <socket>`: the second client, in its own process
 /// as it would be. Reads `import <handle>` lines, answers
 /// `done <buffers> <w> <h> <pages> <waits>`; `release` drops them.
-pub fn consumer_main(socket: &Path, mode: Mode) -> Result<(), String> {
+pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), String> {
     let conn = connect(socket)?;
     let accord = Accord::new(&conn).map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();
@@ -114,8 +148,13 @@ pub fn consumer_main(socket: &Path, mode: Mode) -> Result<(), String> {
             let maps = map_all(&a)?;
             let t_read = Instant::now();
             let mut pages = 0;
+            let read = |m: &Mapping<'_>| -> Result<usize, String> {
+                paging.prepare(m, Populate::Read)?;
+                Ok(read_pages(m).0)
+            };
+            let read_all = || maps.iter().map(read).sum::<Result<usize, String>>();
             if mode == Mode::Concurrent {
-                pages = maps.iter().map(|m| read_pages(m).0).sum();
+                pages = read_all()?;
             }
             // The producer says `written <i>` after writing buffer i.
             for i in 0..maps.len() {
@@ -124,10 +163,8 @@ pub fn consumer_main(socket: &Path, mode: Mode) -> Result<(), String> {
                     return Err(format!("consumer: expected written {i}, got {line:?}"));
                 }
                 match mode {
-                    Mode::Pipeline => pages += read_pages(&maps[i]).0,
-                    Mode::AfterAll if i + 1 == maps.len() => {
-                        pages = maps.iter().map(|m| read_pages(m).0).sum();
-                    }
+                    Mode::Pipeline => pages += read(&maps[i])?,
+                    Mode::AfterAll if i + 1 == maps.len() => pages = read_all()?,
                     _ => {}
                 }
             }
@@ -171,12 +208,13 @@ struct ConsumerProcess {
 }
 
 impl ConsumerProcess {
-    fn spawn(socket: &Path, mode: Mode) -> Result<ConsumerProcess, String> {
+    fn spawn(socket: &Path, mode: Mode, paging: Paging) -> Result<ConsumerProcess, String> {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let mut child = Command::new(exe)
             .arg("consumer")
             .arg(socket)
             .arg(mode.flag())
+            .args((paging == Paging::Lazy).then_some(Paging::LAZY_FLAG))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -257,10 +295,11 @@ struct Producer {
     accord: Accord,
     globals: Globals,
     compositor: wl_compositor::WlCompositor,
+    paging: Paging,
 }
 
 impl Producer {
-    fn new(socket: &Path) -> Result<Producer, String> {
+    fn new(socket: &Path, paging: Paging) -> Result<Producer, String> {
         let conn = connect(socket)?;
         let accord = Accord::new(&conn).map_err(|e| e.to_string())?;
         let globals = Globals::new(&conn)?;
@@ -269,6 +308,7 @@ impl Producer {
             accord,
             globals,
             compositor,
+            paging,
         })
     }
 
@@ -296,6 +336,7 @@ impl Producer {
         let mut maps = map_all(&a)?;
         let mut pages = 0;
         for (i, m) in maps.iter_mut().enumerate() {
+            self.paging.prepare(m, Populate::Write)?;
             pages += touch_pages(m);
             consumer.send(&format!("written {i}"))?;
         }
@@ -322,9 +363,12 @@ impl Producer {
         };
         drop(maps);
         drop(a);
-        drop(coll);
         surface.destroy();
         consumer.release()?;
+        // The producer lets go last, so the compositor frees the buffers in
+        // this round trip, woken by the producer (dropping the collection
+        // sends its `destroy` at once).
+        drop(coll);
         self.accord.roundtrip().map_err(|e| e.to_string())?;
         Ok((elapsed, mine, theirs))
     }
@@ -335,14 +379,19 @@ impl Producer {
 struct Baseline {
     globals: Globals,
     shm: wl_shm::WlShm,
+    paging: Paging,
 }
 
 impl Baseline {
-    fn new(socket: &Path) -> Result<Baseline, String> {
+    fn new(socket: &Path, paging: Paging) -> Result<Baseline, String> {
         let conn = connect(socket)?;
         let globals = Globals::new(&conn)?;
         let shm = globals.bind(1)?;
-        Ok(Baseline { globals, shm })
+        Ok(Baseline {
+            globals,
+            shm,
+            paging,
+        })
     }
 
     fn run(&mut self, at_held: &mut dyn FnMut()) -> Result<(Duration, Held), String> {
@@ -387,6 +436,12 @@ impl Baseline {
             )
         }
         .map_err(|e| format!("mmap: {e}"))?;
+        if self.paging == Paging::Populate {
+            // The same prefault as A's `Mapping::populate(Populate::Write)`.
+            // SAFETY: prefaulting our own fresh mapping changes no contents.
+            unsafe { rustix::mm::madvise(ptr, total, rustix::mm::Advice::LinuxPopulateWrite) }
+                .map_err(|e| format!("madvise: {e}"))?;
+        }
         // SAFETY: `ptr` maps `total` bytes until the munmap below.
         let bytes = unsafe { std::slice::from_raw_parts_mut(ptr.cast::<u8>(), total) };
         let c0 = thread_cpu_ns();
@@ -423,10 +478,7 @@ impl Baseline {
 
 /// On-CPU time of the calling thread.
 fn thread_cpu_ns() -> u64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
+    cpu_ns(rustix::time::ClockId::ThreadCPUTime)
 }
 
 fn check(what: &str, h: &Held) -> Result<(), String> {
@@ -454,14 +506,18 @@ fn snapshot(relay: &Relay, i: usize) -> Counts {
 
 /// Round trips of one A and one B run, counted by relays on the wire from
 /// the first request until both clients hold their buffers.
-fn count_round_trips(server: &Server, shm_socket: &Path) -> Result<RoundTrips, String> {
+fn count_round_trips(
+    server: &Server,
+    shm_socket: &Path,
+    paging: Paging,
+) -> Result<RoundTrips, String> {
     let dir = accord_tests::RuntimeDir::new();
     let relay = Relay::start(&server.accord_socket, dir.path())?;
-    let mut producer = Producer::new(&relay.path)?; // connection 0
-    let mut consumer = ConsumerProcess::spawn(&relay.path, Mode::Pipeline)?; // connection 1
+    let mut producer = Producer::new(&relay.path, paging)?; // connection 0
+    let mut consumer = ConsumerProcess::spawn(&relay.path, Mode::Pipeline, paging)?; // connection 1
     let shm_dir = accord_tests::RuntimeDir::new();
     let shm_relay = Relay::start(shm_socket, shm_dir.path())?;
-    let mut baseline = Baseline::new(&shm_relay.path)?;
+    let mut baseline = Baseline::new(&shm_relay.path, paging)?;
 
     producer.run(&mut consumer, &mut || {})?; // warm-up through the relay
     relay.reset_all();
@@ -505,9 +561,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .shm_socket
         .clone()
         .ok_or("the compositor process offers no wl_shm socket")?;
-    let mut producer = Producer::new(&server.accord_socket)?;
-    let mut consumer = ConsumerProcess::spawn(&server.accord_socket, opts.mode)?;
-    let mut baseline = Baseline::new(&shm_socket)?;
+    let mut producer = Producer::new(&server.accord_socket, opts.paging)?;
+    let mut consumer = ConsumerProcess::spawn(&server.accord_socket, opts.mode, opts.paging)?;
+    let mut baseline = Baseline::new(&shm_socket, opts.paging)?;
 
     for _ in 0..opts.warmup {
         producer.run(&mut consumer, &mut || {})?;
@@ -542,10 +598,14 @@ pub fn run(opts: &Options) -> Result<(), String> {
         ratio.push(ms(ta) / ms(tb));
     }
     println!(
-        "e2e: {} pairs after {} warm-up, {BUFFERS} buffers of {WIDTH}x{HEIGHT} ARGB8888, consumer reads {}",
+        "e2e: {} pairs after {} warm-up, {BUFFERS} buffers of {WIDTH}x{HEIGHT} ARGB8888, consumer reads {}, pages {}",
         opts.pairs,
         opts.warmup,
-        &opts.mode.flag()[2..]
+        &opts.mode.flag()[2..],
+        match opts.paging {
+            Paging::Populate => "populated before touching (MADV_POPULATE_*)",
+            Paging::Lazy => "faulted in on touch (--lazy)",
+        }
     );
     println!(
         "A accord (2 clients + compositor) median: {:.3} ms (min {:.3}, max {:.3})",
@@ -584,7 +644,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     );
     drop(consumer);
     drop(producer);
-    let rt = count_round_trips(&server, &shm_socket)?;
+    let rt = count_round_trips(&server, &shm_socket, opts.paging)?;
     println!(
         "P3 round trips before holding buffers: producer {}, consumer {} (goal <= 2)",
         rt.producer, rt.consumer

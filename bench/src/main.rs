@@ -11,9 +11,11 @@ mod wl;
 use std::path::Path;
 
 const USAGE: &str = "usage:
-  accord-bench e2e [--pairs N] [--warmup N] [--after-all|--concurrent]
+  accord-bench e2e [--pairs N] [--warmup N] [--after-all|--concurrent] [--lazy]
       A (Accord) vs B (wl_shm), alternating; the consumer reads each buffer once
-      the producer wrote it (default), after all, or racing the writes
+      the producer wrote it (default), after all, or racing the writes; every
+      client prefaults a buffer before touching it (MADV_POPULATE_*) unless
+      --lazy (one page fault per first touch)
   accord-bench scale [--clients N] [--collections N] [--extra N]
 internal: accord-bench serve [--shm] | accord-bench consumer SOCKET [MODE]";
 
@@ -44,11 +46,17 @@ fn main_result() -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("e2e") => {
             let mode = e2e::Mode::parse(rest);
-            let rest: Vec<String> = rest.iter().filter(|a| *a != mode.flag()).cloned().collect();
+            let paging = e2e::Paging::parse(rest);
+            let rest: Vec<String> = rest
+                .iter()
+                .filter(|a| *a != mode.flag() && *a != e2e::Paging::LAZY_FLAG)
+                .cloned()
+                .collect();
             let rest = &rest[..];
             check_flags(rest, &["--pairs", "--warmup"])?;
             e2e::run(&e2e::Options {
                 mode,
+                paging,
                 pairs: flag(rest, "--pairs", 40)?.max(1),
                 warmup: flag(rest, "--warmup", 5)?,
             })
@@ -64,7 +72,11 @@ fn main_result() -> Result<(), String> {
         Some("serve") => server::serve(rest.iter().any(|a| a == "--shm")),
         Some("consumer") => {
             let socket = rest.first().ok_or_else(|| USAGE.to_string())?;
-            e2e::consumer_main(Path::new(socket), e2e::Mode::parse(rest))
+            e2e::consumer_main(
+                Path::new(socket),
+                e2e::Mode::parse(rest),
+                e2e::Paging::parse(rest),
+            )
         }
         _ => Err(USAGE.to_string()),
     }

@@ -127,7 +127,9 @@ impl Drop for Server {
 
 /// CPU time and run-queue wait of every thread of `pid`, in nanoseconds
 /// (`/proc/<pid>/task/*/schedstat`: on-CPU time, time runnable but
-/// waiting for a CPU). `pid` 0 is this process.
+/// waiting for a CPU). `pid` 0 is this process, whose on-CPU time comes
+/// from `CLOCK_PROCESS_CPUTIME_ID`: `schedstat` of a running task lags by
+/// up to a scheduler tick.
 pub fn sched_ns(pid: u32) -> (u64, u64) {
     let dir = if pid == 0 {
         "/proc/self/task".to_string()
@@ -137,12 +139,23 @@ pub fn sched_ns(pid: u32) -> (u64, u64) {
     let Ok(tasks) = std::fs::read_dir(dir) else {
         return (0, 0);
     };
-    tasks
+    let (cpu, wait) = tasks
         .filter_map(|t| t.ok())
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .map(|s| {
             let mut f = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
             (f.next().unwrap_or(0), f.next().unwrap_or(0))
         })
-        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    if pid == 0 {
+        (cpu_ns(rustix::time::ClockId::ProcessCPUTime), wait)
+    } else {
+        (cpu, wait)
+    }
+}
+
+/// On-CPU time of this process or thread, exact to the call.
+pub fn cpu_ns(clock: rustix::time::ClockId) -> u64 {
+    let t = rustix::time::clock_gettime(clock);
+    (t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64
 }

@@ -98,7 +98,9 @@ impl Buffer {
 
     /// Map the whole memory object read/write (plane 0's fd). For dma-bufs
     /// the mapping brackets access with `DMA_BUF_IOCTL_SYNC` (start on map,
-    /// end on drop).
+    /// end on drop). Pages are mapped lazily, one page fault per first touch;
+    /// to touch most of the buffer, [`map_populated`](Buffer::map_populated)
+    /// is cheaper.
     ///
     /// ```no_run
     /// # let buffer: &accord_client::Buffer = unimplemented!();
@@ -134,6 +136,43 @@ impl Buffer {
         }
         Ok(map)
     }
+
+    /// [`map`](Buffer::map), then fill in the page tables of the whole
+    /// buffer at once ([`Mapping::populate`]): one system call instead of a
+    /// page fault per page touched. Use it when you are about to touch most
+    /// of the buffer; with a memfd buffer it also allocates every page not
+    /// yet allocated (the whole buffer's memory, charged to you anyway).
+    ///
+    /// ```no_run
+    /// # let buffer: &accord_client::Buffer = unimplemented!();
+    /// use accord_client::Populate;
+    /// let mut pixels = buffer.map_populated(Populate::Write)?;
+    /// pixels.fill(0x80);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn map_populated(&self, how: Populate) -> std::io::Result<Mapping<'_>> {
+        let map = self.map()?;
+        map.populate(how)?;
+        Ok(map)
+    }
+}
+
+/// How [`Mapping::populate`] prefaults pages: for the accesses about to
+/// follow.
+///
+/// ```
+/// assert_ne!(accord_client::Populate::Read, accord_client::Populate::Write);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Populate {
+    /// You will mostly read (a consumer of pages another process wrote):
+    /// `MADV_POPULATE_READ`, which maps the existing pages without marking
+    /// them dirty.
+    Read,
+    /// You will write (a producer filling a fresh buffer):
+    /// `MADV_POPULATE_WRITE`, which allocates missing pages writable so the
+    /// writes do not fault again.
+    Write,
 }
 
 fn no_planes() -> std::io::Error {
@@ -180,6 +219,38 @@ impl std::ops::DerefMut for Mapping<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         // SAFETY: as above, mapped writable and uniquely borrowed.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl Mapping<'_> {
+    /// Fill in the page tables of the whole mapping now (Linux ≥ 5.14
+    /// `MADV_POPULATE_READ`/`_WRITE`), so that touching it later does not
+    /// fault page by page: for a 1920×1080 ARGB8888 memfd buffer, 2025
+    /// faults become one call. Best effort where the kernel cannot
+    /// (older kernels, mappings of device memory): `Ok` and the pages fault
+    /// in on touch as usual. Errors are real failures to provide the memory
+    /// (`ENOMEM`, `EFAULT` past the end of the object).
+    ///
+    /// ```no_run
+    /// # let buffer: &accord_client::Buffer = unimplemented!();
+    /// let map = buffer.map()?;
+    /// // ... later, once the producer says the frame is written:
+    /// map.populate(accord_client::Populate::Read)?;
+    /// let first = map[0];
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn populate(&self, how: Populate) -> std::io::Result<()> {
+        let advice = match how {
+            Populate::Read => rustix::mm::Advice::LinuxPopulateRead,
+            Populate::Write => rustix::mm::Advice::LinuxPopulateWrite,
+        };
+        // SAFETY: prefaulting changes no contents; the range is our mapping.
+        match unsafe { rustix::mm::madvise(self.ptr.cast(), self.len, advice) } {
+            // EINVAL: a kernel before 5.14, or device memory
+            // (VM_PFNMAP/VM_IO) that cannot be prefaulted.
+            Ok(()) | Err(rustix::io::Errno::INVAL) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

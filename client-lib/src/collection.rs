@@ -243,5 +243,6 @@ impl Collection {
 impl Drop for Collection {
     fn drop(&mut self) {
         self.proxy.destroy();
+        self.accord.flush_on_drop();
     }
 }

@@ -40,7 +40,7 @@ use wayland_client::{Connection, EventQueue, QueueHandle};
 
 pub use accord_protocol::client::wp_buffer_collection_v1::Usage;
 pub use accord_protocol::limits;
-pub use buffer::{Allocation, Buffer, Mapping, MemoryKind, Plane};
+pub use buffer::{Allocation, Buffer, Mapping, MemoryKind, Plane, Populate};
 pub use collection::Collection;
 pub use constraints::Constraints;
 pub use token::Token;
@@ -387,6 +387,17 @@ impl Accord {
             .conn
             .flush()
             .map_err(|e| self.inner.describe_error(e))
+    }
+
+    /// Send a dropped object's `destroy` now (best effort, never fails):
+    /// an application that goes idle after dropping it would otherwise
+    /// leave the request in the buffer and the compositor holding the
+    /// buffers until the next flush.
+    pub(crate) fn flush_on_drop(&self) {
+        // A full socket (`WouldBlock`) or a dead connection: the request
+        // goes with the next flush, or the compositor frees everything on
+        // disconnect.
+        let _ = self.inner.conn.flush();
     }
 
     /// The connection this library runs on.

@@ -40,6 +40,9 @@ pub struct Token {
     accord: Accord,
     proxy: WpBufferCollectionTokenV1,
     events: TokenEvents,
+    /// `bind`/`export`/`attach_to_surface` took it: its `destroy` then
+    /// releases nothing and may wait for the next flush.
+    consumed: bool,
 }
 
 impl Token {
@@ -52,6 +55,7 @@ impl Token {
             accord,
             proxy,
             events,
+            consumed: false,
         }
     }
 
@@ -75,7 +79,8 @@ impl Token {
     /// let handle: String = token.export()?;
     /// # Ok::<(), accord_client::Failure>(())
     /// ```
-    pub fn export(self) -> Result<String, Failure> {
+    pub fn export(mut self) -> Result<String, Failure> {
+        self.consumed = true;
         self.proxy.export();
         loop {
             {
@@ -117,7 +122,8 @@ impl Token {
     /// # let token: accord_client::Token = unimplemented!();
     /// let collection = token.bind();
     /// ```
-    pub fn bind(self) -> Collection {
+    pub fn bind(mut self) -> Collection {
+        self.consumed = true;
         let events = CollectionEvents::default();
         let proxy = self.proxy.bind(&self.accord.inner.qh, events.clone());
         // A failure already seen on the token carries over.
@@ -135,7 +141,8 @@ impl Token {
     /// # let surface: wayland_client::protocol::wl_surface::WlSurface = unimplemented!();
     /// token.attach_to_surface(&surface);
     /// ```
-    pub fn attach_to_surface(self, surface: &WlSurface) {
+    pub fn attach_to_surface(mut self, surface: &WlSurface) {
+        self.consumed = true;
         self.accord
             .inner
             .manager
@@ -161,5 +168,9 @@ impl Token {
 impl Drop for Token {
     fn drop(&mut self) {
         self.proxy.destroy();
+        if !self.consumed {
+            // An unused slot: allocation may be waiting for it to go.
+            self.accord.flush_on_drop();
+        }
     }
 }
