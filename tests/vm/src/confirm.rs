@@ -9,31 +9,15 @@ use std::os::unix::net::UnixStream;
 use accord_client::{Accord, Allocation, Constraints, MemoryKind, Usage, MOD_LINEAR};
 use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
 use accord_smithay::backend::{Allocator, DumbAllocator};
-use wayland_client::globals::{registry_queue_init, GlobalListContents};
-use wayland_client::protocol::{wl_compositor::WlCompositor, wl_registry, wl_surface::WlSurface};
-use wayland_client::{Connection, Dispatch, QueueHandle};
+use accord_tests::raw::{self, RawClient};
+use wayland_client::protocol::wl_surface::WlSurface;
+use wayland_client::Connection;
 
 use crate::{
     common::{exp_name, linear_decision, AR24, CARD0, XR24},
     ensure,
     harness::{Outcome, TestResult},
 };
-
-struct Client;
-
-impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Client {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
-wayland_client::delegate_noop!(Client: WlCompositor);
-wayland_client::delegate_noop!(Client: ignore WlSurface);
 
 /// A collection of exactly `size`, ARGB8888 then XRGB8888 (both offered for
 /// scanout by the client), negotiated with the compositor attached to
@@ -115,16 +99,8 @@ pub fn rejected_scanout_falls_back_through_wayland() -> TestResult {
         .map_err(|e| format!("compositor on {CARD0}: {e}"))?;
         let stream = UnixStream::connect(compositor.socket_path()).map_err(|e| e.to_string())?;
         let conn = Connection::from_socket(stream).map_err(|e| e.to_string())?;
-        let (globals, mut queue) =
-            registry_queue_init::<Client>(&conn).map_err(|e| e.to_string())?;
-        let qh = queue.handle();
-        let wl_compositor: WlCompositor = globals
-            .bind(&qh, 4..=6, ())
-            .map_err(|e| format!("wl_compositor: {e}"))?;
-        let surface = wl_compositor.create_surface(&qh, ());
-        queue
-            .roundtrip(&mut Client)
-            .map_err(|e| format!("roundtrip: {e}"))?;
+        let mut rawc = RawClient::new(conn.clone());
+        let surface = raw::surface(&mut rawc);
         let accord = Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
 
         let full = negotiate(&accord, &surface, (1280, 800))?;
