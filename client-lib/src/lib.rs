@@ -336,10 +336,11 @@ impl Accord {
     /// ```
     pub fn import(&self, handle: &str) -> Token {
         let data = token::new_events();
-        let proxy =
-            self.inner
-                .manager
-                .import_token(handle.to_owned(), &self.inner.qh, data.clone());
+        let proxy = self.inner.manager.import_token(
+            Some(wire_string(handle)),
+            &self.inner.qh,
+            data.clone(),
+        );
         Token::new(self.clone(), proxy, data)
     }
 
@@ -408,5 +409,21 @@ impl Accord {
     /// ```
     pub fn connection(&self) -> &Connection {
         &self.inner.conn
+    }
+}
+
+/// A Wayland string cannot carry NUL (the generated code would panic on one):
+/// keep what precedes the first NUL.
+pub(crate) fn wire_string(s: &str) -> String {
+    s.split('\0').next().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn wire_string_stops_at_the_first_nul() {
+        assert_eq!(super::wire_string("decoder"), "decoder");
+        assert_eq!(super::wire_string("dec\0oder"), "dec");
+        assert_eq!(super::wire_string("\0"), "");
     }
 }

@@ -96,14 +96,16 @@ impl Token {
         }
     }
 
-    /// Name this participant in failure messages (at most 63 bytes).
+    /// Name this participant in failure messages (at most 63 bytes; the
+    /// compositor kills the client with `invalid_name` beyond that). Wayland
+    /// strings cannot carry NUL, so the name is cut at the first NUL.
     ///
     /// ```no_run
     /// # let token: accord_client::Token = unimplemented!();
     /// token.set_name("decoder");
     /// ```
     pub fn set_name(&self, name: &str) {
-        self.proxy.set_name(name.to_owned());
+        self.proxy.set_name(Some(crate::wire_string(name)));
     }
 
     /// Allocation goes on without this participant if it fails or leaves.

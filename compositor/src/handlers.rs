@@ -152,6 +152,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 new_token(state, &cid, data_init, token, TokenState::Live(slot));
             }
             manager::Request::ImportToken { token, handle } => {
+                // The XML allows null only so that the generated parser
+                // cannot panic on it: a null handle is as malformed as any.
+                let handle = handle.unwrap_or_default();
                 if !is_well_formed_handle(&handle) {
                     resource.post_error(
                         manager::Error::InvalidHandle,
@@ -387,6 +390,16 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 }
             }
             token::Request::SetName { name } => {
+                // Null is allowed on the wire only so that parsing cannot
+                // panic; it is a protocol error like an over-long name.
+                let Some(name) = name else {
+                    resource.post_error(
+                        token::Error::InvalidName,
+                        "wp_buffer_collection_token_v1.set_name: null name, expected a string \
+                         of at most 63 bytes",
+                    );
+                    return;
+                };
                 if name.len() > MAX_NAME_BYTES {
                     resource.post_error(
                         token::Error::InvalidName,

@@ -44,7 +44,9 @@ fn guessed_handles_give_no_access_and_do_not_spoil_the_real_one() {
     let mut seed = 0x1234_5678_9abc_def1;
     let mut stolen = Vec::new();
     for _ in 0..200 {
-        let t = thief.manager.import_token(guess(&mut seed), &thief.qh, ());
+        let t = thief
+            .manager
+            .import_token(Some(guess(&mut seed)), &thief.qh, ());
         let c = t.bind(&thief.qh, ());
         stolen.push((t, c));
     }
@@ -52,7 +54,7 @@ fn guessed_handles_give_no_access_and_do_not_spoil_the_real_one() {
     let mut near = handle.clone();
     let last = if near.ends_with('0') { "1" } else { "0" };
     near.replace_range(63.., last);
-    let t = thief.manager.import_token(near, &thief.qh, ());
+    let t = thief.manager.import_token(Some(near), &thief.qh, ());
     let c = t.bind(&thief.qh, ());
     stolen.push((t, c));
     thief.roundtrip().expect("guessing is not a protocol error");
@@ -67,7 +69,7 @@ fn guessed_handles_give_no_access_and_do_not_spoil_the_real_one() {
     );
     // The real handle still works for the client it was given to.
     let mut friend = raw(&server);
-    let ft = friend.manager.import_token(handle, &friend.qh, ());
+    let ft = friend.manager.import_token(Some(handle), &friend.qh, ());
     let fc = friend.bind_commit(&ft);
     let oc = owner.bind_commit(&root);
     friend.roundtrip().unwrap();
@@ -117,7 +119,7 @@ fn handles_expire_over_the_wire() {
     let (reason, msg) = owner.events.failed[&coll.id()].clone();
     assert_eq!(reason, FailureReason::ParticipantFailed as u32);
     assert!(msg.contains("expired"), "{msg}");
-    let t = late.manager.import_token(handle, &late.qh, ());
+    let t = late.manager.import_token(Some(handle), &late.qh, ());
     let c = t.bind(&late.qh, ());
     late.roundtrip().unwrap();
     assert_eq!(
@@ -187,7 +189,7 @@ fn producer_with_a_killed_importer(
     let pcoll = token.bind();
     pcoll.commit(&xrgb());
     producer.flush().unwrap();
-    let t = bad.manager.import_token(handle, &bad.qh, ());
+    let t = bad.manager.import_token(Some(handle), &bad.qh, ());
     misuse(&t.bind(&bad.qh, ()));
     let (got, msg) = bad.expect_error();
     assert_eq!(got, code as u32, "{msg}");

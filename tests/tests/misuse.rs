@@ -91,7 +91,9 @@ fn token_used_after_export() {
 fn malformed_handle() {
     let server = TestServer::start();
     let mut c = raw(&server);
-    let _t = c.manager.import_token("not-a-handle".into(), &c.qh, ());
+    let _t = c
+        .manager
+        .import_token(Some("not-a-handle".into()), &c.qh, ());
     assert_error(
         c.expect_error(),
         ManagerError::InvalidHandle as u32,
@@ -99,11 +101,29 @@ fn malformed_handle() {
     );
 }
 
+/// The generated parser would panic on a null string the XML does not allow;
+/// the XML allows it and the module turns it into the protocol error. The
+/// compositor keeps serving other clients afterwards.
+#[test]
+fn null_handle_is_malformed() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let _t = c.manager.import_token(None, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        ManagerError::InvalidHandle as u32,
+        &["import_token", "handle of 0 bytes"],
+    );
+    let mut other = raw(&server);
+    let _ = other.create();
+    assert_eq!(other.roundtrip(), Ok(()));
+}
+
 #[test]
 fn unknown_handle_gives_failed_not_access() {
     let server = TestServer::start();
     let mut c = raw(&server);
-    let t = c.manager.import_token("0".repeat(64), &c.qh, ());
+    let t = c.manager.import_token(Some("0".repeat(64)), &c.qh, ());
     c.roundtrip().expect("not a protocol error");
     let (reason, msg) = c
         .events
@@ -123,13 +143,13 @@ fn used_handle_gives_failed_not_access() {
     let mut b = raw(&server);
     let t = exporter.create();
     let handle = exporter.export(&t.duplicate(&exporter.qh, ()));
-    let first = a.manager.import_token(handle.clone(), &a.qh, ());
+    let first = a.manager.import_token(Some(handle.clone()), &a.qh, ());
     a.roundtrip().unwrap();
     assert!(
         !a.events.token_failed.contains_key(&first.id()),
         "first import works"
     );
-    let second = b.manager.import_token(handle, &b.qh, ());
+    let second = b.manager.import_token(Some(handle), &b.qh, ());
     b.roundtrip().expect("not a protocol error");
     let (reason, msg) = b
         .events
@@ -243,12 +263,28 @@ fn long_name() {
     let server = TestServer::start();
     let mut c = raw(&server);
     let t = c.create();
-    t.set_name("x".repeat(64));
+    t.set_name(Some("x".repeat(64)));
     assert_error(
         c.expect_error(),
         TokenError::InvalidName as u32,
         &["set_name", "64 bytes", "at most 63"],
     );
+}
+
+#[test]
+fn null_name() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    t.set_name(None);
+    assert_error(
+        c.expect_error(),
+        TokenError::InvalidName as u32,
+        &["set_name", "null name"],
+    );
+    let mut other = raw(&server);
+    let _ = other.create();
+    assert_eq!(other.roundtrip(), Ok(()));
 }
 
 #[test]
@@ -389,7 +425,7 @@ fn import_after_the_collection_failed_gives_no_access() {
     let coll = t.bind(&owner.qh, ());
     coll.destroy();
     owner.roundtrip().unwrap();
-    let stolen = thief.manager.import_token(handle, &thief.qh, ());
+    let stolen = thief.manager.import_token(Some(handle), &thief.qh, ());
     let bound = stolen.bind(&thief.qh, ());
     thief.roundtrip().expect("not a protocol error");
     let (reason, _) = thief

@@ -75,11 +75,11 @@ fn random_client(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, 
                     1 => "0".repeat(64),
                     _ => "x".repeat(rng.below(100) as usize),
                 };
-                tokens.push(c.manager.import_token(handle, &c.qh, ()));
+                tokens.push(c.manager.import_token(Some(handle), &c.qh, ()));
             }
             5 => {
                 if let Some(t) = pick(rng, &tokens) {
-                    t.set_name("n".repeat(rng.below(80) as usize));
+                    t.set_name(Some("n".repeat(rng.below(80) as usize)));
                 }
             }
             6 => {

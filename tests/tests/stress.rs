@@ -78,7 +78,7 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
             }
             4 => {
                 if let Some(h) = rng.pick(handles).cloned() {
-                    tokens.push(c.manager.import_token(h, &c.qh, ()));
+                    tokens.push(c.manager.import_token(Some(h), &c.qh, ()));
                 }
             }
             5 | 6 => {
