@@ -82,7 +82,7 @@ impl<'a> Bytes<'a> {
 
     /// A limit where 0 means "none": mostly none.
     pub fn limit(&mut self, typical: u32) -> u32 {
-        if self.u8() % 4 == 0 {
+        if self.u8() & 3 == 0 {
             self.u32_edge(typical)
         } else {
             0

@@ -260,6 +260,11 @@ fn lists(p: &Constraints, format: u32, modifier: u64) -> bool {
         .any(|f| f.format == format && f.modifier == modifier)
 }
 
+/// `a` divides `v` (false for `a == 0`).
+fn divides(a: u64, v: u64) -> bool {
+    v.checked_rem(a) == Some(0)
+}
+
 fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if ok {
         Ok(())
@@ -313,8 +318,14 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
             || format!("size {}x{} above {who:?}'s maximum", d.width, d.height),
         )?;
         ensure(
-            d.width % p.size_alignment.0 == 0 && d.height % p.size_alignment.1 == 0,
-            || format!("size {}x{} breaks {who:?}'s size alignment", d.width, d.height),
+            divides(p.size_alignment.0.into(), d.width.into())
+                && divides(p.size_alignment.1.into(), d.height.into()),
+            || {
+                format!(
+                    "size {}x{} breaks {who:?}'s size alignment",
+                    d.width, d.height
+                )
+            },
         )?;
         ensure(
             d.buffer_count >= p.buffers.min.max(1)
@@ -326,7 +337,7 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
             (d.offset_alignment, p.offset_alignment, "offset"),
             (d.base_alignment, p.base_alignment, "base"),
         ] {
-            ensure(combined % u64::from(own) == 0, || {
+            ensure(divides(own.into(), combined), || {
                 format!("combined {what} alignment {combined} is not a multiple of {who:?}'s {own}")
             })?;
         }
@@ -369,40 +380,72 @@ fn check_layout(d: &Decision) -> Result<(), String> {
         && formats::info(d.format).is_some();
     let (Some(l), Some(info)) = (&d.layout, formats::info(d.format)) else {
         return ensure(!lays_out && d.layout.is_none(), || {
-            format!("layout presence wrong for {:#x}/{:#x}", d.format, d.modifier)
+            format!(
+                "layout presence wrong for {:#x}/{:#x}",
+                d.format, d.modifier
+            )
         });
     };
     ensure(lays_out, || "layout for a vendor modifier".into())?;
     ensure(l.planes.len() == info.planes.len(), || {
-        format!("{} planes, format has {}", l.planes.len(), info.planes.len())
+        format!(
+            "{} planes, format has {}",
+            l.planes.len(),
+            info.planes.len()
+        )
     })?;
     let mut end = 0u64;
     for (i, (plane, pi)) in l.planes.iter().zip(info.planes).enumerate() {
         let stride = u64::from(plane.stride);
-        ensure(stride % d.stride_alignment == 0, || {
-            format!("plane {i} stride {stride} not a multiple of {}", d.stride_alignment)
+        ensure(divides(d.stride_alignment, stride), || {
+            format!(
+                "plane {i} stride {stride} not a multiple of {}",
+                d.stride_alignment
+            )
         })?;
-        ensure(plane.offset % d.offset_alignment == 0, || {
-            format!("plane {i} offset {} not a multiple of {}", plane.offset, d.offset_alignment)
+        ensure(divides(d.offset_alignment, plane.offset), || {
+            format!(
+                "plane {i} offset {} not a multiple of {}",
+                plane.offset, d.offset_alignment
+            )
         })?;
         let w = u64::from(d.width).div_ceil(u64::from(pi.hsub));
         let h = u64::from(d.height).div_ceil(u64::from(pi.vsub));
         let row = w.div_ceil(u64::from(pi.block_width)) * u64::from(pi.block_bytes);
-        ensure(stride >= row, || format!("plane {i} stride {stride} < row {row}"))?;
-        ensure(plane.offset >= end, || format!("plane {i} overlaps plane {}", i.saturating_sub(1)))?;
+        ensure(stride >= row, || {
+            format!("plane {i} stride {stride} < row {row}")
+        })?;
+        ensure(plane.offset >= end, || {
+            format!("plane {i} overlaps plane {}", i.saturating_sub(1))
+        })?;
         end = plane.offset + stride * h;
     }
-    ensure(l.planes[0].stride >= d.min_stride, || "stride below min".into())?;
-    ensure(l.size_bytes >= end, || format!("size {} < end of planes {end}", l.size_bytes))?;
-    ensure(l.size_bytes % d.base_alignment == 0, || {
-        format!("size {} not a multiple of {}", l.size_bytes, d.base_alignment)
+    ensure(l.planes[0].stride >= d.min_stride, || {
+        "stride below min".into()
     })?;
-    ensure(d.max_bytes == 0 || l.size_bytes <= d.max_bytes, || "size above max".into())
+    ensure(l.size_bytes >= end, || {
+        format!("size {} < end of planes {end}", l.size_bytes)
+    })?;
+    ensure(divides(d.base_alignment, l.size_bytes), || {
+        format!(
+            "size {} not a multiple of {}",
+            l.size_bytes, d.base_alignment
+        )
+    })?;
+    ensure(d.max_bytes == 0 || l.size_bytes <= d.max_bytes, || {
+        "size above max".into()
+    })
 }
 
 /// The documented ranking key (see `accord_engine::policy`), recomputed
 /// naively from the participants' lists.
-fn rank_key(ps: &[Constraints], policy: &Policy, d: &Decision, format: u32, modifier: u64) -> impl Ord {
+fn rank_key(
+    ps: &[Constraints],
+    policy: &Policy,
+    d: &Decision,
+    format: u32,
+    modifier: u64,
+) -> impl Ord {
     let wants_scanout = ps.iter().any(|p| p.usage.contains(Usage::SCANOUT));
     let not_scanout = wants_scanout && !scanout_capable(ps, format, modifier);
     let cost = if policy.costs.is_empty() {
@@ -425,7 +468,15 @@ fn rank_key(ps: &[Constraints], policy: &Policy, d: &Decision, format: u32, modi
         })
         .sum();
     let bpp = formats::info(format).map_or(u32::MAX, |i| i.bits_per_pixel_x4());
-    (not_scanout, cost, class, position_sum, bpp, format, modifier)
+    (
+        not_scanout,
+        cost,
+        class,
+        position_sum,
+        bpp,
+        format,
+        modifier,
+    )
 }
 
 /// The decision of `solve_with(ps, policy)`: satisfies everyone, and its
@@ -433,11 +484,14 @@ fn rank_key(ps: &[Constraints], policy: &Policy, d: &Decision, format: u32, modi
 fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(), String> {
     check_satisfies(ps, d)?;
     let chosen: HashSet<(u32, u64)> = pairs(d).collect();
-    ensure(chosen.len() == d.alternatives.len(), || "duplicate alternatives".into())?;
+    ensure(chosen.len() == d.alternatives.len(), || {
+        "duplicate alternatives".into()
+    })?;
     for a in &d.alternatives {
-        ensure(a.scanout == scanout_capable(ps, a.format, a.modifier), || {
-            format!("alternative {a:?} has the wrong scanout flag")
-        })?;
+        ensure(
+            a.scanout == scanout_capable(ps, a.format, a.modifier),
+            || format!("alternative {a:?} has the wrong scanout flag"),
+        )?;
     }
     let params = LayoutParams::of(d);
     for f in &ps[0].formats {
@@ -448,9 +502,15 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
         // A common pair was dropped: only a layout misfit may do that.
         let laid_out = (f.modifier == MOD_LINEAR || f.modifier == MOD_INVALID)
             && formats::info(f.format).is_some();
-        ensure(laid_out && layout::compute(f.format, &params).is_err(), || {
-            format!("common pair {:#x}/{:#x} is missing from the alternatives", f.format, f.modifier)
-        })?;
+        ensure(
+            laid_out && layout::compute(f.format, &params).is_err(),
+            || {
+                format!(
+                    "common pair {:#x}/{:#x} is missing from the alternatives",
+                    f.format, f.modifier
+                )
+            },
+        )?;
     }
     let keys: Vec<_> = d
         .alternatives
@@ -458,6 +518,9 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
         .map(|a| rank_key(ps, policy, d, a.format, a.modifier))
         .collect();
     ensure(keys.windows(2).all(|w| w[0] < w[1]), || {
-        format!("alternatives are not in ranking order: {:?}", d.alternatives)
+        format!(
+            "alternatives are not in ranking order: {:?}",
+            d.alternatives
+        )
     })
 }

@@ -156,7 +156,9 @@ fn resolve<'a>(root: &'a Value, path: &str) -> Option<Option<&'a Value>> {
     let mut node = root;
     let segments: Vec<&str> = path.split('.').collect();
     for (si, seg) in segments.iter().enumerate() {
-        let (key, indices) = seg.split_once('[').map_or((*seg, ""), |(k, rest)| (k, rest));
+        let (key, indices) = seg
+            .split_once('[')
+            .map_or((*seg, ""), |(k, rest)| (k, rest));
         let last = si + 1 == segments.len();
         match node.get(key) {
             Some(v) => node = v,

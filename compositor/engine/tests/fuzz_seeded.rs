@@ -22,18 +22,15 @@ fn runner(cases: u32, seed: u8) -> TestRunner {
         failure_persistence: None,
         ..Config::default()
     };
-    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]))
+    TestRunner::new_with_rng(
+        config,
+        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
+    )
 }
 
 /// Run `check` on `cases` generated inputs; a failure is reported with the
 /// shrunk input in hex, ready to be saved under `fuzz/regressions/`.
-fn run(
-    name: &str,
-    cases: u32,
-    seed: u8,
-    inputs: impl Strategy<Value = Vec<u8>>,
-    check: fn(&[u8]) -> Result<(), String>,
-) {
+fn run(name: &str, cases: u32, seed: u8, inputs: impl Strategy<Value = Vec<u8>>, check: Check) {
     let result = runner(cases, seed).run(&inputs, |data| {
         check(&data).map_err(|e| TestCaseError::fail(format!("{e}\ninput (hex): {}", hex(&data))))
     });
@@ -41,6 +38,9 @@ fn run(
         panic!("{name}: {e}");
     }
 }
+
+/// A target's check.
+type Check = fn(&[u8]) -> Result<(), String>;
 
 fn hex(data: &[u8]) -> String {
     data.iter().map(|b| format!("{b:02x}")).collect()
@@ -50,7 +50,7 @@ fn hex(data: &[u8]) -> String {
 fn engine_target_seeded() {
     run(
         "engine",
-        10_000,
+        6_000,
         1,
         prop::collection::vec(any::<u8>(), 0..700),
         engine::check,
@@ -61,7 +61,7 @@ fn engine_target_seeded() {
 fn scenario_mutate_target_seeded() {
     run(
         "scenario_mutate",
-        2000,
+        1500,
         2,
         prop::collection::vec(any::<u8>(), 0..160),
         scenario::check_mutated,
@@ -90,7 +90,7 @@ fn scenario_raw_target_seeded() {
             text
         });
     let inputs = prop_oneof![1 => prop::collection::vec(any::<u8>(), 0..64), 4 => edited];
-    run("scenario_raw", 2000, 3, inputs, scenario::check_text);
+    run("scenario_raw", 1500, 3, inputs, scenario::check_text);
 }
 
 /// The seeded runs must reach both outcomes, or the invariants are vacuous.
@@ -132,7 +132,10 @@ fn seeded_mutations_often_still_parse() {
         }
     }
     eprintln!("parsed {parsed}, solved {solved} of 400");
-    assert!(parsed >= 40 && solved >= 20, "parsed {parsed}, solved {solved}");
+    assert!(
+        parsed >= 40 && solved >= 20,
+        "parsed {parsed}, solved {solved}"
+    );
 }
 
 #[test]
@@ -140,7 +143,12 @@ fn every_example_scenario_is_a_fuzz_seed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios");
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .expect("examples/scenarios")
-        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.ends_with(".json"))
         .collect();
     on_disk.sort();
@@ -170,7 +178,7 @@ fn regressions(target: &str) -> Vec<PathBuf> {
 
 #[test]
 fn fuzz_regressions_stay_fixed() {
-    let targets: [(&str, fn(&[u8]) -> Result<(), String>); 3] = [
+    let targets: [(&str, Check); 3] = [
         ("engine", engine::check),
         ("scenario_raw", scenario::check_text),
         ("scenario_mutate", scenario::check_mutated),
