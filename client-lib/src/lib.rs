@@ -1,1 +1,387 @@
-//! Accord client library (filled in by the slice).
+//! Accord client library: negotiated, shared buffer collections over an
+//! existing `wayland_client::Connection`.
+//!
+//! The library dispatches its own event queue, so it never touches your
+//! application's state or queue. A typical flow:
+//!
+//! ```no_run
+//! use accord_client::{Accord, Constraints, Usage, DRM_FORMAT_XRGB8888, MOD_LINEAR};
+//! let conn = wayland_client::Connection::connect_to_env()?;
+//! let accord = Accord::new(&conn)?;
+//! let token = accord.create_collection();
+//! token.set_name("producer");
+//! let consumer_handle = token.duplicate().export()?; // send this to another process
+//! let collection = token.bind();
+//! collection.commit(
+//!     &Constraints::new()
+//!         .usage(Usage::CpuWrite)
+//!         .format(DRM_FORMAT_XRGB8888, MOD_LINEAR)
+//!         .min_size(640, 480)
+//!         .buffers(2),
+//! );
+//! let allocation = collection.wait_allocated()?;
+//! let mut pixels = allocation.buffers[0].map()?;
+//! pixels[0] = 0xff;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod buffer;
+mod collection;
+mod constraints;
+mod dispatch;
+mod token;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use accord_protocol::client::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
+use wayland_client::globals::{registry_queue_init, GlobalList};
+use wayland_client::{Connection, EventQueue, QueueHandle};
+
+pub use accord_protocol::client::wp_buffer_collection_v1::Usage;
+pub use accord_protocol::limits;
+pub use buffer::{Allocation, Buffer, Mapping, MemoryKind, Plane};
+pub use collection::Collection;
+pub use constraints::Constraints;
+pub use token::Token;
+
+/// `DRM_FORMAT_MOD_LINEAR`.
+///
+/// ```
+/// assert_eq!(accord_client::MOD_LINEAR, 0);
+/// ```
+pub const MOD_LINEAR: u64 = 0;
+/// `DRM_FORMAT_MOD_INVALID`: "any layout the allocator picks".
+///
+/// ```
+/// assert_eq!(accord_client::MOD_INVALID >> 56, 0);
+/// ```
+pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
+/// `DRM_FORMAT_XRGB8888` ('XR24').
+///
+/// ```
+/// assert_eq!(&accord_client::DRM_FORMAT_XRGB8888.to_le_bytes(), b"XR24");
+/// ```
+pub const DRM_FORMAT_XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
+/// `DRM_FORMAT_ARGB8888` ('AR24').
+///
+/// ```
+/// assert_eq!(&accord_client::DRM_FORMAT_ARGB8888.to_le_bytes(), b"AR24");
+/// ```
+pub const DRM_FORMAT_ARGB8888: u32 = u32::from_le_bytes(*b"AR24");
+
+/// Why a collection (or a token) failed: the protocol's `failure_reason`,
+/// plus conditions seen by the library itself.
+///
+/// ```
+/// use accord_client::FailureReason;
+/// assert_eq!(FailureReason::NoCommonFormat.as_str(), "no_common_format");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    NoCommonFormat,
+    SizeConflict,
+    StrideConflict,
+    CountConflict,
+    TooLarge,
+    InvalidConstraint,
+    ParticipantFailed,
+    OutOfMemory,
+    Unsupported,
+    DeviceLost,
+    UnknownHandle,
+    QuotaExceeded,
+    /// A reason code this library does not know (a newer compositor).
+    Other(u32),
+    /// The Wayland connection failed (the compositor may have sent a
+    /// protocol error; the message says which).
+    Connection,
+    /// The outcome was already taken by an earlier `wait_allocated`.
+    AlreadyTaken,
+}
+
+impl FailureReason {
+    /// The protocol's name for the reason.
+    ///
+    /// ```
+    /// assert_eq!(accord_client::FailureReason::ParticipantFailed.as_str(), "participant_failed");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::NoCommonFormat => "no_common_format",
+            FailureReason::SizeConflict => "size_conflict",
+            FailureReason::StrideConflict => "stride_conflict",
+            FailureReason::CountConflict => "count_conflict",
+            FailureReason::TooLarge => "too_large",
+            FailureReason::InvalidConstraint => "invalid_constraint",
+            FailureReason::ParticipantFailed => "participant_failed",
+            FailureReason::OutOfMemory => "out_of_memory",
+            FailureReason::Unsupported => "unsupported",
+            FailureReason::DeviceLost => "device_lost",
+            FailureReason::UnknownHandle => "unknown_handle",
+            FailureReason::QuotaExceeded => "quota_exceeded",
+            FailureReason::Other(_) => "other",
+            FailureReason::Connection => "connection",
+            FailureReason::AlreadyTaken => "already_taken",
+        }
+    }
+
+    pub(crate) fn from_wire(code: u32) -> Self {
+        const KNOWN: [FailureReason; 12] = [
+            FailureReason::NoCommonFormat,
+            FailureReason::SizeConflict,
+            FailureReason::StrideConflict,
+            FailureReason::CountConflict,
+            FailureReason::TooLarge,
+            FailureReason::InvalidConstraint,
+            FailureReason::ParticipantFailed,
+            FailureReason::OutOfMemory,
+            FailureReason::Unsupported,
+            FailureReason::DeviceLost,
+            FailureReason::UnknownHandle,
+            FailureReason::QuotaExceeded,
+        ];
+        KNOWN
+            .get(code as usize)
+            .copied()
+            .unwrap_or(FailureReason::Other(code))
+    }
+}
+
+/// A failed negotiation, allocation or connection, with the compositor's
+/// message (which names the participants in conflict).
+///
+/// ```
+/// let f = accord_client::Failure {
+///     reason: accord_client::FailureReason::NoCommonFormat,
+///     message: "no common format between 'a' and 'b'".into(),
+/// };
+/// assert!(f.to_string().contains("no_common_format"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: FailureReason,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+impl Failure {
+    pub(crate) fn connection(e: impl std::fmt::Display) -> Self {
+        Failure {
+            reason: FailureReason::Connection,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The library's dispatch state. Events are stored in each object's user
+/// data, so this holds nothing.
+#[derive(Debug, Default)]
+pub(crate) struct QueueState;
+
+pub(crate) struct Inner {
+    pub(crate) conn: Connection,
+    pub(crate) queue: RefCell<EventQueue<QueueState>>,
+    pub(crate) qh: QueueHandle<QueueState>,
+    pub(crate) manager: WpBufferCollectionManagerV1,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // wayland-client keeps the fds of events still queued when an
+        // EventQueue is dropped: dispatch them so they are closed.
+        let _ = self.queue.get_mut().dispatch_pending(&mut QueueState);
+    }
+}
+
+impl Inner {
+    /// Block until at least one event for our queue is dispatched.
+    pub(crate) fn blocking_dispatch(&self) -> Result<(), Failure> {
+        let mut queue = self.queue.borrow_mut();
+        queue
+            .blocking_dispatch(&mut QueueState)
+            .map(|_| ())
+            .map_err(|e| self.describe_error(e))
+    }
+
+    fn describe_error(&self, e: impl std::fmt::Display) -> Failure {
+        match self.conn.protocol_error() {
+            Some(p) => Failure::connection(format!(
+                "protocol error {} on {}@{}: {}",
+                p.code, p.object_interface, p.object_id, p.message
+            )),
+            None => Failure::connection(e),
+        }
+    }
+}
+
+/// The entry point: the bound `wp_buffer_collection_manager_v1` global and
+/// the library's own event queue on your connection. Cheap to clone.
+///
+/// ```no_run
+/// let conn = wayland_client::Connection::connect_to_env()?;
+/// let accord = accord_client::Accord::new(&conn)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Accord {
+    pub(crate) inner: Rc<Inner>,
+}
+
+impl std::fmt::Debug for Accord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accord")
+            .field("manager", &self.inner.manager)
+            .finish()
+    }
+}
+
+/// Why [`Accord::new`] failed.
+///
+/// ```
+/// let e = accord_client::InitError::NoGlobal;
+/// assert!(e.to_string().contains("wp_buffer_collection_manager_v1"));
+/// ```
+#[derive(Debug)]
+pub enum InitError {
+    /// The registry roundtrip failed.
+    Connection(String),
+    /// The compositor does not offer the Accord global.
+    NoGlobal,
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InitError::Connection(m) => write!(f, "wayland connection: {m}"),
+            InitError::NoGlobal => write!(
+                f,
+                "the compositor does not advertise wp_buffer_collection_manager_v1 version 1"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+impl Accord {
+    /// Bind the Accord global on `conn` with a private event queue.
+    ///
+    /// ```no_run
+    /// let conn = wayland_client::Connection::connect_to_env()?;
+    /// let accord = accord_client::Accord::new(&conn)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(conn: &Connection) -> Result<Accord, InitError> {
+        let (globals, queue): (GlobalList, EventQueue<QueueState>) =
+            registry_queue_init(conn).map_err(|e| InitError::Connection(e.to_string()))?;
+        let qh = queue.handle();
+        let manager = globals
+            .bind::<WpBufferCollectionManagerV1, _, _>(&qh, 1..=1, ())
+            .map_err(|_| InitError::NoGlobal)?;
+        Ok(Accord {
+            inner: Rc::new(Inner {
+                conn: conn.clone(),
+                queue: RefCell::new(queue),
+                qh,
+                manager,
+            }),
+        })
+    }
+
+    /// Start a new collection; returns its root token.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// let token = accord.create_collection();
+    /// ```
+    pub fn create_collection(&self) -> Token {
+        let data = token::new_events();
+        let proxy = self
+            .inner
+            .manager
+            .create_collection(&self.inner.qh, data.clone());
+        Token::new(self.clone(), proxy, data)
+    }
+
+    /// Redeem a handle another participant exported. Does not wait: an
+    /// unknown or used handle shows up as a failure of the bound
+    /// collection (or [`Token::failure`]).
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// # let handle = String::new();
+    /// let collection = accord.import(&handle).bind();
+    /// ```
+    pub fn import(&self, handle: &str) -> Token {
+        let data = token::new_events();
+        let proxy =
+            self.inner
+                .manager
+                .import_token(handle.to_owned(), &self.inner.qh, data.clone());
+        Token::new(self.clone(), proxy, data)
+    }
+
+    /// Dispatch already-received events without blocking (for event loops:
+    /// call it when the connection's fd is readable, after
+    /// `prepare_read`/`read` or your own queue's dispatch).
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// accord.dispatch_pending()?;
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn dispatch_pending(&self) -> Result<(), Failure> {
+        let mut queue = self.inner.queue.borrow_mut();
+        queue
+            .dispatch_pending(&mut QueueState)
+            .map(|_| ())
+            .map_err(|e| self.inner.describe_error(e))
+    }
+
+    /// Send all requests and wait for the compositor to process them.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// accord.roundtrip()?;
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn roundtrip(&self) -> Result<(), Failure> {
+        let mut queue = self.inner.queue.borrow_mut();
+        queue
+            .roundtrip(&mut QueueState)
+            .map(|_| ())
+            .map_err(|e| self.inner.describe_error(e))
+    }
+
+    /// Flush pending requests to the compositor.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// accord.flush()?;
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn flush(&self) -> Result<(), Failure> {
+        self.inner
+            .conn
+            .flush()
+            .map_err(|e| self.inner.describe_error(e))
+    }
+
+    /// The connection this library runs on.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// let conn = accord.connection();
+    /// ```
+    pub fn connection(&self) -> &Connection {
+        &self.inner.conn
+    }
+}

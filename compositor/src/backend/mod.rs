@@ -3,13 +3,29 @@
 //! against the engine's [`Decision`] with [`verify_layout`] before any fd is
 //! handed out.
 
+mod detect;
+mod dma_heap;
+mod dumb;
+mod gbm;
+mod linear;
+pub(crate) use linear::open_node;
+mod udmabuf;
 mod verify;
 
 use std::os::fd::OwnedFd;
 
 use accord_engine::Decision;
 
+pub use detect::{
+    allocators_for_devices, card_for_device, card_nodes, detect, BackendKind, Detected,
+};
+pub use dma_heap::DmaHeapAllocator;
+pub use dumb::DumbAllocator;
+pub use gbm::GbmAllocator;
+pub use udmabuf::UdmabufAllocator;
 pub use verify::verify_layout;
+
+pub mod memfd;
 
 /// What kind of memory a backend hands out. Sent to clients so that memfd is
 /// never mistaken for a dma-buf.

@@ -1,0 +1,247 @@
+//! A participant's view of a collection: constraints in, buffers out.
+
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex};
+
+use accord_protocol::client::wp_buffer_collection_v1::{MemoryFlags, WpBufferCollectionV1};
+use wayland_client::protocol::wl_buffer::WlBuffer;
+
+use crate::buffer::{Allocation, Buffer, MemoryKind, Plane};
+use crate::token::lock;
+use crate::{Accord, Constraints, Failure, FailureReason};
+
+/// Events received so far (the proxy's user data).
+#[derive(Debug, Default)]
+pub(crate) struct CollectionState {
+    pub(crate) settings: Option<Settings>,
+    pub(crate) buffers: Vec<Buffer>,
+    /// The final outcome once `allocated` or `failed` arrived.
+    pub(crate) outcome: Option<Result<Allocation, Failure>>,
+    pub(crate) taken: bool,
+    pub(crate) buffer_count: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub(crate) format: u32,
+    pub(crate) modifier: u64,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) count: u32,
+    pub(crate) memory: MemoryKind,
+}
+
+pub(crate) type CollectionEvents = Arc<Mutex<CollectionState>>;
+
+impl CollectionState {
+    pub(crate) fn outcome_failure(&mut self, f: Failure) {
+        if self.outcome.is_none() {
+            self.outcome = Some(Err(f));
+        }
+    }
+
+    pub(crate) fn on_settings(&mut self, s: Settings) {
+        self.settings = Some(s);
+        self.buffer_count = Some(s.count);
+    }
+
+    pub(crate) fn on_buffer(&mut self, index: u32, size: u64) {
+        let Some(s) = self.settings else { return };
+        if index as usize == self.buffers.len() {
+            self.buffers.push(Buffer {
+                index,
+                format: s.format,
+                modifier: s.modifier,
+                width: s.width,
+                height: s.height,
+                size,
+                memory: s.memory,
+                planes: Vec::new(),
+            });
+        }
+    }
+
+    pub(crate) fn on_plane(&mut self, buffer: u32, fd: OwnedFd, offset: u32, stride: u32) {
+        // An event for an unannounced buffer is dropped (closing the fd).
+        if let Some(b) = self.buffers.get_mut(buffer as usize) {
+            b.planes.push(Plane {
+                fd,
+                offset: u64::from(offset),
+                stride,
+            });
+        }
+    }
+
+    pub(crate) fn on_allocated(&mut self) {
+        let Some(s) = self.settings else {
+            self.outcome_failure(Failure {
+                reason: FailureReason::Other(u32::MAX),
+                message: "allocated without settings".into(),
+            });
+            return;
+        };
+        let buffers = std::mem::take(&mut self.buffers);
+        self.outcome = Some(Ok(Allocation {
+            format: s.format,
+            modifier: s.modifier,
+            width: s.width,
+            height: s.height,
+            memory: s.memory,
+            buffers,
+        }));
+    }
+}
+
+/// One participant's view of a collection: send constraints with
+/// [`commit`](Collection::commit), then receive the [`Allocation`].
+/// Dropping it before allocation counts as this participant failing.
+///
+/// ```no_run
+/// # let token: accord_client::Token = unimplemented!();
+/// use accord_client::{Constraints, Usage};
+/// let collection = token.bind();
+/// collection.commit(&Constraints::new().usage(Usage::CpuRead).min_size(64, 64));
+/// let allocation = collection.wait_allocated()?;
+/// # Ok::<(), accord_client::Failure>(())
+/// ```
+#[derive(Debug)]
+pub struct Collection {
+    accord: Accord,
+    proxy: WpBufferCollectionV1,
+    events: CollectionEvents,
+}
+
+impl Collection {
+    pub(crate) fn new(
+        accord: Accord,
+        proxy: WpBufferCollectionV1,
+        events: CollectionEvents,
+    ) -> Self {
+        Collection {
+            accord,
+            proxy,
+            events,
+        }
+    }
+
+    /// Send every constraint, then `commit` (exactly once per collection:
+    /// the compositor rejects a second commit with a protocol error).
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// collection.commit(&accord_client::Constraints::new().buffers(2));
+    /// ```
+    pub fn commit(&self, c: &Constraints) {
+        let p = &self.proxy;
+        p.set_usage(c.usage);
+        let table = c.format_table();
+        let chunk = accord_protocol::limits::MAX_FORMAT_PAIRS_PER_REQUEST
+            * accord_protocol::limits::FORMAT_ENTRY_BYTES;
+        for part in table.chunks(chunk) {
+            p.add_formats(part.to_vec());
+        }
+        p.set_size_range(c.min_size.0, c.min_size.1, c.max_size.0, c.max_size.1);
+        p.set_size_alignment(c.size_alignment.0, c.size_alignment.1);
+        p.set_stride(c.min_stride, c.max_stride, c.stride_alignment);
+        p.set_alignment(c.offset_alignment, c.base_alignment);
+        p.set_max_bytes((c.max_bytes >> 32) as u32, c.max_bytes as u32);
+        let (camping, dedicated, shared, min, max) = c.buffer_counts;
+        p.set_buffer_counts(camping, dedicated, shared, min, max);
+        p.set_memory_flags(if c.contiguous {
+            MemoryFlags::Contiguous
+        } else {
+            MemoryFlags::empty()
+        });
+        p.set_devices(c.devices.iter().flat_map(|d| d.to_ne_bytes()).collect());
+        p.commit();
+    }
+
+    /// Send a bare `commit` without constraints (low level; [`commit`]
+    /// sends constraints first).
+    ///
+    /// [`commit`]: Collection::commit
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// collection.commit_raw();
+    /// ```
+    pub fn commit_raw(&self) {
+        self.proxy.commit();
+    }
+
+    /// Block until the outcome arrives. The allocation (which owns the fds)
+    /// is handed out once; later calls give `AlreadyTaken`.
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// match collection.wait_allocated() {
+    ///     Ok(a) => println!("{}x{}, {} buffers", a.width, a.height, a.buffers.len()),
+    ///     Err(f) => eprintln!("negotiation failed: {f}"),
+    /// }
+    /// ```
+    pub fn wait_allocated(&self) -> Result<Allocation, Failure> {
+        self.accord.flush()?;
+        loop {
+            if let Some(r) = self.poll_allocated() {
+                return r;
+            }
+            self.accord.inner.blocking_dispatch()?;
+        }
+    }
+
+    /// The outcome if it has arrived, without blocking: the event-loop form
+    /// of [`wait_allocated`](Collection::wait_allocated). Call
+    /// [`Accord::dispatch_pending`] when the connection is readable first.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// accord.dispatch_pending()?;
+    /// if let Some(outcome) = collection.poll_allocated() {
+    ///     let allocation = outcome?;
+    /// }
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn poll_allocated(&self) -> Option<Result<Allocation, Failure>> {
+        let mut st = lock(&self.events);
+        if st.taken {
+            return Some(Err(Failure {
+                reason: FailureReason::AlreadyTaken,
+                message: "the outcome was already returned".into(),
+            }));
+        }
+        let out = st.outcome.take()?;
+        st.taken = true;
+        Some(out)
+    }
+
+    /// A `wl_buffer` for buffer `index` (after allocation), ready to attach
+    /// to a surface: no second import.
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// # let surface: wayland_client::protocol::wl_surface::WlSurface = unimplemented!();
+    /// let wl_buffer = collection.wl_buffer(0);
+    /// surface.attach(Some(&wl_buffer), 0, 0);
+    /// surface.commit();
+    /// ```
+    pub fn wl_buffer(&self, index: u32) -> WlBuffer {
+        self.proxy.get_wl_buffer(index, &self.accord.inner.qh, ())
+    }
+
+    /// The underlying protocol object (for raw requests).
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// let proxy = collection.proxy();
+    /// ```
+    pub fn proxy(&self) -> &WpBufferCollectionV1 {
+        &self.proxy
+    }
+}
+
+impl Drop for Collection {
+    fn drop(&mut self) {
+        self.proxy.destroy();
+    }
+}

@@ -1,0 +1,135 @@
+//! Event handlers: every event is stored in its object's user data.
+
+use accord_protocol::client::wp_buffer_collection_manager_v1::{
+    self as manager, WpBufferCollectionManagerV1,
+};
+use accord_protocol::client::wp_buffer_collection_token_v1::{
+    self as token, WpBufferCollectionTokenV1,
+};
+use accord_protocol::client::wp_buffer_collection_v1::{self as coll, WpBufferCollectionV1};
+use wayland_client::globals::GlobalListContents;
+use wayland_client::protocol::{wl_buffer, wl_registry};
+use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
+
+use crate::buffer::MemoryKind;
+use crate::collection::{CollectionEvents, Settings};
+use crate::token::{lock, TokenEvents};
+use crate::{Failure, FailureReason, QueueState};
+
+fn reason(r: WEnum<coll::FailureReason>) -> FailureReason {
+    match r {
+        WEnum::Value(v) => FailureReason::from_wire(v as u32),
+        WEnum::Unknown(u) => FailureReason::Other(u),
+    }
+}
+
+impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for QueueState {
+    fn event(
+        _: &mut Self,
+        _: &wl_registry::WlRegistry,
+        _: wl_registry::Event,
+        _: &GlobalListContents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+}
+
+impl Dispatch<WpBufferCollectionManagerV1, ()> for QueueState {
+    fn event(
+        _: &mut Self,
+        _: &WpBufferCollectionManagerV1,
+        _: manager::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+}
+
+impl Dispatch<WpBufferCollectionTokenV1, TokenEvents> for QueueState {
+    fn event(
+        _: &mut Self,
+        _: &WpBufferCollectionTokenV1,
+        event: token::Event,
+        data: &TokenEvents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let mut st = lock(data);
+        match event {
+            token::Event::Handle { handle } => st.handle = Some(handle),
+            token::Event::Failed { reason: r, message } => {
+                st.failure = Some(Failure {
+                    reason: reason(r),
+                    message,
+                })
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
+    fn event(
+        _: &mut Self,
+        _: &WpBufferCollectionV1,
+        event: coll::Event,
+        data: &CollectionEvents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        let mut st = lock(data);
+        match event {
+            coll::Event::Settings {
+                format,
+                modifier_hi,
+                modifier_lo,
+                width,
+                height,
+                buffer_count,
+                memory_kind,
+            } => st.on_settings(Settings {
+                format,
+                modifier: (u64::from(modifier_hi) << 32) | u64::from(modifier_lo),
+                width,
+                height,
+                count: buffer_count,
+                memory: match memory_kind {
+                    WEnum::Value(coll::MemoryKind::Dmabuf) => MemoryKind::DmaBuf,
+                    _ => MemoryKind::Memfd,
+                },
+            }),
+            coll::Event::Buffer {
+                index,
+                size_hi,
+                size_lo,
+            } => st.on_buffer(index, (u64::from(size_hi) << 32) | u64::from(size_lo)),
+            coll::Event::Plane {
+                buffer_index,
+                plane_index: _,
+                fd,
+                offset,
+                stride,
+            } => st.on_plane(buffer_index, fd, offset, stride),
+            coll::Event::Allocated => st.on_allocated(),
+            coll::Event::Failed { reason: r, message } => st.outcome_failure(Failure {
+                reason: reason(r),
+                message,
+            }),
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<wl_buffer::WlBuffer, ()> for QueueState {
+    fn event(
+        _: &mut Self,
+        _: &wl_buffer::WlBuffer,
+        _: wl_buffer::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+    }
+}

@@ -1,0 +1,165 @@
+//! Tokens: unbound participant slots.
+
+use std::sync::{Arc, Mutex};
+
+use accord_protocol::client::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
+use wayland_client::protocol::wl_surface::WlSurface;
+
+use crate::collection::{Collection, CollectionEvents};
+use crate::{Accord, Failure};
+
+/// What a token's events told us (its proxy user data).
+#[derive(Debug, Default)]
+pub(crate) struct TokenState {
+    pub(crate) handle: Option<String>,
+    pub(crate) failure: Option<Failure>,
+}
+
+pub(crate) type TokenEvents = Arc<Mutex<TokenState>>;
+
+pub(crate) fn new_events() -> TokenEvents {
+    Arc::new(Mutex::new(TokenState::default()))
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A participant slot not yet bound. Dropping an unused token releases its
+/// slot (allocation stops waiting for it). `bind`, `export` and
+/// `attach_to_surface` consume it.
+///
+/// ```no_run
+/// # let accord: accord_client::Accord = unimplemented!();
+/// let token = accord.create_collection();
+/// token.set_name("player");
+/// let collection = token.bind();
+/// ```
+#[derive(Debug)]
+pub struct Token {
+    accord: Accord,
+    proxy: WpBufferCollectionTokenV1,
+    events: TokenEvents,
+}
+
+impl Token {
+    pub(crate) fn new(
+        accord: Accord,
+        proxy: WpBufferCollectionTokenV1,
+        events: TokenEvents,
+    ) -> Self {
+        Token {
+            accord,
+            proxy,
+            events,
+        }
+    }
+
+    /// Another slot in the same collection, for this client.
+    ///
+    /// ```no_run
+    /// # let token: accord_client::Token = unimplemented!();
+    /// let second = token.duplicate();
+    /// ```
+    pub fn duplicate(&self) -> Token {
+        let events = new_events();
+        let proxy = self.proxy.duplicate(&self.accord.inner.qh, events.clone());
+        Token::new(self.accord.clone(), proxy, events)
+    }
+
+    /// Turn this slot into a single-use handle string for another client
+    /// (send it over a pipe, argv, ...). Waits for the compositor's reply.
+    ///
+    /// ```no_run
+    /// # let token: accord_client::Token = unimplemented!();
+    /// let handle: String = token.export()?;
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn export(self) -> Result<String, Failure> {
+        self.proxy.export();
+        loop {
+            {
+                let mut st = lock(&self.events);
+                if let Some(h) = st.handle.take() {
+                    return Ok(h);
+                }
+                if let Some(f) = st.failure.clone() {
+                    return Err(f);
+                }
+            }
+            self.accord.inner.blocking_dispatch()?;
+        }
+    }
+
+    /// Name this participant in failure messages (at most 63 bytes).
+    ///
+    /// ```no_run
+    /// # let token: accord_client::Token = unimplemented!();
+    /// token.set_name("decoder");
+    /// ```
+    pub fn set_name(&self, name: &str) {
+        self.proxy.set_name(name.to_owned());
+    }
+
+    /// Allocation goes on without this participant if it fails or leaves.
+    ///
+    /// ```no_run
+    /// # let token: accord_client::Token = unimplemented!();
+    /// token.set_dispensable();
+    /// ```
+    pub fn set_dispensable(&self) {
+        self.proxy.set_dispensable();
+    }
+
+    /// Become a participant: the collection carries your constraints.
+    ///
+    /// ```no_run
+    /// # let token: accord_client::Token = unimplemented!();
+    /// let collection = token.bind();
+    /// ```
+    pub fn bind(self) -> Collection {
+        let events = CollectionEvents::default();
+        let proxy = self.proxy.bind(&self.accord.inner.qh, events.clone());
+        // A failure already seen on the token carries over.
+        if let Some(f) = lock(&self.events).failure.clone() {
+            lock(&events).outcome_failure(f);
+        }
+        Collection::new(self.accord.clone(), proxy, events)
+    }
+
+    /// Give this slot to the compositor, which participates for `surface`
+    /// with its renderer's (and display planes') constraints.
+    ///
+    /// ```no_run
+    /// # let token: accord_client::Token = unimplemented!();
+    /// # let surface: wayland_client::protocol::wl_surface::WlSurface = unimplemented!();
+    /// token.attach_to_surface(&surface);
+    /// ```
+    pub fn attach_to_surface(self, surface: &WlSurface) {
+        self.accord
+            .inner
+            .manager
+            .attach_surface(&self.proxy, surface);
+    }
+
+    /// The failure the compositor reported for this token so far (an
+    /// import of an unknown handle, a failed collection), after events were
+    /// dispatched.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// let token = accord.import(&"0".repeat(64));
+    /// accord.roundtrip()?;
+    /// assert!(token.failure().is_some());
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn failure(&self) -> Option<Failure> {
+        lock(&self.events).failure.clone()
+    }
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        self.proxy.destroy();
+    }
+}

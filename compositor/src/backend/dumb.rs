@@ -1,0 +1,102 @@
+//! Dumb buffers + PRIME export on a DRM card node. Dumb buffers are linear
+//! and CPU-mappable; on a KMS device they scan out. `CREATE_DUMB` is refused
+//! on render nodes (EPERM), so this backend takes a card node.
+
+use smithay::reexports::drm::buffer::{Buffer, DrmFourcc};
+use smithay::reexports::drm::control::Device as ControlDevice;
+use smithay::reexports::drm::{CLOEXEC, RDWR};
+
+use accord_engine::Decision;
+
+use super::linear::{allocate_each, geometry, linear_buffer, Geometry};
+use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use crate::kms::Card;
+
+/// Allocates dumb buffers on one card node and exports them as dma-bufs.
+#[derive(Debug)]
+pub struct DumbAllocator {
+    card: Card,
+}
+
+impl DumbAllocator {
+    /// Use an opened card node (e.g. `/dev/dri/card0`).
+    pub fn new(card: Card) -> DumbAllocator {
+        DumbAllocator { card }
+    }
+
+    /// Open `path` (a card node, not `renderD*`).
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<DumbAllocator> {
+        Ok(DumbAllocator::new(Card::open(path)?))
+    }
+
+    pub fn card(&self) -> &Card {
+        &self.card
+    }
+
+    fn allocate_one(&self, d: &Decision) -> Result<AllocatedBuffer, AllocError> {
+        let g = geometry(d)?;
+        // Dumb buffers are sized in pixels of a bpp; some drivers take
+        // 32 bpp only (virtio-gpu). Ask for rows of `stride` bytes as 32-bit
+        // "pixels" when the stride allows, else as bytes; extra rows give the
+        // size the decision needs.
+        let (stride, rows) = match &g {
+            Geometry::Packed { stride, rows, .. } => (*stride, *rows),
+            Geometry::Exact {
+                stride0,
+                size_bytes,
+            } => {
+                let rows = u32::try_from(size_bytes.div_ceil(u64::from(*stride0).max(1)))
+                    .map_err(|_| AllocError::Unsupported(format!("{size_bytes} bytes")))?;
+                (*stride0, rows)
+            }
+        };
+        let (width, bpp) = if stride % 4 == 0 {
+            (stride / 4, 32)
+        } else {
+            (stride, 8)
+        };
+        let dumb = self
+            .card
+            .create_dumb_buffer((width, rows), DrmFourcc::Xrgb8888, bpp)
+            .map_err(|e| io_error(&self.card, "CREATE_DUMB", e))?;
+        let exported = self.card.buffer_to_prime_fd(dumb.handle(), CLOEXEC | RDWR);
+        let pitch = dumb.pitch();
+        // The dma-buf keeps the memory alive; the GEM handle is not needed.
+        let _ = self.card.destroy_dumb_buffer(dumb);
+        let fd = exported.map_err(|e| io_error(&self.card, "PRIME export", e))?;
+        if matches!(g, Geometry::Exact { .. }) && pitch != stride {
+            return Err(AllocError::LayoutMismatch(format!(
+                "{} pads rows to {pitch} bytes; the layout needs {stride}",
+                self.card.path().display()
+            )));
+        }
+        linear_buffer(fd, &g, pitch, d)
+    }
+}
+
+fn io_error(card: &Card, what: &str, e: std::io::Error) -> AllocError {
+    let msg = format!("{what} on {}: {e}", card.path().display());
+    match e.raw_os_error() {
+        Some(libc_enomem) if libc_enomem == rustix::io::Errno::NOMEM.raw_os_error() => {
+            AllocError::OutOfMemory(msg)
+        }
+        Some(eperm) if eperm == rustix::io::Errno::PERM.raw_os_error() => AllocError::Unsupported(
+            format!("{msg} (dumb buffers need a card node, not a render node)"),
+        ),
+        _ => AllocError::DeviceLost(msg),
+    }
+}
+
+impl Allocator for DumbAllocator {
+    fn name(&self) -> String {
+        format!("dumb:{}", self.card.path().display())
+    }
+
+    fn memory_kind(&self) -> MemoryKind {
+        MemoryKind::DmaBuf
+    }
+
+    fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+        allocate_each(decision, false, || self.allocate_one(decision))
+    }
+}

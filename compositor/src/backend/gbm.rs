@@ -1,0 +1,132 @@
+//! GBM on a DRM device: the device's own allocator, which picks tiling and
+//! stride itself. On the KMS device it makes scanout buffers. The dma-buf is
+//! exported through the card with `DRM_CLOEXEC | DRM_RDWR` before anything
+//! else exports it, because `gbm_bo_get_fd` exports read-only (a client's
+//! writable mmap would fail).
+
+use smithay::reexports::drm::control::Device as ControlDevice;
+use smithay::reexports::drm::{CLOEXEC, RDWR};
+use smithay::reexports::gbm;
+
+use accord_engine::{Decision, Usage, MOD_INVALID, MOD_LINEAR};
+
+use super::linear::{allocate_each, dmabuf_size};
+use super::{AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+use crate::kms::Card;
+
+pub struct GbmAllocator {
+    device: gbm::Device<Card>,
+    /// Same open file description as the GBM device: GEM handles match.
+    card: Card,
+}
+
+impl std::fmt::Debug for GbmAllocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GbmAllocator")
+            .field("card", &self.card)
+            .field("backend", &self.device.backend_name())
+            .finish()
+    }
+}
+
+impl GbmAllocator {
+    pub fn new(card: Card) -> std::io::Result<GbmAllocator> {
+        let device = gbm::Device::new(card.try_clone()?)?;
+        Ok(GbmAllocator { device, card })
+    }
+
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<GbmAllocator> {
+        GbmAllocator::new(Card::open(path)?)
+    }
+
+    fn flags(d: &Decision) -> gbm::BufferObjectFlags {
+        let mut flags = gbm::BufferObjectFlags::empty();
+        if d.usage.intersects(Usage::SCANOUT) {
+            flags |= gbm::BufferObjectFlags::SCANOUT;
+        }
+        if d.usage.intersects(Usage::CURSOR) {
+            flags |= gbm::BufferObjectFlags::CURSOR;
+        }
+        if d.usage.intersects(Usage::RENDER | Usage::SAMPLE) {
+            flags |= gbm::BufferObjectFlags::RENDERING;
+        }
+        if d.usage.intersects(Usage::PROTECTED) {
+            flags |= gbm::BufferObjectFlags::PROTECTED;
+        }
+        if d.modifier == MOD_LINEAR {
+            flags |= gbm::BufferObjectFlags::LINEAR;
+        }
+        flags
+    }
+
+    fn allocate_one(&self, d: &Decision) -> Result<AllocatedBuffer, AllocError> {
+        let format = gbm::Format::try_from(d.format)
+            .map_err(|_| AllocError::Unsupported(format!("unknown fourcc {:#x}", d.format)))?;
+        let flags = Self::flags(d);
+        let bo = if d.modifier == MOD_INVALID || d.modifier == MOD_LINEAR {
+            self.device
+                .create_buffer_object::<()>(d.width, d.height, format, flags)
+        } else {
+            self.device.create_buffer_object_with_modifiers2::<()>(
+                d.width,
+                d.height,
+                format,
+                std::iter::once(gbm::Modifier::from(d.modifier)),
+                flags,
+            )
+        }
+        .map_err(|e| self.error("gbm_bo_create", e))?;
+        let mut planes = Vec::new();
+        for p in 0..bo.plane_count() as i32 {
+            // SAFETY: on a DRM device GBM's handle union holds the GEM handle.
+            let raw = unsafe { bo.handle_for_plane(p).u32_ };
+            let handle = smithay::reexports::drm::control::from_u32(raw)
+                .ok_or_else(|| AllocError::DeviceLost("GBM returned GEM handle 0".into()))?;
+            let fd = self
+                .card
+                .buffer_to_prime_fd(handle, CLOEXEC | RDWR)
+                .map_err(|e| self.error("PRIME export", e))?;
+            planes.push(AllocatedPlane {
+                fd,
+                offset: u64::from(bo.offset(p)),
+                stride: bo.stride_for_plane(p),
+            });
+        }
+        let size_bytes = dmabuf_size(&planes[0].fd)?;
+        // gbm_bo_create without modifiers reports INVALID; with the LINEAR
+        // flag the layout is linear nonetheless.
+        let mut modifier = u64::from(bo.modifier());
+        if modifier == MOD_INVALID && d.modifier == MOD_LINEAR {
+            modifier = MOD_LINEAR;
+        }
+        Ok(AllocatedBuffer {
+            planes,
+            size_bytes,
+            modifier,
+        })
+        // `bo` drops here; the exported dma-bufs keep the memory alive.
+    }
+
+    fn error(&self, what: &str, e: std::io::Error) -> AllocError {
+        let msg = format!("{what} on {}: {e}", self.card.path().display());
+        if e.raw_os_error() == Some(rustix::io::Errno::NOMEM.raw_os_error()) {
+            AllocError::OutOfMemory(msg)
+        } else {
+            AllocError::Unsupported(msg)
+        }
+    }
+}
+
+impl Allocator for GbmAllocator {
+    fn name(&self) -> String {
+        format!("gbm:{}", self.card.path().display())
+    }
+
+    fn memory_kind(&self) -> MemoryKind {
+        MemoryKind::DmaBuf
+    }
+
+    fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+        allocate_each(decision, false, || self.allocate_one(decision))
+    }
+}

@@ -1,0 +1,216 @@
+//! Shared by the dma-buf backends: the linear geometry a decision asks for,
+//! the planes of a buffer that follows the engine's layout, and the size of
+//! an exported dma-buf. Format facts come from the engine's format table.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use accord_engine::{formats, Decision, Layout, MOD_INVALID, MOD_LINEAR};
+
+use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane};
+
+/// How a backend lays out a linear buffer.
+pub(crate) enum Geometry {
+    /// One plane of whole pixels: the backend may widen the stride and add
+    /// rows, within the decision's limits.
+    Packed {
+        stride: u32,
+        rows: u32,
+        size_bytes: u64,
+    },
+    /// Several planes, subsampling or pixel blocks: the engine's layout,
+    /// followed exactly.
+    Exact { stride0: u32, size_bytes: u64 },
+}
+
+pub(crate) fn geometry(d: &Decision) -> Result<Geometry, AllocError> {
+    if d.modifier != MOD_LINEAR && d.modifier != MOD_INVALID {
+        return Err(AllocError::Unsupported(format!(
+            "modifier {}: this backend makes linear buffers only",
+            formats::modifier_name(d.modifier)
+        )));
+    }
+    let info = formats::info(d.format).ok_or_else(|| {
+        AllocError::Unsupported(format!(
+            "format {}: no linear layout known",
+            formats::name(d.format)
+        ))
+    })?;
+    let too_big = || AllocError::Unsupported(format!("{}x{} overflows", d.width, d.height));
+    let packed = match info.planes {
+        [p] if p.block_width == 1 && p.hsub == 1 && p.vsub == 1 => Some(p.block_bytes),
+        _ => None,
+    };
+    let Some(cpp) = packed else {
+        let layout = d.layout.as_ref().ok_or_else(|| {
+            AllocError::Unsupported(format!(
+                "{} without the engine's layout",
+                formats::name(d.format)
+            ))
+        })?;
+        let stride0 = layout
+            .planes
+            .first()
+            .map(|p| p.stride)
+            .ok_or_else(too_big)?;
+        return Ok(Geometry::Exact {
+            stride0,
+            size_bytes: layout.size_bytes,
+        });
+    };
+    let mut stride = u64::from(d.width)
+        .checked_mul(u64::from(cpp))
+        .ok_or_else(too_big)?
+        .max(u64::from(d.min_stride));
+    if let Some(layout) = &d.layout {
+        stride = stride.max(layout.planes.first().map_or(0, |p| u64::from(p.stride)));
+    }
+    let align = lcm(d.stride_alignment.max(1), u64::from(cpp));
+    stride = stride
+        .div_ceil(align)
+        .checked_mul(align)
+        .ok_or_else(too_big)?;
+    let stride = u32::try_from(stride).map_err(|_| too_big())?;
+    let mut size = u64::from(stride)
+        .checked_mul(u64::from(d.height))
+        .ok_or_else(too_big)?;
+    if let Some(layout) = &d.layout {
+        size = size.max(layout.size_bytes);
+    }
+    let rows = u32::try_from(size.div_ceil(u64::from(stride))).map_err(|_| too_big())?;
+    Ok(Geometry::Packed {
+        stride,
+        rows,
+        size_bytes: size,
+    })
+}
+
+/// The planes of one dma-buf laid out per `geometry`: one plane at offset 0
+/// for packed formats, the engine's planes (each with its own fd on the same
+/// dma-buf) otherwise.
+pub(crate) fn planes(
+    fd: OwnedFd,
+    geometry: &Geometry,
+    stride: u32,
+    layout: Option<&Layout>,
+) -> Result<Vec<AllocatedPlane>, AllocError> {
+    match (geometry, layout) {
+        (Geometry::Exact { .. }, Some(layout)) => {
+            let mut out = Vec::with_capacity(layout.planes.len());
+            for p in &layout.planes[1..] {
+                let fd = fd
+                    .try_clone()
+                    .map_err(|e| AllocError::OutOfMemory(format!("dup of the dma-buf fd: {e}")))?;
+                out.push(AllocatedPlane {
+                    fd,
+                    offset: p.offset,
+                    stride: p.stride,
+                });
+            }
+            let p0 = layout.planes[0];
+            out.insert(
+                0,
+                AllocatedPlane {
+                    fd,
+                    offset: p0.offset,
+                    stride: p0.stride,
+                },
+            );
+            Ok(out)
+        }
+        _ => Ok(vec![AllocatedPlane {
+            fd,
+            offset: 0,
+            stride,
+        }]),
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn lcm(a: u64, b: u64) -> u64 {
+    a / gcd(a, b) * b
+}
+
+/// A dma-buf's size: dma-bufs answer `lseek(SEEK_END)` with it.
+pub(crate) fn dmabuf_size(fd: impl AsFd) -> Result<u64, AllocError> {
+    rustix::fs::seek(fd, rustix::fs::SeekFrom::End(0))
+        .map_err(|e| AllocError::DeviceLost(format!("lseek on the dma-buf: {e}")))
+}
+
+/// Page-rounded byte length and plane-0 stride for backends that hand out
+/// bytes (heaps, udmabuf).
+pub(crate) fn byte_backend_request(g: &Geometry) -> Result<(u64, u32), AllocError> {
+    let (size, stride) = match g {
+        Geometry::Packed {
+            stride, size_bytes, ..
+        } => (*size_bytes, *stride),
+        Geometry::Exact {
+            stride0,
+            size_bytes,
+        } => (*size_bytes, *stride0),
+    };
+    let page = rustix::param::page_size() as u64;
+    let len = size
+        .div_ceil(page)
+        .checked_mul(page)
+        .ok_or_else(|| AllocError::Unsupported(format!("{size} bytes overflow")))?;
+    Ok((len, stride))
+}
+
+/// One linear buffer on the dma-buf `fd`, laid out per `g`.
+pub(crate) fn linear_buffer(
+    fd: OwnedFd,
+    g: &Geometry,
+    stride: u32,
+    d: &Decision,
+) -> Result<AllocatedBuffer, AllocError> {
+    let size_bytes = dmabuf_size(&fd)?;
+    Ok(AllocatedBuffer {
+        planes: planes(fd, g, stride, d.layout.as_ref())?,
+        size_bytes,
+        modifier: MOD_LINEAR,
+    })
+}
+
+/// `d.buffer_count` buffers from `one`, verified against `d` before they are
+/// returned. On error, the buffers made so far drop and close their fds.
+pub(crate) fn allocate_each(
+    d: &Decision,
+    exact: bool,
+    mut one: impl FnMut() -> Result<AllocatedBuffer, AllocError>,
+) -> Result<Vec<AllocatedBuffer>, AllocError> {
+    let mut out = Vec::with_capacity(d.buffer_count as usize);
+    for _ in 0..d.buffer_count {
+        out.push(one()?);
+    }
+    verify_layout(d, &out, exact)?;
+    Ok(out)
+}
+
+/// Open a device node close-on-exec; errors name the path.
+pub(crate) fn open_node(path: &Path, flags: rustix::fs::OFlags) -> std::io::Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        flags | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// A failed allocation syscall: out of memory for ENOMEM/ENOSPC, else the
+/// device failed.
+pub(crate) fn errno_error(what: &str, e: rustix::io::Errno) -> AllocError {
+    let msg = format!("{what}: {e}");
+    if e == rustix::io::Errno::NOMEM || e == rustix::io::Errno::NOSPC {
+        AllocError::OutOfMemory(msg)
+    } else {
+        AllocError::DeviceLost(msg)
+    }
+}

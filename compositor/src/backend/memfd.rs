@@ -1,0 +1,148 @@
+//! The last-resort backend: one sealed memfd per buffer, laid out exactly as
+//! the engine computed. Shared memory, not a dma-buf: reported as
+//! [`MemoryKind::Memfd`] so nobody issues `DMA_BUF_IOCTL_SYNC` on it or
+//! tries a device import.
+
+use std::os::fd::OwnedFd;
+
+use accord_engine::{Decision, MOD_INVALID, MOD_LINEAR};
+use rustix::fs::{MemfdFlags, SealFlags};
+
+use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+
+/// Allocates sealed memfds (`F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`), so
+/// no participant can truncate the memory under another one's mapping.
+#[derive(Debug, Default)]
+pub struct MemfdAllocator;
+
+impl MemfdAllocator {
+    pub fn new() -> Self {
+        MemfdAllocator
+    }
+}
+
+impl Allocator for MemfdAllocator {
+    fn name(&self) -> String {
+        "memfd".into()
+    }
+
+    fn memory_kind(&self) -> MemoryKind {
+        MemoryKind::Memfd
+    }
+
+    fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+        if decision.modifier != MOD_LINEAR && decision.modifier != MOD_INVALID {
+            return Err(AllocError::Unsupported(format!(
+                "memfd holds only LINEAR layouts, not modifier {:#x}",
+                decision.modifier
+            )));
+        }
+        let layout = decision.layout.as_ref().ok_or_else(|| {
+            AllocError::Unsupported("the decision carries no linear layout".into())
+        })?;
+        let mut buffers = Vec::with_capacity(decision.buffer_count as usize);
+        for i in 0..decision.buffer_count {
+            let fd = sealed_memfd(i, layout.size_bytes)?;
+            let planes = layout
+                .planes
+                .iter()
+                .map(|p| {
+                    Ok(AllocatedPlane {
+                        fd: fd.try_clone().map_err(io_err)?,
+                        offset: p.offset,
+                        stride: p.stride,
+                    })
+                })
+                .collect::<Result<Vec<_>, AllocError>>()?;
+            buffers.push(AllocatedBuffer {
+                planes,
+                size_bytes: layout.size_bytes,
+                modifier: MOD_LINEAR,
+            });
+        }
+        // This backend promises the engine's own layout: check it exactly.
+        verify_layout(decision, &buffers, true)?;
+        Ok(buffers)
+    }
+}
+
+fn sealed_memfd(index: u32, size: u64) -> Result<OwnedFd, AllocError> {
+    let name = format!("accord-memfd-buffer-{index}");
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)
+        .map_err(io_err)?;
+    rustix::fs::ftruncate(&fd, size).map_err(io_err)?;
+    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)
+        .map_err(io_err)?;
+    Ok(fd)
+}
+
+fn io_err(e: impl Into<std::io::Error>) -> AllocError {
+    let e: std::io::Error = e.into();
+    match e.raw_os_error() {
+        Some(code) if code == rustix::io::Errno::NOMEM.raw_os_error() => {
+            AllocError::OutOfMemory(format!("memfd: {e}"))
+        }
+        _ => AllocError::Unsupported(format!("memfd: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_engine::{Layout, PlaneLayout, Usage};
+
+    fn decision(count: u32) -> Decision {
+        Decision {
+            format: 0x3432_5258,
+            modifier: MOD_LINEAR,
+            width: 64,
+            height: 32,
+            buffer_count: count,
+            usage: Usage::CPU_WRITE,
+            stride_alignment: 256,
+            offset_alignment: 1,
+            base_alignment: 1,
+            min_stride: 0,
+            max_stride: 0,
+            max_bytes: 0,
+            contiguous: false,
+            devices: vec![],
+            scanout: false,
+            layout: Some(Layout {
+                planes: vec![PlaneLayout {
+                    offset: 0,
+                    stride: 256,
+                }],
+                size_bytes: 256 * 32,
+            }),
+            alternatives: vec![],
+        }
+    }
+
+    #[test]
+    fn allocates_sealed_buffers_of_the_decided_size() {
+        let bufs = MemfdAllocator.allocate(&decision(3)).expect("allocate");
+        assert_eq!(bufs.len(), 3);
+        for b in &bufs {
+            let fd = &b.planes[0].fd;
+            assert_eq!(rustix::fs::fstat(fd).unwrap().st_size, 256 * 32);
+            let seals = rustix::fs::fcntl_get_seals(fd).unwrap();
+            assert!(seals.contains(SealFlags::SHRINK | SealFlags::GROW));
+            assert!(
+                rustix::fs::ftruncate(fd, 1).is_err(),
+                "shrink must be sealed"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_vendor_modifiers() {
+        let mut d = decision(1);
+        d.modifier = 0x0100_0000_0000_0001;
+        d.layout = None;
+        assert!(matches!(
+            MemfdAllocator.allocate(&d),
+            Err(AllocError::Unsupported(_))
+        ));
+    }
+}

@@ -1,0 +1,111 @@
+//! udmabuf: a dma-buf over memfd pages (`/dev/udmabuf`, `UDMABUF_CREATE`).
+//! The memfd must be sealed against shrinking so the pages stay. Like the
+//! heaps, it follows the engine's linear layout exactly.
+
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use accord_engine::Decision;
+use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
+
+use super::linear::{
+    allocate_each, byte_backend_request, errno_error, geometry, linear_buffer, open_node, Geometry,
+};
+use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+
+/// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
+#[repr(C)]
+struct UdmabufCreate {
+    memfd: u32,
+    flags: u32,
+    offset: u64,
+    size: u64,
+}
+
+const UDMABUF_FLAGS_CLOEXEC: u32 = 0x01;
+
+/// `UDMABUF_CREATE` returns the new dma-buf fd as the ioctl's result.
+struct Create(UdmabufCreate);
+
+// SAFETY: the opcode matches the struct; the result is a new fd on success.
+unsafe impl Ioctl for Create {
+    type Output = OwnedFd;
+    const IS_MUTATING: bool = false;
+    fn opcode(&self) -> Opcode {
+        opcode::write::<UdmabufCreate>(b'u', 0x42)
+    }
+    fn as_ptr(&mut self) -> *mut std::ffi::c_void {
+        (&mut self.0 as *mut UdmabufCreate).cast()
+    }
+    unsafe fn output_from_ptr(
+        out: IoctlOutput,
+        _: *mut std::ffi::c_void,
+    ) -> rustix::io::Result<OwnedFd> {
+        Ok(OwnedFd::from_raw_fd(out))
+    }
+}
+
+#[derive(Debug)]
+pub struct UdmabufAllocator {
+    dev: OwnedFd,
+    path: PathBuf,
+}
+
+impl UdmabufAllocator {
+    pub const PATH: &'static str = "/dev/udmabuf";
+
+    pub fn open(path: impl AsRef<Path>) -> std::io::Result<UdmabufAllocator> {
+        let path = path.as_ref().to_path_buf();
+        let dev = open_node(&path, rustix::fs::OFlags::RDWR)?;
+        Ok(UdmabufAllocator { dev, path })
+    }
+
+    fn allocate_one(
+        &self,
+        d: &Decision,
+        g: &Geometry,
+        len: u64,
+        stride: u32,
+    ) -> Result<AllocatedBuffer, AllocError> {
+        use rustix::fs::{MemfdFlags, SealFlags};
+        let lost = errno_error;
+        let memfd = rustix::fs::memfd_create(
+            "accord-udmabuf",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(|e| lost("memfd_create", e))?;
+        rustix::fs::ftruncate(&memfd, len).map_err(|e| lost("ftruncate", e))?;
+        rustix::fs::fcntl_add_seals(&memfd, SealFlags::SHRINK)
+            .map_err(|e| lost("F_SEAL_SHRINK", e))?;
+        let req = Create(UdmabufCreate {
+            memfd: memfd.as_fd().as_raw_fd() as u32,
+            flags: UDMABUF_FLAGS_CLOEXEC,
+            offset: 0,
+            size: len,
+        });
+        // SAFETY: see the `Ioctl` impl.
+        let fd = unsafe { rustix::ioctl::ioctl(&self.dev, req) }
+            .map_err(|e| lost(&format!("UDMABUF_CREATE on {}", self.path.display()), e))?;
+        // The dma-buf holds the pages; the memfd may close.
+        drop(memfd);
+        linear_buffer(fd, g, stride, d)
+    }
+}
+
+impl Allocator for UdmabufAllocator {
+    fn name(&self) -> String {
+        format!("udmabuf:{}", self.path.display())
+    }
+
+    fn memory_kind(&self) -> MemoryKind {
+        MemoryKind::DmaBuf
+    }
+
+    fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+        let g = geometry(decision)?;
+        let (len, stride) = byte_backend_request(&g)?;
+        allocate_each(decision, decision.layout.is_some(), || {
+            self.allocate_one(decision, &g, len, stride)
+        })
+    }
+}

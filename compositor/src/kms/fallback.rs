@@ -1,0 +1,118 @@
+use accord_engine::{Candidate, Decision};
+
+use super::{test_only, Card, ScanoutTarget};
+use crate::backend::Allocator;
+
+/// One `TEST_ONLY` try: a candidate placed by one allocator.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub candidate: Candidate,
+    /// The allocator's name.
+    pub placement: String,
+    /// `Err` carries why the allocator or the device said no.
+    pub result: Result<(), String>,
+}
+
+/// What [`confirm_scanout`] settled on.
+#[derive(Debug, Clone)]
+pub struct ScanoutChoice {
+    /// The decision to allocate. `scanout` is true only when confirmed.
+    pub decision: Decision,
+    /// Index (into the allocators given) of the placement that passed
+    /// `TEST_ONLY`; `None` for a renderer-only fallback.
+    pub placement: Option<usize>,
+    /// Every try, in order, for logs and tests.
+    pub attempts: Vec<Attempt>,
+}
+
+impl ScanoutChoice {
+    pub fn confirmed(&self) -> bool {
+        self.placement.is_some()
+    }
+}
+
+/// Confirm a scanout decision on a real device before its outcome is sent:
+/// for each scanout-marked candidate in ranking order (`decision.alternatives`)
+/// and each allocator in placement order, allocate one buffer of that layout
+/// and run [`test_only`] on the target plane. The first pass wins. When none
+/// passes, fall back to the best renderer-only candidate (composition), or to
+/// the top candidate with `scanout` cleared, and log why at debug level.
+/// Each candidate's full decision comes from the engine's
+/// [`Decision::for_candidate`].
+pub fn confirm_scanout(
+    card: &Card,
+    target: &ScanoutTarget,
+    decision: &Decision,
+    allocators: &mut [Box<dyn Allocator>],
+) -> ScanoutChoice {
+    let for_candidate = |c: &Candidate| match decision.for_candidate(*c) {
+        Ok(d) => Some(d),
+        Err(f) => {
+            tracing::debug!("candidate cannot be laid out: {}", f.message);
+            None
+        }
+    };
+    let mut attempts = Vec::new();
+    for cand in decision.alternatives.iter().filter(|c| c.scanout) {
+        let Some(full) = for_candidate(cand) else {
+            continue;
+        };
+        let one = Decision {
+            buffer_count: 1,
+            ..full.clone()
+        };
+        for (i, alloc) in allocators.iter_mut().enumerate() {
+            let result = match alloc.allocate(&one) {
+                Ok(bufs) => match bufs.first() {
+                    Some(buf) => test_only(card, target, &one, buf).map_err(|e| e.to_string()),
+                    None => Err("allocator returned no buffer".into()),
+                },
+                Err(e) => Err(format!("allocation: {e}")),
+            };
+            let ok = result.is_ok();
+            if let Err(why) = &result {
+                tracing::debug!(
+                    format = format_args!("{:#010x}", cand.format),
+                    modifier = format_args!("{:#x}", cand.modifier),
+                    placement = %alloc.name(),
+                    "scanout candidate rejected: {why}"
+                );
+            }
+            attempts.push(Attempt {
+                candidate: *cand,
+                placement: alloc.name(),
+                result,
+            });
+            if ok {
+                return ScanoutChoice {
+                    decision: Decision {
+                        scanout: true,
+                        ..full
+                    },
+                    placement: Some(i),
+                    attempts,
+                };
+            }
+        }
+    }
+    let fallback = decision
+        .alternatives
+        .iter()
+        .filter(|c| !c.scanout)
+        .chain(decision.alternatives.first())
+        .find_map(&for_candidate)
+        .unwrap_or_else(|| decision.clone());
+    tracing::debug!(
+        tries = attempts.len(),
+        format = format_args!("{:#010x}", fallback.format),
+        "no scanout candidate passed TEST_ONLY; falling back to composition"
+    );
+    ScanoutChoice {
+        decision: Decision {
+            scanout: false,
+            ..fallback
+        },
+        placement: None,
+        attempts,
+    }
+}

@@ -1,0 +1,68 @@
+use smithay::reexports::drm::control::{
+    connector, crtc, plane, Device as ControlDevice, Mode, ModeTypeFlags,
+};
+
+use super::{probe_planes, Card, PlaneKind};
+
+/// Where a surface would be scanned out: a plane on a CRTC driving a
+/// connector with a mode.
+#[derive(Clone, Debug)]
+pub struct ScanoutTarget {
+    pub connector: connector::Handle,
+    pub crtc: crtc::Handle,
+    pub plane: plane::Handle,
+    pub mode: Mode,
+}
+
+impl ScanoutTarget {
+    /// The primary plane of the CRTC for the first connected connector, with
+    /// its preferred mode (the first mode when none is marked preferred).
+    pub fn first_connected(card: &Card) -> std::io::Result<ScanoutTarget> {
+        Self::first_connected_with(card, PlaneKind::Primary)
+    }
+
+    /// Like [`ScanoutTarget::first_connected`], on the first plane of `kind`.
+    pub fn first_connected_with(card: &Card, kind: PlaneKind) -> std::io::Result<ScanoutTarget> {
+        let not_found = |what: String| std::io::Error::new(std::io::ErrorKind::NotFound, what);
+        let res = card.resource_handles()?;
+        for &conn in res.connectors() {
+            let info = card.get_connector(conn, false)?;
+            if info.state() != connector::State::Connected || info.modes().is_empty() {
+                continue;
+            }
+            let mode = info
+                .modes()
+                .iter()
+                .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
+                .unwrap_or(&info.modes()[0]);
+            let current = info
+                .current_encoder()
+                .and_then(|e| card.get_encoder(e).ok())
+                .and_then(|e| e.crtc());
+            let crtc = match current {
+                Some(c) => c,
+                None => info
+                    .encoders()
+                    .iter()
+                    .filter_map(|&e| card.get_encoder(e).ok())
+                    .flat_map(|e| res.filter_crtcs(e.possible_crtcs()))
+                    .next()
+                    .ok_or_else(|| not_found(format!("no CRTC for connector {conn:?}")))?,
+            };
+            let plane = probe_planes(card, crtc)?
+                .into_iter()
+                .find(|p| p.kind == kind)
+                .ok_or_else(|| not_found(format!("no {kind:?} plane for CRTC {crtc:?}")))?;
+            return Ok(ScanoutTarget {
+                connector: conn,
+                crtc,
+                plane: plane.handle,
+                mode: *mode,
+            });
+        }
+        Err(not_found(format!(
+            "{}: no connected connector with a mode",
+            card.path().display()
+        )))
+    }
+}

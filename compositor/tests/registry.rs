@@ -1,0 +1,226 @@
+//! The slot state machine without Wayland: when a collection resolves, who
+//! is told what, handles, and allocator faults.
+
+use std::time::{Duration, Instant};
+
+use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
+use accord_smithay::backend::memfd::MemfdAllocator;
+use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use accord_smithay::limits::HANDLE_EXPIRY;
+use accord_smithay::registry::{Outcome, Reason, Registry};
+
+const XR24: u32 = u32::from_le_bytes(*b"XR24");
+
+fn xrgb() -> Constraints {
+    Constraints {
+        formats: vec![FormatModifier {
+            format: XR24,
+            modifier: MOD_LINEAR,
+            scanout: false,
+        }],
+        min_size: (8, 8),
+        ..Default::default()
+    }
+}
+
+type Reg = Registry<u32>;
+
+#[test]
+fn resolves_only_when_every_slot_is_settled() {
+    let mut r = Reg::new();
+    let a = r.create("a".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    r.bind(a);
+    r.commit(a, xrgb());
+    assert!(
+        r.resolve(&mut MemfdAllocator).is_empty(),
+        "b still holds a token"
+    );
+    r.bind(b);
+    assert!(
+        r.resolve(&mut MemfdAllocator).is_empty(),
+        "b bound, not committed"
+    );
+    r.commit(b, xrgb());
+    let res = r.resolve(&mut MemfdAllocator);
+    assert_eq!(res.len(), 1);
+    assert_eq!(res[0].slots, vec![a, b]);
+    let Outcome::Allocated(alloc) = &res[0].outcome else {
+        panic!("expected buffers, got {:?}", res[0].outcome)
+    };
+    assert_eq!(alloc.memory, MemoryKind::Memfd);
+    assert!(
+        !r.is_negotiating(a),
+        "resolved collections leave the registry"
+    );
+}
+
+#[test]
+fn released_token_does_not_block() {
+    let mut r = Reg::new();
+    let a = r.create("a".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    r.release(b);
+    r.bind(a);
+    r.commit(a, xrgb());
+    let res = r.resolve(&mut MemfdAllocator);
+    assert_eq!(res[0].slots, vec![a], "only live slots are told");
+    assert!(matches!(res[0].outcome, Outcome::Allocated(_)));
+}
+
+#[test]
+fn non_dispensable_failure_names_the_participant() {
+    let mut r = Reg::new();
+    let a = r.create("a".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    r.set_name(b, "decoder".into());
+    r.bind(b);
+    r.fail(b, "its client disconnected");
+    let res = r.resolve(&mut MemfdAllocator);
+    let Outcome::Failed(f) = &res[0].outcome else {
+        panic!("must fail")
+    };
+    assert_eq!(f.reason, Reason::ParticipantFailed);
+    assert!(f.message.contains("'decoder'"), "{}", f.message);
+    assert!(res[0].slots.contains(&a), "the others are told");
+}
+
+#[test]
+fn dispensable_failure_is_dropped() {
+    let mut r = Reg::new();
+    let a = r.create("a".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    r.set_dispensable(b);
+    r.fail(b, "gone");
+    r.bind(a);
+    r.commit(a, xrgb());
+    let res = r.resolve(&mut MemfdAllocator);
+    assert!(matches!(res[0].outcome, Outcome::Allocated(_)));
+}
+
+#[test]
+fn handles_are_single_use_random_and_expire() {
+    let mut r = Reg::new();
+    let now = Instant::now();
+    let a = r.create("a".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    let c = r.duplicate(a).unwrap().unwrap();
+    let hb = r.export(b, 1, now).unwrap();
+    let hc = r.export(c, 1, now).unwrap();
+    assert_ne!(hb, hc);
+    assert_eq!(hb.len(), 64);
+    assert_eq!(r.handles_of(&1), 2);
+    assert_eq!(r.import(&hb, now), Some(b));
+    assert_eq!(r.import(&hb, now), None, "single use");
+    assert_eq!(r.handles_of(&1), 1);
+    // c's handle expires: its slot fails the collection (not dispensable).
+    r.expire_handles(now + HANDLE_EXPIRY + Duration::from_secs(1));
+    assert_eq!(r.handles_of(&1), 0);
+    assert_eq!(r.import(&hc, now), None);
+    let res = r.resolve(&mut MemfdAllocator);
+    let Outcome::Failed(f) = &res[0].outcome else {
+        panic!("expired handle fails the collection")
+    };
+    assert_eq!(f.reason, Reason::ParticipantFailed);
+    assert!(f.message.contains("expired"), "{}", f.message);
+}
+
+#[test]
+fn participant_limit() {
+    let mut r = Reg::new();
+    let a = r.create("a".into(), 1);
+    for _ in 1..64 {
+        r.duplicate(a).unwrap().unwrap();
+    }
+    assert!(r.duplicate(a).is_err());
+}
+
+/// A backend that fails on a chosen buffer, or returns a wrong layout.
+struct Faulty {
+    fail_at: Option<u32>,
+    bad_stride: bool,
+}
+
+impl Allocator for Faulty {
+    fn name(&self) -> String {
+        "faulty".into()
+    }
+    fn memory_kind(&self) -> MemoryKind {
+        MemoryKind::Memfd
+    }
+    fn allocate(&mut self, d: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+        if let Some(k) = self.fail_at {
+            if k < d.buffer_count {
+                return Err(AllocError::OutOfMemory(format!("ENOMEM on buffer {k}")));
+            }
+        }
+        let mut bufs = MemfdAllocator.allocate(d)?;
+        if self.bad_stride {
+            bufs[0].planes[0].stride = 1; // below the layout's minimum
+        }
+        Ok(bufs)
+    }
+}
+
+fn one_participant_with(alloc: &mut Faulty) -> Outcome {
+    let mut r = Reg::new();
+    let a = r.create("a".into(), 1);
+    r.bind(a);
+    r.commit(a, xrgb());
+    r.resolve(alloc).remove(0).outcome
+}
+
+#[test]
+fn allocator_out_of_memory_is_a_failed_event() {
+    let Outcome::Failed(f) = one_participant_with(&mut Faulty {
+        fail_at: Some(0),
+        bad_stride: false,
+    }) else {
+        panic!("must fail")
+    };
+    assert_eq!(f.reason, Reason::OutOfMemory);
+    assert!(f.message.contains("ENOMEM on buffer 0"), "{}", f.message);
+}
+
+#[test]
+fn wrong_backend_layout_never_reaches_clients() {
+    let Outcome::Failed(f) = one_participant_with(&mut Faulty {
+        fail_at: None,
+        bad_stride: true,
+    }) else {
+        panic!("layout check must reject")
+    };
+    assert_eq!(f.reason, Reason::Unsupported);
+    assert!(f.message.contains("layout mismatch"), "{}", f.message);
+}
+
+fn allocate_for(r: &mut Reg, owner: u32) -> Outcome {
+    let a = r.create("a".into(), owner);
+    r.bind(a);
+    r.commit(a, xrgb());
+    r.resolve(&mut MemfdAllocator).remove(0).outcome
+}
+
+#[test]
+fn quota_fails_only_the_client_over_it_and_refunds_on_release() {
+    let mut r = Reg::new();
+    let Outcome::Allocated(first) = allocate_for(&mut r, 1) else {
+        panic!("first allocation")
+    };
+    let bytes: u64 = first.buffers.iter().map(|b| b.size_bytes).sum();
+    assert!(bytes > 0);
+    assert_eq!(r.charged(&1), bytes);
+    r.set_quota(bytes + bytes / 2); // room for one more half
+    let Outcome::Failed(f) = allocate_for(&mut r, 1) else {
+        panic!("second allocation must exceed the quota")
+    };
+    assert_eq!(f.reason, Reason::QuotaExceeded);
+    assert!(f.message.contains("quota"), "{}", f.message);
+    assert_eq!(r.charged(&1), bytes, "a refused allocation charges nothing");
+    // Another client is unaffected.
+    assert!(matches!(allocate_for(&mut r, 2), Outcome::Allocated(_)));
+    // Releasing the buffers returns the bytes.
+    drop(first);
+    assert_eq!(r.charged(&1), 0);
+    assert!(matches!(allocate_for(&mut r, 1), Outcome::Allocated(_)));
+}

@@ -1,0 +1,36 @@
+//! Version 1's limits, shared by the compositor (which enforces them) and
+//! clients (which can check before sending). Documented in the XML's
+//! protocol description.
+
+use std::time::Duration;
+
+/// Participant slots per collection.
+pub const MAX_PARTICIPANTS: usize = 64;
+/// Format/modifier pairs per participant (over all `add_formats`).
+pub const MAX_FORMAT_PAIRS: usize = 1024;
+/// Buffers per collection (sysmem's cap).
+pub const MAX_BUFFERS: u32 = 128;
+/// Bytes per buffer: 512 MiB.
+pub const MAX_BUFFER_BYTES: u64 = 512 << 20;
+/// Bytes per collection: 1 GiB.
+pub const MAX_COLLECTION_BYTES: u64 = 1 << 30;
+/// Default bytes a client may hold in allocated buffers at once (the
+/// creator of a collection is charged). Configurable in the compositor.
+pub const DEFAULT_CLIENT_QUOTA: u64 = 1 << 30;
+/// Live tokens, exported handles and collections per client.
+pub const MAX_CLIENT_OBJECTS: usize = 1024;
+/// An exported handle not redeemed within this time expires.
+pub const HANDLE_EXPIRY: Duration = Duration::from_secs(60);
+/// Longest participant name in bytes.
+pub const MAX_NAME_BYTES: usize = 63;
+/// Devices per participant (`set_devices`).
+pub const MAX_DEVICES: usize = 64;
+/// Random bytes in a handle (256 bits, at least 128 required).
+pub const HANDLE_RANDOM_BYTES: usize = 32;
+/// Length of a handle string: the random bytes as lowercase hex.
+pub const HANDLE_LEN: usize = HANDLE_RANDOM_BYTES * 2;
+/// `add_formats` entries per request: a Wayland message is at most 4096
+/// bytes.
+pub const MAX_FORMAT_PAIRS_PER_REQUEST: usize = 128;
+/// Bytes per `add_formats` entry: u32 format, u32 flags, u64 modifier.
+pub const FORMAT_ENTRY_BYTES: usize = 16;

@@ -1,0 +1,407 @@
+//! (f) Every misuse is a protocol error with its code and a message saying
+//! what was wrong; handles that give no access are `failed` events.
+
+use accord_protocol::client::wp_buffer_collection_manager_v1::Error as ManagerError;
+use accord_protocol::client::wp_buffer_collection_token_v1::Error as TokenError;
+use accord_protocol::client::wp_buffer_collection_v1::{
+    Error as CollError, FailureReason, WpBufferCollectionV1,
+};
+use accord_tests::raw::RawClient;
+use accord_tests::TestServer;
+use wayland_client::Proxy;
+
+fn raw(server: &TestServer) -> RawClient {
+    RawClient::new(server.connect())
+}
+
+/// A server, a raw client and a freshly bound collection (not committed).
+fn bound() -> (TestServer, RawClient, WpBufferCollectionV1) {
+    let server = TestServer::start();
+    let c = raw(&server);
+    let t = c.create();
+    let coll = t.bind(&c.qh, ());
+    (server, c, coll)
+}
+
+fn assert_error(got: (u32, String), code: u32, needles: &[&str]) {
+    assert_eq!(got.0, code, "wrong error code; message: {}", got.1);
+    for n in needles {
+        assert!(got.1.contains(n), "message {:?} lacks {:?}", got.1, n);
+    }
+}
+
+#[test]
+fn second_commit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = c.bind_commit(&t);
+    c.roundtrip().unwrap();
+    coll.commit();
+    assert_error(
+        c.expect_error(),
+        CollError::AlreadyCommitted as u32,
+        &["commit", "already committed", "exactly once"],
+    );
+}
+
+#[test]
+fn constraint_after_commit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = c.bind_commit(&t);
+    coll.set_stride(0, 0, 64);
+    assert_error(
+        c.expect_error(),
+        CollError::AlreadyCommitted as u32,
+        &["set_stride", "already committed"],
+    );
+}
+
+#[test]
+fn second_bind() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let _first = t.bind(&c.qh, ());
+    let _second = t.bind(&c.qh, ());
+    assert_error(
+        c.expect_error(),
+        TokenError::InertToken as u32,
+        &["bind", "already bound"],
+    );
+}
+
+#[test]
+fn token_used_after_export() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let _ = c.export(&t);
+    let _dup = t.duplicate(&c.qh, ());
+    assert_error(
+        c.expect_error(),
+        TokenError::InertToken as u32,
+        &["duplicate", "already exported"],
+    );
+}
+
+#[test]
+fn malformed_handle() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let _t = c.manager.import_token("not-a-handle".into(), &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        ManagerError::InvalidHandle as u32,
+        &["import_token", "64 lowercase hexadecimal"],
+    );
+}
+
+#[test]
+fn unknown_handle_gives_failed_not_access() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.manager.import_token("0".repeat(64), &c.qh, ());
+    c.roundtrip().expect("not a protocol error");
+    let (reason, msg) = c
+        .events
+        .token_failed
+        .get(&t.id())
+        .cloned()
+        .expect("failed event");
+    assert_eq!(reason, FailureReason::UnknownHandle as u32);
+    assert!(msg.contains("unknown"), "{msg}");
+}
+
+#[test]
+fn used_handle_gives_failed_not_access() {
+    let server = TestServer::start();
+    let mut exporter = raw(&server);
+    let mut a = raw(&server);
+    let mut b = raw(&server);
+    let t = exporter.create();
+    let handle = exporter.export(&t.duplicate(&exporter.qh, ()));
+    let first = a.manager.import_token(handle.clone(), &a.qh, ());
+    a.roundtrip().unwrap();
+    assert!(
+        !a.events.token_failed.contains_key(&first.id()),
+        "first import works"
+    );
+    let second = b.manager.import_token(handle, &b.qh, ());
+    b.roundtrip().expect("not a protocol error");
+    let (reason, msg) = b
+        .events
+        .token_failed
+        .get(&second.id())
+        .cloned()
+        .expect("failed event");
+    assert_eq!(reason, FailureReason::UnknownHandle as u32);
+    assert!(msg.contains("already redeemed"), "{msg}");
+    // And binding the failed token yields no buffers, only the failure.
+    let coll = second.bind(&b.qh, ());
+    b.roundtrip().unwrap();
+    assert!(b.events.failed.contains_key(&coll.id()));
+    assert!(!b.events.allocated.contains_key(&coll.id()));
+}
+
+#[test]
+fn out_of_range_buffer_index() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = c.bind_commit(&t);
+    c.roundtrip().unwrap();
+    let count = *c.events.allocated.get(&coll.id()).expect("allocated");
+    let _ok = coll.get_wl_buffer(count - 1, &c.qh, ());
+    c.roundtrip().expect("last index is valid");
+    let _bad = coll.get_wl_buffer(count, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidIndex as u32,
+        &["get_wl_buffer", &format!("index {count} out of range")],
+    );
+}
+
+#[test]
+fn wl_buffer_before_allocation() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let _other = t.duplicate(&c.qh, ()); // keeps the collection waiting
+    let coll = c.bind_commit(&t);
+    let _b = coll.get_wl_buffer(0, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        CollError::NotAllocated as u32,
+        &["get_wl_buffer", "allocated event"],
+    );
+}
+
+#[test]
+fn bad_format_table() {
+    let (_server, mut c, coll) = bound();
+    coll.add_formats(vec![0u8; 15]);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_formats", "15 bytes", "multiple of 16"],
+    );
+}
+
+#[test]
+fn format_pairs_up_to_the_limit_then_error() {
+    let (_server, mut c, coll) = bound();
+    for _ in 0..8 {
+        coll.add_formats(vec![0u8; 16 * 128]);
+    }
+    c.roundtrip().expect("1024 pairs in 8 requests are allowed");
+    coll.add_formats(vec![0u8; 16]);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_formats", "after 1024 pairs", "at most 1024 in total"],
+    );
+}
+
+#[test]
+fn too_many_pairs_in_one_request() {
+    let (_server, mut c, coll) = bound();
+    coll.add_formats(vec![0u8; 16 * 129]);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_formats", "at most 128 entries per request"],
+    );
+}
+
+#[test]
+fn zero_alignment() {
+    let (_server, mut c, coll) = bound();
+    coll.set_alignment(0, 1);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_alignment", "offset_alignment is 0"],
+    );
+}
+
+#[test]
+fn bad_device_list() {
+    let (_server, mut c, coll) = bound();
+    coll.set_devices(vec![0u8; 7]);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidDeviceList as u32,
+        &["set_devices", "multiple of 8"],
+    );
+}
+
+#[test]
+fn long_name() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    t.set_name("x".repeat(64));
+    assert_error(
+        c.expect_error(),
+        TokenError::InvalidName as u32,
+        &["set_name", "64 bytes", "at most 63"],
+    );
+}
+
+#[test]
+fn too_many_participants() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let mut keep = Vec::new();
+    for _ in 1..64 {
+        keep.push(t.duplicate(&c.qh, ()));
+    }
+    c.roundtrip().expect("64 slots are allowed");
+    keep.push(t.duplicate(&c.qh, ()));
+    assert_error(
+        c.expect_error(),
+        TokenError::TooManyParticipants as u32,
+        &["duplicate", "64 participant slots"],
+    );
+}
+
+#[test]
+fn attach_bound_token() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let _coll = t.bind(&c.qh, ());
+    // The token is checked before the surface, so any surface id will do;
+    // bind wl_compositor for a real one.
+    let surface = compositor_surface(&mut c);
+    c.manager.attach_surface(&t, &surface);
+    assert_error(
+        c.expect_error(),
+        ManagerError::InvalidToken as u32,
+        &["attach_surface", "already bound"],
+    );
+}
+
+fn compositor_surface(c: &mut RawClient) -> wayland_client::protocol::wl_surface::WlSurface {
+    accord_tests::raw::surface(c)
+}
+
+#[test]
+fn unknown_usage_bits() {
+    let (_server, mut c, coll) = bound();
+    coll.set_usage(
+        accord_protocol::client::wp_buffer_collection_v1::Usage::from_bits_retain(1 << 20),
+    );
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_usage", "unknown usage bits 0x100000"],
+    );
+}
+
+#[test]
+fn maximum_below_minimum() {
+    let (_server, mut c, coll) = bound();
+    coll.set_buffer_counts(0, 0, 0, 4, 2);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &[
+            "set_buffer_counts",
+            "maximum count 2 is below the minimum 4",
+        ],
+    );
+}
+
+#[test]
+fn too_many_objects_per_client() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let mut keep = Vec::new();
+    for _ in 0..1024 {
+        keep.push(c.create());
+    }
+    c.roundtrip().expect("1024 objects are allowed");
+    keep.push(c.create());
+    assert_error(
+        c.expect_error(),
+        ManagerError::TooManyObjects as u32,
+        &["create_collection", "1024 live tokens"],
+    );
+}
+
+#[test]
+fn too_many_objects_counts_exported_handles() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let root = c.create();
+    let mut handles = Vec::new();
+    for _ in 0..63 {
+        let t = root.duplicate(&c.qh, ());
+        t.export();
+        t.destroy(); // the handle still counts
+        handles.push(t);
+    }
+    c.roundtrip().unwrap();
+    // 1 token + 63 handles: fill up with fresh collections to 1024.
+    let mut keep = Vec::new();
+    for _ in 0..(1024 - 64) {
+        keep.push(c.create());
+    }
+    c.roundtrip().expect("1024 objects are allowed");
+    keep.push(c.create());
+    assert_error(
+        c.expect_error(),
+        ManagerError::TooManyObjects as u32,
+        &["create_collection", "handles"],
+    );
+}
+
+#[test]
+fn object_count_returns_after_destroy() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    // More than 1024 create/bind/destroy cycles: the count must not creep.
+    for _ in 0..1100 {
+        let t = c.create();
+        let dup = t.duplicate(&c.qh, ());
+        let coll = t.bind(&c.qh, ());
+        dup.destroy();
+        t.destroy();
+        coll.destroy();
+    }
+    c.roundtrip().expect("destroyed objects no longer count");
+}
+
+#[test]
+fn import_after_the_collection_failed_gives_no_access() {
+    let server = TestServer::start();
+    let mut owner = raw(&server);
+    let mut thief = raw(&server);
+    let t = owner.create();
+    let handle = owner.export(&t.duplicate(&owner.qh, ()));
+    // The owner's participant leaves before allocation: the collection fails
+    // and its pending handle dies with it.
+    let coll = t.bind(&owner.qh, ());
+    coll.destroy();
+    owner.roundtrip().unwrap();
+    let stolen = thief.manager.import_token(handle, &thief.qh, ());
+    let bound = stolen.bind(&thief.qh, ());
+    thief.roundtrip().expect("not a protocol error");
+    let (reason, _) = thief
+        .events
+        .token_failed
+        .get(&stolen.id())
+        .cloned()
+        .expect("failed");
+    assert_eq!(reason, FailureReason::UnknownHandle as u32);
+    assert!(thief.events.failed.contains_key(&bound.id()));
+    assert!(
+        !thief.events.allocated.contains_key(&bound.id()),
+        "no buffers"
+    );
+}
