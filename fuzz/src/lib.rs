@@ -9,3 +9,6 @@
 #[path = "../logic/mod.rs"]
 mod logic;
 pub use logic::{bytes, engine, scenario};
+
+#[path = "../wire/mod.rs"]
+pub mod wire;
