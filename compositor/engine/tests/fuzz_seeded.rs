@@ -6,65 +6,74 @@
 #[path = "../../../fuzz/logic/mod.rs"]
 #[allow(dead_code)]
 mod fuzz_logic;
+#[path = "../../../fuzz/logic/seeded.rs"]
+mod seeded;
 
-use std::path::{Path, PathBuf};
+use std::cell::Cell;
+use std::path::Path;
 
 use fuzz_logic::{engine, scenario};
 use proptest::prelude::*;
-use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-/// A runner with a fixed seed, so CI runs the same cases every time, and no
-/// failure-persistence files.
-fn runner(cases: u32, seed: u8) -> TestRunner {
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    TestRunner::new_with_rng(
-        config,
-        TestRng::from_seed(RngAlgorithm::ChaCha, &[seed; 32]),
-    )
+fn fuzz_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz"))
 }
 
-/// Run `check` on `cases` generated inputs; a failure is reported with the
-/// shrunk input in hex, ready to be saved under `fuzz/regressions/`.
-fn run(name: &str, cases: u32, seed: u8, inputs: impl Strategy<Value = Vec<u8>>, check: Check) {
-    let result = runner(cases, seed).run(&inputs, |data| {
-        check(&data).map_err(|e| TestCaseError::fail(format!("{e}\ninput (hex): {}", hex(&data))))
-    });
-    if let Err(e) = result {
-        panic!("{name}: {e}");
-    }
-}
-
-/// A target's check.
-type Check = fn(&[u8]) -> Result<(), String>;
-
-fn hex(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// Also proves the cases are not vacuous: they reach decisions, layouts
+/// and failures.
 #[test]
 fn engine_target_seeded() {
-    run(
+    let (ok, laid_out, failed) = (Cell::new(0), Cell::new(0), Cell::new(0));
+    seeded::run(
         "engine",
         6_000,
         1,
         prop::collection::vec(any::<u8>(), 0..700),
-        engine::check,
+        |data| {
+            let case = engine::Case::from_bytes(data);
+            match accord_engine::solve_with(&case.participants, &case.policy) {
+                Ok(d) => {
+                    ok.set(ok.get() + 1);
+                    laid_out.set(laid_out.get() + usize::from(d.layout.is_some()));
+                }
+                Err(_) => failed.set(failed.get() + 1),
+            }
+            engine::check_case(&case)
+        },
+    );
+    let (ok, laid_out, failed) = (ok.get(), laid_out.get(), failed.get());
+    eprintln!("ok {ok}, laid out {laid_out}, failed {failed}");
+    assert!(
+        ok >= 600 && laid_out >= 100 && failed >= 600,
+        "ok {ok}, laid out {laid_out}, failed {failed}"
     );
 }
 
+/// Mutated scenarios must often still parse and solve, or the structured
+/// target would only test the parser's error paths.
 #[test]
 fn scenario_mutate_target_seeded() {
-    run(
+    let (parsed, solved) = (Cell::new(0), Cell::new(0));
+    seeded::run(
         "scenario_mutate",
         1500,
         2,
         prop::collection::vec(any::<u8>(), 0..160),
-        scenario::check_mutated,
+        |data| {
+            let (text, _) = scenario::mutated(data);
+            if let Ok((ps, policy)) = accord_engine::scenario::parse(&text) {
+                parsed.set(parsed.get() + 1);
+                let ok = accord_engine::solve_with(&ps, &policy).is_ok();
+                solved.set(solved.get() + usize::from(ok));
+            }
+            scenario::check_mutated(data)
+        },
+    );
+    let (parsed, solved) = (parsed.get(), solved.get());
+    eprintln!("parsed {parsed}, solved {solved} of 1500");
+    assert!(
+        parsed >= 150 && solved >= 75,
+        "parsed {parsed}, solved {solved}"
     );
 }
 
@@ -90,52 +99,7 @@ fn scenario_raw_target_seeded() {
             text
         });
     let inputs = prop_oneof![1 => prop::collection::vec(any::<u8>(), 0..64), 4 => edited];
-    run("scenario_raw", 1500, 3, inputs, scenario::check_text);
-}
-
-/// The seeded runs must reach both outcomes, or the invariants are vacuous.
-#[test]
-fn seeded_engine_cases_reach_decisions_and_failures() {
-    let mut runner = runner(1, 1);
-    let strategy = prop::collection::vec(any::<u8>(), 0..700);
-    let (mut ok, mut laid_out, mut failed) = (0, 0, 0);
-    for _ in 0..1000 {
-        let data = strategy.new_tree(&mut runner).unwrap().current();
-        let case = engine::Case::from_bytes(&data);
-        match accord_engine::solve_with(&case.participants, &case.policy) {
-            Ok(d) => {
-                ok += 1;
-                laid_out += usize::from(d.layout.is_some());
-            }
-            Err(_) => failed += 1,
-        }
-    }
-    eprintln!("ok {ok}, laid out {laid_out}, failed {failed}");
-    assert!(
-        ok >= 20 && laid_out >= 10 && failed >= 100,
-        "ok {ok}, laid out {laid_out}, failed {failed}"
-    );
-}
-
-/// Likewise, mutated scenarios must often still parse (and solve).
-#[test]
-fn seeded_mutations_often_still_parse() {
-    let mut runner = runner(1, 2);
-    let strategy = prop::collection::vec(any::<u8>(), 0..160);
-    let (mut parsed, mut solved) = (0, 0);
-    for _ in 0..400 {
-        let data = strategy.new_tree(&mut runner).unwrap().current();
-        let (text, _) = scenario::mutated(&data);
-        if let Ok((ps, policy)) = accord_engine::scenario::parse(&text) {
-            parsed += 1;
-            solved += usize::from(accord_engine::solve_with(&ps, &policy).is_ok());
-        }
-    }
-    eprintln!("parsed {parsed}, solved {solved} of 400");
-    assert!(
-        parsed >= 40 && solved >= 20,
-        "parsed {parsed}, solved {solved}"
-    );
+    seeded::run("scenario_raw", 1500, 3, inputs, scenario::check_text);
 }
 
 #[test]
@@ -159,22 +123,8 @@ fn every_example_scenario_is_a_fuzz_seed() {
     }
 }
 
-/// Files under `fuzz/regressions/<target>/`, each an input that once broke
-/// an invariant or crashed.
-fn regressions(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/regressions")
-        .join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.is_file() && !matches!(p.extension(), Some(x) if x == "md"))
-        .collect();
-    files.sort();
-    files
-}
+/// A target's check.
+type Check = fn(&[u8]) -> Result<(), String>;
 
 #[test]
 fn fuzz_regressions_stay_fixed() {
@@ -184,8 +134,7 @@ fn fuzz_regressions_stay_fixed() {
         ("scenario_mutate", scenario::check_mutated),
     ];
     for (target, check) in targets {
-        for file in regressions(target) {
-            let data = std::fs::read(&file).expect("readable regression input");
+        for (file, data) in seeded::regressions(fuzz_dir(), target) {
             check(&data).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         }
     }
