@@ -12,9 +12,10 @@
 //! - once every handle given out was redeemed and every client is gone,
 //!   the module holds no object, token or handle for any of them (save
 //!   handles a client was killed before it could receive: they stay
-//!   pending until they expire, as a handle in flight must), and the
-//!   process has the file descriptors it had before the case (no fd leak,
-//!   allocated buffers included).
+//!   pending until they expire, as a handle in flight must), no bytes are
+//!   charged to anyone, and the process has the
+//!   file descriptors it had before the case (no fd leak, allocated buffers
+//!   included).
 
 pub mod server;
 
@@ -790,6 +791,9 @@ pub fn check(server: &mut Server, data: &[u8]) -> Result<(), String> {
 pub fn check_with(server: &mut Server, data: &[u8], any_null: bool) -> Result<(), String> {
     // A previous case that failed early may have left clients behind.
     server.dispatch();
+    // What a compositor's one-second timer does (`expiry_timer`): without
+    // it, handles of killed clients pile up and slow every later case.
+    server.state.accord.expire_handles();
     let fds_before = open_fds();
     let disconnects_before = server.disconnects();
     let mut b = Bytes::new(data);
@@ -924,6 +928,13 @@ pub fn check_with(server: &mut Server, data: &[u8], any_null: bool) -> Result<()
                  ({unseen_handles} handles it never received may be pending)"
             ));
         }
+    }
+    // No client is left, so no allocation may be either.
+    let charged = case.server.state.accord.total_charged_bytes();
+    if charged != 0 {
+        return Err(format!(
+            "{charged} bytes still charged with every client gone"
+        ));
     }
     let fds_after = open_fds();
     if fds_after != fds_before {
