@@ -31,11 +31,20 @@ pub struct State {
 struct ClientState {
     compositor: CompositorClientState,
     disconnects: Arc<AtomicUsize>,
+    /// wayland-backend 0.3.17 may call `disconnected` twice for one client
+    /// (closed, then a protocol error from a request still buffered): count
+    /// each client once (FUZZING.md).
+    gone: std::sync::atomic::AtomicBool,
 }
 
 impl ClientData for ClientState {
-    fn disconnected(&self, _id: ClientId, _reason: DisconnectReason) {
-        self.disconnects.fetch_add(1, Ordering::Relaxed);
+    fn disconnected(&self, id: ClientId, reason: DisconnectReason) {
+        if std::env::var_os("ACCORD_FUZZ_TRACE").is_some() {
+            eprintln!("  server: {id:?} disconnected ({reason:?})");
+        }
+        if !self.gone.swap(true, Ordering::Relaxed) {
+            self.disconnects.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -119,6 +128,7 @@ impl Server {
         let data = Arc::new(ClientState {
             compositor: CompositorClientState::default(),
             disconnects: self.disconnects.clone(),
+            gone: Default::default(),
         });
         let c = self
             .display
@@ -138,7 +148,7 @@ impl Server {
         let _ = self.display.flush_clients();
     }
 
-    /// Disconnects processed so far.
+    /// Clients whose disconnect was processed so far.
     pub fn disconnects(&self) -> usize {
         self.disconnects.load(Ordering::Relaxed)
     }
