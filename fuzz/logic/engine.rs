@@ -1,0 +1,526 @@
+//! Fuzz logic for the engine: participants and a cost table built from raw
+//! bytes, solved, and the outcome checked against invariants that hold for
+//! every input (not just "no panic"):
+//!
+//! - a decision satisfies every participant: the chosen pair and every
+//!   alternative are in each list, sizes, counts, alignments and limits hold;
+//! - a layout is sound: strides and offsets are multiples of the combined
+//!   alignments, rows fit their strides, planes do not overlap and fit the
+//!   buffer, whose size is a multiple of the base alignment;
+//! - the alternatives are exactly the common pairs minus the misfits, in the
+//!   documented ranking order (`accord_engine::policy`);
+//! - the outcome does not depend on the participants' or the cost table's
+//!   order, `solve_explained` agrees, every alternative can be re-targeted,
+//!   and one participant more never turns a failure into a success.
+
+use std::collections::HashSet;
+
+use accord_engine::layout::{self, LayoutParams};
+use accord_engine::{
+    formats, solve_explained, solve_with, BufferCounts, Constraints, CostEntry, Decision,
+    FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
+};
+
+use super::bytes::Bytes;
+
+/// Most participants per case: enough for every interaction, small enough
+/// for a high exec/s.
+pub const MAX_PARTICIPANTS: usize = 6;
+/// Most pairs per participant (pairs are drawn from a small universe, so
+/// lists overlap).
+pub const MAX_PAIRS: usize = 12;
+
+/// A small universe of formats (one, NV15, without a plane table) so that
+/// random lists intersect; raw codes come in too.
+const FORMATS: [&str; 9] = [
+    "XRGB8888",
+    "ARGB8888",
+    "NV12",
+    "YUV420",
+    "YUYV",
+    "RGB565",
+    "P010",
+    "ABGR16161616F",
+    "R8",
+];
+const NV15: u32 = 0x3531_564e;
+const MODIFIERS: [u64; 4] = [
+    MOD_LINEAR,
+    MOD_INVALID,
+    0x0100_0000_0000_0002,
+    0x0800_0000_0000_0051,
+];
+const NAMES: [&str; 5] = ["", "a", "b", "c", "dec"];
+
+/// One fuzz case.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub participants: Vec<Constraints>,
+    pub policy: Policy,
+    /// A permutation of the participants' indices.
+    pub permutation: Vec<usize>,
+}
+
+fn format(b: &mut Bytes, tame: bool) -> u32 {
+    match b.below(if tame { 10 } else { 12 }) {
+        i @ 0..=8 => formats::parse_name(FORMATS[i]).expect("known format"),
+        9 => NV15,
+        _ => b.raw_u32(),
+    }
+}
+
+fn modifier(b: &mut Bytes, tame: bool) -> u64 {
+    match b.below(if tame { 4 } else { 6 }) {
+        i @ 0..=3 => MODIFIERS[i],
+        _ => b.u64_edge(1 << 56),
+    }
+}
+
+fn usage(b: &mut Bytes) -> Usage {
+    // Mostly defined bits; sometimes undefined ones, which must be harmless.
+    match b.below(8) {
+        0 => Usage(b.raw_u32()),
+        _ => Usage(u32::from(b.u16()) & Usage::ALL.0),
+    }
+}
+
+/// A value that is small and plausible when `tame`, anything otherwise.
+fn value(b: &mut Bytes, tame: bool, typical: u32) -> u32 {
+    if tame {
+        u32::from(b.u16()) % typical.max(1)
+    } else {
+        b.u32_edge(typical)
+    }
+}
+
+fn limit(b: &mut Bytes, tame: bool, typical: u32) -> u32 {
+    if tame {
+        match b.below(4) {
+            0 => typical / 2 + value(b, true, typical),
+            _ => 0,
+        }
+    } else {
+        b.limit(typical)
+    }
+}
+
+fn alignment(b: &mut Bytes, tame: bool) -> u32 {
+    if tame {
+        1 << (b.u8() % 13)
+    } else {
+        b.alignment()
+    }
+}
+
+/// One participant. Three in four are "tame" (plausible values from a small
+/// universe, so that collections often succeed and layouts get checked);
+/// the rest take edge values anywhere.
+fn participant(b: &mut Bytes) -> Constraints {
+    let tame = b.below(4) != 0;
+    let name = b.pick(&NAMES).to_string();
+    let usage = usage(b);
+    let n = b.below(MAX_PAIRS + 1);
+    let formats = (0..n)
+        .map(|_| FormatModifier {
+            format: format(b, tame),
+            modifier: modifier(b, tame),
+            scanout: b.bool(),
+        })
+        .collect();
+    Constraints {
+        name,
+        usage,
+        formats,
+        min_size: (value(b, tame, 4096), value(b, tame, 4096)),
+        max_size: (limit(b, tame, 8192), limit(b, tame, 8192)),
+        size_alignment: (alignment(b, tame), alignment(b, tame)),
+        stride_alignment: alignment(b, tame),
+        offset_alignment: alignment(b, tame),
+        base_alignment: alignment(b, tame),
+        min_stride: limit(b, tame, 20000),
+        max_stride: limit(b, tame, 40000),
+        max_bytes: match b.below(4) {
+            0 if tame => u64::from(b.raw_u32()),
+            0 => b.u64_edge(1 << 28),
+            _ => 0,
+        },
+        buffers: BufferCounts {
+            camping: value(b, tame, 4),
+            dedicated_slack: value(b, tame, 3),
+            shared_slack: value(b, tame, 3),
+            min: value(b, tame, 8),
+            max: limit(b, tame, 40),
+        },
+        contiguous: b.bool(),
+        devices: (0..b.below(3)).map(|_| b.u64_edge(4)).collect(),
+        dispensable: b.bool(),
+    }
+}
+
+fn cost_entry(b: &mut Bytes) -> CostEntry {
+    CostEntry {
+        format: b.bool().then(|| format(b, true)),
+        modifier: b.bool().then(|| modifier(b, true)),
+        usage: usage(b),
+        cost: b.u32_edge(2000),
+    }
+}
+
+impl Case {
+    pub fn from_bytes(data: &[u8]) -> Case {
+        let mut b = Bytes::new(data);
+        // Mostly two or three participants; sometimes none or many.
+        let n = match b.below(8) {
+            0 => b.below(MAX_PARTICIPANTS + 1),
+            i => 1 + i % 3,
+        };
+        let participants: Vec<Constraints> = (0..n).map(|_| participant(&mut b)).collect();
+        let costs = (0..b.below(4)).map(|_| cost_entry(&mut b)).collect();
+        // Fisher-Yates driven by the remaining bytes.
+        let mut permutation: Vec<usize> = (0..n).collect();
+        for i in (1..n).rev() {
+            permutation.swap(i, b.below(i + 1));
+        }
+        Case {
+            participants,
+            policy: Policy { costs },
+            permutation,
+        }
+    }
+}
+
+/// Run one case; `Err` describes the first broken invariant.
+pub fn check(data: &[u8]) -> Result<(), String> {
+    let case = Case::from_bytes(data);
+    check_case(&case)
+}
+
+pub fn check_case(case: &Case) -> Result<(), String> {
+    let ps = &case.participants;
+    let result = solve_with(ps, &case.policy);
+
+    let permuted: Vec<Constraints> = case.permutation.iter().map(|&i| ps[i].clone()).collect();
+    let mut reversed_costs = case.policy.clone();
+    reversed_costs.costs.reverse();
+    let again = solve_with(&permuted, &reversed_costs);
+    if again != result {
+        return Err(format!(
+            "participant/cost order changed the outcome:\n{result:?}\nvs\n{again:?}"
+        ));
+    }
+    let (explained, _) = solve_explained(ps, &case.policy);
+    if explained != result {
+        return Err(format!(
+            "solve_explained disagrees:\n{result:?}\nvs\n{explained:?}"
+        ));
+    }
+
+    if let Ok(d) = &result {
+        check_decision(ps, &case.policy, d)?;
+        for &c in d.alternatives.iter().take(4) {
+            let d2 = d
+                .for_candidate(c)
+                .map_err(|f| format!("re-targeting at {c:?} failed: {f:?}"))?;
+            if (d2.format, d2.modifier, d2.scanout) != (c.format, c.modifier, c.scanout) {
+                return Err(format!("re-targeted decision is not {c:?}: {d2:?}"));
+            }
+            check_satisfies(ps, &d2)?;
+        }
+    }
+
+    // Monotonicity: without the last participant, a success stays a success
+    // with at least the same candidates.
+    if ps.len() > 1 {
+        let fewer = solve_with(&ps[..ps.len() - 1], &case.policy);
+        match (&result, &fewer) {
+            (Ok(all), Ok(some)) => {
+                let some: HashSet<_> = pairs(some).collect();
+                if !pairs(all).all(|p| some.contains(&p)) {
+                    return Err("one participant more added candidates".into());
+                }
+            }
+            (Ok(_), Err(f)) => {
+                return Err(format!(
+                    "fails with one participant fewer ({f:?}), succeeds with all"
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn pairs(d: &Decision) -> impl Iterator<Item = (u32, u64)> + '_ {
+    d.alternatives.iter().map(|a| (a.format, a.modifier))
+}
+
+fn lists(p: &Constraints, format: u32, modifier: u64) -> bool {
+    p.formats
+        .iter()
+        .any(|f| f.format == format && f.modifier == modifier)
+}
+
+/// `a` divides `v` (false for `a == 0`).
+fn divides(a: u64, v: u64) -> bool {
+    v.checked_rem(a) == Some(0)
+}
+
+fn ensure(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+/// The candidate is scanout-capable: some participant wants scanout and
+/// every such participant marked the pair.
+fn scanout_capable(ps: &[Constraints], format: u32, modifier: u64) -> bool {
+    let mut scanners = ps.iter().filter(|p| p.usage.contains(Usage::SCANOUT));
+    let mut any = false;
+    let all = scanners.all(|p| {
+        any = true;
+        p.formats
+            .iter()
+            .any(|f| f.format == format && f.modifier == modifier && f.scanout)
+    });
+    any && all
+}
+
+/// Everything a decision owes each participant (also for re-targeted ones).
+pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
+    ensure(
+        d.alternatives
+            .first()
+            .is_some_and(|a| (a.format, a.modifier) == (d.format, d.modifier)),
+        || "alternatives[0] is not the chosen pair".into(),
+    )?;
+    ensure(
+        d.scanout == scanout_capable(ps, d.format, d.modifier),
+        || format!("scanout flag {} is wrong", d.scanout),
+    )?;
+    for p in ps {
+        let who = &p.name;
+        ensure(lists(p, d.format, d.modifier), || {
+            format!("{who:?} does not list the chosen pair")
+        })?;
+        for a in &d.alternatives {
+            ensure(lists(p, a.format, a.modifier), || {
+                format!("{who:?} does not list alternative {a:?}")
+            })?;
+        }
+        ensure(d.width >= p.min_size.0 && d.height >= p.min_size.1, || {
+            format!("size {}x{} below {who:?}'s minimum", d.width, d.height)
+        })?;
+        ensure(
+            (p.max_size.0 == 0 || d.width <= p.max_size.0)
+                && (p.max_size.1 == 0 || d.height <= p.max_size.1),
+            || format!("size {}x{} above {who:?}'s maximum", d.width, d.height),
+        )?;
+        ensure(
+            divides(p.size_alignment.0.into(), d.width.into())
+                && divides(p.size_alignment.1.into(), d.height.into()),
+            || {
+                format!(
+                    "size {}x{} breaks {who:?}'s size alignment",
+                    d.width, d.height
+                )
+            },
+        )?;
+        ensure(
+            d.buffer_count >= p.buffers.min.max(1)
+                && (p.buffers.max == 0 || d.buffer_count <= p.buffers.max),
+            || format!("{} buffers break {who:?}'s range", d.buffer_count),
+        )?;
+        for (combined, own, what) in [
+            (d.stride_alignment, p.stride_alignment, "stride"),
+            (d.offset_alignment, p.offset_alignment, "offset"),
+            (d.base_alignment, p.base_alignment, "base"),
+        ] {
+            ensure(divides(own.into(), combined), || {
+                format!("combined {what} alignment {combined} is not a multiple of {who:?}'s {own}")
+            })?;
+        }
+        ensure(d.usage.contains(p.usage), || {
+            format!("usage lacks {who:?}'s bits")
+        })?;
+        ensure(!p.contiguous || d.contiguous, || {
+            format!("{who:?} wants contiguous memory")
+        })?;
+        ensure(p.devices.iter().all(|x| d.devices.contains(x)), || {
+            format!("devices lack one of {who:?}'s")
+        })?;
+        if let Some(l) = &d.layout {
+            for plane in &l.planes {
+                ensure(p.max_stride == 0 || plane.stride <= p.max_stride, || {
+                    format!("stride {} above {who:?}'s maximum", plane.stride)
+                })?;
+            }
+            ensure(l.planes[0].stride >= p.min_stride, || {
+                format!("stride below {who:?}'s minimum")
+            })?;
+            ensure(p.max_bytes == 0 || l.size_bytes <= p.max_bytes, || {
+                format!("{} bytes above {who:?}'s maximum", l.size_bytes)
+            })?;
+        }
+    }
+    ensure(d.buffer_count <= accord_engine::MAX_BUFFERS, || {
+        "buffer count above the hard cap".into()
+    })?;
+    ensure(d.devices.windows(2).all(|w| w[0] < w[1]), || {
+        "devices not sorted and deduplicated".into()
+    })?;
+    check_layout(d)
+}
+
+/// A layout is present exactly for LINEAR/INVALID of a known format, and
+/// sound on its own terms.
+fn check_layout(d: &Decision) -> Result<(), String> {
+    let lays_out = (d.modifier == MOD_LINEAR || d.modifier == MOD_INVALID)
+        && formats::info(d.format).is_some();
+    let (Some(l), Some(info)) = (&d.layout, formats::info(d.format)) else {
+        return ensure(!lays_out && d.layout.is_none(), || {
+            format!(
+                "layout presence wrong for {:#x}/{:#x}",
+                d.format, d.modifier
+            )
+        });
+    };
+    ensure(lays_out, || "layout for a vendor modifier".into())?;
+    ensure(l.planes.len() == info.planes.len(), || {
+        format!(
+            "{} planes, format has {}",
+            l.planes.len(),
+            info.planes.len()
+        )
+    })?;
+    let mut end = 0u64;
+    for (i, (plane, pi)) in l.planes.iter().zip(info.planes).enumerate() {
+        let stride = u64::from(plane.stride);
+        ensure(divides(d.stride_alignment, stride), || {
+            format!(
+                "plane {i} stride {stride} not a multiple of {}",
+                d.stride_alignment
+            )
+        })?;
+        ensure(divides(d.offset_alignment, plane.offset), || {
+            format!(
+                "plane {i} offset {} not a multiple of {}",
+                plane.offset, d.offset_alignment
+            )
+        })?;
+        let w = u64::from(d.width).div_ceil(u64::from(pi.hsub));
+        let h = u64::from(d.height).div_ceil(u64::from(pi.vsub));
+        let row = w.div_ceil(u64::from(pi.block_width)) * u64::from(pi.block_bytes);
+        ensure(stride >= row, || {
+            format!("plane {i} stride {stride} < row {row}")
+        })?;
+        ensure(plane.offset >= end, || {
+            format!("plane {i} overlaps plane {}", i.saturating_sub(1))
+        })?;
+        end = plane.offset + stride * h;
+    }
+    ensure(l.planes[0].stride >= d.min_stride, || {
+        "stride below min".into()
+    })?;
+    ensure(l.size_bytes >= end, || {
+        format!("size {} < end of planes {end}", l.size_bytes)
+    })?;
+    ensure(divides(d.base_alignment, l.size_bytes), || {
+        format!(
+            "size {} not a multiple of {}",
+            l.size_bytes, d.base_alignment
+        )
+    })?;
+    ensure(d.max_bytes == 0 || l.size_bytes <= d.max_bytes, || {
+        "size above max".into()
+    })
+}
+
+/// The documented ranking key (see `accord_engine::policy`), recomputed
+/// naively from the participants' lists.
+fn rank_key(
+    ps: &[Constraints],
+    policy: &Policy,
+    d: &Decision,
+    format: u32,
+    modifier: u64,
+) -> impl Ord {
+    let wants_scanout = ps.iter().any(|p| p.usage.contains(Usage::SCANOUT));
+    let not_scanout = wants_scanout && !scanout_capable(ps, format, modifier);
+    let cost = if policy.costs.is_empty() {
+        0
+    } else {
+        policy.cost(format, modifier, d.usage)
+    };
+    let class = match modifier {
+        MOD_LINEAR => 1,
+        MOD_INVALID => 2,
+        _ => 0,
+    };
+    let position_sum: u64 = ps
+        .iter()
+        .map(|p| {
+            p.formats
+                .iter()
+                .position(|f| f.format == format && f.modifier == modifier)
+                .map_or(0, |i| i as u64)
+        })
+        .sum();
+    let bpp = formats::info(format).map_or(u32::MAX, |i| i.bits_per_pixel_x4());
+    (
+        not_scanout,
+        cost,
+        class,
+        position_sum,
+        bpp,
+        format,
+        modifier,
+    )
+}
+
+/// The decision of `solve_with(ps, policy)`: satisfies everyone, and its
+/// alternatives are every common pair except the misfits, ranked.
+fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(), String> {
+    check_satisfies(ps, d)?;
+    let chosen: HashSet<(u32, u64)> = pairs(d).collect();
+    ensure(chosen.len() == d.alternatives.len(), || {
+        "duplicate alternatives".into()
+    })?;
+    for a in &d.alternatives {
+        ensure(
+            a.scanout == scanout_capable(ps, a.format, a.modifier),
+            || format!("alternative {a:?} has the wrong scanout flag"),
+        )?;
+    }
+    let params = LayoutParams::of(d);
+    for f in &ps[0].formats {
+        let pair = (f.format, f.modifier);
+        if chosen.contains(&pair) || !ps.iter().all(|p| lists(p, f.format, f.modifier)) {
+            continue;
+        }
+        // A common pair was dropped: only a layout misfit may do that.
+        let laid_out = (f.modifier == MOD_LINEAR || f.modifier == MOD_INVALID)
+            && formats::info(f.format).is_some();
+        ensure(
+            laid_out && layout::compute(f.format, &params).is_err(),
+            || {
+                format!(
+                    "common pair {:#x}/{:#x} is missing from the alternatives",
+                    f.format, f.modifier
+                )
+            },
+        )?;
+    }
+    let keys: Vec<_> = d
+        .alternatives
+        .iter()
+        .map(|a| rank_key(ps, policy, d, a.format, a.modifier))
+        .collect();
+    ensure(keys.windows(2).all(|w| w[0] < w[1]), || {
+        format!(
+            "alternatives are not in ranking order: {:?}",
+            d.alternatives
+        )
+    })
+}
