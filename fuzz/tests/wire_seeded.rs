@@ -51,12 +51,10 @@ fn wire_regressions_stay_fixed() {
     }
 }
 
-/// Open finding (FUZZING.md): a null string where the protocol says
-/// non-nullable (`import_token`'s handle, `set_name`'s name) panics the
-/// compositor inside wayland-rs's generated `parse_request`. Fails until the
-/// XML marks those strings `allow-null` and the handlers reject a null.
+/// FUZZING.md finding 1 (fixed): a null string in `import_token` or
+/// `set_name` used to panic the compositor inside wayland-rs's generated
+/// `parse_request`; it is now the protocol error invalid_handle/invalid_name.
 #[test]
-#[ignore = "open: wayland-rs panics on a null non-nullable string (FUZZING.md)"]
 fn null_strings_do_not_panic() {
     let _serial = serial();
     let server = RefCell::new(Server::new());

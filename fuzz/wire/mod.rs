@@ -40,14 +40,11 @@ pub use server::Server;
 pub const MAX_CLIENTS: usize = 3;
 /// Most operations per case.
 pub const MAX_OPS: usize = 64;
-/// Whether [`check`] sends null for strings the protocol says are
-/// non-nullable. Off: with wayland-server 0.31 / wayland-backend 0.3 (rust
-/// backend) the generated `parse_request` unwraps such a null and the
-/// compositor panics before any Accord code runs (open finding, see
-/// FUZZING.md and the ignored test `null_strings_do_not_panic`). Turn on
-/// once the XML marks those strings `allow-null` and the handlers reject a
-/// null with a protocol error.
-pub const NULL_FOR_NON_NULLABLE: bool = false;
+/// Whether [`check`] sends null for every string argument. On: the XML
+/// marks the request strings `allow-null` (wayland-rs's generated parser
+/// would otherwise unwrap a null and panic the compositor) and the handlers
+/// answer a null with a protocol error (FUZZING.md, finding 1, fixed).
+pub const NULL_FOR_NON_NULLABLE: bool = true;
 /// libwayland's limit on one message.
 const MAX_MESSAGE: usize = 4096;
 
