@@ -861,17 +861,9 @@ pub mod raw {
         }
     }
 
-    impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Events {
-        fn event(
-            _: &mut Self,
-            _: &wl_registry::WlRegistry,
-            _: wl_registry::Event,
-            _: &GlobalListContents,
-            _: &Connection,
-            _: &QueueHandle<Self>,
-        ) {
-        }
-    }
+    wayland_client::delegate_dispatch!(Events: [
+        wl_registry::WlRegistry: GlobalListContents
+    ] => accord_client::IgnoreRegistry);
     impl Dispatch<WpBufferCollectionManagerV1, ()> for Events {
         fn event(
             _: &mut Self,

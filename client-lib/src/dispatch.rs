@@ -23,17 +23,9 @@ fn reason(r: WEnum<coll::FailureReason>) -> FailureReason {
     }
 }
 
-impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for QueueState {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+wayland_client::delegate_dispatch!(QueueState: [
+    wl_registry::WlRegistry: GlobalListContents
+] => crate::IgnoreRegistry);
 
 impl Dispatch<WpBufferCollectionManagerV1, ()> for QueueState {
     fn event(
