@@ -864,17 +864,7 @@ pub mod raw {
     wayland_client::delegate_dispatch!(Events: [
         wl_registry::WlRegistry: GlobalListContents
     ] => accord_client::IgnoreRegistry);
-    impl Dispatch<WpBufferCollectionManagerV1, ()> for Events {
-        fn event(
-            _: &mut Self,
-            _: &WpBufferCollectionManagerV1,
-            _: <WpBufferCollectionManagerV1 as Proxy>::Event,
-            _: &(),
-            _: &Connection,
-            _: &QueueHandle<Self>,
-        ) {
-        }
-    }
+    wayland_client::delegate_noop!(Events: ignore WpBufferCollectionManagerV1);
     impl Dispatch<WpBufferCollectionTokenV1, ()> for Events {
         fn event(
             ev: &mut Self,
