@@ -861,28 +861,10 @@ pub mod raw {
         }
     }
 
-    impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Events {
-        fn event(
-            _: &mut Self,
-            _: &wl_registry::WlRegistry,
-            _: wl_registry::Event,
-            _: &GlobalListContents,
-            _: &Connection,
-            _: &QueueHandle<Self>,
-        ) {
-        }
-    }
-    impl Dispatch<WpBufferCollectionManagerV1, ()> for Events {
-        fn event(
-            _: &mut Self,
-            _: &WpBufferCollectionManagerV1,
-            _: <WpBufferCollectionManagerV1 as Proxy>::Event,
-            _: &(),
-            _: &Connection,
-            _: &QueueHandle<Self>,
-        ) {
-        }
-    }
+    wayland_client::delegate_dispatch!(Events: [
+        wl_registry::WlRegistry: GlobalListContents
+    ] => accord_client::IgnoreRegistry);
+    wayland_client::delegate_noop!(Events: ignore WpBufferCollectionManagerV1);
     impl Dispatch<WpBufferCollectionTokenV1, ()> for Events {
         fn event(
             ev: &mut Self,

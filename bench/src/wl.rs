@@ -18,17 +18,9 @@ pub fn connect(path: &std::path::Path) -> Result<Connection, String> {
 #[derive(Debug, Default)]
 pub struct Wl;
 
-impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Wl {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+wayland_client::delegate_dispatch!(Wl: [
+    wl_registry::WlRegistry: GlobalListContents
+] => accord_client::IgnoreRegistry);
 delegate_noop!(Wl: ignore wl_compositor::WlCompositor);
 delegate_noop!(Wl: ignore wl_surface::WlSurface);
 delegate_noop!(Wl: ignore wl_shm::WlShm);

@@ -1,8 +1,6 @@
 //! Event handlers: every event is stored in its object's user data.
 
-use accord_protocol::client::wp_buffer_collection_manager_v1::{
-    self as manager, WpBufferCollectionManagerV1,
-};
+use accord_protocol::client::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
 use accord_protocol::client::wp_buffer_collection_token_v1::{
     self as token, WpBufferCollectionTokenV1,
 };
@@ -23,29 +21,11 @@ fn reason(r: WEnum<coll::FailureReason>) -> FailureReason {
     }
 }
 
-impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for QueueState {
-    fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+wayland_client::delegate_dispatch!(QueueState: [
+    wl_registry::WlRegistry: GlobalListContents
+] => crate::IgnoreRegistry);
 
-impl Dispatch<WpBufferCollectionManagerV1, ()> for QueueState {
-    fn event(
-        _: &mut Self,
-        _: &WpBufferCollectionManagerV1,
-        _: manager::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+wayland_client::delegate_noop!(QueueState: ignore WpBufferCollectionManagerV1);
 
 impl Dispatch<WpBufferCollectionTokenV1, TokenEvents> for QueueState {
     fn event(

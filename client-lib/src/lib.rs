@@ -29,6 +29,7 @@ mod buffer;
 mod collection;
 mod constraints;
 mod dispatch;
+mod ignore_registry;
 mod token;
 
 use std::cell::RefCell;
@@ -43,6 +44,7 @@ pub use accord_protocol::limits;
 pub use buffer::{Allocation, Buffer, Mapping, MemoryKind, Plane, Populate};
 pub use collection::Collection;
 pub use constraints::Constraints;
+pub use ignore_registry::IgnoreRegistry;
 pub use token::Token;
 
 /// `DRM_FORMAT_MOD_LINEAR`.

@@ -4,13 +4,11 @@
 //! delegates with `delegate_client_plumbing!(State);`.
 
 use wayland_client::{
-    globals::GlobalListContents,
     protocol::{
         wl_buffer::{self, WlBuffer},
         wl_callback::{self, WlCallback},
-        wl_registry::WlRegistry,
     },
-    Connection, Dispatch, Proxy, QueueHandle,
+    Connection, Dispatch, QueueHandle,
 };
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
 
@@ -28,21 +26,6 @@ pub trait ClientEvents {
 
 /// The delegate type; see the module docs.
 pub struct ClientPlumbing;
-
-impl<S> Dispatch<WlRegistry, GlobalListContents, S> for ClientPlumbing
-where
-    S: Dispatch<WlRegistry, GlobalListContents>,
-{
-    fn event(
-        _: &mut S,
-        _: &WlRegistry,
-        _: <WlRegistry as Proxy>::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<S>,
-    ) {
-    }
-}
 
 impl<S> Dispatch<xdg_wm_base::XdgWmBase, (), S> for ClientPlumbing
 where
@@ -152,7 +135,7 @@ macro_rules! delegate_client_plumbing {
         ::wayland_client::delegate_dispatch!($state: [
             ::wayland_client::protocol::wl_registry::WlRegistry:
                 ::wayland_client::globals::GlobalListContents
-        ] => $crate::client_plumbing::ClientPlumbing);
+        ] => ::accord_client::IgnoreRegistry);
         ::wayland_client::delegate_dispatch!($state: [
             ::wayland_protocols::xdg::shell::client::xdg_wm_base::XdgWmBase: ()
         ] => $crate::client_plumbing::ClientPlumbing);

@@ -9,8 +9,9 @@
 //! buffers (`allocate`, the linux-dmabuf baseline); showing them is the same.
 
 use std::{
+    ffi::c_void,
     os::{
-        fd::{AsFd, OwnedFd},
+        fd::{AsFd, BorrowedFd, OwnedFd},
         unix::net::UnixStream,
     },
     path::Path,
@@ -129,6 +130,22 @@ impl Buffer {
                 mem[at..at + 4].copy_from_slice(&bytes);
             }
         }
+    }
+}
+
+/// A new read/write shared mapping of `len` bytes of `fd` from `offset`; the
+/// caller's `Buffer` owns it and unmaps it on drop.
+fn map_shared(fd: BorrowedFd<'_>, len: usize, offset: u64) -> rustix::io::Result<*mut c_void> {
+    // SAFETY: a fresh mapping at an address the kernel picks overlaps nothing.
+    unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            len,
+            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+            rustix::mm::MapFlags::SHARED,
+            fd,
+            offset,
+        )
     }
 }
 
@@ -302,20 +319,7 @@ impl DmabufClient {
             let mapped = rustix::fs::fstat(&fd)
                 .map_err(Error::from)
                 .and_then(|st| Ok(usize::try_from(st.st_size)?))
-                .and_then(|len| {
-                    // SAFETY: a new shared mapping of the dma-buf, owned by `Buffer`.
-                    let ptr = unsafe {
-                        rustix::mm::mmap(
-                            std::ptr::null_mut(),
-                            len,
-                            rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                            rustix::mm::MapFlags::SHARED,
-                            &fd,
-                            0,
-                        )?
-                    };
-                    Ok((ptr, len))
-                });
+                .and_then(|len| Ok((map_shared(fd.as_fd(), len, 0)?, len)));
             let (ptr, len) = match mapped {
                 Ok(m) => m,
                 Err(err) => {
@@ -405,17 +409,7 @@ impl DmabufClient {
                 .into_iter()
                 .next()
                 .ok_or("a collection buffer without planes")?;
-            // SAFETY: a new shared mapping of the buffer, owned by `Buffer`.
-            let ptr = unsafe {
-                rustix::mm::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
-                    rustix::mm::MapFlags::SHARED,
-                    &plane.fd,
-                    plane.offset,
-                )?
-            };
+            let ptr = map_shared(plane.fd.as_fd(), len, plane.offset)?;
             outcome.stride = plane.stride;
             out.push(Buffer {
                 wl_buffer: collection.wl_buffer(index),

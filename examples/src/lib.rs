@@ -3,5 +3,6 @@
 pub mod client_plumbing;
 pub mod demo;
 pub mod dmabuf_client;
+pub mod logging;
 pub mod refcomp;
 pub mod scanout_run;

@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 
 use accord_engine::Decision;
 
-use super::linear::{
-    allocate_each, byte_backend_request, errno_error, geometry, linear_buffer, open_node, Geometry,
-};
+use super::linear::{allocate_bytes, errno_error, open_node};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct dma_heap_allocation_data` (include/uapi/linux/dma-heap.h).
@@ -58,13 +56,8 @@ impl DmaHeapAllocator {
         Ok(DmaHeapAllocator { heap, path })
     }
 
-    fn allocate_one(
-        &self,
-        d: &Decision,
-        g: &Geometry,
-        len: u64,
-        stride: u32,
-    ) -> Result<AllocatedBuffer, AllocError> {
+    /// One dma-buf of `len` bytes.
+    fn dmabuf(&self, len: u64) -> Result<OwnedFd, AllocError> {
         let mut data = AllocationData {
             len,
             fd: 0,
@@ -88,8 +81,7 @@ impl DmaHeapAllocator {
             )
         })?;
         // SAFETY: on success the kernel installed a new fd we now own.
-        let fd = unsafe { OwnedFd::from_raw_fd(data.fd as i32) };
-        linear_buffer(fd, g, stride, d)
+        Ok(unsafe { OwnedFd::from_raw_fd(data.fd as i32) })
     }
 }
 
@@ -103,10 +95,6 @@ impl Allocator for DmaHeapAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let g = geometry(decision)?;
-        let (len, stride) = byte_backend_request(&g)?;
-        allocate_each(decision, decision.layout.is_some(), || {
-            self.allocate_one(decision, &g, len, stride)
-        })
+        allocate_bytes(decision, |len| self.dmabuf(len))
     }
 }

@@ -198,6 +198,20 @@ pub(crate) fn allocate_each(
     Ok(out)
 }
 
+/// The buffers of a backend that hands out bytes (heaps, udmabuf): each one
+/// is a dma-buf of the page-rounded length from `dmabuf`, laid out per the
+/// decision's linear geometry; the engine's layout, when given, is exact.
+pub(crate) fn allocate_bytes(
+    d: &Decision,
+    mut dmabuf: impl FnMut(u64) -> Result<OwnedFd, AllocError>,
+) -> Result<Vec<AllocatedBuffer>, AllocError> {
+    let g = geometry(d)?;
+    let (len, stride) = byte_backend_request(&g)?;
+    allocate_each(d, d.layout.is_some(), || {
+        linear_buffer(dmabuf(len)?, &g, stride, d)
+    })
+}
+
 /// Open a device node close-on-exec; errors name the path.
 pub(crate) fn open_node(path: &Path, flags: rustix::fs::OFlags) -> std::io::Result<OwnedFd> {
     rustix::fs::open(

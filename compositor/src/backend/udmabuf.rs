@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use accord_engine::Decision;
 use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
 
-use super::linear::{
-    allocate_each, byte_backend_request, errno_error, geometry, linear_buffer, open_node, Geometry,
-};
+use super::linear::{allocate_bytes, errno_error, open_node};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 
 /// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
@@ -78,13 +76,8 @@ impl UdmabufAllocator {
         Ok(UdmabufAllocator { dev, path })
     }
 
-    fn allocate_one(
-        &self,
-        d: &Decision,
-        g: &Geometry,
-        len: u64,
-        stride: u32,
-    ) -> Result<AllocatedBuffer, AllocError> {
+    /// One dma-buf of `len` bytes.
+    fn dmabuf(&self, len: u64) -> Result<OwnedFd, AllocError> {
         use rustix::fs::{MemfdFlags, SealFlags};
         let lost = errno_error;
         let memfd = rustix::fs::memfd_create(
@@ -106,7 +99,7 @@ impl UdmabufAllocator {
             .map_err(|e| lost(&format!("UDMABUF_CREATE on {}", self.path.display()), e))?;
         // The dma-buf holds the pages; the memfd may close.
         drop(memfd);
-        linear_buffer(fd, g, stride, d)
+        Ok(fd)
     }
 }
 
@@ -120,10 +113,6 @@ impl Allocator for UdmabufAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        let g = geometry(decision)?;
-        let (len, stride) = byte_backend_request(&g)?;
-        allocate_each(decision, decision.layout.is_some(), || {
-            self.allocate_one(decision, &g, len, stride)
-        })
+        allocate_bytes(decision, |len| self.dmabuf(len))
     }
 }

@@ -103,13 +103,7 @@ fn print(report: &ScanoutReport, run: &ScanoutRun) {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    accord_examples::logging::init("warn");
     let mut run = ScanoutRun::new("/dev/dri/card0");
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

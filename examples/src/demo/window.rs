@@ -134,17 +134,9 @@ impl Window {
     }
 }
 
-impl Dispatch<WlRegistry, GlobalListContents> for WindowState {
-    fn event(
-        _: &mut Self,
-        _: &WlRegistry,
-        _: wayland_client::protocol::wl_registry::Event,
-        _: &GlobalListContents,
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+wayland_client::delegate_dispatch!(WindowState: [
+    WlRegistry: GlobalListContents
+] => accord_client::IgnoreRegistry);
 
 impl Dispatch<xdg_wm_base::XdgWmBase, ()> for WindowState {
     fn event(
