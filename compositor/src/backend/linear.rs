@@ -232,3 +232,76 @@ pub(crate) fn errno_error(what: &str, e: rustix::io::Errno) -> AllocError {
         AllocError::DeviceLost(msg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_engine::{solve, Constraints, FormatModifier, Usage};
+
+    fn decision(buffers: u32) -> Decision {
+        let c = Constraints {
+            name: "t".into(),
+            usage: Usage::CPU_WRITE,
+            formats: vec![FormatModifier {
+                format: formats::parse_name("XRGB8888").expect("known"),
+                modifier: MOD_LINEAR,
+                scanout: false,
+            }],
+            min_size: (100, 50),
+            stride_alignment: 256,
+            buffers: accord_engine::BufferCounts {
+                min: buffers,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        solve(&[c]).expect("solvable")
+    }
+
+    fn memfd(len: u64) -> Result<OwnedFd, AllocError> {
+        let fd = rustix::fs::memfd_create("accord-test", rustix::fs::MemfdFlags::CLOEXEC)
+            .map_err(|e| errno_error("memfd_create", e))?;
+        rustix::fs::ftruncate(&fd, len).map_err(|e| errno_error("ftruncate", e))?;
+        Ok(fd)
+    }
+
+    /// The byte backends' shared path (heaps, udmabuf) with a memfd standing
+    /// in for the device: page-rounded lengths, the engine's exact layout.
+    #[test]
+    fn byte_backends_get_page_rounded_buffers_in_the_engines_layout() {
+        let d = decision(2);
+        let mut lens = Vec::new();
+        let bufs = allocate_bytes(&d, |len| {
+            lens.push(len);
+            memfd(len)
+        })
+        .expect("allocates");
+        let layout = d.layout.clone().expect("linear layout");
+        let page = rustix::param::page_size() as u64;
+        assert_eq!(bufs.len(), 2);
+        assert_eq!(lens, vec![layout.size_bytes.div_ceil(page) * page; 2]);
+        for b in &bufs {
+            assert_eq!(b.planes[0].stride, 512, "400 bytes rounded up to 256");
+            assert_eq!(b.planes[0].offset, 0);
+            assert_eq!(b.size_bytes, lens[0]);
+        }
+    }
+
+    /// A device error on buffer 2 fails the whole allocation as that error.
+    #[test]
+    fn byte_backend_error_on_a_later_buffer_fails_the_allocation() {
+        let d = decision(3);
+        let mut n = 0;
+        let err = allocate_bytes(&d, |len| {
+            n += 1;
+            if n == 2 {
+                Err(AllocError::OutOfMemory("buffer 2".into()))
+            } else {
+                memfd(len)
+            }
+        })
+        .expect_err("fails");
+        assert_eq!(err, AllocError::OutOfMemory("buffer 2".into()));
+        assert_eq!(n, 2, "stops at the failing buffer");
+    }
+}
