@@ -905,15 +905,6 @@ pub mod raw {
             }
         }
     }
-    impl Dispatch<wl_buffer::WlBuffer, ()> for Events {
-        fn event(
-            _: &mut Self,
-            _: &wl_buffer::WlBuffer,
-            _: wl_buffer::Event,
-            _: &(),
-            _: &Connection,
-            _: &QueueHandle<Self>,
-        ) {
-        }
-    }
+    // wl_buffer events (release) are not tracked on this queue.
+    wayland_client::delegate_noop!(Events: ignore wl_buffer::WlBuffer);
 }

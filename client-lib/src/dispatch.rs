@@ -102,14 +102,5 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
     }
 }
 
-impl Dispatch<wl_buffer::WlBuffer, ()> for QueueState {
-    fn event(
-        _: &mut Self,
-        _: &wl_buffer::WlBuffer,
-        _: wl_buffer::Event,
-        _: &(),
-        _: &Connection,
-        _: &QueueHandle<Self>,
-    ) {
-    }
-}
+// wl_buffer events (release) are not tracked on this queue.
+wayland_client::delegate_noop!(QueueState: ignore wl_buffer::WlBuffer);
