@@ -7,7 +7,7 @@
 //! (dispensable and) failed; a non-dispensable failure resolves it at once
 //! as `participant_failed`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -316,6 +316,10 @@ struct Collection<O> {
     created: Instant,
     /// The stall warning was given (once per collection).
     warned: bool,
+    /// Keys of the handles exported from this collection (some may be
+    /// redeemed or expired already), so resolving it drops them without
+    /// scanning every pending handle.
+    handles: Vec<String>,
     span: tracing::Span,
 }
 
@@ -377,7 +381,14 @@ pub struct Registry<O> {
     ledger: Ledger<O>,
     quota: u64,
     handles: HashMap<String, Handle<O>>,
+    /// Handle keys in export order, oldest first: expiry pops the front
+    /// instead of scanning every handle. Keys already redeemed or dropped
+    /// are skipped when they reach the front.
+    handle_queue: VecDeque<(Instant, String)>,
     handles_per_owner: HashMap<O, usize>,
+    /// Collections changed since the last `take_ready`: only these can have
+    /// become ready, so a request costs O(changed), not O(negotiating).
+    dirty: BTreeSet<u64>,
     next_collection: u64,
     handle_expiry: Duration,
     stall_warning: Duration,
@@ -388,7 +399,9 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Default for
         Registry {
             collections: HashMap::new(),
             handles: HashMap::new(),
+            handle_queue: VecDeque::new(),
             handles_per_owner: HashMap::new(),
+            dirty: BTreeSet::new(),
             next_collection: 1,
             ledger: Ledger(Arc::new(Mutex::new(HashMap::new()))),
             quota: DEFAULT_CLIENT_QUOTA,
@@ -519,6 +532,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
             owner,
             created: Instant::now(),
             warned: false,
+            handles: Vec::new(),
             span,
         };
         let root = coll.new_slot(0, name, false);
@@ -694,7 +708,22 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         if let Some(s) = self.slot_mut(slot) {
             s.span.in_scope(|| tracing::debug!("exported"));
             s.state = SlotState::Exported;
+            let live = &self.handles;
+            if let Some(coll) = self.collections.get_mut(&slot.collection) {
+                // Export, import, export again... must not grow it forever:
+                // a slot has at most one pending handle.
+                if coll.handles.len() >= 2 * MAX_PARTICIPANTS {
+                    coll.handles.retain(|k| live.contains_key(k));
+                }
+                coll.handles.push(handle.clone());
+            }
             *self.handles_per_owner.entry(owner.clone()).or_default() += 1;
+            // Redeemed keys wait in the queue until they reach the front;
+            // compact it when they outnumber the pending ones.
+            if self.handle_queue.len() >= 2 * self.handles.len() + 64 {
+                self.handle_queue.retain(|(_, k)| live.contains_key(k));
+            }
+            self.handle_queue.push_back((now, handle.clone()));
             self.handles.insert(
                 handle.clone(),
                 Handle {
@@ -754,17 +783,20 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn expire_handles(&mut self, now: Instant) {
-        let expired: Vec<String> = self
-            .handles
-            .iter()
-            .filter(|(_, h)| now.saturating_duration_since(h.created) >= self.handle_expiry)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in expired {
+        while let Some((created, _)) = self.handle_queue.front() {
+            if now.saturating_duration_since(*created) < self.handle_expiry {
+                break;
+            }
+            let Some((_, key)) = self.handle_queue.pop_front() else {
+                break;
+            };
             if let Some(h) = self.handles.remove(&key) {
                 self.forget_handle_owner(&h.owner);
                 self.fail(h.slot, "its exported handle expired before import");
             }
+        }
+        if self.handles.is_empty() {
+            self.handle_queue.clear(); // only redeemed keys were left
         }
     }
 
@@ -860,6 +892,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         let Some(coll) = self.collections.get_mut(&slot.collection) else {
             return;
         };
+        self.dirty.insert(slot.collection);
         if coll.failure.is_some() {
             return;
         }
@@ -926,20 +959,22 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
     /// }
     /// ```
     pub fn take_ready(&mut self, take: impl Fn(u64) -> bool) -> Vec<Ready<O>> {
-        let ready: Vec<u64> = self
-            .collections
-            .iter()
-            .filter(|(id, c)| {
-                (c.failure.is_some() || c.slots.iter().all(Slot::settled)) && take(**id)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        let mut out = Vec::with_capacity(ready.len());
-        for id in ready {
+        let mut out = Vec::new();
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(c) = self.collections.get(&id) else {
+                continue; // resolved already
+            };
+            if !(c.failure.is_some() || c.slots.iter().all(Slot::settled)) {
+                continue; // a later change marks it again
+            }
+            if !take(id) {
+                self.dirty.insert(id); // ready, but the caller defers it
+                continue;
+            }
             let Some(coll) = self.collections.remove(&id) else {
                 continue;
             };
-            self.drop_handles_of(id);
+            self.drop_handles_of(&coll);
             let slots = coll
                 .slots
                 .iter()
@@ -1059,7 +1094,10 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
             .get(slot.index as usize)
     }
 
+    /// Every state change goes through here (or `fail`), so it marks the
+    /// collection for the next `take_ready`.
     fn slot_mut(&mut self, slot: SlotId) -> Option<&mut Slot> {
+        self.dirty.insert(slot.collection);
         self.collections
             .get_mut(&slot.collection)?
             .slots
@@ -1075,15 +1113,9 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Registry<O>
         }
     }
 
-    fn drop_handles_of(&mut self, collection: u64) {
-        let dead: Vec<String> = self
-            .handles
-            .iter()
-            .filter(|(_, h)| h.slot.collection == collection)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in dead {
-            if let Some(h) = self.handles.remove(&key) {
+    fn drop_handles_of(&mut self, coll: &Collection<O>) {
+        for key in &coll.handles {
+            if let Some(h) = self.handles.remove(key) {
                 self.forget_handle_owner(&h.owner);
             }
         }
@@ -1287,5 +1319,32 @@ impl<O: Clone + Eq + Hash> Drop for Charge<O> {
                 map.remove(&self.owner);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Export, import, export again on one slot: the bookkeeping of
+    /// redeemed keys stays bounded (compacted), nothing grows per cycle.
+    #[test]
+    fn export_import_cycles_keep_bookkeeping_bounded() {
+        let mut r = Registry::<u32>::new();
+        let now = Instant::now();
+        let root = r.create("a".into(), 1);
+        let slot = r.duplicate(root).unwrap().unwrap();
+        for _ in 0..10_000 {
+            let h = r.export(slot, 1, now).unwrap();
+            assert_eq!(r.import(&h, now), Some(slot));
+        }
+        assert!(r.handle_queue.len() <= 64 + 1, "{}", r.handle_queue.len());
+        let coll = &r.collections[&root.collection];
+        assert!(
+            coll.handles.len() <= 2 * MAX_PARTICIPANTS,
+            "{}",
+            coll.handles.len()
+        );
+        assert!(r.handles.is_empty());
     }
 }

@@ -301,3 +301,66 @@ fn handles_are_random_lowercase_hex_and_never_repeat() {
     let share = ones as f64 / bits as f64;
     assert!((0.49..0.51).contains(&share), "share of 1 bits {share}");
 }
+
+/// Two one-participant collections, both committed: ready to resolve.
+fn two_ready(r: &mut Reg) -> (u64, u64) {
+    let a = r.create("a".into(), 1);
+    let b = r.create("b".into(), 1);
+    for s in [a, b] {
+        r.bind(s);
+        r.commit(s, xrgb());
+    }
+    (a.collection, b.collection)
+}
+
+#[test]
+fn a_deferred_ready_collection_is_taken_later_without_another_change() {
+    let mut r = Reg::new();
+    let (first, second) = two_ready(&mut r);
+    let taken: Vec<u64> = r
+        .take_ready(|id| id != second)
+        .iter()
+        .map(|t| t.collection())
+        .collect();
+    assert_eq!(taken, vec![first]);
+    let taken: Vec<u64> = r
+        .take_ready(|_| true)
+        .iter()
+        .map(|t| t.collection())
+        .collect();
+    assert_eq!(taken, vec![second], "deferred, not forgotten");
+    assert!(r.take_ready(|_| true).is_empty(), "taken once");
+}
+
+#[test]
+fn handles_expire_in_export_order_each_on_its_own_time() {
+    let mut r = Reg::new();
+    let t0 = Instant::now();
+    let a = r.create("a".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    let c = r.duplicate(a).unwrap().unwrap();
+    r.set_dispensable(b); // its expiry must not fail the collection
+    let _old = r.export(b, 1, t0).unwrap();
+    let young = r.export(c, 1, t0 + HANDLE_EXPIRY / 2).unwrap();
+    r.expire_handles(t0 + HANDLE_EXPIRY);
+    assert_eq!(r.handles_of(&1), 1, "only the older handle expired");
+    assert_eq!(r.import(&young, t0 + HANDLE_EXPIRY), Some(c));
+}
+
+#[test]
+fn resolving_a_collection_drops_its_handles_and_no_other() {
+    let mut r = Reg::new();
+    let now = Instant::now();
+    let a = r.create("a".into(), 1);
+    let a2 = r.duplicate(a).unwrap().unwrap();
+    let b = r.create("b".into(), 1);
+    let b2 = r.duplicate(b).unwrap().unwrap();
+    let ha = r.export(a2, 1, now).unwrap();
+    let hb = r.export(b2, 1, now).unwrap();
+    r.fail(a, "gone");
+    let res = r.resolve(&mut MemfdAllocator);
+    assert_eq!(res.len(), 1, "only the failed collection resolves");
+    assert_eq!(r.handles_of(&1), 1, "its handle is dropped, b's stays");
+    assert_eq!(r.import(&ha, now), None);
+    assert_eq!(r.import(&hb, now), Some(b2));
+}
