@@ -181,10 +181,17 @@ struct State {
 struct ClientState {
     compositor: CompositorClientState,
     observed: Arc<Mutex<Observed>>,
+    /// wayland-backend 0.3.17 may report one client disconnected twice
+    /// (closed, then a protocol error from a request still buffered):
+    /// count each client once (FUZZING.md finding 6).
+    gone: std::sync::atomic::AtomicBool,
 }
 
 impl ClientData for ClientState {
     fn disconnected(&self, _id: ClientId, _reason: DisconnectReason) {
+        if self.gone.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         if let Ok(mut o) = self.observed.lock() {
             o.disconnects += 1;
         }
@@ -554,6 +561,7 @@ fn run_server(
                     let data = Arc::new(ClientState {
                         compositor: CompositorClientState::default(),
                         observed: state.observed.clone(),
+                        gone: Default::default(),
                     });
                     let _ = state.dh.insert_client(stream, data);
                 }

@@ -1,0 +1,36 @@
+//! Clients that close their socket right after a request that is a
+//! protocol error are counted once each. wayland-backend 0.3.17 can report
+//! such a client twice (closed, then the error; FUZZING.md finding 6, which
+//! depends on when the close is read); the test compositor counts each
+//! client once, so `wait_disconnects` never over-counts.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use accord_tests::TestServer;
+
+/// `wl_display` (object 1) request with an unknown object id: the message
+/// header is (object id, size << 16 | opcode).
+fn request_to_unknown_object() -> Vec<u8> {
+    let mut msg = 77u32.to_ne_bytes().to_vec();
+    msg.extend_from_slice(&(8u32 << 16).to_ne_bytes()); // opcode 0
+    msg
+}
+
+#[test]
+fn a_client_closed_after_a_bad_request_counts_as_one_disconnect() {
+    let server = TestServer::start();
+    for n in 1..=20 {
+        let mut sock = UnixStream::connect(&server.socket).expect("connect");
+        sock.write_all(&request_to_unknown_object()).expect("write");
+        drop(sock);
+        server.wait_disconnects(n);
+    }
+    // A second report for any of them would arrive with the next dispatch.
+    let probe = UnixStream::connect(&server.socket).expect("connect");
+    drop(probe);
+    server.wait_disconnects(21);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.disconnects(), 21, "each client counted once");
+}
