@@ -15,7 +15,7 @@ use accord_client::{
 use wayland_client::protocol::{wl_compositor, wl_shm};
 
 use crate::relay::Relay;
-use crate::server::{cpu_ns, sched_ns, Server};
+use crate::server::{cpu_ns, sched, Sched, Server};
 use crate::stats::{median, ms};
 use crate::wl::{connect, read_pages, touch_pages, Globals, Wl};
 
@@ -69,7 +69,8 @@ pub enum Mode {
     Pipeline,
     /// All buffers once the producer wrote all of them.
     AfterAll,
-    /// At once, racing the producer's first writes.
+    /// All of them as soon as it holds them, racing the producer's writes
+    /// (the producer tells it nothing).
     Concurrent,
 }
 
@@ -87,6 +88,11 @@ impl Mode {
             .into_iter()
             .find(|m| args.iter().any(|a| a == m.flag()))
             .unwrap_or(Mode::Pipeline)
+    }
+
+    /// Whether the producer tells the consumer after writing each buffer.
+    fn tells_written(self) -> bool {
+        self != Mode::Concurrent
     }
 }
 
@@ -157,7 +163,7 @@ pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), St
                 pages = read_all()?;
             }
             // The producer says `written <i>` after writing buffer i.
-            for i in 0..maps.len() {
+            for i in (0..maps.len()).filter(|_| mode.tells_written()) {
                 let line = lines.next().transpose().map_err(|e| e.to_string())?;
                 if line != Some(format!("written {i}")) {
                     return Err(format!("consumer: expected written {i}, got {line:?}"));
@@ -202,6 +208,7 @@ pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), St
 /// The consumer process, driven over its stdin/stdout (the handle travels
 /// the way it would between two applications: through a pipe).
 struct ConsumerProcess {
+    mode: Mode,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -222,6 +229,7 @@ impl ConsumerProcess {
         let stdin = child.stdin.take().ok_or("consumer stdin")?;
         let stdout = BufReader::new(child.stdout.take().ok_or("consumer stdout")?);
         let mut c = ConsumerProcess {
+            mode,
             child,
             stdin,
             stdout,
@@ -338,7 +346,9 @@ impl Producer {
         for (i, m) in maps.iter_mut().enumerate() {
             self.paging.prepare(m, Populate::Write)?;
             pages += touch_pages(m);
-            consumer.send(&format!("written {i}"))?;
+            if consumer.mode.tells_written() {
+                consumer.send(&format!("written {i}"))?;
+            }
         }
         let t_touch = t0.elapsed();
         let c1 = thread_cpu_ns();
@@ -573,21 +583,29 @@ pub fn run(opts: &Options) -> Result<(), String> {
     // CPU and run-queue wait of every process involved, summed over the
     // timed windows: (cpu, wait) for A and for B.
     let pids = [0, consumer.pid(), server.pid()];
-    let sched = || pids.map(sched_ns);
-    let (mut cpu_a, mut cpu_b) = ([(0u64, 0u64); 3], [(0u64, 0u64); 3]);
-    let add = |acc: &mut [(u64, u64); 3], s0: [(u64, u64); 3], s1: [(u64, u64); 3]| {
+    let sched = || pids.map(sched);
+    let (mut cpu_a, mut cpu_b) = ([Sched::default(); 3], [Sched::default(); 3]);
+    let add = |acc: &mut [Sched; 3], s0: [Sched; 3], s1: [Sched; 3]| {
         for i in 0..3 {
-            acc[i].0 += s1[i].0.saturating_sub(s0[i].0);
-            acc[i].1 += s1[i].1.saturating_sub(s0[i].1);
+            acc[i].add(s1[i].since(s0[i]));
+        }
+    };
+    // Each run starts once the compositor has finished the previous one's
+    // clean-up (freeing its buffers), A and B alike.
+    let settle = || {
+        if !server.wait_idle(Duration::from_millis(100)) {
+            eprintln!("accord-bench: the compositor did not go idle within 100 ms");
         }
     };
     for _ in 0..opts.pairs {
+        settle();
         let s0 = sched();
         let mut s1 = s0;
         let (ta, mine, theirs) = producer.run(&mut consumer, &mut || s1 = sched())?;
         add(&mut cpu_a, s0, s1);
         check("producer", &mine)?;
         check("consumer", &theirs)?;
+        settle();
         let s0 = sched();
         let mut s1 = s0;
         let (tb, held) = baseline.run(&mut || s1 = sched())?;
@@ -624,20 +642,32 @@ pub fn run(opts: &Options) -> Result<(), String> {
         median(&a) / median(&b).max(f64::MIN_POSITIVE)
     );
     let per_run = |ns: u64| ns as f64 / 1e6 / opts.pairs as f64;
+    let slices = |c: &Sched| c.slices as f64 / opts.pairs as f64;
     println!(
         "A cpu per run: producer {:.3} ms, consumer {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
-        per_run(cpu_a[0].0),
-        per_run(cpu_a[1].0),
-        per_run(cpu_a[2].0),
-        per_run(cpu_a.iter().map(|c| c.1).sum())
+        per_run(cpu_a[0].cpu),
+        per_run(cpu_a[1].cpu),
+        per_run(cpu_a[2].cpu),
+        per_run(cpu_a.iter().map(|c| c.wait).sum())
+    );
+    println!(
+        "A times on a cpu per run (wake-ups + preemptions): producer {:.1}, consumer {:.1}, compositor {:.1}",
+        slices(&cpu_a[0]),
+        slices(&cpu_a[1]),
+        slices(&cpu_a[2])
     );
     println!(
         "B cpu per run: client {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
-        per_run(cpu_b[0].0),
-        per_run(cpu_b[2].0),
-        per_run(cpu_b.iter().map(|c| c.1).sum())
+        per_run(cpu_b[0].cpu),
+        per_run(cpu_b[2].cpu),
+        per_run(cpu_b.iter().map(|c| c.wait).sum())
     );
-    let total = |c: &[(u64, u64); 3]| c.iter().map(|x| x.0).sum::<u64>() as f64;
+    println!(
+        "B times on a cpu per run (wake-ups + preemptions): client {:.1}, compositor {:.1}",
+        slices(&cpu_b[0]),
+        slices(&cpu_b[2])
+    );
+    let total = |c: &[Sched; 3]| c.iter().map(|x| x.cpu).sum::<u64>() as f64;
     println!(
         "cpu ratio accord/wl_shm (all processes): {:.3}",
         total(&cpu_a) / total(&cpu_b).max(1.0)

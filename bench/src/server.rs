@@ -10,6 +10,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Body of `accord-bench serve [--shm]`: print the socket paths, serve
 /// until stdin closes.
@@ -100,6 +101,28 @@ impl Server {
         self.child.id()
     }
 
+    /// Wait until every thread of the compositor process sleeps and its
+    /// CPU time stops moving (at most `limit`), so that a run starts with
+    /// the previous one's clean-up finished. Smithay's `wl_shm` drops a
+    /// pool (unmaps it and closes the memfd, which frees its pages) on its
+    /// own "Shm dropping" thread after answering the client: without this,
+    /// B's 24 MB were freed during the next A run, on A's clock. Returns
+    /// false on timeout.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < limit {
+            let busy = tasks_running(self.pid());
+            let cpu = sched(self.pid()).cpu;
+            if !busy && last == Some(cpu) {
+                return true;
+            }
+            last = (!busy).then_some(cpu);
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        false
+    }
+
     pub fn memory(&self) -> Result<Memory, String> {
         let path = format!("/proc/{}/status", self.pid());
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -125,33 +148,86 @@ impl Drop for Server {
     }
 }
 
-/// CPU time and run-queue wait of every thread of `pid`, in nanoseconds
-/// (`/proc/<pid>/task/*/schedstat`: on-CPU time, time runnable but
-/// waiting for a CPU). `pid` 0 is this process, whose on-CPU time comes
-/// from `CLOCK_PROCESS_CPUTIME_ID`: `schedstat` of a running task lags by
-/// up to a scheduler tick.
-pub fn sched_ns(pid: u32) -> (u64, u64) {
+/// Scheduler figures of a process, summed over its threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// On-CPU time, ns.
+    pub cpu: u64,
+    /// Time runnable but waiting for a CPU, ns.
+    pub wait: u64,
+    /// Times a thread was put on a CPU: every wake-up (and every
+    /// preemption) is one.
+    pub slices: u64,
+}
+
+impl Sched {
+    /// What happened between `earlier` and `self`.
+    pub fn since(self, earlier: Sched) -> Sched {
+        Sched {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            wait: self.wait.saturating_sub(earlier.wait),
+            slices: self.slices.saturating_sub(earlier.slices),
+        }
+    }
+
+    pub fn add(&mut self, d: Sched) {
+        self.cpu += d.cpu;
+        self.wait += d.wait;
+        self.slices += d.slices;
+    }
+}
+
+/// Scheduler figures of every thread of `pid` (`/proc/<pid>/task/*/
+/// schedstat`: on-CPU time, time runnable but waiting for a CPU, timeslices
+/// run). `pid` 0 is this process, whose on-CPU time comes from
+/// `CLOCK_PROCESS_CPUTIME_ID`: `schedstat` of a running task lags by up to
+/// a scheduler tick.
+pub fn sched(pid: u32) -> Sched {
     let dir = if pid == 0 {
         "/proc/self/task".to_string()
     } else {
         format!("/proc/{pid}/task")
     };
     let Ok(tasks) = std::fs::read_dir(dir) else {
-        return (0, 0);
+        return Sched::default();
     };
-    let (cpu, wait) = tasks
+    let mut total = tasks
         .filter_map(|t| t.ok())
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .map(|s| {
             let mut f = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
-            (f.next().unwrap_or(0), f.next().unwrap_or(0))
+            let mut next = || f.next().unwrap_or(0);
+            Sched {
+                cpu: next(),
+                wait: next(),
+                slices: next(),
+            }
         })
-        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .fold(Sched::default(), |mut a, b| {
+            a.add(b);
+            a
+        });
     if pid == 0 {
-        (cpu_ns(rustix::time::ClockId::ProcessCPUTime), wait)
-    } else {
-        (cpu, wait)
+        total.cpu = cpu_ns(rustix::time::ClockId::ProcessCPUTime);
     }
+    total
+}
+
+/// Whether a thread of `pid` is running or runnable (state `R` in
+/// `/proc/<pid>/task/*/stat`; the state follows the parenthesised name,
+/// which may hold spaces).
+fn tasks_running(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .any(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state == "R")
+        })
 }
 
 /// On-CPU time of this process or thread, exact to the call.
