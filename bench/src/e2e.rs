@@ -90,9 +90,14 @@ impl Mode {
             .unwrap_or(Mode::Pipeline)
     }
 
-    /// Whether the producer tells the consumer after writing each buffer.
-    fn tells_written(self) -> bool {
-        self != Mode::Concurrent
+    /// Whether the producer tells the consumer once it wrote buffer `i`
+    /// of `n`: after each buffer, after the last one, or never.
+    fn tells_written(self, i: usize, n: usize) -> bool {
+        match self {
+            Mode::Pipeline => true,
+            Mode::AfterAll => i + 1 == n,
+            Mode::Concurrent => false,
+        }
     }
 }
 
@@ -162,8 +167,10 @@ pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), St
             if mode == Mode::Concurrent {
                 pages = read_all()?;
             }
-            // The producer says `written <i>` after writing buffer i.
-            for i in (0..maps.len()).filter(|_| mode.tells_written()) {
+            // The producer says `written <i>` after writing buffer i, for
+            // the buffers `tells_written` names.
+            let n = maps.len();
+            for i in (0..n).filter(|&i| mode.tells_written(i, n)) {
                 let line = lines.next().transpose().map_err(|e| e.to_string())?;
                 if line != Some(format!("written {i}")) {
                     return Err(format!("consumer: expected written {i}, got {line:?}"));
@@ -343,10 +350,11 @@ impl Producer {
         let c0 = thread_cpu_ns();
         let mut maps = map_all(&a)?;
         let mut pages = 0;
+        let n = maps.len();
         for (i, m) in maps.iter_mut().enumerate() {
             self.paging.prepare(m, Populate::Write)?;
             pages += touch_pages(m);
-            if consumer.mode.tells_written() {
+            if consumer.mode.tells_written(i, n) {
                 consumer.send(&format!("written {i}"))?;
             }
         }
@@ -642,7 +650,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
         median(&a) / median(&b).max(f64::MIN_POSITIVE)
     );
     let per_run = |ns: u64| ns as f64 / 1e6 / opts.pairs as f64;
-    let slices = |c: &Sched| c.slices as f64 / opts.pairs as f64;
+    let switches = |c: &Sched| {
+        let n = opts.pairs as f64;
+        format!("{:.1}/{:.1}", c.wakeups as f64 / n, c.preempted as f64 / n)
+    };
     println!(
         "A cpu per run: producer {:.3} ms, consumer {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
         per_run(cpu_a[0].cpu),
@@ -651,10 +662,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
         per_run(cpu_a.iter().map(|c| c.wait).sum())
     );
     println!(
-        "A times on a cpu per run (wake-ups + preemptions): producer {:.1}, consumer {:.1}, compositor {:.1}",
-        slices(&cpu_a[0]),
-        slices(&cpu_a[1]),
-        slices(&cpu_a[2])
+        "A wake-ups/preemptions per run: producer {}, consumer {}, compositor {}",
+        switches(&cpu_a[0]),
+        switches(&cpu_a[1]),
+        switches(&cpu_a[2])
     );
     println!(
         "B cpu per run: client {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
@@ -663,9 +674,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
         per_run(cpu_b.iter().map(|c| c.wait).sum())
     );
     println!(
-        "B times on a cpu per run (wake-ups + preemptions): client {:.1}, compositor {:.1}",
-        slices(&cpu_b[0]),
-        slices(&cpu_b[2])
+        "B wake-ups/preemptions per run: client {}, compositor {}",
+        switches(&cpu_b[0]),
+        switches(&cpu_b[2])
     );
     let total = |c: &[Sched; 3]| c.iter().map(|x| x.cpu).sum::<u64>() as f64;
     println!(

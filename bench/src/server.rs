@@ -155,9 +155,11 @@ pub struct Sched {
     pub cpu: u64,
     /// Time runnable but waiting for a CPU, ns.
     pub wait: u64,
-    /// Times a thread was put on a CPU: every wake-up (and every
-    /// preemption) is one.
-    pub slices: u64,
+    /// Times a thread blocked (`voluntary_ctxt_switches`): each one is
+    /// woken up again.
+    pub wakeups: u64,
+    /// Times a thread was preempted (`nonvoluntary_ctxt_switches`).
+    pub preempted: u64,
 }
 
 impl Sched {
@@ -166,20 +168,22 @@ impl Sched {
         Sched {
             cpu: self.cpu.saturating_sub(earlier.cpu),
             wait: self.wait.saturating_sub(earlier.wait),
-            slices: self.slices.saturating_sub(earlier.slices),
+            wakeups: self.wakeups.saturating_sub(earlier.wakeups),
+            preempted: self.preempted.saturating_sub(earlier.preempted),
         }
     }
 
     pub fn add(&mut self, d: Sched) {
         self.cpu += d.cpu;
         self.wait += d.wait;
-        self.slices += d.slices;
+        self.wakeups += d.wakeups;
+        self.preempted += d.preempted;
     }
 }
 
 /// Scheduler figures of every thread of `pid` (`/proc/<pid>/task/*/
-/// schedstat`: on-CPU time, time runnable but waiting for a CPU, timeslices
-/// run). `pid` 0 is this process, whose on-CPU time comes from
+/// schedstat`: on-CPU time, time runnable but waiting for a CPU; `status`:
+/// context switches). `pid` 0 is this process, whose on-CPU time comes from
 /// `CLOCK_PROCESS_CPUTIME_ID`: `schedstat` of a running task lags by up to
 /// a scheduler tick.
 pub fn sched(pid: u32) -> Sched {
@@ -193,14 +197,23 @@ pub fn sched(pid: u32) -> Sched {
     };
     let mut total = tasks
         .filter_map(|t| t.ok())
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .map(|s| {
-            let mut f = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
-            let mut next = || f.next().unwrap_or(0);
+        .map(|t| {
+            let read = |name| std::fs::read_to_string(t.path().join(name)).unwrap_or_default();
+            let stat = read("schedstat");
+            let mut f = stat.split_whitespace().map(|x| x.parse().unwrap_or(0));
+            let status = read("status");
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0)
+            };
             Sched {
-                cpu: next(),
-                wait: next(),
-                slices: next(),
+                cpu: f.next().unwrap_or(0),
+                wait: f.next().unwrap_or(0),
+                wakeups: field("voluntary_ctxt_switches:"),
+                preempted: field("nonvoluntary_ctxt_switches:"),
             }
         })
         .fold(Sched::default(), |mut a, b| {
