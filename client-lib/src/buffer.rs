@@ -240,13 +240,15 @@ impl Mapping<'_> {
     ///
     /// [`Populate::Read`] of a memfd buffer prefaults one page per aligned
     /// 64 KiB window (127 calls for that buffer): the kernel's fault-around
-    /// maps the window's other pages that are in memory with it. That is
-    /// the same page tables as one `MADV_POPULATE_READ` over the whole
-    /// range at well under half the CPU time: the whole-range call walks
-    /// and marks every page accessed one by one, which moves pages another
-    /// process already touched to the active LRU list, page by page. A page
-    /// nobody wrote yet is not allocated (except the one per window) and
-    /// faults in on first touch, as with [`Buffer::map`].
+    /// (Linux's default `fault_around_bytes`) maps the window's other pages
+    /// already in memory with it. That gives the same page tables as one
+    /// `MADV_POPULATE_READ` over the whole range for well under half the
+    /// CPU time (0.35 ms instead of 0.88 ms for three such buffers another
+    /// process wrote): the whole-range call walks and marks every page
+    /// accessed one by one, which moves each page another process already
+    /// touched to the active LRU list. A page nobody wrote yet is not
+    /// allocated (except the one per window) and faults in on first touch,
+    /// as with [`Buffer::map`]; so does any page fault-around skipped.
     ///
     /// ```no_run
     /// # let buffer: &accord_client::Buffer = unimplemented!();
