@@ -332,6 +332,7 @@ impl Producer {
     fn run(
         &mut self,
         consumer: &mut ConsumerProcess,
+        server: &Server,
         at_held: &mut dyn FnMut(),
     ) -> Result<(Duration, Held, Held), String> {
         let t0 = Instant::now();
@@ -380,14 +381,14 @@ impl Producer {
             waits: 2,
         };
         drop(maps);
-        drop(a);
         surface.destroy();
         consumer.release()?;
-        // The producer lets go last, so the compositor frees the buffers in
-        // this round trip, woken by the producer (dropping the collection
-        // sends its `destroy` at once).
+        // Dropping the collection sends its `destroy` at once; after the
+        // round trip the compositor has closed its fds too.
         drop(coll);
         self.accord.roundtrip().map_err(|e| e.to_string())?;
+        server.settle();
+        free_last(a);
         Ok((elapsed, mine, theirs))
     }
 }
@@ -412,7 +413,11 @@ impl Baseline {
         })
     }
 
-    fn run(&mut self, at_held: &mut dyn FnMut()) -> Result<(Duration, Held), String> {
+    fn run(
+        &mut self,
+        server: &Server,
+        at_held: &mut dyn FnMut(),
+    ) -> Result<(Duration, Held), String> {
         let stride = WIDTH * 4;
         let size = stride as usize * HEIGHT as usize;
         let total = size * BUFFERS;
@@ -483,6 +488,11 @@ impl Baseline {
             .queue
             .roundtrip(&mut Wl)
             .map_err(|e| format!("roundtrip: {e}"))?;
+        // Smithay unmaps and closes the pool on its own thread after the
+        // round trip: wait for it, so that the memfd below is the last
+        // reference.
+        server.settle();
+        free_last(fd);
         let held = Held {
             buffers: BUFFERS,
             width: WIDTH,
@@ -491,6 +501,19 @@ impl Baseline {
             waits: 1,
         };
         Ok((elapsed, held))
+    }
+}
+
+/// Close the last reference to a run's buffers (A's allocation, B's memfd):
+/// their pages are freed here, in the benchmark process, for A and B alike,
+/// so that each run allocates from the same state of the page allocator
+/// (which CPU's free lists hold the previous run's pages). Outside the
+/// clock.
+fn free_last<T>(last: T) {
+    let t = Instant::now();
+    drop(last);
+    if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
+        eprintln!("freed the previous buffers in {:.3} ms", ms(t.elapsed()));
     }
 }
 
@@ -537,10 +560,10 @@ fn count_round_trips(
     let shm_relay = Relay::start(shm_socket, shm_dir.path())?;
     let mut baseline = Baseline::new(&shm_relay.path, paging)?;
 
-    producer.run(&mut consumer, &mut || {})?; // warm-up through the relay
+    producer.run(&mut consumer, server, &mut || {})?; // warm-up through the relay
     relay.reset_all();
     let (mut p, mut c) = ((0, 0, 0), (0, 0, 0));
-    let (_, mine, theirs) = producer.run(&mut consumer, &mut || {
+    let (_, mine, theirs) = producer.run(&mut consumer, server, &mut || {
         p = snapshot(&relay, 0);
         c = snapshot(&relay, 1);
     })?;
@@ -556,7 +579,7 @@ fn count_round_trips(
 
     shm_relay.reset_all();
     let mut b = (0, 0, 0);
-    let (_, held) = baseline.run(&mut || b = snapshot(&shm_relay, 0))?;
+    let (_, held) = baseline.run(server, &mut || b = snapshot(&shm_relay, 0))?;
     println!(
         "round trips B wl_shm client: wire {} ({} requests, {} events), blocking waits {}",
         b.0, b.1, b.2, held.waits
@@ -584,8 +607,8 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let mut baseline = Baseline::new(&shm_socket, opts.paging)?;
 
     for _ in 0..opts.warmup {
-        producer.run(&mut consumer, &mut || {})?;
-        baseline.run(&mut || {})?;
+        producer.run(&mut consumer, &server, &mut || {})?;
+        baseline.run(&server, &mut || {})?;
     }
     let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     // CPU and run-queue wait of every process involved, summed over the
@@ -598,25 +621,19 @@ pub fn run(opts: &Options) -> Result<(), String> {
             acc[i].add(s1[i].since(s0[i]));
         }
     };
-    // Each run starts once the compositor has finished the previous one's
-    // clean-up (freeing its buffers), A and B alike.
-    let settle = || {
-        if !server.wait_idle(Duration::from_millis(100)) {
-            eprintln!("accord-bench: the compositor did not go idle within 100 ms");
-        }
-    };
     for _ in 0..opts.pairs {
-        settle();
+        // Each run starts with the compositor idle, A and B alike.
+        server.settle();
         let s0 = sched();
         let mut s1 = s0;
-        let (ta, mine, theirs) = producer.run(&mut consumer, &mut || s1 = sched())?;
+        let (ta, mine, theirs) = producer.run(&mut consumer, &server, &mut || s1 = sched())?;
         add(&mut cpu_a, s0, s1);
         check("producer", &mine)?;
         check("consumer", &theirs)?;
-        settle();
+        server.settle();
         let s0 = sched();
         let mut s1 = s0;
-        let (tb, held) = baseline.run(&mut || s1 = sched())?;
+        let (tb, held) = baseline.run(&server, &mut || s1 = sched())?;
         add(&mut cpu_b, s0, s1);
         check("baseline", &held)?;
         a.push(ms(ta));

@@ -103,6 +103,13 @@ impl Server {
         self.child.id()
     }
 
+    /// [`wait_idle`](Self::wait_idle) for at most 100 ms; says so if not.
+    pub fn settle(&self) {
+        if !self.wait_idle(Duration::from_millis(100)) {
+            eprintln!("accord-bench: the compositor did not go idle within 100 ms");
+        }
+    }
+
     /// Wait until every thread of the compositor process sleeps and its
     /// CPU time stops moving (at most `limit`), so that a run starts with
     /// the previous one's clean-up finished. Smithay's `wl_shm` drops a
