@@ -15,7 +15,7 @@ use accord_client::{
 use wayland_client::protocol::{wl_compositor, wl_shm};
 
 use crate::relay::Relay;
-use crate::server::{cpu_ns, sched_ns, Server};
+use crate::server::{cpu_ns, sched, Sched, Server};
 use crate::stats::{median, ms};
 use crate::wl::{connect, read_pages, touch_pages, Globals, Wl};
 
@@ -69,7 +69,8 @@ pub enum Mode {
     Pipeline,
     /// All buffers once the producer wrote all of them.
     AfterAll,
-    /// At once, racing the producer's first writes.
+    /// All of them as soon as it holds them, racing the producer's writes
+    /// (the producer tells it nothing).
     Concurrent,
 }
 
@@ -87,6 +88,16 @@ impl Mode {
             .into_iter()
             .find(|m| args.iter().any(|a| a == m.flag()))
             .unwrap_or(Mode::Pipeline)
+    }
+
+    /// Whether the producer tells the consumer once it wrote buffer `i`
+    /// of `n`: after each buffer, after the last one, or never.
+    fn tells_written(self, i: usize, n: usize) -> bool {
+        match self {
+            Mode::Pipeline => true,
+            Mode::AfterAll => i + 1 == n,
+            Mode::Concurrent => false,
+        }
     }
 }
 
@@ -156,8 +167,10 @@ pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), St
             if mode == Mode::Concurrent {
                 pages = read_all()?;
             }
-            // The producer says `written <i>` after writing buffer i.
-            for i in 0..maps.len() {
+            // The producer says `written <i>` after writing buffer i, for
+            // the buffers `tells_written` names.
+            let n = maps.len();
+            for i in (0..n).filter(|&i| mode.tells_written(i, n)) {
                 let line = lines.next().transpose().map_err(|e| e.to_string())?;
                 if line != Some(format!("written {i}")) {
                     return Err(format!("consumer: expected written {i}, got {line:?}"));
@@ -202,6 +215,7 @@ pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), St
 /// The consumer process, driven over its stdin/stdout (the handle travels
 /// the way it would between two applications: through a pipe).
 struct ConsumerProcess {
+    mode: Mode,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -222,6 +236,7 @@ impl ConsumerProcess {
         let stdin = child.stdin.take().ok_or("consumer stdin")?;
         let stdout = BufReader::new(child.stdout.take().ok_or("consumer stdout")?);
         let mut c = ConsumerProcess {
+            mode,
             child,
             stdin,
             stdout,
@@ -317,6 +332,7 @@ impl Producer {
     fn run(
         &mut self,
         consumer: &mut ConsumerProcess,
+        server: &Server,
         at_held: &mut dyn FnMut(),
     ) -> Result<(Duration, Held, Held), String> {
         let t0 = Instant::now();
@@ -335,10 +351,13 @@ impl Producer {
         let c0 = thread_cpu_ns();
         let mut maps = map_all(&a)?;
         let mut pages = 0;
+        let n = maps.len();
         for (i, m) in maps.iter_mut().enumerate() {
             self.paging.prepare(m, Populate::Write)?;
             pages += touch_pages(m);
-            consumer.send(&format!("written {i}"))?;
+            if consumer.mode.tells_written(i, n) {
+                consumer.send(&format!("written {i}"))?;
+            }
         }
         let t_touch = t0.elapsed();
         let c1 = thread_cpu_ns();
@@ -362,14 +381,14 @@ impl Producer {
             waits: 2,
         };
         drop(maps);
-        drop(a);
         surface.destroy();
         consumer.release()?;
-        // The producer lets go last, so the compositor frees the buffers in
-        // this round trip, woken by the producer (dropping the collection
-        // sends its `destroy` at once).
+        // Dropping the collection sends its `destroy` at once; after the
+        // round trip the compositor has closed its fds too.
         drop(coll);
         self.accord.roundtrip().map_err(|e| e.to_string())?;
+        server.settle();
+        free_last(a);
         Ok((elapsed, mine, theirs))
     }
 }
@@ -394,7 +413,11 @@ impl Baseline {
         })
     }
 
-    fn run(&mut self, at_held: &mut dyn FnMut()) -> Result<(Duration, Held), String> {
+    fn run(
+        &mut self,
+        server: &Server,
+        at_held: &mut dyn FnMut(),
+    ) -> Result<(Duration, Held), String> {
         let stride = WIDTH * 4;
         let size = stride as usize * HEIGHT as usize;
         let total = size * BUFFERS;
@@ -465,6 +488,11 @@ impl Baseline {
             .queue
             .roundtrip(&mut Wl)
             .map_err(|e| format!("roundtrip: {e}"))?;
+        // Smithay unmaps and closes the pool on its own thread after the
+        // round trip: wait for it, so that the memfd below is the last
+        // reference.
+        server.settle();
+        free_last(fd);
         let held = Held {
             buffers: BUFFERS,
             width: WIDTH,
@@ -473,6 +501,19 @@ impl Baseline {
             waits: 1,
         };
         Ok((elapsed, held))
+    }
+}
+
+/// Close the last reference to a run's buffers (A's allocation, B's memfd):
+/// their pages are freed here, in the benchmark process, for A and B alike,
+/// so that each run allocates from the same state of the page allocator
+/// (which CPU's free lists hold the previous run's pages). Outside the
+/// clock.
+fn free_last<T>(last: T) {
+    let t = Instant::now();
+    drop(last);
+    if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
+        eprintln!("freed the previous buffers in {:.3} ms", ms(t.elapsed()));
     }
 }
 
@@ -519,10 +560,10 @@ fn count_round_trips(
     let shm_relay = Relay::start(shm_socket, shm_dir.path())?;
     let mut baseline = Baseline::new(&shm_relay.path, paging)?;
 
-    producer.run(&mut consumer, &mut || {})?; // warm-up through the relay
+    producer.run(&mut consumer, server, &mut || {})?; // warm-up through the relay
     relay.reset_all();
     let (mut p, mut c) = ((0, 0, 0), (0, 0, 0));
-    let (_, mine, theirs) = producer.run(&mut consumer, &mut || {
+    let (_, mine, theirs) = producer.run(&mut consumer, server, &mut || {
         p = snapshot(&relay, 0);
         c = snapshot(&relay, 1);
     })?;
@@ -538,7 +579,7 @@ fn count_round_trips(
 
     shm_relay.reset_all();
     let mut b = (0, 0, 0);
-    let (_, held) = baseline.run(&mut || b = snapshot(&shm_relay, 0))?;
+    let (_, held) = baseline.run(server, &mut || b = snapshot(&shm_relay, 0))?;
     println!(
         "round trips B wl_shm client: wire {} ({} requests, {} events), blocking waits {}",
         b.0, b.1, b.2, held.waits
@@ -566,31 +607,33 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let mut baseline = Baseline::new(&shm_socket, opts.paging)?;
 
     for _ in 0..opts.warmup {
-        producer.run(&mut consumer, &mut || {})?;
-        baseline.run(&mut || {})?;
+        producer.run(&mut consumer, &server, &mut || {})?;
+        baseline.run(&server, &mut || {})?;
     }
     let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
     // CPU and run-queue wait of every process involved, summed over the
     // timed windows: (cpu, wait) for A and for B.
     let pids = [0, consumer.pid(), server.pid()];
-    let sched = || pids.map(sched_ns);
-    let (mut cpu_a, mut cpu_b) = ([(0u64, 0u64); 3], [(0u64, 0u64); 3]);
-    let add = |acc: &mut [(u64, u64); 3], s0: [(u64, u64); 3], s1: [(u64, u64); 3]| {
+    let sched = || pids.map(sched);
+    let (mut cpu_a, mut cpu_b) = ([Sched::default(); 3], [Sched::default(); 3]);
+    let add = |acc: &mut [Sched; 3], s0: [Sched; 3], s1: [Sched; 3]| {
         for i in 0..3 {
-            acc[i].0 += s1[i].0.saturating_sub(s0[i].0);
-            acc[i].1 += s1[i].1.saturating_sub(s0[i].1);
+            acc[i].add(s1[i].since(s0[i]));
         }
     };
     for _ in 0..opts.pairs {
+        // Each run starts with the compositor idle, A and B alike.
+        server.settle();
         let s0 = sched();
         let mut s1 = s0;
-        let (ta, mine, theirs) = producer.run(&mut consumer, &mut || s1 = sched())?;
+        let (ta, mine, theirs) = producer.run(&mut consumer, &server, &mut || s1 = sched())?;
         add(&mut cpu_a, s0, s1);
         check("producer", &mine)?;
         check("consumer", &theirs)?;
+        server.settle();
         let s0 = sched();
         let mut s1 = s0;
-        let (tb, held) = baseline.run(&mut || s1 = sched())?;
+        let (tb, held) = baseline.run(&server, &mut || s1 = sched())?;
         add(&mut cpu_b, s0, s1);
         check("baseline", &held)?;
         a.push(ms(ta));
@@ -624,20 +667,35 @@ pub fn run(opts: &Options) -> Result<(), String> {
         median(&a) / median(&b).max(f64::MIN_POSITIVE)
     );
     let per_run = |ns: u64| ns as f64 / 1e6 / opts.pairs as f64;
+    let switches = |c: &Sched| {
+        let n = opts.pairs as f64;
+        format!("{:.1}/{:.1}", c.wakeups as f64 / n, c.preempted as f64 / n)
+    };
     println!(
         "A cpu per run: producer {:.3} ms, consumer {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
-        per_run(cpu_a[0].0),
-        per_run(cpu_a[1].0),
-        per_run(cpu_a[2].0),
-        per_run(cpu_a.iter().map(|c| c.1).sum())
+        per_run(cpu_a[0].cpu),
+        per_run(cpu_a[1].cpu),
+        per_run(cpu_a[2].cpu),
+        per_run(cpu_a.iter().map(|c| c.wait).sum())
+    );
+    println!(
+        "A wake-ups/preemptions per run: producer {}, consumer {}, compositor {}",
+        switches(&cpu_a[0]),
+        switches(&cpu_a[1]),
+        switches(&cpu_a[2])
     );
     println!(
         "B cpu per run: client {:.3} ms, compositor {:.3} ms; waiting for a cpu: {:.3} ms",
-        per_run(cpu_b[0].0),
-        per_run(cpu_b[2].0),
-        per_run(cpu_b.iter().map(|c| c.1).sum())
+        per_run(cpu_b[0].cpu),
+        per_run(cpu_b[2].cpu),
+        per_run(cpu_b.iter().map(|c| c.wait).sum())
     );
-    let total = |c: &[(u64, u64); 3]| c.iter().map(|x| x.0).sum::<u64>() as f64;
+    println!(
+        "B wake-ups/preemptions per run: client {}, compositor {}",
+        switches(&cpu_b[0]),
+        switches(&cpu_b[2])
+    );
+    let total = |c: &[Sched; 3]| c.iter().map(|x| x.cpu).sum::<u64>() as f64;
     println!(
         "cpu ratio accord/wl_shm (all processes): {:.3}",
         total(&cpu_a) / total(&cpu_b).max(1.0)

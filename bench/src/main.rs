@@ -13,9 +13,9 @@ use std::path::Path;
 const USAGE: &str = "usage:
   accord-bench e2e [--pairs N] [--warmup N] [--after-all|--concurrent] [--lazy]
       A (Accord) vs B (wl_shm), alternating; the consumer reads each buffer once
-      the producer wrote it (default), after all, or racing the writes; every
-      client prefaults a buffer before touching it (MADV_POPULATE_*) unless
-      --lazy (one page fault per first touch)
+      the producer wrote it (default), after all, or at once, racing the writes
+      (no notifications); every client prefaults a buffer before touching it
+      (MADV_POPULATE_*) unless --lazy (one page fault per first touch)
   accord-bench scale [--clients N] [--collections N] [--extra N]
 internal: accord-bench serve [--shm] | accord-bench consumer SOCKET [MODE]";
 

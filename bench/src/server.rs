@@ -4,12 +4,15 @@
 //! It runs the integration tests' in-process compositor (`accord_tests::
 //! TestServer`: the Accord module with the memfd backend, `wl_compositor`)
 //! and, with `--shm`, the reference compositor (`accord_examples::refcomp`)
-//! for the `wl_shm` baseline: the test server has no `wl_shm` global and the
-//! reference compositor does not embed the Accord module yet.
+//! for the `wl_shm` baseline: the test server has no `wl_shm` global. (The
+//! reference compositor embeds the Accord module now; A on it gave ratios
+//! like A on the test server, see BENCHMARKS.md, so A stays on the test
+//! server, which the P5 figures also use.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// Body of `accord-bench serve [--shm]`: print the socket paths, serve
 /// until stdin closes.
@@ -100,6 +103,35 @@ impl Server {
         self.child.id()
     }
 
+    /// [`wait_idle`](Self::wait_idle) for at most 100 ms; says so if not.
+    pub fn settle(&self) {
+        if !self.wait_idle(Duration::from_millis(100)) {
+            eprintln!("accord-bench: the compositor did not go idle within 100 ms");
+        }
+    }
+
+    /// Wait until every thread of the compositor process sleeps and its
+    /// CPU time stops moving (at most `limit`), so that a run starts with
+    /// the previous one's clean-up finished. Smithay's `wl_shm` drops a
+    /// pool (unmaps it and closes the memfd, which frees its pages) on its
+    /// own "Shm dropping" thread after answering the client: without this,
+    /// B's 24 MB were freed during the next A run, on A's clock. Returns
+    /// false on timeout.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let start = Instant::now();
+        let mut last = None;
+        while start.elapsed() < limit {
+            let busy = tasks_running(self.pid());
+            let cpu = sched(self.pid()).cpu;
+            if !busy && last == Some(cpu) {
+                return true;
+            }
+            last = (!busy).then_some(cpu);
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        false
+    }
+
     pub fn memory(&self) -> Result<Memory, String> {
         let path = format!("/proc/{}/status", self.pid());
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
@@ -125,33 +157,99 @@ impl Drop for Server {
     }
 }
 
-/// CPU time and run-queue wait of every thread of `pid`, in nanoseconds
-/// (`/proc/<pid>/task/*/schedstat`: on-CPU time, time runnable but
-/// waiting for a CPU). `pid` 0 is this process, whose on-CPU time comes
-/// from `CLOCK_PROCESS_CPUTIME_ID`: `schedstat` of a running task lags by
-/// up to a scheduler tick.
-pub fn sched_ns(pid: u32) -> (u64, u64) {
+/// Scheduler figures of a process, summed over its threads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// On-CPU time, ns.
+    pub cpu: u64,
+    /// Time runnable but waiting for a CPU, ns.
+    pub wait: u64,
+    /// Times a thread blocked (`voluntary_ctxt_switches`): each one is
+    /// woken up again.
+    pub wakeups: u64,
+    /// Times a thread was preempted (`nonvoluntary_ctxt_switches`).
+    pub preempted: u64,
+}
+
+impl Sched {
+    /// What happened between `earlier` and `self`.
+    pub fn since(self, earlier: Sched) -> Sched {
+        Sched {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            wait: self.wait.saturating_sub(earlier.wait),
+            wakeups: self.wakeups.saturating_sub(earlier.wakeups),
+            preempted: self.preempted.saturating_sub(earlier.preempted),
+        }
+    }
+
+    pub fn add(&mut self, d: Sched) {
+        self.cpu += d.cpu;
+        self.wait += d.wait;
+        self.wakeups += d.wakeups;
+        self.preempted += d.preempted;
+    }
+}
+
+/// Scheduler figures of every thread of `pid` (`/proc/<pid>/task/*/
+/// schedstat`: on-CPU time, time runnable but waiting for a CPU; `status`:
+/// context switches). `pid` 0 is this process, whose on-CPU time comes from
+/// `CLOCK_PROCESS_CPUTIME_ID`: `schedstat` of a running task lags by up to
+/// a scheduler tick.
+pub fn sched(pid: u32) -> Sched {
     let dir = if pid == 0 {
         "/proc/self/task".to_string()
     } else {
         format!("/proc/{pid}/task")
     };
     let Ok(tasks) = std::fs::read_dir(dir) else {
-        return (0, 0);
+        return Sched::default();
     };
-    let (cpu, wait) = tasks
+    let mut total = tasks
         .filter_map(|t| t.ok())
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .map(|s| {
-            let mut f = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
-            (f.next().unwrap_or(0), f.next().unwrap_or(0))
+        .map(|t| {
+            let read = |name| std::fs::read_to_string(t.path().join(name)).unwrap_or_default();
+            let stat = read("schedstat");
+            let mut f = stat.split_whitespace().map(|x| x.parse().unwrap_or(0));
+            let status = read("status");
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            Sched {
+                cpu: f.next().unwrap_or(0),
+                wait: f.next().unwrap_or(0),
+                wakeups: field("voluntary_ctxt_switches:"),
+                preempted: field("nonvoluntary_ctxt_switches:"),
+            }
         })
-        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+        .fold(Sched::default(), |mut a, b| {
+            a.add(b);
+            a
+        });
     if pid == 0 {
-        (cpu_ns(rustix::time::ClockId::ProcessCPUTime), wait)
-    } else {
-        (cpu, wait)
+        total.cpu = cpu_ns(rustix::time::ClockId::ProcessCPUTime);
     }
+    total
+}
+
+/// Whether a thread of `pid` is running or runnable (state `R` in
+/// `/proc/<pid>/task/*/stat`; the state follows the parenthesised name,
+/// which may hold spaces).
+fn tasks_running(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks
+        .filter_map(|t| t.ok())
+        .filter_map(|t| std::fs::read_to_string(t.path().join("stat")).ok())
+        .any(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state == "R")
+        })
 }
 
 /// On-CPU time of this process or thread, exact to the call.

