@@ -201,10 +201,12 @@ pub fn opaque_substitutes(plane: &PlaneInfo, renderer: &[FormatModifier]) -> Vec
         .filter(|fm| !plane.supports(fm.format, fm.modifier))
         .filter_map(|fm| {
             let opaque = get_opaque(Fourcc::try_from(fm.format).ok()?)? as u32;
-            plane.supports(opaque, fm.modifier).then_some(FormatModifier {
-                scanout: true,
-                ..*fm
-            })
+            plane
+                .supports(opaque, fm.modifier)
+                .then_some(FormatModifier {
+                    scanout: true,
+                    ..*fm
+                })
         })
         .collect()
 }

@@ -133,8 +133,12 @@ impl CounterSnapshot {
             frames_direct_opaque: self
                 .frames_direct_opaque
                 .saturating_sub(before.frames_direct_opaque),
-            frames_composited: self.frames_composited.saturating_sub(before.frames_composited),
-            bytes_composited: self.bytes_composited.saturating_sub(before.bytes_composited),
+            frames_composited: self
+                .frames_composited
+                .saturating_sub(before.frames_composited),
+            bytes_composited: self
+                .bytes_composited
+                .saturating_sub(before.bytes_composited),
             foreign_frames_shown: self
                 .foreign_frames_shown
                 .saturating_sub(before.foreign_frames_shown),

@@ -18,6 +18,7 @@
 
 use accord_engine::MOD_INVALID;
 use smithay::{
+    backend::allocator::dmabuf::Dmabuf,
     reexports::{
         wayland_protocols::wp::linux_dmabuf::zv1::server::{
             zwp_linux_buffer_params_v1::{self, ZwpLinuxBufferParamsV1},
@@ -29,7 +30,6 @@ use smithay::{
             DataInit, Dispatch, DisplayHandle,
         },
     },
-    backend::allocator::dmabuf::Dmabuf,
     wayland::dmabuf::{
         DmabufData, DmabufFeedbackData, DmabufGlobalData, DmabufParamsData, DmabufState,
     },

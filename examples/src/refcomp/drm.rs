@@ -50,7 +50,7 @@ use smithay::{
     utils::{DeviceFd, Transform},
     wayland::dmabuf::{get_dmabuf, DmabufFeedback, DmabufFeedbackBuilder},
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{
     drm_export::PrimeExporter,
@@ -401,7 +401,7 @@ impl OutputTarget for DrmTarget {
                 FrameOutcome::Direct {
                     opaque_substitute: false,
                 },
-                dmabuf_format(*element, renderer).filter(|&f| get_opaque(f).is_some()),
+                dmabuf_format(element, renderer).filter(|&f| get_opaque(f).is_some()),
             ),
             PrimaryPlaneElement::Swapchain(swapchain) => (
                 FrameOutcome::Composited {
@@ -418,12 +418,17 @@ impl OutputTarget for DrmTarget {
         match alpha_buffer {
             // Ask KMS what the plane was given (the commit has swapped the
             // plane state): the opaque twin's framebuffer over alpha memory.
-            Some(buffer) => {
-                let shown = framebuffer_format(&self.fd, self.plane)?;
-                Ok(FrameOutcome::Direct {
+            // The frame is queued either way: a failed query only leaves
+            // it uncounted as a substitution.
+            Some(buffer) => match framebuffer_format(&self.fd, self.plane) {
+                Ok(shown) => Ok(FrameOutcome::Direct {
                     opaque_substitute: get_opaque(buffer) == Some(shown),
-                })
-            }
+                }),
+                Err(err) => {
+                    debug!(%err, "cannot read the primary plane's framebuffer format");
+                    Ok(outcome)
+                }
+            },
             None => Ok(outcome),
         }
     }
