@@ -89,18 +89,6 @@ impl ScanoutReport {
     }
 }
 
-fn delta(after: CounterSnapshot, before: CounterSnapshot) -> CounterSnapshot {
-    CounterSnapshot {
-        frames_rendered: after.frames_rendered - before.frames_rendered,
-        surface_commits: after.surface_commits - before.surface_commits,
-        bytes_copied: after.bytes_copied - before.bytes_copied,
-        foreign_frames_shown: after.foreign_frames_shown - before.foreign_frames_shown,
-        frames_direct: after.frames_direct - before.frames_direct,
-        frames_composited: after.frames_composited - before.frames_composited,
-        bytes_composited: after.bytes_composited - before.bytes_composited,
-    }
-}
-
 /// CPU time of this process's thread named `name` (`/proc/self/task/*`),
 /// from `schedstat` (ns) when present, else `stat` (clock ticks).
 pub fn thread_cpu(name: &str) -> Option<Duration> {
@@ -236,7 +224,7 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         choice,
         size,
         frames: run.frames,
-        delta: delta(after, before),
+        delta: after.since(&before),
         compositor_cpu: cpu,
         wall,
         pixel: PixelCheck { at, written, read },

@@ -1,5 +1,8 @@
 use accord_engine::{FormatModifier, MOD_INVALID, MOD_LINEAR};
-use smithay::reexports::drm::control::{crtc, plane, Device as ControlDevice, ResourceHandle};
+use smithay::{
+    backend::allocator::{format::get_opaque, Fourcc},
+    reexports::drm::control::{crtc, plane, Device as ControlDevice, ResourceHandle},
+};
 
 use super::{parse_in_formats, Card};
 
@@ -173,6 +176,41 @@ pub fn compositor_formats(plane: &PlaneInfo, renderer: &[FormatModifier]) -> Vec
         .collect()
 }
 
+/// Alpha formats the primary plane scans out through their opaque twin:
+/// the renderer's pairs whose format has an alpha channel the plane does not
+/// take, while it takes the alpha-less twin with the same modifier
+/// (ARGB8888 memory shown through an XRGB8888 framebuffer: the same layout,
+/// alpha ignored). This is exact only where nothing lies below the buffer:
+/// a surface that covers the CRTC on its bottom plane with an opaque region
+/// over all of it (or a black CRTC background). Weston calls this the
+/// format's `opaque_substitute`; smithay's `DrmCompositor` exports primary
+/// plane framebuffers this way. Other plane kinds get nothing.
+///
+/// ```no_run
+/// # fn demo(primary: &accord_smithay::kms::PlaneInfo, renderer: &[accord_engine::FormatModifier]) {
+/// // On virtio-gpu (primary plane: XRGB8888 only) this is ARGB8888.
+/// let extra = accord_smithay::kms::opaque_substitutes(primary, renderer);
+/// # }
+/// ```
+pub fn opaque_substitutes(plane: &PlaneInfo, renderer: &[FormatModifier]) -> Vec<FormatModifier> {
+    if plane.kind != PlaneKind::Primary {
+        return Vec::new();
+    }
+    renderer
+        .iter()
+        .filter(|fm| !plane.supports(fm.format, fm.modifier))
+        .filter_map(|fm| {
+            let opaque = get_opaque(Fourcc::try_from(fm.format).ok()?)? as u32;
+            plane
+                .supports(opaque, fm.modifier)
+                .then_some(FormatModifier {
+                    scanout: true,
+                    ..*fm
+                })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +245,52 @@ mod tests {
         assert!(
             !plane.supports(XR24, 0x0100_0000_0000_0001),
             "vendor modifier on an implicit plane"
+        );
+    }
+
+    #[test]
+    fn alpha_formats_substitute_their_opaque_twin_on_the_primary_plane_only() {
+        const AB24: u32 = u32::from_le_bytes(*b"AB24");
+        const NV12: u32 = u32::from_le_bytes(*b"NV12");
+        let mut plane = PlaneInfo {
+            handle: smithay::reexports::drm::control::from_u32(1).unwrap(),
+            kind: PlaneKind::Primary,
+            formats: vec![(XR24, vec![MOD_INVALID])],
+            has_in_formats: false,
+        };
+        let linear = |format| FormatModifier {
+            format,
+            modifier: MOD_LINEAR,
+            scanout: false,
+        };
+        let renderer = [linear(AR24), linear(XR24), linear(AB24), linear(NV12)];
+        assert_eq!(
+            opaque_substitutes(&plane, &renderer),
+            vec![FormatModifier {
+                scanout: true,
+                ..linear(AR24)
+            }],
+            "ARGB8888 through XRGB8888; ABGR8888's twin XBGR8888 is not on the plane; \
+             XRGB8888 and NV12 have no alpha"
+        );
+        let vendor = FormatModifier {
+            modifier: 0x0100_0000_0000_0001,
+            ..linear(AR24)
+        };
+        assert!(
+            opaque_substitutes(&plane, &[vendor]).is_empty(),
+            "the twin must be taken with the same modifier"
+        );
+        plane.formats.push((AR24, vec![MOD_INVALID]));
+        assert!(
+            opaque_substitutes(&plane, &renderer).is_empty(),
+            "a plane that takes ARGB8888 as it is needs no substitute"
+        );
+        plane.formats.pop();
+        plane.kind = PlaneKind::Overlay;
+        assert!(
+            opaque_substitutes(&plane, &renderer).is_empty(),
+            "an overlay has planes below it"
         );
     }
 }

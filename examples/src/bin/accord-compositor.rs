@@ -13,8 +13,8 @@ default, or on a KMS device with --drm, where a fullscreen client's dma-buf
 goes on the primary plane as it is (direct scanout).
 It prints `accord-compositor: listening on WAYLAND_DISPLAY=<name>` once clients
 can connect, and `accord-compositor: counters frames_rendered=.. surface_commits=..
-bytes_copied=.. foreign_frames_shown=.. frames_direct=.. frames_composited=..
-bytes_composited=..` when it exits (SIGINT, SIGTERM, or a limit below).
+bytes_copied=.. foreign_frames_shown=.. frames_direct=.. frames_direct_opaque=..
+frames_composited=.. bytes_composited=..` when it exits (SIGINT, SIGTERM, or a limit below).
 It serves the Accord global (wp_buffer_collection_manager_v1; memfd
 allocator headless, dumb buffers on the card with --drm).
 

@@ -14,6 +14,7 @@ pub struct Counters {
     surface_commits: AtomicU64,
     bytes_copied: AtomicU64,
     frames_direct: AtomicU64,
+    frames_direct_opaque: AtomicU64,
     frames_composited: AtomicU64,
     bytes_composited: AtomicU64,
     foreign_frames_shown: AtomicU64,
@@ -36,6 +37,10 @@ pub struct CounterSnapshot {
     /// Frames whose primary plane showed a client buffer itself (direct
     /// scanout: no composition, no copy). Only a KMS target has these.
     pub frames_direct: u64,
+    /// Of `frames_direct`, those whose client buffer has an alpha channel
+    /// and was shown through a framebuffer of its opaque twin (ARGB8888
+    /// memory as XRGB8888: opaque substitution on the bottom plane).
+    pub frames_direct_opaque: u64,
     /// Frames the renderer composed into an output buffer.
     pub frames_composited: u64,
     /// Bytes the renderer wrote into output buffers while composing: the
@@ -57,6 +62,7 @@ impl Counters {
             surface_commits: self.surface_commits.load(Ordering::Relaxed),
             bytes_copied: self.bytes_copied.load(Ordering::Relaxed),
             frames_direct: self.frames_direct.load(Ordering::Relaxed),
+            frames_direct_opaque: self.frames_direct_opaque.load(Ordering::Relaxed),
             frames_composited: self.frames_composited.load(Ordering::Relaxed),
             bytes_composited: self.bytes_composited.load(Ordering::Relaxed),
             foreign_frames_shown: self.foreign_frames_shown.load(Ordering::Relaxed),
@@ -74,8 +80,11 @@ impl Counters {
     /// Counts one output frame by how it reached the screen.
     pub(crate) fn frame_presented(&self, outcome: FrameOutcome) {
         match outcome {
-            FrameOutcome::Direct => {
+            FrameOutcome::Direct { opaque_substitute } => {
                 self.frames_direct.fetch_add(1, Ordering::Relaxed);
+                if opaque_substitute {
+                    self.frames_direct_opaque.fetch_add(1, Ordering::Relaxed);
+                }
             }
             FrameOutcome::Composited { bytes } => {
                 self.frames_composited.fetch_add(1, Ordering::Relaxed);
@@ -100,12 +109,13 @@ impl fmt::Display for CounterSnapshot {
         write!(
             f,
             "frames_rendered={} surface_commits={} bytes_copied={} foreign_frames_shown={} \
-             frames_direct={} frames_composited={} bytes_composited={}",
+             frames_direct={} frames_direct_opaque={} frames_composited={} bytes_composited={}",
             self.frames_rendered,
             self.surface_commits,
             self.bytes_copied,
             self.foreign_frames_shown,
             self.frames_direct,
+            self.frames_direct_opaque,
             self.frames_composited,
             self.bytes_composited
         )
@@ -113,6 +123,28 @@ impl fmt::Display for CounterSnapshot {
 }
 
 impl CounterSnapshot {
+    /// What happened between `before` and `self`.
+    pub fn since(&self, before: &CounterSnapshot) -> CounterSnapshot {
+        CounterSnapshot {
+            frames_rendered: self.frames_rendered.saturating_sub(before.frames_rendered),
+            surface_commits: self.surface_commits.saturating_sub(before.surface_commits),
+            bytes_copied: self.bytes_copied.saturating_sub(before.bytes_copied),
+            frames_direct: self.frames_direct.saturating_sub(before.frames_direct),
+            frames_direct_opaque: self
+                .frames_direct_opaque
+                .saturating_sub(before.frames_direct_opaque),
+            frames_composited: self
+                .frames_composited
+                .saturating_sub(before.frames_composited),
+            bytes_composited: self
+                .bytes_composited
+                .saturating_sub(before.bytes_composited),
+            foreign_frames_shown: self
+                .foreign_frames_shown
+                .saturating_sub(before.foreign_frames_shown),
+        }
+    }
+
     /// Parses the `key=value` line written by [`fmt::Display`].
     pub fn parse(line: &str) -> Option<Self> {
         let mut snapshot = Self::default();
@@ -126,6 +158,7 @@ impl CounterSnapshot {
                 "surface_commits" => &mut snapshot.surface_commits,
                 "bytes_copied" => &mut snapshot.bytes_copied,
                 "frames_direct" => &mut snapshot.frames_direct,
+                "frames_direct_opaque" => &mut snapshot.frames_direct_opaque,
                 "frames_composited" => &mut snapshot.frames_composited,
                 "bytes_composited" => &mut snapshot.bytes_composited,
                 "foreign_frames_shown" => &mut snapshot.foreign_frames_shown,
@@ -134,7 +167,7 @@ impl CounterSnapshot {
             *field = value.parse().ok()?;
             seen += 1;
         }
-        (seen == 7).then_some(snapshot)
+        (seen == 8).then_some(snapshot)
     }
 }
 
@@ -149,7 +182,12 @@ mod tests {
         counters.frame_rendered();
         counters.surface_committed();
         counters.add_bytes_copied(7);
-        counters.frame_presented(FrameOutcome::Direct);
+        counters.frame_presented(FrameOutcome::Direct {
+            opaque_substitute: false,
+        });
+        counters.frame_presented(FrameOutcome::Direct {
+            opaque_substitute: true,
+        });
         counters.frame_presented(FrameOutcome::Composited { bytes: 16 });
         counters.frame_presented(FrameOutcome::Composited { bytes: 4 });
         counters.frame_presented(FrameOutcome::Unchanged);
@@ -159,7 +197,7 @@ mod tests {
         assert_eq!(
             line,
             "frames_rendered=2 surface_commits=1 bytes_copied=7 foreign_frames_shown=1 \
-             frames_direct=1 frames_composited=2 bytes_composited=20"
+             frames_direct=2 frames_direct_opaque=1 frames_composited=2 bytes_composited=20"
         );
         assert_eq!(CounterSnapshot::parse(&line), Some(snapshot));
     }

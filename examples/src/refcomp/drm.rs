@@ -17,31 +17,45 @@ use std::{
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{
     backend::{Allocator, DumbAllocator as CollectionAllocator},
-    kms::{compositor_formats, confirm_scanout, probe_planes, Card, ScanoutTarget},
+    kms::{
+        compositor_formats, confirm_scanout, opaque_substitutes, probe_planes, Card, ScanoutTarget,
+    },
 };
 use smithay::{
     backend::{
-        allocator::{dumb::DumbAllocator, gbm::GbmDevice, Format, Fourcc, Modifier},
+        allocator::{
+            dumb::DumbAllocator, format::get_opaque, gbm::GbmDevice, Buffer as _, Format, Fourcc,
+            Modifier,
+        },
         drm::{
             compositor::{DrmCompositor, FrameFlags, PrimaryPlaneElement},
             DrmDevice, DrmDeviceFd, DrmDeviceNotifier, DrmEvent,
         },
-        renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer, ImportDma},
+        renderer::{
+            damage::OutputDamageTracker,
+            element::{
+                utils::select_dmabuf_feedback, Id, RenderElement, RenderElementStates,
+                UnderlyingStorage,
+            },
+            pixman::PixmanRenderer,
+            ImportDma,
+        },
     },
     output::{Mode, OutputModeSource, PhysicalProperties, Subpixel},
     reexports::{
         drm::control::{plane, Device as _},
         wayland_protocols::wp::linux_dmabuf::zv1::server::zwp_linux_dmabuf_feedback_v1::TrancheFlags,
+        wayland_server::protocol::wl_surface::WlSurface,
     },
     utils::{DeviceFd, Transform},
-    wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder},
+    wayland::dmabuf::{get_dmabuf, DmabufFeedback, DmabufFeedbackBuilder},
 };
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{
     drm_export::PrimeExporter,
-    drm_readback::scanned_out,
-    target::{damage_bytes, format_pairs, DrawFn, FrameOutcome, OutputTarget},
+    drm_readback::{framebuffer_format, scanned_out},
+    target::{damage_bytes, format_pairs, smithay_formats, DrawFn, FrameOutcome, OutputTarget},
     Compositor, Config, Error, OutputElement, Screenshot,
 };
 
@@ -76,14 +90,38 @@ pub struct DrmTarget {
     _device: DrmDevice,
     dev_id: u64,
     plane: plane::Handle,
+    /// `DRM_CAP_ADDFB2_MODIFIERS`.
+    modifiers: bool,
     connector_name: String,
     mode: Mode,
     flags: FrameFlags,
     /// The primary plane's pairs the renderer imports too (LINEAR where the
-    /// plane takes implicit layouts): the feedback's scanout tranche.
+    /// plane takes implicit layouts): the default feedback's scanout
+    /// tranche, and what collections may scan out.
     scanout_formats: Vec<Format>,
+    /// Per-surface feedback, chosen after each frame (see
+    /// [`SurfaceFeedbacks`]).
+    surface_feedbacks: SurfaceFeedbacks,
+    /// How the last rendered frame showed each element.
+    last_states: RenderElementStates,
     /// Confirms collection decisions with `TEST_ONLY` commits.
     confirm: ScanoutConfirm,
+}
+
+/// The two feedbacks a surface alternates between, as smithay's
+/// `select_dmabuf_feedback` picks them: `scanout` while the surface's buffer
+/// is on the primary plane or was a candidate for it (fullscreen, on top)
+/// that the plane refused; `render` otherwise, and when it first asks.
+///
+/// The scanout tranche of `scanout` adds to the plane's own pairs the alpha
+/// formats whose opaque twin the plane takes ([`opaque_substitutes`]): a
+/// surface that qualifies covers the whole CRTC on the bottom plane, so with
+/// an opaque region over it, its ARGB8888 memory is scanned out through an
+/// XRGB8888 framebuffer (`PrimeExporter`, `use_opaque`), which is exactly
+/// what composition would show.
+struct SurfaceFeedbacks {
+    render: DmabufFeedback,
+    scanout: DmabufFeedback,
 }
 
 /// What [`confirm_scanout`] needs: the master fd (atomic commits need DRM
@@ -164,16 +202,23 @@ impl DrmTarget {
             .into_iter()
             .find(|p| p.handle == target.plane)
             .ok_or("the primary plane vanished while probing")?;
-        let scanout_formats: Vec<Format> = compositor_formats(&primary, &pairs)
+        let native: Vec<_> = compositor_formats(&primary, &pairs)
             .into_iter()
             .filter(|p| p.scanout)
-            .filter_map(|p| {
-                Some(Format {
-                    code: Fourcc::try_from(p.format).ok()?,
-                    modifier: Modifier::from(p.modifier),
-                })
-            })
             .collect();
+        let scanout_formats = smithay_formats(&native);
+        let dev_id = fd.dev_id().map_err(std::io::Error::from)?;
+        let substitutes = smithay_formats(&opaque_substitutes(&primary, &pairs));
+        let surface_feedbacks = SurfaceFeedbacks {
+            render: DmabufFeedbackBuilder::new(dev_id, renderer.dmabuf_formats()).build()?,
+            scanout: DmabufFeedbackBuilder::new(dev_id, renderer.dmabuf_formats())
+                .add_preference_tranche(
+                    dev_id,
+                    Some(TrancheFlags::Scanout),
+                    scanout_formats.iter().chain(&substitutes).copied(),
+                )
+                .build()?,
+        };
 
         let surface = device
             .create_surface(target.crtc, target.mode, &[target.connector])
@@ -200,7 +245,6 @@ impl DrmTarget {
             None::<GbmDevice<DrmDeviceFd>>,
         )
         .map_err(|e| format!("cannot set up composition on {connector_name}: {e}"))?;
-        let dev_id = fd.dev_id().map_err(std::io::Error::from)?;
         use std::os::fd::AsFd;
         let master = Card::from_fd(fd.as_fd().try_clone_to_owned()?, path);
         master.enable_atomic()?;
@@ -214,6 +258,7 @@ impl DrmTarget {
             connector = %connector_name,
             mode = ?(w, h, target.mode.vrefresh()),
             scanout_formats = ?scanout_formats,
+            opaque_substitutes = ?substitutes,
             direct_scanout = options.direct_scanout,
             "KMS output"
         );
@@ -235,10 +280,13 @@ impl DrmTarget {
                 _device: device,
                 dev_id,
                 plane: target.plane,
+                modifiers,
                 connector_name,
                 mode,
                 flags,
                 scanout_formats,
+                surface_feedbacks,
+                last_states: RenderElementStates::default(),
                 confirm,
             },
             notifier,
@@ -310,6 +358,26 @@ impl OutputTarget for DrmTarget {
             .build()
     }
 
+    /// A device without `ADDFB2_MODIFIERS` has one layout, linear: see
+    /// `dmabuf_params.rs`.
+    fn implicit_modifier_is_linear(&self) -> bool {
+        !self.modifiers
+    }
+
+    fn initial_surface_feedback(&self) -> Option<DmabufFeedback> {
+        Some(self.surface_feedbacks.render.clone())
+    }
+
+    fn surface_feedback(&self, surface: &WlSurface) -> Option<&DmabufFeedback> {
+        let f = &self.surface_feedbacks;
+        Some(select_dmabuf_feedback(
+            Id::from(surface),
+            &self.last_states,
+            &f.render,
+            &f.scanout,
+        ))
+    }
+
     fn render_scene(
         &mut self,
         renderer: &mut PixmanRenderer,
@@ -321,24 +389,48 @@ impl OutputTarget for DrmTarget {
             return Ok(FrameOutcome::Busy);
         }
         let mut compositor = self.compositor.borrow_mut();
-        let result = compositor
+        let mut result = compositor
             .render_frame(renderer, elements, background, self.flags)
             .map_err(|e| format!("DRM frame: {e}"))?;
+        self.last_states = std::mem::take(&mut result.states);
         if result.is_empty {
             return Ok(FrameOutcome::Unchanged);
         }
-        let outcome = match &result.primary_element {
-            PrimaryPlaneElement::Element(_) => FrameOutcome::Direct,
-            PrimaryPlaneElement::Swapchain(swapchain) => FrameOutcome::Composited {
-                bytes: damage_bytes(swapchain.damage.raw().next().into_iter().flatten()),
-            },
+        let (outcome, alpha_buffer) = match &result.primary_element {
+            PrimaryPlaneElement::Element(element) => (
+                FrameOutcome::Direct {
+                    opaque_substitute: false,
+                },
+                dmabuf_format(element, renderer).filter(|&f| get_opaque(f).is_some()),
+            ),
+            PrimaryPlaneElement::Swapchain(swapchain) => (
+                FrameOutcome::Composited {
+                    bytes: damage_bytes(swapchain.damage.raw().next().into_iter().flatten()),
+                },
+                None,
+            ),
         };
         drop(result);
         compositor
             .queue_frame(())
             .map_err(|e| format!("queueing the page flip: {e}"))?;
         self.flip_pending.set(true);
-        Ok(outcome)
+        match alpha_buffer {
+            // Ask KMS what the plane was given (the commit has swapped the
+            // plane state): the opaque twin's framebuffer over alpha memory.
+            // The frame is queued either way: a failed query only leaves
+            // it uncounted as a substitution.
+            Some(buffer) => match framebuffer_format(&self.fd, self.plane) {
+                Ok(shown) => Ok(FrameOutcome::Direct {
+                    opaque_substitute: get_opaque(buffer) == Some(shown),
+                }),
+                Err(err) => {
+                    debug!(%err, "cannot read the primary plane's framebuffer format");
+                    Ok(outcome)
+                }
+            },
+            None => Ok(outcome),
+        }
     }
 
     fn render_frame(
@@ -352,5 +444,13 @@ impl OutputTarget for DrmTarget {
     /// Reads the framebuffer the primary plane shows now.
     fn read_pixels(&mut self, _renderer: &mut PixmanRenderer) -> Result<Screenshot, Error> {
         scanned_out(&self.fd, self.plane)?.read_rgba()
+    }
+}
+
+/// The format of the client dma-buf behind `element`, if it is one.
+fn dmabuf_format(element: &OutputElement, renderer: &mut PixmanRenderer) -> Option<Fourcc> {
+    match element.underlying_storage(renderer)? {
+        UnderlyingStorage::Wayland(buffer) => Some(get_dmabuf(buffer).ok()?.format().code),
+        UnderlyingStorage::Memory(_) => None,
     }
 }

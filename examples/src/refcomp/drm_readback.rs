@@ -7,7 +7,10 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use smithay::reexports::drm::{
     buffer::DrmFourcc,
-    control::{plane, Device as ControlDevice},
+    control::{
+        framebuffer::{self, PlanarInfo},
+        plane, Device as ControlDevice,
+    },
     CLOEXEC, RDWR,
 };
 
@@ -29,25 +32,18 @@ pub struct ScannedOut {
 
 /// Looks up the framebuffer `plane` shows and exports its first buffer.
 pub fn scanned_out(card: &impl ControlDevice, plane: plane::Handle) -> Result<ScannedOut, Error> {
-    let info = card.get_plane(plane)?;
-    let fb = info
-        .framebuffer()
-        .ok_or_else(|| format!("plane {plane:?} shows no framebuffer"))?;
-    let planar = card
-        .get_planar_framebuffer(fb)
-        .map_err(|e| format!("GETFB2 on framebuffer {fb:?}: {e:?}"))?;
-    let handles = planar.buffers();
-    let handle = handles[0].ok_or(
-        "GETFB2 returned no buffer handle (it needs DRM master or CAP_SYS_ADMIN): run as root",
-    )?;
-    let exported = card.buffer_to_prime_fd(handle, CLOEXEC | RDWR);
-    // GETFB2 made new handles; close each once (planes may share one).
-    let mut unique: Vec<_> = handles.iter().flatten().copied().collect();
-    unique.sort_unstable_by_key(|h| u32::from(*h));
-    unique.dedup();
-    for h in unique {
-        let _ = card.close_buffer(h);
-    }
+    let (fb, planar) = plane_framebuffer(card, plane)?;
+    let exported = match planar.buffers()[0] {
+        Some(handle) => card.buffer_to_prime_fd(handle, CLOEXEC | RDWR),
+        None => {
+            close_handles(card, &planar);
+            return Err(
+                "GETFB2 returned no buffer handle (it needs DRM master or CAP_SYS_ADMIN): run as root"
+                    .into(),
+            );
+        }
+    };
+    close_handles(card, &planar);
     let (width, height) = planar.size();
     Ok(ScannedOut {
         framebuffer: u32::from(fb),
@@ -58,6 +54,42 @@ pub fn scanned_out(card: &impl ControlDevice, plane: plane::Handle) -> Result<Sc
         offset: planar.offsets()[0],
         dmabuf: exported.map_err(|e| format!("PRIME export of the scanned-out buffer: {e}"))?,
     })
+}
+
+/// The pixel format of the framebuffer `plane` shows: what KMS was told,
+/// whichever buffer is behind it.
+pub fn framebuffer_format(
+    card: &impl ControlDevice,
+    plane: plane::Handle,
+) -> Result<DrmFourcc, Error> {
+    let (_, planar) = plane_framebuffer(card, plane)?;
+    close_handles(card, &planar);
+    Ok(planar.pixel_format())
+}
+
+fn plane_framebuffer(
+    card: &impl ControlDevice,
+    plane: plane::Handle,
+) -> Result<(framebuffer::Handle, PlanarInfo), Error> {
+    let info = card.get_plane(plane)?;
+    let fb = info
+        .framebuffer()
+        .ok_or_else(|| format!("plane {plane:?} shows no framebuffer"))?;
+    let planar = card
+        .get_planar_framebuffer(fb)
+        .map_err(|e| format!("GETFB2 on framebuffer {fb:?}: {e:?}"))?;
+    Ok((fb, planar))
+}
+
+/// GETFB2 made new handles (for DRM master or root); close each once
+/// (planes may share one).
+fn close_handles(card: &impl ControlDevice, planar: &PlanarInfo) {
+    let mut unique: Vec<_> = planar.buffers().iter().flatten().copied().collect();
+    unique.sort_unstable_by_key(|h| u32::from(*h));
+    unique.dedup();
+    for h in unique {
+        let _ = card.close_buffer(h);
+    }
 }
 
 impl ScannedOut {

@@ -2,8 +2,7 @@
 
 use smithay::{
     backend::{allocator::dmabuf::Dmabuf, renderer::ImportDma},
-    delegate_compositor, delegate_dmabuf, delegate_output, delegate_seat, delegate_shm,
-    delegate_xdg_shell,
+    delegate_compositor, delegate_output, delegate_seat, delegate_shm, delegate_xdg_shell,
     desktop::{PopupKind, Window},
     input::{SeatHandler, SeatState},
     reexports::{
@@ -22,7 +21,7 @@ use smithay::{
             get_parent, is_sync_subsurface, with_states, CompositorClientState, CompositorHandler,
             CompositorState,
         },
-        dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier},
+        dmabuf::{DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier},
         output::OutputHandler,
         shell::xdg::{
             PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
@@ -124,8 +123,19 @@ impl DmabufHandler for RefState {
             }
         }
     }
+
+    /// The target's first feedback for a surface (on KMS: the renderer's
+    /// formats only, until the surface's buffer reaches the primary plane
+    /// or is refused there; see `DrmTarget`).
+    fn new_surface_feedback(
+        &mut self,
+        _surface: &WlSurface,
+        _global: &DmabufGlobal,
+    ) -> Option<DmabufFeedback> {
+        self.target.initial_surface_feedback()
+    }
 }
-delegate_dmabuf!(RefState);
+// The dmabuf delegates are in dmabuf_params.rs (implicit modifiers).
 
 impl SeatHandler for RefState {
     type KeyboardFocus = WlSurface;

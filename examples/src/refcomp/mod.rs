@@ -9,10 +9,12 @@
 //! rendering-target trait with `headless.rs` its offscreen implementation,
 //! `drm.rs` the KMS one (with `drm_export.rs`, client dma-bufs as
 //! framebuffers, and `drm_readback.rs`, reading what a plane scans out),
+//! `dmabuf_params.rs` linux-dmabuf's buffer parameters (implicit modifiers),
 //! `socket.rs` the listening socket.
 
 mod accord;
 mod counters;
+mod dmabuf_params;
 mod drm;
 mod drm_export;
 mod drm_readback;

@@ -8,6 +8,7 @@ use smithay::{
         pixman::PixmanRenderer,
     },
     desktop::{Space, Window},
+    wayland::dmabuf::SurfaceDmabufFeedbackState,
 };
 use tracing::{info, warn};
 
@@ -88,6 +89,7 @@ impl RefState {
         self.counters.frame_presented(outcome);
         let frames = self.counters.frame_rendered();
         self.send_frame_callbacks();
+        self.update_surface_feedback();
         self.space.refresh();
         self.popups.cleanup();
 
@@ -131,6 +133,23 @@ impl RefState {
             background,
             &mut self.damage_tracker,
         )
+    }
+
+    /// Sends each surface that asked for dmabuf feedback the one the
+    /// target picks after this frame (smithay sends it only on a change):
+    /// on KMS, the scanout tranche once its buffer is or could be on the
+    /// primary plane.
+    fn update_surface_feedback(&self) {
+        for window in self.space.elements() {
+            window.with_surfaces(|surface, states| {
+                if let (Some(state), Some(feedback)) = (
+                    SurfaceDmabufFeedbackState::from_states(states),
+                    self.target.surface_feedback(surface),
+                ) {
+                    state.set_feedback(feedback);
+                }
+            });
+        }
     }
 
     fn send_frame_callbacks(&self) {

@@ -11,13 +11,14 @@ use smithay::{
         },
     },
     output::{Mode, PhysicalProperties},
+    reexports::wayland_server::protocol::wl_surface::WlSurface,
     utils::{Buffer as BufferCoords, Rectangle, Size},
     wayland::dmabuf::{DmabufFeedback, DmabufFeedbackBuilder},
 };
 
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
-use smithay::backend::allocator::Format;
+use smithay::backend::allocator::{Format, Modifier};
 
 use super::{Error, OutputElement, Screenshot};
 
@@ -36,11 +37,27 @@ pub fn format_pairs<'a>(
         .collect()
 }
 
+/// The engine's pairs as smithay's formats (unknown fourccs left out).
+pub fn smithay_formats(pairs: &[FormatModifier]) -> Vec<Format> {
+    pairs
+        .iter()
+        .filter_map(|p| {
+            Some(Format {
+                code: Fourcc::try_from(p.format).ok()?,
+                modifier: Modifier::from(p.modifier),
+            })
+        })
+        .collect()
+}
+
 /// How one frame tick reached the screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameOutcome {
     /// A client buffer went to the primary plane as it is: no composition.
-    Direct,
+    /// `opaque_substitute`: the buffer has an alpha channel and KMS shows it
+    /// through a framebuffer of its opaque twin (ARGB8888 memory as
+    /// XRGB8888), as the plane reports after the commit.
+    Direct { opaque_substitute: bool },
     /// The renderer composed the scene into an output buffer, writing `bytes`.
     Composited { bytes: u64 },
     /// Nothing changed since the last frame; nothing was drawn or presented.
@@ -99,6 +116,26 @@ pub trait OutputTarget {
     /// KMS target overrides this with its device and a scanout tranche.
     fn dmabuf_feedback(&self, renderer: &PixmanRenderer) -> std::io::Result<DmabufFeedback> {
         DmabufFeedbackBuilder::new(0, renderer.dmabuf_formats()).build()
+    }
+
+    /// Whether a client dma-buf with the implicit modifier is read as LINEAR
+    /// (see `dmabuf_params.rs`). Headless has no device to define the
+    /// implicit layout, so no.
+    fn implicit_modifier_is_linear(&self) -> bool {
+        false
+    }
+
+    /// The feedback a surface gets when it first asks for one
+    /// (`get_surface_feedback`). `None`: the default feedback, as headless
+    /// has no planes for a surface to move to.
+    fn initial_surface_feedback(&self) -> Option<DmabufFeedback> {
+        None
+    }
+
+    /// The feedback `surface` should have after the last frame (sent when
+    /// it changes). `None`: leave it as it is.
+    fn surface_feedback(&self, _surface: &WlSurface) -> Option<&DmabufFeedback> {
+        None
     }
 
     /// Shows `elements` (topmost first) over `background`. The default

@@ -1,6 +1,8 @@
 //! Real-kernel tests. They need the QEMU guest's devices: `card0`
 //! (virtio-gpu, KMS) and `card1` (vgem). On a machine without `/dev/dri` this
-//! binary fails loudly instead of skipping: run it with `tests/vm/run`.
+//! binary fails loudly instead of skipping: run it with `tests/vm/run`
+//! (`tests/vm/run target/release/accord-vm-tests NAME_PART` runs only the
+//! tests whose name contains NAME_PART).
 
 mod backends;
 mod common;
@@ -11,6 +13,7 @@ mod info;
 mod probe;
 mod refcomp_drm;
 mod scanout;
+mod weston_feedback;
 
 fn main() {
     if !std::path::Path::new(common::CARD0).exists() {
@@ -101,11 +104,22 @@ fn main() {
             refcomp_drm::windowed_is_composited,
         ),
         (
+            "weston_simple_dmabuf_feedback_argb8888_scanout_through_xrgb8888",
+            weston_feedback::scans_out_argb8888_through_xrgb8888,
+        ),
+        (
             "accord_info_json_lists_devices",
             info::lists_virtio_gpu_and_vgem,
         ),
         ("accord_info_text_lists_nodes", info::text_lists_nodes),
     ];
-    let failed = harness::run(tests);
+    // `accord-vm-tests NAME_PART`: only the tests whose name contains it.
+    let filter = std::env::args().nth(1).unwrap_or_default();
+    let selected: Vec<harness::Test> = tests
+        .iter()
+        .filter(|(name, _)| name.contains(filter.as_str()))
+        .copied()
+        .collect();
+    let failed = harness::run(&selected);
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }
