@@ -768,11 +768,31 @@ fn garbage(c: &WireClient, b: &mut Bytes) -> Vec<u8> {
         _ => c.objects.keys().copied().max().unwrap_or(1),
     };
     let payload: Vec<u8> = (0..4 * b.below(8)).map(|_| b.u8()).collect();
-    let head = (((8 + payload.len()) as u32) << 16) | u32::from(b.u16());
+    let opcode = steer_clear_of_smithay(c.objects.get(&object).copied(), b.u16());
+    let head = (((8 + payload.len()) as u32) << 16) | u32::from(opcode);
     let mut m = object.to_ne_bytes().to_vec();
     m.extend_from_slice(&head.to_ne_bytes());
     m.extend_from_slice(&payload);
     m
+}
+
+/// A garbage opcode for a core object that would run one of smithay's own
+/// handlers the fuzzer leaves alone (`fuzzed_request`; the display and
+/// registry, handled by wayland-backend, stay fair game) becomes an opcode
+/// the interface does not have (a protocol error from wayland-backend):
+/// `wl_surface.damage` with a negative size trips smithay 0.7's
+/// `debug_assert` in `Size::new`, like `wl_region.add` (FUZZING.md,
+/// finding 2).
+fn steer_clear_of_smithay(interface: Option<&'static Interface>, opcode: u16) -> u16 {
+    let Some(interface) = interface else {
+        return opcode;
+    };
+    match interface.requests.get(usize::from(opcode)) {
+        Some(r) if fuzzed(interface) && !fuzzed_request(interface, r.name) => {
+            interface.requests.len() as u16
+        }
+        _ => opcode,
+    }
 }
 
 fn open_fds() -> usize {
