@@ -5,35 +5,15 @@ mod common;
 
 use std::{
     io::{BufRead, BufReader},
-    process::{Child, ChildStdout, Command, Stdio},
+    process::{ChildStdout, Command},
     time::Duration,
 };
 
 use accord_examples::refcomp::{CounterSnapshot, Screenshot, BACKGROUND};
-use common::{near, signal, wait_exit, TempRuntimeDir};
+use common::{
+    near, signal, start_compositor as start, wait_exit, TempRuntimeDir, COMPOSITOR_BIN as BIN,
+};
 use rustix::process::Signal;
-
-const BIN: &str = env!("CARGO_BIN_EXE_accord-compositor");
-
-/// Starts the compositor and reads its `listening on` line.
-fn start(dir: &TempRuntimeDir, args: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("XDG_RUNTIME_DIR", dir.path())
-        .env_remove("WAYLAND_DISPLAY")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start accord-compositor");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read first line");
-    let name = line
-        .trim()
-        .strip_prefix("accord-compositor: listening on WAYLAND_DISPLAY=")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (child, stdout, name)
-}
 
 /// The `counters` line printed on exit.
 fn exit_counters(stdout: BufReader<ChildStdout>) -> CounterSnapshot {

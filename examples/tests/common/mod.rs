@@ -2,8 +2,9 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::{
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
-    process::{Child, ExitStatus},
+    process::{Child, ChildStdout, Command, ExitStatus, Stdio},
     sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
@@ -41,6 +42,33 @@ impl Drop for TempRuntimeDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The release- or debug-built `accord-compositor` of this test run.
+pub const COMPOSITOR_BIN: &str = env!("CARGO_BIN_EXE_accord-compositor");
+
+/// Starts `accord-compositor` in `dir` and reads its `listening on` line:
+/// the child, the rest of its stdout and the socket name.
+pub fn start_compositor(
+    dir: &TempRuntimeDir,
+    args: &[&str],
+) -> (Child, BufReader<ChildStdout>, String) {
+    let mut child = Command::new(COMPOSITOR_BIN)
+        .args(args)
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start accord-compositor");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("read first line");
+    let name = line
+        .trim()
+        .strip_prefix("accord-compositor: listening on WAYLAND_DISPLAY=")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (child, stdout, name)
 }
 
 /// Sends `signal` to a child process we started.
