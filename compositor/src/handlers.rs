@@ -92,8 +92,8 @@ fn check_object_limit<R: Resource>(
         on.post_error(
             code,
             format!(
-                "{}.{request}: the client already holds {MAX_CLIENT_OBJECTS} live tokens, \
-                 handles and collections; destroy some first",
+                "{}.{request}: already {MAX_CLIENT_OBJECTS} live tokens, handles and \
+                 collections; destroy some first",
                 R::interface().name
             ),
         );
@@ -160,7 +160,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                         manager::Error::InvalidHandle,
                         format!(
                             "wp_buffer_collection_manager_v1.import_token: handle of {} bytes is \
-                             not 64 lowercase hexadecimal characters as sent by the handle event",
+                             not 64 lowercase hexadecimal characters",
                             handle.len()
                         ),
                     );
@@ -329,8 +329,8 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 resource.post_error(
                     token::Error::InertToken,
                     format!(
-                        "wp_buffer_collection_token_v1.{name}: the token is {}; after bind, \
-                         export or attach_surface only destroy is allowed",
+                        "wp_buffer_collection_token_v1.{name}: the token is {}; only destroy \
+                         is allowed now",
                         describe(Some(other))
                     ),
                 );
@@ -658,19 +658,29 @@ fn apply_constraint(
         }
         coll::Request::AddFormats { pairs } => {
             let entries = pairs.len() / FORMAT_ENTRY_BYTES;
-            if pairs.len() % FORMAT_ENTRY_BYTES != 0
-                || entries > MAX_FORMAT_PAIRS_PER_REQUEST
-                || c.formats.len() + entries > MAX_FORMAT_PAIRS
-            {
+            // One message per broken rule: libwayland-server cuts error
+            // messages at 127 bytes.
+            let broken = if pairs.len() % FORMAT_ENTRY_BYTES != 0 {
+                Some(format!(
+                    "array of {} bytes, not a multiple of {FORMAT_ENTRY_BYTES} bytes",
+                    pairs.len()
+                ))
+            } else if entries > MAX_FORMAT_PAIRS_PER_REQUEST {
+                Some(format!(
+                    "{entries} entries; at most {MAX_FORMAT_PAIRS_PER_REQUEST} entries per request"
+                ))
+            } else if c.formats.len() + entries > MAX_FORMAT_PAIRS {
+                Some(format!(
+                    "{entries} more after {} pairs; at most {MAX_FORMAT_PAIRS} in total",
+                    c.formats.len()
+                ))
+            } else {
+                None
+            };
+            if let Some(broken) = broken {
                 return Err((
                     coll::Error::InvalidFormatTable,
-                    format!(
-                        "add_formats: array of {} bytes after {} pairs; expected a multiple of \
-                         {FORMAT_ENTRY_BYTES} bytes, at most {MAX_FORMAT_PAIRS_PER_REQUEST} \
-                         entries per request and at most {MAX_FORMAT_PAIRS} in total",
-                        pairs.len(),
-                        c.formats.len()
-                    ),
+                    format!("add_formats: {broken}"),
                 ));
             }
             c.formats
