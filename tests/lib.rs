@@ -182,19 +182,34 @@ struct ClientState {
     compositor: CompositorClientState,
     observed: Arc<Mutex<Observed>>,
     /// wayland-backend 0.3.17 may report one client disconnected twice
-    /// (closed, then a protocol error from a request still buffered):
-    /// count each client once (FUZZING.md finding 6).
+    /// (Rust backend: closed, then a protocol error from a request still
+    /// buffered) or never (libwayland backend: a client killed by a protocol
+    /// error the compositor posted): count each client once, at its first
+    /// `disconnected` or else when its data is dropped (FUZZING.md findings
+    /// 6 and 9).
     gone: std::sync::atomic::AtomicBool,
 }
 
-impl ClientData for ClientState {
-    fn disconnected(&self, _id: ClientId, _reason: DisconnectReason) {
+impl ClientState {
+    fn count_disconnect(&self) {
         if self.gone.swap(true, std::sync::atomic::Ordering::Relaxed) {
             return;
         }
         if let Ok(mut o) = self.observed.lock() {
             o.disconnects += 1;
         }
+    }
+}
+
+impl ClientData for ClientState {
+    fn disconnected(&self, _id: ClientId, _reason: DisconnectReason) {
+        self.count_disconnect();
+    }
+}
+
+impl Drop for ClientState {
+    fn drop(&mut self) {
+        self.count_disconnect();
     }
 }
 

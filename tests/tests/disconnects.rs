@@ -34,3 +34,22 @@ fn a_client_closed_after_a_bad_request_counts_as_one_disconnect() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(server.disconnects(), 21, "each client counted once");
 }
+
+/// A client the compositor kills with a protocol error of its own: the
+/// libwayland backend never calls `ClientData::disconnected` for it
+/// (FUZZING.md finding 9), so the server counts it when the client's data
+/// is dropped. Either way each such client counts once.
+#[test]
+fn a_client_killed_by_a_compositor_protocol_error_counts_as_one_disconnect() {
+    let server = TestServer::start();
+    for n in 1..=5 {
+        let mut c = accord_tests::raw::RawClient::new(server.connect());
+        c.create().set_name(Some("x".repeat(64)));
+        let (_, message) = c.expect_error();
+        assert!(message.contains("set_name"), "{message}");
+        drop(c);
+        server.wait_disconnects(n);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.disconnects(), 5, "each client counted once");
+}
