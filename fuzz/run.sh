@@ -21,4 +21,4 @@ if [ "${ASAN:-0}" = 1 ]; then
 	exec env RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run "$target" "$corpus" $seeds -- "$@"
 fi
 # shellcheck disable=SC2086
-exec nice -n 19 cargo fuzz run -s none "$target" "$corpus" $seeds -- "$@"
+exec nice -n 19 cargo fuzz run -O -s none "$target" "$corpus" $seeds -- "$@"

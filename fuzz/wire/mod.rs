@@ -788,10 +788,14 @@ fn garbage(c: &WireClient, b: &mut Bytes) -> Vec<u8> {
 /// `wl_surface.damage` with a negative size trips smithay 0.7's
 /// `debug_assert` in `Size::new` (findings 2 and 7), and `wl_registry.bind`
 /// with a null interface name reaches an `unreachable!()` in
-/// wayland-backend 0.3.17 (finding 8).
+/// wayland-backend 0.3.17 (finding 8). Garbage to an object the harness
+/// does not know gets an opcode no interface has.
 fn steer_clear_of_smithay(interface: Option<&'static Interface>, opcode: u16) -> u16 {
     let Some(interface) = interface else {
-        return opcode;
+        // An object the harness does not know (a random id, or one that an
+        // earlier garbage message created, say a `wl_surface`): an opcode
+        // no interface has.
+        return 0x8000 | opcode;
     };
     match interface.requests.get(usize::from(opcode)) {
         Some(r) if interface.name != "wl_display" && !fuzzed_request(interface, r.name) => {
