@@ -8,10 +8,9 @@ use accord_protocol::limits::{HANDLE_EXPIRY, MAX_BUFFERS, MAX_BUFFER_BYTES, MAX_
 use accord_tests::raw::RawClient;
 use accord_tests::{xrgb_exact, TestServer};
 
-fn outcome(
-    accord: &Accord,
-    c: &Constraints,
-) -> Result<accord_client::Allocation, accord_client::Failure> {
+type Outcome = Result<accord_client::Allocation, accord_client::Failure>;
+
+fn outcome(accord: &Accord, c: &Constraints) -> Outcome {
     let coll = accord.create_collection().bind();
     coll.commit(c);
     coll.wait_allocated()
@@ -62,19 +61,27 @@ fn a_collection_over_1_gib_is_too_large() {
     );
 }
 
-#[test]
-fn more_than_128_buffers_combined_is_a_count_conflict() {
+/// A producer and a consumer (two clients, one exported token) commit
+/// 16x16 XRGB8888 with `producer` and `consumer` buffers camping; what
+/// each is told.
+fn two_clients_camping(producer: u32, consumer: u32) -> (Outcome, Outcome) {
     let server = TestServer::start();
     let (_pc, p) = server.accord();
     let (_cc, c) = server.accord();
     let token = p.create_collection();
     let imported = c.import(&token.duplicate().export().unwrap());
     let (pk, ck) = (token.bind(), imported.bind());
-    // Each participant alone is within the limit; together they are not.
-    pk.commit(&xrgb_exact(16, 16, 100));
-    ck.commit(&xrgb_exact(16, 16, 29));
+    pk.commit(&xrgb_exact(16, 16, producer));
+    ck.commit(&xrgb_exact(16, 16, consumer));
     c.flush().unwrap();
-    let f = pk.wait_allocated().expect_err("129 buffers");
+    (pk.wait_allocated(), ck.wait_allocated())
+}
+
+#[test]
+fn more_than_128_buffers_combined_is_a_count_conflict() {
+    // Each participant alone is within the limit; together they are not.
+    let (p, _) = two_clients_camping(100, 29);
+    let f = p.expect_err("129 buffers");
     assert_eq!(f.reason, FailureReason::CountConflict, "{f}");
     assert!(f.message.contains("above the hard cap 128"), "{f}");
 }
@@ -95,17 +102,9 @@ fn one_participant_asking_for_more_than_128_buffers_is_a_protocol_error() {
 
 #[test]
 fn exactly_128_buffers_arrive_with_their_fds() {
-    let server = TestServer::start();
-    let (_pc, p) = server.accord();
-    let (_cc, c) = server.accord();
-    let token = p.create_collection();
-    let imported = c.import(&token.duplicate().export().unwrap());
-    let (pk, ck) = (token.bind(), imported.bind());
-    pk.commit(&xrgb_exact(16, 16, 100));
-    ck.commit(&xrgb_exact(16, 16, 28));
-    c.flush().unwrap();
-    let a = pk.wait_allocated().expect("128 buffers are allowed");
-    let b = ck.wait_allocated().expect("both participants get them");
+    let (a, b) = two_clients_camping(100, 28);
+    let a = a.expect("128 buffers are allowed");
+    let b = b.expect("both participants get them");
     assert_eq!((a.buffers.len(), b.buffers.len()), (128, 128));
     for (x, y) in a.buffers.iter().zip(&b.buffers) {
         assert_eq!(x.inode().unwrap(), y.inode().unwrap(), "same memory");
