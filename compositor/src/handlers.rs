@@ -1,4 +1,4 @@
-//! `GlobalDispatch`/`Dispatch` impls: protocol objects to registry calls.
+//! `GlobalDispatch`/`Dispatch` impls: protocol objects to calls on [`Collections`](crate::collections::Collections).
 //! Every client-supplied value is checked here; misuse is a protocol error
 //! whose message says what was wrong and what was expected.
 
@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use accord_engine::{BufferCounts, FormatModifier, Usage};
 use accord_protocol::limits::{
-    FORMAT_ENTRY_BYTES, MAX_BUFFERS, MAX_CLIENT_OBJECTS, MAX_DEVICES, MAX_FORMAT_PAIRS,
-    MAX_FORMAT_PAIRS_PER_REQUEST, MAX_NAME_BYTES, MAX_PARTICIPANTS,
+    MAX_BUFFERS, MAX_CLIENT_OBJECTS, MAX_DEVICES, MAX_FORMAT_PAIRS, MAX_FORMAT_PAIRS_PER_REQUEST,
+    MAX_NAME_BYTES, MAX_PARTICIPANTS,
 };
 use accord_protocol::server::wp_buffer_collection_manager_v1::{
     self as manager, WpBufferCollectionManagerV1,
@@ -16,6 +16,7 @@ use accord_protocol::server::wp_buffer_collection_token_v1::{
     self as token, WpBufferCollectionTokenV1,
 };
 use accord_protocol::server::wp_buffer_collection_v1::{self as coll, WpBufferCollectionV1};
+use accord_vocabulary::codec;
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use wayland_server::backend::ClientId;
 use wayland_server::protocol::wl_buffer::WlBuffer;
@@ -23,7 +24,7 @@ use wayland_server::{
     Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource, WEnum,
 };
 
-use crate::registry::{is_well_formed_handle, Failed, Misuse, Reason};
+use crate::collections::{is_well_formed_handle, Failed, FailureReason, Misuse};
 use crate::state::{
     fail_token, BufferCollectionHandler, BufferCollectionState, CollectionData, SlotObject,
     TokenData, TokenState,
@@ -148,7 +149,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                     return;
                 }
                 let name = client_name(client, dh, "participant");
-                let slot = st.registry.create(name, cid.clone());
+                let slot = st.collections.create(name, cid.clone());
                 new_token(state, &cid, data_init, token, TokenState::Live(slot));
             }
             manager::Request::ImportToken { token, handle } => {
@@ -176,7 +177,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 ) {
                     return;
                 }
-                match st.registry.import(&handle, Instant::now()) {
+                match st.collections.import(&handle, Instant::now()) {
                     Some(slot) => {
                         new_token(state, &cid, data_init, token, TokenState::Live(slot));
                     }
@@ -185,7 +186,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                         fail_token(
                             &t,
                             &Failed {
-                                reason: Reason::UnknownHandle,
+                                reason: FailureReason::UnknownHandle,
                                 message: "import_token: the handle is unknown, already redeemed, \
                                           expired, or its collection is gone"
                                     .into(),
@@ -215,11 +216,11 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 let scanout = state.scanout_formats(&surface);
                 let constraints = compositor_constraints(formats, &scanout);
                 let st = state.buffer_collection_state();
-                st.registry.set_name(
+                st.collections.set_name(
                     slot,
                     format!("compositor for wl_surface@{}", surface.id().protocol_id()),
                 );
-                st.registry.commit(slot, constraints);
+                st.collections.commit(slot, constraints);
                 st.slots.remove(&slot);
                 st.surfaces.entry(slot.collection).or_insert(surface);
                 if let Some(d) = token.data::<TokenData>() {
@@ -296,7 +297,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
             (_, token::Request::Destroy) => {
                 if let TokenState::Live(slot) = ts {
                     let st = state.buffer_collection_state();
-                    st.registry.release(slot);
+                    st.collections.release(slot);
                     st.slots.remove(&slot);
                     data.set(TokenState::Released); // `destroyed` must not fail it
                     crate::state::flush(state);
@@ -349,7 +350,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 ) {
                     return;
                 }
-                match st.registry.duplicate(slot) {
+                match st.collections.duplicate(slot) {
                     Ok(Some(new)) => {
                         new_token(state, &cid, data_init, token, TokenState::Live(new));
                     }
@@ -376,7 +377,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                     );
                     return;
                 }
-                match st.registry.export(slot, cid, Instant::now()) {
+                match st.collections.export(slot, cid, Instant::now()) {
                     Ok(handle) => {
                         st.slots.remove(&slot);
                         data.set(TokenState::Exported);
@@ -384,7 +385,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                     }
                     Err(e) => {
                         // No randomness, no handle: fail the slot.
-                        st.registry
+                        st.collections
                             .fail(slot, &format!("no handle (getrandom: {e})"));
                     }
                 }
@@ -411,11 +412,11 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                     );
                     return;
                 }
-                st.registry.set_name(slot, name);
+                st.collections.set_name(slot, name);
             }
-            token::Request::SetDispensable => st.registry.set_dispensable(slot),
+            token::Request::SetDispensable => st.collections.set_dispensable(slot),
             token::Request::Bind { collection } => {
-                st.registry.bind(slot);
+                st.collections.bind(slot);
                 // The collection takes over the token's count (a bound
                 // token's destruction does not decrement it).
                 data.set(TokenState::Bound);
@@ -440,7 +441,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
         // Still live here means the client vanished without destroying it.
         if let TokenState::Live(slot) = data.get() {
             st.slots.remove(&slot);
-            st.registry
+            st.collections
                 .fail(slot, "its client disconnected before bind");
             crate::state::flush(state);
         }
@@ -468,7 +469,7 @@ fn inert_from_failed<D: BufferCollectionDispatch>(
     data_init: &mut DataInit<'_, D>,
 ) {
     let failed = data.failure().unwrap_or(Failed {
-        reason: Reason::ParticipantFailed,
+        reason: FailureReason::ParticipantFailed,
         message: "the token had already failed".into(),
     });
     match request {
@@ -505,7 +506,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 if let Some(slot) = data.slot {
                     let st = state.buffer_collection_state();
                     st.slots.remove(&slot);
-                    st.registry
+                    st.collections
                         .fail(slot, "it destroyed its collection before allocation");
                     crate::state::flush(state);
                 }
@@ -549,7 +550,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 drop(inner);
                 if let Some(slot) = data.slot {
                     let st = state.buffer_collection_state();
-                    st.registry.commit(slot, constraints);
+                    st.collections.commit(slot, constraints);
                     crate::state::flush(state);
                 }
             }
@@ -584,12 +585,14 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
         let st = state.buffer_collection_state();
         st.count_object(&client, -1);
         if let Some(slot) = data.slot {
-            // Only present if the collection is still negotiating.
-            if st.slots.remove(&slot).is_some() {
-                st.registry
-                    .fail(slot, "its client disconnected before allocation");
-                crate::state::flush(state);
-            }
+            // Before allocation this fails the collection (or drops a
+            // dispensable slot); after it, the participant just leaves.
+            st.slots.remove(&slot);
+            st.collections.fail(
+                slot,
+                "its collection object was destroyed or its client disconnected",
+            );
+            crate::state::flush(state);
         }
     }
 }
@@ -657,25 +660,18 @@ fn apply_constraint(
             c.usage = Usage(bits);
         }
         coll::Request::AddFormats { pairs } => {
-            let entries = pairs.len() / FORMAT_ENTRY_BYTES;
             // One message per broken rule: libwayland-server cuts error
             // messages at 127 bytes.
-            let broken = if pairs.len() % FORMAT_ENTRY_BYTES != 0 {
-                Some(format!(
-                    "array of {} bytes, not a multiple of {FORMAT_ENTRY_BYTES} bytes",
-                    pairs.len()
-                ))
-            } else if entries > MAX_FORMAT_PAIRS_PER_REQUEST {
-                Some(format!(
+            let broken = match codec::format_entries(&pairs) {
+                Err(ragged) => Some(ragged.to_string()),
+                Ok(entries) if entries > MAX_FORMAT_PAIRS_PER_REQUEST => Some(format!(
                     "{entries} entries; at most {MAX_FORMAT_PAIRS_PER_REQUEST} entries per request"
-                ))
-            } else if c.formats.len() + entries > MAX_FORMAT_PAIRS {
-                Some(format!(
+                )),
+                Ok(entries) if c.formats.len() + entries > MAX_FORMAT_PAIRS => Some(format!(
                     "{entries} more after {} pairs; at most {MAX_FORMAT_PAIRS} in total",
                     c.formats.len()
-                ))
-            } else {
-                None
+                )),
+                Ok(_) => None,
             };
             if let Some(broken) = broken {
                 return Err((
@@ -684,20 +680,7 @@ fn apply_constraint(
                 ));
             }
             c.formats
-                .extend(pairs.chunks_exact(FORMAT_ENTRY_BYTES).map(|e| {
-                    let word = |r: std::ops::Range<usize>| {
-                        let mut b = [0u8; 4];
-                        b.copy_from_slice(&e[r]);
-                        u32::from_ne_bytes(b)
-                    };
-                    let mut m = [0u8; 8];
-                    m.copy_from_slice(&e[8..16]);
-                    FormatModifier {
-                        format: word(0..4),
-                        scanout: word(4..8) & 1 != 0,
-                        modifier: u64::from_ne_bytes(m),
-                    }
-                }));
+                .extend(codec::decode_format_table(&pairs).into_iter().flatten());
         }
         coll::Request::SetSizeRange {
             min_width,
@@ -741,7 +724,7 @@ fn apply_constraint(
             max_bytes_hi,
             max_bytes_lo,
         } => {
-            c.max_bytes = (u64::from(max_bytes_hi) << 32) | u64::from(max_bytes_lo);
+            c.max_bytes = codec::join_u64(max_bytes_hi, max_bytes_lo);
         }
         coll::Request::SetBufferCounts {
             camping,
@@ -785,8 +768,9 @@ fn apply_constraint(
             }
             c.contiguous = bits & coll::MemoryFlags::Contiguous.bits() != 0;
         }
-        coll::Request::SetDevices { devices } => {
-            if devices.len() % 8 != 0 || devices.len() / 8 > MAX_DEVICES {
+        coll::Request::SetDevices { devices } => match codec::decode_devices(&devices) {
+            Ok(list) if list.len() <= MAX_DEVICES => c.devices = list,
+            _ => {
                 return Err((
                     coll::Error::InvalidDeviceList,
                     format!(
@@ -794,17 +778,9 @@ fn apply_constraint(
                          most {MAX_DEVICES} entries",
                         devices.len()
                     ),
-                ));
+                ))
             }
-            c.devices = devices
-                .chunks_exact(8)
-                .map(|e| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(e);
-                    u64::from_ne_bytes(b)
-                })
-                .collect();
-        }
+        },
         _ => {}
     }
     Ok(())

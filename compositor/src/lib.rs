@@ -56,9 +56,9 @@
 //! neither committed nor released.
 
 pub mod backend;
+pub mod collections;
 mod handlers;
 pub mod kms;
-pub mod registry;
 mod state;
 mod wl_buffer;
 

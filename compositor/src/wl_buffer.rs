@@ -23,8 +23,8 @@ use wayland_server::protocol::wl_buffer::{self, WlBuffer};
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 
 use crate::backend::MemoryKind;
+use crate::collections::Allocation;
 use crate::handlers::BufferCollectionDispatch;
-use crate::registry::Allocation;
 use crate::state::BufferCollectionState;
 
 /// User data of a `wl_buffer` over memfd memory: one buffer of an allocation.

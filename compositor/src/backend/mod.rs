@@ -27,20 +27,9 @@ pub use verify::verify_layout;
 
 pub mod memfd;
 
-/// What kind of memory a backend hands out. Sent to clients so that memfd is
-/// never mistaken for a dma-buf.
-///
-/// ```
-/// use accord_smithay::backend::{memfd::MemfdAllocator, Allocator, MemoryKind};
-/// assert_eq!(MemfdAllocator::new().memory_kind(), MemoryKind::Memfd);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MemoryKind {
-    /// A real dma-buf (DMA_BUF_IOCTL_SYNC applies).
-    DmaBuf,
-    /// A sealed memfd: shared memory, not a dma-buf.
-    Memfd,
-}
+/// What kind of memory a backend hands out (sent to clients so that memfd
+/// is never mistaken for a dma-buf).
+pub use accord_vocabulary::MemoryKind;
 
 /// One plane of an allocated buffer.
 ///
