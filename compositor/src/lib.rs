@@ -57,13 +57,17 @@
 
 pub mod backend;
 pub mod collections;
-mod handlers;
+mod dispatch;
+mod events;
+mod handler;
 pub mod kms;
+mod participant;
 mod state;
+mod wire_constraints;
 mod wl_buffer;
 
 pub use accord_protocol::limits;
-pub use handlers::BufferCollectionDispatch;
+pub use dispatch::BufferCollectionDispatch;
 pub use state::{BufferCollectionHandler, BufferCollectionState, CollectionData, TokenData};
 pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};
 

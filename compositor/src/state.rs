@@ -1,116 +1,24 @@
-//! [`BufferCollectionState`], the [`BufferCollectionHandler`] trait and the
-//! per-object user data. The request handlers live in `handlers.rs`.
+//! [`BufferCollectionState`] and the per-object user data. The embedder's
+//! trait is in `handler.rs`, the request dispatch in `dispatch/`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_engine::{Constraints, Decision, FormatModifier, Usage};
+use accord_engine::{Constraints, Decision, Usage};
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
-use accord_protocol::server::wp_buffer_collection_v1::{
-    FailureReason as WireFailureReason, MemoryKind as WireMemoryKind, WpBufferCollectionV1,
-};
-use accord_vocabulary::codec;
+use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
 use wayland_server::backend::{ClientId, GlobalId};
 use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{DisplayHandle, GlobalDispatch, Resource};
 
 use crate::backend::Allocator;
 use crate::collections::{
-    Allocation, Collections, Confirmation, Failed, FailureReason, Outcome, Resolution, SlotId,
+    Allocation, Collections, Confirmation, Failed, Outcome, Resolution, SlotId,
 };
-
-/// What the embedding compositor supplies.
-///
-/// ```
-/// use accord_engine::{FormatModifier, MOD_LINEAR};
-/// use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
-///
-/// struct State {
-///     accord: BufferCollectionState,
-/// }
-/// impl BufferCollectionHandler for State {
-///     fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
-///         &mut self.accord
-///     }
-///     fn renderer_formats(&self) -> Vec<FormatModifier> {
-///         let xrgb8888 = u32::from_le_bytes(*b"XR24");
-///         vec![FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false }]
-///     }
-/// }
-/// ```
-pub trait BufferCollectionHandler {
-    /// The module's state inside yours.
-    ///
-    /// ```
-    /// fn quota(state: &mut impl accord_smithay::BufferCollectionHandler) {
-    ///     state.buffer_collection_state().set_client_quota(256 << 20);
-    /// }
-    /// ```
-    fn buffer_collection_state(&mut self) -> &mut BufferCollectionState;
-
-    /// (format, modifier) pairs your renderer can import, most preferred
-    /// first (Pixman: LINEAR only). Used for `attach_surface` participants.
-    ///
-    /// ```
-    /// # use accord_engine::{FormatModifier, MOD_LINEAR};
-    /// // Pixman imports LINEAR only.
-    /// fn pixman_formats(fourccs: &[u32]) -> Vec<FormatModifier> {
-    ///     fourccs
-    ///         .iter()
-    ///         .map(|&format| FormatModifier { format, modifier: MOD_LINEAR, scanout: false })
-    ///         .collect()
-    /// }
-    /// assert_eq!(pixman_formats(&[u32::from_le_bytes(*b"XR24")]).len(), 1);
-    /// ```
-    fn renderer_formats(&self) -> Vec<FormatModifier>;
-
-    /// Pairs the display planes showing `surface` can scan out. Empty means
-    /// composition only (the default).
-    ///
-    /// The pairs come from the plane's `IN_FORMATS` and must be a subset of
-    /// [`renderer_formats`](Self::renderer_formats), so composition stays a
-    /// fallback; [`kms::compositor_formats`](crate::kms::compositor_formats)
-    /// builds that list, marking the scanout-capable pairs.
-    ///
-    /// ```no_run
-    /// # use accord_engine::FormatModifier;
-    /// # use accord_smithay::kms::{compositor_formats, PlaneInfo};
-    /// # fn demo(primary: &PlaneInfo, renderer: &[FormatModifier]) {
-    /// let pairs: Vec<FormatModifier> = compositor_formats(primary, renderer);
-    /// assert!(pairs.iter().any(|p| p.scanout));
-    /// # }
-    /// ```
-    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
-        Vec::new()
-    }
-
-    /// Confirm a scanout decision on the device before anything is
-    /// allocated: called once per collection whose negotiated usage
-    /// includes scanout and that has an `attach_surface` participant, with
-    /// the first surface attached. Return the decision to allocate: the
-    /// same one when the display takes it, another of its `alternatives`
-    /// ([`Decision::for_candidate`]) when it does not, with `scanout` false
-    /// for a renderer-only fallback. The default confirms nothing and
-    /// returns `decision` as it is.
-    ///
-    /// On KMS, [`kms::confirm_scanout`](crate::kms::confirm_scanout) does
-    /// the work (one buffer, `AddFB2`, atomic `TEST_ONLY` on the plane):
-    ///
-    /// ```no_run
-    /// # use accord_engine::Decision;
-    /// # use accord_smithay::backend::Allocator;
-    /// # use accord_smithay::kms::{confirm_scanout, Card, ScanoutTarget};
-    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn Allocator>> }
-    /// # fn hook(kms: &mut Kms, decision: &Decision) -> Decision {
-    /// confirm_scanout(&kms.card, &kms.target, decision, &mut kms.placements).decision
-    /// # }
-    /// ```
-    fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
-        decision.clone()
-    }
-}
+use crate::events::{fail_token, send_outcome};
+pub use crate::handler::BufferCollectionHandler;
 
 /// The module's state: the global, every collection, the allocator
 /// and the protocol objects that hold slots.
@@ -514,57 +422,4 @@ impl CollectionData {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, CollectionInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
-}
-
-pub(crate) fn fail_token(token: &WpBufferCollectionTokenV1, f: &Failed) {
-    if let Some(data) = token.data::<TokenData>() {
-        data.set(TokenState::Failed);
-        *data.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.clone());
-    }
-    token.failed(wire_reason(f.reason), f.message.clone());
-}
-
-/// Send the outcome to one participant's collection object.
-pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
-    let Some(data) = c.data::<CollectionData>() else {
-        return;
-    };
-    match outcome {
-        Outcome::Failed(f) => {
-            data.lock().failed = true;
-            c.failed(wire_reason(f.reason), f.message.clone());
-        }
-        Outcome::Allocated(a) => {
-            data.lock().allocation = Some(a.clone());
-            let d = &a.decision;
-            let kind =
-                WireMemoryKind::try_from(a.memory.to_wire()).unwrap_or(WireMemoryKind::Dmabuf);
-            let (modifier_hi, modifier_lo) = codec::split_u64(d.modifier);
-            c.settings(
-                d.format,
-                modifier_hi,
-                modifier_lo,
-                d.width,
-                d.height,
-                d.buffer_count,
-                kind,
-            );
-            for (i, b) in a.buffers.iter().enumerate() {
-                let (size_hi, size_lo) = codec::split_u64(b.size_bytes);
-                c.buffer(i as u32, size_hi, size_lo);
-                for (p, plane) in b.planes.iter().enumerate() {
-                    // Offsets are bounded by MAX_BUFFER_BYTES (< 4 GiB).
-                    let offset = u32::try_from(plane.offset).unwrap_or(u32::MAX);
-                    use std::os::fd::AsFd;
-                    c.plane(i as u32, p as u32, plane.fd.as_fd(), offset, plane.stride);
-                }
-            }
-            c.allocated();
-        }
-    }
-}
-
-/// The vocabulary's reason as the protocol enum (same numbering).
-pub(crate) fn wire_reason(r: FailureReason) -> WireFailureReason {
-    WireFailureReason::try_from(r.to_wire()).unwrap_or(WireFailureReason::InvalidConstraint)
 }

@@ -19,13 +19,12 @@ use std::sync::Arc;
 use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
 use smithay::backend::allocator::{Fourcc, Modifier};
 use smithay::backend::renderer::ImportMem;
-use wayland_server::protocol::wl_buffer::{self, WlBuffer};
-use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
+use wayland_server::protocol::wl_buffer::WlBuffer;
+use wayland_server::{DataInit, New, Resource};
 
 use crate::backend::MemoryKind;
 use crate::collections::Allocation;
-use crate::handlers::BufferCollectionDispatch;
-use crate::state::BufferCollectionState;
+use crate::dispatch::BufferCollectionDispatch;
 
 /// User data of a `wl_buffer` over memfd memory: one buffer of an allocation.
 ///
@@ -207,20 +206,4 @@ fn to_dmabuf(a: &Allocation, index: usize) -> Option<Dmabuf> {
         builder.add_plane(fd, i as u32, u32::try_from(p.offset).ok()?, p.stride);
     }
     builder.build()
-}
-
-impl<D: BufferCollectionDispatch> Dispatch<WlBuffer, MemfdBuffer, D> for BufferCollectionState {
-    fn request(
-        _state: &mut D,
-        _client: &Client,
-        _resource: &WlBuffer,
-        request: wl_buffer::Request,
-        _data: &MemfdBuffer,
-        _dh: &DisplayHandle,
-        _data_init: &mut DataInit<'_, D>,
-    ) {
-        // Only `destroy`, handled by wayland-server; the memory is freed
-        // when the last holder of the allocation drops it.
-        let _ = request;
-    }
 }
