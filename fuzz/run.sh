@@ -12,12 +12,13 @@ runs=${2:-10000000}
 corpus=corpus/$target
 mkdir -p "$corpus"
 set -- -runs="$runs" -print_final_stats=1 "$@"
-seeds=""
+# The saved findings and seeds of fuzz/regressions/<target>/ start every run.
+seeds=regressions/$target
 case $target in
-scenario_raw) seeds=../examples/scenarios; set -- -dict=scenario.dict "$@" ;;
+scenario_raw) seeds="$seeds ../examples/scenarios"; set -- -dict=scenario.dict "$@" ;;
 esac
 if [ "${ASAN:-0}" = 1 ]; then
-	# shellcheck disable=SC2086 # $seeds is empty or one path
+	# shellcheck disable=SC2086 # $seeds is one or two paths
 	exec env RUSTC_BOOTSTRAP=1 nice -n 19 cargo fuzz run "$target" "$corpus" $seeds -- "$@"
 fi
 # shellcheck disable=SC2086

@@ -524,3 +524,131 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
         )
     })
 }
+
+/// The inverse of [`Case::from_bytes`] for hand-made seeds
+/// (`fuzz/regressions/engine/`): bytes that decode to exactly
+/// `participants` and `policy` (identity permutation). Every participant
+/// is encoded as "wild", which reads each value in full; names must be
+/// among [`NAMES`] and cost entries' formats and modifiers among the tame
+/// universes. `None` if the case cannot be expressed.
+pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>> {
+    let mut out = Enc(Vec::new());
+    if participants.len() > MAX_PARTICIPANTS || policy.costs.len() > 3 {
+        return None;
+    }
+    // `below(8) == 0`: the participant count follows, `below(7)`.
+    out.u8(0);
+    out.u8(participants.len() as u8);
+    for p in participants {
+        out.u8(0); // wild
+        out.u8(NAMES.iter().position(|n| *n == p.name)? as u8);
+        out.u8(0); // usage as a raw u32
+        out.u32(p.usage.0);
+        if p.formats.len() > MAX_PAIRS {
+            return None;
+        }
+        out.u8(p.formats.len() as u8);
+        for f in &p.formats {
+            out.u8(10); // raw format code
+            out.u32(f.format);
+            out.u8(4); // modifier as u64_edge ...
+            out.u8(4); // ... raw
+            out.u64(f.modifier);
+            out.u8(u8::from(f.scanout));
+        }
+        out.edge(p.min_size.0);
+        out.edge(p.min_size.1);
+        out.limit(p.max_size.0);
+        out.limit(p.max_size.1);
+        for a in [
+            p.size_alignment.0,
+            p.size_alignment.1,
+            p.stride_alignment,
+            p.offset_alignment,
+            p.base_alignment,
+        ] {
+            out.u8(7); // alignment as u32_edge
+            out.edge(a);
+        }
+        out.limit(p.min_stride);
+        out.limit(p.max_stride);
+        if p.max_bytes == 0 {
+            out.u8(1);
+        } else {
+            out.u8(0);
+            out.u8(4); // u64_edge, raw
+            out.u64(p.max_bytes);
+        }
+        for v in [
+            p.buffers.camping,
+            p.buffers.dedicated_slack,
+            p.buffers.shared_slack,
+            p.buffers.min,
+        ] {
+            out.edge(v);
+        }
+        out.limit(p.buffers.max);
+        out.u8(u8::from(p.contiguous));
+        if p.devices.len() > 2 {
+            return None;
+        }
+        out.u8(p.devices.len() as u8);
+        for &d in &p.devices {
+            out.u8(4);
+            out.u64(d);
+        }
+        out.u8(u8::from(p.dispensable));
+    }
+    out.u8(policy.costs.len() as u8);
+    for c in &policy.costs {
+        out.u8(u8::from(c.format.is_some()));
+        if let Some(f) = c.format {
+            let i = FORMATS
+                .iter()
+                .position(|n| formats::parse_name(n) == Some(f))
+                .or((f == NV15).then_some(9))?;
+            out.u8(i as u8);
+        }
+        out.u8(u8::from(c.modifier.is_some()));
+        if let Some(m) = c.modifier {
+            out.u8(MODIFIERS.iter().position(|&x| x == m)? as u8);
+        }
+        out.u8(0);
+        out.u32(c.usage.0);
+        out.edge(c.cost);
+    }
+    // The permutation: `swap(i, i)` for every step keeps the identity.
+    for i in (1..participants.len()).rev() {
+        out.u8(i as u8);
+    }
+    Some(out.0)
+}
+
+/// Bytes for [`Bytes`]' readers (little-endian, as they read).
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    /// `u32_edge`, raw branch.
+    fn edge(&mut self, v: u32) {
+        self.u8(5);
+        self.u32(v);
+    }
+    /// `Bytes::limit`: 0 is "none".
+    fn limit(&mut self, v: u32) {
+        if v == 0 {
+            self.u8(1);
+        } else {
+            self.u8(0);
+            self.edge(v);
+        }
+    }
+}

@@ -11,3 +11,4 @@
 pub mod bytes;
 pub mod engine;
 pub mod scenario;
+pub mod seeds;

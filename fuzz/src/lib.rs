@@ -8,7 +8,7 @@
 
 #[path = "../logic/mod.rs"]
 mod logic;
-pub use logic::{bytes, engine, scenario};
+pub use logic::{bytes, engine, scenario, seeds};
 
 #[path = "../wire/mod.rs"]
 pub mod wire;

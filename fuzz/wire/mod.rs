@@ -60,6 +60,13 @@ pub mod stats {
     pub static FAILED: AtomicUsize = AtomicUsize::new(0);
     pub static PROTOCOL_ERRORS: AtomicUsize = AtomicUsize::new(0);
 
+    /// `ClientData::disconnected` calls for a client already counted
+    /// (wayland-backend's double call, FUZZING.md finding 6).
+    pub static REPEATED_DISCONNECTS: AtomicUsize = AtomicUsize::new(0);
+    /// Handles left pending by a gone client's garbage messages (a raw
+    /// message that was a well-formed `export`, finding 10).
+    pub static GARBAGE_PENDING: AtomicUsize = AtomicUsize::new(0);
+
     pub(super) fn count(c: &AtomicUsize) {
         c.fetch_add(1, Ordering::Relaxed);
     }
@@ -68,6 +75,33 @@ pub mod stats {
     pub fn get() -> (usize, usize, usize) {
         let g = |c: &AtomicUsize| c.load(Ordering::Relaxed);
         (g(&ALLOCATED), g(&FAILED), g(&PROTOCOL_ERRORS))
+    }
+
+    /// A garbage message the harness turned into an invalid opcode
+    /// (`steer_clear_of_smithay`): the request it would have been
+    /// (`interface.request`, or `unknown object`) and its payload.
+    #[derive(Clone, Debug)]
+    pub struct Steered {
+        pub request: String,
+        pub payload: Vec<u8>,
+    }
+
+    static STEERED: std::sync::Mutex<Vec<Steered>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn steered(request: String, payload: &[u8]) {
+        let mut s = STEERED.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded: a long fuzzing run only needs the count to stay sane.
+        if s.len() < 1024 {
+            s.push(Steered {
+                request,
+                payload: payload.to_vec(),
+            });
+        }
+    }
+
+    /// The steered messages recorded since the last call.
+    pub fn take_steered() -> Vec<Steered> {
+        std::mem::take(&mut *STEERED.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -773,7 +807,16 @@ fn garbage(c: &WireClient, b: &mut Bytes) -> Vec<u8> {
         _ => c.objects.keys().copied().max().unwrap_or(1),
     };
     let payload: Vec<u8> = (0..4 * b.below(8)).map(|_| b.u8()).collect();
-    let opcode = steer_clear_of_smithay(c.objects.get(&object).copied(), b.u16());
+    let wanted = b.u16();
+    let interface = c.objects.get(&object).copied();
+    let opcode = steer_clear_of_smithay(interface, wanted);
+    if opcode != wanted {
+        let request = interface.map_or("unknown object".to_string(), |i| {
+            format!("{}.{}", i.name, i.requests[usize::from(wanted)].name)
+        });
+        trace!("  steered: {request}");
+        stats::steered(request, &payload);
+    }
     let head = (((8 + payload.len()) as u32) << 16) | u32::from(opcode);
     let mut m = object.to_ne_bytes().to_vec();
     m.extend_from_slice(&head.to_ne_bytes());
@@ -935,12 +978,12 @@ pub fn check_with(server: &mut Server, data: &[u8], any_null: bool) -> Result<()
     case.dispatch()?;
 
     // Everyone leaves; nothing may remain.
-    let ids: Vec<(ClientId, usize)> = case
+    let ids: Vec<(ClientId, usize, usize)> = case
         .clients
         .iter()
         .map(|c| {
             let unseen = c.exports.saturating_sub(c.handles_received);
-            (c.id.clone(), unseen + c.garbage)
+            (c.id.clone(), unseen, c.garbage)
         })
         .collect();
     case.clients.clear();
@@ -951,9 +994,15 @@ pub fn check_with(server: &mut Server, data: &[u8], any_null: bool) -> Result<()
             case.server.disconnects() - disconnects_before
         ));
     }
-    for (id, unseen_handles) in &ids {
+    for (id, unseen_exports, garbage) in &ids {
         let left = case.server.state.accord.objects_of(id);
-        if left > *unseen_handles {
+        if left > *unseen_exports {
+            // Only a garbage message can have exported these (finding 10).
+            stats::GARBAGE_PENDING
+                .fetch_add(left - unseen_exports, std::sync::atomic::Ordering::Relaxed);
+        }
+        let unseen_handles = unseen_exports + garbage;
+        if left > unseen_handles {
             return Err(format!(
                 "{left} objects/handles left for gone client {id:?} \
                  (at most {unseen_handles} handles it never received may be pending)"

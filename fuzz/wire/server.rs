@@ -44,6 +44,8 @@ impl ClientData for ClientState {
         }
         if !self.gone.swap(true, Ordering::Relaxed) {
             self.disconnects.fetch_add(1, Ordering::Relaxed);
+        } else {
+            super::stats::count(&super::stats::REPEATED_DISCONNECTS);
         }
     }
 }

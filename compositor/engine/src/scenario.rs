@@ -15,6 +15,13 @@
 //! ```
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`. Errors carry the path of the offending field.
+//!
+//! An optional top-level `provenance` says where the numbers come from
+//! ([`provenance`]): `{"kind": "hand-written", "source": "<citation>"}`
+//! (driver code, a datasheet), or `{"kind": "captured", "source":
+//! "<capture file>", "participant": "<name>", "plane": "primary"}` for a
+//! participant taken from `accord info --json` in the real-kernel tier.
+//! The solver ignores it; the example scenarios must all have one.
 
 use serde_json::{json, Map, Value};
 
@@ -379,10 +386,19 @@ pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
     let top = Obj::new(
         &v,
         String::new(),
-        &["participants", "costs", "description", "expect"],
+        &[
+            "participants",
+            "costs",
+            "description",
+            "expect",
+            "provenance",
+        ],
     )?;
     if let Some(d) = top.get("description") {
         string(d, "description")?;
+    }
+    if let Some(p) = top.get("provenance") {
+        parse_provenance(p)?;
     }
     top.required("participants")?;
     let participants = top
@@ -399,6 +415,70 @@ pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
         None => Policy::default(),
     };
     Ok((participants, policy))
+}
+
+/// Where a scenario's numbers come from (its `provenance` field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provenance {
+    /// Written by hand from a cited source (driver code, a datasheet).
+    HandWritten { source: String },
+    /// One participant taken from `accord info --json` in the real-kernel
+    /// tier: `source` is the capture file (relative to the repository),
+    /// `participant` the participant it describes, `plane` the KMS plane
+    /// type whose formats it lists as scanout-capable.
+    Captured {
+        source: String,
+        participant: String,
+        plane: String,
+    },
+}
+
+fn non_empty<'a>(o: &Obj<'a>, key: &str) -> Result<&'a str> {
+    let s = string(o.required(key)?, &o.field(key))?;
+    if s.trim().is_empty() {
+        return err(&o.field(key), "must not be empty");
+    }
+    Ok(s)
+}
+
+fn parse_provenance(v: &Value) -> Result<Provenance> {
+    let kind = v
+        .get("kind")
+        .and_then(Value::as_str)
+        .filter(|k| matches!(*k, "hand-written" | "captured"));
+    let allowed: &[&str] = match kind {
+        Some("captured") => &["kind", "source", "participant", "plane"],
+        _ => &["kind", "source"],
+    };
+    let o = Obj::new(v, "provenance".into(), allowed)?;
+    let k = string(o.required("kind")?, "provenance.kind")?;
+    match k {
+        "hand-written" => Ok(Provenance::HandWritten {
+            source: non_empty(&o, "source")?.into(),
+        }),
+        "captured" => Ok(Provenance::Captured {
+            source: non_empty(&o, "source")?.into(),
+            participant: non_empty(&o, "participant")?.into(),
+            plane: non_empty(&o, "plane")?.into(),
+        }),
+        other => err(
+            "provenance.kind",
+            format!("expected \"hand-written\" or \"captured\", got \"{other}\""),
+        ),
+    }
+}
+
+/// A scenario's `provenance`, `None` when it has none. Errors as
+/// [`parse`]'s (which checks it too).
+pub fn provenance(s: &str) -> Result<Option<Provenance>> {
+    let v = parse_json(s)?;
+    let Some(map) = v.as_object() else {
+        return err("", "expected an object");
+    };
+    map.get("provenance")
+        .filter(|p| !p.is_null())
+        .map(parse_provenance)
+        .transpose()
 }
 
 /// `"0x0100000000000002"`: the JSON form of a modifier.

@@ -126,6 +126,9 @@ fn every_example_scenario_is_a_fuzz_seed() {
 /// A target's check.
 type Check = fn(&[u8]) -> Result<(), String>;
 
+/// Every input under `fuzz/regressions/{engine,scenario_raw,scenario_mutate}/`
+/// (findings and seeds) still passes its target's check. Each directory
+/// must exist and hold inputs; the counts are printed.
 #[test]
 fn fuzz_regressions_stay_fixed() {
     let targets: [(&str, Check); 3] = [
@@ -134,8 +137,104 @@ fn fuzz_regressions_stay_fixed() {
         ("scenario_mutate", scenario::check_mutated),
     ];
     for (target, check) in targets {
-        for (file, data) in seeded::regressions(fuzz_dir(), target) {
-            check(&data).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let inputs = seeded::regressions(fuzz_dir(), target);
+        for (file, data) in &inputs {
+            check(data).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         }
+        seeded::report(target, &inputs);
+        assert!(
+            !inputs.is_empty(),
+            "fuzz/regressions/{target}/ holds no input: the replay replayed nothing"
+        );
+    }
+}
+
+/// The seed files are what `fuzz/logic/seeds.rs` generates, `seeds.md`
+/// lists them, and each still reaches the outcome it was chosen for.
+/// `ACCORD_WRITE_SEEDS=1` rewrites the files first.
+#[test]
+fn seeds_are_what_they_claim() {
+    for target in ["engine", "scenario_raw", "scenario_mutate"] {
+        let dir = fuzz_dir().join("regressions").join(target);
+        let seeds = fuzz_logic::seeds::seeds(target);
+        let index = fuzz_logic::seeds::index(target, &seeds);
+        if std::env::var_os("ACCORD_WRITE_SEEDS").is_some() {
+            std::fs::create_dir_all(&dir).expect("create the seeds directory");
+            for (file, _) in seeded::regressions(fuzz_dir(), target) {
+                if seeded::is_seed(&file) {
+                    std::fs::remove_file(&file).expect("remove an old seed");
+                }
+            }
+            for seed in &seeds {
+                std::fs::write(dir.join(format!("seed-{}", seed.name)), &seed.data)
+                    .expect("write a seed");
+            }
+            std::fs::write(dir.join("seeds.md"), &index).expect("write seeds.md");
+        }
+        let on_disk: Vec<(std::path::PathBuf, Vec<u8>)> = seeded::regressions(fuzz_dir(), target)
+            .into_iter()
+            .filter(|(f, _)| seeded::is_seed(f))
+            .collect();
+        let names: Vec<String> = on_disk
+            .iter()
+            .map(|(f, _)| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let mut expected: Vec<String> = seeds.iter().map(|s| format!("seed-{}", s.name)).collect();
+        expected.sort();
+        assert_eq!(
+            names, expected,
+            "{target}: seed files differ from fuzz/logic/seeds.rs (ACCORD_WRITE_SEEDS=1 rewrites them)"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("seeds.md"))
+                .ok()
+                .as_deref(),
+            Some(index.as_str()),
+            "{target}/seeds.md is stale (ACCORD_WRITE_SEEDS=1 rewrites it)"
+        );
+        for seed in &seeds {
+            let file = dir.join(format!("seed-{}", seed.name));
+            let data = std::fs::read(&file).expect("seed file");
+            assert!(
+                data == seed.data,
+                "{}: not what seeds.rs generates",
+                file.display()
+            );
+            let got = match target {
+                "engine" => {
+                    let case = engine::Case::from_bytes(&data);
+                    fuzz_logic::seeds::outcome(&case.participants, &case.policy)
+                }
+                "scenario_raw" => {
+                    let text = std::str::from_utf8(&data).expect("UTF-8");
+                    let (ps, policy) = accord_engine::scenario::parse(text)
+                        .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+                    // The same constraints as the engine seed of that name:
+                    // the byte encoder and the printed scenario agree.
+                    let bytes = std::fs::read(dir.join(format!(
+                        "../engine/seed-{}",
+                        seed.name.trim_end_matches(".json")
+                    )))
+                    .expect("engine seed of the same name");
+                    let case = engine::Case::from_bytes(&bytes);
+                    assert_eq!(
+                        (&case.participants, &case.policy),
+                        (&ps, &policy),
+                        "{}: engine bytes and scenario text differ",
+                        seed.name
+                    );
+                    fuzz_logic::seeds::outcome(&ps, &policy)
+                }
+                _ => fuzz_logic::seeds::mutate_class(&data),
+            };
+            assert!(
+                got.contains(&seed.expect),
+                "{}: outcome {got:?} does not contain {:?}",
+                file.display(),
+                seed.expect
+            );
+            eprintln!("{target}/seed-{}: {got}", seed.name);
+        }
+        eprintln!("{target}: {} seeds checked", seeds.len());
     }
 }

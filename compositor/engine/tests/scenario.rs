@@ -191,3 +191,171 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn provenance_is_read_and_checked() {
+    use scenario::{provenance, Provenance};
+    let with = |p: &str| {
+        format!(
+            r#"{{"provenance": {p}, "participants": [{{"name": "a", "formats": [{{"format": "nv12"}}]}}]}}"#
+        )
+    };
+    let text = with(r#"{"kind": "hand-written", "source": "drm_fourcc.h"}"#);
+    assert!(parse(&text).is_ok());
+    assert_eq!(
+        provenance(&text).unwrap(),
+        Some(Provenance::HandWritten {
+            source: "drm_fourcc.h".into()
+        })
+    );
+    let text =
+        with(r#"{"kind": "captured", "source": "c.json", "participant": "a", "plane": "primary"}"#);
+    assert_eq!(
+        provenance(&text).unwrap(),
+        Some(Provenance::Captured {
+            source: "c.json".into(),
+            participant: "a".into(),
+            plane: "primary".into()
+        })
+    );
+    assert_eq!(
+        provenance(r#"{"participants": []}"#).unwrap(),
+        None,
+        "optional for `accord solve`"
+    );
+    for (p, path, message) in [
+        (
+            r#"{"kind": "guessed", "source": "x"}"#,
+            "provenance.kind",
+            "expected \"hand-written\" or \"captured\", got \"guessed\"",
+        ),
+        (
+            r#"{"source": "x"}"#,
+            "provenance.kind",
+            "required field is missing",
+        ),
+        (
+            r#"{"kind": "hand-written"}"#,
+            "provenance.source",
+            "required field is missing",
+        ),
+        (
+            r#"{"kind": "hand-written", "source": " "}"#,
+            "provenance.source",
+            "must not be empty",
+        ),
+        (
+            r#"{"kind": "hand-written", "source": "x", "plane": "primary"}"#,
+            "provenance",
+            "unknown field \"plane\" (known: kind, source)",
+        ),
+        (
+            r#"{"kind": "captured", "source": "x", "plane": "primary"}"#,
+            "provenance.participant",
+            "required field is missing",
+        ),
+        (r#""captured""#, "provenance", "expected an object"),
+    ] {
+        let e = parse(&with(p)).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            (path, message),
+            "{p}"
+        );
+        assert_eq!(provenance(&with(p)).unwrap_err(), e, "{p}");
+    }
+}
+
+/// Every example scenario says where its numbers come from: a hand-written
+/// one cites a source, a captured one names a capture file whose device
+/// section its participant agrees with (scanout pairs listed by that
+/// plane, the cursor plane's size from the CURSOR_WIDTH/HEIGHT caps).
+#[test]
+fn every_example_scenario_has_provenance() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files: Vec<_> = std::fs::read_dir(root.join("examples/scenarios"))
+        .expect("examples/scenarios")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{} scenarios", files.len());
+    let (mut hand, mut captured) = (0, 0);
+    for file in &files {
+        let name = file.display();
+        let text = std::fs::read_to_string(file).expect("readable scenario");
+        match scenario::provenance(&text).unwrap_or_else(|e| panic!("{name}: {e}")) {
+            None => {
+                panic!("{name}: no \"provenance\" (captured, or hand-written from a cited source)")
+            }
+            Some(scenario::Provenance::HandWritten { .. }) => hand += 1,
+            Some(scenario::Provenance::Captured {
+                source,
+                participant,
+                plane,
+            }) => {
+                captured += 1;
+                let cap: serde_json::Value = serde_json::from_str(
+                    &std::fs::read_to_string(root.join(&source))
+                        .unwrap_or_else(|e| panic!("{name}: {source}: {e}")),
+                )
+                .unwrap_or_else(|e| panic!("{name}: {source}: {e}"));
+                check_against_capture(&text, &cap["device"], &participant, &plane)
+                    .unwrap_or_else(|e| panic!("{name}: {e} (capture {source})"));
+            }
+        }
+    }
+    eprintln!(
+        "{} scenarios: {hand} hand-written, {captured} captured",
+        files.len()
+    );
+}
+
+fn check_against_capture(
+    text: &str,
+    device: &serde_json::Value,
+    participant: &str,
+    plane: &str,
+) -> Result<(), String> {
+    let (ps, _) = parse(text).map_err(|e| e.to_string())?;
+    let p = ps
+        .iter()
+        .find(|p| p.name == participant)
+        .ok_or_else(|| format!("no participant {participant:?}"))?;
+    let listed = &device["planes"][plane]["formats"];
+    let lists = |format: u32, modifier: u64| {
+        listed.as_array().into_iter().flatten().any(|f| {
+            f["format"] == accord_engine::formats::name(format).as_str()
+                && f["modifiers"].as_array().into_iter().flatten().any(|m| {
+                    m.as_str() == Some(accord_engine::formats::modifier_name(modifier).as_str())
+                })
+        })
+    };
+    let scanout: Vec<_> = p.formats.iter().filter(|f| f.scanout).collect();
+    if scanout.is_empty() {
+        return Err(format!("{participant} marks no pair scanout"));
+    }
+    for f in scanout {
+        if !lists(f.format, f.modifier) {
+            return Err(format!(
+                "{participant} marks {} {} scanout; the captured {plane} plane does not list it: {listed}",
+                accord_engine::formats::name(f.format),
+                accord_engine::formats::modifier_name(f.modifier)
+            ));
+        }
+    }
+    let cap = |k: &str| device["caps"][k].as_u64().map(|v| v as u32);
+    let expected_max = if plane == "cursor" {
+        (cap("CURSOR_WIDTH"), cap("CURSOR_HEIGHT"))
+    } else {
+        let fb = |i: usize| device["fb_max"][i].as_u64().map(|v| v as u32);
+        (fb(0), fb(1))
+    };
+    if (Some(p.max_size.0), Some(p.max_size.1)) != expected_max {
+        return Err(format!(
+            "{participant} max_size {:?}, the capture says {expected_max:?}",
+            p.max_size
+        ));
+    }
+    Ok(())
+}

@@ -25,7 +25,7 @@ fn accord_bin() -> Result<PathBuf, String> {
     Ok(bin)
 }
 
-fn info_json() -> Result<Value, String> {
+pub(crate) fn info_json() -> Result<Value, String> {
     let out = Command::new(accord_bin()?)
         .args(["info", "--json"])
         .output()

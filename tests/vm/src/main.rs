@@ -5,6 +5,7 @@
 //! tests whose name contains NAME_PART).
 
 mod backends;
+mod capture;
 mod common;
 mod confirm;
 mod dmabuf;
@@ -22,6 +23,17 @@ fn main() {
             common::CARD0
         );
         std::process::exit(1);
+    }
+    // `scripts/capture-scenario`: print the virtio-gpu capture and stop.
+    if std::env::args().nth(1).as_deref() == Some("--capture-virtio-gpu") {
+        match capture::capture() {
+            Ok(v) => println!("{}", serde_json::to_string_pretty(&v).expect("JSON")),
+            Err(e) => {
+                eprintln!("accord-vm-tests: capture failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
     }
     let tests: &[harness::Test] = &[
         ("probe_virtio_gpu_planes", probe::virtio_gpu_planes),
@@ -112,6 +124,10 @@ fn main() {
             info::lists_virtio_gpu_and_vgem,
         ),
         ("accord_info_text_lists_nodes", info::text_lists_nodes),
+        (
+            "virtio_gpu_scenario_capture_is_current",
+            capture::virtio_gpu_capture_is_current,
+        ),
     ];
     // `accord-vm-tests NAME_PART`: only the tests whose name contains it.
     let filter = std::env::args().nth(1).unwrap_or_default();
