@@ -4,11 +4,13 @@
 use accord_engine::{FormatModifier, Usage};
 use wayland_server::{Client, DisplayHandle};
 
-/// The default name of a client's participant, before `set_name`.
-pub(crate) fn client_name(client: &Client, dh: &DisplayHandle, kind: &str) -> String {
+/// Who holds a slot, for its default participant name (`participant I of
+/// pid N`): the client's process, or its connection when the credentials
+/// cannot be read.
+pub(crate) fn holder(client: &Client, dh: &DisplayHandle) -> String {
     match client.get_credentials(dh) {
-        Ok(c) => format!("{kind} of pid {}", c.pid),
-        Err(_) => kind.to_string(),
+        Ok(c) => format!("pid {}", c.pid),
+        Err(_) => format!("client {:?}", client.id()),
     }
 }
 

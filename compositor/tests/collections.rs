@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
 use accord_smithay::backend::memfd::MemfdAllocator;
 use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
-use accord_smithay::collections::{Collections, Confirmation, FailureReason, Outcome};
+use accord_smithay::collections::{Collections, Confirmation, FailureReason, Outcome, SlotId};
 use accord_smithay::limits::HANDLE_EXPIRY;
 
 const XR24: u32 = u32::from_le_bytes(*b"XR24");
@@ -25,10 +25,17 @@ fn xrgb() -> Constraints {
 
 type Reg = Collections<u32>;
 
+/// A collection whose root slot is named `name` (duplicates inherit it).
+fn named(r: &mut Reg, name: &str, owner: u32) -> SlotId {
+    let slot = r.create(format!("pid {owner}"), owner);
+    r.set_name(slot, name.into());
+    slot
+}
+
 #[test]
 fn resolves_only_when_every_slot_is_settled() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.bind(a);
     r.commit(a, xrgb());
@@ -58,7 +65,7 @@ fn resolves_only_when_every_slot_is_settled() {
 #[test]
 fn released_token_does_not_block() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.release(b);
     r.bind(a);
@@ -71,7 +78,7 @@ fn released_token_does_not_block() {
 #[test]
 fn non_dispensable_failure_names_the_participant() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.set_name(b, "decoder".into());
     r.bind(b);
@@ -88,7 +95,7 @@ fn non_dispensable_failure_names_the_participant() {
 #[test]
 fn dispensable_failure_is_dropped() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.set_dispensable(b);
     r.fail(b, "gone");
@@ -102,7 +109,7 @@ fn dispensable_failure_is_dropped() {
 fn handles_are_single_use_random_and_expire() {
     let mut r = Reg::new();
     let now = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let c = r.duplicate(a).unwrap().unwrap();
     let hb = r.export(b, 1, now).unwrap();
@@ -110,13 +117,13 @@ fn handles_are_single_use_random_and_expire() {
     assert_ne!(hb, hc);
     assert_eq!(hb.len(), 64);
     assert_eq!(r.handles_of(&1), 2);
-    assert_eq!(r.import(&hb, now), Some(b));
-    assert_eq!(r.import(&hb, now), None, "single use");
+    assert_eq!(r.import(&hb, "pid 2".into(), now), Some(b));
+    assert_eq!(r.import(&hb, "pid 2".into(), now), None, "single use");
     assert_eq!(r.handles_of(&1), 1);
     // c's handle expires: its slot fails the collection (not dispensable).
     r.expire_handles(now + HANDLE_EXPIRY + Duration::from_secs(1));
     assert_eq!(r.handles_of(&1), 0);
-    assert_eq!(r.import(&hc, now), None);
+    assert_eq!(r.import(&hc, "pid 2".into(), now), None);
     let res = r.resolve(&mut MemfdAllocator, &mut ());
     let Outcome::Failed(f) = &res[0].outcome else {
         panic!("expired handle fails the collection")
@@ -128,7 +135,7 @@ fn handles_are_single_use_random_and_expire() {
 #[test]
 fn participant_limit() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     for _ in 1..64 {
         r.duplicate(a).unwrap().unwrap();
     }
@@ -164,7 +171,7 @@ impl Allocator for Faulty {
 
 fn one_participant_with(alloc: &mut Faulty) -> Outcome {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     r.bind(a);
     r.commit(a, xrgb());
     r.resolve(alloc, &mut ()).remove(0).outcome
@@ -230,13 +237,13 @@ fn handle_expiry_is_configurable() {
     let mut r = Reg::new();
     r.set_handle_expiry(Duration::from_millis(200));
     let now = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let h = r.export(b, 1, now).unwrap();
     r.expire_handles(now + Duration::from_millis(199));
     assert_eq!(r.handles_of(&1), 1, "not yet");
     assert_eq!(
-        r.import(&h, now + Duration::from_millis(200)),
+        r.import(&h, "pid 2".into(), now + Duration::from_millis(200)),
         None,
         "expired"
     );
@@ -246,7 +253,7 @@ fn handle_expiry_is_configurable() {
 fn a_stalled_collection_is_reported_once_with_its_blocking_slots() {
     let mut r = Reg::new();
     r.set_stall_warning(Duration::from_secs(5));
-    let a = r.create("producer".into(), 1);
+    let a = named(&mut r, "producer", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let c = r.duplicate(a).unwrap().unwrap();
     let d = r.duplicate(a).unwrap().unwrap();
@@ -285,7 +292,7 @@ fn handles_are_random_lowercase_hex_and_never_repeat() {
     let mut seen = std::collections::HashSet::new();
     let mut ones = 0u64;
     for _ in 0..32 {
-        let a = r.create("a".into(), 1);
+        let a = named(&mut r, "a", 1);
         for _ in 1..64 {
             let s = r.duplicate(a).unwrap().unwrap();
             let h = r.export(s, 1, now).unwrap();
@@ -307,8 +314,8 @@ fn handles_are_random_lowercase_hex_and_never_repeat() {
 
 /// Two one-participant collections, both committed: ready to resolve.
 fn two_ready(r: &mut Reg) -> (u64, u64) {
-    let a = r.create("a".into(), 1);
-    let b = r.create("b".into(), 1);
+    let a = named(r, "a", 1);
+    let b = named(r, "b", 1);
     for s in [a, b] {
         r.bind(s);
         r.commit(s, xrgb());
@@ -349,7 +356,7 @@ fn a_deferred_ready_collection_is_taken_later_without_another_change() {
 fn handles_expire_in_export_order_each_on_its_own_time() {
     let mut r = Reg::new();
     let t0 = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let c = r.duplicate(a).unwrap().unwrap();
     r.set_dispensable(b); // its expiry must not fail the collection
@@ -357,16 +364,19 @@ fn handles_expire_in_export_order_each_on_its_own_time() {
     let young = r.export(c, 1, t0 + HANDLE_EXPIRY / 2).unwrap();
     r.expire_handles(t0 + HANDLE_EXPIRY);
     assert_eq!(r.handles_of(&1), 1, "only the older handle expired");
-    assert_eq!(r.import(&young, t0 + HANDLE_EXPIRY), Some(c));
+    assert_eq!(
+        r.import(&young, "pid 2".into(), t0 + HANDLE_EXPIRY),
+        Some(c)
+    );
 }
 
 #[test]
 fn resolving_a_collection_drops_its_handles_and_no_other() {
     let mut r = Reg::new();
     let now = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let a2 = r.duplicate(a).unwrap().unwrap();
-    let b = r.create("b".into(), 1);
+    let b = named(&mut r, "b", 1);
     let b2 = r.duplicate(b).unwrap().unwrap();
     let ha = r.export(a2, 1, now).unwrap();
     let hb = r.export(b2, 1, now).unwrap();
@@ -374,8 +384,8 @@ fn resolving_a_collection_drops_its_handles_and_no_other() {
     let res = r.resolve(&mut MemfdAllocator, &mut ());
     assert_eq!(res.len(), 1, "only the failed collection resolves");
     assert_eq!(r.handles_of(&1), 1, "its handle is dropped, b's stays");
-    assert_eq!(r.import(&ha, now), None);
-    assert_eq!(r.import(&hb, now), Some(b2));
+    assert_eq!(r.import(&ha, "pid 2".into(), now), None);
+    assert_eq!(r.import(&hb, "pid 2".into(), now), Some(b2));
 }
 
 // What the v1 registry's doc examples asserted, kept as tests.
@@ -383,15 +393,15 @@ fn resolving_a_collection_drops_its_handles_and_no_other() {
 #[test]
 fn duplicates_share_the_collection_and_inherit_name_and_dispensability() {
     let mut r = Reg::new();
-    let a = r.create("decoder".into(), 1);
+    let a = named(&mut r, "decoder", 1);
     r.set_dispensable(a);
     let b = r.duplicate(a).unwrap().unwrap();
     assert_eq!(a.collection, b.collection);
     assert_ne!(a.index, b.index);
-    assert_eq!(r.name(b), Some("decoder"));
+    assert_eq!(r.name(b).as_deref(), Some("decoder"));
     r.set_name(b, "player".into());
-    assert_eq!(r.name(b), Some("player"));
-    assert_eq!(r.name(a), Some("decoder"));
+    assert_eq!(r.name(b).as_deref(), Some("player"));
+    assert_eq!(r.name(a).as_deref(), Some("decoder"));
     // b inherited dispensability: its failure drops it, not the collection.
     r.fail(b, "gone");
     assert!(r.is_negotiating(a));
@@ -400,7 +410,7 @@ fn duplicates_share_the_collection_and_inherit_name_and_dispensability() {
 #[test]
 fn at_most_max_participants_slots() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     for _ in 1..accord_smithay::limits::MAX_PARTICIPANTS {
         assert!(r.duplicate(a).unwrap().is_some());
     }
@@ -415,7 +425,7 @@ fn the_decision_sizes_the_buffers_and_the_ledger_charges_them() {
     let mut r = Reg::new();
     assert_eq!(r.total_charged(), 0);
     assert_eq!(r.charged(&7), 0);
-    let a = r.create("player".into(), 1);
+    let a = named(&mut r, "player", 1);
     assert!(r.is_negotiating(a));
     r.bind(a);
     let mut wants = xrgb();
@@ -437,7 +447,7 @@ fn the_decision_sizes_the_buffers_and_the_ledger_charges_them() {
 #[test]
 fn a_bound_slot_blocks_until_it_commits() {
     let mut r = Reg::new();
-    let a = r.create("player".into(), 1);
+    let a = named(&mut r, "player", 1);
     r.bind(a);
     assert!(r.resolve(&mut MemfdAllocator, &mut ()).is_empty());
     r.commit(a, xrgb());
@@ -451,7 +461,7 @@ fn a_bound_slot_blocks_until_it_commits() {
 #[test]
 fn expired_handles_are_no_longer_charged() {
     let mut r = Reg::new();
-    let a = r.create("producer".into(), 1);
+    let a = named(&mut r, "producer", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let _h = r.export(b, 1, Instant::now()).unwrap();
     assert_eq!(r.handles_of(&1), 1);
@@ -463,14 +473,8 @@ fn expired_handles_are_no_longer_charged() {
 
 /// One allocated collection of two participants; the outcome is returned
 /// so the caller decides when the buffers' last holder goes.
-fn allocated_pair(
-    r: &mut Reg,
-) -> (
-    accord_smithay::collections::SlotId,
-    accord_smithay::collections::SlotId,
-    Outcome,
-) {
-    let a = r.create("a".into(), 1);
+fn allocated_pair(r: &mut Reg) -> (SlotId, SlotId, Outcome) {
+    let a = named(r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     for s in [a, b] {
         r.bind(s);
@@ -537,8 +541,30 @@ fn buffers_dropped_before_the_participants_leave_keep_the_collection() {
 #[test]
 fn a_failed_collection_closes_at_once() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     r.fail(a, "gone");
     assert_eq!(r.resolve(&mut MemfdAllocator, &mut ()).len(), 1);
     assert_eq!(r.live(), 0);
+}
+
+#[test]
+fn default_names_are_unique_within_a_collection() {
+    let mut r = Reg::new();
+    let a = r.create("pid 31708".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    assert_eq!(r.name(a).as_deref(), Some("participant 0 of pid 31708"));
+    assert_eq!(r.name(b).as_deref(), Some("participant 1 of pid 31708"));
+    let c = r.duplicate(a).unwrap().unwrap();
+    let handle = r.export(c, 1, Instant::now()).unwrap();
+    assert_eq!(
+        r.import(&handle, "pid 4242".into(), Instant::now()),
+        Some(c)
+    );
+    assert_eq!(
+        r.name(c).as_deref(),
+        Some("participant 2 of pid 4242"),
+        "the importer holds it now"
+    );
+    r.set_name(b, "decoder".into());
+    assert_eq!(r.name(b).as_deref(), Some("decoder"));
 }

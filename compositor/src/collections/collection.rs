@@ -67,11 +67,23 @@ impl<O> Collection<O> {
         }
     }
 
-    pub(crate) fn push_slot(&mut self, name: String, dispensable: bool) -> u32 {
+    pub(crate) fn push_slot(
+        &mut self,
+        name: Option<String>,
+        holder: String,
+        dispensable: bool,
+    ) -> u32 {
         let index = self.slots.len();
-        let span = tracing::debug_span!(parent: &self.span, "participant", index, name = %name);
+        let span = tracing::debug_span!(
+            parent: &self.span,
+            "participant",
+            index,
+            name = name.as_deref().unwrap_or(""),
+            holder = %holder
+        );
         self.slots.push(Slot {
             name,
+            holder,
             dispensable,
             state: SlotState::Token,
             span,

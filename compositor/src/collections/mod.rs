@@ -148,14 +148,15 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         self.handles.of(owner)
     }
 
-    /// Start a collection with one token slot; `owner` is charged for its
+    /// Start a collection with one token slot held by `holder` (`pid N`:
+    /// the default participant name says who); `owner` is charged for its
     /// memory.
-    pub fn create(&mut self, name: String, owner: O) -> SlotId {
+    pub fn create(&mut self, holder: String, owner: O) -> SlotId {
         let id = self.next_collection;
         self.next_collection += 1;
         let span = tracing::info_span!("collection", id, owner = ?owner);
         let mut coll = Collection::new(owner, span, Instant::now());
-        let index = coll.push_slot(name, false);
+        let index = coll.push_slot(None, holder, false);
         coll.slots[0]
             .span
             .in_scope(|| tracing::debug!("created (root token)"));
@@ -182,9 +183,10 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         }
     }
 
-    /// The slot's participant name.
-    pub fn name(&self, slot: SlotId) -> Option<&str> {
-        self.slot(slot).map(|s| s.name.as_str())
+    /// The slot's participant name: set by `set_name`, or a default one
+    /// unique within its collection.
+    pub fn name(&self, slot: SlotId) -> Option<String> {
+        self.slot(slot).map(|s| s.name(slot.index as usize))
     }
 
     /// A new token slot in the same collection, inheriting name and
@@ -196,17 +198,17 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         if !coll.is_open() {
             return Ok(None);
         }
-        let Some((name, dispensable)) = coll
+        let Some((name, holder, dispensable)) = coll
             .slots
             .get(slot.index as usize)
-            .map(|s| (s.name.clone(), s.dispensable))
+            .map(|s| (s.name.clone(), s.holder.clone(), s.dispensable))
         else {
             return Ok(None);
         };
         if coll.slots.len() >= MAX_PARTICIPANTS {
             return Err(Misuse::TooManyParticipants);
         }
-        let index = coll.push_slot(name, dispensable);
+        let index = coll.push_slot(name, holder, dispensable);
         coll.slots[index as usize]
             .span
             .in_scope(|| tracing::debug!(from = slot.index, "duplicated"));
@@ -221,7 +223,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     pub fn set_name(&mut self, slot: SlotId, name: String) {
         if let Some(s) = self.slot_mut(slot) {
             s.span.record("name", tracing::field::display(&name));
-            s.name = name;
+            s.name = Some(name);
         }
     }
 
@@ -258,16 +260,19 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         Ok(key)
     }
 
-    /// Redeem a handle: its slot, now a token again. `None` for an unknown
-    /// or used handle; an expired one also fails its slot.
-    pub fn import(&mut self, handle: &str, now: Instant) -> Option<SlotId> {
+    /// Redeem a handle: its slot, now a token again held by `holder`.
+    /// `None` for an unknown or used handle; an expired one also fails its
+    /// slot.
+    pub fn import(&mut self, handle: &str, holder: String, now: Instant) -> Option<SlotId> {
         let (slot, fresh) = self.handles.redeem(handle, now)?;
         if !fresh || !self.is_negotiating(slot) {
             self.fail(slot, "its exported handle expired");
             return None;
         }
         let s = self.slot_mut(slot)?;
-        s.span.in_scope(|| tracing::debug!("imported"));
+        s.span
+            .in_scope(|| tracing::debug!(holder = %holder, "imported"));
+        s.holder = holder;
         s.state = SlotState::Token;
         Some(slot)
     }
@@ -291,7 +296,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     /// the slot's).
     pub fn commit(&mut self, slot: SlotId, mut constraints: Constraints) {
         if let Some(s) = self.slot_mut(slot) {
-            constraints.name = s.name.clone();
+            constraints.name = s.name(slot.index as usize);
             constraints.dispensable = s.dispensable;
             s.span.in_scope(|| {
                 tracing::debug!(
@@ -348,7 +353,10 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
                 } else {
                     *failure = Some(Failed::new(
                         FailureReason::ParticipantFailed,
-                        format!("participant '{}' failed: {why}", s.name),
+                        format!(
+                            "participant '{}' failed: {why}",
+                            s.name(slot.index as usize)
+                        ),
                     ));
                 }
             }

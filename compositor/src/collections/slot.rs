@@ -36,7 +36,12 @@ pub(crate) enum SlotState {
 
 #[derive(Debug)]
 pub(crate) struct Slot {
-    pub(crate) name: String,
+    /// Set by `set_name` (or inherited from the slot it was duplicated
+    /// from); `None` gives the default name, see [`Slot::name`].
+    pub(crate) name: Option<String>,
+    /// Who holds the slot now, for the default name: `pid N` of the client
+    /// that created, duplicated or imported it.
+    pub(crate) holder: String,
     pub(crate) dispensable: bool,
     pub(crate) state: SlotState,
     /// `participant` span (child of the collection's), named by `set_name`.
@@ -44,6 +49,16 @@ pub(crate) struct Slot {
 }
 
 impl Slot {
+    /// The participant's name in messages: its own, or `participant I of
+    /// HOLDER`, unique within the collection (the slot index tells two
+    /// slots of one process apart).
+    pub(crate) fn name(&self, index: usize) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => format!("participant {index} of {}", self.holder),
+        }
+    }
+
     /// Allocation no longer waits for this slot.
     pub(crate) fn settled(&self) -> bool {
         matches!(

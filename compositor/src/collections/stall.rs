@@ -46,7 +46,7 @@ pub(crate) fn check<O>(
         .slots
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| Some(format!("'{}' (slot {i}, {})", s.name, s.blocking()?)))
+        .filter_map(|(i, s)| Some(format!("'{}' (slot {i}, {})", s.name(i), s.blocking()?)))
         .collect();
     let _entered = coll.span.enter();
     tracing::warn!(

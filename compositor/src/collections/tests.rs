@@ -12,7 +12,7 @@ fn export_import_cycles_keep_bookkeeping_bounded() {
     let slot = r.duplicate(root).unwrap().unwrap();
     for _ in 0..10_000 {
         let h = r.export(slot, 1, now).unwrap();
-        assert_eq!(r.import(&h, now), Some(slot));
+        assert_eq!(r.import(&h, "pid 2".into(), now), Some(slot));
     }
     assert!(r.handles.queue_len() <= 64 + 1, "{}", r.handles.queue_len());
     let coll = &r.table[&root.collection];

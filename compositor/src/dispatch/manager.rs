@@ -11,7 +11,7 @@ use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, 
 use super::{check_object_limit, describe, new_token, BufferCollectionDispatch};
 use crate::collections::{is_well_formed_handle, Failed, FailureReason};
 use crate::events::fail_token;
-use crate::participant::{client_name, compositor_constraints};
+use crate::participant::{compositor_constraints, holder};
 use crate::state::{BufferCollectionState, TokenData, TokenState};
 
 impl<D: BufferCollectionDispatch> GlobalDispatch<WpBufferCollectionManagerV1, (), D>
@@ -58,8 +58,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 ) {
                     return;
                 }
-                let name = client_name(client, dh, "participant");
-                let slot = st.collections.create(name, cid.clone());
+                let slot = st.collections.create(holder(client, dh), cid.clone());
                 new_token(state, &cid, data_init, token, TokenState::Live(slot));
             }
             manager::Request::ImportToken { token, handle } => {
@@ -87,7 +86,10 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 ) {
                     return;
                 }
-                match st.collections.import(&handle, Instant::now()) {
+                match st
+                    .collections
+                    .import(&handle, holder(client, dh), Instant::now())
+                {
                     Some(slot) => {
                         new_token(state, &cid, data_init, token, TokenState::Live(slot));
                     }
