@@ -53,7 +53,11 @@ fn an_outcome_already_dispatched_costs_no_wait() {
     accord.roundtrip().expect("roundtrip");
     assert_eq!(accord.blocking_waits(), 1);
     collection.wait_allocated().expect("allocation");
-    assert_eq!(accord.blocking_waits(), 1, "the outcome was already dispatched");
+    assert_eq!(
+        accord.blocking_waits(),
+        1,
+        "the outcome was already dispatched"
+    );
 }
 
 #[test]
