@@ -1,7 +1,12 @@
 //! P2/P3: from creating a collection until two clients both hold 3 mapped,
 //! touched 1920×1080 ARGB8888 buffers, with the compositor as a third
 //! participant (A), against one client making the same buffers with
-//! `wl_shm` (B). A and B alternate; the ratio is taken per pair.
+//! `wl_shm` (B). Both run against the same server, the reference
+//! compositor (`accord_examples::refcomp`, headless, memfd backend), in the
+//! same run. A and B alternate; the ratio is taken per pair, and each run
+//! is split into phases (negotiation, allocation and mapping, first touch)
+//! timed apart. The round trips are the client library's own count of its
+//! blocking waits (`Accord::blocking_waits`), beside the wire's count.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
@@ -108,8 +113,45 @@ pub struct Held {
     pub width: u32,
     pub height: u32,
     pub pages: usize,
-    /// Times the client blocked for the compositor (export handle, outcome).
+    /// Times the client blocked for the compositor from its first request
+    /// until it held its buffers: A's from `Accord::blocking_waits`, B's
+    /// the `wl_display.sync` round trips it made.
     pub waits: usize,
+}
+
+/// Where one run's time went, µs (and the first-touch page faults).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Phases {
+    /// A: first request → producer holds the allocation (the consumer
+    /// imported meanwhile; includes the compositor's allocation of the
+    /// memfds). B: `create_pool` → `wl_display.sync` answered.
+    pub negotiation: f64,
+    /// A: mapping the 3 received buffers. B: `memfd_create` + `ftruncate`
+    /// + `mmap`.
+    pub allocation: f64,
+    /// Prefault (unless `--lazy`) and write one byte per page, every
+    /// buffer (A: the producer; B: its client).
+    pub first_touch: f64,
+    /// Minor page faults of that first touch (the writing thread's).
+    pub faults: u64,
+    /// A only: producer done → consumer done reading its last buffer.
+    pub tail: f64,
+}
+
+/// Minor page faults of the calling thread (`/proc/thread-self/stat`,
+/// field 10; the name in parentheses may hold spaces).
+fn minor_faults() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(7)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }
 
 fn consumer_constraints() -> Constraints {
@@ -151,11 +193,13 @@ pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), St
     while let Some(line) = lines.next() {
         let line = line.map_err(|e| e.to_string())?;
         if let Some(handle) = line.strip_prefix("import ") {
+            let waits0 = accord.blocking_waits();
             let token = accord.import(handle);
             token.set_name("consumer");
             let coll = token.bind();
             coll.commit(&consumer_constraints());
             let a = coll.wait_allocated().map_err(|e| e.to_string())?;
+            let waits = accord.blocking_waits() - waits0;
             let maps = map_all(&a)?;
             let t_read = Instant::now();
             let mut pages = 0;
@@ -188,8 +232,7 @@ pub fn consumer_main(socket: &Path, mode: Mode, paging: Paging) -> Result<(), St
                 );
             }
             let n = a.buffers.len();
-            // One blocking wait for the compositor: `wait_allocated`.
-            writeln!(out, "done {n} {} {} {pages} 1", a.width, a.height)
+            writeln!(out, "done {n} {} {} {pages} {waits}", a.width, a.height)
                 .map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;
             // Hold the mapped buffers until the producer has measured.
@@ -334,7 +377,8 @@ impl Producer {
         consumer: &mut ConsumerProcess,
         server: &Server,
         at_held: &mut dyn FnMut(),
-    ) -> Result<(Duration, Held, Held), String> {
+    ) -> Result<(Duration, Held, Held, Phases), String> {
+        let waits0 = self.accord.blocking_waits();
         let t0 = Instant::now();
         let surface = self.compositor.create_surface(&self.globals.qh, ());
         let root = self.accord.create_collection();
@@ -348,8 +392,11 @@ impl Producer {
         consumer.send(&format!("import {handle}"))?;
         let a = coll.wait_allocated().map_err(|e| e.to_string())?;
         let t_alloc = t0.elapsed();
+        let waits = self.accord.blocking_waits() - waits0;
         let c0 = thread_cpu_ns();
         let mut maps = map_all(&a)?;
+        let t_map = t0.elapsed();
+        let f0 = minor_faults();
         let mut pages = 0;
         let n = maps.len();
         for (i, m) in maps.iter_mut().enumerate() {
@@ -360,9 +407,17 @@ impl Producer {
             }
         }
         let t_touch = t0.elapsed();
+        let faults = minor_faults() - f0;
         let c1 = thread_cpu_ns();
         let theirs = consumer.wait_done()?;
         let elapsed = t0.elapsed();
+        let phases = Phases {
+            negotiation: us(t_alloc),
+            allocation: us(t_map - t_alloc),
+            first_touch: us(t_touch - t_map),
+            faults,
+            tail: us(elapsed - t_touch),
+        };
         if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
             eprintln!(
                 "A phases: allocated {:.3} ms, producer touched {:.3} ms (cpu {:.3} ms), consumer done {:.3} ms",
@@ -378,7 +433,7 @@ impl Producer {
             width: a.width,
             height: a.height,
             pages,
-            waits: 2,
+            waits: waits as usize,
         };
         drop(maps);
         surface.destroy();
@@ -389,7 +444,7 @@ impl Producer {
         self.accord.roundtrip().map_err(|e| e.to_string())?;
         server.settle();
         free_last(a);
-        Ok((elapsed, mine, theirs))
+        Ok((elapsed, mine, theirs, phases))
     }
 }
 
@@ -417,7 +472,7 @@ impl Baseline {
         &mut self,
         server: &Server,
         at_held: &mut dyn FnMut(),
-    ) -> Result<(Duration, Held), String> {
+    ) -> Result<(Duration, Held, Phases), String> {
         let stride = WIDTH * 4;
         let size = stride as usize * HEIGHT as usize;
         let total = size * BUFFERS;
@@ -428,6 +483,7 @@ impl Baseline {
         )
         .map_err(|e| format!("memfd: {e}"))?;
         rustix::fs::ftruncate(&fd, total as u64).map_err(|e| format!("ftruncate: {e}"))?;
+        let t_alloc = t0.elapsed();
         let qh = &self.globals.qh;
         let pool = self.shm.create_pool(fd.as_fd(), total as i32, qh, ());
         let buffers: Vec<_> = (0..BUFFERS)
@@ -443,10 +499,13 @@ impl Baseline {
                 )
             })
             .collect();
+        let mut waits = 0;
         self.globals
             .queue
             .roundtrip(&mut Wl)
             .map_err(|e| format!("wl_display.sync: {e}"))?;
+        waits += 1;
+        let t_negotiated = t0.elapsed();
         // SAFETY: a fresh shared mapping of the memfd we just sized.
         let ptr = unsafe {
             rustix::mm::mmap(
@@ -459,6 +518,8 @@ impl Baseline {
             )
         }
         .map_err(|e| format!("mmap: {e}"))?;
+        let t_map = t0.elapsed();
+        let f0 = minor_faults();
         if self.paging == Paging::Populate {
             // The same prefault as A's `Mapping::populate(Populate::Write)`.
             // SAFETY: prefaulting our own fresh mapping changes no contents.
@@ -470,6 +531,13 @@ impl Baseline {
         let c0 = thread_cpu_ns();
         let pages = touch_pages(bytes);
         let elapsed = t0.elapsed();
+        let phases = Phases {
+            negotiation: us(t_negotiated - t_alloc),
+            allocation: us(t_alloc + (t_map - t_negotiated)),
+            first_touch: us(elapsed - t_map),
+            faults: minor_faults() - f0,
+            tail: 0.0,
+        };
         if std::env::var_os("ACCORD_BENCH_TRACE").is_some() {
             eprintln!(
                 "B: {:.3} ms, touch cpu {:.3} ms",
@@ -498,9 +566,9 @@ impl Baseline {
             width: WIDTH,
             height: HEIGHT,
             pages,
-            waits: 1,
+            waits,
         };
-        Ok((elapsed, held))
+        Ok((elapsed, held, phases))
     }
 }
 
@@ -546,24 +614,21 @@ fn snapshot(relay: &Relay, i: usize) -> Counts {
 }
 
 /// Round trips of one A and one B run, counted by relays on the wire from
-/// the first request until both clients hold their buffers.
-fn count_round_trips(
-    server: &Server,
-    shm_socket: &Path,
-    paging: Paging,
-) -> Result<RoundTrips, String> {
+/// the first request until both clients hold their buffers, beside the
+/// blocking waits each client counted.
+fn count_round_trips(server: &Server, socket: &Path, paging: Paging) -> Result<RoundTrips, String> {
     let dir = accord_tests::RuntimeDir::new();
-    let relay = Relay::start(&server.accord_socket, dir.path())?;
+    let relay = Relay::start(socket, dir.path())?;
     let mut producer = Producer::new(&relay.path, paging)?; // connection 0
     let mut consumer = ConsumerProcess::spawn(&relay.path, Mode::Pipeline, paging)?; // connection 1
     let shm_dir = accord_tests::RuntimeDir::new();
-    let shm_relay = Relay::start(shm_socket, shm_dir.path())?;
+    let shm_relay = Relay::start(socket, shm_dir.path())?;
     let mut baseline = Baseline::new(&shm_relay.path, paging)?;
 
     producer.run(&mut consumer, server, &mut || {})?; // warm-up through the relay
     relay.reset_all();
     let (mut p, mut c) = ((0, 0, 0), (0, 0, 0));
-    let (_, mine, theirs) = producer.run(&mut consumer, server, &mut || {
+    let (_, mine, theirs, _) = producer.run(&mut consumer, server, &mut || {
         p = snapshot(&relay, 0);
         c = snapshot(&relay, 1);
     })?;
@@ -579,38 +644,77 @@ fn count_round_trips(
 
     shm_relay.reset_all();
     let mut b = (0, 0, 0);
-    let (_, held) = baseline.run(server, &mut || b = snapshot(&shm_relay, 0))?;
+    let (_, held, _) = baseline.run(server, &mut || b = snapshot(&shm_relay, 0))?;
     println!(
         "round trips B wl_shm client: wire {} ({} requests, {} events), blocking waits {}",
         b.0, b.1, b.2, held.waits
     );
     Ok(RoundTrips {
-        producer: p.0.max(mine.waits),
-        consumer: c.0.max(theirs.waits),
+        producer: mine.waits,
+        consumer: theirs.waits,
+        wire: (p.0, c.0),
     })
 }
 
-/// The larger of wire turns and blocking waits, per client.
+/// Blocking waits counted by the client library, per client, and the
+/// wire's turns (producer, consumer) for comparison.
 pub struct RoundTrips {
     pub producer: usize,
     pub consumer: usize,
+    pub wire: (usize, usize),
+}
+
+/// `median (min–max)` of one phase over the runs, µs.
+fn spread(v: &[f64]) -> String {
+    format!(
+        "{:.0} ({:.0}-{:.0})",
+        median(v),
+        v.iter().copied().fold(f64::INFINITY, f64::min),
+        v.iter().copied().fold(0.0, f64::max)
+    )
+}
+
+/// Each phase over the runs.
+#[derive(Default)]
+struct PhaseLog {
+    negotiation: Vec<f64>,
+    allocation: Vec<f64>,
+    first_touch: Vec<f64>,
+    faults: Vec<f64>,
+    tail: Vec<f64>,
+    waits: Vec<f64>,
+}
+
+impl PhaseLog {
+    fn push(&mut self, p: &Phases, waits: usize) {
+        self.negotiation.push(p.negotiation);
+        self.allocation.push(p.allocation);
+        self.first_touch.push(p.first_touch);
+        self.faults.push(p.faults as f64);
+        self.tail.push(p.tail);
+        self.waits.push(waits as f64);
+    }
 }
 
 pub fn run(opts: &Options) -> Result<(), String> {
     let server = Server::spawn(true)?;
-    let shm_socket = server
+    // A and B both talk to the reference compositor: it offers `wl_shm` and
+    // embeds the Accord module (memfd backend, headless).
+    let socket = server
         .shm_socket
         .clone()
-        .ok_or("the compositor process offers no wl_shm socket")?;
-    let mut producer = Producer::new(&server.accord_socket, opts.paging)?;
-    let mut consumer = ConsumerProcess::spawn(&server.accord_socket, opts.mode, opts.paging)?;
-    let mut baseline = Baseline::new(&shm_socket, opts.paging)?;
+        .ok_or("the compositor process offers no reference compositor socket")?;
+    let mut producer = Producer::new(&socket, opts.paging)?;
+    let mut consumer = ConsumerProcess::spawn(&socket, opts.mode, opts.paging)?;
+    let mut baseline = Baseline::new(&socket, opts.paging)?;
 
     for _ in 0..opts.warmup {
         producer.run(&mut consumer, &server, &mut || {})?;
         baseline.run(&server, &mut || {})?;
     }
     let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut phases_a, mut phases_b) = (PhaseLog::default(), PhaseLog::default());
+    let mut consumer_waits = Vec::new();
     // CPU and run-queue wait of every process involved, summed over the
     // timed windows: (cpu, wait) for A and for B.
     let pids = [0, consumer.pid(), server.pid()];
@@ -626,22 +730,25 @@ pub fn run(opts: &Options) -> Result<(), String> {
         server.settle();
         let s0 = sched();
         let mut s1 = s0;
-        let (ta, mine, theirs) = producer.run(&mut consumer, &server, &mut || s1 = sched())?;
+        let (ta, mine, theirs, pa) = producer.run(&mut consumer, &server, &mut || s1 = sched())?;
         add(&mut cpu_a, s0, s1);
         check("producer", &mine)?;
         check("consumer", &theirs)?;
+        phases_a.push(&pa, mine.waits);
+        consumer_waits.push(theirs.waits as f64);
         server.settle();
         let s0 = sched();
         let mut s1 = s0;
-        let (tb, held) = baseline.run(&server, &mut || s1 = sched())?;
+        let (tb, held, pb) = baseline.run(&server, &mut || s1 = sched())?;
         add(&mut cpu_b, s0, s1);
         check("baseline", &held)?;
+        phases_b.push(&pb, held.waits);
         a.push(ms(ta));
         b.push(ms(tb));
         ratio.push(ms(ta) / ms(tb));
     }
     println!(
-        "e2e: {} pairs after {} warm-up, {BUFFERS} buffers of {WIDTH}x{HEIGHT} ARGB8888, consumer reads {}, pages {}",
+        "e2e: {} pairs after {} warm-up, {BUFFERS} buffers of {WIDTH}x{HEIGHT} ARGB8888, consumer reads {}, pages {}; A and B on the same server (reference compositor, memfd backend)",
         opts.pairs,
         opts.warmup,
         &opts.mode.flag()[2..],
@@ -665,6 +772,24 @@ pub fn run(opts: &Options) -> Result<(), String> {
     println!(
         "ratio of medians: {:.3}",
         median(&a) / median(&b).max(f64::MIN_POSITIVE)
+    );
+    println!(
+        "A phases, us median (min-max): negotiation {} with producer waits {} and consumer waits {}; allocation (map the 3 received buffers) {}; first touch {} ({} minor faults); consumer tail {}",
+        spread(&phases_a.negotiation),
+        spread(&phases_a.waits),
+        spread(&consumer_waits),
+        spread(&phases_a.allocation),
+        spread(&phases_a.first_touch),
+        spread(&phases_a.faults),
+        spread(&phases_a.tail)
+    );
+    println!(
+        "B phases, us median (min-max): negotiation (create_pool to sync answered) {} with waits {}; allocation (memfd_create, ftruncate, mmap) {}; first touch {} ({} minor faults)",
+        spread(&phases_b.negotiation),
+        spread(&phases_b.waits),
+        spread(&phases_b.allocation),
+        spread(&phases_b.first_touch),
+        spread(&phases_b.faults)
     );
     let per_run = |ns: u64| ns as f64 / 1e6 / opts.pairs as f64;
     let switches = |c: &Sched| {
@@ -700,13 +825,18 @@ pub fn run(opts: &Options) -> Result<(), String> {
         "cpu ratio accord/wl_shm (all processes): {:.3}",
         total(&cpu_a) / total(&cpu_b).max(1.0)
     );
+    println!(
+        "negotiation ratio accord/wl_shm (medians): {:.3}",
+        median(&phases_a.negotiation) / median(&phases_b.negotiation).max(f64::MIN_POSITIVE)
+    );
     drop(consumer);
     drop(producer);
-    let rt = count_round_trips(&server, &shm_socket, opts.paging)?;
+    let rt = count_round_trips(&server, &socket, opts.paging)?;
     println!(
-        "P3 round trips before holding buffers: producer {}, consumer {} (goal <= 2)",
-        rt.producer, rt.consumer
+        "P3 round trips before holding buffers, blocking waits counted by accord-client: producer {}, consumer {} (goal <= 2; wire turns {}, {})",
+        rt.producer, rt.consumer, rt.wire.0, rt.wire.1
     );
+    println!("load average: {}", crate::stats::loadavg());
     println!("e2e ratio accord/wl_shm: {:.3}", median(&ratio));
     Ok(())
 }

@@ -1,10 +1,12 @@
-//! `accord-bench`: Accord's end-to-end (P2, P3) and scale (P5) benchmarks.
+//! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3) and scale (P5)
+//! benchmarks.
 //! See BENCHMARKS.md for what is measured and how.
 
 mod e2e;
 mod relay;
 mod scale;
 mod server;
+mod solve;
 mod stats;
 mod wl;
 
@@ -17,6 +19,9 @@ const USAGE: &str = "usage:
       (no notifications); every client prefaults a buffer before touching it
       (MADV_POPULATE_*) unless --lazy (one page fault per first touch)
   accord-bench scale [--clients N] [--collections N] [--extra N]
+  accord-bench solve [--samples N]
+      P1: engine solve time, friendly input (16-pair core) and worst case
+      (every participant lists the same pairs), random subsets, sweeps
 internal: accord-bench serve [--shm] | accord-bench consumer SOCKET [MODE]";
 
 fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
@@ -43,6 +48,12 @@ fn check_flags(args: &[String], known: &[&str]) -> Result<(), String> {
 fn main_result() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or(&[]);
+    if matches!(
+        args.first().map(String::as_str),
+        Some("e2e" | "scale" | "solve")
+    ) {
+        println!("load average: {}", stats::loadavg());
+    }
     match args.first().map(String::as_str) {
         Some("e2e") => {
             let mode = e2e::Mode::parse(rest);
@@ -67,6 +78,12 @@ fn main_result() -> Result<(), String> {
                 clients: flag(rest, "--clients", 100)?,
                 collections: flag(rest, "--collections", 1000)?,
                 extra: flag(rest, "--extra", 200)?,
+            })
+        }
+        Some("solve") => {
+            check_flags(rest, &["--samples"])?;
+            solve::run(&solve::Options {
+                samples: flag(rest, "--samples", 31)?.max(1),
             })
         }
         Some("serve") => server::serve(rest.iter().any(|a| a == "--shm")),

@@ -2,12 +2,11 @@
 //! its memory and CPU are measured apart from the clients'.
 //!
 //! It runs the integration tests' in-process compositor (`accord_tests::
-//! TestServer`: the Accord module with the memfd backend, `wl_compositor`)
-//! and, with `--shm`, the reference compositor (`accord_examples::refcomp`)
-//! for the `wl_shm` baseline: the test server has no `wl_shm` global. (The
-//! reference compositor embeds the Accord module now; A on it gave ratios
-//! like A on the test server, see BENCHMARKS.md, so A stays on the test
-//! server, which the P5 figures also use.)
+//! TestServer`: the Accord module with the memfd backend, `wl_compositor`),
+//! which `scale` (P5) uses, and, with `--shm`, the reference compositor
+//! (`accord_examples::refcomp`, headless), which offers `wl_shm` and embeds
+//! the Accord module: `e2e` runs both A and B against it, so that the two
+//! sides of P2 are timed against the same server.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;

@@ -34,8 +34,9 @@ fn e2e_prints_ratio_and_round_trips() {
         .parse()
         .expect("ratio is a float");
     assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
-    // Round trips counted on the wire: the producer waits for the export
-    // handle and the outcome, the consumer only for the outcome.
+    // Round trips counted by the client library (`Accord::blocking_waits`):
+    // the producer waits for the export handle and the outcome, the
+    // consumer only for the outcome.
     let p3 = out
         .lines()
         .find(|l| l.starts_with("P3 round trips"))
@@ -51,6 +52,37 @@ fn e2e_prints_ratio_and_round_trips() {
         .find(|l| l.starts_with("round trips B"))
         .expect("baseline line");
     assert_eq!(field(b, "wire "), "1", "one wl_display.sync: {b}");
+}
+
+#[test]
+fn solve_prints_friendly_and_worst_cases() {
+    let out = run(&["solve", "--samples", "1"]);
+    let case = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(&format!("P1 {name}")))
+            .unwrap_or_else(|| panic!("no P1 {name} line in {out}"))
+    };
+    // The friendly input keeps its 16-pair core; in the worst case every
+    // pair survives; the sweep goes to 4096 pairs per participant.
+    assert!(
+        case("friendly 64x1024").contains(" 16 common, solved"),
+        "{out}"
+    );
+    for pairs in [1024, 2048, 4096] {
+        let l = case(&format!("worst 64x{pairs}"));
+        assert!(l.contains(&format!(" {pairs} common, solved")), "{l}");
+    }
+    assert!(
+        case("subsets 64x1024 (each keeps 1/2").contains("fails"),
+        "{out}"
+    );
+    let last = out.lines().last().expect("output");
+    let ratio: f64 = last
+        .strip_prefix("P1 64x1024 worst/friendly: ")
+        .unwrap_or_else(|| panic!("last line {last:?}"))
+        .parse()
+        .expect("ratio is a float");
+    assert!(ratio.is_finite() && ratio > 0.0, "{ratio}");
 }
 
 #[test]

@@ -32,7 +32,7 @@ mod dispatch;
 mod ignore_registry;
 mod token;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use accord_protocol::client::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
@@ -186,6 +186,9 @@ pub(crate) struct Inner {
     pub(crate) queue: RefCell<EventQueue<QueueState>>,
     pub(crate) qh: QueueHandle<QueueState>,
     pub(crate) manager: WpBufferCollectionManagerV1,
+    /// Times this library blocked for the compositor: see
+    /// [`Accord::blocking_waits`].
+    pub(crate) waits: Cell<u64>,
 }
 
 impl Drop for Inner {
@@ -197,9 +200,18 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    /// Block until at least one event for our queue is dispatched.
+    /// Block until at least one event for our queue is dispatched. Events
+    /// already queued are dispatched without blocking and without counting
+    /// a wait; only a call that has to read the socket counts one.
     pub(crate) fn blocking_dispatch(&self) -> Result<(), Failure> {
         let mut queue = self.queue.borrow_mut();
+        let queued = queue
+            .dispatch_pending(&mut QueueState)
+            .map_err(|e| self.describe_error(e))?;
+        if queued > 0 {
+            return Ok(());
+        }
+        self.waits.set(self.waits.get() + 1);
         queue
             .blocking_dispatch(&mut QueueState)
             .map(|_| ())
@@ -287,6 +299,7 @@ impl Accord {
                 queue: RefCell::new(queue),
                 qh,
                 manager,
+                waits: Cell::new(0),
             }),
         })
     }
@@ -351,6 +364,7 @@ impl Accord {
     /// ```
     pub fn roundtrip(&self) -> Result<(), Failure> {
         let mut queue = self.inner.queue.borrow_mut();
+        self.inner.waits.set(self.inner.waits.get() + 1);
         queue
             .roundtrip(&mut QueueState)
             .map(|_| ())
@@ -380,6 +394,26 @@ impl Accord {
         // goes with the next flush, or the compositor frees everything on
         // disconnect.
         let _ = self.inner.conn.flush();
+    }
+
+    /// How many times this library blocked waiting for the compositor
+    /// since [`Accord::new`] (whose own registry round trip is not
+    /// counted): one per [`roundtrip`](Accord::roundtrip), and one per
+    /// socket read inside [`Token::export`] and
+    /// [`Collection::wait_allocated`] (a call that finds its events already
+    /// queued does not wait). Each is one round trip to the compositor, so
+    /// the difference across a sequence of calls is the round trips it
+    /// cost; clones share the count.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// let before = accord.blocking_waits();
+    /// accord.roundtrip()?;
+    /// assert_eq!(accord.blocking_waits() - before, 1);
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn blocking_waits(&self) -> u64 {
+        self.inner.waits.get()
     }
 
     /// The connection this library runs on.

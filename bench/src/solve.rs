@@ -1,0 +1,299 @@
+//! P1: one full `accord_engine::solve` on generated collections, the
+//! friendly input of the engine's criterion bench (`compositor/engine/
+//! benches/engine.rs`: random lists around a 16-pair common core, same
+//! generator and seeds) beside the worst case (every participant lists the
+//! same pairs, so every pair survives the intersection and is ranked and
+//! laid out), random subsets of one shared list, and sweeps.
+//!
+//! The wire caps a participant at `accord_protocol::limits::
+//! MAX_FORMAT_PAIRS` (1024) and a collection at `MAX_PARTICIPANTS` (64); the
+//! engine's `solve` has no such cap (the scenario front end's is 65536
+//! pairs in all), so the sweep beyond 1024 pairs calls it directly, as the
+//! criterion bench does.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use accord_engine::{formats, solve, BufferCounts, Constraints, FormatModifier, Usage};
+use accord_engine::{MOD_INVALID, MOD_LINEAR};
+
+use crate::stats::median;
+
+pub struct Options {
+    /// Timed samples per case; each sample is a batch of solves lasting at
+    /// least `BATCH`.
+    pub samples: usize,
+}
+
+const BATCH: Duration = Duration::from_millis(2);
+
+/// xorshift64*, as in the criterion bench.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn shuffle<T>(&mut self, list: &mut [T]) {
+        for j in (1..list.len()).rev() {
+            list.swap(j, self.below(j + 1));
+        }
+    }
+}
+
+/// The engine's formats × LINEAR, INVALID and 62 vendor modifiers (4544
+/// pairs), as in the criterion bench.
+fn universe() -> Vec<(u32, u64)> {
+    let mut mods = vec![MOD_LINEAR, MOD_INVALID];
+    for i in 0..62u64 {
+        let vendor = [0x01u64, 0x02, 0x08, 0x07][i as usize % 4];
+        mods.push((vendor << 56) | (i + 1));
+    }
+    formats::all()
+        .iter()
+        .flat_map(|f| mods.iter().map(move |&m| (f.fourcc, m)))
+        .collect()
+}
+
+/// Participant `i` listing `list`; each entry scanout-capable at random;
+/// participant 0 wants scanout. Same fields as the criterion bench.
+fn participant(i: usize, list: Vec<(u32, u64)>, rng: &mut Rng) -> Constraints {
+    Constraints {
+        name: format!("participant-{i}"),
+        usage: if i == 0 {
+            Usage::SCANOUT
+        } else {
+            Usage::SAMPLE
+        },
+        formats: list
+            .into_iter()
+            .map(|(format, modifier)| FormatModifier {
+                format,
+                modifier,
+                scanout: rng.below(2) == 0,
+            })
+            .collect(),
+        min_size: (1920, 1080),
+        size_alignment: (16, 16),
+        stride_alignment: 64,
+        offset_alignment: 4096,
+        buffers: BufferCounts {
+            camping: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The criterion bench's input: `pairs` pairs drawn at random (with
+/// repetition), a common core of 16 mixed in at random positions.
+fn friendly(n: usize, pairs: usize, seed: u64) -> Vec<Constraints> {
+    let all = universe();
+    let mut rng = Rng(seed | 1);
+    let core: Vec<(u32, u64)> = (0..16.min(pairs))
+        .map(|_| all[rng.below(all.len())])
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut list = core.clone();
+            while list.len() < pairs {
+                list.push(all[rng.below(all.len())]);
+            }
+            rng.shuffle(&mut list);
+            participant(i, list, &mut rng)
+        })
+        .collect()
+}
+
+/// `pairs` distinct pairs of the universe, at random.
+fn shared_pairs(pairs: usize, rng: &mut Rng) -> Vec<(u32, u64)> {
+    let mut all = universe();
+    rng.shuffle(&mut all);
+    all.truncate(pairs);
+    all
+}
+
+/// The worst case: every participant lists the same `pairs` distinct pairs
+/// (each in its own random order).
+fn same(n: usize, pairs: usize, seed: u64) -> Vec<Constraints> {
+    let mut rng = Rng(seed | 1);
+    let shared = shared_pairs(pairs, &mut rng);
+    (0..n)
+        .map(|i| {
+            let mut list = shared.clone();
+            rng.shuffle(&mut list);
+            participant(i, list, &mut rng)
+        })
+        .collect()
+}
+
+/// Random subsets of one shared list of `pairs` distinct pairs: each
+/// participant keeps each pair with probability `keep.0 / keep.1`.
+fn subsets(n: usize, pairs: usize, keep: (usize, usize), seed: u64) -> Vec<Constraints> {
+    let mut rng = Rng(seed | 1);
+    let shared = shared_pairs(pairs, &mut rng);
+    (0..n)
+        .map(|i| {
+            let mut list: Vec<_> = shared
+                .iter()
+                .copied()
+                .filter(|_| rng.below(keep.1) < keep.0)
+                .collect();
+            rng.shuffle(&mut list);
+            participant(i, list, &mut rng)
+        })
+        .collect()
+}
+
+/// Pairs every participant lists (computed here, not by the engine).
+fn common(input: &[Constraints]) -> usize {
+    let set = |c: &Constraints| -> HashSet<(u32, u64)> {
+        c.formats.iter().map(|f| (f.format, f.modifier)).collect()
+    };
+    let mut it = input.iter();
+    let Some(first) = it.next() else { return 0 };
+    let mut live = set(first);
+    for c in it {
+        let s = set(c);
+        live.retain(|p| s.contains(p));
+    }
+    live.len()
+}
+
+/// One measured case: per-solve on-CPU time of the solving thread (what
+/// other load on the machine disturbs least) and wall time.
+struct Case {
+    median_us: f64,
+    min_us: f64,
+    max_us: f64,
+    wall_us: f64,
+}
+
+fn thread_cpu_ns() -> u64 {
+    crate::server::cpu_ns(rustix::time::ClockId::ThreadCPUTime)
+}
+
+/// Median time of one solve over `samples` batches.
+fn measure(input: &[Constraints], samples: usize) -> Case {
+    // Warm up and size the batch so that one lasts at least BATCH.
+    let t = Instant::now();
+    let mut warm = 0u32;
+    while t.elapsed() < BATCH * 5 || warm < 3 {
+        black_box(solve(black_box(input)).is_ok());
+        warm += 1;
+    }
+    let per = t.elapsed() / warm;
+    let batch = (BATCH.as_nanos() / per.as_nanos().max(1)).max(1) as u32;
+    let (us, wall): (Vec<f64>, Vec<f64>) = (0..samples.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            let c = thread_cpu_ns();
+            for _ in 0..batch {
+                black_box(solve(black_box(input)).is_ok());
+            }
+            let cpu = (thread_cpu_ns() - c) as f64 / 1e3 / f64::from(batch);
+            (cpu, t.elapsed().as_secs_f64() * 1e6 / f64::from(batch))
+        })
+        .unzip();
+    Case {
+        median_us: median(&us),
+        min_us: us.iter().copied().fold(f64::INFINITY, f64::min),
+        max_us: us.iter().copied().fold(0.0, f64::max),
+        wall_us: median(&wall),
+    }
+}
+
+/// Measure and print one line; returns the median in µs.
+fn line(what: &str, input: &[Constraints], samples: usize) -> f64 {
+    let n = input.len();
+    let listed: usize = input.iter().map(|c| c.formats.len()).sum();
+    let outcome = match solve(input) {
+        Ok(_) => "solved".to_string(),
+        Err(f) => format!("fails: {:?}", f.reason),
+    };
+    let c = measure(input, samples);
+    println!(
+        "P1 {what}: {n} participants, {listed} pairs listed, {} common, {outcome}: {:.1} us cpu median (min {:.1}, max {:.1}; wall median {:.1}), {:.2} ns per listed pair",
+        common(input),
+        c.median_us,
+        c.min_us,
+        c.max_us,
+        c.wall_us,
+        c.median_us * 1e3 / listed.max(1) as f64
+    );
+    c.median_us
+}
+
+pub fn run(opts: &Options) -> Result<(), String> {
+    let s = opts.samples;
+    println!(
+        "solve: per solve, median of {s} samples per case, each a batch of solves lasting >= {} ms; on-CPU time of the solving thread, wall time beside it",
+        BATCH.as_millis()
+    );
+    // The issue-2 goals on the criterion bench's input (same seeds).
+    line(
+        "friendly 3x64 (16-pair core, seed 42)",
+        &friendly(3, 64, 42),
+        s,
+    );
+    let f1024 = line(
+        "friendly 64x1024 (16-pair core, seed 42)",
+        &friendly(64, 1024, 42),
+        s,
+    );
+    // The worst case and its sweep over pairs (beyond 1024 pairs the wire
+    // would refuse the list: engine only).
+    let mut w1024 = 0.0;
+    for pairs in [1024, 2048, 3072, 4096] {
+        let m = line(
+            &format!("worst 64x{pairs} (all lists the same)"),
+            &same(64, pairs, 42),
+            s,
+        );
+        if pairs == 1024 {
+            w1024 = m;
+        } else {
+            println!(
+                "P1 worst growth 1024 -> {pairs} pairs: x{:.2} time for x{:.2} pairs",
+                m / w1024,
+                pairs as f64 / 1024.0
+            );
+        }
+    }
+    for n in [2, 8, 16, 32] {
+        line(
+            &format!("worst {n}x1024 (all lists the same)"),
+            &same(n, 1024, 42),
+            s,
+        );
+    }
+    // Random subsets of one shared 1024-pair list.
+    for keep in [(63, 64), (15, 16), (1, 2)] {
+        line(
+            &format!(
+                "subsets 64x1024 (each keeps {}/{} of one list)",
+                keep.0, keep.1
+            ),
+            &subsets(64, 1024, keep, 42),
+            s,
+        );
+    }
+    // The friendly input over the same pair sweep, for comparison.
+    for pairs in [2048, 4096] {
+        line(
+            &format!("friendly 64x{pairs} (16-pair core, seed 42)"),
+            &friendly(64, pairs, 42),
+            s,
+        );
+    }
+    println!("load average: {}", crate::stats::loadavg());
+    println!("P1 64x1024 worst/friendly: {:.2}", w1024 / f1024);
+    Ok(())
+}
