@@ -59,7 +59,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 {
                     return;
                 }
-                inert_from_failed(state, &cid, request, data, data_init);
+                answer_failed(state, &cid, resource, request, data, data_init);
                 return;
             }
             (other, _) => {
@@ -196,10 +196,13 @@ fn request_name(r: &token::Request) -> &'static str {
     }
 }
 
-/// Requests on a failed token: new objects are created already failed.
-fn inert_from_failed<D: BufferCollectionDispatch>(
+/// Requests on a failed token, as the XML's token description lists them:
+/// new objects are created already failed, export repeats `failed`, the
+/// rest do nothing.
+fn answer_failed<D: BufferCollectionDispatch>(
     state: &mut D,
     cid: &ClientId,
+    resource: &WpBufferCollectionTokenV1,
     request: token::Request,
     data: &TokenData,
     data_init: &mut DataInit<'_, D>,
@@ -221,6 +224,8 @@ fn inert_from_failed<D: BufferCollectionDispatch>(
             }
             c.failed(wire_reason(failed.reason), failed.message);
         }
+        token::Request::Export => fail_token(resource, &failed),
+        // set_name, set_dispensable: nothing to name or spare any more.
         _ => {}
     }
 }
