@@ -270,7 +270,8 @@ fn warm_up_then_measure(base: &Path, cache: &Path) -> TestResult {
     println!("weston-simple-dmabuf-feedback: Mesa shader cache after the warm-up: {entries} files");
     ensure!(
         entries > 0,
-        "the warm-up left no Mesa shader cache entries in {}: the measured run would compile          its shaders inside its 3 s",
+        "the warm-up left no Mesa shader cache entries in {}: the measured run would \
+         compile its shaders inside its 3 s",
         cache.display()
     );
     let mut failures = Vec::new();
