@@ -3,7 +3,7 @@
 # fails, so nothing half-works silently (Smithay's build script disables GBM
 # when libgbm-dev is missing, and only `cargo clean` recovers from that).
 ACCORD_APT_PACKAGES="pkg-config libxkbcommon-dev libgbm-dev libpixman-1-dev libudev-dev libdrm-dev \
-libwayland-dev libwayland-bin wayland-protocols make wayland-utils weston libgl1-mesa-dri \
+libwayland-dev libwayland-bin wayland-protocols make wayland-utils weston libgl1-mesa-dri libfaketime \
 qemu-system-x86 linux-image-amd64 busybox-static kmod cpio"
 
 accord_missing_packages() {

@@ -622,10 +622,14 @@ pub fn xrgb_exact(w: u32, h: u32, count: u32) -> accord_client::Constraints {
         .buffers(count)
 }
 
-/// Fault injection: a backend test double that allocates real memfd
-/// buffers one at a time and fails at a chosen step, so tests can check
-/// that the participants get clean `failed` events and that everything
-/// allocated before the fault is released.
+/// Fault injection on the host: a backend test double that allocates real
+/// memfd buffers one at a time and fails at a chosen step, so tests can
+/// check that the participants get clean `failed` events with the right
+/// reason and that the module's ledger and fds go back to baseline. It
+/// drops its own buffers on a fault, so it says nothing about a real
+/// backend's cleanup: that is checked in the real-kernel tier, with the
+/// fault injected inside the dumb and GBM backends themselves
+/// (`tests/vm/src/faults.rs`: fds, dma-buf objects, GEM handles, ledger).
 pub mod faults {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;

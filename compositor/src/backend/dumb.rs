@@ -8,7 +8,7 @@ use smithay::reexports::drm::{CLOEXEC, RDWR};
 
 use accord_engine::Decision;
 
-use super::linear::{allocate_each, geometry, linear_buffer, Geometry};
+use super::linear::{allocate_each, geometry, injected_enomem, linear_buffer, Geometry};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
 use crate::kms::Card;
 
@@ -23,6 +23,8 @@ use crate::kms::Card;
 #[derive(Debug)]
 pub struct DumbAllocator {
     card: Card,
+    /// Fault injection: the PRIME export of this buffer fails.
+    fail_export_at: Option<u32>,
 }
 
 impl DumbAllocator {
@@ -34,7 +36,24 @@ impl DumbAllocator {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn new(card: Card) -> DumbAllocator {
-        DumbAllocator { card }
+        DumbAllocator {
+            card,
+            fail_export_at: None,
+        }
+    }
+
+    /// Fault injection (the real-kernel tier's cleanup checks): from now on
+    /// the PRIME export of buffer `index` (0-based) of every allocation
+    /// fails with ENOMEM, as the kernel reports it, after its dumb buffer
+    /// exists; the buffers before it are real. `None` turns it off.
+    ///
+    /// ```no_run
+    /// let mut dumb = accord_smithay::backend::DumbAllocator::open("/dev/dri/card0")?;
+    /// dumb.fail_export_at(Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fail_export_at(&mut self, index: Option<u32>) {
+        self.fail_export_at = index;
     }
 
     /// Open `path` (a card node, not `renderD*`).
@@ -58,7 +77,7 @@ impl DumbAllocator {
         &self.card
     }
 
-    fn allocate_one(&self, d: &Decision) -> Result<AllocatedBuffer, AllocError> {
+    fn allocate_one(&self, d: &Decision, index: u32) -> Result<AllocatedBuffer, AllocError> {
         let g = geometry(d)?;
         // Dumb buffers are sized in pixels of a bpp; some drivers take
         // 32 bpp only (virtio-gpu). Ask for rows of `stride` bytes as 32-bit
@@ -84,7 +103,11 @@ impl DumbAllocator {
             .card
             .create_dumb_buffer((width, rows), DrmFourcc::Xrgb8888, bpp)
             .map_err(|e| io_error(&self.card, "CREATE_DUMB", e))?;
-        let exported = self.card.buffer_to_prime_fd(dumb.handle(), CLOEXEC | RDWR);
+        let exported = if self.fail_export_at == Some(index) {
+            Err(injected_enomem())
+        } else {
+            self.card.buffer_to_prime_fd(dumb.handle(), CLOEXEC | RDWR)
+        };
         let pitch = dumb.pitch();
         // The dma-buf keeps the memory alive; the GEM handle is not needed.
         let _ = self.card.destroy_dumb_buffer(dumb);
@@ -114,7 +137,13 @@ fn io_error(card: &Card, what: &str, e: std::io::Error) -> AllocError {
 
 impl Allocator for DumbAllocator {
     fn name(&self) -> String {
-        format!("dumb:{}", self.card.path().display())
+        match self.fail_export_at {
+            None => format!("dumb:{}", self.card.path().display()),
+            Some(i) => format!(
+                "dumb:{} (export of buffer {i} fails, injected)",
+                self.card.path().display()
+            ),
+        }
     }
 
     fn memory_kind(&self) -> MemoryKind {
@@ -122,6 +151,6 @@ impl Allocator for DumbAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        allocate_each(decision, false, || self.allocate_one(decision))
+        allocate_each(decision, false, |i| self.allocate_one(decision, i))
     }
 }

@@ -10,7 +10,7 @@ use smithay::reexports::gbm;
 
 use accord_engine::{Decision, Usage, MOD_INVALID, MOD_LINEAR};
 
-use super::linear::{allocate_each, dmabuf_size};
+use super::linear::{allocate_each, dmabuf_size, injected_enomem};
 use super::{AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
 use crate::kms::Card;
 
@@ -27,6 +27,8 @@ pub struct GbmAllocator {
     device: gbm::Device<Card>,
     /// Same open file description as the GBM device: GEM handles match.
     card: Card,
+    /// Fault injection: the PRIME export of this buffer fails.
+    fail_export_at: Option<u32>,
 }
 
 impl std::fmt::Debug for GbmAllocator {
@@ -48,7 +50,25 @@ impl GbmAllocator {
     /// ```
     pub fn new(card: Card) -> std::io::Result<GbmAllocator> {
         let device = gbm::Device::new(card.try_clone()?)?;
-        Ok(GbmAllocator { device, card })
+        Ok(GbmAllocator {
+            device,
+            card,
+            fail_export_at: None,
+        })
+    }
+
+    /// Fault injection (the real-kernel tier's cleanup checks): from now on
+    /// the PRIME export of buffer `index` (0-based) of every allocation
+    /// fails with ENOMEM, as the kernel reports it, after its GBM buffer
+    /// object exists; the buffers before it are real. `None` turns it off.
+    ///
+    /// ```no_run
+    /// let mut gbm = accord_smithay::backend::GbmAllocator::open("/dev/dri/card0")?;
+    /// gbm.fail_export_at(Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fail_export_at(&mut self, index: Option<u32>) {
+        self.fail_export_at = index;
     }
 
     /// Open `path` (a card node) and create the GBM device on it.
@@ -81,7 +101,7 @@ impl GbmAllocator {
         flags
     }
 
-    fn allocate_one(&self, d: &Decision) -> Result<AllocatedBuffer, AllocError> {
+    fn allocate_one(&self, d: &Decision, index: u32) -> Result<AllocatedBuffer, AllocError> {
         let format = gbm::Format::try_from(d.format)
             .map_err(|_| AllocError::Unsupported(format!("unknown fourcc {:#x}", d.format)))?;
         let flags = Self::flags(d);
@@ -104,10 +124,12 @@ impl GbmAllocator {
             let raw = unsafe { bo.handle_for_plane(p).u32_ };
             let handle = smithay::reexports::drm::control::from_u32(raw)
                 .ok_or_else(|| AllocError::DeviceLost("GBM returned GEM handle 0".into()))?;
-            let fd = self
-                .card
-                .buffer_to_prime_fd(handle, CLOEXEC | RDWR)
-                .map_err(|e| self.error("PRIME export", e))?;
+            let fd = if self.fail_export_at == Some(index) {
+                Err(injected_enomem())
+            } else {
+                self.card.buffer_to_prime_fd(handle, CLOEXEC | RDWR)
+            }
+            .map_err(|e| self.error("PRIME export", e))?;
             planes.push(AllocatedPlane {
                 fd,
                 offset: u64::from(bo.offset(p)),
@@ -141,7 +163,13 @@ impl GbmAllocator {
 
 impl Allocator for GbmAllocator {
     fn name(&self) -> String {
-        format!("gbm:{}", self.card.path().display())
+        match self.fail_export_at {
+            None => format!("gbm:{}", self.card.path().display()),
+            Some(i) => format!(
+                "gbm:{} (export of buffer {i} fails, injected)",
+                self.card.path().display()
+            ),
+        }
     }
 
     fn memory_kind(&self) -> MemoryKind {
@@ -149,6 +177,6 @@ impl Allocator for GbmAllocator {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        allocate_each(decision, false, || self.allocate_one(decision))
+        allocate_each(decision, false, |i| self.allocate_one(decision, i))
     }
 }

@@ -183,16 +183,20 @@ pub(crate) fn linear_buffer(
     })
 }
 
-/// `d.buffer_count` buffers from `one`, verified against `d` before they are
-/// returned. On error, the buffers made so far drop and close their fds.
+/// `d.buffer_count` buffers from `one` (called with each buffer's index),
+/// verified against `d` before they are returned. On error, the buffers made
+/// so far drop and close their fds, and the error names the buffer it
+/// happened at ("buffer 2 of 4: ...").
 pub(crate) fn allocate_each(
     d: &Decision,
     exact: bool,
-    mut one: impl FnMut() -> Result<AllocatedBuffer, AllocError>,
+    mut one: impl FnMut(u32) -> Result<AllocatedBuffer, AllocError>,
 ) -> Result<Vec<AllocatedBuffer>, AllocError> {
     let mut out = Vec::with_capacity(d.buffer_count as usize);
-    for _ in 0..d.buffer_count {
-        out.push(one()?);
+    for i in 0..d.buffer_count {
+        let buffer = one(i)
+            .map_err(|e| e.map_message(|m| format!("buffer {i} of {}: {m}", d.buffer_count)))?;
+        out.push(buffer);
     }
     verify_layout(d, &out, exact)?;
     Ok(out)
@@ -207,7 +211,7 @@ pub(crate) fn allocate_bytes(
 ) -> Result<Vec<AllocatedBuffer>, AllocError> {
     let g = geometry(d)?;
     let (len, stride) = byte_backend_request(&g)?;
-    allocate_each(d, d.layout.is_some(), || {
+    allocate_each(d, d.layout.is_some(), |_| {
         linear_buffer(dmabuf(len)?, &g, stride, d)
     })
 }
@@ -220,6 +224,12 @@ pub(crate) fn open_node(path: &Path, flags: rustix::fs::OFlags) -> std::io::Resu
         rustix::fs::Mode::empty(),
     )
     .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+}
+
+/// The error a backend's injected fault reports: ENOMEM, as the kernel
+/// reports an allocation it cannot back.
+pub(crate) fn injected_enomem() -> std::io::Error {
+    std::io::Error::from_raw_os_error(rustix::io::Errno::NOMEM.raw_os_error())
 }
 
 /// A failed allocation syscall: out of memory for ENOMEM/ENOSPC, else the
@@ -301,7 +311,11 @@ mod tests {
             }
         })
         .expect_err("fails");
-        assert_eq!(err, AllocError::OutOfMemory("buffer 2".into()));
+        assert_eq!(
+            err,
+            AllocError::OutOfMemory("buffer 1 of 3: buffer 2".into()),
+            "the error names the buffer (0-based) it happened at"
+        );
         assert_eq!(n, 2, "stops at the failing buffer");
     }
 }

@@ -109,6 +109,18 @@ impl std::fmt::Display for AllocError {
 
 impl std::error::Error for AllocError {}
 
+impl AllocError {
+    /// The same kind of error with its message rewritten by `f`.
+    pub(crate) fn map_message(self, f: impl FnOnce(String) -> String) -> AllocError {
+        match self {
+            AllocError::Unsupported(m) => AllocError::Unsupported(f(m)),
+            AllocError::OutOfMemory(m) => AllocError::OutOfMemory(f(m)),
+            AllocError::DeviceLost(m) => AllocError::DeviceLost(f(m)),
+            AllocError::LayoutMismatch(m) => AllocError::LayoutMismatch(f(m)),
+        }
+    }
+}
+
 /// An allocation backend.
 ///
 /// ```

@@ -9,6 +9,7 @@ mod capture;
 mod common;
 mod confirm;
 mod dmabuf;
+mod faults;
 mod harness;
 mod info;
 mod probe;
@@ -95,6 +96,14 @@ fn main() {
         ("dma_heap_system", backends::dma_heap),
         ("udmabuf", backends::udmabuf),
         ("detect_lists_backends", backends::detect_lists),
+        (
+            "dumb_export_fault_at_buffer_2_releases_buffers_0_and_1",
+            faults::dumb_export_fault_releases_earlier_buffers,
+        ),
+        (
+            "gbm_export_fault_at_buffer_2_releases_buffers_0_and_1",
+            faults::gbm_export_fault_releases_earlier_buffers,
+        ),
         (
             "refcomp_drm_collection_direct_scanout_60_frames",
             refcomp_drm::collection_direct_scanout_60_frames,

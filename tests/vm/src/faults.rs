@@ -1,0 +1,231 @@
+//! Fault injection inside the real backends (issue 20, item 8): dumb + PRIME
+//! and GBM on card0 fail the PRIME export of buffer 2 of a 4-buffer
+//! collection with ENOMEM, as the kernel reports it, after buffers 0 and 1
+//! exist and buffer 2's own GEM object does
+//! ([`DumbAllocator::fail_export_at`], [`GbmAllocator::fail_export_at`]).
+//! Two clients share the collection through the module (the host tier's
+//! test compositor, headless, with the real backend). Both get `failed`
+//! (out of memory, naming buffer 2 of 4 and the PRIME export), and what
+//! the backend made before the fault is released on the kernel side:
+//!
+//! - the process's fds (the compositor runs in it) are back at baseline;
+//! - the system's dma-buf objects (`/sys/kernel/debug/dma_buf/bufinfo`,
+//!   debugfs, mounted here if needed) are back at baseline;
+//! - no GEM handle is left on the backend's open file description: the test
+//!   keeps a duplicate of the card fd it gives the backend (same
+//!   description, same handle table) and looks every handle in 1..=
+//!   [`GEM_PROBE`] up with `PRIME_HANDLE_TO_FD` (ENOENT when closed; the
+//!   kernel hands out the lowest free handle from 1);
+//! - the module's ledger charges no byte.
+//!
+//! Each instrument is first shown to see a real object: a dumb buffer made
+//! on the same description is found by the handle probe and, once exported,
+//! counted by `bufinfo`; both go back once it is destroyed and closed.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
+use accord_smithay::backend::{Allocator, DumbAllocator, GbmAllocator};
+use accord_smithay::kms::Card;
+use accord_tests::{open_fds, Config, TestServer, XRGB8888};
+use smithay::reexports::drm::buffer::{Buffer, DrmFourcc};
+use smithay::reexports::drm::control::{from_u32, Device as ControlDevice};
+use smithay::reexports::drm::CLOEXEC;
+
+use crate::common::CARD0;
+use crate::ensure;
+use crate::harness::{Outcome, TestResult};
+
+/// The buffer (0-based) whose export fails; buffers before it are real.
+const FAULT_AT: u32 = 2;
+/// Each participant camps 2: a collection of 4.
+const PER_PARTICIPANT: u32 = 2;
+/// GEM handles looked up on the backend's file description.
+const GEM_PROBE: u32 = 64;
+const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Dumb,
+    Gbm,
+}
+
+pub fn dumb_export_fault_releases_earlier_buffers() -> TestResult {
+    run(Backend::Dumb)
+}
+
+pub fn gbm_export_fault_releases_earlier_buffers() -> TestResult {
+    run(Backend::Gbm)
+}
+
+/// What the kernel holds for this process and its backend.
+#[derive(Debug, PartialEq, Eq)]
+struct Census {
+    fds: usize,
+    /// dma-buf objects in the system (`bufinfo`'s "Total N objects").
+    dmabufs: u64,
+    /// GEM handles alive on the backend's file description.
+    gem_handles: Vec<u32>,
+}
+
+fn census(card: &Card) -> Result<Census, String> {
+    Ok(Census {
+        fds: open_fds().len(),
+        dmabufs: dmabuf_objects()?,
+        gem_handles: gem_handles(card),
+    })
+}
+
+/// `bufinfo`'s closing "Total N objects, B bytes" line: every dma-buf alive
+/// in the system.
+fn dmabuf_objects() -> Result<u64, String> {
+    if !Path::new(BUFINFO).exists() {
+        let status = Command::new("mount")
+            .args(["-t", "debugfs", "debugfs", "/sys/kernel/debug"])
+            .status()
+            .map_err(|e| format!("mount debugfs: {e}"))?;
+        ensure!(status.success(), "mount -t debugfs: {status}");
+    }
+    let text = std::fs::read_to_string(BUFINFO).map_err(|e| format!("{BUFINFO}: {e}"))?;
+    text.lines()
+        // Each object has its own "Total N devices attached" line.
+        .filter(|l| l.contains(" objects, "))
+        .find_map(|l| l.strip_prefix("Total "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("no \"Total N objects\" line in {BUFINFO}: {text}"))
+}
+
+/// Handles in 1..=GEM_PROBE that name a GEM object on `card`'s description.
+fn gem_handles(card: &Card) -> Vec<u32> {
+    (1..=GEM_PROBE)
+        .filter(|&raw| from_u32(raw).is_some_and(|h| card.buffer_to_prime_fd(h, CLOEXEC).is_ok()))
+        .collect()
+}
+
+/// The instruments see a real object: a dumb buffer's handle is found, its
+/// export is counted, and both go once it is gone.
+fn instruments_see_a_dumb_buffer(card: &Card) -> Result<(), String> {
+    let before = census(card)?;
+    let dumb = card
+        .create_dumb_buffer((64, 64), DrmFourcc::Xrgb8888, 32)
+        .map_err(|e| format!("CREATE_DUMB: {e}"))?;
+    let raw: u32 = dumb.handle().into();
+    let fd = card
+        .buffer_to_prime_fd(dumb.handle(), CLOEXEC)
+        .map_err(|e| format!("PRIME export: {e}"))?;
+    let during = census(card)?;
+    ensure!(
+        during.gem_handles.contains(&raw) && during.dmabufs == before.dmabufs + 1,
+        "the handle probe / bufinfo do not see a live dumb buffer (handle {raw}): \
+         before {before:?}, during {during:?}"
+    );
+    let _ = card.destroy_dumb_buffer(dumb);
+    drop(fd);
+    let after = census(card)?;
+    ensure!(
+        after == before,
+        "a destroyed dumb buffer still shows: before {before:?}, after {after:?}"
+    );
+    Ok(())
+}
+
+fn run(backend: Backend) -> TestResult {
+    let card = Card::open(CARD0).map_err(|e| e.to_string())?;
+    instruments_see_a_dumb_buffer(&card)?;
+    // The backend's card: a dup, so its GEM handles are the probe's.
+    let backend_card = card.try_clone().map_err(|e| e.to_string())?;
+    if let Backend::Gbm = backend {
+        if let Err(e) = card.try_clone().and_then(GbmAllocator::new) {
+            return Ok(Outcome::NotAvailable(format!(
+                "gbm_create_device on {CARD0}: {e}"
+            )));
+        }
+    }
+    let make = move || -> Box<dyn Allocator> {
+        match backend {
+            Backend::Dumb => {
+                let mut a = DumbAllocator::new(backend_card);
+                a.fail_export_at(Some(FAULT_AT));
+                Box::new(a)
+            }
+            Backend::Gbm => {
+                let mut a = GbmAllocator::new(backend_card).expect("GBM opened a moment ago");
+                a.fail_export_at(Some(FAULT_AT));
+                Box::new(a)
+            }
+        }
+    };
+    let server = TestServer::start_configured(make, Config::default());
+    // A warm-up connection, so lazily opened fds exist before the baseline.
+    {
+        let warm = server.connect();
+        let _ = Accord::new(&warm)
+            .map_err(|e| format!("warm-up: {e:?}"))?
+            .roundtrip();
+    }
+    server.wait_disconnects(1);
+    let baseline = census(&card)?;
+    let failures = {
+        let pconn = server.connect();
+        let cconn = server.connect();
+        let producer = Accord::new(&pconn).map_err(|e| format!("{e:?}"))?;
+        let consumer = Accord::new(&cconn).map_err(|e| format!("{e:?}"))?;
+        let token = producer.create_collection();
+        token.set_name("producer");
+        let handle = token
+            .duplicate()
+            .export()
+            .map_err(|e| format!("export: {e:?}"))?;
+        let imported = consumer.import(&handle);
+        imported.set_name("consumer");
+        let (p, c) = (token.bind(), imported.bind());
+        let want = Constraints::new()
+            .format(XRGB8888, MOD_LINEAR)
+            .min_size(256, 256)
+            .buffers(PER_PARTICIPANT);
+        p.commit(&want);
+        c.commit(&want);
+        consumer.flush().map_err(|e| format!("{e:?}"))?;
+        let pf = p
+            .wait_allocated()
+            .err()
+            .ok_or("the producer was allocated")?;
+        let cf = c
+            .wait_allocated()
+            .err()
+            .ok_or("the consumer was allocated")?;
+        [pf, cf]
+    };
+    server.wait_disconnects(3);
+    let expected = format!("buffer {FAULT_AT} of {}", 2 * PER_PARTICIPANT);
+    for f in &failures {
+        println!("  failed: {f}");
+        ensure!(
+            f.reason == FailureReason::OutOfMemory
+                && f.message.contains(&expected)
+                && f.message.contains("PRIME export"),
+            "expected out of memory at the PRIME export of {expected}: {f}"
+        );
+    }
+    // The module frees a gone client's objects shortly after the disconnect.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = census(&card)?;
+        let charged = server.charged_bytes();
+        if now == baseline && charged == 0 {
+            println!("  back at baseline: {now:?}, 0 bytes charged");
+            return Ok(Outcome::Passed);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "not released after the fault: baseline {baseline:?}, now {now:?}, \
+                 {charged} bytes charged; fds: {:?}",
+                open_fds()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
