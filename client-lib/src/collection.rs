@@ -7,7 +7,7 @@ use accord_protocol::client::wp_buffer_collection_v1::{MemoryFlags, WpBufferColl
 use wayland_client::protocol::wl_buffer::WlBuffer;
 
 use crate::buffer::{Allocation, Buffer, Plane};
-use crate::token::lock;
+use crate::lock::lock;
 use crate::{Accord, Constraints, Failure, FailureReason};
 use accord_protocol::vocabulary::{codec, MemoryKind};
 

@@ -10,7 +10,8 @@ use wayland_client::protocol::{wl_buffer, wl_registry};
 use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
 
 use crate::collection::{CollectionEvents, Settings};
-use crate::token::{lock, TokenEvents};
+use crate::lock::lock;
+use crate::token::TokenEvents;
 use crate::{Failure, FailureReason, QueueState};
 use accord_protocol::vocabulary::{codec, MemoryKind};
 

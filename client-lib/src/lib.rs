@@ -30,6 +30,7 @@ mod collection;
 mod constraints;
 mod dispatch;
 mod ignore_registry;
+mod lock;
 mod token;
 
 use std::cell::{Cell, RefCell};

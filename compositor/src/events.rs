@@ -12,7 +12,7 @@ use accord_vocabulary::codec;
 use wayland_server::Resource;
 
 use crate::collections::{Failed, FailureReason, Outcome};
-use crate::state::{CollectionData, TokenData, TokenState};
+use crate::objects::{CollectionData, TokenData, TokenState};
 
 pub(crate) fn fail_token(token: &WpBufferCollectionTokenV1, f: &Failed) {
     if let Some(data) = token.data::<TokenData>() {

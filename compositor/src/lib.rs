@@ -57,10 +57,11 @@
 
 pub mod backend;
 pub mod collections;
+pub mod device;
 mod dispatch;
 mod events;
-mod handler;
 pub mod kms;
+mod objects;
 mod participant;
 mod state;
 mod wire_constraints;
@@ -68,7 +69,8 @@ mod wl_buffer;
 
 pub use accord_protocol::limits;
 pub use dispatch::BufferCollectionDispatch;
-pub use state::{BufferCollectionHandler, BufferCollectionState, CollectionData, TokenData};
+pub use objects::{CollectionData, TokenData};
+pub use state::{BufferCollectionHandler, BufferCollectionState};
 pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};
 
 /// Re-exports the macro needs.

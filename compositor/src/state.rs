@@ -1,24 +1,112 @@
-//! [`BufferCollectionState`] and the per-object user data. The embedder's
-//! trait is in `handler.rs`, the request dispatch in `dispatch/`.
+//! [`BufferCollectionState`] and the [`BufferCollectionHandler`] trait the
+//! embedder implements (Smithay's pattern), and [`flush`]: resolve ready
+//! collections and send their outcomes. The protocol objects' user data is
+//! in `objects.rs`, the request dispatch in `dispatch/`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_engine::{Constraints, Decision, Usage};
+use accord_engine::{Decision, FormatModifier, Usage};
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
-use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
-use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
 use wayland_server::backend::{ClientId, GlobalId};
 use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{DisplayHandle, GlobalDispatch, Resource};
 
 use crate::backend::Allocator;
-use crate::collections::{
-    Allocation, Collections, Confirmation, Failed, Outcome, Resolution, SlotId,
-};
+use crate::collections::{Collections, Confirmation, Outcome, Resolution, SlotId};
 use crate::events::{fail_token, send_outcome};
-pub use crate::handler::BufferCollectionHandler;
+use crate::objects::SlotObject;
+
+/// What the embedding compositor supplies.
+///
+/// ```
+/// use accord_engine::{FormatModifier, MOD_LINEAR};
+/// use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+///
+/// struct State {
+///     accord: BufferCollectionState,
+/// }
+/// impl BufferCollectionHandler for State {
+///     fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
+///         &mut self.accord
+///     }
+///     fn renderer_formats(&self) -> Vec<FormatModifier> {
+///         let xrgb8888 = u32::from_le_bytes(*b"XR24");
+///         vec![FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false }]
+///     }
+/// }
+/// ```
+pub trait BufferCollectionHandler {
+    /// The module's state inside yours.
+    ///
+    /// ```
+    /// fn quota(state: &mut impl accord_smithay::BufferCollectionHandler) {
+    ///     state.buffer_collection_state().set_client_quota(256 << 20);
+    /// }
+    /// ```
+    fn buffer_collection_state(&mut self) -> &mut BufferCollectionState;
+
+    /// (format, modifier) pairs your renderer can import, most preferred
+    /// first (Pixman: LINEAR only). Used for `attach_surface` participants.
+    ///
+    /// ```
+    /// # use accord_engine::{FormatModifier, MOD_LINEAR};
+    /// // Pixman imports LINEAR only.
+    /// fn pixman_formats(fourccs: &[u32]) -> Vec<FormatModifier> {
+    ///     fourccs
+    ///         .iter()
+    ///         .map(|&format| FormatModifier { format, modifier: MOD_LINEAR, scanout: false })
+    ///         .collect()
+    /// }
+    /// assert_eq!(pixman_formats(&[u32::from_le_bytes(*b"XR24")]).len(), 1);
+    /// ```
+    fn renderer_formats(&self) -> Vec<FormatModifier>;
+
+    /// Pairs the display planes showing `surface` can scan out. Empty means
+    /// composition only (the default).
+    ///
+    /// The pairs come from the plane's `IN_FORMATS` and must be a subset of
+    /// [`renderer_formats`](Self::renderer_formats), so composition stays a
+    /// fallback; [`kms::compositor_formats`](crate::kms::compositor_formats)
+    /// builds that list, marking the scanout-capable pairs.
+    ///
+    /// ```no_run
+    /// # use accord_engine::FormatModifier;
+    /// # use accord_smithay::kms::{compositor_formats, PlaneInfo};
+    /// # fn demo(primary: &PlaneInfo, renderer: &[FormatModifier]) {
+    /// let pairs: Vec<FormatModifier> = compositor_formats(primary, renderer);
+    /// assert!(pairs.iter().any(|p| p.scanout));
+    /// # }
+    /// ```
+    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
+        Vec::new()
+    }
+
+    /// Confirm a scanout decision on the device before anything is
+    /// allocated: called once per collection whose negotiated usage
+    /// includes scanout and that has an `attach_surface` participant, with
+    /// the first surface attached. Return the decision to allocate: the
+    /// same one when the display takes it, another of its `alternatives`
+    /// ([`Decision::for_candidate`]) when it does not, with `scanout` false
+    /// for a renderer-only fallback. The default confirms nothing and
+    /// returns `decision` as it is.
+    ///
+    /// On KMS, [`kms::confirm_scanout`](crate::kms::confirm_scanout) does
+    /// the work (one buffer, `AddFB2`, atomic `TEST_ONLY` on the plane):
+    ///
+    /// ```no_run
+    /// # use accord_engine::Decision;
+    /// # use accord_smithay::backend::Allocator;
+    /// # use accord_smithay::kms::{confirm_scanout, Card, ScanoutTarget};
+    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn Allocator>> }
+    /// # fn hook(kms: &mut Kms, decision: &Decision) -> Decision {
+    /// confirm_scanout(&kms.card, &kms.target, decision, &mut kms.placements).decision
+    /// # }
+    /// ```
+    fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
+        decision.clone()
+    }
+}
 
 /// The module's state: the global, every collection, the allocator
 /// and the protocol objects that hold slots.
@@ -53,13 +141,6 @@ impl std::fmt::Debug for BufferCollectionState {
             .field("live_slots", &self.slots.len())
             .finish()
     }
-}
-
-/// The protocol object currently holding a slot.
-#[derive(Debug, Clone)]
-pub(crate) enum SlotObject {
-    Token(WpBufferCollectionTokenV1),
-    Collection(WpBufferCollectionV1),
 }
 
 impl BufferCollectionState {
@@ -333,93 +414,5 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     st.allocator = Some(allocator);
     for res in resolved {
         st.send(res);
-    }
-}
-
-/// User data of a token.
-///
-/// The module creates it; `delegate_buffer_collection!` names it.
-///
-/// ```no_run
-/// # use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
-/// # use wayland_server::Resource;
-/// # fn demo(token: &WpBufferCollectionTokenV1) {
-/// let ours = token.data::<accord_smithay::TokenData>().is_some();
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct TokenData {
-    pub(crate) state: Mutex<TokenState>,
-    /// Why it failed, passed on to objects made from it afterwards.
-    pub(crate) failure: Mutex<Option<Failed>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenState {
-    Live(SlotId),
-    Bound,
-    Exported,
-    Attached,
-    /// Destroyed by request (released).
-    Released,
-    /// Failed import or failed collection: requests are ignored.
-    Failed,
-}
-
-impl TokenData {
-    pub(crate) fn new(state: TokenState) -> Self {
-        TokenData {
-            state: Mutex::new(state),
-            failure: Mutex::new(None),
-        }
-    }
-    pub(crate) fn get(&self) -> TokenState {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-    pub(crate) fn set(&self, s: TokenState) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = s;
-    }
-    pub(crate) fn failure(&self) -> Option<Failed> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// User data of a participant's collection object.
-///
-/// The module creates it; `delegate_buffer_collection!` names it.
-///
-/// ```no_run
-/// # use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
-/// # use wayland_server::Resource;
-/// # fn demo(collection: &WpBufferCollectionV1) {
-/// let ours = collection.data::<accord_smithay::CollectionData>().is_some();
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct CollectionData {
-    pub(crate) slot: Option<SlotId>,
-    pub(crate) inner: Mutex<CollectionInner>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct CollectionInner {
-    pub(crate) pending: Constraints,
-    pub(crate) committed: bool,
-    pub(crate) allocation: Option<Arc<Allocation>>,
-    pub(crate) failed: bool,
-}
-
-impl CollectionData {
-    pub(crate) fn new(slot: Option<SlotId>) -> Self {
-        CollectionData {
-            slot,
-            inner: Mutex::new(CollectionInner::default()),
-        }
-    }
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, CollectionInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

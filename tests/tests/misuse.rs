@@ -603,12 +603,16 @@ fn every_request_on_a_failed_token_is_answered() {
     let t = c.manager.import_token(Some("0".repeat(64)), &c.qh, ());
     c.roundtrip().expect("not a protocol error");
     let reason = FailureReason::UnknownHandle as u32;
-    assert_eq!(c.events.token_failed.get(&t.id()).map(|f| f.0), Some(reason));
+    assert_eq!(
+        c.events.token_failed.get(&t.id()).map(|f| f.0),
+        Some(reason)
+    );
 
     // export: failed again, with the same reason, and no handle.
     c.events.token_failed.clear();
     t.export();
-    c.roundtrip().expect("export on a failed token is no protocol error");
+    c.roundtrip()
+        .expect("export on a failed token is no protocol error");
     assert_eq!(
         c.events.token_failed.get(&t.id()).map(|f| f.0),
         Some(reason),
@@ -619,7 +623,10 @@ fn every_request_on_a_failed_token_is_answered() {
     // duplicate: a new token that fails the same way.
     let twin = t.duplicate(&c.qh, ());
     c.roundtrip().expect("duplicate");
-    assert_eq!(c.events.token_failed.get(&twin.id()).map(|f| f.0), Some(reason));
+    assert_eq!(
+        c.events.token_failed.get(&twin.id()).map(|f| f.0),
+        Some(reason)
+    );
 
     // bind: a collection that fails the same way, with no buffers.
     let coll = t.bind(&c.qh, ());
@@ -633,7 +640,8 @@ fn every_request_on_a_failed_token_is_answered() {
     t.set_dispensable();
     let surface = compositor_surface(&mut c);
     c.manager.attach_surface(&t, &surface);
-    c.roundtrip().expect("set_name, set_dispensable, attach_surface");
+    c.roundtrip()
+        .expect("set_name, set_dispensable, attach_surface");
     assert!(c.events.token_failed.is_empty(), "nothing more is sent");
 
     // destroy: gone, and the connection is still fine.

@@ -7,7 +7,7 @@ use accord_engine::{BufferCounts, Constraints, Decision, FormatModifier, Usage, 
 use smithay::reexports::drm::control::Device as ControlDevice;
 
 use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAllocator};
-use crate::kms::Card;
+use crate::device::Card;
 
 /// The kinds of backend, in DESIGN.md's order of fit.
 ///
@@ -329,7 +329,7 @@ pub fn card_for_device(dev: u64) -> Option<PathBuf> {
 
 /// dma-buf allocators placing memory on each of `devices` (`dev_t`s), in the
 /// order given: GBM then dumb on each device's card node. Devices without a
-/// card node or a working backend are skipped; [`crate::kms::confirm_scanout`]
+/// card node or a working backend are skipped; [`confirm_scanout`](crate::kms::confirm_scanout)
 /// then tries these placements in order.
 ///
 /// ```no_run

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use accord_engine::Decision;
 
-use super::linear::{allocate_bytes, errno_error, open_node};
+use super::linear::{allocate_bytes, errno_error};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use crate::device::open_node;
 
 /// `struct dma_heap_allocation_data` (include/uapi/linux/dma-heap.h).
 #[repr(C)]

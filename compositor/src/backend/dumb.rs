@@ -10,7 +10,7 @@ use accord_engine::Decision;
 
 use super::linear::{allocate_each, geometry, injected_enomem, linear_buffer, Geometry};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
-use crate::kms::Card;
+use crate::device::Card;
 
 /// Allocates dumb buffers on one card node and exports them as dma-bufs.
 ///

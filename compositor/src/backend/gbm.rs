@@ -12,7 +12,7 @@ use accord_engine::{Decision, Usage, MOD_INVALID, MOD_LINEAR};
 
 use super::linear::{allocate_each, dmabuf_size, injected_enomem};
 use super::{AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
-use crate::kms::Card;
+use crate::device::Card;
 
 /// GBM (`gbm_bo_create_with_modifiers2`, else `gbm_bo_create`) on a card
 /// node: the scanout-capable backend when the GPU driver has a GBM backend.

@@ -8,7 +8,6 @@ mod dma_heap;
 mod dumb;
 mod gbm;
 mod linear;
-pub(crate) use linear::open_node;
 mod udmabuf;
 mod verify;
 

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use accord_engine::Decision;
 use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
 
-use super::linear::{allocate_bytes, errno_error, open_node};
+use super::linear::{allocate_bytes, errno_error};
 use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use crate::device::open_node;
 
 /// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
 #[repr(C)]

@@ -1,14 +1,22 @@
 //! `wp_buffer_collection_v1`: the double-buffered constraints, `commit`,
 //! and `get_wl_buffer` once allocated.
 
+use std::sync::Arc;
+
 use accord_protocol::server::wp_buffer_collection_v1::{self as coll, WpBufferCollectionV1};
+use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
+use smithay::backend::allocator::{Fourcc, Modifier};
 use wayland_server::backend::ClientId;
-use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
+use wayland_server::protocol::wl_buffer::WlBuffer;
+use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 
 use super::BufferCollectionDispatch;
-use crate::state::{BufferCollectionState, CollectionData};
+use crate::backend::MemoryKind;
+use crate::collections::Allocation;
+use crate::objects::CollectionData;
+use crate::state::BufferCollectionState;
 use crate::wire_constraints::{apply_constraint, constraint_name};
-use crate::wl_buffer::init_wl_buffer;
+use crate::wl_buffer::MemfdBuffer;
 
 impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData, D>
     for BufferCollectionState
@@ -116,4 +124,58 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             crate::state::flush(state);
         }
     }
+}
+
+/// Create the `wl_buffer` for buffer `index` (already range-checked).
+fn init_wl_buffer<D: BufferCollectionDispatch>(
+    data_init: &mut DataInit<'_, D>,
+    id: New<WlBuffer>,
+    allocation: Arc<Allocation>,
+    index: u32,
+) {
+    match allocation.memory {
+        MemoryKind::Memfd => {
+            data_init.init(
+                id,
+                MemfdBuffer {
+                    allocation,
+                    index: index as usize,
+                },
+            );
+        }
+        MemoryKind::DmaBuf => match to_dmabuf(&allocation, index as usize) {
+            Some(dmabuf) => {
+                data_init.init(id, dmabuf);
+            }
+            None => {
+                // dup failed (fd exhaustion): a runtime condition, but the
+                // object must exist; it renders as an unknown buffer.
+                data_init.init(
+                    id,
+                    MemfdBuffer {
+                        allocation,
+                        index: usize::MAX,
+                    },
+                );
+            }
+        },
+    }
+}
+
+fn to_dmabuf(a: &Allocation, index: usize) -> Option<Dmabuf> {
+    let b = a.buffers.get(index)?;
+    let d = &a.decision;
+    let format = Fourcc::try_from(d.format).ok()?;
+    let size = (i32::try_from(d.width).ok()?, i32::try_from(d.height).ok()?);
+    let mut builder = Dmabuf::builder(
+        size,
+        format,
+        Modifier::from(b.modifier),
+        DmabufFlags::empty(),
+    );
+    for (i, p) in b.planes.iter().enumerate() {
+        let fd = p.fd.try_clone().ok()?;
+        builder.add_plane(fd, i as u32, u32::try_from(p.offset).ok()?, p.stride);
+    }
+    builder.build()
 }

@@ -11,8 +11,9 @@ use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, 
 use super::{check_object_limit, describe, new_token, BufferCollectionDispatch};
 use crate::collections::{is_well_formed_handle, Failed, FailureReason};
 use crate::events::fail_token;
+use crate::objects::{TokenData, TokenState};
 use crate::participant::{compositor_constraints, holder};
-use crate::state::{BufferCollectionState, TokenData, TokenState};
+use crate::state::BufferCollectionState;
 
 impl<D: BufferCollectionDispatch> GlobalDispatch<WpBufferCollectionManagerV1, (), D>
     for BufferCollectionState

@@ -20,10 +20,8 @@ use wayland_server::{DataInit, Dispatch, GlobalDispatch, New, Resource};
 
 use accord_protocol::limits::MAX_CLIENT_OBJECTS;
 
-use crate::state::{
-    BufferCollectionHandler, BufferCollectionState, CollectionData, SlotObject, TokenData,
-    TokenState,
-};
+use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
+use crate::state::{BufferCollectionHandler, BufferCollectionState};
 use crate::wl_buffer::MemfdBuffer;
 
 /// Everything your state must dispatch for the module: what

@@ -12,7 +12,8 @@ use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
 use super::{check_object_limit, describe, new_token, BufferCollectionDispatch};
 use crate::collections::{Failed, FailureReason, Misuse};
 use crate::events::{fail_token, wire_reason};
-use crate::state::{BufferCollectionState, CollectionData, SlotObject, TokenData, TokenState};
+use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
+use crate::state::BufferCollectionState;
 
 impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData, D>
     for BufferCollectionState

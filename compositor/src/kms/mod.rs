@@ -19,7 +19,6 @@
 //! # Ok(()) }
 //! ```
 
-mod card;
 mod fallback;
 mod framebuffer;
 mod in_formats;
@@ -28,7 +27,7 @@ mod renderer;
 mod target;
 mod test_only;
 
-pub use card::Card;
+pub use crate::device::Card;
 pub use fallback::{confirm_scanout, Attempt, ScanoutChoice};
 pub use framebuffer::{add_dmabuf_framebuffer, DmabufFramebuffer, DmabufPlane};
 pub use in_formats::parse_in_formats;
