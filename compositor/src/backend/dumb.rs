@@ -31,7 +31,7 @@ impl DumbAllocator {
     /// Use an opened card node (e.g. `/dev/dri/card0`).
     ///
     /// ```no_run
-    /// use accord_smithay::{backend::DumbAllocator, kms::Card};
+    /// use accord_smithay::{backend::DumbAllocator, device::Card};
     /// let dumb = DumbAllocator::new(Card::open("/dev/dri/card0")?);
     /// # Ok::<(), std::io::Error>(())
     /// ```

@@ -44,7 +44,7 @@ impl GbmAllocator {
     /// A GBM device on an opened card node.
     ///
     /// ```no_run
-    /// use accord_smithay::{backend::GbmAllocator, kms::Card};
+    /// use accord_smithay::{backend::GbmAllocator, device::Card};
     /// let gbm = GbmAllocator::new(Card::open("/dev/dri/card0")?)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
