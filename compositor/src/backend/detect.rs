@@ -9,7 +9,7 @@ use smithay::reexports::drm::control::Device as ControlDevice;
 use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAllocator};
 use crate::device::Card;
 
-/// The kinds of backend, in DESIGN.md's order of fit.
+/// The kinds of backend, in order of fit (scanout memory on the KMS device first, memfd last).
 ///
 /// ```
 /// use accord_smithay::backend::{detect, BackendKind};
