@@ -59,10 +59,6 @@ pub struct UdmabufAllocator {
 
 impl UdmabufAllocator {
     /// The device node.
-    ///
-    /// ```
-    /// assert_eq!(accord_smithay::backend::UdmabufAllocator::PATH, "/dev/udmabuf");
-    /// ```
     pub const PATH: &'static str = "/dev/udmabuf";
 
     /// Open the udmabuf device node.
