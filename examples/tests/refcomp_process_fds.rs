@@ -18,12 +18,25 @@ use wayland_client::Connection;
 
 const SIZE: (u32, u32) = (64, 32);
 
+/// Kills the compositor if the test fails before stopping it.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn compositor_process_fds_return_to_their_census_after_clients_leave() {
     let dir = TempRuntimeDir::new("process-fds");
-    let (mut child, _stdout, name) = start_compositor(&dir, &[]);
+    let (child, _stdout, name) = start_compositor(&dir, &[]);
+    let mut child = Reap(child);
     let socket = dir.path().join(&name);
-    let before = fd_census(&child);
+    let before = fd_census(&child.0);
 
     for round in 0..3 {
         let conn =
@@ -53,7 +66,7 @@ fn compositor_process_fds_return_to_their_census_after_clients_leave() {
 
         // Connected and showing: the census sees the client's socket and
         // the memfds the compositor allocated and keeps.
-        let during = fd_census(&child);
+        let during = fd_census(&child.0);
         assert!(
             during.sockets > before.sockets,
             "round {round}: no client socket in the census: {before} → {during}"
@@ -70,13 +83,13 @@ fn compositor_process_fds_return_to_their_census_after_clients_leave() {
         accord_tests::abrupt::partial_message(half, 1, 1, true);
         drop((buffers, allocation, collection, accord, window, conn));
         assert_fds_back(
-            &child,
+            &child.0,
             &before,
             &format!("round {round}: after the clients left"),
         );
     }
 
-    signal(&child, Signal::TERM);
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    signal(&child.0, Signal::TERM);
+    let status = wait_exit(&mut child.0, Duration::from_secs(10));
     assert!(status.success(), "compositor exited with {status}");
 }
