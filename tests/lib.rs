@@ -73,38 +73,21 @@ impl Drop for RuntimeDir {
 /// Size of the test compositor's offscreen output.
 pub const OUTPUT_SIZE: (i32, i32) = (128, 64);
 
-/// Open fds of this process (compositor thread and clients together).
-pub fn open_fds() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| std::fs::read_link(e.path()).ok())
-                .map(|p| p.display().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+pub use accord_fd_census::{FdCensus, FdKind};
+
+/// The fd census of this process: the test compositor runs on a thread of
+/// the test process, so this is the compositor's census (with whatever the
+/// in-process clients hold).
+pub fn fd_census() -> FdCensus {
+    FdCensus::of_self().expect("fd census of the test process")
 }
 
-/// Wait (up to 5 s) for the process to be back at `baseline` open fds: the
-/// compositor frees a client's objects shortly after it notices the
-/// disconnect. Panics listing the open fds if it never gets there.
-pub fn assert_fds_return_to(baseline: usize, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let now = open_fds();
-        if now.len() == baseline {
-            return;
-        }
-        if std::time::Instant::now() > deadline {
-            panic!(
-                "fds leaked over {what}: {} open, baseline {baseline}: {now:?}",
-                now.len()
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+/// Wait (up to 5 s) for the process to be back at `baseline`, kind by kind
+/// (sockets, dma-bufs, memfds, DRM nodes, others): the compositor frees a
+/// client's objects shortly after it notices the disconnect. Panics naming
+/// the kinds that differ and listing the open fds if it never gets there.
+pub fn assert_fds_return_to(baseline: &FdCensus, what: &str) -> FdCensus {
+    accord_fd_census::assert_back_to(std::process::id(), baseline, &format!("fds over {what}"))
 }
 
 /// What the compositor observed, for assertions.

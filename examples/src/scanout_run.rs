@@ -1,14 +1,16 @@
 //! One zero-copy scanout run, shared by the `zero-copy-scanout` demo and the
 //! real-kernel test: the reference compositor on a KMS card (its own
 //! thread), a dma-buf client (this thread) showing N frames, the counters
-//! over those frames, the compositor thread's CPU time, and a read-back of
-//! the framebuffer the primary plane scans out.
+//! over those frames, the compositor thread's CPU time, a read-back of
+//! the framebuffer the primary plane scans out, and the process's fd census
+//! (`accord_fd_census`) before the client connects and after it leaves.
 
 use std::{
     path::PathBuf,
     time::{Duration, Instant},
 };
 
+use accord_fd_census::FdCensus;
 use accord_smithay::kms::{Card, ScanoutTarget};
 
 use crate::{
@@ -80,12 +82,22 @@ pub struct ScanoutReport {
     pub buffers_from: String,
     /// The Accord outcome, when the buffers came from a collection.
     pub collection: Option<CollectionOutcome>,
+    /// This process's fd census (the compositor's thread and the client)
+    /// once the compositor has drawn its first frames, before the client
+    /// connects.
+    pub fds_before: FdCensus,
+    /// After the client disconnected and dropped its buffers, with the
+    /// compositor still running: `Ok` once every kind is back at
+    /// `fds_before` (waited for up to 5 s), else what differs.
+    pub fds_after: Result<FdCensus, String>,
 }
 
 impl ScanoutReport {
-    /// Client pixels the compositor wrote or copied to show the frames.
-    pub fn bytes_copied(&self) -> u64 {
-        self.delta.bytes_copied + self.delta.bytes_composited
+    /// Bytes of client buffers the compositor read to compose the frames
+    /// plus bytes it copied with the CPU (0 when every frame was scanned
+    /// out directly).
+    pub fn compositor_bytes(&self) -> u64 {
+        self.delta.bytes_composited + self.delta.bytes_copied
     }
 }
 
@@ -149,6 +161,9 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         ..Config::default()
     };
     let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
+    // The compositor's own fds (card, swapchain) exist once it has drawn.
+    settle(&compositor);
+    let fds_before = FdCensus::of_self()?;
     let mut client = DmabufClient::connect(compositor.socket_path())?;
     let feedback = client.default_feedback()?;
     let choice = feedback
@@ -218,6 +233,10 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
     );
     drop(buffers);
     drop(client);
+    drop(shown);
+    drop(card);
+    let fds_after =
+        accord_fd_census::wait_for(&fds_before, Duration::from_secs(5), FdCensus::of_self);
     compositor.stop()?;
     Ok(ScanoutReport {
         feedback,
@@ -232,5 +251,7 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         scanout_format,
         buffers_from,
         collection,
+        fds_before,
+        fds_after,
     })
 }

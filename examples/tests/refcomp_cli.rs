@@ -1,5 +1,6 @@
 //! The `accord-compositor` process: its printed socket line, `wayland-info`
-//! against it, signals, counters on exit, and `--screenshot`.
+//! against it (the compositor's fd census back at its baseline after), signals,
+//! counters on exit, and `--screenshot`.
 
 mod common;
 
@@ -11,7 +12,8 @@ use std::{
 
 use accord_examples::refcomp::{CounterSnapshot, Screenshot, BACKGROUND};
 use common::{
-    near, signal, start_compositor as start, wait_exit, TempRuntimeDir, COMPOSITOR_BIN as BIN,
+    assert_fds_back, fd_census, near, signal, start_compositor as start, wait_exit, TempRuntimeDir,
+    COMPOSITOR_BIN as BIN,
 };
 use rustix::process::Signal;
 
@@ -30,6 +32,7 @@ fn wayland_info_lists_the_globals_and_sigterm_prints_counters() {
     let dir = TempRuntimeDir::new("cli-info");
     let (mut child, stdout, name) = start(&dir, &["--socket", "accord-test"]);
     assert_eq!(name, "accord-test");
+    let fds = fd_census(&child);
 
     let out = Command::new("wayland-info")
         .env("XDG_RUNTIME_DIR", dir.path())
@@ -78,6 +81,10 @@ fn wayland_info_lists_the_globals_and_sigterm_prints_counters() {
         "output mode missing:\n{text}"
     );
 
+    // wayland-info bound every global and left: the compositor closed its
+    // connection and everything it got (e.g. the keymap memfd it sent).
+    assert_fds_back(&child, &fds, "after wayland-info");
+
     // Let a few 60 Hz frame ticks pass so the exit counters are not all zero.
     std::thread::sleep(Duration::from_millis(200));
     signal(&child, Signal::TERM);
@@ -109,6 +116,9 @@ fn screenshot_after_frames_then_exit() {
     assert!(status.success(), "compositor exited with {status}");
     let counters = exit_counters(stdout);
     assert_eq!(counters.frames_rendered, 3, "stopped right after frame 3");
+    // The screenshot is the run's one CPU copy; no client, nothing composed.
+    assert_eq!(counters.bytes_copied, 320 * 200 * 4, "{counters}");
+    assert_eq!(counters.bytes_composited, 0, "{counters}");
 
     let shot = Screenshot::read_png(&png).expect("read screenshot");
     assert_eq!((shot.width, shot.height), (320, 200));

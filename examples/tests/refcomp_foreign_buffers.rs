@@ -120,5 +120,7 @@ fn foreign_buffers_are_drawn_and_released_when_replaced() {
     });
     let shot = compositor.screenshot().expect("screenshot");
     assert!(near(shot.pixel(10, 10).expect("in range"), BACKGROUND));
-    assert_eq!(compositor.stop().expect("stop").bytes_copied, 0);
+    // Drawn in place; the three screenshots are the only copies.
+    let counters = compositor.stop().expect("stop");
+    assert_eq!(counters.bytes_copied, 3 * 1280 * 720 * 4, "{counters}");
 }

@@ -15,7 +15,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{signal, start_compositor, wait_exit, TempRuntimeDir};
+use common::{assert_fds_back, fd_census, signal, start_compositor, wait_exit, TempRuntimeDir};
 use rustix::process::Signal;
 
 /// `wl_display.error`'s `invalid_method` code.
@@ -108,6 +108,7 @@ fn null_interface_in_registry_bind_is_a_protocol_error_not_a_crash() {
     let dir = TempRuntimeDir::new("hostile-bind");
     let (mut child, _stdout, name) = start_compositor(&dir, &[]);
     let socket = dir.path().join(&name);
+    let fds = fd_census(&child);
 
     // Exactly finding 8's 36 bytes: wl_display.get_registry(new_id 2), then
     // wl_registry.bind(name 1, interface null (length word 0), version 1,
@@ -159,6 +160,10 @@ fn null_interface_in_registry_bind_is_a_protocol_error_not_a_crash() {
             "{interface} missing from {globals:?}"
         );
     }
+
+    // Both clients gone: the compositor holds none of their fds.
+    drop((hostile, next));
+    assert_fds_back(&child, &fds, "after the hostile and the next client");
 
     signal(&child, Signal::TERM);
     let status = wait_exit(&mut child, Duration::from_secs(10));

@@ -1,7 +1,9 @@
 //! A small wayland-client client against the in-process compositor: an shm
 //! buffer of a known colour appears in the read-back output, pixel for pixel,
 //! fullscreen covers the output, and linux-dmabuf's default feedback lists
-//! the formats Pixman imports.
+//! the formats Pixman imports. The counters show the composited path: the
+//! bytes composition reads of the shm buffer (`bytes_composited`) and the
+//! bytes each read-back copies (`bytes_copied`).
 
 mod common;
 
@@ -42,6 +44,13 @@ fn shm_buffer_colour_appears_in_the_output() {
     let buffer = client.shm_buffer((64, 48), colour);
     client.show(&window.surface, &buffer);
 
+    // The frame callback came after the frame that drew the buffer: the
+    // whole 64x48 XRGB8888 buffer was read once to compose it, and nothing
+    // was copied yet.
+    let shown = compositor.counters();
+    assert_eq!(shown.bytes_composited, 64 * 48 * 4, "{shown}");
+    assert_eq!(shown.bytes_copied, 0, "{shown}");
+
     let shot = compositor.screenshot().expect("screenshot");
     let want = [colour[0], colour[1], colour[2], 0xff];
     for (x, y) in [(0, 0), (63, 0), (0, 47), (63, 47), (31, 23)] {
@@ -60,7 +69,10 @@ fn shm_buffer_colour_appears_in_the_output() {
     }
     let counters = compositor.stop().expect("stop");
     assert!(counters.surface_commits >= 2, "{counters}");
-    assert_eq!(counters.bytes_copied, 0);
+    // Nothing changed after the buffer was shown: nothing more was read.
+    assert_eq!(counters.bytes_composited, 64 * 48 * 4, "{counters}");
+    // The screenshot is the one CPU copy: the whole 1280x720 output.
+    assert_eq!(counters.bytes_copied, 1280 * 720 * 4, "{counters}");
 }
 
 #[test]
@@ -91,12 +103,14 @@ fn fullscreen_toplevel_gets_the_output_size_and_covers_it() {
         }
     }
     assert_eq!(shot.pixel(1279, 719), Some(want));
-    // Headless composes every frame: the fullscreen frame wrote the whole
-    // output (background frames before it count too), nothing went direct.
+    // Headless composes every frame: the fullscreen frame read the whole
+    // shm buffer once (the background frames before it read no client
+    // memory), nothing went direct, the screenshot copied the output once.
     let counters = compositor.stop().expect("stop");
     assert_eq!(counters.frames_direct, 0, "{counters}");
     assert!(counters.frames_composited >= 1, "{counters}");
-    assert!(counters.bytes_composited >= 1280 * 720 * 4, "{counters}");
+    assert_eq!(counters.bytes_composited, 1280 * 720 * 4, "{counters}");
+    assert_eq!(counters.bytes_copied, 1280 * 720 * 4, "{counters}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
 use accord_tests::faults::{Fault, FaultyAllocator};
-use accord_tests::{assert_fds_return_to, open_fds, Config, TestServer, XRGB8888};
+use accord_tests::{assert_fds_return_to, fd_census, Config, TestServer, XRGB8888};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -29,7 +29,7 @@ fn run(fault: Fault) -> (accord_client::Failure, accord_client::Failure, usize) 
         let _ = Accord::new(&warm).unwrap().roundtrip();
         drop(warm);
         server.wait_disconnects(1);
-        let baseline = open_fds().len();
+        let baseline = fd_census();
         let pconn = server.connect();
         let cconn = server.connect();
         let producer = Accord::new(&pconn).unwrap();
@@ -51,7 +51,7 @@ fn run(fault: Fault) -> (accord_client::Failure, accord_client::Failure, usize) 
         ((pf, cf), baseline)
     };
     server.wait_disconnects(3);
-    assert_fds_return_to(baseline, &format!("{fault:?}"));
+    assert_fds_return_to(&baseline, &format!("{fault:?}"));
     baseline_after(&server);
     (failures.0, failures.1, made.load(Ordering::SeqCst))
 }

@@ -4,7 +4,7 @@
 //! fds move the count.
 
 use accord_client::{Accord, Constraints, Usage, MOD_LINEAR};
-use accord_tests::{assert_fds_return_to, open_fds, TestServer, XRGB8888};
+use accord_tests::{assert_fds_return_to, fd_census, TestServer, XRGB8888};
 
 /// One producer/consumer lifecycle; the consumer's socket is shut down
 /// after `cut` steps (8 = it completes and closes normally).
@@ -65,7 +65,7 @@ fn lifecycles_leave_no_fds_behind() {
     lifecycle(&server, 8);
     let mut expected = 2;
     server.wait_disconnects(expected);
-    let baseline = open_fds().len();
+    let baseline = fd_census();
     let mut seed = 0x2545_f491_u32;
     for _ in 0..60 {
         seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
@@ -73,6 +73,6 @@ fn lifecycles_leave_no_fds_behind() {
         expected += 2;
         server.wait_disconnects(expected);
     }
-    assert_fds_return_to(baseline, "60 lifecycles");
+    assert_fds_return_to(&baseline, "60 lifecycles");
     server.assert_no_bytes_held();
 }

@@ -7,7 +7,7 @@ use accord_client::{Accord, Constraints, MOD_LINEAR};
 use accord_protocol::client::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::client::wp_buffer_collection_v1::{MemoryFlags, Usage, WpBufferCollectionV1};
 use accord_tests::raw::{self, RawClient};
-use accord_tests::{assert_fds_return_to, open_fds, TestServer, XRGB8888};
+use accord_tests::{assert_fds_return_to, fd_census, TestServer, XRGB8888};
 
 struct Rng(u64);
 
@@ -218,7 +218,7 @@ fn random_misbehaving_clients_cannot_break_the_compositor() {
     normal_negotiation(&server);
     let mut expected = 1;
     server.wait_disconnects(expected);
-    let baseline = open_fds().len();
+    let baseline = fd_census();
     let iterations: u32 = std::env::var("ACCORD_RANDOM_CLIENTS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -242,5 +242,5 @@ fn random_misbehaving_clients_cannot_break_the_compositor() {
     normal_negotiation(&server);
     server.wait_disconnects(expected + 1);
     server.assert_no_bytes_held();
-    assert_fds_return_to(baseline, &format!("{iterations} random clients"));
+    assert_fds_return_to(&baseline, &format!("{iterations} random clients"));
 }

@@ -3,7 +3,8 @@
 //! points, then leave at a random point: cleanly, by closing the socket,
 //! or in the middle of a message (a request header with part of its body,
 //! sometimes with an fd attached). Afterwards the process (compositor and
-//! clients) is back at its fd baseline, the compositor holds no bytes and
+//! clients) is back at its fd census (by kind: sockets, dma-bufs, memfds, DRM
+//! nodes, others), the compositor holds no bytes and
 //! negotiates no collection.
 //!
 //! CI runs 1000 lifecycles; `ACCORD_STRESS=10000` runs the full count.
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 use accord_protocol::client::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::client::wp_buffer_collection_v1::WpBufferCollectionV1;
 use accord_tests::raw::RawClient;
-use accord_tests::{abrupt, assert_fds_return_to, open_fds, Config, TestServer};
+use accord_tests::{abrupt, assert_fds_return_to, fd_census, Config, TestServer};
 use wayland_client::Proxy;
 
 struct Rng(u64);
@@ -180,7 +181,7 @@ fn random_lifecycles_leave_no_fds_bytes_or_collections_behind() {
     }
     server.wait_disconnects(1);
     server.assert_no_bytes_held();
-    let baseline = open_fds().len();
+    let baseline = fd_census();
     let started = Instant::now();
     let mut rng = Rng(0x0dd_b1a5_e5ca_1ab1);
     let mut handles = Vec::new();
@@ -192,12 +193,13 @@ fn random_lifecycles_leave_no_fds_bytes_or_collections_behind() {
     let ran = started.elapsed();
     server.assert_no_collections_left();
     server.assert_no_bytes_held();
-    assert_fds_return_to(baseline, &format!("{lifecycles} lifecycles"));
-    let after = open_fds().len();
+    let after = assert_fds_return_to(&baseline, &format!("{lifecycles} lifecycles"));
     eprintln!(
-        "stress: {lifecycles} lifecycles in {:.2} s; fds {baseline} before, {after} after; \
+        "stress: {lifecycles} lifecycles in {:.2} s; fds {} before ({baseline}), {} after ({after}); \
          bytes held after: {}; collections left: {}; {tally:?}",
         ran.as_secs_f64(),
+        baseline.total(),
+        after.total(),
         server.charged_bytes(),
         server.negotiating(),
     );

@@ -1,5 +1,6 @@
-//! P4 (issue 6): compositor CPU time and bytes copied per fullscreen frame,
-//! direct scanout against forced composition, measured side by side on a
+//! P4 (issue 6): compositor CPU time and the client bytes the compositor
+//! read (to compose) or copied per fullscreen frame, direct scanout against
+//! forced composition, measured side by side on a
 //! KMS device: runs A (direct) and B (`--no-direct-scanout`) alternately,
 //! A B A B…, and prints medians and the pairwise ratio's median.
 //! Run it in the real-kernel tier: `tests/vm/run --bench`.
@@ -36,7 +37,7 @@ fn sample(r: &ScanoutReport) -> Sample {
     let frames = f64::from(r.frames.max(1));
     Sample {
         cpu_us_per_frame: r.compositor_cpu.as_secs_f64() * 1e6 / frames,
-        bytes_per_frame: r.bytes_copied() as f64 / frames,
+        bytes_per_frame: r.compositor_bytes() as f64 / frames,
         direct: r.delta.frames_direct,
         composited: r.delta.frames_composited,
     }
@@ -92,7 +93,7 @@ fn main() -> ExitCode {
     for (name, s) in [("direct scanout", &a), ("forced composition", &b)] {
         println!(
             "{name}: {pairs} runs x {frames} frames: compositor CPU/frame median {:.0} us \
-             (runs: {}), bytes copied/frame median {:.0}, frames direct/composited per run {:?}",
+             (runs: {}), bytes read or copied by the compositor/frame median {:.0}, frames direct/composited per run {:?}",
             median(s.iter().map(|s| s.cpu_us_per_frame).collect()),
             s.iter()
                 .map(|s| format!("{:.0}", s.cpu_us_per_frame))

@@ -95,11 +95,20 @@ fn print(report: &ScanoutReport, run: &ScanoutRun) {
         report.wall.as_millis()
     );
     println!(
-        "direct scanout: {}/{} frames, {} bytes copied",
+        "{}/{} frames scanned out directly, {} composited; {} bytes read by the compositor, {} bytes copied",
         d.frames_direct,
         report.frames,
-        report.bytes_copied()
+        d.frames_composited,
+        d.bytes_composited,
+        d.bytes_copied
     );
+    match &report.fds_after {
+        Ok(after) => println!(
+            "fds of this process (compositor and client): {} before the client, {after} after it left",
+            report.fds_before
+        ),
+        Err(err) => println!("fds: {err}"),
+    }
 }
 
 fn main() -> ExitCode {
@@ -135,15 +144,18 @@ fn main() -> ExitCode {
     };
     print(&report, &run);
     let d = &report.delta;
-    let ok = if run.fullscreen && run.direct_scanout {
-        d.frames_direct == u64::from(report.frames)
-            && d.frames_composited == 0
-            && report.bytes_copied() == 0
-            && report.scanout_is_client_buffer
-            && report.pixel.read == report.pixel.written
-    } else {
-        d.frames_composited == u64::from(report.frames) && d.frames_direct == 0
-    };
+    let ok = report.fds_after.is_ok()
+        && if run.fullscreen && run.direct_scanout {
+            d.frames_direct == u64::from(report.frames)
+                && d.frames_composited == 0
+                && report.compositor_bytes() == 0
+                && report.scanout_is_client_buffer
+                && report.pixel.read == report.pixel.written
+        } else {
+            d.frames_composited == u64::from(report.frames)
+                && d.frames_direct == 0
+                && d.bytes_composited > 0
+        };
     if ok {
         ExitCode::SUCCESS
     } else {

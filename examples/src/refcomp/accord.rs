@@ -4,8 +4,8 @@
 //! Dma-buf collection buffers need nothing here: their `wl_buffer`s carry a
 //! smithay `Dmabuf` and take smithay's dmabuf path (`delegate_dmabuf!` in
 //! handlers.rs). Memfd ones are drawn by [`AccordMemfdBuffers`] through the
-//! `ForeignBuffers` hook, which wraps the mapped bytes (no copy, so
-//! `bytes_copied` stays honest at 0).
+//! `ForeignBuffers` hook, which wraps the mapped bytes (no copy: composition
+//! reads them in place, counted in `bytes_composited`).
 
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState, MemfdBuffer};

@@ -27,12 +27,15 @@ pub struct CounterSnapshot {
     pub frames_rendered: u64,
     /// `wl_surface.commit` requests handled, from all clients.
     pub surface_commits: u64,
-    /// Bytes of client buffers the compositor copied to show them. Both of
-    /// Pixman's import paths wrap client memory in place (smithay 0.7,
-    /// `PixmanRenderer::import_shm_buffer` builds an image over the shm pool
-    /// pointer with `Image::from_raw_mut`; `import_dmabuf` mmaps the dma-buf),
-    /// so nothing adds to this today. An import path that copies (e.g. a
-    /// GLES texture upload of shm) must add its bytes here.
+    /// Bytes the compositor copied with the CPU: every read-back of the
+    /// output (screenshots, `Running::screenshot`, `--screenshot`) adds the
+    /// bytes it copies (width × height × 4). Showing a client buffer copies
+    /// nothing with Pixman: both import paths wrap client memory in place
+    /// (smithay 0.7, `PixmanRenderer::import_shm_buffer` builds an image over
+    /// the shm pool pointer with `Image::from_raw_mut`; `import_dmabuf` mmaps
+    /// the dma-buf; memfd collection buffers are wrapped by `foreign.rs`). A
+    /// path that copies (a GLES texture upload of shm or memfd, a shadow
+    /// buffer) must add its bytes here.
     pub bytes_copied: u64,
     /// Frames whose primary plane showed a client buffer itself (direct
     /// scanout: no composition, no copy). Only a KMS target has these.
@@ -43,10 +46,11 @@ pub struct CounterSnapshot {
     pub frames_direct_opaque: u64,
     /// Frames the renderer composed into an output buffer.
     pub frames_composited: u64,
-    /// Bytes the renderer wrote into output buffers while composing: the
-    /// damaged area of each composited frame times 4 bytes per pixel (a
-    /// lower bound when a swapchain buffer's age makes it redraw older
-    /// damage too). This is the copy that direct scanout avoids.
+    /// Bytes of client buffers the renderer read to compose output frames:
+    /// for each element drawn, its damaged area in source pixels times the
+    /// buffer's bytes per pixel (counted in `render.rs`'s `Counted::draw`, so
+    /// a redraw of an older swapchain slot's damage counts too). Direct
+    /// scanout reads nothing; the background fill reads no client memory.
     pub bytes_composited: u64,
     /// Client frames shown through the `ForeignBuffers` hook (Accord's memfd
     /// buffers): each commit of a foreign buffer counts once, when it is
@@ -86,9 +90,8 @@ impl Counters {
                     self.frames_direct_opaque.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            FrameOutcome::Composited { bytes } => {
+            FrameOutcome::Composited => {
                 self.frames_composited.fetch_add(1, Ordering::Relaxed);
-                self.bytes_composited.fetch_add(bytes, Ordering::Relaxed);
             }
             FrameOutcome::Unchanged | FrameOutcome::Busy => {}
         }
@@ -98,8 +101,13 @@ impl Counters {
         self.foreign_frames_shown.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// For import paths that copy client memory.
-    pub fn add_bytes_copied(&self, bytes: u64) {
+    /// Bytes of client buffers read while drawing an output frame.
+    pub(crate) fn add_bytes_composited(&self, bytes: u64) {
+        self.bytes_composited.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A CPU copy of pixels (the output read back; a copying import).
+    pub(crate) fn add_bytes_copied(&self, bytes: u64) {
         self.bytes_copied.fetch_add(bytes, Ordering::Relaxed);
     }
 }
@@ -188,8 +196,10 @@ mod tests {
         counters.frame_presented(FrameOutcome::Direct {
             opaque_substitute: true,
         });
-        counters.frame_presented(FrameOutcome::Composited { bytes: 16 });
-        counters.frame_presented(FrameOutcome::Composited { bytes: 4 });
+        counters.frame_presented(FrameOutcome::Composited);
+        counters.frame_presented(FrameOutcome::Composited);
+        counters.add_bytes_composited(16);
+        counters.add_bytes_composited(4);
         counters.frame_presented(FrameOutcome::Unchanged);
         counters.foreign_frame_shown();
         let snapshot = counters.snapshot();

@@ -55,7 +55,7 @@ use tracing::{debug, info, warn};
 use super::{
     drm_export::PrimeExporter,
     drm_readback::{framebuffer_format, scanned_out},
-    target::{damage_bytes, format_pairs, smithay_formats, DrawFn, FrameOutcome, OutputTarget},
+    target::{format_pairs, smithay_formats, DrawFn, FrameOutcome, OutputTarget},
     Compositor, Config, Error, OutputElement, Screenshot,
 };
 
@@ -403,12 +403,7 @@ impl OutputTarget for DrmTarget {
                 },
                 dmabuf_format(element, renderer).filter(|&f| get_opaque(f).is_some()),
             ),
-            PrimaryPlaneElement::Swapchain(swapchain) => (
-                FrameOutcome::Composited {
-                    bytes: damage_bytes(swapchain.damage.raw().next().into_iter().flatten()),
-                },
-                None,
-            ),
+            PrimaryPlaneElement::Swapchain(_) => (FrameOutcome::Composited, None),
         };
         drop(result);
         compositor

@@ -55,10 +55,10 @@ pub use drm_export::PrimeExporter;
 pub use drm_readback::{scanned_out, ScannedOut};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
-pub use render::{OutputElement, BACKGROUND};
+pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
 pub use screenshot::Screenshot;
 pub use state::{ClientState, RefState};
-pub use target::{damage_bytes, read_framebuffer, DrawFn, FrameOutcome, OutputTarget};
+pub use target::{read_framebuffer, DrawFn, FrameOutcome, OutputTarget};
 
 /// Errors of the reference compositor: messages meant for a person.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -270,7 +270,7 @@ impl Compositor {
             .handle()
             .insert_source(channel, |event, _, state| match event {
                 channel::Event::Msg(Control::Screenshot(reply)) => {
-                    let shot = state.target.read_pixels(&mut state.renderer);
+                    let shot = state.read_output();
                     let _ = reply.send(shot.map_err(|e| e.to_string()));
                 }
                 channel::Event::Msg(Control::Stop) | channel::Event::Closed => {

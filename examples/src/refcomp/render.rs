@@ -1,14 +1,30 @@
 //! One frame: compose the space into the target, then tell clients to draw the next.
+//!
+//! Every element is wrapped in [`Counted`], which adds what its `draw` reads
+//! of the client's buffer to `bytes_composited`: an element that is never
+//! drawn (scanned out directly, or undamaged) reads nothing.
 
 use std::{sync::Arc, time::Duration};
 
 use smithay::{
-    backend::renderer::{
-        element::{render_elements, surface::WaylandSurfaceRenderElement, AsRenderElements},
-        pixman::PixmanRenderer,
+    backend::{
+        allocator::{Buffer as _, Fourcc},
+        renderer::{
+            element::{
+                render_elements, surface::WaylandSurfaceRenderElement, AsRenderElements, Element,
+                Id, Kind, RenderElement, UnderlyingStorage,
+            },
+            pixman::{PixmanError, PixmanFrame, PixmanRenderer},
+            utils::{CommitCounter, DamageSet, OpaqueRegions},
+        },
     },
     desktop::{Space, Window},
-    wayland::dmabuf::SurfaceDmabufFeedbackState,
+    reexports::pixman::FormatCode,
+    utils::{Buffer as BufferCoords, Physical, Point, Rectangle, Scale, Transform},
+    wayland::{
+        dmabuf::{get_dmabuf, SurfaceDmabufFeedbackState},
+        shm::{shm_format_to_fourcc, with_buffer_contents},
+    },
 };
 use tracing::{info, warn};
 
@@ -16,14 +32,139 @@ use super::{
     foreign::{self, ForeignBuffers, ForeignElement},
     state::RefState,
     target::FrameOutcome,
-    Counters, Error,
+    Counters, Error, Screenshot,
 };
 
 render_elements! {
     /// What an output frame is made of.
     pub OutputElement<=PixmanRenderer>;
-    Surface=WaylandSurfaceRenderElement<PixmanRenderer>,
-    Foreign=ForeignElement,
+    Surface=Counted<WaylandSurfaceRenderElement<PixmanRenderer>>,
+    Foreign=Counted<ForeignElement>,
+}
+
+/// A render element whose `draw` adds the bytes it reads from the client's
+/// buffer to `bytes_composited`. Everything else is the inner element's,
+/// `underlying_storage` included, so direct scanout still sees the buffer.
+pub struct Counted<E> {
+    inner: E,
+    /// Bytes per pixel of the client buffer (4 when it cannot be told).
+    bytes_per_pixel: u64,
+    counters: Arc<Counters>,
+}
+
+impl<E> Counted<E> {
+    pub fn new(inner: E, bytes_per_pixel: u64, counters: Arc<Counters>) -> Self {
+        Self {
+            inner,
+            bytes_per_pixel,
+            counters,
+        }
+    }
+}
+
+/// Bytes of the source read to draw `damage` (rectangles relative to `dst`)
+/// from `src`: the damaged destination pixels inside `dst`, scaled by the
+/// source-to-destination area ratio, times `bytes_per_pixel`.
+pub fn bytes_read(
+    src: Rectangle<f64, BufferCoords>,
+    dst: Rectangle<i32, Physical>,
+    damage: &[Rectangle<i32, Physical>],
+    bytes_per_pixel: u64,
+) -> u64 {
+    let bounds = Rectangle::<i32, Physical>::from_size(dst.size);
+    let dst_px: u64 = damage
+        .iter()
+        .filter_map(|d| d.intersection(bounds))
+        .map(|r| u64::from(r.size.w.max(0) as u32) * u64::from(r.size.h.max(0) as u32))
+        .sum();
+    let dst_area = f64::from(dst.size.w.max(0)) * f64::from(dst.size.h.max(0));
+    if dst_area == 0.0 {
+        return 0;
+    }
+    let src_area = src.size.w.max(0.0) * src.size.h.max(0.0);
+    let src_px = (dst_px as f64 * src_area / dst_area).round() as u64;
+    src_px * bytes_per_pixel
+}
+
+/// Bytes per pixel of a 32-, 24- or 16-bit format Pixman knows; 4 otherwise.
+fn format_bytes(fourcc: Fourcc) -> u64 {
+    FormatCode::try_from(fourcc)
+        .map(|code| u64::from(FormatCode::bpp(code) / 8).max(1))
+        .unwrap_or(4)
+}
+
+/// Bytes per pixel of the client buffer behind `element`.
+fn element_bytes_per_pixel(
+    element: &WaylandSurfaceRenderElement<PixmanRenderer>,
+    renderer: &mut PixmanRenderer,
+) -> u64 {
+    let Some(UnderlyingStorage::Wayland(buffer)) = element.underlying_storage(renderer) else {
+        return 4;
+    };
+    if let Ok(dmabuf) = get_dmabuf(buffer) {
+        return format_bytes(dmabuf.format().code);
+    }
+    with_buffer_contents(buffer, |_, _, data| shm_format_to_fourcc(data.format))
+        .ok()
+        .flatten()
+        .map_or(4, format_bytes)
+}
+
+impl<E: Element> Element for Counted<E> {
+    fn id(&self) -> &Id {
+        self.inner.id()
+    }
+    fn current_commit(&self) -> CommitCounter {
+        self.inner.current_commit()
+    }
+    fn location(&self, scale: Scale<f64>) -> Point<i32, Physical> {
+        self.inner.location(scale)
+    }
+    fn src(&self) -> Rectangle<f64, BufferCoords> {
+        self.inner.src()
+    }
+    fn transform(&self) -> Transform {
+        self.inner.transform()
+    }
+    fn geometry(&self, scale: Scale<f64>) -> Rectangle<i32, Physical> {
+        self.inner.geometry(scale)
+    }
+    fn damage_since(
+        &self,
+        scale: Scale<f64>,
+        commit: Option<CommitCounter>,
+    ) -> DamageSet<i32, Physical> {
+        self.inner.damage_since(scale, commit)
+    }
+    fn opaque_regions(&self, scale: Scale<f64>) -> OpaqueRegions<i32, Physical> {
+        self.inner.opaque_regions(scale)
+    }
+    fn alpha(&self) -> f32 {
+        self.inner.alpha()
+    }
+    fn kind(&self) -> Kind {
+        self.inner.kind()
+    }
+}
+
+impl<E: RenderElement<PixmanRenderer>> RenderElement<PixmanRenderer> for Counted<E> {
+    fn draw(
+        &self,
+        frame: &mut PixmanFrame<'_, '_>,
+        src: Rectangle<f64, BufferCoords>,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        opaque_regions: &[Rectangle<i32, Physical>],
+    ) -> Result<(), PixmanError> {
+        self.inner.draw(frame, src, dst, damage, opaque_regions)?;
+        self.counters
+            .add_bytes_composited(bytes_read(src, dst, damage, self.bytes_per_pixel));
+        Ok(())
+    }
+
+    fn underlying_storage(&self, renderer: &mut PixmanRenderer) -> Option<UnderlyingStorage<'_>> {
+        self.inner.underlying_storage(renderer)
+    }
 }
 
 /// The windows' elements, topmost first. The output sits at (0, 0) with
@@ -42,13 +183,19 @@ fn scene_elements(
             continue;
         };
         let location = (location - window.geometry().loc).to_physical(1);
-        elements.extend(AsRenderElements::<PixmanRenderer>::render_elements::<
-            OutputElement,
-        >(window, renderer, location, 1.0.into(), 1.0));
+        let surfaces = AsRenderElements::<PixmanRenderer>::render_elements::<
+            WaylandSurfaceRenderElement<PixmanRenderer>,
+        >(window, renderer, location, 1.0.into(), 1.0);
+        for element in surfaces {
+            let bpp = element_bytes_per_pixel(&element, renderer);
+            elements.push(Counted::new(element, bpp, counters.clone()).into());
+        }
         let toplevel = window.toplevel().map(|t| t.wl_surface());
         if let (Some(hook), Some(surface)) = (foreign, toplevel) {
+            // Foreign buffers are drawn only in 32-bit formats (foreign.rs).
             elements.extend(
-                foreign::element(hook, counters, surface, location).map(OutputElement::from),
+                foreign::element(hook, counters, surface, location)
+                    .map(|e| Counted::new(e, 4, counters.clone()).into()),
             );
         }
     }
@@ -96,11 +243,7 @@ impl RefState {
         if let Some(shot) = &self.config.screenshot {
             if shot.after_frames == frames {
                 let (path, exit) = (shot.path.clone(), shot.exit_after);
-                match self
-                    .target
-                    .read_pixels(&mut self.renderer)
-                    .and_then(|s| s.write_png(&path))
-                {
+                match self.read_output().and_then(|s| s.write_png(&path)) {
                     Ok(()) => println!("accord-compositor: wrote screenshot {}", path.display()),
                     Err(err) => warn!(%err, path = %path.display(), "screenshot failed"),
                 }
@@ -117,6 +260,15 @@ impl RefState {
             info!(frames, "frame limit reached");
             self.loop_signal.stop();
         }
+    }
+
+    /// Reads the output back (a screenshot): a CPU copy of the pixels the
+    /// output shows, counted in `bytes_copied`. On KMS with direct scanout
+    /// this reads the client's buffer itself.
+    pub fn read_output(&mut self) -> Result<Screenshot, Error> {
+        let shot = self.target.read_pixels(&mut self.renderer)?;
+        self.counters.add_bytes_copied(shot.rgba.len() as u64);
+        Ok(shot)
     }
 
     fn render_frame(&mut self) -> Result<FrameOutcome, Error> {

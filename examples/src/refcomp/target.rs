@@ -58,21 +58,14 @@ pub enum FrameOutcome {
     /// through a framebuffer of its opaque twin (ARGB8888 memory as
     /// XRGB8888), as the plane reports after the commit.
     Direct { opaque_substitute: bool },
-    /// The renderer composed the scene into an output buffer, writing `bytes`.
-    Composited { bytes: u64 },
+    /// The renderer composed the scene into an output buffer (what it read
+    /// of client buffers is counted as it draws: `render.rs`'s `Counted`).
+    Composited,
     /// Nothing changed since the last frame; nothing was drawn or presented.
     Unchanged,
     /// The previous frame is still waiting for its page flip; this tick is
     /// skipped (no frame callbacks, so clients do not outrun the display).
     Busy,
-}
-
-/// 4 bytes per pixel over `rects` (the output buffers are 32-bit).
-pub fn damage_bytes<'a, K: 'a>(rects: impl IntoIterator<Item = &'a Rectangle<i32, K>>) -> u64 {
-    rects
-        .into_iter()
-        .map(|r| u64::from(r.size.w.max(0) as u32) * u64::from(r.size.h.max(0) as u32) * 4)
-        .sum()
 }
 
 /// Renders the scene into a framebuffer; receives the framebuffer's age
@@ -151,10 +144,8 @@ pub trait OutputTarget {
         let mut outcome = FrameOutcome::Unchanged;
         self.render_frame(renderer, &mut |renderer, framebuffer, age| {
             let result = tracker.render_output(renderer, framebuffer, age, elements, background)?;
-            if let Some(damage) = result.damage {
-                outcome = FrameOutcome::Composited {
-                    bytes: damage_bytes(damage),
-                };
+            if result.damage.is_some() {
+                outcome = FrameOutcome::Composited;
             }
             Ok(())
         })?;

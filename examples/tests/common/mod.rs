@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use accord_fd_census::FdCensus;
 use rustix::process::{kill_process, Pid, Signal};
 
 pub mod artifacts;
@@ -69,6 +70,17 @@ pub fn start_compositor(
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_owned();
     (child, stdout, name)
+}
+
+/// The fd census of a process we started (`accord-compositor`).
+pub fn fd_census(child: &Child) -> FdCensus {
+    FdCensus::of(child.id()).expect("fd census of the compositor process")
+}
+
+/// Waits (up to 5 s) for `child`'s fd census to be back at `baseline`, kind
+/// by kind; panics naming what differs. Returns the census reached.
+pub fn assert_fds_back(child: &Child, baseline: &FdCensus, what: &str) -> FdCensus {
+    accord_fd_census::assert_back_to(child.id(), baseline, what)
 }
 
 /// Sends `signal` to a child process we started.

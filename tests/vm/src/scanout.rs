@@ -1,4 +1,5 @@
 use accord_engine::{Constraints, Decision, Usage};
+use accord_fd_census::FdCensus;
 use accord_smithay::backend::{allocators_for_devices, card_for_device, Allocator, DumbAllocator};
 use accord_smithay::kms::{
     compositor_formats, confirm_scanout, probe_planes, test_only, Card, ScanoutTarget,
@@ -312,14 +313,11 @@ pub fn vgem_placement_rejected() -> TestResult {
     Ok(Outcome::Passed)
 }
 
-fn open_fds() -> Result<usize, String> {
-    Ok(std::fs::read_dir("/proc/self/fd").map_err(err)?.count())
-}
-
 /// Rejections and failed allocations release everything: no fd survives
-/// a rejected TEST_ONLY, a failed import, or a layout the backend cannot meet.
+/// a rejected TEST_ONLY, a failed import, or a layout the backend cannot meet
+/// (the process's fd census, by kind: DRM nodes, dma-bufs, sockets, ...).
 pub fn failures_leak_no_fds() -> TestResult {
-    let before = open_fds()?;
+    let before = FdCensus::of_self()?;
     for _ in 0..3 {
         fallback_to_renderer_only()?;
         vgem_does_not_import()?;
@@ -337,7 +335,13 @@ pub fn failures_leak_no_fds() -> TestResult {
             r.map(|b| b.len())
         );
     }
-    let after = open_fds()?;
-    ensure!(after == before, "{} fds before, {} after", before, after);
+    let after = FdCensus::of_self()?;
+    ensure!(
+        after.same_counts(&before),
+        "fds: {} (before {before}, after {after}); open now: {:?}",
+        before.diff(&after),
+        after.targets
+    );
+    println!("fds: {before} before, {after} after");
     Ok(Outcome::Passed)
 }
