@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
 use accord_smithay::backend::{Allocator, DumbAllocator, GbmAllocator};
 use accord_smithay::kms::Card;
-use accord_tests::{open_fds, Config, TestServer, XRGB8888};
+use accord_tests::{fd_census, Config, TestServer, XRGB8888};
 use smithay::reexports::drm::buffer::{Buffer, DrmFourcc};
 use smithay::reexports::drm::control::{from_u32, Device as ControlDevice};
 use smithay::reexports::drm::CLOEXEC;
@@ -63,7 +63,8 @@ pub fn gbm_export_fault_releases_earlier_buffers() -> TestResult {
 /// What the kernel holds for this process and its backend.
 #[derive(Debug, PartialEq, Eq)]
 struct Census {
-    fds: usize,
+    /// This process's fds by kind: sockets, dma-bufs, memfds, DRM, others.
+    fds: [usize; 5],
     /// dma-buf objects in the system (`bufinfo`'s "Total N objects").
     dmabufs: u64,
     /// GEM handles alive on the backend's file description.
@@ -72,7 +73,10 @@ struct Census {
 
 fn census(card: &Card) -> Result<Census, String> {
     Ok(Census {
-        fds: open_fds().len(),
+        fds: {
+            let c = fd_census();
+            [c.sockets, c.dmabufs, c.memfds, c.drm, c.other]
+        },
         dmabufs: dmabuf_objects()?,
         gem_handles: gem_handles(card),
     })
@@ -223,7 +227,7 @@ fn run(backend: Backend) -> TestResult {
             return Err(format!(
                 "not released after the fault: baseline {baseline:?}, now {now:?}, \
                  {charged} bytes charged; fds: {:?}",
-                open_fds()
+                fd_census().targets
             ));
         }
         std::thread::sleep(Duration::from_millis(20));
