@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use accord_engine::{FormatModifier, MOD_LINEAR};
-//! use accord_smithay::backend::memfd::MemfdAllocator;
+//! use accord_smithay::backend::memfd::MemfdBackend;
 //! use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 //! # use smithay::backend::allocator::dmabuf::Dmabuf;
 //! # use smithay::wayland::buffer::BufferHandler;
@@ -37,7 +37,7 @@
 //! # }
 //!
 //! let display = wayland_server::Display::<State>::new()?;
-//! let allocator = Box::new(MemfdAllocator::new());
+//! let allocator = Box::new(MemfdBackend::new());
 //! let accord = BufferCollectionState::new::<State>(&display.handle(), allocator);
 //! let state = State { accord, dmabuf: DmabufState::new() };
 //! # Ok::<(), Box<dyn std::error::Error>>(())

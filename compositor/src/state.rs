@@ -12,7 +12,7 @@ use wayland_server::backend::{ClientId, GlobalId};
 use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{DisplayHandle, GlobalDispatch, Resource};
 
-use crate::backend::Allocator;
+use crate::backend::CollectionAllocator;
 use crate::collections::{Collections, Confirmation, Outcome, Resolution, SlotId};
 use crate::events::{fail_token, send_outcome};
 use crate::objects::SlotObject;
@@ -72,8 +72,8 @@ pub trait BufferCollectionHandler {
     ///
     /// ```no_run
     /// # use accord_engine::FormatModifier;
-    /// # use accord_smithay::kms::{compositor_formats, PlaneInfo};
-    /// # fn demo(primary: &PlaneInfo, renderer: &[FormatModifier]) {
+    /// # use accord_smithay::kms::{compositor_formats, ScanoutPlane};
+    /// # fn demo(primary: &ScanoutPlane, renderer: &[FormatModifier]) {
     /// let pairs: Vec<FormatModifier> = compositor_formats(primary, renderer);
     /// assert!(pairs.iter().any(|p| p.scanout));
     /// # }
@@ -96,9 +96,9 @@ pub trait BufferCollectionHandler {
     ///
     /// ```no_run
     /// # use accord_engine::Decision;
-    /// # use accord_smithay::backend::Allocator;
+    /// # use accord_smithay::backend::CollectionAllocator;
     /// # use accord_smithay::kms::{confirm_scanout, Card, ScanoutTarget};
-    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn Allocator>> }
+    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn CollectionAllocator>> }
     /// # fn hook(kms: &mut Kms, decision: &Decision) -> Decision {
     /// confirm_scanout(&kms.card, &kms.target, decision, &mut kms.placements).decision
     /// # }
@@ -112,9 +112,9 @@ pub trait BufferCollectionHandler {
 /// and the protocol objects that hold slots.
 ///
 /// ```no_run
-/// # use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+/// # use accord_smithay::{backend::memfd::MemfdBackend, BufferCollectionDispatch, BufferCollectionState};
 /// fn setup<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) -> BufferCollectionState {
-///     let mut accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()));
+///     let mut accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdBackend::new()));
 ///     accord.set_client_quota(512 << 20);
 ///     accord
 /// }
@@ -122,7 +122,7 @@ pub trait BufferCollectionHandler {
 pub struct BufferCollectionState {
     pub(crate) collections: Collections<ClientId>,
     /// `None` only while [`flush`] lends it to the collections.
-    pub(crate) allocator: Option<Box<dyn Allocator>>,
+    pub(crate) allocator: Option<Box<dyn CollectionAllocator>>,
     pub(crate) slots: HashMap<SlotId, SlotObject>,
     pub(crate) objects_per_client: HashMap<ClientId, usize>,
     /// The first surface attached to each negotiating collection: whose
@@ -146,15 +146,15 @@ impl std::fmt::Debug for BufferCollectionState {
 impl BufferCollectionState {
     /// Create the `wp_buffer_collection_manager_v1` global. `allocator` makes
     /// every collection's buffers (for example
-    /// [`MemfdAllocator`](crate::backend::memfd::MemfdAllocator)).
+    /// [`MemfdBackend`](crate::backend::memfd::MemfdBackend)).
     ///
     /// ```no_run
-    /// # use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+    /// # use accord_smithay::{backend::memfd::MemfdBackend, BufferCollectionDispatch, BufferCollectionState};
     /// # fn setup<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) {
-    /// let accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()));
+    /// let accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdBackend::new()));
     /// # }
     /// ```
-    pub fn new<D>(display: &DisplayHandle, allocator: Box<dyn Allocator>) -> Self
+    pub fn new<D>(display: &DisplayHandle, allocator: Box<dyn CollectionAllocator>) -> Self
     where
         D: GlobalDispatch<WpBufferCollectionManagerV1, ()> + 'static,
     {
@@ -241,11 +241,11 @@ impl BufferCollectionState {
     ///
     /// ```no_run
     /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) -> std::io::Result<()> {
-    /// use accord_smithay::backend::DumbAllocator;
-    /// accord.set_allocator(Box::new(DumbAllocator::open("/dev/dri/card0")?));
+    /// use accord_smithay::backend::DumbBackend;
+    /// accord.set_allocator(Box::new(DumbBackend::open("/dev/dri/card0")?));
     /// # Ok(()) }
     /// ```
-    pub fn set_allocator(&mut self, allocator: Box<dyn Allocator>) {
+    pub fn set_allocator(&mut self, allocator: Box<dyn CollectionAllocator>) {
         self.allocator = Some(allocator);
     }
 

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
-use accord_smithay::backend::memfd::MemfdAllocator;
-use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use accord_smithay::backend::memfd::MemfdBackend;
+use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 use accord_smithay::collections::{Collections, Confirmation, FailureReason, Outcome, SlotId};
 use accord_smithay::limits::HANDLE_EXPIRY;
 
@@ -40,16 +40,16 @@ fn resolves_only_when_every_slot_is_settled() {
     r.bind(a);
     r.commit(a, xrgb());
     assert!(
-        r.resolve(&mut MemfdAllocator, &mut ()).is_empty(),
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
         "b still holds a token"
     );
     r.bind(b);
     assert!(
-        r.resolve(&mut MemfdAllocator, &mut ()).is_empty(),
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
         "b bound, not committed"
     );
     r.commit(b, xrgb());
-    let res = r.resolve(&mut MemfdAllocator, &mut ());
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(res.len(), 1);
     assert_eq!(res[0].slots, vec![a, b]);
     let Outcome::Allocated(alloc) = &res[0].outcome else {
@@ -70,7 +70,7 @@ fn released_token_does_not_block() {
     r.release(b);
     r.bind(a);
     r.commit(a, xrgb());
-    let res = r.resolve(&mut MemfdAllocator, &mut ());
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(res[0].slots, vec![a], "only live slots are told");
     assert!(matches!(res[0].outcome, Outcome::Allocated(_)));
 }
@@ -83,7 +83,7 @@ fn non_dispensable_failure_names_the_participant() {
     r.set_name(b, "decoder".into());
     r.bind(b);
     r.fail(b, "its client disconnected");
-    let res = r.resolve(&mut MemfdAllocator, &mut ());
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     let Outcome::Failed(f) = &res[0].outcome else {
         panic!("must fail")
     };
@@ -101,7 +101,7 @@ fn dispensable_failure_is_dropped() {
     r.fail(b, "gone");
     r.bind(a);
     r.commit(a, xrgb());
-    let res = r.resolve(&mut MemfdAllocator, &mut ());
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert!(matches!(res[0].outcome, Outcome::Allocated(_)));
 }
 
@@ -124,7 +124,7 @@ fn handles_are_single_use_random_and_expire() {
     r.expire_handles(now + HANDLE_EXPIRY + Duration::from_secs(1));
     assert_eq!(r.handles_of(&1), 0);
     assert_eq!(r.import(&hc, "pid 2".into(), now), None);
-    let res = r.resolve(&mut MemfdAllocator, &mut ());
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     let Outcome::Failed(f) = &res[0].outcome else {
         panic!("expired handle fails the collection")
     };
@@ -148,7 +148,7 @@ struct Faulty {
     bad_stride: bool,
 }
 
-impl Allocator for Faulty {
+impl CollectionAllocator for Faulty {
     fn name(&self) -> String {
         "faulty".into()
     }
@@ -161,7 +161,7 @@ impl Allocator for Faulty {
                 return Err(AllocError::OutOfMemory(format!("ENOMEM on buffer {k}")));
             }
         }
-        let mut bufs = MemfdAllocator.allocate(d)?;
+        let mut bufs = MemfdBackend.allocate(d)?;
         if self.bad_stride {
             bufs[0].planes[0].stride = 1; // below the layout's minimum
         }
@@ -205,7 +205,7 @@ fn allocate_for(r: &mut Reg, owner: u32) -> Outcome {
     let a = r.create("a".into(), owner);
     r.bind(a);
     r.commit(a, xrgb());
-    r.resolve(&mut MemfdAllocator, &mut ()).remove(0).outcome
+    r.resolve(&mut MemfdBackend, &mut ()).remove(0).outcome
 }
 
 #[test]
@@ -338,16 +338,16 @@ fn a_deferred_ready_collection_is_taken_later_without_another_change() {
         res.iter().map(|r| r.slots[0].collection).collect()
     };
     assert_eq!(
-        resolved(r.resolve(&mut MemfdAllocator, &mut defer_second)),
+        resolved(r.resolve(&mut MemfdBackend, &mut defer_second)),
         vec![first]
     );
     assert_eq!(
-        resolved(r.resolve(&mut MemfdAllocator, &mut ())),
+        resolved(r.resolve(&mut MemfdBackend, &mut ())),
         vec![second],
         "deferred, not forgotten"
     );
     assert!(
-        r.resolve(&mut MemfdAllocator, &mut ()).is_empty(),
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
         "resolved once"
     );
 }
@@ -381,7 +381,7 @@ fn resolving_a_collection_drops_its_handles_and_no_other() {
     let ha = r.export(a2, 1, now).unwrap();
     let hb = r.export(b2, 1, now).unwrap();
     r.fail(a, "gone");
-    let res = r.resolve(&mut MemfdAllocator, &mut ());
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(res.len(), 1, "only the failed collection resolves");
     assert_eq!(r.handles_of(&1), 1, "its handle is dropped, b's stays");
     assert_eq!(r.import(&ha, "pid 2".into(), now), None);
@@ -431,7 +431,7 @@ fn the_decision_sizes_the_buffers_and_the_ledger_charges_them() {
     let mut wants = xrgb();
     wants.min_size = (64, 32);
     r.commit(a, wants);
-    let res = r.resolve(&mut MemfdAllocator, &mut ());
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     let Outcome::Allocated(alloc) = &res[0].outcome else {
         panic!("{:?}", res[0].outcome)
     };
@@ -449,11 +449,11 @@ fn a_bound_slot_blocks_until_it_commits() {
     let mut r = Reg::new();
     let a = named(&mut r, "player", 1);
     r.bind(a);
-    assert!(r.resolve(&mut MemfdAllocator, &mut ()).is_empty());
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
     r.commit(a, xrgb());
-    assert_eq!(r.resolve(&mut MemfdAllocator, &mut ()).len(), 1);
+    assert_eq!(r.resolve(&mut MemfdBackend, &mut ()).len(), 1);
     assert!(
-        r.resolve(&mut MemfdAllocator, &mut ()).is_empty(),
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
         "resolved once"
     );
 }
@@ -480,7 +480,7 @@ fn allocated_pair(r: &mut Reg) -> (SlotId, SlotId, Outcome) {
         r.bind(s);
         r.commit(s, xrgb());
     }
-    let outcome = r.resolve(&mut MemfdAllocator, &mut ()).remove(0).outcome;
+    let outcome = r.resolve(&mut MemfdBackend, &mut ()).remove(0).outcome;
     assert!(matches!(outcome, Outcome::Allocated(_)));
     (a, b, outcome)
 }
@@ -494,10 +494,10 @@ fn an_allocated_collection_lives_until_its_participants_and_buffers_are_gone() {
     assert_eq!(r.generation(a), Some(1));
     r.fail(a, "left");
     r.release(b);
-    assert!(r.resolve(&mut MemfdAllocator, &mut ()).is_empty());
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
     assert_eq!(r.live(), 1, "a buffer reference is still held");
     drop(outcome);
-    assert!(r.resolve(&mut MemfdAllocator, &mut ()).is_empty());
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
     assert_eq!(r.live(), 0, "closed with its last buffer reference");
     assert_eq!(r.generation(a), None);
     assert_eq!(r.total_charged(), 0);
@@ -509,7 +509,7 @@ fn a_participant_leaving_after_allocation_revokes_nothing() {
     let (a, b, outcome) = allocated_pair(&mut r);
     r.fail(a, "its client disconnected");
     assert!(
-        r.resolve(&mut MemfdAllocator, &mut ()).is_empty(),
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
         "no second outcome: b keeps its buffers"
     );
     let Outcome::Allocated(alloc) = &outcome else {
@@ -526,7 +526,7 @@ fn buffers_dropped_before_the_participants_leave_keep_the_collection() {
     let mut r = Reg::new();
     let (a, b, outcome) = allocated_pair(&mut r);
     drop(outcome);
-    r.resolve(&mut MemfdAllocator, &mut ());
+    r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(
         r.live(),
         1,
@@ -534,7 +534,7 @@ fn buffers_dropped_before_the_participants_leave_keep_the_collection() {
     );
     r.fail(a, "left");
     r.fail(b, "left");
-    r.resolve(&mut MemfdAllocator, &mut ());
+    r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(r.live(), 0);
 }
 
@@ -543,7 +543,7 @@ fn a_failed_collection_closes_at_once() {
     let mut r = Reg::new();
     let a = named(&mut r, "a", 1);
     r.fail(a, "gone");
-    assert_eq!(r.resolve(&mut MemfdAllocator, &mut ()).len(), 1);
+    assert_eq!(r.resolve(&mut MemfdBackend, &mut ()).len(), 1);
     assert_eq!(r.live(), 0);
 }
 

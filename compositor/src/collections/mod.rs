@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use accord_engine::Constraints;
 use accord_protocol::limits::{DEFAULT_CLIENT_QUOTA, MAX_PARTICIPANTS};
 
-use crate::backend::Allocator;
+use crate::backend::CollectionAllocator;
 
 use collection::{Collection, Phase};
 pub use handles::is_well_formed_handle;
@@ -369,7 +369,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     /// stays until its participants and buffers are gone.
     pub fn resolve(
         &mut self,
-        allocator: &mut dyn Allocator,
+        allocator: &mut dyn CollectionAllocator,
         confirm: &mut dyn ScanoutConfirmation,
     ) -> Vec<Resolution> {
         self.close_released();
@@ -429,7 +429,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         &mut self,
         id: u64,
         decision: accord_engine::Decision,
-        allocator: &mut dyn Allocator,
+        allocator: &mut dyn CollectionAllocator,
     ) -> Outcome {
         let Some(coll) = self.table.get(&id) else {
             return Outcome::Failed(Failed::new(FailureReason::InvalidConstraint, "closed"));

@@ -18,7 +18,7 @@ use std::hash::Hash;
 use accord_engine::{Constraints, Decision};
 use accord_protocol::limits::{MAX_BUFFER_BYTES, MAX_COLLECTION_BYTES};
 
-use crate::backend::{verify_layout, AllocatedBuffer, Allocator};
+use crate::backend::{verify_layout, AllocatedBuffer, CollectionAllocator};
 
 use super::ledger::{Charge, Ledger};
 use super::outcome::{Failed, FailureReason};
@@ -68,7 +68,7 @@ pub(crate) fn negotiate(parts: Vec<Constraints>) -> Result<Decision, Failed> {
 pub(crate) fn allocate<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static>(
     owner: &O,
     decision: &Decision,
-    allocator: &mut dyn Allocator,
+    allocator: &mut dyn CollectionAllocator,
     ledger: &Ledger<O>,
     quota: u64,
 ) -> Result<(Vec<AllocatedBuffer>, Charge<O>), Failed> {

@@ -30,9 +30,9 @@ use crate::wl_buffer::MemfdBuffer;
 /// Write generic code against it:
 ///
 /// ```no_run
-/// use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+/// use accord_smithay::{backend::memfd::MemfdBackend, BufferCollectionDispatch, BufferCollectionState};
 /// fn accord_global<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) -> BufferCollectionState {
-///     BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()))
+///     BufferCollectionState::new::<D>(dh, Box::new(MemfdBackend::new()))
 /// }
 /// ```
 pub trait BufferCollectionDispatch:
