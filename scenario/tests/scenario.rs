@@ -1,8 +1,8 @@
 //! The JSON scenario format: defaults, field paths, bounds, output shape, and
 //! "never panics" on arbitrary input (it is a fuzz target).
 
-use accord_engine::scenario::{self, decision_to_json, failure_to_json, parse};
-use accord_engine::{solve_with, Usage, MOD_INVALID, MOD_LINEAR};
+use accord_engine::{solve_with, CostEntry, Policy, Usage, MOD_INVALID, MOD_LINEAR};
+use accord_scenario::{self as scenario, decision_to_json, failure_to_json, parse, PolicyJson};
 use proptest::prelude::*;
 
 #[test]
@@ -133,6 +133,24 @@ fn errors_name_the_field() {
     }
 }
 
+/// The cost table of the engine's `cost_table_overrides_rules_2_to_5`
+/// (tests/rules.rs) as a JSON file.
+#[test]
+fn policy_from_json() {
+    let policy = Policy {
+        costs: vec![CostEntry {
+            format: None,
+            modifier: Some(MOD_LINEAR),
+            usage: Usage::SAMPLE,
+            cost: 1,
+        }],
+    };
+    let json = r#"[{"format": "*", "modifier": "LINEAR", "usage": ["sample"], "cost": 1}]"#;
+    assert_eq!(Policy::from_json(json).unwrap(), policy);
+    let err = Policy::from_json(r#"[{"format": "NV13", "cost": 1}]"#).unwrap_err();
+    assert_eq!(err.to_string(), "[0].format: unknown fourcc \"NV13\"");
+}
+
 #[test]
 fn lists_are_bounded() {
     let many: Vec<String> = (0..=scenario::MAX_PARTICIPANTS)
@@ -175,7 +193,7 @@ proptest! {
     #[test]
     fn parse_never_panics_on_arbitrary_text(s in "\\PC{0,200}") {
         let _ = parse(&s);
-        let _ = accord_engine::Policy::from_json(&s);
+        let _ = Policy::from_json(&s);
     }
 
     #[test]
@@ -272,7 +290,7 @@ fn provenance_is_read_and_checked() {
 /// plane, the cursor plane's size from the CURSOR_WIDTH/HEIGHT caps).
 #[test]
 fn every_example_scenario_has_provenance() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files: Vec<_> = std::fs::read_dir(root.join("examples/scenarios"))
         .expect("examples/scenarios")
         .map(|e| e.expect("dir entry").path())
