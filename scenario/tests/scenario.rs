@@ -133,6 +133,60 @@ fn errors_name_the_field() {
     }
 }
 
+/// serde's derived structs would read a list as the fields in order; the
+/// format takes objects only. Unknown keys are named at the path of the
+/// object that has them, with the keys it knows.
+#[test]
+fn objects_are_objects_and_unknown_keys_are_named() {
+    for (input, path, message) in [
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "buffers": [1, 2, 3, 4, 5]}]}"#,
+            "participants[0].buffers",
+            "expected an object",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [["NV12", ["LINEAR"], false]]}]}"#,
+            "participants[0].formats[0]",
+            "expected an object",
+        ),
+        (
+            r#"{"provenance": ["hand-written", "x"], "participants": [{"name": "a", "formats": []}]}"#,
+            "provenance",
+            "expected an object",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [{"format": "NV12", "modifier": "LINEAR"}]}]}"#,
+            "participants[0].formats[0]",
+            "unknown field \"modifier\" (known: format, modifiers, scanout)",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "buffers": {"camping`, expected `x": 1}}]}"#,
+            "participants[0].buffers",
+            "unknown field \"camping`, expected `x\" (known: camping, dedicated_slack, shared_slack, min, max)",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "min_size": {"w": 1}}]}"#,
+            "participants[0].min_size",
+            "expected [width, height]",
+        ),
+        (
+            r#"{"participants": {"name": "a"}}"#,
+            "participants",
+            "expected a list",
+        ),
+    ] {
+        let e = parse(input).unwrap_err();
+        assert_eq!((e.path.as_str(), e.message.as_str()), (path, message), "{input}");
+    }
+    let e = Policy::from_json(r#"{"costs": [], "cost": 1}"#).unwrap_err();
+    assert_eq!(e.to_string(), "unknown field \"cost\" (known: costs)");
+    let e = Policy::from_json(r#"{"costs": {"format": "*", "cost": 1}}"#).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "costs: expected a list of {format, modifier, usage, cost}"
+    );
+}
+
 /// The cost table of the engine's `cost_table_overrides_rules_2_to_5`
 /// (tests/rules.rs) as a JSON file.
 #[test]
