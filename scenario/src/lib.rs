@@ -30,10 +30,13 @@
 //! Where things live: `de` reads single values and bounded lists in the
 //! format's words, `raw` holds the serde-derived shapes and turns them into
 //! the engine's types, `provenance` reads the `provenance` field, `output`
-//! writes the JSON of outcomes. Reading is two passes: the text
-//! into a `serde_json::Value` (syntax errors, with line and column), then
-//! the value into the derived shapes under `serde_path_to_error` (the field
-//! path of any error).
+//! writes the JSON of outcomes. Reading is two passes: the text into a
+//! `serde_json::Value` (syntax errors, with line and column; a repeated key
+//! keeps its last value), then the value into the derived shapes under
+//! `serde_path_to_error` (the field path of any error). The second pass
+//! goes the way a reader does, and reports the first error it meets: the
+//! top-level keys, `description`, `provenance`, the participants (in each
+//! object, its fields in key order, then the required ones), `costs`.
 
 mod de;
 mod output;
