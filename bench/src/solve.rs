@@ -1,14 +1,14 @@
 //! P1: one full `accord_engine::solve` on generated collections: the
 //! friendly input (random lists around a 16-pair common core; the generator
-//! and seeds of the criterion bench this replaces) beside the worst case (every participant lists the
-//! same pairs, so every pair survives the intersection and is ranked and
-//! laid out), random subsets of one shared list, and sweeps.
+//! and seeds of the criterion bench this replaces) beside the worst case
+//! (every participant lists the same pairs, so every pair survives the
+//! intersection and is ranked and laid out), random subsets of one shared
+//! list, and sweeps.
 //!
 //! The wire caps a participant at `accord_protocol::limits::
 //! MAX_FORMAT_PAIRS` (1024) and a collection at `MAX_PARTICIPANTS` (64); the
 //! engine's `solve` has no such cap (the scenario front end's is 65536
-//! pairs in all), so the sweep beyond 1024 pairs calls it directly, as the
-//! criterion bench does.
+//! pairs in all), so the sweep beyond 1024 pairs calls it directly.
 
 use std::collections::HashSet;
 use std::hint::black_box;
