@@ -1,3 +1,8 @@
+//! Scanout confirmation before allocation: try the negotiated candidate on
+//! the target plane (one buffer, `AddFB2`, atomic `TEST_ONLY`), then each
+//! alternative, then a renderer-only candidate, and report every attempt.
+//! The module calls it through `BufferCollectionHandler::confirm_scanout`.
+
 use accord_engine::{Candidate, Decision};
 
 use super::{test_only, Card, ScanoutTarget};

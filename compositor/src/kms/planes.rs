@@ -1,3 +1,8 @@
+//! The KMS planes of a CRTC and what each scans out: `IN_FORMATS` (or the
+//! implicit-modifier format list), the plane's kind, and the pairs the
+//! compositor participant offers for a surface (the renderer's formats,
+//! scanout-marked where the plane takes them).
+
 use accord_engine::{FormatModifier, MOD_INVALID, MOD_LINEAR};
 use smithay::{
     backend::allocator::{format::get_opaque, Fourcc},

@@ -1,3 +1,7 @@
+//! An atomic `TEST_ONLY` commit of one framebuffer on the target plane: the
+//! device's own answer to "would this buffer scan out", and at which step
+//! it refused.
+
 use std::os::fd::AsFd;
 
 use accord_engine::Decision;
