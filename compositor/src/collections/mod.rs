@@ -39,6 +39,7 @@ use collection::{Collection, Phase};
 pub use handles::is_well_formed_handle;
 use handles::Handles;
 use ledger::Ledger;
+use outcome::{log_outcome, ReleaseNotice};
 pub use outcome::{Allocation, Failed, FailureReason, Outcome, Resolution};
 pub use resolve::{Confirmation, ScanoutConfirmation};
 pub use slot::SlotId;
@@ -530,38 +531,6 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     /// Pending handles in total (bookkeeping checks).
     pub fn pending_handles(&self) -> usize {
         self.handles.len()
-    }
-}
-
-fn log_outcome(outcome: &Outcome) {
-    match outcome {
-        Outcome::Allocated(a) => tracing::info!(
-            format = a.decision.format,
-            modifier = a.decision.modifier,
-            width = a.decision.width,
-            height = a.decision.height,
-            buffers = a.buffers.len(),
-            scanout = a.decision.scanout,
-            "allocated"
-        ),
-        Outcome::Failed(f) => tracing::info!(reason = ?f.reason, "failed: {}", f.message),
-    }
-}
-
-/// Tells the table, when an [`Allocation`] drops, that its collection's
-/// buffers have no holder left.
-#[derive(Debug)]
-struct ReleaseNotice {
-    collection: u64,
-    released: Arc<Mutex<Vec<u64>>>,
-}
-
-impl Drop for ReleaseNotice {
-    fn drop(&mut self) {
-        self.released
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(self.collection);
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a resolved collection tells its participants: buffers
 //! ([`Allocation`]) or why not ([`Failed`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use accord_engine::Decision;
 pub use accord_vocabulary::FailureReason;
@@ -74,4 +74,36 @@ pub struct Resolution {
     pub slots: Vec<SlotId>,
     /// What each of them is told.
     pub outcome: Outcome,
+}
+
+pub(crate) fn log_outcome(outcome: &Outcome) {
+    match outcome {
+        Outcome::Allocated(a) => tracing::info!(
+            format = a.decision.format,
+            modifier = a.decision.modifier,
+            width = a.decision.width,
+            height = a.decision.height,
+            buffers = a.buffers.len(),
+            scanout = a.decision.scanout,
+            "allocated"
+        ),
+        Outcome::Failed(f) => tracing::info!(reason = ?f.reason, "failed: {}", f.message),
+    }
+}
+
+/// Tells the table, when an [`Allocation`] drops, that its collection's
+/// buffers have no holder left.
+#[derive(Debug)]
+pub(crate) struct ReleaseNotice {
+    pub(crate) collection: u64,
+    pub(crate) released: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Drop for ReleaseNotice {
+    fn drop(&mut self) {
+        self.released
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.collection);
+    }
 }
