@@ -292,7 +292,7 @@ fn linear_probe() -> Option<Decision> {
         name: "backend probe".into(),
         usage: Usage::RENDER,
         formats: vec![FormatModifier {
-            format: u32::from_le_bytes(*b"XR24"),
+            format: accord_vocabulary::fourcc(accord_vocabulary::drm_fourcc::DrmFourcc::Xrgb8888),
             modifier: MOD_LINEAR,
             scanout: false,
         }],
