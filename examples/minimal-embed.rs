@@ -1,6 +1,6 @@
 //! A minimal Smithay compositor with Accord added: the lines marked `Accord`.
 use accord_engine::{FormatModifier, MOD_LINEAR};
-use accord_smithay::backend::memfd::MemfdAllocator;
+use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 use smithay::backend::allocator::{dmabuf::Dmabuf, Fourcc};
 use smithay::reexports::calloop::{generic::Generic, EventLoop, Interest, Mode, PostAction};
@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut event_loop = EventLoop::<State>::try_new()?;
     let (handle, mut display) = (event_loop.handle(), Display::<State>::new()?);
     let mut dh = display.handle();
-    let accord = BufferCollectionState::new::<State>(&dh, Box::new(MemfdAllocator)); // Accord
+    let accord = BufferCollectionState::new::<State>(&dh, Box::new(MemfdBackend)); // Accord
     BufferCollectionState::insert_expiry_timer(&handle)?; // Accord: handle expiry
     let mut state = State {
         compositor: CompositorState::new::<State>(&dh),

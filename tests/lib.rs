@@ -13,8 +13,8 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 
 use accord_engine::{FormatModifier, MOD_LINEAR};
-use accord_smithay::backend::memfd::MemfdAllocator;
-use accord_smithay::backend::Allocator;
+use accord_smithay::backend::memfd::MemfdBackend;
+use accord_smithay::backend::CollectionAllocator;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
@@ -351,12 +351,12 @@ impl TestServer {
     /// Start a compositor whose renderer imports XRGB8888/ARGB8888 LINEAR
     /// (like Pixman).
     pub fn start() -> TestServer {
-        Self::start_with(|| Box::new(MemfdAllocator::new()))
+        Self::start_with(|| Box::new(MemfdBackend::new()))
     }
 
     /// Start with another allocator (built on the server thread).
     pub fn start_with(
-        allocator: impl FnOnce() -> Box<dyn Allocator> + Send + 'static,
+        allocator: impl FnOnce() -> Box<dyn CollectionAllocator> + Send + 'static,
     ) -> TestServer {
         Self::start_configured(allocator, Config::default())
     }
@@ -371,12 +371,12 @@ impl TestServer {
 
     /// Start with the memfd allocator and `config`.
     pub fn start_config(config: Config) -> TestServer {
-        Self::start_configured(|| Box::new(MemfdAllocator::new()), config)
+        Self::start_configured(|| Box::new(MemfdBackend::new()), config)
     }
 
     /// Start with another allocator and `config`.
     pub fn start_configured(
-        allocator: impl FnOnce() -> Box<dyn Allocator> + Send + 'static,
+        allocator: impl FnOnce() -> Box<dyn CollectionAllocator> + Send + 'static,
         config: Config,
     ) -> TestServer {
         let dir = RuntimeDir::new();
@@ -516,7 +516,7 @@ fn run_server(
     path: PathBuf,
     observed: Arc<Mutex<Observed>>,
     started: mpsc::Sender<LoopSignal>,
-    allocator: Box<dyn Allocator>,
+    allocator: Box<dyn CollectionAllocator>,
     config: Config,
 ) {
     let mut event_loop: EventLoop<State> = EventLoop::try_new().expect("event loop");
@@ -618,8 +618,8 @@ pub mod faults {
     use std::sync::Arc;
 
     use accord_engine::Decision;
-    use accord_smithay::backend::memfd::MemfdAllocator;
-    use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+    use accord_smithay::backend::memfd::MemfdBackend;
+    use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 
     /// Where the fixture fails.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -635,16 +635,16 @@ pub mod faults {
 
     /// The fixture. `made` counts the buffers it really allocated.
     #[derive(Debug)]
-    pub struct FaultyAllocator {
+    pub struct FaultyBackend {
         pub fault: Fault,
         pub made: Arc<AtomicUsize>,
     }
 
-    impl FaultyAllocator {
-        pub fn new(fault: Fault) -> (FaultyAllocator, Arc<AtomicUsize>) {
+    impl FaultyBackend {
+        pub fn new(fault: Fault) -> (FaultyBackend, Arc<AtomicUsize>) {
             let made = Arc::new(AtomicUsize::new(0));
             (
-                FaultyAllocator {
+                FaultyBackend {
                     fault,
                     made: made.clone(),
                 },
@@ -653,7 +653,7 @@ pub mod faults {
         }
     }
 
-    impl Allocator for FaultyAllocator {
+    impl CollectionAllocator for FaultyBackend {
         fn name(&self) -> String {
             format!("faulty memfd ({:?}, test fixture)", self.fault)
         }
@@ -680,7 +680,7 @@ pub mod faults {
                     }
                     _ => {}
                 }
-                let mut b = MemfdAllocator.allocate(&one)?;
+                let mut b = MemfdBackend.allocate(&one)?;
                 self.made.fetch_add(b.len(), Ordering::SeqCst);
                 out.append(&mut b);
             }

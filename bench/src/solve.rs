@@ -1,15 +1,14 @@
-//! P1: one full `accord_engine::solve` on generated collections, the
-//! friendly input of the engine's criterion bench (`compositor/engine/
-//! benches/engine.rs`: random lists around a 16-pair common core, same
-//! generator and seeds) beside the worst case (every participant lists the
-//! same pairs, so every pair survives the intersection and is ranked and
-//! laid out), random subsets of one shared list, and sweeps.
+//! P1: one full `accord_engine::solve` on generated collections: the
+//! friendly input (random lists around a 16-pair common core; the generator
+//! and seeds of the criterion bench this replaces) beside the worst case
+//! (every participant lists the same pairs, so every pair survives the
+//! intersection and is ranked and laid out), random subsets of one shared
+//! list, and sweeps.
 //!
 //! The wire caps a participant at `accord_protocol::limits::
 //! MAX_FORMAT_PAIRS` (1024) and a collection at `MAX_PARTICIPANTS` (64); the
 //! engine's `solve` has no such cap (the scenario front end's is 65536
-//! pairs in all), so the sweep beyond 1024 pairs calls it directly, as the
-//! criterion bench does.
+//! pairs in all), so the sweep beyond 1024 pairs calls it directly.
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -28,7 +27,7 @@ pub struct Options {
 
 const BATCH: Duration = Duration::from_millis(2);
 
-/// xorshift64*, as in the criterion bench.
+/// xorshift64* (deterministic, no dependency).
 struct Rng(u64);
 
 impl Rng {
@@ -49,7 +48,7 @@ impl Rng {
 }
 
 /// The engine's formats × LINEAR, INVALID and 62 vendor modifiers (4544
-/// pairs), as in the criterion bench.
+/// pairs) (deterministic, no dependency).
 fn universe() -> Vec<(u32, u64)> {
     let mut mods = vec![MOD_LINEAR, MOD_INVALID];
     for i in 0..62u64 {
@@ -63,7 +62,7 @@ fn universe() -> Vec<(u32, u64)> {
 }
 
 /// Participant `i` listing `list`; each entry scanout-capable at random;
-/// participant 0 wants scanout. Same fields as the criterion bench.
+/// participant 0 wants scanout.
 fn participant(i: usize, list: Vec<(u32, u64)>, rng: &mut Rng) -> Constraints {
     Constraints {
         name: format!("participant-{i}"),
@@ -92,7 +91,7 @@ fn participant(i: usize, list: Vec<(u32, u64)>, rng: &mut Rng) -> Constraints {
     }
 }
 
-/// The criterion bench's input: `pairs` pairs drawn at random (with
+/// The friendly input: `pairs` pairs drawn at random (with
 /// repetition), a common core of 16 mixed in at random positions.
 fn friendly(n: usize, pairs: usize, seed: u64) -> Vec<Constraints> {
     let all = universe();
@@ -237,7 +236,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         "solve: per solve, median of {s} samples per case, each a batch of solves lasting >= {} ms; on-CPU time of the solving thread, wall time beside it",
         BATCH.as_millis()
     );
-    // The issue-2 goals on the criterion bench's input (same seeds).
+    // The issue-2 goals on the friendly input (fixed seeds).
     line(
         "friendly 3x64 (16-pair core, seed 42)",
         &friendly(3, 64, 42),

@@ -3,7 +3,9 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use accord_engine::{scenario, solve_explained, solve_with, Policy};
+use accord_engine::{solve_explained, solve_with, Policy};
+use accord_scenario as scenario;
+use accord_scenario::PolicyJson;
 
 use crate::EXIT_BAD_INPUT;
 

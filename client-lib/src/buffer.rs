@@ -7,13 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 /// ```
 /// assert_ne!(accord_client::MemoryKind::DmaBuf, accord_client::MemoryKind::Memfd);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MemoryKind {
-    /// dma-buf: CPU access is bracketed with `DMA_BUF_IOCTL_SYNC`.
-    DmaBuf,
-    /// Sealed memfd shared memory: not a dma-buf.
-    Memfd,
-}
+pub use accord_protocol::vocabulary::MemoryKind;
 
 /// The negotiated outcome: settings and every buffer.
 ///

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use accord_protocol::client::wp_buffer_collection_v1::{MemoryFlags, WpBufferCollectionV1};
 use wayland_client::protocol::wl_buffer::WlBuffer;
 
-use crate::buffer::{Allocation, Buffer, MemoryKind, Plane};
-use crate::token::lock;
+use crate::buffer::{Allocation, Buffer, Plane};
+use crate::lock::lock;
 use crate::{Accord, Constraints, Failure, FailureReason};
+use accord_protocol::vocabulary::{codec, MemoryKind};
 
 /// Events received so far (the proxy's user data).
 #[derive(Debug, Default)]
@@ -144,7 +145,8 @@ impl Collection {
         p.set_size_alignment(c.size_alignment.0, c.size_alignment.1);
         p.set_stride(c.min_stride, c.max_stride, c.stride_alignment);
         p.set_alignment(c.offset_alignment, c.base_alignment);
-        p.set_max_bytes((c.max_bytes >> 32) as u32, c.max_bytes as u32);
+        let (max_bytes_hi, max_bytes_lo) = codec::split_u64(c.max_bytes);
+        p.set_max_bytes(max_bytes_hi, max_bytes_lo);
         let (camping, dedicated, shared, min, max) = c.buffer_counts;
         p.set_buffer_counts(camping, dedicated, shared, min, max);
         p.set_memory_flags(if c.contiguous {
@@ -152,7 +154,7 @@ impl Collection {
         } else {
             MemoryFlags::empty()
         });
-        p.set_devices(c.devices.iter().flat_map(|d| d.to_ne_bytes()).collect());
+        p.set_devices(codec::encode_devices(&c.devices));
         p.commit();
     }
 

@@ -1,6 +1,7 @@
 //! The constraints builder: one participant's needs, sent at commit.
 
 use crate::Usage;
+use accord_protocol::vocabulary::{codec, FormatModifier};
 
 /// One participant's constraints. Unset fields are neutral (no formats =
 /// accept what the others choose; no limits; alignments of 1).
@@ -256,12 +257,12 @@ impl Constraints {
     /// assert_eq!(t.len(), 16);
     /// ```
     pub fn format_table(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.formats.len() * 16);
-        for &(format, modifier, scanout) in &self.formats {
-            out.extend_from_slice(&format.to_ne_bytes());
-            out.extend_from_slice(&u32::from(scanout).to_ne_bytes());
-            out.extend_from_slice(&modifier.to_ne_bytes());
-        }
-        out
+        codec::encode_format_table(self.formats.iter().map(|&(format, modifier, scanout)| {
+            FormatModifier {
+                format,
+                modifier,
+                scanout,
+            }
+        }))
     }
 }

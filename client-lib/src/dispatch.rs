@@ -9,10 +9,11 @@ use wayland_client::globals::GlobalListContents;
 use wayland_client::protocol::{wl_buffer, wl_registry};
 use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
 
-use crate::buffer::MemoryKind;
 use crate::collection::{CollectionEvents, Settings};
-use crate::token::{lock, TokenEvents};
+use crate::lock::lock;
+use crate::token::TokenEvents;
 use crate::{Failure, FailureReason, QueueState};
+use accord_protocol::vocabulary::{codec, MemoryKind};
 
 fn reason(r: WEnum<coll::FailureReason>) -> FailureReason {
     match r {
@@ -71,20 +72,22 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
                 memory_kind,
             } => st.on_settings(Settings {
                 format,
-                modifier: (u64::from(modifier_hi) << 32) | u64::from(modifier_lo),
+                modifier: codec::join_u64(modifier_hi, modifier_lo),
                 width,
                 height,
                 count: buffer_count,
+                // An unknown kind is treated as not a dma-buf (no sync ioctls).
                 memory: match memory_kind {
-                    WEnum::Value(coll::MemoryKind::Dmabuf) => MemoryKind::DmaBuf,
-                    _ => MemoryKind::Memfd,
-                },
+                    WEnum::Value(v) => MemoryKind::from_wire(v as u32),
+                    WEnum::Unknown(u) => MemoryKind::from_wire(u),
+                }
+                .unwrap_or(MemoryKind::Memfd),
             }),
             coll::Event::Buffer {
                 index,
                 size_hi,
                 size_lo,
-            } => st.on_buffer(index, (u64::from(size_hi) << 32) | u64::from(size_lo)),
+            } => st.on_buffer(index, codec::join_u64(size_hi, size_lo)),
             coll::Event::Plane {
                 buffer_index,
                 plane_index: _,

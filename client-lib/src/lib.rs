@@ -30,6 +30,7 @@ mod collection;
 mod constraints;
 mod dispatch;
 mod ignore_registry;
+mod lock;
 mod token;
 
 use std::cell::{Cell, RefCell};
@@ -47,30 +48,13 @@ pub use constraints::Constraints;
 pub use ignore_registry::IgnoreRegistry;
 pub use token::Token;
 
-/// `DRM_FORMAT_MOD_LINEAR`.
-///
-/// ```
-/// assert_eq!(accord_client::MOD_LINEAR, 0);
-/// ```
-pub const MOD_LINEAR: u64 = 0;
-/// `DRM_FORMAT_MOD_INVALID`: "any layout the allocator picks".
-///
-/// ```
-/// assert_eq!(accord_client::MOD_INVALID >> 56, 0);
-/// ```
-pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
+use accord_protocol::vocabulary::FailureReason as WireReason;
+use accord_protocol::vocabulary::{drm_fourcc::DrmFourcc, fourcc};
+pub use accord_protocol::vocabulary::{MOD_INVALID, MOD_LINEAR};
 /// `DRM_FORMAT_XRGB8888` ('XR24').
-///
-/// ```
-/// assert_eq!(&accord_client::DRM_FORMAT_XRGB8888.to_le_bytes(), b"XR24");
-/// ```
-pub const DRM_FORMAT_XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
+pub const DRM_FORMAT_XRGB8888: u32 = fourcc(DrmFourcc::Xrgb8888);
 /// `DRM_FORMAT_ARGB8888` ('AR24').
-///
-/// ```
-/// assert_eq!(&accord_client::DRM_FORMAT_ARGB8888.to_le_bytes(), b"AR24");
-/// ```
-pub const DRM_FORMAT_ARGB8888: u32 = u32::from_le_bytes(*b"AR24");
+pub const DRM_FORMAT_ARGB8888: u32 = fourcc(DrmFourcc::Argb8888);
 
 /// Why a collection (or a token) failed: the protocol's `failure_reason`,
 /// plus conditions seen by the library itself.
@@ -122,43 +106,39 @@ impl FailureReason {
     /// ```
     pub fn as_str(self) -> &'static str {
         match self {
-            FailureReason::NoCommonFormat => "no_common_format",
-            FailureReason::SizeConflict => "size_conflict",
-            FailureReason::StrideConflict => "stride_conflict",
-            FailureReason::CountConflict => "count_conflict",
-            FailureReason::TooLarge => "too_large",
-            FailureReason::InvalidConstraint => "invalid_constraint",
-            FailureReason::ParticipantFailed => "participant_failed",
-            FailureReason::OutOfMemory => "out_of_memory",
-            FailureReason::Unsupported => "unsupported",
-            FailureReason::DeviceLost => "device_lost",
-            FailureReason::UnknownHandle => "unknown_handle",
-            FailureReason::QuotaExceeded => "quota_exceeded",
             FailureReason::Other(_) => "other",
             FailureReason::Connection => "connection",
             FailureReason::AlreadyTaken => "already_taken",
+            protocol => WireReason::ALL
+                .into_iter()
+                .find(|&r| FailureReason::from(r) == protocol)
+                .map_or("other", WireReason::as_str),
         }
     }
 
     pub(crate) fn from_wire(code: u32) -> Self {
-        const KNOWN: [FailureReason; 12] = [
-            FailureReason::NoCommonFormat,
-            FailureReason::SizeConflict,
-            FailureReason::StrideConflict,
-            FailureReason::CountConflict,
-            FailureReason::TooLarge,
-            FailureReason::InvalidConstraint,
-            FailureReason::ParticipantFailed,
-            FailureReason::OutOfMemory,
-            FailureReason::Unsupported,
-            FailureReason::DeviceLost,
-            FailureReason::UnknownHandle,
-            FailureReason::QuotaExceeded,
-        ];
-        KNOWN
-            .get(code as usize)
-            .copied()
-            .unwrap_or(FailureReason::Other(code))
+        WireReason::from_wire(code).map_or(FailureReason::Other(code), FailureReason::from)
+    }
+}
+
+/// The protocol's reasons are the vocabulary's; this library adds the
+/// conditions it sees itself.
+impl From<WireReason> for FailureReason {
+    fn from(r: WireReason) -> Self {
+        match r {
+            WireReason::NoCommonFormat => FailureReason::NoCommonFormat,
+            WireReason::SizeConflict => FailureReason::SizeConflict,
+            WireReason::StrideConflict => FailureReason::StrideConflict,
+            WireReason::CountConflict => FailureReason::CountConflict,
+            WireReason::TooLarge => FailureReason::TooLarge,
+            WireReason::InvalidConstraint => FailureReason::InvalidConstraint,
+            WireReason::ParticipantFailed => FailureReason::ParticipantFailed,
+            WireReason::OutOfMemory => FailureReason::OutOfMemory,
+            WireReason::Unsupported => FailureReason::Unsupported,
+            WireReason::DeviceLost => FailureReason::DeviceLost,
+            WireReason::UnknownHandle => FailureReason::UnknownHandle,
+            WireReason::QuotaExceeded => FailureReason::QuotaExceeded,
+        }
     }
 }
 

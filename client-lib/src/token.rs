@@ -6,6 +6,7 @@ use accord_protocol::client::wp_buffer_collection_token_v1::WpBufferCollectionTo
 use wayland_client::protocol::wl_surface::WlSurface;
 
 use crate::collection::{Collection, CollectionEvents};
+use crate::lock::lock;
 use crate::{Accord, Failure};
 
 /// What a token's events told us (its proxy user data).
@@ -19,10 +20,6 @@ pub(crate) type TokenEvents = Arc<Mutex<TokenState>>;
 
 pub(crate) fn new_events() -> TokenEvents {
     Arc::new(Mutex::new(TokenState::default()))
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A participant slot not yet bound. Dropping an unused token releases its

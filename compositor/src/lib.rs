@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use accord_engine::{FormatModifier, MOD_LINEAR};
-//! use accord_smithay::backend::memfd::MemfdAllocator;
+//! use accord_smithay::backend::memfd::MemfdBackend;
 //! use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 //! # use smithay::backend::allocator::dmabuf::Dmabuf;
 //! # use smithay::wayland::buffer::BufferHandler;
@@ -37,7 +37,7 @@
 //! # }
 //!
 //! let display = wayland_server::Display::<State>::new()?;
-//! let allocator = Box::new(MemfdAllocator::new());
+//! let allocator = Box::new(MemfdBackend::new());
 //! let accord = BufferCollectionState::new::<State>(&display.handle(), allocator);
 //! let state = State { accord, dmabuf: DmabufState::new() };
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -56,15 +56,21 @@
 //! neither committed nor released.
 
 pub mod backend;
-mod handlers;
+pub mod collections;
+pub mod device;
+mod dispatch;
+mod events;
 pub mod kms;
-pub mod registry;
+mod objects;
+mod participant;
 mod state;
+mod wire_constraints;
 mod wl_buffer;
 
 pub use accord_protocol::limits;
-pub use handlers::BufferCollectionDispatch;
-pub use state::{BufferCollectionHandler, BufferCollectionState, CollectionData, TokenData};
+pub use dispatch::BufferCollectionDispatch;
+pub use objects::{CollectionData, TokenData};
+pub use state::{BufferCollectionHandler, BufferCollectionState};
 pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};
 
 /// Re-exports the macro needs.
@@ -75,48 +81,9 @@ pub mod reexports {
 }
 
 /// Implement the module's `GlobalDispatch`/`Dispatch` traits for your state
-/// by delegating to [`BufferCollectionState`].
-///
-/// Your state also needs smithay's `delegate_dmabuf!`: see
-/// [`BufferCollectionDispatch`].
-///
-/// ```no_run
-/// use accord_engine::{FormatModifier, MOD_LINEAR};
-/// use accord_smithay::backend::memfd::MemfdAllocator;
-/// use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
-/// # use smithay::backend::allocator::dmabuf::Dmabuf;
-/// # use smithay::wayland::buffer::BufferHandler;
-/// # use smithay::wayland::dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
-///
-/// struct State {
-///     accord: BufferCollectionState,
-///     dmabuf: DmabufState, // and the rest of your compositor's state
-/// }
-/// impl BufferCollectionHandler for State {
-///     fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
-///         &mut self.accord
-///     }
-///     fn renderer_formats(&self) -> Vec<FormatModifier> {
-///         let xrgb8888 = u32::from_le_bytes(*b"XR24"); // Pixman: LINEAR only
-///         vec![FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false }]
-///     }
-/// }
-/// accord_smithay::delegate_buffer_collection!(State);
-/// smithay::delegate_dmabuf!(State); // dma-buf collections' wl_buffers carry smithay's `Dmabuf`
-/// # impl BufferHandler for State {
-/// #     fn buffer_destroyed(&mut self, _: &wayland_server::protocol::wl_buffer::WlBuffer) {}
-/// # }
-/// # impl DmabufHandler for State {
-/// #     fn dmabuf_state(&mut self) -> &mut DmabufState { &mut self.dmabuf }
-/// #     fn dmabuf_imported(&mut self, _: &DmabufGlobal, _: Dmabuf, n: ImportNotifier) { n.failed(); }
-/// # }
-///
-/// let display = wayland_server::Display::<State>::new()?;
-/// let allocator = Box::new(MemfdAllocator::new());
-/// let accord = BufferCollectionState::new::<State>(&display.handle(), allocator);
-/// let state = State { accord, dmabuf: DmabufState::new() };
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// by delegating to [`BufferCollectionState`]. Your state also needs
+/// smithay's `delegate_dmabuf!` (see [`BufferCollectionDispatch`]); the
+/// crate documentation shows both in a complete embedding.
 #[macro_export]
 macro_rules! delegate_buffer_collection {
     ($(@<$( $lt:tt $( : $clt:tt $(+ $dlt:tt )* )? ),+>)? $ty: ty) => {

@@ -1,22 +1,21 @@
-//! [`BufferCollectionState`], the [`BufferCollectionHandler`] trait and the
-//! per-object user data. The request handlers live in `handlers.rs`.
+//! [`BufferCollectionState`] and the [`BufferCollectionHandler`] trait the
+//! embedder implements (Smithay's pattern), and [`flush`]: resolve ready
+//! collections and send their outcomes. The protocol objects' user data is
+//! in `objects.rs`, the request dispatch in `dispatch/`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_engine::{Constraints, Decision, FormatModifier, Usage};
+use accord_engine::{Decision, FormatModifier, Usage};
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
-use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
-use accord_protocol::server::wp_buffer_collection_v1::{
-    FailureReason, MemoryKind as WireMemoryKind, WpBufferCollectionV1,
-};
 use wayland_server::backend::{ClientId, GlobalId};
 use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{DisplayHandle, GlobalDispatch, Resource};
 
-use crate::backend::Allocator;
-use crate::registry::{Allocation, Failed, Outcome, Reason, Registry, Resolution, SlotId};
+use crate::backend::CollectionAllocator;
+use crate::collections::{Collections, Confirmation, Outcome, Resolution, SlotId};
+use crate::events::{fail_token, send_outcome};
+use crate::objects::SlotObject;
 
 /// What the embedding compositor supplies.
 ///
@@ -73,8 +72,8 @@ pub trait BufferCollectionHandler {
     ///
     /// ```no_run
     /// # use accord_engine::FormatModifier;
-    /// # use accord_smithay::kms::{compositor_formats, PlaneInfo};
-    /// # fn demo(primary: &PlaneInfo, renderer: &[FormatModifier]) {
+    /// # use accord_smithay::kms::{compositor_formats, ScanoutPlane};
+    /// # fn demo(primary: &ScanoutPlane, renderer: &[FormatModifier]) {
     /// let pairs: Vec<FormatModifier> = compositor_formats(primary, renderer);
     /// assert!(pairs.iter().any(|p| p.scanout));
     /// # }
@@ -97,9 +96,9 @@ pub trait BufferCollectionHandler {
     ///
     /// ```no_run
     /// # use accord_engine::Decision;
-    /// # use accord_smithay::backend::Allocator;
+    /// # use accord_smithay::backend::CollectionAllocator;
     /// # use accord_smithay::kms::{confirm_scanout, Card, ScanoutTarget};
-    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn Allocator>> }
+    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn CollectionAllocator>> }
     /// # fn hook(kms: &mut Kms, decision: &Decision) -> Decision {
     /// confirm_scanout(&kms.card, &kms.target, decision, &mut kms.placements).decision
     /// # }
@@ -109,20 +108,21 @@ pub trait BufferCollectionHandler {
     }
 }
 
-/// The module's state: the global, the negotiation registry, the allocator
+/// The module's state: the global, every collection, the allocator
 /// and the protocol objects that hold slots.
 ///
 /// ```no_run
-/// # use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+/// # use accord_smithay::{backend::memfd::MemfdBackend, BufferCollectionDispatch, BufferCollectionState};
 /// fn setup<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) -> BufferCollectionState {
-///     let mut accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()));
+///     let mut accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdBackend::new()));
 ///     accord.set_client_quota(512 << 20);
 ///     accord
 /// }
 /// ```
 pub struct BufferCollectionState {
-    pub(crate) registry: Registry<ClientId>,
-    pub(crate) allocator: Box<dyn Allocator>,
+    pub(crate) collections: Collections<ClientId>,
+    /// `None` only while [`flush`] lends it to the collections.
+    pub(crate) allocator: Option<Box<dyn CollectionAllocator>>,
     pub(crate) slots: HashMap<SlotId, SlotObject>,
     pub(crate) objects_per_client: HashMap<ClientId, usize>,
     /// The first surface attached to each negotiating collection: whose
@@ -137,38 +137,31 @@ pub struct BufferCollectionState {
 impl std::fmt::Debug for BufferCollectionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BufferCollectionState")
-            .field("allocator", &self.allocator.name())
+            .field("allocator", &self.allocator.as_ref().map(|a| a.name()))
             .field("live_slots", &self.slots.len())
             .finish()
     }
 }
 
-/// The protocol object currently holding a slot.
-#[derive(Debug, Clone)]
-pub(crate) enum SlotObject {
-    Token(WpBufferCollectionTokenV1),
-    Collection(WpBufferCollectionV1),
-}
-
 impl BufferCollectionState {
     /// Create the `wp_buffer_collection_manager_v1` global. `allocator` makes
     /// every collection's buffers (for example
-    /// [`MemfdAllocator`](crate::backend::memfd::MemfdAllocator)).
+    /// [`MemfdBackend`](crate::backend::memfd::MemfdBackend)).
     ///
     /// ```no_run
-    /// # use accord_smithay::{backend::memfd::MemfdAllocator, BufferCollectionDispatch, BufferCollectionState};
+    /// # use accord_smithay::{backend::memfd::MemfdBackend, BufferCollectionDispatch, BufferCollectionState};
     /// # fn setup<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) {
-    /// let accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdAllocator::new()));
+    /// let accord = BufferCollectionState::new::<D>(dh, Box::new(MemfdBackend::new()));
     /// # }
     /// ```
-    pub fn new<D>(display: &DisplayHandle, allocator: Box<dyn Allocator>) -> Self
+    pub fn new<D>(display: &DisplayHandle, allocator: Box<dyn CollectionAllocator>) -> Self
     where
         D: GlobalDispatch<WpBufferCollectionManagerV1, ()> + 'static,
     {
         let global = display.create_global::<D, WpBufferCollectionManagerV1, ()>(1, ());
         BufferCollectionState {
-            registry: Registry::new(),
-            allocator,
+            collections: Collections::new(),
+            allocator: Some(allocator),
             slots: HashMap::new(),
             objects_per_client: HashMap::new(),
             surfaces: HashMap::new(),
@@ -199,7 +192,7 @@ impl BufferCollectionState {
     /// # }
     /// ```
     pub fn set_client_quota(&mut self, bytes: u64) {
-        self.registry.set_quota(bytes);
+        self.collections.set_quota(bytes);
     }
 
     /// Bytes currently charged to `client`; they come back when the last
@@ -211,7 +204,7 @@ impl BufferCollectionState {
     /// # }
     /// ```
     pub fn charged_bytes(&self, client: &ClientId) -> u64 {
-        self.registry.charged(client)
+        self.collections.charged(client)
     }
 
     /// Bytes of every live allocation (all clients): back to zero once every
@@ -223,37 +216,37 @@ impl BufferCollectionState {
     /// # }
     /// ```
     pub fn total_charged_bytes(&self) -> u64 {
-        self.registry.total_charged()
+        self.collections.total_charged()
     }
 
     /// How long an exported handle stays redeemable (default
     /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
     pub fn set_handle_expiry(&mut self, expiry: Duration) {
-        self.registry.set_handle_expiry(expiry);
+        self.collections.set_handle_expiry(expiry);
     }
 
     /// After how long a collection still waiting for participants gets one
     /// `tracing` warning naming the slots that are neither committed nor
     /// released (default 5 s, like sysmem).
     pub fn set_stall_warning(&mut self, after: Duration) {
-        self.registry.set_stall_warning(after);
+        self.collections.set_stall_warning(after);
     }
 
     /// Collections still negotiating (not yet allocated or failed).
     pub fn negotiating_collections(&self) -> usize {
-        self.registry.negotiating()
+        self.collections.negotiating()
     }
 
     /// Replace the allocator for collections resolved from now on.
     ///
     /// ```no_run
     /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) -> std::io::Result<()> {
-    /// use accord_smithay::backend::DumbAllocator;
-    /// accord.set_allocator(Box::new(DumbAllocator::open("/dev/dri/card0")?));
+    /// use accord_smithay::backend::DumbBackend;
+    /// accord.set_allocator(Box::new(DumbBackend::open("/dev/dri/card0")?));
     /// # Ok(()) }
     /// ```
-    pub fn set_allocator(&mut self, allocator: Box<dyn Allocator>) {
-        self.allocator = allocator;
+    pub fn set_allocator(&mut self, allocator: Box<dyn CollectionAllocator>) {
+        self.allocator = Some(allocator);
     }
 
     /// Fail slots whose exported handle was not redeemed in time (see
@@ -272,8 +265,8 @@ impl BufferCollectionState {
     }
 
     pub(crate) fn maintain(&mut self, now: Instant) {
-        self.registry.expire_handles(now);
-        self.registry.warn_stalled(now);
+        self.collections.expire_handles(now);
+        self.collections.warn_stalled(now);
         self.next_sweep = now + self.timer_period();
     }
 
@@ -289,8 +282,8 @@ impl BufferCollectionState {
     fn timer_period(&self) -> Duration {
         const MAX: Duration = Duration::from_secs(1);
         const MIN: Duration = Duration::from_millis(5);
-        (self.registry.handle_expiry() / 4)
-            .min(self.registry.stall_warning() / 4)
+        (self.collections.handle_expiry() / 4)
+            .min(self.collections.stall_warning() / 4)
             .clamp(MIN, MAX)
     }
 
@@ -330,7 +323,8 @@ impl BufferCollectionState {
     /// # }
     /// ```
     pub fn objects_of(&self, client: &ClientId) -> usize {
-        self.objects_per_client.get(client).copied().unwrap_or(0) + self.registry.handles_of(client)
+        self.objects_per_client.get(client).copied().unwrap_or(0)
+            + self.collections.handles_of(client)
     }
 
     pub(crate) fn count_object(&mut self, client: &ClientId, delta: isize) {
@@ -342,12 +336,24 @@ impl BufferCollectionState {
     }
 
     /// Resolve the ready collections that need no scanout confirmation
-    /// (no attached surface) and send their outcomes.
+    /// (no attached surface) and send their outcomes; the others wait for
+    /// [`flush`], which has the handler to confirm them.
     fn flush_unconfirmed(&mut self) {
         let surfaces = &self.surfaces;
-        let ready = self.registry.take_ready(|id| !surfaces.contains_key(&id));
-        for r in ready {
-            let res = self.registry.finish(r, None, self.allocator.as_mut());
+        let mut defer_attached = |id: u64, d: &Decision| {
+            if surfaces.contains_key(&id) {
+                Confirmation::Defer
+            } else {
+                Confirmation::Allocate(d.clone())
+            }
+        };
+        let Some(allocator) = self.allocator.as_mut() else {
+            return; // inside `flush`, which resolves them all
+        };
+        let resolved = self
+            .collections
+            .resolve(allocator.as_mut(), &mut defer_attached);
+        for res in resolved {
             self.send(res);
         }
     }
@@ -375,174 +381,38 @@ impl BufferCollectionState {
 /// [`BufferCollectionHandler::confirm_scanout`] first, before anything is
 /// allocated.
 pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
-    let ready = state
-        .buffer_collection_state()
-        .registry
-        .take_ready(|_| true);
-    for r in ready {
-        let surface = state
-            .buffer_collection_state()
-            .surfaces
-            .remove(&r.collection());
-        let confirmed = match (r.decision(), surface) {
-            (Some(d), Some(surface)) if d.usage.contains(Usage::SCANOUT) && surface.is_alive() => {
+    // The collections and the allocator leave the state while the handler
+    // confirms, so `confirm_scanout` can borrow the rest of it; it probes a
+    // device and does not call back into the module.
+    let st = state.buffer_collection_state();
+    let Some(mut allocator) = st.allocator.take() else {
+        return; // a flush is already under way further up the stack
+    };
+    let mut collections = std::mem::take(&mut st.collections);
+    let mut confirm = |id: u64, d: &Decision| {
+        let surface = state.buffer_collection_state().surfaces.remove(&id);
+        Confirmation::Allocate(match surface {
+            Some(surface) if d.usage.contains(Usage::SCANOUT) && surface.is_alive() => {
                 let c = state.confirm_scanout(&surface, d);
                 if (c.format, c.modifier, c.scanout) != (d.format, d.modifier, d.scanout) {
                     tracing::debug!(
-                        collection = r.collection(),
+                        collection = id,
                         negotiated = format_args!("{:#010x}/{:#x}", d.format, d.modifier),
                         confirmed = format_args!("{:#010x}/{:#x}", c.format, c.modifier),
                         scanout = c.scanout,
                         "the display did not confirm the negotiated scanout candidate"
                     );
                 }
-                Some(c)
+                c
             }
-            _ => None,
-        };
-        let st = state.buffer_collection_state();
-        let res = st.registry.finish(r, confirmed, st.allocator.as_mut());
+            _ => d.clone(),
+        })
+    };
+    let resolved = collections.resolve(allocator.as_mut(), &mut confirm);
+    let st = state.buffer_collection_state();
+    st.collections = collections;
+    st.allocator = Some(allocator);
+    for res in resolved {
         st.send(res);
     }
-}
-
-/// User data of a token.
-///
-/// The module creates it; `delegate_buffer_collection!` names it.
-///
-/// ```no_run
-/// # use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
-/// # use wayland_server::Resource;
-/// # fn demo(token: &WpBufferCollectionTokenV1) {
-/// let ours = token.data::<accord_smithay::TokenData>().is_some();
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct TokenData {
-    pub(crate) state: Mutex<TokenState>,
-    /// Why it failed, passed on to objects made from it afterwards.
-    pub(crate) failure: Mutex<Option<Failed>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenState {
-    Live(SlotId),
-    Bound,
-    Exported,
-    Attached,
-    /// Destroyed by request (released).
-    Released,
-    /// Failed import or failed collection: requests are ignored.
-    Failed,
-}
-
-impl TokenData {
-    pub(crate) fn new(state: TokenState) -> Self {
-        TokenData {
-            state: Mutex::new(state),
-            failure: Mutex::new(None),
-        }
-    }
-    pub(crate) fn get(&self) -> TokenState {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-    pub(crate) fn set(&self, s: TokenState) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = s;
-    }
-    pub(crate) fn failure(&self) -> Option<Failed> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// User data of a participant's collection object.
-///
-/// The module creates it; `delegate_buffer_collection!` names it.
-///
-/// ```no_run
-/// # use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
-/// # use wayland_server::Resource;
-/// # fn demo(collection: &WpBufferCollectionV1) {
-/// let ours = collection.data::<accord_smithay::CollectionData>().is_some();
-/// # }
-/// ```
-#[derive(Debug)]
-pub struct CollectionData {
-    pub(crate) slot: Option<SlotId>,
-    pub(crate) inner: Mutex<CollectionInner>,
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct CollectionInner {
-    pub(crate) pending: Constraints,
-    pub(crate) committed: bool,
-    pub(crate) allocation: Option<Arc<Allocation>>,
-    pub(crate) failed: bool,
-}
-
-impl CollectionData {
-    pub(crate) fn new(slot: Option<SlotId>) -> Self {
-        CollectionData {
-            slot,
-            inner: Mutex::new(CollectionInner::default()),
-        }
-    }
-    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, CollectionInner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-pub(crate) fn fail_token(token: &WpBufferCollectionTokenV1, f: &Failed) {
-    if let Some(data) = token.data::<TokenData>() {
-        data.set(TokenState::Failed);
-        *data.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(f.clone());
-    }
-    token.failed(wire_reason(f.reason), f.message.clone());
-}
-
-/// Send the outcome to one participant's collection object.
-pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
-    let Some(data) = c.data::<CollectionData>() else {
-        return;
-    };
-    match outcome {
-        Outcome::Failed(f) => {
-            data.lock().failed = true;
-            c.failed(wire_reason(f.reason), f.message.clone());
-        }
-        Outcome::Allocated(a) => {
-            data.lock().allocation = Some(a.clone());
-            let d = &a.decision;
-            let kind = match a.memory {
-                crate::backend::MemoryKind::DmaBuf => WireMemoryKind::Dmabuf,
-                crate::backend::MemoryKind::Memfd => WireMemoryKind::Memfd,
-            };
-            c.settings(
-                d.format,
-                (d.modifier >> 32) as u32,
-                d.modifier as u32,
-                d.width,
-                d.height,
-                d.buffer_count,
-                kind,
-            );
-            for (i, b) in a.buffers.iter().enumerate() {
-                c.buffer(i as u32, (b.size_bytes >> 32) as u32, b.size_bytes as u32);
-                for (p, plane) in b.planes.iter().enumerate() {
-                    // Offsets are bounded by MAX_BUFFER_BYTES (< 4 GiB).
-                    let offset = u32::try_from(plane.offset).unwrap_or(u32::MAX);
-                    use std::os::fd::AsFd;
-                    c.plane(i as u32, p as u32, plane.fd.as_fd(), offset, plane.stride);
-                }
-            }
-            c.allocated();
-        }
-    }
-}
-
-/// The registry's reason as the protocol enum (same numbering).
-pub(crate) fn wire_reason(r: Reason) -> FailureReason {
-    FailureReason::try_from(r as u32).unwrap_or(FailureReason::InvalidConstraint)
 }

@@ -1,6 +1,6 @@
 //! `wl_buffer`s made by `get_wl_buffer`, with no second import.
 //!
-//! - dma-buf memory: the `wl_buffer` carries a smithay [`Dmabuf`] as its user
+//! - dma-buf memory: the `wl_buffer` carries a smithay [`Dmabuf`](smithay::backend::allocator::dmabuf::Dmabuf) as its user
 //!   data, exactly like one imported through linux-dmabuf, so every Smithay
 //!   renderer (Pixman mmaps it, GLES imports it through EGL) and the DRM
 //!   compositor's direct scanout take it unchanged. Your state must
@@ -16,16 +16,12 @@
 use std::os::fd::AsFd;
 use std::sync::Arc;
 
-use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
-use smithay::backend::allocator::{Fourcc, Modifier};
+use smithay::backend::allocator::Fourcc;
 use smithay::backend::renderer::ImportMem;
-use wayland_server::protocol::wl_buffer::{self, WlBuffer};
-use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
+use wayland_server::protocol::wl_buffer::WlBuffer;
+use wayland_server::Resource;
 
-use crate::backend::MemoryKind;
-use crate::handlers::BufferCollectionDispatch;
-use crate::registry::Allocation;
-use crate::state::BufferCollectionState;
+use crate::collections::Allocation;
 
 /// User data of a `wl_buffer` over memfd memory: one buffer of an allocation.
 ///
@@ -39,8 +35,10 @@ use crate::state::BufferCollectionState;
 /// ```
 #[derive(Debug)]
 pub struct MemfdBuffer {
-    allocation: Arc<Allocation>,
-    index: usize,
+    pub(crate) allocation: Arc<Allocation>,
+    /// `usize::MAX` for a `wl_buffer` that stands for nothing (see
+    /// `dispatch/collection.rs`).
+    pub(crate) index: usize,
 }
 
 /// Layout of a memfd-backed `wl_buffer`, for the embedder's renderer.
@@ -153,74 +151,4 @@ pub fn import_memfd_buffer<R: ImportMem>(
         i32::try_from(info.height).ok()?,
     );
     Some(renderer.import_memory(&packed, format, size.into(), false))
-}
-
-/// Create the `wl_buffer` for buffer `index` (already range-checked).
-pub(crate) fn init_wl_buffer<D: BufferCollectionDispatch>(
-    data_init: &mut DataInit<'_, D>,
-    id: New<WlBuffer>,
-    allocation: Arc<Allocation>,
-    index: u32,
-) {
-    match allocation.memory {
-        MemoryKind::Memfd => {
-            data_init.init(
-                id,
-                MemfdBuffer {
-                    allocation,
-                    index: index as usize,
-                },
-            );
-        }
-        MemoryKind::DmaBuf => match to_dmabuf(&allocation, index as usize) {
-            Some(dmabuf) => {
-                data_init.init(id, dmabuf);
-            }
-            None => {
-                // dup failed (fd exhaustion): a runtime condition, but the
-                // object must exist; it renders as an unknown buffer.
-                data_init.init(
-                    id,
-                    MemfdBuffer {
-                        allocation,
-                        index: usize::MAX,
-                    },
-                );
-            }
-        },
-    }
-}
-
-fn to_dmabuf(a: &Allocation, index: usize) -> Option<Dmabuf> {
-    let b = a.buffers.get(index)?;
-    let d = &a.decision;
-    let format = Fourcc::try_from(d.format).ok()?;
-    let size = (i32::try_from(d.width).ok()?, i32::try_from(d.height).ok()?);
-    let mut builder = Dmabuf::builder(
-        size,
-        format,
-        Modifier::from(b.modifier),
-        DmabufFlags::empty(),
-    );
-    for (i, p) in b.planes.iter().enumerate() {
-        let fd = p.fd.try_clone().ok()?;
-        builder.add_plane(fd, i as u32, u32::try_from(p.offset).ok()?, p.stride);
-    }
-    builder.build()
-}
-
-impl<D: BufferCollectionDispatch> Dispatch<WlBuffer, MemfdBuffer, D> for BufferCollectionState {
-    fn request(
-        _state: &mut D,
-        _client: &Client,
-        _resource: &WlBuffer,
-        request: wl_buffer::Request,
-        _data: &MemfdBuffer,
-        _dh: &DisplayHandle,
-        _data_init: &mut DataInit<'_, D>,
-    ) {
-        // Only `destroy`, handled by wayland-server; the memory is freed
-        // when the last holder of the allocation drops it.
-        let _ = request;
-    }
 }

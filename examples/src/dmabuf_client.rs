@@ -44,10 +44,7 @@ use crate::client_plumbing::ClientEvents;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// DRM_FORMAT_XRGB8888.
-pub const XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
-/// DRM_FORMAT_MOD_LINEAR.
-pub const MOD_LINEAR: u64 = 0;
+pub use accord_client::{DRM_FORMAT_XRGB8888 as XRGB8888, MOD_LINEAR};
 
 /// One tranche of the default feedback.
 #[derive(Debug, Clone, Default)]

@@ -2,10 +2,10 @@
 //! return `Err(description)` when an invariant breaks.
 //!
 //! Two users, one code: the `cargo fuzz` targets in `fuzz_targets/` (this
-//! file is the `accord-fuzz` library) and the engine's seeded tests
-//! (`compositor/engine/tests/fuzz_seeded.rs`, which includes this file with
+//! file is the `accord-fuzz` library) and the seeded tests of the scenario
+//! crate (`scenario/tests/fuzz_seeded.rs`, which includes this file with
 //! `#[path]` so stable CI runs the same checks). Keep it dependent on
-//! `accord-engine` and `serde_json` only, and refer to siblings with
+//! `accord-engine`, `accord-scenario` and `serde_json` only, and refer to siblings with
 //! `super::`, so both inclusions compile.
 
 pub mod bytes;

@@ -1,4 +1,4 @@
-//! Fuzz logic for the scenario parser (`accord_engine::scenario::parse`).
+//! Fuzz logic for the scenario parser (`accord_scenario::parse`).
 //!
 //! Two entry points:
 //! - [`check_text`]: any bytes, parsed as text;
@@ -16,8 +16,8 @@
 use std::sync::OnceLock;
 
 use accord_engine::formats;
-use accord_engine::scenario::{modifier_hex, outcome_to_json, parse, ScenarioError};
 use accord_engine::{solve_with, Constraints, Policy};
+use accord_scenario::{modifier_hex, outcome_to_json, parse, ScenarioError};
 use serde_json::{json, Value};
 
 use super::bytes::Bytes;

@@ -3,7 +3,7 @@
 //! breaks. See FUZZING.md.
 //!
 //! `logic/` (engine, scenario parser) is also included with `#[path]` by
-//! the engine's seeded tests, so stable CI runs the same checks; `wire/`
+//! `accord-scenario`'s seeded tests, so stable CI runs the same checks; `wire/`
 //! needs the Smithay module and lives apart.
 
 #[path = "../logic/mod.rs"]

@@ -1,6 +1,6 @@
 //! The engine and scenario targets' saved inputs (findings and seeds,
 //! `fuzz/regressions/{engine,scenario_raw,scenario_mutate}/`) replayed
-//! under this crate's `cargo test` too; the engine's `fuzz_seeded` test
+//! under this crate's `cargo test` too; `accord-scenario`'s `fuzz_seeded` test
 //! replays them as well and checks each seed's outcome.
 
 #[path = "../logic/seeded.rs"]

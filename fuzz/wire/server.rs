@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use accord_engine::{FormatModifier, MOD_LINEAR};
-use accord_smithay::backend::memfd::MemfdAllocator;
+use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
@@ -111,7 +111,7 @@ impl Server {
         let state = State {
             compositor: CompositorState::new::<State>(&dh),
             dmabuf: DmabufState::new(),
-            accord: BufferCollectionState::new::<State>(&dh, Box::new(MemfdAllocator::new())),
+            accord: BufferCollectionState::new::<State>(&dh, Box::new(MemfdBackend::new())),
         };
         Server {
             display,

@@ -9,7 +9,7 @@
 //! # }
 //! ```
 
-pub mod limits;
+pub use accord_vocabulary::{self as vocabulary, limits};
 
 #[allow(non_upper_case_globals, non_camel_case_types, missing_docs)]
 mod interfaces {

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use accord_client::{Accord, Constraints, Usage, MOD_LINEAR};
 use accord_engine::{Decision, FormatModifier};
-use accord_smithay::backend::memfd::MemfdAllocator;
-use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use accord_smithay::backend::memfd::MemfdBackend;
+use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 use accord_tests::raw::{self, RawClient};
 use accord_tests::{Config, TestServer, ARGB8888, XRGB8888};
 
@@ -57,11 +57,11 @@ fn reject_all(d: &Decision) -> Decision {
 
 /// Records every decision the module allocates by (memfd memory).
 struct Recording {
-    inner: MemfdAllocator,
+    inner: MemfdBackend,
     seen: Arc<Mutex<Vec<Decision>>>,
 }
 
-impl Allocator for Recording {
+impl CollectionAllocator for Recording {
     fn name(&self) -> String {
         "recording memfd".into()
     }
@@ -83,7 +83,7 @@ fn server(
     let server = TestServer::start_configured(
         move || {
             Box::new(Recording {
-                inner: MemfdAllocator::new(),
+                inner: MemfdBackend::new(),
                 seen: s,
             })
         },

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Mutex;
 
 use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
-use accord_tests::faults::{Fault, FaultyAllocator};
+use accord_tests::faults::{Fault, FaultyBackend};
 use accord_tests::{assert_fds_return_to, fd_census, Config, TestServer, XRGB8888};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -18,7 +18,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 /// `fault`; returns both failures and the buffers the fixture made.
 fn run(fault: Fault) -> (accord_client::Failure, accord_client::Failure, usize) {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let (alloc, made) = FaultyAllocator::new(fault);
+    let (alloc, made) = FaultyBackend::new(fault);
     let server = TestServer::start_configured(move || Box::new(alloc), Config::default());
     let baseline_after = |server: &TestServer| {
         server.assert_no_bytes_held();

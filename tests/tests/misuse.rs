@@ -592,3 +592,61 @@ fn every_error_code_has_a_test() {
         );
     }
 }
+
+/// The XML's list for a token that received `failed`, request by request:
+/// answered, never a protocol error (a feed-forward client sends these
+/// before it can see the event).
+#[test]
+fn every_request_on_a_failed_token_is_answered() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.manager.import_token(Some("0".repeat(64)), &c.qh, ());
+    c.roundtrip().expect("not a protocol error");
+    let reason = FailureReason::UnknownHandle as u32;
+    assert_eq!(
+        c.events.token_failed.get(&t.id()).map(|f| f.0),
+        Some(reason)
+    );
+
+    // export: failed again, with the same reason, and no handle.
+    c.events.token_failed.clear();
+    t.export();
+    c.roundtrip()
+        .expect("export on a failed token is no protocol error");
+    assert_eq!(
+        c.events.token_failed.get(&t.id()).map(|f| f.0),
+        Some(reason),
+        "export answers failed again"
+    );
+    assert!(!c.events.handles.contains_key(&t.id()), "no handle");
+
+    // duplicate: a new token that fails the same way.
+    let twin = t.duplicate(&c.qh, ());
+    c.roundtrip().expect("duplicate");
+    assert_eq!(
+        c.events.token_failed.get(&twin.id()).map(|f| f.0),
+        Some(reason)
+    );
+
+    // bind: a collection that fails the same way, with no buffers.
+    let coll = t.bind(&c.qh, ());
+    c.roundtrip().expect("bind");
+    assert_eq!(c.events.failed.get(&coll.id()).map(|f| f.0), Some(reason));
+    assert!(!c.events.allocated.contains_key(&coll.id()));
+
+    // set_name, set_dispensable, attach_surface: nothing, and no error.
+    c.events.token_failed.clear();
+    t.set_name(Some("late".into()));
+    t.set_dispensable();
+    let surface = compositor_surface(&mut c);
+    c.manager.attach_surface(&t, &surface);
+    c.roundtrip()
+        .expect("set_name, set_dispensable, attach_surface");
+    assert!(c.events.token_failed.is_empty(), "nothing more is sent");
+
+    // destroy: gone, and the connection is still fine.
+    t.destroy();
+    twin.destroy();
+    coll.destroy();
+    c.roundtrip().expect("destroy");
+}

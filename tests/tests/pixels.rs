@@ -93,9 +93,9 @@ fn c_collection_buffer_pixels_reach_the_output() {
 /// module's dma-buf wiring (the `wl_buffer` carries a smithay `Dmabuf` with
 /// the negotiated layout) on a host without dma-buf devices; real dma-bufs
 /// are the DRM backends' tier.
-struct LabelledDmabuf(accord_smithay::backend::memfd::MemfdAllocator);
+struct LabelledDmabuf(accord_smithay::backend::memfd::MemfdBackend);
 
-impl accord_smithay::backend::Allocator for LabelledDmabuf {
+impl accord_smithay::backend::CollectionAllocator for LabelledDmabuf {
     fn name(&self) -> String {
         "memfd labelled dma-buf (test fixture)".into()
     }
@@ -115,7 +115,7 @@ impl accord_smithay::backend::Allocator for LabelledDmabuf {
 fn dmabuf_collections_give_smithay_dmabuf_wl_buffers() {
     let server = TestServer::start_with(|| {
         Box::new(LabelledDmabuf(
-            accord_smithay::backend::memfd::MemfdAllocator::new(),
+            accord_smithay::backend::memfd::MemfdBackend::new(),
         ))
     });
     let conn = server.connect();

@@ -4,7 +4,7 @@
 
 use accord_engine::formats::{modifier_name, name};
 use accord_smithay::backend::Detected;
-use accord_smithay::kms::PlaneInfo;
+use accord_smithay::kms::ScanoutPlane;
 use serde_json::{json, Map, Value};
 
 use super::{Kms, Node, NodeInfo, Report};
@@ -110,7 +110,7 @@ fn kms(k: &Kms) -> Value {
     })
 }
 
-fn plane(p: &PlaneInfo) -> Value {
+fn plane(p: &ScanoutPlane) -> Value {
     json!({
         "id": u32::from(p.handle),
         "type": super::kind_name(p.kind),

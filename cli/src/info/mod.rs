@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use accord_engine::FormatModifier;
 use accord_smithay::backend::{detect, drm_nodes, Detected};
-use accord_smithay::kms::{pixman_import_formats, PlaneInfo, PlaneKind};
+use accord_smithay::kms::{pixman_import_formats, PlaneKind, ScanoutPlane};
 
 use crate::EXIT_BAD_INPUT;
 
@@ -77,7 +77,7 @@ pub struct Crtc {
     /// The current mode (`WxH@Hz`) when the CRTC is on.
     pub mode: Option<String>,
     /// The planes that can show content on this CRTC.
-    pub planes: Result<Vec<PlaneInfo>, String>,
+    pub planes: Result<Vec<ScanoutPlane>, String>,
 }
 
 impl Report {
@@ -148,13 +148,13 @@ mod tests {
     /// primary plane and an IN_FORMATS cursor plane.
     fn fixture() -> Report {
         let planes = vec![
-            PlaneInfo {
+            ScanoutPlane {
                 handle: from_u32(31).unwrap(),
                 kind: PlaneKind::Primary,
                 formats: vec![(XR24, vec![MOD_INVALID])],
                 has_in_formats: false,
             },
-            PlaneInfo {
+            ScanoutPlane {
                 handle: from_u32(32).unwrap(),
                 kind: PlaneKind::Cursor,
                 formats: vec![(AR24, vec![MOD_LINEAR, 0x0100_0000_0000_0002])],

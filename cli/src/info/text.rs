@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use accord_engine::formats::{modifier_name, name};
 use accord_engine::{FormatModifier, MOD_INVALID};
-use accord_smithay::kms::PlaneInfo;
+use accord_smithay::kms::ScanoutPlane;
 
 use super::{Kms, Node, NodeInfo, Report};
 
@@ -189,7 +189,7 @@ fn kms_trees(kms: &Kms) -> Vec<Tree> {
     vec![fb, branch("Connectors", connectors), branch("CRTCs", crtcs)]
 }
 
-fn plane_tree(index: usize, p: &PlaneInfo) -> Tree {
+fn plane_tree(index: usize, p: &ScanoutPlane) -> Tree {
     let source = if p.has_in_formats {
         "IN_FORMATS"
     } else {

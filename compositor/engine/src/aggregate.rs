@@ -1,4 +1,4 @@
-//! Combining the scalar constraints of every participant (DESIGN.md's table)
+//! Combining the scalar constraints of every participant (usage OR, alignments LCM, minimums max, maximums min, counts summed as sysmem does)
 //! and checking the result for contradictions. Format intersection lives in
 //! `intersect.rs`.
 //!

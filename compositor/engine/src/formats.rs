@@ -11,7 +11,7 @@ use crate::{MOD_INVALID, MOD_LINEAR};
 /// One plane of a format: `block_bytes` bytes per block of `block_width`
 /// pixels, on a grid subsampled by `hsub` × `vsub` relative to plane 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PlaneInfo {
+pub struct FormatPlane {
     pub block_bytes: u32,
     pub block_width: u32,
     pub hsub: u32,
@@ -23,7 +23,7 @@ pub struct PlaneInfo {
 pub struct FormatInfo {
     pub fourcc: u32,
     pub name: &'static str,
-    pub planes: &'static [PlaneInfo],
+    pub planes: &'static [FormatPlane],
 }
 
 impl FormatInfo {
@@ -37,8 +37,8 @@ impl FormatInfo {
     }
 }
 
-const fn px(bytes: u32) -> PlaneInfo {
-    PlaneInfo {
+const fn px(bytes: u32) -> FormatPlane {
+    FormatPlane {
         block_bytes: bytes,
         block_width: 1,
         hsub: 1,
@@ -46,8 +46,8 @@ const fn px(bytes: u32) -> PlaneInfo {
     }
 }
 
-const fn sub(bytes: u32, hsub: u32, vsub: u32) -> PlaneInfo {
-    PlaneInfo {
+const fn sub(bytes: u32, hsub: u32, vsub: u32) -> FormatPlane {
+    FormatPlane {
         block_bytes: bytes,
         block_width: 1,
         hsub,
@@ -56,27 +56,27 @@ const fn sub(bytes: u32, hsub: u32, vsub: u32) -> PlaneInfo {
 }
 
 /// Packed 4:2:2 (YUYV and friends): 4 bytes per 2 pixels.
-const PACKED_422: PlaneInfo = PlaneInfo {
+const PACKED_422: FormatPlane = FormatPlane {
     block_bytes: 4,
     block_width: 2,
     hsub: 1,
     vsub: 1,
 };
 
-const P8: &[PlaneInfo] = &[px(1)];
-const P16: &[PlaneInfo] = &[px(2)];
-const P24: &[PlaneInfo] = &[px(3)];
-const P32: &[PlaneInfo] = &[px(4)];
-const P64: &[PlaneInfo] = &[px(8)];
-const YUYV: &[PlaneInfo] = &[PACKED_422];
-const NV420: &[PlaneInfo] = &[px(1), sub(2, 2, 2)];
-const NV422: &[PlaneInfo] = &[px(1), sub(2, 2, 1)];
-const NV444: &[PlaneInfo] = &[px(1), sub(2, 1, 1)];
-const P420_16: &[PlaneInfo] = &[px(2), sub(4, 2, 2)];
-const P422_16: &[PlaneInfo] = &[px(2), sub(4, 2, 1)];
-const YUV420: &[PlaneInfo] = &[px(1), sub(1, 2, 2), sub(1, 2, 2)];
-const YUV422: &[PlaneInfo] = &[px(1), sub(1, 2, 1), sub(1, 2, 1)];
-const YUV444: &[PlaneInfo] = &[px(1), px(1), px(1)];
+const P8: &[FormatPlane] = &[px(1)];
+const P16: &[FormatPlane] = &[px(2)];
+const P24: &[FormatPlane] = &[px(3)];
+const P32: &[FormatPlane] = &[px(4)];
+const P64: &[FormatPlane] = &[px(8)];
+const YUYV: &[FormatPlane] = &[PACKED_422];
+const NV420: &[FormatPlane] = &[px(1), sub(2, 2, 2)];
+const NV422: &[FormatPlane] = &[px(1), sub(2, 2, 1)];
+const NV444: &[FormatPlane] = &[px(1), sub(2, 1, 1)];
+const P420_16: &[FormatPlane] = &[px(2), sub(4, 2, 2)];
+const P422_16: &[FormatPlane] = &[px(2), sub(4, 2, 1)];
+const YUV420: &[FormatPlane] = &[px(1), sub(1, 2, 2), sub(1, 2, 2)];
+const YUV422: &[FormatPlane] = &[px(1), sub(1, 2, 1), sub(1, 2, 1)];
+const YUV444: &[FormatPlane] = &[px(1), px(1), px(1)];
 
 macro_rules! table {
     ($($name:literal $variant:ident $planes:ident,)*) => {

@@ -1,10 +1,11 @@
 //! Accord's negotiation engine.
 //!
-//! Pure: no Wayland, no Smithay, no I/O. It takes every participant's
+//! Pure: no Wayland, no Smithay, no I/O, no JSON (the scenario format is
+//! the `accord-scenario` crate). It takes every participant's
 //! [`Constraints`] and returns one allocatable [`Decision`] or a [`Failure`]
-//! that names the participants in conflict. The aggregation rules are the table
-//! in DESIGN.md ("Constraint vocabulary and aggregation"); the ranking policy
-//! is documented in [`policy`].
+//! that names the participants in conflict. The aggregation rules are documented
+//! in `aggregate.rs` (scalars) and `intersect.rs` (format pairs); the
+//! ranking policy in [`policy`].
 //!
 //! ```
 //! use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
@@ -23,7 +24,6 @@ mod intersect;
 pub mod layout;
 mod math;
 pub mod policy;
-pub mod scenario;
 mod solve;
 mod types;
 

@@ -48,20 +48,14 @@ impl CostEntry {
 }
 
 /// Ranking policy: the fixed rules above plus an optional cost table.
+/// Built in code, or read from a JSON cost-table file by the
+/// `accord-scenario` crate (`accord_scenario::PolicyJson`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     pub costs: Vec<CostEntry>,
 }
 
 impl Policy {
-    /// Parse a cost table: a JSON list of `{format, modifier, usage, cost}`
-    /// (or an object with such a list under `"costs"`). `format` is a fourcc
-    /// name or `"*"`, `modifier` is `LINEAR`, `INVALID`, hex or `"*"`, `usage`
-    /// a list of usage names (optional), `cost` an integer.
-    pub fn from_json(s: &str) -> Result<Policy, crate::scenario::ScenarioError> {
-        crate::scenario::parse_policy(s)
-    }
-
     /// The cost of a candidate: the most specific matching entry wins, ties
     /// go to the lower cost (so the table's own order does not matter).
     pub fn cost(&self, format: u32, modifier: u64, usage: Usage) -> u32 {

@@ -1,92 +1,9 @@
 //! The engine's vocabulary. This is the contract between the engine, the
 //! Wayland module and the backends: keep it free of Wayland types.
 
-/// `DRM_FORMAT_MOD_LINEAR`.
-pub const MOD_LINEAR: u64 = 0;
-/// `DRM_FORMAT_MOD_INVALID`: implicit, driver-chosen layout.
-pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 /// Hard cap on buffers per collection (sysmem's value).
-pub const MAX_BUFFERS: u32 = 128;
-
-/// Usage bits. Combined by OR across participants.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Usage(pub u32);
-
-impl Usage {
-    pub const CPU_READ: Usage = Usage(1 << 0);
-    pub const CPU_WRITE: Usage = Usage(1 << 1);
-    pub const RENDER: Usage = Usage(1 << 2);
-    pub const SAMPLE: Usage = Usage(1 << 3);
-    pub const SCANOUT: Usage = Usage(1 << 4);
-    pub const CURSOR: Usage = Usage(1 << 5);
-    pub const VIDEO_DECODE: Usage = Usage(1 << 6);
-    pub const VIDEO_ENCODE: Usage = Usage(1 << 7);
-    pub const CAPTURE: Usage = Usage(1 << 8);
-    pub const PROTECTED: Usage = Usage(1 << 9);
-    /// Every defined bit.
-    pub const ALL: Usage = Usage((1 << 10) - 1);
-    /// Names in bit order, as used by the JSON scenarios and the protocol docs.
-    pub const NAMES: [(&'static str, Usage); 10] = [
-        ("cpu_read", Usage::CPU_READ),
-        ("cpu_write", Usage::CPU_WRITE),
-        ("render", Usage::RENDER),
-        ("sample", Usage::SAMPLE),
-        ("scanout", Usage::SCANOUT),
-        ("cursor", Usage::CURSOR),
-        ("video_decode", Usage::VIDEO_DECODE),
-        ("video_encode", Usage::VIDEO_ENCODE),
-        ("capture", Usage::CAPTURE),
-        ("protected", Usage::PROTECTED),
-    ];
-
-    pub const fn empty() -> Usage {
-        Usage(0)
-    }
-    pub const fn contains(self, other: Usage) -> bool {
-        self.0 & other.0 == other.0
-    }
-    pub const fn intersects(self, other: Usage) -> bool {
-        self.0 & other.0 != 0
-    }
-    /// The names of the set bits, in bit order (undefined bits are skipped).
-    pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Usage::NAMES
-            .into_iter()
-            .filter(move |(_, u)| self.contains(*u))
-            .map(|(n, _)| n)
-    }
-    /// The bit named `name` (as in [`Usage::NAMES`]).
-    pub fn from_name(name: &str) -> Option<Usage> {
-        Usage::NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, u)| *u)
-    }
-}
-
-impl std::ops::BitOr for Usage {
-    type Output = Usage;
-    fn bitor(self, rhs: Usage) -> Usage {
-        Usage(self.0 | rhs.0)
-    }
-}
-
-impl std::ops::BitOrAssign for Usage {
-    fn bitor_assign(&mut self, rhs: Usage) {
-        self.0 |= rhs.0;
-    }
-}
-
-/// One (format, modifier) pair a participant accepts, in its preference order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FormatModifier {
-    /// DRM fourcc code.
-    pub format: u32,
-    /// DRM modifier; [`MOD_INVALID`] means "implicit / driver-chosen".
-    pub modifier: u64,
-    /// This participant can scan this pair out (KMS plane `IN_FORMATS`).
-    pub scanout: bool,
-}
+pub use accord_vocabulary::limits::MAX_BUFFERS;
+pub use accord_vocabulary::{FailureReason, FormatModifier, Usage, MOD_INVALID, MOD_LINEAR};
 
 /// Buffer-count constraints (sysmem's camping/slack model).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -149,30 +66,6 @@ impl Default for Constraints {
             contiguous: false,
             devices: Vec::new(),
             dispensable: false,
-        }
-    }
-}
-
-/// Why a negotiation failed. The `as_str` names are the wire/JSON names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum FailureReason {
-    NoCommonFormat,
-    SizeConflict,
-    StrideConflict,
-    CountConflict,
-    TooLarge,
-    InvalidConstraint,
-}
-
-impl FailureReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureReason::NoCommonFormat => "no_common_format",
-            FailureReason::SizeConflict => "size_conflict",
-            FailureReason::StrideConflict => "stride_conflict",
-            FailureReason::CountConflict => "count_conflict",
-            FailureReason::TooLarge => "too_large",
-            FailureReason::InvalidConstraint => "invalid_constraint",
         }
     }
 }

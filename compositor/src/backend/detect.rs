@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use accord_engine::{BufferCounts, Constraints, Decision, FormatModifier, Usage, MOD_LINEAR};
 use smithay::reexports::drm::control::Device as ControlDevice;
 
-use super::{Allocator, DmaHeapAllocator, DumbAllocator, GbmAllocator, UdmabufAllocator};
-use crate::kms::Card;
+use super::{CollectionAllocator, DmaHeapBackend, DumbBackend, GbmBackend, UdmabufBackend};
+use crate::device::Card;
 
-/// The kinds of backend, in DESIGN.md's order of fit.
+/// The kinds of backend, in order of fit (scanout memory on the KMS device first, memfd last).
 ///
 /// ```
 /// use accord_smithay::backend::{detect, BackendKind};
@@ -102,21 +102,23 @@ impl Detected {
     ///     .filter_map(Result::ok)
     ///     .collect();
     /// ```
-    pub fn open(&self) -> Option<std::io::Result<Box<dyn Allocator>>> {
+    pub fn open(&self) -> Option<std::io::Result<Box<dyn CollectionAllocator>>> {
         if !self.available() {
             return None;
         }
         let path = self.path.as_ref()?;
         Some(match self.kind {
-            BackendKind::Gbm => GbmAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>),
+            BackendKind::Gbm => {
+                GbmBackend::open(path).map(|a| Box::new(a) as Box<dyn CollectionAllocator>)
+            }
             BackendKind::Dumb => {
-                DumbAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>)
+                DumbBackend::open(path).map(|a| Box::new(a) as Box<dyn CollectionAllocator>)
             }
             BackendKind::DmaHeap => {
-                DmaHeapAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>)
+                DmaHeapBackend::open(path).map(|a| Box::new(a) as Box<dyn CollectionAllocator>)
             }
             BackendKind::Udmabuf => {
-                UdmabufAllocator::open(path).map(|a| Box::new(a) as Box<dyn Allocator>)
+                UdmabufBackend::open(path).map(|a| Box::new(a) as Box<dyn CollectionAllocator>)
             }
             BackendKind::Memfd => return None,
         })
@@ -202,15 +204,15 @@ pub fn detect() -> Vec<Detected> {
         out.extend(detect_card(path));
     }
     for (kind, path) in [
-        (BackendKind::DmaHeap, DmaHeapAllocator::SYSTEM),
-        (BackendKind::Udmabuf, UdmabufAllocator::PATH),
+        (BackendKind::DmaHeap, DmaHeapBackend::SYSTEM),
+        (BackendKind::Udmabuf, UdmabufBackend::PATH),
     ] {
         let status = if !Path::new(path).exists() {
             unavailable(format!("{path} missing"))
         } else {
             let opened = match kind {
-                BackendKind::DmaHeap => DmaHeapAllocator::open(path).map(drop),
-                _ => UdmabufAllocator::open(path).map(drop),
+                BackendKind::DmaHeap => DmaHeapBackend::open(path).map(drop),
+                _ => UdmabufBackend::open(path).map(drop),
             };
             match opened {
                 Ok(()) => Ok(path.to_string()),
@@ -251,14 +253,14 @@ fn detect_card(path: &Path) -> Vec<Detected> {
         let why = unavailable("the engine cannot lay out the probe buffer");
         return card_entries(Some(path), why.clone(), why);
     };
-    let gbm = match card.try_clone().and_then(GbmAllocator::new) {
+    let gbm = match card.try_clone().and_then(GbmBackend::new) {
         Ok(mut g) => match g.allocate(&probe) {
             Ok(_) => Ok(format!("{driver}, {what}")),
             Err(e) => unavailable(format!("GBM on {driver}: {e}")),
         },
         Err(e) => unavailable(format!("gbm_create_device on {driver}: {e}")),
     };
-    let dumb = match card.try_clone().map(DumbAllocator::new) {
+    let dumb = match card.try_clone().map(DumbBackend::new) {
         Ok(mut a) => match a.allocate(&probe) {
             Ok(_) => Ok(format!("{driver}, {what}")),
             Err(e) => unavailable(format!("dumb buffers on {driver}: {e}")),
@@ -290,7 +292,7 @@ fn linear_probe() -> Option<Decision> {
         name: "backend probe".into(),
         usage: Usage::RENDER,
         formats: vec![FormatModifier {
-            format: u32::from_le_bytes(*b"XR24"),
+            format: accord_vocabulary::fourcc(accord_vocabulary::drm_fourcc::DrmFourcc::Xrgb8888),
             modifier: MOD_LINEAR,
             scanout: false,
         }],
@@ -329,7 +331,7 @@ pub fn card_for_device(dev: u64) -> Option<PathBuf> {
 
 /// dma-buf allocators placing memory on each of `devices` (`dev_t`s), in the
 /// order given: GBM then dumb on each device's card node. Devices without a
-/// card node or a working backend are skipped; [`crate::kms::confirm_scanout`]
+/// card node or a working backend are skipped; [`confirm_scanout`](crate::kms::confirm_scanout)
 /// then tries these placements in order.
 ///
 /// ```no_run
@@ -337,8 +339,8 @@ pub fn card_for_device(dev: u64) -> Option<PathBuf> {
 /// let placements = accord_smithay::backend::allocators_for_devices(&[card0]);
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn allocators_for_devices(devices: &[u64]) -> Vec<Box<dyn Allocator>> {
-    let mut out: Vec<Box<dyn Allocator>> = Vec::new();
+pub fn allocators_for_devices(devices: &[u64]) -> Vec<Box<dyn CollectionAllocator>> {
+    let mut out: Vec<Box<dyn CollectionAllocator>> = Vec::new();
     for &dev in devices {
         let Some(path) = card_for_device(dev) else {
             tracing::debug!(dev, "no DRM card node for this device");

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use accord_engine::Decision;
 
-use super::linear::{allocate_bytes, errno_error, open_node};
-use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use super::linear::{allocate_bytes, errno_error};
+use super::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
+use crate::device::open_node;
 
 /// `struct dma_heap_allocation_data` (include/uapi/linux/dma-heap.h).
 #[repr(C)]
@@ -26,34 +27,34 @@ const DMA_HEAP_IOCTL_ALLOC: rustix::ioctl::Opcode =
 /// tied to a device.
 ///
 /// ```no_run
-/// use accord_smithay::backend::DmaHeapAllocator;
-/// let heap = DmaHeapAllocator::open(DmaHeapAllocator::SYSTEM)?;
+/// use accord_smithay::backend::DmaHeapBackend;
+/// let heap = DmaHeapBackend::open(DmaHeapBackend::SYSTEM)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct DmaHeapAllocator {
+pub struct DmaHeapBackend {
     heap: OwnedFd,
     path: PathBuf,
 }
 
-impl DmaHeapAllocator {
+impl DmaHeapBackend {
     /// The default system heap.
     ///
     /// ```
-    /// assert!(accord_smithay::backend::DmaHeapAllocator::SYSTEM.starts_with("/dev/dma_heap/"));
+    /// assert!(accord_smithay::backend::DmaHeapBackend::SYSTEM.starts_with("/dev/dma_heap/"));
     /// ```
     pub const SYSTEM: &'static str = "/dev/dma_heap/system";
 
     /// Open a heap node (read-only is enough to allocate).
     ///
     /// ```no_run
-    /// let heap = accord_smithay::backend::DmaHeapAllocator::open("/dev/dma_heap/system")?;
+    /// let heap = accord_smithay::backend::DmaHeapBackend::open("/dev/dma_heap/system")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open(path: impl AsRef<Path>) -> std::io::Result<DmaHeapAllocator> {
+    pub fn open(path: impl AsRef<Path>) -> std::io::Result<DmaHeapBackend> {
         let path = path.as_ref().to_path_buf();
         let heap = open_node(&path, rustix::fs::OFlags::RDONLY)?;
-        Ok(DmaHeapAllocator { heap, path })
+        Ok(DmaHeapBackend { heap, path })
     }
 
     /// One dma-buf of `len` bytes.
@@ -85,7 +86,7 @@ impl DmaHeapAllocator {
     }
 }
 
-impl Allocator for DmaHeapAllocator {
+impl CollectionAllocator for DmaHeapBackend {
     fn name(&self) -> String {
         format!("dma-heap:{}", self.path.display())
     }

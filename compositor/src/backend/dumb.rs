@@ -9,34 +9,34 @@ use smithay::reexports::drm::{CLOEXEC, RDWR};
 use accord_engine::Decision;
 
 use super::linear::{allocate_each, geometry, injected_enomem, linear_buffer, Geometry};
-use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
-use crate::kms::Card;
+use super::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
+use crate::device::Card;
 
 /// Allocates dumb buffers on one card node and exports them as dma-bufs.
 ///
 /// ```no_run
-/// use accord_smithay::backend::{Allocator, DumbAllocator};
-/// let dumb = DumbAllocator::open("/dev/dri/card0")?;
+/// use accord_smithay::backend::{CollectionAllocator, DumbBackend};
+/// let dumb = DumbBackend::open("/dev/dri/card0")?;
 /// assert_eq!(dumb.name(), "dumb:/dev/dri/card0");
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct DumbAllocator {
+pub struct DumbBackend {
     card: Card,
     /// Fault injection: the PRIME export of this buffer fails.
     fail_export_at: Option<u32>,
 }
 
-impl DumbAllocator {
+impl DumbBackend {
     /// Use an opened card node (e.g. `/dev/dri/card0`).
     ///
     /// ```no_run
-    /// use accord_smithay::{backend::DumbAllocator, kms::Card};
-    /// let dumb = DumbAllocator::new(Card::open("/dev/dri/card0")?);
+    /// use accord_smithay::{backend::DumbBackend, device::Card};
+    /// let dumb = DumbBackend::new(Card::open("/dev/dri/card0")?);
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new(card: Card) -> DumbAllocator {
-        DumbAllocator {
+    pub fn new(card: Card) -> DumbBackend {
+        DumbBackend {
             card,
             fail_export_at: None,
         }
@@ -48,7 +48,7 @@ impl DumbAllocator {
     /// exists; the buffers before it are real. `None` turns it off.
     ///
     /// ```no_run
-    /// let mut dumb = accord_smithay::backend::DumbAllocator::open("/dev/dri/card0")?;
+    /// let mut dumb = accord_smithay::backend::DumbBackend::open("/dev/dri/card0")?;
     /// dumb.fail_export_at(Some(2));
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -59,17 +59,17 @@ impl DumbAllocator {
     /// Open `path` (a card node, not `renderD*`).
     ///
     /// ```no_run
-    /// let dumb = accord_smithay::backend::DumbAllocator::open("/dev/dri/card0")?;
+    /// let dumb = accord_smithay::backend::DumbBackend::open("/dev/dri/card0")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<DumbAllocator> {
-        Ok(DumbAllocator::new(Card::open(path)?))
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<DumbBackend> {
+        Ok(DumbBackend::new(Card::open(path)?))
     }
 
     /// The card node it allocates on (for `TEST_ONLY` commits with its buffers).
     ///
     /// ```no_run
-    /// let dumb = accord_smithay::backend::DumbAllocator::open("/dev/dri/card0")?;
+    /// let dumb = accord_smithay::backend::DumbBackend::open("/dev/dri/card0")?;
     /// println!("{}", dumb.card().driver_name());
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -135,7 +135,7 @@ fn io_error(card: &Card, what: &str, e: std::io::Error) -> AllocError {
     }
 }
 
-impl Allocator for DumbAllocator {
+impl CollectionAllocator for DumbBackend {
     fn name(&self) -> String {
         match self.fail_export_at {
             None => format!("dumb:{}", self.card.path().display()),

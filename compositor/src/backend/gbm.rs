@@ -11,19 +11,19 @@ use smithay::reexports::gbm;
 use accord_engine::{Decision, Usage, MOD_INVALID, MOD_LINEAR};
 
 use super::linear::{allocate_each, dmabuf_size, injected_enomem};
-use super::{AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
-use crate::kms::Card;
+use super::{AllocError, AllocatedBuffer, AllocatedPlane, CollectionAllocator, MemoryKind};
+use crate::device::Card;
 
 /// GBM (`gbm_bo_create_with_modifiers2`, else `gbm_bo_create`) on a card
 /// node: the scanout-capable backend when the GPU driver has a GBM backend.
 ///
 /// ```no_run
-/// use accord_smithay::backend::{Allocator, GbmAllocator};
-/// let gbm = GbmAllocator::open("/dev/dri/card0")?;
+/// use accord_smithay::backend::{CollectionAllocator, GbmBackend};
+/// let gbm = GbmBackend::open("/dev/dri/card0")?;
 /// println!("{}", gbm.name());
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct GbmAllocator {
+pub struct GbmBackend {
     device: gbm::Device<Card>,
     /// Same open file description as the GBM device: GEM handles match.
     card: Card,
@@ -31,26 +31,26 @@ pub struct GbmAllocator {
     fail_export_at: Option<u32>,
 }
 
-impl std::fmt::Debug for GbmAllocator {
+impl std::fmt::Debug for GbmBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GbmAllocator")
+        f.debug_struct("GbmBackend")
             .field("card", &self.card)
             .field("backend", &self.device.backend_name())
             .finish()
     }
 }
 
-impl GbmAllocator {
+impl GbmBackend {
     /// A GBM device on an opened card node.
     ///
     /// ```no_run
-    /// use accord_smithay::{backend::GbmAllocator, kms::Card};
-    /// let gbm = GbmAllocator::new(Card::open("/dev/dri/card0")?)?;
+    /// use accord_smithay::{backend::GbmBackend, device::Card};
+    /// let gbm = GbmBackend::new(Card::open("/dev/dri/card0")?)?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn new(card: Card) -> std::io::Result<GbmAllocator> {
+    pub fn new(card: Card) -> std::io::Result<GbmBackend> {
         let device = gbm::Device::new(card.try_clone()?)?;
-        Ok(GbmAllocator {
+        Ok(GbmBackend {
             device,
             card,
             fail_export_at: None,
@@ -63,7 +63,7 @@ impl GbmAllocator {
     /// object exists; the buffers before it are real. `None` turns it off.
     ///
     /// ```no_run
-    /// let mut gbm = accord_smithay::backend::GbmAllocator::open("/dev/dri/card0")?;
+    /// let mut gbm = accord_smithay::backend::GbmBackend::open("/dev/dri/card0")?;
     /// gbm.fail_export_at(Some(2));
     /// # Ok::<(), std::io::Error>(())
     /// ```
@@ -74,11 +74,11 @@ impl GbmAllocator {
     /// Open `path` (a card node) and create the GBM device on it.
     ///
     /// ```no_run
-    /// let gbm = accord_smithay::backend::GbmAllocator::open("/dev/dri/card0")?;
+    /// let gbm = accord_smithay::backend::GbmBackend::open("/dev/dri/card0")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<GbmAllocator> {
-        GbmAllocator::new(Card::open(path)?)
+    pub fn open(path: impl AsRef<std::path::Path>) -> std::io::Result<GbmBackend> {
+        GbmBackend::new(Card::open(path)?)
     }
 
     fn flags(d: &Decision) -> gbm::BufferObjectFlags {
@@ -161,7 +161,7 @@ impl GbmAllocator {
     }
 }
 
-impl Allocator for GbmAllocator {
+impl CollectionAllocator for GbmBackend {
     fn name(&self) -> String {
         match self.fail_export_at {
             None => format!("gbm:{}", self.card.path().display()),

@@ -3,7 +3,6 @@
 //! an exported dma-buf. Format facts come from the engine's format table.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::Path;
 
 use accord_engine::{formats, Decision, Layout, MOD_INVALID, MOD_LINEAR};
 
@@ -214,16 +213,6 @@ pub(crate) fn allocate_bytes(
     allocate_each(d, d.layout.is_some(), |_| {
         linear_buffer(dmabuf(len)?, &g, stride, d)
     })
-}
-
-/// Open a device node close-on-exec; errors name the path.
-pub(crate) fn open_node(path: &Path, flags: rustix::fs::OFlags) -> std::io::Result<OwnedFd> {
-    rustix::fs::open(
-        path,
-        flags | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }
 
 /// The error a backend's injected fault reports: ENOMEM, as the kernel

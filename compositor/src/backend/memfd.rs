@@ -8,37 +8,39 @@ use std::os::fd::OwnedFd;
 use accord_engine::{Decision, MOD_INVALID, MOD_LINEAR};
 use rustix::fs::{MemfdFlags, SealFlags};
 
-use super::{verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, Allocator, MemoryKind};
+use super::{
+    verify_layout, AllocError, AllocatedBuffer, AllocatedPlane, CollectionAllocator, MemoryKind,
+};
 
 /// Allocates sealed memfds (`F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL`), so
 /// no participant can truncate the memory under another one's mapping.
 ///
 /// ```
 /// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
-/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// # use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
 /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
 /// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
 /// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
 /// let decision = solve(&[wants]).expect("solvable");
-/// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// let buffers = MemfdBackend::new().allocate(&decision).expect("memfd");
 /// accord_smithay::backend::verify_layout(&decision, &buffers, true).expect("engine layout");
 /// ```
 #[derive(Debug, Default)]
-pub struct MemfdAllocator;
+pub struct MemfdBackend;
 
-impl MemfdAllocator {
+impl MemfdBackend {
     /// The allocator (it holds no state).
     ///
     /// ```
-    /// let allocator: Box<dyn accord_smithay::backend::Allocator> =
-    ///     Box::new(accord_smithay::backend::memfd::MemfdAllocator::new());
+    /// let allocator: Box<dyn accord_smithay::backend::CollectionAllocator> =
+    ///     Box::new(accord_smithay::backend::memfd::MemfdBackend::new());
     /// ```
     pub fn new() -> Self {
-        MemfdAllocator
+        MemfdBackend
     }
 }
 
-impl Allocator for MemfdAllocator {
+impl CollectionAllocator for MemfdBackend {
     fn name(&self) -> String {
         "memfd".into()
     }
@@ -138,7 +140,7 @@ mod tests {
 
     #[test]
     fn allocates_sealed_buffers_of_the_decided_size() {
-        let bufs = MemfdAllocator.allocate(&decision(3)).expect("allocate");
+        let bufs = MemfdBackend.allocate(&decision(3)).expect("allocate");
         assert_eq!(bufs.len(), 3);
         for b in &bufs {
             let fd = &b.planes[0].fd;
@@ -158,7 +160,7 @@ mod tests {
         d.modifier = 0x0100_0000_0000_0001;
         d.layout = None;
         assert!(matches!(
-            MemfdAllocator.allocate(&d),
+            MemfdBackend.allocate(&d),
             Err(AllocError::Unsupported(_))
         ));
     }

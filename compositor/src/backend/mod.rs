@@ -1,4 +1,4 @@
-//! Allocation backends. Every backend sits behind [`Allocator`]; the module
+//! Allocation backends. Every backend sits behind [`CollectionAllocator`]; the module
 //! never knows which one it talks to. Each backend's actual layout is checked
 //! against the engine's [`Decision`] with [`verify_layout`] before any fd is
 //! handed out.
@@ -8,7 +8,6 @@ mod dma_heap;
 mod dumb;
 mod gbm;
 mod linear;
-pub(crate) use linear::open_node;
 mod udmabuf;
 mod verify;
 
@@ -19,39 +18,28 @@ use accord_engine::Decision;
 pub use detect::{
     allocators_for_devices, card_for_device, card_nodes, detect, drm_nodes, BackendKind, Detected,
 };
-pub use dma_heap::DmaHeapAllocator;
-pub use dumb::DumbAllocator;
-pub use gbm::GbmAllocator;
-pub use udmabuf::UdmabufAllocator;
+pub use dma_heap::DmaHeapBackend;
+pub use dumb::DumbBackend;
+pub use gbm::GbmBackend;
+pub use udmabuf::UdmabufBackend;
 pub use verify::verify_layout;
 
 pub mod memfd;
 
-/// What kind of memory a backend hands out. Sent to clients so that memfd is
-/// never mistaken for a dma-buf.
-///
-/// ```
-/// use accord_smithay::backend::{memfd::MemfdAllocator, Allocator, MemoryKind};
-/// assert_eq!(MemfdAllocator::new().memory_kind(), MemoryKind::Memfd);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MemoryKind {
-    /// A real dma-buf (DMA_BUF_IOCTL_SYNC applies).
-    DmaBuf,
-    /// A sealed memfd: shared memory, not a dma-buf.
-    Memfd,
-}
+/// What kind of memory a backend hands out (sent to clients so that memfd
+/// is never mistaken for a dma-buf).
+pub use accord_vocabulary::MemoryKind;
 
 /// One plane of an allocated buffer.
 ///
 /// ```
 /// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
-/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// # use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
 /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
 /// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
 /// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
 /// let decision = solve(&[wants]).expect("solvable");
-/// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// let buffers = MemfdBackend::new().allocate(&decision).expect("memfd");
 /// let plane = &buffers[0].planes[0];
 /// assert!(plane.stride >= 64 * 4);
 /// ```
@@ -69,12 +57,12 @@ pub struct AllocatedPlane {
 ///
 /// ```
 /// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
-/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// # use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
 /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
 /// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
 /// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
 /// let decision = solve(&[wants]).expect("solvable");
-/// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// let buffers = MemfdBackend::new().allocate(&decision).expect("memfd");
 /// assert_eq!(buffers.len(), decision.buffer_count as usize);
 /// assert!(buffers[0].size_bytes >= 64 * 32 * 4);
 /// ```
@@ -136,11 +124,11 @@ impl AllocError {
 ///
 /// ```
 /// use accord_engine::Decision;
-/// use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+/// use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 ///
 /// /// A backend that refuses everything (say, a device being reset).
 /// struct Refusing;
-/// impl Allocator for Refusing {
+/// impl CollectionAllocator for Refusing {
 ///     fn name(&self) -> String {
 ///         "refusing".into()
 ///     }
@@ -151,21 +139,21 @@ impl AllocError {
 ///         Err(AllocError::DeviceLost("device is resetting".into()))
 ///     }
 /// }
-/// let _boxed: Box<dyn Allocator> = Box::new(Refusing);
+/// let _boxed: Box<dyn CollectionAllocator> = Box::new(Refusing);
 /// ```
-pub trait Allocator {
+pub trait CollectionAllocator {
     /// Short name for logs and `accord info` ("memfd", "dumb:/dev/dri/card0", ...).
     ///
     /// ```
-    /// use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
-    /// assert_eq!(MemfdAllocator::new().name(), "memfd");
+    /// use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
+    /// assert_eq!(MemfdBackend::new().name(), "memfd");
     /// ```
     fn name(&self) -> String;
     /// What the fds are.
     ///
     /// ```
-    /// use accord_smithay::backend::{memfd::MemfdAllocator, Allocator, MemoryKind};
-    /// assert_eq!(MemfdAllocator::new().memory_kind(), MemoryKind::Memfd);
+    /// use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator, MemoryKind};
+    /// assert_eq!(MemfdBackend::new().memory_kind(), MemoryKind::Memfd);
     /// ```
     fn memory_kind(&self) -> MemoryKind;
     /// Allocate `decision.buffer_count` buffers for the decision. On error,
@@ -173,12 +161,12 @@ pub trait Allocator {
     ///
     /// ```
     /// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
-    /// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+    /// # use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
     /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
     /// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
     /// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
     /// let decision = solve(&[wants]).expect("solvable");
-    /// let buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+    /// let buffers = MemfdBackend::new().allocate(&decision).expect("memfd");
     /// assert_eq!(buffers.len(), decision.buffer_count as usize);
     /// ```
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError>;

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use accord_engine::Decision;
 use rustix::ioctl::{opcode, Ioctl, IoctlOutput, Opcode};
 
-use super::linear::{allocate_bytes, errno_error, open_node};
-use super::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use super::linear::{allocate_bytes, errno_error};
+use super::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
+use crate::device::open_node;
 
 /// `struct udmabuf_create` (include/uapi/linux/udmabuf.h).
 #[repr(C)]
@@ -46,34 +47,30 @@ unsafe impl Ioctl for Create {
 /// udmabuf: a sealed memfd turned into a real dma-buf by `/dev/udmabuf`.
 ///
 /// ```no_run
-/// use accord_smithay::backend::UdmabufAllocator;
-/// let udmabuf = UdmabufAllocator::open(UdmabufAllocator::PATH)?;
+/// use accord_smithay::backend::UdmabufBackend;
+/// let udmabuf = UdmabufBackend::open(UdmabufBackend::PATH)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct UdmabufAllocator {
+pub struct UdmabufBackend {
     dev: OwnedFd,
     path: PathBuf,
 }
 
-impl UdmabufAllocator {
+impl UdmabufBackend {
     /// The device node.
-    ///
-    /// ```
-    /// assert_eq!(accord_smithay::backend::UdmabufAllocator::PATH, "/dev/udmabuf");
-    /// ```
     pub const PATH: &'static str = "/dev/udmabuf";
 
     /// Open the udmabuf device node.
     ///
     /// ```no_run
-    /// let udmabuf = accord_smithay::backend::UdmabufAllocator::open("/dev/udmabuf")?;
+    /// let udmabuf = accord_smithay::backend::UdmabufBackend::open("/dev/udmabuf")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
-    pub fn open(path: impl AsRef<Path>) -> std::io::Result<UdmabufAllocator> {
+    pub fn open(path: impl AsRef<Path>) -> std::io::Result<UdmabufBackend> {
         let path = path.as_ref().to_path_buf();
         let dev = open_node(&path, rustix::fs::OFlags::RDWR)?;
-        Ok(UdmabufAllocator { dev, path })
+        Ok(UdmabufBackend { dev, path })
     }
 
     /// One dma-buf of `len` bytes.
@@ -103,7 +100,7 @@ impl UdmabufAllocator {
     }
 }
 
-impl Allocator for UdmabufAllocator {
+impl CollectionAllocator for UdmabufBackend {
     fn name(&self) -> String {
         format!("udmabuf:{}", self.path.display())
     }

@@ -12,12 +12,12 @@ use super::{AllocError, AllocatedBuffer};
 ///
 /// ```
 /// # use accord_engine::{solve, Constraints, FormatModifier, MOD_LINEAR};
-/// # use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+/// # use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
 /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
 /// let pair = FormatModifier { format: xrgb8888, modifier: MOD_LINEAR, scanout: false };
 /// let wants = Constraints { formats: vec![pair], min_size: (64, 32), ..Default::default() };
 /// let decision = solve(&[wants]).expect("solvable");
-/// let mut buffers = MemfdAllocator::new().allocate(&decision).expect("memfd");
+/// let mut buffers = MemfdBackend::new().allocate(&decision).expect("memfd");
 /// use accord_smithay::backend::verify_layout;
 /// assert!(verify_layout(&decision, &buffers, true).is_ok());
 /// buffers[0].planes[0].stride -= 4; // a backend that ignored the stride

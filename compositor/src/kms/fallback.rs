@@ -1,7 +1,12 @@
+//! Scanout confirmation before allocation: try the negotiated candidate on
+//! the target plane (one buffer, `AddFB2`, atomic `TEST_ONLY`), then each
+//! alternative, then a renderer-only candidate, and report every attempt.
+//! The module calls it through `BufferCollectionHandler::confirm_scanout`.
+
 use accord_engine::{Candidate, Decision};
 
 use super::{test_only, Card, ScanoutTarget};
-use crate::backend::Allocator;
+use crate::backend::CollectionAllocator;
 
 /// One `TEST_ONLY` try: a candidate placed by one allocator.
 ///
@@ -80,7 +85,7 @@ pub fn confirm_scanout(
     card: &Card,
     target: &ScanoutTarget,
     decision: &Decision,
-    allocators: &mut [Box<dyn Allocator>],
+    allocators: &mut [Box<dyn CollectionAllocator>],
 ) -> ScanoutChoice {
     let for_candidate = |c: &Candidate| match decision.for_candidate(*c) {
         Ok(d) => Some(d),

@@ -19,7 +19,6 @@
 //! # Ok(()) }
 //! ```
 
-mod card;
 mod fallback;
 mod framebuffer;
 mod in_formats;
@@ -28,11 +27,11 @@ mod renderer;
 mod target;
 mod test_only;
 
-pub use card::Card;
+pub use crate::device::Card;
 pub use fallback::{confirm_scanout, Attempt, ScanoutChoice};
 pub use framebuffer::{add_dmabuf_framebuffer, DmabufFramebuffer, DmabufPlane};
 pub use in_formats::parse_in_formats;
-pub use planes::{compositor_formats, opaque_substitutes, probe_planes, PlaneInfo, PlaneKind};
+pub use planes::{compositor_formats, opaque_substitutes, probe_planes, PlaneKind, ScanoutPlane};
 pub use renderer::{pixman_import_formats, renderer_import_formats};
 pub use target::ScanoutTarget;
 pub use test_only::{test_only, Rejected};

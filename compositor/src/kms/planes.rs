@@ -1,3 +1,8 @@
+//! The KMS planes of a CRTC and what each scans out: `IN_FORMATS` (or the
+//! implicit-modifier format list), the plane's kind, and the pairs the
+//! compositor participant offers for a surface (the renderer's formats,
+//! scanout-marked where the plane takes them).
+
 use accord_engine::{FormatModifier, MOD_INVALID, MOD_LINEAR};
 use smithay::{
     backend::allocator::{format::get_opaque, Fourcc},
@@ -42,7 +47,7 @@ pub enum PlaneKind {
 /// # Ok::<(), std::io::Error>(())
 /// ```
 #[derive(Clone, Debug)]
-pub struct PlaneInfo {
+pub struct ScanoutPlane {
     /// The plane's KMS handle.
     pub handle: plane::Handle,
     /// Primary, overlay or cursor.
@@ -55,13 +60,13 @@ pub struct PlaneInfo {
     pub has_in_formats: bool,
 }
 
-impl PlaneInfo {
+impl ScanoutPlane {
     /// The plane scans out `format` with `modifier`. An implicit-only plane
     /// takes LINEAR too: without modifiers, a framebuffer's layout is the
     /// buffer's own, and a dumb or linear buffer is linear.
     ///
     /// ```no_run
-    /// # fn demo(plane: &accord_smithay::kms::PlaneInfo) {
+    /// # fn demo(plane: &accord_smithay::kms::ScanoutPlane) {
     /// let xrgb8888 = u32::from_le_bytes(*b"XR24");
     /// if plane.supports(xrgb8888, accord_engine::MOD_LINEAR) {
     ///     // a linear XRGB8888 buffer can go on this plane
@@ -106,7 +111,7 @@ pub(super) fn property<H: ResourceHandle>(
 /// let planes = probe_planes(&card, target.crtc)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn probe_planes(card: &Card, crtc: crtc::Handle) -> std::io::Result<Vec<PlaneInfo>> {
+pub fn probe_planes(card: &Card, crtc: crtc::Handle) -> std::io::Result<Vec<ScanoutPlane>> {
     let resources = card.resource_handles()?;
     let modifiers_cap = card.supports_modifiers();
     let mut out = Vec::new();
@@ -143,7 +148,7 @@ pub fn probe_planes(card: &Card, crtc: crtc::Handle) -> std::io::Result<Vec<Plan
                 }
             }
         }
-        out.push(PlaneInfo {
+        out.push(ScanoutPlane {
             handle,
             kind,
             formats,
@@ -161,12 +166,15 @@ pub fn probe_planes(card: &Card, crtc: crtc::Handle) -> std::io::Result<Vec<Plan
 ///
 /// ```no_run
 /// # use accord_engine::FormatModifier;
-/// # fn demo(primary: &accord_smithay::kms::PlaneInfo, renderer: &[FormatModifier]) {
+/// # fn demo(primary: &accord_smithay::kms::ScanoutPlane, renderer: &[FormatModifier]) {
 /// let pairs = accord_smithay::kms::compositor_formats(primary, renderer);
 /// assert_eq!(pairs.len(), renderer.len(), "every renderer pair stays, some marked scanout");
 /// # }
 /// ```
-pub fn compositor_formats(plane: &PlaneInfo, renderer: &[FormatModifier]) -> Vec<FormatModifier> {
+pub fn compositor_formats(
+    plane: &ScanoutPlane,
+    renderer: &[FormatModifier],
+) -> Vec<FormatModifier> {
     renderer
         .iter()
         .map(|fm| FormatModifier {
@@ -187,12 +195,15 @@ pub fn compositor_formats(plane: &PlaneInfo, renderer: &[FormatModifier]) -> Vec
 /// plane framebuffers this way. Other plane kinds get nothing.
 ///
 /// ```no_run
-/// # fn demo(primary: &accord_smithay::kms::PlaneInfo, renderer: &[accord_engine::FormatModifier]) {
+/// # fn demo(primary: &accord_smithay::kms::ScanoutPlane, renderer: &[accord_engine::FormatModifier]) {
 /// // On virtio-gpu (primary plane: XRGB8888 only) this is ARGB8888.
 /// let extra = accord_smithay::kms::opaque_substitutes(primary, renderer);
 /// # }
 /// ```
-pub fn opaque_substitutes(plane: &PlaneInfo, renderer: &[FormatModifier]) -> Vec<FormatModifier> {
+pub fn opaque_substitutes(
+    plane: &ScanoutPlane,
+    renderer: &[FormatModifier],
+) -> Vec<FormatModifier> {
     if plane.kind != PlaneKind::Primary {
         return Vec::new();
     }
@@ -220,7 +231,7 @@ mod tests {
 
     #[test]
     fn implicit_planes_scan_out_linear_and_only_their_formats() {
-        let plane = PlaneInfo {
+        let plane = ScanoutPlane {
             handle: smithay::reexports::drm::control::from_u32(1).unwrap(),
             kind: PlaneKind::Primary,
             formats: vec![(XR24, vec![MOD_INVALID])],
@@ -252,7 +263,7 @@ mod tests {
     fn alpha_formats_substitute_their_opaque_twin_on_the_primary_plane_only() {
         const AB24: u32 = u32::from_le_bytes(*b"AB24");
         const NV12: u32 = u32::from_le_bytes(*b"NV12");
-        let mut plane = PlaneInfo {
+        let mut plane = ScanoutPlane {
             handle: smithay::reexports::drm::control::from_u32(1).unwrap(),
             kind: PlaneKind::Primary,
             formats: vec![(XR24, vec![MOD_INVALID])],

@@ -1,3 +1,6 @@
+//! Where a surface would be scanned out: the connector, its mode, the CRTC
+//! and the primary plane that a `TEST_ONLY` commit targets.
+
 use smithay::reexports::drm::control::{
     connector, crtc, plane, Device as ControlDevice, Mode, ModeTypeFlags,
 };

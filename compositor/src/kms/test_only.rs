@@ -1,3 +1,7 @@
+//! An atomic `TEST_ONLY` commit of one framebuffer on the target plane: the
+//! device's own answer to "would this buffer scan out", and at which step
+//! it refused.
+
 use std::os::fd::AsFd;
 
 use accord_engine::Decision;
@@ -81,10 +85,10 @@ fn prop_handle<H: ResourceHandle>(
 /// device's memory) fails at "import".
 ///
 /// ```no_run
-/// use accord_smithay::backend::{Allocator, DumbAllocator};
+/// use accord_smithay::backend::{CollectionAllocator, DumbBackend};
 /// use accord_smithay::kms::{test_only, ScanoutTarget};
 /// # fn demo(decision: &accord_engine::Decision) -> std::io::Result<()> {
-/// let mut dumb = DumbAllocator::open("/dev/dri/card0")?;
+/// let mut dumb = DumbBackend::open("/dev/dri/card0")?;
 /// let card = dumb.card().try_clone()?;
 /// card.enable_atomic()?;
 /// let target = ScanoutTarget::first_connected(&card)?;

@@ -38,10 +38,7 @@ pub fn program<A>(
     }
 }
 
-/// `DRM_FORMAT_XRGB8888` ('XR24').
-pub const XRGB8888: u32 = u32::from_le_bytes(*b"XR24");
-/// `DRM_FORMAT_ARGB8888` ('AR24').
-pub const ARGB8888: u32 = u32::from_le_bytes(*b"AR24");
+pub use accord_client::{DRM_FORMAT_ARGB8888 as ARGB8888, DRM_FORMAT_XRGB8888 as XRGB8888};
 
 /// A DRM fourcc as its four characters, e.g. `XR24`.
 pub fn fourcc_name(format: u32) -> String {

@@ -16,7 +16,7 @@ use std::{
 
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{
-    backend::{Allocator, DumbAllocator as CollectionAllocator},
+    backend::{CollectionAllocator, DumbBackend},
     kms::{
         compositor_formats, confirm_scanout, opaque_substitutes, probe_planes, Card, ScanoutTarget,
     },
@@ -130,7 +130,7 @@ struct SurfaceFeedbacks {
 struct ScanoutConfirm {
     card: Card,
     target: ScanoutTarget,
-    placements: Vec<Box<dyn Allocator>>,
+    placements: Vec<Box<dyn CollectionAllocator>>,
 }
 
 impl Compositor {
@@ -251,7 +251,7 @@ impl DrmTarget {
         let confirm = ScanoutConfirm {
             card: master,
             target: target.clone(),
-            placements: vec![Box::new(CollectionAllocator::open(path)?)],
+            placements: vec![Box::new(DumbBackend::open(path)?)],
         };
         info!(
             device = %path.display(),
@@ -319,8 +319,8 @@ impl OutputTarget for DrmTarget {
 
     /// Dumb buffers on this card: linear, mappable, and scanned out by
     /// the primary plane (measured on virtio-gpu).
-    fn collection_allocator(&self) -> Result<Box<dyn Allocator>, Error> {
-        Ok(Box::new(CollectionAllocator::open(&self.path)?))
+    fn collection_allocator(&self) -> Result<Box<dyn CollectionAllocator>, Error> {
+        Ok(Box::new(DumbBackend::open(&self.path)?))
     }
 
     fn scanout_pairs(&self) -> Vec<FormatModifier> {

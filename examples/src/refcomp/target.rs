@@ -17,7 +17,7 @@ use smithay::{
 };
 
 use accord_engine::{Decision, FormatModifier};
-use accord_smithay::backend::{memfd::MemfdAllocator, Allocator};
+use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
 use smithay::backend::allocator::{Format, Modifier};
 
 use super::{Error, OutputElement, Screenshot};
@@ -86,8 +86,8 @@ pub trait OutputTarget {
 
     /// The allocator of Accord buffer collections: memfd by default; a KMS
     /// target allocates on its card so collection buffers can scan out.
-    fn collection_allocator(&self) -> Result<Box<dyn Allocator>, Error> {
-        Ok(Box::new(MemfdAllocator::new()))
+    fn collection_allocator(&self) -> Result<Box<dyn CollectionAllocator>, Error> {
+        Ok(Box::new(MemfdBackend::new()))
     }
 
     /// The (format, modifier) pairs a fullscreen surface can scan out on

@@ -2,7 +2,7 @@ use std::path::Path;
 
 use accord_engine::Usage;
 use accord_smithay::backend::{
-    detect, Allocator, BackendKind, DmaHeapAllocator, GbmAllocator, UdmabufAllocator,
+    detect, BackendKind, CollectionAllocator, DmaHeapBackend, GbmBackend, UdmabufBackend,
 };
 use accord_smithay::kms::test_only;
 
@@ -11,7 +11,7 @@ use crate::ensure;
 use crate::harness::{Outcome, TestResult};
 use crate::probe::open_card0;
 
-fn allocate_dmabufs(alloc: &mut dyn Allocator) -> Result<(), String> {
+fn allocate_dmabufs(alloc: &mut dyn CollectionAllocator) -> Result<(), String> {
     let d = linear_decision(XR24, 128, 64, 2, Usage::CPU_WRITE | Usage::RENDER);
     let bufs = alloc.allocate(&d).map_err(|e| e.to_string())?;
     ensure!(bufs.len() == 2, "{} buffers", bufs.len());
@@ -30,7 +30,7 @@ pub fn gbm_card0() -> TestResult {
     // One open file description: it is DRM master, which a mode-setting
     // TEST_ONLY needs, and GBM's GEM handles live on it.
     let (card, target) = open_card0()?;
-    let mut gbm = match card.try_clone().and_then(GbmAllocator::new) {
+    let mut gbm = match card.try_clone().and_then(GbmBackend::new) {
         Ok(g) => g,
         Err(e) => {
             return Ok(Outcome::NotAvailable(format!(
@@ -56,7 +56,10 @@ pub fn gbm_card0() -> TestResult {
 
 /// A byte backend where its device node exists; "not available here"
 /// otherwise (never passed).
-fn byte_backend<A: Allocator>(path: &str, open: fn(&str) -> std::io::Result<A>) -> TestResult {
+fn byte_backend<A: CollectionAllocator>(
+    path: &str,
+    open: fn(&str) -> std::io::Result<A>,
+) -> TestResult {
     if !Path::new(path).exists() {
         return Ok(Outcome::NotAvailable(format!("{path} missing")));
     }
@@ -66,11 +69,11 @@ fn byte_backend<A: Allocator>(path: &str, open: fn(&str) -> std::io::Result<A>) 
 }
 
 pub fn dma_heap() -> TestResult {
-    byte_backend(DmaHeapAllocator::SYSTEM, |p| DmaHeapAllocator::open(p))
+    byte_backend(DmaHeapBackend::SYSTEM, |p| DmaHeapBackend::open(p))
 }
 
 pub fn udmabuf() -> TestResult {
-    byte_backend(UdmabufAllocator::PATH, |p| UdmabufAllocator::open(p))
+    byte_backend(UdmabufBackend::PATH, |p| UdmabufBackend::open(p))
 }
 
 pub fn detect_lists() -> TestResult {

@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 
 use accord_client::{Accord, Allocation, Constraints, MemoryKind, Usage, MOD_LINEAR};
 use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
-use accord_smithay::backend::{Allocator, DumbAllocator};
+use accord_smithay::backend::{CollectionAllocator, DumbBackend};
 use accord_tests::raw::{self, RawClient};
 use wayland_client::protocol::wl_surface::WlSurface;
 use wayland_client::Connection;
@@ -74,7 +74,7 @@ fn on_card0(a: &Allocation, card0_exporter: &str) -> TestResult {
 /// card0.
 pub fn rejected_scanout_falls_back_through_wayland() -> TestResult {
     let card0_exporter = {
-        let mut dumb = DumbAllocator::open(CARD0).map_err(|e| e.to_string())?;
+        let mut dumb = DumbBackend::open(CARD0).map_err(|e| e.to_string())?;
         let d = linear_decision(XR24, 64, 64, 1, accord_engine::Usage::CPU_WRITE);
         let bufs = dumb.allocate(&d).map_err(|e| e.to_string())?;
         let fd = &bufs.first().ok_or("no buffer")?.planes[0].fd;

@@ -1,14 +1,14 @@
 use std::os::fd::AsFd;
 
 use accord_engine::Usage;
-use accord_smithay::backend::{AllocatedBuffer, Allocator, DumbAllocator, MemoryKind};
+use accord_smithay::backend::{AllocatedBuffer, CollectionAllocator, DumbBackend, MemoryKind};
 
 use crate::common::{exp_name, linear_decision, CARD0, CARD1, XR24};
 use crate::ensure;
 use crate::harness::{Outcome, TestResult};
 
 fn dumb_are_dmabufs(path: &str) -> TestResult {
-    let mut alloc = DumbAllocator::open(path).map_err(|e| e.to_string())?;
+    let mut alloc = DumbBackend::open(path).map_err(|e| e.to_string())?;
     ensure!(
         alloc.memory_kind() == MemoryKind::DmaBuf,
         "dumb is not a dma-buf backend"
@@ -51,7 +51,7 @@ fn dmabuf_sync(fd: impl AsFd, flags: u64) -> Result<(), String> {
 }
 
 pub fn mmap_pixel_reads_back() -> TestResult {
-    let mut alloc = DumbAllocator::open(CARD0).map_err(|e| e.to_string())?;
+    let mut alloc = DumbBackend::open(CARD0).map_err(|e| e.to_string())?;
     let d = linear_decision(XR24, 64, 64, 1, Usage::CPU_WRITE | Usage::SCANOUT);
     let buf = alloc.allocate(&d).map_err(|e| e.to_string())?.remove(0);
     write_and_read_pixel(&buf)?;
@@ -97,7 +97,7 @@ pub fn write_and_read_pixel(buf: &AllocatedBuffer) -> Result<(), String> {
 }
 
 pub fn stride_alignment() -> TestResult {
-    let mut alloc = DumbAllocator::open(CARD0).map_err(|e| e.to_string())?;
+    let mut alloc = DumbBackend::open(CARD0).map_err(|e| e.to_string())?;
     let mut d = linear_decision(XR24, 100, 10, 1, Usage::RENDER);
     d.stride_alignment = 256;
     let buf = alloc.allocate(&d).map_err(|e| e.to_string())?.remove(0);
@@ -112,7 +112,7 @@ pub fn stride_alignment() -> TestResult {
 /// A two-plane format through a dumb buffer: the engine's plane offsets and
 /// strides, both planes on one dma-buf.
 pub fn nv12_engine_layout() -> TestResult {
-    let mut alloc = DumbAllocator::open(CARD0).map_err(|e| e.to_string())?;
+    let mut alloc = DumbBackend::open(CARD0).map_err(|e| e.to_string())?;
     let d = linear_decision(crate::common::NV12, 64, 48, 1, Usage::CPU_WRITE);
     let layout = d.layout.clone().ok_or("engine gave NV12 no layout")?;
     let buf = alloc.allocate(&d).map_err(|e| e.to_string())?.remove(0);

@@ -1,6 +1,8 @@
 use accord_engine::{Constraints, Decision, Usage};
 use accord_fd_census::FdCensus;
-use accord_smithay::backend::{allocators_for_devices, card_for_device, Allocator, DumbAllocator};
+use accord_smithay::backend::{
+    allocators_for_devices, card_for_device, CollectionAllocator, DumbBackend,
+};
 use accord_smithay::kms::{
     compositor_formats, confirm_scanout, probe_planes, test_only, Card, ScanoutTarget,
 };
@@ -57,8 +59,8 @@ fn fullscreen(target: &ScanoutTarget, format: u32) -> Decision {
     linear_decision(format, w, h, 2, Usage::RENDER | Usage::SCANOUT)
 }
 
-fn card0_allocators(card: &Card) -> Result<Vec<Box<dyn Allocator>>, String> {
-    Ok(vec![Box::new(DumbAllocator::new(
+fn card0_allocators(card: &Card) -> Result<Vec<Box<dyn CollectionAllocator>>, String> {
+    Ok(vec![Box::new(DumbBackend::new(
         card.try_clone().map_err(err)?,
     ))])
 }
@@ -66,7 +68,7 @@ fn card0_allocators(card: &Card) -> Result<Vec<Box<dyn Allocator>>, String> {
 fn try_one(
     card: &Card,
     target: &ScanoutTarget,
-    alloc: &mut dyn Allocator,
+    alloc: &mut dyn CollectionAllocator,
     d: &Decision,
 ) -> Result<Result<(), String>, String> {
     let one = Decision {
@@ -90,7 +92,7 @@ fn print_attempts(choice: &accord_smithay::kms::ScanoutChoice) {
 
 pub fn accepts_xrgb8888() -> TestResult {
     let (card, target) = open_card0()?;
-    let mut alloc = DumbAllocator::new(card.try_clone().map_err(err)?);
+    let mut alloc = DumbBackend::new(card.try_clone().map_err(err)?);
     let r = try_one(&card, &target, &mut alloc, &fullscreen(&target, XR24))?;
     ensure!(r.is_ok(), "TEST_ONLY refused XRGB8888: {r:?}");
     Ok(Outcome::Passed)
@@ -98,7 +100,7 @@ pub fn accepts_xrgb8888() -> TestResult {
 
 pub fn rejects_argb8888() -> TestResult {
     let (card, target) = open_card0()?;
-    let mut alloc = DumbAllocator::new(card.try_clone().map_err(err)?);
+    let mut alloc = DumbBackend::new(card.try_clone().map_err(err)?);
     let r = try_one(&card, &target, &mut alloc, &fullscreen(&target, AR24))?;
     println!("  ARGB8888 on primary: {r:?}");
     ensure!(
@@ -110,7 +112,7 @@ pub fn rejects_argb8888() -> TestResult {
 
 pub fn rejects_scaling() -> TestResult {
     let (card, target) = open_card0()?;
-    let mut alloc = DumbAllocator::new(card.try_clone().map_err(err)?);
+    let mut alloc = DumbBackend::new(card.try_clone().map_err(err)?);
     let d = linear_decision(XR24, 320, 200, 1, Usage::SCANOUT);
     let r = try_one(&card, &target, &mut alloc, &d)?;
     println!("  320x200 stretched to {:?}: {r:?}", target.mode.size());
@@ -248,7 +250,7 @@ pub fn fallback_to_renderer_only() -> TestResult {
 
 pub fn vgem_does_not_import() -> TestResult {
     let (card, target) = open_card0()?;
-    let mut vgem = DumbAllocator::open(CARD1).map_err(err)?;
+    let mut vgem = DumbBackend::open(CARD1).map_err(err)?;
     let r = try_one(&card, &target, &mut vgem, &fullscreen(&target, XR24))?;
     println!("  vgem buffer on card0: {r:?}");
     let enodev = rustix::io::Errno::NODEV.to_string();
@@ -322,7 +324,7 @@ pub fn failures_leak_no_fds() -> TestResult {
         fallback_to_renderer_only()?;
         vgem_does_not_import()?;
         let (card, target) = open_card0()?;
-        let mut alloc = DumbAllocator::new(card.try_clone().map_err(err)?);
+        let mut alloc = DumbBackend::new(card.try_clone().map_err(err)?);
         let mut d = fullscreen(&target, XR24);
         d.max_bytes = 4096; // far below 1280x800x4
         let r = alloc.allocate(&d);

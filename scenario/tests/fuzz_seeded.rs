@@ -3,10 +3,10 @@
 //! use (`fuzz/logic/`, included below), plus a replay of every input the
 //! fuzzers ever crashed on (`fuzz/regressions/<target>/`). See FUZZING.md.
 
-#[path = "../../../fuzz/logic/mod.rs"]
+#[path = "../../fuzz/logic/mod.rs"]
 #[allow(dead_code)]
 mod fuzz_logic;
-#[path = "../../../fuzz/logic/seeded.rs"]
+#[path = "../../fuzz/logic/seeded.rs"]
 mod seeded;
 
 use std::cell::Cell;
@@ -16,7 +16,7 @@ use fuzz_logic::{engine, scenario};
 use proptest::prelude::*;
 
 fn fuzz_dir() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz"))
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../fuzz"))
 }
 
 /// Also proves the cases are not vacuous: they reach decisions, layouts
@@ -61,7 +61,7 @@ fn scenario_mutate_target_seeded() {
         prop::collection::vec(any::<u8>(), 0..160),
         |data| {
             let (text, _) = scenario::mutated(data);
-            if let Ok((ps, policy)) = accord_engine::scenario::parse(&text) {
+            if let Ok((ps, policy)) = accord_scenario::parse(&text) {
                 parsed.set(parsed.get() + 1);
                 let ok = accord_engine::solve_with(&ps, &policy).is_ok();
                 solved.set(solved.get() + usize::from(ok));
@@ -104,7 +104,7 @@ fn scenario_raw_target_seeded() {
 
 #[test]
 fn every_example_scenario_is_a_fuzz_seed() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenarios");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios");
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
         .expect("examples/scenarios")
         .map(|e| {
@@ -207,7 +207,7 @@ fn seeds_are_what_they_claim() {
                 }
                 "scenario_raw" => {
                     let text = std::str::from_utf8(&data).expect("UTF-8");
-                    let (ps, policy) = accord_engine::scenario::parse(text)
+                    let (ps, policy) = accord_scenario::parse(text)
                         .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
                     // The same constraints as the engine seed of that name:
                     // the byte encoder and the printed scenario agree.

@@ -1,4 +1,4 @@
-//! Version 1's limits, shared by the compositor (which enforces them) and
+//! The protocol's limits, shared by the compositor (which enforces them) and
 //! clients (which can check before sending). Documented in the XML's
 //! protocol description.
 
@@ -32,5 +32,5 @@ pub const HANDLE_LEN: usize = HANDLE_RANDOM_BYTES * 2;
 /// `add_formats` entries per request: a Wayland message is at most 4096
 /// bytes.
 pub const MAX_FORMAT_PAIRS_PER_REQUEST: usize = 128;
-/// Bytes per `add_formats` entry: u32 format, u32 flags, u64 modifier.
-pub const FORMAT_ENTRY_BYTES: usize = 16;
+/// Bytes per `add_formats` entry (defined with the codec).
+pub use crate::codec::FORMAT_ENTRY_BYTES;

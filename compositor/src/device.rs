@@ -1,3 +1,7 @@
+//! Device nodes: opening one close-on-exec, and [`Card`], a DRM device
+//! (KMS or render node) shared by the KMS probes (`kms/`) and the GBM and
+//! dumb-buffer backends (`backend/`), so neither depends on the other.
+
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +45,7 @@ impl Card {
     /// ```
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<Card> {
         let path = path.as_ref().to_path_buf();
-        let fd = crate::backend::open_node(&path, rustix::fs::OFlags::RDWR)?;
+        let fd = open_node(&path, rustix::fs::OFlags::RDWR)?;
         Ok(Card { fd, path })
     }
 
@@ -150,4 +154,14 @@ impl Card {
             path: self.path.clone(),
         })
     }
+}
+
+/// Open a device node close-on-exec; errors name the path.
+pub(crate) fn open_node(path: &Path, flags: rustix::fs::OFlags) -> std::io::Result<OwnedFd> {
+    rustix::fs::open(
+        path,
+        flags | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
 }

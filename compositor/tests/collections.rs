@@ -4,10 +4,10 @@
 use std::time::{Duration, Instant};
 
 use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
-use accord_smithay::backend::memfd::MemfdAllocator;
-use accord_smithay::backend::{AllocError, AllocatedBuffer, Allocator, MemoryKind};
+use accord_smithay::backend::memfd::MemfdBackend;
+use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
+use accord_smithay::collections::{Collections, Confirmation, FailureReason, Outcome, SlotId};
 use accord_smithay::limits::HANDLE_EXPIRY;
-use accord_smithay::registry::{Outcome, Reason, Registry};
 
 const XR24: u32 = u32::from_le_bytes(*b"XR24");
 
@@ -23,26 +23,33 @@ fn xrgb() -> Constraints {
     }
 }
 
-type Reg = Registry<u32>;
+type Reg = Collections<u32>;
+
+/// A collection whose root slot is named `name` (duplicates inherit it).
+fn named(r: &mut Reg, name: &str, owner: u32) -> SlotId {
+    let slot = r.create(format!("pid {owner}"), owner);
+    r.set_name(slot, name.into());
+    slot
+}
 
 #[test]
 fn resolves_only_when_every_slot_is_settled() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.bind(a);
     r.commit(a, xrgb());
     assert!(
-        r.resolve(&mut MemfdAllocator).is_empty(),
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
         "b still holds a token"
     );
     r.bind(b);
     assert!(
-        r.resolve(&mut MemfdAllocator).is_empty(),
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
         "b bound, not committed"
     );
     r.commit(b, xrgb());
-    let res = r.resolve(&mut MemfdAllocator);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(res.len(), 1);
     assert_eq!(res[0].slots, vec![a, b]);
     let Outcome::Allocated(alloc) = &res[0].outcome else {
@@ -58,12 +65,12 @@ fn resolves_only_when_every_slot_is_settled() {
 #[test]
 fn released_token_does_not_block() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.release(b);
     r.bind(a);
     r.commit(a, xrgb());
-    let res = r.resolve(&mut MemfdAllocator);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(res[0].slots, vec![a], "only live slots are told");
     assert!(matches!(res[0].outcome, Outcome::Allocated(_)));
 }
@@ -71,16 +78,16 @@ fn released_token_does_not_block() {
 #[test]
 fn non_dispensable_failure_names_the_participant() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.set_name(b, "decoder".into());
     r.bind(b);
     r.fail(b, "its client disconnected");
-    let res = r.resolve(&mut MemfdAllocator);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     let Outcome::Failed(f) = &res[0].outcome else {
         panic!("must fail")
     };
-    assert_eq!(f.reason, Reason::ParticipantFailed);
+    assert_eq!(f.reason, FailureReason::ParticipantFailed);
     assert!(f.message.contains("'decoder'"), "{}", f.message);
     assert!(res[0].slots.contains(&a), "the others are told");
 }
@@ -88,13 +95,13 @@ fn non_dispensable_failure_names_the_participant() {
 #[test]
 fn dispensable_failure_is_dropped() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     r.set_dispensable(b);
     r.fail(b, "gone");
     r.bind(a);
     r.commit(a, xrgb());
-    let res = r.resolve(&mut MemfdAllocator);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert!(matches!(res[0].outcome, Outcome::Allocated(_)));
 }
 
@@ -102,7 +109,7 @@ fn dispensable_failure_is_dropped() {
 fn handles_are_single_use_random_and_expire() {
     let mut r = Reg::new();
     let now = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let c = r.duplicate(a).unwrap().unwrap();
     let hb = r.export(b, 1, now).unwrap();
@@ -110,25 +117,25 @@ fn handles_are_single_use_random_and_expire() {
     assert_ne!(hb, hc);
     assert_eq!(hb.len(), 64);
     assert_eq!(r.handles_of(&1), 2);
-    assert_eq!(r.import(&hb, now), Some(b));
-    assert_eq!(r.import(&hb, now), None, "single use");
+    assert_eq!(r.import(&hb, "pid 2".into(), now), Some(b));
+    assert_eq!(r.import(&hb, "pid 2".into(), now), None, "single use");
     assert_eq!(r.handles_of(&1), 1);
     // c's handle expires: its slot fails the collection (not dispensable).
     r.expire_handles(now + HANDLE_EXPIRY + Duration::from_secs(1));
     assert_eq!(r.handles_of(&1), 0);
-    assert_eq!(r.import(&hc, now), None);
-    let res = r.resolve(&mut MemfdAllocator);
+    assert_eq!(r.import(&hc, "pid 2".into(), now), None);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     let Outcome::Failed(f) = &res[0].outcome else {
         panic!("expired handle fails the collection")
     };
-    assert_eq!(f.reason, Reason::ParticipantFailed);
+    assert_eq!(f.reason, FailureReason::ParticipantFailed);
     assert!(f.message.contains("expired"), "{}", f.message);
 }
 
 #[test]
 fn participant_limit() {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     for _ in 1..64 {
         r.duplicate(a).unwrap().unwrap();
     }
@@ -141,7 +148,7 @@ struct Faulty {
     bad_stride: bool,
 }
 
-impl Allocator for Faulty {
+impl CollectionAllocator for Faulty {
     fn name(&self) -> String {
         "faulty".into()
     }
@@ -154,7 +161,7 @@ impl Allocator for Faulty {
                 return Err(AllocError::OutOfMemory(format!("ENOMEM on buffer {k}")));
             }
         }
-        let mut bufs = MemfdAllocator.allocate(d)?;
+        let mut bufs = MemfdBackend.allocate(d)?;
         if self.bad_stride {
             bufs[0].planes[0].stride = 1; // below the layout's minimum
         }
@@ -164,10 +171,10 @@ impl Allocator for Faulty {
 
 fn one_participant_with(alloc: &mut Faulty) -> Outcome {
     let mut r = Reg::new();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     r.bind(a);
     r.commit(a, xrgb());
-    r.resolve(alloc).remove(0).outcome
+    r.resolve(alloc, &mut ()).remove(0).outcome
 }
 
 #[test]
@@ -178,7 +185,7 @@ fn allocator_out_of_memory_is_a_failed_event() {
     }) else {
         panic!("must fail")
     };
-    assert_eq!(f.reason, Reason::OutOfMemory);
+    assert_eq!(f.reason, FailureReason::OutOfMemory);
     assert!(f.message.contains("ENOMEM on buffer 0"), "{}", f.message);
 }
 
@@ -190,7 +197,7 @@ fn wrong_backend_layout_never_reaches_clients() {
     }) else {
         panic!("layout check must reject")
     };
-    assert_eq!(f.reason, Reason::Unsupported);
+    assert_eq!(f.reason, FailureReason::Unsupported);
     assert!(f.message.contains("layout mismatch"), "{}", f.message);
 }
 
@@ -198,7 +205,7 @@ fn allocate_for(r: &mut Reg, owner: u32) -> Outcome {
     let a = r.create("a".into(), owner);
     r.bind(a);
     r.commit(a, xrgb());
-    r.resolve(&mut MemfdAllocator).remove(0).outcome
+    r.resolve(&mut MemfdBackend, &mut ()).remove(0).outcome
 }
 
 #[test]
@@ -214,7 +221,7 @@ fn quota_fails_only_the_client_over_it_and_refunds_on_release() {
     let Outcome::Failed(f) = allocate_for(&mut r, 1) else {
         panic!("second allocation must exceed the quota")
     };
-    assert_eq!(f.reason, Reason::QuotaExceeded);
+    assert_eq!(f.reason, FailureReason::QuotaExceeded);
     assert!(f.message.contains("quota"), "{}", f.message);
     assert_eq!(r.charged(&1), bytes, "a refused allocation charges nothing");
     // Another client is unaffected.
@@ -230,13 +237,13 @@ fn handle_expiry_is_configurable() {
     let mut r = Reg::new();
     r.set_handle_expiry(Duration::from_millis(200));
     let now = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let h = r.export(b, 1, now).unwrap();
     r.expire_handles(now + Duration::from_millis(199));
     assert_eq!(r.handles_of(&1), 1, "not yet");
     assert_eq!(
-        r.import(&h, now + Duration::from_millis(200)),
+        r.import(&h, "pid 2".into(), now + Duration::from_millis(200)),
         None,
         "expired"
     );
@@ -246,7 +253,7 @@ fn handle_expiry_is_configurable() {
 fn a_stalled_collection_is_reported_once_with_its_blocking_slots() {
     let mut r = Reg::new();
     r.set_stall_warning(Duration::from_secs(5));
-    let a = r.create("producer".into(), 1);
+    let a = named(&mut r, "producer", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let c = r.duplicate(a).unwrap().unwrap();
     let d = r.duplicate(a).unwrap().unwrap();
@@ -285,11 +292,14 @@ fn handles_are_random_lowercase_hex_and_never_repeat() {
     let mut seen = std::collections::HashSet::new();
     let mut ones = 0u64;
     for _ in 0..32 {
-        let a = r.create("a".into(), 1);
+        let a = named(&mut r, "a", 1);
         for _ in 1..64 {
             let s = r.duplicate(a).unwrap().unwrap();
             let h = r.export(s, 1, now).unwrap();
-            assert!(accord_smithay::registry::is_well_formed_handle(&h), "{h}");
+            assert!(
+                accord_smithay::collections::is_well_formed_handle(&h),
+                "{h}"
+            );
             for c in h.chars() {
                 ones += u64::from(c.to_digit(16).unwrap().count_ones());
             }
@@ -304,8 +314,8 @@ fn handles_are_random_lowercase_hex_and_never_repeat() {
 
 /// Two one-participant collections, both committed: ready to resolve.
 fn two_ready(r: &mut Reg) -> (u64, u64) {
-    let a = r.create("a".into(), 1);
-    let b = r.create("b".into(), 1);
+    let a = named(r, "a", 1);
+    let b = named(r, "b", 1);
     for s in [a, b] {
         r.bind(s);
         r.commit(s, xrgb());
@@ -317,26 +327,36 @@ fn two_ready(r: &mut Reg) -> (u64, u64) {
 fn a_deferred_ready_collection_is_taken_later_without_another_change() {
     let mut r = Reg::new();
     let (first, second) = two_ready(&mut r);
-    let taken: Vec<u64> = r
-        .take_ready(|id| id != second)
-        .iter()
-        .map(|t| t.collection())
-        .collect();
-    assert_eq!(taken, vec![first]);
-    let taken: Vec<u64> = r
-        .take_ready(|_| true)
-        .iter()
-        .map(|t| t.collection())
-        .collect();
-    assert_eq!(taken, vec![second], "deferred, not forgotten");
-    assert!(r.take_ready(|_| true).is_empty(), "taken once");
+    let mut defer_second = |id: u64, d: &Decision| {
+        if id == second {
+            Confirmation::Defer
+        } else {
+            Confirmation::Allocate(d.clone())
+        }
+    };
+    let resolved = |res: Vec<accord_smithay::collections::Resolution>| -> Vec<u64> {
+        res.iter().map(|r| r.slots[0].collection).collect()
+    };
+    assert_eq!(
+        resolved(r.resolve(&mut MemfdBackend, &mut defer_second)),
+        vec![first]
+    );
+    assert_eq!(
+        resolved(r.resolve(&mut MemfdBackend, &mut ())),
+        vec![second],
+        "deferred, not forgotten"
+    );
+    assert!(
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
+        "resolved once"
+    );
 }
 
 #[test]
 fn handles_expire_in_export_order_each_on_its_own_time() {
     let mut r = Reg::new();
     let t0 = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let b = r.duplicate(a).unwrap().unwrap();
     let c = r.duplicate(a).unwrap().unwrap();
     r.set_dispensable(b); // its expiry must not fail the collection
@@ -344,23 +364,207 @@ fn handles_expire_in_export_order_each_on_its_own_time() {
     let young = r.export(c, 1, t0 + HANDLE_EXPIRY / 2).unwrap();
     r.expire_handles(t0 + HANDLE_EXPIRY);
     assert_eq!(r.handles_of(&1), 1, "only the older handle expired");
-    assert_eq!(r.import(&young, t0 + HANDLE_EXPIRY), Some(c));
+    assert_eq!(
+        r.import(&young, "pid 2".into(), t0 + HANDLE_EXPIRY),
+        Some(c)
+    );
 }
 
 #[test]
 fn resolving_a_collection_drops_its_handles_and_no_other() {
     let mut r = Reg::new();
     let now = Instant::now();
-    let a = r.create("a".into(), 1);
+    let a = named(&mut r, "a", 1);
     let a2 = r.duplicate(a).unwrap().unwrap();
-    let b = r.create("b".into(), 1);
+    let b = named(&mut r, "b", 1);
     let b2 = r.duplicate(b).unwrap().unwrap();
     let ha = r.export(a2, 1, now).unwrap();
     let hb = r.export(b2, 1, now).unwrap();
     r.fail(a, "gone");
-    let res = r.resolve(&mut MemfdAllocator);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
     assert_eq!(res.len(), 1, "only the failed collection resolves");
     assert_eq!(r.handles_of(&1), 1, "its handle is dropped, b's stays");
-    assert_eq!(r.import(&ha, now), None);
-    assert_eq!(r.import(&hb, now), Some(b2));
+    assert_eq!(r.import(&ha, "pid 2".into(), now), None);
+    assert_eq!(r.import(&hb, "pid 2".into(), now), Some(b2));
+}
+
+// What the v1 registry's doc examples asserted, kept as tests.
+
+#[test]
+fn duplicates_share_the_collection_and_inherit_name_and_dispensability() {
+    let mut r = Reg::new();
+    let a = named(&mut r, "decoder", 1);
+    r.set_dispensable(a);
+    let b = r.duplicate(a).unwrap().unwrap();
+    assert_eq!(a.collection, b.collection);
+    assert_ne!(a.index, b.index);
+    assert_eq!(r.name(b).as_deref(), Some("decoder"));
+    r.set_name(b, "player".into());
+    assert_eq!(r.name(b).as_deref(), Some("player"));
+    assert_eq!(r.name(a).as_deref(), Some("decoder"));
+    // b inherited dispensability: its failure drops it, not the collection.
+    r.fail(b, "gone");
+    assert!(r.is_negotiating(a));
+}
+
+#[test]
+fn at_most_max_participants_slots() {
+    let mut r = Reg::new();
+    let a = named(&mut r, "a", 1);
+    for _ in 1..accord_smithay::limits::MAX_PARTICIPANTS {
+        assert!(r.duplicate(a).unwrap().is_some());
+    }
+    assert_eq!(
+        r.duplicate(a),
+        Err(accord_smithay::collections::Misuse::TooManyParticipants)
+    );
+}
+
+#[test]
+fn the_decision_sizes_the_buffers_and_the_ledger_charges_them() {
+    let mut r = Reg::new();
+    assert_eq!(r.total_charged(), 0);
+    assert_eq!(r.charged(&7), 0);
+    let a = named(&mut r, "player", 1);
+    assert!(r.is_negotiating(a));
+    r.bind(a);
+    let mut wants = xrgb();
+    wants.min_size = (64, 32);
+    r.commit(a, wants);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
+    let Outcome::Allocated(alloc) = &res[0].outcome else {
+        panic!("{:?}", res[0].outcome)
+    };
+    assert_eq!((alloc.decision.width, alloc.decision.height), (64, 32));
+    assert_eq!(alloc.buffers.len(), alloc.decision.buffer_count as usize);
+    assert_eq!(alloc.generation, 1);
+    assert!(r.charged(&1) > 0);
+    assert_eq!(r.total_charged(), r.charged(&1));
+    drop(res); // the last holder of the buffers
+    assert_eq!(r.total_charged(), 0);
+}
+
+#[test]
+fn a_bound_slot_blocks_until_it_commits() {
+    let mut r = Reg::new();
+    let a = named(&mut r, "player", 1);
+    r.bind(a);
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
+    r.commit(a, xrgb());
+    assert_eq!(r.resolve(&mut MemfdBackend, &mut ()).len(), 1);
+    assert!(
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
+        "resolved once"
+    );
+}
+
+#[test]
+fn expired_handles_are_no_longer_charged() {
+    let mut r = Reg::new();
+    let a = named(&mut r, "producer", 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    let _h = r.export(b, 1, Instant::now()).unwrap();
+    assert_eq!(r.handles_of(&1), 1);
+    r.expire_handles(Instant::now() + HANDLE_EXPIRY * 2);
+    assert_eq!(r.handles_of(&1), 0);
+}
+
+// The collection's whole life (negotiating → allocated → closed).
+
+/// One allocated collection of two participants; the outcome is returned
+/// so the caller decides when the buffers' last holder goes.
+fn allocated_pair(r: &mut Reg) -> (SlotId, SlotId, Outcome) {
+    let a = named(r, "a", 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    for s in [a, b] {
+        r.bind(s);
+        r.commit(s, xrgb());
+    }
+    let outcome = r.resolve(&mut MemfdBackend, &mut ()).remove(0).outcome;
+    assert!(matches!(outcome, Outcome::Allocated(_)));
+    (a, b, outcome)
+}
+
+#[test]
+fn an_allocated_collection_lives_until_its_participants_and_buffers_are_gone() {
+    let mut r = Reg::new();
+    let (a, b, outcome) = allocated_pair(&mut r);
+    assert_eq!(r.live(), 1);
+    assert_eq!(r.negotiating(), 0);
+    assert_eq!(r.generation(a), Some(1));
+    r.fail(a, "left");
+    r.release(b);
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
+    assert_eq!(r.live(), 1, "a buffer reference is still held");
+    drop(outcome);
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
+    assert_eq!(r.live(), 0, "closed with its last buffer reference");
+    assert_eq!(r.generation(a), None);
+    assert_eq!(r.total_charged(), 0);
+}
+
+#[test]
+fn a_participant_leaving_after_allocation_revokes_nothing() {
+    let mut r = Reg::new();
+    let (a, b, outcome) = allocated_pair(&mut r);
+    r.fail(a, "its client disconnected");
+    assert!(
+        r.resolve(&mut MemfdBackend, &mut ()).is_empty(),
+        "no second outcome: b keeps its buffers"
+    );
+    let Outcome::Allocated(alloc) = &outcome else {
+        unreachable!()
+    };
+    assert!(!alloc.buffers.is_empty());
+    assert!(r.total_charged() > 0, "the memory is still held");
+    assert_eq!(r.generation(b), Some(1));
+    assert!(r.duplicate(b).unwrap().is_none(), "no late join yet");
+}
+
+#[test]
+fn buffers_dropped_before_the_participants_leave_keep_the_collection() {
+    let mut r = Reg::new();
+    let (a, b, outcome) = allocated_pair(&mut r);
+    drop(outcome);
+    r.resolve(&mut MemfdBackend, &mut ());
+    assert_eq!(
+        r.live(),
+        1,
+        "two participants still hold collection objects"
+    );
+    r.fail(a, "left");
+    r.fail(b, "left");
+    r.resolve(&mut MemfdBackend, &mut ());
+    assert_eq!(r.live(), 0);
+}
+
+#[test]
+fn a_failed_collection_closes_at_once() {
+    let mut r = Reg::new();
+    let a = named(&mut r, "a", 1);
+    r.fail(a, "gone");
+    assert_eq!(r.resolve(&mut MemfdBackend, &mut ()).len(), 1);
+    assert_eq!(r.live(), 0);
+}
+
+#[test]
+fn default_names_are_unique_within_a_collection() {
+    let mut r = Reg::new();
+    let a = r.create("pid 31708".into(), 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    assert_eq!(r.name(a).as_deref(), Some("participant 0 of pid 31708"));
+    assert_eq!(r.name(b).as_deref(), Some("participant 1 of pid 31708"));
+    let c = r.duplicate(a).unwrap().unwrap();
+    let handle = r.export(c, 1, Instant::now()).unwrap();
+    assert_eq!(
+        r.import(&handle, "pid 4242".into(), Instant::now()),
+        Some(c)
+    );
+    assert_eq!(
+        r.name(c).as_deref(),
+        Some("participant 2 of pid 4242"),
+        "the importer holds it now"
+    );
+    r.set_name(b, "decoder".into());
+    assert_eq!(r.name(b).as_deref(), Some("decoder"));
 }

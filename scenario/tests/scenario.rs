@@ -1,8 +1,8 @@
 //! The JSON scenario format: defaults, field paths, bounds, output shape, and
 //! "never panics" on arbitrary input (it is a fuzz target).
 
-use accord_engine::scenario::{self, decision_to_json, failure_to_json, parse};
-use accord_engine::{solve_with, Usage, MOD_INVALID, MOD_LINEAR};
+use accord_engine::{solve_with, CostEntry, Policy, Usage, MOD_INVALID, MOD_LINEAR};
+use accord_scenario::{self as scenario, decision_to_json, failure_to_json, parse, PolicyJson};
 use proptest::prelude::*;
 
 #[test]
@@ -133,6 +133,78 @@ fn errors_name_the_field() {
     }
 }
 
+/// serde's derived structs would read a list as the fields in order; the
+/// format takes objects only. Unknown keys are named at the path of the
+/// object that has them, with the keys it knows.
+#[test]
+fn objects_are_objects_and_unknown_keys_are_named() {
+    for (input, path, message) in [
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "buffers": [1, 2, 3, 4, 5]}]}"#,
+            "participants[0].buffers",
+            "expected an object",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [["NV12", ["LINEAR"], false]]}]}"#,
+            "participants[0].formats[0]",
+            "expected an object",
+        ),
+        (
+            r#"{"provenance": ["hand-written", "x"], "participants": [{"name": "a", "formats": []}]}"#,
+            "provenance",
+            "expected an object",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [{"format": "NV12", "modifier": "LINEAR"}]}]}"#,
+            "participants[0].formats[0]",
+            "unknown field \"modifier\" (known: format, modifiers, scanout)",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "buffers": {"camping`, expected `x": 1}}]}"#,
+            "participants[0].buffers",
+            "unknown field \"camping`, expected `x\" (known: camping, dedicated_slack, shared_slack, min, max)",
+        ),
+        (
+            r#"{"participants": [{"name": "a", "formats": [], "min_size": {"w": 1}}]}"#,
+            "participants[0].min_size",
+            "expected [width, height]",
+        ),
+        (
+            r#"{"participants": {"name": "a"}}"#,
+            "participants",
+            "expected a list",
+        ),
+    ] {
+        let e = parse(input).unwrap_err();
+        assert_eq!((e.path.as_str(), e.message.as_str()), (path, message), "{input}");
+    }
+    let e = Policy::from_json(r#"{"costs": [], "cost": 1}"#).unwrap_err();
+    assert_eq!(e.to_string(), "unknown field \"cost\" (known: costs)");
+    let e = Policy::from_json(r#"{"costs": {"format": "*", "cost": 1}}"#).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "costs: expected a list of {format, modifier, usage, cost}"
+    );
+}
+
+/// The cost table of the engine's `cost_table_overrides_rules_2_to_5`
+/// (tests/rules.rs) as a JSON file.
+#[test]
+fn policy_from_json() {
+    let policy = Policy {
+        costs: vec![CostEntry {
+            format: None,
+            modifier: Some(MOD_LINEAR),
+            usage: Usage::SAMPLE,
+            cost: 1,
+        }],
+    };
+    let json = r#"[{"format": "*", "modifier": "LINEAR", "usage": ["sample"], "cost": 1}]"#;
+    assert_eq!(Policy::from_json(json).unwrap(), policy);
+    let err = Policy::from_json(r#"[{"format": "NV13", "cost": 1}]"#).unwrap_err();
+    assert_eq!(err.to_string(), "[0].format: unknown fourcc \"NV13\"");
+}
+
 #[test]
 fn lists_are_bounded() {
     let many: Vec<String> = (0..=scenario::MAX_PARTICIPANTS)
@@ -175,7 +247,7 @@ proptest! {
     #[test]
     fn parse_never_panics_on_arbitrary_text(s in "\\PC{0,200}") {
         let _ = parse(&s);
-        let _ = accord_engine::Policy::from_json(&s);
+        let _ = Policy::from_json(&s);
     }
 
     #[test]
@@ -272,7 +344,7 @@ fn provenance_is_read_and_checked() {
 /// plane, the cursor plane's size from the CURSOR_WIDTH/HEIGHT caps).
 #[test]
 fn every_example_scenario_has_provenance() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files: Vec<_> = std::fs::read_dir(root.join("examples/scenarios"))
         .expect("examples/scenarios")
         .map(|e| e.expect("dir entry").path())

@@ -1,0 +1,538 @@
+//! Every buffer collection of the compositor, in plain Rust (no Wayland
+//! types), so it is testable and fuzzable on its own. The dispatch modules
+//! map protocol objects to [`SlotId`]s and turn the [`Resolution`]s of
+//! [`Collections::resolve`] into events.
+//!
+//! What lives where:
+//! - `collection.rs`: one collection's life (negotiating → allocated →
+//!   closed) and its slots;
+//! - `slot.rs`: one participant slot, the only place its state is kept;
+//! - `handles.rs`: exported handles and their expiry;
+//! - `ledger.rs`: the quota ledger;
+//! - `resolve.rs`: negotiate → confirm → allocate → verify, one path;
+//! - `stall.rs`: warnings about collections that wait too long.
+//!
+//! A collection resolves once every slot is committed, released, or
+//! (dispensable and) failed; a non-dispensable failure resolves it at once
+//! as `participant_failed`. An allocated collection stays in the table
+//! until its last participant and its last buffer reference are gone.
+
+mod collection;
+mod handles;
+mod ledger;
+mod outcome;
+mod resolve;
+mod slot;
+mod stall;
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use accord_engine::Constraints;
+use accord_protocol::limits::{DEFAULT_CLIENT_QUOTA, MAX_PARTICIPANTS};
+
+use crate::backend::CollectionAllocator;
+
+use collection::{Collection, Phase};
+pub use handles::is_well_formed_handle;
+use handles::Handles;
+use ledger::Ledger;
+use outcome::{log_outcome, ReleaseNotice};
+pub use outcome::{Allocation, Failed, FailureReason, Outcome, Resolution};
+pub use resolve::{Confirmation, ScanoutConfirmation};
+pub use slot::SlotId;
+use slot::{Slot, SlotState};
+pub use stall::{Stalled, DEFAULT_STALL_WARNING};
+
+/// Client misuse of the state machine (becomes a protocol error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misuse {
+    /// The collection already has the maximum number of slots.
+    TooManyParticipants,
+}
+
+/// Every live collection and pending handle. `O` identifies the client
+/// charged for a collection's memory and for a pending handle.
+#[derive(Debug)]
+pub struct Collections<O> {
+    table: HashMap<u64, Collection<O>>,
+    handles: Handles<O>,
+    ledger: Ledger<O>,
+    quota: u64,
+    /// Collections changed since the last `resolve`: only these can have
+    /// become ready, so a request costs O(changed), not O(negotiating).
+    dirty: BTreeSet<u64>,
+    /// Collections whose current buffers lost their last holder, reported
+    /// by each [`Allocation`]'s drop (which may run anywhere a holder goes).
+    released: Arc<Mutex<Vec<u64>>>,
+    next_collection: u64,
+    stall_warning: Duration,
+}
+
+impl<O> Default for Collections<O> {
+    fn default() -> Self {
+        Collections {
+            table: HashMap::new(),
+            handles: Handles::default(),
+            ledger: Ledger::default(),
+            quota: DEFAULT_CLIENT_QUOTA,
+            dirty: BTreeSet::new(),
+            released: Arc::default(),
+            next_collection: 1,
+            stall_warning: DEFAULT_STALL_WARNING,
+        }
+    }
+}
+
+impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections<O> {
+    /// An empty table with the default quota.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Bytes each client may hold in allocated buffers at once.
+    pub fn set_quota(&mut self, bytes: u64) {
+        self.quota = bytes;
+    }
+
+    /// How long an exported handle stays redeemable (default
+    /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
+    pub fn set_handle_expiry(&mut self, expiry: Duration) {
+        self.handles.expiry = expiry;
+    }
+
+    /// The current handle expiry.
+    pub fn handle_expiry(&self) -> Duration {
+        self.handles.expiry
+    }
+
+    /// How long a collection may wait before [`Collections::warn_stalled`]
+    /// reports it (default [`DEFAULT_STALL_WARNING`], 5 s).
+    pub fn set_stall_warning(&mut self, after: Duration) {
+        self.stall_warning = after;
+    }
+
+    /// The current stall threshold.
+    pub fn stall_warning(&self) -> Duration {
+        self.stall_warning
+    }
+
+    /// Collections still negotiating (diagnostics, leak checks).
+    pub fn negotiating(&self) -> usize {
+        self.table
+            .values()
+            .filter(|c| matches!(c.phase, Phase::Negotiating { .. }))
+            .count()
+    }
+
+    /// Collections not yet closed: negotiating, or allocated with a
+    /// participant or a buffer reference left.
+    pub fn live(&mut self) -> usize {
+        self.close_released();
+        self.table.len()
+    }
+
+    /// Bytes currently charged to `owner`.
+    pub fn charged(&self, owner: &O) -> u64 {
+        self.ledger.get(owner)
+    }
+
+    /// Bytes charged to all clients: the memory of every live allocation.
+    pub fn total_charged(&self) -> u64 {
+        self.ledger.total()
+    }
+
+    /// Exported handles `owner` has pending.
+    pub fn handles_of(&self, owner: &O) -> usize {
+        self.handles.of(owner)
+    }
+
+    /// Start a collection with one token slot held by `holder` (`pid N`:
+    /// the default participant name says who); `owner` is charged for its
+    /// memory.
+    pub fn create(&mut self, holder: String, owner: O) -> SlotId {
+        let id = self.next_collection;
+        self.next_collection += 1;
+        let span = tracing::info_span!("collection", id, owner = ?owner);
+        let mut coll = Collection::new(owner, span, Instant::now());
+        let index = coll.push_slot(None, holder, false);
+        coll.slots[0]
+            .span
+            .in_scope(|| tracing::debug!("created (root token)"));
+        self.table.insert(id, coll);
+        SlotId {
+            collection: id,
+            index,
+        }
+    }
+
+    /// Whether the slot's collection is still negotiating and not failed.
+    pub fn is_negotiating(&self, slot: SlotId) -> bool {
+        self.table
+            .get(&slot.collection)
+            .is_some_and(Collection::is_open)
+    }
+
+    /// The generation of buffers the slot's collection hands out now;
+    /// `None` while it negotiates or once it closed.
+    pub fn generation(&self, slot: SlotId) -> Option<u32> {
+        match self.table.get(&slot.collection)?.phase {
+            Phase::Allocated { generation, .. } => Some(generation),
+            Phase::Negotiating { .. } => None,
+        }
+    }
+
+    /// The slot's participant name: set by `set_name`, or a default one
+    /// unique within its collection.
+    pub fn name(&self, slot: SlotId) -> Option<String> {
+        self.slot(slot).map(|s| s.name(slot.index as usize))
+    }
+
+    /// A new token slot in the same collection, inheriting name and
+    /// dispensability. `None` if the collection is no longer negotiating.
+    pub fn duplicate(&mut self, slot: SlotId) -> Result<Option<SlotId>, Misuse> {
+        let Some(coll) = self.table.get_mut(&slot.collection) else {
+            return Ok(None);
+        };
+        if !coll.is_open() {
+            return Ok(None);
+        }
+        let Some((name, holder, dispensable)) = coll
+            .slots
+            .get(slot.index as usize)
+            .map(|s| (s.name.clone(), s.holder.clone(), s.dispensable))
+        else {
+            return Ok(None);
+        };
+        if coll.slots.len() >= MAX_PARTICIPANTS {
+            return Err(Misuse::TooManyParticipants);
+        }
+        let index = coll.push_slot(name, holder, dispensable);
+        coll.slots[index as usize]
+            .span
+            .in_scope(|| tracing::debug!(from = slot.index, "duplicated"));
+        self.dirty.insert(slot.collection);
+        Ok(Some(SlotId {
+            collection: slot.collection,
+            index,
+        }))
+    }
+
+    /// Rename a slot (failure messages use the name).
+    pub fn set_name(&mut self, slot: SlotId, name: String) {
+        if let Some(s) = self.slot_mut(slot) {
+            s.span.record("name", tracing::field::display(&name));
+            s.name = Some(name);
+        }
+    }
+
+    /// Allocation goes on without this slot if it fails.
+    pub fn set_dispensable(&mut self, slot: SlotId) {
+        if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("dispensable"));
+            s.dispensable = true;
+        }
+    }
+
+    /// Move a token slot into a fresh single-use handle, charged to
+    /// `owner` until it is redeemed or expires. For a collection that is no
+    /// longer negotiating the handle is simply never redeemable.
+    pub fn export(&mut self, slot: SlotId, owner: O, now: Instant) -> std::io::Result<String> {
+        let Some(coll) = self.table.get_mut(&slot.collection) else {
+            return handles::unredeemable();
+        };
+        if !coll.is_open() || coll.slots.get(slot.index as usize).is_none() {
+            return handles::unredeemable();
+        }
+        let key = self.handles.insert(slot, owner, now)?;
+        let s = &mut coll.slots[slot.index as usize];
+        s.span.in_scope(|| tracing::debug!("exported"));
+        s.state = SlotState::Exported;
+        // Export, import, export again... must not grow it forever: a slot
+        // has at most one pending handle.
+        if coll.handles.len() >= 2 * MAX_PARTICIPANTS {
+            let handles = &self.handles;
+            coll.handles.retain(|k| handles.is_pending(k));
+        }
+        coll.handles.push(key.clone());
+        self.dirty.insert(slot.collection);
+        Ok(key)
+    }
+
+    /// Redeem a handle: its slot, now a token again held by `holder`.
+    /// `None` for an unknown or used handle; an expired one also fails its
+    /// slot.
+    pub fn import(&mut self, handle: &str, holder: String, now: Instant) -> Option<SlotId> {
+        let (slot, fresh) = self.handles.redeem(handle, now)?;
+        if !fresh || !self.is_negotiating(slot) {
+            self.fail(slot, "its exported handle expired");
+            return None;
+        }
+        let s = self.slot_mut(slot)?;
+        s.span
+            .in_scope(|| tracing::debug!(holder = %holder, "imported"));
+        s.holder = holder;
+        s.state = SlotState::Token;
+        Some(slot)
+    }
+
+    /// Fail every slot whose handle has not been redeemed in time.
+    pub fn expire_handles(&mut self, now: Instant) {
+        for slot in self.handles.take_expired(now) {
+            self.fail(slot, "its exported handle expired before import");
+        }
+    }
+
+    /// A token became a collection object: the slot now waits for its commit.
+    pub fn bind(&mut self, slot: SlotId) {
+        if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("bound"));
+            s.state = SlotState::Bound;
+        }
+    }
+
+    /// Commit a participant's constraints (the name and dispensability are
+    /// the slot's).
+    pub fn commit(&mut self, slot: SlotId, mut constraints: Constraints) {
+        if let Some(s) = self.slot_mut(slot) {
+            constraints.name = s.name(slot.index as usize);
+            constraints.dispensable = s.dispensable;
+            s.span.in_scope(|| {
+                tracing::debug!(
+                    usage = constraints.usage.0,
+                    formats = constraints.formats.len(),
+                    "committed"
+                )
+            });
+            s.state = SlotState::Committed(Box::new(constraints));
+        }
+    }
+
+    /// A token destroyed before bind: the slot no longer blocks allocation.
+    /// After allocation: the participant left.
+    pub fn release(&mut self, slot: SlotId) {
+        let allocated = self
+            .table
+            .get(&slot.collection)
+            .is_some_and(|c| matches!(c.phase, Phase::Allocated { .. }));
+        if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("released"));
+            s.state = if allocated {
+                SlotState::Left
+            } else {
+                SlotState::Released
+            };
+        }
+    }
+
+    /// A participant left or failed. Before allocation a dispensable one is
+    /// dropped and any other fails the whole collection, naming it. After
+    /// allocation it just leaves: nobody's memory is revoked.
+    pub fn fail(&mut self, slot: SlotId, why: &str) {
+        let Some(coll) = self.table.get_mut(&slot.collection) else {
+            return;
+        };
+        self.dirty.insert(slot.collection);
+        let Some(s) = coll.slots.get_mut(slot.index as usize) else {
+            return;
+        };
+        match &mut coll.phase {
+            Phase::Allocated { .. } => {
+                s.span.in_scope(|| tracing::debug!("left: {why}"));
+                s.state = SlotState::Left;
+            }
+            Phase::Negotiating {
+                failure: Some(_), ..
+            } => {}
+            Phase::Negotiating { failure, .. } => {
+                s.span
+                    .in_scope(|| tracing::debug!(dispensable = s.dispensable, "failed: {why}"));
+                if s.dispensable {
+                    s.state = SlotState::Dropped;
+                } else {
+                    *failure = Some(Failed::new(
+                        FailureReason::ParticipantFailed,
+                        format!(
+                            "participant '{}' failed: {why}",
+                            s.name(slot.index as usize)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Resolve every collection that is ready: negotiate, confirm with
+    /// `confirm`, allocate with `allocator` and verify (see `resolve.rs`),
+    /// or report the failure. A failed collection closes; an allocated one
+    /// stays until its participants and buffers are gone.
+    pub fn resolve(
+        &mut self,
+        allocator: &mut dyn CollectionAllocator,
+        confirm: &mut dyn ScanoutConfirmation,
+    ) -> Vec<Resolution> {
+        self.close_released();
+        let mut out = Vec::new();
+        for id in std::mem::take(&mut self.dirty) {
+            let Some(coll) = self.table.get(&id) else {
+                continue; // closed already
+            };
+            if !coll.is_ready() {
+                if coll.is_finished() {
+                    self.close(id);
+                }
+                continue; // a later change marks it again
+            }
+            let _entered = coll.span.clone().entered();
+            let negotiated = match &coll.phase {
+                Phase::Negotiating {
+                    failure: Some(f), ..
+                } => Err(f.clone()),
+                _ => resolve::negotiate(
+                    coll.slots
+                        .iter()
+                        .filter_map(|s| match &s.state {
+                            SlotState::Committed(c) => Some((**c).clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+            };
+            let outcome = match negotiated {
+                Err(f) => Outcome::Failed(f),
+                Ok(negotiated) => match confirm.confirm(id, &negotiated) {
+                    Confirmation::Defer => {
+                        self.dirty.insert(id); // ready, but the caller defers it
+                        continue;
+                    }
+                    Confirmation::Allocate(decision) => self.allocate(id, decision, allocator),
+                },
+            };
+            log_outcome(&outcome);
+            out.push(self.settle(id, outcome));
+        }
+        out
+    }
+
+    /// Report (once per collection) every collection that has waited longer
+    /// than the stall threshold; see `stall.rs`.
+    pub fn warn_stalled(&mut self, now: Instant) -> Vec<Stalled> {
+        let threshold = self.stall_warning;
+        self.table
+            .iter_mut()
+            .filter_map(|(id, coll)| stall::check(*id, coll, now, threshold))
+            .collect()
+    }
+
+    fn allocate(
+        &mut self,
+        id: u64,
+        decision: accord_engine::Decision,
+        allocator: &mut dyn CollectionAllocator,
+    ) -> Outcome {
+        let Some(coll) = self.table.get(&id) else {
+            return Outcome::Failed(Failed::new(FailureReason::InvalidConstraint, "closed"));
+        };
+        match resolve::allocate(&coll.owner, &decision, allocator, &self.ledger, self.quota) {
+            Ok((buffers, charge)) => Outcome::Allocated(Arc::new(Allocation {
+                decision,
+                memory: allocator.memory_kind(),
+                buffers,
+                generation: 1,
+                _release: Box::new((
+                    charge,
+                    ReleaseNotice {
+                        collection: id,
+                        released: self.released.clone(),
+                    },
+                )),
+            })),
+            Err(f) => Outcome::Failed(f),
+        }
+    }
+
+    /// Move a resolved collection to its next phase and name who hears.
+    fn settle(&mut self, id: u64, outcome: Outcome) -> Resolution {
+        let Some(coll) = self.table.get_mut(&id) else {
+            return Resolution {
+                slots: Vec::new(),
+                outcome,
+            };
+        };
+        let slots = coll.live_slots(id);
+        let handles = std::mem::take(&mut coll.handles);
+        for key in &handles {
+            self.handles.drop_key(key);
+        }
+        match &outcome {
+            Outcome::Allocated(a) => {
+                for s in &mut coll.slots {
+                    s.state = if s.live() {
+                        SlotState::Holding
+                    } else {
+                        SlotState::Left
+                    };
+                }
+                coll.phase = Phase::Allocated {
+                    generation: a.generation,
+                    buffers_held: true,
+                };
+            }
+            Outcome::Failed(_) => self.close(id),
+        }
+        Resolution { slots, outcome }
+    }
+
+    /// Mark collections whose buffers lost their last holder, and close
+    /// those nobody holds any more.
+    fn close_released(&mut self) {
+        let released =
+            std::mem::take(&mut *self.released.lock().unwrap_or_else(|e| e.into_inner()));
+        for id in released {
+            if let Some(Collection {
+                phase: Phase::Allocated { buffers_held, .. },
+                ..
+            }) = self.table.get_mut(&id)
+            {
+                *buffers_held = false;
+                self.dirty.insert(id);
+            }
+        }
+    }
+
+    fn close(&mut self, id: u64) {
+        if let Some(coll) = self.table.remove(&id) {
+            coll.span.in_scope(|| tracing::debug!("closed"));
+            for key in &coll.handles {
+                self.handles.drop_key(key);
+            }
+        }
+    }
+
+    fn slot(&self, slot: SlotId) -> Option<&Slot> {
+        self.table
+            .get(&slot.collection)?
+            .slots
+            .get(slot.index as usize)
+    }
+
+    /// Every state change goes through here (or `fail`), so it marks the
+    /// collection for the next `resolve`.
+    fn slot_mut(&mut self, slot: SlotId) -> Option<&mut Slot> {
+        self.dirty.insert(slot.collection);
+        self.table
+            .get_mut(&slot.collection)?
+            .slots
+            .get_mut(slot.index as usize)
+    }
+
+    /// Pending handles in total (bookkeeping checks).
+    pub fn pending_handles(&self) -> usize {
+        self.handles.len()
+    }
+}
+
+#[cfg(test)]
+mod tests;

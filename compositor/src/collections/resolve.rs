@@ -1,0 +1,141 @@
+//! The one path from committed constraints to buffers:
+//!
+//! 1. **negotiate**: the engine solves the committed constraints;
+//! 2. **confirm**: the caller's [`ScanoutConfirmation`] keeps the decision,
+//!    replaces it with another of its alternatives (a display that refuses
+//!    the first candidate), or defers the collection (no device at hand);
+//! 3. **allocate**: size limits and the quota are checked before any
+//!    memory is touched when the layout is known, then the allocator runs;
+//! 4. **verify**: vendor layouts are known only now, so the limits are
+//!    checked again on the real sizes and the layout is verified against
+//!    the decision before anyone sees an fd.
+//!
+//! [`Collections::resolve`](super::Collections::resolve) is its only
+//! caller, for the compositor and for tests alike.
+
+use std::hash::Hash;
+
+use accord_engine::{Constraints, Decision};
+use accord_protocol::limits::{MAX_BUFFER_BYTES, MAX_COLLECTION_BYTES};
+
+use crate::backend::{verify_layout, AllocatedBuffer, CollectionAllocator};
+
+use super::ledger::{Charge, Ledger};
+use super::outcome::{Failed, FailureReason};
+
+/// What the display says about a negotiated decision before allocation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Allocate this decision (the negotiated one or another alternative).
+    Allocate(Decision),
+    /// Not now: the collection stays ready and is offered again next time.
+    Defer,
+}
+
+/// Confirms (or replaces, or defers) each negotiated decision before
+/// anything is allocated; the module's implementation asks the embedder's
+/// [`BufferCollectionHandler::confirm_scanout`](crate::BufferCollectionHandler::confirm_scanout).
+pub trait ScanoutConfirmation {
+    /// Called once per successfully negotiated collection.
+    fn confirm(&mut self, collection: u64, decision: &Decision) -> Confirmation;
+}
+
+/// Allocate every negotiated decision as it is (no display to confirm).
+impl ScanoutConfirmation for () {
+    fn confirm(&mut self, _: u64, decision: &Decision) -> Confirmation {
+        Confirmation::Allocate(decision.clone())
+    }
+}
+
+impl<F: FnMut(u64, &Decision) -> Confirmation> ScanoutConfirmation for F {
+    fn confirm(&mut self, collection: u64, decision: &Decision) -> Confirmation {
+        self(collection, decision)
+    }
+}
+
+/// Step 1: solve the committed constraints.
+pub(crate) fn negotiate(parts: Vec<Constraints>) -> Result<Decision, Failed> {
+    if parts.is_empty() {
+        return Err(Failed::new(
+            FailureReason::InvalidConstraint,
+            "every participant left before committing",
+        ));
+    }
+    accord_engine::solve(&parts).map_err(engine_failure)
+}
+
+/// Steps 3 and 4: the buffers and the quota charge for them.
+pub(crate) fn allocate<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static>(
+    owner: &O,
+    decision: &Decision,
+    allocator: &mut dyn CollectionAllocator,
+    ledger: &Ledger<O>,
+    quota: u64,
+) -> Result<(Vec<AllocatedBuffer>, Charge<O>), Failed> {
+    if let Some(l) = &decision.layout {
+        check_size_limits(decision, Some(l.size_bytes))?;
+        // Known before allocating: refuse without touching memory.
+        let total = l
+            .size_bytes
+            .saturating_mul(u64::from(decision.buffer_count));
+        ledger.check(owner, total, quota)?;
+    }
+    let buffers = allocator.allocate(decision)?;
+    // Vendor layouts are only known now: check the real sizes too.
+    let largest = buffers.iter().map(|b| b.size_bytes).max();
+    check_size_limits(decision, largest)?;
+    verify_layout(decision, &buffers, false)?;
+    let total = buffers
+        .iter()
+        .map(|b| b.size_bytes)
+        .fold(0u64, u64::saturating_add);
+    let charge = ledger.charge(owner, total, quota)?;
+    Ok((buffers, charge))
+}
+
+/// The engine's failure, its message guaranteed to name every participant
+/// in conflict.
+fn engine_failure(f: accord_engine::Failure) -> Failed {
+    let missing: Vec<String> = f
+        .participants
+        .iter()
+        .filter(|n| !f.message.contains(n.as_str()))
+        .map(|n| format!("'{n}'"))
+        .collect();
+    let message = if missing.is_empty() {
+        f.message
+    } else {
+        format!(
+            "{} (participants in conflict: {})",
+            f.message,
+            missing.join(", ")
+        )
+    };
+    Failed {
+        reason: f.reason,
+        message,
+    }
+}
+
+fn check_size_limits(decision: &Decision, buffer_bytes: Option<u64>) -> Result<(), Failed> {
+    let Some(bytes) = buffer_bytes else {
+        return Ok(());
+    };
+    if bytes > MAX_BUFFER_BYTES {
+        return Err(Failed::new(
+            FailureReason::TooLarge,
+            format!("one buffer needs {bytes} bytes, the limit is {MAX_BUFFER_BYTES}"),
+        ));
+    }
+    let total = bytes.checked_mul(u64::from(decision.buffer_count));
+    match total {
+        Some(t) if t <= MAX_COLLECTION_BYTES => Ok(()),
+        _ => Err(Failed::new(
+            FailureReason::TooLarge,
+            format!(
+                "{} buffers of {bytes} bytes exceed the collection limit of {MAX_COLLECTION_BYTES} bytes",
+                decision.buffer_count
+            ),
+        )),
+    }
+}

@@ -1,0 +1,110 @@
+//! The `GlobalDispatch`/`Dispatch` impls, one module per interface. They
+//! only dispatch: look up the user data, decode the request (constraint
+//! requests through `wire_constraints.rs`), call
+//! [`Collections`](crate::collections::Collections), post protocol errors
+//! (whose message says what was wrong and what was expected). Outcomes are
+//! encoded as events in `events.rs`.
+
+mod collection;
+mod manager;
+mod token;
+mod wl_buffer;
+
+use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
+use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
+use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
+use smithay::backend::allocator::dmabuf::Dmabuf;
+use wayland_server::backend::ClientId;
+use wayland_server::protocol::wl_buffer::WlBuffer;
+use wayland_server::{DataInit, Dispatch, GlobalDispatch, New, Resource};
+
+use accord_protocol::limits::MAX_CLIENT_OBJECTS;
+
+use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
+use crate::state::{BufferCollectionHandler, BufferCollectionState};
+use crate::wl_buffer::MemfdBuffer;
+
+/// Everything your state must dispatch for the module: what
+/// `delegate_buffer_collection!` and smithay's `delegate_dmabuf!` provide.
+///
+/// Write generic code against it:
+///
+/// ```no_run
+/// use accord_smithay::{backend::memfd::MemfdBackend, BufferCollectionDispatch, BufferCollectionState};
+/// fn accord_global<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) -> BufferCollectionState {
+///     BufferCollectionState::new::<D>(dh, Box::new(MemfdBackend::new()))
+/// }
+/// ```
+pub trait BufferCollectionDispatch:
+    BufferCollectionHandler
+    + GlobalDispatch<WpBufferCollectionManagerV1, ()>
+    + Dispatch<WpBufferCollectionManagerV1, ()>
+    + Dispatch<WpBufferCollectionTokenV1, TokenData>
+    + Dispatch<WpBufferCollectionV1, CollectionData>
+    + Dispatch<WlBuffer, MemfdBuffer>
+    + Dispatch<WlBuffer, Dmabuf>
+    + 'static
+{
+}
+
+impl<D> BufferCollectionDispatch for D where
+    D: BufferCollectionHandler
+        + GlobalDispatch<WpBufferCollectionManagerV1, ()>
+        + Dispatch<WpBufferCollectionManagerV1, ()>
+        + Dispatch<WpBufferCollectionTokenV1, TokenData>
+        + Dispatch<WpBufferCollectionV1, CollectionData>
+        + Dispatch<WlBuffer, MemfdBuffer>
+        + Dispatch<WlBuffer, Dmabuf>
+        + 'static
+{
+}
+
+/// Refuse a new object when the client is at its limit.
+pub(crate) fn check_object_limit<R: Resource>(
+    st: &BufferCollectionState,
+    client: &ClientId,
+    on: &R,
+    code: u32,
+    request: &str,
+) -> bool {
+    if st.objects_of(client) >= MAX_CLIENT_OBJECTS {
+        on.post_error(
+            code,
+            format!(
+                "{}.{request}: already {MAX_CLIENT_OBJECTS} live tokens, handles and \
+                 collections; destroy some first",
+                R::interface().name
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+pub(crate) fn new_token<D: BufferCollectionDispatch>(
+    state: &mut D,
+    client: &ClientId,
+    data_init: &mut DataInit<'_, D>,
+    id: New<WpBufferCollectionTokenV1>,
+    ts: TokenState,
+) -> WpBufferCollectionTokenV1 {
+    let st = state.buffer_collection_state();
+    let t = data_init.init(id, TokenData::new(ts));
+    st.count_object(client, 1);
+    if let TokenState::Live(slot) = ts {
+        st.slots.insert(slot, SlotObject::Token(t.clone()));
+    }
+    t
+}
+
+pub(crate) fn describe(s: Option<TokenState>) -> &'static str {
+    match s {
+        Some(TokenState::Live(_)) => "live",
+        Some(TokenState::Bound) => "already bound",
+        Some(TokenState::Exported) => "already exported",
+        Some(TokenState::Attached) => "already attached to a surface",
+        Some(TokenState::Failed) => "failed",
+        Some(TokenState::Released) => "destroyed",
+        None => "not a token of this module",
+    }
+}

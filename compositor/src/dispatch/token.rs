@@ -1,0 +1,232 @@
+//! `wp_buffer_collection_token_v1`: duplicate, export, name, bind.
+
+use std::time::Instant;
+
+use accord_protocol::limits::{MAX_CLIENT_OBJECTS, MAX_NAME_BYTES, MAX_PARTICIPANTS};
+use accord_protocol::server::wp_buffer_collection_token_v1::{
+    self as token, WpBufferCollectionTokenV1,
+};
+use wayland_server::backend::ClientId;
+use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
+
+use super::{check_object_limit, describe, new_token, BufferCollectionDispatch};
+use crate::collections::{Failed, FailureReason, Misuse};
+use crate::events::{fail_token, wire_reason};
+use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
+use crate::state::BufferCollectionState;
+
+impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData, D>
+    for BufferCollectionState
+{
+    fn request(
+        state: &mut D,
+        client: &Client,
+        resource: &WpBufferCollectionTokenV1,
+        request: token::Request,
+        data: &TokenData,
+        _dh: &DisplayHandle,
+        data_init: &mut DataInit<'_, D>,
+    ) {
+        let cid = client.id();
+        let ts = data.get();
+        let name = request_name(&request);
+        let slot = match (ts, &request) {
+            (_, token::Request::Destroy) => {
+                if let TokenState::Live(slot) = ts {
+                    let st = state.buffer_collection_state();
+                    st.collections.release(slot);
+                    st.slots.remove(&slot);
+                    data.set(TokenState::Released); // `destroyed` must not fail it
+                    crate::state::flush(state);
+                }
+                return;
+            }
+            (TokenState::Live(slot), _) => slot,
+            (TokenState::Failed, _) => {
+                // The client may not have seen `failed` yet: no error, but
+                // new objects inherit the failure (and still count).
+                let creates = matches!(
+                    request,
+                    token::Request::Duplicate { .. } | token::Request::Bind { .. }
+                );
+                if creates
+                    && !check_object_limit(
+                        state.buffer_collection_state(),
+                        &cid,
+                        resource,
+                        token::Error::TooManyObjects as u32,
+                        name,
+                    )
+                {
+                    return;
+                }
+                answer_failed(state, &cid, resource, request, data, data_init);
+                return;
+            }
+            (other, _) => {
+                resource.post_error(
+                    token::Error::InertToken,
+                    format!(
+                        "wp_buffer_collection_token_v1.{name}: the token is {}; only destroy \
+                         is allowed now",
+                        describe(Some(other))
+                    ),
+                );
+                return;
+            }
+        };
+        let st = state.buffer_collection_state();
+        match request {
+            token::Request::Duplicate { token } => {
+                if !check_object_limit(
+                    st,
+                    &cid,
+                    resource,
+                    token::Error::TooManyObjects as u32,
+                    "duplicate",
+                ) {
+                    return;
+                }
+                match st.collections.duplicate(slot) {
+                    Ok(Some(new)) => {
+                        new_token(state, &cid, data_init, token, TokenState::Live(new));
+                    }
+                    Ok(None) => {
+                        new_token(state, &cid, data_init, token, TokenState::Failed);
+                    }
+                    Err(Misuse::TooManyParticipants) => resource.post_error(
+                        token::Error::TooManyParticipants,
+                        format!(
+                            "wp_buffer_collection_token_v1.duplicate: the collection already \
+                             has {MAX_PARTICIPANTS} participant slots"
+                        ),
+                    ),
+                }
+            }
+            token::Request::Export => {
+                if st.objects_of(&cid) >= MAX_CLIENT_OBJECTS {
+                    resource.post_error(
+                        token::Error::TooManyObjects,
+                        format!(
+                            "wp_buffer_collection_token_v1.export: the client already holds \
+                             {MAX_CLIENT_OBJECTS} live tokens, handles and collections"
+                        ),
+                    );
+                    return;
+                }
+                match st.collections.export(slot, cid, Instant::now()) {
+                    Ok(handle) => {
+                        st.slots.remove(&slot);
+                        data.set(TokenState::Exported);
+                        resource.handle(handle);
+                    }
+                    Err(e) => {
+                        // No randomness, no handle: fail the slot.
+                        st.collections
+                            .fail(slot, &format!("no handle (getrandom: {e})"));
+                    }
+                }
+            }
+            token::Request::SetName { name } => {
+                // Null is allowed on the wire only so that parsing cannot
+                // panic; it is a protocol error like an over-long name.
+                let Some(name) = name else {
+                    resource.post_error(
+                        token::Error::InvalidName,
+                        "wp_buffer_collection_token_v1.set_name: null name, expected a string \
+                         of at most 63 bytes",
+                    );
+                    return;
+                };
+                if name.len() > MAX_NAME_BYTES {
+                    resource.post_error(
+                        token::Error::InvalidName,
+                        format!(
+                            "wp_buffer_collection_token_v1.set_name: name of {} bytes, at most \
+                             {MAX_NAME_BYTES} allowed",
+                            name.len()
+                        ),
+                    );
+                    return;
+                }
+                st.collections.set_name(slot, name);
+            }
+            token::Request::SetDispensable => st.collections.set_dispensable(slot),
+            token::Request::Bind { collection } => {
+                st.collections.bind(slot);
+                // The collection takes over the token's count (a bound
+                // token's destruction does not decrement it).
+                data.set(TokenState::Bound);
+                let c = data_init.init(collection, CollectionData::new(Some(slot)));
+                st.slots.insert(slot, SlotObject::Collection(c));
+            }
+            _ => {}
+        }
+        crate::state::flush(state);
+    }
+
+    fn destroyed(
+        state: &mut D,
+        client: ClientId,
+        _resource: &WpBufferCollectionTokenV1,
+        data: &TokenData,
+    ) {
+        let st = state.buffer_collection_state();
+        if data.get() != TokenState::Bound {
+            st.count_object(&client, -1);
+        }
+        // Still live here means the client vanished without destroying it.
+        if let TokenState::Live(slot) = data.get() {
+            st.slots.remove(&slot);
+            st.collections
+                .fail(slot, "its client disconnected before bind");
+            crate::state::flush(state);
+        }
+    }
+}
+
+fn request_name(r: &token::Request) -> &'static str {
+    match r {
+        token::Request::Destroy => "destroy",
+        token::Request::Duplicate { .. } => "duplicate",
+        token::Request::Export => "export",
+        token::Request::SetName { .. } => "set_name",
+        token::Request::SetDispensable => "set_dispensable",
+        token::Request::Bind { .. } => "bind",
+        _ => "request",
+    }
+}
+
+/// Requests on a failed token, as the XML's token description lists them:
+/// new objects are created already failed, export repeats `failed`, the
+/// rest do nothing.
+fn answer_failed<D: BufferCollectionDispatch>(
+    state: &mut D,
+    cid: &ClientId,
+    resource: &WpBufferCollectionTokenV1,
+    request: token::Request,
+    data: &TokenData,
+    data_init: &mut DataInit<'_, D>,
+) {
+    let failed = data.failure().unwrap_or(Failed {
+        reason: FailureReason::ParticipantFailed,
+        message: "the token had already failed".into(),
+    });
+    match request {
+        token::Request::Duplicate { token } => {
+            let t = new_token(state, cid, data_init, token, TokenState::Failed);
+            fail_token(&t, &failed);
+        }
+        token::Request::Bind { collection } => {
+            state.buffer_collection_state().count_object(cid, 1);
+            let c = data_init.init(collection, CollectionData::new(None));
+            if let Some(d) = c.data::<CollectionData>() {
+                d.lock().failed = true;
+            }
+            c.failed(wire_reason(failed.reason), failed.message);
+        }
+        token::Request::Export => fail_token(resource, &failed),
+        // set_name, set_dispensable: nothing to name or spare any more.
+        _ => {}
+    }
+}

@@ -1,0 +1,106 @@
+//! The protocol objects' user data: what a token or a participant's
+//! collection object holds (a slot id and what the object may still do).
+//! The slot's own state lives in [`Collections`](crate::collections::Collections).
+
+use std::sync::{Arc, Mutex};
+
+use accord_engine::Constraints;
+use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
+use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
+
+use crate::collections::{Allocation, Failed, SlotId};
+
+/// The protocol object currently holding a slot.
+#[derive(Debug, Clone)]
+pub(crate) enum SlotObject {
+    Token(WpBufferCollectionTokenV1),
+    Collection(WpBufferCollectionV1),
+}
+
+/// User data of a token.
+///
+/// The module creates it; `delegate_buffer_collection!` names it.
+///
+/// ```no_run
+/// # use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
+/// # use wayland_server::Resource;
+/// # fn demo(token: &WpBufferCollectionTokenV1) {
+/// let ours = token.data::<accord_smithay::TokenData>().is_some();
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct TokenData {
+    pub(crate) state: Mutex<TokenState>,
+    /// Why it failed, passed on to objects made from it afterwards.
+    pub(crate) failure: Mutex<Option<Failed>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenState {
+    Live(SlotId),
+    Bound,
+    Exported,
+    Attached,
+    /// Destroyed by request (released).
+    Released,
+    /// Failed import or failed collection: requests are ignored.
+    Failed,
+}
+
+impl TokenData {
+    pub(crate) fn new(state: TokenState) -> Self {
+        TokenData {
+            state: Mutex::new(state),
+            failure: Mutex::new(None),
+        }
+    }
+    pub(crate) fn get(&self) -> TokenState {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub(crate) fn set(&self, s: TokenState) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = s;
+    }
+    pub(crate) fn failure(&self) -> Option<Failed> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// User data of a participant's collection object.
+///
+/// The module creates it; `delegate_buffer_collection!` names it.
+///
+/// ```no_run
+/// # use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
+/// # use wayland_server::Resource;
+/// # fn demo(collection: &WpBufferCollectionV1) {
+/// let ours = collection.data::<accord_smithay::CollectionData>().is_some();
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct CollectionData {
+    pub(crate) slot: Option<SlotId>,
+    pub(crate) inner: Mutex<CollectionInner>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CollectionInner {
+    pub(crate) pending: Constraints,
+    pub(crate) committed: bool,
+    pub(crate) allocation: Option<Arc<Allocation>>,
+    pub(crate) failed: bool,
+}
+
+impl CollectionData {
+    pub(crate) fn new(slot: Option<SlotId>) -> Self {
+        CollectionData {
+            slot,
+            inner: Mutex::new(CollectionInner::default()),
+        }
+    }
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, CollectionInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

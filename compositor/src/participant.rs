@@ -1,0 +1,76 @@
+//! The compositor as a participant: the constraints it commits for a
+//! surface a token was attached to, and the default names of participants.
+
+use accord_engine::{FormatModifier, Usage};
+use wayland_server::{Client, DisplayHandle};
+
+/// Who holds a slot, for its default participant name (`participant I of
+/// pid N`): the client's process, or its connection when the credentials
+/// cannot be read.
+pub(crate) fn holder(client: &Client, dh: &DisplayHandle) -> String {
+    match client.get_credentials(dh) {
+        Ok(c) => format!("pid {}", c.pid),
+        Err(_) => format!("client {:?}", client.id()),
+    }
+}
+
+/// The compositor's own constraints for a surface: sample what the
+/// renderer imports; scanout when planes are offered.
+pub(crate) fn compositor_constraints(
+    renderer: Vec<FormatModifier>,
+    scanout: &[FormatModifier],
+) -> accord_engine::Constraints {
+    let mut usage = Usage::SAMPLE;
+    if !scanout.is_empty() {
+        usage |= Usage::SCANOUT;
+    }
+    let formats = renderer
+        .into_iter()
+        .map(|mut f| {
+            f.scanout = scanout
+                .iter()
+                .any(|s| s.format == f.format && s.modifier == f.modifier);
+            f
+        })
+        .collect();
+    accord_engine::Constraints {
+        usage,
+        formats,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use accord_engine::MOD_LINEAR;
+
+    fn pair(format: u32) -> FormatModifier {
+        FormatModifier {
+            format,
+            modifier: MOD_LINEAR,
+            scanout: false,
+        }
+    }
+
+    #[test]
+    fn compositor_samples_without_planes() {
+        let c = compositor_constraints(vec![pair(1), pair(2)], &[]);
+        assert_eq!(c.usage, Usage::SAMPLE);
+        assert!(c.formats.iter().all(|f| !f.scanout));
+    }
+
+    #[test]
+    fn planes_add_scanout_and_mark_their_pairs() {
+        let c = compositor_constraints(vec![pair(1), pair(2)], &[pair(2), pair(3)]);
+        assert_eq!(c.usage, Usage::SAMPLE | Usage::SCANOUT);
+        assert_eq!(
+            c.formats
+                .iter()
+                .map(|f| (f.format, f.scanout))
+                .collect::<Vec<_>>(),
+            vec![(1, false), (2, true)],
+            "renderer formats only; plane-only pairs are not added"
+        );
+    }
+}

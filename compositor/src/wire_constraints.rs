@@ -1,0 +1,203 @@
+//! The constraint requests of `wp_buffer_collection_v1`, decoded and
+//! checked into the engine's [`Constraints`](accord_engine::Constraints).
+//! Every client-supplied number is bounded here; a broken rule is the
+//! protocol error the XML names, with a message under libwayland's
+//! 127-byte cut.
+
+use accord_engine::{BufferCounts, Usage};
+use accord_protocol::limits::{
+    MAX_BUFFERS, MAX_DEVICES, MAX_FORMAT_PAIRS, MAX_FORMAT_PAIRS_PER_REQUEST,
+};
+use accord_protocol::server::wp_buffer_collection_v1 as coll;
+use accord_vocabulary::codec;
+use wayland_server::WEnum;
+
+/// The request's name, for error messages.
+pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
+    match r {
+        coll::Request::SetUsage { .. } => "set_usage",
+        coll::Request::AddFormats { .. } => "add_formats",
+        coll::Request::SetSizeRange { .. } => "set_size_range",
+        coll::Request::SetSizeAlignment { .. } => "set_size_alignment",
+        coll::Request::SetStride { .. } => "set_stride",
+        coll::Request::SetAlignment { .. } => "set_alignment",
+        coll::Request::SetMaxBytes { .. } => "set_max_bytes",
+        coll::Request::SetBufferCounts { .. } => "set_buffer_counts",
+        coll::Request::SetMemoryFlags { .. } => "set_memory_flags",
+        coll::Request::SetDevices { .. } => "set_devices",
+        _ => "request",
+    }
+}
+
+type ConstraintError = (coll::Error, String);
+
+fn invalid(msg: String) -> ConstraintError {
+    (coll::Error::InvalidValue, msg)
+}
+
+fn nonzero(request: &str, what: &str, v: u32) -> Result<u32, ConstraintError> {
+    if v == 0 {
+        Err(invalid(format!(
+            "{request}: {what} is 0; alignments are at least 1 (1 = none)"
+        )))
+    } else {
+        Ok(v)
+    }
+}
+
+fn range(request: &str, what: &str, min: u32, max: u32) -> Result<(), ConstraintError> {
+    if max != 0 && max < min {
+        Err(invalid(format!(
+            "{request}: maximum {what} {max} is below the minimum {min} (0 = no limit)"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Apply one double-buffered constraint request to the pending state.
+pub(crate) fn apply_constraint(
+    c: &mut accord_engine::Constraints,
+    request: coll::Request,
+) -> Result<(), ConstraintError> {
+    match request {
+        coll::Request::SetUsage { usage } => {
+            let bits = match usage {
+                WEnum::Value(u) => u.bits(),
+                WEnum::Unknown(b) => b,
+            };
+            if bits & !Usage::ALL.0 != 0 {
+                return Err(invalid(format!(
+                    "set_usage: unknown usage bits {:#x}; defined bits are {:#x}",
+                    bits & !Usage::ALL.0,
+                    Usage::ALL.0
+                )));
+            }
+            c.usage = Usage(bits);
+        }
+        coll::Request::AddFormats { pairs } => {
+            // One message per broken rule: libwayland-server cuts error
+            // messages at 127 bytes.
+            let broken = match codec::format_entries(&pairs) {
+                Err(ragged) => Some(ragged.to_string()),
+                Ok(entries) if entries > MAX_FORMAT_PAIRS_PER_REQUEST => Some(format!(
+                    "{entries} entries; at most {MAX_FORMAT_PAIRS_PER_REQUEST} entries per request"
+                )),
+                Ok(entries) if c.formats.len() + entries > MAX_FORMAT_PAIRS => Some(format!(
+                    "{entries} more after {} pairs; at most {MAX_FORMAT_PAIRS} in total",
+                    c.formats.len()
+                )),
+                Ok(_) => None,
+            };
+            if let Some(broken) = broken {
+                return Err((
+                    coll::Error::InvalidFormatTable,
+                    format!("add_formats: {broken}"),
+                ));
+            }
+            c.formats
+                .extend(codec::decode_format_table(&pairs).into_iter().flatten());
+        }
+        coll::Request::SetSizeRange {
+            min_width,
+            min_height,
+            max_width,
+            max_height,
+        } => {
+            let (min_w, min_h) = (min_width.max(1), min_height.max(1));
+            range("set_size_range", "width", min_w, max_width)?;
+            range("set_size_range", "height", min_h, max_height)?;
+            c.min_size = (min_w, min_h);
+            c.max_size = (max_width, max_height);
+        }
+        coll::Request::SetSizeAlignment {
+            width_alignment,
+            height_alignment,
+        } => {
+            c.size_alignment = (
+                nonzero("set_size_alignment", "width_alignment", width_alignment)?,
+                nonzero("set_size_alignment", "height_alignment", height_alignment)?,
+            );
+        }
+        coll::Request::SetStride {
+            min_stride,
+            max_stride,
+            stride_alignment,
+        } => {
+            range("set_stride", "stride", min_stride, max_stride)?;
+            c.stride_alignment = nonzero("set_stride", "stride_alignment", stride_alignment)?;
+            c.min_stride = min_stride;
+            c.max_stride = max_stride;
+        }
+        coll::Request::SetAlignment {
+            offset_alignment,
+            base_alignment,
+        } => {
+            c.offset_alignment = nonzero("set_alignment", "offset_alignment", offset_alignment)?;
+            c.base_alignment = nonzero("set_alignment", "base_alignment", base_alignment)?;
+        }
+        coll::Request::SetMaxBytes {
+            max_bytes_hi,
+            max_bytes_lo,
+        } => {
+            c.max_bytes = codec::join_u64(max_bytes_hi, max_bytes_lo);
+        }
+        coll::Request::SetBufferCounts {
+            camping,
+            dedicated_slack,
+            shared_slack,
+            min,
+            max,
+        } => {
+            for (what, v) in [
+                ("camping", camping),
+                ("dedicated_slack", dedicated_slack),
+                ("shared_slack", shared_slack),
+                ("min", min),
+                ("max", max),
+            ] {
+                if v > MAX_BUFFERS {
+                    return Err(invalid(format!(
+                        "set_buffer_counts: {what} is {v}; a collection has at most \
+                         {MAX_BUFFERS} buffers"
+                    )));
+                }
+            }
+            range("set_buffer_counts", "count", min, max)?;
+            c.buffers = BufferCounts {
+                camping,
+                dedicated_slack,
+                shared_slack,
+                min,
+                max,
+            };
+        }
+        coll::Request::SetMemoryFlags { flags } => {
+            let bits = match flags {
+                WEnum::Value(f) => f.bits(),
+                WEnum::Unknown(b) => b,
+            };
+            if bits & !coll::MemoryFlags::all().bits() != 0 {
+                return Err(invalid(format!(
+                    "set_memory_flags: unknown bits {bits:#x}; only contiguous (0x1) is defined"
+                )));
+            }
+            c.contiguous = bits & coll::MemoryFlags::Contiguous.bits() != 0;
+        }
+        coll::Request::SetDevices { devices } => match codec::decode_devices(&devices) {
+            Ok(list) if list.len() <= MAX_DEVICES => c.devices = list,
+            _ => {
+                return Err((
+                    coll::Error::InvalidDeviceList,
+                    format!(
+                        "set_devices: array of {} bytes; expected a multiple of 8 bytes with at \
+                         most {MAX_DEVICES} entries",
+                        devices.len()
+                    ),
+                ))
+            }
+        },
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! Accord's JSON scenario format: the front end of `accord solve`, reused
+//! by the fuzz targets, the tests and cost-table files. It turns text into
+//! the engine's [`Constraints`] and [`Policy`] and outcomes back into JSON;
+//! `accord-engine` itself reads no JSON.
+//!
+//! ```json
+//! {"description": "optional", "expect": {"ignored": "by the solver"},
+//!  "costs": [{"format": "NV12", "modifier": "LINEAR", "usage": ["scanout"], "cost": 10}],
+//!  "participants": [
+//!   {"name": "decoder", "usage": ["video_decode"],
+//!    "formats": [{"format": "NV12", "modifiers": ["0x0100000000000002", "LINEAR"], "scanout": false}],
+//!    "min_size": [1920, 1080], "max_size": [4096, 2160], "size_alignment": [16, 16],
+//!    "stride_alignment": 64, "offset_alignment": 4096, "base_alignment": 4096,
+//!    "min_stride": 0, "max_stride": 16384, "max_bytes": 0,
+//!    "buffers": {"camping": 2, "dedicated_slack": 0, "shared_slack": 1, "min": 0, "max": 0},
+//!    "contiguous": false, "devices": [57856, "226:128"], "dispensable": false}]}
+//! ```
+//! Only `name` and `formats` are required; `modifiers` defaults to
+//! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
+//! refused, and errors carry the path of the offending field
+//! (`participants[1].formats[0].format: unknown fourcc "NV13"`).
+//!
+//! An optional top-level `provenance` says where the numbers come from
+//! ([`provenance()`]): `{"kind": "hand-written", "source": "<citation>"}`
+//! (driver code, a datasheet), or `{"kind": "captured", "source":
+//! "<capture file>", "participant": "<name>", "plane": "primary"}` for a
+//! participant taken from `accord info --json` in the real-kernel tier.
+//! The solver ignores it; the example scenarios must all have one.
+//!
+//! Where things live: `de` reads single values and bounded lists in the
+//! format's words, `raw` holds the serde-derived shapes and turns them into
+//! the engine's types, `provenance` reads the `provenance` field, `output`
+//! writes the JSON of outcomes. Reading is two passes: the text into a
+//! `serde_json::Value` (syntax errors, with line and column; a repeated key
+//! keeps its last value), then the value into the derived shapes under
+//! `serde_path_to_error` (the field path of any error). The second pass
+//! goes the way a reader does, and reports the first error it meets: the
+//! top-level keys, `description`, `provenance`, the participants (in each
+//! object, its fields in key order, then the required ones), `costs`.
+
+mod de;
+mod output;
+mod provenance;
+mod raw;
+
+use accord_engine::{Constraints, Policy};
+use serde::Deserialize;
+use serde_json::Value;
+
+pub use output::{decision_to_json, failure_to_json, modifier_hex, outcome_to_json};
+pub use provenance::Provenance;
+
+/// Most participants a scenario may list.
+pub const MAX_PARTICIPANTS: usize = 4096;
+/// Most (format, modifier) pairs per participant, after expansion.
+pub const MAX_PAIRS: usize = 65536;
+/// Most devices per participant and cost-table entries.
+pub const MAX_ENTRIES: usize = 4096;
+
+/// Bad input: the path of the offending field and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// E.g. `participants[1].formats[0].format`; empty for the whole input.
+    pub path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+type Result<T> = std::result::Result<T, ScenarioError>;
+
+fn err<T>(path: &str, message: impl Into<String>) -> Result<T> {
+    Err(ScenarioError {
+        path: path.to_string(),
+        message: message.into(),
+    })
+}
+
+/// First pass: the text as JSON.
+fn parse_json(s: &str) -> Result<Value> {
+    serde_json::from_str(s).or_else(|e| {
+        err(
+            "",
+            format!(
+                "invalid JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// Second pass: `v` as `T`, with the path of the first error. serde's
+/// message for an unknown field is put in the format's words, at the path
+/// of the object that has it.
+fn read<'a, T: Deserialize<'a>>(v: &'a Value) -> Result<T> {
+    read_at(v, "")
+}
+
+/// [`read`] for the value found at `at` (a path, `""` for the top).
+fn read_at<'a, T: Deserialize<'a>>(v: &'a Value, at: &str) -> Result<T> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let mut segments: Vec<String> = e.path().iter().map(ToString::to_string).collect();
+        let inner = e.into_inner().to_string();
+        let message = match de::unknown_field(&inner) {
+            Some(m) => {
+                segments.pop(); // the unknown key itself
+                m
+            }
+            None => inner,
+        };
+        let mut path = at.to_string();
+        for s in segments {
+            if !path.is_empty() && !s.starts_with('[') {
+                path.push('.');
+            }
+            path.push_str(&s);
+        }
+        ScenarioError { path, message }
+    })
+}
+
+/// Parse a scenario into participants and a policy (its optional `costs`).
+pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
+    let v = parse_json(s)?;
+    // In the order a reader goes: the top level's keys, `description`,
+    // `provenance`, the participants, then `costs`.
+    read::<de::Obj<raw::TopLevel>>(&v)?;
+    let field = |key| v.get(key).filter(|f| !f.is_null());
+    if let Some(d) = field("description") {
+        read_at::<de::Text>(d, "description")?;
+    }
+    if let Some(p) = field("provenance") {
+        provenance::check(p)?;
+    }
+    let de::Obj(scenario) = read::<de::Obj<raw::RawScenario>>(&v)?;
+    let participants = scenario.participants()?;
+    let policy = match field("costs") {
+        Some(c) => raw::policy(read_at(c, "costs")?, "costs")?,
+        None => Policy::default(),
+    };
+    Ok((participants, policy))
+}
+
+/// A scenario's `provenance`, `None` when it has none. Errors as
+/// [`parse`]'s (which checks it too).
+pub fn provenance(s: &str) -> Result<Option<Provenance>> {
+    let v = parse_json(s)?;
+    let Some(map) = v.as_object() else {
+        return err("", "expected an object");
+    };
+    map.get("provenance")
+        .filter(|p| !p.is_null())
+        .map(provenance::check)
+        .transpose()
+}
+
+/// Parse a cost table: a JSON list of `{format, modifier, usage, cost}`
+/// (or an object with such a list under `"costs"`). `format` is a fourcc
+/// name or `"*"`, `modifier` is `LINEAR`, `INVALID`, hex or `"*"`, `usage`
+/// a list of usage names (optional), `cost` an integer.
+pub fn parse_policy(s: &str) -> Result<Policy> {
+    let v = parse_json(s)?;
+    if v.is_object() {
+        let raw::CostsFile { costs } = read(&v)?;
+        let Some(costs) = costs else {
+            return err("costs", "required field is missing");
+        };
+        return raw::policy(costs, "costs");
+    }
+    raw::policy(read(&v)?, "")
+}
+
+/// `Policy::from_json`: the engine's [`Policy`] read from a cost-table
+/// file ([`parse_policy`]). Bring the trait into scope to call it.
+///
+/// ```
+/// use accord_scenario::PolicyJson;
+/// let p = accord_engine::Policy::from_json(r#"[{"format": "*", "modifier": "LINEAR", "cost": 1}]"#).unwrap();
+/// assert_eq!(p.costs[0].modifier, Some(accord_engine::MOD_LINEAR));
+/// let e = accord_engine::Policy::from_json(r#"[{"format": "NV13", "cost": 1}]"#).unwrap_err();
+/// assert_eq!(e.to_string(), "[0].format: unknown fourcc \"NV13\"");
+/// ```
+pub trait PolicyJson: Sized {
+    /// See [`parse_policy`].
+    fn from_json(s: &str) -> Result<Self>;
+}
+
+impl PolicyJson for Policy {
+    fn from_json(s: &str) -> Result<Policy> {
+        parse_policy(s)
+    }
+}

@@ -1,0 +1,64 @@
+//! The JSON form of the engine's outcomes: what `accord solve` prints, one
+//! object per scenario.
+
+use accord_engine::formats::{self, modifier_name};
+use accord_engine::{Decision, Failure};
+use serde_json::{json, Value};
+
+/// `"0x0100000000000002"`: the JSON form of a modifier.
+pub fn modifier_hex(m: u64) -> String {
+    format!("{m:#018x}")
+}
+
+/// The JSON form of a decision (`"ok": true`).
+pub fn decision_to_json(d: &Decision) -> Value {
+    let mut v = json!({
+        "ok": true,
+        "format": formats::name(d.format),
+        "modifier": modifier_hex(d.modifier),
+        "modifier_name": modifier_name(d.modifier),
+        "width": d.width,
+        "height": d.height,
+        "buffer_count": d.buffer_count,
+        "usage": d.usage.names().collect::<Vec<_>>(),
+        "stride_alignment": d.stride_alignment,
+        "offset_alignment": d.offset_alignment,
+        "base_alignment": d.base_alignment,
+        "min_stride": d.min_stride,
+        "max_stride": d.max_stride,
+        "max_bytes": d.max_bytes,
+        "contiguous": d.contiguous,
+        "devices": d.devices,
+        "scanout": d.scanout,
+        "alternatives": d.alternatives.iter().map(|a| json!({
+            "format": formats::name(a.format),
+            "modifier": modifier_hex(a.modifier),
+            "scanout": a.scanout,
+        })).collect::<Vec<_>>(),
+    });
+    if let Some(l) = &d.layout {
+        v["layout"] = json!({
+            "planes": l.planes.iter().map(|p| json!({"offset": p.offset, "stride": p.stride})).collect::<Vec<_>>(),
+            "size_bytes": l.size_bytes,
+        });
+    }
+    v
+}
+
+/// The JSON form of a failure (`"ok": false`).
+pub fn failure_to_json(f: &Failure) -> Value {
+    json!({
+        "ok": false,
+        "reason": f.reason.as_str(),
+        "message": f.message,
+        "participants": f.participants,
+    })
+}
+
+/// The JSON form of either outcome.
+pub fn outcome_to_json(r: &std::result::Result<Decision, Failure>) -> Value {
+    match r {
+        Ok(d) => decision_to_json(d),
+        Err(f) => failure_to_json(f),
+    }
+}

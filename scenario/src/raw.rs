@@ -1,0 +1,222 @@
+//! The scenario and cost-table shapes as serde derives (unknown fields
+//! refused), and their conversion into the engine's [`Constraints`] and
+//! [`Policy`]: defaults, required fields, and the checks that span fields.
+
+use accord_engine::{
+    BufferCounts, Constraints, CostEntry, FormatModifier, Policy, Usage, MOD_LINEAR,
+};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use crate::de::{
+    Device, Flag, Fourcc, FourccOrAny, List, ListWords, Modifier, ModifierOrAny, Obj, Size, Text,
+    UsageList, U32, U64,
+};
+use crate::{err, Result, MAX_ENTRIES, MAX_PAIRS, MAX_PARTICIPANTS};
+
+pub(crate) struct ParticipantWords;
+impl ListWords for ParticipantWords {
+    const MAX: usize = MAX_PARTICIPANTS;
+}
+
+pub(crate) struct PairWords;
+impl ListWords for PairWords {
+    const MAX: usize = MAX_PAIRS;
+}
+
+pub(crate) struct EntryWords;
+impl ListWords for EntryWords {
+    const MAX: usize = MAX_ENTRIES;
+}
+
+pub(crate) struct CostWords;
+impl ListWords for CostWords {
+    const MAX: usize = MAX_ENTRIES;
+    const NOT_A_LIST: &'static str = "expected a list of {format, modifier, usage, cost}";
+    fn too_long(_: usize) -> String {
+        format!("at most {MAX_ENTRIES} entries allowed")
+    }
+}
+
+pub(crate) type CostList = List<Obj<RawCost>, CostWords>;
+
+/// The keys of a scenario's top level, their values unread: the first
+/// check of [`crate::parse`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read for the keys only
+pub(crate) struct TopLevel {
+    participants: Option<IgnoredAny>,
+    costs: Option<IgnoredAny>,
+    description: Option<IgnoredAny>,
+    expect: Option<IgnoredAny>,
+    provenance: Option<IgnoredAny>,
+}
+
+/// The participants of a scenario. The other top-level fields are read on
+/// their own, after them or before ([`crate::parse`]).
+#[derive(Deserialize)]
+pub(crate) struct RawScenario {
+    participants: Option<List<Obj<RawParticipant>, ParticipantWords>>,
+}
+
+/// A cost table given as an object: `{"costs": [...]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CostsFile {
+    pub costs: Option<CostList>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParticipant {
+    name: Option<Text>,
+    usage: Option<UsageList>,
+    formats: Option<List<Obj<RawFormat>, PairWords>>,
+    min_size: Option<Size>,
+    max_size: Option<Size>,
+    size_alignment: Option<Size>,
+    stride_alignment: Option<U32>,
+    offset_alignment: Option<U32>,
+    base_alignment: Option<U32>,
+    min_stride: Option<U32>,
+    max_stride: Option<U32>,
+    max_bytes: Option<U64>,
+    buffers: Option<Obj<RawBuffers>>,
+    contiguous: Option<Flag>,
+    devices: Option<List<Device, EntryWords>>,
+    dispensable: Option<Flag>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFormat {
+    format: Option<Fourcc>,
+    modifiers: Option<List<Modifier, PairWords>>,
+    scanout: Option<Flag>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuffers {
+    camping: Option<U32>,
+    dedicated_slack: Option<U32>,
+    shared_slack: Option<U32>,
+    min: Option<U32>,
+    max: Option<U32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCost {
+    format: Option<FourccOrAny>,
+    modifier: Option<ModifierOrAny>,
+    usage: Option<UsageList>,
+    cost: Option<U32>,
+}
+
+fn missing<T>(path: &str) -> Result<T> {
+    err(path, "required field is missing")
+}
+
+impl RawScenario {
+    /// The participants: at least one.
+    pub(crate) fn participants(self) -> Result<Vec<Constraints>> {
+        let Some(List(list, _)) = self.participants else {
+            return missing("participants");
+        };
+        if list.is_empty() {
+            return err("participants", "at least one participant is required");
+        }
+        list.into_iter()
+            .enumerate()
+            .map(|(i, Obj(p))| p.into_constraints(&format!("participants[{i}]")))
+            .collect()
+    }
+}
+
+impl RawParticipant {
+    fn into_constraints(self, path: &str) -> Result<Constraints> {
+        let d = Constraints::default();
+        let Some(Text(name)) = self.name else {
+            return missing(&format!("{path}.name"));
+        };
+        let formats_path = format!("{path}.formats");
+        let Some(List(entries, _)) = self.formats else {
+            return missing(&formats_path);
+        };
+        let mut formats = Vec::new();
+        for (i, Obj(e)) in entries.into_iter().enumerate() {
+            let Some(Fourcc(format)) = e.format else {
+                return missing(&format!("{formats_path}[{i}].format"));
+            };
+            let scanout = e.scanout.is_some_and(|f| f.0);
+            let modifiers = match e.modifiers {
+                None => vec![MOD_LINEAR],
+                Some(List(m, _)) => m.into_iter().map(|m| m.0).collect(),
+            };
+            formats.extend(modifiers.into_iter().map(|modifier| FormatModifier {
+                format,
+                modifier,
+                scanout,
+            }));
+            if formats.len() > MAX_PAIRS {
+                return err(
+                    &formats_path,
+                    format!("more than {MAX_PAIRS} (format, modifier) pairs"),
+                );
+            }
+        }
+        let u32_or = |v: Option<U32>, default: u32| v.map_or(default, |v| v.0);
+        let size_or = |v: Option<Size>, default| v.map_or(default, |v| v.0);
+        let buffers = self
+            .buffers
+            .map_or(BufferCounts::default(), |Obj(b)| BufferCounts {
+                camping: u32_or(b.camping, 0),
+                dedicated_slack: u32_or(b.dedicated_slack, 0),
+                shared_slack: u32_or(b.shared_slack, 0),
+                min: u32_or(b.min, 0),
+                max: u32_or(b.max, 0),
+            });
+        Ok(Constraints {
+            usage: self.usage.map_or(Usage::empty(), |u| u.0),
+            formats,
+            min_size: size_or(self.min_size, d.min_size),
+            max_size: size_or(self.max_size, d.max_size),
+            size_alignment: size_or(self.size_alignment, d.size_alignment),
+            stride_alignment: u32_or(self.stride_alignment, d.stride_alignment),
+            offset_alignment: u32_or(self.offset_alignment, d.offset_alignment),
+            base_alignment: u32_or(self.base_alignment, d.base_alignment),
+            min_stride: u32_or(self.min_stride, d.min_stride),
+            max_stride: u32_or(self.max_stride, d.max_stride),
+            max_bytes: self.max_bytes.map_or(d.max_bytes, |v| v.0),
+            buffers,
+            contiguous: self.contiguous.is_some_and(|f| f.0),
+            devices: self
+                .devices
+                .map_or_else(Vec::new, |List(d, _)| d.into_iter().map(|d| d.0).collect()),
+            dispensable: self.dispensable.is_some_and(|f| f.0),
+            name,
+        })
+    }
+}
+
+/// The policy of a cost list found at `path` (`""` for a bare list).
+pub(crate) fn policy(List(list, _): CostList, path: &str) -> Result<Policy> {
+    let costs = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, Obj(e))| {
+            let Some(U32(cost)) = e.cost else {
+                return missing(&format!("{path}[{i}].cost"));
+            };
+            Ok(CostEntry {
+                format: e.format.and_then(|f| f.0),
+                modifier: e.modifier.and_then(|m| m.0),
+                usage: e.usage.map_or(Usage::empty(), |u| u.0),
+                cost,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Policy { costs })
+}
