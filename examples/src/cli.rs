@@ -46,10 +46,10 @@ pub fn parse_window_size(s: &str) -> Result<Size, String> {
     }
 }
 
-/// The entries of a `clap` help text (`Arguments:` and `Options:`
-/// sections, short or long form) as (argument, description) pairs: the
-/// argument is its first line up to two spaces (`-h, --help`,
-/// `--size <WxH>`, `[FILE]...`), the description the rest of the entry
+/// The entries of a `clap` help text (`Commands:`, `Arguments:` and
+/// `Options:` sections, short or long form) as (name, description) pairs:
+/// the name is an entry's first line up to two spaces (`solve`,
+/// `-h, --help`, `--size <WxH>`, `<FILE>...`), the description the rest of the entry
 /// without clap's own `[default: ..]` / `[possible values: ..]` notes.
 pub fn help_entries(help: &str) -> Vec<(String, String)> {
     let mut entries: Vec<(String, String)> = Vec::new();
@@ -65,8 +65,9 @@ pub fn help_entries(help: &str) -> Vec<(String, String)> {
         if !in_list || text.is_empty() {
             continue;
         }
-        let starts_entry = indent <= 6 && text.starts_with(['-', '[', '<']);
-        if starts_entry {
+        // clap indents an entry by 2 (or 6: a long flag without a short
+        // one) and the rest of its description further.
+        if indent <= 6 {
             let (arg, rest) = text.split_once("  ").unwrap_or((text, ""));
             entries.push((arg.to_owned(), rest.trim().to_owned()));
         } else if let Some((_, description)) = entries.last_mut() {
@@ -88,7 +89,8 @@ pub fn help_entries(help: &str) -> Vec<(String, String)> {
 }
 
 /// What is wrong with `help` as documentation of `flags` (each a long
-/// flag like `--size`, or a positional's value name like `FILE`): each
+/// flag like `--size`, a positional's value name like `FILE`, or a
+/// subcommand): each
 /// flag must have an entry, and each entry (these and clap's own) a
 /// description. Empty when all is well.
 pub fn help_problems(help: &str, flags: &[&str]) -> Vec<String> {
@@ -145,6 +147,10 @@ About
 
 Usage: x [OPTIONS] [FILE]...
 
+Commands:
+  run   Run it
+  help  Print this message or the help of the given subcommand(s)
+
 Arguments:
   [FILE]...  Files to read
 
@@ -154,8 +160,15 @@ Options:
   -h, --help        Print help
 ";
         assert_eq!(
-            help_problems(short, &["--size", "FILE", "--bare", "--gone"]),
-            ["--gone is not listed", "--bare <N> has no description"]
+            help_problems(
+                short,
+                &["run", "--size", "FILE", "--bare", "--gone", "Usage"]
+            ),
+            [
+                "--gone is not listed",
+                "Usage is not listed",
+                "--bare <N> has no description"
+            ]
         );
         let long = "\
 Options:
