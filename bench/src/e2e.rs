@@ -49,14 +49,6 @@ pub enum Paging {
 impl Paging {
     pub const LAZY_FLAG: &'static str = "--lazy";
 
-    pub fn parse(args: &[String]) -> Paging {
-        if args.iter().any(|a| a == Self::LAZY_FLAG) {
-            Paging::Lazy
-        } else {
-            Paging::Populate
-        }
-    }
-
     /// Prefault `map` for `how` unless lazy.
     fn prepare(self, map: &Mapping<'_>, how: Populate) -> Result<(), String> {
         match self {
@@ -86,13 +78,6 @@ impl Mode {
             Mode::AfterAll => "--after-all",
             Mode::Concurrent => "--concurrent",
         }
-    }
-
-    pub fn parse(args: &[String]) -> Mode {
-        [Mode::AfterAll, Mode::Concurrent]
-            .into_iter()
-            .find(|m| args.iter().any(|a| a == m.flag()))
-            .unwrap_or(Mode::Pipeline)
     }
 
     /// Whether the producer tells the consumer once it wrote buffer `i`

@@ -10,97 +10,158 @@ mod solve;
 mod stats;
 mod wl;
 
-use std::path::Path;
+use std::path::PathBuf;
 
-const USAGE: &str = "usage:
-  accord-bench e2e [--pairs N] [--warmup N] [--after-all|--concurrent] [--lazy]
-      A (Accord) vs B (wl_shm), alternating; the consumer reads each buffer once
-      the producer wrote it (default), after all, or at once, racing the writes
-      (no notifications); every client prefaults a buffer before touching it
-      (MADV_POPULATE_*) unless --lazy (one page fault per first touch)
-  accord-bench scale [--clients N] [--collections N] [--extra N]
-  accord-bench solve [--samples N]
-      P1: engine solve time, friendly input (16-pair core) and worst case
-      (every participant lists the same pairs), random subsets, sweeps
-internal: accord-bench serve [--shm] | accord-bench consumer SOCKET [MODE]";
+use clap::{Args, Parser, Subcommand};
 
-fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(default),
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{name} needs a number\n{USAGE}")),
-    }
+/// Accord's benchmarks: engine solve time (P1), end to end against wl_shm
+/// (P2) with round trips (P3), and negotiation latency and memory at scale
+/// (P5). BENCHMARKS.md says what each measures.
+#[derive(Parser, Debug)]
+#[command(name = "accord-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn check_flags(args: &[String], known: &[&str]) -> Result<(), String> {
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        if !known.contains(&a.as_str()) {
-            return Err(format!("unknown argument {a:?}\n{USAGE}"));
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// P2, P3: A (Accord) vs B (wl_shm), alternating, in three processes;
+    /// then one A and one B run through relays that count round trips.
+    E2e {
+        /// Measured A/B pairs (0 counts as 1).
+        #[arg(long, value_name = "N", default_value_t = 40)]
+        pairs: usize,
+        /// Unmeasured A/B pairs before them.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        warmup: usize,
+        #[command(flatten)]
+        mode: ModeArgs,
+        /// Take one page fault per first touch instead of prefaulting each
+        /// buffer before touching it (MADV_POPULATE_WRITE / _READ).
+        #[arg(long)]
+        lazy: bool,
+    },
+    /// P5: negotiation latency and compositor memory with many clients and
+    /// live collections.
+    Scale {
+        /// Client connections.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        clients: usize,
+        /// Collections kept live, spread over the clients.
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        collections: usize,
+        /// Timed negotiations (create, allocate, release) once all are live.
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        extra: usize,
+    },
+    /// P1: engine solve time, friendly input (16-pair core) and worst case
+    /// (every participant lists the same pairs), random subsets, sweeps.
+    Solve {
+        /// Timed samples per case (0 counts as 1).
+        #[arg(long, value_name = "N", default_value_t = 31)]
+        samples: usize,
+    },
+    /// Internal: the compositor process of `e2e` and `scale` (commands on
+    /// stdin, replies on stdout).
+    Serve {
+        /// Also run the reference compositor (headless, with wl_shm), which
+        /// `e2e` times both A and B against.
+        #[arg(long)]
+        shm: bool,
+    },
+    /// Internal: the consumer process of `e2e`, driven over stdin/stdout.
+    Consumer {
+        /// The compositor's socket.
+        #[arg(value_name = "SOCKET")]
+        socket: PathBuf,
+        #[command(flatten)]
+        mode: ModeArgs,
+        /// One page fault per first touch (as `e2e --lazy`).
+        #[arg(long)]
+        lazy: bool,
+    },
+}
+
+/// When the consumer reads the pages the producer writes (one of these at
+/// most; the default is --pipeline).
+#[derive(Args, Debug)]
+#[group(multiple = false)]
+struct ModeArgs {
+    /// The consumer reads buffer i once the producer wrote it, as a
+    /// pipeline does (the default).
+    #[arg(long)]
+    pipeline: bool,
+    /// The consumer reads all buffers once the producer wrote all of them.
+    #[arg(long)]
+    after_all: bool,
+    /// The consumer reads all buffers as soon as it holds them, racing the
+    /// producer's writes (the producer tells it nothing).
+    #[arg(long)]
+    concurrent: bool,
+}
+
+impl ModeArgs {
+    fn mode(&self) -> e2e::Mode {
+        if self.after_all {
+            e2e::Mode::AfterAll
+        } else if self.concurrent {
+            e2e::Mode::Concurrent
+        } else {
+            e2e::Mode::Pipeline
         }
-        it.next();
     }
-    Ok(())
 }
 
-fn main_result() -> Result<(), String> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let rest = args.get(1..).unwrap_or(&[]);
+fn paging(lazy: bool) -> e2e::Paging {
+    if lazy {
+        e2e::Paging::Lazy
+    } else {
+        e2e::Paging::Populate
+    }
+}
+
+fn main_result(command: Command) -> Result<(), String> {
     if matches!(
-        args.first().map(String::as_str),
-        Some("e2e" | "scale" | "solve")
+        command,
+        Command::E2e { .. } | Command::Scale { .. } | Command::Solve { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
-    match args.first().map(String::as_str) {
-        Some("e2e") => {
-            let mode = e2e::Mode::parse(rest);
-            let paging = e2e::Paging::parse(rest);
-            let rest: Vec<String> = rest
-                .iter()
-                .filter(|a| *a != mode.flag() && *a != e2e::Paging::LAZY_FLAG)
-                .cloned()
-                .collect();
-            let rest = &rest[..];
-            check_flags(rest, &["--pairs", "--warmup"])?;
-            e2e::run(&e2e::Options {
-                mode,
-                paging,
-                pairs: flag(rest, "--pairs", 40)?.max(1),
-                warmup: flag(rest, "--warmup", 5)?,
-            })
+    match command {
+        Command::E2e {
+            pairs,
+            warmup,
+            mode,
+            lazy,
+        } => e2e::run(&e2e::Options {
+            mode: mode.mode(),
+            paging: paging(lazy),
+            pairs: pairs.max(1),
+            warmup,
+        }),
+        Command::Scale {
+            clients,
+            collections,
+            extra,
+        } => scale::run(&scale::Options {
+            clients,
+            collections,
+            extra,
+        }),
+        Command::Solve { samples } => solve::run(&solve::Options {
+            samples: samples.max(1),
+        }),
+        Command::Serve { shm } => server::serve(shm),
+        Command::Consumer { socket, mode, lazy } => {
+            e2e::consumer_main(&socket, mode.mode(), paging(lazy))
         }
-        Some("scale") => {
-            check_flags(rest, &["--clients", "--collections", "--extra"])?;
-            scale::run(&scale::Options {
-                clients: flag(rest, "--clients", 100)?,
-                collections: flag(rest, "--collections", 1000)?,
-                extra: flag(rest, "--extra", 200)?,
-            })
-        }
-        Some("solve") => {
-            check_flags(rest, &["--samples"])?;
-            solve::run(&solve::Options {
-                samples: flag(rest, "--samples", 31)?.max(1),
-            })
-        }
-        Some("serve") => server::serve(rest.iter().any(|a| a == "--shm")),
-        Some("consumer") => {
-            let socket = rest.first().ok_or_else(|| USAGE.to_string())?;
-            e2e::consumer_main(
-                Path::new(socket),
-                e2e::Mode::parse(rest),
-                e2e::Paging::parse(rest),
-            )
-        }
-        _ => Err(USAGE.to_string()),
     }
 }
 
 fn main() {
-    if let Err(e) = main_result() {
+    let cli = Cli::parse();
+    if let Err(e) = main_result(cli.command) {
         eprintln!("accord-bench: {e}");
         std::process::exit(1);
     }

@@ -113,5 +113,56 @@ fn bad_arguments_are_refused() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--pairs needs a number"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'many' for '--pairs <N>'"));
+}
+
+#[test]
+fn help_documents_every_command_and_flag() {
+    for (args, flags) in [
+        (
+            &["--help"][..],
+            &["e2e", "scale", "solve", "serve", "consumer", "--help"][..],
+        ),
+        (
+            &["e2e", "--help"],
+            &[
+                "--pairs",
+                "--warmup",
+                "--pipeline",
+                "--after-all",
+                "--concurrent",
+                "--lazy",
+                "--help",
+            ],
+        ),
+        (
+            &["scale", "--help"],
+            &["--clients", "--collections", "--extra", "--help"],
+        ),
+        (&["solve", "--help"], &["--samples", "--help"]),
+        (&["serve", "--help"], &["--shm", "--help"]),
+        (
+            &["consumer", "--help"],
+            &[
+                "SOCKET",
+                "--pipeline",
+                "--after-all",
+                "--concurrent",
+                "--lazy",
+                "--help",
+            ],
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
+            .args(args)
+            .output()
+            .expect("run accord-bench");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "accord-bench {args:?}: {out:?}");
+        let problems = accord_examples::cli::help_problems(&help, flags);
+        assert!(
+            problems.is_empty(),
+            "accord-bench {args:?}: {problems:?}\n{help}"
+        );
+    }
 }

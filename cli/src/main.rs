@@ -8,37 +8,30 @@ mod solve;
 
 use std::process::ExitCode;
 
-/// Exit code for bad input or bad arguments (0 = decided, 1 = failed).
+use clap::{Parser, Subcommand};
+
+/// Exit code for bad input or bad arguments (0 = decided, 1 = failed); the
+/// same code clap exits with on a usage error.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-const USAGE: &str = "\
-usage: accord <command> [args]
+/// Accord's command-line tool: solve negotiation scenarios, list what this
+/// machine offers.
+#[derive(Parser, Debug)]
+#[command(name = "accord")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-commands:
-  solve [--explain] [--costs FILE] FILE|- [FILE...]
-        negotiate the participants of each JSON scenario; print one JSON
-        object per line; exit 0 decided, 1 negotiation failed, 2 bad input
-  info [--json]
-        list DRM nodes (driver, capabilities, planes per CRTC with formats
-        and modifiers), the renderer's import formats and the allocation
-        backends available here; --json prints one JSON object";
+#[derive(Subcommand, Debug)]
+enum Command {
+    Solve(solve::Args),
+    Info(info::Args),
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("solve") => solve::run(&args[1..]),
-        Some("info") => info::run(&args[1..]),
-        Some("-h" | "--help" | "help") => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        Some(other) => {
-            eprintln!("accord: unknown command \"{other}\"\n{USAGE}");
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
-        None => {
-            eprintln!("{USAGE}");
-            ExitCode::from(EXIT_BAD_INPUT)
-        }
+    match Cli::parse().command {
+        Command::Solve(args) => solve::run(&args),
+        Command::Info(args) => info::run(&args),
     }
 }

@@ -9,35 +9,22 @@ use accord_scenario::PolicyJson;
 
 use crate::EXIT_BAD_INPUT;
 
-struct Args {
+/// Negotiate the participants of each JSON scenario and print one JSON
+/// object per line (with a "file" field when there are several files).
+///
+/// Exit code: 0 every scenario decided, 1 a negotiation failed, 2 bad input.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Trace every candidate (format, modifier) pair, with its rank or why it
+    /// was eliminated, to stderr.
+    #[arg(long)]
     explain: bool,
+    /// A cost table (JSON) that replaces each scenario's own.
+    #[arg(long, value_name = "FILE")]
     costs: Option<String>,
+    /// Scenario files (JSON); - reads standard input.
+    #[arg(value_name = "FILE", required = true)]
     files: Vec<String>,
-}
-
-fn parse_args(args: &[String]) -> Result<Args, String> {
-    let mut out = Args {
-        explain: false,
-        costs: None,
-        files: Vec::new(),
-    };
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--explain" => out.explain = true,
-            "--costs" => {
-                let f = it.next().ok_or("--costs needs a FILE")?;
-                out.costs = Some(f.clone());
-            }
-            "-" => out.files.push(a.clone()),
-            s if s.starts_with('-') => return Err(format!("unknown option \"{s}\"")),
-            _ => out.files.push(a.clone()),
-        }
-    }
-    if out.files.is_empty() {
-        return Err("solve needs a FILE (or - for stdin)".into());
-    }
-    Ok(out)
 }
 
 fn read(path: &str) -> Result<String, String> {
@@ -50,14 +37,7 @@ fn read(path: &str) -> Result<String, String> {
     r.map(|()| s).map_err(|e| format!("{path}: {e}"))
 }
 
-pub fn run(args: &[String]) -> ExitCode {
-    let args = match parse_args(args) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("accord solve: {e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    };
+pub fn run(args: &Args) -> ExitCode {
     let override_policy = match &args.costs {
         None => None,
         Some(path) => match read(path)

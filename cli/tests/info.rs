@@ -179,6 +179,6 @@ fn unknown_argument_exits_2() {
     let out = accord(&["info", "--yaml"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("unknown argument \"--yaml\""), "{err}");
+    assert!(err.contains("unexpected argument '--yaml'"), "{err}");
     assert!(out.stdout.is_empty());
 }

@@ -81,7 +81,7 @@ fn demo_report_and_png_show_every_frame_shared_read_once_never_copied() {
 }
 
 #[test]
-fn demo_programs_reject_bad_arguments_with_their_usage() {
+fn demo_programs_reject_bad_arguments_with_a_usage_error() {
     for (bin, args) in [
         (env!("CARGO_BIN_EXE_accord-demo"), &["--frames", "0"][..]),
         (env!("CARGO_BIN_EXE_accord-demo"), &["--nope"]),
@@ -95,6 +95,30 @@ fn demo_programs_reject_bad_arguments_with_their_usage() {
         let out = Command::new(bin).args(args).output().expect("run");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{bin} {args:?}: {stderr}");
-        assert!(stderr.contains("usage:"), "{bin} {args:?}: {stderr}");
+        assert!(stderr.contains("try '--help'"), "{bin} {args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn demo_programs_help_documents_every_flag() {
+    for (bin, flags) in [
+        (
+            env!("CARGO_BIN_EXE_accord-demo"),
+            &["--frames", "--size", "--png", "--help"][..],
+        ),
+        (
+            env!("CARGO_BIN_EXE_accord-demo-producer"),
+            &["--channel", "--frames", "--size", "--hold", "--help"],
+        ),
+        (
+            env!("CARGO_BIN_EXE_accord-demo-consumer"),
+            &["--channel", "--help"],
+        ),
+    ] {
+        let out = Command::new(bin).arg("--help").output().expect("run");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{bin}: {out:?}");
+        let problems = accord_examples::cli::help_problems(&help, flags);
+        assert!(problems.is_empty(), "{bin}: {problems:?}\n{help}");
     }
 }

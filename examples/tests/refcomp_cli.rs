@@ -150,11 +150,31 @@ fn bad_arguments_are_rejected_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--frames \"0\": expected a whole number >= 1"),
+        err.contains("invalid value '0' for '--frames <N>': expected a whole number >= 1"),
         "{err}"
     );
 
     let out = Command::new(BIN).arg("--bogus").output().expect("run");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument \"--bogus\""));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--bogus'"));
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    let flags = [
+        "--drm",
+        "--no-direct-scanout",
+        "--socket",
+        "--size",
+        "--screenshot",
+        "--frames",
+        "--exit-after-screenshot",
+        "--frames-limit",
+        "--help",
+    ];
+    let problems = accord_examples::cli::help_problems(&help, &flags);
+    assert!(problems.is_empty(), "{problems:?}\n{help}");
 }

@@ -15,8 +15,6 @@ use accord_engine::FormatModifier;
 use accord_smithay::backend::{detect, drm_nodes, Detected};
 use accord_smithay::kms::{pixman_import_formats, PlaneKind, ScanoutPlane};
 
-use crate::EXIT_BAD_INPUT;
-
 /// Everything `accord info` prints.
 pub struct Report {
     pub nodes: Vec<Node>,
@@ -91,19 +89,18 @@ impl Report {
     }
 }
 
-pub fn run(args: &[String]) -> ExitCode {
-    let mut as_json = false;
-    for a in args {
-        match a.as_str() {
-            "--json" => as_json = true,
-            other => {
-                eprintln!(
-                    "accord info: unknown argument \"{other}\" (usage: accord info [--json])"
-                );
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
-        }
-    }
+/// List the DRM nodes (driver, capabilities, planes per CRTC with formats
+/// and modifiers), the renderer's import formats and the allocation
+/// backends available here.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Print one JSON object instead of the tree.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args) -> ExitCode {
+    let as_json = args.json;
     let report = Report::gather();
     if as_json {
         println!("{}", json::report(&report));

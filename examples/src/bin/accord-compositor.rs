@@ -2,50 +2,101 @@
 
 use std::{path::PathBuf, process::ExitCode};
 
+use accord_examples::cli::{parse_size, Size};
 use accord_examples::refcomp::{Compositor, Config, DrmOptions, Error, ScreenshotRequest};
+use clap::Parser;
 use smithay::reexports::calloop::signals::{Signal, Signals};
 
-const USAGE: &str = "\
-usage: accord-compositor [options]
+/// A Wayland compositor (Smithay, Pixman, one output): headless by
+/// default, or on a KMS device with --drm, where a fullscreen client's
+/// dma-buf goes on the primary plane as it is (direct scanout).
+///
+/// It serves the Accord global (wp_buffer_collection_manager_v1; memfd
+/// allocator headless, dumb buffers on the card with --drm). It prints
+/// `accord-compositor: listening on WAYLAND_DISPLAY=<name>` once clients can
+/// connect, and `accord-compositor: counters frames_rendered=..
+/// surface_commits=.. bytes_copied=.. foreign_frames_shown=.. frames_direct=..
+/// frames_direct_opaque=.. frames_composited=.. bytes_composited=..` when it
+/// exits (SIGINT, SIGTERM, or a limit below).
+#[derive(Parser, Debug)]
+#[command(
+    name = "accord-compositor",
+    after_help = "RUST_LOG sets the log filter (default: info)."
+)]
+struct Cli {
+    /// Run on this KMS device (as root; first connected connector, preferred
+    /// mode; --size is ignored).
+    #[arg(long, value_name = "/dev/dri/cardN")]
+    drm: Option<PathBuf>,
+    /// With --drm: compose every frame (no direct scanout).
+    #[arg(long, requires = "drm")]
+    no_direct_scanout: bool,
+    /// Socket name in $XDG_RUNTIME_DIR (default: the first free wayland-N).
+    #[arg(long, value_name = "NAME")]
+    socket: Option<String>,
+    /// Output size, headless.
+    #[arg(long, value_name = "WxH", value_parser = parse_size, default_value_t = default_size())]
+    size: Size,
+    /// Write the output as PNG after --frames frames.
+    #[arg(long, value_name = "FILE.png")]
+    screenshot: Option<PathBuf>,
+    /// Frames to render before the screenshot.
+    #[arg(long, value_name = "N", value_parser = parse_count, default_value_t = 1)]
+    frames: u64,
+    /// Stop once the screenshot is written.
+    #[arg(long, requires = "screenshot")]
+    exit_after_screenshot: bool,
+    /// Stop after N rendered frames.
+    #[arg(long, value_name = "N", value_parser = parse_count)]
+    frames_limit: Option<u64>,
+}
 
-A Wayland compositor (Smithay, Pixman, one output): headless (1280x720) by
-default, or on a KMS device with --drm, where a fullscreen client's dma-buf
-goes on the primary plane as it is (direct scanout).
-It prints `accord-compositor: listening on WAYLAND_DISPLAY=<name>` once clients
-can connect, and `accord-compositor: counters frames_rendered=.. surface_commits=..
-bytes_copied=.. foreign_frames_shown=.. frames_direct=.. frames_direct_opaque=..
-frames_composited=.. bytes_composited=..` when it exits (SIGINT, SIGTERM, or a limit below).
-It serves the Accord global (wp_buffer_collection_manager_v1; memfd
-allocator headless, dumb buffers on the card with --drm).
+/// `Config::default()`'s output size.
+fn default_size() -> Size {
+    let config = Config::default();
+    Size {
+        width: config.width.unsigned_abs(),
+        height: config.height.unsigned_abs(),
+    }
+}
 
-options:
-  --drm /dev/dri/cardN      run on this KMS device (as root; first connected
-                            connector, preferred mode; --size is ignored)
-  --no-direct-scanout       with --drm: compose every frame
-  --socket NAME             socket name in $XDG_RUNTIME_DIR (default: first free wayland-N)
-  --size WxH                output size (default 1280x720)
-  --screenshot FILE.png     write the output as PNG after --frames frames
-  --frames N                frames to render before the screenshot (default 1)
-  --exit-after-screenshot   stop once the screenshot is written
-  --frames-limit N          stop after N rendered frames
-  -h, --help                this text
+/// A whole number >= 1 (frame counts).
+fn parse_count(v: &str) -> Result<u64, String> {
+    match v.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number >= 1".to_owned()),
+    }
+}
 
-RUST_LOG sets the log filter (default: info).";
+impl Cli {
+    /// The compositor's configuration, and the KMS options with --drm.
+    fn into_config(self) -> (Config, Option<DrmOptions>) {
+        let drm = self.drm.map(|path| DrmOptions {
+            direct_scanout: !self.no_direct_scanout,
+            ..DrmOptions::new(path)
+        });
+        // parse_size keeps both sides within i32.
+        let side = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        let config = Config {
+            socket_name: self.socket,
+            width: side(self.size.width),
+            height: side(self.size.height),
+            frames_limit: self.frames_limit,
+            screenshot: self.screenshot.map(|path| ScreenshotRequest {
+                path,
+                after_frames: self.frames,
+                exit_after: self.exit_after_screenshot,
+            }),
+            ..Config::default()
+        };
+        (config, drm)
+    }
+}
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
     accord_examples::logging::init("info");
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(err) => {
-            eprintln!("accord-compositor: {err}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(config) {
+    match run(cli.into_config()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("accord-compositor: {err}");
@@ -74,130 +125,4 @@ fn run((config, drm): (Config, Option<DrmOptions>)) -> Result<(), Error> {
     let counters = compositor.run()?;
     println!("accord-compositor: counters {counters}");
     Ok(())
-}
-
-/// `Ok(None)` means `--help`.
-fn parse_args(
-    mut args: impl Iterator<Item = String>,
-) -> Result<Option<(Config, Option<DrmOptions>)>, Error> {
-    let mut config = Config::default();
-    let mut drm: Option<DrmOptions> = None;
-    let mut direct_scanout = true;
-    let mut screenshot: Option<PathBuf> = None;
-    let mut frames = 1u64;
-    let mut exit_after = false;
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--socket" => config.socket_name = Some(value("--socket")?),
-            "--drm" => drm = Some(DrmOptions::new(value("--drm")?)),
-            "--no-direct-scanout" => direct_scanout = false,
-            "--size" => {
-                let v = value("--size")?;
-                let (w, h) = v
-                    .split_once('x')
-                    .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
-                    .ok_or(format!("--size {v:?}: expected WxH, e.g. 1280x720"))?;
-                (config.width, config.height) = (w, h);
-            }
-            "--screenshot" => screenshot = Some(value("--screenshot")?.into()),
-            "--frames" => frames = parse_count("--frames", &value("--frames")?)?,
-            "--exit-after-screenshot" => exit_after = true,
-            "--frames-limit" => {
-                config.frames_limit =
-                    Some(parse_count("--frames-limit", &value("--frames-limit")?)?)
-            }
-            other => return Err(format!("unknown argument {other:?}").into()),
-        }
-    }
-    if exit_after && screenshot.is_none() {
-        return Err("--exit-after-screenshot needs --screenshot FILE".into());
-    }
-    if !direct_scanout {
-        match &mut drm {
-            Some(options) => options.direct_scanout = false,
-            None => return Err("--no-direct-scanout needs --drm DEVICE".into()),
-        }
-    }
-    config.screenshot = screenshot.map(|path| ScreenshotRequest {
-        path,
-        after_frames: frames,
-        exit_after,
-    });
-    Ok(Some((config, drm)))
-}
-
-fn parse_count(flag: &str, v: &str) -> Result<u64, Error> {
-    match v.parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("{flag} {v:?}: expected a whole number >= 1").into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Option<Config>, Error> {
-        parse_args(args.iter().map(|a| a.to_string())).map(|c| c.map(|(config, _)| config))
-    }
-
-    #[test]
-    fn drm_flags() {
-        let args = ["--drm", "/dev/dri/card0", "--no-direct-scanout"];
-        let (_, drm) = parse_args(args.iter().map(|a| a.to_string()))
-            .expect("valid")
-            .expect("not --help");
-        let drm = drm.expect("--drm");
-        assert_eq!(drm.path, PathBuf::from("/dev/dri/card0"));
-        assert!(!drm.direct_scanout);
-        let (_, none) = parse_args(std::iter::empty())
-            .expect("valid")
-            .expect("config");
-        assert!(none.is_none(), "headless by default");
-    }
-
-    #[test]
-    fn flags_fill_the_config() {
-        let config = parse(&[
-            "--socket",
-            "s",
-            "--size",
-            "640x480",
-            "--screenshot",
-            "a.png",
-            "--frames",
-            "9",
-            "--exit-after-screenshot",
-            "--frames-limit",
-            "20",
-        ])
-        .expect("valid")
-        .expect("not --help");
-        assert_eq!(config.socket_name.as_deref(), Some("s"));
-        assert_eq!((config.width, config.height), (640, 480));
-        assert_eq!(config.frames_limit, Some(20));
-        let shot = config.screenshot.expect("screenshot");
-        assert_eq!(shot.path, PathBuf::from("a.png"));
-        assert_eq!((shot.after_frames, shot.exit_after), (9, true));
-        assert!(parse(&["--help"]).expect("valid").is_none());
-    }
-
-    #[test]
-    fn bad_flags_are_errors() {
-        for args in [
-            &["--size", "640"][..],
-            &["--size", "ax480"],
-            &["--frames", "-1"],
-            &["--frames-limit", "0"],
-            &["--socket"],
-            &["--exit-after-screenshot"],
-            &["--no-direct-scanout"],
-            &["--drm"],
-            &["--nope"],
-        ] {
-            assert!(parse(args).is_err(), "{args:?} accepted");
-        }
-    }
 }

@@ -12,29 +12,28 @@ use accord_examples::demo::{
     window::Error,
     ARGB8888, XRGB8888,
 };
+use clap::Parser;
 use wayland_client::Connection;
 
 const NAME: &str = "accord-demo-consumer";
-const USAGE: &str = "\
-usage: accord-demo-consumer --channel PATH
-
-Connects to accord-demo-producer's Unix socket PATH, imports its buffer
-collection on the compositor ($WAYLAND_DISPLAY), and verifies every frame.
-Prints `accord-demo-consumer: result k=v ...` at the end.";
+/// The demo's consumer: connects to accord-demo-producer's Unix socket,
+/// imports its buffer collection on the compositor ($WAYLAND_DISPLAY), and
+/// verifies every frame.
+///
+/// Prints `accord-demo-consumer: result k=v ...` at the end.
+#[derive(Parser, Debug)]
+#[command(name = "accord-demo-consumer")]
+struct Args {
+    /// The producer's Unix socket.
+    #[arg(long, value_name = "PATH")]
+    channel: PathBuf,
+}
 
 /// The consumer's own layout constraint (a DMA engine's, say).
 const STRIDE_ALIGNMENT: u32 = 256;
 
 fn main() -> ExitCode {
-    let parse = || {
-        let mut args = std::env::args().skip(1);
-        match (args.next().as_deref(), args.next(), args.next()) {
-            (Some("--channel"), Some(path), None) => Ok(Some(PathBuf::from(path))),
-            (Some("-h" | "--help"), None, None) => Ok(None),
-            _ => Err("bad arguments".to_owned()),
-        }
-    };
-    program(NAME, USAGE, parse, |path| run(&path).map(|()| true))
+    program(NAME, |args: Args| run(&args.channel).map(|()| true))
 }
 
 fn run(path: &std::path::Path) -> Result<(), Error> {

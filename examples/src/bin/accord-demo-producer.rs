@@ -8,6 +8,7 @@ use std::{
 };
 
 use accord_client::{Accord, Constraints, MemoryKind, Usage, MOD_LINEAR};
+use accord_examples::cli::{parse_window_size, Size};
 use accord_examples::demo::{
     channel::{Channel, Message},
     pattern, program,
@@ -15,66 +16,36 @@ use accord_examples::demo::{
     window::{Error, Window},
     ARGB8888, XRGB8888,
 };
+use clap::Parser;
 use wayland_client::Connection;
 
 const NAME: &str = "accord-demo-producer";
-const USAGE: &str = "\
-usage: accord-demo-producer --channel PATH [--frames N] [--size WxH] [--hold]
-
-Listens on the Unix socket PATH for accord-demo-consumer, then negotiates a
-buffer collection with it and with the compositor ($WAYLAND_DISPLAY), draws
-N numbered frames (default 120) of WxH pixels (default 500x300) and shows
-them in a toplevel. Prints `accord-demo-producer: result k=v ...` at the end.
---hold keeps the window up until stdin closes (so a screenshot can be taken).";
-
+/// The demo's producer: listens on a Unix socket for accord-demo-consumer,
+/// then negotiates a buffer collection with it and with the compositor
+/// ($WAYLAND_DISPLAY), draws numbered frames and shows them in a toplevel.
+///
+/// Prints `accord-demo-producer: result k=v ...` at the end.
+#[derive(Parser, Debug)]
+#[command(name = "accord-demo-producer")]
 struct Args {
+    /// The Unix socket to listen on for the consumer.
+    #[arg(long, value_name = "PATH")]
     channel: PathBuf,
+    /// Frames to draw.
+    #[arg(long, value_name = "N", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     frames: u32,
-    size: (u32, u32),
+    /// Frame size in pixels (64..=4096 x 32..=4096).
+    #[arg(long, value_name = "WxH", value_parser = parse_window_size,
+          default_value = "500x300")]
+    size: Size,
+    /// Keep the window up until stdin closes (so a screenshot can be taken).
+    #[arg(long)]
     hold: bool,
 }
 
-/// `Ok(None)`: `--help`.
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = std::env::args().skip(1);
-    let (mut channel, mut frames, mut size, mut hold) = (None, 120, (500, 300), false);
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
-        match arg.as_str() {
-            "--channel" => channel = Some(PathBuf::from(value("--channel")?)),
-            "--frames" => {
-                let v = value("--frames")?;
-                frames = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=1_000_000).contains(n))
-                    .ok_or(format!("--frames {v:?}: expected 1..=1000000"))?;
-            }
-            "--size" => {
-                let v = value("--size")?;
-                size = v
-                    .split_once('x')
-                    .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
-                    .filter(|&(w, h): &(u32, u32)| {
-                        (64..=4096).contains(&w) && (32..=4096).contains(&h)
-                    })
-                    .ok_or(format!("--size {v:?}: expected WxH, 64..=4096 x 32..=4096"))?;
-            }
-            "--hold" => hold = true,
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(Some(Args {
-        channel: channel.ok_or("--channel PATH is required")?,
-        frames,
-        size,
-        hold,
-    }))
-}
-
 fn main() -> ExitCode {
-    program(NAME, USAGE, parse_args, |args| run(&args).map(|()| true))
+    program(NAME, |args: Args| run(&args).map(|()| true))
 }
 
 fn run(args: &Args) -> Result<(), Error> {
@@ -97,7 +68,7 @@ fn run(args: &Args) -> Result<(), Error> {
     let mut channel = Channel::accept(&listener, Duration::from_secs(30))?;
     channel.send(&Message::Handle(handle))?;
     let collection = root.bind();
-    let (w, h) = args.size;
+    let (w, h) = (args.size.width, args.size.height);
     collection.commit(
         &Constraints::new()
             .usage(Usage::CpuWrite | Usage::Render)

@@ -11,56 +11,41 @@ use std::{
     time::{Duration, Instant},
 };
 
+use clap::Parser;
+
 use accord_examples::{
+    cli::{parse_window_size, Size},
     demo::{fourcc_name, modifier_name, pattern, program, results::Results, window::Error},
     refcomp::{spawn, Config, Running, Screenshot},
 };
 
 const NAME: &str = "accord-demo";
-const USAGE: &str = "\
-usage: accord-demo [--frames N] [--size WxH] [--png FILE]
 
-Runs the headless reference compositor (1280x720, Pixman), the producer and
-the consumer; prints the report and writes the compositor's output after the
-last frame to FILE (default accord-demo.png). Defaults: 120 frames, 500x300.
-The last line is `accord-demo: result k=v ...` for scripts.";
-
+/// The two-process demo: runs the headless reference compositor (1280x720,
+/// Pixman), accord-demo-producer and accord-demo-consumer; prints the report
+/// and writes the compositor's output after the last frame to a PNG.
+///
+/// The last line is `accord-demo: result k=v ...` for scripts. Exits 1 if a
+/// check of the report fails.
+#[derive(Parser, Debug)]
+#[command(name = "accord-demo")]
 struct Args {
+    /// Frames the producer draws and the consumer verifies.
+    #[arg(long, value_name = "N", default_value_t = 120,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
     frames: u32,
-    size: String,
+    /// The producer's window size (64..=4096 x 32..=4096).
+    #[arg(long, value_name = "WxH", value_parser = parse_window_size,
+          default_value = "500x300")]
+    size: Size,
+    /// Where to write the compositor's output after the last frame.
+    #[arg(long, value_name = "FILE", default_value = "accord-demo.png")]
     png: PathBuf,
-}
-
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut args = std::env::args().skip(1);
-    let mut out = Args {
-        frames: 120,
-        size: "500x300".into(),
-        png: "accord-demo.png".into(),
-    };
-    while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
-        match arg.as_str() {
-            "--frames" => {
-                let v = value("--frames")?;
-                out.frames = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=100_000).contains(n))
-                    .ok_or(format!("--frames {v:?}: expected 1..=100000"))?;
-            }
-            "--size" => out.size = value("--size")?,
-            "--png" => out.png = value("--png")?.into(),
-            "-h" | "--help" => return Ok(None),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(Some(out))
 }
 
 fn main() -> ExitCode {
     accord_examples::logging::init("warn");
-    program(NAME, USAGE, parse_args, |args| run(&args))
+    program(NAME, |args: Args| run(&args))
 }
 
 /// A private `XDG_RUNTIME_DIR` for the demo's socket, removed on drop.
@@ -202,7 +187,7 @@ fn run(args: &Args) -> Result<bool, Error> {
             "--frames",
             &args.frames.to_string(),
             "--size",
-            &args.size,
+            &args.size.to_string(),
             "--hold",
         ])
         .stdin(Stdio::piped());

@@ -7,28 +7,15 @@ pub mod pattern;
 pub mod results;
 pub mod window;
 
-/// The `main` of each demo program: `parse` gives `Ok(None)` for `--help`
-/// (usage printed, exit 0); a parse error exits 2 with the usage; `run`
-/// returning `Ok(false)` or an error exits 1.
-pub fn program<A>(
+/// The `main` of each demo program: its arguments parsed by `clap` (a bad
+/// one exits 2 with the usage, `--help` exits 0); `run` returning
+/// `Ok(false)` or an error exits 1.
+pub fn program<A: clap::Parser>(
     name: &str,
-    usage: &str,
-    parse: impl FnOnce() -> Result<Option<A>, String>,
     run: impl FnOnce(A) -> Result<bool, window::Error>,
 ) -> std::process::ExitCode {
     use std::process::ExitCode;
-    let args = match parse() {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("{usage}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{name}: {e}\n\n{usage}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
+    match run(A::parse()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
