@@ -480,7 +480,7 @@ fn token_duplicate_beyond_the_object_limit() {
 }
 
 #[test]
-fn token_export_beyond_the_object_limit() {
+fn token_export_at_the_object_limit_adds_nothing() {
     let server = TestServer::start();
     let mut c = raw(&server);
     let mut keep = Vec::new();
@@ -488,12 +488,18 @@ fn token_export_beyond_the_object_limit() {
         keep.push(c.create());
     }
     c.roundtrip().expect("1024 tokens are allowed");
-    // Export would turn the token into a handle, which also counts.
+    // Export only moves a token's count to its handle: allowed at the limit.
     keep[0].export();
+    c.roundtrip().expect("an export adds no object");
+    // Duplicate adds a token.
+    let _more = keep[1].duplicate(&c.qh, ());
     assert_error(
         c.expect_error(),
         TokenError::TooManyObjects as u32,
-        &["wp_buffer_collection_token_v1.export", "1024 live tokens"],
+        &[
+            "wp_buffer_collection_token_v1.duplicate",
+            "1024 live tokens",
+        ],
     );
 }
 
@@ -649,4 +655,34 @@ fn every_request_on_a_failed_token_is_answered() {
     twin.destroy();
     coll.destroy();
     c.roundtrip().expect("destroy");
+}
+
+/// An exported token that the client keeps (does not destroy) counts once:
+/// its handle takes its place in the object count.
+#[test]
+fn an_exported_token_counts_once() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let root = c.create();
+    let mut exported = Vec::new();
+    for _ in 0..63 {
+        let t = root.duplicate(&c.qh, ());
+        t.export();
+        exported.push(t); // kept, not destroyed
+    }
+    c.roundtrip().unwrap();
+    assert_eq!(c.events.handles.len(), 63);
+    // 1 root + 63 exported tokens (each counted once, as its handle).
+    let mut keep = Vec::new();
+    for _ in 0..(1024 - 64) {
+        keep.push(c.create());
+    }
+    c.roundtrip()
+        .expect("1024 objects are allowed: an exported token is not counted twice");
+    keep.push(c.create());
+    assert_error(
+        c.expect_error(),
+        ManagerError::TooManyObjects as u32,
+        &["create_collection", "1024"],
+    );
 }

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use accord_protocol::limits::{MAX_CLIENT_OBJECTS, MAX_NAME_BYTES, MAX_PARTICIPANTS};
+use accord_protocol::limits::{MAX_NAME_BYTES, MAX_PARTICIPANTS};
 use accord_protocol::server::wp_buffer_collection_token_v1::{
     self as token, WpBufferCollectionTokenV1,
 };
@@ -104,19 +104,13 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 }
             }
             token::Request::Export => {
-                if st.objects_of(&cid) >= MAX_CLIENT_OBJECTS {
-                    resource.post_error(
-                        token::Error::TooManyObjects,
-                        format!(
-                            "wp_buffer_collection_token_v1.export: the client already holds \
-                             {MAX_CLIENT_OBJECTS} live tokens, handles and collections"
-                        ),
-                    );
-                    return;
-                }
-                match st.collections.export(slot, cid, Instant::now()) {
+                // The handle takes over the token's place in the object
+                // count (the token is inert from now on), so an export never
+                // adds to it and the token is not counted twice.
+                match st.collections.export(slot, cid.clone(), Instant::now()) {
                     Ok(handle) => {
                         st.slots.remove(&slot);
+                        st.count_object(&cid, -1);
                         data.set(TokenState::Exported);
                         resource.handle(handle);
                     }
@@ -172,7 +166,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
         data: &TokenData,
     ) {
         let st = state.buffer_collection_state();
-        if data.get() != TokenState::Bound {
+        // A bound token's count went to its collection, an exported one's
+        // to its handle.
+        if !matches!(data.get(), TokenState::Bound | TokenState::Exported) {
             st.count_object(&client, -1);
         }
         // Still live here means the client vanished without destroying it.
