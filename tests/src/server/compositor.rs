@@ -69,9 +69,10 @@ pub struct Config {
     /// The `confirm_scanout` hook (a fixture standing in for a display's
     /// `TEST_ONLY`); `None` keeps the module's default (no confirmation).
     pub confirm: Option<fn(&accord_engine::Decision) -> accord_engine::Decision>,
-    /// Leave committed buffers alone: no rendering, no `release` (the fuzz
-    /// harness, whose wire model expects no `release` events).
-    pub ignore_commits: bool,
+    /// Observe nothing: leave committed buffers alone (no rendering, no
+    /// `release`) and record no `confirm_scanout` calls. For the fuzz
+    /// harness: a long run, whose wire model expects no `release` events.
+    pub unobserved: bool,
 }
 
 /// A dma-buf `wl_buffer` as the compositor saw it.
@@ -215,7 +216,7 @@ impl CompositorHandler for Compositor {
             .compositor
     }
     fn commit(&mut self, surface: &WlSurface) {
-        if self.config.ignore_commits {
+        if self.config.unobserved {
             return;
         }
         let Some(buffer) = with_states(surface, |states| {
@@ -297,8 +298,10 @@ impl BufferCollectionHandler for Compositor {
         _surface: &WlSurface,
         decision: &accord_engine::Decision,
     ) -> accord_engine::Decision {
-        if let Ok(mut o) = self.observed.lock() {
-            o.confirm_calls.push(decision.clone());
+        if !self.config.unobserved {
+            if let Ok(mut o) = self.observed.lock() {
+                o.confirm_calls.push(decision.clone());
+            }
         }
         match self.config.confirm {
             Some(confirm) => confirm(decision),
