@@ -3,4 +3,4 @@
 //! crate, which the fd census shares. The waits on the test server's state
 //! are [`TestServer`](crate::TestServer) methods built on it.
 
-pub use accord_waiting::{eventually, within, Check, POLL};
+pub use accord_waiting::{eventually, within, within_every, Check, POLL};

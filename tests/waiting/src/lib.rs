@@ -53,6 +53,16 @@ impl<T> Check for Result<T, String> {
 /// of zero polls once. `Err` says what the predicate said last.
 pub fn within<C: Check>(
     timeout: Duration,
+    predicate: impl FnMut() -> C,
+) -> Result<C::Value, String> {
+    within_every(timeout, POLL, predicate)
+}
+
+/// [`within`], polling every `period` instead of [`POLL`] (the benchmarks
+/// wait for a process to go idle at a finer grain).
+pub fn within_every<C: Check>(
+    timeout: Duration,
+    period: Duration,
     mut predicate: impl FnMut() -> C,
 ) -> Result<C::Value, String> {
     let deadline = Instant::now() + timeout;
@@ -61,7 +71,7 @@ pub fn within<C: Check>(
         match predicate().settled() {
             Ok(value) => return Ok(value),
             Err(last) if past => return Err(format!("not within {timeout:?}: {last}")),
-            Err(_) => std::thread::sleep(POLL),
+            Err(_) => std::thread::sleep(period),
         }
     }
 }
