@@ -15,6 +15,7 @@ pub fn fd_census() -> FdCensus {
 /// frees a client's objects shortly after it notices the disconnect.
 /// Panics naming the kinds that differ and listing the open fds if it
 /// never gets there.
+#[track_caller]
 pub fn assert_fds_return_to(baseline: &FdCensus, what: &str) -> FdCensus {
     accord_fd_census::wait_for(baseline, WAIT, FdCensus::of_self)
         .unwrap_or_else(|e| panic!("fds over {what}: {e}"))

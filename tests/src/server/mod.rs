@@ -222,6 +222,7 @@ impl TestServer {
 
     /// Wait (up to [`WAIT`]) until the compositor negotiates no
     /// collection.
+    #[track_caller]
     pub fn assert_no_collections_left(&self) {
         eventually(WAIT, "collections left", || match self.negotiating() {
             0 => Ok(()),
@@ -230,6 +231,7 @@ impl TestServer {
     }
 
     /// Wait (up to [`WAIT`]) until the compositor holds no allocated bytes.
+    #[track_caller]
     pub fn assert_no_bytes_held(&self) {
         eventually(WAIT, "bytes held", || match self.charged_bytes() {
             0 => Ok(()),
@@ -238,6 +240,7 @@ impl TestServer {
     }
 
     /// Wait (up to [`WAIT`]) until the server processed `n` disconnects.
+    #[track_caller]
     pub fn wait_disconnects(&self, n: usize) {
         eventually(
             WAIT,

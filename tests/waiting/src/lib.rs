@@ -77,13 +77,17 @@ pub fn within_every<C: Check>(
 }
 
 /// [`within`] that panics, naming `what` was awaited and the last state,
-/// if the predicate does not settle in time.
+/// if the predicate does not settle in time (at the caller's location).
+#[track_caller]
 pub fn eventually<C: Check>(
     timeout: Duration,
     what: impl Display,
     predicate: impl FnMut() -> C,
 ) -> C::Value {
-    within(timeout, predicate).unwrap_or_else(|e| panic!("{what}: {e}"))
+    match within(timeout, predicate) {
+        Ok(value) => value,
+        Err(e) => panic!("{what}: {e}"),
+    }
 }
 
 #[cfg(test)]
