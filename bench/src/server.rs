@@ -11,7 +11,9 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use accord_tests::waiting::within_every;
 
 /// Body of `accord-bench serve [--shm]`: print the socket paths, serve
 /// until stdin closes.
@@ -117,18 +119,15 @@ impl Server {
     /// B's 24 MB were freed during the next A run, on A's clock. Returns
     /// false on timeout.
     pub fn wait_idle(&self, limit: Duration) -> bool {
-        let start = Instant::now();
         let mut last = None;
-        while start.elapsed() < limit {
+        within_every(limit, Duration::from_micros(200), || {
             let busy = tasks_running(self.pid());
             let cpu = sched(self.pid()).cpu;
-            if !busy && last == Some(cpu) {
-                return true;
-            }
+            let idle = !busy && last == Some(cpu);
             last = (!busy).then_some(cpu);
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        false
+            idle
+        })
+        .is_ok()
     }
 
     pub fn memory(&self) -> Result<Memory, String> {

@@ -1,122 +1,48 @@
-//! The smallest compositor that embeds the Accord module, run in the
-//! fuzzer's own thread: a `Display`, `wl_compositor` (so `attach_surface`
-//! has surfaces to work with), dma-buf dispatch (the module needs it) and
-//! the Accord global on the memfd backend. Clients are socket pairs, so a
-//! case needs no listening socket and no second thread, and dispatching
-//! is synchronous: after [`Server::dispatch`], every byte the clients wrote
-//! has been handled.
+//! The compositor under test: the test kit's in-process compositor
+//! (`accord_tests::server::compositor`: `wl_compositor`, dma-buf dispatch
+//! and the Accord module on the memfd backend), run in the fuzzer's own
+//! thread, observing nothing (no rendering, no `release` events in the
+//! wire model, no record of `confirm_scanout` calls). Clients are socket pairs, so a case needs no listening
+//! socket and no second thread, and dispatching is synchronous: after
+//! [`Server::dispatch`], every byte the clients wrote has been handled.
 
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use accord_engine::{FormatModifier, MOD_LINEAR};
 use accord_smithay::backend::memfd::MemfdBackend;
-use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
-use smithay::backend::allocator::dmabuf::Dmabuf;
-use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
-use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
-use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::{Client, Display, DisplayHandle};
-use smithay::wayland::buffer::BufferHandler;
-use smithay::wayland::compositor::{CompositorClientState, CompositorHandler, CompositorState};
-use smithay::wayland::dmabuf::{DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier};
-
-pub struct State {
-    compositor: CompositorState,
-    dmabuf: DmabufState,
-    pub accord: BufferCollectionState,
-}
-
-struct ClientState {
-    compositor: CompositorClientState,
-    disconnects: Arc<AtomicUsize>,
-    /// wayland-backend 0.3.17 may call `disconnected` twice for one client
-    /// (closed, then a protocol error from a request still buffered): count
-    /// each client once (FUZZING.md).
-    gone: std::sync::atomic::AtomicBool,
-}
-
-impl ClientData for ClientState {
-    fn disconnected(&self, id: ClientId, reason: DisconnectReason) {
-        if std::env::var_os("ACCORD_FUZZ_TRACE").is_some() {
-            eprintln!("  server: {id:?} disconnected ({reason:?})");
-        }
-        if !self.gone.swap(true, Ordering::Relaxed) {
-            self.disconnects.fetch_add(1, Ordering::Relaxed);
-        } else {
-            super::stats::count(&super::stats::REPEATED_DISCONNECTS);
-        }
-    }
-}
-
-impl CompositorHandler for State {
-    fn compositor_state(&mut self) -> &mut CompositorState {
-        &mut self.compositor
-    }
-    fn client_compositor_state<'a>(&self, client: &'a Client) -> &'a CompositorClientState {
-        &client
-            .get_data::<ClientState>()
-            .expect("every client is inserted with ClientState")
-            .compositor
-    }
-    fn commit(&mut self, _surface: &WlSurface) {}
-}
-
-impl BufferHandler for State {
-    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
-}
-
-impl DmabufHandler for State {
-    fn dmabuf_state(&mut self) -> &mut DmabufState {
-        &mut self.dmabuf
-    }
-    fn dmabuf_imported(&mut self, _: &DmabufGlobal, _: Dmabuf, notifier: ImportNotifier) {
-        notifier.failed();
-    }
-}
-
-impl BufferCollectionHandler for State {
-    fn buffer_collection_state(&mut self) -> &mut BufferCollectionState {
-        &mut self.accord
-    }
-    fn renderer_formats(&self) -> Vec<FormatModifier> {
-        [u32::from_le_bytes(*b"XR24"), u32::from_le_bytes(*b"AR24")]
-            .into_iter()
-            .map(|format| FormatModifier {
-                format,
-                modifier: MOD_LINEAR,
-                scanout: false,
-            })
-            .collect()
-    }
-}
-
-smithay::delegate_compositor!(State);
-smithay::delegate_dmabuf!(State);
-accord_smithay::delegate_buffer_collection!(State);
+use accord_tests::server::compositor::{Compositor, Config, Observed};
+use smithay::reexports::wayland_server::backend::ClientId;
+use smithay::reexports::wayland_server::{Display, DisplayHandle};
 
 /// The compositor under test; one per process, reused across cases (as a
 /// real compositor outlives its clients).
 pub struct Server {
-    display: Display<State>,
-    pub state: State,
-    disconnects: Arc<AtomicUsize>,
+    display: Display<Compositor>,
+    pub state: Compositor,
+    observed: Arc<Mutex<Observed>>,
+    /// `Observed::repeated_disconnects` already added to the stats.
+    repeated_seen: usize,
 }
 
 impl Server {
     pub fn new() -> Server {
-        let display: Display<State> = Display::new().expect("wayland display");
-        let dh = display.handle();
-        let state = State {
-            compositor: CompositorState::new::<State>(&dh),
-            dmabuf: DmabufState::new(),
-            accord: BufferCollectionState::new::<State>(&dh, Box::new(MemfdBackend::new())),
+        let display: Display<Compositor> = Display::new().expect("wayland display");
+        let observed = Arc::new(Mutex::new(Observed::default()));
+        let config = Config {
+            unobserved: true,
+            ..Config::default()
         };
+        let state = Compositor::new(
+            &display.handle(),
+            Box::new(MemfdBackend::new()),
+            config,
+            observed.clone(),
+        );
         Server {
             display,
             state,
-            disconnects: Arc::new(AtomicUsize::new(0)),
+            observed,
+            repeated_seen: 0,
         }
     }
 
@@ -127,15 +53,10 @@ impl Server {
     /// A new client; the returned stream is its end of the connection.
     pub fn connect(&mut self) -> (ClientId, UnixStream) {
         let (server, client) = UnixStream::pair().expect("socket pair");
-        let data = Arc::new(ClientState {
-            compositor: CompositorClientState::default(),
-            disconnects: self.disconnects.clone(),
-            gone: Default::default(),
-        });
         let c = self
             .display
             .handle()
-            .insert_client(server, data)
+            .insert_client(server, self.state.client_data())
             .expect("insert client");
         client
             .set_nonblocking(true)
@@ -145,14 +66,30 @@ impl Server {
 
     /// Handle everything the clients sent, and send the replies.
     pub fn dispatch(&mut self) {
+        let before = self.disconnects();
         // Errors here are per-client (they kill that client), never ours.
         let _ = self.display.dispatch_clients(&mut self.state);
         let _ = self.display.flush_clients();
+        let (after, repeated) = self
+            .observed
+            .lock()
+            .map(|o| (o.disconnects, o.repeated_disconnects))
+            .unwrap_or_default();
+        if after != before && super::tracing() {
+            eprintln!("  server: {} client(s) disconnected", after - before);
+        }
+        // wayland-backend 0.3.17 may call `disconnected` twice for one
+        // client (closed, then a protocol error from a request still
+        // buffered); the kit counts each client once (FUZZING.md).
+        for _ in self.repeated_seen..repeated {
+            super::stats::count(&super::stats::REPEATED_DISCONNECTS);
+        }
+        self.repeated_seen = self.repeated_seen.max(repeated);
     }
 
     /// Clients whose disconnect was processed so far.
     pub fn disconnects(&self) -> usize {
-        self.disconnects.load(Ordering::Relaxed)
+        self.observed.lock().map(|o| o.disconnects).unwrap_or(0)
     }
 }
 

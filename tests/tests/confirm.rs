@@ -13,7 +13,7 @@ use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 use accord_tests::raw::{self, RawClient};
-use accord_tests::{Config, TestServer, ARGB8888, XRGB8888};
+use accord_tests::{TestServer, ARGB8888, XRGB8888};
 
 const fn linear(format: u32) -> FormatModifier {
     FormatModifier {
@@ -80,19 +80,18 @@ fn server(
 ) -> (TestServer, Arc<Mutex<Vec<Decision>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
-    let server = TestServer::start_configured(
-        move || {
+    let mut builder = TestServer::builder()
+        .allocator(move || {
             Box::new(Recording {
                 inner: MemfdBackend::new(),
                 seen: s,
             })
-        },
-        Config {
-            scanout_pairs,
-            confirm,
-            ..Config::default()
-        },
-    );
+        })
+        .scanout_pairs(scanout_pairs);
+    if let Some(confirm) = confirm {
+        builder = builder.confirm(confirm);
+    }
+    let server = builder.start();
     (server, seen)
 }
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use accord_client::{Accord, Constraints, MOD_LINEAR};
-use accord_tests::{Config, TestServer, XRGB8888};
+use accord_tests::{TestServer, XRGB8888};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -51,10 +51,7 @@ fn xrgb() -> Constraints {
 fn a_stalled_collection_is_reported_once_naming_its_blockers() {
     log();
     let stall = Duration::from_millis(150);
-    let server = TestServer::start_config(Config {
-        stall_warning: Some(stall),
-        ..Config::default()
-    });
+    let server = TestServer::builder().stall_warning(stall).start();
     let conn = server.connect();
     let accord = Accord::new(&conn).unwrap();
     let root = accord.create_collection();

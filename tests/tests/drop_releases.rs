@@ -3,9 +3,10 @@
 //! right after the drop (no flush, no round trip, connection still open)
 //! does not keep buffers allocated or a negotiation waiting.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use accord_client::{Accord, Constraints, Usage, MOD_LINEAR};
+use accord_tests::waiting::eventually;
 use accord_tests::{TestServer, XRGB8888};
 
 fn constraints() -> Constraints {
@@ -19,18 +20,16 @@ fn constraints() -> Constraints {
 /// Wait (up to 5 s) for the compositor's charged bytes to satisfy `ok`;
 /// the client does nothing meanwhile.
 fn wait_charged(server: &TestServer, what: &str, ok: impl Fn(u64) -> bool) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    eventually(Duration::from_secs(5), what, || {
         let bytes = server.charged_bytes();
         if ok(bytes) {
-            return bytes;
+            Ok(bytes)
+        } else {
+            Err(format!(
+                "the compositor holds {bytes} bytes while the client idles"
+            ))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the compositor holds {bytes} bytes after 5 s of client idleness"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    })
 }
 
 #[test]

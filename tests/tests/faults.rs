@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
 use accord_tests::faults::{Fault, FaultyBackend};
-use accord_tests::{assert_fds_return_to, fd_census, Config, TestServer, XRGB8888};
+use accord_tests::{assert_fds_return_to, fd_census, TestServer, XRGB8888};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -19,7 +19,9 @@ static SERIAL: Mutex<()> = Mutex::new(());
 fn run(fault: Fault) -> (accord_client::Failure, accord_client::Failure, usize) {
     let _one_at_a_time = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (alloc, made) = FaultyBackend::new(fault);
-    let server = TestServer::start_configured(move || Box::new(alloc), Config::default());
+    let server = TestServer::builder()
+        .allocator(move || Box::new(alloc))
+        .start();
     let baseline_after = |server: &TestServer| {
         server.assert_no_bytes_held();
     };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use accord_client::{Accord, Constraints, FailureReason as LibReason, MOD_LINEAR};
 use accord_protocol::client::wp_buffer_collection_v1::{Error as CollError, FailureReason};
 use accord_tests::raw::RawClient;
-use accord_tests::{Config, TestServer, XRGB8888};
+use accord_tests::{TestServer, XRGB8888};
 use wayland_client::Proxy;
 
 fn raw(server: &TestServer) -> RawClient {
@@ -88,10 +88,7 @@ fn guessed_handles_give_no_access_and_do_not_spoil_the_real_one() {
 #[test]
 fn handles_expire_over_the_wire() {
     let expiry = Duration::from_millis(400);
-    let server = TestServer::start_config(Config {
-        handle_expiry: Some(expiry),
-        ..Config::default()
-    });
+    let server = TestServer::builder().handle_expiry(expiry).start();
     let mut owner = raw(&server);
     let mut late = raw(&server);
     // Redeemed in time: works.

@@ -113,11 +113,13 @@ impl accord_smithay::backend::CollectionAllocator for LabelledDmabuf {
 
 #[test]
 fn dmabuf_collections_give_smithay_dmabuf_wl_buffers() {
-    let server = TestServer::start_with(|| {
-        Box::new(LabelledDmabuf(
-            accord_smithay::backend::memfd::MemfdBackend::new(),
-        ))
-    });
+    let server = TestServer::builder()
+        .allocator(|| {
+            Box::new(LabelledDmabuf(
+                accord_smithay::backend::memfd::MemfdBackend::new(),
+            ))
+        })
+        .start();
     let conn = server.connect();
     let mut rawc = RawClient::new(conn.clone());
     let surface = raw::surface(&mut rawc);

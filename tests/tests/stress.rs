@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use accord_protocol::client::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::client::wp_buffer_collection_v1::WpBufferCollectionV1;
 use accord_tests::raw::RawClient;
-use accord_tests::{abrupt, assert_fds_return_to, fd_census, Config, TestServer};
+use accord_tests::{abrupt, assert_fds_return_to, fd_census, TestServer};
 use wayland_client::Proxy;
 
 struct Rng(u64);
@@ -168,10 +168,7 @@ fn random_lifecycles_leave_no_fds_bytes_or_collections_behind() {
     // Handles nobody redeems keep their collection negotiating until they
     // expire: short here so the end state is reached quickly.
     let expiry = Duration::from_millis(300);
-    let server = TestServer::start_config(Config {
-        handle_expiry: Some(expiry),
-        ..Config::default()
-    });
+    let server = TestServer::builder().handle_expiry(expiry).start();
     // Warm up lazily opened fds.
     {
         let mut c = RawClient::new(server.connect());

@@ -6,10 +6,11 @@ use std::{
     path::{Path, PathBuf},
     process::{Child, ChildStdout, Command, ExitStatus, Stdio},
     sync::atomic::{AtomicU32, Ordering},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use accord_fd_census::FdCensus;
+use accord_tests::waiting::within;
 use rustix::process::{kill_process, Pid, Signal};
 
 pub mod artifacts;
@@ -91,17 +92,13 @@ pub fn signal(child: &Child, signal: Signal) {
 
 /// Waits up to `timeout` for `child` to exit; kills it and panics otherwise.
 pub fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if Instant::now() >= deadline {
+    match within(timeout, || child.try_wait().expect("try_wait")) {
+        Ok(status) => status,
+        Err(e) => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("child {} did not exit within {timeout:?}", child.id());
+            panic!("child {} did not exit: {e}", child.id());
         }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -10,11 +10,7 @@
 //! reference compositor's tests (`examples/tests/`), the scanout run
 //! (`examples/src/scanout_run.rs`) and the real-kernel tier (`tests/vm/`).
 
-use std::{
-    fmt,
-    path::Path,
-    time::{Duration, Instant},
-};
+use std::{fmt, path::Path, time::Duration};
 
 /// What an fd refers to, told by its `/proc/<pid>/fd` link target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -171,22 +167,24 @@ pub fn wait_for(
     timeout: Duration,
     mut take: impl FnMut() -> Result<FdCensus, String>,
 ) -> Result<FdCensus, String> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let mut last = None;
+    accord_waiting::within(timeout, || {
         let now = take()?;
         if now.same_counts(baseline) {
             return Ok(now);
         }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "fd census not back at its baseline after {timeout:?}: {} (before: {baseline}; \
-                 after: {now}); open now: {:?}",
-                baseline.diff(&now),
-                now.targets
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        let diff = baseline.diff(&now);
+        last = Some(now);
+        Err(diff)
+    })
+    .map_err(|e| match last {
+        Some(now) => format!(
+            "fd census not back at its baseline ({e}; before: {baseline}; after: {now}); \
+             open now: {:?}",
+            now.targets
+        ),
+        None => e,
+    })
 }
 
 /// [`wait_for`] on process `pid` for up to 5 s; panics with the difference

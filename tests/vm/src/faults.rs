@@ -24,12 +24,13 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
 use accord_smithay::backend::{CollectionAllocator, DumbBackend, GbmBackend};
 use accord_smithay::kms::Card;
-use accord_tests::{fd_census, Config, TestServer, XRGB8888};
+use accord_tests::waiting::within;
+use accord_tests::{fd_census, TestServer, XRGB8888};
 use smithay::reexports::drm::buffer::{Buffer, DrmFourcc};
 use smithay::reexports::drm::control::{from_u32, Device as ControlDevice};
 use smithay::reexports::drm::CLOEXEC;
@@ -162,7 +163,7 @@ fn run(backend: Backend) -> TestResult {
             }
         }
     };
-    let server = TestServer::start_configured(make, Config::default());
+    let server = TestServer::builder().allocator(make).start();
     // A warm-up connection, so lazily opened fds exist before the baseline.
     {
         let warm = server.connect();
@@ -215,8 +216,7 @@ fn run(backend: Backend) -> TestResult {
         );
     }
     // The module frees a gone client's objects shortly after the disconnect.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let now = within(Duration::from_secs(5), || {
         let now = census(&card)?;
         let charged = server.charged_bytes();
         // Nothing held beyond the baseline, kind by kind. Fewer is fine: the
@@ -228,16 +228,14 @@ fn run(backend: Backend) -> TestResult {
             && now.gem_handles == baseline.gem_handles
             && charged == 0
         {
-            println!("  back at baseline: {now:?}, 0 bytes charged");
-            return Ok(Outcome::Passed);
+            return Ok(now);
         }
-        if Instant::now() > deadline {
-            return Err(format!(
-                "not released after the fault: baseline {baseline:?}, now {now:?}, \
-                 {charged} bytes charged; fds: {:?}",
-                fd_census().targets
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        Err(format!(
+            "baseline {baseline:?}, now {now:?}, {charged} bytes charged; fds: {:?}",
+            fd_census().targets
+        ))
+    })
+    .map_err(|e| format!("not released after the fault: {e}"))?;
+    println!("  back at baseline: {now:?}, 0 bytes charged");
+    Ok(Outcome::Passed)
 }

@@ -64,6 +64,7 @@ use std::{
 };
 
 use accord_examples::refcomp::{spawn_with, Compositor, Config, CounterSnapshot, DrmOptions};
+use accord_tests::waiting::within;
 
 use crate::{
     common::CARD0,
@@ -134,7 +135,8 @@ fn parse_feedbacks(stderr: &str) -> Vec<Vec<Tranche>> {
 }
 
 /// Runs the client to its end (killed after [`TIMEOUT`]) with `env`; its
-/// exit status, stderr and wall time. `sample` runs every 20 ms meanwhile.
+/// exit status, stderr and wall time. `sample` runs every
+/// [`POLL`](accord_tests::waiting::POLL) (5 ms) meanwhile.
 fn run_client(
     env: &[(&str, std::ffi::OsString)],
     mut sample: impl FnMut(Duration),
@@ -157,18 +159,22 @@ fn run_client(
         let _ = stderr.read_to_string(&mut text);
         let _ = tx.send(text);
     });
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
+    let exited = within(TIMEOUT, || match child.try_wait() {
+        Ok(None) => {
+            sample(start.elapsed());
+            None
         }
-        if start.elapsed() > TIMEOUT {
+        Ok(Some(status)) => Some(Ok(status)),
+        Err(e) => Some(Err(e.to_string())),
+    });
+    let status = match exited {
+        Ok(status) => status?,
+        Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
             let text = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_default();
             return Err(format!("{CLIENT} still running after {TIMEOUT:?}: {text}"));
         }
-        sample(start.elapsed());
-        std::thread::sleep(Duration::from_millis(20));
     };
     let wall = start.elapsed();
     let text = rx
