@@ -35,15 +35,26 @@ pub struct TokenData {
     pub(crate) failure: Mutex<Option<Failed>>,
 }
 
+/// What a token *object* may still do. The slot's own state (token,
+/// exported, bound, committed, holding buffers...) is kept only in
+/// [`Collections`](crate::collections::Collections): once a token is bound,
+/// exported or attached, its slot lives on in another object (the
+/// collection object, the handle, the compositor) and this object only
+/// needs to know that it is inert, and why, for the error message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenState {
+    /// Holds the slot: the only token state that carries a slot id.
     Live(SlotId),
+    /// Its slot went to a collection object.
     Bound,
+    /// Its slot went into a handle.
     Exported,
+    /// Its slot went to the compositor (`attach_surface`).
     Attached,
     /// Destroyed by request (released).
     Released,
-    /// Failed import or failed collection: requests are ignored.
+    /// Failed import or failed collection: requests are answered as the
+    /// XML lists for a failed token.
     Failed,
 }
 

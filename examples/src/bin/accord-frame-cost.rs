@@ -9,13 +9,25 @@ use std::process::ExitCode;
 
 use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun};
 
-const USAGE: &str = "\
-usage: accord-frame-cost [--card /dev/dri/card0] [--pairs N] [--frames N]
-
-Alternates direct-scanout and forced-composition runs of a fullscreen dma-buf
-client (default 5 pairs of 60 frames, after one warm-up pair) and prints
-per-frame medians. Last line:
-`frame cost direct/composited cpu ratio: <float> bytes/frame direct: <int> composited: <int>`";
+/// Alternates direct-scanout and forced-composition runs of a fullscreen
+/// dma-buf client (after one warm-up pair) and prints per-frame medians.
+/// Last line: `frame cost direct/composited cpu ratio: <float> bytes/frame
+/// direct: <int> composited: <int>`.
+#[derive(clap::Parser, Debug)]
+#[command(name = "accord-frame-cost")]
+struct Args {
+    /// The KMS device.
+    #[arg(long, value_name = "PATH", default_value = "/dev/dri/card0")]
+    card: String,
+    /// Measured pairs of runs (direct, composited).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pairs: u16,
+    /// Frames per run.
+    #[arg(long, value_name = "N", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    frames: u32,
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -44,27 +56,8 @@ fn sample(r: &ScanoutReport) -> Sample {
 }
 
 fn main() -> ExitCode {
-    let (mut card, mut pairs, mut frames) = (String::from("/dev/dri/card0"), 5usize, 60u32);
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let value = args.next();
-        match (arg.as_str(), value) {
-            ("--card", Some(v)) => card = v,
-            ("--pairs", Some(v)) => match v.parse() {
-                Ok(n) if (1..=1000).contains(&n) => pairs = n,
-                _ => return usage("--pairs needs a number in 1..=1000"),
-            },
-            ("--frames", Some(v)) => match v.parse() {
-                Ok(n) if (1..=100_000).contains(&n) => frames = n,
-                _ => return usage("--frames needs a number in 1..=100000"),
-            },
-            ("-h" | "--help", _) => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            (other, _) => return usage(&format!("bad argument {other:?}")),
-        }
-    }
+    let args = <Args as clap::Parser>::parse();
+    let (card, pairs, frames) = (args.card, usize::from(args.pairs), args.frames);
     let mut direct = ScanoutRun::new(&card);
     direct.frames = frames;
     let mut composed = direct.clone();
@@ -120,9 +113,4 @@ fn main() -> ExitCode {
         eprintln!("accord-frame-cost: a direct-scanout run composed or copied (P4 goal: 0 bytes)");
         ExitCode::FAILURE
     }
-}
-
-fn usage(err: &str) -> ExitCode {
-    eprintln!("accord-frame-cost: {err}\n\n{USAGE}");
-    ExitCode::from(2)
 }

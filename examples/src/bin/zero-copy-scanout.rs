@@ -11,16 +11,34 @@ use std::process::ExitCode;
 
 use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun};
 
-const USAGE: &str = "\
-usage: zero-copy-scanout [--card /dev/dri/card0] [--frames N] [--windowed] [--no-direct-scanout] [--dumb]
-
-Starts the reference compositor on the card (as root), shows N frames (default
-60) of a fullscreen dma-buf client, and prints the format used and
-`direct scanout: N/N frames, 0 bytes copied`. Exits 1 unless every frame was
-scanned out directly with no copy (or, with --windowed/--no-direct-scanout,
-unless every frame was composited). The buffers come from an Accord collection
-negotiated with the compositor; --dumb uses the client's own dumb buffers
-(linux-dmabuf only) instead.";
+/// Starts the reference compositor on the card (as root), shows N frames of
+/// a fullscreen dma-buf client, and prints the format used and
+/// `direct scanout: N/N frames, 0 bytes read by the compositor`. Exits 1
+/// unless every frame was scanned out directly with nothing read or copied
+/// (or, with --windowed/--no-direct-scanout, unless every frame was
+/// composited). The buffers come from an Accord collection negotiated with
+/// the compositor; --dumb uses the client's own dumb buffers (linux-dmabuf
+/// only) instead.
+#[derive(clap::Parser, Debug)]
+#[command(name = "zero-copy-scanout")]
+struct Args {
+    /// The KMS device.
+    #[arg(long, value_name = "PATH", default_value = "/dev/dri/card0")]
+    card: String,
+    /// Frames to show.
+    #[arg(long, value_name = "N", default_value_t = 60,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    frames: u32,
+    /// Show the client in a window (composited) instead of fullscreen.
+    #[arg(long)]
+    windowed: bool,
+    /// Composite even a fullscreen client (no direct scanout).
+    #[arg(long)]
+    no_direct_scanout: bool,
+    /// The client's own dumb buffers through linux-dmabuf, no collection.
+    #[arg(long)]
+    dumb: bool,
+}
 
 fn fourcc(code: u32) -> String {
     code.to_le_bytes().iter().map(|&b| b as char).collect()
@@ -113,28 +131,12 @@ fn print(report: &ScanoutReport, run: &ScanoutRun) {
 
 fn main() -> ExitCode {
     accord_examples::logging::init("warn");
-    let mut run = ScanoutRun::new("/dev/dri/card0");
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--card" => match args.next() {
-                Some(v) => run.card = v.into(),
-                None => return usage("--card needs a path"),
-            },
-            "--frames" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(n) if (1..=100_000).contains(&n) => run.frames = n,
-                _ => return usage("--frames needs a number in 1..=100000"),
-            },
-            "--windowed" => run.fullscreen = false,
-            "--no-direct-scanout" => run.direct_scanout = false,
-            "--dumb" => run.collection = false,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => return usage(&format!("unknown argument {other:?}")),
-        }
-    }
+    let args = <Args as clap::Parser>::parse();
+    let mut run = ScanoutRun::new(&args.card);
+    run.frames = args.frames;
+    run.fullscreen = !args.windowed;
+    run.direct_scanout = !args.no_direct_scanout;
+    run.collection = !args.dumb;
     let report = match run_scanout(&run) {
         Ok(r) => r,
         Err(err) => {
@@ -162,9 +164,4 @@ fn main() -> ExitCode {
         eprintln!("zero-copy-scanout: the frames did not reach the screen as expected");
         ExitCode::FAILURE
     }
-}
-
-fn usage(err: &str) -> ExitCode {
-    eprintln!("zero-copy-scanout: {err}\n\n{USAGE}");
-    ExitCode::from(2)
 }
