@@ -11,6 +11,7 @@
 //! - `ledger.rs`: the quota ledger;
 //! - `resolve.rs`: negotiate → confirm → allocate → verify, one path;
 //! - `stall.rs`: warnings about collections that wait too long.
+//! - `views.rs`: the table's settings and read-only views.
 //!
 //! A collection resolves once every slot is committed, released, or
 //! (dispensable and) failed; a non-dispensable failure resolves it at once
@@ -24,6 +25,7 @@ mod outcome;
 mod resolve;
 mod slot;
 mod stall;
+mod views;
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
@@ -92,63 +94,6 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         Self::default()
     }
 
-    /// Bytes each client may hold in allocated buffers at once.
-    pub fn set_quota(&mut self, bytes: u64) {
-        self.quota = bytes;
-    }
-
-    /// How long an exported handle stays redeemable (default
-    /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
-    pub fn set_handle_expiry(&mut self, expiry: Duration) {
-        self.handles.expiry = expiry;
-    }
-
-    /// The current handle expiry.
-    pub fn handle_expiry(&self) -> Duration {
-        self.handles.expiry
-    }
-
-    /// How long a collection may wait before [`Collections::warn_stalled`]
-    /// reports it (default [`DEFAULT_STALL_WARNING`], 5 s).
-    pub fn set_stall_warning(&mut self, after: Duration) {
-        self.stall_warning = after;
-    }
-
-    /// The current stall threshold.
-    pub fn stall_warning(&self) -> Duration {
-        self.stall_warning
-    }
-
-    /// Collections still negotiating (diagnostics, leak checks).
-    pub fn negotiating(&self) -> usize {
-        self.table
-            .values()
-            .filter(|c| matches!(c.phase, Phase::Negotiating { .. }))
-            .count()
-    }
-
-    /// Collections not yet closed: negotiating, or allocated with a
-    /// participant or a buffer reference left.
-    pub fn live(&mut self) -> usize {
-        self.close_released();
-        self.table.len()
-    }
-
-    /// Bytes currently charged to `owner`.
-    pub fn charged(&self, owner: &O) -> u64 {
-        self.ledger.get(owner)
-    }
-
-    /// Bytes charged to all clients: the memory of every live allocation.
-    pub fn total_charged(&self) -> u64 {
-        self.ledger.total()
-    }
-
-    /// Exported handles `owner` has pending.
-    pub fn handles_of(&self, owner: &O) -> usize {
-        self.handles.of(owner)
-    }
-
     /// Start a collection with one token slot held by `holder` (`pid N`:
     /// the default participant name says who); `owner` is charged for its
     /// memory.
@@ -166,28 +111,6 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
             collection: id,
             index,
         }
-    }
-
-    /// Whether the slot's collection is still negotiating and not failed.
-    pub fn is_negotiating(&self, slot: SlotId) -> bool {
-        self.table
-            .get(&slot.collection)
-            .is_some_and(Collection::is_open)
-    }
-
-    /// The generation of buffers the slot's collection hands out now;
-    /// `None` while it negotiates or once it closed.
-    pub fn generation(&self, slot: SlotId) -> Option<u32> {
-        match self.table.get(&slot.collection)?.phase {
-            Phase::Allocated { generation, .. } => Some(generation),
-            Phase::Negotiating { .. } => None,
-        }
-    }
-
-    /// The slot's participant name: set by `set_name`, or a default one
-    /// unique within its collection.
-    pub fn name(&self, slot: SlotId) -> Option<String> {
-        self.slot(slot).map(|s| s.name(slot.index as usize))
     }
 
     /// A new token slot in the same collection, inheriting name and
@@ -526,11 +449,6 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
             .get_mut(&slot.collection)?
             .slots
             .get_mut(slot.index as usize)
-    }
-
-    /// Pending handles in total (bookkeeping checks).
-    pub fn pending_handles(&self) -> usize {
-        self.handles.len()
     }
 }
 
