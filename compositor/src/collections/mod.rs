@@ -46,6 +46,7 @@ pub use outcome::{Allocation, Failed, FailureReason, Outcome, Resolution};
 pub use resolve::{Confirmation, ScanoutConfirmation};
 pub use slot::SlotId;
 use slot::{Slot, SlotState};
+use stall::StallQueue;
 pub use stall::{Stalled, DEFAULT_STALL_WARNING};
 
 /// Client misuse of the state machine (becomes a protocol error).
@@ -71,6 +72,8 @@ pub struct Collections<O> {
     released: Arc<Mutex<Vec<u64>>>,
     next_collection: u64,
     stall_warning: Duration,
+    /// Negotiating collections in creation order, for the stall warning.
+    stalls: StallQueue,
 }
 
 impl<O> Default for Collections<O> {
@@ -84,6 +87,7 @@ impl<O> Default for Collections<O> {
             released: Arc::default(),
             next_collection: 1,
             stall_warning: DEFAULT_STALL_WARNING,
+            stalls: StallQueue::default(),
         }
     }
 }
@@ -101,7 +105,9 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         let id = self.next_collection;
         self.next_collection += 1;
         let span = tracing::info_span!("collection", id, owner = ?owner);
-        let mut coll = Collection::new(owner, span, Instant::now());
+        let created = Instant::now();
+        let mut coll = Collection::new(owner, span, created);
+        self.stalls.push(created, id);
         let index = coll.push_slot(None, holder, false);
         coll.slots[0]
             .span
@@ -343,10 +349,16 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     /// than the stall threshold; see `stall.rs`.
     pub fn warn_stalled(&mut self, now: Instant) -> Vec<Stalled> {
         let threshold = self.stall_warning;
-        self.table
-            .iter_mut()
-            .filter_map(|(id, coll)| stall::check(*id, coll, now, threshold))
+        let due = self.stalls.due(now, threshold);
+        due.into_iter()
+            .filter_map(|id| stall::check(id, self.table.get_mut(&id)?, now, threshold))
             .collect()
+    }
+
+    /// Collections the last [`warn_stalled`](Self::warn_stalled) looked at:
+    /// only those whose deadline had passed.
+    pub fn stall_visits(&self) -> usize {
+        self.stalls.last_visits
     }
 
     fn allocate(
