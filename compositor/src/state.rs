@@ -129,8 +129,9 @@ pub struct BufferCollectionState {
     /// display confirms a scanout decision.
     pub(crate) surfaces: HashMap<u64, WlSurface>,
     global: GlobalId,
-    /// When requests may next trigger the expiry/stall sweep (it walks every
-    /// handle and collection, so not on every request).
+    /// When requests may next run handle expiry and stall warnings. Both pop
+    /// only what is due from queues in deadline order, so the limit is only
+    /// there to keep the clock reads off the request path.
     next_sweep: Instant,
 }
 

@@ -568,3 +568,23 @@ fn default_names_are_unique_within_a_collection() {
     r.set_name(b, "decoder".into());
     assert_eq!(r.name(b).as_deref(), Some("decoder"));
 }
+
+/// The stall check costs what is due, not what waits: 10,000 negotiating
+/// collections are not walked before their deadline, each is looked at
+/// once when it passes, and never again.
+#[test]
+fn stall_checks_visit_only_what_is_due() {
+    let mut r = Reg::new();
+    r.set_stall_warning(Duration::from_secs(5));
+    let t0 = Instant::now();
+    for i in 0..10_000u32 {
+        r.create(format!("pid {i}"), i);
+    }
+    assert!(r.warn_stalled(t0).is_empty());
+    assert_eq!(r.stall_visits(), 0, "nothing is due yet");
+    let later = t0 + Duration::from_secs(6);
+    assert_eq!(r.warn_stalled(later).len(), 10_000);
+    assert_eq!(r.stall_visits(), 10_000);
+    assert!(r.warn_stalled(later + Duration::from_secs(60)).is_empty());
+    assert_eq!(r.stall_visits(), 0, "each collection is checked once");
+}

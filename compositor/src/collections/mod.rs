@@ -11,6 +11,7 @@
 //! - `ledger.rs`: the quota ledger;
 //! - `resolve.rs`: negotiate → confirm → allocate → verify, one path;
 //! - `stall.rs`: warnings about collections that wait too long.
+//! - `views.rs`: the table's settings and read-only views.
 //!
 //! A collection resolves once every slot is committed, released, or
 //! (dispensable and) failed; a non-dispensable failure resolves it at once
@@ -24,6 +25,7 @@ mod outcome;
 mod resolve;
 mod slot;
 mod stall;
+mod views;
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
@@ -44,6 +46,7 @@ pub use outcome::{Allocation, Failed, FailureReason, Outcome, Resolution};
 pub use resolve::{Confirmation, ScanoutConfirmation};
 pub use slot::SlotId;
 use slot::{Slot, SlotState};
+use stall::StallQueue;
 pub use stall::{Stalled, DEFAULT_STALL_WARNING};
 
 /// Client misuse of the state machine (becomes a protocol error).
@@ -69,6 +72,8 @@ pub struct Collections<O> {
     released: Arc<Mutex<Vec<u64>>>,
     next_collection: u64,
     stall_warning: Duration,
+    /// Negotiating collections in creation order, for the stall warning.
+    stalls: StallQueue,
 }
 
 impl<O> Default for Collections<O> {
@@ -82,6 +87,7 @@ impl<O> Default for Collections<O> {
             released: Arc::default(),
             next_collection: 1,
             stall_warning: DEFAULT_STALL_WARNING,
+            stalls: StallQueue::default(),
         }
     }
 }
@@ -92,63 +98,6 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         Self::default()
     }
 
-    /// Bytes each client may hold in allocated buffers at once.
-    pub fn set_quota(&mut self, bytes: u64) {
-        self.quota = bytes;
-    }
-
-    /// How long an exported handle stays redeemable (default
-    /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
-    pub fn set_handle_expiry(&mut self, expiry: Duration) {
-        self.handles.expiry = expiry;
-    }
-
-    /// The current handle expiry.
-    pub fn handle_expiry(&self) -> Duration {
-        self.handles.expiry
-    }
-
-    /// How long a collection may wait before [`Collections::warn_stalled`]
-    /// reports it (default [`DEFAULT_STALL_WARNING`], 5 s).
-    pub fn set_stall_warning(&mut self, after: Duration) {
-        self.stall_warning = after;
-    }
-
-    /// The current stall threshold.
-    pub fn stall_warning(&self) -> Duration {
-        self.stall_warning
-    }
-
-    /// Collections still negotiating (diagnostics, leak checks).
-    pub fn negotiating(&self) -> usize {
-        self.table
-            .values()
-            .filter(|c| matches!(c.phase, Phase::Negotiating { .. }))
-            .count()
-    }
-
-    /// Collections not yet closed: negotiating, or allocated with a
-    /// participant or a buffer reference left.
-    pub fn live(&mut self) -> usize {
-        self.close_released();
-        self.table.len()
-    }
-
-    /// Bytes currently charged to `owner`.
-    pub fn charged(&self, owner: &O) -> u64 {
-        self.ledger.get(owner)
-    }
-
-    /// Bytes charged to all clients: the memory of every live allocation.
-    pub fn total_charged(&self) -> u64 {
-        self.ledger.total()
-    }
-
-    /// Exported handles `owner` has pending.
-    pub fn handles_of(&self, owner: &O) -> usize {
-        self.handles.of(owner)
-    }
-
     /// Start a collection with one token slot held by `holder` (`pid N`:
     /// the default participant name says who); `owner` is charged for its
     /// memory.
@@ -156,7 +105,9 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         let id = self.next_collection;
         self.next_collection += 1;
         let span = tracing::info_span!("collection", id, owner = ?owner);
-        let mut coll = Collection::new(owner, span, Instant::now());
+        let created = Instant::now();
+        let mut coll = Collection::new(owner, span, created);
+        self.stalls.push(created, id);
         let index = coll.push_slot(None, holder, false);
         coll.slots[0]
             .span
@@ -166,28 +117,6 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
             collection: id,
             index,
         }
-    }
-
-    /// Whether the slot's collection is still negotiating and not failed.
-    pub fn is_negotiating(&self, slot: SlotId) -> bool {
-        self.table
-            .get(&slot.collection)
-            .is_some_and(Collection::is_open)
-    }
-
-    /// The generation of buffers the slot's collection hands out now;
-    /// `None` while it negotiates or once it closed.
-    pub fn generation(&self, slot: SlotId) -> Option<u32> {
-        match self.table.get(&slot.collection)?.phase {
-            Phase::Allocated { generation, .. } => Some(generation),
-            Phase::Negotiating { .. } => None,
-        }
-    }
-
-    /// The slot's participant name: set by `set_name`, or a default one
-    /// unique within its collection.
-    pub fn name(&self, slot: SlotId) -> Option<String> {
-        self.slot(slot).map(|s| s.name(slot.index as usize))
     }
 
     /// A new token slot in the same collection, inheriting name and
@@ -420,10 +349,16 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     /// than the stall threshold; see `stall.rs`.
     pub fn warn_stalled(&mut self, now: Instant) -> Vec<Stalled> {
         let threshold = self.stall_warning;
-        self.table
-            .iter_mut()
-            .filter_map(|(id, coll)| stall::check(*id, coll, now, threshold))
+        let due = self.stalls.due(now, threshold);
+        due.into_iter()
+            .filter_map(|id| stall::check(id, self.table.get_mut(&id)?, now, threshold))
             .collect()
+    }
+
+    /// Collections the last [`warn_stalled`](Self::warn_stalled) looked at:
+    /// only those whose deadline had passed.
+    pub fn stall_visits(&self) -> usize {
+        self.stalls.last_visits
     }
 
     fn allocate(
@@ -526,11 +461,6 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
             .get_mut(&slot.collection)?
             .slots
             .get_mut(slot.index as usize)
-    }
-
-    /// Pending handles in total (bookkeeping checks).
-    pub fn pending_handles(&self) -> usize {
-        self.handles.len()
     }
 }
 

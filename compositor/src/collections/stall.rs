@@ -1,7 +1,14 @@
 //! Warnings about collections that wait too long for their participants,
 //! naming the slots that are neither committed nor released, the way
 //! sysmem reports blocking participants.
+//!
+//! The collections wait in a queue in creation order (a collection's
+//! deadline is its creation time plus the threshold, so creation order is
+//! deadline order whatever the threshold): a check pops only the
+//! collections whose deadline has passed, and never walks the others.
+//! Each collection is queued once and popped once.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::collection::{Collection, Phase};
@@ -60,4 +67,34 @@ pub(crate) fn check<O>(
         waited,
         blocking,
     })
+}
+
+/// Collections by creation time, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct StallQueue {
+    queue: VecDeque<(Instant, u64)>,
+    /// Entries looked at by the last [`StallQueue::due`] (for tests: a
+    /// check costs what is due, not what is queued).
+    pub(crate) last_visits: usize,
+}
+
+impl StallQueue {
+    pub(crate) fn push(&mut self, created: Instant, id: u64) {
+        self.queue.push_back((created, id));
+    }
+
+    /// The collections whose deadline (`created + threshold`) has passed,
+    /// taken out of the queue.
+    pub(crate) fn due(&mut self, now: Instant, threshold: Duration) -> Vec<u64> {
+        let mut out = Vec::new();
+        while let Some(&(created, id)) = self.queue.front() {
+            if now.saturating_duration_since(created) < threshold {
+                break;
+            }
+            self.queue.pop_front();
+            out.push(id);
+        }
+        self.last_visits = out.len();
+        out
+    }
 }

@@ -1,0 +1,95 @@
+//! The table's settings (quota, handle expiry, stall threshold) and its
+//! read-only views (counts, charges, names, generations), apart from the
+//! transitions in `mod.rs`.
+
+use std::hash::Hash;
+use std::time::Duration;
+
+use super::collection::{Collection, Phase};
+use super::{Collections, SlotId};
+
+impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections<O> {
+    /// Bytes each client may hold in allocated buffers at once.
+    pub fn set_quota(&mut self, bytes: u64) {
+        self.quota = bytes;
+    }
+
+    /// How long an exported handle stays redeemable (default
+    /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
+    pub fn set_handle_expiry(&mut self, expiry: Duration) {
+        self.handles.expiry = expiry;
+    }
+
+    /// The current handle expiry.
+    pub fn handle_expiry(&self) -> Duration {
+        self.handles.expiry
+    }
+
+    /// How long a collection may wait before [`Collections::warn_stalled`]
+    /// reports it (default [`DEFAULT_STALL_WARNING`], 5 s).
+    pub fn set_stall_warning(&mut self, after: Duration) {
+        self.stall_warning = after;
+    }
+
+    /// The current stall threshold.
+    pub fn stall_warning(&self) -> Duration {
+        self.stall_warning
+    }
+
+    /// Collections still negotiating (diagnostics, leak checks).
+    pub fn negotiating(&self) -> usize {
+        self.table
+            .values()
+            .filter(|c| matches!(c.phase, Phase::Negotiating { .. }))
+            .count()
+    }
+
+    /// Collections not yet closed: negotiating, or allocated with a
+    /// participant or a buffer reference left.
+    pub fn live(&mut self) -> usize {
+        self.close_released();
+        self.table.len()
+    }
+
+    /// Bytes currently charged to `owner`.
+    pub fn charged(&self, owner: &O) -> u64 {
+        self.ledger.get(owner)
+    }
+
+    /// Bytes charged to all clients: the memory of every live allocation.
+    pub fn total_charged(&self) -> u64 {
+        self.ledger.total()
+    }
+
+    /// Exported handles `owner` has pending.
+    pub fn handles_of(&self, owner: &O) -> usize {
+        self.handles.of(owner)
+    }
+
+    /// Whether the slot's collection is still negotiating and not failed.
+    pub fn is_negotiating(&self, slot: SlotId) -> bool {
+        self.table
+            .get(&slot.collection)
+            .is_some_and(Collection::is_open)
+    }
+
+    /// The generation of buffers the slot's collection hands out now;
+    /// `None` while it negotiates or once it closed.
+    pub fn generation(&self, slot: SlotId) -> Option<u32> {
+        match self.table.get(&slot.collection)?.phase {
+            Phase::Allocated { generation, .. } => Some(generation),
+            Phase::Negotiating { .. } => None,
+        }
+    }
+
+    /// The slot's participant name: set by `set_name`, or a default one
+    /// unique within its collection.
+    pub fn name(&self, slot: SlotId) -> Option<String> {
+        self.slot(slot).map(|s| s.name(slot.index as usize))
+    }
+
+    /// Pending handles in total (bookkeeping checks).
+    pub fn pending_handles(&self) -> usize {
+        self.handles.len()
+    }
+}
