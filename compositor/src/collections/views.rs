@@ -26,7 +26,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     }
 
     /// How long a collection may wait before [`Collections::warn_stalled`]
-    /// reports it (default [`DEFAULT_STALL_WARNING`], 5 s).
+    /// reports it (default [`DEFAULT_STALL_WARNING`](super::DEFAULT_STALL_WARNING), 5 s).
     pub fn set_stall_warning(&mut self, after: Duration) {
         self.stall_warning = after;
     }
