@@ -61,6 +61,7 @@ pub mod device;
 mod dispatch;
 mod events;
 pub mod kms;
+pub mod log_limit;
 mod objects;
 mod participant;
 mod state;
@@ -77,6 +78,7 @@ pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBu
 #[doc(hidden)]
 pub mod reexports {
     pub use accord_protocol;
+    pub use tracing;
     pub use wayland_server;
 }
 

@@ -37,6 +37,7 @@ use accord_protocol::limits::{DEFAULT_CLIENT_QUOTA, MAX_PARTICIPANTS};
 
 use crate::backend::CollectionAllocator;
 
+use crate::log_limit::LogLimiter;
 use collection::{Collection, Phase};
 pub use handles::is_well_formed_handle;
 use handles::Handles;
@@ -74,6 +75,9 @@ pub struct Collections<O> {
     stall_warning: Duration,
     /// Negotiating collections in creation order, for the stall warning.
     stalls: StallQueue,
+    /// Stall warnings are rate-limited: one client creating many
+    /// collections cannot flood the log.
+    log_limit: LogLimiter,
 }
 
 impl<O> Default for Collections<O> {
@@ -88,6 +92,7 @@ impl<O> Default for Collections<O> {
             next_collection: 1,
             stall_warning: DEFAULT_STALL_WARNING,
             stalls: StallQueue::default(),
+            log_limit: LogLimiter::default(),
         }
     }
 }
@@ -351,7 +356,10 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         let threshold = self.stall_warning;
         let due = self.stalls.due(now, threshold);
         due.into_iter()
-            .filter_map(|id| stall::check(id, self.table.get_mut(&id)?, now, threshold))
+            .filter_map(|id| {
+                let coll = self.table.get_mut(&id)?;
+                stall::check(id, coll, now, threshold, &mut self.log_limit)
+            })
             .collect()
     }
 

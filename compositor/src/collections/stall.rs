@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::collection::{Collection, Phase};
+use crate::log_limit::LogLimiter;
 
 /// How long a collection may wait for its participants before one warning
 /// names the slots it waits for (sysmem's 5 s).
@@ -35,6 +36,7 @@ pub(crate) fn check<O>(
     coll: &mut Collection<O>,
     now: Instant,
     threshold: Duration,
+    limit: &mut LogLimiter,
 ) -> Option<Stalled> {
     let Phase::Negotiating {
         failure: None,
@@ -56,11 +58,13 @@ pub(crate) fn check<O>(
         .filter_map(|(i, s)| Some(format!("'{}' (slot {i}, {})", s.name(i), s.blocking()?)))
         .collect();
     let _entered = coll.span.enter();
-    tracing::warn!(
-        "collection {id} has waited {:.1} s for participants that are neither committed nor \
-         released: {}",
-        waited.as_secs_f64(),
-        blocking.join(", ")
+    let blocking_list = blocking.join(", ");
+    crate::warn_limited!(
+        limit,
+        "a collection waits for participants that are neither committed nor released",
+        collection = id,
+        waited_s = waited.as_secs_f64(),
+        blocking = %blocking_list
     );
     Some(Stalled {
         collection: id,

@@ -118,7 +118,7 @@ impl DmabufHandler for RefState {
                 let _ = notifier.successful::<Self>();
             }
             Err(err) => {
-                warn!(%err, "dmabuf import failed");
+                accord_smithay::warn_limited!(self.log_limit, "dmabuf import failed", %err);
                 notifier.failed();
             }
         }

@@ -177,13 +177,13 @@ impl Compositor {
                                 .display_handle
                                 .insert_client(stream, Arc::new(ClientState::default()))
                             {
-                                warn!(%err, "cannot add client");
+                                accord_smithay::warn_limited!(state.log_limit, "cannot add client", %err);
                             }
                         }
                         Ok(None) => break,
                         // E.g. EMFILE: refuse this client, keep serving the others.
                         Err(err) => {
-                            warn!(%err, "accepting a client failed");
+                            accord_smithay::warn_limited!(state.log_limit, "accepting a client failed", %err);
                             break;
                         }
                     }

@@ -47,6 +47,8 @@ pub struct RefState {
     pub config: Config,
     pub counters: Arc<Counters>,
     pub start_time: Instant,
+    /// Warnings a client can cause are rate-limited per cause.
+    pub log_limit: accord_smithay::log_limit::LogLimiter,
 
     // Smithay protocol states.
     pub compositor_state: CompositorState,
@@ -122,6 +124,7 @@ impl RefState {
             config,
             counters: Arc::default(),
             start_time: Instant::now(),
+            log_limit: Default::default(),
             compositor_state,
             shm_state,
             xdg_shell_state,
