@@ -386,6 +386,9 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     // confirms, so `confirm_scanout` can borrow the rest of it; it probes a
     // device and does not call back into the module.
     let st = state.buffer_collection_state();
+    if !st.collections.has_work() {
+        return; // most requests change nothing that could resolve
+    }
     let Some(mut allocator) = st.allocator.take() else {
         return; // a flush is already under way further up the stack
     };

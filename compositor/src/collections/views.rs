@@ -88,6 +88,18 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         self.slot(slot).map(|s| s.name(slot.index as usize))
     }
 
+    /// Whether [`resolve`](Self::resolve) has anything to look at: a
+    /// collection changed since the last one, or buffers lost their last
+    /// holder. Lets the caller skip setting up a resolve on every request.
+    pub fn has_work(&self) -> bool {
+        !self.dirty.is_empty()
+            || !self
+                .released
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+    }
+
     /// Pending handles in total (bookkeeping checks).
     pub fn pending_handles(&self) -> usize {
         self.handles.len()
