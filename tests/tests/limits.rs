@@ -213,11 +213,7 @@ fn the_engine_and_the_compositor_give_the_same_reason() {
             "too_large",
         ),
         ("height u32::MAX", vec![part(1, u32::MAX)], "too_large"),
-        (
-            "one row over 512 MiB",
-            vec![part(8192, 16385)],
-            "too_large",
-        ),
+        ("one row over 512 MiB", vec![part(8192, 16385)], "too_large"),
         (
             "128 buffers of 8 MiB and a row",
             vec![Part {
