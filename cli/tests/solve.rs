@@ -188,6 +188,41 @@ fn zero_alignment_is_a_negotiation_failure_not_bad_input() {
     assert_eq!(v["participants"], serde_json::json!(["cam"]));
 }
 
+/// Sizes past the protocol's byte limits answer `too_large`, as the
+/// compositor does (tests/tests/limits.rs), even where a stride limit is
+/// broken too: the engine checks the size first.
+#[test]
+fn huge_sizes_are_too_large_as_in_the_compositor() {
+    let cases = [
+        // Width 2^30: stride 2^32 is past the 32-bit field, 4 GiB past 512 MiB.
+        (
+            r#"{"participants": [{"name": "wide", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "min_size": [1073741824, 1]}]}"#,
+            "needs 4294967296 bytes per buffer, the limit is 536870912",
+        ),
+        // u32::MAX wide against a display's max_stride.
+        (
+            r#"{"participants": [
+              {"name": "wide", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "min_size": [4294967295, 1]},
+              {"name": "display", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "max_stride": 4096}
+            ]}"#,
+            "the limit is 536870912",
+        ),
+        // 128 buffers of 8 MiB and one row.
+        (
+            r#"{"participants": [{"name": "many", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "min_size": [1024, 2049], "buffers": {"min": 128}}]}"#,
+            "above the collection limit of 1073741824 bytes",
+        ),
+    ];
+    for (input, message) in cases {
+        let out = accord(&["solve", "-"], Some(input));
+        assert_eq!(out.status.code(), Some(1), "{input}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["reason"], "too_large", "{v}");
+        let got = v["message"].as_str().unwrap();
+        assert!(got.contains(message), "{got:?} lacks {message:?}");
+    }
+}
+
 #[test]
 fn explain_traces_each_candidate_to_stderr() {
     let input = r#"{"participants": [

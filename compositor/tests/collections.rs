@@ -7,7 +7,7 @@ use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 use accord_smithay::collections::{Collections, Confirmation, FailureReason, Outcome, SlotId};
-use accord_smithay::limits::HANDLE_EXPIRY;
+use accord_smithay::limits::{HANDLE_EXPIRY, MAX_BUFFER_BYTES};
 
 const XR24: u32 = u32::from_le_bytes(*b"XR24");
 
@@ -143,9 +143,13 @@ fn participant_limit() {
 }
 
 /// A backend that fails on a chosen buffer, or returns a wrong layout.
+#[derive(Default)]
 struct Faulty {
     fail_at: Option<u32>,
     bad_stride: bool,
+    /// Report this size for every buffer (a vendor layout the engine could
+    /// not know).
+    size_bytes: Option<u64>,
 }
 
 impl CollectionAllocator for Faulty {
@@ -165,6 +169,11 @@ impl CollectionAllocator for Faulty {
         if self.bad_stride {
             bufs[0].planes[0].stride = 1; // below the layout's minimum
         }
+        if let Some(size) = self.size_bytes {
+            for b in &mut bufs {
+                b.size_bytes = size;
+            }
+        }
         Ok(bufs)
     }
 }
@@ -181,7 +190,7 @@ fn one_participant_with(alloc: &mut Faulty) -> Outcome {
 fn allocator_out_of_memory_is_a_failed_event() {
     let Outcome::Failed(f) = one_participant_with(&mut Faulty {
         fail_at: Some(0),
-        bad_stride: false,
+        ..Default::default()
     }) else {
         panic!("must fail")
     };
@@ -192,13 +201,35 @@ fn allocator_out_of_memory_is_a_failed_event() {
 #[test]
 fn wrong_backend_layout_never_reaches_clients() {
     let Outcome::Failed(f) = one_participant_with(&mut Faulty {
-        fail_at: None,
         bad_stride: true,
+        ..Default::default()
     }) else {
         panic!("layout check must reject")
     };
     assert_eq!(f.reason, FailureReason::Unsupported);
     assert!(f.message.contains("layout mismatch"), "{}", f.message);
+}
+
+/// Sizes only the backend knows go through the engine's size check too
+/// (`accord_engine::layout::check_size`), before the layout is verified.
+#[test]
+fn a_backend_size_over_the_limits_is_too_large() {
+    for (size, message) in [
+        (
+            MAX_BUFFER_BYTES + 1,
+            "needs 536870913 bytes per buffer, the limit is 536870912",
+        ),
+        (u64::MAX, "the limit is 536870912"),
+    ] {
+        let Outcome::Failed(f) = one_participant_with(&mut Faulty {
+            size_bytes: Some(size),
+            ..Default::default()
+        }) else {
+            panic!("size check must reject")
+        };
+        assert_eq!(f.reason, FailureReason::TooLarge, "{}", f.message);
+        assert!(f.message.contains(message), "{}", f.message);
+    }
 }
 
 fn allocate_for(r: &mut Reg, owner: u32) -> Outcome {

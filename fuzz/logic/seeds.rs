@@ -6,7 +6,10 @@
 //! - `engine` and `scenario_raw`: hand-made cases of the hidden-arithmetic
 //!   kind (an LCM of alignments past 2^64, a size rounded past 2^32, stride
 //!   × height + offset past 2^64, a minimum stride rounded past the 32-bit
-//!   field, a byte limit met exactly and missed by one) and one case that
+//!   field, a byte limit met exactly and missed by one, a huge width that
+//!   breaks a stride limit but answers too_large, a stride limit broken at
+//!   a size that fits, a collection past the protocol's 1 GiB) and one
+//!   case that
 //!   reaches the most of the solver at once. The same constraints go to
 //!   both targets: bytes through [`super::engine::to_bytes`] (the inverse of
 //!   the engine target's decoder) and scenario text through
@@ -151,10 +154,10 @@ fn made() -> Vec<Made> {
     huge.min_size = (u32::MAX - 1, u32::MAX);
     out.push((
         "nv12-plane-end-past-u64",
-        "NV12 at (2^32-2)x(2^32-1): plane 0 ends just below 2^64, plane 1's offset + stride x height overflows (layout's checked_mul/checked_add)",
+        "NV12 at (2^32-2)x(2^32-1): plane 0 ends just below 2^64, plane 1 past it; the layout's u128 arithmetic reports the exact byte count against the protocol's 512 MiB",
         vec![huge],
         none.clone(),
-        "failed too_large: NV12 LINEAR at 4294967294x4294967295: size overflows 64 bits",
+        "failed too_large: NV12 LINEAR at 4294967294x4294967295: needs 27670116093384458242 bytes per buffer, the limit is 536870912 (the protocol's)",
     ));
     let mut tall = p("a", &xr);
     tall.min_size = ((1 << 30) - 1, u32::MAX);
@@ -164,20 +167,52 @@ fn made() -> Vec<Made> {
     based2.base_alignment = P2;
     out.push((
         "size-rounds-past-u64",
-        "XRGB8888 at (2^30-1)x(2^32-1) ends at 2^64-5*2^32+4; rounding it up to a base alignment of two primes (LCM just below 2^64) overflows",
+        "XRGB8888 at (2^30-1)x(2^32-1) ends at 2^64-5*2^32+4; rounding it up to a base alignment of two primes (LCM just below 2^64) passes 2^64, which the layout's u128 arithmetic holds and reports",
         vec![tall, based, based2],
         none.clone(),
-        "failed too_large: XRGB8888 LINEAR at 1073741823x4294967295: size overflows 64 bits",
+        "failed too_large: XRGB8888 LINEAR at 1073741823x4294967295: needs 36893487958440542378 bytes per buffer, the limit is 536870912 (the protocol's)",
     ));
     let mut strided = p("a", &xr);
     strided.min_stride = u32::MAX;
     strided.stride_alignment = 2;
     out.push((
         "min-stride-rounds-past-u32",
-        "a minimum stride of 2^32-1 rounded up to an alignment of 2 is 2^32, past the 32-bit stride field",
+        "a minimum stride of 2^32-1 rounded up to an alignment of 2 is 2^32, past the 32-bit stride field; that one row is 4 GiB, and the size is checked before the stride",
         vec![strided],
         none.clone(),
-        "failed stride_conflict: XRGB8888 LINEAR at 1x1: plane 0 needs stride 4294967296, above the maximum 4294967295 (limit of the 32-bit stride field)",
+        "failed too_large: XRGB8888 LINEAR at 1x1: needs 4294967296 bytes per buffer, the limit is 536870912 (the protocol's)",
+    ));
+    let mut wide = p("a", &xr);
+    wide.min_size = (1 << 30, 1);
+    let mut display = p("b", &xr);
+    display.max_stride = 4096;
+    out.push((
+        "width-2-pow-30-too-large-before-stride",
+        "width 2^30 breaks b's max_stride of 4096 and the 32-bit stride field, and is 4 GiB: too_large, as the protocol documents",
+        vec![wide, display],
+        none.clone(),
+        "failed too_large: XRGB8888 LINEAR at 1073741824x1: needs 4294967296 bytes per buffer, the limit is 536870912 (the protocol's)",
+    ));
+    let mut rows = p("a", &xr);
+    rows.min_size = (4096, 16);
+    let mut narrow = p("b", &xr);
+    narrow.max_stride = 8192;
+    out.push((
+        "stride-over-max-stride-size-fine",
+        "4096x16 XRGB8888 needs stride 16384 against b's max_stride of 8192, and 256 KiB fits every byte limit: the layout's stride check answers",
+        vec![rows, narrow],
+        none.clone(),
+        "failed stride_conflict: XRGB8888 LINEAR at 4096x16: plane 0 needs stride 16384, above the maximum 8192 (limit of b)",
+    ));
+    let mut many = p("a", &xr);
+    many.min_size = (1024, 2049);
+    many.buffers.min = 128;
+    out.push((
+        "collection-past-1-gib",
+        "128 buffers of 1024x2049 XRGB8888 (8 MiB and a row each) pass the protocol's 1 GiB per collection",
+        vec![many],
+        none.clone(),
+        "failed too_large: XRGB8888 LINEAR at 1024x2049: 128 buffers of 8392704 bytes need 1074266112 bytes, above the collection limit of 1073741824 bytes",
     ));
     for (name, why, max_bytes, expect) in [
         (

@@ -110,3 +110,142 @@ fn exactly_128_buffers_arrive_with_their_fds() {
         assert_eq!(x.inode().unwrap(), y.inode().unwrap(), "same memory");
     }
 }
+
+#[test]
+fn width_2_pow_30_is_too_large_not_a_stride_conflict() {
+    // Stride 2^32 is past the 32-bit stride field, 4 GiB past 512 MiB: the
+    // size is checked first, so the answer is too_large.
+    let server = TestServer::start();
+    let (_c, a) = server.accord();
+    let f = outcome(&a, &xrgb_exact(1 << 30, 1, 1)).expect_err("4 GiB");
+    assert_eq!(f.reason, FailureReason::TooLarge, "{f}");
+    assert!(
+        f.message
+            .contains("needs 4294967296 bytes per buffer, the limit is 536870912"),
+        "{f}"
+    );
+    server.assert_no_bytes_held();
+}
+
+/// One participant of a [`Case`]: an exact XRGB8888 LINEAR size, a
+/// maximum stride (0 = none) and the buffers it camps on.
+#[derive(Clone, Copy)]
+struct Part {
+    size: (u32, u32),
+    max_stride: u32,
+    camping: u32,
+}
+
+fn part(w: u32, h: u32) -> Part {
+    Part {
+        size: (w, h),
+        max_stride: 0,
+        camping: 1,
+    }
+}
+
+fn display(max_stride: u32) -> Part {
+    Part {
+        size: (1, 1),
+        max_stride,
+        camping: 0,
+    }
+}
+
+fn client_constraints(p: Part) -> accord_client::Constraints {
+    accord_client::Constraints::new()
+        .format(accord_tests::XRGB8888, accord_client::MOD_LINEAR)
+        .min_size(p.size.0, p.size.1)
+        .stride_range(0, p.max_stride)
+        .buffers(p.camping)
+}
+
+fn engine_constraints(i: usize, p: Part) -> accord_engine::Constraints {
+    accord_engine::Constraints {
+        name: format!("p{i}"),
+        formats: vec![accord_engine::FormatModifier {
+            format: accord_tests::XRGB8888,
+            modifier: accord_engine::MOD_LINEAR,
+            scanout: false,
+        }],
+        min_size: p.size,
+        max_stride: p.max_stride,
+        buffers: accord_engine::BufferCounts {
+            camping: p.camping,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The reason the compositor gives (`"ok"` for buffers): every
+/// participant on its own connection, sharing one collection.
+fn compositor_reason(server: &TestServer, parts: &[Part]) -> &'static str {
+    let (_c0, first) = server.accord();
+    let token = first.create_collection();
+    let mut others = Vec::new();
+    for &p in &parts[1..] {
+        let (conn, accord) = server.accord();
+        let imported = accord.import(&token.duplicate().export().unwrap());
+        let coll = imported.bind();
+        coll.commit(&client_constraints(p));
+        accord.flush().unwrap();
+        others.push((conn, accord, coll));
+    }
+    let coll = token.bind();
+    coll.commit(&client_constraints(parts[0]));
+    match coll.wait_allocated() {
+        Ok(_) => "ok",
+        Err(f) => f.reason.as_str(),
+    }
+}
+
+/// The same scenarios through the engine (as `accord solve` runs them) and
+/// through the compositor over the wire: the same reason each time.
+#[test]
+fn the_engine_and_the_compositor_give_the_same_reason() {
+    let cases: &[(&str, Vec<Part>, &str)] = &[
+        ("width 2^30", vec![part(1 << 30, 1)], "too_large"),
+        ("width u32::MAX", vec![part(u32::MAX, 1)], "too_large"),
+        (
+            "width u32::MAX against a max_stride",
+            vec![part(u32::MAX, 1), display(4096)],
+            "too_large",
+        ),
+        ("height u32::MAX", vec![part(1, u32::MAX)], "too_large"),
+        ("one row over 512 MiB", vec![part(8192, 16385)], "too_large"),
+        (
+            "128 buffers of 8 MiB and a row",
+            vec![Part {
+                camping: MAX_BUFFERS,
+                ..part(1024, 2049)
+            }],
+            "too_large",
+        ),
+        (
+            "a stride over max_stride, the size fine",
+            vec![part(4096, 16), display(8192)],
+            "stride_conflict",
+        ),
+        ("a small buffer", vec![part(64, 64), display(4096)], "ok"),
+    ];
+    let server = TestServer::start();
+    for (what, parts, want) in cases {
+        let engine: Vec<_> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| engine_constraints(i, p))
+            .collect();
+        let by_engine = match accord_engine::solve(&engine) {
+            Ok(_) => "ok",
+            Err(f) => f.reason.as_str(),
+        };
+        let by_compositor = compositor_reason(&server, parts);
+        assert_eq!(
+            (by_engine, by_compositor),
+            (*want, *want),
+            "{what}: (engine, compositor)"
+        );
+    }
+    server.assert_no_bytes_held();
+}

@@ -321,6 +321,7 @@ pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
             min_stride,
             max_stride,
             max_bytes: max_bytes_by.map_or(0, |i| c[i].max_bytes),
+            buffer_count,
         },
         buffer_count,
         contiguous: c.iter().any(|p| p.contiguous),

@@ -1,9 +1,34 @@
 //! Plane layout for LINEAR and INVALID (laid out as linear) buffers. Vendor
 //! modifiers get no layout here: the allocating device defines it and the
 //! backend's result is verified afterwards.
+//!
+//! **The order of checks: size before stride.** [`compute`] first lays the
+//! buffer out in full, in u128 arithmetic that cannot overflow (a stride is
+//! below 2^65, a plane below 2^97, four planes with their offsets below
+//! 2^100), without looking at any limit. Then the byte total goes through
+//! [`check_size`]: a participant's `max_bytes`, the protocol's
+//! [`MAX_BUFFER_BYTES`] per buffer and [`MAX_COLLECTION_BYTES`] over
+//! `buffer_count` buffers, each answering [`LayoutError::TooLarge`]
+//! (`too_large`). Only a layout whose size fits is checked against the
+//! stride limits ([`LayoutError::StrideTooLarge`], `stride_conflict`).
+//!
+//! Why this order: a huge request (width 2^30, or u32::MAX) breaks both
+//! limits, and the protocol documents `too_large` for it; checking the
+//! stride first answered `stride_conflict`, which blames a stride limit for
+//! a buffer no stride could make fit. Once the size fits, every plane's
+//! stride × height does too, so every offset and stride fits the wire's
+//! 64- and 32-bit fields and the stride check is left with what
+//! participants asked for (`max_stride`).
+//!
+//! [`check_size`] is the one place the protocol's byte limits are applied:
+//! the engine calls it on the sizes it computes (so `accord solve` answers
+//! as the compositor does), and the compositor calls it on the sizes a
+//! backend returns for vendor layouts, which only the device knows.
+
+use accord_vocabulary::limits::{MAX_BUFFER_BYTES, MAX_COLLECTION_BYTES};
 
 use crate::formats;
-use crate::math::round_up;
+use crate::math::round_up_wide;
 use crate::{Decision, Layout, PlaneLayout};
 
 /// Everything a layout depends on besides the format.
@@ -21,12 +46,16 @@ pub struct LayoutParams {
     pub min_stride: u32,
     /// Maximum stride of any plane; 0 = no limit.
     pub max_stride: u32,
-    /// Maximum total bytes; 0 = no limit.
+    /// Maximum total bytes a participant asked for; 0 = no limit. The
+    /// protocol's [`MAX_BUFFER_BYTES`] applies on top.
     pub max_bytes: u64,
+    /// Buffers in the collection: the protocol's [`MAX_COLLECTION_BYTES`]
+    /// applies to this many buffers of the computed size.
+    pub buffer_count: u32,
 }
 
 impl LayoutParams {
-    /// No alignment and no limits.
+    /// No alignment, no participant limits, one buffer.
     pub fn new(width: u32, height: u32) -> LayoutParams {
         LayoutParams {
             width,
@@ -37,6 +66,7 @@ impl LayoutParams {
             min_stride: 0,
             max_stride: 0,
             max_bytes: 0,
+            buffer_count: 1,
         }
     }
 
@@ -51,6 +81,7 @@ impl LayoutParams {
             min_stride: d.min_stride,
             max_stride: d.max_stride,
             max_bytes: d.max_bytes,
+            buffer_count: d.buffer_count,
         }
     }
 }
@@ -66,7 +97,7 @@ impl std::fmt::Display for LayoutParams {
         };
         write!(
             f,
-            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}",
+            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}, {} buffers",
             self.width,
             self.height,
             self.stride_alignment,
@@ -74,9 +105,21 @@ impl std::fmt::Display for LayoutParams {
             self.base_alignment,
             self.min_stride,
             lim(u64::from(self.max_stride)),
-            lim(self.max_bytes)
+            lim(self.max_bytes),
+            self.buffer_count
         )
     }
+}
+
+/// Which byte limit a size breaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeLimit {
+    /// A participant's `max_bytes`.
+    MaxBytes,
+    /// The protocol's [`MAX_BUFFER_BYTES`] per buffer.
+    Buffer,
+    /// The protocol's [`MAX_COLLECTION_BYTES`] over `count` buffers.
+    Collection { count: u32 },
 }
 
 /// Why a layout cannot be made.
@@ -88,8 +131,12 @@ pub enum LayoutError {
     ZeroAlignment,
     /// A plane's stride exceeds `max_stride` (or u32).
     StrideTooLarge { plane: usize, stride: u64, max: u64 },
-    /// The buffer exceeds `max_bytes` (or u64).
-    TooLarge { bytes: Option<u64>, max: u64 },
+    /// One buffer of `bytes` breaks `limit`, whose value is `max`.
+    TooLarge {
+        bytes: u128,
+        max: u64,
+        limit: SizeLimit,
+    },
 }
 
 impl std::fmt::Display for LayoutError {
@@ -106,14 +153,68 @@ impl std::fmt::Display for LayoutError {
                 )
             }
             LayoutError::TooLarge {
-                bytes: Some(b),
+                bytes,
                 max,
-            } => write!(f, "needs {b} bytes per buffer, above the maximum {max}"),
-            LayoutError::TooLarge { bytes: None, .. } => {
-                write!(f, "size overflows 64 bits")
-            }
+                limit: SizeLimit::MaxBytes,
+            } => write!(f, "needs {bytes} bytes per buffer, above the maximum {max}"),
+            LayoutError::TooLarge {
+                bytes,
+                max,
+                limit: SizeLimit::Buffer,
+            } => write!(
+                f,
+                "needs {bytes} bytes per buffer, the limit is {max} (the protocol's)"
+            ),
+            LayoutError::TooLarge {
+                bytes,
+                max,
+                limit: SizeLimit::Collection { count },
+            } => write!(
+                f,
+                "{count} buffers of {bytes} bytes need {} bytes, above the collection limit of {max} bytes",
+                bytes * u128::from(count)
+            ),
         }
     }
+}
+
+/// Check `buffer_count` buffers of `bytes` each against the byte limits, in
+/// this order: a participant's `max_bytes` (0 = none), the protocol's
+/// [`MAX_BUFFER_BYTES`] per buffer, then [`MAX_COLLECTION_BYTES`] for the
+/// collection. Every layout the engine computes goes through here before
+/// its strides are checked (see the module comment); the compositor calls
+/// it on the sizes a backend returned.
+///
+/// ```
+/// use accord_engine::layout::{check_size, LayoutError, SizeLimit};
+/// assert!(check_size(512 << 20, 0, 2).is_ok());
+/// assert!(matches!(
+///     check_size(512 << 20, 0, 3),
+///     Err(LayoutError::TooLarge { limit: SizeLimit::Collection { count: 3 }, .. })
+/// ));
+/// assert!(matches!(
+///     check_size(1 << 64, 0, 1),
+///     Err(LayoutError::TooLarge { limit: SizeLimit::Buffer, .. })
+/// ));
+/// ```
+pub fn check_size(bytes: u128, max_bytes: u64, buffer_count: u32) -> Result<(), LayoutError> {
+    let too_large = |max, limit| Err(LayoutError::TooLarge { bytes, max, limit });
+    if max_bytes != 0 && bytes > u128::from(max_bytes) {
+        return too_large(max_bytes, SizeLimit::MaxBytes);
+    }
+    if bytes > u128::from(MAX_BUFFER_BYTES) {
+        return too_large(MAX_BUFFER_BYTES, SizeLimit::Buffer);
+    }
+    // bytes <= 2^29 and count < 2^32: no overflow in u128.
+    if bytes * u128::from(buffer_count) > u128::from(MAX_COLLECTION_BYTES) {
+        return too_large(
+            MAX_COLLECTION_BYTES,
+            SizeLimit::Collection {
+                count: buffer_count,
+            },
+        );
+    }
+    Ok(())
 }
 
 /// At most this many planes (DRM's limit).
@@ -146,55 +247,56 @@ pub(crate) fn compute_fixed(format: u32, p: &LayoutParams) -> Result<FixedLayout
     if p.stride_alignment == 0 || p.offset_alignment == 0 || p.base_alignment == 0 {
         return Err(LayoutError::ZeroAlignment);
     }
+    // 1. The layout in full, no limits consulted. u128 cannot overflow: a
+    //    row is at most 2^32 * 8 bytes (or a u32 min stride), a stride below
+    //    2^65 after rounding to a u64 alignment, a plane below 2^97, and four
+    //    planes with their offsets stay below 2^100.
+    let mut strides = [0u128; MAX_PLANES];
+    let mut offsets = [0u128; MAX_PLANES];
+    let mut end: u128 = 0;
+    for (i, plane) in info.planes.iter().enumerate() {
+        let w = u128::from(p.width).div_ceil(u128::from(plane.hsub));
+        let h = u128::from(p.height).div_ceil(u128::from(plane.vsub));
+        let row = w.div_ceil(u128::from(plane.block_width)) * u128::from(plane.block_bytes);
+        let row = if i == 0 {
+            row.max(u128::from(p.min_stride))
+        } else {
+            row
+        };
+        strides[i] = round_up_wide(row, p.stride_alignment);
+        offsets[i] = round_up_wide(end, p.offset_alignment);
+        end = offsets[i] + strides[i] * h;
+    }
+    let size = round_up_wide(end, p.base_alignment);
+    // 2. Size before stride (see the module comment).
+    check_size(size, p.max_bytes, p.buffer_count)?;
+    // 3. The strides. The size fits in MAX_BUFFER_BYTES, so every offset
+    //    does too; a stride could only pass u32 with a height of zero.
     let max_stride = match p.max_stride {
         0 => u64::from(u32::MAX),
         m => u64::from(m),
     };
-    let max_bytes = match p.max_bytes {
-        0 => u64::MAX,
-        m => m,
-    };
-    let too_large = |bytes| LayoutError::TooLarge {
-        bytes,
-        max: max_bytes,
-    };
     let mut out = FixedLayout::default();
-    let mut end: u64 = 0;
-    for (i, plane) in info.planes.iter().enumerate() {
-        let w = u64::from(p.width).div_ceil(u64::from(plane.hsub));
-        let h = u64::from(p.height).div_ceil(u64::from(plane.vsub));
-        // At most (2^32 / 1) * 8 bytes: no overflow in u64.
-        let row = w.div_ceil(u64::from(plane.block_width)) * u64::from(plane.block_bytes);
-        let row = if i == 0 {
-            row.max(u64::from(p.min_stride))
-        } else {
-            row
-        };
-        let stride = round_up(row, p.stride_alignment).filter(|&s| s <= max_stride);
-        let Some(stride) = stride else {
+    for i in 0..info.planes.len() {
+        // Saturated: only a height of zero leaves a stride past u64 here.
+        let stride = u64::try_from(strides[i]).unwrap_or(u64::MAX);
+        if stride > max_stride {
             return Err(LayoutError::StrideTooLarge {
                 plane: i,
-                stride: round_up(row, p.stride_alignment).unwrap_or(u64::MAX),
+                stride,
                 max: max_stride,
             });
-        };
-        let offset = round_up(end, p.offset_alignment).ok_or(too_large(None))?;
-        end = stride
-            .checked_mul(h)
-            .and_then(|s| s.checked_add(offset))
-            .ok_or(too_large(None))?;
+        }
         out.planes[i] = PlaneLayout {
-            offset,
+            // offsets[i] <= size <= MAX_BUFFER_BYTES
+            offset: offsets[i] as u64,
             // stride <= max_stride <= u32::MAX
             stride: stride as u32,
         };
     }
     out.count = info.planes.len();
-    let size = round_up(end, p.base_alignment).ok_or(too_large(None))?;
-    if size > max_bytes {
-        return Err(too_large(Some(size)));
-    }
-    out.size_bytes = size;
+    // size <= MAX_BUFFER_BYTES
+    out.size_bytes = size as u64;
     Ok(out)
 }
 
@@ -299,15 +401,160 @@ mod tests {
         p.offset_alignment = u64::MAX;
         p.base_alignment = u64::MAX;
         assert!(compute(fmt("ABGR16161616F"), &p).is_err());
+        // Huge sizes used to fit u64 and pass; the protocol's limit stops
+        // them now.
         let mut p = LayoutParams::new(u32::MAX, u32::MAX);
-        p.max_stride = 0;
-        assert!(compute(fmt("R8"), &p).is_ok());
-        assert!(compute(fmt("XRGB8888"), &p).is_err());
+        assert!(matches!(
+            compute(fmt("R8"), &p),
+            Err(LayoutError::TooLarge {
+                limit: SizeLimit::Buffer,
+                ..
+            })
+        ));
         p.stride_alignment = 0;
         assert_eq!(compute(fmt("R8"), &p), Err(LayoutError::ZeroAlignment));
         assert_eq!(
             compute(0x1234, &LayoutParams::new(1, 1)),
             Err(LayoutError::UnknownFormat(0x1234))
+        );
+    }
+
+    fn limit_of(r: Result<Layout, LayoutError>) -> Option<SizeLimit> {
+        match r {
+            Err(LayoutError::TooLarge { limit, .. }) => Some(limit),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn huge_sizes_are_too_large_before_any_stride_limit() {
+        // Stride 2^32 (past the 32-bit field) and 4 GiB: too large first.
+        let p = LayoutParams::new(1 << 30, 1);
+        let e = compute(fmt("XRGB8888"), &p).unwrap_err();
+        assert_eq!(
+            e,
+            LayoutError::TooLarge {
+                bytes: 1 << 32,
+                max: MAX_BUFFER_BYTES,
+                limit: SizeLimit::Buffer
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "needs 4294967296 bytes per buffer, the limit is 536870912 (the protocol's)"
+        );
+        // A participant's max_stride broken too: still too large.
+        let mut p = LayoutParams::new(1 << 30, 1);
+        p.max_stride = 4096;
+        assert_eq!(
+            limit_of(compute(fmt("XRGB8888"), &p)),
+            Some(SizeLimit::Buffer)
+        );
+        // u32::MAX wide, two rows, the widest stride alignment: the byte
+        // count passes 2^64 and is still reported exactly.
+        let mut p = LayoutParams::new(u32::MAX, 2);
+        p.stride_alignment = u64::MAX;
+        let e = compute(fmt("ABGR16161616F"), &p).unwrap_err();
+        assert_eq!(
+            e,
+            LayoutError::TooLarge {
+                bytes: 2 * u128::from(u64::MAX),
+                max: MAX_BUFFER_BYTES,
+                limit: SizeLimit::Buffer
+            }
+        );
+        // A huge height with a small stride.
+        let p = LayoutParams::new(1, u32::MAX);
+        assert_eq!(
+            limit_of(compute(fmt("XRGB8888"), &p)),
+            Some(SizeLimit::Buffer)
+        );
+        // NV12 at u32::MAX square: plane 1 would pass 2^64.
+        let p = LayoutParams::new(u32::MAX - 1, u32::MAX);
+        assert_eq!(limit_of(compute(fmt("NV12"), &p)), Some(SizeLimit::Buffer));
+        // A participant's limit below the protocol's names that limit.
+        let mut p = LayoutParams::new(1 << 30, 1);
+        p.max_bytes = 1 << 20;
+        assert_eq!(
+            limit_of(compute(fmt("XRGB8888"), &p)),
+            Some(SizeLimit::MaxBytes)
+        );
+    }
+
+    #[test]
+    fn the_collection_limit_counts_buffers() {
+        // 1024x2048 XRGB8888 is 8 MiB: 128 of them are 1 GiB exactly.
+        let mut p = LayoutParams::new(1024, 2048);
+        p.buffer_count = 128;
+        assert_eq!(compute(fmt("XRGB8888"), &p).unwrap().size_bytes, 8 << 20);
+        // One row more and 128 buffers pass 1 GiB.
+        let mut p = LayoutParams::new(1024, 2049);
+        p.buffer_count = 128;
+        let e = compute(fmt("XRGB8888"), &p).unwrap_err();
+        assert_eq!(limit_of(Err(e)), Some(SizeLimit::Collection { count: 128 }));
+        assert_eq!(
+            e.to_string(),
+            "128 buffers of 8392704 bytes need 1074266112 bytes, above the collection limit of 1073741824 bytes"
+        );
+        // 128 buffers of 512 MiB each (one buffer's limit met exactly).
+        let mut p = LayoutParams::new(8192, 16384);
+        p.buffer_count = 128;
+        assert_eq!(
+            limit_of(compute(fmt("XRGB8888"), &p)),
+            Some(SizeLimit::Collection { count: 128 })
+        );
+        // Before the stride limit too.
+        p.max_stride = 4096;
+        assert_eq!(
+            limit_of(compute(fmt("XRGB8888"), &p)),
+            Some(SizeLimit::Collection { count: 128 })
+        );
+        p.buffer_count = 2;
+        assert!(matches!(
+            compute(fmt("XRGB8888"), &p),
+            Err(LayoutError::StrideTooLarge { stride: 32768, .. })
+        ));
+    }
+
+    #[test]
+    fn a_stride_over_max_stride_with_a_fitting_size_is_a_stride_error() {
+        let mut p = LayoutParams::new(4096, 16);
+        p.max_stride = 8192;
+        assert_eq!(
+            compute(fmt("XRGB8888"), &p),
+            Err(LayoutError::StrideTooLarge {
+                plane: 0,
+                stride: 16384,
+                max: 8192
+            })
+        );
+        p.max_stride = 16384;
+        assert!(compute(fmt("XRGB8888"), &p).is_ok());
+    }
+
+    #[test]
+    fn check_size_applies_the_limits_in_order() {
+        assert_eq!(check_size(0, 0, 0), Ok(()));
+        assert_eq!(check_size(u128::from(MAX_BUFFER_BYTES), 0, 2), Ok(()));
+        assert_eq!(
+            check_size(u128::from(MAX_BUFFER_BYTES) + 1, 0, 1),
+            Err(LayoutError::TooLarge {
+                bytes: u128::from(MAX_BUFFER_BYTES) + 1,
+                max: MAX_BUFFER_BYTES,
+                limit: SizeLimit::Buffer
+            })
+        );
+        assert_eq!(
+            limit_of(Err(check_size(100, 99, 1).unwrap_err())),
+            Some(SizeLimit::MaxBytes)
+        );
+        assert_eq!(
+            limit_of(Err(check_size(u128::MAX, 99, u32::MAX).unwrap_err())),
+            Some(SizeLimit::MaxBytes)
+        );
+        assert_eq!(
+            limit_of(Err(check_size(1 << 20, 0, u32::MAX).unwrap_err())),
+            Some(SizeLimit::Collection { count: u32::MAX })
         );
     }
 }

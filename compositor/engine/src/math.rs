@@ -29,6 +29,14 @@ pub(crate) fn round_up(v: u64, align: u64) -> Option<u64> {
     }
 }
 
+/// `v` rounded up to a multiple of `align` in u128, for layouts. The caller
+/// rejects a zero `align` first (treated as 1 here) and keeps `v` below
+/// 2^127, so nothing overflows.
+pub(crate) fn round_up_wide(v: u128, align: u64) -> u128 {
+    let align = u128::from(align.max(1));
+    v.div_ceil(align) * align
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +56,13 @@ mod tests {
         assert_eq!(round_up(65, 64), Some(128));
         assert_eq!(round_up(5, 0), None);
         assert_eq!(round_up(u64::MAX, 2), None);
+    }
+
+    #[test]
+    fn round_up_wide_passes_u64() {
+        assert_eq!(round_up_wide(65, 64), 128);
+        assert_eq!(round_up_wide(0, 64), 0);
+        assert_eq!(round_up_wide(u128::from(u64::MAX), 2), 1 << 64);
+        assert_eq!(round_up_wide(5, 0), 5);
     }
 }

@@ -3,7 +3,7 @@
 use crate::aggregate::{self, failure, pname, Aggregate};
 use crate::formats;
 use crate::intersect::{self, Cand};
-use crate::layout::{self, FixedLayout, LayoutError, LayoutParams};
+use crate::layout::{self, FixedLayout, LayoutError, LayoutParams, SizeLimit};
 use crate::policy::{modifier_class, Policy, RankKey};
 use crate::{
     Candidate, Constraints, Decision, Failure, FailureReason, Layout, MOD_INVALID, MOD_LINEAR,
@@ -104,9 +104,11 @@ fn layout_failure(
                 names,
             )
         }
-        LayoutError::TooLarge { .. } => {
+        LayoutError::TooLarge { limit, .. } => {
             let mut names = sizers.to_vec();
-            names.extend(agg.max_bytes_by.map(|i| pname(&c[i])));
+            if limit == SizeLimit::MaxBytes {
+                names.extend(agg.max_bytes_by.map(|i| pname(&c[i])));
+            }
             failure(FailureReason::TooLarge, format!("{what}: {e}"), names)
         }
         // Aggregation rejects zero alignments and `engine_lays_out` unknown

@@ -244,6 +244,56 @@ fn max_bytes_is_the_smallest_and_too_large_fails() {
 }
 
 #[test]
+fn huge_sizes_are_too_large_before_stride_limits() {
+    // Width 2^30 and u32::MAX: the 32-bit stride field and the display's
+    // max_stride are both broken, but the size is checked first.
+    for width in [1 << 30, u32::MAX] {
+        let mut display = xrgb("display", &[MOD_LINEAR]);
+        display.max_stride = 4096;
+        let mut client = xrgb("client", &[MOD_LINEAR]);
+        client.min_size = (width, 1);
+        for ps in [vec![client.clone()], vec![display, client]] {
+            let f = solve(&ps).expect_err("too large");
+            assert_eq!(f.reason, FailureReason::TooLarge, "{}", f.message);
+            assert!(
+                f.message.contains("the limit is 536870912"),
+                "{}",
+                f.message
+            );
+        }
+    }
+    // A huge height.
+    let mut tall = xrgb("tall", &[MOD_LINEAR]);
+    tall.min_size = (1, u32::MAX);
+    assert_eq!(
+        reason(solve(&[tall])),
+        (FailureReason::TooLarge, vec!["tall".into()])
+    );
+    // 128 buffers of 8 MiB + one row: past the 1 GiB collection limit.
+    let mut many = xrgb("many", &[MOD_LINEAR]);
+    many.min_size = (1024, 2049);
+    many.buffers.min = MAX_BUFFERS;
+    let f = solve(std::slice::from_ref(&many)).expect_err("collection too large");
+    assert_eq!(f.reason, FailureReason::TooLarge);
+    assert!(
+        f.message.contains("collection limit of 1073741824 bytes"),
+        "{}",
+        f.message
+    );
+    many.min_size = (1024, 2048);
+    assert_eq!(solve(&[many]).unwrap().buffer_count, MAX_BUFFERS);
+    // A stride over max_stride whose size is fine: still a stride conflict.
+    let mut display = xrgb("display", &[MOD_LINEAR]);
+    display.max_stride = 4096;
+    let mut client = xrgb("client", &[MOD_LINEAR]);
+    client.min_size = (4096, 16);
+    assert_eq!(
+        reason(solve(&[display, client])).0,
+        FailureReason::StrideConflict
+    );
+}
+
+#[test]
 fn buffer_counts_follow_the_camping_slack_model() {
     let mut a = xrgb("a", &[MOD_LINEAR]);
     let mut b = xrgb("b", &[MOD_LINEAR]);

@@ -4,11 +4,14 @@
 //! 2. **confirm**: the caller's [`ScanoutConfirmation`] keeps the decision,
 //!    replaces it with another of its alternatives (a display that refuses
 //!    the first candidate), or defers the collection (no device at hand);
-//! 3. **allocate**: size limits and the quota are checked before any
-//!    memory is touched when the layout is known, then the allocator runs;
-//! 4. **verify**: vendor layouts are known only now, so the limits are
-//!    checked again on the real sizes and the layout is verified against
-//!    the decision before anyone sees an fd.
+//! 3. **allocate**: the quota is checked before any memory is touched when
+//!    the layout is known (the engine already applied the size limits to
+//!    it; they are checked again here in case the confirmation replaced the
+//!    decision), then the allocator runs;
+//! 4. **verify**: vendor layouts are known only now, so the engine's size
+//!    check ([`accord_engine::layout::check_size`]) runs again on the real
+//!    sizes and the layout is verified against the decision before anyone
+//!    sees an fd.
 //!
 //! [`Collections::resolve`](super::Collections::resolve) is its only
 //! caller, for the compositor and for tests alike.
@@ -16,7 +19,6 @@
 use std::hash::Hash;
 
 use accord_engine::{Constraints, Decision};
-use accord_protocol::limits::{MAX_BUFFER_BYTES, MAX_COLLECTION_BYTES};
 
 use crate::backend::{verify_layout, AllocatedBuffer, CollectionAllocator};
 
@@ -117,25 +119,14 @@ fn engine_failure(f: accord_engine::Failure) -> Failed {
     }
 }
 
+/// The protocol's byte limits on `buffer_bytes` (the largest buffer), through
+/// the engine's [`accord_engine::layout::check_size`]: the same function
+/// the engine's layout check (and so `accord solve`) uses. A participant's
+/// `max_bytes` is left to [`verify_layout`].
 fn check_size_limits(decision: &Decision, buffer_bytes: Option<u64>) -> Result<(), Failed> {
     let Some(bytes) = buffer_bytes else {
         return Ok(());
     };
-    if bytes > MAX_BUFFER_BYTES {
-        return Err(Failed::new(
-            FailureReason::TooLarge,
-            format!("one buffer needs {bytes} bytes, the limit is {MAX_BUFFER_BYTES}"),
-        ));
-    }
-    let total = bytes.checked_mul(u64::from(decision.buffer_count));
-    match total {
-        Some(t) if t <= MAX_COLLECTION_BYTES => Ok(()),
-        _ => Err(Failed::new(
-            FailureReason::TooLarge,
-            format!(
-                "{} buffers of {bytes} bytes exceed the collection limit of {MAX_COLLECTION_BYTES} bytes",
-                decision.buffer_count
-            ),
-        )),
-    }
+    accord_engine::layout::check_size(u128::from(bytes), 0, decision.buffer_count)
+        .map_err(|e| Failed::new(FailureReason::TooLarge, e.to_string()))
 }
