@@ -98,7 +98,10 @@ fn open(socket: &Path, wait: Duration) -> (Option<UnixStream>, Outcome) {
         .expect("read timeout");
     if let Err(err) = stream.write_all(&hello()) {
         assert!(
-            matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
+            matches!(
+                err.kind(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
+            ),
             "write: {err}"
         );
         return (None, Outcome::Closed);
@@ -210,7 +213,10 @@ fn out_of_fds_the_compositor_refuses_quietly_and_returns_to_its_baseline() {
         assert!(status.success(), "prlimit --pid failed");
         assert_eq!(nofile(pid), (limit, limit));
     }
-    eprintln!("baseline {baseline} ({} fds), limit {limit}", baseline.total());
+    eprintln!(
+        "baseline {baseline} ({} fds), limit {limit}",
+        baseline.total()
+    );
 
     for cycle in 1..=2 {
         // Fill: connections until one is not answered.
