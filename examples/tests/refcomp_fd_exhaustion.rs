@@ -204,7 +204,7 @@ fn out_of_fds_the_compositor_refuses_quietly_and_returns_to_its_baseline() {
     let baseline = census(&child.0);
     // An odd number of free fds (see the module docs).
     let mut limit = LIMIT;
-    if (limit - baseline.total() as u64) % 2 == 0 {
+    if (limit - baseline.total() as u64).is_multiple_of(2) {
         limit -= 1;
         let status = Command::new("prlimit")
             .args([format!("--pid={pid}"), format!("--nofile={limit}:{limit}")])

@@ -112,9 +112,7 @@ fn has_headroom(fd: impl AsFd, n: usize) -> Result<bool, Errno> {
 
 /// The identity of an open file: device and inode.
 fn identity(fd: impl AsFd) -> Option<(u64, u64)> {
-    rustix::fs::fstat(fd)
-        .ok()
-        .map(|st| (st.st_dev as u64, st.st_ino as u64))
+    rustix::fs::fstat(fd).ok().map(|st| (st.st_dev, st.st_ino))
 }
 
 /// After a failed `insert_client`: closes `raw` if it still refers to the
