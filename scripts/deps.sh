@@ -2,9 +2,10 @@
 # lacks. As root it runs apt-get; otherwise it prints the exact command and
 # fails, so nothing half-works silently (Smithay's build script disables GBM
 # when libgbm-dev is missing, and only `cargo clean` recovers from that).
+# util-linux: prlimit (the fd-exhaustion test and `accord-bench refuse`).
 ACCORD_APT_PACKAGES="pkg-config libxkbcommon-dev libgbm-dev libpixman-1-dev libudev-dev libdrm-dev \
 libwayland-dev libwayland-bin wayland-protocols make wayland-utils weston libgl1-mesa-dri libfaketime \
-qemu-system-x86 linux-image-amd64 busybox-static kmod cpio"
+qemu-system-x86 linux-image-amd64 busybox-static kmod cpio util-linux"
 
 accord_missing_packages() {
     local missing=""

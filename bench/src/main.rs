@@ -3,6 +3,7 @@
 //! See BENCHMARKS.md for what is measured and how.
 
 mod e2e;
+mod refuse;
 mod relay;
 mod scale;
 mod server;
@@ -61,6 +62,24 @@ enum Command {
         /// Timed samples per case (0 counts as 1).
         #[arg(long, value_name = "N", default_value_t = 31)]
         samples: usize,
+    },
+    /// The reference compositor's CPU while it refuses clients for lack
+    /// of fds, against the same compositor idle (needs `accord-compositor`
+    /// built and util-linux's `prlimit`).
+    Refuse {
+        /// The compositor binary (default: `accord-compositor` next to this
+        /// one).
+        #[arg(long, value_name = "PATH")]
+        compositor: Option<PathBuf>,
+        /// Its fd limit (soft and hard).
+        #[arg(long, value_name = "N", default_value_t = 256)]
+        nofile: u64,
+        /// Length of the idle and of the refusing window.
+        #[arg(long, value_name = "S", default_value_t = 2.0)]
+        seconds: f64,
+        /// Connection attempts while refusing (one per 10 ms at most).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        attempts: usize,
     },
     /// Internal: the compositor process of `e2e` and `scale` (commands on
     /// stdin, replies on stdout).
@@ -124,7 +143,10 @@ fn paging(lazy: bool) -> e2e::Paging {
 fn main_result(command: Command) -> Result<(), String> {
     if matches!(
         command,
-        Command::E2e { .. } | Command::Scale { .. } | Command::Solve { .. }
+        Command::E2e { .. }
+            | Command::Scale { .. }
+            | Command::Solve { .. }
+            | Command::Refuse { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
@@ -151,6 +173,17 @@ fn main_result(command: Command) -> Result<(), String> {
         }),
         Command::Solve { samples } => solve::run(&solve::Options {
             samples: samples.max(1),
+        }),
+        Command::Refuse {
+            compositor,
+            nofile,
+            seconds,
+            attempts,
+        } => refuse::run(&refuse::Options {
+            compositor,
+            nofile,
+            seconds,
+            attempts,
         }),
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {

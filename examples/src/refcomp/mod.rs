@@ -10,7 +10,8 @@
 //! `drm.rs` the KMS one (with `drm_export.rs`, client dma-bufs as
 //! framebuffers, and `drm_readback.rs`, reading what a plane scans out),
 //! `dmabuf_params.rs` linux-dmabuf's buffer parameters (implicit modifiers),
-//! `socket.rs` the listening socket.
+//! `socket.rs` the listening socket, `fds.rs` the fd limit and accepting
+//! clients with fd headroom (backing off when out of fds).
 
 mod accord;
 mod counters;
@@ -18,6 +19,7 @@ mod dmabuf_params;
 mod drm;
 mod drm_export;
 mod drm_readback;
+mod fds;
 mod foreign;
 mod handlers;
 mod headless;
@@ -53,6 +55,7 @@ pub use counters::{CounterSnapshot, Counters};
 pub use drm::{DrmOptions, DrmTarget};
 pub use drm_export::PrimeExporter;
 pub use drm_readback::{scanned_out, ScannedOut};
+pub use fds::{fd_limit, raise_fd_limit, CLIENT_FD_HEADROOM};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
@@ -154,6 +157,7 @@ impl Compositor {
         target: Box<dyn OutputTarget>,
     ) -> Result<Self, Error> {
         let runtime_dir = config.runtime_dir()?;
+        fds::raise_fd_limit();
         let event_loop: EventLoop<'static, RefState> = EventLoop::try_new()?;
         let display: Display<RefState> = Display::new()?;
         let display_handle = display.handle();
@@ -167,30 +171,7 @@ impl Compositor {
 
         let handle = event_loop.handle();
         let socket = socket::bind(&runtime_dir, config.socket_name.as_deref())?;
-        handle.insert_source(
-            Generic::new(socket.listener, Interest::READ, Mode::Level),
-            |_, listener, state| {
-                loop {
-                    match listener.accept() {
-                        Ok(Some(stream)) => {
-                            if let Err(err) = state
-                                .display_handle
-                                .insert_client(stream, Arc::new(ClientState::default()))
-                            {
-                                accord_smithay::warn_limited!(state.log_limit, "cannot add client", %err);
-                            }
-                        }
-                        Ok(None) => break,
-                        // E.g. EMFILE: refuse this client, keep serving the others.
-                        Err(err) => {
-                            accord_smithay::warn_limited!(state.log_limit, "accepting a client failed", %err);
-                            break;
-                        }
-                    }
-                }
-                Ok(PostAction::Continue)
-            },
-        )?;
+        fds::insert_listener(&handle, socket.listener)?;
         handle.insert_source(
             Generic::new(display, Interest::READ, Mode::Level),
             |_, display, state| {

@@ -1,0 +1,270 @@
+//! `accord-bench refuse`: the reference compositor's CPU while it refuses
+//! clients for lack of fds (issue 21, item 2), against the same compositor
+//! idle for the same period in the same run.
+//!
+//! `accord-compositor` (next to this binary unless `--compositor`) runs
+//! headless under `prlimit --nofile=N`, its log in a file. Idle: its CPU
+//! time (utime + stime from `/proc/<pid>/stat`) over `--seconds` with no
+//! client. Then connections (each sends `wl_display.get_registry` and
+//! `sync` and waits for the answer) are opened until one is refused; during
+//! the next `--seconds` a new connection is attempted every 10 ms (up to
+//! `--attempts`), and the compositor's CPU time and log growth over that
+//! window are the refusing figures.
+
+use std::{
+    fs::File,
+    io::{ErrorKind, Read, Write},
+    os::unix::net::UnixStream,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use rustix::{
+    io::Errno,
+    net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType},
+};
+
+pub struct Options {
+    pub compositor: Option<PathBuf>,
+    pub nofile: u64,
+    pub seconds: f64,
+    pub attempts: usize,
+}
+
+/// Kills the compositor on every way out.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A temporary runtime directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Outcome {
+    Answered,
+    Closed,
+    Silent,
+    NotConnected,
+}
+
+/// Connects without blocking, sends get_registry + sync, waits up to
+/// `wait` for `wl_callback@3.done`.
+fn open(socket: &Path, wait: Duration) -> Result<(Option<UnixStream>, Outcome), String> {
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )
+    .map_err(|e| format!("socket: {e}"))?;
+    let addr = SocketAddrUnix::new(socket).map_err(|e| format!("socket address: {e}"))?;
+    match rustix::net::connect(&fd, &addr) {
+        Ok(()) => {}
+        Err(Errno::AGAIN) => return Ok((None, Outcome::NotConnected)),
+        Err(e) => return Err(format!("connect: {e}")),
+    }
+    let mut stream = UnixStream::from(fd);
+    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .map_err(|e| e.to_string())?;
+    let hello: Vec<u8> = [[1u32, (12 << 16) | 1, 2], [1, 12 << 16, 3]]
+        .iter()
+        .flatten()
+        .flat_map(|w| w.to_ne_bytes())
+        .collect();
+    if stream.write_all(&hello).is_err() {
+        return Ok((None, Outcome::Closed));
+    }
+    let deadline = Instant::now() + wait;
+    let mut buf = Vec::new();
+    loop {
+        let mut at = 0;
+        while buf.len() >= at + 8 {
+            let object = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
+            let header = u32::from_ne_bytes(buf[at + 4..at + 8].try_into().unwrap());
+            let size = ((header >> 16) as usize).max(8);
+            if buf.len() < at + size {
+                break;
+            }
+            if (object, header & 0xffff) == (3, 0) {
+                return Ok((Some(stream), Outcome::Answered));
+            }
+            at += size;
+        }
+        if Instant::now() >= deadline {
+            return Ok((Some(stream), Outcome::Silent));
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok((None, Outcome::Closed)),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return Ok((None, Outcome::Closed)),
+        }
+    }
+}
+
+/// utime + stime of `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Result<u64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e} (did the compositor exit?)"))?;
+    let rest = &stat[stat.rfind(')').ok_or("stat: no comm")? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| -> Result<u64, String> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| format!("stat field {}", i + 3))
+    };
+    Ok(field(11)? + field(12)?)
+}
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+pub fn run(o: &Options) -> Result<(), String> {
+    let compositor = match &o.compositor {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .map_err(|e| format!("current_exe: {e}"))?
+            .with_file_name("accord-compositor"),
+    };
+    if !compositor.exists() {
+        return Err(format!(
+            "{} not found: build it (cargo build --release -p accord-examples --bin \
+             accord-compositor) or give --compositor",
+            compositor.display()
+        ));
+    }
+    let ticks_per_s = rustix::param::clock_ticks_per_second() as f64;
+    let window = Duration::from_secs_f64(o.seconds.max(0.1));
+    let dir = TempDir(std::env::temp_dir().join(format!("accord-refuse-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).map_err(|e| format!("{}: {e}", dir.0.display()))?;
+    let log_path = dir.0.join("compositor.log");
+    let log = File::create(&log_path).map_err(|e| format!("log: {e}"))?;
+    let mut child = Command::new("prlimit")
+        .arg(format!("--nofile={}", o.nofile))
+        .arg(&compositor)
+        .args(["--socket", "refuse", "--size", "16x16"])
+        .env("XDG_RUNTIME_DIR", &dir.0)
+        .env_remove("WAYLAND_DISPLAY")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("start prlimit (util-linux): {e}"))?;
+    let mut stdout = child.stdout.take().ok_or("stdout")?;
+    let child = Reap(child);
+    let mut line = [0u8; 128];
+    let n = stdout.read(&mut line).map_err(|e| e.to_string())?;
+    if !line[..n].starts_with(b"accord-compositor: listening") {
+        return Err(format!(
+            "unexpected first line {:?}",
+            String::from_utf8_lossy(&line[..n])
+        ));
+    }
+    let pid = child.0.id();
+    let socket = dir.0.join("refuse");
+    std::thread::sleep(Duration::from_millis(300));
+
+    // Idle.
+    let t0 = cpu_ticks(pid)?;
+    let started = Instant::now();
+    std::thread::sleep(window);
+    let idle_s = started.elapsed().as_secs_f64();
+    let idle = (cpu_ticks(pid)? - t0) as f64 / ticks_per_s;
+
+    // Saturate.
+    let mut held = Vec::new();
+    loop {
+        match open(&socket, Duration::from_secs(1))? {
+            (Some(stream), Outcome::Answered) => held.push(stream),
+            (stream, _) => {
+                held.extend(stream);
+                break;
+            }
+        }
+        if held.len() > o.nofile as usize {
+            return Err("never refused".into());
+        }
+    }
+    let clients = held.len();
+    let peak = fd_count(pid);
+
+    // Refusing.
+    let log_before = file_len(&log_path);
+    let t0 = cpu_ticks(pid)?;
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    while started.elapsed() < window {
+        if outcomes.len() < o.attempts {
+            let (stream, outcome) = open(&socket, Duration::from_millis(10))?;
+            held.extend(stream);
+            outcomes.push(outcome);
+        } else {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let refusing_s = started.elapsed().as_secs_f64();
+    let refusing = (cpu_ticks(pid)? - t0) as f64 / ticks_per_s;
+    let log_growth = file_len(&log_path) - log_before;
+    let answered = outcomes.iter().filter(|o| **o == Outcome::Answered).count();
+    let closed = outcomes.iter().filter(|o| **o == Outcome::Closed).count();
+    let not_connected = outcomes
+        .iter()
+        .filter(|o| **o == Outcome::NotConnected)
+        .count();
+
+    // Responsive once connections close?
+    held.truncate(held.len() / 2);
+    let t = Instant::now();
+    let (_late, outcome) = open(&socket, Duration::from_secs(5))?;
+    let answer_after = t.elapsed();
+    drop(held);
+
+    let tick = 1.0 / ticks_per_s;
+    println!(
+        "compositor under prlimit --nofile={}: {clients} clients, {peak} fds at peak",
+        o.nofile
+    );
+    println!(
+        "idle:     cpu {:.0} ms over {idle_s:.2} s = {:.2} %",
+        idle * 1e3,
+        100.0 * idle / idle_s
+    );
+    println!(
+        "refusing: cpu {:.0} ms over {refusing_s:.2} s = {:.2} %; {} attempts: {answered} answered, \
+         {closed} closed, {not_connected} not connected, the rest silent; log +{log_growth} B",
+        refusing * 1e3,
+        100.0 * refusing / refusing_s,
+        outcomes.len()
+    );
+    println!(
+        "after closing half: new client {outcome:?} in {:.0} ms",
+        answer_after.as_secs_f64() * 1e3
+    );
+    // Clock ticks are 1/CLK_TCK s: an idle figure of 0 ticks counts as 1.
+    println!(
+        "refusing/idle cpu: {:.1}x (tick {:.0} ms)",
+        refusing.max(tick) / idle.max(tick),
+        tick * 1e3
+    );
+    Ok(())
+}
