@@ -3,6 +3,7 @@
 //! See BENCHMARKS.md for what is measured and how.
 
 mod e2e;
+mod handles;
 mod relay;
 mod scale;
 mod server;
@@ -61,6 +62,23 @@ enum Command {
         /// Timed samples per case (0 counts as 1).
         #[arg(long, value_name = "N", default_value_t = 31)]
         samples: usize,
+    },
+    /// Issue 21: one maintenance turn (handle expiry, stall warnings) with
+    /// many pending handles, against the v1 sweep over every handle; the
+    /// memory per pending handle.
+    Handles {
+        /// Pending handles.
+        #[arg(long, value_name = "N", default_value_t = 100_000)]
+        pending: usize,
+        /// Slots per collection, every one exported (at most 64).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        per_collection: usize,
+        /// Handles per owner (one connection of a reconnecting client).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        per_owner: usize,
+        /// Successive 1 % turns measured.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        steps: usize,
     },
     /// Internal: the compositor process of `e2e` and `scale` (commands on
     /// stdin, replies on stdout).
@@ -124,7 +142,10 @@ fn paging(lazy: bool) -> e2e::Paging {
 fn main_result(command: Command) -> Result<(), String> {
     if matches!(
         command,
-        Command::E2e { .. } | Command::Scale { .. } | Command::Solve { .. }
+        Command::E2e { .. }
+            | Command::Scale { .. }
+            | Command::Solve { .. }
+            | Command::Handles { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
@@ -151,6 +172,17 @@ fn main_result(command: Command) -> Result<(), String> {
         }),
         Command::Solve { samples } => solve::run(&solve::Options {
             samples: samples.max(1),
+        }),
+        Command::Handles {
+            pending,
+            per_collection,
+            per_owner,
+            steps,
+        } => handles::run(&handles::Options {
+            pending,
+            per_collection,
+            per_owner,
+            steps,
         }),
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {
