@@ -48,6 +48,8 @@ pub struct Options {
     pub per_owner: usize,
     /// 1 % turns measured in (b).
     pub steps: usize,
+    /// Also over real sockets, with this handle expiry (`None`: skip).
+    pub socket_expiry: Option<Duration>,
 }
 
 type Table = Collections<u32>;
@@ -361,5 +363,14 @@ pub fn run(opts: &Options) -> Result<(), String> {
         d + d_res,
         median(&a_naive)
     );
+    drop((table, naive, ex));
+    if let Some(expiry) = opts.socket_expiry {
+        crate::handles_socket::run(&crate::handles_socket::Options {
+            connections: n.div_ceil(opts.per_owner),
+            per_owner: opts.per_owner,
+            per_collection: opts.per_collection,
+            expiry,
+        })?;
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod e2e;
 mod handles;
+mod handles_socket;
 mod relay;
 mod scale;
 mod server;
@@ -79,6 +80,13 @@ enum Command {
         /// Successive 1 % turns measured.
         #[arg(long, value_name = "N", default_value_t = 20)]
         steps: usize,
+        /// Handle expiry of the real-socket part, seconds (its stall
+        /// threshold is half of it).
+        #[arg(long, value_name = "S", default_value_t = 2.0)]
+        socket_expiry: f64,
+        /// Skip the real-socket part.
+        #[arg(long)]
+        no_socket: bool,
     },
     /// Internal: the compositor process of `e2e` and `scale` (commands on
     /// stdin, replies on stdout).
@@ -178,11 +186,15 @@ fn main_result(command: Command) -> Result<(), String> {
             per_collection,
             per_owner,
             steps,
+            socket_expiry,
+            no_socket,
         } => handles::run(&handles::Options {
             pending,
             per_collection,
             per_owner,
             steps,
+            socket_expiry: (!no_socket)
+                .then(|| std::time::Duration::from_secs_f64(socket_expiry.max(0.01))),
         }),
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {
