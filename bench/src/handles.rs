@@ -65,7 +65,12 @@ struct Exported {
 /// Create the collections and export every slot (`export`), or only
 /// create them (the baseline's table); `out` is filled in place so that
 /// its memory is resident before the RSS is read.
-fn fill(table: &mut Table, opts: &Options, export: bool, out: &mut [Exported]) -> Result<(), String> {
+fn fill(
+    table: &mut Table,
+    opts: &Options,
+    export: bool,
+    out: &mut [Exported],
+) -> Result<(), String> {
     let n = out.len();
     let mut i = 0;
     while i < n {
@@ -130,7 +135,10 @@ impl Naive {
         let mut collections: Vec<(u64, Instant, bool)> = Vec::new();
         for (i, e) in ex.iter().enumerate() {
             // 64 characters, like a real handle.
-            let key = format!("{:064x}", (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c));
+            let key = format!(
+                "{:064x}",
+                (i as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c)
+            );
             handles.insert(key, *e);
             *per_owner.entry(e.owner).or_default() += 1;
             if collections.last().is_none_or(|c| c.0 != e.slot.collection) {
@@ -209,19 +217,39 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// What one maintenance turn did and cost.
+struct Turn {
+    /// `expire_handles` + `warn_stalled`, µs.
+    maintain: f64,
+    /// The `resolve` after it, µs.
+    resolve: f64,
+    /// Handles `expire_handles` took out.
+    expired: usize,
+    /// Handles `resolve` dropped with the collections it closed.
+    dropped: usize,
+    /// Stall warnings.
+    warned: usize,
+}
+
 /// One maintenance turn as `BufferCollectionState::maintain` runs it, and
-/// the resolve after it: (turn µs, resolve µs, handles gone, warnings).
-fn turn(table: &mut Table, now: Instant) -> (f64, f64, usize, usize) {
+/// the resolve after it.
+fn turn(table: &mut Table, now: Instant) -> Turn {
     let before = table.pending_handles();
     let t0 = Instant::now();
     table.expire_handles(now);
     let warned = table.warn_stalled(now).len();
     let t1 = Instant::now();
+    let middle = table.pending_handles();
     let resolutions = table.resolve(&mut MemfdBackend::new(), &mut ());
     let t2 = Instant::now();
     drop(resolutions);
-    let gone = before - table.pending_handles();
-    (us(t1 - t0), us(t2 - t1), gone, warned)
+    Turn {
+        maintain: us(t1 - t0),
+        resolve: us(t2 - t1),
+        expired: before - middle,
+        dropped: middle - table.pending_handles(),
+        warned,
+    }
 }
 
 pub fn run(opts: &Options) -> Result<(), String> {
@@ -267,11 +295,15 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let now_a = last + Duration::from_millis(1);
     let mut a = Vec::new();
     for _ in 0..201 {
-        let (t, _, gone, warned) = turn(&mut table, now_a);
-        if gone != 0 || warned != 0 {
-            return Err(format!("(a) expired {gone} and warned {warned}, wanted none"));
+        let t = turn(&mut table, now_a);
+        if t.expired + t.dropped != 0 || t.warned != 0 {
+            return Err(format!(
+                "(a) expired {} and warned {}, wanted none",
+                t.expired + t.dropped,
+                t.warned
+            ));
         }
-        a.push(t);
+        a.push(t.maintain);
     }
     let mut a_naive = Vec::new();
     for _ in 0..11 {
@@ -294,23 +326,26 @@ pub fn run(opts: &Options) -> Result<(), String> {
 
     // (b) successive 1 % turns.
     let steps = opts.steps.clamp(1, 100);
-    let (mut b, mut b_res, mut b_naive, mut b_gone, mut b_warned, mut b_naive_gone) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut b, mut b_res, mut b_naive) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut b_expired, mut b_dropped, mut b_warned, mut b_naive_gone) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for k in 1..=steps {
         let now = ex[k * n / 100 - 1].at + expiry;
-        let (t, r, gone, warned) = turn(&mut table, now);
-        b.push(t);
-        b_res.push(r);
-        b_gone.push(gone as f64);
-        b_warned.push(warned as f64);
+        let t = turn(&mut table, now);
+        b.push(t.maintain);
+        b_res.push(t.resolve);
+        b_expired.push(t.expired as f64);
+        b_dropped.push(t.dropped as f64);
+        b_warned.push(t.warned as f64);
         let t0 = Instant::now();
         b_naive_gone.push(naive.maintain(now) as f64);
         b_naive.push(us(t0.elapsed()));
     }
     println!(
-        "(b) 1 % due, {steps} successive turns: handles gone per turn median {:.0} (naive: expired {:.0}), stall warnings {:.0}; turn median {:.0} µs, max {:.0} µs, + resolve median {:.0} µs, max {:.0} µs; naive sweep median {:.0} µs, max {:.0} µs: ratio naive/queue {:.1}",
-        median(&b_gone),
+        "(b) 1 % due, {steps} successive turns: expired per turn median {:.0} (naive: {:.0}), dropped by resolve {:.0}, stall warnings {:.0}; turn median {:.0} µs, max {:.0} µs, + resolve median {:.0} µs, max {:.0} µs; naive sweep median {:.0} µs, max {:.0} µs: ratio naive/queue {:.1}",
+        median(&b_expired),
         median(&b_naive_gone),
+        median(&b_dropped),
         median(&b_warned),
         median(&b),
         quantile(&b, 1.0),
@@ -328,39 +363,47 @@ pub fn run(opts: &Options) -> Result<(), String> {
     fill(&mut table, opts, true, &mut ex)?;
     let stall = table.stall_warning();
     let last = ex[n - 1].at;
-    let (d, d_res, d_gone, d_warned) = turn(&mut table, last + stall);
+    let d = turn(&mut table, last + stall);
     let collections = n.div_ceil(opts.per_collection);
-    if d_gone != 0 || d_warned != collections {
+    if d.expired + d.dropped != 0 || d.warned != collections {
         return Err(format!(
-            "(d) expired {d_gone} and warned {d_warned}, wanted 0 and {collections}"
+            "(d) expired {} and warned {}, wanted 0 and {collections}",
+            d.expired + d.dropped,
+            d.warned
         ));
     }
     println!(
-        "(d) every stall warning at once ({d_warned} collections, {} s threshold): turn {:.0} µs, + resolve {:.0} µs",
+        "(d) every stall warning at once ({} collections, {} s threshold): turn {:.0} µs, + resolve {:.0} µs",
+        d.warned,
         stall.as_secs(),
-        d,
-        d_res
+        d.maintain,
+        d.resolve
     );
-    let (c, c_res, c_gone, _) = turn(&mut table, last + expiry);
+    let c = turn(&mut table, last + expiry);
     let mut naive = Naive::new(opts, &ex, expiry, stall)?;
     let t0 = Instant::now();
     let c_naive_gone = naive.maintain(last + expiry);
     let c_naive = us(t0.elapsed());
-    if c_gone != n || c_naive_gone != n {
+    if c.expired != n || c_naive_gone != n {
         return Err(format!(
-            "(c) expired {c_gone} (naive {c_naive_gone}), wanted {n}"
+            "(c) expired {} (naive {c_naive_gone}), wanted {n}",
+            c.expired
         ));
     }
     println!(
-        "(c) everything due at once ({c_gone} handles): turn {:.0} µs, + resolve {:.0} µs; naive sweep {:.0} µs: ratio naive/queue {:.2}",
-        c, c_res, c_naive, c_naive / c
+        "(c) everything due at once ({} handles): turn {:.0} µs, + resolve {:.0} µs; naive sweep {:.0} µs: ratio naive/queue {:.2}",
+        c.expired,
+        c.maintain,
+        c.resolve,
+        c_naive,
+        c_naive / c.maintain
     );
     println!(
         "handles turn_us: nothing {:.2} one_percent {:.0} all {:.0} stall_all {:.0} naive_nothing {:.0} bytes_per_pending_handle: {per_handle:.0}",
         median(&a),
         median(&b),
-        c + c_res,
-        d + d_res,
+        c.maintain + c.resolve,
+        d.maintain + d.resolve,
         median(&a_naive)
     );
     drop((table, naive, ex));

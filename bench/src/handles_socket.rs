@@ -242,7 +242,13 @@ fn attack_once(socket: &std::path::Path, opts: &Options) -> Result<usize, String
     }
     let got = c.events.handles.len();
     if !c.events.token_failed.is_empty() {
-        let (code, m) = c.events.token_failed.values().next().cloned().unwrap_or_default();
+        let (code, m) = c
+            .events
+            .token_failed
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_default();
         return Err(format!("attacker: an export failed ({code}): {m}"));
     }
     Ok(got)
@@ -310,9 +316,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(2));
     }
     let window = t0.elapsed();
-    let (handles, attack_time) = attacker
-        .join()
-        .map_err(|_| "the attacker panicked")??;
+    let (handles, attack_time) = attacker.join().map_err(|_| "the attacker panicked")??;
     drop(probe);
     drop(probe_conn);
     let turns = server.stop();
