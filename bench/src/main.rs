@@ -1,4 +1,5 @@
-//! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3) and scale (P5)
+//! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3), scale (P5) and
+//! pending-handle (issue 21)
 //! benchmarks.
 //! See BENCHMARKS.md for what is measured and how.
 
@@ -17,8 +18,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// Accord's benchmarks: engine solve time (P1), end to end against wl_shm
-/// (P2) with round trips (P3), and negotiation latency and memory at scale
-/// (P5). BENCHMARKS.md says what each measures.
+/// (P2) with round trips (P3), negotiation latency and memory at scale (P5),
+/// and event-loop turns with many pending handles. BENCHMARKS.md says what
+/// each measures.
 #[derive(Parser, Debug)]
 #[command(name = "accord-bench")]
 struct Cli {
