@@ -1,9 +1,12 @@
-//! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3) and scale (P5)
+//! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3), scale (P5) and
+//! pending-handle (issue 21)
 //! benchmarks.
 //! See BENCHMARKS.md for what is measured and how.
 
 mod e2e;
 mod refuse;
+mod handles;
+mod handles_socket;
 mod relay;
 mod scale;
 mod server;
@@ -16,8 +19,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// Accord's benchmarks: engine solve time (P1), end to end against wl_shm
-/// (P2) with round trips (P3), and negotiation latency and memory at scale
-/// (P5). BENCHMARKS.md says what each measures.
+/// (P2) with round trips (P3), negotiation latency and memory at scale (P5),
+/// and event-loop turns with many pending handles. BENCHMARKS.md says what
+/// each measures.
 #[derive(Parser, Debug)]
 #[command(name = "accord-bench")]
 struct Cli {
@@ -80,6 +84,30 @@ enum Command {
         /// Connection attempts while refusing (one per 10 ms at most).
         #[arg(long, value_name = "N", default_value_t = 100)]
         attempts: usize,
+    },
+    /// Issue 21: one maintenance turn (handle expiry, stall warnings) with
+    /// many pending handles, against the v1 sweep over every handle; the
+    /// memory per pending handle.
+    Handles {
+        /// Pending handles.
+        #[arg(long, value_name = "N", default_value_t = 100_000)]
+        pending: usize,
+        /// Slots per collection, every one exported (at most 64).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        per_collection: usize,
+        /// Handles per owner (one connection of a reconnecting client).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        per_owner: usize,
+        /// Successive 1 % turns measured.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        steps: usize,
+        /// Handle expiry of the real-socket part, seconds (its stall
+        /// threshold is half of it).
+        #[arg(long, value_name = "S", default_value_t = 2.0)]
+        socket_expiry: f64,
+        /// Skip the real-socket part.
+        #[arg(long)]
+        no_socket: bool,
     },
     /// Internal: the compositor process of `e2e` and `scale` (commands on
     /// stdin, replies on stdout).
@@ -147,6 +175,7 @@ fn main_result(command: Command) -> Result<(), String> {
             | Command::Scale { .. }
             | Command::Solve { .. }
             | Command::Refuse { .. }
+            | Command::Handles { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
@@ -184,6 +213,21 @@ fn main_result(command: Command) -> Result<(), String> {
             nofile,
             seconds,
             attempts,
+        }),
+        Command::Handles {
+            pending,
+            per_collection,
+            per_owner,
+            steps,
+            socket_expiry,
+            no_socket,
+        } => handles::run(&handles::Options {
+            pending,
+            per_collection,
+            per_owner,
+            steps,
+            socket_expiry: (!no_socket)
+                .then(|| std::time::Duration::from_secs_f64(socket_expiry.max(0.01))),
         }),
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {

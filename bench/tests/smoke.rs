@@ -107,6 +107,50 @@ fn scale_prints_latency_and_memory() {
 }
 
 #[test]
+fn handles_prints_turns_memory_and_socket_figures() {
+    let out = run(&[
+        "handles",
+        "--pending",
+        "5000",
+        "--steps",
+        "2",
+        "--socket-expiry",
+        "0.3",
+    ]);
+    let line = |prefix: &str| {
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {out}"))
+    };
+    // 1 % of 5000 is one 50-slot collection per turn: the queue and the
+    // naive sweep expire the same handles.
+    let b = line("(b) 1 % due");
+    assert_eq!(field(b, "expired per turn median "), "50", "{b}");
+    assert_eq!(field(b, "(naive: ").trim_end_matches("),"), "50", "{b}");
+    assert!(
+        line("(c) everything due").contains("(5000 handles)"),
+        "{out}"
+    );
+    assert!(
+        line("(d) every stall").contains("(100 collections"),
+        "{out}"
+    );
+    let pure = line("handles turn_us: ");
+    let bytes: f64 = field(pure, "bytes_per_pending_handle: ").parse().unwrap();
+    assert!(bytes > 0.0, "{pure}");
+    assert!(
+        line("socket: 5000 handles exported over 5 connections").contains("expiry 0.3 s"),
+        "{out}"
+    );
+    let last = out.lines().last().expect("output");
+    let worst: f64 = field(last, "handles socket worst_turn_ms: ")
+        .parse()
+        .unwrap();
+    let probe: f64 = field(last, "probe_worst_ms: ").parse().unwrap();
+    assert!(worst > 0.0 && probe > 0.0, "{last}");
+}
+
+#[test]
 fn bad_arguments_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
         .args(["e2e", "--pairs", "many"])
@@ -121,7 +165,9 @@ fn help_documents_every_command_and_flag() {
     for (args, flags) in [
         (
             &["--help"][..],
-            &["e2e", "scale", "solve", "serve", "consumer", "--help"][..],
+            &[
+                "e2e", "scale", "solve", "handles", "serve", "consumer", "--help",
+            ][..],
         ),
         (
             &["e2e", "--help"],
@@ -140,6 +186,18 @@ fn help_documents_every_command_and_flag() {
             &["--clients", "--collections", "--extra", "--help"],
         ),
         (&["solve", "--help"], &["--samples", "--help"]),
+        (
+            &["handles", "--help"],
+            &[
+                "--pending",
+                "--per-collection",
+                "--per-owner",
+                "--steps",
+                "--socket-expiry",
+                "--no-socket",
+                "--help",
+            ],
+        ),
         (&["serve", "--help"], &["--shm", "--help"]),
         (
             &["consumer", "--help"],
