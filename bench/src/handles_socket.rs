@@ -7,9 +7,11 @@
 //! loop in a thread of this process, set up like `TestServer`'s, except
 //! that every callback is timed: a **turn** is one `EventLoop::dispatch`
 //! (the work of every source it ran, plus flushing the clients), without
-//! its wait in `epoll`. The module's maintenance runs from a timer of the
-//! same period as `insert_expiry_timer`'s, calling the public
-//! `BufferCollectionState::expire_handles` (expiry, stall warnings, resolve).
+//! its wait in `epoll`. The module's maintenance runs from a timer like
+//! `insert_expiry_timer`'s, calling the public
+//! `BufferCollectionState::expire_handles` (expiry, stall warnings, resolve)
+//! and re-armed for the delay it returns (short while a backlog waits
+//! behind the per-turn bounds).
 //!
 //! The attacker is one thread reconnecting `connections` times; each
 //! connection creates collections of `per_collection` slots, exports every
@@ -121,16 +123,18 @@ fn serve(
     let listener = ListeningSocket::bind_absolute(path).expect("bind socket");
     let mut state = Compositor::new(&dh, Box::new(MemfdBackend::new()), config, observed);
     let handle = event_loop.handle();
-    // The module's timer period: a quarter of the shorter threshold,
-    // between 5 ms and 1 s.
+    // The first tick: the module's timer period, a quarter of the shorter
+    // threshold, between 5 ms and 1 s.
     let expiry = config.handle_expiry.unwrap_or(Duration::from_secs(60));
     let stall = config.stall_warning.unwrap_or(Duration::from_secs(5));
     let period = (expiry.min(stall) / 4).clamp(Duration::from_millis(5), Duration::from_secs(1));
     handle
         .insert_source(Timer::from_duration(period), move |_, _, state| {
-            let ((), d) = timed(|| state.accord.expire_handles());
+            // The module says when to come back: its period, or at once
+            // while a backlog waits behind the per-turn bounds.
+            let (next, d) = timed(|| state.accord.expire_handles());
             TIMER_MAX.with(|m| m.set(m.get().max(d)));
-            TimeoutAction::ToDuration(period)
+            TimeoutAction::ToDuration(next)
         })
         .expect("timer");
     let mut clients = dh.clone();

@@ -4,9 +4,9 @@
 //! See BENCHMARKS.md for what is measured and how.
 
 mod e2e;
-mod refuse;
 mod handles;
 mod handles_socket;
+mod refuse;
 mod relay;
 mod scale;
 mod server;

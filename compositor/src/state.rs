@@ -17,6 +17,11 @@ use crate::collections::{Collections, Confirmation, Outcome, Resolution, SlotId}
 use crate::events::{fail_token, send_outcome};
 use crate::objects::SlotObject;
 
+/// The timer's period while expiries or stall warnings wait behind the
+/// per-turn bounds: short, so a backlog drains in many brief turns that
+/// other clients' requests interleave with.
+const BACKLOG_PERIOD: Duration = Duration::from_millis(2);
+
 /// What the embedding compositor supplies.
 ///
 /// ```
@@ -260,15 +265,32 @@ impl BufferCollectionState {
     /// collection with an attached surface that becomes ready here waits
     /// for the next request or timer tick, which resolve it through
     /// [`BufferCollectionHandler::confirm_scanout`].
-    pub fn expire_handles(&mut self) {
-        self.maintain(Instant::now());
+    ///
+    /// Returns when to call it again: the timer period, or a couple of
+    /// milliseconds while due work waits behind the per-turn bounds
+    /// ([`MAX_EXPIRED_PER_TURN`](crate::collections::MAX_EXPIRED_PER_TURN)).
+    pub fn expire_handles(&mut self) -> Duration {
+        let now = Instant::now();
+        self.maintain(now);
         self.flush_unconfirmed();
+        self.next_maintenance(now)
     }
 
     pub(crate) fn maintain(&mut self, now: Instant) {
         self.collections.expire_handles(now);
         self.collections.warn_stalled(now);
-        self.next_sweep = now + self.timer_period();
+        self.next_sweep = now + self.next_maintenance(now);
+    }
+
+    /// When to run [`maintain`](Self::maintain) again: at once (the next
+    /// turn, [`BACKLOG_PERIOD`]) while the per-turn bounds left due work
+    /// behind, else after the timer period.
+    fn next_maintenance(&self, now: Instant) -> Duration {
+        if self.collections.has_due(now) {
+            BACKLOG_PERIOD
+        } else {
+            self.timer_period()
+        }
     }
 
     /// The sweep, at most once per timer period, from request handlers.
@@ -309,9 +331,8 @@ impl BufferCollectionState {
             |_, _, state| {
                 state.buffer_collection_state().maintain(Instant::now());
                 flush(state);
-                calloop::timer::TimeoutAction::ToDuration(
-                    state.buffer_collection_state().timer_period(),
-                )
+                let st = state.buffer_collection_state();
+                calloop::timer::TimeoutAction::ToDuration(st.next_maintenance(Instant::now()))
             },
         )
     }

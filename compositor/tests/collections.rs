@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
-use accord_smithay::collections::{Collections, Confirmation, FailureReason, Outcome, SlotId};
+use accord_smithay::collections::{
+    Collections, Confirmation, FailureReason, Outcome, SlotId, MAX_EXPIRED_PER_TURN,
+    MAX_STALL_CHECKS_PER_TURN,
+};
 use accord_smithay::limits::{HANDLE_EXPIRY, MAX_BUFFER_BYTES};
 
 const XR24: u32 = u32::from_le_bytes(*b"XR24");
@@ -602,7 +605,8 @@ fn default_names_are_unique_within_a_collection() {
 
 /// The stall check costs what is due, not what waits: 10,000 negotiating
 /// collections are not walked before their deadline, each is looked at
-/// once when it passes, and never again.
+/// once when it passes (at most `MAX_STALL_CHECKS_PER_TURN` per turn), and
+/// never again.
 #[test]
 fn stall_checks_visit_only_what_is_due() {
     let mut r = Reg::new();
@@ -614,8 +618,51 @@ fn stall_checks_visit_only_what_is_due() {
     assert!(r.warn_stalled(t0).is_empty());
     assert_eq!(r.stall_visits(), 0, "nothing is due yet");
     let later = t0 + Duration::from_secs(6);
-    assert_eq!(r.warn_stalled(later).len(), 10_000);
-    assert_eq!(r.stall_visits(), 10_000);
+    let (mut warned, mut turns) = (0, 0);
+    while r.has_due(later) {
+        let n = r.warn_stalled(later).len();
+        assert!(n <= MAX_STALL_CHECKS_PER_TURN, "one turn checked {n}");
+        assert_eq!(r.stall_visits(), n);
+        warned += n;
+        turns += 1;
+    }
+    assert_eq!(warned, 10_000);
+    assert_eq!(turns, 10_000usize.div_ceil(MAX_STALL_CHECKS_PER_TURN));
     assert!(r.warn_stalled(later + Duration::from_secs(60)).is_empty());
     assert_eq!(r.stall_visits(), 0, "each collection is checked once");
+}
+
+/// A burst of handles falling due together (a client exported thousands
+/// and left) is expired in bounded turns: at most `MAX_EXPIRED_PER_TURN`
+/// slots fail per call, oldest first, until none is due.
+#[test]
+fn handle_expiry_is_bounded_per_turn() {
+    let mut r = Reg::new();
+    r.set_stall_warning(Duration::from_secs(3600)); // only expiry is due
+    let t0 = Instant::now();
+    let total = 5_000usize;
+    for c in 0..total / 50 {
+        let root = r.create(format!("pid {c}"), c as u32);
+        r.export(root, 1, t0).unwrap();
+        for _ in 1..50 {
+            let d = r.duplicate(root).unwrap().unwrap();
+            r.export(d, 1, t0).unwrap();
+        }
+    }
+    assert_eq!(r.pending_handles(), total);
+    let later = t0 + HANDLE_EXPIRY;
+    let mut turns = 0;
+    while r.has_due(later) {
+        let before = r.pending_handles();
+        r.expire_handles(later);
+        let expired = before - r.pending_handles();
+        assert!(
+            expired <= MAX_EXPIRED_PER_TURN,
+            "one turn expired {expired}"
+        );
+        assert!(expired > 0, "a due turn makes progress");
+        turns += 1;
+    }
+    assert_eq!(r.pending_handles(), 0);
+    assert_eq!(turns, total.div_ceil(MAX_EXPIRED_PER_TURN));
 }

@@ -89,11 +89,13 @@ impl<O: Clone + Eq + Hash> Handles<O> {
         self.pending.contains_key(key)
     }
 
-    /// Take every handle past its expiry, oldest first: their slots.
-    pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<SlotId> {
+    /// Take handles past their expiry, oldest first, at most `max` (one
+    /// event-loop turn's work; the rest wait for the next turn): their
+    /// slots.
+    pub(crate) fn take_expired(&mut self, now: Instant, max: usize) -> Vec<SlotId> {
         let mut out = Vec::new();
         while let Some((created, _)) = self.queue.front() {
-            if now.saturating_duration_since(*created) < self.expiry {
+            if out.len() >= max || now.saturating_duration_since(*created) < self.expiry {
                 break;
             }
             let Some((_, key)) = self.queue.pop_front() else {
@@ -108,6 +110,14 @@ impl<O: Clone + Eq + Hash> Handles<O> {
             self.queue.clear(); // only redeemed keys were left
         }
         out
+    }
+
+    /// Whether a handle's expiry has passed and it is still queued (it
+    /// may have been redeemed since: then the next take only drops it).
+    pub(crate) fn is_due(&self, now: Instant) -> bool {
+        self.queue
+            .front()
+            .is_some_and(|(created, _)| now.saturating_duration_since(*created) >= self.expiry)
     }
 
     /// Handles `owner` has pending.

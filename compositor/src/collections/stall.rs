@@ -88,11 +88,12 @@ impl StallQueue {
     }
 
     /// The collections whose deadline (`created + threshold`) has passed,
-    /// taken out of the queue.
-    pub(crate) fn due(&mut self, now: Instant, threshold: Duration) -> Vec<u64> {
+    /// taken out of the queue: at most `max`, so one event-loop turn does
+    /// bounded work; the rest stay queued for the next turn.
+    pub(crate) fn due(&mut self, now: Instant, threshold: Duration, max: usize) -> Vec<u64> {
         let mut out = Vec::new();
         while let Some(&(created, id)) = self.queue.front() {
-            if now.saturating_duration_since(created) < threshold {
+            if out.len() >= max || now.saturating_duration_since(created) < threshold {
                 break;
             }
             self.queue.pop_front();
@@ -100,5 +101,12 @@ impl StallQueue {
         }
         self.last_visits = out.len();
         out
+    }
+
+    /// Whether a collection's deadline has passed and it is still queued.
+    pub(crate) fn is_due(&self, now: Instant, threshold: Duration) -> bool {
+        self.queue
+            .front()
+            .is_some_and(|&(created, _)| now.saturating_duration_since(created) >= threshold)
     }
 }
