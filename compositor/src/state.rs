@@ -231,6 +231,18 @@ impl BufferCollectionState {
         self.collections.set_handle_expiry(expiry);
     }
 
+    /// Pending exported handles the module holds at most, every client
+    /// together (default
+    /// [`DEFAULT_MAX_PENDING_HANDLES`](crate::collections::DEFAULT_MAX_PENDING_HANDLES),
+    /// 16,384, about 10 MiB). A handle whose exporter disconnected stays
+    /// pending until redeemed or expired, so this, not the per-connection
+    /// object limit, bounds what a client reconnecting in a loop can make
+    /// the compositor hold. An export beyond it fails its slot with
+    /// `quota_exceeded`.
+    pub fn set_max_pending_handles(&mut self, n: usize) {
+        self.collections.set_max_pending_handles(n);
+    }
+
     /// After how long a collection still waiting for participants gets one
     /// `tracing` warning naming the slots that are neither committed nor
     /// released (default 5 s, like sysmem).

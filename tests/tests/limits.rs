@@ -249,3 +249,38 @@ fn the_engine_and_the_compositor_give_the_same_reason() {
     }
     server.assert_no_bytes_held();
 }
+
+/// The module holds a bounded number of pending handles, every client
+/// together: a client reconnecting to export more cannot grow it. An
+/// export beyond the bound fails its token with `quota_exceeded`, and a
+/// redeemed handle frees a place.
+#[test]
+fn pending_handles_are_bounded_for_all_clients_together() {
+    let server = TestServer::builder().max_pending_handles(8).start();
+    // Two connections, one after the other, each exporting 4 handles,
+    // releasing its root token and leaving: the handles stay pending.
+    let mut handles = Vec::new();
+    for _ in 0..2 {
+        let (_conn, hostile) = server.accord();
+        let root = hostile.create_collection();
+        for _ in 0..4 {
+            handles.push(root.duplicate().export().expect("under the bound"));
+        }
+        drop(root);
+        hostile.roundtrip().expect("roundtrip");
+    }
+    let (_conn, third) = server.accord();
+    let root = third.create_collection();
+    let refused = root.duplicate().export().expect_err("over the bound");
+    assert_eq!(refused.reason, FailureReason::QuotaExceeded, "{refused}");
+    assert!(refused.message.contains("8 pending handles"), "{refused}");
+    // Another client redeems one: a place is free again.
+    let (_conn, peer) = server.accord();
+    let _imported = peer.import(&handles[0]);
+    peer.roundtrip().expect("roundtrip");
+    let fresh = third.create_collection();
+    fresh
+        .duplicate()
+        .export()
+        .expect("a redeemed handle freed a place");
+}

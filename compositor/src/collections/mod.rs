@@ -59,6 +59,11 @@ pub const MAX_EXPIRED_PER_TURN: usize = 1024;
 /// (about 15 µs each: the names of up to 64 blocking slots).
 pub const MAX_STALL_CHECKS_PER_TURN: usize = 128;
 
+/// Pending handles the module holds at most, every client together
+/// (settable): at ~600 bytes each (`accord-bench handles`) about 10 MiB,
+/// however often a client reconnects to export more.
+pub const DEFAULT_MAX_PENDING_HANDLES: usize = 16_384;
+
 /// Client misuse of the state machine (becomes a protocol error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Misuse {
@@ -72,6 +77,8 @@ pub enum Misuse {
 pub struct Collections<O> {
     table: HashMap<u64, Collection<O>>,
     handles: Handles<O>,
+    /// Pending handles the whole table may hold (every client together).
+    max_pending_handles: usize,
     ledger: Ledger<O>,
     quota: u64,
     /// Collections changed since the last `resolve`: only these can have
@@ -94,6 +101,7 @@ impl<O> Default for Collections<O> {
         Collections {
             table: HashMap::new(),
             handles: Handles::default(),
+            max_pending_handles: DEFAULT_MAX_PENDING_HANDLES,
             ledger: Ledger::default(),
             quota: DEFAULT_CLIENT_QUOTA,
             dirty: BTreeSet::new(),
@@ -182,14 +190,37 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     /// Move a token slot into a fresh single-use handle, charged to
     /// `owner` until it is redeemed or expires. For a collection that is no
     /// longer negotiating the handle is simply never redeemable.
-    pub fn export(&mut self, slot: SlotId, owner: O, now: Instant) -> std::io::Result<String> {
+    ///
+    /// Fails with `quota_exceeded` when the table already holds
+    /// [`max_pending_handles`](Self::set_max_pending_handles) pending
+    /// handles (all clients together): the caller fails the slot with it.
+    pub fn export(&mut self, slot: SlotId, owner: O, now: Instant) -> Result<String, Failed> {
+        let no_randomness = |e: std::io::Error| {
+            Failed::new(
+                FailureReason::OutOfMemory,
+                format!("no handle: getrandom failed ({e})"),
+            )
+        };
         let Some(coll) = self.table.get_mut(&slot.collection) else {
-            return handles::unredeemable();
+            return handles::unredeemable().map_err(no_randomness);
         };
         if !coll.is_open() || coll.slots.get(slot.index as usize).is_none() {
-            return handles::unredeemable();
+            return handles::unredeemable().map_err(no_randomness);
         }
-        let key = self.handles.insert(slot, owner, now)?;
+        if self.handles.len() >= self.max_pending_handles {
+            return Err(Failed::new(
+                FailureReason::QuotaExceeded,
+                format!(
+                    "no handle: the compositor already holds {} pending handles, its limit; \
+                     redeem or let expire some first",
+                    self.handles.len()
+                ),
+            ));
+        }
+        let key = self
+            .handles
+            .insert(slot, owner, now)
+            .map_err(no_randomness)?;
         let s = &mut coll.slots[slot.index as usize];
         s.span.in_scope(|| tracing::debug!("exported"));
         s.state = SlotState::Exported;
@@ -284,6 +315,12 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
     /// dropped and any other fails the whole collection, naming it. After
     /// allocation it just leaves: nobody's memory is revoked.
     pub fn fail(&mut self, slot: SlotId, why: &str) {
+        self.fail_for(slot, FailureReason::ParticipantFailed, why);
+    }
+
+    /// [`fail`](Self::fail) with the reason the collection fails with when
+    /// the slot is not dispensable (`quota_exceeded` for a limit it hit).
+    pub fn fail_for(&mut self, slot: SlotId, reason: FailureReason, why: &str) {
         let Some(coll) = self.table.get_mut(&slot.collection) else {
             return;
         };
@@ -306,7 +343,7 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
                     s.state = SlotState::Dropped;
                 } else {
                     *failure = Some(Failed::new(
-                        FailureReason::ParticipantFailed,
+                        reason,
                         format!(
                             "participant '{}' failed: {why}",
                             s.name(slot.index as usize)

@@ -28,6 +28,12 @@ impl Failed {
     }
 }
 
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.message)
+    }
+}
+
 impl From<AllocError> for Failed {
     fn from(e: AllocError) -> Self {
         let reason = match &e {

@@ -20,6 +20,13 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections
         self.handles.expiry = expiry;
     }
 
+    /// Pending handles the table holds at most, every client together
+    /// (default [`DEFAULT_MAX_PENDING_HANDLES`](super::DEFAULT_MAX_PENDING_HANDLES));
+    /// an export beyond it fails its slot with `quota_exceeded`.
+    pub fn set_max_pending_handles(&mut self, n: usize) {
+        self.max_pending_handles = n;
+    }
+
     /// The current handle expiry.
     pub fn handle_expiry(&self) -> Duration {
         self.handles.expiry

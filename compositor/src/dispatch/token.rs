@@ -114,10 +114,14 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                         data.set(TokenState::Exported);
                         resource.handle(handle);
                     }
-                    Err(e) => {
-                        // No randomness, no handle: fail the slot.
-                        st.collections
-                            .fail(slot, &format!("no handle (getrandom: {e})"));
+                    Err(f) => {
+                        // No handle (the module's limit, or no randomness):
+                        // the token fails with the reason (also when its
+                        // slot is dispensable and the collection goes on),
+                        // and so does the collection unless it is.
+                        st.slots.remove(&slot);
+                        st.collections.fail_for(slot, f.reason, &f.message);
+                        fail_token(resource, &f);
                     }
                 }
             }

@@ -63,6 +63,8 @@ pub struct Config {
     pub handle_expiry: Option<std::time::Duration>,
     /// Stall warning threshold (default 5 s).
     pub stall_warning: Option<std::time::Duration>,
+    /// Pending handles the module holds at most (default 16,384).
+    pub max_pending_handles: Option<usize>,
     /// Pairs a surface's display "scans out" (the compositor participant's
     /// `scanout` pairs; empty: composition only, the default).
     pub scanout_pairs: &'static [FormatModifier],
@@ -164,6 +166,9 @@ impl Compositor {
         }
         if let Some(d) = config.stall_warning {
             accord.set_stall_warning(d);
+        }
+        if let Some(n) = config.max_pending_handles {
+            accord.set_max_pending_handles(n);
         }
         Compositor {
             renderer: PixmanRenderer::new().expect("pixman renderer"),

@@ -91,6 +91,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// Pending handles the module holds at most, every client together
+    /// (default 16,384).
+    pub fn max_pending_handles(mut self, n: usize) -> Self {
+        self.config.max_pending_handles = Some(n);
+        self
+    }
+
     /// Stall warning threshold (default 5 s).
     pub fn stall_warning(mut self, after: Duration) -> Self {
         self.config.stall_warning = Some(after);
