@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accord_client::{Accord, Constraints, Usage, DRM_FORMAT_ARGB8888, MOD_LINEAR};
+use accord_client::Accord;
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_tests::raw::RawClient;
 use accord_tests::server::compositor::{Compositor, Config};
@@ -190,15 +190,6 @@ fn serve(
 /// Ends the server loop (with a `LoopSignal::wakeup`).
 static STOP: AtomicBool = AtomicBool::new(false);
 
-fn probe_constraints() -> Constraints {
-    Constraints::new()
-        .usage(Usage::CpuWrite)
-        .format(DRM_FORMAT_ARGB8888, MOD_LINEAR)
-        .min_size(64, 64)
-        .max_size(64, 64)
-        .buffers(1)
-}
-
 /// One 2-participant, 2-buffer negotiation: ms.
 fn negotiate(accord: &Accord) -> Result<f64, String> {
     let t0 = Instant::now();
@@ -206,8 +197,8 @@ fn negotiate(accord: &Accord) -> Result<f64, String> {
     let other = root.duplicate();
     let a = root.bind();
     let b = other.bind();
-    a.commit(&probe_constraints());
-    b.commit(&probe_constraints());
+    a.commit(&crate::scale::one_small_buffer());
+    b.commit(&crate::scale::one_small_buffer());
     let got_a = a.wait_allocated().map_err(|e| e.to_string())?;
     let got_b = b.wait_allocated().map_err(|e| e.to_string())?;
     let t = ms(t0.elapsed());

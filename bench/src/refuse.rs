@@ -13,17 +13,13 @@
 
 use std::{
     fs::File,
-    io::{ErrorKind, Read, Write},
-    os::unix::net::UnixStream,
+    io::Read,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use rustix::{
-    io::Errno,
-    net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType},
-};
+use accord_examples::raw_connect::{cpu_ticks, open, Outcome};
 
 pub struct Options {
     pub compositor: Option<PathBuf>,
@@ -49,87 +45,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-#[derive(Debug, PartialEq)]
-enum Outcome {
-    Answered,
-    Closed,
-    Silent,
-    NotConnected,
-}
-
-/// Connects without blocking, sends get_registry + sync, waits up to
-/// `wait` for `wl_callback@3.done`.
-fn open(socket: &Path, wait: Duration) -> Result<(Option<UnixStream>, Outcome), String> {
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )
-    .map_err(|e| format!("socket: {e}"))?;
-    let addr = SocketAddrUnix::new(socket).map_err(|e| format!("socket address: {e}"))?;
-    match rustix::net::connect(&fd, &addr) {
-        Ok(()) => {}
-        Err(Errno::AGAIN) => return Ok((None, Outcome::NotConnected)),
-        Err(e) => return Err(format!("connect: {e}")),
-    }
-    let mut stream = UnixStream::from(fd);
-    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_millis(5)))
-        .map_err(|e| e.to_string())?;
-    let hello: Vec<u8> = [[1u32, (12 << 16) | 1, 2], [1, 12 << 16, 3]]
-        .iter()
-        .flatten()
-        .flat_map(|w| w.to_ne_bytes())
-        .collect();
-    if stream.write_all(&hello).is_err() {
-        return Ok((None, Outcome::Closed));
-    }
-    let deadline = Instant::now() + wait;
-    let mut buf = Vec::new();
-    loop {
-        let mut at = 0;
-        while buf.len() >= at + 8 {
-            let object = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
-            let header = u32::from_ne_bytes(buf[at + 4..at + 8].try_into().unwrap());
-            let size = ((header >> 16) as usize).max(8);
-            if buf.len() < at + size {
-                break;
-            }
-            if (object, header & 0xffff) == (3, 0) {
-                return Ok((Some(stream), Outcome::Answered));
-            }
-            at += size;
-        }
-        if Instant::now() >= deadline {
-            return Ok((Some(stream), Outcome::Silent));
-        }
-        let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk) {
-            Ok(0) => return Ok((None, Outcome::Closed)),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return Ok((None, Outcome::Closed)),
-        }
-    }
-}
-
-/// utime + stime of `pid`, in clock ticks.
-fn cpu_ticks(pid: u32) -> Result<u64, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("/proc/{pid}/stat: {e} (did the compositor exit?)"))?;
-    let rest = &stat[stat.rfind(')').ok_or("stat: no comm")? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| -> Result<u64, String> {
-        fields
-            .get(i)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| format!("stat field {}", i + 3))
-    };
-    Ok(field(11)? + field(12)?)
 }
 
 fn fd_count(pid: u32) -> usize {

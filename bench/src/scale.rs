@@ -31,7 +31,9 @@ pub struct Options {
     pub extra: usize,
 }
 
-fn constraints() -> Constraints {
+/// One 64×64 ARGB8888 buffer written by the CPU: the smallest ordinary
+/// negotiation (also `handles`' probe).
+pub(crate) fn one_small_buffer() -> Constraints {
     Constraints::new()
         .usage(Usage::CpuWrite)
         .format(DRM_FORMAT_ARGB8888, MOD_LINEAR)
@@ -43,7 +45,7 @@ fn constraints() -> Constraints {
 fn negotiate(accord: &Accord) -> Result<(f64, Collection, Allocation), String> {
     let t0 = Instant::now();
     let coll = accord.create_collection().bind();
-    coll.commit(&constraints());
+    coll.commit(&one_small_buffer());
     let a = coll.wait_allocated().map_err(|e| e.to_string())?;
     let t = ms(t0.elapsed());
     if a.buffers.len() != 1 || (a.width, a.height) != (64, 64) {

@@ -5,5 +5,6 @@ pub mod client_plumbing;
 pub mod demo;
 pub mod dmabuf_client;
 pub mod logging;
+pub mod raw_connect;
 pub mod refcomp;
 pub mod scanout_run;

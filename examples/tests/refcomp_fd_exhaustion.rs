@@ -16,20 +16,17 @@ mod common;
 
 use std::{
     fs::File,
-    io::{ErrorKind, Read, Write},
+    io::Read,
     os::unix::net::UnixStream,
     path::Path,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
+use accord_examples::raw_connect::{self, Outcome};
 use accord_fd_census::FdCensus;
 use common::{assert_fds_back, signal, wait_exit, TempRuntimeDir, COMPOSITOR_BIN};
-use rustix::{
-    io::Errno,
-    net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType},
-    process::Signal,
-};
+use rustix::process::Signal;
 
 /// The compositor's hard fd limit (its soft limit starts at half).
 const LIMIT: u64 = 256;
@@ -53,102 +50,18 @@ impl Drop for Reap {
     }
 }
 
-/// What became of a connection attempt.
-#[derive(Debug, PartialEq)]
-enum Outcome {
-    /// The compositor answered `wl_display.sync`.
-    Answered,
-    /// It closed the connection.
-    Closed,
-    /// No answer within the wait (queued, not accepted).
-    Silent,
-    /// `connect` failed at once (the listen queue is full).
-    NotConnected,
-}
-
-/// `wl_display.get_registry(2)` then `wl_display.sync(3)`.
-fn hello() -> Vec<u8> {
-    [[1u32, (12 << 16) | 1, 2], [1, 12 << 16, 3]]
-        .iter()
-        .flatten()
-        .flat_map(|w| w.to_ne_bytes())
-        .collect()
-}
-
-/// Connects without blocking (a full listen queue fails at once), sends
-/// [`hello`] and waits up to `wait` for `wl_callback.done` on object 3.
+/// [`raw_connect::open`], which only fails on something other than a
+/// refusal.
 fn open(socket: &Path, wait: Duration) -> (Option<UnixStream>, Outcome) {
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )
-    .expect("socket");
-    let addr = SocketAddrUnix::new(socket).expect("socket address");
-    match rustix::net::connect(&fd, &addr) {
-        Ok(()) => {}
-        Err(Errno::AGAIN) => return (None, Outcome::NotConnected),
-        Err(err) => panic!("connect: {err}"),
-    }
-    let mut stream = UnixStream::from(fd);
-    stream.set_nonblocking(false).expect("blocking");
-    stream
-        .set_read_timeout(Some(Duration::from_millis(20)))
-        .expect("read timeout");
-    if let Err(err) = stream.write_all(&hello()) {
-        assert!(
-            matches!(
-                err.kind(),
-                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset
-            ),
-            "write: {err}"
-        );
-        return (None, Outcome::Closed);
-    }
-    let deadline = Instant::now() + wait;
-    let mut buf = Vec::new();
-    loop {
-        // Complete messages: is one of them wl_callback@3.done?
-        let mut at = 0;
-        while buf.len() >= at + 8 {
-            let object = u32::from_ne_bytes(buf[at..at + 4].try_into().unwrap());
-            let header = u32::from_ne_bytes(buf[at + 4..at + 8].try_into().unwrap());
-            let size = (header >> 16) as usize;
-            assert!(size >= 8, "event of size {size}");
-            if buf.len() < at + size {
-                break;
-            }
-            if (object, header & 0xffff) == (3, 0) {
-                return (Some(stream), Outcome::Answered);
-            }
-            at += size;
-        }
-        if Instant::now() >= deadline {
-            return (Some(stream), Outcome::Silent);
-        }
-        let mut chunk = [0u8; 4096];
-        match stream.read(&mut chunk) {
-            Ok(0) => return (None, Outcome::Closed),
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return (None, Outcome::Closed),
-            Err(e) => panic!("read: {e}"),
-        }
-    }
+    raw_connect::open(socket, wait).expect("connection attempt")
 }
 
 fn census(child: &Child) -> FdCensus {
     FdCensus::of(child.id()).expect("fd census of the compositor")
 }
 
-/// CPU time (utime + stime) of `pid`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    // Fields after the parenthesised command name; utime, stime are 14, 15.
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    raw_connect::cpu_ticks(pid).expect("cpu time of the compositor")
 }
 
 /// The soft and hard "Max open files" of `pid`.
