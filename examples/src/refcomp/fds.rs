@@ -157,12 +157,18 @@ pub fn insert_listener(
         delay: BACKOFF_MIN,
         token: None,
     }));
-    let loop_handle = handle.clone();
+    // Weak: a source holding a strong handle would keep its own loop (and
+    // every source in it, e.g. the DRM device and its master) alive after
+    // the loop is dropped.
+    let loop_handle = handle.downgrade();
     let shared = backoff.clone();
     let token = handle
         .insert_source(
             Generic::new(listener, Interest::READ, Mode::Level),
-            move |_, listener, state| Ok(accept_all(listener, state, &loop_handle, &shared)),
+            move |_, listener, state| match loop_handle.upgrade() {
+                Some(handle) => Ok(accept_all(listener, state, &handle, &shared)),
+                None => Ok(PostAction::Disable), // the loop is going away
+            },
         )
         .map_err(|e| e.error)?;
     backoff.borrow_mut().token = Some(token);
@@ -280,8 +286,11 @@ fn back_off(
         // Not registered yet: cannot happen once the loop runs; keep serving.
         return PostAction::Continue;
     };
-    let resume = handle.clone();
+    let resume = handle.downgrade(); // weak, as in `insert_listener`
     let scheduled = handle.insert_source(Timer::from_duration(delay), move |_, _, state| {
+        let Some(resume) = resume.upgrade() else {
+            return TimeoutAction::Drop;
+        };
         if let Err(err) = resume.enable(&token) {
             accord_smithay::warn_limited!(state.log_limit, "cannot resume the listener", %err);
         }
