@@ -60,6 +60,7 @@ pub mod collections;
 pub mod device;
 mod dispatch;
 mod events;
+mod identity;
 pub mod kms;
 pub mod log_limit;
 mod objects;
@@ -70,6 +71,7 @@ mod wl_buffer;
 
 pub use accord_protocol::limits;
 pub use dispatch::BufferCollectionDispatch;
+pub use identity::ClientIdentity;
 pub use objects::{CollectionData, TokenData};
 pub use state::{BufferCollectionHandler, BufferCollectionState};
 pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};

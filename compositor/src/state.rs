@@ -10,11 +10,12 @@ use accord_engine::{Decision, FormatModifier, Usage};
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
 use wayland_server::backend::{ClientId, GlobalId};
 use wayland_server::protocol::wl_surface::WlSurface;
-use wayland_server::{DisplayHandle, GlobalDispatch, Resource};
+use wayland_server::{Client, DisplayHandle, GlobalDispatch, Resource};
 
 use crate::backend::CollectionAllocator;
 use crate::collections::{Collections, Confirmation, Outcome, Resolution, SlotId};
 use crate::events::{fail_token, send_outcome};
+use crate::identity::ClientIdentity;
 use crate::objects::SlotObject;
 
 /// The timer's period while expiries or stall warnings wait behind the
@@ -111,6 +112,30 @@ pub trait BufferCollectionHandler {
     fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
         decision.clone()
     }
+
+    /// Who `client` is for its budgets (the byte quota, pending handles):
+    /// by default its process ([`ClientIdentity::of_process`], `SO_PEERCRED`),
+    /// so a process opening more connections gets no more. Return
+    /// [`ClientIdentity::App`] for a client of a `wp_security_context_v1`
+    /// listener, so every process of a sandboxed app shares one budget.
+    ///
+    /// ```
+    /// # use accord_smithay::ClientIdentity;
+    /// # use wayland_server::{Client, DisplayHandle};
+    /// /// The client data your compositor gives clients of a security-context
+    /// /// listener (smithay's `SecurityContext` carries the app id).
+    /// struct Sandboxed { app_id: Option<String> }
+    /// impl wayland_server::backend::ClientData for Sandboxed {}
+    /// fn identity(client: &Client, dh: &DisplayHandle) -> ClientIdentity {
+    ///     match client.get_data::<Sandboxed>().and_then(|s| s.app_id.clone()) {
+    ///         Some(app_id) => ClientIdentity::App { engine: None, app_id },
+    ///         None => ClientIdentity::of_process(client, dh),
+    ///     }
+    /// }
+    /// ```
+    fn client_identity(&mut self, client: &Client, dh: &DisplayHandle) -> ClientIdentity {
+        ClientIdentity::of_process(client, dh)
+    }
 }
 
 /// The module's state: the global, every collection, the allocator
@@ -125,7 +150,7 @@ pub trait BufferCollectionHandler {
 /// }
 /// ```
 pub struct BufferCollectionState {
-    pub(crate) collections: Collections<ClientId>,
+    pub(crate) collections: Collections<ClientIdentity>,
     /// `None` only while [`flush`] lends it to the collections.
     pub(crate) allocator: Option<Box<dyn CollectionAllocator>>,
     pub(crate) slots: HashMap<SlotId, SlotObject>,
@@ -201,16 +226,18 @@ impl BufferCollectionState {
         self.collections.set_quota(bytes);
     }
 
-    /// Bytes currently charged to `client`; they come back when the last
-    /// participant (and `wl_buffer`) releases a collection's buffers.
+    /// Bytes currently charged to `identity` (every connection of it);
+    /// they come back when the last participant (and `wl_buffer`) releases
+    /// a collection's buffers.
     ///
     /// ```no_run
-    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client) {
-    /// let bytes = accord.charged_bytes(&client.id());
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client, dh: &wayland_server::DisplayHandle) {
+    /// use accord_smithay::ClientIdentity;
+    /// let bytes = accord.charged_bytes(&ClientIdentity::of_process(client, dh));
     /// # }
     /// ```
-    pub fn charged_bytes(&self, client: &ClientId) -> u64 {
-        self.collections.charged(client)
+    pub fn charged_bytes(&self, identity: &ClientIdentity) -> u64 {
+        self.collections.charged(identity)
     }
 
     /// Bytes of every live allocation (all clients): back to zero once every
@@ -349,16 +376,22 @@ impl BufferCollectionState {
         )
     }
 
-    /// Live tokens, collections and pending handles of `client`.
+    /// What counts toward `client`'s limit of
+    /// [`MAX_CLIENT_OBJECTS`](crate::limits::MAX_CLIENT_OBJECTS): the live
+    /// tokens and collections of this connection, and the pending handles
+    /// of its `identity` (every connection of it, including closed ones:
+    /// reconnecting does not reset them).
     ///
     /// ```no_run
-    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client) {
-    /// assert!(accord.objects_of(&client.id()) <= accord_smithay::limits::MAX_CLIENT_OBJECTS);
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client, dh: &wayland_server::DisplayHandle) {
+    /// use accord_smithay::ClientIdentity;
+    /// let identity = ClientIdentity::of_process(client, dh);
+    /// assert!(accord.objects_of(&client.id(), &identity) <= accord_smithay::limits::MAX_CLIENT_OBJECTS);
     /// # }
     /// ```
-    pub fn objects_of(&self, client: &ClientId) -> usize {
+    pub fn objects_of(&self, client: &ClientId, identity: &ClientIdentity) -> usize {
         self.objects_per_client.get(client).copied().unwrap_or(0)
-            + self.collections.handles_of(client)
+            + self.collections.handles_of(identity)
     }
 
     pub(crate) fn count_object(&mut self, client: &ClientId, delta: isize) {

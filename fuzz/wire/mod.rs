@@ -995,7 +995,10 @@ pub fn check_with(server: &mut Server, data: &[u8], any_null: bool) -> Result<()
         ));
     }
     for (id, unseen_exports, garbage) in &ids {
-        let left = case.server.state.accord.objects_of(id);
+        let left = case.server.state.accord.objects_of(
+            id,
+            &accord_smithay::ClientIdentity::Connection(id.clone()),
+        );
         if left > *unseen_exports {
             // Only a garbage message can have exported these (finding 10).
             stats::GARBAGE_PENDING

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+
+use super::Owner;
 use std::sync::{Arc, Mutex};
 
 use super::outcome::{Failed, FailureReason};
@@ -18,7 +20,7 @@ impl<O> Default for Ledger<O> {
     }
 }
 
-impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Ledger<O> {
+impl<O: Owner> Ledger<O> {
     pub(crate) fn get(&self, owner: &O) -> u64 {
         let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.get(owner).copied().unwrap_or(0)
@@ -38,8 +40,8 @@ impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Ledger<O> {
             _ => Err(Failed::new(
                 FailureReason::QuotaExceeded,
                 format!(
-                    "the collection needs {bytes} bytes; its creator already holds {used} of its \
-                     {quota}-byte quota"
+                    "the collection needs {bytes} bytes; its creator ({owner}) already holds \
+                     {used} of its {quota}-byte quota"
                 ),
             )),
         }

@@ -71,6 +71,19 @@ pub enum Misuse {
     TooManyParticipants,
 }
 
+/// What identifies a client charged for memory and pending handles: the
+/// module's [`ClientIdentity`](crate::ClientIdentity); any printable key in
+/// tests.
+pub trait Owner:
+    Clone + Eq + Hash + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
+{
+}
+
+impl<O> Owner for O where
+    O: Clone + Eq + Hash + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
+{
+}
+
 /// Every live collection and pending handle. `O` identifies the client
 /// charged for a collection's memory and for a pending handle.
 #[derive(Debug)]
@@ -114,7 +127,7 @@ impl<O> Default for Collections<O> {
     }
 }
 
-impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections<O> {
+impl<O: Owner> Collections<O> {
     /// An empty table with the default quota.
     pub fn new() -> Self {
         Self::default()

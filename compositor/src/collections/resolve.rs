@@ -16,7 +16,7 @@
 //! [`Collections::resolve`](super::Collections::resolve) is its only
 //! caller, for the compositor and for tests alike.
 
-use std::hash::Hash;
+use super::Owner;
 
 use accord_engine::{Constraints, Decision};
 
@@ -67,7 +67,7 @@ pub(crate) fn negotiate(parts: Vec<Constraints>) -> Result<Decision, Failed> {
 }
 
 /// Steps 3 and 4: the buffers and the quota charge for them.
-pub(crate) fn allocate<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static>(
+pub(crate) fn allocate<O: Owner>(
     owner: &O,
     decision: &Decision,
     allocator: &mut dyn CollectionAllocator,

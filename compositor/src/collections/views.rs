@@ -2,13 +2,13 @@
 //! read-only views (counts, charges, names, generations), apart from the
 //! transitions in `mod.rs`.
 
-use std::hash::Hash;
+use super::Owner;
 use std::time::Duration;
 
 use super::collection::{Collection, Phase};
 use super::{Collections, SlotId};
 
-impl<O: Clone + Eq + Hash + std::fmt::Debug + Send + Sync + 'static> Collections<O> {
+impl<O: Owner> Collections<O> {
     /// Bytes each client may hold in allocated buffers at once.
     pub fn set_quota(&mut self, bytes: u64) {
         self.quota = bytes;

@@ -43,6 +43,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
         data_init: &mut DataInit<'_, D>,
     ) {
         let cid = client.id();
+        let identity = state.client_identity(client, dh);
         state
             .buffer_collection_state()
             .maintain_if_due(Instant::now());
@@ -53,13 +54,14 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 if !check_object_limit(
                     st,
                     &cid,
+                    &identity,
                     resource,
                     manager::Error::TooManyObjects as u32,
                     "create_collection",
                 ) {
                     return;
                 }
-                let slot = st.collections.create(holder(client, dh), cid.clone());
+                let slot = st.collections.create(holder(client, dh), identity);
                 new_token(state, &cid, data_init, token, TokenState::Live(slot));
             }
             manager::Request::ImportToken { token, handle } => {
@@ -81,6 +83,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 if !check_object_limit(
                     st,
                     &cid,
+                    &identity,
                     resource,
                     manager::Error::TooManyObjects as u32,
                     "import_token",

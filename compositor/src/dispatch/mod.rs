@@ -20,6 +20,7 @@ use wayland_server::{DataInit, Dispatch, GlobalDispatch, New, Resource};
 
 use accord_protocol::limits::MAX_CLIENT_OBJECTS;
 
+use crate::identity::ClientIdentity;
 use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
 use crate::state::{BufferCollectionHandler, BufferCollectionState};
 use crate::wl_buffer::MemfdBuffer;
@@ -63,11 +64,12 @@ impl<D> BufferCollectionDispatch for D where
 pub(crate) fn check_object_limit<R: Resource>(
     st: &BufferCollectionState,
     client: &ClientId,
+    identity: &ClientIdentity,
     on: &R,
     code: u32,
     request: &str,
 ) -> bool {
-    if st.objects_of(client) >= MAX_CLIENT_OBJECTS {
+    if st.objects_of(client, identity) >= MAX_CLIENT_OBJECTS {
         on.post_error(
             code,
             format!(

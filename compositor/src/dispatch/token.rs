@@ -24,10 +24,11 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
         resource: &WpBufferCollectionTokenV1,
         request: token::Request,
         data: &TokenData,
-        _dh: &DisplayHandle,
+        dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
         let cid = client.id();
+        let identity = state.client_identity(client, dh);
         let ts = data.get();
         let name = request_name(&request);
         let slot = match (ts, &request) {
@@ -53,6 +54,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                     && !check_object_limit(
                         state.buffer_collection_state(),
                         &cid,
+                        &identity,
                         resource,
                         token::Error::TooManyObjects as u32,
                         name,
@@ -81,6 +83,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 if !check_object_limit(
                     st,
                     &cid,
+                    &identity,
                     resource,
                     token::Error::TooManyObjects as u32,
                     "duplicate",
@@ -107,7 +110,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 // The handle takes over the token's place in the object
                 // count (the token is inert from now on), so an export never
                 // adds to it and the token is not counted twice.
-                match st.collections.export(slot, cid.clone(), Instant::now()) {
+                match st.collections.export(slot, identity, Instant::now()) {
                     Ok(handle) => {
                         st.slots.remove(&slot);
                         st.count_object(&cid, -1);

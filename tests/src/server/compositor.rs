@@ -313,6 +313,16 @@ impl BufferCollectionHandler for Compositor {
             None => decision.clone(),
         }
     }
+    /// Every connection its own identity: the test process holds many
+    /// connections that stand for different clients (ROUND2: tests about
+    /// one process's budget spawn real processes).
+    fn client_identity(
+        &mut self,
+        client: &smithay::reexports::wayland_server::Client,
+        _dh: &smithay::reexports::wayland_server::DisplayHandle,
+    ) -> accord_smithay::ClientIdentity {
+        accord_smithay::ClientIdentity::Connection(client.id())
+    }
 }
 
 /// Composite the surface's buffer at (0, 0) onto a black offscreen output
