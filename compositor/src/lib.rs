@@ -73,7 +73,7 @@ pub use accord_protocol::limits;
 pub use dispatch::BufferCollectionDispatch;
 pub use identity::ClientIdentity;
 pub use objects::{CollectionData, TokenData};
-pub use state::{BufferCollectionHandler, BufferCollectionState};
+pub use state::{default_max_buffer_fds, BufferCollectionHandler, BufferCollectionState};
 pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};
 
 /// Re-exports the macro needs.

@@ -190,8 +190,10 @@ impl BufferCollectionState {
         D: GlobalDispatch<WpBufferCollectionManagerV1, ()> + 'static,
     {
         let global = display.create_global::<D, WpBufferCollectionManagerV1, ()>(1, ());
+        let mut collections = Collections::new();
+        collections.set_max_buffer_fds(default_max_buffer_fds());
         BufferCollectionState {
-            collections: Collections::new(),
+            collections,
             allocator: Some(allocator),
             slots: HashMap::new(),
             objects_per_client: HashMap::new(),
@@ -224,6 +226,50 @@ impl BufferCollectionState {
     /// ```
     pub fn set_client_quota(&mut self, bytes: u64) {
         self.collections.set_quota(bytes);
+    }
+
+    /// What each client identity may hold at once: bytes, buffer fds,
+    /// collections, pending handles (defaults in
+    /// [`Budgets::default`](crate::collections::Budgets)). Over a budget a
+    /// collection fails with `quota_exceeded` naming it.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) {
+    /// use accord_smithay::collections::Budgets;
+    /// accord.set_client_budgets(Budgets { buffer_fds: 256, ..accord.client_budgets() });
+    /// # }
+    /// ```
+    pub fn set_client_budgets(&mut self, budgets: crate::collections::Budgets) {
+        self.collections.set_budgets(budgets);
+    }
+
+    /// The per-identity budgets in force.
+    pub fn client_budgets(&self) -> crate::collections::Budgets {
+        self.collections.budgets()
+    }
+
+    /// Buffer fds the module may hold for every client together. The
+    /// default is half the soft `RLIMIT_NOFILE` when the module was created
+    /// ([`default_max_buffer_fds`]), leaving the rest to accepting clients
+    /// and the embedder: raise the limit before creating the module, or
+    /// set this after.
+    pub fn set_max_buffer_fds(&mut self, fds: u64) {
+        self.collections.set_max_buffer_fds(fds);
+    }
+
+    /// The module-wide buffer fd budget in force.
+    pub fn max_buffer_fds(&self) -> u64 {
+        self.collections.max_buffer_fds()
+    }
+
+    /// Bytes and buffer fds charged to `identity` now.
+    pub fn usage_of(&self, identity: &ClientIdentity) -> crate::collections::Usage {
+        self.collections.usage_of(identity)
+    }
+
+    /// Bytes and buffer fds of every live allocation, all clients together.
+    pub fn total_usage(&self) -> crate::collections::Usage {
+        self.collections.total_usage()
     }
 
     /// Bytes currently charged to `identity` (every connection of it);
@@ -485,4 +531,13 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     for res in resolved {
         st.send(res);
     }
+}
+
+/// The share of the fd limit the module's buffers may take: half of the
+/// soft `RLIMIT_NOFILE` now ([`DEFAULT_MAX_BUFFER_FDS`](crate::collections::DEFAULT_MAX_BUFFER_FDS)
+/// when unlimited or unreadable).
+pub fn default_max_buffer_fds() -> u64 {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .map_or(crate::collections::DEFAULT_MAX_BUFFER_FDS, |soft| soft / 2)
 }

@@ -7,7 +7,7 @@ use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 use accord_smithay::collections::{
-    Collections, Confirmation, FailureReason, Outcome, SlotId, MAX_EXPIRED_PER_TURN,
+    Budgets, Collections, Confirmation, FailureReason, Outcome, SlotId, MAX_EXPIRED_PER_TURN,
     MAX_STALL_CHECKS_PER_TURN,
 };
 use accord_smithay::limits::{HANDLE_EXPIRY, MAX_BUFFER_BYTES};
@@ -266,6 +266,128 @@ fn quota_fails_only_the_client_over_it_and_refunds_on_release() {
     assert!(matches!(allocate_for(&mut r, 1), Outcome::Allocated(_)));
 }
 
+/// `n` buffers of the smallest XRGB image, created by `owner`.
+fn tiny_buffers(r: &mut Reg, owner: u32, n: u32) -> Outcome {
+    let a = named(r, "tiny", owner);
+    r.bind(a);
+    r.commit(
+        a,
+        Constraints {
+            buffers: accord_engine::BufferCounts {
+                min: n,
+                max: n,
+                ..Default::default()
+            },
+            min_size: (1, 1),
+            ..xrgb()
+        },
+    );
+    r.resolve(&mut MemfdBackend, &mut ()).remove(0).outcome
+}
+
+#[test]
+fn the_buffer_fd_budget_fails_only_the_identity_over_it_and_refunds() {
+    let mut r = Reg::new();
+    r.set_budgets(Budgets {
+        buffer_fds: 100,
+        ..Budgets::default()
+    });
+    let Outcome::Allocated(first) = tiny_buffers(&mut r, 1, 64) else {
+        panic!("64 fds fit in 100")
+    };
+    assert_eq!(r.usage_of(&1).fds, 64, "one memfd per buffer");
+    let Outcome::Failed(f) = tiny_buffers(&mut r, 1, 64) else {
+        panic!("128 fds do not fit in 100")
+    };
+    assert_eq!(f.reason, FailureReason::QuotaExceeded);
+    assert!(
+        f.message
+            .contains("buffer fd budget: the collection needs 64 buffer fds; its creator (1)"),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        r.usage_of(&1).fds,
+        64,
+        "a refused allocation charges nothing"
+    );
+    assert!(matches!(tiny_buffers(&mut r, 2, 64), Outcome::Allocated(_)));
+    drop(first);
+    assert_eq!(r.usage_of(&1).fds, 0);
+    assert!(matches!(tiny_buffers(&mut r, 1, 64), Outcome::Allocated(_)));
+}
+
+#[test]
+fn the_module_fd_budget_holds_for_every_identity_together() {
+    let mut r = Reg::new();
+    r.set_max_buffer_fds(150);
+    let held: Vec<_> = (1..=2)
+        .map(|owner| tiny_buffers(&mut r, owner, 64))
+        .collect();
+    assert!(held.iter().all(|o| matches!(o, Outcome::Allocated(_))));
+    assert_eq!(r.total_usage().fds, 128);
+    let Outcome::Failed(f) = tiny_buffers(&mut r, 3, 64) else {
+        panic!("a third identity would take the module past 150 fds")
+    };
+    assert_eq!(f.reason, FailureReason::QuotaExceeded);
+    assert!(
+        f.message.contains("the compositor's buffer fd budget"),
+        "{}",
+        f.message
+    );
+    assert!(matches!(tiny_buffers(&mut r, 3, 16), Outcome::Allocated(_)));
+}
+
+#[test]
+fn the_collection_budget_fails_new_collections_until_one_closes() {
+    let mut r = Reg::new();
+    r.set_budgets(Budgets {
+        collections: 3,
+        ..Budgets::default()
+    });
+    let open: Vec<_> = (0..3).map(|_| named(&mut r, "a", 1)).collect();
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
+    let over = named(&mut r, "over", 1);
+    let other = named(&mut r, "other", 2);
+    let res = r.resolve(&mut MemfdBackend, &mut ());
+    assert_eq!(res.len(), 1, "only the collection over the budget resolves");
+    assert_eq!(res[0].slots, vec![over]);
+    let Outcome::Failed(f) = &res[0].outcome else {
+        panic!("over the collection budget")
+    };
+    assert_eq!(f.reason, FailureReason::QuotaExceeded);
+    assert!(f.message.contains("collection budget"), "{}", f.message);
+    assert!(r.is_negotiating(other), "another identity is unaffected");
+    assert_eq!(r.collections_of(&1), 3, "the failed one closed");
+    r.release(open[0]);
+    r.resolve(&mut MemfdBackend, &mut ());
+    assert_eq!(r.collections_of(&1), 2);
+    let again = named(&mut r, "again", 1);
+    assert!(r.resolve(&mut MemfdBackend, &mut ()).is_empty());
+    assert!(r.is_negotiating(again));
+}
+
+#[test]
+fn the_pending_handle_budget_is_per_identity() {
+    let mut r = Reg::new();
+    r.set_budgets(Budgets {
+        pending_handles: 2,
+        ..Budgets::default()
+    });
+    let now = Instant::now();
+    let a = named(&mut r, "a", 1);
+    let b = r.duplicate(a).unwrap().unwrap();
+    let c = r.duplicate(a).unwrap().unwrap();
+    r.export(a, 1, now).unwrap();
+    r.export(b, 1, now).unwrap();
+    let f = r.export(c, 1, now).unwrap_err();
+    assert_eq!(f.reason, FailureReason::QuotaExceeded);
+    assert!(f.message.contains("pending handle budget"), "{}", f.message);
+    // The same slot exported by another identity (its holder now) is fine.
+    r.export(c, 2, now).unwrap();
+    assert_eq!(r.handles_of(&1), 2);
+}
+
 #[test]
 fn handle_expiry_is_configurable() {
     let mut r = Reg::new();
@@ -322,6 +444,10 @@ fn a_stalled_collection_is_reported_once_with_its_blocking_slots() {
 #[test]
 fn handles_are_random_lowercase_hex_and_never_repeat() {
     let mut r = Reg::new();
+    r.set_budgets(Budgets {
+        pending_handles: usize::MAX,
+        ..Budgets::default()
+    });
     let now = Instant::now();
     let mut seen = std::collections::HashSet::new();
     let mut ones = 0u64;
@@ -638,6 +764,10 @@ fn stall_checks_visit_only_what_is_due() {
 #[test]
 fn handle_expiry_is_bounded_per_turn() {
     let mut r = Reg::new();
+    r.set_budgets(Budgets {
+        pending_handles: usize::MAX,
+        ..Budgets::default()
+    });
     r.set_stall_warning(Duration::from_secs(3600)); // only expiry is due
     let t0 = Instant::now();
     let total = 5_000usize;

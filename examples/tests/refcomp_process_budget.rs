@@ -55,7 +55,10 @@ fn one_process_over_four_connections_gets_one_quota() {
     let pid = std::process::id();
     for f in &refused {
         assert_eq!(f.reason, FailureReason::QuotaExceeded, "{f}");
-        assert!(f.message.contains("1073741824-byte quota"), "{f}");
+        assert!(
+            f.message.contains("byte quota") && f.message.contains("of its 1073741824"),
+            "{f}"
+        );
         assert!(
             f.message.contains(&format!("pid {pid}")),
             "names the process: {f}"

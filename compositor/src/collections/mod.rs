@@ -8,7 +8,9 @@
 //!   closed) and its slots;
 //! - `slot.rs`: one participant slot, the only place its state is kept;
 //! - `handles.rs`: exported handles and their expiry;
-//! - `ledger.rs`: the quota ledger;
+//! - `budget.rs`: what one client identity may hold, and the module's fd
+//!   budget;
+//! - `ledger.rs`: the quota ledger (bytes and fds per identity);
 //! - `resolve.rs`: negotiate → confirm → allocate → verify, one path;
 //! - `stall.rs`: warnings about collections that wait too long.
 //! - `views.rs`: the table's settings and read-only views.
@@ -18,6 +20,7 @@
 //! as `participant_failed`. An allocated collection stays in the table
 //! until its last participant and its last buffer reference are gone.
 
+mod budget;
 mod collection;
 mod handles;
 mod ledger;
@@ -33,11 +36,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_engine::Constraints;
-use accord_protocol::limits::{DEFAULT_CLIENT_QUOTA, MAX_PARTICIPANTS};
+use accord_protocol::limits::MAX_PARTICIPANTS;
 
 use crate::backend::CollectionAllocator;
 
 use crate::log_limit::LogLimiter;
+use budget::within;
+pub use budget::{
+    Budgets, Usage, DEFAULT_BUFFER_FDS_PER_CLIENT, DEFAULT_COLLECTIONS_PER_CLIENT,
+    DEFAULT_MAX_BUFFER_FDS, DEFAULT_PENDING_HANDLES_PER_CLIENT,
+};
 use collection::{Collection, Phase};
 pub use handles::is_well_formed_handle;
 use handles::Handles;
@@ -93,7 +101,12 @@ pub struct Collections<O> {
     /// Pending handles the whole table may hold (every client together).
     max_pending_handles: usize,
     ledger: Ledger<O>,
-    quota: u64,
+    /// What each identity may hold.
+    budgets: Budgets,
+    /// Buffer fds of every client together.
+    max_buffer_fds: u64,
+    /// Collections in the table per creator (for its collection budget).
+    collections_per_owner: HashMap<O, usize>,
     /// Collections changed since the last `resolve`: only these can have
     /// become ready, so a request costs O(changed), not O(negotiating).
     dirty: BTreeSet<u64>,
@@ -116,7 +129,9 @@ impl<O> Default for Collections<O> {
             handles: Handles::default(),
             max_pending_handles: DEFAULT_MAX_PENDING_HANDLES,
             ledger: Ledger::default(),
-            quota: DEFAULT_CLIENT_QUOTA,
+            budgets: Budgets::default(),
+            max_buffer_fds: DEFAULT_MAX_BUFFER_FDS,
+            collections_per_owner: HashMap::new(),
             dirty: BTreeSet::new(),
             released: Arc::default(),
             next_collection: 1,
@@ -135,12 +150,25 @@ impl<O: Owner> Collections<O> {
 
     /// Start a collection with one token slot held by `holder` (`pid N`:
     /// the default participant name says who); `owner` is charged for its
-    /// memory.
+    /// memory and counts it toward its collection budget. Over that budget
+    /// the collection is created failed (`quota_exceeded`): its token gets
+    /// the failure like any other.
     pub fn create(&mut self, holder: String, owner: O) -> SlotId {
         let id = self.next_collection;
         self.next_collection += 1;
         let span = tracing::info_span!("collection", id, owner = ?owner);
         let created = Instant::now();
+        let count = self.collections_per_owner.entry(owner.clone()).or_default();
+        let over_budget = within(
+            "collection budget",
+            "collection",
+            &format!("its creator ({owner})"),
+            *count as u64,
+            1,
+            self.budgets.collections as u64,
+        )
+        .err();
+        *count += 1;
         let mut coll = Collection::new(owner, span, created);
         self.stalls.push(created, id);
         let index = coll.push_slot(None, holder, false);
@@ -148,10 +176,14 @@ impl<O: Owner> Collections<O> {
             .span
             .in_scope(|| tracing::debug!("created (root token)"));
         self.table.insert(id, coll);
-        SlotId {
+        let slot = SlotId {
             collection: id,
             index,
+        };
+        if let Some(f) = over_budget {
+            self.fail_for(slot, f.reason, &f.message);
         }
+        slot
     }
 
     /// A new token slot in the same collection, inheriting name and
@@ -230,6 +262,15 @@ impl<O: Owner> Collections<O> {
                 ),
             ));
         }
+        within(
+            "pending handle budget",
+            "handle",
+            &format!("its exporter ({owner})"),
+            self.handles.of(&owner) as u64,
+            1,
+            self.budgets.pending_handles as u64,
+        )
+        .map_err(|f| Failed::new(f.reason, format!("no handle: {}", f.message)))?;
         let key = self
             .handles
             .insert(slot, owner, now)
@@ -448,7 +489,14 @@ impl<O: Owner> Collections<O> {
         let Some(coll) = self.table.get(&id) else {
             return Outcome::Failed(Failed::new(FailureReason::InvalidConstraint, "closed"));
         };
-        match resolve::allocate(&coll.owner, &decision, allocator, &self.ledger, self.quota) {
+        match resolve::allocate(
+            &coll.owner,
+            &decision,
+            allocator,
+            &self.ledger,
+            &self.budgets,
+            self.max_buffer_fds,
+        ) {
             Ok((buffers, charge)) => Outcome::Allocated(Arc::new(Allocation {
                 decision,
                 memory: allocator.memory_kind(),
@@ -518,6 +566,12 @@ impl<O: Owner> Collections<O> {
     fn close(&mut self, id: u64) {
         if let Some(coll) = self.table.remove(&id) {
             coll.span.in_scope(|| tracing::debug!("closed"));
+            if let Some(n) = self.collections_per_owner.get_mut(&coll.owner) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.collections_per_owner.remove(&coll.owner);
+                }
+            }
             for key in &coll.handles {
                 self.handles.drop_key(key);
             }

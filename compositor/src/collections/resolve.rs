@@ -4,7 +4,7 @@
 //! 2. **confirm**: the caller's [`ScanoutConfirmation`] keeps the decision,
 //!    replaces it with another of its alternatives (a display that refuses
 //!    the first candidate), or defers the collection (no device at hand);
-//! 3. **allocate**: the quota is checked before any memory is touched when
+//! 3. **allocate**: the budgets (bytes, buffer fds) are checked before any memory is touched when
 //!    the layout is known (the engine already applied the size limits to
 //!    it; they are checked again here in case the confirmation replaced the
 //!    decision), then the allocator runs;
@@ -20,8 +20,9 @@ use super::Owner;
 
 use accord_engine::{Constraints, Decision};
 
-use crate::backend::{verify_layout, AllocatedBuffer, CollectionAllocator};
+use crate::backend::{verify_layout, AllocatedBuffer, CollectionAllocator, MemoryKind};
 
+use super::budget::{Budgets, Usage};
 use super::ledger::{Charge, Ledger};
 use super::outcome::{Failed, FailureReason};
 
@@ -66,33 +67,59 @@ pub(crate) fn negotiate(parts: Vec<Constraints>) -> Result<Decision, Failed> {
     accord_engine::solve(&parts).map_err(engine_failure)
 }
 
-/// Steps 3 and 4: the buffers and the quota charge for them.
+/// Steps 3 and 4: the buffers and the charge for them (bytes and fds,
+/// see `budget.rs`).
 pub(crate) fn allocate<O: Owner>(
     owner: &O,
     decision: &Decision,
     allocator: &mut dyn CollectionAllocator,
     ledger: &Ledger<O>,
-    quota: u64,
+    budgets: &Budgets,
+    max_fds: u64,
 ) -> Result<(Vec<AllocatedBuffer>, Charge<O>), Failed> {
-    if let Some(l) = &decision.layout {
-        check_size_limits(decision, Some(l.size_bytes))?;
-        // Known before allocating: refuse without touching memory.
-        let total = l
-            .size_bytes
-            .saturating_mul(u64::from(decision.buffer_count));
-        ledger.check(owner, total, quota)?;
-    }
+    let fds_per_fd = fd_copies(allocator.memory_kind());
+    let count = u64::from(decision.buffer_count);
+    // Known before allocating: refuse without touching memory or fds. A
+    // vendor layout's planes are known only after: count one fd a buffer.
+    let (bytes, planes) = match &decision.layout {
+        Some(l) => {
+            check_size_limits(decision, Some(l.size_bytes))?;
+            (l.size_bytes.saturating_mul(count), l.planes.len().max(1))
+        }
+        None => (0, 1),
+    };
+    let need = Usage {
+        bytes,
+        fds: count.saturating_mul(planes as u64 * fds_per_fd),
+    };
+    ledger.check(owner, need, budgets, max_fds)?;
     let buffers = allocator.allocate(decision)?;
     // Vendor layouts are only known now: check the real sizes too.
     let largest = buffers.iter().map(|b| b.size_bytes).max();
     check_size_limits(decision, largest)?;
     verify_layout(decision, &buffers, false)?;
-    let total = buffers
-        .iter()
-        .map(|b| b.size_bytes)
-        .fold(0u64, u64::saturating_add);
-    let charge = ledger.charge(owner, total, quota)?;
+    let real = Usage {
+        bytes: buffers
+            .iter()
+            .map(|b| b.size_bytes)
+            .fold(0u64, u64::saturating_add),
+        fds: buffers
+            .iter()
+            .map(|b| b.planes.len() as u64 * fds_per_fd)
+            .fold(0u64, u64::saturating_add),
+    };
+    let charge = ledger.charge(owner, real, budgets, max_fds)?;
     Ok((buffers, charge))
+}
+
+/// Sets of fds the compositor may hold per allocated fd: the allocator's,
+/// and for a dma-buf the one shared copy its `wl_buffer`s are built on
+/// (memfd `wl_buffer`s use the allocation's own).
+fn fd_copies(memory: MemoryKind) -> u64 {
+    match memory {
+        MemoryKind::DmaBuf => 2,
+        MemoryKind::Memfd => 1,
+    }
 }
 
 /// The engine's failure, its message guaranteed to name every participant

@@ -6,12 +6,39 @@ use super::Owner;
 use std::time::Duration;
 
 use super::collection::{Collection, Phase};
-use super::{Collections, SlotId};
+use super::{Budgets, Collections, SlotId, Usage};
 
 impl<O: Owner> Collections<O> {
-    /// Bytes each client may hold in allocated buffers at once.
+    /// Bytes each client may hold in allocated buffers at once (the byte
+    /// budget of [`set_budgets`](Self::set_budgets)).
     pub fn set_quota(&mut self, bytes: u64) {
-        self.quota = bytes;
+        self.budgets.bytes = bytes;
+    }
+
+    /// What each client identity may hold (see `budget.rs`).
+    pub fn set_budgets(&mut self, budgets: Budgets) {
+        self.budgets = budgets;
+    }
+
+    /// The current per-identity budgets.
+    pub fn budgets(&self) -> Budgets {
+        self.budgets
+    }
+
+    /// Buffer fds the module may hold for every client together (default
+    /// [`DEFAULT_MAX_BUFFER_FDS`](super::DEFAULT_MAX_BUFFER_FDS)).
+    pub fn set_max_buffer_fds(&mut self, fds: u64) {
+        self.max_buffer_fds = fds;
+    }
+
+    /// The module-wide buffer fd budget.
+    pub fn max_buffer_fds(&self) -> u64 {
+        self.max_buffer_fds
+    }
+
+    /// Collections `owner` created that are not closed yet.
+    pub fn collections_of(&self, owner: &O) -> usize {
+        self.collections_per_owner.get(owner).copied().unwrap_or(0)
     }
 
     /// How long an exported handle stays redeemable (default
@@ -60,11 +87,21 @@ impl<O: Owner> Collections<O> {
 
     /// Bytes currently charged to `owner`.
     pub fn charged(&self, owner: &O) -> u64 {
+        self.ledger.get(owner).bytes
+    }
+
+    /// Bytes and buffer fds currently charged to `owner`.
+    pub fn usage_of(&self, owner: &O) -> Usage {
         self.ledger.get(owner)
     }
 
     /// Bytes charged to all clients: the memory of every live allocation.
     pub fn total_charged(&self) -> u64 {
+        self.ledger.total().bytes
+    }
+
+    /// Bytes and buffer fds of every live allocation, all clients together.
+    pub fn total_usage(&self) -> Usage {
         self.ledger.total()
     }
 

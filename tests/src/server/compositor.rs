@@ -65,6 +65,10 @@ pub struct Config {
     pub stall_warning: Option<std::time::Duration>,
     /// Pending handles the module holds at most (default 16,384).
     pub max_pending_handles: Option<usize>,
+    /// Per-client budgets (default `Budgets::default()`).
+    pub budgets: Option<accord_smithay::collections::Budgets>,
+    /// The module's buffer fd budget (default half the soft fd limit).
+    pub max_buffer_fds: Option<u64>,
     /// Pairs a surface's display "scans out" (the compositor participant's
     /// `scanout` pairs; empty: composition only, the default).
     pub scanout_pairs: &'static [FormatModifier],
@@ -169,6 +173,14 @@ impl Compositor {
         }
         if let Some(n) = config.max_pending_handles {
             accord.set_max_pending_handles(n);
+        }
+        if let Some(b) = config.budgets {
+            // The quota setting stays the source of the byte budget.
+            let bytes = accord.client_budgets().bytes;
+            accord.set_client_budgets(accord_smithay::collections::Budgets { bytes, ..b });
+        }
+        if let Some(n) = config.max_buffer_fds {
+            accord.set_max_buffer_fds(n);
         }
         Compositor {
             renderer: PixmanRenderer::new().expect("pixman renderer"),

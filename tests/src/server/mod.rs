@@ -91,6 +91,18 @@ impl TestServerBuilder {
         self
     }
 
+    /// What each client (here: each connection) may hold.
+    pub fn budgets(mut self, budgets: accord_smithay::collections::Budgets) -> Self {
+        self.config.budgets = Some(budgets);
+        self
+    }
+
+    /// Buffer fds the module may hold, every client together.
+    pub fn max_buffer_fds(mut self, n: u64) -> Self {
+        self.config.max_buffer_fds = Some(n);
+        self
+    }
+
     /// Pending handles the module holds at most, every client together
     /// (default 16,384).
     pub fn max_pending_handles(mut self, n: usize) -> Self {
