@@ -71,6 +71,13 @@ fn fill(
     export: bool,
     out: &mut [Exported],
 ) -> Result<(), String> {
+    // The queue is measured, not the per-client budgets: raise them, as an
+    // embedder would.
+    table.set_budgets(accord_smithay::collections::Budgets {
+        pending_handles: usize::MAX,
+        collections: usize::MAX,
+        ..Default::default()
+    });
     let n = out.len();
     let mut i = 0;
     while i < n {

@@ -121,6 +121,16 @@ fn serve(
     let display: Display<Compositor> = Display::new().expect("display");
     let dh = display.handle();
     let listener = ListeningSocket::bind_absolute(path).expect("bind socket");
+    // The queue is measured, not the per-client budget: raise it, as an
+    // embedder would.
+    let config = Config {
+        budgets: Some(accord_smithay::collections::Budgets {
+            pending_handles: usize::MAX,
+            collections: usize::MAX,
+            ..Default::default()
+        }),
+        ..config
+    };
     let mut state = Compositor::new(&dh, Box::new(MemfdBackend::new()), config, observed);
     let handle = event_loop.handle();
     // The first tick: the module's timer period, a quarter of the shorter
