@@ -40,7 +40,9 @@ impl CompositorHandler for State {
     fn commit(&mut self, _: &WlSurface) {}
 }
 impl BufferHandler for State {
-    fn buffer_destroyed(&mut self, _: &WlBuffer) {}
+    fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
+        self.accord.wl_buffer_destroyed(buffer); // Accord: dma-buf wl_buffers' hold ends
+    }
 }
 impl DmabufHandler for State {
     fn dmabuf_state(&mut self) -> &mut DmabufState {

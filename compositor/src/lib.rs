@@ -3,7 +3,10 @@
 //! Embed it like any Smithay handler module: keep a [`BufferCollectionState`]
 //! in your state, implement [`BufferCollectionHandler`], and call
 //! [`delegate_buffer_collection!`] (plus smithay's `delegate_dmabuf!`, which
-//! dispatches the `wl_buffer`s made from dma-buf collections).
+//! dispatches the `wl_buffer`s made from dma-buf collections, and from your
+//! `BufferHandler::buffer_destroyed` call
+//! [`BufferCollectionState::wl_buffer_destroyed`], which releases what those
+//! `wl_buffer`s hold).
 //!
 //! ```no_run
 //! use accord_engine::{FormatModifier, MOD_LINEAR};
@@ -28,9 +31,12 @@
 //! }
 //! accord_smithay::delegate_buffer_collection!(State);
 //! smithay::delegate_dmabuf!(State); // dma-buf collections' wl_buffers carry smithay's `Dmabuf`
-//! # impl BufferHandler for State {
-//! #     fn buffer_destroyed(&mut self, _: &wayland_server::protocol::wl_buffer::WlBuffer) {}
-//! # }
+//! impl BufferHandler for State {
+//!     fn buffer_destroyed(&mut self, buffer: &wayland_server::protocol::wl_buffer::WlBuffer) {
+//!         // dma-buf collections' wl_buffers hold their buffers until this
+//!         self.accord.wl_buffer_destroyed(buffer);
+//!     }
+//! }
 //! # impl DmabufHandler for State {
 //! #     fn dmabuf_state(&mut self) -> &mut DmabufState { &mut self.dmabuf }
 //! #     fn dmabuf_imported(&mut self, _: &DmabufGlobal, _: Dmabuf, n: ImportNotifier) { n.failed(); }
@@ -59,6 +65,7 @@ pub mod backend;
 pub mod collections;
 pub mod device;
 mod dispatch;
+mod dmabuf_buffers;
 mod events;
 mod identity;
 pub mod kms;

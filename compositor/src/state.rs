@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use accord_engine::{Decision, FormatModifier, Usage};
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
 use wayland_server::backend::{ClientId, GlobalId};
+use wayland_server::protocol::wl_buffer::WlBuffer;
 use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{Client, DisplayHandle, GlobalDispatch, Resource};
 
 use crate::backend::CollectionAllocator;
 use crate::collections::{Collections, Confirmation, Outcome, Resolution, SlotId};
+use crate::dmabuf_buffers::DmabufHolds;
 use crate::events::{fail_token, send_outcome};
 use crate::identity::ClientIdentity;
 use crate::objects::SlotObject;
@@ -158,6 +160,8 @@ pub struct BufferCollectionState {
     /// The first surface attached to each negotiating collection: whose
     /// display confirms a scanout decision.
     pub(crate) surfaces: HashMap<u64, WlSurface>,
+    /// The allocations dma-buf `wl_buffer`s keep alive.
+    pub(crate) dmabuf_holds: DmabufHolds,
     global: GlobalId,
     /// When requests may next run handle expiry and stall warnings. Both pop
     /// only what is due from queues in deadline order, so the limit is only
@@ -198,6 +202,7 @@ impl BufferCollectionState {
             slots: HashMap::new(),
             objects_per_client: HashMap::new(),
             surfaces: HashMap::new(),
+            dmabuf_holds: DmabufHolds::default(),
             global,
             next_sweep: Instant::now(),
         }
@@ -298,6 +303,31 @@ impl BufferCollectionState {
         self.collections.total_charged()
     }
 
+    /// Tell the module that `buffer` was destroyed: call it from smithay's
+    /// [`BufferHandler::buffer_destroyed`](smithay::wayland::buffer::BufferHandler::buffer_destroyed),
+    /// which smithay's dma-buf dispatch calls for every `wl_buffer` carrying
+    /// a `Dmabuf`, also when its client disconnects. A `wl_buffer` made by
+    /// `get_wl_buffer` from a dma-buf collection keeps the collection's
+    /// buffers (and the client's quota charge) alive; this lets them go at
+    /// once. Any other buffer is ignored. Without the call the module
+    /// finds destroyed `wl_buffer`s itself, a few per `get_wl_buffer` and
+    /// per maintenance turn ([`expire_handles`](Self::expire_handles)), so
+    /// they are released later, not never.
+    ///
+    /// ```no_run
+    /// # struct State { accord: accord_smithay::BufferCollectionState }
+    /// use smithay::wayland::buffer::BufferHandler;
+    /// use wayland_server::protocol::wl_buffer::WlBuffer;
+    /// impl BufferHandler for State {
+    ///     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
+    ///         self.accord.wl_buffer_destroyed(buffer);
+    ///     }
+    /// }
+    /// ```
+    pub fn wl_buffer_destroyed(&mut self, buffer: &WlBuffer) {
+        self.dmabuf_holds.remove(&buffer.id());
+    }
+
     /// How long an exported handle stays redeemable (default
     /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
     pub fn set_handle_expiry(&mut self, expiry: Duration) {
@@ -342,7 +372,9 @@ impl BufferCollectionState {
 
     /// Fail slots whose exported handle was not redeemed in time (see
     /// [`set_handle_expiry`](Self::set_handle_expiry)) and warn once about
-    /// each collection waiting longer than the stall threshold. Also done
+    /// each collection waiting longer than the stall threshold, and check
+    /// a bounded number of dma-buf `wl_buffer` holds for destroyed
+    /// buffers (see [`wl_buffer_destroyed`](Self::wl_buffer_destroyed)). Also done
     /// on every manager request; call it from a timer for idle displays
     /// ([`insert_expiry_timer`](Self::insert_expiry_timer)).
     ///
@@ -364,14 +396,16 @@ impl BufferCollectionState {
     pub(crate) fn maintain(&mut self, now: Instant) {
         self.collections.expire_handles(now);
         self.collections.warn_stalled(now);
+        self.dmabuf_holds.maintain();
         self.next_sweep = now + self.next_maintenance(now);
     }
 
     /// When to run [`maintain`](Self::maintain) again: at once (the next
     /// turn, [`BACKLOG_PERIOD`]) while the per-turn bounds left due work
-    /// behind, else after the timer period.
+    /// behind or the last turn swept destroyed `wl_buffer`s, else after the
+    /// timer period.
     fn next_maintenance(&self, now: Instant) -> Duration {
-        if self.collections.has_due(now) {
+        if self.collections.has_due(now) || self.dmabuf_holds.has_backlog() {
             BACKLOG_PERIOD
         } else {
             self.timer_period()

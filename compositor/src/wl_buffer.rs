@@ -4,7 +4,10 @@
 //!   data, exactly like one imported through linux-dmabuf, so every Smithay
 //!   renderer (Pixman mmaps it, GLES imports it through EGL) and the DRM
 //!   compositor's direct scanout take it unchanged. Your state must
-//!   therefore also `delegate_dmabuf!`.
+//!   therefore also `delegate_dmabuf!`, and its `BufferHandler` call
+//!   [`BufferCollectionState::wl_buffer_destroyed`](crate::BufferCollectionState::wl_buffer_destroyed):
+//!   the module holds the allocation for each such `wl_buffer` until then.
+//!   All `wl_buffer`s of one buffer share one `Dmabuf` (one set of fds).
 //! - memfd memory: a memfd is not a dma-buf. Smithay's Pixman import of a
 //!   `Dmabuf` brackets access with `DMA_BUF_IOCTL_SYNC`, which fails with
 //!   `ENOTTY` on a memfd, and smithay's shm user data cannot be built

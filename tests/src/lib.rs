@@ -12,6 +12,8 @@
 //!   poll-until-deadline loop;
 //! - [`census`]: the fd census of the test process;
 //! - [`faults`]: the fault-injecting allocator fixture;
+//! - [`labelled_dmabuf`]: memfd buffers labelled dma-buf, for the module's
+//!   dma-buf path on hosts without dma-buf devices;
 //! - [`raw`]: a client speaking the raw protocol;
 //! - [`abrupt`]: abrupt disconnects (killable connections, messages cut in
 //!   the middle).
@@ -22,13 +24,14 @@
 pub mod abrupt;
 pub mod census;
 pub mod faults;
+pub mod labelled_dmabuf;
 pub mod raw;
 pub mod server;
 pub mod waiting;
 
 use accord_engine::MOD_LINEAR;
 
-pub use census::{assert_fds_return_to, fd_census, FdCensus, FdKind};
+pub use census::{assert_fds_return_to, fd_census, fds_on, FdCensus, FdKind};
 pub use server::{DmabufSeen, Observed, RuntimeDir, TestServer, TestServerBuilder};
 
 /// `DRM_FORMAT_XRGB8888`.

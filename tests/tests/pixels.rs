@@ -3,6 +3,7 @@
 //! compositor's (Pixman, offscreen) output, read back and compared.
 
 use accord_client::{Accord, Constraints, Usage, MOD_LINEAR};
+use accord_tests::labelled_dmabuf::LabelledDmabuf;
 use accord_tests::raw::{self, RawClient};
 use accord_tests::{TestServer, OUTPUT_SIZE, XRGB8888};
 
@@ -89,36 +90,10 @@ fn c_collection_buffer_pixels_reach_the_output() {
     assert_eq!(checked, w * h);
 }
 
-/// Fixture: the memfd allocator's buffers, labelled dma-buf. It checks the
-/// module's dma-buf wiring (the `wl_buffer` carries a smithay `Dmabuf` with
-/// the negotiated layout) on a host without dma-buf devices; real dma-bufs
-/// are the DRM backends' tier.
-struct LabelledDmabuf(accord_smithay::backend::memfd::MemfdBackend);
-
-impl accord_smithay::backend::CollectionAllocator for LabelledDmabuf {
-    fn name(&self) -> String {
-        "memfd labelled dma-buf (test fixture)".into()
-    }
-    fn memory_kind(&self) -> accord_smithay::backend::MemoryKind {
-        accord_smithay::backend::MemoryKind::DmaBuf
-    }
-    fn allocate(
-        &mut self,
-        d: &accord_engine::Decision,
-    ) -> Result<Vec<accord_smithay::backend::AllocatedBuffer>, accord_smithay::backend::AllocError>
-    {
-        self.0.allocate(d)
-    }
-}
-
 #[test]
 fn dmabuf_collections_give_smithay_dmabuf_wl_buffers() {
     let server = TestServer::builder()
-        .allocator(|| {
-            Box::new(LabelledDmabuf(
-                accord_smithay::backend::memfd::MemfdBackend::new(),
-            ))
-        })
+        .allocator(LabelledDmabuf::boxed)
         .start();
     let conn = server.connect();
     let mut rawc = RawClient::new(conn.clone());

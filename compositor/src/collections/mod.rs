@@ -502,6 +502,7 @@ impl<O: Owner> Collections<O> {
                 memory: allocator.memory_kind(),
                 buffers,
                 generation: 1,
+                dmabufs: Default::default(),
                 _release: Box::new((
                     charge,
                     ReleaseNotice {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use accord_engine::Decision;
 pub use accord_vocabulary::FailureReason;
+use smithay::backend::allocator::dmabuf::WeakDmabuf;
 
 use crate::backend::{AllocError, AllocatedBuffer, MemoryKind};
 
@@ -47,9 +48,11 @@ impl From<AllocError> for Failed {
 }
 
 /// The allocated buffers of one collection generation, shared by every
-/// participant's collection object and every `wl_buffer` made from it. The
-/// fds close, the quota is refunded and the collection learns that its
-/// buffers are gone when the last holder drops it.
+/// participant's collection object and every `wl_buffer` made from it (a
+/// memfd `wl_buffer` through its user data, a dma-buf one through the
+/// module's per-`wl_buffer` holds). The fds close, the quota is refunded
+/// and the collection learns that its buffers are gone when the last
+/// holder drops it.
 #[derive(Debug)]
 pub struct Allocation {
     /// The engine's decision the buffers follow.
@@ -60,6 +63,10 @@ pub struct Allocation {
     pub buffers: Vec<AllocatedBuffer>,
     /// Which generation of its collection these buffers are (1 = the first).
     pub generation: u32,
+    /// Per buffer index, the `Dmabuf` its dma-buf `wl_buffer`s share while
+    /// any holder lives (`dmabuf_buffers.rs`): one fd set per buffer, not
+    /// one per `get_wl_buffer`.
+    pub(crate) dmabufs: Mutex<Vec<Option<WeakDmabuf>>>,
     /// Refunds the quota and tells the collection on drop.
     pub(crate) _release: Box<dyn std::fmt::Debug + Send + Sync>,
 }

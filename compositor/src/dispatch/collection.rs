@@ -4,8 +4,6 @@
 use std::sync::Arc;
 
 use accord_protocol::server::wp_buffer_collection_v1::{self as coll, WpBufferCollectionV1};
-use smithay::backend::allocator::dmabuf::{Dmabuf, DmabufFlags};
-use smithay::backend::allocator::{Fourcc, Modifier};
 use wayland_server::backend::ClientId;
 use wayland_server::protocol::wl_buffer::WlBuffer;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
@@ -13,6 +11,7 @@ use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 use super::BufferCollectionDispatch;
 use crate::backend::MemoryKind;
 use crate::collections::Allocation;
+use crate::dmabuf_buffers::shared_dmabuf;
 use crate::objects::CollectionData;
 use crate::state::BufferCollectionState;
 use crate::wire_constraints::{apply_constraint, constraint_name};
@@ -61,7 +60,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                     );
                     return;
                 }
-                init_wl_buffer::<D>(data_init, buffer, alloc, index);
+                init_wl_buffer(state, data_init, buffer, alloc, index);
             }
             coll::Request::Commit => {
                 let mut inner = data.lock();
@@ -126,56 +125,31 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
     }
 }
 
-/// Create the `wl_buffer` for buffer `index` (already range-checked).
+/// Create the `wl_buffer` for buffer `index` (already range-checked). A
+/// dma-buf one shares its buffer's `Dmabuf` and leaves its hold on the
+/// allocation with the state (`dmabuf_buffers.rs`).
 fn init_wl_buffer<D: BufferCollectionDispatch>(
+    state: &mut D,
     data_init: &mut DataInit<'_, D>,
     id: New<WlBuffer>,
     allocation: Arc<Allocation>,
     index: u32,
 ) {
-    match allocation.memory {
-        MemoryKind::Memfd => {
-            data_init.init(
-                id,
-                MemfdBuffer {
-                    allocation,
-                    index: index as usize,
-                },
-            );
-        }
-        MemoryKind::DmaBuf => match to_dmabuf(&allocation, index as usize) {
+    let index = match allocation.memory {
+        MemoryKind::Memfd => index as usize,
+        MemoryKind::DmaBuf => match shared_dmabuf(&allocation, index as usize) {
             Some(dmabuf) => {
-                data_init.init(id, dmabuf);
+                let buffer = data_init.init(id, dmabuf);
+                state
+                    .buffer_collection_state()
+                    .dmabuf_holds
+                    .insert(&buffer, allocation);
+                return;
             }
-            None => {
-                // dup failed (fd exhaustion): a runtime condition, but the
-                // object must exist; it renders as an unknown buffer.
-                data_init.init(
-                    id,
-                    MemfdBuffer {
-                        allocation,
-                        index: usize::MAX,
-                    },
-                );
-            }
+            // dup failed (fd exhaustion): a runtime condition, but the
+            // object must exist; it renders as an unknown buffer.
+            None => usize::MAX,
         },
-    }
-}
-
-fn to_dmabuf(a: &Allocation, index: usize) -> Option<Dmabuf> {
-    let b = a.buffers.get(index)?;
-    let d = &a.decision;
-    let format = Fourcc::try_from(d.format).ok()?;
-    let size = (i32::try_from(d.width).ok()?, i32::try_from(d.height).ok()?);
-    let mut builder = Dmabuf::builder(
-        size,
-        format,
-        Modifier::from(b.modifier),
-        DmabufFlags::empty(),
-    );
-    for (i, p) in b.planes.iter().enumerate() {
-        let fd = p.fd.try_clone().ok()?;
-        builder.add_plane(fd, i as u32, u32::try_from(p.offset).ok()?, p.stride);
-    }
-    builder.build()
+    };
+    data_init.init(id, MemfdBuffer { allocation, index });
 }

@@ -90,7 +90,11 @@ impl CompositorHandler for RefState {
 delegate_compositor!(RefState);
 
 impl BufferHandler for RefState {
-    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+    fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
+        // A dma-buf collection's wl_buffer holds its buffers (and the
+        // client's quota charge) until now.
+        self.buffer_collection_state.wl_buffer_destroyed(buffer);
+    }
 }
 
 impl ShmHandler for RefState {

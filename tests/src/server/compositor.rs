@@ -79,6 +79,9 @@ pub struct Config {
     /// `release`) and record no `confirm_scanout` calls. For the fuzz
     /// harness: a long run, whose wire model expects no `release` events.
     pub unobserved: bool,
+    /// Do not tell the module about destroyed `wl_buffer`s (an embedder
+    /// that forgot `wl_buffer_destroyed`): its own sweep must find them.
+    pub forget_buffer_destroyed: bool,
 }
 
 /// A dma-buf `wl_buffer` as the compositor saw it.
@@ -283,7 +286,11 @@ impl CompositorHandler for Compositor {
 }
 
 impl BufferHandler for Compositor {
-    fn buffer_destroyed(&mut self, _buffer: &WlBuffer) {}
+    fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
+        if !self.config.forget_buffer_destroyed {
+            self.accord.wl_buffer_destroyed(buffer);
+        }
+    }
 }
 
 impl DmabufHandler for Compositor {

@@ -130,6 +130,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// Leave `BufferHandler::buffer_destroyed` empty, like an embedder that
+    /// forgot to call `wl_buffer_destroyed` (default: it calls it).
+    pub fn forget_buffer_destroyed(mut self) -> Self {
+        self.config.forget_buffer_destroyed = true;
+        self
+    }
+
     /// Start the server thread; returns once it listens.
     pub fn start(self) -> TestServer {
         let dir = RuntimeDir::new();
