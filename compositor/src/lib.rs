@@ -57,6 +57,7 @@
 
 pub mod backend;
 pub mod collections;
+mod connection_budget;
 pub mod device;
 mod dispatch;
 mod events;
@@ -70,6 +71,9 @@ mod wire_constraints;
 mod wl_buffer;
 
 pub use accord_protocol::limits;
+pub use connection_budget::{
+    ConnectionBudget, ConnectionTicket, OverBudget, DEFAULT_MAX_CONNECTIONS_PER_IDENTITY,
+};
 pub use dispatch::BufferCollectionDispatch;
 pub use identity::ClientIdentity;
 pub use objects::{CollectionData, TokenData};
