@@ -78,7 +78,9 @@ pub fn run(o: &Options) -> Result<(), String> {
     let mut child = Command::new("prlimit")
         .arg(format!("--nofile={}", o.nofile))
         .arg(&compositor)
+        // One process runs it out of fds: no connection budget first.
         .args(["--socket", "refuse", "--size", "16x16"])
+        .args(["--max-connections-per-client", "100000"])
         .env("XDG_RUNTIME_DIR", &dir.0)
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())

@@ -7,6 +7,14 @@
 //! process of one app shares one set of budgets; a test server can give
 //! every connection its own identity. The embedder chooses in
 //! [`BufferCollectionHandler::client_identity`](crate::BufferCollectionHandler::client_identity).
+//!
+//! An embedder that accepts clients itself can also tell who a connection
+//! is before it becomes a client ([`ClientIdentity::of_stream`]), to
+//! refuse it when that identity has too many
+//! ([`ConnectionBudget`](crate::ConnectionBudget)).
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 
 use wayland_server::backend::ClientId;
 use wayland_server::{Client, DisplayHandle};
@@ -54,6 +62,59 @@ impl ClientIdentity {
             },
             Err(_) => ClientIdentity::Connection(client.id()),
         }
+    }
+
+    /// The process at the other end of an accepted socket, from its
+    /// credentials (`SO_PEERCRED`, fixed when it connected): the same
+    /// identity [`ClientIdentity::of_process`] gives once it is a client.
+    /// A peer in a pid namespace this process cannot see has pid 0, as in
+    /// libwayland's credentials.
+    ///
+    /// ```
+    /// use accord_smithay::ClientIdentity;
+    /// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    /// let me = ClientIdentity::of_stream(&a)?;
+    /// assert_eq!(me, ClientIdentity::Process {
+    ///     pid: std::process::id() as i32,
+    ///     uid: rustix::process::getuid().as_raw(),
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn of_stream(stream: &UnixStream) -> std::io::Result<Self> {
+        // Not rustix's `socket_peercred`: its `UCred` holds a non-zero
+        // `Pid`, and the kernel reports pid 0 for a peer outside our pid
+        // namespace.
+        let mut cred = libc::ucred {
+            pid: 0,
+            uid: 0,
+            gid: 0,
+        };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: `cred` is a writable `ucred` of `len` bytes, the size
+        // SO_PEERCRED writes; the fd is open for the call (borrowed from
+        // `stream`).
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if len as usize != std::mem::size_of::<libc::ucred>() {
+            return Err(std::io::Error::other(format!(
+                "SO_PEERCRED gave {len} bytes, expected {}",
+                std::mem::size_of::<libc::ucred>()
+            )));
+        }
+        Ok(ClientIdentity::Process {
+            pid: cred.pid,
+            uid: cred.uid,
+        })
     }
 }
 

@@ -63,6 +63,7 @@
 
 pub mod backend;
 pub mod collections;
+mod connection_budget;
 pub mod device;
 mod dispatch;
 mod dmabuf_buffers;
@@ -77,6 +78,9 @@ mod wire_constraints;
 mod wl_buffer;
 
 pub use accord_protocol::limits;
+pub use connection_budget::{
+    ConnectionBudget, ConnectionTicket, OverBudget, DEFAULT_MAX_CONNECTIONS_PER_IDENTITY,
+};
 pub use dispatch::BufferCollectionDispatch;
 pub use identity::ClientIdentity;
 pub use objects::{CollectionData, TokenData};

@@ -154,6 +154,17 @@ fn bad_arguments_are_rejected_with_a_message() {
         "{err}"
     );
 
+    let out = Command::new(BIN)
+        .args(["--max-connections-per-client", "0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("for '--max-connections-per-client <N>': expected a whole number >= 1"),
+        "{err}"
+    );
+
     let out = Command::new(BIN).arg("--bogus").output().expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--bogus'"));
@@ -173,6 +184,7 @@ fn help_documents_every_flag() {
         "--frames",
         "--exit-after-screenshot",
         "--frames-limit",
+        "--max-connections-per-client",
         "--help",
     ];
     let problems = accord_examples::cli::help_problems(&help, &flags);

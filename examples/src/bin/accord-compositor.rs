@@ -49,6 +49,11 @@ struct Cli {
     /// Stop after N rendered frames.
     #[arg(long, value_name = "N", value_parser = parse_count)]
     frames_limit: Option<u64>,
+    /// Open connections one client (a process, or a sandboxed app through
+    /// wp_security_context_v1) may hold; further ones are closed at once.
+    #[arg(long, value_name = "N", value_parser = parse_connections,
+        default_value_t = accord_smithay::DEFAULT_MAX_CONNECTIONS_PER_IDENTITY)]
+    max_connections_per_client: usize,
 }
 
 /// `Config::default()`'s output size.
@@ -68,6 +73,14 @@ fn parse_count(v: &str) -> Result<u64, String> {
     }
 }
 
+/// A whole number >= 1 (a connection budget of 0 would refuse everyone).
+fn parse_connections(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err("expected a whole number >= 1".to_owned()),
+    }
+}
+
 impl Cli {
     /// The compositor's configuration, and the KMS options with --drm.
     fn into_config(self) -> (Config, Option<DrmOptions>) {
@@ -82,6 +95,7 @@ impl Cli {
             width: side(self.size.width),
             height: side(self.size.height),
             frames_limit: self.frames_limit,
+            max_connections_per_client: self.max_connections_per_client,
             screenshot: self.screenshot.map(|path| ScreenshotRequest {
                 path,
                 after_frames: self.frames,

@@ -8,18 +8,18 @@
 //! reads them in place, counted in `bytes_composited`).
 
 use accord_engine::{Decision, FormatModifier};
-use accord_smithay::{BufferCollectionHandler, BufferCollectionState, MemfdBuffer};
+use accord_smithay::{BufferCollectionHandler, BufferCollectionState, ClientIdentity, MemfdBuffer};
 use smithay::{
     backend::renderer::pixman::PixmanRenderer,
     reexports::wayland_server::{
         protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
-        Resource,
+        Client, DisplayHandle, Resource,
     },
 };
 
 use super::{
     foreign::{self, ForeignBuffers, ForeignLayout},
-    state::RefState,
+    state::{ClientState, RefState},
 };
 
 impl BufferCollectionHandler for RefState {
@@ -43,6 +43,16 @@ impl BufferCollectionHandler for RefState {
     /// change where it would go.
     fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
         self.target.confirm_scanout(decision)
+    }
+
+    /// The identity the client was admitted under when it was accepted
+    /// (`fds::admit`): its process, or the app of its security context.
+    fn client_identity(&mut self, client: &Client, dh: &DisplayHandle) -> ClientIdentity {
+        match client.get_data::<ClientState>() {
+            Some(c) => c.identity().clone(),
+            // Every client is inserted with `ClientState`; never reached.
+            None => ClientIdentity::of_process(client, dh),
+        }
     }
 }
 accord_smithay::delegate_buffer_collection!(RefState);

@@ -27,6 +27,19 @@
 //!   re-enabled by a timer after [`BACKOFF_MIN`], doubling up to
 //!   [`BACKOFF_MAX`], reset by the next client created. Each cause logs
 //!   through the rate limiter (`warn_limited!`), not a line per failure.
+//! - **A connection budget per identity.** After the headroom check the
+//!   socket's identity (its process by `SO_PEERCRED`, or the app of the
+//!   security context it came through) is admitted to the
+//!   [`ConnectionBudget`](accord_smithay::ConnectionBudget); over budget the
+//!   socket is closed and a rate-limited warning names the identity. The
+//!   listener does not back off for this: other identities are still
+//!   served. The ticket and the security context go into the client's
+//!   [`ClientState`], where the buffer-collection handler reads the
+//!   identity back.
+//!
+//! [`admit`] is the one path from an accepted socket to a client, for the
+//! main listener and for security-context listeners (`security_context.rs`)
+//! alike.
 
 use std::{
     cell::RefCell,
@@ -39,17 +52,21 @@ use std::{
     time::Duration,
 };
 
+use accord_smithay::ClientIdentity;
 use rustix::{
     io::Errno,
     process::{getrlimit, setrlimit, Resource, Rlimit},
 };
-use smithay::reexports::{
-    calloop::{
-        generic::Generic,
-        timer::{TimeoutAction, Timer},
-        Interest, LoopHandle, Mode, PostAction, RegistrationToken,
+use smithay::{
+    reexports::{
+        calloop::{
+            generic::Generic,
+            timer::{TimeoutAction, Timer},
+            Interest, LoopHandle, Mode, PostAction, RegistrationToken,
+        },
+        wayland_server::ListeningSocket,
     },
-    wayland_server::ListeningSocket,
+    wayland::security_context::SecurityContext,
 };
 use tracing::{info, warn};
 
@@ -141,10 +158,30 @@ fn close_if_still_ours(raw: RawFd, before: Option<(u64, u64)>) -> bool {
     }
 }
 
-/// The listener's back-off state.
-struct Backoff {
+/// A listener's back-off state.
+pub(super) struct Backoff {
     delay: Duration,
+    /// The listener's source, to re-enable it.
     token: Option<RegistrationToken>,
+}
+
+impl Backoff {
+    /// A listener not yet registered: set its token once it is.
+    pub(super) fn new() -> Rc<RefCell<Self>> {
+        Rc::new(RefCell::new(Self {
+            delay: BACKOFF_MIN,
+            token: None,
+        }))
+    }
+
+    pub(super) fn set_token(&mut self, token: RegistrationToken) {
+        self.token = Some(token);
+    }
+
+    /// After a client was created: the next back-off starts short again.
+    fn reset(&mut self) {
+        self.delay = BACKOFF_MIN;
+    }
 }
 
 /// Inserts `listener` into the loop: accepts clients with fd headroom and
@@ -153,10 +190,7 @@ pub fn insert_listener(
     handle: &LoopHandle<'static, RefState>,
     listener: ListeningSocket,
 ) -> Result<(), Error> {
-    let backoff = Rc::new(RefCell::new(Backoff {
-        delay: BACKOFF_MIN,
-        token: None,
-    }));
+    let backoff = Backoff::new();
     // Weak: a source holding a strong handle would keep its own loop (and
     // every source in it, e.g. the DRM device and its master) alive after
     // the loop is dropped.
@@ -171,13 +205,13 @@ pub fn insert_listener(
             },
         )
         .map_err(|e| e.error)?;
-    backoff.borrow_mut().token = Some(token);
+    backoff.borrow_mut().set_token(token);
     Ok(())
 }
 
-/// Why the listener backs off.
-#[derive(Clone, Copy)]
-enum OutOfFds {
+/// Why a listener backs off.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum OutOfFds {
     Accept,
     Headroom,
     Create,
@@ -204,35 +238,68 @@ fn accept_all(
                 return PostAction::Continue;
             }
         };
-        match has_headroom(&stream, CLIENT_FD_HEADROOM) {
-            Ok(true) => {}
-            Ok(false) => {
-                drop(stream); // closes it: the client sees its connection closed
-                return back_off(OutOfFds::Headroom, state, handle, backoff);
-            }
-            Err(err) => {
-                accord_smithay::warn_limited!(state.log_limit, "probing fd headroom failed", %err);
-                continue; // `stream` is dropped: closed
-            }
-        }
-        match insert(stream, state) {
-            Ok(()) => backoff.borrow_mut().delay = BACKOFF_MIN,
-            Err(err) if is_out_of_fds(&err) => {
-                return back_off(OutOfFds::Create, state, handle, backoff)
-            }
-            Err(_) => {}
+        if let Some(cause) = admit(stream, None, state, backoff) {
+            return back_off(cause, state, handle, backoff);
         }
     }
 }
 
-/// Creates the client. The socket is closed whenever no client was created.
-fn insert(stream: UnixStream, state: &mut RefState) -> std::io::Result<()> {
+/// Makes a client of an accepted socket, if fd headroom and its identity's
+/// connection budget allow; `context` is the security context of the
+/// listener it came through. `Some(cause)`: out of fds, the listener must
+/// back off. The socket is closed whenever no client was created (the
+/// client sees its connection closed).
+pub(super) fn admit(
+    stream: UnixStream,
+    context: Option<SecurityContext>,
+    state: &mut RefState,
+    backoff: &Rc<RefCell<Backoff>>,
+) -> Option<OutOfFds> {
+    match has_headroom(&stream, CLIENT_FD_HEADROOM) {
+        Ok(true) => {}
+        Ok(false) => return Some(OutOfFds::Headroom),
+        Err(err) => {
+            accord_smithay::warn_limited!(state.log_limit, "probing fd headroom failed", %err);
+            return None;
+        }
+    }
+    let identity = match context.as_ref().and_then(|c| c.app_id.clone()) {
+        Some(app_id) => ClientIdentity::App {
+            engine: context.as_ref().and_then(|c| c.sandbox_engine.clone()),
+            app_id,
+        },
+        None => match ClientIdentity::of_stream(&stream) {
+            Ok(identity) => identity,
+            Err(err) => {
+                accord_smithay::warn_limited!(state.log_limit, "cannot read a client's credentials: connection closed", %err);
+                return None;
+            }
+        },
+    };
+    let ticket = match state.connection_budget.admit(identity) {
+        Ok(ticket) => ticket,
+        // Not a back-off: the listener keeps serving other identities.
+        Err(over) => {
+            accord_smithay::warn_limited!(state.log_limit, "client refused: connection closed", reason = %over);
+            return None;
+        }
+    };
+    match insert(stream, ClientState::new(ticket, context), state) {
+        Ok(()) => {
+            backoff.borrow_mut().reset();
+            None
+        }
+        Err(err) if is_out_of_fds(&err) => Some(OutOfFds::Create),
+        Err(_) => None,
+    }
+}
+
+/// Creates the client. The socket is closed whenever no client was created
+/// (the client state, and with it the connection's ticket, is dropped).
+fn insert(stream: UnixStream, client: ClientState, state: &mut RefState) -> std::io::Result<()> {
     let raw = stream.as_raw_fd();
     let before = identity(&stream);
-    match state
-        .display_handle
-        .insert_client(stream, Arc::new(ClientState::default()))
-    {
+    match state.display_handle.insert_client(stream, Arc::new(client)) {
         Ok(_) => Ok(()),
         Err(err) => {
             let closed = close_if_still_ours(raw, before);
@@ -242,7 +309,7 @@ fn insert(stream: UnixStream, state: &mut RefState) -> std::io::Result<()> {
     }
 }
 
-fn is_out_of_fds(err: &std::io::Error) -> bool {
+pub(super) fn is_out_of_fds(err: &std::io::Error) -> bool {
     matches!(
         err.raw_os_error(),
         Some(code) if code == Errno::MFILE.raw_os_error() || code == Errno::NFILE.raw_os_error()
@@ -251,7 +318,7 @@ fn is_out_of_fds(err: &std::io::Error) -> bool {
 
 /// Logs `cause` (rate-limited), schedules the listener's re-enabling after
 /// the current delay, doubles the delay, and disables the listener.
-fn back_off(
+pub(super) fn back_off(
     cause: OutOfFds,
     state: &mut RefState,
     handle: &LoopHandle<'static, RefState>,

@@ -11,7 +11,10 @@
 //! framebuffers, and `drm_readback.rs`, reading what a plane scans out),
 //! `dmabuf_params.rs` linux-dmabuf's buffer parameters (implicit modifiers),
 //! `socket.rs` the listening socket, `fds.rs` the fd limit and accepting
-//! clients with fd headroom (backing off when out of fds).
+//! clients with fd headroom (backing off when out of fds) and within their
+//! identity's connection budget, `security_context.rs`
+//! `wp_security_context_v1` (sandboxed apps' listeners, accepted the same
+//! way).
 
 mod accord;
 mod counters;
@@ -25,6 +28,7 @@ mod handlers;
 mod headless;
 mod render;
 mod screenshot;
+mod security_context;
 mod socket;
 mod state;
 mod target;
@@ -60,7 +64,7 @@ pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
 pub use screenshot::Screenshot;
-pub use state::{ClientState, RefState};
+pub use state::{ClientState, RefState, WeakLoop};
 pub use target::{read_framebuffer, DrawFn, FrameOutcome, OutputTarget};
 
 /// Errors of the reference compositor: messages meant for a person.
@@ -91,6 +95,9 @@ pub struct Config {
     pub screenshot: Option<ScreenshotRequest>,
     /// Stop after this many rendered frames.
     pub frames_limit: Option<u64>,
+    /// Open connections one client identity (a process, or a sandboxed
+    /// app) may hold; more are closed at once.
+    pub max_connections_per_client: usize,
 }
 
 impl Default for Config {
@@ -103,6 +110,7 @@ impl Default for Config {
             refresh_mhz: 60_000,
             screenshot: None,
             frames_limit: None,
+            max_connections_per_client: accord_smithay::DEFAULT_MAX_CONNECTIONS_PER_IDENTITY,
         }
     }
 }
@@ -163,6 +171,7 @@ impl Compositor {
         let display_handle = display.handle();
         let state = RefState::new(
             display_handle,
+            &event_loop.handle(),
             event_loop.get_signal(),
             config.clone(),
             renderer,

@@ -3,14 +3,14 @@
 use std::{sync::Arc, time::Instant};
 
 use accord_engine::FormatModifier;
-use accord_smithay::BufferCollectionState;
+use accord_smithay::{BufferCollectionState, ClientIdentity, ConnectionBudget, ConnectionTicket};
 use smithay::{
     backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
     desktop::{PopupManager, Space, Window},
     input::{Seat, SeatState},
     output::Output,
     reexports::{
-        calloop::LoopSignal,
+        calloop::{LoopHandle, LoopSignal},
         wayland_server::{
             backend::{ClientData, ClientId, DisconnectReason},
             DisplayHandle,
@@ -20,6 +20,7 @@ use smithay::{
         compositor::{CompositorClientState, CompositorState},
         dmabuf::{DmabufGlobal, DmabufState},
         output::OutputManagerState,
+        security_context::{SecurityContext, SecurityContextState},
         shell::xdg::XdgShellState,
         shm::ShmState,
     },
@@ -28,17 +29,40 @@ use tracing::info;
 
 use super::{foreign::ForeignBuffers, target::OutputTarget, Config, Counters, Error};
 
-/// Per-client data Smithay's compositor module needs.
-#[derive(Default)]
+/// Per-client data: Smithay's compositor module's, and who the client is.
 pub struct ClientState {
     pub compositor_state: CompositorClientState,
+    /// Its place in the connection budget, naming its identity; dropped
+    /// with the client, which gives the connection back.
+    pub connection: ConnectionTicket,
+    /// The security context of the listener it came through, if any.
+    pub security_context: Option<SecurityContext>,
+}
+
+impl ClientState {
+    pub fn new(connection: ConnectionTicket, security_context: Option<SecurityContext>) -> Self {
+        Self {
+            compositor_state: CompositorClientState::default(),
+            connection,
+            security_context,
+        }
+    }
+
+    /// Whom its budgets are charged to (fixed when it was accepted).
+    pub fn identity(&self) -> &ClientIdentity {
+        self.connection.identity()
+    }
 }
 
 impl ClientData for ClientState {
     fn disconnected(&self, client: ClientId, reason: DisconnectReason) {
-        info!(?client, ?reason, "client disconnected");
+        info!(?client, identity = %self.identity(), ?reason, "client disconnected");
     }
 }
+
+/// A way back to the event loop that does not keep it alive: calloop does
+/// not export the name of its weak handle, so a closure holds it.
+pub type WeakLoop = Box<dyn Fn() -> Option<LoopHandle<'static, RefState>>>;
 
 /// Everything the event loop dispatches to.
 pub struct RefState {
@@ -49,6 +73,10 @@ pub struct RefState {
     pub start_time: Instant,
     /// Warnings a client can cause are rate-limited per cause.
     pub log_limit: accord_smithay::log_limit::LogLimiter,
+    /// Open connections per client identity (`fds::admit`).
+    pub connection_budget: ConnectionBudget,
+    /// The event loop, weakly: to insert security-context listeners.
+    pub loop_handle: WeakLoop,
 
     // Smithay protocol states.
     pub compositor_state: CompositorState,
@@ -59,6 +87,9 @@ pub struct RefState {
     pub output_manager_state: OutputManagerState,
     pub dmabuf_state: DmabufState,
     pub dmabuf_global: DmabufGlobal,
+    /// `wp_security_context_manager_v1`, for clients that did not come
+    /// through a security context (handler in security_context.rs).
+    pub security_context_state: SecurityContextState,
     /// Accord's buffer-collection module (handler in accord.rs); its
     /// allocator is the target's (`OutputTarget::collection_allocator`:
     /// memfd headless, dumb buffers on the card on KMS).
@@ -82,6 +113,7 @@ pub struct RefState {
 impl RefState {
     pub fn new(
         display_handle: DisplayHandle,
+        loop_handle: &LoopHandle<'static, RefState>,
         loop_signal: LoopSignal,
         config: Config,
         renderer: PixmanRenderer,
@@ -100,6 +132,12 @@ impl RefState {
             .dmabuf_feedback(&renderer)
             .map_err(|e| format!("cannot build the dmabuf feedback table: {e}"))?;
         let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &feedback);
+        // Sandboxed clients must not create security contexts of their own.
+        let security_context_state = SecurityContextState::new::<Self, _>(dh, |client| {
+            client
+                .get_data::<ClientState>()
+                .is_some_and(|c| c.security_context.is_none())
+        });
         let buffer_collection_state =
             BufferCollectionState::new::<Self>(dh, target.collection_allocator()?);
         let accord_renderer_formats = super::accord::renderer_formats(&renderer);
@@ -118,9 +156,12 @@ impl RefState {
         space.map_output(&output, (0, 0));
         let damage_tracker = OutputDamageTracker::from_output(&output);
 
+        let weak = loop_handle.downgrade();
         Ok(Self {
             display_handle,
             loop_signal,
+            connection_budget: ConnectionBudget::new(config.max_connections_per_client),
+            loop_handle: Box::new(move || weak.upgrade()),
             config,
             counters: Arc::default(),
             start_time: Instant::now(),
@@ -133,6 +174,7 @@ impl RefState {
             output_manager_state,
             dmabuf_state,
             dmabuf_global,
+            security_context_state,
             buffer_collection_state,
             accord_renderer_formats,
             space,
