@@ -16,6 +16,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use accord_tests::waiting::within;
+use common::artifacts::KillOnDrop;
+use common::budget::run_test_in_child;
 use common::{signal, wait_exit, TempRuntimeDir, COMPOSITOR_BIN};
 use rustix::process::Signal;
 use wayland_client::globals::{registry_queue_init, GlobalListContents};
@@ -26,17 +28,6 @@ use wayland_client::{Connection, Dispatch, QueueHandle};
 const CHILD_SOCKET: &str = "ACCORD_CONNECTION_BUDGET_SECOND_PROCESS_SOCKET";
 /// `LogLimiter::BURST`: lines per cause per second.
 const BURST: u64 = accord_smithay::log_limit::LogLimiter::BURST as u64;
-
-/// Kills the compositor when the test ends, passed or failed (a leaked one
-/// would hold the test's output pipe open).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Nothing;
 
@@ -91,17 +82,8 @@ fn connections_beyond_the_budget_are_closed_and_the_refusals_logged_briefly() {
     assert!(fifth.is_err(), "the fifth connection was served");
 
     // Another process is another identity.
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "second_process", "--nocapture"])
-        .env(CHILD_SOCKET, &socket)
-        .output()
-        .expect("run the second process");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("second process: connected"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_test_in_child("second_process", CHILD_SOCKET, &socket);
+    assert!(stdout.contains("second process: connected"), "{stdout}");
 
     // Two closed: two connections come back (once the compositor has seen
     // them go), and no more.

@@ -9,10 +9,9 @@ mod common;
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::Command;
 
-use accord_client::{Accord, Collection, FailureReason};
-use accord_tests::xrgb_exact;
+use accord_client::{Accord, FailureReason};
+use common::budget::{half_a_gib, run_test_in_child};
 use common::{start_compositor, TempRuntimeDir};
 use wayland_client::Connection;
 
@@ -24,16 +23,6 @@ fn accord(socket: &Path) -> (Connection, Accord) {
     let conn = Connection::from_socket(stream).expect("wayland connection");
     let accord = Accord::new(&conn).expect("the Accord global");
     (conn, accord)
-}
-
-/// One collection of one 8192×16384 XRGB8888 buffer: 512 MiB, charged
-/// while the collection object lives (returned with the allocation).
-fn half_a_gib(
-    accord: &Accord,
-) -> Result<(Collection, accord_client::Allocation), accord_client::Failure> {
-    let coll = accord.create_collection().bind();
-    coll.commit(&xrgb_exact(8192, 16384, 1));
-    coll.wait_allocated().map(|a| (coll, a))
 }
 
 #[test]
@@ -65,17 +54,7 @@ fn one_process_over_four_connections_gets_one_quota() {
         );
     }
     // Another process has its own quota, while this one still holds 1 GiB.
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "second_process", "--nocapture"])
-        .env(CHILD_SOCKET, &socket)
-        .output()
-        .expect("run the second process");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = run_test_in_child("second_process", CHILD_SOCKET, &socket);
     assert!(
         stdout.contains("second process: allocated 536870912 bytes"),
         "{stdout}"

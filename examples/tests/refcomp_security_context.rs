@@ -14,12 +14,12 @@ mod common;
 use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use accord_client::{Accord, Collection};
+use accord_client::Accord;
 use accord_tests::waiting::within;
-use accord_tests::xrgb_exact;
+use common::artifacts::KillOnDrop;
+use common::budget::{half_a_gib, run_test_in_child};
 use common::{start_compositor, TempRuntimeDir};
 use wayland_client::globals::{registry_queue_init, GlobalList, GlobalListContents};
 use wayland_client::protocol::wl_registry::{self, WlRegistry};
@@ -32,17 +32,6 @@ use wayland_protocols::wp::security_context::v1::client::{
 /// Set for the child processes: the socket to connect to.
 const CHILD_SOCKET: &str = "ACCORD_SECURITY_CONTEXT_CHILD_SOCKET";
 const MANAGER: &str = "wp_security_context_manager_v1";
-
-/// Kills the compositor when the test ends, passed or failed (a leaked one
-/// would hold the test's output pipe open).
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Engine;
 
@@ -70,32 +59,6 @@ fn lists_manager(globals: &GlobalList) -> bool {
     globals
         .contents()
         .with_list(|list| list.iter().any(|g| g.interface == MANAGER))
-}
-
-/// One collection of one 8192×16384 XRGB8888 buffer: 512 MiB, charged
-/// while the collection object lives (returned with the allocation).
-fn half_a_gib(
-    accord: &Accord,
-) -> Result<(Collection, accord_client::Allocation), accord_client::Failure> {
-    let coll = accord.create_collection().bind();
-    coll.commit(&xrgb_exact(8192, 16384, 1));
-    coll.wait_allocated().map(|a| (coll, a))
-}
-
-/// Runs [`child`] connecting to `socket`; its stdout.
-fn run_child(socket: &Path) -> String {
-    let out = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "child", "--nocapture"])
-        .env(CHILD_SOCKET, socket)
-        .output()
-        .expect("run a child process");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 #[test]
@@ -137,7 +100,7 @@ fn a_sandboxed_app_is_one_identity_over_its_processes() {
     ];
 
     // Another process of the same app shares its quota: refused.
-    let second = run_child(&app_socket);
+    let second = run_test_in_child("child", CHILD_SOCKET, &app_socket);
     assert!(
         second.contains("child: refused QuotaExceeded:"),
         "the app's second process: {second}"
@@ -147,7 +110,7 @@ fn a_sandboxed_app_is_one_identity_over_its_processes() {
         "the refusal names the app: {second}"
     );
     // A process on the main socket is itself.
-    let third = run_child(&main_socket);
+    let third = run_test_in_child("child", CHILD_SOCKET, &main_socket);
     assert!(
         third.contains("child: allocated 536870912 bytes"),
         "a process on the main socket: {third}"

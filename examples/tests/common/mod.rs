@@ -14,6 +14,7 @@ use accord_tests::waiting::within;
 use rustix::process::{kill_process, Pid, Signal};
 
 pub mod artifacts;
+pub mod budget;
 pub mod client;
 
 /// A fresh `XDG_RUNTIME_DIR` (mode 0700), removed on drop.
