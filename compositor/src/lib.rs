@@ -71,6 +71,7 @@ mod events;
 mod identity;
 pub mod kms;
 pub mod log_limit;
+mod object_counts;
 mod objects;
 mod participant;
 mod state;

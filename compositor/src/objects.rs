@@ -33,6 +33,9 @@ pub struct TokenData {
     pub(crate) state: Mutex<TokenState>,
     /// Why it failed, passed on to objects made from it afterwards.
     pub(crate) failure: Mutex<Option<Failed>>,
+    /// Created live, so charged to its identity's live token budget (a
+    /// token created failed is not, or refusals would fill the budget).
+    pub(crate) charged: bool,
 }
 
 /// What a token *object* may still do. The slot's own state (token,
@@ -63,6 +66,7 @@ impl TokenData {
         TokenData {
             state: Mutex::new(state),
             failure: Mutex::new(None),
+            charged: matches!(state, TokenState::Live(_)),
         }
     }
     pub(crate) fn get(&self) -> TokenState {

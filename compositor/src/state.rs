@@ -14,10 +14,11 @@ use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{Client, DisplayHandle, GlobalDispatch, Resource};
 
 use crate::backend::CollectionAllocator;
-use crate::collections::{Collections, Confirmation, Outcome, Resolution, SlotId};
+use crate::collections::{Collections, Confirmation, Failed, Outcome, Resolution, SlotId};
 use crate::dmabuf_buffers::DmabufHolds;
 use crate::events::{fail_token, send_outcome};
 use crate::identity::ClientIdentity;
+use crate::object_counts::ObjectCounts;
 use crate::objects::SlotObject;
 
 /// The timer's period while expiries or stall warnings wait behind the
@@ -156,7 +157,8 @@ pub struct BufferCollectionState {
     /// `None` only while [`flush`] lends it to the collections.
     pub(crate) allocator: Option<Box<dyn CollectionAllocator>>,
     pub(crate) slots: HashMap<SlotId, SlotObject>,
-    pub(crate) objects_per_client: HashMap<ClientId, usize>,
+    /// Live tokens and collections per connection and per identity.
+    pub(crate) objects: ObjectCounts,
     /// The first surface attached to each negotiating collection: whose
     /// display confirms a scanout decision.
     pub(crate) surfaces: HashMap<u64, WlSurface>,
@@ -200,7 +202,7 @@ impl BufferCollectionState {
             collections,
             allocator: Some(allocator),
             slots: HashMap::new(),
-            objects_per_client: HashMap::new(),
+            objects: ObjectCounts::default(),
             surfaces: HashMap::new(),
             dmabuf_holds: DmabufHolds::default(),
             global,
@@ -458,28 +460,55 @@ impl BufferCollectionState {
 
     /// What counts toward `client`'s limit of
     /// [`MAX_CLIENT_OBJECTS`](crate::limits::MAX_CLIENT_OBJECTS): the live
-    /// tokens and collections of this connection, and the pending handles
-    /// of its `identity` (every connection of it, including closed ones:
-    /// reconnecting does not reset them).
+    /// tokens and collections of this connection. An exported token leaves
+    /// it; its handle counts toward the exporter identity's pending handle
+    /// budget (`Budgets::pending_handles`) until redeemed or expired.
     ///
     /// ```no_run
-    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client, dh: &wayland_server::DisplayHandle) {
-    /// use accord_smithay::ClientIdentity;
-    /// let identity = ClientIdentity::of_process(client, dh);
-    /// assert!(accord.objects_of(&client.id(), &identity) <= accord_smithay::limits::MAX_CLIENT_OBJECTS);
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, client: &wayland_server::Client) {
+    /// assert!(accord.objects_of(&client.id()) <= accord_smithay::limits::MAX_CLIENT_OBJECTS);
     /// # }
     /// ```
-    pub fn objects_of(&self, client: &ClientId, identity: &ClientIdentity) -> usize {
-        self.objects_per_client.get(client).copied().unwrap_or(0)
-            + self.collections.handles_of(identity)
+    pub fn objects_of(&self, client: &ClientId) -> usize {
+        self.objects.of_connection(client)
     }
 
-    pub(crate) fn count_object(&mut self, client: &ClientId, delta: isize) {
-        let n = self.objects_per_client.entry(client.clone()).or_default();
-        *n = n.saturating_add_signed(delta);
-        if *n == 0 {
-            self.objects_per_client.remove(client);
-        }
+    /// Exported handles of `identity` not yet redeemed or expired (its
+    /// pending handle budget, `Budgets::pending_handles`), closed
+    /// connections included.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, identity: &accord_smithay::ClientIdentity) {
+    /// assert!(accord.pending_handles_of(identity) <= accord.client_budgets().pending_handles);
+    /// # }
+    /// ```
+    pub fn pending_handles_of(&self, identity: &ClientIdentity) -> usize {
+        self.collections.handles_of(identity)
+    }
+
+    /// Live tokens and collections of every connection of `identity` (its
+    /// live token budget, `Budgets::tokens`).
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, identity: &accord_smithay::ClientIdentity) {
+    /// assert!(accord.tokens_of(identity) <= accord.client_budgets().tokens);
+    /// # }
+    /// ```
+    pub fn tokens_of(&self, identity: &ClientIdentity) -> usize {
+        self.objects.of_identity(identity)
+    }
+
+    /// `Err(quota_exceeded)` when `identity` may not have one more live
+    /// token: it holds its whole live token budget already.
+    pub(crate) fn token_budget(&self, identity: &ClientIdentity) -> Result<(), Failed> {
+        crate::collections::within(
+            "live token budget",
+            "token",
+            &format!("its client ({identity})"),
+            self.objects.of_identity(identity) as u64,
+            1,
+            self.collections.budgets().tokens as u64,
+        )
     }
 
     /// Resolve the ready collections that need no scanout confirmation

@@ -302,7 +302,7 @@ fn the_buffer_fd_budget_fails_only_the_identity_over_it_and_refunds() {
     assert_eq!(f.reason, FailureReason::QuotaExceeded);
     assert!(
         f.message
-            .contains("buffer fd budget: the collection needs 64 buffer fds; its creator (1)"),
+            .contains("buffer fd budget: this needs 64 buffer fds; its creator (1)"),
         "{}",
         f.message
     );

@@ -995,10 +995,9 @@ pub fn check_with(server: &mut Server, data: &[u8], any_null: bool) -> Result<()
         ));
     }
     for (id, unseen_exports, garbage) in &ids {
-        let left = case.server.state.accord.objects_of(
-            id,
-            &accord_smithay::ClientIdentity::Connection(id.clone()),
-        );
+        let accord = &case.server.state.accord;
+        let left = accord.objects_of(id)
+            + accord.pending_handles_of(&accord_smithay::ClientIdentity::Connection(id.clone()));
         if left > *unseen_exports {
             // Only a garbage message can have exported these (finding 10).
             stats::GARBAGE_PENDING

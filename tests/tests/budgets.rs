@@ -74,3 +74,49 @@ fn a_collection_over_the_collection_budget_fails_its_participants() {
     assert_eq!(f.reason, FailureReason::QuotaExceeded, "{f}");
     assert!(f.message.contains("collection budget"), "{f}");
 }
+
+#[test]
+fn a_token_over_the_live_token_budget_fails_and_the_collection_goes_on() {
+    let server = TestServer::builder()
+        .budgets(Budgets {
+            tokens: 3,
+            ..Budgets::default()
+        })
+        .start();
+    let (_c, a) = server.accord();
+    let first = a.create_collection();
+    let second = first.duplicate();
+    let third = first.duplicate();
+    let over = first.duplicate();
+    a.roundtrip().expect("roundtrip");
+    let f = over.failure().expect("a fourth live token");
+    assert_eq!(f.reason, FailureReason::QuotaExceeded, "{f}");
+    assert!(
+        f.message.contains("live token budget") && f.message.contains("already holds 3 of its 3"),
+        "{f}"
+    );
+    // Importing and creating are refused the same way; the refused
+    // tokens still count until destroyed, so free them first below.
+    let created = a.create_collection();
+    a.roundtrip().expect("roundtrip");
+    assert!(created.failure().is_some(), "a new collection over budget");
+    drop((over, created));
+    // The three live slots were untouched: they negotiate one buffer.
+    let colls: Vec<_> = [first, second, third]
+        .into_iter()
+        .map(|t| t.bind())
+        .collect();
+    for c in &colls {
+        c.commit(&xrgb_exact(4, 4, 1));
+    }
+    for c in &colls {
+        c.wait_allocated()
+            .expect("the budget spared the live tokens");
+    }
+    // Another client has its own budget.
+    let (_c2, b) = server.accord();
+    let theirs = b.create_collection();
+    let _dup = theirs.duplicate();
+    b.roundtrip().expect("roundtrip");
+    assert_eq!(theirs.failure(), None);
+}

@@ -382,33 +382,6 @@ fn too_many_objects_per_client() {
 }
 
 #[test]
-fn too_many_objects_counts_exported_handles() {
-    let server = TestServer::start();
-    let mut c = raw(&server);
-    let root = c.create();
-    let mut handles = Vec::new();
-    for _ in 0..63 {
-        let t = root.duplicate(&c.qh, ());
-        t.export();
-        t.destroy(); // the handle still counts
-        handles.push(t);
-    }
-    c.roundtrip().unwrap();
-    // 1 token + 63 handles: fill up with fresh collections to 1024.
-    let mut keep = Vec::new();
-    for _ in 0..(1024 - 64) {
-        keep.push(c.create());
-    }
-    c.roundtrip().expect("1024 objects are allowed");
-    keep.push(c.create());
-    assert_error(
-        c.expect_error(),
-        ManagerError::TooManyObjects as u32,
-        &["create_collection", "handles"],
-    );
-}
-
-#[test]
 fn object_count_returns_after_destroy() {
     let server = TestServer::start();
     let mut c = raw(&server);
@@ -480,7 +453,7 @@ fn token_duplicate_beyond_the_object_limit() {
 }
 
 #[test]
-fn token_export_at_the_object_limit_adds_nothing() {
+fn token_export_at_the_object_limit_frees_a_place() {
     let server = TestServer::start();
     let mut c = raw(&server);
     let mut keep = Vec::new();
@@ -488,10 +461,12 @@ fn token_export_at_the_object_limit_adds_nothing() {
         keep.push(c.create());
     }
     c.roundtrip().expect("1024 tokens are allowed");
-    // Export only moves a token's count to its handle: allowed at the limit.
+    // Export moves a token out of the connection's count (its handle is
+    // pending, under the identity's pending handle budget).
     keep[0].export();
     c.roundtrip().expect("an export adds no object");
-    // Duplicate adds a token.
+    let _back_to_1024 = keep[1].duplicate(&c.qh, ());
+    c.roundtrip().expect("the exported token's place is free");
     let _more = keep[1].duplicate(&c.qh, ());
     assert_error(
         c.expect_error(),
@@ -657,10 +632,11 @@ fn every_request_on_a_failed_token_is_answered() {
     c.roundtrip().expect("destroy");
 }
 
-/// An exported token that the client keeps (does not destroy) counts once:
-/// its handle takes its place in the object count.
+/// An exported token, kept or destroyed, is no longer one of the
+/// connection's objects: its handle counts toward the exporter's pending
+/// handle budget instead (so nothing counts twice).
 #[test]
-fn an_exported_token_counts_once() {
+fn an_exported_token_leaves_the_object_count() {
     let server = TestServer::start();
     let mut c = raw(&server);
     let root = c.create();
@@ -668,21 +644,24 @@ fn an_exported_token_counts_once() {
     for _ in 0..63 {
         let t = root.duplicate(&c.qh, ());
         t.export();
-        exported.push(t); // kept, not destroyed
+        exported.push(t);
     }
     c.roundtrip().unwrap();
     assert_eq!(c.events.handles.len(), 63);
-    // 1 root + 63 exported tokens (each counted once, as its handle).
+    for t in exported.iter().step_by(2) {
+        t.destroy(); // destroyed or kept: either way not an object
+    }
+    // 1 root; the 63 handles count toward the pending handle budget.
     let mut keep = Vec::new();
-    for _ in 0..(1024 - 64) {
+    for _ in 0..(1024 - 1) {
         keep.push(c.create());
     }
     c.roundtrip()
-        .expect("1024 objects are allowed: an exported token is not counted twice");
+        .expect("1024 objects are allowed: exported tokens are not counted");
     keep.push(c.create());
     assert_error(
         c.expect_error(),
         ManagerError::TooManyObjects as u32,
-        &["create_collection", "1024"],
+        &["create_collection", "1024 live tokens and collections"],
     );
 }

@@ -5,9 +5,11 @@
 //! A client costs the compositor memory (the bytes of its buffers), file
 //! descriptors (one per plane of every buffer it holds; a dma-buf buffer
 //! counts twice, for the allocator's fds and the one shared set its
-//! `wl_buffer`s use), table entries (collections) and pending handles. Each
-//! is charged to the identity of the collection's creator (the exporter, for
-//! a handle) when taken and refunded when released, so reconnecting resets
+//! `wl_buffer`s use), table entries (collections), protocol objects (live
+//! tokens and collections, counted in `object_counts.rs`) and pending
+//! handles. Each is charged to an identity when taken (the collection's
+//! creator for its buffers, the exporter for a handle, the connection's
+//! client for a token) and refunded when released, so reconnecting resets
 //! nothing. A request that would go over a budget fails with
 //! `quota_exceeded` and a message naming the budget; what the identity
 //! already holds, and every other client, are untouched.
@@ -31,6 +33,11 @@ pub const DEFAULT_COLLECTIONS_PER_CLIENT: usize = 256;
 /// Pending exported handles one identity may hold (its connections
 /// together, closed ones included).
 pub const DEFAULT_PENDING_HANDLES_PER_CLIENT: usize = 256;
+/// Live tokens and collections one identity may hold over all its
+/// connections: four connections' worth of
+/// [`MAX_CLIENT_OBJECTS`](accord_protocol::limits::MAX_CLIENT_OBJECTS),
+/// where a desktop client holds a few per surface or stream.
+pub const DEFAULT_TOKENS_PER_CLIENT: usize = 4096;
 /// The module's buffer fds, all clients together, when no limit is known:
 /// half of a common 8,192 soft `RLIMIT_NOFILE`.
 pub const DEFAULT_MAX_BUFFER_FDS: u64 = 4096;
@@ -53,6 +60,9 @@ pub struct Budgets {
     pub collections: usize,
     /// Exported handles not yet redeemed or expired.
     pub pending_handles: usize,
+    /// Live tokens and collections (the protocol objects that hold a
+    /// participant slot) of every connection together.
+    pub tokens: usize,
 }
 
 impl Default for Budgets {
@@ -62,6 +72,7 @@ impl Default for Budgets {
             buffer_fds: DEFAULT_BUFFER_FDS_PER_CLIENT,
             collections: DEFAULT_COLLECTIONS_PER_CLIENT,
             pending_handles: DEFAULT_PENDING_HANDLES_PER_CLIENT,
+            tokens: DEFAULT_TOKENS_PER_CLIENT,
         }
     }
 }
@@ -105,7 +116,7 @@ pub(crate) fn within(
         _ => Err(Failed::new(
             FailureReason::QuotaExceeded,
             format!(
-                "{budget}: the collection needs {need} {unit}; {holder} already holds {used} \
+                "{budget}: this needs {need} {unit}; {holder} already holds {used} \
                  of its {limit}"
             ),
         )),
@@ -123,7 +134,7 @@ mod tests {
         assert_eq!(f.reason, FailureReason::QuotaExceeded);
         assert_eq!(
             f.message,
-            "buffer fd budget: the collection needs 25 fds; pid 1 already holds 1000 of its 1024"
+            "buffer fd budget: this needs 25 fds; pid 1 already holds 1000 of its 1024"
         );
         assert!(
             within("b", "u", &"x", u64::MAX, 1, u64::MAX).is_err(),

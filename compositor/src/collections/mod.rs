@@ -41,10 +41,10 @@ use accord_protocol::limits::MAX_PARTICIPANTS;
 use crate::backend::CollectionAllocator;
 
 use crate::log_limit::LogLimiter;
-use budget::within;
+pub(crate) use budget::within;
 pub use budget::{
     Budgets, Usage, DEFAULT_BUFFER_FDS_PER_CLIENT, DEFAULT_COLLECTIONS_PER_CLIENT,
-    DEFAULT_MAX_BUFFER_FDS, DEFAULT_PENDING_HANDLES_PER_CLIENT,
+    DEFAULT_MAX_BUFFER_FDS, DEFAULT_PENDING_HANDLES_PER_CLIENT, DEFAULT_TOKENS_PER_CLIENT,
 };
 use collection::{Collection, Phase};
 pub use handles::is_well_formed_handle;

@@ -111,7 +111,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
         data: &CollectionData,
     ) {
         let st = state.buffer_collection_state();
-        st.count_object(&client, -1);
+        st.objects.remove(&client, data.slot.is_some());
         if let Some(slot) = data.slot {
             // Before allocation this fails the collection (or drops a
             // dispensable slot); after it, the participant just leaves.

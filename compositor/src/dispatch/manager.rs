@@ -8,7 +8,9 @@ use accord_protocol::server::wp_buffer_collection_manager_v1::{
 };
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource};
 
-use super::{check_object_limit, describe, new_token, BufferCollectionDispatch};
+use super::{
+    check_object_limit, describe, new_token, within_token_budget, BufferCollectionDispatch,
+};
 use crate::collections::{is_well_formed_handle, Failed, FailureReason};
 use crate::events::fail_token;
 use crate::objects::{TokenData, TokenState};
@@ -54,15 +56,26 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 if !check_object_limit(
                     st,
                     &cid,
-                    &identity,
                     resource,
                     manager::Error::TooManyObjects as u32,
                     "create_collection",
                 ) {
                     return;
                 }
-                let slot = st.collections.create(holder(client, dh), identity);
-                new_token(state, &cid, data_init, token, TokenState::Live(slot));
+                let Some(token) = within_token_budget(state, &cid, &identity, data_init, token)
+                else {
+                    return;
+                };
+                let st = state.buffer_collection_state();
+                let slot = st.collections.create(holder(client, dh), identity.clone());
+                new_token(
+                    state,
+                    &cid,
+                    &identity,
+                    data_init,
+                    token,
+                    TokenState::Live(slot),
+                );
             }
             manager::Request::ImportToken { token, handle } => {
                 // The XML allows null only so that the generated parser
@@ -83,22 +96,34 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 if !check_object_limit(
                     st,
                     &cid,
-                    &identity,
                     resource,
                     manager::Error::TooManyObjects as u32,
                     "import_token",
                 ) {
                     return;
                 }
+                let Some(token) = within_token_budget(state, &cid, &identity, data_init, token)
+                else {
+                    return;
+                };
+                let st = state.buffer_collection_state();
                 match st
                     .collections
                     .import(&handle, holder(client, dh), Instant::now())
                 {
                     Some(slot) => {
-                        new_token(state, &cid, data_init, token, TokenState::Live(slot));
+                        new_token(
+                            state,
+                            &cid,
+                            &identity,
+                            data_init,
+                            token,
+                            TokenState::Live(slot),
+                        );
                     }
                     None => {
-                        let t = new_token(state, &cid, data_init, token, TokenState::Failed);
+                        let t =
+                            new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
                         fail_token(
                             &t,
                             &Failed {

@@ -20,6 +20,7 @@ use wayland_server::{DataInit, Dispatch, GlobalDispatch, New, Resource};
 
 use accord_protocol::limits::MAX_CLIENT_OBJECTS;
 
+use crate::events::fail_token;
 use crate::identity::ClientIdentity;
 use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
 use crate::state::{BufferCollectionHandler, BufferCollectionState};
@@ -64,17 +65,16 @@ impl<D> BufferCollectionDispatch for D where
 pub(crate) fn check_object_limit<R: Resource>(
     st: &BufferCollectionState,
     client: &ClientId,
-    identity: &ClientIdentity,
     on: &R,
     code: u32,
     request: &str,
 ) -> bool {
-    if st.objects_of(client, identity) >= MAX_CLIENT_OBJECTS {
+    if st.objects_of(client) >= MAX_CLIENT_OBJECTS {
         on.post_error(
             code,
             format!(
-                "{}.{request}: already {MAX_CLIENT_OBJECTS} live tokens, handles and \
-                 collections; destroy some first",
+                "{}.{request}: already {MAX_CLIENT_OBJECTS} live tokens and collections; \
+                 destroy some first",
                 R::interface().name
             ),
         );
@@ -86,17 +86,39 @@ pub(crate) fn check_object_limit<R: Resource>(
 pub(crate) fn new_token<D: BufferCollectionDispatch>(
     state: &mut D,
     client: &ClientId,
+    identity: &ClientIdentity,
     data_init: &mut DataInit<'_, D>,
     id: New<WpBufferCollectionTokenV1>,
     ts: TokenState,
 ) -> WpBufferCollectionTokenV1 {
     let st = state.buffer_collection_state();
     let t = data_init.init(id, TokenData::new(ts));
-    st.count_object(client, 1);
+    st.objects
+        .add(client, identity, matches!(ts, TokenState::Live(_)));
     if let TokenState::Live(slot) = ts {
         st.slots.insert(slot, SlotObject::Token(t.clone()));
     }
     t
+}
+
+/// `id` back when `identity` may have one more live token; otherwise `id`
+/// is created failed (`quota_exceeded`, naming the live token budget) and
+/// `None` tells the request to stop there.
+pub(crate) fn within_token_budget<D: BufferCollectionDispatch>(
+    state: &mut D,
+    client: &ClientId,
+    identity: &ClientIdentity,
+    data_init: &mut DataInit<'_, D>,
+    id: New<WpBufferCollectionTokenV1>,
+) -> Option<New<WpBufferCollectionTokenV1>> {
+    match state.buffer_collection_state().token_budget(identity) {
+        Ok(()) => Some(id),
+        Err(f) => {
+            let t = new_token(state, client, identity, data_init, id, TokenState::Failed);
+            fail_token(&t, &f);
+            None
+        }
+    }
 }
 
 pub(crate) fn describe(s: Option<TokenState>) -> &'static str {

@@ -9,9 +9,12 @@ use accord_protocol::server::wp_buffer_collection_token_v1::{
 use wayland_server::backend::ClientId;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
 
-use super::{check_object_limit, describe, new_token, BufferCollectionDispatch};
+use super::{
+    check_object_limit, describe, new_token, within_token_budget, BufferCollectionDispatch,
+};
 use crate::collections::{Failed, FailureReason, Misuse};
 use crate::events::{fail_token, wire_reason};
+use crate::identity::ClientIdentity;
 use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
 use crate::state::BufferCollectionState;
 
@@ -54,7 +57,6 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                     && !check_object_limit(
                         state.buffer_collection_state(),
                         &cid,
-                        &identity,
                         resource,
                         token::Error::TooManyObjects as u32,
                         name,
@@ -62,7 +64,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 {
                     return;
                 }
-                answer_failed(state, &cid, resource, request, data, data_init);
+                answer_failed(state, &cid, &identity, resource, request, data, data_init);
                 return;
             }
             (other, _) => {
@@ -83,19 +85,30 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 if !check_object_limit(
                     st,
                     &cid,
-                    &identity,
                     resource,
                     token::Error::TooManyObjects as u32,
                     "duplicate",
                 ) {
                     return;
                 }
+                let Some(token) = within_token_budget(state, &cid, &identity, data_init, token)
+                else {
+                    return;
+                };
+                let st = state.buffer_collection_state();
                 match st.collections.duplicate(slot) {
                     Ok(Some(new)) => {
-                        new_token(state, &cid, data_init, token, TokenState::Live(new));
+                        new_token(
+                            state,
+                            &cid,
+                            &identity,
+                            data_init,
+                            token,
+                            TokenState::Live(new),
+                        );
                     }
                     Ok(None) => {
-                        new_token(state, &cid, data_init, token, TokenState::Failed);
+                        new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
                     }
                     Err(Misuse::TooManyParticipants) => resource.post_error(
                         token::Error::TooManyParticipants,
@@ -107,13 +120,13 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 }
             }
             token::Request::Export => {
-                // The handle takes over the token's place in the object
-                // count (the token is inert from now on), so an export never
-                // adds to it and the token is not counted twice.
+                // The token (inert from now on) leaves the connection's
+                // object count; its handle counts toward the exporter's
+                // pending handle budget instead, so nothing counts twice.
                 match st.collections.export(slot, identity, Instant::now()) {
                     Ok(handle) => {
                         st.slots.remove(&slot);
-                        st.count_object(&cid, -1);
+                        st.objects.remove(&cid, true);
                         data.set(TokenState::Exported);
                         resource.handle(handle);
                     }
@@ -176,7 +189,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
         // A bound token's count went to its collection, an exported one's
         // to its handle.
         if !matches!(data.get(), TokenState::Bound | TokenState::Exported) {
-            st.count_object(&client, -1);
+            st.objects.remove(&client, data.charged);
         }
         // Still live here means the client vanished without destroying it.
         if let TokenState::Live(slot) = data.get() {
@@ -206,6 +219,7 @@ fn request_name(r: &token::Request) -> &'static str {
 fn answer_failed<D: BufferCollectionDispatch>(
     state: &mut D,
     cid: &ClientId,
+    identity: &ClientIdentity,
     resource: &WpBufferCollectionTokenV1,
     request: token::Request,
     data: &TokenData,
@@ -217,11 +231,14 @@ fn answer_failed<D: BufferCollectionDispatch>(
     });
     match request {
         token::Request::Duplicate { token } => {
-            let t = new_token(state, cid, data_init, token, TokenState::Failed);
+            let t = new_token(state, cid, identity, data_init, token, TokenState::Failed);
             fail_token(&t, &failed);
         }
         token::Request::Bind { collection } => {
-            state.buffer_collection_state().count_object(cid, 1);
+            state
+                .buffer_collection_state()
+                .objects
+                .add(cid, identity, false);
             let c = data_init.init(collection, CollectionData::new(None));
             if let Some(d) = c.data::<CollectionData>() {
                 d.lock().failed = true;
