@@ -201,7 +201,7 @@ fn serve(
 static STOP: AtomicBool = AtomicBool::new(false);
 
 /// One 2-participant, 2-buffer negotiation: ms.
-fn negotiate(accord: &Accord) -> Result<f64, String> {
+pub(crate) fn negotiate(accord: &Accord) -> Result<f64, String> {
     let t0 = Instant::now();
     let root = accord.create_collection();
     let other = root.duplicate();
@@ -224,7 +224,7 @@ fn negotiate(accord: &Accord) -> Result<f64, String> {
 
 /// One attacking connection: every slot of its collections exported, every
 /// handle received; then it disconnects. Returns the handles it got.
-fn attack_once(socket: &std::path::Path, opts: &Options) -> Result<usize, String> {
+pub(crate) fn attack_once(socket: &std::path::Path, opts: &Options) -> Result<usize, String> {
     let stream = UnixStream::connect(socket).map_err(|e| format!("connect: {e}"))?;
     let conn = wayland_client::Connection::from_socket(stream).map_err(|e| e.to_string())?;
     let mut c = RawClient::new(conn);

@@ -1,9 +1,10 @@
-//! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3), scale (P5) and
-//! pending-handle (issue 21)
-//! benchmarks.
+//! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3), scale (P5),
+//! pending-handle and flood (issue 21) benchmarks.
 //! See BENCHMARKS.md for what is measured and how.
 
 mod e2e;
+mod flood;
+mod flood_attacker;
 mod handles;
 mod handles_socket;
 mod refuse;
@@ -109,6 +110,45 @@ enum Command {
         #[arg(long)]
         no_socket: bool,
     },
+    /// Issue 21: a probe's 2-buffer negotiation latency in the real
+    /// `accord-compositor`, idle and while another process floods it
+    /// (buffer fds up to its budget, or 10⁵ pending handles), as ratios;
+    /// the compositor's peak fds.
+    Fdflood {
+        /// The compositor binary (default: `accord-compositor` next to this
+        /// one).
+        #[arg(long, value_name = "PATH")]
+        compositor: Option<PathBuf>,
+        /// What the attacker floods.
+        #[arg(long, value_enum, default_value_t = flood::Attack::Fds)]
+        attack: flood::Attack,
+        /// Probe negotiations before the attack (the baseline).
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        idle: usize,
+        /// fds: how long the attack lasts; handles: how long the probe goes
+        /// on once every handle is pending.
+        #[arg(long, value_name = "S", default_value_t = 3.0)]
+        seconds: f64,
+        /// handles: attacker processes, one after the other.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        processes: usize,
+        /// handles: handles each attacker leaves pending (its budget; at
+        /// most ~1,000, see BENCHMARKS.md).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        per_process: usize,
+        /// handles: stop once the probe has run --seconds with every handle
+        /// pending, instead of going on through their 60 s expiry.
+        #[arg(long)]
+        no_expiry: bool,
+    },
+    /// Internal: the attacker process of `fdflood`.
+    FloodAttacker {
+        /// The compositor's socket.
+        #[arg(value_name = "SOCKET")]
+        socket: PathBuf,
+        #[command(subcommand)]
+        attack: FloodAttack,
+    },
     /// Internal: the compositor process of `e2e` and `scale` (commands on
     /// stdin, replies on stdout).
     Serve {
@@ -127,6 +167,30 @@ enum Command {
         /// One page fault per first touch (as `e2e --lazy`).
         #[arg(long)]
         lazy: bool,
+    },
+}
+
+/// What an `fdflood` attacker process does.
+#[derive(Subcommand, Debug)]
+enum FloodAttack {
+    /// Rounds of 32 connections, each asking for --buffers 1×1 buffers,
+    /// for --seconds.
+    Fds {
+        /// How long the rounds go on (at least one round).
+        #[arg(long, value_name = "S", default_value_t = 3.0)]
+        seconds: f64,
+        /// Connections per round (the compositor allows 32 per process).
+        #[arg(long, value_name = "N", default_value_t = 32)]
+        connections: usize,
+        /// Buffers per collection (at most 128).
+        #[arg(long, value_name = "N", default_value_t = 128)]
+        buffers: u32,
+    },
+    /// One connection exporting --per-process handles, left pending.
+    Handles {
+        /// Handles to export (all must succeed).
+        #[arg(long, value_name = "N", default_value_t = 1000)]
+        per_process: usize,
     },
 }
 
@@ -176,6 +240,7 @@ fn main_result(command: Command) -> Result<(), String> {
             | Command::Solve { .. }
             | Command::Refuse { .. }
             | Command::Handles { .. }
+            | Command::Fdflood { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
@@ -229,6 +294,31 @@ fn main_result(command: Command) -> Result<(), String> {
             socket_expiry: (!no_socket)
                 .then(|| std::time::Duration::from_secs_f64(socket_expiry.max(0.01))),
         }),
+        Command::Fdflood {
+            compositor,
+            attack,
+            idle,
+            seconds,
+            processes,
+            per_process,
+            no_expiry,
+        } => flood::run(&flood::Options {
+            compositor,
+            attack,
+            idle,
+            seconds,
+            processes,
+            per_process,
+            expiry: !no_expiry,
+        }),
+        Command::FloodAttacker { socket, attack } => match attack {
+            FloodAttack::Fds {
+                seconds,
+                connections,
+                buffers,
+            } => flood_attacker::fds(&socket, seconds, connections, buffers),
+            FloodAttack::Handles { per_process } => flood_attacker::handles(&socket, per_process),
+        },
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {
             e2e::consumer_main(&socket, mode.mode(), paging(lazy))

@@ -152,6 +152,86 @@ fn handles_prints_turns_memory_and_socket_figures() {
     assert!(worst > 0.0 && probe > 0.0, "{last}");
 }
 
+/// `accord-compositor` next to `accord-bench`, where `fdflood` looks for
+/// it; built if this test run did not build it (`-p accord-bench` alone).
+fn compositor_built() {
+    let bench = std::path::Path::new(env!("CARGO_BIN_EXE_accord-bench"));
+    let path = bench.with_file_name("accord-compositor");
+    if path.exists() {
+        return;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let release = bench
+        .parent()
+        .and_then(|d| d.file_name())
+        .is_some_and(|p| p == "release");
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "-q",
+        "-p",
+        "accord-examples",
+        "--bin",
+        "accord-compositor",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd.status().expect("run cargo build");
+    assert!(
+        status.success() && path.exists(),
+        "building {}",
+        path.display()
+    );
+}
+
+#[test]
+fn fdflood_prints_ratios_and_peak_fds() {
+    compositor_built();
+    let out = run(&["fdflood", "--idle", "5", "--seconds", "0.2"]);
+    let line = |prefix: &str| {
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {out}"))
+    };
+    // Every round: 8 collections of 128 fill the 1,024 buffer fds of the
+    // attacker, the other 24 of its 32 connections are refused.
+    let attacker = line("attacker: ");
+    assert!(attacker.contains("(8..8 per round)"), "{attacker}");
+    let rounds: usize = field(attacker, "attacker: ").parse().unwrap();
+    let refused: usize = field(attacker, "allocated (8..8 per round), ")
+        .parse()
+        .unwrap();
+    assert_eq!(refused, 24 * rounds, "{attacker}");
+    let last = out.lines().last().expect("output");
+    let ratio: f64 = field(last, "fdflood fds median_ratio: ").parse().unwrap();
+    let peak: usize = field(last, "peak_fds: ").parse().unwrap();
+    assert!(ratio > 0.0 && peak > 1024, "{last}");
+
+    let out = run(&[
+        "fdflood",
+        "--attack",
+        "handles",
+        "--processes",
+        "3",
+        "--per-process",
+        "100",
+        "--idle",
+        "5",
+        "--seconds",
+        "0.2",
+        "--no-expiry",
+    ]);
+    assert!(
+        out.contains("300 handles left pending by 3 processes"),
+        "{out}"
+    );
+    let last = out.lines().last().expect("output");
+    let worst: f64 = field(last, "worst_ratio_attack: ").parse().unwrap();
+    assert!(worst > 0.0, "{last}");
+    assert_eq!(field(last, "worst_ratio_expiry: "), "-", "{last}");
+}
+
 #[test]
 fn bad_arguments_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
@@ -168,8 +248,29 @@ fn help_documents_every_command_and_flag() {
         (
             &["--help"][..],
             &[
-                "e2e", "scale", "solve", "handles", "serve", "consumer", "--help",
+                "e2e",
+                "scale",
+                "solve",
+                "handles",
+                "fdflood",
+                "flood-attacker",
+                "serve",
+                "consumer",
+                "--help",
             ][..],
+        ),
+        (
+            &["fdflood", "--help"],
+            &[
+                "--compositor",
+                "--attack",
+                "--idle",
+                "--seconds",
+                "--processes",
+                "--per-process",
+                "--no-expiry",
+                "--help",
+            ],
         ),
         (
             &["e2e", "--help"],

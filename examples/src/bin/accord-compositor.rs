@@ -4,6 +4,7 @@ use std::{path::PathBuf, process::ExitCode};
 
 use accord_examples::cli::{parse_size, Size};
 use accord_examples::refcomp::{Compositor, Config, DrmOptions, Error, ScreenshotRequest};
+use accord_smithay::collections as budgets;
 use clap::Parser;
 use smithay::reexports::calloop::signals::{Signal, Signals};
 
@@ -54,7 +55,25 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = parse_connections,
         default_value_t = accord_smithay::DEFAULT_MAX_CONNECTIONS_PER_IDENTITY)]
     max_connections_per_client: usize,
+    /// Exported handles one client (process or app) may leave pending,
+    /// its connections together, closed ones included; an export beyond
+    /// fails `quota_exceeded` ("pending handle budget"). 1 to 1,000,000;
+    /// each costs the compositor about 600 B. A client's pending handles
+    /// also count toward each of its connections' 1,024 objects, so one
+    /// client reaches about 1,000 at most.
+    #[arg(long, value_name = "N", value_parser = parse_budget,
+        default_value_t = budgets::DEFAULT_PENDING_HANDLES_PER_CLIENT)]
+    pending_handles_per_client: usize,
+    /// Pending exported handles of all clients together; an export beyond
+    /// fails `quota_exceeded`. 1 to 1,000,000 (about 600 B each).
+    #[arg(long, value_name = "N", value_parser = parse_budget,
+        default_value_t = budgets::DEFAULT_MAX_PENDING_HANDLES)]
+    max_pending_handles: usize,
 }
+
+/// The largest value a budget flag takes: 10⁶ pending handles are about
+/// 600 MB of compositor memory.
+const MAX_BUDGET: usize = 1_000_000;
 
 /// `Config::default()`'s output size.
 fn default_size() -> Size {
@@ -81,6 +100,15 @@ fn parse_connections(v: &str) -> Result<usize, String> {
     }
 }
 
+/// A budget from 1 to [`MAX_BUDGET`] (0 would refuse every request; a
+/// larger one no longer bounds the compositor's memory).
+fn parse_budget(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(n) if (1..=MAX_BUDGET).contains(&n) => Ok(n),
+        _ => Err(format!("expected a whole number from 1 to {MAX_BUDGET}")),
+    }
+}
+
 impl Cli {
     /// The compositor's configuration, and the KMS options with --drm.
     fn into_config(self) -> (Config, Option<DrmOptions>) {
@@ -96,6 +124,8 @@ impl Cli {
             height: side(self.size.height),
             frames_limit: self.frames_limit,
             max_connections_per_client: self.max_connections_per_client,
+            pending_handles_per_client: Some(self.pending_handles_per_client),
+            max_pending_handles: Some(self.max_pending_handles),
             screenshot: self.screenshot.map(|path| ScreenshotRequest {
                 path,
                 after_frames: self.frames,
@@ -132,11 +162,19 @@ fn run((config, drm): (Config, Option<DrmOptions>)) -> Result<(), Error> {
             state.loop_signal.stop();
         })
         .map_err(|e| e.error)?;
-    println!(
+    say(format_args!(
         "accord-compositor: listening on WAYLAND_DISPLAY={}",
         compositor.socket_name()
-    );
+    ));
     let counters = compositor.run()?;
-    println!("accord-compositor: counters {counters}");
+    say(format_args!("accord-compositor: counters {counters}"));
     Ok(())
+}
+
+/// One line on stdout. Whoever started us may have closed it (`println!`
+/// would panic on EPIPE): the compositor runs on without the line.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }

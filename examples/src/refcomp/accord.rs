@@ -1,5 +1,6 @@
 //! The Accord module in the reference compositor: the handler impl, the
-//! delegate line, and the hook that draws memfd collection buffers in place.
+//! delegate line, the budgets from [`Config`](super::Config), and the hook
+//! that draws memfd collection buffers in place.
 //!
 //! Dma-buf collection buffers need nothing here: their `wl_buffer`s carry a
 //! smithay `Dmabuf` and take smithay's dmabuf path (`delegate_dmabuf!` in
@@ -56,6 +57,22 @@ impl BufferCollectionHandler for RefState {
     }
 }
 accord_smithay::delegate_buffer_collection!(RefState);
+
+/// The embedder's budget settings of `config` (`--pending-handles-per-client`,
+/// `--max-pending-handles`); what it leaves `None` keeps the module's
+/// default.
+pub(super) fn apply_budgets(state: &mut BufferCollectionState, config: &super::Config) {
+    let defaults = state.client_budgets();
+    state.set_client_budgets(accord_smithay::collections::Budgets {
+        pending_handles: config
+            .pending_handles_per_client
+            .unwrap_or(defaults.pending_handles),
+        ..defaults
+    });
+    if let Some(n) = config.max_pending_handles {
+        state.set_max_pending_handles(n);
+    }
+}
 
 /// What the compositor participant offers for `attach_surface`: Pixman's
 /// import formats (LINEAR only) that both drawing paths take, i.e. the

@@ -98,6 +98,12 @@ pub struct Config {
     /// Open connections one client identity (a process, or a sandboxed
     /// app) may hold; more are closed at once.
     pub max_connections_per_client: usize,
+    /// Pending exported handles one client identity may hold
+    /// (`Budgets::pending_handles`); `None` keeps the module's default.
+    pub pending_handles_per_client: Option<usize>,
+    /// Pending exported handles of every client together
+    /// (`set_max_pending_handles`); `None` keeps the module's default.
+    pub max_pending_handles: Option<usize>,
 }
 
 impl Default for Config {
@@ -111,6 +117,8 @@ impl Default for Config {
             screenshot: None,
             frames_limit: None,
             max_connections_per_client: accord_smithay::DEFAULT_MAX_CONNECTIONS_PER_IDENTITY,
+            pending_handles_per_client: None,
+            max_pending_handles: None,
         }
     }
 }

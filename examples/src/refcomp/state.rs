@@ -138,8 +138,9 @@ impl RefState {
                 .get_data::<ClientState>()
                 .is_some_and(|c| c.security_context.is_none())
         });
-        let buffer_collection_state =
+        let mut buffer_collection_state =
             BufferCollectionState::new::<Self>(dh, target.collection_allocator()?);
+        super::accord::apply_budgets(&mut buffer_collection_state, &config);
         let accord_renderer_formats = super::accord::renderer_formats(&renderer);
 
         let output = Output::new(target.output_name(), target.physical_properties());

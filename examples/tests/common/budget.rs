@@ -2,6 +2,7 @@
 //! belong to a process, or to an app): a test of this binary run again in
 //! a child, and a half-quota allocation.
 
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
@@ -12,9 +13,14 @@ use accord_tests::xrgb_exact;
 /// `env_key` set to `socket`; its stdout. Panics, showing both outputs,
 /// when the child fails.
 pub fn run_test_in_child(name: &str, env_key: &str, socket: &Path) -> String {
+    run_test_in_child_with(name, &[(env_key, socket.as_os_str())])
+}
+
+/// [`run_test_in_child`] with several variables set.
+pub fn run_test_in_child_with(name: &str, env: &[(&str, &OsStr)]) -> String {
     let out = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", name, "--nocapture"])
-        .env(env_key, socket)
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("run {name} in a child process: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
