@@ -17,11 +17,10 @@
 //!   for 128 buffers of 1×1: 8 collections fill the process's 1,024 buffer
 //!   fds, 24 are refused; every round closes and starts again.
 //! - `--attack handles`: `--processes` attacker processes one after the
-//!   other, each exporting `--per-process` handles and leaving them pending
-//!   (one process cannot leave more than ~1,000: its pending handles count
-//!   toward each of its connections' 1,024 objects), the compositor started
-//!   with `--pending-handles-per-client` and `--max-pending-handles` raised
-//!   to fit them. The probe goes on while they are pending (`--seconds`)
+//!   other, each exporting `--per-process` handles and leaving them pending,
+//!   the compositor started with `--pending-handles-per-client`,
+//!   `--collections-per-client` (a handle holds its 50-slot collection) and
+//!   `--max-pending-handles` raised to fit them. The probe goes on while they are pending (`--seconds`)
 //!   and, unless `--no-expiry`, until the 60 s handle expiry has removed
 //!   them (the maintenance ticks of 10⁵ expiries).
 
@@ -268,6 +267,8 @@ pub fn run(o: &Options) -> Result<(), String> {
         Attack::Handles => vec![
             "--pending-handles-per-client".into(),
             o.per_process.to_string(),
+            "--collections-per-client".into(),
+            (o.per_process / 50 + 1).to_string(),
             "--max-pending-handles".into(),
             o.processes.saturating_mul(o.per_process).to_string(),
         ],

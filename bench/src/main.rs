@@ -132,8 +132,7 @@ enum Command {
         /// handles: attacker processes, one after the other.
         #[arg(long, value_name = "N", default_value_t = 100)]
         processes: usize,
-        /// handles: handles each attacker leaves pending (its budget; at
-        /// most ~1,000, see BENCHMARKS.md).
+        /// handles: handles each attacker leaves pending (its budget).
         #[arg(long, value_name = "N", default_value_t = 1000)]
         per_process: usize,
         /// handles: stop once the probe has run --seconds with every handle

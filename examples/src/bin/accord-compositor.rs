@@ -58,12 +58,16 @@ struct Cli {
     /// Exported handles one client (process or app) may leave pending,
     /// its connections together, closed ones included; an export beyond
     /// fails `quota_exceeded` ("pending handle budget"). 1 to 1,000,000;
-    /// each costs the compositor about 600 B. A client's pending handles
-    /// also count toward each of its connections' 1,024 objects, so one
-    /// client reaches about 1,000 at most.
+    /// each costs the compositor about 600 B (a handle holds its
+    /// collection open: raise --collections-per-client with it).
     #[arg(long, value_name = "N", value_parser = parse_budget,
         default_value_t = budgets::DEFAULT_PENDING_HANDLES_PER_CLIENT)]
     pending_handles_per_client: usize,
+    /// Live collections one client (process or app) may have created; one
+    /// beyond fails `quota_exceeded` ("collection budget"). 1 to 1,000,000.
+    #[arg(long, value_name = "N", value_parser = parse_budget,
+        default_value_t = budgets::DEFAULT_COLLECTIONS_PER_CLIENT)]
+    collections_per_client: usize,
     /// Pending exported handles of all clients together; an export beyond
     /// fails `quota_exceeded`. 1 to 1,000,000 (about 600 B each).
     #[arg(long, value_name = "N", value_parser = parse_budget,
@@ -125,6 +129,7 @@ impl Cli {
             frames_limit: self.frames_limit,
             max_connections_per_client: self.max_connections_per_client,
             pending_handles_per_client: Some(self.pending_handles_per_client),
+            collections_per_client: Some(self.collections_per_client),
             max_pending_handles: Some(self.max_pending_handles),
             screenshot: self.screenshot.map(|path| ScreenshotRequest {
                 path,

@@ -59,14 +59,17 @@ impl BufferCollectionHandler for RefState {
 accord_smithay::delegate_buffer_collection!(RefState);
 
 /// The embedder's budget settings of `config` (`--pending-handles-per-client`,
-/// `--max-pending-handles`); what it leaves `None` keeps the module's
-/// default.
+/// `--collections-per-client`, `--max-pending-handles`); what it leaves
+/// `None` keeps the module's default.
 pub(super) fn apply_budgets(state: &mut BufferCollectionState, config: &super::Config) {
     let defaults = state.client_budgets();
     state.set_client_budgets(accord_smithay::collections::Budgets {
         pending_handles: config
             .pending_handles_per_client
             .unwrap_or(defaults.pending_handles),
+        collections: config
+            .collections_per_client
+            .unwrap_or(defaults.collections),
         ..defaults
     });
     if let Some(n) = config.max_pending_handles {

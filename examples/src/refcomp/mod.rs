@@ -101,6 +101,9 @@ pub struct Config {
     /// Pending exported handles one client identity may hold
     /// (`Budgets::pending_handles`); `None` keeps the module's default.
     pub pending_handles_per_client: Option<usize>,
+    /// Live collections one client identity may have created
+    /// (`Budgets::collections`); `None` keeps the module's default.
+    pub collections_per_client: Option<usize>,
     /// Pending exported handles of every client together
     /// (`set_max_pending_handles`); `None` keeps the module's default.
     pub max_pending_handles: Option<usize>,
@@ -118,6 +121,7 @@ impl Default for Config {
             frames_limit: None,
             max_connections_per_client: accord_smithay::DEFAULT_MAX_CONNECTIONS_PER_IDENTITY,
             pending_handles_per_client: None,
+            collections_per_client: None,
             max_pending_handles: None,
         }
     }
