@@ -78,6 +78,7 @@ fn fill(
         collections: usize::MAX,
         ..Default::default()
     });
+    table.set_max_pending_handles(usize::MAX);
     let n = out.len();
     let mut i = 0;
     while i < n {

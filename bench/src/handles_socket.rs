@@ -127,8 +127,10 @@ fn serve(
         budgets: Some(accord_smithay::collections::Budgets {
             pending_handles: usize::MAX,
             collections: usize::MAX,
+            tokens: usize::MAX,
             ..Default::default()
         }),
+        max_pending_handles: Some(usize::MAX),
         ..config
     };
     let mut state = Compositor::new(&dh, Box::new(MemfdBackend::new()), config, observed);
