@@ -125,6 +125,38 @@ impl Collection {
         }
     }
 
+    /// A token for a late participant of this collection (protocol version
+    /// 2), before or after allocation: export it to another client or bind
+    /// it here. After allocation its participant receives the existing
+    /// buffers if its constraints hold for them, or fails alone (the
+    /// others never notice). `Err(Unsupported)` when the compositor only
+    /// speaks version 1.
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// let viewer = collection.attach_token()?;
+    /// let handle = viewer.export()?; // for the late viewer's process
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn attach_token(&self) -> Result<crate::Token, Failure> {
+        use wayland_client::Proxy;
+        if self.proxy.version() < 2 {
+            return Err(Failure {
+                reason: FailureReason::Unsupported,
+                message: format!(
+                    "attach_token needs wp_buffer_collection_v1 version 2; the compositor \
+                     offers version {}",
+                    self.proxy.version()
+                ),
+            });
+        }
+        let events = crate::token::new_events();
+        let proxy = self
+            .proxy
+            .attach_token(&self.accord.inner.qh, events.clone());
+        Ok(crate::Token::new(self.accord.clone(), proxy, events))
+    }
+
     /// Send every constraint, then `commit` (exactly once per collection:
     /// the compositor rejects a second commit with a protocol error).
     ///

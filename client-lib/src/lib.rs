@@ -292,7 +292,7 @@ impl Accord {
             registry_queue_init(conn).map_err(|e| InitError::Connection(e.to_string()))?;
         let qh = queue.handle();
         let manager = globals
-            .bind::<WpBufferCollectionManagerV1, _, _>(&qh, 1..=1, ())
+            .bind::<WpBufferCollectionManagerV1, _, _>(&qh, 1..=2, ())
             .map_err(|_| InitError::NoGlobal)?;
         Ok(Accord {
             inner: Rc::new(Inner {

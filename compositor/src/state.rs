@@ -195,7 +195,7 @@ impl BufferCollectionState {
     where
         D: GlobalDispatch<WpBufferCollectionManagerV1, ()> + 'static,
     {
-        let global = display.create_global::<D, WpBufferCollectionManagerV1, ()>(1, ());
+        let global = display.create_global::<D, WpBufferCollectionManagerV1, ()>(2, ());
         let mut collections = Collections::new();
         collections.set_max_buffer_fds(default_max_buffer_fds());
         BufferCollectionState {

@@ -21,6 +21,7 @@ mod aggregate;
 pub mod explain;
 pub mod formats;
 mod intersect;
+mod late_join;
 pub mod layout;
 mod math;
 pub mod policy;
@@ -28,6 +29,7 @@ mod solve;
 mod types;
 
 pub use explain::{solve_explained, Explanation};
+pub use late_join::{check_late_join, AllocatedLayout};
 pub use policy::{CostEntry, Policy, DEFAULT_COST};
 pub use solve::{solve, solve_with};
 pub use types::*;

@@ -8,11 +8,16 @@
 //! ```
 //!
 //! Later states hang off the same enum: a participant joining an allocated
-//! collection is a slot added in `Allocated`; a new generation while the
-//! old one drains is `Allocated` holding more than one generation; a group
-//! of alternative tokens is a set of slots negotiated one child at a time.
+//! collection (`attach_token`) is a slot added in `Allocated`, checked
+//! against the current generation when it commits (`Collections::
+//! resolve_late`); a new generation while the old one drains is
+//! `Allocated` holding more than one generation; a group of alternative
+//! tokens is a set of slots negotiated one child at a time.
 
+use std::sync::Weak;
 use std::time::Instant;
+
+use super::outcome::Allocation;
 
 use super::outcome::Failed;
 use super::slot::{Slot, SlotId, SlotState};
@@ -36,6 +41,9 @@ pub(crate) enum Phase {
         generation: u32,
         /// Some holder still has the current generation's buffers.
         buffers_held: bool,
+        /// The current generation's buffers, for late participants (weak:
+        /// the collection does not keep its buffers alive).
+        current: Weak<Allocation>,
     },
 }
 
@@ -94,6 +102,12 @@ impl<O> Collection<O> {
     /// Negotiating and not failed: slots may still change the outcome.
     pub(crate) fn is_open(&self) -> bool {
         matches!(self.phase, Phase::Negotiating { failure: None, .. })
+    }
+
+    /// New slots may join: it negotiates (and has not failed), or it is
+    /// allocated and late participants are checked against its buffers.
+    pub(crate) fn accepts_participants(&self) -> bool {
+        self.is_open() || matches!(self.phase, Phase::Allocated { .. })
     }
 
     /// Negotiating, and nothing more is awaited from any slot.

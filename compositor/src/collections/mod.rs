@@ -186,13 +186,39 @@ impl<O: Owner> Collections<O> {
         slot
     }
 
+    /// A new token slot for a late participant of `slot`'s collection
+    /// (`attach_token`), held by `holder`: an ordinary slot while the
+    /// collection negotiates, checked against the allocated buffers when
+    /// it commits after allocation. `None` if the collection failed or
+    /// closed.
+    pub fn attach(&mut self, slot: SlotId, holder: String) -> Result<Option<SlotId>, Misuse> {
+        let Some(coll) = self.table.get_mut(&slot.collection) else {
+            return Ok(None);
+        };
+        if !coll.accepts_participants() {
+            return Ok(None);
+        }
+        if coll.slots.len() >= MAX_PARTICIPANTS {
+            return Err(Misuse::TooManyParticipants);
+        }
+        let index = coll.push_slot(None, holder, false);
+        coll.slots[index as usize]
+            .span
+            .in_scope(|| tracing::debug!(from = slot.index, "attached late"));
+        self.dirty.insert(slot.collection);
+        Ok(Some(SlotId {
+            collection: slot.collection,
+            index,
+        }))
+    }
+
     /// A new token slot in the same collection, inheriting name and
-    /// dispensability. `None` if the collection is no longer negotiating.
+    /// dispensability. `None` if the collection failed or closed.
     pub fn duplicate(&mut self, slot: SlotId) -> Result<Option<SlotId>, Misuse> {
         let Some(coll) = self.table.get_mut(&slot.collection) else {
             return Ok(None);
         };
-        if !coll.is_open() {
+        if !coll.accepts_participants() {
             return Ok(None);
         }
         let Some((name, holder, dispensable)) = coll
@@ -249,7 +275,7 @@ impl<O: Owner> Collections<O> {
         let Some(coll) = self.table.get_mut(&slot.collection) else {
             return handles::unredeemable().map_err(no_randomness);
         };
-        if !coll.is_open() || coll.slots.get(slot.index as usize).is_none() {
+        if !coll.accepts_participants() || coll.slots.get(slot.index as usize).is_none() {
             return handles::unredeemable().map_err(no_randomness);
         }
         if self.handles.len() >= self.max_pending_handles {
@@ -294,7 +320,11 @@ impl<O: Owner> Collections<O> {
     /// slot.
     pub fn import(&mut self, handle: &str, holder: String, now: Instant) -> Option<SlotId> {
         let (slot, fresh) = self.handles.redeem(handle, now)?;
-        if !fresh || !self.is_negotiating(slot) {
+        let joinable = self
+            .table
+            .get(&slot.collection)
+            .is_some_and(Collection::accepts_participants);
+        if !fresh || !joinable {
             self.fail(slot, "its exported handle expired");
             return None;
         }
@@ -423,6 +453,12 @@ impl<O: Owner> Collections<O> {
             let Some(coll) = self.table.get(&id) else {
                 continue; // closed already
             };
+            if matches!(coll.phase, Phase::Allocated { .. }) {
+                out.extend(self.resolve_late(id));
+            }
+            let Some(coll) = self.table.get(&id) else {
+                continue;
+            };
             if !coll.is_ready() {
                 if coll.is_finished() {
                     self.close(id);
@@ -478,6 +514,60 @@ impl<O: Owner> Collections<O> {
     /// only those whose deadline had passed.
     pub fn stall_visits(&self) -> usize {
         self.stalls.last_visits
+    }
+
+    /// Late participants of allocated collection `id` that committed:
+    /// each gets the current buffers if its constraints hold for them
+    /// (`accord_engine::check_late_join`), or fails alone. When no holder
+    /// is left the collection is closing: late slots still waiting fail.
+    fn resolve_late(&mut self, id: u64) -> Vec<Resolution> {
+        let Some(coll) = self.table.get_mut(&id) else {
+            return Vec::new();
+        };
+        let Phase::Allocated { current, .. } = &coll.phase else {
+            return Vec::new();
+        };
+        let current = current.upgrade();
+        let finished = coll.is_finished();
+        let mut out = Vec::new();
+        for (index, s) in coll.slots.iter_mut().enumerate() {
+            let slot = SlotId {
+                collection: id,
+                index: index as u32,
+            };
+            let outcome = match (&s.state, &current) {
+                (SlotState::Committed(c), Some(a)) => {
+                    let layout = allocated_layout(a);
+                    match accord_engine::check_late_join(&a.decision, &layout, c) {
+                        Ok(()) => Outcome::Allocated(a.clone()),
+                        Err(f) => Outcome::Failed(Failed::new(f.reason, f.message)),
+                    }
+                }
+                (SlotState::Token | SlotState::Bound | SlotState::Committed(_), _)
+                    if finished || current.is_none() =>
+                {
+                    Outcome::Failed(Failed::new(
+                        FailureReason::ParticipantFailed,
+                        "the collection's buffers were all released before this late \
+                         participant committed",
+                    ))
+                }
+                _ => continue,
+            };
+            s.span.in_scope(|| match &outcome {
+                Outcome::Allocated(_) => tracing::debug!("joined late"),
+                Outcome::Failed(f) => tracing::debug!("late join failed: {f}"),
+            });
+            s.state = match outcome {
+                Outcome::Allocated(_) => SlotState::Holding,
+                Outcome::Failed(_) => SlotState::Left,
+            };
+            out.push(Resolution {
+                slots: vec![slot],
+                outcome,
+            });
+        }
+        out
     }
 
     fn allocate(
@@ -540,6 +630,7 @@ impl<O: Owner> Collections<O> {
                 coll.phase = Phase::Allocated {
                     generation: a.generation,
                     buffers_held: true,
+                    current: Arc::downgrade(a),
                 };
             }
             Outcome::Failed(_) => self.close(id),
@@ -594,6 +685,26 @@ impl<O: Owner> Collections<O> {
             .get_mut(&slot.collection)?
             .slots
             .get_mut(slot.index as usize)
+    }
+}
+
+/// The real layout of an allocation's buffers (the first buffer's: every
+/// buffer of a collection has the same layout, `verify_layout` checked).
+fn allocated_layout(a: &Allocation) -> accord_engine::AllocatedLayout {
+    let first = a.buffers.first();
+    accord_engine::AllocatedLayout {
+        planes: first
+            .map(|b| {
+                b.planes
+                    .iter()
+                    .map(|p| accord_engine::PlaneLayout {
+                        offset: p.offset,
+                        stride: p.stride,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        size_bytes: first.map_or(0, |b| b.size_bytes),
     }
 }
 

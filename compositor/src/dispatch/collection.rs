@@ -1,5 +1,6 @@
 //! `wp_buffer_collection_v1`: the double-buffered constraints, `commit`,
-//! and `get_wl_buffer` once allocated.
+//! `get_wl_buffer` once allocated, and `attach_token` (version 2) for a late
+//! participant.
 
 use std::sync::Arc;
 
@@ -8,11 +9,15 @@ use wayland_server::backend::ClientId;
 use wayland_server::protocol::wl_buffer::WlBuffer;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 
-use super::BufferCollectionDispatch;
+use super::{check_object_limit, new_token, within_token_budget, BufferCollectionDispatch};
 use crate::backend::MemoryKind;
 use crate::collections::Allocation;
+use crate::collections::{Failed, FailureReason, Misuse};
 use crate::dmabuf_buffers::shared_dmabuf;
+use crate::events::fail_token;
 use crate::objects::CollectionData;
+use crate::objects::TokenState;
+use crate::participant::holder;
 use crate::state::BufferCollectionState;
 use crate::wire_constraints::{apply_constraint, constraint_name};
 use crate::wl_buffer::MemfdBuffer;
@@ -22,14 +27,17 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
 {
     fn request(
         state: &mut D,
-        _client: &Client,
+        client: &Client,
         resource: &WpBufferCollectionV1,
         request: coll::Request,
         data: &CollectionData,
-        _dh: &DisplayHandle,
+        dh: &DisplayHandle,
         data_init: &mut DataInit<'_, D>,
     ) {
         match request {
+            coll::Request::AttachToken { token } => {
+                attach_token(state, client, dh, resource, data, data_init, token);
+            }
             coll::Request::Destroy => {
                 if let Some(slot) = data.slot {
                     let st = state.buffer_collection_state();
@@ -152,4 +160,72 @@ fn init_wl_buffer<D: BufferCollectionDispatch>(
         },
     };
     data_init.init(id, MemfdBuffer { allocation, index });
+}
+
+/// `attach_token`: a token for a late participant (see
+/// `Collections::attach`). A collection object without a live collection
+/// (failed, or closed) gives a token that fails at once.
+fn attach_token<D: BufferCollectionDispatch>(
+    state: &mut D,
+    client: &Client,
+    dh: &DisplayHandle,
+    resource: &WpBufferCollectionV1,
+    data: &CollectionData,
+    data_init: &mut DataInit<'_, D>,
+    token: New<accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1>,
+) {
+    let cid = client.id();
+    let identity = state.client_identity(client, dh);
+    if !check_object_limit(
+        state.buffer_collection_state(),
+        &cid,
+        resource,
+        coll::Error::TooManyObjects as u32,
+        "attach_token",
+    ) {
+        return;
+    }
+    let Some(token) = within_token_budget(state, &cid, &identity, data_init, token) else {
+        return;
+    };
+    let attached = match data.slot {
+        Some(slot) => state
+            .buffer_collection_state()
+            .collections
+            .attach(slot, holder(client, dh)),
+        None => Ok(None),
+    };
+    match attached {
+        Ok(Some(slot)) => {
+            new_token(
+                state,
+                &cid,
+                &identity,
+                data_init,
+                token,
+                TokenState::Live(slot),
+            );
+        }
+        Ok(None) => {
+            let t = new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
+            fail_token(
+                &t,
+                &Failed {
+                    reason: FailureReason::ParticipantFailed,
+                    message: "attach_token: the collection failed or closed; a late participant \
+                              cannot join it"
+                        .into(),
+                },
+            );
+        }
+        Err(Misuse::TooManyParticipants) => resource.post_error(
+            coll::Error::TooManyParticipants,
+            format!(
+                "wp_buffer_collection_v1.attach_token: the collection already has {} \
+                 participant slots",
+                accord_protocol::limits::MAX_PARTICIPANTS
+            ),
+        ),
+    }
+    crate::state::flush(state);
 }
