@@ -43,7 +43,7 @@ impl RawClient {
     pub fn new(conn: Connection) -> RawClient {
         let (globals, queue) = registry_queue_init::<Events>(&conn).expect("registry");
         let qh = queue.handle();
-        let manager = globals.bind(&qh, 1..=1, ()).expect("accord global");
+        let manager = globals.bind(&qh, 1..=2, ()).expect("accord global");
         RawClient {
             conn,
             queue,

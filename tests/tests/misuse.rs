@@ -317,6 +317,47 @@ fn too_many_participants() {
 }
 
 #[test]
+fn attach_token_beyond_the_slot_limit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = t.bind(&c.qh, ());
+    let mut keep = Vec::new();
+    for _ in 1..64 {
+        keep.push(coll.attach_token(&c.qh, ()));
+    }
+    c.roundtrip().expect("64 slots are allowed");
+    keep.push(coll.attach_token(&c.qh, ()));
+    assert_error(
+        c.expect_error(),
+        CollError::TooManyParticipants as u32,
+        &[
+            "wp_buffer_collection_v1.attach_token",
+            "64 participant slots",
+        ],
+    );
+}
+
+#[test]
+fn attach_token_beyond_the_object_limit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    // 1 collection object and 1,023 more objects: the connection's 1,024.
+    let coll = c.create().bind(&c.qh, ());
+    let mut keep = Vec::new();
+    for _ in 0..1023 {
+        keep.push(c.create());
+    }
+    c.roundtrip().expect("1024 objects are allowed");
+    keep.push(coll.attach_token(&c.qh, ()));
+    assert_error(
+        c.expect_error(),
+        CollError::TooManyObjects as u32,
+        &["wp_buffer_collection_v1.attach_token", "1024 live tokens"],
+    );
+}
+
+#[test]
 fn attach_bound_token() {
     let server = TestServer::start();
     let mut c = raw(&server);
@@ -539,6 +580,16 @@ fn every_error_code_has_a_test() {
             "wp_buffer_collection_v1",
             "invalid_device_list",
             "bad_device_list",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "too_many_participants",
+            "attach_token_beyond_the_slot_limit",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "too_many_objects",
+            "attach_token_beyond_the_object_limit",
         ),
     ];
     let xml = include_str!("../../protocol/buffer-collection-v1.xml");

@@ -120,7 +120,7 @@ pub fn check_late_join(
     // 4. size
     let (w, h) = (decision.width, decision.height);
     let within = |v: u32, min: u32, max: u32, align: u32| {
-        v >= min && (max == 0 || v <= max) && v % align.max(1) == 0
+        v >= min && (max == 0 || v <= max) && v.is_multiple_of(align.max(1))
     };
     if !within(w, late.min_size.0, late.max_size.0, late.size_alignment.0)
         || !within(h, late.min_size.1, late.max_size.1, late.size_alignment.1)
@@ -146,7 +146,7 @@ pub fn check_late_join(
         let s = p.stride;
         if s < late.min_stride
             || (late.max_stride != 0 && s > late.max_stride)
-            || s % late.stride_alignment.max(1) != 0
+            || !s.is_multiple_of(late.stride_alignment.max(1))
         {
             return Err(fail(
                 FailureReason::StrideConflict,
@@ -162,7 +162,7 @@ pub fn check_late_join(
                 ),
             ));
         }
-        if p.offset % u64::from(late.offset_alignment.max(1)) != 0 {
+        if !p.offset.is_multiple_of(u64::from(late.offset_alignment.max(1))) {
             return Err(fail(
                 FailureReason::StrideConflict,
                 format!(
