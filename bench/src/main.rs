@@ -7,6 +7,7 @@ mod flood;
 mod flood_attacker;
 mod handles;
 mod handles_socket;
+mod late;
 mod refuse;
 mod relay;
 mod scale;
@@ -139,6 +140,16 @@ enum Command {
         /// pending, instead of going on through their 60 s expiry.
         #[arg(long)]
         no_expiry: bool,
+    },
+    /// A late participant (attach_token) against a fresh collection:
+    /// commit-to-buffers time, bytes allocated, round trips.
+    Late {
+        /// Timed samples of each path.
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        samples: usize,
+        /// Buffers in the producer's collection.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        buffers: u32,
     },
     /// Internal: the attacker process of `fdflood`.
     FloodAttacker {
@@ -318,6 +329,7 @@ fn main_result(command: Command) -> Result<(), String> {
             } => flood_attacker::fds(&socket, seconds, connections, buffers),
             FloodAttack::Handles { per_process } => flood_attacker::handles(&socket, per_process),
         },
+        Command::Late { samples, buffers } => late::run(&late::Options { samples, buffers }),
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {
             e2e::consumer_main(&socket, mode.mode(), paging(lazy))

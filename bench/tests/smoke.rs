@@ -233,6 +233,23 @@ fn fdflood_prints_ratios_and_peak_fds() {
 }
 
 #[test]
+fn late_prints_ratio_zero_bytes_and_one_round_trip() {
+    let out = run(&["late", "--samples", "3"]);
+    let last = out.lines().last().expect("output");
+    let ratio: f64 = field(last, "ratio_late_over_fresh: ")
+        .parse()
+        .expect("ratio is a float");
+    assert!(ratio.is_finite() && ratio > 0.0, "{last}");
+    assert_eq!(
+        field(last, "late_bytes: "),
+        "0",
+        "a late join allocates nothing"
+    );
+    assert_eq!(field(last, "late_round_trips: "), "1", "{last}");
+    assert!(out.contains("fresh collection commit->allocated"), "{out}");
+}
+
+#[test]
 fn bad_arguments_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
         .args(["e2e", "--pairs", "many"])
@@ -253,6 +270,7 @@ fn help_documents_every_command_and_flag() {
                 "solve",
                 "handles",
                 "fdflood",
+                "late",
                 "flood-attacker",
                 "serve",
                 "consumer",

@@ -678,7 +678,18 @@ fn a_participant_leaving_after_allocation_revokes_nothing() {
     assert!(!alloc.buffers.is_empty());
     assert!(r.total_charged() > 0, "the memory is still held");
     assert_eq!(r.generation(b), Some(1));
-    assert!(r.duplicate(b).unwrap().is_none(), "no late join yet");
+    assert!(
+        r.duplicate(b).unwrap().is_none(),
+        "a participant holding buffers is no token to duplicate"
+    );
+    let late = match r.attach(b, "pid 3".into()) {
+        Ok(accord_smithay::collections::Attached::Slot(s)) => s,
+        other => panic!("a late join: {other:?}"),
+    };
+    assert!(
+        r.duplicate(late).unwrap().is_some(),
+        "a late token duplicates"
+    );
 }
 
 #[test]
@@ -795,4 +806,50 @@ fn handle_expiry_is_bounded_per_turn() {
     }
     assert_eq!(r.pending_handles(), 0);
     assert_eq!(turns, total.div_ceil(MAX_EXPIRED_PER_TURN));
+}
+
+#[test]
+fn late_joins_count_present_slots_and_records_are_bounded() {
+    use accord_smithay::collections::Attached;
+    use accord_smithay::limits::{MAX_PARTICIPANTS, MAX_SLOT_RECORDS};
+    let mut r = Reg::new();
+    let root = named(&mut r, "producer", 1);
+    r.bind(root);
+    r.commit(root, xrgb());
+    let resolved = r.resolve(&mut MemfdBackend::new(), &mut ());
+    let Outcome::Allocated(_held) = &resolved[0].outcome else {
+        panic!("allocated: {resolved:?}");
+    };
+    // Joins that come and go: only the slots present count toward 64.
+    let mut joined = 1;
+    while joined < MAX_SLOT_RECORDS {
+        let Ok(Attached::Slot(late)) = r.attach(root, "pid 2".into()) else {
+            panic!("join {joined} refused");
+        };
+        r.release(late); // left (destroyed before bind)
+        joined += 1;
+    }
+    match r.attach(root, "pid 2".into()) {
+        Ok(Attached::Refused(f)) => {
+            assert_eq!(f.reason, FailureReason::QuotaExceeded, "{f}");
+            assert!(f.message.contains("4096 participants over its life"), "{f}");
+        }
+        other => panic!("record {MAX_SLOT_RECORDS} + 1: {other:?}"),
+    }
+    // 64 present at once is still the limit.
+    let mut r = Reg::new();
+    let root = named(&mut r, "producer", 1);
+    r.bind(root);
+    r.commit(root, xrgb());
+    let _ = r.resolve(&mut MemfdBackend::new(), &mut ());
+    for _ in 1..MAX_PARTICIPANTS {
+        assert!(matches!(
+            r.attach(root, "pid 2".into()),
+            Ok(Attached::Slot(_))
+        ));
+    }
+    assert!(
+        r.attach(root, "pid 2".into()).is_err(),
+        "a 65th present slot"
+    );
 }

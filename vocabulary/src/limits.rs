@@ -6,6 +6,10 @@ use std::time::Duration;
 
 /// Participant slots per collection.
 pub const MAX_PARTICIPANTS: usize = 64;
+/// Participant slots one collection records over its whole life: late
+/// participants (`attach_token`) that came and went keep a record, so a
+/// long-lived collection accepts this many joins in all.
+pub const MAX_SLOT_RECORDS: usize = 4096;
 /// Format/modifier pairs per participant (over all `add_formats`).
 pub const MAX_FORMAT_PAIRS: usize = 1024;
 /// Buffers per collection (sysmem's cap).

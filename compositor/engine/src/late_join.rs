@@ -162,7 +162,10 @@ pub fn check_late_join(
                 ),
             ));
         }
-        if !p.offset.is_multiple_of(u64::from(late.offset_alignment.max(1))) {
+        if !p
+            .offset
+            .is_multiple_of(u64::from(late.offset_alignment.max(1)))
+        {
             return Err(fail(
                 FailureReason::StrideConflict,
                 format!(

@@ -99,6 +99,20 @@ impl<O> Collection<O> {
         index as u32
     }
 
+    /// Slots that take part now (not released, dropped or gone): what the
+    /// limit of 64 participants counts for a late join.
+    pub(crate) fn present_slots(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| {
+                !matches!(
+                    s.state,
+                    SlotState::Left | SlotState::Released | SlotState::Dropped
+                )
+            })
+            .count()
+    }
+
     /// Negotiating and not failed: slots may still change the outcome.
     pub(crate) fn is_open(&self) -> bool {
         matches!(self.phase, Phase::Negotiating { failure: None, .. })

@@ -36,7 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_engine::Constraints;
-use accord_protocol::limits::MAX_PARTICIPANTS;
+use accord_protocol::limits::{MAX_PARTICIPANTS, MAX_SLOT_RECORDS};
 
 use crate::backend::CollectionAllocator;
 
@@ -71,6 +71,17 @@ pub const MAX_STALL_CHECKS_PER_TURN: usize = 128;
 /// (settable): at ~600 bytes each (`accord-bench handles`) about 10 MiB,
 /// however often a client reconnects to export more.
 pub const DEFAULT_MAX_PENDING_HANDLES: usize = 16_384;
+
+/// What [`Collections::attach`] gave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attached {
+    /// A new slot for the late participant.
+    Slot(SlotId),
+    /// The collection failed or closed: no slot.
+    Closed,
+    /// Refused by a limit, with the failure to report.
+    Refused(Failed),
+}
 
 /// Client misuse of the state machine (becomes a protocol error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,34 +202,53 @@ impl<O: Owner> Collections<O> {
     /// collection negotiates, checked against the allocated buffers when
     /// it commits after allocation. `None` if the collection failed or
     /// closed.
-    pub fn attach(&mut self, slot: SlotId, holder: String) -> Result<Option<SlotId>, Misuse> {
+    ///
+    /// The 64-participant limit counts the slots present now; a collection
+    /// records [`MAX_SLOT_RECORDS`] slots over its life, and a late join
+    /// beyond that is refused with `quota_exceeded`.
+    pub fn attach(&mut self, slot: SlotId, holder: String) -> Result<Attached, Misuse> {
         let Some(coll) = self.table.get_mut(&slot.collection) else {
-            return Ok(None);
+            return Ok(Attached::Closed);
         };
         if !coll.accepts_participants() {
-            return Ok(None);
+            return Ok(Attached::Closed);
         }
-        if coll.slots.len() >= MAX_PARTICIPANTS {
+        if coll.present_slots() >= MAX_PARTICIPANTS {
             return Err(Misuse::TooManyParticipants);
+        }
+        if coll.slots.len() >= MAX_SLOT_RECORDS {
+            return Ok(Attached::Refused(Failed::new(
+                FailureReason::QuotaExceeded,
+                format!(
+                    "attach_token: the collection has had {MAX_SLOT_RECORDS} participants over \
+                     its life, its limit; create a new collection"
+                ),
+            )));
         }
         let index = coll.push_slot(None, holder, false);
         coll.slots[index as usize]
             .span
             .in_scope(|| tracing::debug!(from = slot.index, "attached late"));
         self.dirty.insert(slot.collection);
-        Ok(Some(SlotId {
+        Ok(Attached::Slot(SlotId {
             collection: slot.collection,
             index,
         }))
     }
 
     /// A new token slot in the same collection, inheriting name and
-    /// dispensability. `None` if the collection failed or closed.
+    /// dispensability. `None` if the collection failed or closed, or, once
+    /// allocated, if `slot` is not a late participant's token.
     pub fn duplicate(&mut self, slot: SlotId) -> Result<Option<SlotId>, Misuse> {
         let Some(coll) = self.table.get_mut(&slot.collection) else {
             return Ok(None);
         };
-        if !coll.accepts_participants() {
+        let late_token = matches!(coll.phase, Phase::Allocated { .. })
+            && coll
+                .slots
+                .get(slot.index as usize)
+                .is_some_and(|s| matches!(s.state, SlotState::Token));
+        if !coll.is_open() && !late_token {
             return Ok(None);
         }
         let Some((name, holder, dispensable)) = coll

@@ -12,7 +12,7 @@ use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 use super::{check_object_limit, new_token, within_token_budget, BufferCollectionDispatch};
 use crate::backend::MemoryKind;
 use crate::collections::Allocation;
-use crate::collections::{Failed, FailureReason, Misuse};
+use crate::collections::{Attached, Failed, FailureReason, Misuse};
 use crate::dmabuf_buffers::shared_dmabuf;
 use crate::events::fail_token;
 use crate::objects::CollectionData;
@@ -193,10 +193,10 @@ fn attach_token<D: BufferCollectionDispatch>(
             .buffer_collection_state()
             .collections
             .attach(slot, holder(client, dh)),
-        None => Ok(None),
+        None => Ok(Attached::Closed),
     };
     match attached {
-        Ok(Some(slot)) => {
+        Ok(Attached::Slot(slot)) => {
             new_token(
                 state,
                 &cid,
@@ -206,7 +206,11 @@ fn attach_token<D: BufferCollectionDispatch>(
                 TokenState::Live(slot),
             );
         }
-        Ok(None) => {
+        Ok(Attached::Refused(f)) => {
+            let t = new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
+            fail_token(&t, &f);
+        }
+        Ok(Attached::Closed) => {
             let t = new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
             fail_token(
                 &t,
