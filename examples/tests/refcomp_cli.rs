@@ -68,7 +68,7 @@ fn wayland_info_lists_the_globals_and_sigterm_prints_counters() {
     }
     assert_eq!(
         version_of("wp_buffer_collection_manager_v1"),
-        Some(1),
+        Some(2),
         "the Accord global missing or at another version:\n{text}"
     );
     let dmabuf = version_of("zwp_linux_dmabuf_v1").expect("zwp_linux_dmabuf_v1 listed");
