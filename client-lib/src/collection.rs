@@ -20,6 +20,19 @@ pub(crate) struct CollectionState {
     pub(crate) outcome: Option<Result<Allocation, Failure>>,
     pub(crate) taken: bool,
     pub(crate) buffer_count: Option<u32>,
+    /// `participant_lost` events received so far (version 2).
+    pub(crate) lost: Vec<LostParticipant>,
+}
+
+/// A participant that left the collection after allocation (the
+/// compositor's `participant_lost` event, protocol version 2). The buffers
+/// stay valid; what to do about it is the holder's decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LostParticipant {
+    /// Its name, as in failure messages.
+    pub name: String,
+    /// Why, for people.
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -123,6 +136,20 @@ impl Collection {
             proxy,
             events,
         }
+    }
+
+    /// Participants that left after allocation, as the events dispatched
+    /// so far reported them (dispatch with [`Accord::roundtrip`] or
+    /// [`Accord::dispatch_pending`] first).
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// for gone in collection.lost_participants() {
+    ///     eprintln!("{} left: {}", gone.name, gone.message);
+    /// }
+    /// ```
+    pub fn lost_participants(&self) -> Vec<LostParticipant> {
+        lock(&self.events).lost.clone()
     }
 
     /// A token for a late participant of this collection (protocol version

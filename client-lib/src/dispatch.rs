@@ -9,7 +9,7 @@ use wayland_client::globals::GlobalListContents;
 use wayland_client::protocol::{wl_buffer, wl_registry};
 use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
 
-use crate::collection::{CollectionEvents, Settings};
+use crate::collection::{CollectionEvents, LostParticipant, Settings};
 use crate::lock::lock;
 use crate::token::TokenEvents;
 use crate::{Failure, FailureReason, QueueState};
@@ -100,6 +100,9 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
                 reason: reason(r),
                 message,
             }),
+            coll::Event::ParticipantLost { name, message } => {
+                st.lost.push(LostParticipant { name, message })
+            }
             _ => {}
         }
     }

@@ -546,7 +546,25 @@ impl BufferCollectionState {
                         fail_token(&t, f);
                     }
                 }
-                SlotObject::Collection(c) => send_outcome(&c, &res.outcome),
+                SlotObject::Collection(c) => {
+                    send_outcome(&c, &res.outcome);
+                    // A holder stays reachable for `participant_lost`.
+                    if matches!(res.outcome, Outcome::Allocated(_)) {
+                        self.slots.insert(slot, SlotObject::Collection(c));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Tell the holders of an allocated collection that a participant left
+    /// (`participant_lost`, version 2 objects only).
+    fn send_lost(&self, lost: crate::collections::Lost) {
+        for slot in &lost.recipients {
+            if let Some(SlotObject::Collection(c)) = self.slots.get(slot) {
+                if c.version() >= 2 {
+                    c.participant_lost(lost.name.clone(), lost.message.clone());
+                }
             }
         }
     }
@@ -593,6 +611,9 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     st.allocator = Some(allocator);
     for res in resolved {
         st.send(res);
+    }
+    for lost in st.collections.take_lost() {
+        st.send_lost(lost);
     }
 }
 

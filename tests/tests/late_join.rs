@@ -116,3 +116,58 @@ fn a_late_token_of_a_failed_collection_fails() {
     let f = token.failure().expect("failed at once");
     assert_eq!(f.reason, FailureReason::ParticipantFailed, "{f}");
 }
+
+/// Failure domains after allocation: a non-dispensable holder that leaves
+/// is announced to the others by name (`participant_lost`), a dispensable
+/// one leaves quietly, and nobody loses the buffers.
+#[test]
+fn after_allocation_a_departure_is_announced_and_nothing_is_revoked() {
+    let server = TestServer::start();
+    let (_pc, p) = server.accord();
+    let (_vc, v) = server.accord();
+    let (_qc, q) = server.accord();
+    let token = p.create_collection();
+    let viewer_handle = token.duplicate().export().unwrap();
+    let quiet = token.duplicate();
+    quiet.set_dispensable();
+    let quiet_handle = quiet.export().unwrap();
+    let mine = token.bind();
+    mine.commit(&xrgb_exact(32, 32, 1));
+    let vt = v.import(&viewer_handle);
+    vt.set_name("viewer");
+    let theirs = vt.bind();
+    theirs.commit(&xrgb_exact(32, 32, 1));
+    let qt = q.import(&quiet_handle);
+    qt.set_name("thumbnailer");
+    let quiet = qt.bind();
+    quiet.commit(&xrgb_exact(32, 32, 1));
+    v.flush().unwrap();
+    q.flush().unwrap();
+    let held = mine.wait_allocated().expect("allocated");
+    theirs.wait_allocated().expect("allocated");
+    quiet.wait_allocated().expect("allocated");
+
+    drop(quiet); // dispensable: no announcement
+    q.roundtrip().unwrap();
+    p.roundtrip().unwrap();
+    assert_eq!(
+        mine.lost_participants(),
+        vec![],
+        "a dispensable one goes quietly"
+    );
+
+    drop(theirs);
+    v.roundtrip().unwrap();
+    p.roundtrip().unwrap();
+    let lost = mine.lost_participants();
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert_eq!(lost[0].name, "viewer");
+    assert!(
+        lost[0].message.contains("left after allocation") && lost[0].message.contains("stay valid"),
+        "{lost:?}"
+    );
+    // Nothing revoked: the producer still shows its buffer.
+    let _wl = mine.wl_buffer(0);
+    p.roundtrip().expect("the buffers are still the producer's");
+    assert!(held.buffers[0].inode().is_ok());
+}

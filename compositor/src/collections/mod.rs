@@ -72,6 +72,18 @@ pub const MAX_STALL_CHECKS_PER_TURN: usize = 128;
 /// however often a client reconnects to export more.
 pub const DEFAULT_MAX_PENDING_HANDLES: usize = 16_384;
 
+/// A non-dispensable participant left an allocated collection: who is
+/// told (the participants still holding its buffers), and what.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lost {
+    /// The slots still holding the collection, to notify.
+    pub recipients: Vec<SlotId>,
+    /// The participant that left.
+    pub name: String,
+    /// Why, for people.
+    pub message: String,
+}
+
 /// What [`Collections::attach`] gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Attached {
@@ -131,6 +143,8 @@ pub struct Collections<O> {
     /// Stall warnings are rate-limited: one client creating many
     /// collections cannot flood the log.
     log_limit: LogLimiter,
+    /// Departures after allocation not yet told to the other holders.
+    lost: Vec<Lost>,
 }
 
 impl<O> Default for Collections<O> {
@@ -149,6 +163,7 @@ impl<O> Default for Collections<O> {
             stall_warning: DEFAULT_STALL_WARNING,
             stalls: StallQueue::default(),
             log_limit: LogLimiter::default(),
+            lost: Vec::new(),
         }
     }
 }
@@ -445,7 +460,34 @@ impl<O: Owner> Collections<O> {
         match &mut coll.phase {
             Phase::Allocated { .. } => {
                 s.span.in_scope(|| tracing::debug!("left: {why}"));
+                let was_holding = matches!(s.state, SlotState::Holding);
                 s.state = SlotState::Left;
+                // Failure domains after allocation: nobody's memory is
+                // revoked; the other holders learn that a participant they
+                // may depend on is gone (a dispensable one goes quietly).
+                if was_holding && !s.dispensable {
+                    let name = s.name(slot.index as usize);
+                    let recipients = coll
+                        .slots
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, o)| matches!(o.state, SlotState::Holding))
+                        .map(|(index, _)| SlotId {
+                            collection: slot.collection,
+                            index: index as u32,
+                        })
+                        .collect::<Vec<_>>();
+                    if !recipients.is_empty() {
+                        self.lost.push(Lost {
+                            recipients,
+                            message: format!(
+                                "participant '{name}' left after allocation: {why}; the buffers \
+                                 stay valid for every holder"
+                            ),
+                            name,
+                        });
+                    }
+                }
             }
             Phase::Negotiating {
                 failure: Some(_), ..
@@ -524,6 +566,12 @@ impl<O: Owner> Collections<O> {
             out.push(self.settle(id, outcome));
         }
         out
+    }
+
+    /// Departures after allocation to tell the other holders (see
+    /// [`Lost`]), oldest first; taking them empties the list.
+    pub fn take_lost(&mut self) -> Vec<Lost> {
+        std::mem::take(&mut self.lost)
     }
 
     /// Report (once per collection) the collections that have waited longer

@@ -137,6 +137,7 @@ impl<O: Owner> Collections<O> {
     /// holder. Lets the caller skip setting up a resolve on every request.
     pub fn has_work(&self) -> bool {
         !self.dirty.is_empty()
+            || !self.lost.is_empty()
             || !self
                 .released
                 .lock()

@@ -42,8 +42,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 if let Some(slot) = data.slot {
                     let st = state.buffer_collection_state();
                     st.slots.remove(&slot);
-                    st.collections
-                        .fail(slot, "it destroyed its collection before allocation");
+                    st.collections.fail(slot, "it destroyed its collection");
                     crate::state::flush(state);
                 }
             }
