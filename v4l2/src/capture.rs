@@ -92,11 +92,19 @@ pub fn implied_planes(v4l2_format: u32, bytesperline: u32, height: u32) -> Vec<(
         b"NV24" | b"NV42" => vec![(0, bytesperline), (luma, bytesperline * 2)],
         b"YU12" | b"YV12" => {
             let c = (s / 2) * h.div_ceil(2);
-            vec![(0, bytesperline), (luma, bytesperline / 2), (luma + c, bytesperline / 2)]
+            vec![
+                (0, bytesperline),
+                (luma, bytesperline / 2),
+                (luma + c, bytesperline / 2),
+            ]
         }
         b"422P" => {
             let c = (s / 2) * h;
-            vec![(0, bytesperline), (luma, bytesperline / 2), (luma + c, bytesperline / 2)]
+            vec![
+                (0, bytesperline),
+                (luma, bytesperline / 2),
+                (luma + c, bytesperline / 2),
+            ]
         }
         _ => vec![(0, bytesperline)],
     }
@@ -120,7 +128,11 @@ impl Capture {
             return Err(mismatch(
                 "format",
                 fourcc_str(allocation.format),
-                format!("{} (DRM {})", fourcc_str(camera.v4l2_format), fourcc_str(camera.drm_format)),
+                format!(
+                    "{} (DRM {})",
+                    fourcc_str(camera.v4l2_format),
+                    fourcc_str(camera.drm_format)
+                ),
             ));
         }
         if allocation.modifier != MOD_LINEAR {
@@ -225,13 +237,8 @@ impl Capture {
 
         // 3. REQBUFS, QBUF every dma-buf, STREAMON.
         let n = allocation.buffers.len() as u32;
-        let granted: usize = ioctl::reqbufs(
-            &node.file,
-            queue,
-            MemoryType::DmaBuf,
-            n,
-        )
-        .map_err(|e| Error::node(&path, format!("VIDIOC_REQBUFS({n}, DMABUF): {e}")))?;
+        let granted: usize = ioctl::reqbufs(&node.file, queue, MemoryType::DmaBuf, n)
+            .map_err(|e| Error::node(&path, format!("VIDIOC_REQBUFS({n}, DMABUF): {e}")))?;
         let mut capture = Capture {
             node,
             queue,
@@ -251,7 +258,9 @@ impl Capture {
                 .fd
                 .try_clone()
                 .map_err(|e| Error::node(&path, format!("dup of buffer {}: {e}", b.index)))?;
-            capture.buffers.push(DmaBufHandle(Imported { fd, len: b.size }));
+            capture
+                .buffers
+                .push(DmaBufHandle(Imported { fd, len: b.size }));
         }
         for index in 0..n {
             capture.queue(index)?;
@@ -312,9 +321,7 @@ impl Capture {
                     });
                 }
                 Err(ioctl::DqBufError::IoctlError(ioctl::DqBufIoctlError::NotReady)) => {}
-                Err(e) => {
-                    return Err(Error::node(&self.node.path, format!("VIDIOC_DQBUF: {e}")))
-                }
+                Err(e) => return Err(Error::node(&self.node.path, format!("VIDIOC_DQBUF: {e}"))),
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -342,12 +349,7 @@ impl Capture {
 impl Drop for Capture {
     fn drop(&mut self) {
         let _ = ioctl::streamoff(&self.node.file, self.queue);
-        let _ = ioctl::reqbufs::<()>(
-            &self.node.file,
-            self.queue,
-            MemoryType::DmaBuf,
-            0,
-        );
+        let _ = ioctl::reqbufs::<()>(&self.node.file, self.queue, MemoryType::DmaBuf, 0);
     }
 }
 

@@ -191,7 +191,9 @@ impl Node {
         if bytesperline == 0 || sizeimage == 0 {
             return Err(Error::node(
                 &self.path,
-                format!("TRY_FMT {name} answered bytesperline {bytesperline}, sizeimage {sizeimage}"),
+                format!(
+                    "TRY_FMT {name} answered bytesperline {bytesperline}, sizeimage {sizeimage}"
+                ),
             ));
         }
         // Stride range and alignment (module comment, step 3).
@@ -236,17 +238,14 @@ impl Node {
 
     /// Camping count and where it came from (module comment, step 4).
     fn camping(&self, queue: v4l2r::QueueType) -> Result<(u32, CampingSource), Error> {
-        let caps: BufferCapabilities = ioctl::reqbufs(
-            &self.file,
-            queue,
-            MemoryType::DmaBuf,
-            0,
-        )
-        .map_err(|e| Error::node(&self.path, format!("VIDIOC_REQBUFS(0, DMABUF): {e}")))?;
+        let caps: BufferCapabilities = ioctl::reqbufs(&self.file, queue, MemoryType::DmaBuf, 0)
+            .map_err(|e| Error::node(&self.path, format!("VIDIOC_REQBUFS(0, DMABUF): {e}")))?;
         if !caps.contains(BufferCapabilities::SUPPORTS_DMABUF) {
             return Err(Error::node(
                 &self.path,
-                format!("the capture queue does not import dma-bufs (buffer capabilities {caps:?})"),
+                format!(
+                    "the capture queue does not import dma-bufs (buffer capabilities {caps:?})"
+                ),
             ));
         }
         if let Ok(n) = ioctl::g_ctrl(&self.file, V4L2_CID_MIN_BUFFERS_FOR_CAPTURE) {
@@ -254,18 +253,8 @@ impl Node {
                 return Ok((n as u32, CampingSource::Control));
             }
         }
-        let asked: Result<usize, _> = ioctl::reqbufs(
-            &self.file,
-            queue,
-            MemoryType::DmaBuf,
-            1,
-        );
-        let _ = ioctl::reqbufs::<()>(
-            &self.file,
-            queue,
-            MemoryType::DmaBuf,
-            0,
-        );
+        let asked: Result<usize, _> = ioctl::reqbufs(&self.file, queue, MemoryType::DmaBuf, 1);
+        let _ = ioctl::reqbufs::<()>(&self.file, queue, MemoryType::DmaBuf, 0);
         match asked {
             Ok(n) if n >= 1 && n as u32 <= MAX_BUFFERS => Ok((n as u32, CampingSource::Reqbufs)),
             _ => Ok((DEFAULT_CAMPING, CampingSource::Default)),

@@ -25,7 +25,13 @@ pub const fn fourcc(c: &[u8; 4]) -> u32 {
 pub fn fourcc_str(code: u32) -> String {
     code.to_le_bytes()
         .iter()
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -75,10 +81,34 @@ pub const TABLE: &[Pair] = &[
     pair(b"RGB3", b"BG24", "RGB24", "BGR888", "R,G,B"),
     pair(b"BGR3", b"RG24", "BGR24", "RGB888", "B,G,R"),
     // 16-bit RGB (little-endian words on both sides).
-    pair(b"RGBP", b"RG16", "RGB565", "RGB565", "[15:0] R5:G6:B5, little-endian"),
-    pair(b"RGBO", b"XR15", "RGB555", "XRGB1555", "[15:0] x1:R5:G5:B5, little-endian"),
-    pair(b"AR15", b"AR15", "ARGB555", "ARGB1555", "[15:0] A1:R5:G5:B5, little-endian"),
-    pair(b"XR15", b"XR15", "XRGB555", "XRGB1555", "[15:0] x1:R5:G5:B5, little-endian"),
+    pair(
+        b"RGBP",
+        b"RG16",
+        "RGB565",
+        "RGB565",
+        "[15:0] R5:G6:B5, little-endian",
+    ),
+    pair(
+        b"RGBO",
+        b"XR15",
+        "RGB555",
+        "XRGB1555",
+        "[15:0] x1:R5:G5:B5, little-endian",
+    ),
+    pair(
+        b"AR15",
+        b"AR15",
+        "ARGB555",
+        "ARGB1555",
+        "[15:0] A1:R5:G5:B5, little-endian",
+    ),
+    pair(
+        b"XR15",
+        b"XR15",
+        "XRGB555",
+        "XRGB1555",
+        "[15:0] x1:R5:G5:B5, little-endian",
+    ),
     pair(b"RGB1", b"RGB8", "RGB332", "RGB332", "[7:0] R3:G3:B2"),
     // Luma only.
     pair(b"GREY", b"R8  ", "GREY", "R8", "Y"),
@@ -88,16 +118,70 @@ pub const TABLE: &[Pair] = &[
     pair(b"UYVY", b"UYVY", "UYVY", "UYVY", "Cb,Y0,Cr,Y1"),
     pair(b"VYUY", b"VYUY", "VYUY", "VYUY", "Cr,Y0,Cb,Y1"),
     // Semi-planar, both planes in one buffer (Y, then CbCr at stride*height).
-    pair(b"NV12", b"NV12", "NV12", "NV12", "Y plane; Cb,Cr plane 2x2 subsampled"),
-    pair(b"NV21", b"NV21", "NV21", "NV21", "Y plane; Cr,Cb plane 2x2 subsampled"),
-    pair(b"NV16", b"NV16", "NV16", "NV16", "Y plane; Cb,Cr plane 2x1 subsampled"),
-    pair(b"NV61", b"NV61", "NV61", "NV61", "Y plane; Cr,Cb plane 2x1 subsampled"),
-    pair(b"NV24", b"NV24", "NV24", "NV24", "Y plane; Cb,Cr plane, full resolution"),
-    pair(b"NV42", b"NV42", "NV42", "NV42", "Y plane; Cr,Cb plane, full resolution"),
+    pair(
+        b"NV12",
+        b"NV12",
+        "NV12",
+        "NV12",
+        "Y plane; Cb,Cr plane 2x2 subsampled",
+    ),
+    pair(
+        b"NV21",
+        b"NV21",
+        "NV21",
+        "NV21",
+        "Y plane; Cr,Cb plane 2x2 subsampled",
+    ),
+    pair(
+        b"NV16",
+        b"NV16",
+        "NV16",
+        "NV16",
+        "Y plane; Cb,Cr plane 2x1 subsampled",
+    ),
+    pair(
+        b"NV61",
+        b"NV61",
+        "NV61",
+        "NV61",
+        "Y plane; Cr,Cb plane 2x1 subsampled",
+    ),
+    pair(
+        b"NV24",
+        b"NV24",
+        "NV24",
+        "NV24",
+        "Y plane; Cb,Cr plane, full resolution",
+    ),
+    pair(
+        b"NV42",
+        b"NV42",
+        "NV42",
+        "NV42",
+        "Y plane; Cr,Cb plane, full resolution",
+    ),
     // Planar, three planes in one buffer.
-    pair(b"YU12", b"YU12", "YUV420", "YUV420", "Y plane; Cb plane; Cr plane, 2x2 subsampled"),
-    pair(b"YV12", b"YV12", "YVU420", "YVU420", "Y plane; Cr plane; Cb plane, 2x2 subsampled"),
-    pair(b"422P", b"YU16", "YUV422P", "YUV422", "Y plane; Cb plane; Cr plane, 2x1 subsampled"),
+    pair(
+        b"YU12",
+        b"YU12",
+        "YUV420",
+        "YUV420",
+        "Y plane; Cb plane; Cr plane, 2x2 subsampled",
+    ),
+    pair(
+        b"YV12",
+        b"YV12",
+        "YVU420",
+        "YVU420",
+        "Y plane; Cr plane; Cb plane, 2x2 subsampled",
+    ),
+    pair(
+        b"422P",
+        b"YU16",
+        "YUV422P",
+        "YUV422",
+        "Y plane; Cb plane; Cr plane, 2x1 subsampled",
+    ),
 ];
 
 /// The row of a V4L2 pixel format.
@@ -157,7 +241,12 @@ mod tests {
     #[test]
     fn multi_buffer_and_compressed_formats_have_no_twin() {
         for code in [b"NM12", b"YM12", b"MJPG", b"BA81", b"H264"] {
-            assert_eq!(v4l2_to_drm(fourcc(code)), None, "{}", fourcc_str(fourcc(code)));
+            assert_eq!(
+                v4l2_to_drm(fourcc(code)),
+                None,
+                "{}",
+                fourcc_str(fourcc(code))
+            );
         }
     }
 

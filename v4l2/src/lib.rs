@@ -79,7 +79,12 @@ impl Error {
         }
     }
 
-    pub(crate) fn mismatch(node: &Path, field: &'static str, decided: String, driver: String) -> Error {
+    pub(crate) fn mismatch(
+        node: &Path,
+        field: &'static str,
+        decided: String,
+        driver: String,
+    ) -> Error {
         Error::Mismatch {
             node: node.to_owned(),
             field,
