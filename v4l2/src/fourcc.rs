@@ -15,6 +15,9 @@
 //! Sources: the kernel's `Documentation/userspace-api/media/v4l/pixfmt-rgb.rst`,
 //! `pixfmt-yuv-*.rst` (byte order per format) and `include/uapi/drm/drm_fourcc.h`.
 
+/// Characters in a fourcc.
+pub const FOURCC_LEN: usize = 4;
+
 /// A fourcc code from its four characters (`fourcc(b"XR24")`).
 pub const fn fourcc(c: &[u8; 4]) -> u32 {
     u32::from_le_bytes(*c)

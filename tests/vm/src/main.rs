@@ -148,6 +148,10 @@ fn main() {
             "v4l2_vivid_captures_into_compositor_allocated_collection",
             v4l2::captures_into_collection,
         ),
+        (
+            "v4l2_camera_to_scanout_60_frames_direct",
+            v4l2::camera_to_scanout_60_frames,
+        ),
     ];
     // `accord-vm-tests NAME_PART`: only the tests whose name contains it.
     let filter = std::env::args().nth(1).unwrap_or_default();

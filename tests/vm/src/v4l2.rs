@@ -25,8 +25,8 @@ use crate::{
     info::info_json,
 };
 
-/// vivid's largest bytesperline for a 32-bit format: `MAX_ZOOM * MAX_WIDTH
-/// * 4` = 4 * 4096 * 4 (`vivid_try_fmt_vid_cap` in
+/// vivid's largest bytesperline for a 32-bit format: `MAX_ZOOM *
+/// MAX_WIDTH * 4` = 4 * 4096 * 4 (`vivid_try_fmt_vid_cap` in
 /// drivers/media/test-drivers/vivid/vivid-vid-cap.c, Linux 6.1).
 const VIVID_MAX_BPL_32: u32 = 65536;
 
@@ -397,4 +397,82 @@ fn capture_run(socket: &std::path::Path) -> Result<(), String> {
     drop(collection);
     drop(accord);
     Ok(())
+}
+
+/// The `camera-to-scanout` run (`accord_examples::camera_run`, what the
+/// demo prints): one collection between the compositor (token attached to
+/// a fullscreen surface) and vivid at the mode's size; 60 captured frames
+/// shown by attaching their `wl_buffer`s, all 60 scanned out directly
+/// (direct 60, composited 0, bytes copied 0, bytes read to compose 0), the
+/// primary plane showing the last frame's collection buffer itself, the
+/// buffers virtio_gpu dma-bufs, and the fds back at their count after.
+pub fn camera_to_scanout_60_frames() -> TestResult {
+    use accord_examples::camera_run::{run_camera, CameraRun};
+    let mut run = CameraRun::new(CARD0, VIDEO0);
+    run.frames = 60;
+    let r = run_camera(&run).map_err(|e| format!("camera run: {e}"))?;
+    let n = &r.negotiated;
+    let d = &r.delta;
+    println!(
+        "  decision: {:#x} modifier {:#x} {}x{} stride {} {} buffers, exporter {:?}",
+        n.format, n.modifier, n.width, n.height, n.stride, n.buffers, n.exporter
+    );
+    println!(
+        "  camera → scanout: {}/{} frames direct, {} composited, {} bytes copied, {} read to compose; \
+         sequence {}..{}; compositor CPU {} us/frame, wall {} ms/frame",
+        d.frames_direct,
+        r.frames,
+        d.frames_composited,
+        d.bytes_copied,
+        d.bytes_composited,
+        r.sequences.0,
+        r.sequences.1,
+        r.compositor_cpu.as_micros() / u128::from(r.frames),
+        r.wall.as_millis() / u128::from(r.frames)
+    );
+    ensure!(
+        (n.format, n.modifier, (n.width, n.height)) == (XR24, MOD_LINEAR, MODE),
+        "decision {n:?}: expected XR24/LINEAR at the mode's size"
+    );
+    ensure!(
+        n.dmabuf && n.exporter.as_deref() == Some("virtio_gpu"),
+        "buffers: dma-buf {} exported by {:?}, expected virtio_gpu dma-bufs",
+        n.dmabuf,
+        n.exporter
+    );
+    ensure!(
+        n.buffers as u32 > r.camera.camping,
+        "{} buffers: the camera camps {} and the display holds one",
+        n.buffers,
+        r.camera.camping
+    );
+    ensure!(
+        d.frames_direct == 60 && d.frames_composited == 0,
+        "direct {} composited {} ({d})",
+        d.frames_direct,
+        d.frames_composited
+    );
+    ensure!(
+        d.bytes_copied == 0 && d.bytes_composited == 0,
+        "bytes copied {}, read to compose {}",
+        d.bytes_copied,
+        d.bytes_composited
+    );
+    ensure!(
+        r.sequences.1 > r.sequences.0,
+        "camera sequence {}..{}",
+        r.sequences.0,
+        r.sequences.1
+    );
+    ensure!(
+        r.scanout_is_camera_buffer,
+        "the primary plane shows {}, not the camera's buffer",
+        r.scanout_format
+    );
+    let after = r
+        .fds_after
+        .as_ref()
+        .map_err(|e| format!("fds not back: {e}"))?;
+    println!("  fds: {} before, {after} after", r.fds_before);
+    Ok(Outcome::Passed)
 }
