@@ -39,6 +39,11 @@ pub struct CameraRun {
     pub frames: u32,
     /// Where the socket goes (the run makes and removes a directory in it).
     pub runtime_parent: PathBuf,
+    /// Frames (0-based) at which the test reads the primary plane's
+    /// framebuffer back and compares it with the collection buffer the
+    /// camera filled (mapped for that, read only). Empty for the demo,
+    /// which never maps a buffer.
+    pub check_frames: Vec<u32>,
 }
 
 impl CameraRun {
@@ -49,6 +54,7 @@ impl CameraRun {
             v4l2_format: fourcc(b"XR24"),
             frames: 60,
             runtime_parent: std::env::temp_dir(),
+            check_frames: Vec::new(),
         }
     }
 }
@@ -68,6 +74,23 @@ pub struct Negotiated {
     pub exporter: Option<String>,
 }
 
+/// One read-back: the plane's framebuffer against the buffer the camera
+/// wrote.
+#[derive(Debug, Clone)]
+pub struct PixelSample {
+    pub frame: u32,
+    pub sequence: u32,
+    pub buffer: u32,
+    /// The framebuffer is that collection buffer (same dma-buf inode).
+    pub same_buffer: bool,
+    pub pixels: usize,
+    /// Pixels whose R, G, B differ between the two.
+    pub mismatched: usize,
+    /// Distinct colours among every 16th pixel of the camera's frame: a
+    /// real picture, not a blank buffer compared with a blank screen.
+    pub colours: usize,
+}
+
 /// The outcome of a run.
 #[derive(Debug, Clone)]
 pub struct CameraReport {
@@ -84,6 +107,7 @@ pub struct CameraReport {
     /// buffer itself (same dma-buf inode).
     pub scanout_is_camera_buffer: bool,
     pub scanout_format: String,
+    pub samples: Vec<PixelSample>,
     pub fds_before: FdCensus,
     /// `Ok` once every fd kind is back at `fds_before` (waited up to 5 s).
     pub fds_after: Result<FdCensus, String>,
@@ -122,6 +146,7 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     let mut client = DmabufClient::connect(compositor.socket_path())?;
     let size = client.open_window(true, (640, 480))?;
     let node = Node::open(&run.video)?;
+    let camera_driver = node.driver().to_owned();
     let mut camera = node.constraints(run.v4l2_format, size)?;
     // One buffer more than the camera keeps queued: the frame on screen.
     // The compositor's surface participant declares no buffer for what
@@ -130,8 +155,18 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     let surface = client.surface.clone().ok_or("no surface")?;
     let accord = Accord::new(client.connection()).map_err(|e| format!("Accord: {e}"))?;
     let token = accord.create_collection();
-    token.set_name("camera-to-scanout");
     token.duplicate().attach_to_surface(&surface);
+    // The camera's participant is named after its node, for failure
+    // messages (at most 63 bytes, the protocol's limit).
+    let mut name = format!("camera {} ({})", run.video.display(), camera_driver);
+    if name.len() > 63 {
+        let mut end = 63;
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        name.truncate(end);
+    }
+    token.set_name(&name);
     let collection = token.bind();
     collection.commit(&camera.constraints);
     let allocation = collection
@@ -160,6 +195,10 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     let before = compositor.counters();
     let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
     let start = Instant::now();
+    let card = Card::open(&run.card)?;
+    card.enable_atomic()?;
+    let plane = ScanoutTarget::first_connected(&card)?.plane;
+    let mut samples = Vec::new();
     let mut on_screen: Option<u32> = None;
     let mut sequences = (0, 0);
     for n in 0..run.frames {
@@ -172,6 +211,10 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         }
         sequences.1 = frame.sequence;
         client.present_wl_buffer(&wl_buffers[frame.index as usize])?;
+        if run.check_frames.contains(&n) {
+            let b = &allocation.buffers[frame.index as usize];
+            samples.push(sample(&card, plane, b, n, frame.sequence)?);
+        }
         // The frame that was on screen before is off it now.
         if let Some(previous) = on_screen.replace(frame.index) {
             capture.queue(previous)?;
@@ -183,9 +226,6 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         .saturating_sub(cpu_before);
     let after = compositor.counters();
 
-    let card = Card::open(&run.card)?;
-    card.enable_atomic()?;
-    let plane = ScanoutTarget::first_connected(&card)?.plane;
     let shown = scanned_out(&card, plane)?;
     let shown_inode = rustix::fs::fstat(&shown.dmabuf)?.st_ino;
     let last = on_screen.ok_or("no frame shown")? as usize;
@@ -215,7 +255,57 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         wall,
         scanout_is_camera_buffer,
         scanout_format,
+        samples,
         fds_before,
         fds_after,
+    })
+}
+
+/// Reads the plane's framebuffer back and compares it with `buffer`, the
+/// frame on screen (not queued to the camera: nothing writes it meanwhile).
+fn sample(
+    card: &Card,
+    plane: smithay::reexports::drm::control::plane::Handle,
+    buffer: &accord_client::Buffer,
+    frame: u32,
+    sequence: u32,
+) -> Result<PixelSample, Error> {
+    let shown = scanned_out(card, plane)?;
+    let same_buffer = rustix::fs::fstat(&shown.dmabuf)?.st_ino == buffer.inode()?.1;
+    let shot = shown.read_rgba()?;
+    let stride = buffer.planes.first().ok_or("no plane")?.stride as usize;
+    let (w, h) = (buffer.width as usize, buffer.height as usize);
+    if (shot.width as usize, shot.height as usize) != (w, h) {
+        return Err(format!(
+            "the plane shows {}x{}, the buffer is {w}x{h}",
+            shot.width, shot.height
+        )
+        .into());
+    }
+    let bytes = buffer.map()?;
+    let mut mismatched = 0;
+    let mut colours = std::collections::HashSet::new();
+    for y in 0..h {
+        for x in 0..w {
+            // XRGB8888: B, G, R, X in memory; the read-back is RGBA.
+            let px = &bytes[y * stride + x * 4..y * stride + x * 4 + 3];
+            let rgb = [px[2], px[1], px[0]];
+            let at = (y * w + x) * 4;
+            if shot.rgba[at..at + 3] != rgb {
+                mismatched += 1;
+            }
+            if (y * w + x) % 16 == 0 {
+                colours.insert(rgb);
+            }
+        }
+    }
+    Ok(PixelSample {
+        frame,
+        sequence,
+        buffer: buffer.index,
+        same_buffer,
+        pixels: w * h,
+        mismatched,
+        colours: colours.len(),
     })
 }

@@ -152,6 +152,10 @@ fn main() {
             "v4l2_camera_to_scanout_60_frames_direct",
             v4l2::camera_to_scanout_60_frames,
         ),
+        (
+            "v4l2_yuyv_camera_fails_no_common_format",
+            v4l2::yuyv_camera_fails_no_common_format,
+        ),
     ];
     // `accord-vm-tests NAME_PART`: only the tests whose name contains it.
     let filter = std::env::args().nth(1).unwrap_or_default();

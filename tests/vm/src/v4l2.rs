@@ -404,12 +404,16 @@ fn capture_run(socket: &std::path::Path) -> Result<(), String> {
 /// a fullscreen surface) and vivid at the mode's size; 60 captured frames
 /// shown by attaching their `wl_buffer`s, all 60 scanned out directly
 /// (direct 60, composited 0, bytes copied 0, bytes read to compose 0), the
-/// primary plane showing the last frame's collection buffer itself, the
+/// primary plane showing the last frame's collection buffer itself; at
+/// frames 5, 30 and 59 the plane's framebuffer, read back, equals the
+/// buffer vivid wrote, pixel for pixel (a picture of at least 8 colours);
+/// the
 /// buffers virtio_gpu dma-bufs, and the fds back at their count after.
 pub fn camera_to_scanout_60_frames() -> TestResult {
     use accord_examples::camera_run::{run_camera, CameraRun};
     let mut run = CameraRun::new(CARD0, VIDEO0);
     run.frames = 60;
+    run.check_frames = vec![5, 30, 59];
     let r = run_camera(&run).map_err(|e| format!("camera run: {e}"))?;
     let n = &r.negotiated;
     let d = &r.delta;
@@ -465,6 +469,23 @@ pub fn camera_to_scanout_60_frames() -> TestResult {
         r.sequences.1
     );
     ensure!(
+        r.samples.len() == run.check_frames.len(),
+        "{} read-backs for {:?}",
+        r.samples.len(),
+        run.check_frames
+    );
+    for s in &r.samples {
+        println!(
+            "  frame {} (sequence {}, buffer {}): plane shows that buffer: {}; {} of {} pixels differ; {} colours",
+            s.frame, s.sequence, s.buffer, s.same_buffer, s.mismatched, s.pixels, s.colours
+        );
+        ensure!(
+            s.same_buffer && s.mismatched == 0 && s.colours >= 8,
+            "read-back of frame {}: {s:?}",
+            s.frame
+        );
+    }
+    ensure!(
         r.scanout_is_camera_buffer,
         "the primary plane shows {}, not the camera's buffer",
         r.scanout_format
@@ -474,5 +495,29 @@ pub fn camera_to_scanout_60_frames() -> TestResult {
         .as_ref()
         .map_err(|e| format!("fds not back: {e}"))?;
     println!("  fds: {} before, {after} after", r.fds_before);
+    Ok(Outcome::Passed)
+}
+
+/// Issue 13's failure case: the camera in YUYV, which neither the primary
+/// plane nor the renderer takes, against the compositor's participant:
+/// the collection fails with `no_common_format`, and the message names the
+/// camera and the compositor (what `camera-to-scanout --format YUYV`
+/// prints before it exits 1).
+pub fn yuyv_camera_fails_no_common_format() -> TestResult {
+    use accord_examples::camera_run::{run_camera, CameraRun};
+    let mut run = CameraRun::new(CARD0, VIDEO0);
+    run.v4l2_format = fourcc(b"YUYV");
+    run.frames = 1;
+    let err = match run_camera(&run) {
+        Ok(r) => return Err(format!("YUYV negotiated: {:?}", r.negotiated)),
+        Err(e) => e.to_string(),
+    };
+    println!("  {err}");
+    ensure!(
+        err.contains("no_common_format")
+            && err.contains("camera /dev/video0 (vivid)")
+            && err.contains("compositor"),
+        "expected no_common_format naming the camera and the compositor: {err}"
+    );
     Ok(Outcome::Passed)
 }
