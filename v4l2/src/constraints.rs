@@ -202,8 +202,8 @@ impl Node {
         let (max_stride, stride_alignment) = if hi <= bytesperline {
             (bytesperline, 1)
         } else {
-            let one = bpl_of(self.try_fmt(v4l2_format, size, bytesperline + 1)?);
-            let align = if one == bytesperline + 1 {
+            let one = bpl_of(self.try_fmt(v4l2_format, size, bytesperline.saturating_add(1))?);
+            let align = if one == bytesperline.saturating_add(1) {
                 1
             } else if one > bytesperline {
                 gcd(bytesperline, one)
@@ -249,8 +249,18 @@ impl Node {
             ));
         }
         if let Ok(n) = ioctl::g_ctrl(&self.file, V4L2_CID_MIN_BUFFERS_FOR_CAPTURE) {
-            if n > 0 {
-                return Ok((n as u32, CampingSource::Control));
+            // A driver's number, bounded like any other input.
+            match u32::try_from(n) {
+                Ok(n @ 1..=MAX_BUFFERS) => return Ok((n, CampingSource::Control)),
+                Ok(0) => {}
+                _ => {
+                    return Err(Error::node(
+                        &self.path,
+                        format!(
+                            "V4L2_CID_MIN_BUFFERS_FOR_CAPTURE is {n}; a V4L2 queue holds 1 to {MAX_BUFFERS}"
+                        ),
+                    ))
+                }
             }
         }
         let asked: Result<usize, _> = ioctl::reqbufs(&self.file, queue, MemoryType::DmaBuf, 1);

@@ -35,9 +35,10 @@
 //!   (`DmaBufHandle` over any fd) in its safe `ioctl` layer; `v4l` knows
 //!   the memory type's number but has only `MMAP` and `USERPTR` streams,
 //!   so importing would mean our own unsafe ioctls.
-//! - **maintenance**: `v4l2r` is developed for ChromeOS's and crosvm's
-//!   video stacks (decoder, encoder, 0.0.8 in 2025); `v4l` is maintained
-//!   at a slower pace for webcam capture.
+//! - **maintenance**: `v4l2r` is developed for the ChromeOS / crosvm video
+//!   stacks (stateful decoder and encoder abstractions, a C FFI) and keeps
+//!   up with new kernel headers (0.0.7+ follow Linux 6.5's AV1 controls);
+//!   `v4l` (latest 0.14) targets webcam capture through `MMAP`/`USERPTR`.
 //! - **safety**: `v4l2r`'s `ioctl` module is one safe function per ioctl
 //!   with typed inputs and validated outputs (`Format`, `V4l2Buffer`,
 //!   `FrmSizeTypes`); its `qbuf` documents the aliasing rule we follow (the
