@@ -3,9 +3,10 @@
 # fails, so nothing half-works silently (Smithay's build script disables GBM
 # when libgbm-dev is missing, and only `cargo clean` recovers from that).
 # util-linux: prlimit (the fd-exhaustion test and `accord-bench refuse`).
+# libclang-dev: v4l2r (accord-v4l2) runs bindgen on <linux/videodev2.h>.
 ACCORD_APT_PACKAGES="pkg-config libxkbcommon-dev libgbm-dev libpixman-1-dev libudev-dev libdrm-dev \
 libwayland-dev libwayland-bin wayland-protocols make wayland-utils weston libgl1-mesa-dri libfaketime \
-qemu-system-x86 linux-image-amd64 busybox-static kmod cpio util-linux"
+qemu-system-x86 linux-image-amd64 busybox-static kmod cpio util-linux libclang-dev"
 
 accord_missing_packages() {
     local missing=""

@@ -75,6 +75,12 @@ fn text_lists_nodes_or_says_there_are_none() {
         "{text}"
     );
     assert!(text.contains("Allocation backends\n"), "{text}");
+    if accord_v4l2::video_nodes().is_empty() {
+        assert!(
+            text.ends_with("\nV4L2 nodes: none (no /dev/video* node)\n"),
+            "{text}"
+        );
+    }
     assert!(
         text.contains("└───memfd: available (sealed memfd, last resort (not a dma-buf))"),
         "{text}"
@@ -86,7 +92,10 @@ fn json_has_the_documented_keys_and_this_machines_backends() {
     let v = json_info();
     let mut top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     top.sort();
-    assert_eq!(top, ["backends", "nodes", "renderer"]);
+    assert_eq!(top, ["backends", "nodes", "renderer", "v4l2"]);
+    // One entry per /dev/video* node (none on the build machine).
+    let videos = v["v4l2"].as_array().unwrap();
+    assert_eq!(videos.len(), accord_v4l2::video_nodes().len());
 
     let nodes = v["nodes"].as_array().unwrap();
     let paths: Vec<&str> = nodes.iter().map(|n| n["path"].as_str().unwrap()).collect();

@@ -424,9 +424,14 @@ impl DmabufClient {
     /// Attaches `buffer`, damages all of it, commits, and waits for the frame
     /// callback (sent once the compositor presented this commit).
     pub fn present(&mut self, buffer: &Buffer) -> Result<(), Error> {
+        self.present_wl_buffer(&buffer.wl_buffer)
+    }
+
+    /// [`present`](Self::present) for any `wl_buffer` (a collection's).
+    pub fn present_wl_buffer(&mut self, wl_buffer: &WlBuffer) -> Result<(), Error> {
         let qh = self.queue.handle();
         let surface = self.surface.clone().ok_or("call open_window first")?;
-        surface.attach(Some(&buffer.wl_buffer), 0, 0);
+        surface.attach(Some(wl_buffer), 0, 0);
         surface.damage_buffer(0, 0, i32::MAX, i32::MAX);
         surface.frame(&qh, ());
         surface.commit();

@@ -126,7 +126,7 @@ pub fn thread_cpu(name: &str) -> Option<Duration> {
 }
 
 /// Waits (at most 2 s) until no frame has been presented for 150 ms.
-fn settle(compositor: &Running) {
+pub(crate) fn settle(compositor: &Running) {
     let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut last = presented(compositor.counters());

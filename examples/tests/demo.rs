@@ -91,6 +91,11 @@ fn demo_programs_reject_bad_arguments_with_a_usage_error() {
             &["--channel", "x", "--size", "10x10"],
         ),
         (env!("CARGO_BIN_EXE_accord-demo-consumer"), &[]),
+        (
+            env!("CARGO_BIN_EXE_camera-to-scanout"),
+            &["--format", "XR2"],
+        ),
+        (env!("CARGO_BIN_EXE_camera-to-scanout"), &["--frames", "0"]),
     ] {
         let out = Command::new(bin).args(args).output().expect("run");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -113,6 +118,10 @@ fn demo_programs_help_documents_every_flag() {
         (
             env!("CARGO_BIN_EXE_accord-demo-consumer"),
             &["--channel", "--help"],
+        ),
+        (
+            env!("CARGO_BIN_EXE_camera-to-scanout"),
+            &["--card", "--video", "--format", "--frames", "--help"],
         ),
     ] {
         let out = Command::new(bin).arg("--help").output().expect("run");

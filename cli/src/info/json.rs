@@ -18,6 +18,7 @@ pub fn report(r: &Report) -> Value {
         "nodes": r.nodes.iter().map(node).collect::<Vec<_>>(),
         "renderer": {"name": "pixman", "error": error, "formats": formats},
         "backends": r.backends.iter().map(backend).collect::<Vec<_>>(),
+        "v4l2": super::v4l2::json(&r.v4l2),
     })
 }
 

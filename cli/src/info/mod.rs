@@ -1,12 +1,13 @@
 //! `accord info`: what this machine offers Accord, in `drm_info`'s layout.
 //! Probing uses `accord-smithay`'s KMS and backend code (the compositor's
-//! own view); this module gathers a [`Report`] and prints it as a tree
+//! own view) and `accord-v4l2`'s node listing (cameras); this module gathers a [`Report`] and prints it as a tree
 //! ([`text`]) or as one JSON object ([`json`]). A node that cannot be read
 //! is reported with its error; the listing goes on.
 
 mod json;
 mod probe;
 mod text;
+mod v4l2;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +22,12 @@ pub struct Report {
     /// The reference compositor's renderer (Pixman): its import pairs.
     pub renderer: Result<Vec<FormatModifier>, String>,
     pub backends: Vec<Detected>,
+    /// `/dev/video*` nodes: what each offers, or why it cannot be read.
+    pub v4l2: Vec<V4l2Node>,
 }
+
+/// A V4L2 node's path and listing.
+pub type V4l2Node = (PathBuf, Result<accord_v4l2::NodeInfo, accord_v4l2::Error>);
 
 /// One `/dev/dri` node.
 pub struct Node {
@@ -85,13 +91,15 @@ impl Report {
             nodes: drm_nodes().into_iter().map(probe::node).collect(),
             renderer: pixman_import_formats(),
             backends: detect(),
+            v4l2: accord_v4l2::probe_all(),
         }
     }
 }
 
 /// List the DRM nodes (driver, capabilities, planes per CRTC with formats
-/// and modifiers), the renderer's import formats and the allocation
-/// backends available here.
+/// and modifiers), the renderer's import formats, the allocation
+/// backends available here and the V4L2 nodes (capture formats with their
+/// DRM names, frame sizes).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Print one JSON object instead of the tree.
@@ -212,6 +220,49 @@ mod tests {
                 path: None,
                 status: Ok("sealed memfd".into()),
             }],
+            v4l2: vec![
+                (
+                    "/dev/video0".into(),
+                    Ok(accord_v4l2::NodeInfo {
+                        path: "/dev/video0".into(),
+                        driver: "vivid".into(),
+                        card: "vivid".into(),
+                        bus_info: "platform:vivid-000".into(),
+                        version: (6, 1, 0),
+                        capabilities: vec!["VIDEO_CAPTURE", "STREAMING"],
+                        formats: vec![
+                            accord_v4l2::FormatInfo {
+                                v4l2: XR24,
+                                drm: Some(XR24),
+                                description: "32-bit BGRX 8-8-8-8".into(),
+                                compressed: false,
+                                sizes: accord_v4l2::FrameSizes::Discrete(vec![
+                                    (640, 480),
+                                    (1280, 720),
+                                ]),
+                            },
+                            accord_v4l2::FormatInfo {
+                                v4l2: u32::from_le_bytes(*b"MJPG"),
+                                drm: None,
+                                description: "Motion-JPEG".into(),
+                                compressed: true,
+                                sizes: accord_v4l2::FrameSizes::Stepwise {
+                                    min: (16, 16),
+                                    max: (1920, 1080),
+                                    step: (16, 8),
+                                },
+                            },
+                        ],
+                    }),
+                ),
+                (
+                    "/dev/video1".into(),
+                    Err(accord_v4l2::Error::Node {
+                        node: "/dev/video1".into(),
+                        message: "cannot open: Device or resource busy (os error 16)".into(),
+                    }),
+                ),
+            ],
         }
     }
 
@@ -259,6 +310,20 @@ Renderer: pixman (the reference compositor's), import formats
 
 Allocation backends
 └───memfd: available (sealed memfd)
+
+V4L2 nodes
+├───/dev/video0
+│   ├───Driver: vivid version 6.1.0
+│   ├───Card: vivid
+│   ├───Bus: platform:vivid-000
+│   ├───Capabilities: VIDEO_CAPTURE STREAMING
+│   └───Capture formats
+│       ├───XR24 (DRM XRGB8888): 32-bit BGRX 8-8-8-8
+│       │   └───Sizes: 640x480, 1280x720
+│       └───MJPG (no DRM format, compressed): Motion-JPEG
+│           └───Sizes: 16x16 to 1920x1080 in steps of 16x8
+└───/dev/video1
+    └───Error: /dev/video1: cannot open: Device or resource busy (os error 16)
 ";
         assert_eq!(text, want);
     }
@@ -302,6 +367,27 @@ Allocation backends
             "0x0100000000000002 (I915_Y_TILED)"
         );
         assert_eq!(v["backends"][0]["kind"], "memfd");
+        let video = &v["v4l2"];
+        assert_eq!(video[0]["driver"], "vivid");
+        assert_eq!(video[0]["error"], serde_json::Value::Null);
+        assert_eq!(
+            video[0]["formats"][0],
+            serde_json::json!({
+                "fourcc": "XR24", "code": "0x34325258", "description": "32-bit BGRX 8-8-8-8",
+                "compressed": false, "drm": "XRGB8888", "drm_fourcc": "0x34325258",
+                "sizes": {"type": "discrete", "sizes": [[640, 480], [1280, 720]]}
+            })
+        );
+        assert_eq!(video[0]["formats"][1]["drm"], serde_json::Value::Null);
+        assert_eq!(
+            video[0]["formats"][1]["sizes"]["step"],
+            serde_json::json!([16, 8])
+        );
+        assert_eq!(
+            video[1]["error"],
+            "/dev/video1: cannot open: Device or resource busy (os error 16)"
+        );
+        assert_eq!(video[1]["formats"], serde_json::json!([]));
     }
 
     #[test]

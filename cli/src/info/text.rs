@@ -9,19 +9,19 @@ use accord_smithay::kms::ScanoutPlane;
 use super::{Kms, Node, NodeInfo, Report};
 
 /// A labelled node with children, drawn with box-drawing characters.
-struct Tree {
+pub struct Tree {
     label: String,
     children: Vec<Tree>,
 }
 
-fn leaf(label: impl Into<String>) -> Tree {
+pub fn leaf(label: impl Into<String>) -> Tree {
     Tree {
         label: label.into(),
         children: Vec::new(),
     }
 }
 
-fn branch(label: impl Into<String>, children: Vec<Tree>) -> Tree {
+pub fn branch(label: impl Into<String>, children: Vec<Tree>) -> Tree {
     Tree {
         label: label.into(),
         children,
@@ -74,6 +74,8 @@ pub fn report(r: &Report) -> String {
         r.backends.iter().map(|d| leaf(d.to_string())).collect(),
     )
     .draw(&mut out);
+    out.push('\n');
+    super::v4l2::tree(&r.v4l2).draw(&mut out);
     out
 }
 

@@ -4,6 +4,12 @@ use accord_engine::{
 
 pub const CARD0: &str = "/dev/dri/card0";
 pub const CARD1: &str = "/dev/dri/card1";
+/// vivid's capture node (the first video node the guest has).
+pub const VIDEO0: &str = "/dev/video0";
+
+/// virtio-gpu's mode in the guest: `tests/vm/run` sets `xres=1280,yres=720`
+/// on the device, a size vivid's webcam input captures.
+pub const MODE: (u32, u32) = (1280, 720);
 
 pub const XR24: u32 = u32::from_le_bytes(*b"XR24");
 pub const AR24: u32 = u32::from_le_bytes(*b"AR24");

@@ -14,7 +14,7 @@ use wayland_client::protocol::wl_surface::WlSurface;
 use wayland_client::Connection;
 
 use crate::{
-    common::{exp_name, linear_decision, AR24, CARD0, XR24},
+    common::{exp_name, linear_decision, AR24, CARD0, MODE, XR24},
     ensure,
     harness::{Outcome, TestResult},
 };
@@ -66,7 +66,7 @@ fn on_card0(a: &Allocation, card0_exporter: &str) -> TestResult {
 ///
 /// The compositor participant marks only XRGB8888 (the primary plane's one
 /// format) for scanout, so the engine ranks XRGB8888 first for both
-/// collections. At 1280x800 (the mode) `TEST_ONLY` passes and XRGB8888 is
+/// collections. At the mode's size (`MODE`) `TEST_ONLY` passes and XRGB8888 is
 /// allocated. At 640x480 the plane would have to scale it to the mode,
 /// which virtio-gpu's primary plane cannot: `TEST_ONLY` fails, no other
 /// candidate scans out, and the collection falls back to the renderer-only
@@ -103,9 +103,11 @@ pub fn rejected_scanout_falls_back_through_wayland() -> TestResult {
         let surface = raw::surface(&mut rawc);
         let accord = Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
 
-        let full = negotiate(&accord, &surface, (1280, 800))?;
+        let full = negotiate(&accord, &surface, MODE)?;
         println!(
-            "  1280x800: {} modifier {:#x}",
+            "  {}x{}: {} modifier {:#x}",
+            MODE.0,
+            MODE.1,
             name(full.format),
             full.modifier
         );
@@ -124,8 +126,10 @@ pub fn rejected_scanout_falls_back_through_wayland() -> TestResult {
         );
         ensure!(
             (small.format, small.modifier) == (AR24, MOD_LINEAR),
-            "640x480 cannot be shown on the 1280x800 primary plane without scaling: \
+            "640x480 cannot be shown on the {}x{} primary plane without scaling: \
              expected the renderer-only ARGB8888 fallback, got {}",
+            MODE.0,
+            MODE.1,
             name(small.format)
         );
         ensure!(

@@ -11,7 +11,7 @@ use crate::common::{CARD0, CARD1};
 use crate::ensure;
 use crate::harness::{Outcome, TestResult};
 
-fn accord_bin() -> Result<PathBuf, String> {
+pub(crate) fn accord_bin() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("ACCORD_BIN") {
         return Ok(p.into());
     }

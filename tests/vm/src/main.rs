@@ -1,5 +1,6 @@
 //! Real-kernel tests. They need the QEMU guest's devices: `card0`
-//! (virtio-gpu, KMS) and `card1` (vgem). On a machine without `/dev/dri` this
+//! (virtio-gpu, KMS, mode 1280x720), `card1` (vgem) and `/dev/video0`
+//! (vivid). On a machine without `/dev/dri` this
 //! binary fails loudly instead of skipping: run it with `tests/vm/run`
 //! (`tests/vm/run target/release/accord-vm-tests NAME_PART` runs only the
 //! tests whose name contains NAME_PART).
@@ -15,6 +16,7 @@ mod info;
 mod probe;
 mod refcomp_drm;
 mod scanout;
+mod v4l2;
 mod weston_feedback;
 
 fn main() {
@@ -136,6 +138,23 @@ fn main() {
         (
             "virtio_gpu_scenario_capture_is_current",
             capture::virtio_gpu_capture_is_current,
+        ),
+        ("v4l2_accord_info_lists_vivid", v4l2::info_lists_vivid),
+        (
+            "v4l2_vivid_constraints_match_the_driver",
+            v4l2::constraints_match_driver,
+        ),
+        (
+            "v4l2_vivid_captures_into_compositor_allocated_collection",
+            v4l2::captures_into_collection,
+        ),
+        (
+            "v4l2_camera_to_scanout_60_frames_direct",
+            v4l2::camera_to_scanout_60_frames,
+        ),
+        (
+            "v4l2_yuyv_camera_fails_no_common_format",
+            v4l2::yuyv_camera_fails_no_common_format,
         ),
     ];
     // `accord-vm-tests NAME_PART`: only the tests whose name contains it.

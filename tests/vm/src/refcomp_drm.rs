@@ -8,7 +8,7 @@
 use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun};
 
 use crate::{
-    common::{CARD0, XR24},
+    common::{CARD0, MODE, XR24},
     ensure,
     harness::{Outcome, TestResult},
 };
@@ -50,8 +50,10 @@ pub fn collection_direct_scanout_60_frames() -> TestResult {
     fds_back(&r)?;
     let c = r.collection.as_ref().ok_or("no collection outcome")?;
     ensure!(
-        c.dmabuf && c.format == XR24 && c.modifier == 0 && (c.width, c.height) == (1280, 800),
-        "collection outcome {c:?}: expected XR24/LINEAR 1280x800 dma-bufs"
+        c.dmabuf && c.format == XR24 && c.modifier == 0 && (c.width, c.height) == MODE,
+        "collection outcome {c:?}: expected XR24/LINEAR {}x{} dma-bufs",
+        MODE.0,
+        MODE.1
     );
     direct(&r)
 }
@@ -103,9 +105,11 @@ fn direct(r: &ScanoutReport) -> TestResult {
         r.choice
     );
     ensure!(
-        r.size == (1280, 800),
-        "fullscreen size {:?}, virtio-gpu's mode is 1280x800",
-        r.size
+        r.size == MODE,
+        "fullscreen size {:?}, virtio-gpu's mode is {}x{}",
+        r.size,
+        MODE.0,
+        MODE.1
     );
     ensure!(
         r.delta.frames_direct == u64::from(FRAMES),

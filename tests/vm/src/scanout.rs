@@ -326,7 +326,7 @@ pub fn failures_leak_no_fds() -> TestResult {
         let (card, target) = open_card0()?;
         let mut alloc = DumbBackend::new(card.try_clone().map_err(err)?);
         let mut d = fullscreen(&target, XR24);
-        d.max_bytes = 4096; // far below 1280x800x4
+        d.max_bytes = 4096; // far below the mode size x 4
         let r = alloc.allocate(&d);
         ensure!(
             matches!(
