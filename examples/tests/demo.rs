@@ -49,6 +49,14 @@ fn demo_report_and_png_show_every_frame_shared_read_once_never_copied() {
     // The one CPU copy is the demo's screenshot of the 1280x720 output.
     assert_eq!(num("bytes_copied"), 1280 * 720 * 4, "{stdout}");
     assert_eq!(r.get("inodes_equal"), Some("true"));
+    // The late viewer (attach_token at frame 21) got the same buffers and
+    // verified every frame from then on.
+    assert_eq!(
+        num("late_frames_verified"),
+        u64::from(frames / 2),
+        "{stdout}"
+    );
+    assert_eq!(r.get("late_inodes_equal"), Some("true"), "{stdout}");
     assert_eq!(r.get("settings_equal"), Some("true"));
     assert_eq!(r.get("memory"), Some("memfd"));
     assert_eq!(num("format"), u64::from(XRGB8888));

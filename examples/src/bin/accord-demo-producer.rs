@@ -1,7 +1,10 @@
 //! The demo's producer: creates a collection, shares it with the consumer
 //! (exported handle over the channel) and with the compositor (a token
 //! attached to its own toplevel), draws numbered frames into the shared
-//! buffers and shows them. See `accord-demo` for the whole picture.
+//! buffers and shows them. With `--late-channel`, a late viewer joins
+//! halfway (`attach_token`, protocol version 2): it gets the same buffers
+//! and verifies the frames from then on. See `accord-demo` for the whole
+//! picture.
 
 use std::{
     io::Read, os::unix::net::UnixListener, path::PathBuf, process::ExitCode, time::Duration,
@@ -42,6 +45,41 @@ struct Args {
     /// Keep the window up until stdin closes (so a screenshot can be taken).
     #[arg(long)]
     hold: bool,
+    /// Also listen here for a late viewer (another accord-demo-consumer),
+    /// which joins the allocated collection halfway through the frames.
+    #[arg(long, value_name = "PATH")]
+    late_channel: Option<PathBuf>,
+}
+
+/// A consumer the frames go to, and the newest frame it has verified.
+struct Peer {
+    channel: Channel,
+    acked: u32,
+    /// Frames before this one were never sent to it.
+    first: u32,
+    bad: u32,
+}
+
+impl Peer {
+    /// Wait for the next frame's verdict, in order.
+    fn recv_ack(&mut self) -> Result<(), Error> {
+        match self.channel.recv()? {
+            Message::Verified { frame, ok, .. } if frame == self.acked + 1 => {
+                self.acked = frame;
+                self.bad += u32::from(!ok);
+                Ok(())
+            }
+            other => Err(format!("unexpected message from a consumer: {other:?}").into()),
+        }
+    }
+
+    /// Wait until it is done with `frame` (if it ever saw it).
+    fn wait_for(&mut self, frame: u32) -> Result<(), Error> {
+        while frame >= self.first && self.acked < frame {
+            self.recv_ack()?;
+        }
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
@@ -52,6 +90,16 @@ fn run(args: &Args) -> Result<(), Error> {
     let _ = std::fs::remove_file(&args.channel);
     let listener = UnixListener::bind(&args.channel)
         .map_err(|e| format!("cannot listen on {}: {e}", args.channel.display()))?;
+    let late_listener = match &args.late_channel {
+        Some(path) => {
+            let _ = std::fs::remove_file(path);
+            Some(
+                UnixListener::bind(path)
+                    .map_err(|e| format!("cannot listen on {}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     println!("{NAME}: channel listening on {}", args.channel.display());
 
     let conn = Connection::connect_to_env()
@@ -88,45 +136,60 @@ fn run(args: &Args) -> Result<(), Error> {
     channel.send(&Message::Inodes(inodes.clone()))?;
 
     let buffers = window.buffers(&collection, count as u32);
-    // Frame last written into each buffer; 0 = none. The consumer acks
-    // frames in order, so `acked` is the newest frame it is done with.
+    // Frame last written into each buffer; 0 = none. Consumers ack frames
+    // in order, so a peer's `acked` is the newest frame it is done with.
     let mut last_frame = vec![0u32; count];
-    let mut acked = 0u32;
-    let mut bad = 0u32;
-    let mut recv_ack = |channel: &mut Channel, acked: &mut u32| -> Result<(), Error> {
-        match channel.recv()? {
-            Message::Verified { frame, ok, .. } if frame == *acked + 1 => {
-                *acked = frame;
-                bad += u32::from(!ok);
-                Ok(())
-            }
-            other => Err(format!("unexpected message from the consumer: {other:?}").into()),
-        }
-    };
+    let mut peers = vec![Peer {
+        channel,
+        acked: 0,
+        first: 1,
+        bad: 0,
+    }];
+    let late_at = args.frames / 2 + 1;
     let mut next = 0;
     for frame in 1..=args.frames {
+        if frame == late_at {
+            if let Some(listener) = &late_listener {
+                // The late viewer joins the allocated collection: same
+                // buffers, nothing allocated.
+                let handle = collection.attach_token()?.export()?;
+                let mut late = Channel::accept(listener, Duration::from_secs(30))?;
+                late.send(&Message::Handle(handle))?;
+                late.send(&Message::Inodes(inodes.clone()))?;
+                println!("{NAME}: late viewer joined at frame {frame}");
+                peers.push(Peer {
+                    channel: late,
+                    acked: frame - 1,
+                    first: frame,
+                    bad: 0,
+                });
+            }
+        }
         let index = window.free_buffer(next)?;
         next = (index + 1) % count;
-        while acked < last_frame[index] {
-            recv_ack(&mut channel, &mut acked)?;
+        for peer in &mut peers {
+            peer.wait_for(last_frame[index])?;
         }
         let buffer = &allocation.buffers[index];
         let layout = pattern::Layout::of(buffer).ok_or("buffer without planes")?;
         pattern::draw(frame, layout, &mut buffer.map()?)
             .map_err(|e| format!("drawing frame {frame}: {e}"))?;
         last_frame[index] = frame;
-        channel.send(&Message::Frame {
-            frame,
-            index: index as u32,
-        })?;
+        for peer in &mut peers {
+            peer.channel.send(&Message::Frame {
+                frame,
+                index: index as u32,
+            })?;
+        }
         window.present(&buffers, index)?;
     }
-    while acked < args.frames {
-        recv_ack(&mut channel, &mut acked)?;
+    for peer in &mut peers {
+        peer.wait_for(args.frames)?;
+        peer.channel.send(&Message::Done {
+            frames: args.frames,
+        })?;
     }
-    channel.send(&Message::Done {
-        frames: args.frames,
-    })?;
+    let bad: u32 = peers.iter().map(|p| p.bad).sum();
 
     let plane0 = &allocation.buffers[0].planes[0];
     let mut r = Results::new();

@@ -1,7 +1,8 @@
 //! The two-process demo in one command: starts the headless reference
 //! compositor (in this process), `accord-demo-producer` and
-//! `accord-demo-consumer`, and prints a report built from what each of the
-//! three saw. Exits non-zero if any check fails.
+//! `accord-demo-consumer`, and a second consumer that joins as a late
+//! viewer halfway through (`attach_token`, protocol version 2), and prints a
+//! report built from what each saw. Exits non-zero if any check fails.
 
 use std::{
     io::{BufRead, BufReader},
@@ -179,10 +180,13 @@ fn run(args: &Args) -> Result<bool, Error> {
     let deadline = Instant::now() + Duration::from_secs(60 + u64::from(args.frames) / 20);
 
     let socket = dir.0.join("accord-demo-channel");
+    let late_socket = dir.0.join("accord-demo-late-channel");
     let mut producer = client(&producer_bin, &compositor);
     producer
         .arg("--channel")
         .arg(&socket)
+        .arg("--late-channel")
+        .arg(&late_socket)
         .args([
             "--frames",
             &args.frames.to_string(),
@@ -196,6 +200,10 @@ fn run(args: &Args) -> Result<bool, Error> {
     let mut consumer = client(&consumer_bin, &compositor);
     consumer.arg("--channel").arg(&socket);
     let mut consumer = Process::start("accord-demo-consumer", consumer)?;
+    // The late viewer connects now; the producer accepts it halfway.
+    let mut viewer = client(&consumer_bin, &compositor);
+    viewer.arg("--channel").arg(&late_socket);
+    let mut viewer = Process::start("accord-demo-consumer", viewer)?;
     println!(
         "{NAME}: producer pid {}, consumer pid {}: {} frames",
         producer.child.id(),
@@ -210,8 +218,10 @@ fn run(args: &Args) -> Result<bool, Error> {
     shot.write_png(&args.png)?;
     drop(producer.child.stdin.take());
     let c = consumer.results(deadline)?;
+    let v = viewer.results(deadline)?;
     producer.wait(deadline)?;
     consumer.wait(deadline)?;
+    viewer.wait(deadline)?;
     let counters = compositor.stop()?;
 
     let (w, h) = (p.parse::<u32>("width")?, p.parse::<u32>("height")?);
@@ -232,8 +242,16 @@ fn run(args: &Args) -> Result<bool, Error> {
     // shown in; the one CPU copy is the screenshot above.
     let frame_bytes = u64::from(w) * u64::from(h) * 4;
     let screenshot_bytes = u64::from(shot.width) * u64::from(shot.height) * 4;
+    // The late viewer joins before frame produced/2 + 1.
+    let late_expected = produced - produced / 2;
+    let late_inodes_equal = v.get("inodes_equal") == Some("true")
+        && p.get("inodes").is_some()
+        && c.get("inodes_equal") == Some("true");
     r.set("frames_produced", produced)
         .set("frames_verified", c.parse::<u32>("frames_verified")?)
+        .set("late_frames_verified", v.parse::<u32>("frames_verified")?)
+        .set("late_frames_expected", late_expected)
+        .set("late_inodes_equal", late_inodes_equal)
         .set("frames_shown", counters.foreign_frames_shown)
         .set("frames_composited", counters.frames_composited)
         .set("bytes_composited", counters.bytes_composited)
@@ -254,6 +272,8 @@ fn run(args: &Args) -> Result<bool, Error> {
         && counters.bytes_composited == u64::from(produced) * frame_bytes
         && counters.bytes_copied == screenshot_bytes
         && r.get("inodes_equal") == Some("true")
+        && r.get("late_frames_verified") == Some(&late_expected.to_string())
+        && late_inodes_equal
         && settings_equal
         && r.get("strides_aligned") == Some("true")
         && shot_matches;
@@ -302,6 +322,13 @@ fn print_report(r: &Results, p: &Results, counters: &str) {
     println!(
         "same memory       inodes equal in producer and consumer: {} ({inodes})",
         get("inodes_equal")
+    );
+    println!(
+        "late viewer       joined halfway with attach_token: same buffers (inodes equal: {}), \
+         verified {} of the {} frames after it joined",
+        get("late_inodes_equal"),
+        get("late_frames_verified"),
+        get("late_frames_expected")
     );
     println!("frames produced   {}", get("frames_produced"));
     println!(
