@@ -1,5 +1,6 @@
 //! Leak-free lifecycles under stress: randomised clients connect, create,
-//! duplicate, export, import, bind, commit and take `wl_buffer`s at random
+//! duplicate, export, import, bind, commit, attach late tokens to allocated
+//! collections (`attach_token`) and take `wl_buffer`s at random
 //! points, then leave at a random point: cleanly, by closing the socket,
 //! or in the middle of a message (a request header with part of its body,
 //! sometimes with an fd attached). Afterwards the process (compositor and
@@ -47,6 +48,8 @@ struct Tally {
     allocated: usize,
     failed: usize,
     wl_buffers: usize,
+    /// Late tokens attached to allocated collections.
+    late_tokens: usize,
     /// Most bytes the compositor held at the end of a random walk.
     peak_bytes: u64,
 }
@@ -59,7 +62,7 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
     let mut colls: Vec<WpBufferCollectionV1> = Vec::new();
     let steps = rng.below(12);
     for _ in 0..steps {
-        match rng.below(11) {
+        match rng.below(12) {
             0 => tokens.push(c.create()),
             1 | 10 => {
                 // A collection of its own that allocates at once.
@@ -104,6 +107,19 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
                 if let Some(k) = rng.pick(&ready) {
                     let _ = k.get_wl_buffer(0, &c.qh, ());
                     tally.wl_buffers += 1;
+                }
+            }
+            11 => {
+                // A late participant's token on an allocated collection: it
+                // may be exported, bound and committed like any token.
+                let ready: Vec<_> = colls
+                    .iter()
+                    .filter(|k| c.events.allocated.contains_key(&k.id()))
+                    .cloned()
+                    .collect();
+                if let Some(k) = rng.pick(&ready) {
+                    tokens.push(k.attach_token(&c.qh, ()));
+                    tally.late_tokens += 1;
                 }
             }
             _ => {
@@ -200,7 +216,9 @@ fn random_lifecycles_leave_no_fds_bytes_or_collections_behind() {
         server.charged_bytes(),
         server.negotiating(),
     );
-    assert!(tally.allocated > 0 && tally.failed > 0 && tally.wl_buffers > 0);
+    assert!(
+        tally.allocated > 0 && tally.failed > 0 && tally.wl_buffers > 0 && tally.late_tokens > 0
+    );
     assert!(
         tally.clean > 0 && tally.closed > 0 && tally.mid_message > 0 && tally.mid_message_fd > 0
     );
