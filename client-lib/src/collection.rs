@@ -22,6 +22,8 @@ pub(crate) struct CollectionState {
     pub(crate) buffer_count: Option<u32>,
     /// `participant_lost` events received so far (version 2).
     pub(crate) lost: Vec<LostParticipant>,
+    /// `close_weak_asap` arrived (a weak participant must let go).
+    pub(crate) close_weak: bool,
 }
 
 /// A participant that left the collection after allocation (the
@@ -136,6 +138,41 @@ impl Collection {
             proxy,
             events,
         }
+    }
+
+    /// Hold the buffers weakly (protocol version 2; before commit): they
+    /// live while a strong participant or a `wl_buffer` holds them, and
+    /// [`close_weak_requested`](Self::close_weak_requested) turns true when
+    /// none is left. Then drop this collection, its `wl_buffer`s and its
+    /// [`Allocation`] within the compositor's deadline (5 s by default), or
+    /// the connection is closed. `Err(Unsupported)` on a version-1
+    /// compositor.
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// collection.set_weak()?; // a thumbnailer that must not keep a stream alive
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn set_weak(&self) -> Result<(), Failure> {
+        use wayland_client::Proxy;
+        if self.proxy.version() < 2 {
+            return Err(Failure {
+                reason: FailureReason::Unsupported,
+                message: format!(
+                    "set_weak needs wp_buffer_collection_v1 version 2; the compositor offers \
+                     version {}",
+                    self.proxy.version()
+                ),
+            });
+        }
+        self.proxy.set_weak();
+        Ok(())
+    }
+
+    /// Whether the compositor asked this weak participant to let go of the
+    /// buffers (`close_weak_asap`), as the events dispatched so far say.
+    pub fn close_weak_requested(&self) -> bool {
+        lock(&self.events).close_weak
     }
 
     /// Participants that left after allocation, as the events dispatched

@@ -103,6 +103,7 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
             coll::Event::ParticipantLost { name, message } => {
                 st.lost.push(LostParticipant { name, message })
             }
+            coll::Event::CloseWeakAsap => st.close_weak = true,
             _ => {}
         }
     }

@@ -3,6 +3,7 @@
 //! vocabulary's values are mapped to the generated wire enums here only.
 
 use std::os::fd::AsFd;
+use std::sync::Arc;
 
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::{
@@ -33,7 +34,14 @@ pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
             c.failed(wire_reason(f.reason), f.message.clone());
         }
         Outcome::Allocated(a) => {
-            data.lock().allocation = Some(a.clone());
+            {
+                let mut inner = data.lock();
+                if inner.weak {
+                    inner.weak_allocation = Some(Arc::downgrade(a));
+                } else {
+                    inner.allocation = Some(a.clone());
+                }
+            }
             let d = &a.decision;
             let kind =
                 WireMemoryKind::try_from(a.memory.to_wire()).unwrap_or(WireMemoryKind::Dmabuf);

@@ -105,7 +105,20 @@ pub(crate) struct CollectionInner {
     pub(crate) pending: Constraints,
     pub(crate) committed: bool,
     pub(crate) allocation: Option<Arc<Allocation>>,
+    /// A weak participant (`set_weak`) holds its buffers weakly: they live
+    /// while a strong participant or a `wl_buffer` holds them.
+    pub(crate) weak: bool,
+    pub(crate) weak_allocation: Option<std::sync::Weak<Allocation>>,
     pub(crate) failed: bool,
+}
+
+impl CollectionInner {
+    /// The buffers, if this participant has them and they are still alive.
+    pub(crate) fn buffers(&self) -> Option<Arc<Allocation>> {
+        self.allocation
+            .clone()
+            .or_else(|| self.weak_allocation.as_ref()?.upgrade())
+    }
 }
 
 impl CollectionData {

@@ -169,7 +169,15 @@ pub struct BufferCollectionState {
     /// only what is due from queues in deadline order, so the limit is only
     /// there to keep the clock reads off the request path.
     next_sweep: Instant,
+    /// Weak participants told `close_weak_asap`, by deadline (all share one
+    /// timeout, so pushing at the back keeps the order).
+    weak_deadlines: std::collections::VecDeque<(Instant, SlotId)>,
+    weak_release_timeout: Duration,
 }
+
+/// How long a weak participant has to destroy its collection object after
+/// `close_weak_asap` before it is disconnected (`weak_not_released`).
+pub const DEFAULT_WEAK_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for BufferCollectionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -207,6 +215,8 @@ impl BufferCollectionState {
             dmabuf_holds: DmabufHolds::default(),
             global,
             next_sweep: Instant::now(),
+            weak_deadlines: std::collections::VecDeque::new(),
+            weak_release_timeout: DEFAULT_WEAK_RELEASE_TIMEOUT,
         }
     }
 
@@ -351,6 +361,18 @@ impl BufferCollectionState {
     /// After how long a collection still waiting for participants gets one
     /// `tracing` warning naming the slots that are neither committed nor
     /// released (default 5 s, like sysmem).
+    /// How long a weak participant may keep its collection object after
+    /// `close_weak_asap` (default [`DEFAULT_WEAK_RELEASE_TIMEOUT`]).
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) {
+    /// accord.set_weak_release_timeout(std::time::Duration::from_secs(2));
+    /// # }
+    /// ```
+    pub fn set_weak_release_timeout(&mut self, timeout: Duration) {
+        self.weak_release_timeout = timeout;
+    }
+
     pub fn set_stall_warning(&mut self, after: Duration) {
         self.collections.set_stall_warning(after);
     }
@@ -396,6 +418,7 @@ impl BufferCollectionState {
     }
 
     pub(crate) fn maintain(&mut self, now: Instant) {
+        self.enforce_weak_deadlines(now);
         self.collections.expire_handles(now);
         self.collections.warn_stalled(now);
         self.dmabuf_holds.maintain();
@@ -410,7 +433,50 @@ impl BufferCollectionState {
         if self.collections.has_due(now) || self.dmabuf_holds.has_backlog() {
             BACKLOG_PERIOD
         } else {
-            self.timer_period()
+            let period = self.timer_period();
+            match self.weak_deadlines.front() {
+                Some((at, _)) => period
+                    .min(at.saturating_duration_since(now))
+                    .max(BACKLOG_PERIOD),
+                None => period,
+            }
+        }
+    }
+
+    /// Disconnect the weak participants that kept their collection object
+    /// past their deadline (those that destroyed it are gone from `slots`).
+    fn enforce_weak_deadlines(&mut self, now: Instant) {
+        while let Some(&(at, slot)) = self.weak_deadlines.front() {
+            if at > now {
+                break;
+            }
+            self.weak_deadlines.pop_front();
+            if let Some(SlotObject::Collection(c)) = self.slots.get(&slot) {
+                c.post_error(
+                    accord_protocol::server::wp_buffer_collection_v1::Error::WeakNotReleased,
+                    format!(
+                        "wp_buffer_collection_v1: a weak participant still holds its collection \
+                         {:?} after close_weak_asap; destroy it within {} ms",
+                        slot.collection,
+                        self.weak_release_timeout.as_millis()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Tell weak participants whose buffers lost their last strong holder
+    /// to let go (`close_weak_asap`, version 2 objects), with a deadline.
+    fn send_close_weak(&mut self) {
+        let now = Instant::now();
+        for slot in self.collections.take_weak_released() {
+            if let Some(SlotObject::Collection(c)) = self.slots.get(&slot) {
+                if c.version() >= 2 {
+                    c.close_weak_asap();
+                    self.weak_deadlines
+                        .push_back((now + self.weak_release_timeout, slot));
+                }
+            }
         }
     }
 
@@ -615,6 +681,7 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     for lost in st.collections.take_lost() {
         st.send_lost(lost);
     }
+    st.send_close_weak();
 }
 
 /// The share of the fd limit the module's buffers may take: half of the

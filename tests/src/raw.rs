@@ -94,13 +94,19 @@ impl RawClient {
     /// Bind and commit XRGB8888 LINEAR, at least 16x8.
     pub fn bind_commit(&mut self, t: &WpBufferCollectionTokenV1) -> WpBufferCollectionV1 {
         let c = t.bind(&self.qh, ());
+        self.commit_xrgb(&c);
+        c
+    }
+
+    /// Commit the constraints of [`bind_commit`](Self::bind_commit) on an
+    /// already bound collection.
+    pub fn commit_xrgb(&mut self, c: &WpBufferCollectionV1) {
         let mut pair = crate::XRGB8888.to_ne_bytes().to_vec();
         pair.extend_from_slice(&0u32.to_ne_bytes());
         pair.extend_from_slice(&accord_engine::MOD_LINEAR.to_ne_bytes());
         c.add_formats(pair);
         c.set_size_range(16, 8, 0, 0);
         c.commit();
-        c
     }
 }
 

@@ -339,6 +339,46 @@ fn attach_token_beyond_the_slot_limit() {
 }
 
 #[test]
+fn weak_participant_that_does_not_let_go() {
+    let server = TestServer::builder()
+        .weak_release_timeout(std::time::Duration::from_millis(100))
+        .start();
+    let mut strong = raw(&server);
+    let mut weak = raw(&server);
+    let t = strong.create();
+    let handle = strong.export(&t.duplicate(&strong.qh, ()));
+    let mine = strong.bind_commit(&t);
+    let theirs = weak
+        .manager
+        .import_token(Some(handle), &weak.qh, ())
+        .bind(&weak.qh, ());
+    theirs.set_weak();
+    weak.commit_xrgb(&theirs);
+    weak.roundtrip().unwrap();
+    strong.roundtrip().unwrap();
+    // The strong holder lets go; the weak one keeps its collection.
+    mine.destroy();
+    strong.roundtrip().unwrap();
+    // The deadline is enforced on the module's next timer tick (≤ 1 s).
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let error = loop {
+        if let Err(e) = weak.roundtrip() {
+            break e;
+        }
+        assert!(
+            std::time::Instant::now() < give_up,
+            "no weak_not_released in 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_error(
+        error,
+        CollError::WeakNotReleased as u32,
+        &["weak participant", "close_weak_asap", "within 100 ms"],
+    );
+}
+
+#[test]
 fn attach_token_beyond_the_object_limit() {
     let server = TestServer::start();
     let mut c = raw(&server);
@@ -590,6 +630,11 @@ fn every_error_code_has_a_test() {
             "wp_buffer_collection_v1",
             "too_many_objects",
             "attach_token_beyond_the_object_limit",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "weak_not_released",
+            "weak_participant_that_does_not_let_go",
         ),
     ];
     let xml = include_str!("../../protocol/buffer-collection-v1.xml");

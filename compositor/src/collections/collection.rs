@@ -93,6 +93,7 @@ impl<O> Collection<O> {
             name,
             holder,
             dispensable,
+            weak: false,
             state: SlotState::Token,
             span,
         });

@@ -145,6 +145,9 @@ pub struct Collections<O> {
     log_limit: LogLimiter,
     /// Departures after allocation not yet told to the other holders.
     lost: Vec<Lost>,
+    /// Weak participants whose buffers lost their last strong holder, not
+    /// yet told to let go.
+    weak_released: Vec<SlotId>,
 }
 
 impl<O> Default for Collections<O> {
@@ -164,6 +167,7 @@ impl<O> Default for Collections<O> {
             stalls: StallQueue::default(),
             log_limit: LogLimiter::default(),
             lost: Vec::new(),
+            weak_released: Vec::new(),
         }
     }
 }
@@ -293,6 +297,23 @@ impl<O: Owner> Collections<O> {
             s.span.record("name", tracing::field::display(&name));
             s.name = Some(name);
         }
+    }
+
+    /// A weak participant: it does not keep the buffers alive, and is told
+    /// to let go (see [`take_weak_released`](Self::take_weak_released))
+    /// when the last strong holder has.
+    pub fn set_weak(&mut self, slot: SlotId) {
+        if let Some(s) = self.slot_mut(slot) {
+            s.span.in_scope(|| tracing::debug!("weak"));
+            s.weak = true;
+        }
+    }
+
+    /// Weak participants still holding a collection whose buffers lost
+    /// their last strong holder: tell them `close_weak_asap`. Taking them
+    /// empties the list.
+    pub fn take_weak_released(&mut self) -> Vec<SlotId> {
+        std::mem::take(&mut self.weak_released)
     }
 
     /// Allocation goes on without this slot if it fails.
@@ -724,11 +745,20 @@ impl<O: Owner> Collections<O> {
         for id in released {
             if let Some(Collection {
                 phase: Phase::Allocated { buffers_held, .. },
+                slots,
                 ..
             }) = self.table.get_mut(&id)
             {
                 *buffers_held = false;
                 self.dirty.insert(id);
+                for (index, s) in slots.iter().enumerate() {
+                    if s.weak && matches!(s.state, SlotState::Holding) {
+                        self.weak_released.push(SlotId {
+                            collection: id,
+                            index: index as u32,
+                        });
+                    }
+                }
             }
         }
     }

@@ -43,6 +43,9 @@ pub(crate) struct Slot {
     /// that created, duplicated or imported it.
     pub(crate) holder: String,
     pub(crate) dispensable: bool,
+    /// Holds the buffers weakly (`set_weak`): told to let go
+    /// (`close_weak_asap`) once no strong holder is left.
+    pub(crate) weak: bool,
     pub(crate) state: SlotState,
     /// `participant` span (child of the collection's), named by `set_name`.
     pub(crate) span: tracing::Span,

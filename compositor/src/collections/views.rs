@@ -138,6 +138,7 @@ impl<O: Owner> Collections<O> {
     pub fn has_work(&self) -> bool {
         !self.dirty.is_empty()
             || !self.lost.is_empty()
+            || !self.weak_released.is_empty()
             || !self
                 .released
                 .lock()

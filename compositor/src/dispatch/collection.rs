@@ -38,6 +38,23 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             coll::Request::AttachToken { token } => {
                 attach_token(state, client, dh, resource, data, data_init, token);
             }
+            coll::Request::SetWeak => {
+                let mut inner = data.lock();
+                if inner.committed {
+                    drop(inner);
+                    resource.post_error(
+                        coll::Error::AlreadyCommitted,
+                        "wp_buffer_collection_v1.set_weak: constraints were already committed; \
+                         set_weak comes before commit",
+                    );
+                    return;
+                }
+                inner.weak = true;
+                drop(inner);
+                if let Some(slot) = data.slot {
+                    state.buffer_collection_state().collections.set_weak(slot);
+                }
+            }
             coll::Request::Destroy => {
                 if let Some(slot) = data.slot {
                     let st = state.buffer_collection_state();
@@ -47,7 +64,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 }
             }
             coll::Request::GetWlBuffer { buffer, index } => {
-                let alloc = data.lock().allocation.clone();
+                let alloc = data.lock().buffers();
                 let Some(alloc) = alloc else {
                     resource.post_error(
                         coll::Error::NotAllocated,

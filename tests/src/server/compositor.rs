@@ -65,6 +65,8 @@ pub struct Config {
     pub stall_warning: Option<std::time::Duration>,
     /// Pending handles the module holds at most (default 16,384).
     pub max_pending_handles: Option<usize>,
+    /// Weak participants' release deadline (default 5 s).
+    pub weak_release_timeout: Option<std::time::Duration>,
     /// Per-client budgets (default `Budgets::default()`).
     pub budgets: Option<accord_smithay::collections::Budgets>,
     /// The module's buffer fd budget (default half the soft fd limit).
@@ -173,6 +175,9 @@ impl Compositor {
         }
         if let Some(d) = config.stall_warning {
             accord.set_stall_warning(d);
+        }
+        if let Some(t) = config.weak_release_timeout {
+            accord.set_weak_release_timeout(t);
         }
         if let Some(n) = config.max_pending_handles {
             accord.set_max_pending_handles(n);

@@ -110,6 +110,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// How long a weak participant may keep its collection after
+    /// `close_weak_asap` (default 5 s).
+    pub fn weak_release_timeout(mut self, timeout: Duration) -> Self {
+        self.config.weak_release_timeout = Some(timeout);
+        self
+    }
+
     /// Stall warning threshold (default 5 s).
     pub fn stall_warning(mut self, after: Duration) -> Self {
         self.config.stall_warning = Some(after);
