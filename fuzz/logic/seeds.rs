@@ -382,11 +382,18 @@ pub fn seeds(target: &str) -> Vec<Seed> {
                 let mut text =
                     serde_json::to_string_pretty(&to_scenario(&ps, &policy)).expect("JSON");
                 text.push('\n');
+                // What the wire refuses, the scenario front end refuses
+                // too (accord_engine::limits::check_participant).
+                let refused = ps.iter().enumerate().find_map(|(i, p)| {
+                    accord_engine::limits::check_participant(p)
+                        .err()
+                        .map(|m| format!("rejected participants[{i}].{m}"))
+                });
                 Seed {
                     name: format!("{name}.json"),
                     why: why.into(),
                     data: text.into_bytes(),
-                    expect: expect.into(),
+                    expect: refused.unwrap_or_else(|| expect.into()),
                 }
             })
             .collect(),

@@ -130,7 +130,15 @@ impl RawScenario {
         }
         list.into_iter()
             .enumerate()
-            .map(|(i, Obj(p))| p.into_constraints(&format!("participants[{i}]")))
+            .map(|(i, Obj(p))| {
+                let path = format!("participants[{i}]");
+                let c = p.into_constraints(&path)?;
+                // What the wire refuses, refused here by the same function.
+                match accord_engine::limits::check_participant(&c) {
+                    Ok(()) => Ok(c),
+                    Err(m) => err(&format!("{path}.{}", m.field), m.message),
+                }
+            })
             .collect()
     }
 }

@@ -217,6 +217,36 @@ pub fn check_size(bytes: u128, max_bytes: u64, buffer_count: u32) -> Result<(), 
     Ok(())
 }
 
+/// The byte limits ([`check_size`]) on the smallest buffer any layout of
+/// `format` can have at this size: its samples packed, no padding, no
+/// alignment. Used for vendor modifiers, whose real layout only the
+/// device knows: a tiled or compressed layout holds at least these bytes
+/// (compression saves bandwidth, not allocation), so a size this check
+/// refuses is refused on every device. An unknown format passes.
+///
+/// ```
+/// use accord_engine::layout::{check_minimum, LayoutParams};
+/// let xr24 = accord_engine::formats::parse_name("XRGB8888").unwrap();
+/// assert!(check_minimum(xr24, &LayoutParams::new(8192, 16384)).is_ok());
+/// assert!(check_minimum(xr24, &LayoutParams::new(8192, 16385)).is_err());
+/// ```
+pub fn check_minimum(format: u32, p: &LayoutParams) -> Result<(), LayoutError> {
+    let Some(info) = formats::info(format) else {
+        return Ok(());
+    };
+    // Below 2^32 * 8 bytes a row and 2^32 rows per plane: below 2^70 in all.
+    let bytes: u128 = info
+        .planes
+        .iter()
+        .map(|plane| {
+            let w = u128::from(p.width).div_ceil(u128::from(plane.hsub));
+            let h = u128::from(p.height).div_ceil(u128::from(plane.vsub));
+            w.div_ceil(u128::from(plane.block_width)) * u128::from(plane.block_bytes) * h
+        })
+        .sum();
+    check_size(bytes, p.max_bytes, p.buffer_count)
+}
+
 /// At most this many planes (DRM's limit).
 pub const MAX_PLANES: usize = 4;
 

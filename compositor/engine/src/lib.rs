@@ -22,6 +22,7 @@ pub mod explain;
 pub mod formats;
 mod intersect;
 pub mod layout;
+pub mod limits;
 mod math;
 pub mod policy;
 mod solve;

@@ -59,19 +59,32 @@ pub(crate) fn engine_lays_out(format: u32, modifier: u64) -> bool {
     (modifier == MOD_LINEAR || modifier == MOD_INVALID) && formats::info(format).is_some()
 }
 
-/// Check one candidate's layout against the limits. `Ok(None)`: no layout
-/// from the engine (vendor modifier or unknown format).
+/// One candidate's layout, checked against every limit. `Ok(None)`: no
+/// layout from the engine (vendor modifier or unknown format); a known
+/// format under a vendor modifier still has its packed size checked
+/// ([`layout::check_minimum`]): no layout is smaller, so what breaks a
+/// byte limit there breaks it on every device, and `accord solve` says
+/// `too_large` where the compositor would after allocating.
+pub(crate) fn candidate_layout(
+    format: u32,
+    modifier: u64,
+    params: &LayoutParams,
+) -> Result<Option<FixedLayout>, LayoutError> {
+    if engine_lays_out(format, modifier) {
+        return layout::compute_fixed(format, params).map(Some);
+    }
+    layout::check_minimum(format, params)?;
+    Ok(None)
+}
+
+/// [`candidate_layout`] with a failure naming the participants.
 pub(crate) fn check_layout(
     c: &[Constraints],
     agg: &Aggregate,
     format: u32,
     modifier: u64,
 ) -> Result<Option<FixedLayout>, Failure> {
-    if !engine_lays_out(format, modifier) {
-        return Ok(None);
-    }
-    layout::compute_fixed(format, &agg.params)
-        .map(Some)
+    candidate_layout(format, modifier, &agg.params)
         .map_err(|e| layout_failure(c, agg, format, modifier, e))
 }
 
@@ -131,16 +144,12 @@ fn decide(
     let mut chosen: Option<(Candidate, Option<FixedLayout>)> = None;
     let mut alternatives = Vec::with_capacity(ranked.len());
     for (_, cand) in ranked {
-        let layout = if engine_lays_out(cand.format, cand.modifier) {
-            match layout::compute_fixed(cand.format, &agg.params) {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    first_misfit.get_or_insert((cand, e));
-                    continue;
-                }
+        let layout = match candidate_layout(cand.format, cand.modifier, &agg.params) {
+            Ok(l) => l,
+            Err(e) => {
+                first_misfit.get_or_insert((cand, e));
+                continue;
             }
-        } else {
-            None
         };
         let candidate = Candidate {
             format: cand.format,

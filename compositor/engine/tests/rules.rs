@@ -226,6 +226,35 @@ fn layout_stride_beyond_max_stride_conflicts_and_falls_back() {
     );
 }
 
+/// A vendor layout is at least its samples packed: a size past the byte
+/// limits there is too large on every device, and the dry run says so
+/// (the compositor would only find out after allocating).
+#[test]
+fn a_vendor_modifier_at_an_impossible_size_is_too_large() {
+    const X_TILED: u64 = 0x0100_0000_0000_0001;
+    let mut a = xrgb("a", &[X_TILED]);
+    a.min_size = (65536, 65536);
+    let f = solve(&[a.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::TooLarge, "{}", f.message);
+    assert!(
+        f.message.contains("the limit is 536870912"),
+        "{}",
+        f.message
+    );
+    // 8192x16384 XRGB8888 is 512 MiB packed: allowed, the device decides.
+    a.min_size = (8192, 16384);
+    assert!(solve(&[a.clone()]).is_ok());
+    // ... but not 3 of them (1.5 GiB).
+    a.buffers.min = 3;
+    let f = solve(&[a.clone()]).unwrap_err();
+    assert!(f.message.contains("collection limit"), "{}", f.message);
+    // A participant's max_bytes below the packed size.
+    a.buffers.min = 1;
+    a.min_size = (64, 64);
+    a.max_bytes = 64 * 64 * 4 - 1;
+    assert_eq!(solve(&[a]).unwrap_err().reason, FailureReason::TooLarge);
+}
+
 #[test]
 fn max_bytes_is_the_smallest_and_too_large_fails() {
     let mut a = xrgb("a", &[MOD_LINEAR]);
