@@ -20,6 +20,16 @@
 //! 64- and 32-bit fields and the stride check is left with what
 //! participants asked for (`max_stride`).
 //!
+//! **Sources.** sysmem caps a buffer (`kMaxSizeBytesPerBuffer`, 256 MiB)
+//! and a collection (`kMaxTotalSizeBytesPerCollection`, 1 GiB) in
+//! `logical_buffer_collection.cc`; Accord keeps the 1 GiB and allows
+//! 512 MiB a buffer (an 8K 16-bit-float scanout buffer is 256 MiB and
+//! 8192x16384 XRGB8888 is allowed on purpose). sysmem's size arithmetic
+//! goes through `safemath` checked numerics; here it is u128, which no
+//! u32/u64 input can overflow, so no size × count is ever computed in a
+//! type that could wrap (`sizes_never_overflow` in the property tests
+//! recomputes every decision's sizes in u128).
+//!
 //! [`check_size`] is the one place the protocol's byte limits are applied:
 //! the engine calls it on the sizes it computes (so `accord solve` answers
 //! as the compositor does), and the compositor calls it on the sizes a
@@ -172,7 +182,8 @@ impl std::fmt::Display for LayoutError {
             } => write!(
                 f,
                 "{count} buffers of {bytes} bytes need {} bytes, above the collection limit of {max} bytes",
-                bytes * u128::from(count)
+                // Saturated: a hand-made error may carry any byte count.
+                bytes.saturating_mul(u128::from(count))
             ),
         }
     }

@@ -307,6 +307,115 @@ proptest! {
     }
 }
 
+/// The sizes of a decision, recomputed in u128 (which no u32/u64 input
+/// can overflow): the buffer within 512 MiB, the collection within 1 GiB,
+/// every plane inside its buffer. A wrapped u64 anywhere in the engine
+/// would show here as a size that breaks them.
+fn check_sizes(d: &Decision) -> Result<(), TestCaseError> {
+    use accord_engine::limits::{MAX_BUFFER_BYTES, MAX_COLLECTION_BYTES};
+    let count = u128::from(d.buffer_count);
+    match &d.layout {
+        Some(l) => {
+            let size = u128::from(l.size_bytes);
+            prop_assert!(size <= u128::from(MAX_BUFFER_BYTES));
+            prop_assert!(size * count <= u128::from(MAX_COLLECTION_BYTES));
+            let info = accord_engine::formats::info(d.format).expect("laid out");
+            for (plane, p) in l.planes.iter().zip(info.planes) {
+                let rows = u128::from(d.height).div_ceil(u128::from(p.vsub));
+                let end = u128::from(plane.offset) + u128::from(plane.stride) * rows;
+                prop_assert!(end <= size, "plane ends at {} past {}", end, size);
+            }
+        }
+        None => {
+            // A vendor layout holds at least the packed samples.
+            if let Some(info) = accord_engine::formats::info(d.format) {
+                let packed: u128 = info
+                    .planes
+                    .iter()
+                    .map(|p| {
+                        u128::from(d.width).div_ceil(u128::from(p.hsub * p.block_width))
+                            * u128::from(p.block_bytes)
+                            * u128::from(d.height).div_ceil(u128::from(p.vsub))
+                    })
+                    .sum();
+                prop_assert!(packed * count <= u128::from(MAX_COLLECTION_BYTES));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One participant at any size, any buffer count up to the cap, any
+/// alignment: where sizes and counts multiply.
+fn huge_participant() -> impl Strategy<Value = Constraints> {
+    (
+        pair(),
+        (edge_u32(), edge_u32()),
+        0..=accord_engine::MAX_BUFFERS,
+        (edge_u32(), edge_u32(), edge_u32()),
+    )
+        .prop_map(|(pair, size, count, (sa, oa, ba))| Constraints {
+            name: "huge".into(),
+            formats: vec![pair],
+            min_size: size,
+            stride_alignment: sa.max(1),
+            offset_alignment: oa.max(1),
+            base_alignment: ba.max(1),
+            buffers: BufferCounts {
+                min: count,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn sizes_never_overflow(
+        ps in prop_oneof![
+            prop::collection::vec(huge_participant(), 1..3),
+            prop::collection::vec(wild_participant(), 1..4),
+        ]
+    ) {
+        match solve(&ps) {
+            Ok(d) => {
+                check_sizes(&d)?;
+                for c in &d.alternatives {
+                    if let Ok(d2) = d.for_candidate(*c) {
+                        check_sizes(&d2)?;
+                    }
+                }
+            }
+            Err(f) => prop_assert!(!f.message.is_empty()),
+        }
+    }
+}
+
+/// 128 buffers of an enormous size: too large, linear or vendor.
+#[test]
+fn one_hundred_and_twenty_eight_enormous_buffers_are_too_large() {
+    for modifier in [MOD_LINEAR, MOD_INVALID, 0x0100_0000_0000_0002] {
+        let c = Constraints {
+            name: "a".into(),
+            formats: vec![FormatModifier {
+                format: common::fourcc("XRGB8888"),
+                modifier,
+                scanout: false,
+            }],
+            min_size: (u32::MAX, u32::MAX),
+            buffers: BufferCounts {
+                min: 128,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let f = solve(&[c]).unwrap_err();
+        assert_eq!(f.reason, accord_engine::FailureReason::TooLarge, "{f:?}");
+    }
+}
+
 /// Guard against vacuous properties: the generator must produce both
 /// decisions (with layouts) and failures.
 #[test]
