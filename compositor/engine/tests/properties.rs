@@ -416,6 +416,151 @@ fn one_hundred_and_twenty_eight_enormous_buffers_are_too_large() {
     }
 }
 
+/// Every plane of a layout of `info` at `w`x`h` under `p`: whole samples
+/// (the coded size a multiple of the format's block, every row of every
+/// plane covering the image), every offset and stride a multiple of the
+/// asked alignment and of its samples, plane strides in sysmem's fixed
+/// ratio to plane 0's, planes in order without overlap, inside the size.
+fn check_planes(
+    info: &accord_engine::formats::FormatInfo,
+    p: &accord_engine::layout::LayoutParams,
+    l: &accord_engine::Layout,
+) -> Result<(), TestCaseError> {
+    let (bw, bh) = info.block();
+    let coded_w = u128::from(p.width).div_ceil(u128::from(bw)) * u128::from(bw);
+    let coded_h = u128::from(p.height).div_ceil(u128::from(bh)) * u128::from(bh);
+    prop_assert_eq!(l.planes.len(), info.planes.len());
+    let mut end = 0u128;
+    for (i, (plane, fp)) in l.planes.iter().zip(info.planes).enumerate() {
+        let sample = u64::from(fp.sample_alignment());
+        let stride = u64::from(plane.stride);
+        prop_assert_eq!(
+            stride % p.stride_alignment,
+            0,
+            "{} plane {} stride",
+            info.name,
+            i
+        );
+        prop_assert_eq!(
+            stride % sample,
+            0,
+            "{} plane {} stride vs samples",
+            info.name,
+            i
+        );
+        prop_assert_eq!(
+            plane.offset % p.offset_alignment,
+            0,
+            "{} plane {} offset",
+            info.name,
+            i
+        );
+        prop_assert_eq!(
+            plane.offset % sample,
+            0,
+            "{} plane {} offset vs samples",
+            info.name,
+            i
+        );
+        // Whole samples: the coded width and height divide by the
+        // plane's subsampling, and its rows hold the coded width.
+        prop_assert_eq!(coded_w % u128::from(fp.hsub * fp.block_width), 0);
+        prop_assert_eq!(coded_h % u128::from(fp.vsub), 0);
+        let row = coded_w / u128::from(fp.hsub * fp.block_width) * u128::from(fp.block_bytes);
+        prop_assert!(
+            u128::from(stride) >= row,
+            "{} plane {} stride {} < row {}",
+            info.name,
+            i,
+            stride,
+            row
+        );
+        let (num, den) = info.stride_ratio(i);
+        prop_assert_eq!(
+            u128::from(stride) * u128::from(den),
+            u128::from(l.planes[0].stride) * u128::from(num),
+            "{} plane {} stride out of ratio",
+            info.name,
+            i
+        );
+        prop_assert!(
+            u128::from(plane.offset) >= end,
+            "{} plane {} overlaps",
+            info.name,
+            i
+        );
+        end = u128::from(plane.offset) + u128::from(stride) * (coded_h / u128::from(fp.vsub));
+    }
+    prop_assert!(u128::from(l.size_bytes) >= end);
+    prop_assert_eq!(l.size_bytes % p.base_alignment, 0);
+    prop_assert!(l.planes[0].stride >= p.min_stride);
+    Ok(())
+}
+
+fn any_alignment() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        Just(1u64),
+        Just(2),
+        Just(3),
+        Just(4),
+        Just(6),
+        Just(64),
+        Just(256),
+        Just(4096),
+        1u64..=300
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn every_plane_of_every_format_has_whole_samples(
+        index in 0..accord_engine::formats::all().len(),
+        w in prop_oneof![1u32..=8, 1u32..=5000],
+        h in prop_oneof![1u32..=8, 1u32..=5000],
+        (sa, oa, ba) in (any_alignment(), any_alignment(), any_alignment()),
+        min_stride in prop_oneof![Just(0u32), 0u32..=20000],
+    ) {
+        let info = &accord_engine::formats::all()[index];
+        let mut p = accord_engine::layout::LayoutParams::new(w, h);
+        p.stride_alignment = sa;
+        p.offset_alignment = oa;
+        p.base_alignment = ba;
+        p.min_stride = min_stride;
+        let l = accord_engine::layout::compute(info.fourcc, &p);
+        prop_assert!(l.is_ok(), "{} {}x{}: {:?}", info.name, w, h, l);
+        check_planes(info, &p, &l.unwrap())?;
+    }
+}
+
+/// The layout tables cover every format the engine knows: each lays out
+/// at odd sizes, with a block that is a whole number of every plane's
+/// samples, plane 0 as the stride reference.
+#[test]
+fn every_known_format_has_a_plane_table() {
+    for info in accord_engine::formats::all() {
+        assert_eq!(accord_engine::formats::info(info.fourcc), Some(info));
+        assert_eq!(info.stride_ratio(0), (1, 1), "{}", info.name);
+        assert_eq!((info.planes[0].hsub, info.planes[0].vsub), (1, 1));
+        for (w, h) in [(1, 1), (3, 5), (641, 481)] {
+            let p = accord_engine::layout::LayoutParams::new(w, h);
+            let l = accord_engine::layout::compute(info.fourcc, &p).expect(info.name);
+            let mut strict = p;
+            strict.stride_alignment = 1;
+            check_planes(info, &strict, &l).unwrap();
+        }
+    }
+    let name = |n| accord_engine::formats::info(common::fourcc(n)).unwrap();
+    assert_eq!(name("NV12").block(), (2, 2));
+    assert_eq!(name("NV16").block(), (2, 1));
+    assert_eq!(name("YUYV").block(), (2, 1));
+    assert_eq!(name("YUV444").block(), (1, 1));
+    assert_eq!(name("YUV420").stride_ratio(1), (1, 2));
+    assert_eq!(name("NV24").stride_ratio(1), (2, 1));
+    assert_eq!(name("P010").stride_ratio(1), (1, 1));
+}
+
 /// Guard against vacuous properties: the generator must produce both
 /// decisions (with layouts) and failures.
 #[test]
