@@ -233,6 +233,15 @@ fn the_wire_limits_are_bad_input() {
         "participants[0].buffers.camping: 129; a collection has at most 128 buffers"
     );
     assert!(parse(&one(r#", "buffers": {"camping": 128}"#)).is_ok());
+    // A pair listed twice (sysmem refuses repeated entries too).
+    let e = parse(
+        r#"{"participants": [{"name": "a", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR", "0x1"]}, {"format": "XRGB8888", "scanout": true}]}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "participants[0].formats: XRGB8888 LINEAR listed twice (entries 0, 2); list each pair once"
+    );
     let devices = vec!["1"; 65].join(",");
     let e = parse(&one(&format!(r#", "devices": [{devices}]"#))).unwrap_err();
     assert_eq!(e.path, "participants[0].devices");

@@ -209,6 +209,13 @@ fn the_limits_answer_the_same() {
             scenario(&[one("a", "LINEAR", 16, 16, 1), one("b", "INVALID", 16, 16, 1)]),
         ),
         (
+            "protected and cpu_read",
+            r#"{"participants": [
+                {"name": "player", "usage": ["protected", "sample"], "formats": [{"format": "XRGB8888"}]},
+                {"name": "thumbnailer", "usage": ["cpu_read"], "formats": [{"format": "XRGB8888"}]}]}"#
+                .to_string(),
+        ),
+        (
             "NV12 odd size",
             r#"{"participants": [{"name": "a", "formats": [{"format": "NV12"}], "min_size": [641, 481], "offset_alignment": 4096}]}"#.to_string(),
         ),

@@ -73,7 +73,17 @@ fn participant() -> impl Strategy<Value = Constraints> {
             |(name, usage, formats, sizes, aligns, strides, counts, (contiguous, devices))| {
                 Constraints {
                     name,
-                    usage: Usage(u32::from(usage) & Usage::ALL.0),
+                    // Protected one time in sixteen: with CPU usage
+                    // (common here) it fails the whole collection.
+                    usage: Usage(
+                        u32::from(usage)
+                            & Usage::ALL.0
+                            & if usage % 8 == 0 {
+                                u32::MAX
+                            } else {
+                                !Usage::PROTECTED.0
+                            },
+                    ),
                     formats,
                     min_size: (sizes.0, sizes.1),
                     max_size: (sizes.2, sizes.3),

@@ -349,9 +349,45 @@ fn buffer_counts_follow_the_camping_slack_model() {
     assert!(f.message.contains("hard cap 128"), "{}", f.message);
 }
 
+/// A total of zero buffers (no participant states a count) is one
+/// buffer: Accord's documented default, not a failure.
 #[test]
 fn at_least_one_buffer() {
     assert_eq!(solve(&[xrgb("a", &[MOD_LINEAR])]).unwrap().buffer_count, 1);
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    a.buffers.max = 1; // a maximum alone does not make it zero either
+    assert_eq!(
+        solve(&[a, xrgb("b", &[MOD_LINEAR])]).unwrap().buffer_count,
+        1
+    );
+}
+
+#[test]
+fn protected_with_cpu_access_fails_naming_both() {
+    // Across participants.
+    let mut player = xrgb("player", &[MOD_LINEAR]);
+    player.usage = Usage::PROTECTED | Usage::SAMPLE;
+    let mut thumbs = xrgb("thumbnailer", &[MOD_LINEAR]);
+    thumbs.usage = Usage::CPU_READ;
+    let f = solve(&[player.clone(), thumbs.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert_eq!(f.participants, vec!["player", "thumbnailer"]);
+    assert_eq!(
+        f.message,
+        "protected content cannot be CPU-accessed: protected usage by player, \
+         cpu_read/cpu_write by thumbnailer"
+    );
+    // In one participant.
+    let mut both = xrgb("both", &[MOD_LINEAR]);
+    both.usage = Usage::PROTECTED | Usage::CPU_WRITE;
+    let f = solve(&[both]).unwrap_err();
+    assert_eq!(f.participants, vec!["both"]);
+    assert!(f
+        .message
+        .contains("protected usage by both, cpu_read/cpu_write by both"));
+    // Protected alone, and CPU alone, are fine.
+    assert!(solve(&[player, xrgb("display", &[MOD_LINEAR])]).is_ok());
+    assert!(solve(&[thumbs]).is_ok());
 }
 
 #[test]
