@@ -503,7 +503,12 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
         // vendor pair's by its packed size, `layout::check_minimum`).
         let laid_out = (f.modifier == MOD_LINEAR || f.modifier == MOD_INVALID)
             && formats::info(f.format).is_some();
-        let misfit = if laid_out {
+        // With CPU usage a vendor pair is removed before ranking
+        // (accord_engine's CPU rule).
+        let cpu = d.usage.intersects(Usage::CPU_READ | Usage::CPU_WRITE);
+        let misfit = if cpu && f.modifier != MOD_LINEAR && f.modifier != MOD_INVALID {
+            true
+        } else if laid_out {
             layout::compute(f.format, &params).is_err()
         } else {
             layout::check_minimum(f.format, &params).is_err()

@@ -216,6 +216,15 @@ fn the_limits_answer_the_same() {
                 .to_string(),
         ),
         (
+            // Issue 12's report: LINEAR first, X-tiled second, cpu_write;
+            // the tiled pair used to win and memfd refused it.
+            "cpu_write LINEAR over X-tiled",
+            r#"{"participants": [
+                {"name": "client", "usage": ["cpu_write"], "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR", "0x0100000000000001"]}], "min_size": [64, 64]},
+                {"name": "display", "usage": ["scanout"], "formats": [{"format": "XRGB8888", "modifiers": ["0x0100000000000001", "LINEAR"], "scanout": true}]}]}"#
+                .to_string(),
+        ),
+        (
             "NV12 odd size",
             r#"{"participants": [{"name": "a", "formats": [{"format": "NV12"}], "min_size": [641, 481], "offset_alignment": 4096}]}"#.to_string(),
         ),

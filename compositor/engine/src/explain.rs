@@ -24,7 +24,8 @@ pub enum Fate {
         cost: Option<u32>,
         position_sum: u64,
     },
-    /// Every participant lists it, but its layout breaks a limit.
+    /// Every participant lists it, but its layout breaks a limit (or, with
+    /// CPU usage, it is a vendor layout the CPU cannot address).
     Misfit(Failure),
     /// Every participant lists it, but the collection failed before ranking.
     Unranked,
@@ -91,6 +92,15 @@ pub fn solve_explained(
     let mut candidates = Vec::new();
     let mut common: HashSet<(u32, u64)> = HashSet::new();
     if let (Ok(a), Ok(cands)) = (&agg, intersect::intersect(c)) {
+        let (cands, not_cpu) = solve::split_cpu(a, cands);
+        for cand in &not_cpu {
+            common.insert((cand.format, cand.modifier));
+            candidates.push(CandidateTrace {
+                format: cand.format,
+                modifier: cand.modifier,
+                fate: Fate::Misfit(solve::cpu_misfit(c, cand)),
+            });
+        }
         let mut rank = 0;
         for (key, cand) in solve::rank(cands, a, policy) {
             common.insert((cand.format, cand.modifier));

@@ -6,7 +6,8 @@ use crate::intersect::{self, Cand};
 use crate::layout::{self, FixedLayout, LayoutError, LayoutParams, SizeLimit};
 use crate::policy::{modifier_class, Policy, RankKey};
 use crate::{
-    Candidate, Constraints, Decision, Failure, FailureReason, Layout, MOD_INVALID, MOD_LINEAR,
+    Candidate, Constraints, Decision, Failure, FailureReason, Layout, Usage, MOD_INVALID,
+    MOD_LINEAR,
 };
 
 /// Solve with the default ranking policy.
@@ -19,8 +20,92 @@ pub fn solve_with(c: &[Constraints], policy: &Policy) -> Result<Decision, Failur
     aggregate::validate(c)?;
     let agg = aggregate::aggregate(c)?;
     let cands = intersect::intersect(c)?;
+    let (cands, removed) = split_cpu(&agg, cands);
+    if cands.is_empty() {
+        return Err(cpu_failure(c, &removed));
+    }
     let ranked = rank(cands, &agg, policy);
     decide(c, &agg, &ranked)
+}
+
+/// Usage bits that map the buffers into a CPU's address space.
+const CPU: Usage = Usage(Usage::CPU_READ.0 | Usage::CPU_WRITE.0);
+
+/// Can the CPU address a buffer of this modifier? LINEAR, and INVALID,
+/// which the engine lays out as linear (its layout is in the settings) and
+/// the GBM backend allocates with `GBM_BO_USE_LINEAR` when the usage has a
+/// CPU bit. A vendor modifier (tiled, compressed) is not.
+pub(crate) fn cpu_addressable(modifier: u64) -> bool {
+    modifier == MOD_LINEAR || modifier == MOD_INVALID
+}
+
+/// **CPU usage means a layout the CPU can address**: with `cpu_read` or
+/// `cpu_write` in the combined usage, vendor-modifier candidates are
+/// removed before ranking (vendor modifiers rank before LINEAR, so left
+/// in they would be chosen and the memfd backend would refuse them).
+/// Returns (kept, removed). sysmem's equivalent: a participant with CPU
+/// usage (`IsCpuUsage`) gets `pixel_format_modifier` LINEAR unless a
+/// driver says otherwise; Accord has no per-modifier CPU declaration yet,
+/// so only LINEAR and INVALID stay.
+pub(crate) fn split_cpu(agg: &Aggregate, cands: Vec<Cand>) -> (Vec<Cand>, Vec<Cand>) {
+    if !agg.usage.intersects(CPU) {
+        return (cands, Vec::new());
+    }
+    cands
+        .into_iter()
+        .partition(|cand| cpu_addressable(cand.modifier))
+}
+
+/// Every common pair was a vendor layout and someone wants the CPU: a
+/// failure naming the CPU users and the participants listing no
+/// CPU-addressable pair.
+pub(crate) fn cpu_failure(c: &[Constraints], removed: &[Cand]) -> Failure {
+    let cpu_users: Vec<&str> = c
+        .iter()
+        .filter(|p| p.usage.intersects(CPU))
+        .map(pname)
+        .collect();
+    let without: Vec<&str> = c
+        .iter()
+        .filter(|p| !p.formats.iter().any(|f| cpu_addressable(f.modifier)))
+        .map(pname)
+        .collect();
+    let mut users = cpu_users.clone();
+    users.sort_unstable();
+    users.dedup();
+    let mut names = cpu_users;
+    names.extend(without);
+    failure(
+        FailureReason::NoCommonFormat,
+        format!(
+            "cpu_read/cpu_write by {} need a LINEAR or INVALID layout, and the {} common pair{} \
+             {} vendor layout{} the CPU cannot address",
+            users.join(", "),
+            removed.len(),
+            if removed.len() == 1 { "" } else { "s" },
+            if removed.len() == 1 { "is a" } else { "are" },
+            if removed.len() == 1 { "" } else { "s" },
+        ),
+        names,
+    )
+}
+
+/// Why one removed candidate was removed (for `--explain`).
+pub(crate) fn cpu_misfit(c: &[Constraints], cand: &Cand) -> Failure {
+    let users: Vec<&str> = c
+        .iter()
+        .filter(|p| p.usage.intersects(CPU))
+        .map(pname)
+        .collect();
+    failure(
+        FailureReason::NoCommonFormat,
+        format!(
+            "{} is a vendor layout the CPU cannot address (cpu_read/cpu_write by {})",
+            formats::modifier_name(cand.modifier),
+            users.join(", ")
+        ),
+        users,
+    )
 }
 
 /// The intersection survivors with their rank keys, best first.

@@ -304,6 +304,22 @@ proptest! {
     }
 
     #[test]
+    fn no_decision_with_cpu_usage_has_a_vendor_layout(
+        ps in prop::collection::vec(participant(), 1..5)
+    ) {
+        if let Ok(d) = solve(&ps) {
+            if d.usage.intersects(Usage::CPU_READ | Usage::CPU_WRITE) {
+                for c in &d.alternatives {
+                    prop_assert!(
+                        c.modifier == MOD_LINEAR || c.modifier == MOD_INVALID,
+                        "{:#x} with usage {:?}", c.modifier, d.usage
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn arbitrary_values_never_panic(ps in prop::collection::vec(wild_participant(), 0..4)) {
         let r = solve(&ps);
         if let Ok(d) = &r {

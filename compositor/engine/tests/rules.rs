@@ -636,3 +636,45 @@ fn explain_matches_solve_and_names_the_eliminators() {
         "{text}"
     );
 }
+
+/// The regression of issue 12: a client with cpu_write lists XR24/LINEAR
+/// first and Intel X-tiled second; vendor modifiers rank before LINEAR, so
+/// the tiled pair won and the memfd backend then refused it. CPU usage
+/// removes the vendor layout before ranking.
+#[test]
+fn cpu_write_chooses_linear_over_x_tiled() {
+    const X_TILED: u64 = 0x0100_0000_0000_0001;
+    let mut client = xrgb("client", &[MOD_LINEAR, X_TILED]);
+    client.usage = Usage::CPU_WRITE;
+    let display = xrgb("display", &[X_TILED, MOD_LINEAR]);
+    let d = solve(&[client.clone(), display.clone()]).unwrap();
+    assert_eq!(d.modifier, MOD_LINEAR);
+    assert_eq!(d.alternatives.len(), 1, "the tiled pair is gone");
+    // Without CPU usage the tiled pair wins, as before.
+    let mut gpu = client.clone();
+    gpu.usage = Usage::RENDER;
+    assert_eq!(solve(&[gpu, display.clone()]).unwrap().modifier, X_TILED);
+    // INVALID stays (laid out as linear).
+    let mut implicit = xrgb("client", &[MOD_INVALID, X_TILED]);
+    implicit.usage = Usage::CPU_READ;
+    let d = solve(&[implicit, xrgb("display", &[X_TILED, MOD_INVALID])]).unwrap();
+    assert_eq!(d.modifier, MOD_INVALID);
+    // Only vendor layouts in common: a failure naming the CPU user.
+    let mut tiled_only = xrgb("client", &[X_TILED]);
+    tiled_only.usage = Usage::CPU_WRITE;
+    let f = solve(&[tiled_only, display.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::NoCommonFormat);
+    assert_eq!(f.participants, vec!["client"]);
+    assert_eq!(
+        f.message,
+        "cpu_read/cpu_write by client need a LINEAR or INVALID layout, and the 1 common pair \
+         is a vendor layout the CPU cannot address"
+    );
+    // --explain says why the tiled pair went.
+    let (_, e) = solve_explained(&[client, display], &Policy::default());
+    assert!(
+        e.to_string()
+            .contains("vendor layout the CPU cannot address (cpu_read/cpu_write by client)"),
+        "{e}"
+    );
+}
