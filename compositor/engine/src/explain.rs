@@ -65,14 +65,13 @@ pub fn solve_explained(
         .map(|p| {
             let usage: Vec<&str> = p.usage.names().collect();
             format!(
-                "{}: usage [{}], {} pairs, min {}x{}, max {}x{}{}",
+                "{}: usage [{}], {}, min {}x{}, {}{}",
                 pname(p),
                 usage.join(", "),
-                p.formats.len(),
+                count(p.formats.len(), "pair", "pairs"),
                 p.min_size.0,
                 p.min_size.1,
-                p.max_size.0,
-                p.max_size.1,
+                max_size(p.max_size),
                 if p.dispensable { ", dispensable" } else { "" }
             )
         })
@@ -80,11 +79,14 @@ pub fn solve_explained(
     let agg = aggregate::validate(c).and_then(|()| aggregate::aggregate(c));
     let aggregate = match &agg {
         Ok(a) => format!(
-            "{}, {} buffers, usage [{}], {} scanout participant(s)",
+            "{}, usage [{}], {}",
             a.params,
-            a.buffer_count,
             a.usage.names().collect::<Vec<_>>().join(", "),
-            a.scanout_participants
+            count(
+                a.scanout_participants,
+                "scanout participant",
+                "scanout participants"
+            )
         ),
         Err(f) => format!("failed: {}: {}", f.reason.as_str(), f.message),
     };
@@ -162,12 +164,12 @@ pub fn solve_explained(
 
     let outcome = match &result {
         Ok(d) => format!(
-            "decided {} {} {}x{}, {} buffers{}",
+            "decided {} {} {}x{}, {}{}",
             formats::name(d.format),
             modifier_name(d.modifier),
             d.width,
             d.height,
-            d.buffer_count,
+            count(d.buffer_count as usize, "buffer", "buffers"),
             if d.scanout { ", scanout" } else { "" }
         ),
         Err(f) => format!(
@@ -186,6 +188,21 @@ pub fn solve_explained(
             outcome,
         },
     )
+}
+
+/// `1 pair`, `2 pairs`, `0 pairs`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A maximum size where 0 means "no limit", per dimension.
+fn max_size((w, h): (u32, u32)) -> String {
+    match (w, h) {
+        (0, 0) => "max size: no limit".into(),
+        (w, 0) => format!("max width {w}, no height limit"),
+        (0, h) => format!("no width limit, max height {h}"),
+        (w, h) => format!("max {w}x{h}"),
+    }
 }
 
 impl fmt::Display for Explanation {

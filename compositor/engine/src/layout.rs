@@ -118,14 +118,14 @@ impl std::fmt::Display for LayoutParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let lim = |v: u64| {
             if v == 0 {
-                "none".to_string()
+                "no limit".to_string()
             } else {
                 v.to_string()
             }
         };
         write!(
             f,
-            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}, {} buffers",
+            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}, {} buffer{}",
             self.width,
             self.height,
             self.stride_alignment,
@@ -134,7 +134,8 @@ impl std::fmt::Display for LayoutParams {
             self.min_stride,
             lim(u64::from(self.max_stride)),
             lim(self.max_bytes),
-            self.buffer_count
+            self.buffer_count,
+            if self.buffer_count == 1 { "" } else { "s" }
         )
     }
 }

@@ -257,11 +257,18 @@ fn decide(
             )
         });
         if ranked.len() > 1 {
-            f.message = format!(
-                "{} (and the {} other common candidates do not fit either)",
-                f.message,
-                ranked.len() - 1
-            );
+            f.message = if ranked.len() == 2 {
+                format!(
+                    "{} (and the other common candidate does not fit either)",
+                    f.message
+                )
+            } else {
+                format!(
+                    "{} (and the {} other common candidates do not fit either)",
+                    f.message,
+                    ranked.len() - 1
+                )
+            };
         }
         return Err(f);
     };
