@@ -233,7 +233,7 @@ fn the_wire_limits_are_bad_input() {
         "participants[0].buffers.camping: 129; a collection has at most 128 buffers"
     );
     assert!(parse(&one(r#", "buffers": {"camping": 128}"#)).is_ok());
-    // A pair listed twice (sysmem refuses repeated entries too).
+    // A pair listed twice: the wire's invalid_format_table.
     let e = parse(
         r#"{"participants": [{"name": "a", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR", "0x1"]}, {"format": "XRGB8888", "scanout": true}]}]}"#,
     )

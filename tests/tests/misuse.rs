@@ -243,9 +243,9 @@ fn format_pairs_up_to_the_limit_then_error() {
     );
 }
 
-/// sysmem refuses a repeated (format, modifier) entry; so does the
-/// engine's `limits::check_participant`, here as the pairs arrive: the
-/// same pair in one request, or again in a later one (whatever its flags).
+/// A repeated (format, modifier) entry is refused by the engine's rule
+/// (`limits::duplicate_pair`), here as the pairs arrive: the same pair in
+/// one request, or again in a later one (whatever its flags).
 #[test]
 fn a_pair_listed_twice_is_an_error() {
     let (_server, mut c, coll) = bound();

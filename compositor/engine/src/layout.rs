@@ -23,8 +23,8 @@
 //! **Sources.** sysmem caps a buffer (`kMaxSizeBytesPerBuffer`, 256 MiB)
 //! and a collection (`kMaxTotalSizeBytesPerCollection`, 1 GiB) in
 //! `logical_buffer_collection.cc`; Accord keeps the 1 GiB and allows
-//! 512 MiB a buffer (an 8K 16-bit-float scanout buffer is 256 MiB and
-//! 8192x16384 XRGB8888 is allowed on purpose). sysmem's size arithmetic
+//! 512 MiB a buffer (an 8K 16-bit-float buffer is about 253 MiB, at
+//! sysmem's limit; 8192x16384 XRGB8888 is allowed on purpose). sysmem's size arithmetic
 //! goes through `safemath` checked numerics; here it is u128, which no
 //! u32/u64 input can overflow, so no size × count is ever computed in a
 //! type that could wrap (`sizes_never_overflow` in the property tests

@@ -14,11 +14,13 @@
 //! - counts: sysmem's `kMaxBufferCount`-style cap of 128 buffers per
 //!   collection (`logical_buffer_collection.cc`), applied per field here
 //!   so one participant cannot ask for more than a collection may hold;
-//! - a repeated (format, modifier) pair: sysmem's
-//!   `CheckSanitizeBufferCollectionConstraints` refuses two
-//!   `ImageFormatConstraints` with the same pixel format and modifier
-//!   ("pixel_format_and_modifier ... duplicated"); Accord does the same,
-//!   whatever the scanout flag of either entry says;
+//! - a repeated (format, modifier) pair: Accord's rule. A second entry
+//!   has no meaning (the first one's position is the preference) and
+//!   usually means a client bug; it would sit in sysmem's sanitize step
+//!   (`CheckSanitizeBufferCollectionConstraints`), where each
+//!   `ImageFormatConstraints` entry is checked, but whether sysmem refuses
+//!   a repeated (pixel_format, modifier) was not verified against its
+//!   source. The scanout flag of either entry does not matter;
 //! - pairs, devices and name length are Accord's own bounds on message
 //!   sizes (`accord_vocabulary::limits`), sysmem has its own
 //!   (`MAX_COUNT_BUFFER_COLLECTION_CONSTRAINTS_IMAGE_FORMAT_CONSTRAINTS`).
