@@ -91,10 +91,28 @@ fn participant(i: usize, list: Vec<(u32, u64)>, rng: &mut Rng) -> Constraints {
     }
 }
 
+/// `scale` times as many pairs as [`universe`]: the engine's formats ×
+/// LINEAR, INVALID and `64 * scale - 2` vendor modifiers.
+fn universe_scaled(scale: u64) -> Vec<(u32, u64)> {
+    let mut mods = vec![MOD_LINEAR, MOD_INVALID];
+    for i in 0..(64 * scale - 2) {
+        let vendor = [0x01u64, 0x02, 0x08, 0x07][i as usize % 4];
+        mods.push((vendor << 56) | (i + 1));
+    }
+    formats::all()
+        .iter()
+        .flat_map(|f| mods.iter().map(move |&m| (f.fourcc, m)))
+        .collect()
+}
+
 /// The friendly input: `pairs` pairs drawn at random (with
 /// repetition), a common core of 16 mixed in at random positions.
 fn friendly(n: usize, pairs: usize, seed: u64) -> Vec<Constraints> {
-    let all = universe();
+    friendly_in(n, pairs, seed, &universe())
+}
+
+/// [`friendly`] drawing from `all`.
+fn friendly_in(n: usize, pairs: usize, seed: u64, all: &[(u32, u64)]) -> Vec<Constraints> {
     let mut rng = Rng(seed | 1);
     let core: Vec<(u32, u64)> = (0..16.min(pairs))
         .map(|_| all[rng.below(all.len())])
@@ -292,6 +310,37 @@ pub fn run(opts: &Options) -> Result<(), String> {
             s,
         );
     }
+    // Issue 12's sweep: 8 participants, pairs per participant. The lists
+    // are drawn from a fixed universe of 4544 pairs, so at 4096 pairs a
+    // list covers 60 % of it and most lookups are hits; the control case
+    // draws from a universe grown with the lists (the same overlap as at
+    // 1024), which separates the engine's growth from the input's.
+    let mut p1024 = 0.0;
+    for pairs in [256, 1024, 2048, 4096] {
+        let m = line(
+            &format!("sweep 8x{pairs} (friendly, seed 42)"),
+            &friendly(8, pairs, 42),
+            s,
+        );
+        if pairs == 1024 {
+            p1024 = m;
+        } else if pairs > 1024 {
+            println!(
+                "P1 sweep growth 1024 -> {pairs} pairs: x{:.2} time for x{:.2} pairs",
+                m / p1024,
+                pairs as f64 / 1024.0
+            );
+        }
+    }
+    let c4096 = line(
+        "control 8x4096 (friendly, universe x4: the overlap of 8x1024)",
+        &friendly_in(8, 4096, 42, &universe_scaled(4)),
+        s,
+    );
+    println!(
+        "P1 control growth 1024 -> 4096 pairs at equal overlap: x{:.2}",
+        c4096 / p1024
+    );
     println!("load average: {}", crate::stats::loadavg());
     println!("P1 64x1024 worst/friendly: {:.2}", w1024 / f1024);
     Ok(())

@@ -281,3 +281,42 @@ fn costs_file_overrides_the_ranking() {
         .contains("[0].cost: expected an integer"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explain_says_no_limit_and_counts_in_words() {
+    let input = r#"{"participants": [
+      {"name": "a", "formats": [{"format": "XRGB8888"}], "min_size": [64, 64]},
+      {"name": "b", "usage": ["scanout"], "formats": [{"format": "XRGB8888", "scanout": true}, {"format": "NV12"}], "max_size": [4096, 0], "buffers": {"camping": 2}}
+    ]}"#;
+    let out = accord(&["solve", "--explain", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    for want in [
+        "a: usage [], 1 pair, min 64x64, max size: no limit",
+        "b: usage [scanout], 2 pairs, min 1x1, max width 4096, no height limit",
+        "max stride no limit, max bytes no limit, 2 buffers",
+        "1 scanout participant\n",
+        "outcome: decided XRGB8888 LINEAR 64x64, 2 buffers, scanout",
+    ] {
+        assert!(err.contains(want), "{want:?} missing in\n{err}");
+    }
+    assert!(!err.contains("0x0") && !err.contains("(s)"), "{err}");
+}
+
+#[test]
+fn participant_names_are_unique() {
+    let input = r#"{"participants": [
+      {"name": "a", "formats": [{"format": "XRGB8888"}]},
+      {"name": "b", "formats": [{"format": "XRGB8888"}]},
+      {"name": "a", "formats": [{"format": "XRGB8888"}]}
+    ]}"#;
+    let out = accord(&["solve", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(
+            "participants[2].name: \"a\" is already the name of participants[0]; names must be unique"
+        ),
+        "{err}"
+    );
+}

@@ -55,6 +55,24 @@ fn range(request: &str, what: &str, min: u32, max: u32) -> Result<(), Constraint
     }
 }
 
+/// The whole participant at `commit`, through the engine's
+/// [`check_participant`](accord_engine::limits::check_participant): the
+/// function `accord solve` applies to scenarios. Each request was checked
+/// as it came, so this finds nothing unless those checks and the engine's
+/// drift apart; then the engine's rule wins and is a protocol error here
+/// too.
+pub(crate) fn check_committed(c: &accord_engine::Constraints) -> Result<(), ConstraintError> {
+    use accord_engine::limits::{check_participant, MisuseKind};
+    check_participant(c).map_err(|m| {
+        let code = match m.kind {
+            MisuseKind::FormatTable => coll::Error::InvalidFormatTable,
+            MisuseKind::DeviceList => coll::Error::InvalidDeviceList,
+            MisuseKind::Value | MisuseKind::Name => coll::Error::InvalidValue,
+        };
+        (code, format!("commit: {m}"))
+    })
+}
+
 /// Apply one double-buffered constraint request to the pending state.
 pub(crate) fn apply_constraint(
     c: &mut accord_engine::Constraints,
@@ -95,8 +113,23 @@ pub(crate) fn apply_constraint(
                     format!("add_formats: {broken}"),
                 ));
             }
+            let before = c.formats.len();
             c.formats
                 .extend(codec::decode_format_table(&pairs).into_iter().flatten());
+            // A pair listed twice (here or in an earlier request): the
+            // engine's rule, checked as the pairs arrive.
+            if c.formats.len() > before {
+                if let Some((f, a, b)) = accord_engine::limits::duplicate_pair(&c.formats) {
+                    c.formats.truncate(before);
+                    return Err((
+                        coll::Error::InvalidFormatTable,
+                        format!(
+                            "add_formats: {}",
+                            accord_engine::limits::duplicate_message(f, a, b)
+                        ),
+                    ));
+                }
+            }
         }
         coll::Request::SetSizeRange {
             min_width,

@@ -499,18 +499,26 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
         if chosen.contains(&pair) || !ps.iter().all(|p| lists(p, f.format, f.modifier)) {
             continue;
         }
-        // A common pair was dropped: only a layout misfit may do that.
+        // A common pair was dropped: only a layout misfit may do that (a
+        // vendor pair's by its packed size, `layout::check_minimum`).
         let laid_out = (f.modifier == MOD_LINEAR || f.modifier == MOD_INVALID)
             && formats::info(f.format).is_some();
-        ensure(
-            laid_out && layout::compute(f.format, &params).is_err(),
-            || {
-                format!(
-                    "common pair {:#x}/{:#x} is missing from the alternatives",
-                    f.format, f.modifier
-                )
-            },
-        )?;
+        // With CPU usage a vendor pair is removed before ranking
+        // (accord_engine's CPU rule).
+        let cpu = d.usage.intersects(Usage::CPU_READ | Usage::CPU_WRITE);
+        let misfit = if cpu && f.modifier != MOD_LINEAR && f.modifier != MOD_INVALID {
+            true
+        } else if laid_out {
+            layout::compute(f.format, &params).is_err()
+        } else {
+            layout::check_minimum(f.format, &params).is_err()
+        };
+        ensure(misfit, || {
+            format!(
+                "common pair {:#x}/{:#x} is missing from the alternatives",
+                f.format, f.modifier
+            )
+        })?;
     }
     let keys: Vec<_> = d
         .alternatives

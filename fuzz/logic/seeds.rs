@@ -157,7 +157,7 @@ fn made() -> Vec<Made> {
         "NV12 at (2^32-2)x(2^32-1): plane 0 ends just below 2^64, plane 1 past it; the layout's u128 arithmetic reports the exact byte count against the protocol's 512 MiB",
         vec![huge],
         none.clone(),
-        "failed too_large: NV12 LINEAR at 4294967294x4294967295: needs 27670116093384458242 bytes per buffer, the limit is 536870912 (the protocol's)",
+        "failed too_large: NV12 LINEAR at 4294967294x4294967295: needs 27670116097679425536 bytes per buffer, the limit is 536870912 (the protocol's)",
     ));
     let mut tall = p("a", &xr);
     tall.min_size = ((1 << 30) - 1, u32::MAX);
@@ -382,11 +382,18 @@ pub fn seeds(target: &str) -> Vec<Seed> {
                 let mut text =
                     serde_json::to_string_pretty(&to_scenario(&ps, &policy)).expect("JSON");
                 text.push('\n');
+                // What the wire refuses, the scenario front end refuses
+                // too (accord_engine::limits::check_participant).
+                let refused = ps.iter().enumerate().find_map(|(i, p)| {
+                    accord_engine::limits::check_participant(p)
+                        .err()
+                        .map(|m| format!("rejected participants[{i}].{m}"))
+                });
                 Seed {
                     name: format!("{name}.json"),
                     why: why.into(),
                     data: text.into_bytes(),
-                    expect: expect.into(),
+                    expect: refused.unwrap_or_else(|| expect.into()),
                 }
             })
             .collect(),

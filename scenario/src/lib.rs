@@ -20,6 +20,13 @@
 //! refused, and errors carry the path of the offending field
 //! (`participants[1].formats[0].format: unknown fourcc "NV13"`).
 //!
+//! What the compositor refuses with a protocol error is bad input here,
+//! through the engine's own check ([`accord_engine::limits::check_participant`]:
+//! counts above 128, more than 1024 pairs or a pair listed twice, more than
+//! 64 devices, a name over 63 bytes) and the protocol's 64 participants; so
+//! `accord solve` answers only for constraints the compositor would take,
+//! and then gives its answer (the byte limits are the solver's own).
+//!
 //! An optional top-level `provenance` says where the numbers come from
 //! ([`provenance()`]): `{"kind": "hand-written", "source": "<citation>"}`
 //! (driver code, a datasheet), or `{"kind": "captured", "source":
@@ -50,10 +57,12 @@ use serde_json::Value;
 pub use output::{decision_to_json, failure_to_json, modifier_hex, outcome_to_json};
 pub use provenance::Provenance;
 
-/// Most participants a scenario may list.
-pub const MAX_PARTICIPANTS: usize = 4096;
-/// Most (format, modifier) pairs per participant, after expansion.
-pub const MAX_PAIRS: usize = 65536;
+/// Most participants a scenario may list: the protocol's slots per
+/// collection, so a scenario the compositor could not hold is bad input.
+pub const MAX_PARTICIPANTS: usize = accord_engine::limits::MAX_PARTICIPANTS;
+/// Most (format, modifier) pairs per participant, after expansion: the
+/// protocol's limit.
+pub const MAX_PAIRS: usize = accord_engine::limits::MAX_FORMAT_PAIRS;
 /// Most devices per participant and cost-table entries.
 pub const MAX_ENTRIES: usize = 4096;
 

@@ -128,9 +128,29 @@ impl RawScenario {
         if list.is_empty() {
             return err("participants", "at least one participant is required");
         }
+        let mut seen: std::collections::HashMap<String, usize> = Default::default();
         list.into_iter()
             .enumerate()
-            .map(|(i, Obj(p))| p.into_constraints(&format!("participants[{i}]")))
+            .map(|(i, Obj(p))| {
+                let path = format!("participants[{i}]");
+                let c = p.into_constraints(&path)?;
+                // What the wire refuses, refused here by the same function.
+                if let Err(m) = accord_engine::limits::check_participant(&c) {
+                    return err(&format!("{path}.{}", m.field), m.message);
+                }
+                // Messages name participants: two of one name would be
+                // unreadable.
+                if let Some(first) = seen.insert(c.name.clone(), i) {
+                    return err(
+                        &format!("{path}.name"),
+                        format!(
+                            "\"{}\" is already the name of participants[{first}]; names must be unique",
+                            c.name
+                        ),
+                    );
+                }
+                Ok(c)
+            })
             .collect()
     }
 }

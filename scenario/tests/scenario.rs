@@ -215,6 +215,69 @@ fn lists_are_bounded() {
     assert_eq!(e.path, "participants");
 }
 
+/// What the compositor refuses with a protocol error is bad input here,
+/// by the engine's `limits::check_participant` (the compositor's check at
+/// commit).
+#[test]
+fn the_wire_limits_are_bad_input() {
+    let one = |extra: &str| {
+        format!(
+            r#"{{"participants": [{{"name": "a", "formats": [{{"format": "XRGB8888"}}]{extra}}}]}}"#
+        )
+    };
+    assert_eq!(scenario::MAX_PARTICIPANTS, 64);
+    assert_eq!(scenario::MAX_PAIRS, 1024);
+    let e = parse(&one(r#", "buffers": {"camping": 129}"#)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "participants[0].buffers.camping: 129; a collection has at most 128 buffers"
+    );
+    assert!(parse(&one(r#", "buffers": {"camping": 128}"#)).is_ok());
+    // A pair listed twice: the wire's invalid_format_table.
+    let e = parse(
+        r#"{"participants": [{"name": "a", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR", "0x1"]}, {"format": "XRGB8888", "scanout": true}]}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "participants[0].formats: XRGB8888 LINEAR listed twice (entries 0, 2); list each pair once"
+    );
+    let devices = vec!["1"; 65].join(",");
+    let e = parse(&one(&format!(r#", "devices": [{devices}]"#))).unwrap_err();
+    assert_eq!(e.path, "participants[0].devices");
+    let e = parse(&format!(
+        r#"{{"participants": [{{"name": "{}", "formats": []}}]}}"#,
+        "n".repeat(64)
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "participants[0].name: 64 bytes; at most 63 allowed"
+    );
+    // 1024 pairs fit, 1025 do not.
+    let mods: Vec<String> = (1..=1024).map(|m| format!(r#""{m:x}""#)).collect();
+    let text = format!(
+        r#"{{"participants": [{{"name": "a", "formats": [{{"format": "XRGB8888", "modifiers": [{}]}}]}}]}}"#,
+        mods.join(",")
+    );
+    assert!(parse(&text).is_ok());
+    let mut more = mods.clone();
+    more.push(r#""LINEAR""#.into());
+    let e = parse(&format!(
+        r#"{{"participants": [{{"name": "a", "formats": [{{"format": "XRGB8888", "modifiers": [{}]}}]}}]}}"#,
+        more.join(",")
+    ))
+    .unwrap_err();
+    assert!(e.path.starts_with("participants[0].formats"), "{e}");
+    // Over two entries: the total counts.
+    let e = parse(&format!(
+        r#"{{"participants": [{{"name": "a", "formats": [{{"format": "XRGB8888", "modifiers": [{}]}}, {{"format": "NV12"}}]}}]}}"#,
+        mods.join(",")
+    ))
+    .unwrap_err();
+    assert_eq!(e.path, "participants[0].formats", "{e}");
+}
+
 #[test]
 fn outcomes_have_the_documented_json_shape() {
     let (ps, policy) = parse(

@@ -217,18 +217,60 @@ fn bad_format_table() {
     );
 }
 
+/// `n` distinct XRGB8888 entries, modifiers `first..first + n`.
+fn distinct_pairs(first: u64, n: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16 * n as usize);
+    for m in first..first + n {
+        v.extend_from_slice(&accord_tests::XRGB8888.to_ne_bytes());
+        v.extend_from_slice(&0u32.to_ne_bytes());
+        v.extend_from_slice(&m.to_ne_bytes());
+    }
+    v
+}
+
 #[test]
 fn format_pairs_up_to_the_limit_then_error() {
     let (_server, mut c, coll) = bound();
-    for _ in 0..8 {
-        coll.add_formats(vec![0u8; 16 * 128]);
+    for i in 0..8 {
+        coll.add_formats(distinct_pairs(i * 128, 128));
     }
     c.roundtrip().expect("1024 pairs in 8 requests are allowed");
-    coll.add_formats(vec![0u8; 16]);
+    coll.add_formats(distinct_pairs(1024, 1));
     assert_error(
         c.expect_error(),
         CollError::InvalidFormatTable as u32,
         &["add_formats", "after 1024 pairs", "at most 1024 in total"],
+    );
+}
+
+/// A repeated (format, modifier) entry is refused by the engine's rule
+/// (`limits::duplicate_pair`), here as the pairs arrive: the same pair in
+/// one request, or again in a later one (whatever its flags).
+#[test]
+fn a_pair_listed_twice_is_an_error() {
+    let (_server, mut c, coll) = bound();
+    let mut twice = distinct_pairs(0, 3);
+    twice.extend_from_slice(&distinct_pairs(1, 1));
+    coll.add_formats(twice);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &[
+            "add_formats",
+            "XRGB8888 0x1 listed twice (entries 1, 3)",
+            "list each pair once",
+        ],
+    );
+    let (_server, mut c, coll) = bound();
+    coll.add_formats(distinct_pairs(0, 2));
+    c.roundtrip().expect("two distinct pairs");
+    let mut scanout = distinct_pairs(0, 1);
+    scanout[4] = 1; // the scanout flag makes it no other pair
+    coll.add_formats(scanout);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_formats", "XRGB8888 LINEAR listed twice (entries 0, 2)"],
     );
 }
 

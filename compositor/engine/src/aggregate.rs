@@ -202,6 +202,51 @@ fn dimension(
     Ok((value as u32, min_by))
 }
 
+/// `protected` content with CPU access, in one participant or across
+/// two: `invalid_constraint`, naming every participant on each side.
+/// Protected memory is what the CPU may not read or write; sysmem reaches
+/// the same end through coherency domains (secure memory is only in the
+/// INACCESSIBLE domain, and a participant with CPU usage
+/// (`IsCpuUsage`, sysmem's `utils.cc`) supports only the CPU and RAM
+/// domains, so `logical_buffer_collection.cc` finds no domain left).
+/// Accord has no domains (yet), so it says it directly.
+fn protected_and_cpu(c: &[Constraints]) -> Result<(), Failure> {
+    let cpu = Usage::CPU_READ | Usage::CPU_WRITE;
+    let protected: Vec<&str> = c
+        .iter()
+        .filter(|p| p.usage.contains(Usage::PROTECTED))
+        .map(pname)
+        .collect();
+    let cpu_users: Vec<&str> = c
+        .iter()
+        .filter(|p| p.usage.intersects(cpu))
+        .map(pname)
+        .collect();
+    if protected.is_empty() || cpu_users.is_empty() {
+        return Ok(());
+    }
+    let list = |names: &[&str]| {
+        let mut v = names.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        v.join(", ")
+    };
+    let message = format!(
+        "protected content cannot be CPU-accessed: protected usage by {}, cpu_read/cpu_write by {}",
+        list(&protected),
+        list(&cpu_users)
+    );
+    let mut names = protected;
+    names.extend(cpu_users);
+    Err(failure(FailureReason::InvalidConstraint, message, names))
+}
+
+/// sysmem's count (`logical_buffer_collection.cc`): the camping buffers
+/// and dedicated slack of every participant summed, plus the largest
+/// shared slack, at least the largest minimum, at most the smallest
+/// maximum and the hard cap of 128. **A total of zero is one buffer**:
+/// Accord's documented default (a participant that states no count wants
+/// a buffer to draw into), not a failure.
 fn buffer_count(c: &[Constraints]) -> Result<u32, Failure> {
     let camping: u64 = c.iter().map(|p| u64::from(p.buffers.camping)).sum();
     let dedicated: u64 = c.iter().map(|p| u64::from(p.buffers.dedicated_slack)).sum();
@@ -250,6 +295,7 @@ fn buffer_count(c: &[Constraints]) -> Result<u32, Failure> {
 
 /// Combine every scalar constraint. Call after [`validate`].
 pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
+    protected_and_cpu(c)?;
     let (width, width_by) = dimension(c, "width", |p| {
         (p.min_size.0, p.max_size.0, p.size_alignment.0)
     })?;

@@ -24,7 +24,8 @@ pub enum Fate {
         cost: Option<u32>,
         position_sum: u64,
     },
-    /// Every participant lists it, but its layout breaks a limit.
+    /// Every participant lists it, but its layout breaks a limit (or, with
+    /// CPU usage, it is a vendor layout the CPU cannot address).
     Misfit(Failure),
     /// Every participant lists it, but the collection failed before ranking.
     Unranked,
@@ -64,14 +65,13 @@ pub fn solve_explained(
         .map(|p| {
             let usage: Vec<&str> = p.usage.names().collect();
             format!(
-                "{}: usage [{}], {} pairs, min {}x{}, max {}x{}{}",
+                "{}: usage [{}], {}, min {}x{}, {}{}",
                 pname(p),
                 usage.join(", "),
-                p.formats.len(),
+                count(p.formats.len(), "pair", "pairs"),
                 p.min_size.0,
                 p.min_size.1,
-                p.max_size.0,
-                p.max_size.1,
+                max_size(p.max_size),
                 if p.dispensable { ", dispensable" } else { "" }
             )
         })
@@ -79,11 +79,14 @@ pub fn solve_explained(
     let agg = aggregate::validate(c).and_then(|()| aggregate::aggregate(c));
     let aggregate = match &agg {
         Ok(a) => format!(
-            "{}, {} buffers, usage [{}], {} scanout participant(s)",
+            "{}, usage [{}], {}",
             a.params,
-            a.buffer_count,
             a.usage.names().collect::<Vec<_>>().join(", "),
-            a.scanout_participants
+            count(
+                a.scanout_participants,
+                "scanout participant",
+                "scanout participants"
+            )
         ),
         Err(f) => format!("failed: {}: {}", f.reason.as_str(), f.message),
     };
@@ -91,6 +94,15 @@ pub fn solve_explained(
     let mut candidates = Vec::new();
     let mut common: HashSet<(u32, u64)> = HashSet::new();
     if let (Ok(a), Ok(cands)) = (&agg, intersect::intersect(c)) {
+        let (cands, not_cpu) = solve::split_cpu(a, cands);
+        for cand in &not_cpu {
+            common.insert((cand.format, cand.modifier));
+            candidates.push(CandidateTrace {
+                format: cand.format,
+                modifier: cand.modifier,
+                fate: Fate::Misfit(solve::cpu_misfit(c, cand)),
+            });
+        }
         let mut rank = 0;
         for (key, cand) in solve::rank(cands, a, policy) {
             common.insert((cand.format, cand.modifier));
@@ -152,12 +164,12 @@ pub fn solve_explained(
 
     let outcome = match &result {
         Ok(d) => format!(
-            "decided {} {} {}x{}, {} buffers{}",
+            "decided {} {} {}x{}, {}{}",
             formats::name(d.format),
             modifier_name(d.modifier),
             d.width,
             d.height,
-            d.buffer_count,
+            count(d.buffer_count as usize, "buffer", "buffers"),
             if d.scanout { ", scanout" } else { "" }
         ),
         Err(f) => format!(
@@ -176,6 +188,21 @@ pub fn solve_explained(
             outcome,
         },
     )
+}
+
+/// `1 pair`, `2 pairs`, `0 pairs`.
+pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A maximum size where 0 means "no limit", per dimension.
+fn max_size((w, h): (u32, u32)) -> String {
+    match (w, h) {
+        (0, 0) => "max size: no limit".into(),
+        (w, 0) => format!("max width {w}, no height limit"),
+        (0, h) => format!("no width limit, max height {h}"),
+        (w, h) => format!("max {w}x{h}"),
+    }
 }
 
 impl fmt::Display for Explanation {

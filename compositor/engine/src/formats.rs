@@ -26,7 +26,64 @@ pub struct FormatInfo {
     pub planes: &'static [FormatPlane],
 }
 
+const fn gcd32(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+const fn lcm32(a: u32, b: u32) -> u32 {
+    a / gcd32(a, b) * b
+}
+
+impl FormatPlane {
+    /// What one sample of this plane needs: its offset and stride are
+    /// multiples of this many bytes (a 2-byte CbCr pair of NV12, the
+    /// 4-byte Y0CbY1Cr macropixel of YUYV). sysmem's
+    /// `ImageFormatSampleAlignment` (`image_format.cc`); 3-byte pixels
+    /// need no alignment.
+    pub const fn sample_alignment(&self) -> u32 {
+        if self.block_bytes.is_power_of_two() {
+            self.block_bytes
+        } else {
+            1
+        }
+    }
+}
+
 impl FormatInfo {
+    /// The coded size's block: a width and a height that are multiples of
+    /// these give every plane whole samples (4:2:0 needs an even width and
+    /// height, 4:2:2 and YUYV an even width). sysmem's
+    /// `ImageFormatCodedWidthMinDivisor` / `ImageFormatCodedHeightMinDivisor`
+    /// (`image_format.cc`).
+    pub const fn block(&self) -> (u32, u32) {
+        let (mut w, mut h) = (1, 1);
+        let mut i = 0;
+        while i < self.planes.len() {
+            let p = self.planes[i];
+            w = lcm32(w, p.hsub * p.block_width);
+            h = lcm32(h, p.vsub);
+            i += 1;
+        }
+        (w, h)
+    }
+
+    /// Plane `i`'s stride as a fraction (numerator, denominator) of plane
+    /// 0's: the fixed relationship sysmem keeps (`ImageFormatPlaneRowBytes`:
+    /// NV12's CbCr rows as long as the Y rows, I420's Cb and Cr rows half
+    /// as long), which is also what V4L2's single-plane YUV formats
+    /// require of `bytesperline`.
+    pub const fn stride_ratio(&self, i: usize) -> (u32, u32) {
+        let p0 = self.planes[0];
+        let p = self.planes[i];
+        let num = p.block_bytes * p0.block_width;
+        let den = p.block_width * p.hsub * p0.block_bytes;
+        let g = gcd32(num, den);
+        (num / g, den / g)
+    }
+
     /// Average bits per pixel over all planes, times 4 (so 4:2:0 and packed
     /// 4:2:2 stay integers). Used by the ranking policy ("fewer bytes").
     pub fn bits_per_pixel_x4(&self) -> u32 {

@@ -5,6 +5,16 @@
 //! failure depend on the order they were given in. The shortest list seeds an
 //! open-addressing hash table (one allocation per solve, none per candidate);
 //! every other list is streamed through it once: O(total pairs).
+//!
+//! After each list the table is rebuilt for the survivors whenever any
+//! candidate was eliminated (O(candidates), no more than the list just
+//! read): a pair left in the table after it was eliminated passes the bit
+//! filter and costs a probe at every later step. With lists that overlap
+//! much (issue 12's sweep: 8 lists of 4096 pairs from a universe of 4544,
+//! each covering 60 % of it) most lookups are hits, and a hit costs about
+//! ten filtered misses; the hit path has no data-dependent branches for
+//! that reason. The work is linear in the pairs listed; how much of it is
+//! hits depends on the overlap (BENCHMARKS.md, "Pair sweep").
 
 use std::sync::OnceLock;
 
@@ -228,23 +238,26 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
             let Some(ci) = table.lookup(&cands, f.format, f.modifier) else {
                 continue;
             };
+            // Without branches: once many pairs survive, whether a found
+            // pair is fresh, repeated or already eliminated is random,
+            // and a branch on it mispredicts.
             let cand = &mut cands[ci];
-            if cand.seen + 1 == step {
-                cand.seen = step;
-                cand.position_sum += pos as u64;
-                alive += 1;
-            } else if cand.seen != step {
-                continue; // already eliminated
-            }
-            if scans && f.scanout && cand.marked_at != step {
-                cand.marked_at = step;
-                cand.scanout_marks += 1;
-            }
+            let fresh = cand.seen.wrapping_add(1) == step;
+            cand.seen = if fresh { step } else { cand.seen };
+            cand.position_sum += u64::from(fresh) * pos as u64;
+            alive += usize::from(fresh);
+            let mark = scans && f.scanout && cand.seen == step && cand.marked_at != step;
+            cand.marked_at = if mark { step } else { cand.marked_at };
+            cand.scanout_marks += u32::from(mark);
         }
         if alive == 0 {
             return Err(no_common_format(c, &order[..=step as usize]));
         }
-        if alive * 4 <= cands.len() {
+        // The table holds only the live candidates: an eliminated pair
+        // would pass the filter and be probed for nothing at every later
+        // step. Rebuilding costs O(candidates), at most the length of the
+        // shortest list, so no more than reading this list did.
+        if alive < cands.len() {
             table.shrink(&mut cands, |cand| cand.seen == step);
         }
     }

@@ -20,6 +20,34 @@
 //! 64- and 32-bit fields and the stride check is left with what
 //! participants asked for (`max_stride`).
 //!
+//! **Sources.** sysmem caps a buffer (`kMaxSizeBytesPerBuffer`, 256 MiB)
+//! and a collection (`kMaxTotalSizeBytesPerCollection`, 1 GiB) in
+//! `logical_buffer_collection.cc`; Accord keeps the 1 GiB and allows
+//! 512 MiB a buffer (an 8K 16-bit-float buffer is about 253 MiB, at
+//! sysmem's limit; 8192x16384 XRGB8888 is allowed on purpose). sysmem's size arithmetic
+//! goes through `safemath` checked numerics; here it is u128, which no
+//! u32/u64 input can overflow, so no size × count is ever computed in a
+//! type that could wrap (`sizes_never_overflow` in the property tests
+//! recomputes every decision's sizes in u128).
+//!
+//! **Whole samples.** The layout covers the *coded* size: the width and
+//! height rounded up to the format's block ([`FormatInfo::block`](formats::FormatInfo::block): even
+//! for 4:2:0 both ways, even widths for 4:2:2 and YUYV), as sysmem rounds
+//! `coded_width`/`coded_height` up to `ImageFormatCodedWidthMinDivisor`
+//! (`AccumulateImageFormatConstraint` in `logical_buffer_collection.cc`),
+//! so every plane holds whole chroma samples. Plane 0's stride is the
+//! others' reference: each plane's stride is a fixed fraction of it
+//! ([`FormatInfo::stride_ratio`](formats::FormatInfo::stride_ratio): NV12's CbCr rows equal the Y rows,
+//! I420's Cb and Cr rows are half), sysmem's `ImageFormatPlaneRowBytes`,
+//! and plane 0's stride alignment is raised until every plane's stride is
+//! a multiple of the stride alignment and of its sample size (sysmem
+//! raises `bytes_per_row_divisor` to `ImageFormatSampleAlignment`). Every
+//! plane's offset is a multiple of the offset alignment and of its sample
+//! size. Where Accord departs: the decision keeps the negotiated size (a
+//! 641x481 NV12 decision is 641x481, laid out as 642x482), because a
+//! Wayland buffer's size is the image's and the padding is only memory;
+//! sysmem reports the coded size and a display rect instead.
+//!
 //! [`check_size`] is the one place the protocol's byte limits are applied:
 //! the engine calls it on the sizes it computes (so `accord solve` answers
 //! as the compositor does), and the compositor calls it on the sizes a
@@ -90,14 +118,14 @@ impl std::fmt::Display for LayoutParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let lim = |v: u64| {
             if v == 0 {
-                "none".to_string()
+                "no limit".to_string()
             } else {
                 v.to_string()
             }
         };
         write!(
             f,
-            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}, {} buffers",
+            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}, {} buffer{}",
             self.width,
             self.height,
             self.stride_alignment,
@@ -106,7 +134,8 @@ impl std::fmt::Display for LayoutParams {
             self.min_stride,
             lim(u64::from(self.max_stride)),
             lim(self.max_bytes),
-            self.buffer_count
+            self.buffer_count,
+            if self.buffer_count == 1 { "" } else { "s" }
         )
     }
 }
@@ -172,7 +201,8 @@ impl std::fmt::Display for LayoutError {
             } => write!(
                 f,
                 "{count} buffers of {bytes} bytes need {} bytes, above the collection limit of {max} bytes",
-                bytes * u128::from(count)
+                // Saturated: a hand-made error may carry any byte count.
+                bytes.saturating_mul(u128::from(count))
             ),
         }
     }
@@ -217,6 +247,36 @@ pub fn check_size(bytes: u128, max_bytes: u64, buffer_count: u32) -> Result<(), 
     Ok(())
 }
 
+/// The byte limits ([`check_size`]) on the smallest buffer any layout of
+/// `format` can have at this size: its samples packed, no padding, no
+/// alignment. Used for vendor modifiers, whose real layout only the
+/// device knows: a tiled or compressed layout holds at least these bytes
+/// (compression saves bandwidth, not allocation), so a size this check
+/// refuses is refused on every device. An unknown format passes.
+///
+/// ```
+/// use accord_engine::layout::{check_minimum, LayoutParams};
+/// let xr24 = accord_engine::formats::parse_name("XRGB8888").unwrap();
+/// assert!(check_minimum(xr24, &LayoutParams::new(8192, 16384)).is_ok());
+/// assert!(check_minimum(xr24, &LayoutParams::new(8192, 16385)).is_err());
+/// ```
+pub fn check_minimum(format: u32, p: &LayoutParams) -> Result<(), LayoutError> {
+    let Some(info) = formats::info(format) else {
+        return Ok(());
+    };
+    // Below 2^32 * 8 bytes a row and 2^32 rows per plane: below 2^70 in all.
+    let bytes: u128 = info
+        .planes
+        .iter()
+        .map(|plane| {
+            let w = u128::from(p.width).div_ceil(u128::from(plane.hsub));
+            let h = u128::from(p.height).div_ceil(u128::from(plane.vsub));
+            w.div_ceil(u128::from(plane.block_width)) * u128::from(plane.block_bytes) * h
+        })
+        .sum();
+    check_size(bytes, p.max_bytes, p.buffer_count)
+}
+
 /// At most this many planes (DRM's limit).
 pub const MAX_PLANES: usize = 4;
 
@@ -247,25 +307,41 @@ pub(crate) fn compute_fixed(format: u32, p: &LayoutParams) -> Result<FixedLayout
     if p.stride_alignment == 0 || p.offset_alignment == 0 || p.base_alignment == 0 {
         return Err(LayoutError::ZeroAlignment);
     }
-    // 1. The layout in full, no limits consulted. u128 cannot overflow: a
-    //    row is at most 2^32 * 8 bytes (or a u32 min stride), a stride below
-    //    2^65 after rounding to a u64 alignment, a plane below 2^97, and four
-    //    planes with their offsets stay below 2^100.
+    // 1. The layout in full, no limits consulted (see "Whole samples" in
+    //    the module comment). u128 cannot overflow: every alignment below
+    //    is a u64 alignment times a factor of at most 16 (below 2^68), the
+    //    coded width below 2^33, a row below 2^36 (or a u32 min stride),
+    //    a stride below 2^69, a plane below 2^102, four planes with their
+    //    offsets below 2^105.
+    let (block_w, block_h) = info.block();
+    let coded_w = round_up_128(u128::from(p.width), u128::from(block_w));
+    let coded_h = round_up_128(u128::from(p.height), u128::from(block_h));
+    let p0 = info.planes[0];
+    let stride_alignment = u128::from(p.stride_alignment);
+    // Plane 0's stride alignment: its own samples', and one that leaves
+    // every other plane's stride (a fixed fraction of it) a whole multiple
+    // of the stride alignment and of that plane's samples.
+    let mut align0 = lcm_128(stride_alignment, u128::from(p0.sample_alignment()));
+    for (i, plane) in info.planes.iter().enumerate().skip(1) {
+        let (num, den) = info.stride_ratio(i);
+        let need =
+            u128::from(den) * lcm_128(stride_alignment, u128::from(plane.sample_alignment()));
+        align0 = lcm_128(align0, need / gcd_128(u128::from(num), need));
+    }
+    let row0 = coded_w / u128::from(p0.block_width) * u128::from(p0.block_bytes);
+    let stride0 = round_up_128(row0.max(u128::from(p.min_stride)), align0);
     let mut strides = [0u128; MAX_PLANES];
     let mut offsets = [0u128; MAX_PLANES];
     let mut end: u128 = 0;
     for (i, plane) in info.planes.iter().enumerate() {
-        let w = u128::from(p.width).div_ceil(u128::from(plane.hsub));
-        let h = u128::from(p.height).div_ceil(u128::from(plane.vsub));
-        let row = w.div_ceil(u128::from(plane.block_width)) * u128::from(plane.block_bytes);
-        let row = if i == 0 {
-            row.max(u128::from(p.min_stride))
-        } else {
-            row
-        };
-        strides[i] = round_up_wide(row, p.stride_alignment);
-        offsets[i] = round_up_wide(end, p.offset_alignment);
-        end = offsets[i] + strides[i] * h;
+        let (num, den) = info.stride_ratio(i);
+        strides[i] = stride0 * u128::from(num) / u128::from(den);
+        let offset_alignment = lcm_128(
+            u128::from(p.offset_alignment),
+            u128::from(plane.sample_alignment()),
+        );
+        offsets[i] = round_up_128(end, offset_alignment);
+        end = offsets[i] + strides[i] * (coded_h / u128::from(plane.vsub));
     }
     let size = round_up_wide(end, p.base_alignment);
     // 2. Size before stride (see the module comment).
@@ -298,6 +374,23 @@ pub(crate) fn compute_fixed(format: u32, p: &LayoutParams) -> Result<FixedLayout
     // size <= MAX_BUFFER_BYTES
     out.size_bytes = size as u64;
     Ok(out)
+}
+
+fn gcd_128(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Of two alignments that are each a u64 alignment times a small factor
+/// (see `compute_fixed`): no overflow.
+fn lcm_128(a: u128, b: u128) -> u128 {
+    a / gcd_128(a, b) * b
+}
+
+fn round_up_128(v: u128, align: u128) -> u128 {
+    v.div_ceil(align) * align
 }
 
 #[cfg(test)]
@@ -354,13 +447,50 @@ mod tests {
 
     #[test]
     fn yuv420_has_three_planes_with_half_strides() {
+        // Coded as 642x482: whole Cb and Cr samples, chroma strides half
+        // the luma stride.
         let p = LayoutParams::new(641, 481);
         let l = compute(fmt("YUV420"), &p).unwrap();
         let strides: Vec<u32> = l.planes.iter().map(|p| p.stride).collect();
-        assert_eq!(strides, vec![641, 321, 321]);
-        assert_eq!(l.planes[1].offset, 641 * 481);
-        assert_eq!(l.planes[2].offset, 641 * 481 + 321 * 241);
-        assert_eq!(l.size_bytes, 641 * 481 + 2 * 321 * 241);
+        assert_eq!(strides, vec![642, 321, 321]);
+        assert_eq!(l.planes[1].offset, 642 * 482);
+        assert_eq!(l.planes[2].offset, 642 * 482 + 321 * 241);
+        assert_eq!(l.size_bytes, 642 * 482 + 2 * 321 * 241);
+        // With a stride alignment of 64 the luma stride is aligned to 128,
+        // so that half of it is still a multiple of 64.
+        let mut p = LayoutParams::new(641, 481);
+        p.stride_alignment = 64;
+        let l = compute(fmt("YUV420"), &p).unwrap();
+        let strides: Vec<u32> = l.planes.iter().map(|p| p.stride).collect();
+        assert_eq!(strides, vec![768, 384, 384]);
+    }
+
+    #[test]
+    fn odd_nv12_has_an_even_chroma_offset_and_equal_strides() {
+        // Before: Y 641 x 481 = 308321 bytes, chroma at an odd offset
+        // with a stride of 642 beside the luma's 641.
+        let l = compute(fmt("NV12"), &LayoutParams::new(641, 481)).unwrap();
+        assert_eq!(
+            l.planes,
+            vec![
+                PlaneLayout {
+                    offset: 0,
+                    stride: 642
+                },
+                PlaneLayout {
+                    offset: 642 * 482,
+                    stride: 642
+                }
+            ]
+        );
+        assert_eq!(l.size_bytes, 642 * 482 + 642 * 241);
+        // P010 at an odd size: 2-byte luma, 4-byte CbCr samples.
+        let mut p = LayoutParams::new(3, 3);
+        p.min_stride = 7;
+        let l = compute(fmt("P010"), &p).unwrap();
+        assert_eq!(l.planes[0].stride, 8);
+        assert_eq!(l.planes[1].stride, 8);
+        assert_eq!(l.planes[1].offset, 8 * 4);
     }
 
     #[test]
@@ -379,7 +509,8 @@ mod tests {
         p.min_stride = 512;
         let l = compute(fmt("NV12"), &p).unwrap();
         assert_eq!(l.planes[0].stride, 512);
-        assert_eq!(l.planes[1].stride, 100);
+        // The CbCr rows follow the Y rows (sysmem's fixed relationship).
+        assert_eq!(l.planes[1].stride, 512);
     }
 
     #[test]
@@ -450,15 +581,16 @@ mod tests {
             limit_of(compute(fmt("XRGB8888"), &p)),
             Some(SizeLimit::Buffer)
         );
-        // u32::MAX wide, two rows, the widest stride alignment: the byte
-        // count passes 2^64 and is still reported exactly.
+        // u32::MAX wide, two rows, the widest stride alignment (odd, so
+        // the 8-byte samples make it 8 times that): the byte count passes
+        // 2^64 and is still reported exactly.
         let mut p = LayoutParams::new(u32::MAX, 2);
         p.stride_alignment = u64::MAX;
         let e = compute(fmt("ABGR16161616F"), &p).unwrap_err();
         assert_eq!(
             e,
             LayoutError::TooLarge {
-                bytes: 2 * u128::from(u64::MAX),
+                bytes: 2 * 8 * u128::from(u64::MAX),
                 max: MAX_BUFFER_BYTES,
                 limit: SizeLimit::Buffer
             }

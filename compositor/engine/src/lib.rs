@@ -23,6 +23,7 @@ pub mod formats;
 mod intersect;
 mod late_join;
 pub mod layout;
+pub mod limits;
 mod math;
 pub mod policy;
 mod solve;

@@ -6,7 +6,8 @@ use crate::intersect::{self, Cand};
 use crate::layout::{self, FixedLayout, LayoutError, LayoutParams, SizeLimit};
 use crate::policy::{modifier_class, Policy, RankKey};
 use crate::{
-    Candidate, Constraints, Decision, Failure, FailureReason, Layout, MOD_INVALID, MOD_LINEAR,
+    Candidate, Constraints, Decision, Failure, FailureReason, Layout, Usage, MOD_INVALID,
+    MOD_LINEAR,
 };
 
 /// Solve with the default ranking policy.
@@ -19,8 +20,92 @@ pub fn solve_with(c: &[Constraints], policy: &Policy) -> Result<Decision, Failur
     aggregate::validate(c)?;
     let agg = aggregate::aggregate(c)?;
     let cands = intersect::intersect(c)?;
+    let (cands, removed) = split_cpu(&agg, cands);
+    if cands.is_empty() {
+        return Err(cpu_failure(c, &removed));
+    }
     let ranked = rank(cands, &agg, policy);
     decide(c, &agg, &ranked)
+}
+
+/// Usage bits that map the buffers into a CPU's address space.
+const CPU: Usage = Usage(Usage::CPU_READ.0 | Usage::CPU_WRITE.0);
+
+/// Can the CPU address a buffer of this modifier? LINEAR, and INVALID,
+/// which the engine lays out as linear (its layout is in the settings) and
+/// the GBM backend allocates with `GBM_BO_USE_LINEAR` when the usage has a
+/// CPU bit. A vendor modifier (tiled, compressed) is not.
+pub(crate) fn cpu_addressable(modifier: u64) -> bool {
+    modifier == MOD_LINEAR || modifier == MOD_INVALID
+}
+
+/// **CPU usage means a layout the CPU can address**: with `cpu_read` or
+/// `cpu_write` in the combined usage, vendor-modifier candidates are
+/// removed before ranking (vendor modifiers rank before LINEAR, so left
+/// in they would be chosen and the memfd backend would refuse them).
+/// Returns (kept, removed). sysmem's equivalent: a participant with CPU
+/// usage (`IsCpuUsage`) gets `pixel_format_modifier` LINEAR unless a
+/// driver says otherwise; Accord has no per-modifier CPU declaration yet,
+/// so only LINEAR and INVALID stay.
+pub(crate) fn split_cpu(agg: &Aggregate, cands: Vec<Cand>) -> (Vec<Cand>, Vec<Cand>) {
+    if !agg.usage.intersects(CPU) {
+        return (cands, Vec::new());
+    }
+    cands
+        .into_iter()
+        .partition(|cand| cpu_addressable(cand.modifier))
+}
+
+/// Every common pair was a vendor layout and someone wants the CPU: a
+/// failure naming the CPU users and the participants listing no
+/// CPU-addressable pair.
+pub(crate) fn cpu_failure(c: &[Constraints], removed: &[Cand]) -> Failure {
+    let cpu_users: Vec<&str> = c
+        .iter()
+        .filter(|p| p.usage.intersects(CPU))
+        .map(pname)
+        .collect();
+    let without: Vec<&str> = c
+        .iter()
+        .filter(|p| !p.formats.iter().any(|f| cpu_addressable(f.modifier)))
+        .map(pname)
+        .collect();
+    let mut users = cpu_users.clone();
+    users.sort_unstable();
+    users.dedup();
+    let mut names = cpu_users;
+    names.extend(without);
+    failure(
+        FailureReason::NoCommonFormat,
+        format!(
+            "cpu_read/cpu_write by {} need a LINEAR or INVALID layout, and the {} common pair{} \
+             {} vendor layout{} the CPU cannot address",
+            users.join(", "),
+            removed.len(),
+            if removed.len() == 1 { "" } else { "s" },
+            if removed.len() == 1 { "is a" } else { "are" },
+            if removed.len() == 1 { "" } else { "s" },
+        ),
+        names,
+    )
+}
+
+/// Why one removed candidate was removed (for `--explain`).
+pub(crate) fn cpu_misfit(c: &[Constraints], cand: &Cand) -> Failure {
+    let users: Vec<&str> = c
+        .iter()
+        .filter(|p| p.usage.intersects(CPU))
+        .map(pname)
+        .collect();
+    failure(
+        FailureReason::NoCommonFormat,
+        format!(
+            "{} is a vendor layout the CPU cannot address (cpu_read/cpu_write by {})",
+            formats::modifier_name(cand.modifier),
+            users.join(", ")
+        ),
+        users,
+    )
 }
 
 /// The intersection survivors with their rank keys, best first.
@@ -59,19 +144,32 @@ pub(crate) fn engine_lays_out(format: u32, modifier: u64) -> bool {
     (modifier == MOD_LINEAR || modifier == MOD_INVALID) && formats::info(format).is_some()
 }
 
-/// Check one candidate's layout against the limits. `Ok(None)`: no layout
-/// from the engine (vendor modifier or unknown format).
+/// One candidate's layout, checked against every limit. `Ok(None)`: no
+/// layout from the engine (vendor modifier or unknown format); a known
+/// format under a vendor modifier still has its packed size checked
+/// ([`layout::check_minimum`]): no layout is smaller, so what breaks a
+/// byte limit there breaks it on every device, and `accord solve` says
+/// `too_large` where the compositor would after allocating.
+pub(crate) fn candidate_layout(
+    format: u32,
+    modifier: u64,
+    params: &LayoutParams,
+) -> Result<Option<FixedLayout>, LayoutError> {
+    if engine_lays_out(format, modifier) {
+        return layout::compute_fixed(format, params).map(Some);
+    }
+    layout::check_minimum(format, params)?;
+    Ok(None)
+}
+
+/// [`candidate_layout`] with a failure naming the participants.
 pub(crate) fn check_layout(
     c: &[Constraints],
     agg: &Aggregate,
     format: u32,
     modifier: u64,
 ) -> Result<Option<FixedLayout>, Failure> {
-    if !engine_lays_out(format, modifier) {
-        return Ok(None);
-    }
-    layout::compute_fixed(format, &agg.params)
-        .map(Some)
+    candidate_layout(format, modifier, &agg.params)
         .map_err(|e| layout_failure(c, agg, format, modifier, e))
 }
 
@@ -131,16 +229,12 @@ fn decide(
     let mut chosen: Option<(Candidate, Option<FixedLayout>)> = None;
     let mut alternatives = Vec::with_capacity(ranked.len());
     for (_, cand) in ranked {
-        let layout = if engine_lays_out(cand.format, cand.modifier) {
-            match layout::compute_fixed(cand.format, &agg.params) {
-                Ok(l) => Some(l),
-                Err(e) => {
-                    first_misfit.get_or_insert((cand, e));
-                    continue;
-                }
+        let layout = match candidate_layout(cand.format, cand.modifier, &agg.params) {
+            Ok(l) => l,
+            Err(e) => {
+                first_misfit.get_or_insert((cand, e));
+                continue;
             }
-        } else {
-            None
         };
         let candidate = Candidate {
             format: cand.format,
@@ -163,11 +257,18 @@ fn decide(
             )
         });
         if ranked.len() > 1 {
-            f.message = format!(
-                "{} (and the {} other common candidates do not fit either)",
-                f.message,
-                ranked.len() - 1
-            );
+            f.message = if ranked.len() == 2 {
+                format!(
+                    "{} (and the other common candidate does not fit either)",
+                    f.message
+                )
+            } else {
+                format!(
+                    "{} (and the {} other common candidates do not fit either)",
+                    f.message,
+                    ranked.len() - 1
+                )
+            };
         }
         return Err(f);
     };

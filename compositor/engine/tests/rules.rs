@@ -226,6 +226,35 @@ fn layout_stride_beyond_max_stride_conflicts_and_falls_back() {
     );
 }
 
+/// A vendor layout is at least its samples packed: a size past the byte
+/// limits there is too large on every device, and the dry run says so
+/// (the compositor would only find out after allocating).
+#[test]
+fn a_vendor_modifier_at_an_impossible_size_is_too_large() {
+    const X_TILED: u64 = 0x0100_0000_0000_0001;
+    let mut a = xrgb("a", &[X_TILED]);
+    a.min_size = (65536, 65536);
+    let f = solve(&[a.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::TooLarge, "{}", f.message);
+    assert!(
+        f.message.contains("the limit is 536870912"),
+        "{}",
+        f.message
+    );
+    // 8192x16384 XRGB8888 is 512 MiB packed: allowed, the device decides.
+    a.min_size = (8192, 16384);
+    assert!(solve(&[a.clone()]).is_ok());
+    // ... but not 3 of them (1.5 GiB).
+    a.buffers.min = 3;
+    let f = solve(&[a.clone()]).unwrap_err();
+    assert!(f.message.contains("collection limit"), "{}", f.message);
+    // A participant's max_bytes below the packed size.
+    a.buffers.min = 1;
+    a.min_size = (64, 64);
+    a.max_bytes = 64 * 64 * 4 - 1;
+    assert_eq!(solve(&[a]).unwrap_err().reason, FailureReason::TooLarge);
+}
+
 #[test]
 fn max_bytes_is_the_smallest_and_too_large_fails() {
     let mut a = xrgb("a", &[MOD_LINEAR]);
@@ -320,9 +349,45 @@ fn buffer_counts_follow_the_camping_slack_model() {
     assert!(f.message.contains("hard cap 128"), "{}", f.message);
 }
 
+/// A total of zero buffers (no participant states a count) is one
+/// buffer: Accord's documented default, not a failure.
 #[test]
 fn at_least_one_buffer() {
     assert_eq!(solve(&[xrgb("a", &[MOD_LINEAR])]).unwrap().buffer_count, 1);
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    a.buffers.max = 1; // a maximum alone does not make it zero either
+    assert_eq!(
+        solve(&[a, xrgb("b", &[MOD_LINEAR])]).unwrap().buffer_count,
+        1
+    );
+}
+
+#[test]
+fn protected_with_cpu_access_fails_naming_both() {
+    // Across participants.
+    let mut player = xrgb("player", &[MOD_LINEAR]);
+    player.usage = Usage::PROTECTED | Usage::SAMPLE;
+    let mut thumbs = xrgb("thumbnailer", &[MOD_LINEAR]);
+    thumbs.usage = Usage::CPU_READ;
+    let f = solve(&[player.clone(), thumbs.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert_eq!(f.participants, vec!["player", "thumbnailer"]);
+    assert_eq!(
+        f.message,
+        "protected content cannot be CPU-accessed: protected usage by player, \
+         cpu_read/cpu_write by thumbnailer"
+    );
+    // In one participant.
+    let mut both = xrgb("both", &[MOD_LINEAR]);
+    both.usage = Usage::PROTECTED | Usage::CPU_WRITE;
+    let f = solve(&[both]).unwrap_err();
+    assert_eq!(f.participants, vec!["both"]);
+    assert!(f
+        .message
+        .contains("protected usage by both, cpu_read/cpu_write by both"));
+    // Protected alone, and CPU alone, are fine.
+    assert!(solve(&[player, xrgb("display", &[MOD_LINEAR])]).is_ok());
+    assert!(solve(&[thumbs]).is_ok());
 }
 
 #[test]
@@ -569,5 +634,47 @@ fn explain_matches_solve_and_names_the_eliminators() {
     assert!(
         text.contains("XRGB8888 LINEAR: eliminated: not listed by decoder"),
         "{text}"
+    );
+}
+
+/// The regression of issue 12: a client with cpu_write lists XR24/LINEAR
+/// first and Intel X-tiled second; vendor modifiers rank before LINEAR, so
+/// the tiled pair won and the memfd backend then refused it. CPU usage
+/// removes the vendor layout before ranking.
+#[test]
+fn cpu_write_chooses_linear_over_x_tiled() {
+    const X_TILED: u64 = 0x0100_0000_0000_0001;
+    let mut client = xrgb("client", &[MOD_LINEAR, X_TILED]);
+    client.usage = Usage::CPU_WRITE;
+    let display = xrgb("display", &[X_TILED, MOD_LINEAR]);
+    let d = solve(&[client.clone(), display.clone()]).unwrap();
+    assert_eq!(d.modifier, MOD_LINEAR);
+    assert_eq!(d.alternatives.len(), 1, "the tiled pair is gone");
+    // Without CPU usage the tiled pair wins, as before.
+    let mut gpu = client.clone();
+    gpu.usage = Usage::RENDER;
+    assert_eq!(solve(&[gpu, display.clone()]).unwrap().modifier, X_TILED);
+    // INVALID stays (laid out as linear).
+    let mut implicit = xrgb("client", &[MOD_INVALID, X_TILED]);
+    implicit.usage = Usage::CPU_READ;
+    let d = solve(&[implicit, xrgb("display", &[X_TILED, MOD_INVALID])]).unwrap();
+    assert_eq!(d.modifier, MOD_INVALID);
+    // Only vendor layouts in common: a failure naming the CPU user.
+    let mut tiled_only = xrgb("client", &[X_TILED]);
+    tiled_only.usage = Usage::CPU_WRITE;
+    let f = solve(&[tiled_only, display.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::NoCommonFormat);
+    assert_eq!(f.participants, vec!["client"]);
+    assert_eq!(
+        f.message,
+        "cpu_read/cpu_write by client need a LINEAR or INVALID layout, and the 1 common pair \
+         is a vendor layout the CPU cannot address"
+    );
+    // --explain says why the tiled pair went.
+    let (_, e) = solve_explained(&[client, display], &Policy::default());
+    assert!(
+        e.to_string()
+            .contains("vendor layout the CPU cannot address (cpu_read/cpu_write by client)"),
+        "{e}"
     );
 }

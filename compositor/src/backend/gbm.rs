@@ -95,7 +95,11 @@ impl GbmBackend {
         if d.usage.intersects(Usage::PROTECTED) {
             flags |= gbm::BufferObjectFlags::PROTECTED;
         }
-        if d.modifier == MOD_LINEAR {
+        // An implicit layout (INVALID) is the driver's choice, and may be
+        // tiled: with CPU usage the engine kept it as CPU-addressable, so
+        // ask for linear (accord_engine's CPU rule, `solve.rs`).
+        let cpu = d.usage.intersects(Usage::CPU_READ | Usage::CPU_WRITE);
+        if d.modifier == MOD_LINEAR || (d.modifier == MOD_INVALID && cpu) {
             flags |= gbm::BufferObjectFlags::LINEAR;
         }
         flags

@@ -19,7 +19,7 @@ use crate::objects::CollectionData;
 use crate::objects::TokenState;
 use crate::participant::holder;
 use crate::state::BufferCollectionState;
-use crate::wire_constraints::{apply_constraint, constraint_name};
+use crate::wire_constraints::{apply_constraint, check_committed, constraint_name};
 use crate::wl_buffer::MemfdBuffer;
 
 impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData, D>
@@ -95,6 +95,11 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                         "wp_buffer_collection_v1.commit: constraints were already committed; \
                          commit exactly once",
                     );
+                    return;
+                }
+                if let Err((code, msg)) = check_committed(&inner.pending) {
+                    drop(inner);
+                    resource.post_error(code, format!("wp_buffer_collection_v1.{msg}"));
                     return;
                 }
                 inner.committed = true;

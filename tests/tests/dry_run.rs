@@ -1,0 +1,235 @@
+//! The dry run gives the compositor's answer: every scenario goes through
+//! the entry `accord solve` uses (`accord_scenario::parse`, then
+//! `accord_engine::solve_with`) and through the test compositor over a real
+//! Wayland socket (one token per participant, each bound and committed),
+//! and the two outcomes are compared: the reason code of a failure, or the
+//! format, modifier, size, buffer count and every plane's offset and
+//! stride of a decision.
+//!
+//! The one difference allowed is the allocator's: the test compositor
+//! allocates memfds, which hold LINEAR layouts only, so a decision on a
+//! vendor modifier is `unsupported` there (a device would allocate it);
+//! the test checks that it is exactly that. The compositor has no cost
+//! table, so a scenario's `costs` are left out on both sides.
+
+use std::path::Path;
+
+use accord_client::{Accord, Constraints as ClientConstraints, FailureReason, Usage};
+use accord_engine::{solve_with, Constraints, Decision, Failure, Policy, MOD_INVALID, MOD_LINEAR};
+use accord_tests::TestServer;
+
+type Wire = Result<accord_client::Allocation, accord_client::Failure>;
+
+fn client_constraints(c: &Constraints) -> ClientConstraints {
+    ClientConstraints {
+        usage: Usage::from_bits_retain(c.usage.0),
+        formats: c
+            .formats
+            .iter()
+            .map(|f| (f.format, f.modifier, f.scanout))
+            .collect(),
+        min_size: c.min_size,
+        max_size: c.max_size,
+        size_alignment: c.size_alignment,
+        min_stride: c.min_stride,
+        max_stride: c.max_stride,
+        stride_alignment: c.stride_alignment,
+        offset_alignment: c.offset_alignment,
+        base_alignment: c.base_alignment,
+        max_bytes: c.max_bytes,
+        buffer_counts: (
+            c.buffers.camping,
+            c.buffers.dedicated_slack,
+            c.buffers.shared_slack,
+            c.buffers.min,
+            c.buffers.max,
+        ),
+        contiguous: c.contiguous,
+        devices: c.devices.clone(),
+    }
+}
+
+/// Every participant as a token of one collection, named as in the
+/// scenario, bound and committed; each participant's outcome.
+fn through_compositor(a: &Accord, parts: &[Constraints]) -> Vec<Wire> {
+    let root = a.create_collection();
+    let mut tokens = vec![];
+    for _ in 1..parts.len() {
+        tokens.push(root.duplicate());
+    }
+    tokens.insert(0, root);
+    let collections: Vec<_> = tokens
+        .into_iter()
+        .zip(parts)
+        .map(|(t, p)| {
+            t.set_name(&p.name);
+            if p.dispensable {
+                t.set_dispensable();
+            }
+            let k = t.bind();
+            k.commit(&client_constraints(p));
+            k
+        })
+        .collect();
+    collections.iter().map(|k| k.wait_allocated()).collect()
+}
+
+/// The engine's answer against each participant's, with `what` in the
+/// messages.
+fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
+    for w in wire {
+        match (dry, w) {
+            (Ok(d), Ok(alloc)) => {
+                assert!(
+                    d.modifier == MOD_LINEAR || d.modifier == MOD_INVALID,
+                    "{what}"
+                );
+                assert_eq!(
+                    (alloc.format, alloc.width, alloc.height),
+                    (d.format, d.width, d.height),
+                    "{what}"
+                );
+                assert_eq!(alloc.buffers.len() as u32, d.buffer_count, "{what}");
+                let layout = d.layout.as_ref().expect("a linear decision has a layout");
+                for b in &alloc.buffers {
+                    let planes: Vec<(u64, u32)> =
+                        b.planes.iter().map(|p| (p.offset, p.stride)).collect();
+                    let want: Vec<(u64, u32)> =
+                        layout.planes.iter().map(|p| (p.offset, p.stride)).collect();
+                    assert_eq!(planes, want, "{what}");
+                    assert_eq!(b.size, layout.size_bytes, "{what}");
+                }
+            }
+            (Ok(d), Err(f)) => {
+                // memfd holds LINEAR only: the one allowed difference.
+                assert!(
+                    d.modifier != MOD_LINEAR && d.modifier != MOD_INVALID,
+                    "{what}: dry run decided {d:?}, the compositor said {f}"
+                );
+                assert_eq!(f.reason, FailureReason::Unsupported, "{what}: {f}");
+            }
+            (Err(f), Ok(_)) => panic!("{what}: dry run failed ({f:?}), the compositor allocated"),
+            (Err(f), Err(w)) => {
+                assert_eq!(
+                    f.reason.as_str(),
+                    w.reason.as_str(),
+                    "{what}: dry run {} ({}), compositor {w}",
+                    f.reason,
+                    f.message
+                );
+                // The compositor adds the names a message leaves out.
+                assert!(
+                    w.message.starts_with(&f.message),
+                    "{what}: the same words too: {} / {}",
+                    f.message,
+                    w.message
+                );
+            }
+        }
+    }
+}
+
+fn check(server: &TestServer, what: &str, json: &str) {
+    let (parts, _costs) = accord_scenario::parse(json).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let dry = solve_with(&parts, &Policy::default());
+    let (_conn, a) = server.accord();
+    let wire = through_compositor(&a, &parts);
+    compare(what, &dry, &wire);
+}
+
+#[test]
+fn the_example_scenarios_get_the_same_answer() {
+    let server = TestServer::start();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/scenarios");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let json = std::fs::read_to_string(&path).unwrap();
+        check(&server, &path.display().to_string(), &json);
+        n += 1;
+    }
+    assert!(n >= 10, "only {n} scenarios");
+}
+
+/// One participant listing XRGB8888 under `modifier` at `w`x`h`,
+/// `min` buffers.
+fn one(name: &str, modifier: &str, w: u32, h: u32, min: u32) -> String {
+    format!(
+        r#"{{"name": "{name}", "formats": [{{"format": "XRGB8888", "modifiers": ["{modifier}"]}}],
+            "min_size": [{w}, {h}], "buffers": {{"min": {min}}}}}"#
+    )
+}
+
+fn scenario(parts: &[String]) -> String {
+    format!(r#"{{"participants": [{}]}}"#, parts.join(","))
+}
+
+#[test]
+fn the_limits_answer_the_same() {
+    let server = TestServer::start();
+    let cases = [
+        // 512 MiB fit; a row more does not.
+        ("512 MiB", scenario(&[one("a", "LINEAR", 8192, 16384, 1)])),
+        ("512 MiB + 1 row", scenario(&[one("a", "LINEAR", 8192, 16385, 1)])),
+        // 4 x 256 MiB = 1 GiB fit; 5 do not.
+        ("1 GiB", scenario(&[one("a", "LINEAR", 8192, 8192, 4)])),
+        ("1.25 GiB", scenario(&[one("a", "LINEAR", 8192, 8192, 5)])),
+        // 128 buffers of an enormous size: too large, not an overflow.
+        ("128 x 2^32 wide", scenario(&[one("a", "LINEAR", u32::MAX, u32::MAX, 128)])),
+        ("128 x 64 MiB", scenario(&[one("a", "LINEAR", 4096, 4096, 128)])),
+        // A vendor modifier at a size no layout fits.
+        (
+            "X-tiled 65536 square",
+            scenario(&[one("a", "0x0100000000000001", 65536, 65536, 128)]),
+        ),
+        // Two participants: counts summed over the cap, sizes crossed.
+        (
+            "count conflict",
+            scenario(&[one("a", "LINEAR", 16, 16, 100), {
+                r#"{"name": "b", "formats": [{"format": "XRGB8888"}], "buffers": {"camping": 100, "dedicated_slack": 29}}"#.to_string()
+            }]),
+        ),
+        (
+            "size conflict",
+            scenario(&[one("a", "LINEAR", 64, 64, 1), {
+                r#"{"name": "b", "formats": [{"format": "XRGB8888"}], "max_size": [32, 32]}"#.to_string()
+            }]),
+        ),
+        (
+            "stride conflict",
+            scenario(&[one("a", "LINEAR", 4096, 16, 1), {
+                r#"{"name": "b", "formats": [{"format": "XRGB8888"}], "max_stride": 8192}"#.to_string()
+            }]),
+        ),
+        (
+            "no common format",
+            scenario(&[one("a", "LINEAR", 16, 16, 1), one("b", "INVALID", 16, 16, 1)]),
+        ),
+        (
+            "protected and cpu_read",
+            r#"{"participants": [
+                {"name": "player", "usage": ["protected", "sample"], "formats": [{"format": "XRGB8888"}]},
+                {"name": "thumbnailer", "usage": ["cpu_read"], "formats": [{"format": "XRGB8888"}]}]}"#
+                .to_string(),
+        ),
+        (
+            // Issue 12's report: LINEAR first, X-tiled second, cpu_write;
+            // the tiled pair used to win and memfd refused it.
+            "cpu_write LINEAR over X-tiled",
+            r#"{"participants": [
+                {"name": "client", "usage": ["cpu_write"], "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR", "0x0100000000000001"]}], "min_size": [64, 64]},
+                {"name": "display", "usage": ["scanout"], "formats": [{"format": "XRGB8888", "modifiers": ["0x0100000000000001", "LINEAR"], "scanout": true}]}]}"#
+                .to_string(),
+        ),
+        (
+            "NV12 odd size",
+            r#"{"participants": [{"name": "a", "formats": [{"format": "NV12"}], "min_size": [641, 481], "offset_alignment": 4096}]}"#.to_string(),
+        ),
+    ];
+    for (what, json) in &cases {
+        check(&server, what, json);
+    }
+}
