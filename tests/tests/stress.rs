@@ -54,6 +54,15 @@ struct Tally {
     peak_bytes: u64,
 }
 
+/// The client's collections that received `allocated`.
+fn allocated(c: &RawClient, colls: &[WpBufferCollectionV1]) -> Vec<WpBufferCollectionV1> {
+    colls
+        .iter()
+        .filter(|k| c.events.allocated.contains_key(&k.id()))
+        .cloned()
+        .collect()
+}
+
 /// One client: a random walk of requests, then a random ending.
 fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tally: &mut Tally) {
     let (conn, socket) = server.connect_killable();
@@ -99,11 +108,7 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
             }
             8 | 9 if !c.events.allocated.is_empty() && rng.below(2) == 0 => {
                 // Take a wl_buffer from an allocated collection.
-                let ready: Vec<_> = colls
-                    .iter()
-                    .filter(|k| c.events.allocated.contains_key(&k.id()))
-                    .cloned()
-                    .collect();
+                let ready = allocated(&c, &colls);
                 if let Some(k) = rng.pick(&ready) {
                     let _ = k.get_wl_buffer(0, &c.qh, ());
                     tally.wl_buffers += 1;
@@ -112,11 +117,7 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
             11 => {
                 // A late participant's token on an allocated collection: it
                 // may be exported, bound and committed like any token.
-                let ready: Vec<_> = colls
-                    .iter()
-                    .filter(|k| c.events.allocated.contains_key(&k.id()))
-                    .cloned()
-                    .collect();
+                let ready = allocated(&c, &colls);
                 if let Some(k) = rng.pick(&ready) {
                     tokens.push(k.attach_token(&c.qh, ()));
                     tally.late_tokens += 1;

@@ -23,6 +23,19 @@ fn pair(p: &Accord, v: &Accord) -> (Collection, Collection) {
     (strong, weak)
 }
 
+/// Dispatches `v` until `weak` was told `close_weak_asap` (the module
+/// learns of a release on its next flush or timer tick); whether it was.
+fn told_to_let_go(v: &Accord, weak: &Collection) -> bool {
+    for _ in 0..200 {
+        v.roundtrip().unwrap();
+        if weak.close_weak_requested() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
 #[test]
 fn a_weak_viewer_is_told_to_let_go_when_the_strong_holder_does_and_obeys() {
     let server = TestServer::builder()
@@ -35,17 +48,10 @@ fn a_weak_viewer_is_told_to_let_go_when_the_strong_holder_does_and_obeys() {
     assert!(!weak.close_weak_requested(), "a strong holder is left");
     drop(strong);
     p.roundtrip().unwrap();
-    // The module learns of the release on its next flush or timer tick.
-    let mut asked = false;
-    for _ in 0..100 {
-        v.roundtrip().unwrap();
-        if weak.close_weak_requested() {
-            asked = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(asked, "close_weak_asap after the last strong holder left");
+    assert!(
+        told_to_let_go(&v, &weak),
+        "close_weak_asap after the last strong holder left"
+    );
     drop(weak);
     v.roundtrip().unwrap();
     std::thread::sleep(Duration::from_millis(400));
@@ -70,14 +76,8 @@ fn a_wl_buffer_is_a_strong_hold() {
     );
     wl.destroy();
     p.roundtrip().unwrap();
-    let mut asked = false;
-    for _ in 0..200 {
-        v.roundtrip().unwrap();
-        if weak.close_weak_requested() {
-            asked = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(asked, "close_weak_asap once the wl_buffer is gone too");
+    assert!(
+        told_to_let_go(&v, &weak),
+        "close_weak_asap once the wl_buffer is gone too"
+    );
 }

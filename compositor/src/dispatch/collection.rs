@@ -9,7 +9,7 @@ use wayland_server::backend::ClientId;
 use wayland_server::protocol::wl_buffer::WlBuffer;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 
-use super::{check_object_limit, new_token, within_token_budget, BufferCollectionDispatch};
+use super::{admit_token, new_token, BufferCollectionDispatch};
 use crate::backend::MemoryKind;
 use crate::collections::Allocation;
 use crate::collections::{Attached, Failed, FailureReason, Misuse};
@@ -197,16 +197,16 @@ fn attach_token<D: BufferCollectionDispatch>(
 ) {
     let cid = client.id();
     let identity = state.client_identity(client, dh);
-    if !check_object_limit(
-        state.buffer_collection_state(),
+    let Some(token) = admit_token(
+        state,
         &cid,
+        &identity,
         resource,
         coll::Error::TooManyObjects as u32,
         "attach_token",
-    ) {
-        return;
-    }
-    let Some(token) = within_token_budget(state, &cid, &identity, data_init, token) else {
+        data_init,
+        token,
+    ) else {
         return;
     };
     let attached = match data.slot {

@@ -8,9 +8,7 @@ use accord_protocol::server::wp_buffer_collection_manager_v1::{
 };
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource};
 
-use super::{
-    check_object_limit, describe, new_token, within_token_budget, BufferCollectionDispatch,
-};
+use super::{admit_token, describe, new_token, BufferCollectionDispatch};
 use crate::collections::{is_well_formed_handle, Failed, FailureReason};
 use crate::events::fail_token;
 use crate::objects::{TokenData, TokenState};
@@ -52,18 +50,16 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
         match request {
             manager::Request::Destroy => {}
             manager::Request::CreateCollection { token } => {
-                let st = state.buffer_collection_state();
-                if !check_object_limit(
-                    st,
+                let Some(token) = admit_token(
+                    state,
                     &cid,
+                    &identity,
                     resource,
                     manager::Error::TooManyObjects as u32,
                     "create_collection",
-                ) {
-                    return;
-                }
-                let Some(token) = within_token_budget(state, &cid, &identity, data_init, token)
-                else {
+                    data_init,
+                    token,
+                ) else {
                     return;
                 };
                 let st = state.buffer_collection_state();
@@ -92,18 +88,16 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                     );
                     return;
                 }
-                let st = state.buffer_collection_state();
-                if !check_object_limit(
-                    st,
+                let Some(token) = admit_token(
+                    state,
                     &cid,
+                    &identity,
                     resource,
                     manager::Error::TooManyObjects as u32,
                     "import_token",
-                ) {
-                    return;
-                }
-                let Some(token) = within_token_budget(state, &cid, &identity, data_init, token)
-                else {
+                    data_init,
+                    token,
+                ) else {
                     return;
                 };
                 let st = state.buffer_collection_state();

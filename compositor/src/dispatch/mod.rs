@@ -101,6 +101,27 @@ pub(crate) fn new_token<D: BufferCollectionDispatch>(
     t
 }
 
+/// The checks before any request that creates a token (`create_collection`,
+/// `import_token`, `duplicate`, `attach_token`): the connection's object
+/// limit (protocol error `code` on `on`), then the identity's live token
+/// budget (the token is created failed). `Some(id)` to go on.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn admit_token<D: BufferCollectionDispatch, R: Resource>(
+    state: &mut D,
+    client: &ClientId,
+    identity: &ClientIdentity,
+    on: &R,
+    code: u32,
+    request: &str,
+    data_init: &mut DataInit<'_, D>,
+    id: New<WpBufferCollectionTokenV1>,
+) -> Option<New<WpBufferCollectionTokenV1>> {
+    if !check_object_limit(state.buffer_collection_state(), client, on, code, request) {
+        return None;
+    }
+    within_token_budget(state, client, identity, data_init, id)
+}
+
 /// `id` back when `identity` may have one more live token; otherwise `id`
 /// is created failed (`quota_exceeded`, naming the live token budget) and
 /// `None` tells the request to stop there.

@@ -9,9 +9,7 @@ use accord_protocol::server::wp_buffer_collection_token_v1::{
 use wayland_server::backend::ClientId;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
 
-use super::{
-    check_object_limit, describe, new_token, within_token_budget, BufferCollectionDispatch,
-};
+use super::{admit_token, check_object_limit, describe, new_token, BufferCollectionDispatch};
 use crate::collections::{Failed, FailureReason, Misuse};
 use crate::events::{fail_token, wire_reason};
 use crate::identity::ClientIdentity;
@@ -82,17 +80,16 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
         let st = state.buffer_collection_state();
         match request {
             token::Request::Duplicate { token } => {
-                if !check_object_limit(
-                    st,
+                let Some(token) = admit_token(
+                    state,
                     &cid,
+                    &identity,
                     resource,
                     token::Error::TooManyObjects as u32,
                     "duplicate",
-                ) {
-                    return;
-                }
-                let Some(token) = within_token_budget(state, &cid, &identity, data_init, token)
-                else {
+                    data_init,
+                    token,
+                ) else {
                     return;
                 };
                 let st = state.buffer_collection_state();
