@@ -85,7 +85,10 @@ pub use connection_budget::{
 pub use dispatch::BufferCollectionDispatch;
 pub use identity::ClientIdentity;
 pub use objects::{CollectionData, TokenData};
-pub use state::{default_max_buffer_fds, BufferCollectionHandler, BufferCollectionState};
+pub use state::{
+    default_max_buffer_fds, BufferCollectionHandler, BufferCollectionState,
+    DEFAULT_WEAK_RELEASE_TIMEOUT,
+};
 pub use wl_buffer::{import_memfd_buffer, with_memfd_buffer, MemfdBuffer, MemfdBufferInfo};
 
 /// Re-exports the macro needs.
