@@ -61,8 +61,9 @@ pub fn run(args: &Args) -> ExitCode {
 
 /// Solve one scenario file; returns its exit code.
 fn solve_one(path: &str, many: bool, explain: bool, costs: Option<&Policy>) -> u8 {
-    let parsed = read(path).and_then(|s| scenario::parse(&s).map_err(|e| format!("{path}: {e}")));
-    let (participants, policy) = match parsed {
+    let parsed =
+        read(path).and_then(|s| scenario::parse_with_late(&s).map_err(|e| format!("{path}: {e}")));
+    let (participants, late, policy) = match parsed {
         Ok(p) => p,
         Err(e) => {
             eprintln!("accord solve: {e}");
@@ -82,6 +83,12 @@ fn solve_one(path: &str, many: bool, explain: bool, costs: Option<&Policy>) -> u
         solve_with(&participants, policy)
     };
     let mut json = scenario::outcome_to_json(&result);
+    // Late participants are checked against the decision, as the
+    // compositor does when they commit after allocation; their failures
+    // are theirs alone and do not change the exit code.
+    if let (Ok(d), false) = (&result, late.is_empty()) {
+        json["late"] = scenario::late_to_json(d, &late);
+    }
     if many {
         json["file"] = path.into();
     }

@@ -320,3 +320,29 @@ fn participant_names_are_unique() {
         "{err}"
     );
 }
+
+#[test]
+fn late_participants_are_checked_against_the_decision() {
+    let json = r#"{"participants": [{"name": "producer", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "min_size": [64, 32], "buffers": {"camping": 2}}],
+        "late": [{"name": "viewer", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}]},
+                 {"name": "greedy", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "buffers": {"camping": 3}}]}"#;
+    let out = accord(&["solve", "-"], Some(json));
+    // A late participant's failure is its own: the scenario still solves.
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["late"][0],
+        serde_json::json!({"name": "viewer", "ok": true})
+    );
+    assert_eq!(v["late"][1]["ok"], false);
+    assert_eq!(v["late"][1]["reason"], "count_conflict");
+    assert!(v["late"][1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'greedy'"));
+    // Names are unique across both lists.
+    let dup = json.replace("\"greedy\"", "\"producer\"");
+    let out = accord(&["solve", "-"], Some(&dup));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("late[1].name"));
+}

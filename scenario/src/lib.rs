@@ -54,7 +54,7 @@ use accord_engine::{Constraints, Policy};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use output::{decision_to_json, failure_to_json, modifier_hex, outcome_to_json};
+pub use output::{decision_to_json, failure_to_json, late_to_json, modifier_hex, outcome_to_json};
 pub use provenance::Provenance;
 
 /// Most participants a scenario may list: the protocol's slots per
@@ -140,7 +140,24 @@ fn read_at<'a, T: Deserialize<'a>>(v: &'a Value, at: &str) -> Result<T> {
 }
 
 /// Parse a scenario into participants and a policy (its optional `costs`).
+/// Its `late` participants, if any, are checked but not returned: see
+/// [`parse_with_late`].
 pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
+    parse_with_late(s).map(|(participants, _, policy)| (participants, policy))
+}
+
+/// Parse a scenario into participants, late participants (its optional
+/// `late` list: participants that join after allocation with
+/// `attach_token`, checked against the decision with
+/// [`accord_engine::check_late_join`]) and a policy.
+///
+/// ```
+/// let s = r#"{"participants": [{"name": "a", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}]}],
+///             "late": [{"name": "viewer", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}]}]}"#;
+/// let (first, late, _) = accord_scenario::parse_with_late(s).unwrap();
+/// assert_eq!((first.len(), late[0].name.as_str()), (1, "viewer"));
+/// ```
+pub fn parse_with_late(s: &str) -> Result<(Vec<Constraints>, Vec<Constraints>, Policy)> {
     let v = parse_json(s)?;
     // In the order a reader goes: the top level's keys, `description`,
     // `provenance`, the participants, then `costs`.
@@ -153,12 +170,12 @@ pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
         provenance::check(p)?;
     }
     let de::Obj(scenario) = read::<de::Obj<raw::RawScenario>>(&v)?;
-    let participants = scenario.participants()?;
+    let (participants, late) = scenario.participants()?;
     let policy = match field("costs") {
         Some(c) => raw::policy(read_at(c, "costs")?, "costs")?,
         None => Policy::default(),
     };
-    Ok((participants, policy))
+    Ok((participants, late, policy))
 }
 
 /// A scenario's `provenance`, `None` when it has none. Errors as

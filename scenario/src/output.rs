@@ -62,3 +62,40 @@ pub fn outcome_to_json(r: &std::result::Result<Decision, Failure>) -> Value {
         Err(f) => failure_to_json(f),
     }
 }
+
+/// The JSON form of the late participants' checks against `d` (what the
+/// compositor decides when they commit after allocation): one object each,
+/// `{"name", "ok": true}` or `{"name", "ok": false, "reason", "message"}`.
+/// Without a computed layout (a vendor modifier: the device lays it out)
+/// the stride and size checks have nothing to check, and each object says
+/// `"layout_known": false`.
+pub fn late_to_json(d: &Decision, late: &[accord_engine::Constraints]) -> Value {
+    let layout = d.layout.as_ref().map(|l| accord_engine::AllocatedLayout {
+        planes: l.planes.clone(),
+        size_bytes: l.size_bytes,
+    });
+    let known = layout.is_some();
+    let layout = layout.unwrap_or(accord_engine::AllocatedLayout {
+        planes: Vec::new(),
+        size_bytes: 0,
+    });
+    Value::Array(
+        late.iter()
+            .map(|c| {
+                let mut v = match accord_engine::check_late_join(d, &layout, c) {
+                    Ok(()) => json!({"name": c.name, "ok": true}),
+                    Err(f) => json!({
+                        "name": c.name,
+                        "ok": false,
+                        "reason": f.reason.as_str(),
+                        "message": f.message,
+                    }),
+                };
+                if !known {
+                    v["layout_known"] = false.into();
+                }
+                v
+            })
+            .collect(),
+    )
+}

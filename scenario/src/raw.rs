@@ -47,6 +47,7 @@ pub(crate) type CostList = List<Obj<RawCost>, CostWords>;
 #[allow(dead_code)] // read for the keys only
 pub(crate) struct TopLevel {
     participants: Option<IgnoredAny>,
+    late: Option<IgnoredAny>,
     costs: Option<IgnoredAny>,
     description: Option<IgnoredAny>,
     expect: Option<IgnoredAny>,
@@ -58,6 +59,9 @@ pub(crate) struct TopLevel {
 #[derive(Deserialize)]
 pub(crate) struct RawScenario {
     participants: Option<List<Obj<RawParticipant>, ParticipantWords>>,
+    /// Participants that join after allocation (`attach_token`), checked
+    /// against the decision.
+    late: Option<List<Obj<RawParticipant>, ParticipantWords>>,
 }
 
 /// A cost table given as an object: `{"costs": [...]}`.
@@ -120,39 +124,55 @@ fn missing<T>(path: &str) -> Result<T> {
 }
 
 impl RawScenario {
-    /// The participants: at least one.
-    pub(crate) fn participants(self) -> Result<Vec<Constraints>> {
+    /// The participants (at least one) and the late ones (possibly none);
+    /// names are unique across both lists.
+    pub(crate) fn participants(self) -> Result<(Vec<Constraints>, Vec<Constraints>)> {
         let Some(List(list, _)) = self.participants else {
             return missing("participants");
         };
         if list.is_empty() {
             return err("participants", "at least one participant is required");
         }
-        let mut seen: std::collections::HashMap<String, usize> = Default::default();
-        list.into_iter()
-            .enumerate()
-            .map(|(i, Obj(p))| {
-                let path = format!("participants[{i}]");
-                let c = p.into_constraints(&path)?;
-                // What the wire refuses, refused here by the same function.
-                if let Err(m) = accord_engine::limits::check_participant(&c) {
-                    return err(&format!("{path}.{}", m.field), m.message);
-                }
-                // Messages name participants: two of one name would be
-                // unreadable.
-                if let Some(first) = seen.insert(c.name.clone(), i) {
-                    return err(
-                        &format!("{path}.name"),
-                        format!(
-                            "\"{}\" is already the name of participants[{first}]; names must be unique",
-                            c.name
-                        ),
-                    );
-                }
-                Ok(c)
-            })
-            .collect()
+        let mut seen: std::collections::HashMap<String, String> = Default::default();
+        let first = read_list("participants", list, &mut seen)?;
+        let late = match self.late {
+            Some(List(late, _)) => read_list("late", late, &mut seen)?,
+            None => Vec::new(),
+        };
+        Ok((first, late))
     }
+}
+
+/// One list of participants, `key` naming it in messages; `seen` holds the
+/// names (and where) of the lists read before.
+fn read_list(
+    key: &str,
+    list: Vec<Obj<RawParticipant>>,
+    seen: &mut std::collections::HashMap<String, String>,
+) -> Result<Vec<Constraints>> {
+    list.into_iter()
+        .enumerate()
+        .map(|(i, Obj(p))| {
+            let path = format!("{key}[{i}]");
+            let c = p.into_constraints(&path)?;
+            // What the wire refuses, refused here by the same function.
+            if let Err(m) = accord_engine::limits::check_participant(&c) {
+                return err(&format!("{path}.{}", m.field), m.message);
+            }
+            // Messages name participants: two of one name would be
+            // unreadable.
+            if let Some(first) = seen.insert(c.name.clone(), path.clone()) {
+                return err(
+                    &format!("{path}.name"),
+                    format!(
+                        "\"{}\" is already the name of {first}; names must be unique",
+                        c.name
+                    ),
+                );
+            }
+            Ok(c)
+        })
+        .collect()
 }
 
 impl RawParticipant {

@@ -233,3 +233,61 @@ fn the_limits_answer_the_same() {
         check(&server, what, json);
     }
 }
+
+/// Late participants: `accord solve`'s `late` list (checked against the
+/// decision with `check_late_join`) gives each the answer the compositor
+/// gives when it commits after allocation (`attach_token`).
+#[test]
+fn late_participants_get_the_same_answer() {
+    let json = r#"{"participants": [{"name": "producer", "usage": ["cpu_write", "sample"],
+            "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}],
+            "min_size": [640, 480], "stride_alignment": 256, "buffers": {"camping": 3}}],
+        "late": [
+            {"name": "viewer", "usage": ["sample"], "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}]},
+            {"name": "big", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "min_size": [1280, 720]},
+            {"name": "argb", "formats": [{"format": "ARGB8888", "modifiers": ["LINEAR"]}]},
+            {"name": "scanner", "usage": ["scanout"], "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"], "scanout": true}]},
+            {"name": "aligned", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "stride_alignment": 1024},
+            {"name": "greedy", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}], "buffers": {"camping": 4}}
+        ]}"#;
+    let (parts, late, policy) = accord_scenario::parse_with_late(json).unwrap();
+    let decision = solve_with(&parts, &policy).expect("the producer alone");
+    let dry = accord_scenario::late_to_json(&decision, &late);
+    let server = TestServer::start();
+    let (_pc, p) = server.accord();
+    let held = p.create_collection().bind();
+    held.commit(&client_constraints(&parts[0]));
+    held.wait_allocated().expect("allocated");
+    let (_lc, l) = server.accord();
+    let mut reasons = Vec::new();
+    for (c, d) in late.iter().zip(dry.as_array().unwrap()) {
+        let token = l.import(&held.attach_token().unwrap().export().unwrap());
+        token.set_name(&c.name);
+        let k = token.bind();
+        k.commit(&client_constraints(c));
+        let wire = k.wait_allocated();
+        let wire_reason = wire.as_ref().err().map(|f| f.reason.as_str().to_owned());
+        let dry_reason = d["reason"].as_str().map(str::to_owned);
+        assert_eq!(
+            wire_reason, dry_reason,
+            "{}: wire {wire:?}, dry {d}",
+            c.name
+        );
+        if let (Err(f), Some(m)) = (&wire, d["message"].as_str()) {
+            assert_eq!(f.message, m, "{}", c.name);
+        }
+        reasons.push(dry_reason.unwrap_or_else(|| "ok".into()));
+    }
+    assert_eq!(
+        reasons,
+        [
+            "ok",
+            "size_conflict",
+            "no_common_format",
+            "invalid_constraint",
+            "stride_conflict",
+            "count_conflict"
+        ],
+        "every rule is exercised"
+    );
+}
