@@ -102,6 +102,9 @@ pub struct CameraReport {
     /// Counters over the shown frames (first attach to last callback).
     pub delta: CounterSnapshot,
     pub compositor_cpu: Duration,
+    /// The client thread's CPU over the frames (capture loop and Wayland
+    /// requests), for the camera benchmark.
+    pub client_cpu: Duration,
     pub wall: Duration,
     /// The primary plane's framebuffer is the last frame's collection
     /// buffer itself (same dma-buf inode).
@@ -242,6 +245,7 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     settle(&compositor);
     let before = compositor.counters();
     let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
+    let client_before = crate::camera_copy::this_thread_cpu();
     let start = Instant::now();
     let card = Card::open(&run.card)?;
     card.enable_atomic()?;
@@ -269,6 +273,7 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         }
     }
     let wall = start.elapsed();
+    let client_cpu = crate::camera_copy::this_thread_cpu().saturating_sub(client_before);
     let cpu = thread_cpu("accord-compositor")
         .unwrap_or_default()
         .saturating_sub(cpu_before);
@@ -306,6 +311,7 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         sequences,
         delta: after.since(&before),
         compositor_cpu: cpu,
+        client_cpu,
         wall,
         scanout_is_camera_buffer,
         scanout_format,
