@@ -122,8 +122,7 @@ impl MmapCapture {
         for i in 0..capture.maps.len() as u32 {
             capture.queue(i)?;
         }
-        ioctl::streamon(&capture.file, queue)
-            .map_err(|e| node(format!("VIDIOC_STREAMON: {e}")))?;
+        ioctl::streamon(&capture.file, queue).map_err(|e| node(format!("VIDIOC_STREAMON: {e}")))?;
         Ok(capture)
     }
 

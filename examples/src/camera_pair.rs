@@ -29,10 +29,11 @@
 //! replaced it on screen, so vivid never writes the buffer being scanned
 //! out.
 //!
-//! Each process prints one `camera-pair ROLE k=v ...` line at the end. The
-//! player then waits for its stdin to close, so the parent reads the
-//! compositor's counters while the last frame is still on screen (the
-//! window going away composes the background). The parent measures the
+//! Each process prints one `camera-pair ROLE k=v ...` line at the end and
+//! then waits for its stdin to close, so the parent reads the compositor's
+//! counters and charged bytes while both still hold the collection and the
+//! last frame is still on screen (the window going away composes the
+//! background). The parent measures the
 //! compositor: counters, its fd census and the module's charged bytes
 //! before the processes start and after both exit.
 
@@ -147,6 +148,10 @@ pub struct PairReport {
     pub fds_before: FdCensus,
     pub fds_after: Result<FdCensus, String>,
     pub charged: Charged,
+    /// Charged bytes once the camera process (the collection's creator)
+    /// has exited and the player still holds the buffers: reported, not
+    /// checked.
+    pub charged_camera_gone: u64,
 }
 
 impl PairReport {
@@ -237,12 +242,19 @@ fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, E
     let after = compositor.counters();
     let charged_during = compositor.charged_bytes();
     let camera_line = closing_line(camera.0.as_mut().ok_or("no camera")?, "camera")?;
+    // The camera leaves first, the player still showing its last frame.
+    let mut charged_camera_gone = 0;
     for (side, name) in [(&mut camera, "camera"), (&mut player, "player")] {
         let mut child = side.0.take().ok_or("reaped twice")?;
-        drop(child.stdin.take()); // the player exits at EOF
+        drop(child.stdin.take()); // each side exits at EOF
         let status = child.wait()?;
         if !status.success() {
             return Err(format!("the {name} process exited with {status}").into());
+        }
+        if name == "camera" {
+            // One frame tick for the gauge to follow.
+            std::thread::sleep(Duration::from_millis(100));
+            charged_camera_gone = compositor.charged_bytes();
         }
     }
     let fds_after =
@@ -263,6 +275,7 @@ fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, E
         fds_before,
         fds_after,
         charged,
+        charged_camera_gone,
     })
 }
 
@@ -320,11 +333,10 @@ pub fn role_main(args: &[String]) -> ExitCode {
             let role = args.first().map_or("", String::as_str);
             println!("camera-pair {role} {line}");
             let _ = std::io::stdout().flush();
-            if role == "player" {
-                // Keep the window (and its last frame) until the parent
-                // has read the counters: it closes our stdin.
-                let _ = std::io::stdin().read_to_end(&mut Vec::new());
-            }
+            // Keep the collection (and the player its window with the
+            // last frame) until the parent has read the counters and the
+            // charged bytes: it closes our stdin.
+            let _ = std::io::stdin().read_to_end(&mut Vec::new());
             ExitCode::SUCCESS
         }
         Err(err) => {

@@ -134,7 +134,10 @@ fn main() -> ExitCode {
         });
     }
     print("(a) zero-copy (DMABUF capture → primary plane)", &a);
-    print("(b) copy (MMAP capture → CPU copy → wl_shm → composited)", &b);
+    print(
+        "(b) copy (MMAP capture → CPU copy → wl_shm → composited)",
+        &b,
+    );
     let ratios: Vec<f64> = a
         .iter()
         .zip(&b)

@@ -616,6 +616,10 @@ pub fn camera_process_and_player_60_frames() -> TestResult {
         .as_ref()
         .map_err(|e| format!("compositor fds not back: {e}"))?;
     println!("  compositor fds: {} before, {after} after", r.fds_before);
+    println!(
+        "  charged bytes once the camera process left, the player still showing: {}",
+        r.charged_camera_gone
+    );
     let bytes = c.num("buffers") * c.num("stride") * c.num("height");
     charged_back_to_baseline(&r.charged, bytes)?;
     Ok(Outcome::Passed)
