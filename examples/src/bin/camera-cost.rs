@@ -9,12 +9,17 @@
 
 use std::process::ExitCode;
 
+use std::time::{Duration, Instant};
+
 use accord_examples::camera_copy::run_copy;
 use accord_examples::camera_run::{run_camera, CameraRun};
+use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
+use accord_examples::scanout_run::thread_cpu;
 
 /// Alternates zero-copy and copy runs of vivid at the mode's size and
-/// prints per-frame medians. Last line: `camera cost zero-copy/copy cpu
-/// ratio: <float> bytes copied/frame zero-copy: <int> copy: <int>`.
+/// prints per-frame medians, the line `camera cost zero-copy/copy cpu
+/// ratio: <float> bytes copied/frame zero-copy: <int> copy: <int>`, and
+/// last the compositor's idle CPU and the ratio net of it.
 #[derive(clap::Parser, Debug)]
 #[command(name = "camera-cost")]
 struct Args {
@@ -86,6 +91,34 @@ fn print(name: &str, s: &[Sample]) {
     );
 }
 
+/// The compositor's CPU per second with no client (its 60 Hz frame tick
+/// finding nothing to do), over `span` after a 300 ms settle.
+fn idle_cpu_per_second(card: &str, span: Duration) -> Result<f64, String> {
+    let dir = std::env::temp_dir().join(format!("accord-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let options = DrmOptions::new(card);
+    let config = Config {
+        runtime_dir: Some(dir.clone()),
+        ..Config::default()
+    };
+    let result = (|| {
+        let compositor =
+            spawn_with(config, move |c| Compositor::drm(c, &options)).map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(300));
+        let before = thread_cpu("accord-compositor").unwrap_or_default();
+        let start = Instant::now();
+        std::thread::sleep(span);
+        let cpu = thread_cpu("accord-compositor")
+            .unwrap_or_default()
+            .saturating_sub(before);
+        let wall = start.elapsed();
+        compositor.stop().map_err(|e| e.to_string())?;
+        Ok(cpu.as_secs_f64() / wall.as_secs_f64())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 fn main() -> ExitCode {
     accord_examples::logging::init("warn");
     let args = <Args as clap::Parser>::parse();
@@ -94,6 +127,7 @@ fn main() -> ExitCode {
     let per_frame = |d: std::time::Duration| d.as_secs_f64() * 1e6 / f64::from(args.frames);
 
     let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut idle = Vec::new();
     // Pair 0 warms up (page cache, first modeset) and is not counted.
     for pair in 0..=args.pairs {
         let ra = match run_camera(&zero) {
@@ -112,6 +146,13 @@ fn main() -> ExitCode {
         };
         if pair == 0 {
             continue;
+        }
+        match idle_cpu_per_second(&args.card, Duration::from_secs(3)) {
+            Ok(v) => idle.push(v),
+            Err(err) => {
+                eprintln!("camera-cost: idle run: {err}");
+                return ExitCode::FAILURE;
+            }
         }
         let frames = f64::from(args.frames);
         a.push(Sample {
@@ -156,6 +197,32 @@ fn main() -> ExitCode {
         median(ratios),
         median(a.iter().map(|s| s.copied + s.composed).collect()),
         median(b.iter().map(|s| s.copied).collect()),
+    );
+    // What the compositor spends per frame without any client, at each
+    // pipeline's frame time: the same in both, and the larger the share
+    // the slower the frames (TCG). Subtracted, for the ratio of what the
+    // pipelines themselves cost.
+    let idle_s = median(idle.clone());
+    let net = |s: &Sample| s.total_us() - idle_s * s.wall_ms * 1e3;
+    let net_ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| net(a) / net(b)).collect();
+    println!(
+        "compositor idle: {:.1} ms CPU per second (runs: {}); per frame (a) {:.0} us (b) {:.0} us; \
+         net of idle CPU/frame (a) {:.0} us (b) {:.0} us, ratio median {:.3} (pairs: {})",
+        idle_s * 1e3,
+        idle.iter()
+            .map(|v| format!("{:.1}", v * 1e3))
+            .collect::<Vec<_>>()
+            .join(" "),
+        idle_s * median(a.iter().map(|s| s.wall_ms).collect()) * 1e3,
+        idle_s * median(b.iter().map(|s| s.wall_ms).collect()) * 1e3,
+        median(a.iter().map(net).collect()),
+        median(b.iter().map(net).collect()),
+        median(net_ratios.clone()),
+        net_ratios
+            .iter()
+            .map(|r| format!("{r:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let zero_ok = a
         .iter()
