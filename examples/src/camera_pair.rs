@@ -29,7 +29,11 @@
 //! replaced it on screen, so vivid never writes the buffer being scanned
 //! out.
 //!
-//! Each process prints one `camera-pair ROLE k=v ...` line at the end and
+//! The player prints `camera-pair ready` once its window is mapped and
+//! the collection allocated, and waits for `go` on its stdin: the parent
+//! takes its "before" counters there, so they cover the 60 frames and not
+//! the window's mapping. Each process prints one `camera-pair ROLE k=v
+//! ...` line at the end and
 //! then waits for its stdin to close, so the parent reads the compositor's
 //! counters and charged bytes while both still hold the collection and the
 //! last frame is still on screen (the window going away composes the
@@ -60,6 +64,8 @@ use crate::{
 
 /// The first argument that makes a program run one side of the pair.
 pub const ROLE_FLAG: &str = "--camera-pair-role";
+/// The player's line once it is ready to show frames.
+const READY: &str = "camera-pair ready";
 /// A channel line's limit in bytes (a handle is at most 256 hex digits).
 const MAX_LINE: u64 = 512;
 /// How long either side waits for the other.
@@ -212,9 +218,6 @@ fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, E
     settle(&compositor);
     let fds_before = FdCensus::of_self()?;
     let charged_before = compositor.charged_bytes();
-    let before = compositor.counters();
-    let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
-    let start = Instant::now();
 
     let channel = runtime_dir.join("camera-pair.sock");
     let checks: Vec<String> = run.check_frames.iter().map(u32::to_string).collect();
@@ -234,6 +237,15 @@ fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, E
     };
     let mut camera = Reaped(Some(spawn("camera", &run.video)?));
     let mut player = Reaped(Some(spawn("player", &run.card)?));
+    // Counters from the first frame on: the window's mapping and the
+    // allocation are done when the player says it is ready.
+    let child = player.0.as_mut().ok_or("no player")?;
+    ready(child)?;
+    settle(&compositor);
+    let before = compositor.counters();
+    let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
+    let start = Instant::now();
+    writeln!(child.stdin.as_mut().ok_or("no stdin")?, "go")?;
     let player_line = closing_line(player.0.as_mut().ok_or("no player")?, "player")?;
     let wall = start.elapsed();
     let cpu = thread_cpu("accord-compositor")
@@ -277,6 +289,30 @@ fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, E
         charged,
         charged_camera_gone,
     })
+}
+
+/// Reads the player's stdout up to its ready line.
+fn ready(child: &mut Child) -> Result<(), Error> {
+    let stdout = child.stdout.as_mut().ok_or("no stdout")?;
+    let mut line = Vec::new();
+    // Byte by byte: what follows stays in the pipe for `closing_line`.
+    let mut byte = [0u8];
+    loop {
+        if stdout.read(&mut byte)? == 0 {
+            let status = child.wait()?;
+            return Err(format!("the player process ended ({status}) before it was ready").into());
+        }
+        if byte[0] != b'\n' {
+            line.push(byte[0]);
+            continue;
+        }
+        let text = String::from_utf8_lossy(&line).into_owned();
+        if text == READY {
+            return Ok(());
+        }
+        println!("{text}");
+        line.clear();
+    }
 }
 
 /// Reads the child's stdout up to its `camera-pair ROLE` line (other
@@ -557,6 +593,15 @@ fn player_side(
     let card = Card::open(card_path)?;
     card.enable_atomic()?;
     let plane = ScanoutTarget::first_connected(&card)?.plane;
+    // The parent takes its "before" figures now, with the window mapped
+    // and the collection allocated, and answers `go`.
+    println!("{READY}");
+    std::io::stdout().flush()?;
+    let mut go = String::new();
+    std::io::stdin().lock().take(MAX_LINE).read_line(&mut go)?;
+    if go.trim_end() != "go" {
+        return Err(format!("expected go on stdin, got {go:?}").into());
+    }
     let mut samples = Vec::new();
     let mut on_screen: Option<u32> = None;
     for n in 0..frames {
