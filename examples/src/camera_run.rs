@@ -102,6 +102,9 @@ pub struct CameraReport {
     /// Counters over the shown frames (first attach to last callback).
     pub delta: CounterSnapshot,
     pub compositor_cpu: Duration,
+    /// The client thread's CPU over the frames (capture loop and Wayland
+    /// requests), for the camera benchmark.
+    pub client_cpu: Duration,
     pub wall: Duration,
     /// The primary plane's framebuffer is the last frame's collection
     /// buffer itself (same dma-buf inode).
@@ -111,10 +114,57 @@ pub struct CameraReport {
     pub fds_before: FdCensus,
     /// `Ok` once every fd kind is back at `fds_before` (waited up to 5 s).
     pub fds_after: Result<FdCensus, String>,
+    /// The module's charged bytes before the client came, while the frames
+    /// were shown, and `Ok` once back at the first (waited up to 5 s).
+    pub charged: Charged,
+}
+
+/// The reference compositor's charged bytes (Accord allocations) around a
+/// run.
+#[derive(Debug, Clone)]
+pub struct Charged {
+    pub before: u64,
+    pub during: u64,
+    pub after: Result<u64, String>,
+}
+
+impl std::fmt::Display for Charged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.after {
+            Ok(after) => write!(
+                f,
+                "{} before, {} while showing, {after} after",
+                self.before, self.during
+            ),
+            Err(e) => write!(
+                f,
+                "{} before, {} while showing; {e}",
+                self.before, self.during
+            ),
+        }
+    }
+}
+
+/// Waits (at most 5 s) until the compositor's charged bytes are back at
+/// `before` (the gauge follows at the next frame tick).
+pub fn charged_back(compositor: &crate::refcomp::Running, before: u64) -> Result<u64, String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = compositor.charged_bytes();
+        if now == before {
+            return Ok(now);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "charged bytes {now} 5 s after the clients left, {before} before"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// `/proc/self/fdinfo/<fd>`'s `exp_name`, present only for dma-bufs.
-fn exp_name(fd: &impl AsRawFd) -> Option<String> {
+pub(crate) fn exp_name(fd: &impl AsRawFd) -> Option<String> {
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
     info.lines()
         .find_map(|l| l.strip_prefix("exp_name:"))
@@ -142,6 +192,7 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
     settle(&compositor);
     let fds_before = FdCensus::of_self()?;
+    let charged_before = compositor.charged_bytes();
 
     let mut client = DmabufClient::connect(compositor.socket_path())?;
     let size = client.open_window(true, (640, 480))?;
@@ -194,6 +245,7 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     settle(&compositor);
     let before = compositor.counters();
     let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
+    let client_before = crate::camera_copy::this_thread_cpu();
     let start = Instant::now();
     let card = Card::open(&run.card)?;
     card.enable_atomic()?;
@@ -221,10 +273,12 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         }
     }
     let wall = start.elapsed();
+    let client_cpu = crate::camera_copy::this_thread_cpu().saturating_sub(client_before);
     let cpu = thread_cpu("accord-compositor")
         .unwrap_or_default()
         .saturating_sub(cpu_before);
     let after = compositor.counters();
+    let charged_during = compositor.charged_bytes();
 
     let shown = scanned_out(&card, plane)?;
     let shown_inode = rustix::fs::fstat(&shown.dmabuf)?.st_ino;
@@ -244,6 +298,11 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     drop(client);
     let fds_after =
         accord_fd_census::wait_for(&fds_before, Duration::from_secs(5), FdCensus::of_self);
+    let charged = Charged {
+        before: charged_before,
+        during: charged_during,
+        after: charged_back(&compositor, charged_before),
+    };
     compositor.stop()?;
     Ok(CameraReport {
         camera,
@@ -252,18 +311,20 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         sequences,
         delta: after.since(&before),
         compositor_cpu: cpu,
+        client_cpu,
         wall,
         scanout_is_camera_buffer,
         scanout_format,
         samples,
         fds_before,
         fds_after,
+        charged,
     })
 }
 
 /// Reads the plane's framebuffer back and compares it with `buffer`, the
 /// frame on screen (not queued to the camera: nothing writes it meanwhile).
-fn sample(
+pub(crate) fn sample(
     card: &Card,
     plane: smithay::reexports::drm::control::plane::Handle,
     buffer: &accord_client::Buffer,

@@ -28,7 +28,10 @@ use smithay::reexports::drm::{
 use wayland_client::{
     delegate_noop,
     globals::{registry_queue_init, GlobalList},
-    protocol::{wl_buffer::WlBuffer, wl_compositor::WlCompositor, wl_surface::WlSurface},
+    protocol::{
+        wl_buffer::WlBuffer, wl_compositor::WlCompositor, wl_shm, wl_shm_pool::WlShmPool,
+        wl_surface::WlSurface,
+    },
     Connection, Dispatch, EventQueue, QueueHandle, WEnum,
 };
 use wayland_protocols::{
@@ -113,6 +116,13 @@ impl Buffer {
         Ok(rustix::fs::fstat(&self.dmabuf)?.st_ino)
     }
 
+    /// The mapped bytes, to write a frame into (a CPU copy).
+    pub fn pixels_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `fill`: `ptr` maps `len` writable bytes for the
+        // buffer's life, one slice at a time (`&mut self`).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+
     /// Fills the rectangle with an XRGB8888 colour (`0x00RRGGBB`), clipped.
     pub fn fill(&mut self, (x, y, w, h): (u32, u32, u32, u32), width: u32, xrgb: u32) {
         let bytes = xrgb.to_le_bytes();
@@ -152,7 +162,7 @@ impl Drop for Buffer {
         if let Some((card, dumb)) = self.gem.take() {
             let _ = card.destroy_dumb_buffer(dumb);
         }
-        // SAFETY: unmapping exactly what `allocate` mapped.
+        // SAFETY: unmapping exactly what `allocate`/`allocate_shm` mapped.
         let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
     }
 }
@@ -439,6 +449,51 @@ impl DmabufClient {
         self.dispatch_until("a frame callback", |s| s.frames_done > before)
     }
 
+    /// `count` XRGB8888 `wl_shm` buffers of `size` (stride width × 4) in
+    /// one memfd pool, each mapped: the copy baseline (`Buffer::dmabuf`
+    /// holds the memfd).
+    pub fn allocate_shm(&mut self, size: (u32, u32), count: usize) -> Result<Vec<Buffer>, Error> {
+        let (w, h) = size;
+        if !(1..=8192).contains(&w) || !(1..=8192).contains(&h) || !(1..=8).contains(&count) {
+            return Err(
+                format!("shm {w}x{h} x {count}: expected 1..=8192 pixels, 1..=8 buffers").into(),
+            );
+        }
+        let stride = w * 4;
+        // Each buffer at a page boundary, so each maps on its own.
+        let slot = (u64::from(stride) * u64::from(h)).next_multiple_of(4096);
+        let total = slot * count as u64;
+        let qh = self.queue.handle();
+        let shm: wl_shm::WlShm = self.globals.bind(&qh, 1..=1, ())?;
+        let fd = rustix::fs::memfd_create("accord-shm-copy", rustix::fs::MemfdFlags::CLOEXEC)?;
+        rustix::fs::ftruncate(&fd, total)?;
+        let pool = shm.create_pool(fd.as_fd(), i32::try_from(total)?, &qh, ());
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count as u64 {
+            let wl_buffer = pool.create_buffer(
+                i32::try_from(i * slot)?,
+                w as i32,
+                h as i32,
+                stride as i32,
+                wl_shm::Format::Xrgb8888,
+                &qh,
+                (),
+            );
+            let len = (u64::from(stride) * u64::from(h)) as usize;
+            let ptr = map_shared(fd.as_fd(), len, i * slot)?;
+            out.push(Buffer {
+                wl_buffer,
+                dmabuf: fd.try_clone()?,
+                stride,
+                ptr: ptr.cast(),
+                len,
+                gem: None,
+            });
+        }
+        pool.destroy();
+        Ok(out)
+    }
+
     /// The connection, e.g. to flush.
     pub fn connection(&self) -> &Connection {
         &self.conn
@@ -561,5 +616,7 @@ impl Dispatch<ZwpLinuxDmabufFeedbackV1, ()> for State {
 }
 
 delegate_noop!(State: ignore WlCompositor);
+delegate_noop!(State: ignore wl_shm::WlShm);
+delegate_noop!(State: ignore WlShmPool);
 delegate_noop!(State: ignore WlSurface);
 delegate_noop!(State: ignore ZwpLinuxDmabufV1);

@@ -1,5 +1,7 @@
 //! Shared code of the reference compositor and the demo clients.
 
+pub mod camera_copy;
+pub mod camera_pair;
 pub mod camera_run;
 pub mod cli;
 pub mod client_plumbing;

@@ -1,10 +1,12 @@
 //! Camera to scanout with no copy: a V4L2 camera captures into Accord
 //! collection buffers that the display scans out as they are.
 //! Run it in the real-kernel tier (vivid is the camera):
-//! `tests/vm/run --demo camera-to-scanout`.
+//! `tests/vm/run --demo camera-to-scanout`; with `--two-process`, a
+//! camera process and a player process (`accord_examples::camera_pair`).
 
 use std::process::ExitCode;
 
+use accord_examples::camera_pair::{role_main, run_pair, PairRun, ROLE_FLAG};
 use accord_examples::camera_run::{run_camera, CameraReport, CameraRun};
 use accord_v4l2::fourcc::{fourcc_str, FOURCC_LEN};
 
@@ -34,6 +36,11 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     frames: u32,
+    /// Run the camera and the player as two processes (this program run
+    /// again as each): the camera process owns the node and exports the
+    /// collection, the player imports it and presents.
+    #[arg(long)]
+    two_process: bool,
 }
 
 fn parse_fourcc(s: &str) -> Result<u32, String> {
@@ -94,6 +101,7 @@ fn print(r: &CameraReport) {
         Ok(after) => println!("fds: {} before, {after} after", r.fds_before),
         Err(err) => println!("fds: {err}"),
     }
+    println!("charged bytes: {}", r.charged);
     println!(
         "camera → scanout: {}/{} frames direct, {} bytes copied",
         d.frames_direct,
@@ -104,7 +112,14 @@ fn print(r: &CameraReport) {
 
 fn main() -> ExitCode {
     accord_examples::logging::init("warn");
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(ROLE_FLAG) {
+        return role_main(&argv[2..]);
+    }
     let args = <Args as clap::Parser>::parse();
+    if args.two_process {
+        return two_process(&args);
+    }
     let mut run = CameraRun::new(&args.card, &args.video);
     run.frames = args.frames;
     run.v4l2_format = args.format;
@@ -118,11 +133,65 @@ fn main() -> ExitCode {
     print(&report);
     let d = &report.delta;
     if report.fds_after.is_ok()
+        && report.charged.after.is_ok()
         && d.frames_direct == u64::from(report.frames)
         && d.frames_composited == 0
         && d.bytes_copied == 0
         && d.bytes_composited == 0
         && report.scanout_is_camera_buffer
+    {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("camera-to-scanout: the camera's frames did not all reach the screen directly");
+        ExitCode::FAILURE
+    }
+}
+
+/// `--two-process`: the compositor here, the camera and the player as
+/// this program run again.
+fn two_process(args: &Args) -> ExitCode {
+    if args.format != u32::from_le_bytes(*b"XR24") {
+        eprintln!("camera-to-scanout: --two-process captures XR24 only");
+        return ExitCode::FAILURE;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(err) => {
+            eprintln!("camera-to-scanout: cannot find this program: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut run = PairRun::new(&args.card, &args.video);
+    run.frames = args.frames;
+    let r = match run_pair(&run, &exe) {
+        Ok(r) => r,
+        Err(err) => {
+            eprintln!("camera-to-scanout: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let d = &r.delta;
+    println!("camera process: {}", r.camera);
+    println!("player process: {}", r.player);
+    println!("counters over the camera's frames: {d}");
+    match &r.fds_after {
+        Ok(after) => println!("compositor fds: {} before, {after} after", r.fds_before),
+        Err(err) => println!("compositor fds: {err}"),
+    }
+    println!("charged bytes: {}", r.charged);
+    println!(
+        "camera → scanout (two processes): {}/{} frames direct, {} bytes copied",
+        d.frames_direct,
+        r.frames,
+        d.bytes_copied + d.bytes_composited
+    );
+    if r.fds_after.is_ok()
+        && r.charged.after.is_ok()
+        && d.frames_direct == u64::from(r.frames)
+        && d.frames_composited == 0
+        && d.bytes_copied == 0
+        && d.bytes_composited == 0
+        && r.player.get("last_is_camera_buffer") == "1"
     {
         ExitCode::SUCCESS
     } else {

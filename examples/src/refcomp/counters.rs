@@ -18,6 +18,10 @@ pub struct Counters {
     frames_composited: AtomicU64,
     bytes_composited: AtomicU64,
     foreign_frames_shown: AtomicU64,
+    /// A gauge, not a counter: `BufferCollectionState::total_charged_bytes`
+    /// at the last frame tick (bytes of live Accord allocations, all
+    /// clients). Outside the snapshot, whose fields only grow.
+    charged_bytes: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -71,6 +75,16 @@ impl Counters {
             bytes_composited: self.bytes_composited.load(Ordering::Relaxed),
             foreign_frames_shown: self.foreign_frames_shown.load(Ordering::Relaxed),
         }
+    }
+
+    /// Bytes of live Accord allocations at the last frame tick: back to its
+    /// value before a client came once that client's buffers are released.
+    pub fn charged_bytes(&self) -> u64 {
+        self.charged_bytes.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_charged_bytes(&self, bytes: u64) {
+        self.charged_bytes.store(bytes, Ordering::Relaxed);
     }
 
     pub(crate) fn frame_rendered(&self) -> u64 {

@@ -373,6 +373,12 @@ impl Running {
         self.counters.snapshot()
     }
 
+    /// Bytes of live Accord allocations (all clients) at the last frame
+    /// tick: what the module charges against its quotas.
+    pub fn charged_bytes(&self) -> u64 {
+        self.counters.charged_bytes()
+    }
+
     /// Polls the counters until `done` holds or `timeout` passes; returns the
     /// last snapshot and whether `done` held.
     pub fn wait_for(

@@ -209,6 +209,10 @@ impl RefState {
     /// Renders one frame, sends frame callbacks, and handles the screenshot
     /// and frame-limit options. Called by the frame timer.
     pub fn tick(&mut self) {
+        // Before anything returns early: the gauge follows disconnects and
+        // expiries even while the display is busy.
+        self.counters
+            .set_charged_bytes(self.buffer_collection_state.total_charged_bytes());
         let outcome = match self.render_frame() {
             Ok(outcome) => {
                 self.last_render_error = None;

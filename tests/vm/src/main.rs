@@ -27,6 +27,14 @@ fn main() {
         );
         std::process::exit(1);
     }
+    // The camera-pair test runs this binary again as each process.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(accord_examples::camera_pair::ROLE_FLAG) {
+        std::process::exit(match accord_examples::camera_pair::role_main(&argv[2..]) {
+            std::process::ExitCode::SUCCESS => 0,
+            _ => 1,
+        });
+    }
     // `scripts/capture-scenario`: print the virtio-gpu capture and stop.
     if std::env::args().nth(1).as_deref() == Some("--capture-virtio-gpu") {
         match capture::capture() {
@@ -151,6 +159,10 @@ fn main() {
         (
             "v4l2_camera_to_scanout_60_frames_direct",
             v4l2::camera_to_scanout_60_frames,
+        ),
+        (
+            "v4l2_camera_process_and_player_60_frames_direct",
+            v4l2::camera_process_and_player_60_frames,
         ),
         (
             "v4l2_yuyv_camera_fails_no_common_format",

@@ -495,6 +495,133 @@ pub fn camera_to_scanout_60_frames() -> TestResult {
         .as_ref()
         .map_err(|e| format!("fds not back: {e}"))?;
     println!("  fds: {} before, {after} after", r.fds_before);
+    charged_back_to_baseline(&r.charged, n.buffers as u64 * n.buffer_size)?;
+    Ok(Outcome::Passed)
+}
+
+/// The module's charged bytes: at least the collection's buffers while the
+/// frames were shown, back at the value before the client came after it
+/// left.
+fn charged_back_to_baseline(
+    charged: &accord_examples::camera_run::Charged,
+    collection_bytes: u64,
+) -> Result<(), String> {
+    println!("  charged bytes: {charged}");
+    ensure!(
+        charged.during >= charged.before + collection_bytes,
+        "charged {} while showing, {} before: the collection's {collection_bytes} bytes are not accounted",
+        charged.during,
+        charged.before
+    );
+    charged
+        .after
+        .as_ref()
+        .map(|_| ())
+        .map_err(|e| format!("charged bytes not back: {e}"))
+}
+
+/// The same pipeline as two processes (`accord_examples::camera_pair`,
+/// this binary run again as each): the camera process owns vivid, creates
+/// the collection, exports a handle and captures; the player process
+/// imports it, attaches its fullscreen surface and presents each frame
+/// whose buffer index the camera sends. 60 frames, all scanned out
+/// directly (direct 60, composited 0, bytes copied 0), the buffers
+/// virtio_gpu dma-bufs in both processes (fdinfo), frames 5, 30 and 59 read
+/// back through the plane equal to the buffer vivid wrote; after both exit
+/// the compositor's fds and the module's charged bytes are back where they
+/// were.
+pub fn camera_process_and_player_60_frames() -> TestResult {
+    use accord_examples::camera_pair::{run_pair, PairRun};
+    let mut run = PairRun::new(CARD0, VIDEO0);
+    run.frames = 60;
+    run.check_frames = vec![5, 30, 59];
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let r = run_pair(&run, &exe).map_err(|e| format!("camera pair: {e}"))?;
+    let (c, p, d) = (&r.camera, &r.player, &r.delta);
+    println!("  camera process: {c}");
+    println!("  player process: {p}");
+    println!(
+        "  camera → scanout: {}/{} frames direct, {} composited, {} bytes copied, {} read to compose; \
+         compositor CPU {} us/frame, wall {} ms/frame",
+        d.frames_direct,
+        r.frames,
+        d.frames_composited,
+        d.bytes_copied,
+        d.bytes_composited,
+        r.compositor_cpu.as_micros() / u128::from(r.frames),
+        r.wall.as_millis() / u128::from(r.frames)
+    );
+    ensure!(
+        (c.num("width"), c.num("height")) == (u64::from(MODE.0), u64::from(MODE.1))
+            && c.get("format") == format!("{XR24:#x}")
+            && c.get("modifier") == format!("{MOD_LINEAR:#x}"),
+        "decision {c}: expected XR24/LINEAR at the mode's size"
+    );
+    ensure!(
+        c.get("dmabuf") == "1" && c.get("exporter") == "virtio_gpu",
+        "camera's buffers: {c}, expected virtio_gpu dma-bufs"
+    );
+    ensure!(
+        p.get("exporters") == "virtio_gpu" && p.num("buffers") == c.num("buffers"),
+        "player's buffers: {p}, expected the camera's {} virtio_gpu dma-bufs",
+        c.num("buffers")
+    );
+    ensure!(
+        c.num("buffers") > c.num("camping"),
+        "{} buffers: the camera camps {} and the display holds one",
+        c.num("buffers"),
+        c.num("camping")
+    );
+    ensure!(
+        d.frames_direct == 60 && d.frames_composited == 0,
+        "direct {} composited {} ({d})",
+        d.frames_direct,
+        d.frames_composited
+    );
+    ensure!(
+        d.bytes_copied == 0 && d.bytes_composited == 0,
+        "bytes copied {}, read to compose {}",
+        d.bytes_copied,
+        d.bytes_composited
+    );
+    ensure!(
+        c.num("seq_last") > c.num("seq_first"),
+        "camera sequence {}..{}",
+        c.get("seq_first"),
+        c.get("seq_last")
+    );
+    let samples = r.samples();
+    ensure!(
+        samples.iter().map(|s| s.frame).collect::<Vec<_>>() == run.check_frames,
+        "read-backs {samples:?} for {:?}",
+        run.check_frames
+    );
+    for s in &samples {
+        println!(
+            "  frame {} (sequence {}, buffer {}): plane shows that buffer: {}; {} of {} pixels differ; {} colours",
+            s.frame, s.sequence, s.buffer, s.same_buffer, s.mismatched, s.pixels, s.colours
+        );
+        ensure!(
+            s.same_buffer && s.mismatched == 0 && s.colours >= 8,
+            "read-back of frame {}: {s:?}",
+            s.frame
+        );
+    }
+    ensure!(
+        p.get("last_is_camera_buffer") == "1",
+        "the primary plane does not show the last frame's buffer"
+    );
+    let after = r
+        .fds_after
+        .as_ref()
+        .map_err(|e| format!("compositor fds not back: {e}"))?;
+    println!("  compositor fds: {} before, {after} after", r.fds_before);
+    println!(
+        "  charged bytes once the camera process left, the player still showing: {}",
+        r.charged_camera_gone
+    );
+    let bytes = c.num("buffers") * c.num("stride") * c.num("height");
+    charged_back_to_baseline(&r.charged, bytes)?;
     Ok(Outcome::Passed)
 }
 
