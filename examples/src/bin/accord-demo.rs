@@ -212,6 +212,10 @@ fn run(args: &Args) -> Result<bool, Error> {
     );
 
     let p = producer.results(deadline)?;
+    // Every participant, the late viewer included, still holds the buffers
+    // (the producer holds its window): the compositor charges one
+    // allocation, so the late join allocated nothing.
+    let charged = compositor.charged_bytes();
     // The producer holds its window until its stdin closes: the output
     // still shows its last frame.
     let shot = compositor.screenshot()?;
@@ -244,6 +248,9 @@ fn run(args: &Args) -> Result<bool, Error> {
     let screenshot_bytes = u64::from(shot.width) * u64::from(shot.height) * 4;
     // The late viewer joins before frame produced/2 + 1.
     let late_expected = produced - produced / 2;
+    let one_allocation = u64::from(p.parse::<u32>("buffers")?)
+        * u64::from(p.parse::<u32>("stride")?)
+        * u64::from(h);
     let late_inodes_equal = v.get("inodes_equal") == Some("true")
         && p.get("inodes").is_some()
         && c.get("inodes_equal") == Some("true");
@@ -252,6 +259,8 @@ fn run(args: &Args) -> Result<bool, Error> {
         .set("late_frames_verified", v.parse::<u32>("frames_verified")?)
         .set("late_frames_expected", late_expected)
         .set("late_inodes_equal", late_inodes_equal)
+        .set("charged_bytes", charged)
+        .set("one_allocation_bytes", one_allocation)
         .set("frames_shown", counters.foreign_frames_shown)
         .set("frames_composited", counters.frames_composited)
         .set("bytes_composited", counters.bytes_composited)
@@ -274,6 +283,7 @@ fn run(args: &Args) -> Result<bool, Error> {
         && r.get("inodes_equal") == Some("true")
         && r.get("late_frames_verified") == Some(&late_expected.to_string())
         && late_inodes_equal
+        && charged == one_allocation
         && settings_equal
         && r.get("strides_aligned") == Some("true")
         && shot_matches;
@@ -325,10 +335,13 @@ fn print_report(r: &Results, p: &Results, counters: &str) {
     );
     println!(
         "late viewer       joined halfway with attach_token: same buffers (inodes equal: {}), \
-         verified {} of the {} frames after it joined",
+         verified {} of the {} frames after it joined; the compositor charges {} bytes, one \
+         allocation ({} bytes): the join allocated nothing",
         get("late_inodes_equal"),
         get("late_frames_verified"),
-        get("late_frames_expected")
+        get("late_frames_expected"),
+        get("charged_bytes"),
+        get("one_allocation_bytes")
     );
     println!("frames produced   {}", get("frames_produced"));
     println!(
