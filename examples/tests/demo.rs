@@ -58,7 +58,11 @@ fn demo_report_and_png_show_every_frame_shared_read_once_never_copied() {
     );
     assert_eq!(r.get("late_inodes_equal"), Some("true"), "{stdout}");
     // One allocation charged while all hold it: 3 buffers of 2048 x 300.
-    assert_eq!(num("charged_bytes"), num("one_allocation_bytes"), "{stdout}");
+    assert_eq!(
+        num("charged_bytes"),
+        num("one_allocation_bytes"),
+        "{stdout}"
+    );
     assert_eq!(num("one_allocation_bytes"), num("buffers") * 2048 * 300);
     assert_eq!(r.get("settings_equal"), Some("true"));
     assert_eq!(r.get("memory"), Some("memfd"));

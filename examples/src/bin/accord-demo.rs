@@ -248,9 +248,8 @@ fn run(args: &Args) -> Result<bool, Error> {
     let screenshot_bytes = u64::from(shot.width) * u64::from(shot.height) * 4;
     // The late viewer joins before frame produced/2 + 1.
     let late_expected = produced - produced / 2;
-    let one_allocation = u64::from(p.parse::<u32>("buffers")?)
-        * u64::from(p.parse::<u32>("stride")?)
-        * u64::from(h);
+    let one_allocation =
+        u64::from(p.parse::<u32>("buffers")?) * u64::from(p.parse::<u32>("stride")?) * u64::from(h);
     let late_inodes_equal = v.get("inodes_equal") == Some("true")
         && p.get("inodes").is_some()
         && c.get("inodes_equal") == Some("true");
