@@ -26,13 +26,14 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accord_client::Accord;
 
+use crate::compositor_process::{self, fd_count, Reap, TempDir};
 use crate::handles_socket::negotiate;
 use crate::stats::{median, quantile};
 
@@ -58,29 +59,6 @@ pub struct Options {
 /// The compositor's handle expiry (`accord_protocol::limits::HANDLE_EXPIRY`).
 const HANDLE_EXPIRY: Duration = accord_smithay::limits::HANDLE_EXPIRY;
 
-/// Kills a child on every way out.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A temporary runtime directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
-
 /// The compositor's memfds (buffers, headless), read link by link.
 fn memfd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| {
@@ -102,23 +80,6 @@ fn vm_rss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn sibling(name: &str, given: &Option<PathBuf>) -> Result<PathBuf, String> {
-    let path = match given {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| format!("current_exe: {e}"))?
-            .with_file_name(name),
-    };
-    if !path.exists() {
-        return Err(format!(
-            "{} not found: build it (cargo build --release -p accord-examples --bin \
-             accord-compositor) or give --compositor",
-            path.display()
-        ));
-    }
-    Ok(path)
 }
 
 /// The compositor, listening: the child and its socket.
@@ -259,7 +220,7 @@ impl Setup {
 }
 
 pub fn run(o: &Options) -> Result<(), String> {
-    let compositor = sibling("accord-compositor", &o.compositor)?;
+    let compositor = compositor_process::binary(&o.compositor)?;
     let dir = TempDir(std::env::temp_dir().join(format!("accord-fdflood-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).map_err(|e| format!("{}: {e}", dir.0.display()))?;
     let extra: Vec<String> = match o.attack {

@@ -2,6 +2,7 @@
 //! pending-handle and flood (issue 21) benchmarks.
 //! See BENCHMARKS.md for what is measured and how.
 
+mod compositor_process;
 mod e2e;
 mod flood;
 mod flood_attacker;

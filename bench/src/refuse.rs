@@ -15,11 +15,13 @@ use std::{
     fs::File,
     io::Read,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
 use accord_examples::raw_connect::{cpu_ticks, open, Outcome};
+
+use crate::compositor_process::{self, fd_count, Reap, TempDir};
 
 pub struct Options {
     pub compositor: Option<PathBuf>,
@@ -28,47 +30,12 @@ pub struct Options {
     pub attempts: usize,
 }
 
-/// Kills the compositor on every way out.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A temporary runtime directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn fd_count(pid: u32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
-}
-
 fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 pub fn run(o: &Options) -> Result<(), String> {
-    let compositor = match &o.compositor {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .map_err(|e| format!("current_exe: {e}"))?
-            .with_file_name("accord-compositor"),
-    };
-    if !compositor.exists() {
-        return Err(format!(
-            "{} not found: build it (cargo build --release -p accord-examples --bin \
-             accord-compositor) or give --compositor",
-            compositor.display()
-        ));
-    }
+    let compositor = compositor_process::binary(&o.compositor)?;
     let ticks_per_s = rustix::param::clock_ticks_per_second() as f64;
     let window = Duration::from_secs_f64(o.seconds.max(0.1));
     let dir = TempDir(std::env::temp_dir().join(format!("accord-refuse-{}", std::process::id())));

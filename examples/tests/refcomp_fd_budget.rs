@@ -38,7 +38,8 @@ use accord_tests::xrgb_exact;
 use common::artifacts::KillOnDrop;
 use common::budget::run_test_in_child_with;
 use common::{
-    assert_fds_back, fd_census, signal, start_compositor, wait_exit, TempRuntimeDir, COMPOSITOR_BIN,
+    assert_fds_back, fd_census, nofile, signal, start_compositor, wait_exit, TempRuntimeDir,
+    COMPOSITOR_BIN,
 };
 use rustix::process::Signal;
 use wayland_client::Connection;
@@ -205,20 +206,6 @@ fn second_process() {
     let _coll = collection_of(&a, PROBE_BUFFERS).expect("another process has its own budget");
     let census = FdCensus::of(pid).expect("census of the compositor");
     println!("second process: compositor memfds {}", census.memfds);
-}
-
-/// The soft and hard "Max open files" of `pid`.
-fn nofile(pid: u32) -> (u64, u64) {
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .expect("Max open files");
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (v[0], v[1])
 }
 
 /// `accord-compositor` under `prlimit --nofile=limit:limit`, its log in

@@ -25,7 +25,7 @@ use std::{
 
 use accord_examples::raw_connect::{self, Outcome};
 use accord_fd_census::FdCensus;
-use common::{assert_fds_back, signal, wait_exit, TempRuntimeDir, COMPOSITOR_BIN};
+use common::{assert_fds_back, nofile, signal, wait_exit, TempRuntimeDir, COMPOSITOR_BIN};
 use rustix::process::Signal;
 
 /// The compositor's hard fd limit (its soft limit starts at half).
@@ -62,20 +62,6 @@ fn census(child: &Child) -> FdCensus {
 
 fn cpu_ticks(pid: u32) -> u64 {
     raw_connect::cpu_ticks(pid).expect("cpu time of the compositor")
-}
-
-/// The soft and hard "Max open files" of `pid`.
-fn nofile(pid: u32) -> (u64, u64) {
-    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
-    let line = limits
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .expect("Max open files");
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    (v[0], v[1])
 }
 
 #[test]
