@@ -20,6 +20,7 @@
 mod aggregate;
 pub mod explain;
 pub mod formats;
+pub mod groups;
 mod intersect;
 mod late_join;
 pub mod layout;

@@ -6,11 +6,13 @@
 //! encoded as events in `events.rs`.
 
 mod collection;
+mod group;
 mod manager;
 mod token;
 mod wl_buffer;
 
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
+use accord_protocol::server::wp_buffer_collection_token_group_v1::WpBufferCollectionTokenGroupV1;
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
 use smithay::backend::allocator::dmabuf::Dmabuf;
@@ -22,7 +24,7 @@ use accord_protocol::limits::MAX_CLIENT_OBJECTS;
 
 use crate::events::fail_token;
 use crate::identity::ClientIdentity;
-use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
+use crate::objects::{CollectionData, GroupData, SlotObject, TokenData, TokenState};
 use crate::state::{BufferCollectionHandler, BufferCollectionState};
 use crate::wl_buffer::MemfdBuffer;
 
@@ -42,6 +44,7 @@ pub trait BufferCollectionDispatch:
     + GlobalDispatch<WpBufferCollectionManagerV1, ()>
     + Dispatch<WpBufferCollectionManagerV1, ()>
     + Dispatch<WpBufferCollectionTokenV1, TokenData>
+    + Dispatch<WpBufferCollectionTokenGroupV1, GroupData>
     + Dispatch<WpBufferCollectionV1, CollectionData>
     + Dispatch<WlBuffer, MemfdBuffer>
     + Dispatch<WlBuffer, Dmabuf>
@@ -54,6 +57,7 @@ impl<D> BufferCollectionDispatch for D where
         + GlobalDispatch<WpBufferCollectionManagerV1, ()>
         + Dispatch<WpBufferCollectionManagerV1, ()>
         + Dispatch<WpBufferCollectionTokenV1, TokenData>
+        + Dispatch<WpBufferCollectionTokenGroupV1, GroupData>
         + Dispatch<WpBufferCollectionV1, CollectionData>
         + Dispatch<WlBuffer, MemfdBuffer>
         + Dispatch<WlBuffer, Dmabuf>
@@ -148,6 +152,7 @@ pub(crate) fn describe(s: Option<TokenState>) -> &'static str {
         Some(TokenState::Bound) => "already bound",
         Some(TokenState::Exported) => "already exported",
         Some(TokenState::Attached) => "already attached to a surface",
+        Some(TokenState::Grouped) => "already made a token group",
         Some(TokenState::Failed) => "failed",
         Some(TokenState::Released) => "destroyed",
         None => "not a token of this module",
