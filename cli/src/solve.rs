@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use accord_engine::groups::{combinations, solve_groups};
 use accord_engine::{solve_explained, solve_with, Policy};
 use accord_scenario as scenario;
 use accord_scenario::PolicyJson;
@@ -62,8 +63,8 @@ pub fn run(args: &Args) -> ExitCode {
 /// Solve one scenario file; returns its exit code.
 fn solve_one(path: &str, many: bool, explain: bool, costs: Option<&Policy>) -> u8 {
     let parsed =
-        read(path).and_then(|s| scenario::parse_with_late(&s).map_err(|e| format!("{path}: {e}")));
-    let (participants, late, policy) = match parsed {
+        read(path).and_then(|s| scenario::parse_scenario(&s).map_err(|e| format!("{path}: {e}")));
+    let sc = match parsed {
         Ok(p) => p,
         Err(e) => {
             eprintln!("accord solve: {e}");
@@ -71,23 +72,44 @@ fn solve_one(path: &str, many: bool, explain: bool, costs: Option<&Policy>) -> u
         }
     };
     // A --costs table replaces the scenario's own.
-    let policy = costs.unwrap_or(&policy);
-    let result = if explain {
-        let (result, explanation) = solve_explained(&participants, policy);
+    let policy = costs.unwrap_or(&sc.policy);
+    // With token groups, the combination the compositor would allocate
+    // (the engine's order and cap); the explanation is that combination's
+    // (or, when none negotiates, the first one's).
+    let (result, selection) = if sc.groups.is_empty() {
+        (solve_with(&sc.participants, policy), None)
+    } else {
+        match solve_groups(&sc.participants, &sc.branches, &sc.groups, policy) {
+            Ok((selection, d)) => (Ok(d), Some(selection)),
+            Err(f) => (Err(f), None),
+        }
+    };
+    if explain {
+        let shown = selection
+            .clone()
+            .or_else(|| combinations(&sc.groups).ok()?.into_iter().next());
+        let active: Vec<_> = sc
+            .participants
+            .iter()
+            .zip(&sc.branches)
+            .filter(|(_, b)| shown.as_ref().is_none_or(|s| s.includes(**b)))
+            .map(|(p, _)| p.clone())
+            .collect();
+        let (_, explanation) = solve_explained(&active, policy);
         if many {
             eprintln!("== {path}");
         }
         eprint!("{explanation}");
-        result
-    } else {
-        solve_with(&participants, policy)
-    };
+    }
     let mut json = scenario::outcome_to_json(&result);
+    if let Some(selection) = &selection {
+        json["groups"] = scenario::selection_to_json(&sc, selection);
+    }
     // Late participants are checked against the decision, as the
     // compositor does when they commit after allocation; their failures
     // are theirs alone and do not change the exit code.
-    if let (Ok(d), false) = (&result, late.is_empty()) {
-        json["late"] = scenario::late_to_json(d, &late);
+    if let (Ok(d), false) = (&result, sc.late.is_empty()) {
+        json["late"] = scenario::late_to_json(d, &sc.late);
     }
     if many {
         json["file"] = path.into();
