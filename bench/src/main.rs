@@ -6,6 +6,7 @@ mod compositor_process;
 mod e2e;
 mod flood;
 mod flood_attacker;
+mod groups;
 mod handles;
 mod handles_socket;
 mod late;
@@ -152,6 +153,14 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 3)]
         buffers: u32,
     },
+    /// Token groups: the engine's search at the 64-combination cap (the
+    /// worst case: the last combination wins) against the same
+    /// participants without groups.
+    Groups {
+        /// Timed samples of each case.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        samples: usize,
+    },
     /// Internal: the attacker process of `fdflood`.
     FloodAttacker {
         /// The compositor's socket.
@@ -252,6 +261,7 @@ fn main_result(command: Command) -> Result<(), String> {
             | Command::Refuse { .. }
             | Command::Handles { .. }
             | Command::Fdflood { .. }
+            | Command::Groups { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
@@ -331,6 +341,9 @@ fn main_result(command: Command) -> Result<(), String> {
             FloodAttack::Handles { per_process } => flood_attacker::handles(&socket, per_process),
         },
         Command::Late { samples, buffers } => late::run(&late::Options { samples, buffers }),
+        Command::Groups { samples } => groups::run(&groups::Options {
+            samples: samples.max(1),
+        }),
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {
             e2e::consumer_main(&socket, mode.mode(), paging(lazy))

@@ -11,6 +11,7 @@ mod common;
 mod confirm;
 mod dmabuf;
 mod faults;
+mod groups;
 mod harness;
 mod info;
 mod probe;
@@ -121,6 +122,10 @@ fn main() {
         (
             "refcomp_drm_rejected_scanout_falls_back_through_wayland",
             confirm::rejected_scanout_falls_back_through_wayland,
+        ),
+        (
+            "refcomp_drm_group_child_chosen_by_scanout_confirmation",
+            groups::scanout_confirmation_selects_the_group_child,
         ),
         (
             "refcomp_drm_dumb_direct_scanout_60_frames",
