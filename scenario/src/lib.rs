@@ -27,6 +27,10 @@
 //! `accord solve` answers only for constraints the compositor would take,
 //! and then gives its answer (the byte limits are the solver's own).
 //!
+//! A top-level `groups` list holds token groups (alternatives; see the
+//! `groups` module and [`parse_scenario`]); `late` lists participants that
+//! join after allocation ([`parse_with_late`]).
+//!
 //! An optional top-level `provenance` says where the numbers come from
 //! ([`provenance()`]): `{"kind": "hand-written", "source": "<citation>"}`
 //! (driver code, a datasheet), or `{"kind": "captured", "source":
