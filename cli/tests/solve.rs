@@ -406,3 +406,34 @@ fn token_groups_select_the_first_child_that_negotiates() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("groups[0].children: at least one child"));
 }
+
+#[test]
+fn placement_takes_part_as_in_the_compositor() {
+    let input = r#"{"participants": [{"name": "client", "formats": [
+        {"format": "XRGB8888", "modifiers": ["0x0100000000000002", "LINEAR"]}]}]}"#;
+    let out = accord(&["solve", "-"], Some(input));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["modifier"], "0x0100000000000002",
+        "no placement: the ranking's first"
+    );
+    let out = accord(&["solve", "--placement", "memfd", "-"], Some(input));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["modifier"], "0x0000000000000000",
+        "memfd makes LINEAR only: {v}"
+    );
+    let tiled = r#"{"participants": [{"name": "client", "formats": [
+        {"format": "XRGB8888", "modifiers": ["0x0100000000000002"]}]}]}"#;
+    let out = accord(&["solve", "--placement", "dumb", "-"], Some(tiled));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "no_common_format");
+    assert!(
+        v["message"].as_str().unwrap().contains("placement 'dumb'"),
+        "{v}"
+    );
+    let out = accord(&["solve", "--placement", "floppy", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected memfd, dumb"));
+}

@@ -9,19 +9,25 @@
 //! the wire; the selected participants compare as above and the others
 //! must get `not_selected`.
 //!
-//! The one difference allowed is the allocator's: the test compositor
-//! allocates memfds, which hold LINEAR layouts only, so a decision on a
-//! vendor modifier is `unsupported` there (a device would allocate it);
-//! the test checks that it is exactly that. The compositor has no cost
-//! table, so a scenario's `costs` are left out on both sides.
+//! The test compositor allocates memfds, which hold LINEAR layouts only;
+//! that capability takes part in its negotiation
+//! (`accord_engine::placement`), and the dry run is given the same one
+//! (`accord solve --placement memfd`), so no difference is allowed. The
+//! compositor has no cost table, so a scenario's `costs` are left out on
+//! both sides.
 
 use std::path::Path;
 
 use accord_client::{Accord, Constraints as ClientConstraints, FailureReason, Usage};
+use accord_engine::placement::{solve_placed, Capability};
 use accord_engine::{solve_with, Constraints, Decision, Failure, Policy, MOD_INVALID, MOD_LINEAR};
 use accord_tests::TestServer;
 
 type Wire = Result<accord_client::Allocation, accord_client::Failure>;
+
+/// The test compositor's allocator, as `accord solve --placement memfd`
+/// names it: its linear-only capability takes part on both sides.
+const MEMFD: Option<(&str, Capability)> = Some(("memfd", Capability::Linear));
 
 fn client_constraints(c: &Constraints) -> ClientConstraints {
     ClientConstraints {
@@ -103,14 +109,7 @@ fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
                     assert_eq!(b.size, layout.size_bytes, "{what}");
                 }
             }
-            (Ok(d), Err(f)) => {
-                // memfd holds LINEAR only: the one allowed difference.
-                assert!(
-                    d.modifier != MOD_LINEAR && d.modifier != MOD_INVALID,
-                    "{what}: dry run decided {d:?}, the compositor said {f}"
-                );
-                assert_eq!(f.reason, FailureReason::Unsupported, "{what}: {f}");
-            }
+            (Ok(d), Err(f)) => panic!("{what}: dry run decided {d:?}, the compositor said {f}"),
             (Err(f), Ok(_)) => panic!("{what}: dry run failed ({f:?}), the compositor allocated"),
             (Err(f), Err(w)) => {
                 assert_eq!(
@@ -139,7 +138,7 @@ fn check(server: &TestServer, what: &str, json: &str) {
         return check_groups(&a, what, &sc);
     }
     let parts = sc.participants;
-    let dry = solve_with(&parts, &Policy::default());
+    let dry = solve_placed(&parts, &Policy::default(), MEMFD);
     let wire = through_compositor(&a, &parts);
     compare(what, &dry, &wire);
 }
@@ -150,7 +149,7 @@ fn check(server: &TestServer, what: &str, json: &str) {
 /// outcome: the chosen combination's get the decision, the others
 /// `not_selected`.
 fn check_groups(a: &Accord, what: &str, sc: &accord_scenario::Scenario) {
-    use accord_engine::groups::{solve_groups, Branch};
+    use accord_engine::groups::{solve_groups_placed, Branch};
     let root = a.create_collection();
     // Tokens of each group's children, filled as the groups are made (a
     // parent group comes before its nested ones).
@@ -183,11 +182,12 @@ fn check_groups(a: &Accord, what: &str, sc: &accord_scenario::Scenario) {
     // The children's own tokens and the root were only duplicated from.
     drop(child_tokens);
     drop(root);
-    let dry = solve_groups(
+    let dry = solve_groups_placed(
         &sc.participants,
         &sc.branches,
         &sc.groups,
         &Policy::default(),
+        MEMFD,
     );
     let wire: Vec<Wire> = collections.iter().map(|k| k.wait_allocated()).collect();
     match &dry {

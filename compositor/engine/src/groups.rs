@@ -40,8 +40,8 @@ use std::collections::BTreeSet;
 
 use accord_vocabulary::limits::MAX_GROUP_COMBINATIONS;
 
+use crate::placement::Capability;
 use crate::policy::Policy;
-use crate::solve::solve_with;
 use crate::types::{Constraints, Decision, Failure, FailureReason};
 
 /// Where a participant (or a nested group) sits: child `child` of group
@@ -229,9 +229,22 @@ pub fn solve_groups(
     groups: &[Group],
     policy: &Policy,
 ) -> Result<(Selection, Decision), Failure> {
+    solve_groups_placed(parts, branches, groups, policy, None)
+}
+
+/// [`solve_groups`] with a placement's capability taking part in each
+/// combination, as the compositor's allocator does
+/// ([`crate::placement`]).
+pub fn solve_groups_placed(
+    parts: &[Constraints],
+    branches: &[Option<Branch>],
+    groups: &[Group],
+    policy: &Policy,
+    placement: Option<(&str, Capability)>,
+) -> Result<(Selection, Decision), Failure> {
     first_combination(groups, branches, |a| {
         let active: Vec<Constraints> = a.active.iter().map(|&i| parts[i].clone()).collect();
-        solve_with(&active, policy)
+        crate::placement::solve_placed(&active, policy, placement)
     })
 }
 

@@ -26,6 +26,7 @@ mod late_join;
 pub mod layout;
 pub mod limits;
 mod math;
+pub mod placement;
 pub mod policy;
 mod solve;
 mod types;

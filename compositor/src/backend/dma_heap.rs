@@ -91,6 +91,10 @@ impl CollectionAllocator for DmaHeapBackend {
         format!("dma-heap:{}", self.path.display())
     }
 
+    fn capability(&self) -> accord_engine::placement::Capability {
+        accord_engine::placement::Capability::Linear
+    }
+
     fn memory_kind(&self) -> MemoryKind {
         MemoryKind::DmaBuf
     }

@@ -105,6 +105,10 @@ impl CollectionAllocator for UdmabufBackend {
         format!("udmabuf:{}", self.path.display())
     }
 
+    fn capability(&self) -> accord_engine::placement::Capability {
+        accord_engine::placement::Capability::Linear
+    }
+
     fn memory_kind(&self) -> MemoryKind {
         MemoryKind::DmaBuf
     }

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_engine::groups::{Branch, Group, Selection};
+use accord_engine::placement::{placement_participant, Capability};
 use accord_engine::Constraints;
 use accord_protocol::limits::{MAX_GROUPS, MAX_GROUP_CHILDREN, MAX_PARTICIPANTS, MAX_SLOT_RECORDS};
 
@@ -706,6 +707,7 @@ impl<O: Owner> Collections<O> {
         confirm: &mut dyn ScanoutConfirmation,
     ) -> Vec<Resolution> {
         self.close_released();
+        let (placement, capability) = (allocator.name(), allocator.capability());
         let mut out = Vec::new();
         for id in std::mem::take(&mut self.dirty) {
             let Some(coll) = self.table.get(&id) else {
@@ -728,7 +730,7 @@ impl<O: Owner> Collections<O> {
                 Phase::Negotiating {
                     failure: Some(f), ..
                 } => Err(f.clone()),
-                _ => choose(id, coll, confirm),
+                _ => choose(id, coll, confirm, (&placement, capability)),
             };
             let (selection, outcome) = match chosen {
                 Err(f) => (None, Outcome::Failed(f)),
@@ -989,11 +991,14 @@ impl<O: Owner> Collections<O> {
 /// the engine's order (`accord_engine::groups`), each combination
 /// negotiated and confirmed. A combination in which a participant inside a
 /// group child asks for scanout, but the confirmed buffers would not be
-/// scanned out, is refused while another remains (the XML's rule).
+/// scanned out, is refused while another remains (the XML's rule). The
+/// allocator's capability takes part as one more participant
+/// (`accord_engine::placement`), so the decision is one it can make.
 fn choose<O>(
     id: u64,
     coll: &Collection<O>,
     confirm: &mut dyn ScanoutConfirmation,
+    (placement, capability): (&str, Capability),
 ) -> Result<(Selection, Confirmation), Failed> {
     let committed: Vec<(&Constraints, Option<Branch>)> = coll
         .slots
@@ -1011,11 +1016,12 @@ fn choose<O>(
         participants: Vec::new(),
     };
     accord_engine::groups::first_combination(&groups, &branches, |attempt| {
-        let parts = attempt
+        let mut parts: Vec<Constraints> = attempt
             .active
             .iter()
             .map(|&i| committed[i].0.clone())
             .collect();
+        parts.extend(placement_participant(placement, &parts, capability)?);
         let negotiated = resolve::negotiate(parts).map_err(as_failure)?;
         let confirmation = confirm.confirm(id, &negotiated);
         if let Confirmation::Allocate(d) = &confirmation {
