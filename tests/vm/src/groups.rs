@@ -7,16 +7,11 @@
 //! composited alternative wins; the first child's participant gets
 //! `not_selected`.
 
-use std::os::unix::net::UnixStream;
-
 use accord_client::{Accord, Constraints, FailureReason, MemoryKind, Usage, MOD_LINEAR};
-use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
-use accord_tests::raw::{self, RawClient};
 use wayland_client::protocol::wl_surface::WlSurface;
-use wayland_client::Connection;
 
 use crate::{
-    common::{CARD0, MODE, XR24},
+    common::{surface_client, with_drm_compositor, MODE, XR24},
     ensure,
     harness::{Outcome, TestResult},
 };
@@ -87,35 +82,19 @@ fn selected_child(accord: &Accord, surface: &WlSurface, size: (u32, u32)) -> Res
 }
 
 pub fn scanout_confirmation_selects_the_group_child() -> TestResult {
-    let runtime_dir = std::env::temp_dir().join(format!("accord-groups-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime_dir).map_err(|e| e.to_string())?;
-    let config = Config {
-        runtime_dir: Some(runtime_dir.clone()),
-        ..Config::default()
-    };
-    let result = (|| {
-        let compositor = spawn_with(config, |config| {
-            Compositor::drm(config, &DrmOptions::new(CARD0))
-        })
-        .map_err(|e| format!("compositor on {CARD0}: {e}"))?;
-        let stream = UnixStream::connect(compositor.socket_path()).map_err(|e| e.to_string())?;
-        let conn = Connection::from_socket(stream).map_err(|e| e.to_string())?;
-        let mut rawc = RawClient::new(conn.clone());
-        let surface = raw::surface(&mut rawc);
-        let accord = Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
-        let at_mode = selected_child(&accord, &surface, MODE)?;
+    with_drm_compositor("groups", |compositor| {
+        let client = surface_client(compositor)?;
+        let at_mode = selected_child(&client.accord, &client.surface, MODE)?;
         ensure!(
             at_mode == 0,
             "at the mode's size TEST_ONLY passes: the direct child must win, got child {at_mode}"
         );
-        let small = selected_child(&accord, &surface, (640, 480))?;
+        let small = selected_child(&client.accord, &client.surface, (640, 480))?;
         ensure!(
             small == 1,
             "at 640x480 virtio-gpu's primary plane cannot scale: TEST_ONLY refuses the direct \
              child and the composited one must win, got child {small}"
         );
         Ok(Outcome::Passed)
-    })();
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    result
+    })
 }
