@@ -11,9 +11,8 @@ use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 
-use super::{admit_token, new_token, BufferCollectionDispatch};
+use super::{admit_token, new_failed_token, new_token, BufferCollectionDispatch};
 use crate::collections::{Failed, FailureReason, GroupMisuse};
-use crate::events::fail_token;
 use crate::objects::{GroupData, TokenState};
 use crate::state::BufferCollectionState;
 
@@ -149,14 +148,13 @@ fn create_child<D: BufferCollectionDispatch>(
         }
         Ok(None) => {
             data.lock().children += 1;
-            let t = new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
             let failed = data.failure.clone().unwrap_or(Failed {
                 reason: FailureReason::ParticipantFailed,
                 message: "create_child: the group's collection failed or was already \
                           allocated"
                     .into(),
             });
-            fail_token(&t, &failed);
+            new_failed_token(state, &cid, &identity, data_init, token, &failed);
         }
         Err(GroupMisuse::TooManyParticipants) => resource.post_error(
             group::Error::TooManyParticipants,

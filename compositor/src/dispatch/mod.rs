@@ -105,6 +105,20 @@ pub(crate) fn new_token<D: BufferCollectionDispatch>(
     t
 }
 
+/// A token created already failed with `failed` (sent at once): what a
+/// request that cannot give a live slot answers.
+pub(crate) fn new_failed_token<D: BufferCollectionDispatch>(
+    state: &mut D,
+    client: &ClientId,
+    identity: &ClientIdentity,
+    data_init: &mut DataInit<'_, D>,
+    id: New<WpBufferCollectionTokenV1>,
+    failed: &crate::collections::Failed,
+) {
+    let t = new_token(state, client, identity, data_init, id, TokenState::Failed);
+    fail_token(&t, failed);
+}
+
 /// The checks before any request that creates a token (`create_collection`,
 /// `import_token`, `duplicate`, `attach_token`): the connection's object
 /// limit (protocol error `code` on `on`), then the identity's live token
@@ -139,8 +153,7 @@ pub(crate) fn within_token_budget<D: BufferCollectionDispatch>(
     match state.buffer_collection_state().token_budget(identity) {
         Ok(()) => Some(id),
         Err(f) => {
-            let t = new_token(state, client, identity, data_init, id, TokenState::Failed);
-            fail_token(&t, &f);
+            new_failed_token(state, client, identity, data_init, id, &f);
             None
         }
     }

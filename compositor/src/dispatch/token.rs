@@ -10,7 +10,10 @@ use accord_protocol::server::wp_buffer_collection_token_v1::{
 use wayland_server::backend::ClientId;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
 
-use super::{admit_token, check_object_limit, describe, new_token, BufferCollectionDispatch};
+use super::{
+    admit_token, check_object_limit, describe, new_failed_token, new_token,
+    BufferCollectionDispatch,
+};
 use crate::collections::{Failed, FailureReason, GroupMisuse, Misuse};
 use crate::events::{fail_token, wire_reason};
 use crate::identity::ClientIdentity;
@@ -265,8 +268,7 @@ fn answer_failed<D: BufferCollectionDispatch>(
     });
     match request {
         token::Request::Duplicate { token } => {
-            let t = new_token(state, cid, identity, data_init, token, TokenState::Failed);
-            fail_token(&t, &failed);
+            new_failed_token(state, cid, identity, data_init, token, &failed);
         }
         token::Request::Bind { collection } => {
             state
