@@ -125,26 +125,19 @@ pub fn thread_cpu(name: &str) -> Option<Duration> {
     None
 }
 
-/// Waits (at most 5 s) until the compositor has nothing left to show: two
-/// render ticks in a row that presented nothing. A tick waiting for the
-/// display's last flip (busy) is not counted, so a frame whose flip is late
-/// is still waited for (on 6.12's virtio-gpu under TCG, waiting for 150 ms
-/// without a presented frame let one composited frame without any client
-/// buffer, from before the first present, land in the counted window).
+/// Waits (at most 2 s) until no frame has been presented for 150 ms.
 pub(crate) fn settle(compositor: &Running) {
-    let presented = |c: &CounterSnapshot| c.frames_direct + c.frames_composited;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut last = compositor.counters();
-    let mut quiet_ticks = 0;
-    while Instant::now() < deadline && quiet_ticks < 2 {
-        std::thread::sleep(Duration::from_millis(5));
-        let now = compositor.counters();
-        if presented(&now) != presented(&last) {
-            quiet_ticks = 0;
-        } else {
-            quiet_ticks += now.frames_rendered.saturating_sub(last.frames_rendered);
+    let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = presented(compositor.counters());
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(150) {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = presented(compositor.counters());
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
         }
-        last = now;
     }
 }
 
