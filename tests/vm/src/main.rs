@@ -2,8 +2,8 @@
 //! (virtio-gpu, KMS, mode 1280x720), `card1` (vgem) and `/dev/video0`
 //! (vivid). On a machine without `/dev/dri` this
 //! binary fails loudly instead of skipping: run it with `tests/vm/run`
-//! (`tests/vm/run target/release/accord-vm-tests NAME_PART` runs only the
-//! tests whose name contains NAME_PART).
+//! (`tests/vm/run target/release/accord-vm-tests NAME_PART...` runs only the
+//! tests whose name contains one of the NAME_PARTs).
 
 mod backends;
 mod capture;
@@ -116,6 +116,14 @@ fn main() {
             faults::gbm_export_fault_releases_earlier_buffers,
         ),
         (
+            "dma_heap_alloc_fault_at_buffer_2_releases_buffers_0_and_1",
+            faults::dma_heap_alloc_fault_releases_earlier_buffers,
+        ),
+        (
+            "udmabuf_create_fault_at_buffer_2_releases_buffers_0_and_1",
+            faults::udmabuf_create_fault_releases_earlier_buffers,
+        ),
+        (
             "refcomp_drm_collection_direct_scanout_60_frames",
             refcomp_drm::collection_direct_scanout_60_frames,
         ),
@@ -174,11 +182,12 @@ fn main() {
             v4l2::yuyv_camera_fails_no_common_format,
         ),
     ];
-    // `accord-vm-tests NAME_PART`: only the tests whose name contains it.
-    let filter = std::env::args().nth(1).unwrap_or_default();
+    // `accord-vm-tests NAME_PART...`: only the tests whose name contains
+    // one of them (the 6.1 smoke run in `scripts/test` picks a few).
+    let parts: Vec<String> = std::env::args().skip(1).collect();
     let selected: Vec<harness::Test> = tests
         .iter()
-        .filter(|(name, _)| name.contains(filter.as_str()))
+        .filter(|(name, _)| parts.is_empty() || parts.iter().any(|p| name.contains(p.as_str())))
         .copied()
         .collect();
     let failed = harness::run(&selected);
