@@ -5,10 +5,13 @@
 //! going away schedules a tick as an idle callback of the event loop (the
 //! same loop iteration, no wakeup of its own); while a flip is pending the
 //! tick finds the display busy and the flip's completion ticks again
-//! ([`RefState::display_ready`]), as it does after a composed frame (smithay
-//! may still redraw the older swapchain slot). Nothing changed, nothing
-//! runs: per direct-scanout frame the compositor wakes for the commit and
-//! for the flip's completion.
+//! ([`RefState::display_ready`]), as it does after a composed frame:
+//! smithay draws the older swapchain slot up to date then, and only that
+//! frame lets go of what the plane showed two frames ago (a client's
+//! scanned-out buffer stays referenced until it, as the fd census of the
+//! camera tests sees when the player's window goes away). Nothing changed,
+//! nothing runs: per direct-scanout frame the compositor wakes for the
+//! commit and for the flip's completion.
 //!
 //! Other targets (headless) tick on the output's frame grid (`origin + k ×
 //! interval`) while something may change and for [`IDLE_GRACE`] ticks

@@ -1,7 +1,7 @@
 //! A second virtio-gpu output, on a machine of its own shape (ROUND2, "the
 //! real-kernel tier"): `tests/vm/run` boots this test with the GPU device
 //! at `max_outputs=2` and the kernel argument `video=Virtual-2:WxHe`
-//! ([`SECOND_OUTPUT`] in `main.rs`).
+//! ([`MACHINE`], listed in `MACHINE_TESTS` in `main.rs`).
 //!
 //! The headless guest's second output has no display behind it: QEMU
 //! reports it disabled and virtio-gpu calls the connector disconnected.
