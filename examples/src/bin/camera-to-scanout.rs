@@ -167,6 +167,10 @@ fn two_process(args: &Args) -> ExitCode {
     }
     println!("charged bytes: {}", r.charged);
     println!(
+        "charged bytes once the camera process left, the player holding the buffers: {}",
+        r.charged_camera_gone
+    );
+    println!(
         "camera → scanout (two processes): {}/{} frames direct, {} bytes copied",
         d.frames_direct,
         r.frames,
