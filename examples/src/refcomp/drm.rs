@@ -148,12 +148,13 @@ impl Compositor {
         let flip_pending = target.flip_pending.clone();
         let this = Self::new(config, renderer, Box::new(target))?;
         this.loop_handle()
-            .insert_source(notifier, move |event, _, _| match event {
+            .insert_source(notifier, move |event, _, state| match event {
                 DrmEvent::VBlank(_) => {
                     flip_pending.set(false);
                     if let Err(err) = compositor.borrow_mut().frame_submitted() {
                         warn!(%err, "page flip completion failed");
                     }
+                    state.display_ready();
                 }
                 DrmEvent::Error(err) => warn!(%err, "DRM event error"),
             })
@@ -302,6 +303,10 @@ impl DrmTarget {
 impl OutputTarget for DrmTarget {
     fn output_name(&self) -> String {
         self.connector_name.clone()
+    }
+
+    fn paced_by_display(&self) -> bool {
+        true
     }
 
     fn mode(&self) -> Mode {

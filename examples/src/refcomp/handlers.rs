@@ -54,6 +54,7 @@ impl CompositorHandler for RefState {
 
     fn commit(&mut self, surface: &WlSurface) {
         self.counters.surface_committed();
+        self.request_repaint();
         if let Some(hook) = &self.foreign {
             super::foreign::on_commit(hook.as_ref(), surface);
         }
@@ -173,6 +174,7 @@ impl XdgShellHandler for RefState {
         if let Some(window) = self.window_for(surface.wl_surface()) {
             self.space.unmap_elem(&window);
         }
+        self.request_repaint();
     }
 
     fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {

@@ -27,6 +27,7 @@ mod foreign;
 mod handlers;
 mod headless;
 mod render;
+mod repaint;
 mod screenshot;
 mod security_context;
 mod socket;
@@ -46,7 +47,6 @@ use smithay::{
         calloop::{
             channel::{self, Channel, Sender},
             generic::Generic,
-            timer::{TimeoutAction, Timer},
             EventLoop, Interest, LoopHandle, Mode, PostAction,
         },
         wayland_server::Display,
@@ -181,7 +181,7 @@ impl Compositor {
         let event_loop: EventLoop<'static, RefState> = EventLoop::try_new()?;
         let display: Display<RefState> = Display::new()?;
         let display_handle = display.handle();
-        let state = RefState::new(
+        let mut state = RefState::new(
             display_handle,
             &event_loop.handle(),
             event_loop.get_signal(),
@@ -205,22 +205,8 @@ impl Compositor {
             },
         )?;
         accord_smithay::BufferCollectionState::insert_expiry_timer(&handle).map_err(|e| e.error)?;
-        // 1 Hz to 1 kHz: a bad mode must neither stall clients nor spin the loop.
-        let refresh_mhz = config.refresh_mhz.clamp(1_000, 1_000_000) as u64;
-        let interval = Duration::from_micros(1_000_000_000 / refresh_mhz);
-        let mut next = Instant::now() + interval;
-        handle
-            .insert_source(Timer::from_deadline(next), move |_, _, state| {
-                state.tick();
-                next += interval;
-                // After a stall, skip missed frames instead of bursting.
-                let now = Instant::now();
-                if next < now {
-                    next = now + interval;
-                }
-                TimeoutAction::ToInstant(next)
-            })
-            .map_err(|e| e.error)?;
+        // The frame timer: from the first grid point on, then on demand.
+        repaint::arm(&handle, &mut state)?;
 
         Ok(Self {
             event_loop,
@@ -263,6 +249,11 @@ impl Compositor {
             if let Err(err) = state.display_handle.flush_clients() {
                 warn!(%err, "flushing clients failed");
             }
+            // After every dispatch: the gauge follows disconnects while
+            // the frame timer is stopped.
+            state
+                .counters
+                .set_charged_bytes(state.buffer_collection_state.total_charged_bytes());
         })?;
         Ok(self.state.counters.snapshot())
     }

@@ -207,8 +207,9 @@ pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
 
 impl RefState {
     /// Renders one frame, sends frame callbacks, and handles the screenshot
-    /// and frame-limit options. Called by the frame timer.
-    pub fn tick(&mut self) {
+    /// and frame-limit options. Called when a frame may be due
+    /// (`repaint.rs`); how the frame went.
+    pub fn tick(&mut self) -> FrameOutcome {
         // Before anything returns early: the gauge follows disconnects and
         // expiries even while the display is busy.
         self.counters
@@ -230,7 +231,7 @@ impl RefState {
         };
         if outcome == FrameOutcome::Busy {
             // The display has not taken the last frame yet.
-            return;
+            return outcome;
         }
         tracing::debug!(
             ?outcome,
@@ -264,6 +265,7 @@ impl RefState {
             info!(frames, "frame limit reached");
             self.loop_signal.stop();
         }
+        outcome
     }
 
     /// Reads the output back (a screenshot): a CPU copy of the pixels the

@@ -108,6 +108,8 @@ pub struct RefState {
     pub foreign: Option<Arc<dyn ForeignBuffers>>,
     /// The last rendering error, logged once rather than every frame.
     pub last_render_error: Option<String>,
+    /// When to draw next (`repaint.rs`).
+    pub repaint: super::repaint::Repaint,
 }
 
 impl RefState {
@@ -158,6 +160,8 @@ impl RefState {
         let damage_tracker = OutputDamageTracker::from_output(&output);
 
         let weak = loop_handle.downgrade();
+        let config_for_repaint = config.clone();
+        let display_paced = target.paced_by_display();
         Ok(Self {
             display_handle,
             loop_signal,
@@ -186,6 +190,7 @@ impl RefState {
             target,
             foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
+            repaint: super::repaint::Repaint::new(&config_for_repaint, display_paced),
         })
     }
 }

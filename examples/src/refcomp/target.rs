@@ -84,6 +84,13 @@ pub trait OutputTarget {
     /// The `wl_output` make/model.
     fn physical_properties(&self) -> PhysicalProperties;
 
+    /// Frames are paced by the display's flips, which the target reports
+    /// ([`RefState::display_ready`](super::RefState::display_ready)),
+    /// rather than by a timer.
+    fn paced_by_display(&self) -> bool {
+        false
+    }
+
     /// The allocator of Accord buffer collections: memfd by default; a KMS
     /// target allocates on its card so collection buffers can scan out.
     fn collection_allocator(&self) -> Result<Box<dyn CollectionAllocator>, Error> {
