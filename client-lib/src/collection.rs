@@ -223,13 +223,30 @@ impl Collection {
 
     /// Send every constraint, then `commit` (exactly once per collection:
     /// the compositor rejects a second commit with a protocol error).
+    /// Constraints only protocol version 2 carries
+    /// ([`Constraints::required_size`], [`Constraints::max_area`]) are
+    /// sent when set; on a version-1 compositor nothing is committed and
+    /// the outcome is a local `Unsupported` failure naming the field
+    /// (dropping the collection then releases its slot).
     ///
     /// ```no_run
     /// # let collection: accord_client::Collection = unimplemented!();
     /// collection.commit(&accord_client::Constraints::new().buffers(2));
     /// ```
     pub fn commit(&self, c: &Constraints) {
+        use wayland_client::Proxy;
         let p = &self.proxy;
+        if let Some(field) = c.version_2_field().filter(|_| p.version() < 2) {
+            lock(&self.events).outcome = Some(Err(Failure {
+                reason: FailureReason::Unsupported,
+                message: format!(
+                    "{field} needs wp_buffer_collection_v1 version 2; the compositor offers \
+                     version {}; nothing was committed",
+                    p.version()
+                ),
+            }));
+            return;
+        }
         p.set_usage(c.usage);
         let table = c.format_table();
         let chunk = accord_protocol::limits::MAX_FORMAT_PAIRS_PER_REQUEST
@@ -251,6 +268,18 @@ impl Collection {
             MemoryFlags::empty()
         });
         p.set_devices(codec::encode_devices(&c.devices));
+        if c.required_min_size != (0, 0) || c.required_max_size != (0, 0) {
+            p.set_required_size(
+                c.required_min_size.0,
+                c.required_min_size.1,
+                c.required_max_size.0,
+                c.required_max_size.1,
+            );
+        }
+        if c.max_area != 0 {
+            let (hi, lo) = codec::split_u64(c.max_area);
+            p.set_max_area(hi, lo);
+        }
         p.commit();
     }
 

@@ -26,6 +26,15 @@ pub struct Constraints {
     pub min_size: (u32, u32),
     /// 0 = no limit.
     pub max_size: (u32, u32),
+    /// The stream's size now, apart from what the participant can handle
+    /// (protocol version 2, `set_required_size`); (0, 0) = none.
+    pub required_min_size: (u32, u32),
+    /// The largest size the stream may reach without a new allocation
+    /// (version 2); (0, 0) = none.
+    pub required_max_size: (u32, u32),
+    /// Largest width × height in pixels (version 2, `set_max_area`);
+    /// 0 = no limit.
+    pub max_area: u64,
     /// (width, height) multiples in pixels.
     pub size_alignment: (u32, u32),
     /// Minimum stride in bytes.
@@ -55,6 +64,9 @@ impl Default for Constraints {
             formats: Vec::new(),
             min_size: (1, 1),
             max_size: (0, 0),
+            required_min_size: (0, 0),
+            required_max_size: (0, 0),
+            max_area: 0,
             size_alignment: (1, 1),
             min_stride: 0,
             max_stride: 0,
@@ -182,6 +194,61 @@ impl Constraints {
         self.offset_alignment = offset;
         self.base_alignment = base;
         self
+    }
+
+    /// What the stream needs, apart from what the participant can handle
+    /// ([`min_size`](Self::min_size) / [`max_size`](Self::max_size)): its
+    /// size now and the largest it may reach without a new allocation
+    /// (sysmem's `required_min_size` / `required_max_size`; 0 = none).
+    /// The buffers are allocated at least this large. Protocol version 2:
+    /// on a version-1 compositor [`Collection::commit`] fails the
+    /// collection locally with `Unsupported`.
+    ///
+    /// [`Collection::commit`]: crate::Collection::commit
+    ///
+    /// ```
+    /// // An H.264 decoder: capable of 16x16..4096x4096, decoding 1080p now.
+    /// let c = accord_client::Constraints::new()
+    ///     .min_size(16, 16)
+    ///     .max_size(4096, 4096)
+    ///     .required_size(1920, 1088, 0, 0);
+    /// assert_eq!(c.required_min_size, (1920, 1088));
+    /// ```
+    pub fn required_size(
+        mut self,
+        min_width: u32,
+        min_height: u32,
+        max_width: u32,
+        max_height: u32,
+    ) -> Self {
+        self.required_min_size = (min_width, min_height);
+        self.required_max_size = (max_width, max_height);
+        self
+    }
+
+    /// Largest width × height in pixels (a codec level's maximum frame
+    /// size; sysmem's `max_width_times_height`; 0 = no limit). Protocol
+    /// version 2, as [`required_size`](Self::required_size).
+    ///
+    /// ```
+    /// // H.264 level 4.1: 8192 macroblocks of 16x16.
+    /// let c = accord_client::Constraints::new().max_area(8192 * 256);
+    /// assert_eq!(c.max_area, 2_097_152);
+    /// ```
+    pub fn max_area(mut self, pixels: u64) -> Self {
+        self.max_area = pixels;
+        self
+    }
+
+    /// The first field set that only protocol version 2 carries, if any.
+    pub(crate) fn version_2_field(&self) -> Option<&'static str> {
+        if self.required_min_size != (0, 0) || self.required_max_size != (0, 0) {
+            Some("required_size")
+        } else if self.max_area != 0 {
+            Some("max_area")
+        } else {
+            None
+        }
     }
 
     /// Largest acceptable buffer in bytes (0 = no limit).

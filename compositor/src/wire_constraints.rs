@@ -25,6 +25,8 @@ pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
         coll::Request::SetBufferCounts { .. } => "set_buffer_counts",
         coll::Request::SetMemoryFlags { .. } => "set_memory_flags",
         coll::Request::SetDevices { .. } => "set_devices",
+        coll::Request::SetRequiredSize { .. } => "set_required_size",
+        coll::Request::SetMaxArea { .. } => "set_max_area",
         _ => "request",
     }
 }
@@ -216,6 +218,34 @@ pub(crate) fn apply_constraint(
                 )));
             }
             c.contiguous = bits & coll::MemoryFlags::Contiguous.bits() != 0;
+        }
+        coll::Request::SetRequiredSize {
+            min_width,
+            min_height,
+            max_width,
+            max_height,
+        } => {
+            // 0 is "none" for both ends here (unlike set_size_range's
+            // minimum, which is at least 1).
+            for (what, min, max) in [
+                ("width", min_width, max_width),
+                ("height", min_height, max_height),
+            ] {
+                if max != 0 && min > max {
+                    return Err(invalid(format!(
+                        "set_required_size: required {what} {min} is above the required \
+                         maximum {max} (0 = none)"
+                    )));
+                }
+            }
+            c.required_min_size = (min_width, min_height);
+            c.required_max_size = (max_width, max_height);
+        }
+        coll::Request::SetMaxArea {
+            max_area_hi,
+            max_area_lo,
+        } => {
+            c.max_area = codec::join_u64(max_area_hi, max_area_lo);
         }
         coll::Request::SetDevices { devices } => match codec::decode_devices(&devices) {
             Ok(list) if list.len() <= MAX_DEVICES => c.devices = list,

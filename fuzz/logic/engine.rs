@@ -133,6 +133,10 @@ fn participant(b: &mut Bytes) -> Constraints {
         formats,
         min_size: (value(b, tame, 4096), value(b, tame, 4096)),
         max_size: (limit(b, tame, 8192), limit(b, tame, 8192)),
+        // Read at the end of the input (`extension`).
+        required_min_size: (0, 0),
+        required_max_size: (0, 0),
+        max_area: 0,
         size_alignment: (alignment(b, tame), alignment(b, tame)),
         stride_alignment: alignment(b, tame),
         offset_alignment: alignment(b, tame),
@@ -155,6 +159,18 @@ fn participant(b: &mut Bytes) -> Constraints {
         devices: (0..b.below(3)).map(|_| b.u64_edge(4)).collect(),
         dispensable: b.bool(),
     }
+}
+
+/// Issue 12's fields, read after everything else so that an input made
+/// before they existed (the regressions, the seeds) decodes as it did: one
+/// that has run out leaves them at their defaults.
+fn extension(b: &mut Bytes, p: &mut Constraints) {
+    if b.is_empty() || !b.bool() {
+        return;
+    }
+    p.required_min_size = (b.limit(4096), b.limit(4096));
+    p.required_max_size = (b.limit(8192), b.limit(8192));
+    p.max_area = if b.bool() { b.u64_edge(1 << 24) } else { 0 };
 }
 
 fn cost_entry(b: &mut Bytes) -> CostEntry {
@@ -180,6 +196,10 @@ impl Case {
         let mut permutation: Vec<usize> = (0..n).collect();
         for i in (1..n).rev() {
             permutation.swap(i, b.below(i + 1));
+        }
+        let mut participants = participants;
+        for p in &mut participants {
+            extension(&mut b, p);
         }
         Case {
             participants,
@@ -312,6 +332,20 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
         ensure(d.width >= p.min_size.0 && d.height >= p.min_size.1, || {
             format!("size {}x{} below {who:?}'s minimum", d.width, d.height)
         })?;
+        ensure(
+            d.width >= p.required_min_size.0.max(p.required_max_size.0)
+                && d.height >= p.required_min_size.1.max(p.required_max_size.1),
+            || {
+                format!(
+                    "size {}x{} below {who:?}'s required sizes",
+                    d.width, d.height
+                )
+            },
+        )?;
+        ensure(
+            p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area,
+            || format!("size {}x{} above {who:?}'s maximum area", d.width, d.height),
+        )?;
         ensure(
             (p.max_size.0 == 0 || d.width <= p.max_size.0)
                 && (p.max_size.1 == 0 || d.height <= p.max_size.1),
@@ -628,6 +662,25 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
     // The permutation: `swap(i, i)` for every step keeps the identity.
     for i in (1..participants.len()).rev() {
         out.u8(i as u8);
+    }
+    // `extension`, up to the last participant that sets a field of it.
+    let set = |p: &Constraints| {
+        p.required_min_size != (0, 0) || p.required_max_size != (0, 0) || p.max_area != 0
+    };
+    let last = participants.iter().rposition(set).map_or(0, |i| i + 1);
+    for p in &participants[..last] {
+        out.u8(u8::from(set(p)));
+        if set(p) {
+            out.limit(p.required_min_size.0);
+            out.limit(p.required_min_size.1);
+            out.limit(p.required_max_size.0);
+            out.limit(p.required_max_size.1);
+            out.u8(u8::from(p.max_area != 0));
+            if p.max_area != 0 {
+                out.u8(4); // u64_edge, raw
+                out.u64(p.max_area);
+            }
+        }
     }
     Some(out.0)
 }

@@ -24,7 +24,7 @@ use super::bytes::Bytes;
 use super::engine::{check_case, Case};
 
 /// The example scenarios, the seeds of the structured target.
-pub const SEEDS: [(&str, &str); 10] = [
+pub const SEEDS: [(&str, &str); 16] = [
     (
         "hybrid-prime-linear-stride.json",
         include_str!("../../examples/scenarios/hybrid-prime-linear-stride.json"),
@@ -38,12 +38,30 @@ pub const SEEDS: [(&str, &str); 10] = [
         include_str!("../../examples/scenarios/intel-gen12-video-overlay.json"),
     ),
     (
+        "rk3399-rkvdec-adaptive-uhd-vop-lit-size-conflict.json",
+        include_str!(
+            "../../examples/scenarios/rk3399-rkvdec-adaptive-uhd-vop-lit-size-conflict.json"
+        ),
+    ),
+    (
+        "rk3399-rkvdec-h264-required-1080p.json",
+        include_str!("../../examples/scenarios/rk3399-rkvdec-h264-required-1080p.json"),
+    ),
+    (
+        "rk3399-rkvdec-hevc-required-max-uhd.json",
+        include_str!("../../examples/scenarios/rk3399-rkvdec-hevc-required-max-uhd.json"),
+    ),
+    (
         "rk3568-panfrost-afbc.json",
         include_str!("../../examples/scenarios/rk3568-panfrost-afbc.json"),
     ),
     (
         "rpi4-hevc-sand128.json",
         include_str!("../../examples/scenarios/rpi4-hevc-sand128.json"),
+    ),
+    (
+        "stm32mp25-hantro-g1-uhd-stream-invalid.json",
+        include_str!("../../examples/scenarios/stm32mp25-hantro-g1-uhd-stream-invalid.json"),
     ),
     (
         "uvc-camera-pixman-no-common.json",
@@ -64,6 +82,14 @@ pub const SEEDS: [(&str, &str); 10] = [
     (
         "virtio-gpu-implicit.json",
         include_str!("../../examples/scenarios/virtio-gpu-implicit.json"),
+    ),
+    (
+        "webrtc-h264-level31-720p.json",
+        include_str!("../../examples/scenarios/webrtc-h264-level31-720p.json"),
+    ),
+    (
+        "webrtc-h264-level31-fullscreen-area-conflict.json",
+        include_str!("../../examples/scenarios/webrtc-h264-level31-fullscreen-area-conflict.json"),
     ),
 ];
 
@@ -201,6 +227,9 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 })).collect::<Vec<_>>(),
                 "min_size": [p.min_size.0, p.min_size.1],
                 "max_size": [p.max_size.0, p.max_size.1],
+                "required_min_size": [p.required_min_size.0, p.required_min_size.1],
+                "required_max_size": [p.required_max_size.0, p.required_max_size.1],
+                "max_area": p.max_area,
                 "size_alignment": [p.size_alignment.0, p.size_alignment.1],
                 "stride_alignment": p.stride_alignment,
                 "offset_alignment": p.offset_alignment,

@@ -749,6 +749,22 @@ fn participant(c: &mut WireClient, b: &mut Bytes) -> Vec<u8> {
                 .finish(coll, opcode_of(collection_if, "set_size_range")),
         );
     }
+    // Issue 12's version-2 requests: required sizes (sometimes a minimum
+    // above the maximum: invalid_value) and a maximum area.
+    if b.below(4) == 0 {
+        let mut m = Message::new();
+        for _ in 0..4 {
+            m.u32(u32::from(b.u8()) * 16);
+        }
+        out.extend(m.finish(coll, opcode_of(collection_if, "set_required_size")));
+        let area = u32::from(b.u16()) * 4;
+        out.extend(
+            Message::new()
+                .u32(0)
+                .u32(area)
+                .finish(coll, opcode_of(collection_if, "set_max_area")),
+        );
+    }
     if b.below(4) != 0 {
         out.extend(Message::new().finish(coll, opcode_of(collection_if, "commit")));
         c.committed.insert(coll);

@@ -30,6 +30,9 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
             .collect(),
         min_size: c.min_size,
         max_size: c.max_size,
+        required_min_size: c.required_min_size,
+        required_max_size: c.required_max_size,
+        max_area: c.max_area,
         size_alignment: c.size_alignment,
         min_stride: c.min_stride,
         max_stride: c.max_stride,
@@ -227,6 +230,47 @@ fn the_limits_answer_the_same() {
         (
             "NV12 odd size",
             r#"{"participants": [{"name": "a", "formats": [{"format": "NV12"}], "min_size": [641, 481], "offset_alignment": 4096}]}"#.to_string(),
+        ),
+    ];
+    for (what, json) in &cases {
+        check(&server, what, json);
+    }
+}
+
+/// Issue 12's vocabulary (version-2 requests): the same answers over the
+/// wire as from the engine.
+#[test]
+fn the_new_vocabulary_answers_the_same() {
+    let server = TestServer::start();
+    let decoder = |required: &str, area: u64| {
+        format!(
+            r#"{{"name": "decoder", "formats": [{{"format": "NV12"}}], "min_size": [16, 16],
+                "max_size": [4096, 4096], "size_alignment": [16, 16],
+                "required_min_size": [1920, 1080], "required_max_size": {required},
+                "max_area": {area}}}"#
+        )
+    };
+    let plane = r#"{"name": "plane", "formats": [{"format": "NV12"}], "max_size": [2048, 2048]}"#;
+    let cases = [
+        (
+            "required 1080p",
+            scenario(&[decoder("[0, 0]", 0), plane.into()]),
+        ),
+        (
+            "required up to 1440p",
+            scenario(&[decoder("[2560, 1440]", 0), plane.into()]),
+        ),
+        (
+            "area of level 4",
+            scenario(&[decoder("[0, 0]", 8192 * 256), plane.into()]),
+        ),
+        (
+            "area too small",
+            scenario(&[decoder("[0, 0]", 1920 * 1080), plane.into()]),
+        ),
+        (
+            "required above own max",
+            scenario(&[decoder("[8192, 4096]", 0), plane.into()]),
         ),
     ];
     for (what, json) in &cases {

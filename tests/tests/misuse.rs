@@ -474,6 +474,23 @@ fn unknown_usage_bits() {
 }
 
 #[test]
+fn required_minimum_above_the_required_maximum() {
+    let (_server, mut c, coll) = bound();
+    // A zero maximum is "none": no error.
+    coll.set_required_size(1920, 1080, 0, 0);
+    c.roundtrip().expect("no maximum");
+    coll.set_required_size(u32::MAX, 1080, u32::MAX - 1, 1080);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &[
+            "set_required_size",
+            "required width 4294967295 is above the required maximum 4294967294",
+        ],
+    );
+}
+
+#[test]
 fn maximum_below_minimum() {
     let (_server, mut c, coll) = bound();
     coll.set_buffer_counts(0, 0, 0, 4, 2);

@@ -65,13 +65,14 @@ pub fn solve_explained(
         .map(|p| {
             let usage: Vec<&str> = p.usage.names().collect();
             format!(
-                "{}: usage [{}], {}, min {}x{}, {}{}",
+                "{}: usage [{}], {}, min {}x{}, {}{}{}",
                 pname(p),
                 usage.join(", "),
                 count(p.formats.len(), "pair", "pairs"),
                 p.min_size.0,
                 p.min_size.1,
                 max_size(p.max_size),
+                required(p),
                 if p.dispensable { ", dispensable" } else { "" }
             )
         })
@@ -196,6 +197,23 @@ pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// A maximum size where 0 means "no limit", per dimension.
+/// The required sizes and maximum area, when set (`, required 1920x1088
+/// to 3840x2160, max area 8912896`).
+fn required(p: &Constraints) -> String {
+    let mut s = String::new();
+    let (min, max) = (p.required_min_size, p.required_max_size);
+    if min != (0, 0) || max != (0, 0) {
+        s += &format!(", required {}x{}", min.0, min.1);
+        if max != (0, 0) {
+            s += &format!(" to {}x{}", max.0, max.1);
+        }
+    }
+    if p.max_area != 0 {
+        s += &format!(", max area {} pixels", p.max_area);
+    }
+    s
+}
+
 fn max_size((w, h): (u32, u32)) -> String {
     match (w, h) {
         (0, 0) => "max size: no limit".into(),

@@ -18,8 +18,8 @@
 //!    change a made allocation, so a usage the allocation did not plan for
 //!    (scanout, CPU access of a tiled layout) is refused instead of hoped
 //!    for;
-//! 4. **size**: the allocated size is within its range and alignment
-//!    (`size_conflict`);
+//! 4. **size**: the allocated size is within its range and alignment, at
+//!    least its required sizes, within its maximum area (`size_conflict`);
 //! 5. **layout**: every plane's stride is within its stride limits and
 //!    alignment, every offset meets its offset alignment
 //!    (`stride_conflict`); the buffer fits its `max_bytes` (`too_large`);
@@ -122,15 +122,25 @@ pub fn check_late_join(
     let within = |v: u32, min: u32, max: u32, align: u32| {
         v >= min && (max == 0 || v <= max) && v.is_multiple_of(align.max(1))
     };
-    if !within(w, late.min_size.0, late.max_size.0, late.size_alignment.0)
-        || !within(h, late.min_size.1, late.max_size.1, late.size_alignment.1)
+    let need_w = aggregate::need(
+        late.min_size.0,
+        late.required_min_size.0,
+        late.required_max_size.0,
+    );
+    let need_h = aggregate::need(
+        late.min_size.1,
+        late.required_min_size.1,
+        late.required_max_size.1,
+    );
+    if !within(w, need_w, late.max_size.0, late.size_alignment.0)
+        || !within(h, need_h, late.max_size.1, late.size_alignment.1)
     {
         return Err(fail(
             FailureReason::SizeConflict,
             format!(
                 "the buffers are {w}x{h}; it takes {}x{} to {} in steps of {}x{}",
-                late.min_size.0,
-                late.min_size.1,
+                need_w,
+                need_h,
                 if late.max_size == (0, 0) {
                     "no limit".to_owned()
                 } else {
@@ -138,6 +148,16 @@ pub fn check_late_join(
                 },
                 late.size_alignment.0,
                 late.size_alignment.1
+            ),
+        ));
+    }
+    let area = u64::from(w) * u64::from(h);
+    if late.max_area != 0 && area > late.max_area {
+        return Err(fail(
+            FailureReason::SizeConflict,
+            format!(
+                "the buffers are {w}x{h} ({area} pixels); its maximum area is {}",
+                late.max_area
             ),
         ));
     }
@@ -278,6 +298,33 @@ mod tests {
             ..viewer()
         })
         .unwrap();
+    }
+
+    #[test]
+    fn required_sizes_and_max_area_are_checked_against_the_buffers() {
+        // The buffers are 640x480 (307,200 pixels).
+        join(Constraints {
+            required_min_size: (640, 480),
+            max_area: 307_200,
+            ..viewer()
+        })
+        .unwrap();
+        for late in [
+            Constraints {
+                required_max_size: (800, 480),
+                ..viewer()
+            },
+            Constraints {
+                required_min_size: (640, 600),
+                ..viewer()
+            },
+            Constraints {
+                max_area: 307_199,
+                ..viewer()
+            },
+        ] {
+            assert_eq!(reason(late), FailureReason::SizeConflict);
+        }
     }
 
     #[test]

@@ -29,8 +29,22 @@ pub struct Constraints {
     pub usage: Usage,
     /// Accepted pairs, most preferred first.
     pub formats: Vec<FormatModifier>,
+    /// Capability: the smallest size it can handle (it also raises the
+    /// allocated size, as every minimum does).
     pub min_size: (u32, u32),
+    /// Capability: the largest size it can handle; 0 = no limit.
     pub max_size: (u32, u32),
+    /// Need, apart from capability (sysmem's `required_min_size`): the
+    /// stream's size now; the buffers are at least this large. (0, 0) =
+    /// none.
+    pub required_min_size: (u32, u32),
+    /// Need (sysmem's `required_max_size`): the largest size the stream
+    /// may reach without a new allocation; the buffers are at least this
+    /// large. (0, 0) = none.
+    pub required_max_size: (u32, u32),
+    /// Largest width × height in pixels of the allocated size (sysmem's
+    /// `max_width_times_height`: codec levels); 0 = no limit.
+    pub max_area: u64,
     pub size_alignment: (u32, u32),
     pub stride_alignment: u32,
     pub offset_alignment: u32,
@@ -55,6 +69,9 @@ impl Default for Constraints {
             formats: Vec::new(),
             min_size: (1, 1),
             max_size: (0, 0),
+            required_min_size: (0, 0),
+            required_max_size: (0, 0),
+            max_area: 0,
             size_alignment: (1, 1),
             stride_alignment: 1,
             offset_alignment: 1,

@@ -68,9 +68,28 @@ fn participant() -> impl Strategy<Value = Constraints> {
         ),
         (small(6), small(3), small(4), small(12), limit(40)),
         (any::<bool>(), prop::collection::vec(0u64..4, 0..3)),
+        // Required sizes and a maximum area: mostly none.
+        prop_oneof![
+            3 => Just(((0, 0), (0, 0), 0u64)),
+            1 => (
+                (small(4000), small(4000)),
+                (small(4000), small(4000)),
+                prop_oneof![Just(0u64), 1u64..20_000_000],
+            ),
+        ],
     )
         .prop_map(
-            |(name, usage, formats, sizes, aligns, strides, counts, (contiguous, devices))| {
+            |(
+                name,
+                usage,
+                formats,
+                sizes,
+                aligns,
+                strides,
+                counts,
+                (contiguous, devices),
+                (required_min_size, required_max_size, max_area),
+            )| {
                 Constraints {
                     name,
                     // Protected one time in sixteen: with CPU usage
@@ -87,6 +106,9 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     formats,
                     min_size: (sizes.0, sizes.1),
                     max_size: (sizes.2, sizes.3),
+                    required_min_size,
+                    required_max_size,
+                    max_area,
                     size_alignment: (aligns.0, aligns.1),
                     stride_alignment: aligns.2,
                     offset_alignment: aligns.3,
@@ -158,14 +180,18 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
         [edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32()],
         edge_u64(),
         prop::collection::vec(edge_u64(), 0..3),
+        ([edge_u32(), edge_u32(), edge_u32(), edge_u32()], edge_u64()),
     )
         .prop_map(
-            |(formats, usage, s, a, b, max_bytes, devices)| Constraints {
+            |(formats, usage, s, a, b, max_bytes, devices, (r, max_area))| Constraints {
                 name: String::new(),
                 usage: Usage(usage),
                 formats,
                 min_size: (s[0], s[1]),
                 max_size: (s[2], s[3]),
+                required_min_size: (r[0], r[1]),
+                required_max_size: (r[2], r[3]),
+                max_area,
                 size_alignment: (s[4], s[5]),
                 stride_alignment: a[0],
                 offset_alignment: a[1],
@@ -211,6 +237,11 @@ fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseErro
             prop_assert!(lists(p, a.format, a.modifier));
         }
         prop_assert!(d.width >= p.min_size.0 && d.height >= p.min_size.1);
+        // Required sizes: the buffers hold the stream now and at its
+        // largest; the area is within every maximum area.
+        prop_assert!(d.width >= p.required_min_size.0.max(p.required_max_size.0));
+        prop_assert!(d.height >= p.required_min_size.1.max(p.required_max_size.1));
+        prop_assert!(p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area);
         prop_assert!(p.max_size.0 == 0 || d.width <= p.max_size.0);
         prop_assert!(p.max_size.1 == 0 || d.height <= p.max_size.1);
         prop_assert_eq!(d.width % p.size_alignment.0, 0);

@@ -105,6 +105,76 @@ fn sizes_take_the_largest_min_rounded_to_the_lcm_of_alignments() {
 }
 
 #[test]
+fn required_sizes_raise_the_size_and_capability_bounds_it() {
+    // A decoder that can do 16..4096 and needs 1920x1088 now, up to
+    // 2560x1440 later (sysmem's required_min/max_size).
+    let mut dec = xrgb("decoder", &[MOD_LINEAR]);
+    dec.min_size = (16, 16);
+    dec.max_size = (4096, 4096);
+    dec.required_min_size = (1920, 1088);
+    let mut plane = xrgb("plane", &[MOD_LINEAR]);
+    plane.max_size = (2048, 2048);
+    let d = solve(&[dec.clone(), plane.clone()]).unwrap();
+    assert_eq!((d.width, d.height), (1920, 1088));
+    dec.required_max_size = (2560, 1440);
+    let f = solve(&[dec.clone(), plane.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    assert_eq!(f.participants, ["decoder", "plane"]);
+    assert!(
+        f.message.contains("width 2560 required by decoder"),
+        "{}",
+        f.message
+    );
+    plane.max_size = (0, 0);
+    let d = solve(&[dec.clone(), plane]).unwrap();
+    assert_eq!((d.width, d.height), (2560, 1440));
+    // Within one participant: need above capability is invalid.
+    dec.max_size = (2048, 4096);
+    let (r, who) = reason(solve(&[dec]));
+    assert_eq!(
+        (r, who),
+        (FailureReason::InvalidConstraint, vec!["decoder".into()])
+    );
+}
+
+#[test]
+fn a_required_min_above_the_required_max_is_invalid() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    a.required_min_size = (1920, 1080);
+    a.required_max_size = (1280, 1080);
+    let f = solve(&[a]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert!(
+        f.message.contains("required width 1920 > max 1280"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn max_area_is_the_smallest_and_checks_the_aligned_size() {
+    // H.264 level 4 (MaxFS 8192 macroblocks = 2,097,152 pixels): 1920x1088
+    // fits, 2048x1088 does not.
+    let mut dec = xrgb("h264-l4", &[MOD_LINEAR]);
+    dec.max_area = 8192 * 256;
+    dec.size_alignment = (16, 16);
+    let mut src = xrgb("source", &[MOD_LINEAR]);
+    src.min_size = (1920, 1080);
+    let d = solve(&[dec.clone(), src.clone()]).unwrap();
+    assert_eq!((d.width, d.height), (1920, 1088));
+    let mut other = xrgb("other", &[MOD_LINEAR]);
+    other.max_area = 4_000_000;
+    src.min_size = (2048, 1080);
+    let f = solve(&[dec, src, other]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    assert_eq!(f.participants, ["h264-l4", "source"]);
+    assert_eq!(
+        f.message,
+        "2048x1088 is 2228224 pixels, above the maximum area 2097152 of h264-l4"
+    );
+}
+
+#[test]
 fn max_size_is_the_smallest_max() {
     let mut a = xrgb("a", &[MOD_LINEAR]);
     let mut b = xrgb("b", &[MOD_LINEAR]);
