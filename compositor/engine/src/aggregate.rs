@@ -144,6 +144,18 @@ pub(crate) fn validate(c: &[Constraints]) -> Result<(), Failure> {
             }
         }
     }
+    // Each per-format entry on its own, as a participant with only its
+    // limits would be.
+    for p in c {
+        for l in &p.format_limits {
+            if let Err(f) = validate(&[crate::per_format::limits_only(p, l)]) {
+                problems.push((
+                    pname(p),
+                    format!("{} limits of {}", crate::formats::name(l.format), f.message),
+                ));
+            }
+        }
+    }
     if problems.is_empty() {
         return Ok(());
     }

@@ -9,8 +9,9 @@ use std::fmt;
 use crate::aggregate::{self, pname};
 use crate::formats::{self, modifier_name};
 use crate::intersect;
+use crate::per_format::PerFormat;
 use crate::policy::Policy;
-use crate::solve::{self, check_layout, is_scanout};
+use crate::solve::{self, is_scanout};
 use crate::{Constraints, Decision, Failure};
 
 /// What happened to one (format, modifier) pair.
@@ -105,9 +106,10 @@ pub fn solve_explained(
             });
         }
         let mut rank = 0;
+        let mut per = PerFormat::new(c, a);
         for (key, cand) in solve::rank(cands, a, policy) {
             common.insert((cand.format, cand.modifier));
-            let fate = match check_layout(c, a, cand.format, cand.modifier) {
+            let fate = match solve::fit(&mut per, cand.format, cand.modifier) {
                 Ok(_) => {
                     rank += 1;
                     Fate::Ranked {

@@ -26,7 +26,9 @@
 //! 6. **count**: the allocated count meets its minimum and maximum, and
 //!    holds what it camps plus its dedicated slack (`count_conflict`). Its
 //!    camping is not added to the others' (the count cannot grow); this is
-//!    sysmem's rule for a logical allocation too.
+//!    sysmem's rule for a logical allocation too;
+//! 7. **its limits for the allocated format** (`format_limits`), if any:
+//!    size and layout again against those.
 
 use crate::aggregate;
 use crate::types::{Constraints, Decision, Failure, FailureReason, PlaneLayout, Usage};
@@ -226,6 +228,21 @@ pub fn check_late_join(
             ),
         ));
     }
+    // 7. its limits for the allocated format, if it gave any: the same
+    // checks against those limits alone.
+    if let Some(l) = late
+        .format_limits
+        .iter()
+        .find(|l| l.format == decision.format)
+    {
+        let mut entry = crate::per_format::limits_only(late, l);
+        entry.formats = vec![crate::types::FormatModifier {
+            format: decision.format,
+            modifier: decision.modifier,
+            scanout: false,
+        }];
+        return check_late_join(decision, layout, &entry);
+    }
     Ok(())
 }
 
@@ -325,6 +342,36 @@ mod tests {
         ] {
             assert_eq!(reason(late), FailureReason::SizeConflict);
         }
+    }
+
+    #[test]
+    fn its_limits_for_the_allocated_format_are_checked() {
+        // The buffers are XRGB8888 640x480.
+        let limits = |max_width| crate::types::FormatLimits {
+            max_size: (max_width, 0),
+            ..crate::types::FormatLimits::new(pair().format)
+        };
+        join(Constraints {
+            format_limits: vec![limits(640)],
+            ..viewer()
+        })
+        .unwrap();
+        assert_eq!(
+            reason(Constraints {
+                format_limits: vec![limits(320)],
+                ..viewer()
+            }),
+            FailureReason::SizeConflict
+        );
+        // An entry for another format does not matter.
+        join(Constraints {
+            format_limits: vec![crate::types::FormatLimits {
+                max_size: (16, 16),
+                ..crate::types::FormatLimits::new(formats::parse_name("NV12").unwrap())
+            }],
+            ..viewer()
+        })
+        .unwrap();
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod late_join;
 pub mod layout;
 pub mod limits;
 mod math;
+mod per_format;
 pub mod policy;
 mod solve;
 mod types;

@@ -149,6 +149,31 @@ pub fn check_participant(c: &Constraints) -> Result<(), Misuse> {
             );
         }
     }
+    if c.format_limits.len() > MAX_FORMAT_LIMITS {
+        return misuse(
+            MisuseKind::FormatTable,
+            "format_limits",
+            format!(
+                "{} entries; at most {MAX_FORMAT_LIMITS} per participant",
+                c.format_limits.len()
+            ),
+        );
+    }
+    for (i, l) in c.format_limits.iter().enumerate() {
+        if let Some(j) = c.format_limits[..i]
+            .iter()
+            .position(|e| e.format == l.format)
+        {
+            return misuse(
+                MisuseKind::FormatTable,
+                "format_limits",
+                format!(
+                    "{} given limits twice (entries {j}, {i}); one entry per format",
+                    name(l.format)
+                ),
+            );
+        }
+    }
     if c.devices.len() > MAX_DEVICES {
         return misuse(
             MisuseKind::DeviceList,

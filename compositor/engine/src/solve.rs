@@ -4,6 +4,7 @@ use crate::aggregate::{self, failure, pname, Aggregate};
 use crate::formats;
 use crate::intersect::{self, Cand};
 use crate::layout::{self, FixedLayout, LayoutError, LayoutParams, SizeLimit};
+use crate::per_format::{self, PerFormat};
 use crate::policy::{modifier_class, Policy, RankKey};
 use crate::{
     Candidate, Constraints, Decision, Failure, FailureReason, Layout, Usage, MOD_INVALID,
@@ -162,17 +163,6 @@ pub(crate) fn candidate_layout(
     Ok(None)
 }
 
-/// [`candidate_layout`] with a failure naming the participants.
-pub(crate) fn check_layout(
-    c: &[Constraints],
-    agg: &Aggregate,
-    format: u32,
-    modifier: u64,
-) -> Result<Option<FixedLayout>, Failure> {
-    candidate_layout(format, modifier, &agg.params)
-        .map_err(|e| layout_failure(c, agg, format, modifier, e))
-}
-
 fn layout_failure(
     c: &[Constraints],
     agg: &Aggregate,
@@ -219,21 +209,49 @@ fn layout_failure(
     }
 }
 
+/// A candidate's fit under the limits of its format
+/// ([`PerFormat`](crate::per_format::PerFormat)): its layout and the
+/// aggregate it was computed with, or why it does not fit.
+pub(crate) fn fit<'p>(
+    per: &'p mut PerFormat<'_>,
+    format: u32,
+    modifier: u64,
+) -> Result<(Option<FixedLayout>, &'p Aggregate), Failure> {
+    let (view, fagg) = per.get(format).map_err(Clone::clone)?;
+    match candidate_layout(format, modifier, &fagg.params) {
+        Ok(l) => Ok((l, fagg)),
+        Err(e) => Err(layout_failure(view, fagg, format, modifier, e)),
+    }
+}
+
 fn decide(
     c: &[Constraints],
     agg: &Aggregate,
     ranked: &[(RankKey, Cand)],
 ) -> Result<Decision, Failure> {
-    // Only the first misfit gets a message: no allocation per candidate.
+    let mut per = PerFormat::new(c, agg);
+    // Only the first misfit gets a message: no allocation per candidate
+    // (without per-format limits).
     let mut first_misfit: Option<(&Cand, LayoutError)> = None;
-    let mut chosen: Option<(Candidate, Option<FixedLayout>)> = None;
+    let mut first_failure: Option<Failure> = None;
+    let mut chosen: Option<(Candidate, Option<FixedLayout>, Aggregate)> = None;
     let mut alternatives = Vec::with_capacity(ranked.len());
     for (_, cand) in ranked {
-        let layout = match candidate_layout(cand.format, cand.modifier, &agg.params) {
-            Ok(l) => l,
-            Err(e) => {
-                first_misfit.get_or_insert((cand, e));
-                continue;
+        let (layout, fagg) = if per_format::any(c) {
+            match fit(&mut per, cand.format, cand.modifier) {
+                Ok((l, a)) => (l, a),
+                Err(f) => {
+                    first_failure.get_or_insert(f);
+                    continue;
+                }
+            }
+        } else {
+            match candidate_layout(cand.format, cand.modifier, &agg.params) {
+                Ok(l) => (l, agg),
+                Err(e) => {
+                    first_misfit.get_or_insert((cand, e));
+                    continue;
+                }
             }
         };
         let candidate = Candidate {
@@ -241,14 +259,22 @@ fn decide(
             modifier: cand.modifier,
             scanout: is_scanout(cand, agg),
         };
-        if chosen.is_none() {
-            chosen = Some((candidate, layout));
+        match &chosen {
+            None => {
+                chosen = Some((candidate, layout, fagg.clone()));
+                alternatives.push(candidate);
+            }
+            // A fallback must give the same buffers but for the pair:
+            // with per-format limits, one whose format's limits give
+            // another size or alignment is not one.
+            Some((_, _, a)) if a.params == fagg.params => alternatives.push(candidate),
+            Some(_) => {}
         }
-        alternatives.push(candidate);
     }
-    let Some((first, layout)) = chosen else {
-        let first_failure =
-            first_misfit.map(|(cand, e)| layout_failure(c, agg, cand.format, cand.modifier, e));
+    let Some((first, layout, agg)) = chosen else {
+        let first_failure = first_failure.or_else(|| {
+            first_misfit.map(|(cand, e)| layout_failure(c, agg, cand.format, cand.modifier, e))
+        });
         let mut f = first_failure.unwrap_or_else(|| {
             failure(
                 FailureReason::NoCommonFormat,

@@ -59,6 +59,46 @@ pub struct Constraints {
     pub devices: Vec<u64>,
     /// Allocation goes on without this participant if it fails or leaves.
     pub dispensable: bool,
+    /// Tighter limits for single formats (sysmem's list of
+    /// `ImageFormatConstraints`, one per pixel format): when a candidate
+    /// has `format`, the entry's limits apply on top of the ones above. At
+    /// most one entry per format.
+    pub format_limits: Vec<FormatLimits>,
+}
+
+/// One participant's limits for one format, on top of its general ones
+/// (they can only tighten them): minimums take the larger, maximums the
+/// smaller, alignments the least common multiple. A plane that scans NV12
+/// out up to 1920 pixels wide but XRGB8888 up to 4096 has a general
+/// maximum of 4096 and an NV12 entry with 1920; a camera whose
+/// bytesperline rules differ between YUYV and NV12 gives each its stride
+/// alignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FormatLimits {
+    pub format: u32,
+    pub min_size: (u32, u32),
+    /// 0 = no limit.
+    pub max_size: (u32, u32),
+    pub size_alignment: (u32, u32),
+    pub min_stride: u32,
+    /// 0 = no limit.
+    pub max_stride: u32,
+    pub stride_alignment: u32,
+}
+
+impl FormatLimits {
+    /// No limit for `format` (every field neutral).
+    pub fn new(format: u32) -> FormatLimits {
+        FormatLimits {
+            format,
+            min_size: (1, 1),
+            max_size: (0, 0),
+            size_alignment: (1, 1),
+            min_stride: 0,
+            max_stride: 0,
+            stride_alignment: 1,
+        }
+    }
 }
 
 impl Default for Constraints {
@@ -83,6 +123,7 @@ impl Default for Constraints {
             contiguous: false,
             devices: Vec::new(),
             dispensable: false,
+            format_limits: Vec::new(),
         }
     }
 }

@@ -5,8 +5,8 @@ mod common;
 use std::collections::HashSet;
 
 use accord_engine::{
-    solve, solve_explained, BufferCounts, Constraints, Decision, Failure, FormatModifier, Policy,
-    Usage, MOD_INVALID, MOD_LINEAR,
+    solve, solve_explained, BufferCounts, Constraints, Decision, Failure, FormatLimits,
+    FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
 };
 use proptest::prelude::*;
 
@@ -47,6 +47,26 @@ fn alignment() -> impl Strategy<Value = u32> {
     prop_oneof![4 => Just(1u32), 1 => Just(4), 1 => Just(64), 1 => Just(256), 1 => Just(4096), 1 => 1u32..=300]
 }
 
+/// Per-format limits for a format of the universe: mostly none.
+fn format_limits() -> impl Strategy<Value = Vec<FormatLimits>> {
+    let one = (
+        pair(),
+        (small(4000), small(4000), limit(4000), limit(4000)),
+        (alignment(), alignment(), alignment()),
+        (limit(20000), limit(40000)),
+    )
+        .prop_map(|(p, s, a, st)| FormatLimits {
+            format: p.format,
+            min_size: (s.0, s.1),
+            max_size: (s.2, s.3),
+            size_alignment: (a.0, a.1),
+            stride_alignment: a.2,
+            min_stride: st.0,
+            max_stride: st.1,
+        });
+    prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(one, 1..3)]
+}
+
 /// Plausible participants: mostly valid, sometimes conflicting.
 fn participant() -> impl Strategy<Value = Constraints> {
     (
@@ -77,6 +97,7 @@ fn participant() -> impl Strategy<Value = Constraints> {
                 prop_oneof![Just(0u64), 1u64..20_000_000],
             ),
         ],
+        format_limits(),
     )
         .prop_map(
             |(
@@ -89,6 +110,7 @@ fn participant() -> impl Strategy<Value = Constraints> {
                 counts,
                 (contiguous, devices),
                 (required_min_size, required_max_size, max_area),
+                format_limits,
             )| {
                 Constraints {
                     name,
@@ -126,6 +148,7 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     contiguous,
                     devices,
                     dispensable: false,
+                    format_limits,
                 }
             },
         )
@@ -181,9 +204,36 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
         edge_u64(),
         prop::collection::vec(edge_u64(), 0..3),
         ([edge_u32(), edge_u32(), edge_u32(), edge_u32()], edge_u64()),
+        prop::collection::vec(
+            (
+                pair(),
+                [
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                ],
+                [edge_u32(), edge_u32(), edge_u32()],
+            ),
+            0..3,
+        ),
     )
         .prop_map(
-            |(formats, usage, s, a, b, max_bytes, devices, (r, max_area))| Constraints {
+            |(formats, usage, s, a, b, max_bytes, devices, (r, max_area), limits)| Constraints {
+                format_limits: limits
+                    .into_iter()
+                    .map(|(p, s, t)| FormatLimits {
+                        format: p.format,
+                        min_size: (s[0], s[1]),
+                        max_size: (s[2], s[3]),
+                        size_alignment: (s[4], s[5]),
+                        min_stride: t[0],
+                        max_stride: t[1],
+                        stride_alignment: t[2],
+                    })
+                    .collect(),
                 name: String::new(),
                 usage: Usage(usage),
                 formats,
@@ -242,6 +292,21 @@ fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseErro
         prop_assert!(d.width >= p.required_min_size.0.max(p.required_max_size.0));
         prop_assert!(d.height >= p.required_min_size.1.max(p.required_max_size.1));
         prop_assert!(p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area);
+        // Within its limits for the chosen format.
+        for l in p.format_limits.iter().filter(|l| l.format == d.format) {
+            prop_assert!(d.width >= l.min_size.0 && d.height >= l.min_size.1);
+            prop_assert!(l.max_size.0 == 0 || d.width <= l.max_size.0);
+            prop_assert!(l.max_size.1 == 0 || d.height <= l.max_size.1);
+            prop_assert_eq!(d.width % l.size_alignment.0, 0);
+            prop_assert_eq!(d.height % l.size_alignment.1, 0);
+            if let Some(layout) = &d.layout {
+                for plane in &layout.planes {
+                    prop_assert_eq!(plane.stride % l.stride_alignment, 0);
+                    prop_assert!(l.max_stride == 0 || plane.stride <= l.max_stride);
+                }
+                prop_assert!(layout.planes[0].stride >= l.min_stride);
+            }
+        }
         prop_assert!(p.max_size.0 == 0 || d.width <= p.max_size.0);
         prop_assert!(p.max_size.1 == 0 || d.height <= p.max_size.1);
         prop_assert_eq!(d.width % p.size_alignment.0, 0);
@@ -318,8 +383,25 @@ proptest! {
         let mut more = ps.clone();
         more.push(extra);
         let after = solve(&more);
+        // The pairs that fit (explain ranks them): with per-format limits
+        // the alternatives are those of the chosen pair's limits, which
+        // one more participant may change.
+        let fitting = |ps: &[Constraints]| -> HashSet<(u32, u64)> {
+            solve_explained(ps, &Policy::default())
+                .1
+                .candidates
+                .iter()
+                .filter(|t| matches!(t.fate, accord_engine::explain::Fate::Ranked { .. }))
+                .map(|t| (t.format, t.modifier))
+                .collect()
+        };
         match (before, after) {
-            (Ok(b), Ok(a)) => prop_assert!(pairs_of(&a).is_subset(&pairs_of(&b))),
+            (Ok(b), Ok(a)) => {
+                prop_assert!(fitting(&more).is_subset(&fitting(&ps)));
+                if ps.iter().chain(&more).all(|p| p.format_limits.is_empty()) {
+                    prop_assert!(pairs_of(&a).is_subset(&pairs_of(&b)));
+                }
+            }
             (Err(_), Ok(_)) => prop_assert!(false, "a failing collection cannot succeed with one more participant"),
             _ => {}
         }

@@ -3,8 +3,8 @@
 mod common;
 
 use accord_engine::{
-    solve, solve_explained, solve_with, Candidate, CostEntry, FailureReason, Policy, Usage,
-    MAX_BUFFERS, MOD_INVALID, MOD_LINEAR,
+    solve, solve_explained, solve_with, Candidate, CostEntry, FailureReason, FormatLimits, Policy,
+    Usage, MAX_BUFFERS, MOD_INVALID, MOD_LINEAR,
 };
 use common::{fourcc, participant};
 
@@ -102,6 +102,101 @@ fn sizes_take_the_largest_min_rounded_to_the_lcm_of_alignments() {
     c.size_alignment = (16, 16);
     let d = solve(&[c]).unwrap();
     assert_eq!((d.width, d.height), (1936, 1088));
+}
+
+// ---- per-format limits ----
+
+fn limits(format: &str) -> FormatLimits {
+    FormatLimits::new(fourcc(format))
+}
+
+#[test]
+fn a_format_limit_applies_to_that_format_only() {
+    // A plane that scans NV12 out up to 1920 wide, XRGB8888 up to 4096.
+    let mut plane = participant(
+        "plane",
+        &[("NV12", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false)],
+    );
+    plane.max_size = (4096, 4096);
+    plane.format_limits = vec![FormatLimits {
+        max_size: (1920, 4096),
+        ..limits("NV12")
+    }];
+    let mut src = participant(
+        "source",
+        &[("NV12", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false)],
+    );
+    src.min_size = (1920, 1080);
+    let d = solve(&[plane.clone(), src.clone()]).unwrap();
+    assert_eq!((d.format, d.width), (fourcc("NV12"), 1920));
+    src.min_size = (3840, 2160);
+    let d = solve(&[plane.clone(), src.clone()]).unwrap();
+    assert_eq!((d.format, d.width), (fourcc("XRGB8888"), 3840));
+    // NV12 does not fit, so it is no fallback.
+    assert_eq!(d.alternatives.len(), 1);
+    // Only NV12 left: a size conflict naming both, from NV12's limits.
+    src.formats.truncate(1);
+    let f = solve(&[plane, src]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    assert_eq!(f.participants, ["plane", "source"]);
+    assert!(f.message.contains("maximum 1920 of plane"), "{}", f.message);
+}
+
+#[test]
+fn per_format_stride_alignment_sets_the_decision_of_that_format() {
+    // A camera whose bytesperline rules differ: YUYV in steps of 32 bytes,
+    // NV12 in steps of 256.
+    let mut cam = participant(
+        "camera",
+        &[("NV12", MOD_LINEAR, false), ("YUYV", MOD_LINEAR, false)],
+    );
+    cam.min_size = (640, 480);
+    cam.format_limits = vec![
+        FormatLimits {
+            stride_alignment: 256,
+            ..limits("NV12")
+        },
+        FormatLimits {
+            stride_alignment: 32,
+            ..limits("YUYV")
+        },
+    ];
+    let viewer = participant(
+        "viewer",
+        &[("NV12", MOD_LINEAR, false), ("YUYV", MOD_LINEAR, false)],
+    );
+    let d = solve(&[cam.clone(), viewer.clone()]).unwrap();
+    assert_eq!((d.format, d.stride_alignment), (fourcc("NV12"), 256));
+    assert_eq!(d.layout.unwrap().planes[0].stride, 768);
+    // YUYV's buffers would be aligned otherwise: not a fallback of NV12.
+    assert_eq!(d.alternatives.len(), 1);
+    let mut yuyv_first = viewer;
+    yuyv_first.formats.reverse();
+    cam.formats.reverse();
+    let d = solve(&[cam, yuyv_first]).unwrap();
+    assert_eq!((d.format, d.stride_alignment), (fourcc("YUYV"), 32));
+}
+
+#[test]
+fn contradictory_or_repeated_format_limits_are_refused() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    a.format_limits = vec![FormatLimits {
+        size_alignment: (0, 1),
+        ..limits("XRGB8888")
+    }];
+    let f = solve(&[a.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert!(
+        f.message.starts_with("XRGB8888 limits of a: "),
+        "{}",
+        f.message
+    );
+    a.format_limits = vec![limits("XRGB8888"), limits("NV12"), limits("XRGB8888")];
+    let m = accord_engine::limits::check_participant(&a).unwrap_err();
+    assert_eq!(
+        m.to_string(),
+        "format_limits: XRGB8888 given limits twice (entries 0, 2); one entry per format"
+    );
 }
 
 #[test]
