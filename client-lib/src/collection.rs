@@ -224,7 +224,8 @@ impl Collection {
     /// Send every constraint, then `commit` (exactly once per collection:
     /// the compositor rejects a second commit with a protocol error).
     /// Constraints only protocol version 2 carries
-    /// ([`Constraints::required_size`], [`Constraints::max_area`]) are
+    /// ([`Constraints::required_size`], [`Constraints::max_area`],
+    /// [`Constraints::format_limits`]) are
     /// sent when set; on a version-1 compositor nothing is committed and
     /// the outcome is a local `Unsupported` failure naming the field
     /// (dropping the collection then releases its slot).
@@ -279,6 +280,20 @@ impl Collection {
         if c.max_area != 0 {
             let (hi, lo) = codec::split_u64(c.max_area);
             p.set_max_area(hi, lo);
+        }
+        for l in &c.format_limits {
+            p.add_format_limits(
+                l.format,
+                l.min_size.0,
+                l.min_size.1,
+                l.max_size.0,
+                l.max_size.1,
+                l.size_alignment.0,
+                l.size_alignment.1,
+                l.min_stride,
+                l.max_stride,
+                l.stride_alignment,
+            );
         }
         p.commit();
     }

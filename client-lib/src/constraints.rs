@@ -1,7 +1,7 @@
 //! The constraints builder: one participant's needs, sent at commit.
 
 use crate::Usage;
-use accord_protocol::vocabulary::{codec, FormatModifier};
+use accord_protocol::vocabulary::{codec, FormatLimits, FormatModifier};
 
 /// One participant's constraints. Unset fields are neutral (no formats =
 /// accept what the others choose; no limits; alignments of 1).
@@ -55,6 +55,9 @@ pub struct Constraints {
     pub contiguous: bool,
     /// `dev_t`s that must reach the memory.
     pub devices: Vec<u64>,
+    /// Tighter limits for single formats (protocol version 2,
+    /// `add_format_limits`); at most 64, one per format.
+    pub format_limits: Vec<FormatLimits>,
 }
 
 impl Default for Constraints {
@@ -77,6 +80,7 @@ impl Default for Constraints {
             buffer_counts: (0, 0, 0, 0, 0),
             contiguous: false,
             devices: Vec::new(),
+            format_limits: Vec::new(),
         }
     }
 }
@@ -240,12 +244,34 @@ impl Constraints {
         self
     }
 
+    /// Tighter limits for one format, on top of the others (protocol
+    /// version 2, as [`required_size`](Self::required_size)): they apply
+    /// only when the negotiated format is `limits.format`, and can only
+    /// tighten (sysmem's per-format `ImageFormatConstraints`).
+    ///
+    /// ```
+    /// use accord_client::{Constraints, FormatLimits, DRM_FORMAT_NV12, DRM_FORMAT_XRGB8888, MOD_LINEAR};
+    /// // A plane: NV12 up to 1920 wide, XRGB8888 up to 4096.
+    /// let c = Constraints::new()
+    ///     .scanout_format(DRM_FORMAT_NV12, MOD_LINEAR)
+    ///     .scanout_format(DRM_FORMAT_XRGB8888, MOD_LINEAR)
+    ///     .max_size(4096, 4096)
+    ///     .format_limits(FormatLimits { max_size: (1920, 0), ..FormatLimits::new(DRM_FORMAT_NV12) });
+    /// assert_eq!(c.format_limits.len(), 1);
+    /// ```
+    pub fn format_limits(mut self, limits: FormatLimits) -> Self {
+        self.format_limits.push(limits);
+        self
+    }
+
     /// The first field set that only protocol version 2 carries, if any.
     pub(crate) fn version_2_field(&self) -> Option<&'static str> {
         if self.required_min_size != (0, 0) || self.required_max_size != (0, 0) {
             Some("required_size")
         } else if self.max_area != 0 {
             Some("max_area")
+        } else if !self.format_limits.is_empty() {
+            Some("format_limits")
         } else {
             None
         }

@@ -6,7 +6,7 @@
 
 use accord_engine::{BufferCounts, Usage};
 use accord_protocol::limits::{
-    MAX_BUFFERS, MAX_DEVICES, MAX_FORMAT_PAIRS, MAX_FORMAT_PAIRS_PER_REQUEST,
+    MAX_BUFFERS, MAX_DEVICES, MAX_FORMAT_LIMITS, MAX_FORMAT_PAIRS, MAX_FORMAT_PAIRS_PER_REQUEST,
 };
 use accord_protocol::server::wp_buffer_collection_v1 as coll;
 use accord_vocabulary::codec;
@@ -27,6 +27,7 @@ pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
         coll::Request::SetDevices { .. } => "set_devices",
         coll::Request::SetRequiredSize { .. } => "set_required_size",
         coll::Request::SetMaxArea { .. } => "set_max_area",
+        coll::Request::AddFormatLimits { .. } => "add_format_limits",
         _ => "request",
     }
 }
@@ -246,6 +247,48 @@ pub(crate) fn apply_constraint(
             max_area_lo,
         } => {
             c.max_area = codec::join_u64(max_area_hi, max_area_lo);
+        }
+        coll::Request::AddFormatLimits {
+            format,
+            min_width,
+            min_height,
+            max_width,
+            max_height,
+            width_alignment,
+            height_alignment,
+            min_stride,
+            max_stride,
+            stride_alignment,
+        } => {
+            const R: &str = "add_format_limits";
+            let table = |msg: String| (coll::Error::InvalidFormatTable, format!("{R}: {msg}"));
+            if c.format_limits.len() >= MAX_FORMAT_LIMITS {
+                return Err(table(format!(
+                    "more than {MAX_FORMAT_LIMITS} entries; one per format, at most \
+                     {MAX_FORMAT_LIMITS}"
+                )));
+            }
+            if c.format_limits.iter().any(|l| l.format == format) {
+                return Err(table(format!(
+                    "format {format:#010x} already has limits; one entry per format"
+                )));
+            }
+            let (min_w, min_h) = (min_width.max(1), min_height.max(1));
+            range(R, "width", min_w, max_width)?;
+            range(R, "height", min_h, max_height)?;
+            range(R, "stride", min_stride, max_stride)?;
+            c.format_limits.push(accord_engine::FormatLimits {
+                format,
+                min_size: (min_w, min_h),
+                max_size: (max_width, max_height),
+                size_alignment: (
+                    nonzero(R, "width_alignment", width_alignment)?,
+                    nonzero(R, "height_alignment", height_alignment)?,
+                ),
+                min_stride,
+                max_stride,
+                stride_alignment: nonzero(R, "stride_alignment", stride_alignment)?,
+            });
         }
         coll::Request::SetDevices { devices } => match codec::decode_devices(&devices) {
             Ok(list) if list.len() <= MAX_DEVICES => c.devices = list,

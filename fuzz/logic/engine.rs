@@ -18,7 +18,7 @@ use std::collections::HashSet;
 use accord_engine::layout::{self, LayoutParams};
 use accord_engine::{
     formats, solve_explained, solve_with, BufferCounts, Constraints, CostEntry, Decision,
-    FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
+    FormatLimits, FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
 };
 
 use super::bytes::Bytes;
@@ -158,6 +158,8 @@ fn participant(b: &mut Bytes) -> Constraints {
         contiguous: b.bool(),
         devices: (0..b.below(3)).map(|_| b.u64_edge(4)).collect(),
         dispensable: b.bool(),
+        // Read at the end of the input (`extension`).
+        format_limits: Vec::new(),
     }
 }
 
@@ -171,6 +173,22 @@ fn extension(b: &mut Bytes, p: &mut Constraints) {
     p.required_min_size = (b.limit(4096), b.limit(4096));
     p.required_max_size = (b.limit(8192), b.limit(8192));
     p.max_area = if b.bool() { b.u64_edge(1 << 24) } else { 0 };
+    // Per-format limits, mostly for a format the participant lists.
+    for _ in 0..b.below(3) {
+        let format = match (b.bool(), p.formats.is_empty()) {
+            (true, false) => p.formats[b.below(p.formats.len())].format,
+            _ => format(b, false),
+        };
+        p.format_limits.push(FormatLimits {
+            format,
+            min_size: (b.limit(4096), b.limit(4096)),
+            max_size: (b.limit(8192), b.limit(8192)),
+            size_alignment: (b.alignment(), b.alignment()),
+            min_stride: b.limit(20000),
+            max_stride: b.limit(40000),
+            stride_alignment: b.alignment(),
+        });
+    }
 }
 
 fn cost_entry(b: &mut Bytes) -> CostEntry {
@@ -255,7 +273,9 @@ pub fn check_case(case: &Case) -> Result<(), String> {
         match (&result, &fewer) {
             (Ok(all), Ok(some)) => {
                 let some: HashSet<_> = pairs(some).collect();
-                if !pairs(all).all(|p| some.contains(&p)) {
+                // With per-format limits the alternatives are those of the
+                // chosen format's limits, which one participant may change.
+                if !any_format_limits(ps) && !pairs(all).all(|p| some.contains(&p)) {
                     return Err("one participant more added candidates".into());
                 }
             }
@@ -268,6 +288,10 @@ pub fn check_case(case: &Case) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn any_format_limits(ps: &[Constraints]) -> bool {
+    ps.iter().any(|p| !p.format_limits.is_empty())
 }
 
 fn pairs(d: &Decision) -> impl Iterator<Item = (u32, u64)> + '_ {
@@ -346,6 +370,31 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
             p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area,
             || format!("size {}x{} above {who:?}'s maximum area", d.width, d.height),
         )?;
+        for l in p.format_limits.iter().filter(|l| l.format == d.format) {
+            ensure(
+                d.width >= l.min_size.0
+                    && d.height >= l.min_size.1
+                    && (l.max_size.0 == 0 || d.width <= l.max_size.0)
+                    && (l.max_size.1 == 0 || d.height <= l.max_size.1)
+                    && divides(l.size_alignment.0.into(), d.width.into())
+                    && divides(l.size_alignment.1.into(), d.height.into()),
+                || {
+                    format!(
+                        "size {}x{} breaks {who:?}'s limits for its format",
+                        d.width, d.height
+                    )
+                },
+            )?;
+            if let Some(layout) = &d.layout {
+                ensure(
+                    layout.planes.iter().all(|pl| {
+                        divides(l.stride_alignment.into(), pl.stride.into())
+                            && (l.max_stride == 0 || pl.stride <= l.max_stride)
+                    }) && layout.planes[0].stride >= l.min_stride,
+                    || format!("a stride breaks {who:?}'s limits for its format"),
+                )?;
+            }
+        }
         ensure(
             (p.max_size.0 == 0 || d.width <= p.max_size.0)
                 && (p.max_size.1 == 0 || d.height <= p.max_size.1),
@@ -530,7 +579,14 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
     let params = LayoutParams::of(d);
     for f in &ps[0].formats {
         let pair = (f.format, f.modifier);
-        if chosen.contains(&pair) || !ps.iter().all(|p| lists(p, f.format, f.modifier)) {
+        if chosen.contains(&pair)
+            || !ps.iter().all(|p| lists(p, f.format, f.modifier))
+            || any_format_limits(ps)
+        {
+            // (With per-format limits, a common pair may be left out for
+            // its format's limits or for giving other buffers: each
+            // alternative is checked against its format's limits when it
+            // is re-targeted instead.)
             continue;
         }
         // A common pair was dropped: only a layout misfit may do that (a
@@ -665,7 +721,10 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
     }
     // `extension`, up to the last participant that sets a field of it.
     let set = |p: &Constraints| {
-        p.required_min_size != (0, 0) || p.required_max_size != (0, 0) || p.max_area != 0
+        p.required_min_size != (0, 0)
+            || p.required_max_size != (0, 0)
+            || p.max_area != 0
+            || !p.format_limits.is_empty()
     };
     let last = participants.iter().rposition(set).map_or(0, |i| i + 1);
     for p in &participants[..last] {
@@ -679,6 +738,26 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
             if p.max_area != 0 {
                 out.u8(4); // u64_edge, raw
                 out.u64(p.max_area);
+            }
+            if p.format_limits.len() > 2 {
+                return None;
+            }
+            out.u8(p.format_limits.len() as u8);
+            for l in &p.format_limits {
+                out.u8(0); // not from the list: a format code ...
+                out.u8(10); // ... raw
+                out.u32(l.format);
+                for v in [l.min_size.0, l.min_size.1, l.max_size.0, l.max_size.1] {
+                    out.limit(v);
+                }
+                for a in [l.size_alignment.0, l.size_alignment.1] {
+                    out.u8(7); // alignment as u32_edge
+                    out.edge(a);
+                }
+                out.limit(l.min_stride);
+                out.limit(l.max_stride);
+                out.u8(7);
+                out.edge(l.stride_alignment);
             }
         }
     }

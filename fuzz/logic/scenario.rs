@@ -24,7 +24,7 @@ use super::bytes::Bytes;
 use super::engine::{check_case, Case};
 
 /// The example scenarios, the seeds of the structured target.
-pub const SEEDS: [(&str, &str); 16] = [
+pub const SEEDS: [(&str, &str); 17] = [
     (
         "hybrid-prime-linear-stride.json",
         include_str!("../../examples/scenarios/hybrid-prime-linear-stride.json"),
@@ -36,6 +36,10 @@ pub const SEEDS: [(&str, &str); 16] = [
     (
         "intel-gen12-video-overlay.json",
         include_str!("../../examples/scenarios/intel-gen12-video-overlay.json"),
+    ),
+    (
+        "intel-icl-hdr-plane-nv12-width.json",
+        include_str!("../../examples/scenarios/intel-icl-hdr-plane-nv12-width.json"),
     ),
     (
         "rk3399-rkvdec-adaptive-uhd-vop-lit-size-conflict.json",
@@ -230,6 +234,15 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 "required_min_size": [p.required_min_size.0, p.required_min_size.1],
                 "required_max_size": [p.required_max_size.0, p.required_max_size.1],
                 "max_area": p.max_area,
+                "format_limits": p.format_limits.iter().map(|l| json!({
+                    "format": formats::name(l.format),
+                    "min_size": [l.min_size.0, l.min_size.1],
+                    "max_size": [l.max_size.0, l.max_size.1],
+                    "size_alignment": [l.size_alignment.0, l.size_alignment.1],
+                    "min_stride": l.min_stride,
+                    "max_stride": l.max_stride,
+                    "stride_alignment": l.stride_alignment,
+                })).collect::<Vec<_>>(),
                 "size_alignment": [p.size_alignment.0, p.size_alignment.1],
                 "stride_alignment": p.stride_alignment,
                 "offset_alignment": p.offset_alignment,

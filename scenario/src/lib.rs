@@ -20,7 +20,11 @@
 //! `required_min_size` and `required_max_size` what its stream needs now
 //! and at its largest (sysmem's fields: the buffers are at least as large
 //! as both; `[0, 0]` = none) and `max_area` the largest width × height in
-//! pixels it takes (codec levels; 0 = no limit).
+//! pixels it takes (codec levels; 0 = no limit). `format_limits` (at most
+//! 64, one per format) tightens the participant's limits for one format:
+//! `[{"format": "NV12", "max_size": [1920, 0], "stride_alignment": 256}]`
+//! (fields `min_size`, `max_size`, `size_alignment`, `min_stride`,
+//! `max_stride`, `stride_alignment`; absent ones are neutral).
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field

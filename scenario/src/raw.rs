@@ -3,7 +3,7 @@
 //! [`Policy`]: defaults, required fields, and the checks that span fields.
 
 use accord_engine::{
-    BufferCounts, Constraints, CostEntry, FormatModifier, Policy, Usage, MOD_LINEAR,
+    BufferCounts, Constraints, CostEntry, FormatLimits, FormatModifier, Policy, Usage, MOD_LINEAR,
 };
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -93,6 +93,21 @@ struct RawParticipant {
     contiguous: Option<Flag>,
     devices: Option<List<Device, EntryWords>>,
     dispensable: Option<Flag>,
+    format_limits: Option<List<Obj<RawFormatLimits>, EntryWords>>,
+}
+
+/// One `format_limits` entry: a format and the limits that apply to it
+/// on top of the participant's own (absent fields are neutral).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFormatLimits {
+    format: Option<Fourcc>,
+    min_size: Option<Size>,
+    max_size: Option<Size>,
+    size_alignment: Option<Size>,
+    min_stride: Option<U32>,
+    max_stride: Option<U32>,
+    stride_alignment: Option<U32>,
 }
 
 #[derive(Deserialize)]
@@ -242,6 +257,28 @@ impl RawParticipant {
                 .devices
                 .map_or_else(Vec::new, |List(d, _)| d.into_iter().map(|d| d.0).collect()),
             dispensable: self.dispensable.is_some_and(|f| f.0),
+            format_limits: match self.format_limits {
+                None => Vec::new(),
+                Some(List(entries, _)) => entries
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, Obj(e))| {
+                        let Some(Fourcc(format)) = e.format else {
+                            return missing(&format!("{path}.format_limits[{i}].format"));
+                        };
+                        let n = FormatLimits::new(format);
+                        Ok(FormatLimits {
+                            format,
+                            min_size: size_or(e.min_size, n.min_size),
+                            max_size: size_or(e.max_size, n.max_size),
+                            size_alignment: size_or(e.size_alignment, n.size_alignment),
+                            min_stride: u32_or(e.min_stride, n.min_stride),
+                            max_stride: u32_or(e.max_stride, n.max_stride),
+                            stride_alignment: u32_or(e.stride_alignment, n.stride_alignment),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            },
             name,
         })
     }

@@ -49,6 +49,7 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
         ),
         contiguous: c.contiguous,
         devices: c.devices.clone(),
+        format_limits: c.format_limits.clone(),
     }
 }
 
@@ -271,6 +272,29 @@ fn the_new_vocabulary_answers_the_same() {
         (
             "required above own max",
             scenario(&[decoder("[8192, 4096]", 0), plane.into()]),
+        ),
+        (
+            "per-format width: NV12 does not fit, XRGB8888 does",
+            r#"{"participants": [
+                {"name": "plane", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}], "max_size": [4096, 4096],
+                 "format_limits": [{"format": "NV12", "max_size": [1920, 0]}]},
+                {"name": "src", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}], "min_size": [3840, 2160]}]}"#
+                .to_string(),
+        ),
+        (
+            "per-format stride alignment",
+            r#"{"participants": [
+                {"name": "camera", "formats": [{"format": "NV12"}, {"format": "YUYV"}], "min_size": [640, 480],
+                 "format_limits": [{"format": "NV12", "stride_alignment": 256}, {"format": "YUYV", "stride_alignment": 32}]},
+                {"name": "viewer", "formats": [{"format": "NV12"}, {"format": "YUYV"}]}]}"#
+                .to_string(),
+        ),
+        (
+            "per-format limits contradict for the only format",
+            r#"{"participants": [
+                {"name": "plane", "formats": [{"format": "NV12"}], "format_limits": [{"format": "NV12", "max_size": [1920, 0]}]},
+                {"name": "src", "formats": [{"format": "NV12"}], "min_size": [3840, 2160]}]}"#
+                .to_string(),
         ),
     ];
     for (what, json) in &cases {

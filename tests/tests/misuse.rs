@@ -491,6 +491,36 @@ fn required_minimum_above_the_required_maximum() {
 }
 
 #[test]
+fn format_limits_twice_or_zero_aligned() {
+    let (_server, mut c, coll) = bound();
+    let nv12 = u32::from_le_bytes(*b"NV12");
+    coll.add_format_limits(nv12, 0, 0, 1920, 0, 1, 1, 0, 0, 1);
+    c.roundtrip().expect("one entry");
+    coll.add_format_limits(nv12, 0, 0, 1280, 0, 1, 1, 0, 0, 1);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_format_limits", "format 0x3231564e already has limits"],
+    );
+    let (_server, mut c, coll) = bound();
+    coll.add_format_limits(nv12, 0, 0, 0, 0, 1, 1, 0, 0, 0);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["add_format_limits", "stride_alignment is 0"],
+    );
+    let (_server, mut c, coll) = bound();
+    for i in 0..=64u32 {
+        coll.add_format_limits(nv12 + i, 0, 0, 0, 0, 1, 1, 0, 0, 1);
+    }
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_format_limits", "more than 64 entries"],
+    );
+}
+
+#[test]
 fn maximum_below_minimum() {
     let (_server, mut c, coll) = bound();
     coll.set_buffer_counts(0, 0, 0, 4, 2);

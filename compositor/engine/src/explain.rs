@@ -213,6 +213,35 @@ fn required(p: &Constraints) -> String {
     if p.max_area != 0 {
         s += &format!(", max area {} pixels", p.max_area);
     }
+    for l in &p.format_limits {
+        let n = crate::FormatLimits::new(l.format);
+        let mut parts = Vec::new();
+        if l.min_size != n.min_size {
+            parts.push(format!("min {}x{}", l.min_size.0, l.min_size.1));
+        }
+        if l.max_size != n.max_size {
+            parts.push(max_size(l.max_size));
+        }
+        if l.size_alignment != n.size_alignment {
+            parts.push(format!(
+                "size alignment {}x{}",
+                l.size_alignment.0, l.size_alignment.1
+            ));
+        }
+        if l.min_stride != 0 {
+            parts.push(format!("min stride {}", l.min_stride));
+        }
+        if l.max_stride != 0 {
+            parts.push(format!("max stride {}", l.max_stride));
+        }
+        if l.stride_alignment != 1 {
+            parts.push(format!("stride alignment {}", l.stride_alignment));
+        }
+        if parts.is_empty() {
+            parts.push("none".into());
+        }
+        s += &format!(", {} limits: {}", formats::name(l.format), parts.join(", "));
+    }
     s
 }
 
