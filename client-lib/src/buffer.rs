@@ -1,5 +1,6 @@
 //! Allocated buffers: they own their fds and know their layout.
 
+use crate::ColorSpace;
 use std::os::fd::{AsFd, OwnedFd};
 
 /// What the plane fds are.
@@ -29,6 +30,10 @@ pub struct Allocation {
     pub memory: MemoryKind,
     /// Every buffer, by index.
     pub buffers: Vec<Buffer>,
+    /// The colour space chosen when some participant listed colour spaces
+    /// ([`Constraints::color_spaces`](crate::Constraints::color_spaces),
+    /// protocol version 2); `None` when nobody stated one.
+    pub color_space: Option<ColorSpace>,
 }
 
 /// One plane: its memory (owned fd), offset and stride.

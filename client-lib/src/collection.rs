@@ -8,7 +8,7 @@ use wayland_client::protocol::wl_buffer::WlBuffer;
 
 use crate::buffer::{Allocation, Buffer, Plane};
 use crate::lock::lock;
-use crate::{Accord, Constraints, Failure, FailureReason};
+use crate::{Accord, ColorSpace, Constraints, Failure, FailureReason};
 use accord_protocol::vocabulary::{codec, MemoryKind};
 
 /// Events received so far (the proxy's user data).
@@ -24,6 +24,8 @@ pub(crate) struct CollectionState {
     pub(crate) lost: Vec<LostParticipant>,
     /// `close_weak_asap` arrived (a weak participant must let go).
     pub(crate) close_weak: bool,
+    /// The `color_space` event's value (version 2).
+    pub(crate) color_space: Option<ColorSpace>,
 }
 
 /// A participant that left the collection after allocation (the
@@ -104,6 +106,7 @@ impl CollectionState {
             height: s.height,
             memory: s.memory,
             buffers,
+            color_space: self.color_space,
         }));
     }
 }
@@ -225,7 +228,7 @@ impl Collection {
     /// the compositor rejects a second commit with a protocol error).
     /// Constraints only protocol version 2 carries
     /// ([`Constraints::required_size`], [`Constraints::max_area`],
-    /// [`Constraints::format_limits`]) are
+    /// [`Constraints::format_limits`], [`Constraints::color_space`]) are
     /// sent when set; on a version-1 compositor nothing is committed and
     /// the outcome is a local `Unsupported` failure naming the field
     /// (dropping the collection then releases its slot).
@@ -280,6 +283,14 @@ impl Collection {
         if c.max_area != 0 {
             let (hi, lo) = codec::split_u64(c.max_area);
             p.set_max_area(hi, lo);
+        }
+        if !c.color_spaces.is_empty() {
+            let bytes: Vec<u8> = c
+                .color_spaces
+                .iter()
+                .flat_map(|cs| cs.0.to_ne_bytes())
+                .collect();
+            p.set_color_spaces(bytes);
         }
         for l in &c.format_limits {
             p.add_format_limits(

@@ -1,7 +1,7 @@
 //! The constraints builder: one participant's needs, sent at commit.
 
 use crate::Usage;
-use accord_protocol::vocabulary::{codec, FormatLimits, FormatModifier};
+use accord_protocol::vocabulary::{codec, ColorSpace, FormatLimits, FormatModifier};
 
 /// One participant's constraints. Unset fields are neutral (no formats =
 /// accept what the others choose; no limits; alignments of 1).
@@ -58,6 +58,9 @@ pub struct Constraints {
     /// Tighter limits for single formats (protocol version 2,
     /// `add_format_limits`); at most 64, one per format.
     pub format_limits: Vec<FormatLimits>,
+    /// Colour spaces it handles, best first (protocol version 2,
+    /// `set_color_spaces`); empty = any.
+    pub color_spaces: Vec<ColorSpace>,
 }
 
 impl Default for Constraints {
@@ -81,6 +84,7 @@ impl Default for Constraints {
             contiguous: false,
             devices: Vec::new(),
             format_limits: Vec::new(),
+            color_spaces: Vec::new(),
         }
     }
 }
@@ -264,6 +268,24 @@ impl Constraints {
         self
     }
 
+    /// A colour space it handles, after those added before (best first;
+    /// protocol version 2, as [`required_size`](Self::required_size)). The
+    /// chosen one is [`Allocation::color_space`](crate::Allocation); none in
+    /// common fails the collection with `NoCommonFormat`.
+    ///
+    /// ```
+    /// use accord_client::{ColorSpace, Constraints, DRM_FORMAT_NV12, MOD_LINEAR};
+    /// let c = Constraints::new()
+    ///     .format(DRM_FORMAT_NV12, MOD_LINEAR)
+    ///     .color_space(ColorSpace::BT709)
+    ///     .color_space(ColorSpace::BT601);
+    /// assert_eq!(c.color_spaces, [ColorSpace::BT709, ColorSpace::BT601]);
+    /// ```
+    pub fn color_space(mut self, cs: ColorSpace) -> Self {
+        self.color_spaces.push(cs);
+        self
+    }
+
     /// The first field set that only protocol version 2 carries, if any.
     pub(crate) fn version_2_field(&self) -> Option<&'static str> {
         if self.required_min_size != (0, 0) || self.required_max_size != (0, 0) {
@@ -272,6 +294,8 @@ impl Constraints {
             Some("max_area")
         } else if !self.format_limits.is_empty() {
             Some("format_limits")
+        } else if !self.color_spaces.is_empty() {
+            Some("color_spaces")
         } else {
             None
         }

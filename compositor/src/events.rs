@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::{
-    FailureReason as WireFailureReason, MemoryKind as WireMemoryKind, WpBufferCollectionV1,
+    ColorSpace as WireColorSpace, FailureReason as WireFailureReason, MemoryKind as WireMemoryKind,
+    WpBufferCollectionV1,
 };
 use accord_vocabulary::codec;
 use wayland_server::Resource;
@@ -55,6 +56,9 @@ pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
                 d.buffer_count,
                 kind,
             );
+            if let (Some(cs), true) = (d.color_space, c.version() >= 2) {
+                c.color_space(WireColorSpace::try_from(cs.0).unwrap_or(WireColorSpace::Srgb));
+            }
             for (i, b) in a.buffers.iter().enumerate() {
                 let (size_hi, size_lo) = codec::split_u64(b.size_bytes);
                 c.buffer(i as u32, size_hi, size_lo);

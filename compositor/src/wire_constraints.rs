@@ -28,6 +28,7 @@ pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
         coll::Request::SetRequiredSize { .. } => "set_required_size",
         coll::Request::SetMaxArea { .. } => "set_max_area",
         coll::Request::AddFormatLimits { .. } => "add_format_limits",
+        coll::Request::SetColorSpaces { .. } => "set_color_spaces",
         _ => "request",
     }
 }
@@ -289,6 +290,35 @@ pub(crate) fn apply_constraint(
                 max_stride,
                 stride_alignment: nonzero(R, "stride_alignment", stride_alignment)?,
             });
+        }
+        coll::Request::SetColorSpaces { color_spaces } => {
+            const R: &str = "set_color_spaces";
+            let max = accord_engine::ColorSpace::NAMES.len();
+            if color_spaces.len() % 4 != 0 || color_spaces.len() / 4 > max {
+                return Err(invalid(format!(
+                    "{R}: array of {} bytes; expected a multiple of 4 bytes, at most {max} values",
+                    color_spaces.len()
+                )));
+            }
+            let list: Vec<accord_engine::ColorSpace> = color_spaces
+                .chunks_exact(4)
+                .map(|b| accord_engine::ColorSpace(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+                .collect();
+            for (i, cs) in list.iter().enumerate() {
+                if !cs.is_defined() {
+                    return Err(invalid(format!(
+                        "{R}: value {} is no colour space; defined values are 1..={max}",
+                        cs.0
+                    )));
+                }
+                if list[..i].contains(cs) {
+                    return Err(invalid(format!(
+                        "{R}: {} listed twice; list each once",
+                        cs.name().unwrap_or("?")
+                    )));
+                }
+            }
+            c.color_spaces = list;
         }
         coll::Request::SetDevices { devices } => match codec::decode_devices(&devices) {
             Ok(list) if list.len() <= MAX_DEVICES => c.devices = list,

@@ -17,8 +17,8 @@ use std::collections::HashSet;
 
 use accord_engine::layout::{self, LayoutParams};
 use accord_engine::{
-    formats, solve_explained, solve_with, BufferCounts, Constraints, CostEntry, Decision,
-    FormatLimits, FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
+    formats, solve_explained, solve_with, BufferCounts, ColorSpace, Constraints, CostEntry,
+    Decision, FormatLimits, FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
 };
 
 use super::bytes::Bytes;
@@ -160,6 +160,7 @@ fn participant(b: &mut Bytes) -> Constraints {
         dispensable: b.bool(),
         // Read at the end of the input (`extension`).
         format_limits: Vec::new(),
+        color_spaces: Vec::new(),
     }
 }
 
@@ -167,7 +168,8 @@ fn participant(b: &mut Bytes) -> Constraints {
 /// before they existed (the regressions, the seeds) decodes as it did: one
 /// that has run out leaves them at their defaults.
 fn extension(b: &mut Bytes, p: &mut Constraints) {
-    if b.is_empty() || !b.bool() {
+    // One participant in four: each field can fail a whole case.
+    if b.is_empty() || b.below(4) != 0 {
         return;
     }
     p.required_min_size = (b.limit(4096), b.limit(4096));
@@ -188,6 +190,21 @@ fn extension(b: &mut Bytes, p: &mut Constraints) {
             max_stride: b.limit(40000),
             stride_alignment: b.alignment(),
         });
+    }
+    // Colour spaces, best first, for one participant in three (lists
+    // that share nothing fail the whole case): defined values and
+    // sometimes 0 or 10.
+    if b.below(3) == 0 {
+        for _ in 0..1 + b.below(3) {
+            // Mostly BT.709, so that lists overlap.
+            p.color_spaces.push(ColorSpace(match b.below(8) {
+                0..=3 => 4,
+                4 => 1,
+                5 => 8,
+                6 => 0,
+                _ => b.below(11) as u32,
+            }));
+        }
     }
 }
 
@@ -290,8 +307,11 @@ pub fn check_case(case: &Case) -> Result<(), String> {
     Ok(())
 }
 
+/// Per-format limits or colour spaces: the alternatives are then the
+/// pairs that give the chosen pair's buffers and colour space.
 fn any_format_limits(ps: &[Constraints]) -> bool {
-    ps.iter().any(|p| !p.format_limits.is_empty())
+    ps.iter()
+        .any(|p| !p.format_limits.is_empty() || !p.color_spaces.is_empty())
 }
 
 fn pairs(d: &Decision) -> impl Iterator<Item = (u32, u64)> + '_ {
@@ -370,6 +390,12 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
             p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area,
             || format!("size {}x{} above {who:?}'s maximum area", d.width, d.height),
         )?;
+        if !p.color_spaces.is_empty() {
+            ensure(
+                d.color_space.is_some_and(|cs| p.color_spaces.contains(&cs)),
+                || format!("colour space {:?} is not in {who:?}'s list", d.color_space),
+            )?;
+        }
         for l in p.format_limits.iter().filter(|l| l.format == d.format) {
             ensure(
                 d.width >= l.min_size.0
@@ -725,10 +751,11 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
             || p.required_max_size != (0, 0)
             || p.max_area != 0
             || !p.format_limits.is_empty()
+            || !p.color_spaces.is_empty()
     };
     let last = participants.iter().rposition(set).map_or(0, |i| i + 1);
     for p in &participants[..last] {
-        out.u8(u8::from(set(p)));
+        out.u8(if set(p) { 0 } else { 1 });
         if set(p) {
             out.limit(p.required_min_size.0);
             out.limit(p.required_min_size.1);
@@ -758,6 +785,27 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
                 out.limit(l.max_stride);
                 out.u8(7);
                 out.edge(l.stride_alignment);
+            }
+            if p.color_spaces.len() > 3 || p.color_spaces.iter().any(|c| c.0 > 10) {
+                return None;
+            }
+            if p.color_spaces.is_empty() {
+                out.u8(1);
+            } else {
+                out.u8(0);
+                out.u8(p.color_spaces.len() as u8 - 1);
+                for c in &p.color_spaces {
+                    match c.0 {
+                        4 => out.u8(0),
+                        1 => out.u8(4),
+                        8 => out.u8(5),
+                        0 => out.u8(6),
+                        v => {
+                            out.u8(7);
+                            out.u8(v as u8);
+                        }
+                    }
+                }
             }
         }
     }

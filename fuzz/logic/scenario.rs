@@ -24,7 +24,7 @@ use super::bytes::Bytes;
 use super::engine::{check_case, Case};
 
 /// The example scenarios, the seeds of the structured target.
-pub const SEEDS: [(&str, &str); 17] = [
+pub const SEEDS: [(&str, &str); 19] = [
     (
         "hybrid-prime-linear-stride.json",
         include_str!("../../examples/scenarios/hybrid-prime-linear-stride.json"),
@@ -36,6 +36,10 @@ pub const SEEDS: [(&str, &str); 17] = [
     (
         "intel-gen12-video-overlay.json",
         include_str!("../../examples/scenarios/intel-gen12-video-overlay.json"),
+    ),
+    (
+        "intel-hevc-main10-hdr10-p010.json",
+        include_str!("../../examples/scenarios/intel-hevc-main10-hdr10-p010.json"),
     ),
     (
         "intel-icl-hdr-plane-nv12-width.json",
@@ -66,6 +70,10 @@ pub const SEEDS: [(&str, &str); 17] = [
     (
         "stm32mp25-hantro-g1-uhd-stream-invalid.json",
         include_str!("../../examples/scenarios/stm32mp25-hantro-g1-uhd-stream-invalid.json"),
+    ),
+    (
+        "uvc-bt601-compositor-bt709-only.json",
+        include_str!("../../examples/scenarios/uvc-bt601-compositor-bt709-only.json"),
     ),
     (
         "uvc-camera-pixman-no-common.json",
@@ -234,6 +242,7 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 "required_min_size": [p.required_min_size.0, p.required_min_size.1],
                 "required_max_size": [p.required_max_size.0, p.required_max_size.1],
                 "max_area": p.max_area,
+                "color_spaces": p.color_spaces.iter().map(|c| c.name().unwrap_or("srgb")).collect::<Vec<_>>(),
                 "format_limits": p.format_limits.iter().map(|l| json!({
                     "format": formats::name(l.format),
                     "min_size": [l.min_size.0, l.min_size.1],

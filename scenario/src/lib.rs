@@ -25,6 +25,10 @@
 //! `[{"format": "NV12", "max_size": [1920, 0], "stride_alignment": 256}]`
 //! (fields `min_size`, `max_size`, `size_alignment`, `min_stride`,
 //! `max_stride`, `stride_alignment`; absent ones are neutral).
+//! `color_spaces` lists the colour spaces a participant handles, best
+//! first (`srgb`, `bt601`, `bt601_full`, `bt709`, `bt709_full`, `bt2020`,
+//! `bt2020_full`, `bt2100_pq`, `bt2100_hlg`; absent = any); a decision
+//! prints the chosen one as `color_space`.
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field

@@ -3,7 +3,8 @@
 //! [`Policy`]: defaults, required fields, and the checks that span fields.
 
 use accord_engine::{
-    BufferCounts, Constraints, CostEntry, FormatLimits, FormatModifier, Policy, Usage, MOD_LINEAR,
+    BufferCounts, ColorSpace, Constraints, CostEntry, FormatLimits, FormatModifier, Policy, Usage,
+    MOD_LINEAR,
 };
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -94,6 +95,23 @@ struct RawParticipant {
     devices: Option<List<Device, EntryWords>>,
     dispensable: Option<Flag>,
     format_limits: Option<List<Obj<RawFormatLimits>, EntryWords>>,
+    color_spaces: Option<List<ColorSpaceName, EntryWords>>,
+}
+
+/// A colour space by name (`"bt709"`).
+struct ColorSpaceName(ColorSpace);
+
+impl<'de> Deserialize<'de> for ColorSpaceName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ColorSpace::parse(&s).map(ColorSpaceName).ok_or_else(|| {
+            let names: Vec<&str> = ColorSpace::NAMES.iter().map(|(n, _)| *n).collect();
+            serde::de::Error::custom(format!(
+                "unknown colour space {s:?}; expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
 }
 
 /// One `format_limits` entry: a format and the limits that apply to it
@@ -257,6 +275,9 @@ impl RawParticipant {
                 .devices
                 .map_or_else(Vec::new, |List(d, _)| d.into_iter().map(|d| d.0).collect()),
             dispensable: self.dispensable.is_some_and(|f| f.0),
+            color_spaces: self
+                .color_spaces
+                .map_or_else(Vec::new, |List(l, _)| l.into_iter().map(|c| c.0).collect()),
             format_limits: match self.format_limits {
                 None => Vec::new(),
                 Some(List(entries, _)) => entries

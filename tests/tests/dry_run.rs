@@ -50,6 +50,7 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
         contiguous: c.contiguous,
         devices: c.devices.clone(),
         format_limits: c.format_limits.clone(),
+        color_spaces: c.color_spaces.clone(),
     }
 }
 
@@ -94,6 +95,7 @@ fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
                     "{what}"
                 );
                 assert_eq!(alloc.buffers.len() as u32, d.buffer_count, "{what}");
+                assert_eq!(alloc.color_space, d.color_space, "{what}");
                 let layout = d.layout.as_ref().expect("a linear decision has a layout");
                 for b in &alloc.buffers {
                     let planes: Vec<(u64, u32)> =
@@ -287,6 +289,27 @@ fn the_new_vocabulary_answers_the_same() {
                 {"name": "camera", "formats": [{"format": "NV12"}, {"format": "YUYV"}], "min_size": [640, 480],
                  "format_limits": [{"format": "NV12", "stride_alignment": 256}, {"format": "YUYV", "stride_alignment": 32}]},
                 {"name": "viewer", "formats": [{"format": "NV12"}, {"format": "YUYV"}]}]}"#
+                .to_string(),
+        ),
+        (
+            "colour spaces: BT.709 by position sums",
+            r#"{"participants": [
+                {"name": "decoder", "formats": [{"format": "NV12"}], "color_spaces": ["bt2020", "bt709", "bt601"]},
+                {"name": "display", "formats": [{"format": "NV12"}], "color_spaces": ["bt709", "bt601"]}]}"#
+                .to_string(),
+        ),
+        (
+            "colour spaces: none in common",
+            r#"{"participants": [
+                {"name": "decoder", "formats": [{"format": "NV12"}], "color_spaces": ["bt709"]},
+                {"name": "display", "formats": [{"format": "NV12"}], "color_spaces": ["srgb"]}]}"#
+                .to_string(),
+        ),
+        (
+            "colour spaces: sRGB picks the RGB pair",
+            r#"{"participants": [
+                {"name": "a", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}], "color_spaces": ["srgb", "bt709"]},
+                {"name": "b", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}]}]}"#
                 .to_string(),
         ),
         (

@@ -491,6 +491,33 @@ fn required_minimum_above_the_required_maximum() {
 }
 
 #[test]
+fn colour_spaces_undefined_or_twice() {
+    let (_server, mut c, coll) = bound();
+    coll.set_color_spaces([4u32, 2].iter().flat_map(|v| v.to_ne_bytes()).collect());
+    c.roundtrip().expect("bt709, bt601");
+    coll.set_color_spaces([4u32, 4].iter().flat_map(|v| v.to_ne_bytes()).collect());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_color_spaces", "bt709 listed twice"],
+    );
+    let (_server, mut c, coll) = bound();
+    coll.set_color_spaces(42u32.to_ne_bytes().to_vec());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_color_spaces", "value 42 is no colour space"],
+    );
+    let (_server, mut c, coll) = bound();
+    coll.set_color_spaces(vec![1, 0, 0]);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_color_spaces", "array of 3 bytes"],
+    );
+}
+
+#[test]
 fn format_limits_twice_or_zero_aligned() {
     let (_server, mut c, coll) = bound();
     let nv12 = u32::from_le_bytes(*b"NV12");

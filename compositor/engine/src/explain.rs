@@ -107,9 +107,14 @@ pub fn solve_explained(
         }
         let mut rank = 0;
         let mut per = PerFormat::new(c, a);
+        let spaces = crate::color::common(c);
         for (key, cand) in solve::rank(cands, a, policy) {
             common.insert((cand.format, cand.modifier));
-            let fate = match solve::fit(&mut per, cand.format, cand.modifier) {
+            let fits = solve::fit(&mut per, cand.format, cand.modifier).and_then(|_| {
+                let spaces = spaces.clone()?;
+                crate::color::choose(c, spaces.as_deref(), cand.format)
+            });
+            let fate = match fits {
                 Ok(_) => {
                     rank += 1;
                     Fate::Ranked {
@@ -166,15 +171,19 @@ pub fn solve_explained(
     }
 
     let outcome = match &result {
-        Ok(d) => format!(
-            "decided {} {} {}x{}, {}{}",
-            formats::name(d.format),
-            modifier_name(d.modifier),
-            d.width,
-            d.height,
-            count(d.buffer_count as usize, "buffer", "buffers"),
-            if d.scanout { ", scanout" } else { "" }
-        ),
+        Ok(d) => {
+            format!(
+                "decided {} {} {}x{}, {}{}",
+                formats::name(d.format),
+                modifier_name(d.modifier),
+                d.width,
+                d.height,
+                count(d.buffer_count as usize, "buffer", "buffers"),
+                if d.scanout { ", scanout" } else { "" }
+            ) + &d.color_space.map_or(String::new(), |cs| {
+                format!(", colour space {}", crate::color::names(&[cs]))
+            })
+        }
         Err(f) => format!(
             "failed: {}: {} [{}]",
             f.reason.as_str(),
@@ -212,6 +221,9 @@ fn required(p: &Constraints) -> String {
     }
     if p.max_area != 0 {
         s += &format!(", max area {} pixels", p.max_area);
+    }
+    if !p.color_spaces.is_empty() {
+        s += &format!(", colour spaces [{}]", crate::color::names(&p.color_spaces));
     }
     for l in &p.format_limits {
         let n = crate::FormatLimits::new(l.format);

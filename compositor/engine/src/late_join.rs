@@ -28,7 +28,9 @@
 //!    camping is not added to the others' (the count cannot grow); this is
 //!    sysmem's rule for a logical allocation too;
 //! 7. **its limits for the allocated format** (`format_limits`), if any:
-//!    size and layout again against those.
+//!    size and layout again against those;
+//! 8. **colour space**: when the buffers have one and it lists some, the
+//!    buffers' is among them (`no_common_format`), checked before 7.
 
 use crate::aggregate;
 use crate::types::{Constraints, Decision, Failure, FailureReason, PlaneLayout, Usage};
@@ -227,6 +229,20 @@ pub fn check_late_join(
                 }
             ),
         ));
+    }
+    // 8 (before 7, which returns). the colour space, when the buffers
+    // have one and it lists some.
+    if let Some(cs) = decision.color_space {
+        if !late.color_spaces.is_empty() && !late.color_spaces.contains(&cs) {
+            return Err(fail(
+                FailureReason::NoCommonFormat,
+                format!(
+                    "the buffers hold {} and it lists [{}]",
+                    crate::color::names(&[cs]),
+                    crate::color::names(&late.color_spaces)
+                ),
+            ));
+        }
     }
     // 7. its limits for the allocated format, if it gave any: the same
     // checks against those limits alone.

@@ -174,6 +174,25 @@ pub fn check_participant(c: &Constraints) -> Result<(), Misuse> {
             );
         }
     }
+    for (i, cs) in c.color_spaces.iter().enumerate() {
+        if !cs.is_defined() {
+            return misuse(
+                MisuseKind::Value,
+                "color_spaces",
+                format!("unknown colour space {}; defined values are 1..=9", cs.0),
+            );
+        }
+        if let Some(j) = c.color_spaces[..i].iter().position(|x| x == cs) {
+            return misuse(
+                MisuseKind::Value,
+                "color_spaces",
+                format!(
+                    "{} listed twice (entries {j}, {i}); list each once",
+                    cs.name().unwrap_or("?")
+                ),
+            );
+        }
+    }
     if c.devices.len() > MAX_DEVICES {
         return misuse(
             MisuseKind::DeviceList,

@@ -51,6 +51,7 @@ pub(crate) fn limits_only(owner: &Constraints, l: &FormatLimits) -> Constraints 
         devices: Vec::new(),
         dispensable: owner.dispensable,
         format_limits: Vec::new(),
+        color_spaces: Vec::new(),
     }
 }
 
@@ -75,6 +76,7 @@ pub(crate) fn view(c: &[Constraints], format: u32) -> Option<Vec<Constraints>> {
         .map(|p| Constraints {
             formats: Vec::new(),
             format_limits: Vec::new(),
+            color_spaces: Vec::new(),
             name: p.name.clone(),
             devices: p.devices.clone(),
             ..*p

@@ -1,14 +1,15 @@
 //! The solver: validate, aggregate, intersect, rank, lay out.
 
 use crate::aggregate::{self, failure, pname, Aggregate};
+use crate::color;
 use crate::formats;
 use crate::intersect::{self, Cand};
 use crate::layout::{self, FixedLayout, LayoutError, LayoutParams, SizeLimit};
 use crate::per_format::{self, PerFormat};
 use crate::policy::{modifier_class, Policy, RankKey};
 use crate::{
-    Candidate, Constraints, Decision, Failure, FailureReason, Layout, Usage, MOD_INVALID,
-    MOD_LINEAR,
+    Candidate, ColorSpace, Constraints, Decision, Failure, FailureReason, Layout, Usage,
+    MOD_INVALID, MOD_LINEAR,
 };
 
 /// Solve with the default ranking policy.
@@ -230,11 +231,17 @@ fn decide(
     ranked: &[(RankKey, Cand)],
 ) -> Result<Decision, Failure> {
     let mut per = PerFormat::new(c, agg);
+    let common = color::common(c)?;
     // Only the first misfit gets a message: no allocation per candidate
     // (without per-format limits).
     let mut first_misfit: Option<(&Cand, LayoutError)> = None;
     let mut first_failure: Option<Failure> = None;
-    let mut chosen: Option<(Candidate, Option<FixedLayout>, Aggregate)> = None;
+    let mut chosen: Option<(
+        Candidate,
+        Option<FixedLayout>,
+        Aggregate,
+        Option<ColorSpace>,
+    )> = None;
     let mut alternatives = Vec::with_capacity(ranked.len());
     for (_, cand) in ranked {
         let (layout, fagg) = if per_format::any(c) {
@@ -254,6 +261,13 @@ fn decide(
                 }
             }
         };
+        let cs = match color::choose(c, common.as_deref(), cand.format) {
+            Ok(cs) => cs,
+            Err(f) => {
+                first_failure.get_or_insert(f);
+                continue;
+            }
+        };
         let candidate = Candidate {
             format: cand.format,
             modifier: cand.modifier,
@@ -261,17 +275,20 @@ fn decide(
         };
         match &chosen {
             None => {
-                chosen = Some((candidate, layout, fagg.clone()));
+                chosen = Some((candidate, layout, fagg.clone(), cs));
                 alternatives.push(candidate);
             }
             // A fallback must give the same buffers but for the pair:
             // with per-format limits, one whose format's limits give
-            // another size or alignment is not one.
-            Some((_, _, a)) if a.params == fagg.params => alternatives.push(candidate),
+            // another size or alignment is not one, nor one whose format
+            // needs another colour space.
+            Some((_, _, a, chosen_cs)) if a.params == fagg.params && *chosen_cs == cs => {
+                alternatives.push(candidate)
+            }
             Some(_) => {}
         }
     }
-    let Some((first, layout, agg)) = chosen else {
+    let Some((first, layout, agg, color_space)) = chosen else {
         let first_failure = first_failure.or_else(|| {
             first_misfit.map(|(cand, e)| layout_failure(c, agg, cand.format, cand.modifier, e))
         });
@@ -315,6 +332,7 @@ fn decide(
         devices: agg.devices.clone(),
         scanout: first.scanout,
         layout: layout.map(FixedLayout::to_layout),
+        color_space,
         alternatives,
     })
 }

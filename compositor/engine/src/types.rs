@@ -4,7 +4,7 @@
 /// Hard cap on buffers per collection (sysmem's value).
 pub use accord_vocabulary::limits::MAX_BUFFERS;
 pub use accord_vocabulary::{
-    FailureReason, FormatLimits, FormatModifier, Usage, MOD_INVALID, MOD_LINEAR,
+    ColorSpace, FailureReason, FormatLimits, FormatModifier, Usage, MOD_INVALID, MOD_LINEAR,
 };
 
 /// Buffer-count constraints (sysmem's camping/slack model).
@@ -66,6 +66,9 @@ pub struct Constraints {
     /// has `format`, the entry's limits apply on top of the ones above. At
     /// most one entry per format.
     pub format_limits: Vec<FormatLimits>,
+    /// Colour spaces it handles, most preferred first (sysmem's
+    /// `ImageFormatConstraints.color_spaces`); empty = any.
+    pub color_spaces: Vec<ColorSpace>,
 }
 
 impl Default for Constraints {
@@ -91,6 +94,7 @@ impl Default for Constraints {
             devices: Vec::new(),
             dispensable: false,
             format_limits: Vec::new(),
+            color_spaces: Vec::new(),
         }
     }
 }
@@ -157,6 +161,10 @@ pub struct Decision {
     /// Present for LINEAR and INVALID; vendor modifiers get their layout from
     /// the allocating device.
     pub layout: Option<Layout>,
+    /// The colour space every participant that listed any handles, best
+    /// ranked among those the format can carry; `None` when nobody listed
+    /// one.
+    pub color_space: Option<ColorSpace>,
     /// Every surviving candidate in ranking order; `alternatives[0]` is the
     /// chosen one. Used to fall back when a device rejects the first choice.
     pub alternatives: Vec<Candidate>,

@@ -97,7 +97,17 @@ fn participant() -> impl Strategy<Value = Constraints> {
                 prop_oneof![Just(0u64), 1u64..20_000_000],
             ),
         ],
-        format_limits(),
+        (
+            format_limits(),
+            prop_oneof![
+                2 => Just(Vec::new()),
+                1 => prop::sample::subsequence(
+                    accord_engine::ColorSpace::NAMES.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+                    1..4
+                )
+                .prop_shuffle(),
+            ],
+        ),
     )
         .prop_map(
             |(
@@ -110,7 +120,7 @@ fn participant() -> impl Strategy<Value = Constraints> {
                 counts,
                 (contiguous, devices),
                 (required_min_size, required_max_size, max_area),
-                format_limits,
+                (format_limits, color_spaces),
             )| {
                 Constraints {
                     name,
@@ -149,6 +159,7 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     devices,
                     dispensable: false,
                     format_limits,
+                    color_spaces,
                 }
             },
         )
@@ -219,46 +230,50 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
             ),
             0..3,
         ),
+        prop::collection::vec(edge_u32(), 0..3),
     )
         .prop_map(
-            |(formats, usage, s, a, b, max_bytes, devices, (r, max_area), limits)| Constraints {
-                format_limits: limits
-                    .into_iter()
-                    .map(|(p, s, t)| FormatLimits {
-                        format: p.format,
-                        min_size: (s[0], s[1]),
-                        max_size: (s[2], s[3]),
-                        size_alignment: (s[4], s[5]),
-                        min_stride: t[0],
-                        max_stride: t[1],
-                        stride_alignment: t[2],
-                    })
-                    .collect(),
-                name: String::new(),
-                usage: Usage(usage),
-                formats,
-                min_size: (s[0], s[1]),
-                max_size: (s[2], s[3]),
-                required_min_size: (r[0], r[1]),
-                required_max_size: (r[2], r[3]),
-                max_area,
-                size_alignment: (s[4], s[5]),
-                stride_alignment: a[0],
-                offset_alignment: a[1],
-                base_alignment: a[2],
-                min_stride: a[3],
-                max_stride: a[4],
-                max_bytes,
-                buffers: BufferCounts {
-                    camping: b[0],
-                    dedicated_slack: b[1],
-                    shared_slack: b[2],
-                    min: b[3],
-                    max: b[4],
-                },
-                contiguous: false,
-                devices,
-                dispensable: true,
+            |(formats, usage, s, a, b, max_bytes, devices, (r, max_area), limits, spaces)| {
+                Constraints {
+                    color_spaces: spaces.into_iter().map(accord_engine::ColorSpace).collect(),
+                    format_limits: limits
+                        .into_iter()
+                        .map(|(p, s, t)| FormatLimits {
+                            format: p.format,
+                            min_size: (s[0], s[1]),
+                            max_size: (s[2], s[3]),
+                            size_alignment: (s[4], s[5]),
+                            min_stride: t[0],
+                            max_stride: t[1],
+                            stride_alignment: t[2],
+                        })
+                        .collect(),
+                    name: String::new(),
+                    usage: Usage(usage),
+                    formats,
+                    min_size: (s[0], s[1]),
+                    max_size: (s[2], s[3]),
+                    required_min_size: (r[0], r[1]),
+                    required_max_size: (r[2], r[3]),
+                    max_area,
+                    size_alignment: (s[4], s[5]),
+                    stride_alignment: a[0],
+                    offset_alignment: a[1],
+                    base_alignment: a[2],
+                    min_stride: a[3],
+                    max_stride: a[4],
+                    max_bytes,
+                    buffers: BufferCounts {
+                        camping: b[0],
+                        dedicated_slack: b[1],
+                        shared_slack: b[2],
+                        min: b[3],
+                        max: b[4],
+                    },
+                    contiguous: false,
+                    devices,
+                    dispensable: true,
+                }
             },
         )
 }
@@ -292,6 +307,11 @@ fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseErro
         prop_assert!(d.width >= p.required_min_size.0.max(p.required_max_size.0));
         prop_assert!(d.height >= p.required_min_size.1.max(p.required_max_size.1));
         prop_assert!(p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area);
+        // The chosen colour space is in every list (an empty list takes
+        // any), and someone listing one means one is chosen.
+        if !p.color_spaces.is_empty() {
+            prop_assert!(d.color_space.is_some_and(|cs| p.color_spaces.contains(&cs)));
+        }
         // Within its limits for the chosen format.
         for l in p.format_limits.iter().filter(|l| l.format == d.format) {
             prop_assert!(d.width >= l.min_size.0 && d.height >= l.min_size.1);
@@ -398,7 +418,13 @@ proptest! {
         match (before, after) {
             (Ok(b), Ok(a)) => {
                 prop_assert!(fitting(&more).is_subset(&fitting(&ps)));
-                if ps.iter().chain(&more).all(|p| p.format_limits.is_empty()) {
+                // (Colour spaces likewise: the alternatives share the
+                // chosen pair's.)
+                if ps
+                    .iter()
+                    .chain(&more)
+                    .all(|p| p.format_limits.is_empty() && p.color_spaces.is_empty())
+                {
                     prop_assert!(pairs_of(&a).is_subset(&pairs_of(&b)));
                 }
             }

@@ -104,6 +104,68 @@ fn sizes_take_the_largest_min_rounded_to_the_lcm_of_alignments() {
     assert_eq!((d.width, d.height), (1936, 1088));
 }
 
+// ---- colour spaces ----
+
+#[test]
+fn colour_spaces_are_intersected_and_ranked_by_position_sums() {
+    use accord_engine::ColorSpace;
+    let mut dec = participant("decoder", &[("NV12", MOD_LINEAR, false)]);
+    dec.color_spaces = vec![ColorSpace::BT2020, ColorSpace::BT709, ColorSpace::BT601];
+    let mut disp = participant("display", &[("NV12", MOD_LINEAR, false)]);
+    disp.color_spaces = vec![ColorSpace::BT709, ColorSpace::BT601];
+    let d = solve(&[dec.clone(), disp.clone()]).unwrap();
+    assert_eq!(d.color_space, Some(ColorSpace::BT709));
+    // A participant without a list takes any.
+    let any = participant("any", &[("NV12", MOD_LINEAR, false)]);
+    assert_eq!(
+        solve(&[dec.clone(), any.clone()]).unwrap().color_space,
+        Some(ColorSpace::BT2020)
+    );
+    assert_eq!(solve(&[any]).unwrap().color_space, None);
+    // Nothing in common: a named failure, not wrong colours.
+    disp.color_spaces = vec![ColorSpace::SRGB];
+    let f = solve(&[dec, disp]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::NoCommonFormat);
+    assert_eq!(f.participants, ["decoder", "display"]);
+    assert_eq!(
+        f.message,
+        "no colour space in common: decoder [bt2020, bt709, bt601], display [srgb]"
+    );
+}
+
+#[test]
+fn a_format_takes_only_the_colour_spaces_it_can_carry() {
+    use accord_engine::ColorSpace;
+    // An RGB format cannot carry BT.709 YCbCr; sRGB is no YUV space.
+    let mut a = participant(
+        "a",
+        &[("XRGB8888", MOD_LINEAR, false), ("NV12", MOD_LINEAR, false)],
+    );
+    a.color_spaces = vec![ColorSpace::BT709, ColorSpace::SRGB];
+    let d = solve(&[a.clone()]).unwrap();
+    assert_eq!(
+        (d.format, d.color_space),
+        (fourcc("XRGB8888"), Some(ColorSpace::SRGB))
+    );
+    // NV12 needs another colour space: not a fallback of XRGB8888.
+    assert_eq!(d.alternatives.len(), 1);
+    a.color_spaces = vec![ColorSpace::SRGB];
+    a.formats.remove(0);
+    let f = solve(&[a]).unwrap_err();
+    assert_eq!(
+        f.message,
+        "NV12 can carry none of the common colour spaces [srgb]"
+    );
+    let mut bad = participant("bad", &[("NV12", MOD_LINEAR, false)]);
+    bad.color_spaces = vec![ColorSpace::BT709, ColorSpace(42)];
+    assert_eq!(
+        accord_engine::limits::check_participant(&bad)
+            .unwrap_err()
+            .to_string(),
+        "color_spaces: unknown colour space 42; defined values are 1..=9"
+    );
+}
+
 // ---- per-format limits ----
 
 fn limits(format: &str) -> FormatLimits {

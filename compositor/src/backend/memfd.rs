@@ -134,6 +134,7 @@ mod tests {
                 }],
                 size_bytes: 256 * 32,
             }),
+            color_space: None,
             alternatives: vec![],
         }
     }
