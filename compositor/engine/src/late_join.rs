@@ -361,6 +361,33 @@ mod tests {
     }
 
     #[test]
+    fn the_colour_space_of_the_buffers_must_be_in_its_list() {
+        use crate::types::ColorSpace;
+        let mut producer = first();
+        producer.color_spaces = vec![ColorSpace::SRGB];
+        let d = solve(&[producer]).unwrap();
+        assert_eq!(d.color_space, Some(ColorSpace::SRGB));
+        let l = d.layout.clone().unwrap();
+        let layout = AllocatedLayout {
+            planes: l.planes,
+            size_bytes: l.size_bytes,
+        };
+        let mut late = viewer();
+        check_late_join(&d, &layout, &late).unwrap();
+        late.color_spaces = vec![ColorSpace::BT2100_PQ, ColorSpace::SRGB];
+        check_late_join(&d, &layout, &late).unwrap();
+        late.color_spaces = vec![ColorSpace::BT2100_PQ];
+        let f = check_late_join(&d, &layout, &late).unwrap_err();
+        assert_eq!(f.reason, FailureReason::NoCommonFormat);
+        assert!(
+            f.message
+                .ends_with("the buffers hold srgb and it lists [bt2100_pq]"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
     fn its_limits_for_the_allocated_format_are_checked() {
         // The buffers are XRGB8888 640x480.
         let limits = |max_width| crate::types::FormatLimits {
