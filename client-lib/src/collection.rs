@@ -8,7 +8,7 @@ use wayland_client::protocol::wl_buffer::WlBuffer;
 
 use crate::buffer::{Allocation, Buffer, Plane};
 use crate::lock::lock;
-use crate::{Accord, ColorSpace, Constraints, Failure, FailureReason};
+use crate::{Accord, CoherencyDomains, ColorSpace, Constraints, Failure, FailureReason};
 use accord_protocol::vocabulary::{codec, MemoryKind};
 
 /// Events received so far (the proxy's user data).
@@ -26,6 +26,8 @@ pub(crate) struct CollectionState {
     pub(crate) close_weak: bool,
     /// The `color_space` event's value (version 2).
     pub(crate) color_space: Option<ColorSpace>,
+    /// The `coherency_domain` event's value (version 2).
+    pub(crate) coherency_domain: Option<CoherencyDomains>,
 }
 
 /// A participant that left the collection after allocation (the
@@ -75,6 +77,8 @@ impl CollectionState {
                 size,
                 memory: s.memory,
                 planes: Vec::new(),
+                // A version-1 compositor sends none: its memory is CPU's.
+                coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
             });
         }
     }
@@ -107,6 +111,7 @@ impl CollectionState {
             memory: s.memory,
             buffers,
             color_space: self.color_space,
+            coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
         }));
     }
 }
@@ -283,6 +288,13 @@ impl Collection {
         if c.max_area != 0 {
             let (hi, lo) = codec::split_u64(c.max_area);
             p.set_max_area(hi, lo);
+        }
+        if c.coherency_domains != CoherencyDomains::ALL {
+            p.set_coherency_domains(
+                accord_protocol::client::wp_buffer_collection_v1::CoherencyDomain::from_bits_retain(
+                    c.coherency_domains.0,
+                ),
+            );
         }
         if !c.color_spaces.is_empty() {
             let bytes: Vec<u8> = c

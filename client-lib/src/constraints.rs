@@ -1,7 +1,9 @@
 //! The constraints builder: one participant's needs, sent at commit.
 
 use crate::Usage;
-use accord_protocol::vocabulary::{codec, ColorSpace, FormatLimits, FormatModifier};
+use accord_protocol::vocabulary::{
+    codec, CoherencyDomains, ColorSpace, FormatLimits, FormatModifier,
+};
 
 /// One participant's constraints. Unset fields are neutral (no formats =
 /// accept what the others choose; no limits; alignments of 1).
@@ -61,6 +63,9 @@ pub struct Constraints {
     /// Colour spaces it handles, best first (protocol version 2,
     /// `set_color_spaces`); empty = any.
     pub color_spaces: Vec<ColorSpace>,
+    /// Coherency domains it supports (protocol version 2,
+    /// `set_coherency_domains`); all by default.
+    pub coherency_domains: CoherencyDomains,
 }
 
 impl Default for Constraints {
@@ -85,6 +90,7 @@ impl Default for Constraints {
             devices: Vec::new(),
             format_limits: Vec::new(),
             color_spaces: Vec::new(),
+            coherency_domains: CoherencyDomains::ALL,
         }
     }
 }
@@ -286,6 +292,22 @@ impl Constraints {
         self
     }
 
+    /// The coherency domains it supports (sysmem's `*_domain_supported`;
+    /// all when not called; protocol version 2, as
+    /// [`required_size`](Self::required_size)). The decided one is
+    /// [`Allocation::coherency_domain`](crate::Allocation); CPU usage with
+    /// only the inaccessible domain left fails the collection.
+    ///
+    /// ```
+    /// use accord_client::{CoherencyDomains, Constraints};
+    /// let c = Constraints::new().coherency_domains(CoherencyDomains::RAM);
+    /// assert_eq!(c.coherency_domains, CoherencyDomains::RAM);
+    /// ```
+    pub fn coherency_domains(mut self, domains: CoherencyDomains) -> Self {
+        self.coherency_domains = domains;
+        self
+    }
+
     /// The first field set that only protocol version 2 carries, if any.
     pub(crate) fn version_2_field(&self) -> Option<&'static str> {
         if self.required_min_size != (0, 0) || self.required_max_size != (0, 0) {
@@ -296,6 +318,8 @@ impl Constraints {
             Some("format_limits")
         } else if !self.color_spaces.is_empty() {
             Some("color_spaces")
+        } else if self.coherency_domains != CoherencyDomains::ALL {
+            Some("coherency_domains")
         } else {
             None
         }

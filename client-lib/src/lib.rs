@@ -50,7 +50,9 @@ pub use token::Token;
 
 use accord_protocol::vocabulary::FailureReason as WireReason;
 use accord_protocol::vocabulary::{drm_fourcc::DrmFourcc, fourcc};
-pub use accord_protocol::vocabulary::{ColorSpace, FormatLimits, MOD_INVALID, MOD_LINEAR};
+pub use accord_protocol::vocabulary::{
+    CoherencyDomains, ColorSpace, FormatLimits, MOD_INVALID, MOD_LINEAR,
+};
 /// `DRM_FORMAT_XRGB8888` ('XR24').
 pub const DRM_FORMAT_XRGB8888: u32 = fourcc(DrmFourcc::Xrgb8888);
 /// `DRM_FORMAT_ARGB8888` ('AR24').

@@ -29,6 +29,7 @@ pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
         coll::Request::SetMaxArea { .. } => "set_max_area",
         coll::Request::AddFormatLimits { .. } => "add_format_limits",
         coll::Request::SetColorSpaces { .. } => "set_color_spaces",
+        coll::Request::SetCoherencyDomains { .. } => "set_coherency_domains",
         _ => "request",
     }
 }
@@ -290,6 +291,20 @@ pub(crate) fn apply_constraint(
                 max_stride,
                 stride_alignment: nonzero(R, "stride_alignment", stride_alignment)?,
             });
+        }
+        coll::Request::SetCoherencyDomains { domains } => {
+            let bits = match domains {
+                WEnum::Value(d) => d.bits(),
+                WEnum::Unknown(b) => b,
+            };
+            let all = accord_engine::CoherencyDomains::ALL.0;
+            if bits == 0 || bits & !all != 0 {
+                return Err(invalid(format!(
+                    "set_coherency_domains: {bits:#x}; expected a non-empty set of cpu (0x1), \
+                     ram (0x2), inaccessible (0x4)"
+                )));
+            }
+            c.coherency_domains = accord_engine::CoherencyDomains(bits);
         }
         coll::Request::SetColorSpaces { color_spaces } => {
             const R: &str = "set_color_spaces";

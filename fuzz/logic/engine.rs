@@ -17,8 +17,8 @@ use std::collections::HashSet;
 
 use accord_engine::layout::{self, LayoutParams};
 use accord_engine::{
-    formats, solve_explained, solve_with, BufferCounts, ColorSpace, Constraints, CostEntry,
-    Decision, FormatLimits, FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
+    formats, solve_explained, solve_with, BufferCounts, CoherencyDomains, ColorSpace, Constraints,
+    CostEntry, Decision, FormatLimits, FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
 };
 
 use super::bytes::Bytes;
@@ -161,6 +161,7 @@ fn participant(b: &mut Bytes) -> Constraints {
         // Read at the end of the input (`extension`).
         format_limits: Vec::new(),
         color_spaces: Vec::new(),
+        coherency_domains: CoherencyDomains::ALL,
     }
 }
 
@@ -190,6 +191,10 @@ fn extension(b: &mut Bytes, p: &mut Constraints) {
             max_stride: b.limit(40000),
             stride_alignment: b.alignment(),
         });
+    }
+    // Coherency domains, for one participant in four: any non-empty set.
+    if b.below(4) == 0 {
+        p.coherency_domains = CoherencyDomains(1 + b.below(7) as u32);
     }
     // Colour spaces, best first, for one participant in three (lists
     // that share nothing fail the whole case): defined values and
@@ -389,6 +394,16 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
         ensure(
             p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area,
             || format!("size {}x{} above {who:?}'s maximum area", d.width, d.height),
+        )?;
+        ensure(
+            p.coherency_domains.contains(d.coherency_domain)
+                && d.coherency_domain.0.count_ones() == 1,
+            || {
+                format!(
+                    "coherency domain {:?} is not one of {who:?}'s",
+                    d.coherency_domain
+                )
+            },
         )?;
         if !p.color_spaces.is_empty() {
             ensure(
@@ -752,6 +767,7 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
             || p.max_area != 0
             || !p.format_limits.is_empty()
             || !p.color_spaces.is_empty()
+            || p.coherency_domains != CoherencyDomains::ALL
     };
     let last = participants.iter().rposition(set).map_or(0, |i| i + 1);
     for p in &participants[..last] {
@@ -785,6 +801,14 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
                 out.limit(l.max_stride);
                 out.u8(7);
                 out.edge(l.stride_alignment);
+            }
+            if p.coherency_domains == CoherencyDomains::ALL {
+                out.u8(1);
+            } else if (1..7).contains(&p.coherency_domains.0) {
+                out.u8(0);
+                out.u8(p.coherency_domains.0 as u8 - 1);
+            } else {
+                return None;
             }
             if p.color_spaces.len() > 3 || p.color_spaces.iter().any(|c| c.0 > 10) {
                 return None;

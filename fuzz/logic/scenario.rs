@@ -242,6 +242,7 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 "required_min_size": [p.required_min_size.0, p.required_min_size.1],
                 "required_max_size": [p.required_max_size.0, p.required_max_size.1],
                 "max_area": p.max_area,
+                "coherency_domains": p.coherency_domains.names().collect::<Vec<_>>(),
                 "color_spaces": p.color_spaces.iter().map(|c| c.name().unwrap_or("srgb")).collect::<Vec<_>>(),
                 "format_limits": p.format_limits.iter().map(|l| json!({
                     "format": formats::name(l.format),

@@ -28,7 +28,9 @@
 //! `color_spaces` lists the colour spaces a participant handles, best
 //! first (`srgb`, `bt601`, `bt601_full`, `bt709`, `bt709_full`, `bt2020`,
 //! `bt2020_full`, `bt2100_pq`, `bt2100_hlg`; absent = any); a decision
-//! prints the chosen one as `color_space`.
+//! prints the chosen one as `color_space`. `coherency_domains` lists the
+//! coherency domains a participant supports (`cpu`, `ram`,
+//! `inaccessible`; absent = all); a decision prints `coherency_domain`.
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field

@@ -3,8 +3,8 @@
 //! [`Policy`]: defaults, required fields, and the checks that span fields.
 
 use accord_engine::{
-    BufferCounts, ColorSpace, Constraints, CostEntry, FormatLimits, FormatModifier, Policy, Usage,
-    MOD_LINEAR,
+    BufferCounts, CoherencyDomains, ColorSpace, Constraints, CostEntry, FormatLimits,
+    FormatModifier, Policy, Usage, MOD_LINEAR,
 };
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -96,6 +96,21 @@ struct RawParticipant {
     dispensable: Option<Flag>,
     format_limits: Option<List<Obj<RawFormatLimits>, EntryWords>>,
     color_spaces: Option<List<ColorSpaceName, EntryWords>>,
+    coherency_domains: Option<List<DomainName, EntryWords>>,
+}
+
+/// A coherency domain by name (`"cpu"`, `"ram"`, `"inaccessible"`).
+struct DomainName(CoherencyDomains);
+
+impl<'de> Deserialize<'de> for DomainName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CoherencyDomains::parse(&s).map(DomainName).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown coherency domain {s:?}; expected cpu, ram or inaccessible"
+            ))
+        })
+    }
 }
 
 /// A colour space by name (`"bt709"`).
@@ -275,6 +290,10 @@ impl RawParticipant {
                 .devices
                 .map_or_else(Vec::new, |List(d, _)| d.into_iter().map(|d| d.0).collect()),
             dispensable: self.dispensable.is_some_and(|f| f.0),
+            coherency_domains: match self.coherency_domains {
+                None => CoherencyDomains::ALL,
+                Some(List(l, _)) => CoherencyDomains(l.iter().fold(0, |m, d| m | d.0 .0)),
+            },
             color_spaces: self
                 .color_spaces
                 .map_or_else(Vec::new, |List(l, _)| l.into_iter().map(|c| c.0).collect()),

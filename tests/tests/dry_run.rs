@@ -51,6 +51,7 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
         devices: c.devices.clone(),
         format_limits: c.format_limits.clone(),
         color_spaces: c.color_spaces.clone(),
+        coherency_domains: c.coherency_domains,
     }
 }
 
@@ -96,6 +97,10 @@ fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
                 );
                 assert_eq!(alloc.buffers.len() as u32, d.buffer_count, "{what}");
                 assert_eq!(alloc.color_space, d.color_space, "{what}");
+                assert_eq!(alloc.coherency_domain, d.coherency_domain, "{what}");
+                for b in &alloc.buffers {
+                    assert_eq!(b.coherency_domain, d.coherency_domain, "{what}");
+                }
                 let layout = d.layout.as_ref().expect("a linear decision has a layout");
                 for b in &alloc.buffers {
                     let planes: Vec<(u64, u32)> =
@@ -310,6 +315,20 @@ fn the_new_vocabulary_answers_the_same() {
             r#"{"participants": [
                 {"name": "a", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}], "color_spaces": ["srgb", "bt709"]},
                 {"name": "b", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}]}]}"#
+                .to_string(),
+        ),
+        (
+            "coherency: RAM when someone cannot do CPU",
+            r#"{"participants": [
+                {"name": "writer", "usage": ["cpu_write"], "formats": [{"format": "XRGB8888"}]},
+                {"name": "gpu", "formats": [{"format": "XRGB8888"}], "coherency_domains": ["ram", "inaccessible"]}]}"#
+                .to_string(),
+        ),
+        (
+            "coherency: CPU access to inaccessible memory",
+            r#"{"participants": [
+                {"name": "reader", "usage": ["cpu_read"], "formats": [{"format": "XRGB8888"}]},
+                {"name": "secure", "formats": [{"format": "XRGB8888"}], "coherency_domains": ["inaccessible"]}]}"#
                 .to_string(),
         ),
         (

@@ -491,6 +491,23 @@ fn required_minimum_above_the_required_maximum() {
 }
 
 #[test]
+fn coherency_domains_empty_or_unknown() {
+    use accord_protocol::client::wp_buffer_collection_v1::CoherencyDomain;
+    for bits in [0u32, 0x8] {
+        let (_server, mut c, coll) = bound();
+        coll.set_coherency_domains(CoherencyDomain::from_bits_retain(bits));
+        assert_error(
+            c.expect_error(),
+            CollError::InvalidValue as u32,
+            &[
+                "set_coherency_domains",
+                "expected a non-empty set of cpu (0x1)",
+            ],
+        );
+    }
+}
+
+#[test]
 fn colour_spaces_undefined_or_twice() {
     let (_server, mut c, coll) = bound();
     coll.set_color_spaces([4u32, 2].iter().flat_map(|v| v.to_ne_bytes()).collect());

@@ -8,6 +8,7 @@
 //! protocol crate's tests check every name and value here against the XML.
 
 pub mod codec;
+mod coherency;
 mod color_space;
 mod format_limits;
 pub mod limits;
@@ -15,6 +16,7 @@ mod memory;
 mod reason;
 mod usage;
 
+pub use coherency::CoherencyDomains;
 pub use color_space::ColorSpace;
 pub use drm_fourcc;
 pub use format_limits::FormatLimits;

@@ -222,6 +222,12 @@ fn required(p: &Constraints) -> String {
     if p.max_area != 0 {
         s += &format!(", max area {} pixels", p.max_area);
     }
+    if p.coherency_domains != crate::CoherencyDomains::ALL {
+        s += &format!(
+            ", coherency [{}]",
+            p.coherency_domains.names().collect::<Vec<_>>().join(", ")
+        );
+    }
     if !p.color_spaces.is_empty() {
         s += &format!(", colour spaces [{}]", crate::color::names(&p.color_spaces));
     }

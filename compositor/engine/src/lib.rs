@@ -18,6 +18,7 @@
 //! ```
 
 mod aggregate;
+mod coherency;
 mod color;
 pub mod explain;
 pub mod formats;

@@ -174,6 +174,14 @@ pub fn check_participant(c: &Constraints) -> Result<(), Misuse> {
             );
         }
     }
+    let d = c.coherency_domains.0;
+    if d == 0 || d & !crate::CoherencyDomains::ALL.0 != 0 {
+        return misuse(
+            MisuseKind::Value,
+            "coherency_domains",
+            format!("{d:#x}; expected a non-empty set of cpu (0x1), ram (0x2), inaccessible (0x4)"),
+        );
+    }
     for (i, cs) in c.color_spaces.iter().enumerate() {
         if !cs.is_defined() {
             return misuse(

@@ -52,6 +52,7 @@ pub(crate) fn limits_only(owner: &Constraints, l: &FormatLimits) -> Constraints 
         dispensable: owner.dispensable,
         format_limits: Vec::new(),
         color_spaces: Vec::new(),
+        coherency_domains: crate::CoherencyDomains::ALL,
     }
 }
 

@@ -21,13 +21,14 @@ pub fn solve(c: &[Constraints]) -> Result<Decision, Failure> {
 pub fn solve_with(c: &[Constraints], policy: &Policy) -> Result<Decision, Failure> {
     aggregate::validate(c)?;
     let agg = aggregate::aggregate(c)?;
+    let domain = crate::coherency::decide(c, agg.usage)?;
     let cands = intersect::intersect(c)?;
     let (cands, removed) = split_cpu(&agg, cands);
     if cands.is_empty() {
         return Err(cpu_failure(c, &removed));
     }
     let ranked = rank(cands, &agg, policy);
-    decide(c, &agg, &ranked)
+    decide(c, &agg, &ranked, domain)
 }
 
 /// Usage bits that map the buffers into a CPU's address space.
@@ -229,6 +230,7 @@ fn decide(
     c: &[Constraints],
     agg: &Aggregate,
     ranked: &[(RankKey, Cand)],
+    coherency_domain: crate::CoherencyDomains,
 ) -> Result<Decision, Failure> {
     let mut per = PerFormat::new(c, agg);
     let common = color::common(c)?;
@@ -333,6 +335,7 @@ fn decide(
         scanout: first.scanout,
         layout: layout.map(FixedLayout::to_layout),
         color_space,
+        coherency_domain,
         alternatives,
     })
 }

@@ -4,7 +4,8 @@
 /// Hard cap on buffers per collection (sysmem's value).
 pub use accord_vocabulary::limits::MAX_BUFFERS;
 pub use accord_vocabulary::{
-    ColorSpace, FailureReason, FormatLimits, FormatModifier, Usage, MOD_INVALID, MOD_LINEAR,
+    CoherencyDomains, ColorSpace, FailureReason, FormatLimits, FormatModifier, Usage, MOD_INVALID,
+    MOD_LINEAR,
 };
 
 /// Buffer-count constraints (sysmem's camping/slack model).
@@ -69,6 +70,9 @@ pub struct Constraints {
     /// Colour spaces it handles, most preferred first (sysmem's
     /// `ImageFormatConstraints.color_spaces`); empty = any.
     pub color_spaces: Vec<ColorSpace>,
+    /// Coherency domains it supports (sysmem's
+    /// `BufferMemoryConstraints.*_domain_supported`); all by default.
+    pub coherency_domains: CoherencyDomains,
 }
 
 impl Default for Constraints {
@@ -95,6 +99,7 @@ impl Default for Constraints {
             dispensable: false,
             format_limits: Vec::new(),
             color_spaces: Vec::new(),
+            coherency_domains: CoherencyDomains::ALL,
         }
     }
 }
@@ -165,6 +170,8 @@ pub struct Decision {
     /// ranked among those the format can carry; `None` when nobody listed
     /// one.
     pub color_space: Option<ColorSpace>,
+    /// The coherency domain decided (one of them; see `coherency.rs`).
+    pub coherency_domain: CoherencyDomains,
     /// Every surviving candidate in ranking order; `alternatives[0]` is the
     /// chosen one. Used to fall back when a device rejects the first choice.
     pub alternatives: Vec<Candidate>,

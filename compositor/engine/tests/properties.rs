@@ -160,6 +160,12 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     dispensable: false,
                     format_limits,
                     color_spaces,
+                    // One in three: a random non-empty set; else all.
+                    coherency_domains: accord_engine::CoherencyDomains(if usage % 3 == 0 {
+                        1 + u32::from(usage >> 8) % 7
+                    } else {
+                        7
+                    }),
                 }
             },
         )
@@ -235,6 +241,8 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
         .prop_map(
             |(formats, usage, s, a, b, max_bytes, devices, (r, max_area), limits, spaces)| {
                 Constraints {
+                    // Any bits, including none and undefined ones.
+                    coherency_domains: accord_engine::CoherencyDomains(usage.rotate_left(7)),
                     color_spaces: spaces.into_iter().map(accord_engine::ColorSpace).collect(),
                     format_limits: limits
                         .into_iter()
@@ -307,6 +315,23 @@ fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseErro
         prop_assert!(d.width >= p.required_min_size.0.max(p.required_max_size.0));
         prop_assert!(d.height >= p.required_min_size.1.max(p.required_max_size.1));
         prop_assert!(p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area);
+        // The coherency domain is one every participant supports, and
+        // protected or CPU usage got what it needs.
+        prop_assert!(p.coherency_domains.contains(d.coherency_domain));
+        if d.usage.contains(Usage::PROTECTED) {
+            prop_assert_eq!(
+                d.coherency_domain,
+                accord_engine::CoherencyDomains::INACCESSIBLE
+            );
+        }
+        if d.usage
+            .intersects(Usage(Usage::CPU_READ.0 | Usage::CPU_WRITE.0))
+        {
+            prop_assert_ne!(
+                d.coherency_domain,
+                accord_engine::CoherencyDomains::INACCESSIBLE
+            );
+        }
         // The chosen colour space is in every list (an empty list takes
         // any), and someone listing one means one is chosen.
         if !p.color_spaces.is_empty() {

@@ -104,6 +104,49 @@ fn sizes_take_the_largest_min_rounded_to_the_lcm_of_alignments() {
     assert_eq!((d.width, d.height), (1936, 1088));
 }
 
+// ---- coherency domains ----
+
+#[test]
+fn coherency_is_decided_with_the_usage() {
+    use accord_engine::CoherencyDomains as D;
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    assert_eq!(
+        solve(&[a.clone(), b.clone()]).unwrap().coherency_domain,
+        D::CPU
+    );
+    b.coherency_domains = D(D::RAM.0 | D::INACCESSIBLE.0);
+    assert_eq!(
+        solve(&[a.clone(), b.clone()]).unwrap().coherency_domain,
+        D::RAM
+    );
+    // Protected content: only inaccessible memory.
+    a.usage = Usage::PROTECTED;
+    assert_eq!(
+        solve(&[a.clone(), b.clone()]).unwrap().coherency_domain,
+        D::INACCESSIBLE
+    );
+    b.coherency_domains = D::RAM;
+    let (r, who) = reason(solve(&[a.clone(), b.clone()]));
+    assert_eq!(
+        (r, who),
+        (
+            FailureReason::InvalidConstraint,
+            vec!["a".into(), "b".into()]
+        )
+    );
+    // CPU access to memory only inaccessible to it: a named failure.
+    a.usage = Usage::CPU_READ;
+    b.coherency_domains = D::INACCESSIBLE;
+    let f = solve(&[a, b]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert_eq!(f.participants, ["a", "b"]);
+    assert_eq!(
+        f.message,
+        "cpu_read/cpu_write by a need a CPU-accessible coherency domain (cpu or ram); b supports only inaccessible memory"
+    );
+}
+
 // ---- colour spaces ----
 
 #[test]

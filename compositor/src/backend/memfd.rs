@@ -135,6 +135,7 @@ mod tests {
                 size_bytes: 256 * 32,
             }),
             color_space: None,
+            coherency_domain: accord_engine::CoherencyDomains::CPU,
             alternatives: vec![],
         }
     }
