@@ -304,6 +304,25 @@ fn explain_says_no_limit_and_counts_in_words() {
 }
 
 #[test]
+fn explain_shows_required_sizes_and_the_maximum_area() {
+    let input = r#"{"participants": [
+      {"name": "dec", "formats": [{"format": "NV12"}], "min_size": [16, 16], "size_alignment": [16, 16],
+       "required_min_size": [1920, 1080], "required_max_size": [2560, 1440], "max_area": 4000000},
+      {"name": "c", "formats": [{"format": "NV12"}], "max_area": 3000000}
+    ]}"#;
+    let out = accord(&["solve", "--explain", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    for want in [
+        "dec: usage [], 1 pair, min 16x16, max size: no limit, required 1920x1080 to 2560x1440, max area 4000000 pixels",
+        "c: usage [], 1 pair, min 1x1, max size: no limit, max area 3000000 pixels",
+        "size_conflict: 2560x1440 is 3686400 pixels, above the maximum area 3000000 of c",
+    ] {
+        assert!(err.contains(want), "{want:?} missing in\n{err}");
+    }
+}
+
+#[test]
 fn participant_names_are_unique() {
     let input = r#"{"participants": [
       {"name": "a", "formats": [{"format": "XRGB8888"}]},

@@ -1,5 +1,6 @@
 //! Allocated buffers: they own their fds and know their layout.
 
+use crate::{CoherencyDomains, ColorSpace};
 use std::os::fd::{AsFd, OwnedFd};
 
 /// What the plane fds are.
@@ -29,6 +30,13 @@ pub struct Allocation {
     pub memory: MemoryKind,
     /// Every buffer, by index.
     pub buffers: Vec<Buffer>,
+    /// The colour space chosen when some participant listed colour spaces
+    /// ([`Constraints::color_spaces`](crate::Constraints::color_spaces),
+    /// protocol version 2); `None` when nobody stated one.
+    pub color_space: Option<ColorSpace>,
+    /// The decided coherency domain (protocol version 2; CPU on a
+    /// version-1 compositor, which has no other).
+    pub coherency_domain: CoherencyDomains,
 }
 
 /// One plane: its memory (owned fd), offset and stride.
@@ -72,6 +80,10 @@ pub struct Buffer {
     pub memory: MemoryKind,
     /// Planes, from 0.
     pub planes: Vec<Plane>,
+    /// The decided coherency domain (protocol version 2; CPU on a
+    /// version-1 compositor). [`map`](Self::map) refuses an inaccessible
+    /// buffer.
+    pub coherency_domain: CoherencyDomains,
 }
 
 impl Buffer {
@@ -104,6 +116,15 @@ impl Buffer {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn map(&self) -> std::io::Result<Mapping<'_>> {
+        // The domain decides whether the CPU may touch the memory at all;
+        // cpu and ram both go through the dma-buf sync ioctls below.
+        if self.coherency_domain == CoherencyDomains::INACCESSIBLE {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the buffer is in the inaccessible coherency domain (protected memory): the CPU \
+                 cannot map it",
+            ));
+        }
         let plane = self.planes.first().ok_or_else(no_planes)?;
         let len = usize::try_from(self.size)
             .ok()

@@ -8,7 +8,7 @@ use wayland_client::protocol::wl_buffer::WlBuffer;
 
 use crate::buffer::{Allocation, Buffer, Plane};
 use crate::lock::lock;
-use crate::{Accord, Constraints, Failure, FailureReason};
+use crate::{Accord, CoherencyDomains, ColorSpace, Constraints, Failure, FailureReason};
 use accord_protocol::vocabulary::{codec, MemoryKind};
 
 /// Events received so far (the proxy's user data).
@@ -24,6 +24,10 @@ pub(crate) struct CollectionState {
     pub(crate) lost: Vec<LostParticipant>,
     /// `close_weak_asap` arrived (a weak participant must let go).
     pub(crate) close_weak: bool,
+    /// The `color_space` event's value (version 2).
+    pub(crate) color_space: Option<ColorSpace>,
+    /// The `coherency_domain` event's value (version 2).
+    pub(crate) coherency_domain: Option<CoherencyDomains>,
 }
 
 /// A participant that left the collection after allocation (the
@@ -73,6 +77,8 @@ impl CollectionState {
                 size,
                 memory: s.memory,
                 planes: Vec::new(),
+                // A version-1 compositor sends none: its memory is CPU's.
+                coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
             });
         }
     }
@@ -104,6 +110,8 @@ impl CollectionState {
             height: s.height,
             memory: s.memory,
             buffers,
+            color_space: self.color_space,
+            coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
         }));
     }
 }
@@ -223,13 +231,31 @@ impl Collection {
 
     /// Send every constraint, then `commit` (exactly once per collection:
     /// the compositor rejects a second commit with a protocol error).
+    /// Constraints only protocol version 2 carries
+    /// ([`Constraints::required_size`], [`Constraints::max_area`],
+    /// [`Constraints::format_limits`], [`Constraints::color_space`]) are
+    /// sent when set; on a version-1 compositor nothing is committed and
+    /// the outcome is a local `Unsupported` failure naming the field
+    /// (dropping the collection then releases its slot).
     ///
     /// ```no_run
     /// # let collection: accord_client::Collection = unimplemented!();
     /// collection.commit(&accord_client::Constraints::new().buffers(2));
     /// ```
     pub fn commit(&self, c: &Constraints) {
+        use wayland_client::Proxy;
         let p = &self.proxy;
+        if let Some(field) = c.version_2_field().filter(|_| p.version() < 2) {
+            lock(&self.events).outcome = Some(Err(Failure {
+                reason: FailureReason::Unsupported,
+                message: format!(
+                    "{field} needs wp_buffer_collection_v1 version 2; the compositor offers \
+                     version {}; nothing was committed",
+                    p.version()
+                ),
+            }));
+            return;
+        }
         p.set_usage(c.usage);
         let table = c.format_table();
         let chunk = accord_protocol::limits::MAX_FORMAT_PAIRS_PER_REQUEST
@@ -251,6 +277,47 @@ impl Collection {
             MemoryFlags::empty()
         });
         p.set_devices(codec::encode_devices(&c.devices));
+        if c.required_min_size != (0, 0) || c.required_max_size != (0, 0) {
+            p.set_required_size(
+                c.required_min_size.0,
+                c.required_min_size.1,
+                c.required_max_size.0,
+                c.required_max_size.1,
+            );
+        }
+        if c.max_area != 0 {
+            let (hi, lo) = codec::split_u64(c.max_area);
+            p.set_max_area(hi, lo);
+        }
+        if c.coherency_domains != CoherencyDomains::ALL {
+            p.set_coherency_domains(
+                accord_protocol::client::wp_buffer_collection_v1::CoherencyDomain::from_bits_retain(
+                    c.coherency_domains.0,
+                ),
+            );
+        }
+        if !c.color_spaces.is_empty() {
+            let bytes: Vec<u8> = c
+                .color_spaces
+                .iter()
+                .flat_map(|cs| cs.0.to_ne_bytes())
+                .collect();
+            p.set_color_spaces(bytes);
+        }
+        for l in &c.format_limits {
+            p.add_format_limits(
+                l.format,
+                l.min_size.0,
+                l.min_size.1,
+                l.max_size.0,
+                l.max_size.1,
+                l.size_alignment.0,
+                l.size_alignment.1,
+                l.min_stride,
+                l.max_stride,
+                l.stride_alignment,
+            );
+        }
         p.commit();
     }
 

@@ -1,7 +1,9 @@
 //! The constraints builder: one participant's needs, sent at commit.
 
 use crate::Usage;
-use accord_protocol::vocabulary::{codec, FormatModifier};
+use accord_protocol::vocabulary::{
+    codec, CoherencyDomains, ColorSpace, FormatLimits, FormatModifier,
+};
 
 /// One participant's constraints. Unset fields are neutral (no formats =
 /// accept what the others choose; no limits; alignments of 1).
@@ -26,6 +28,15 @@ pub struct Constraints {
     pub min_size: (u32, u32),
     /// 0 = no limit.
     pub max_size: (u32, u32),
+    /// The stream's size now, apart from what the participant can handle
+    /// (protocol version 2, `set_required_size`); (0, 0) = none.
+    pub required_min_size: (u32, u32),
+    /// The largest size the stream may reach without a new allocation
+    /// (version 2); (0, 0) = none.
+    pub required_max_size: (u32, u32),
+    /// Largest width × height in pixels (version 2, `set_max_area`);
+    /// 0 = no limit.
+    pub max_area: u64,
     /// (width, height) multiples in pixels.
     pub size_alignment: (u32, u32),
     /// Minimum stride in bytes.
@@ -46,6 +57,15 @@ pub struct Constraints {
     pub contiguous: bool,
     /// `dev_t`s that must reach the memory.
     pub devices: Vec<u64>,
+    /// Tighter limits for single formats (protocol version 2,
+    /// `add_format_limits`); at most 64, one per format.
+    pub format_limits: Vec<FormatLimits>,
+    /// Colour spaces it handles, best first (protocol version 2,
+    /// `set_color_spaces`); empty = any.
+    pub color_spaces: Vec<ColorSpace>,
+    /// Coherency domains it supports (protocol version 2,
+    /// `set_coherency_domains`); all by default.
+    pub coherency_domains: CoherencyDomains,
 }
 
 impl Default for Constraints {
@@ -55,6 +75,9 @@ impl Default for Constraints {
             formats: Vec::new(),
             min_size: (1, 1),
             max_size: (0, 0),
+            required_min_size: (0, 0),
+            required_max_size: (0, 0),
+            max_area: 0,
             size_alignment: (1, 1),
             min_stride: 0,
             max_stride: 0,
@@ -65,6 +88,9 @@ impl Default for Constraints {
             buffer_counts: (0, 0, 0, 0, 0),
             contiguous: false,
             devices: Vec::new(),
+            format_limits: Vec::new(),
+            color_spaces: Vec::new(),
+            coherency_domains: CoherencyDomains::ALL,
         }
     }
 }
@@ -182,6 +208,121 @@ impl Constraints {
         self.offset_alignment = offset;
         self.base_alignment = base;
         self
+    }
+
+    /// What the stream needs, apart from what the participant can handle
+    /// ([`min_size`](Self::min_size) / [`max_size`](Self::max_size)): its
+    /// size now and the largest it may reach without a new allocation
+    /// (sysmem's `required_min_size` / `required_max_size`; 0 = none).
+    /// The buffers are allocated at least this large. Protocol version 2:
+    /// on a version-1 compositor [`Collection::commit`] fails the
+    /// collection locally with `Unsupported`.
+    ///
+    /// [`Collection::commit`]: crate::Collection::commit
+    ///
+    /// ```
+    /// // An H.264 decoder: capable of 16x16..4096x4096, decoding 1080p now.
+    /// let c = accord_client::Constraints::new()
+    ///     .min_size(16, 16)
+    ///     .max_size(4096, 4096)
+    ///     .required_size(1920, 1088, 0, 0);
+    /// assert_eq!(c.required_min_size, (1920, 1088));
+    /// ```
+    pub fn required_size(
+        mut self,
+        min_width: u32,
+        min_height: u32,
+        max_width: u32,
+        max_height: u32,
+    ) -> Self {
+        self.required_min_size = (min_width, min_height);
+        self.required_max_size = (max_width, max_height);
+        self
+    }
+
+    /// Largest width × height in pixels (a codec level's maximum frame
+    /// size; sysmem's `max_width_times_height`; 0 = no limit). Protocol
+    /// version 2, as [`required_size`](Self::required_size).
+    ///
+    /// ```
+    /// // H.264 level 4.1: 8192 macroblocks of 16x16.
+    /// let c = accord_client::Constraints::new().max_area(8192 * 256);
+    /// assert_eq!(c.max_area, 2_097_152);
+    /// ```
+    pub fn max_area(mut self, pixels: u64) -> Self {
+        self.max_area = pixels;
+        self
+    }
+
+    /// Tighter limits for one format, on top of the others (protocol
+    /// version 2, as [`required_size`](Self::required_size)): they apply
+    /// only when the negotiated format is `limits.format`, and can only
+    /// tighten (sysmem's per-format `ImageFormatConstraints`).
+    ///
+    /// ```
+    /// use accord_client::{Constraints, FormatLimits, DRM_FORMAT_NV12, DRM_FORMAT_XRGB8888, MOD_LINEAR};
+    /// // A plane: NV12 up to 1920 wide, XRGB8888 up to 4096.
+    /// let c = Constraints::new()
+    ///     .scanout_format(DRM_FORMAT_NV12, MOD_LINEAR)
+    ///     .scanout_format(DRM_FORMAT_XRGB8888, MOD_LINEAR)
+    ///     .max_size(4096, 4096)
+    ///     .format_limits(FormatLimits { max_size: (1920, 0), ..FormatLimits::new(DRM_FORMAT_NV12) });
+    /// assert_eq!(c.format_limits.len(), 1);
+    /// ```
+    pub fn format_limits(mut self, limits: FormatLimits) -> Self {
+        self.format_limits.push(limits);
+        self
+    }
+
+    /// A colour space it handles, after those added before (best first;
+    /// protocol version 2, as [`required_size`](Self::required_size)). The
+    /// chosen one is [`Allocation::color_space`](crate::Allocation); none in
+    /// common fails the collection with `NoCommonFormat`.
+    ///
+    /// ```
+    /// use accord_client::{ColorSpace, Constraints, DRM_FORMAT_NV12, MOD_LINEAR};
+    /// let c = Constraints::new()
+    ///     .format(DRM_FORMAT_NV12, MOD_LINEAR)
+    ///     .color_space(ColorSpace::BT709)
+    ///     .color_space(ColorSpace::BT601);
+    /// assert_eq!(c.color_spaces, [ColorSpace::BT709, ColorSpace::BT601]);
+    /// ```
+    pub fn color_space(mut self, cs: ColorSpace) -> Self {
+        self.color_spaces.push(cs);
+        self
+    }
+
+    /// The coherency domains it supports (sysmem's `*_domain_supported`;
+    /// all when not called; protocol version 2, as
+    /// [`required_size`](Self::required_size)). The decided one is
+    /// [`Allocation::coherency_domain`](crate::Allocation); CPU usage with
+    /// only the inaccessible domain left fails the collection.
+    ///
+    /// ```
+    /// use accord_client::{CoherencyDomains, Constraints};
+    /// let c = Constraints::new().coherency_domains(CoherencyDomains::RAM);
+    /// assert_eq!(c.coherency_domains, CoherencyDomains::RAM);
+    /// ```
+    pub fn coherency_domains(mut self, domains: CoherencyDomains) -> Self {
+        self.coherency_domains = domains;
+        self
+    }
+
+    /// The first field set that only protocol version 2 carries, if any.
+    pub(crate) fn version_2_field(&self) -> Option<&'static str> {
+        if self.required_min_size != (0, 0) || self.required_max_size != (0, 0) {
+            Some("required_size")
+        } else if self.max_area != 0 {
+            Some("max_area")
+        } else if !self.format_limits.is_empty() {
+            Some("format_limits")
+        } else if !self.color_spaces.is_empty() {
+            Some("color_spaces")
+        } else if self.coherency_domains != CoherencyDomains::ALL {
+            Some("coherency_domains")
+        } else {
+            None
+        }
     }
 
     /// Largest acceptable buffer in bytes (0 = no limit).

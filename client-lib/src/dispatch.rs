@@ -13,7 +13,7 @@ use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
 use crate::collection::{CollectionEvents, LostParticipant, Settings};
 use crate::lock::lock;
 use crate::token::TokenEvents;
-use crate::{Failure, FailureReason, QueueState};
+use crate::{CoherencyDomains, ColorSpace, Failure, FailureReason, QueueState};
 use accord_protocol::vocabulary::{codec, MemoryKind};
 
 fn reason(r: WEnum<coll::FailureReason>) -> FailureReason {
@@ -106,6 +106,18 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
                 st.lost.push(LostParticipant { name, message })
             }
             coll::Event::CloseWeakAsap => st.close_weak = true,
+            coll::Event::CoherencyDomain { domain } => {
+                st.coherency_domain = Some(CoherencyDomains(match domain {
+                    WEnum::Value(v) => v.bits(),
+                    WEnum::Unknown(u) => u,
+                }))
+            }
+            coll::Event::ColorSpace { color_space } => {
+                st.color_space = Some(ColorSpace(match color_space {
+                    WEnum::Value(v) => v as u32,
+                    WEnum::Unknown(u) => u,
+                }))
+            }
             _ => {}
         }
     }

@@ -50,11 +50,15 @@ pub use token::{Token, TokenGroup};
 
 use accord_protocol::vocabulary::FailureReason as WireReason;
 use accord_protocol::vocabulary::{drm_fourcc::DrmFourcc, fourcc};
-pub use accord_protocol::vocabulary::{MOD_INVALID, MOD_LINEAR};
+pub use accord_protocol::vocabulary::{
+    CoherencyDomains, ColorSpace, FormatLimits, MOD_INVALID, MOD_LINEAR,
+};
 /// `DRM_FORMAT_XRGB8888` ('XR24').
 pub const DRM_FORMAT_XRGB8888: u32 = fourcc(DrmFourcc::Xrgb8888);
 /// `DRM_FORMAT_ARGB8888` ('AR24').
 pub const DRM_FORMAT_ARGB8888: u32 = fourcc(DrmFourcc::Argb8888);
+/// `DRM_FORMAT_NV12` ('NV12').
+pub const DRM_FORMAT_NV12: u32 = fourcc(DrmFourcc::Nv12);
 
 /// Why a collection (or a token) failed: the protocol's `failure_reason`,
 /// plus conditions seen by the library itself.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::{
+    CoherencyDomain as WireCoherency, ColorSpace as WireColorSpace,
     FailureReason as WireFailureReason, MemoryKind as WireMemoryKind, WpBufferCollectionV1,
 };
 use accord_vocabulary::codec;
@@ -55,6 +56,12 @@ pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
                 d.buffer_count,
                 kind,
             );
+            if c.version() >= 2 {
+                c.coherency_domain(WireCoherency::from_bits_retain(d.coherency_domain.0));
+            }
+            if let (Some(cs), true) = (d.color_space, c.version() >= 2) {
+                c.color_space(WireColorSpace::try_from(cs.0).unwrap_or(WireColorSpace::Srgb));
+            }
             for (i, b) in a.buffers.iter().enumerate() {
                 let (size_hi, size_lo) = codec::split_u64(b.size_bytes);
                 c.buffer(i as u32, size_hi, size_lo);

@@ -14,8 +14,20 @@ pub(crate) fn holder(client: &Client, dh: &DisplayHandle) -> String {
     }
 }
 
+/// Buffers the compositor holds while it composites a surface: the one it
+/// last sampled, kept until the next commit replaces it.
+pub(crate) const CAMPING_COMPOSITED: u32 = 1;
+
+/// Buffers it holds on direct scanout: one on screen and one queued for
+/// the page flip that replaces it.
+pub(crate) const CAMPING_SCANOUT: u32 = 2;
+
 /// The compositor's own constraints for a surface: sample what the
-/// renderer imports; scanout when planes are offered.
+/// renderer imports; scanout when planes are offered. Its camping is what
+/// it really holds (sysmem's `min_buffer_count_for_camping`), so a client
+/// that camps 2 of its own is not starved: [`CAMPING_SCANOUT`] when
+/// planes are offered (the surface may go to a plane), else
+/// [`CAMPING_COMPOSITED`].
 pub(crate) fn compositor_constraints(
     renderer: Vec<FormatModifier>,
     scanout: &[FormatModifier],
@@ -33,9 +45,18 @@ pub(crate) fn compositor_constraints(
             f
         })
         .collect();
+    let camping = if usage.contains(Usage::SCANOUT) {
+        CAMPING_SCANOUT
+    } else {
+        CAMPING_COMPOSITED
+    };
     accord_engine::Constraints {
         usage,
         formats,
+        buffers: accord_engine::BufferCounts {
+            camping,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -58,6 +79,7 @@ mod tests {
         let c = compositor_constraints(vec![pair(1), pair(2)], &[]);
         assert_eq!(c.usage, Usage::SAMPLE);
         assert!(c.formats.iter().all(|f| !f.scanout));
+        assert_eq!(c.buffers.camping, 1, "one buffer held while composited");
     }
 
     #[test]
@@ -71,6 +93,10 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![(1, false), (2, true)],
             "renderer formats only; plane-only pairs are not added"
+        );
+        assert_eq!(
+            c.buffers.camping, 2,
+            "one buffer on screen and one queued for the flip"
         );
     }
 }

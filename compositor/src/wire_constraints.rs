@@ -6,7 +6,7 @@
 
 use accord_engine::{BufferCounts, Usage};
 use accord_protocol::limits::{
-    MAX_BUFFERS, MAX_DEVICES, MAX_FORMAT_PAIRS, MAX_FORMAT_PAIRS_PER_REQUEST,
+    MAX_BUFFERS, MAX_DEVICES, MAX_FORMAT_LIMITS, MAX_FORMAT_PAIRS, MAX_FORMAT_PAIRS_PER_REQUEST,
 };
 use accord_protocol::server::wp_buffer_collection_v1 as coll;
 use accord_vocabulary::codec;
@@ -25,6 +25,11 @@ pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
         coll::Request::SetBufferCounts { .. } => "set_buffer_counts",
         coll::Request::SetMemoryFlags { .. } => "set_memory_flags",
         coll::Request::SetDevices { .. } => "set_devices",
+        coll::Request::SetRequiredSize { .. } => "set_required_size",
+        coll::Request::SetMaxArea { .. } => "set_max_area",
+        coll::Request::AddFormatLimits { .. } => "add_format_limits",
+        coll::Request::SetColorSpaces { .. } => "set_color_spaces",
+        coll::Request::SetCoherencyDomains { .. } => "set_coherency_domains",
         _ => "request",
     }
 }
@@ -216,6 +221,119 @@ pub(crate) fn apply_constraint(
                 )));
             }
             c.contiguous = bits & coll::MemoryFlags::Contiguous.bits() != 0;
+        }
+        coll::Request::SetRequiredSize {
+            min_width,
+            min_height,
+            max_width,
+            max_height,
+        } => {
+            // 0 is "none" for both ends here (unlike set_size_range's
+            // minimum, which is at least 1).
+            for (what, min, max) in [
+                ("width", min_width, max_width),
+                ("height", min_height, max_height),
+            ] {
+                if max != 0 && min > max {
+                    return Err(invalid(format!(
+                        "set_required_size: required {what} {min} is above the required \
+                         maximum {max} (0 = none)"
+                    )));
+                }
+            }
+            c.required_min_size = (min_width, min_height);
+            c.required_max_size = (max_width, max_height);
+        }
+        coll::Request::SetMaxArea {
+            max_area_hi,
+            max_area_lo,
+        } => {
+            c.max_area = codec::join_u64(max_area_hi, max_area_lo);
+        }
+        coll::Request::AddFormatLimits {
+            format,
+            min_width,
+            min_height,
+            max_width,
+            max_height,
+            width_alignment,
+            height_alignment,
+            min_stride,
+            max_stride,
+            stride_alignment,
+        } => {
+            const R: &str = "add_format_limits";
+            let table = |msg: String| (coll::Error::InvalidFormatTable, format!("{R}: {msg}"));
+            if c.format_limits.len() >= MAX_FORMAT_LIMITS {
+                return Err(table(format!(
+                    "more than {MAX_FORMAT_LIMITS} entries; one per format, at most \
+                     {MAX_FORMAT_LIMITS}"
+                )));
+            }
+            if c.format_limits.iter().any(|l| l.format == format) {
+                return Err(table(format!(
+                    "format {format:#010x} already has limits; one entry per format"
+                )));
+            }
+            let (min_w, min_h) = (min_width.max(1), min_height.max(1));
+            range(R, "width", min_w, max_width)?;
+            range(R, "height", min_h, max_height)?;
+            range(R, "stride", min_stride, max_stride)?;
+            c.format_limits.push(accord_engine::FormatLimits {
+                format,
+                min_size: (min_w, min_h),
+                max_size: (max_width, max_height),
+                size_alignment: (
+                    nonzero(R, "width_alignment", width_alignment)?,
+                    nonzero(R, "height_alignment", height_alignment)?,
+                ),
+                min_stride,
+                max_stride,
+                stride_alignment: nonzero(R, "stride_alignment", stride_alignment)?,
+            });
+        }
+        coll::Request::SetCoherencyDomains { domains } => {
+            let bits = match domains {
+                WEnum::Value(d) => d.bits(),
+                WEnum::Unknown(b) => b,
+            };
+            let all = accord_engine::CoherencyDomains::ALL.0;
+            if bits == 0 || bits & !all != 0 {
+                return Err(invalid(format!(
+                    "set_coherency_domains: {bits:#x}; expected a non-empty set of cpu (0x1), \
+                     ram (0x2), inaccessible (0x4)"
+                )));
+            }
+            c.coherency_domains = accord_engine::CoherencyDomains(bits);
+        }
+        coll::Request::SetColorSpaces { color_spaces } => {
+            const R: &str = "set_color_spaces";
+            let max = accord_engine::ColorSpace::NAMES.len();
+            if color_spaces.len() % 4 != 0 || color_spaces.len() / 4 > max {
+                return Err(invalid(format!(
+                    "{R}: array of {} bytes; expected a multiple of 4 bytes, at most {max} values",
+                    color_spaces.len()
+                )));
+            }
+            let list: Vec<accord_engine::ColorSpace> = color_spaces
+                .chunks_exact(4)
+                .map(|b| accord_engine::ColorSpace(u32::from_ne_bytes([b[0], b[1], b[2], b[3]])))
+                .collect();
+            for (i, cs) in list.iter().enumerate() {
+                if !cs.is_defined() {
+                    return Err(invalid(format!(
+                        "{R}: value {} is no colour space; defined values are 1..={max}",
+                        cs.0
+                    )));
+                }
+                if list[..i].contains(cs) {
+                    return Err(invalid(format!(
+                        "{R}: {} listed twice; list each once",
+                        cs.name().unwrap_or("?")
+                    )));
+                }
+            }
+            c.color_spaces = list;
         }
         coll::Request::SetDevices { devices } => match codec::decode_devices(&devices) {
             Ok(list) if list.len() <= MAX_DEVICES => c.devices = list,

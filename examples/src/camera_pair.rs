@@ -21,8 +21,8 @@
 //! binds its own token and commits the constraints `accord_v4l2` probes
 //! from the node at the window's size. The player imports the handle,
 //! attaches one token to its surface (the compositor joins with the
-//! primary plane's scanout formats) and binds the other with neutral
-//! constraints plus one buffer of dedicated slack: the frame on screen.
+//! primary plane's scanout formats, camping the frame on screen and the
+//! one queued for the flip) and binds the other with neutral constraints.
 //! Only buffer indices cross the socket, never pixels; the dma-bufs reach
 //! each process from the compositor. The exchange is in lock step: the
 //! camera queues a buffer again only once the player says a newer frame
@@ -540,11 +540,9 @@ fn player_side(
     let accord = Accord::new(client.connection()).map_err(|e| format!("Accord: {e}"))?;
     let token = accord.import(handle);
     // The player touches no pixel: the format it asked the camera for
-    // (XRGB8888, LINEAR, what the `wl_buffer`s carry), no usage, and one
-    // buffer of dedicated slack for the frame on screen, which the camera
-    // does not have meanwhile.
-    let mut constraints = Constraints::new().format(DRM_FORMAT_XRGB8888, MOD_LINEAR);
-    constraints.buffer_counts.1 = 1;
+    // (XRGB8888, LINEAR, what the `wl_buffer`s carry) and no usage. The
+    // frame on screen is camped by the compositor's participant.
+    let constraints = Constraints::new().format(DRM_FORMAT_XRGB8888, MOD_LINEAR);
     let mut window = CollectionWindow::join(client, accord, token, "player", &constraints)?;
     let allocation = &window.allocation;
     let buffers = allocation.buffers.len() as u32;

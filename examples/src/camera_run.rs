@@ -10,9 +10,9 @@
 //!
 //! A buffer goes back to the camera once the next frame is on screen (its
 //! frame callback has come: the flip that replaced it is done), so the
-//! camera never writes into the buffer the display scans out. The camera's
-//! constraints get one buffer of dedicated slack for that buffer on
-//! screen: the camera keeps its minimum queued meanwhile.
+//! camera never writes into the buffer the display scans out. The
+//! compositor's surface participant camps two buffers (on screen, queued
+//! for the flip), so the camera keeps its minimum queued meanwhile.
 
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -214,11 +214,10 @@ fn run_client(
     let (client, size) = CollectionWindow::open(compositor.socket_path())?;
     let node = Node::open(&run.video)?;
     let camera_driver = node.driver().to_owned();
-    let mut camera = node.constraints(run.v4l2_format, size)?;
-    // One buffer more than the camera keeps queued: the frame on screen.
-    // The compositor's surface participant declares no buffer for what
-    // its plane shows, so the client asks for it (dedicated slack).
-    camera.constraints.buffer_counts.1 += 1;
+    // The frame on screen is camped by the compositor's surface
+    // participant (2 when planes are offered), so the camera asks only for
+    // what it keeps queued.
+    let camera = node.constraints(run.v4l2_format, size)?;
     let accord = Accord::new(client.connection()).map_err(|e| format!("Accord: {e}"))?;
     let token = accord.create_collection();
     let name = participant_name(&run.video, &camera_driver);

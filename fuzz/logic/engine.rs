@@ -17,8 +17,8 @@ use std::collections::HashSet;
 
 use accord_engine::layout::{self, LayoutParams};
 use accord_engine::{
-    formats, solve_explained, solve_with, BufferCounts, Constraints, CostEntry, Decision,
-    FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
+    formats, solve_explained, solve_with, BufferCounts, CoherencyDomains, ColorSpace, Constraints,
+    CostEntry, Decision, FormatLimits, FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
 };
 
 use super::bytes::Bytes;
@@ -133,6 +133,10 @@ fn participant(b: &mut Bytes) -> Constraints {
         formats,
         min_size: (value(b, tame, 4096), value(b, tame, 4096)),
         max_size: (limit(b, tame, 8192), limit(b, tame, 8192)),
+        // Read at the end of the input (`extension`).
+        required_min_size: (0, 0),
+        required_max_size: (0, 0),
+        max_area: 0,
         size_alignment: (alignment(b, tame), alignment(b, tame)),
         stride_alignment: alignment(b, tame),
         offset_alignment: alignment(b, tame),
@@ -154,6 +158,58 @@ fn participant(b: &mut Bytes) -> Constraints {
         contiguous: b.bool(),
         devices: (0..b.below(3)).map(|_| b.u64_edge(4)).collect(),
         dispensable: b.bool(),
+        // Read at the end of the input (`extension`).
+        format_limits: Vec::new(),
+        color_spaces: Vec::new(),
+        coherency_domains: CoherencyDomains::ALL,
+    }
+}
+
+/// Issue 12's fields, read after everything else so that an input made
+/// before they existed (the regressions, the seeds) decodes as it did: one
+/// that has run out leaves them at their defaults.
+fn extension(b: &mut Bytes, p: &mut Constraints) {
+    // One participant in four: each field can fail a whole case.
+    if b.is_empty() || b.below(4) != 0 {
+        return;
+    }
+    p.required_min_size = (b.limit(4096), b.limit(4096));
+    p.required_max_size = (b.limit(8192), b.limit(8192));
+    p.max_area = if b.bool() { b.u64_edge(1 << 24) } else { 0 };
+    // Per-format limits, mostly for a format the participant lists.
+    for _ in 0..b.below(3) {
+        let format = match (b.bool(), p.formats.is_empty()) {
+            (true, false) => p.formats[b.below(p.formats.len())].format,
+            _ => format(b, false),
+        };
+        p.format_limits.push(FormatLimits {
+            format,
+            min_size: (b.limit(4096), b.limit(4096)),
+            max_size: (b.limit(8192), b.limit(8192)),
+            size_alignment: (b.alignment(), b.alignment()),
+            min_stride: b.limit(20000),
+            max_stride: b.limit(40000),
+            stride_alignment: b.alignment(),
+        });
+    }
+    // Coherency domains, for one participant in four: any non-empty set.
+    if b.below(4) == 0 {
+        p.coherency_domains = CoherencyDomains(1 + b.below(7) as u32);
+    }
+    // Colour spaces, best first, for one participant in three (lists
+    // that share nothing fail the whole case): defined values and
+    // sometimes 0 or 10.
+    if b.below(3) == 0 {
+        for _ in 0..1 + b.below(3) {
+            // Mostly BT.709, so that lists overlap.
+            p.color_spaces.push(ColorSpace(match b.below(8) {
+                0..=3 => 4,
+                4 => 1,
+                5 => 8,
+                6 => 0,
+                _ => b.below(11) as u32,
+            }));
+        }
     }
 }
 
@@ -180,6 +236,10 @@ impl Case {
         let mut permutation: Vec<usize> = (0..n).collect();
         for i in (1..n).rev() {
             permutation.swap(i, b.below(i + 1));
+        }
+        let mut participants = participants;
+        for p in &mut participants {
+            extension(&mut b, p);
         }
         Case {
             participants,
@@ -235,7 +295,9 @@ pub fn check_case(case: &Case) -> Result<(), String> {
         match (&result, &fewer) {
             (Ok(all), Ok(some)) => {
                 let some: HashSet<_> = pairs(some).collect();
-                if !pairs(all).all(|p| some.contains(&p)) {
+                // With per-format limits the alternatives are those of the
+                // chosen format's limits, which one participant may change.
+                if !any_format_limits(ps) && !pairs(all).all(|p| some.contains(&p)) {
                     return Err("one participant more added candidates".into());
                 }
             }
@@ -248,6 +310,13 @@ pub fn check_case(case: &Case) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Per-format limits or colour spaces: the alternatives are then the
+/// pairs that give the chosen pair's buffers and colour space.
+fn any_format_limits(ps: &[Constraints]) -> bool {
+    ps.iter()
+        .any(|p| !p.format_limits.is_empty() || !p.color_spaces.is_empty())
 }
 
 fn pairs(d: &Decision) -> impl Iterator<Item = (u32, u64)> + '_ {
@@ -312,6 +381,61 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
         ensure(d.width >= p.min_size.0 && d.height >= p.min_size.1, || {
             format!("size {}x{} below {who:?}'s minimum", d.width, d.height)
         })?;
+        ensure(
+            d.width >= p.required_min_size.0.max(p.required_max_size.0)
+                && d.height >= p.required_min_size.1.max(p.required_max_size.1),
+            || {
+                format!(
+                    "size {}x{} below {who:?}'s required sizes",
+                    d.width, d.height
+                )
+            },
+        )?;
+        ensure(
+            p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area,
+            || format!("size {}x{} above {who:?}'s maximum area", d.width, d.height),
+        )?;
+        ensure(
+            p.coherency_domains.contains(d.coherency_domain)
+                && d.coherency_domain.0.count_ones() == 1,
+            || {
+                format!(
+                    "coherency domain {:?} is not one of {who:?}'s",
+                    d.coherency_domain
+                )
+            },
+        )?;
+        if !p.color_spaces.is_empty() {
+            ensure(
+                d.color_space.is_some_and(|cs| p.color_spaces.contains(&cs)),
+                || format!("colour space {:?} is not in {who:?}'s list", d.color_space),
+            )?;
+        }
+        for l in p.format_limits.iter().filter(|l| l.format == d.format) {
+            ensure(
+                d.width >= l.min_size.0
+                    && d.height >= l.min_size.1
+                    && (l.max_size.0 == 0 || d.width <= l.max_size.0)
+                    && (l.max_size.1 == 0 || d.height <= l.max_size.1)
+                    && divides(l.size_alignment.0.into(), d.width.into())
+                    && divides(l.size_alignment.1.into(), d.height.into()),
+                || {
+                    format!(
+                        "size {}x{} breaks {who:?}'s limits for its format",
+                        d.width, d.height
+                    )
+                },
+            )?;
+            if let Some(layout) = &d.layout {
+                ensure(
+                    layout.planes.iter().all(|pl| {
+                        divides(l.stride_alignment.into(), pl.stride.into())
+                            && (l.max_stride == 0 || pl.stride <= l.max_stride)
+                    }) && layout.planes[0].stride >= l.min_stride,
+                    || format!("a stride breaks {who:?}'s limits for its format"),
+                )?;
+            }
+        }
         ensure(
             (p.max_size.0 == 0 || d.width <= p.max_size.0)
                 && (p.max_size.1 == 0 || d.height <= p.max_size.1),
@@ -496,7 +620,14 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
     let params = LayoutParams::of(d);
     for f in &ps[0].formats {
         let pair = (f.format, f.modifier);
-        if chosen.contains(&pair) || !ps.iter().all(|p| lists(p, f.format, f.modifier)) {
+        if chosen.contains(&pair)
+            || !ps.iter().all(|p| lists(p, f.format, f.modifier))
+            || any_format_limits(ps)
+        {
+            // (With per-format limits, a common pair may be left out for
+            // its format's limits or for giving other buffers: each
+            // alternative is checked against its format's limits when it
+            // is re-targeted instead.)
             continue;
         }
         // A common pair was dropped: only a layout misfit may do that (a
@@ -628,6 +759,79 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
     // The permutation: `swap(i, i)` for every step keeps the identity.
     for i in (1..participants.len()).rev() {
         out.u8(i as u8);
+    }
+    // `extension`, up to the last participant that sets a field of it.
+    let set = |p: &Constraints| {
+        p.required_min_size != (0, 0)
+            || p.required_max_size != (0, 0)
+            || p.max_area != 0
+            || !p.format_limits.is_empty()
+            || !p.color_spaces.is_empty()
+            || p.coherency_domains != CoherencyDomains::ALL
+    };
+    let last = participants.iter().rposition(set).map_or(0, |i| i + 1);
+    for p in &participants[..last] {
+        out.u8(if set(p) { 0 } else { 1 });
+        if set(p) {
+            out.limit(p.required_min_size.0);
+            out.limit(p.required_min_size.1);
+            out.limit(p.required_max_size.0);
+            out.limit(p.required_max_size.1);
+            out.u8(u8::from(p.max_area != 0));
+            if p.max_area != 0 {
+                out.u8(4); // u64_edge, raw
+                out.u64(p.max_area);
+            }
+            if p.format_limits.len() > 2 {
+                return None;
+            }
+            out.u8(p.format_limits.len() as u8);
+            for l in &p.format_limits {
+                out.u8(0); // not from the list: a format code ...
+                out.u8(10); // ... raw
+                out.u32(l.format);
+                for v in [l.min_size.0, l.min_size.1, l.max_size.0, l.max_size.1] {
+                    out.limit(v);
+                }
+                for a in [l.size_alignment.0, l.size_alignment.1] {
+                    out.u8(7); // alignment as u32_edge
+                    out.edge(a);
+                }
+                out.limit(l.min_stride);
+                out.limit(l.max_stride);
+                out.u8(7);
+                out.edge(l.stride_alignment);
+            }
+            if p.coherency_domains == CoherencyDomains::ALL {
+                out.u8(1);
+            } else if (1..7).contains(&p.coherency_domains.0) {
+                out.u8(0);
+                out.u8(p.coherency_domains.0 as u8 - 1);
+            } else {
+                return None;
+            }
+            if p.color_spaces.len() > 3 || p.color_spaces.iter().any(|c| c.0 > 10) {
+                return None;
+            }
+            if p.color_spaces.is_empty() {
+                out.u8(1);
+            } else {
+                out.u8(0);
+                out.u8(p.color_spaces.len() as u8 - 1);
+                for c in &p.color_spaces {
+                    match c.0 {
+                        4 => out.u8(0),
+                        1 => out.u8(4),
+                        8 => out.u8(5),
+                        0 => out.u8(6),
+                        v => {
+                            out.u8(7);
+                            out.u8(v as u8);
+                        }
+                    }
+                }
+            }
+        }
     }
     Some(out.0)
 }

@@ -28,7 +28,7 @@ use super::bytes::Bytes;
 use super::engine::{check_case, Case};
 
 /// The example scenarios, the seeds of the structured target.
-pub const SEEDS: [(&str, &str); 11] = [
+pub const SEEDS: [(&str, &str); 20] = [
     (
         "hybrid-prime-linear-stride.json",
         include_str!("../../examples/scenarios/hybrid-prime-linear-stride.json"),
@@ -42,12 +42,42 @@ pub const SEEDS: [(&str, &str); 11] = [
         include_str!("../../examples/scenarios/intel-gen12-video-overlay.json"),
     ),
     (
+        "intel-hevc-main10-hdr10-p010.json",
+        include_str!("../../examples/scenarios/intel-hevc-main10-hdr10-p010.json"),
+    ),
+    (
+        "intel-icl-hdr-plane-nv12-width.json",
+        include_str!("../../examples/scenarios/intel-icl-hdr-plane-nv12-width.json"),
+    ),
+    (
+        "rk3399-rkvdec-adaptive-uhd-vop-lit-size-conflict.json",
+        include_str!(
+            "../../examples/scenarios/rk3399-rkvdec-adaptive-uhd-vop-lit-size-conflict.json"
+        ),
+    ),
+    (
+        "rk3399-rkvdec-h264-required-1080p.json",
+        include_str!("../../examples/scenarios/rk3399-rkvdec-h264-required-1080p.json"),
+    ),
+    (
+        "rk3399-rkvdec-hevc-required-max-uhd.json",
+        include_str!("../../examples/scenarios/rk3399-rkvdec-hevc-required-max-uhd.json"),
+    ),
+    (
         "rk3568-panfrost-afbc.json",
         include_str!("../../examples/scenarios/rk3568-panfrost-afbc.json"),
     ),
     (
         "rpi4-hevc-sand128.json",
         include_str!("../../examples/scenarios/rpi4-hevc-sand128.json"),
+    ),
+    (
+        "stm32mp25-hantro-g1-uhd-stream-invalid.json",
+        include_str!("../../examples/scenarios/stm32mp25-hantro-g1-uhd-stream-invalid.json"),
+    ),
+    (
+        "uvc-bt601-compositor-bt709-only.json",
+        include_str!("../../examples/scenarios/uvc-bt601-compositor-bt709-only.json"),
     ),
     (
         "uvc-camera-pixman-no-common.json",
@@ -72,6 +102,14 @@ pub const SEEDS: [(&str, &str); 11] = [
     (
         "vivid-camera-groups-virtio-gpu.json",
         include_str!("../../examples/scenarios/vivid-camera-groups-virtio-gpu.json"),
+    ),
+    (
+        "webrtc-h264-level31-720p.json",
+        include_str!("../../examples/scenarios/webrtc-h264-level31-720p.json"),
+    ),
+    (
+        "webrtc-h264-level31-fullscreen-area-conflict.json",
+        include_str!("../../examples/scenarios/webrtc-h264-level31-fullscreen-area-conflict.json"),
     ),
 ];
 
@@ -238,6 +276,20 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 })).collect::<Vec<_>>(),
                 "min_size": [p.min_size.0, p.min_size.1],
                 "max_size": [p.max_size.0, p.max_size.1],
+                "required_min_size": [p.required_min_size.0, p.required_min_size.1],
+                "required_max_size": [p.required_max_size.0, p.required_max_size.1],
+                "max_area": p.max_area,
+                "coherency_domains": p.coherency_domains.names().collect::<Vec<_>>(),
+                "color_spaces": p.color_spaces.iter().map(|c| c.name().unwrap_or("srgb")).collect::<Vec<_>>(),
+                "format_limits": p.format_limits.iter().map(|l| json!({
+                    "format": formats::name(l.format),
+                    "min_size": [l.min_size.0, l.min_size.1],
+                    "max_size": [l.max_size.0, l.max_size.1],
+                    "size_alignment": [l.size_alignment.0, l.size_alignment.1],
+                    "min_stride": l.min_stride,
+                    "max_stride": l.max_stride,
+                    "stride_alignment": l.stride_alignment,
+                })).collect::<Vec<_>>(),
                 "size_alignment": [p.size_alignment.0, p.size_alignment.1],
                 "stride_alignment": p.stride_alignment,
                 "offset_alignment": p.offset_alignment,

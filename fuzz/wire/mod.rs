@@ -751,6 +751,41 @@ fn participant(c: &mut WireClient, b: &mut Bytes) -> Vec<u8> {
                 .finish(coll, opcode_of(collection_if, "set_size_range")),
         );
     }
+    // Issue 12's version-2 requests: required sizes (sometimes a minimum
+    // above the maximum: invalid_value) and a maximum area.
+    if b.below(4) == 0 {
+        let mut m = Message::new();
+        for _ in 0..4 {
+            m.u32(u32::from(b.u8()) * 16);
+        }
+        out.extend(m.finish(coll, opcode_of(collection_if, "set_required_size")));
+        let area = u32::from(b.u16()) * 4;
+        out.extend(
+            Message::new()
+                .u32(0)
+                .u32(area)
+                .finish(coll, opcode_of(collection_if, "set_max_area")),
+        );
+    }
+    // Per-format limits for the table's first format (XRGB8888 LINEAR's
+    // when the table is the plain one), sometimes twice (invalid_format_table).
+    if b.below(4) == 0 {
+        let format = table
+            .get(..4)
+            .map_or(0, |f| u32::from_ne_bytes(f.try_into().unwrap_or_default()));
+        for _ in 0..1 + b.below(4) / 3 {
+            let mut m = Message::new();
+            m.u32(format);
+            for _ in 0..4 {
+                m.u32(u32::from(b.u8()) * 8);
+            }
+            for _ in 0..2 {
+                m.u32(1 << (b.u8() % 4));
+            }
+            m.u32(0).u32(0).u32(1 << (b.u8() % 8));
+            out.extend(m.finish(coll, opcode_of(collection_if, "add_format_limits")));
+        }
+    }
     if b.below(4) != 0 {
         out.extend(Message::new().finish(coll, opcode_of(collection_if, "commit")));
         c.committed.insert(coll);

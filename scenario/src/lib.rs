@@ -10,11 +10,27 @@
 //!   {"name": "decoder", "usage": ["video_decode"],
 //!    "formats": [{"format": "NV12", "modifiers": ["0x0100000000000002", "LINEAR"], "scanout": false}],
 //!    "min_size": [1920, 1080], "max_size": [4096, 2160], "size_alignment": [16, 16],
+//!    "required_min_size": [1920, 1088], "required_max_size": [3840, 2160], "max_area": 8912896,
 //!    "stride_alignment": 64, "offset_alignment": 4096, "base_alignment": 4096,
 //!    "min_stride": 0, "max_stride": 16384, "max_bytes": 0,
 //!    "buffers": {"camping": 2, "dedicated_slack": 0, "shared_slack": 1, "min": 0, "max": 0},
 //!    "contiguous": false, "devices": [57856, "226:128"], "dispensable": false}]}
 //! ```
+//! `min_size`/`max_size` are what a participant can handle (capability);
+//! `required_min_size` and `required_max_size` what its stream needs now
+//! and at its largest (sysmem's fields: the buffers are at least as large
+//! as both; `[0, 0]` = none) and `max_area` the largest width × height in
+//! pixels it takes (codec levels; 0 = no limit). `format_limits` (at most
+//! 64, one per format) tightens the participant's limits for one format:
+//! `[{"format": "NV12", "max_size": [1920, 0], "stride_alignment": 256}]`
+//! (fields `min_size`, `max_size`, `size_alignment`, `min_stride`,
+//! `max_stride`, `stride_alignment`; absent ones are neutral).
+//! `color_spaces` lists the colour spaces a participant handles, best
+//! first (`srgb`, `bt601`, `bt601_full`, `bt709`, `bt709_full`, `bt2020`,
+//! `bt2020_full`, `bt2100_pq`, `bt2100_hlg`; absent = any); a decision
+//! prints the chosen one as `color_space`. `coherency_domains` lists the
+//! coherency domains a participant supports (`cpu`, `ram`,
+//! `inaccessible`; absent = all); a decision prints `coherency_domain`.
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field

@@ -36,6 +36,10 @@ pub fn decision_to_json(d: &Decision) -> Value {
             "scanout": a.scanout,
         })).collect::<Vec<_>>(),
     });
+    v["coherency_domain"] = d.coherency_domain.names().next().unwrap_or("cpu").into();
+    if let Some(cs) = d.color_space {
+        v["color_space"] = cs.name().map_or_else(|| cs.0.into(), Into::into);
+    }
     if let Some(l) = &d.layout {
         v["layout"] = json!({
             "planes": l.planes.iter().map(|p| json!({"offset": p.offset, "stride": p.stride})).collect::<Vec<_>>(),

@@ -3,7 +3,8 @@
 //! [`Policy`]: defaults, required fields, and the checks that span fields.
 
 use accord_engine::{
-    BufferCounts, Constraints, CostEntry, FormatModifier, Policy, Usage, MOD_LINEAR,
+    BufferCounts, CoherencyDomains, ColorSpace, Constraints, CostEntry, FormatLimits,
+    FormatModifier, Policy, Usage, MOD_LINEAR,
 };
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -83,6 +84,9 @@ pub(crate) struct RawParticipant {
     formats: Option<List<Obj<RawFormat>, PairWords>>,
     min_size: Option<Size>,
     max_size: Option<Size>,
+    required_min_size: Option<Size>,
+    required_max_size: Option<Size>,
+    max_area: Option<U64>,
     size_alignment: Option<Size>,
     stride_alignment: Option<U32>,
     offset_alignment: Option<U32>,
@@ -94,6 +98,53 @@ pub(crate) struct RawParticipant {
     contiguous: Option<Flag>,
     devices: Option<List<Device, EntryWords>>,
     dispensable: Option<Flag>,
+    format_limits: Option<List<Obj<RawFormatLimits>, EntryWords>>,
+    color_spaces: Option<List<ColorSpaceName, EntryWords>>,
+    coherency_domains: Option<List<DomainName, EntryWords>>,
+}
+
+/// A coherency domain by name (`"cpu"`, `"ram"`, `"inaccessible"`).
+struct DomainName(CoherencyDomains);
+
+impl<'de> Deserialize<'de> for DomainName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        CoherencyDomains::parse(&s).map(DomainName).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown coherency domain {s:?}; expected cpu, ram or inaccessible"
+            ))
+        })
+    }
+}
+
+/// A colour space by name (`"bt709"`).
+struct ColorSpaceName(ColorSpace);
+
+impl<'de> Deserialize<'de> for ColorSpaceName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ColorSpace::parse(&s).map(ColorSpaceName).ok_or_else(|| {
+            let names: Vec<&str> = ColorSpace::NAMES.iter().map(|(n, _)| *n).collect();
+            serde::de::Error::custom(format!(
+                "unknown colour space {s:?}; expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+/// One `format_limits` entry: a format and the limits that apply to it
+/// on top of the participant's own (absent fields are neutral).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFormatLimits {
+    format: Option<Fourcc>,
+    min_size: Option<Size>,
+    max_size: Option<Size>,
+    size_alignment: Option<Size>,
+    min_stride: Option<U32>,
+    max_stride: Option<U32>,
+    stride_alignment: Option<U32>,
 }
 
 #[derive(Deserialize)]
@@ -236,6 +287,9 @@ impl RawParticipant {
             formats,
             min_size: size_or(self.min_size, d.min_size),
             max_size: size_or(self.max_size, d.max_size),
+            required_min_size: size_or(self.required_min_size, d.required_min_size),
+            required_max_size: size_or(self.required_max_size, d.required_max_size),
+            max_area: self.max_area.map_or(d.max_area, |v| v.0),
             size_alignment: size_or(self.size_alignment, d.size_alignment),
             stride_alignment: u32_or(self.stride_alignment, d.stride_alignment),
             offset_alignment: u32_or(self.offset_alignment, d.offset_alignment),
@@ -249,6 +303,35 @@ impl RawParticipant {
                 .devices
                 .map_or_else(Vec::new, |List(d, _)| d.into_iter().map(|d| d.0).collect()),
             dispensable: self.dispensable.is_some_and(|f| f.0),
+            coherency_domains: match self.coherency_domains {
+                None => CoherencyDomains::ALL,
+                Some(List(l, _)) => CoherencyDomains(l.iter().fold(0, |m, d| m | d.0 .0)),
+            },
+            color_spaces: self
+                .color_spaces
+                .map_or_else(Vec::new, |List(l, _)| l.into_iter().map(|c| c.0).collect()),
+            format_limits: match self.format_limits {
+                None => Vec::new(),
+                Some(List(entries, _)) => entries
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, Obj(e))| {
+                        let Some(Fourcc(format)) = e.format else {
+                            return missing(&format!("{path}.format_limits[{i}].format"));
+                        };
+                        let n = FormatLimits::new(format);
+                        Ok(FormatLimits {
+                            format,
+                            min_size: size_or(e.min_size, n.min_size),
+                            max_size: size_or(e.max_size, n.max_size),
+                            size_alignment: size_or(e.size_alignment, n.size_alignment),
+                            min_stride: u32_or(e.min_stride, n.min_stride),
+                            max_stride: u32_or(e.max_stride, n.max_stride),
+                            stride_alignment: u32_or(e.stride_alignment, n.stride_alignment),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            },
             name,
         })
     }

@@ -144,13 +144,15 @@ fn rejected_first_candidate_allocates_the_second() {
     let d = allocated(&seen);
     assert_eq!((d.format, d.modifier), (second.format, second.modifier));
     assert!(d.scanout, "the second candidate was confirmed for scanout");
-    assert_eq!(d.buffer_count, 2);
+    // The client camps 2; the compositor, offering planes, camps 2 (on
+    // screen, queued for the flip).
+    assert_eq!(d.buffer_count, 4);
     assert_eq!(
         (a.format, a.modifier),
         (second.format, second.modifier),
         "the client sees the confirmed pair"
     );
-    assert_eq!(a.buffers.len(), 2);
+    assert_eq!(a.buffers.len(), 4);
     let stride = a.buffers[0].planes[0].stride;
     assert!(stride >= a.width * 4);
 }
@@ -187,6 +189,9 @@ fn without_scanout_usage_the_hook_is_not_asked() {
     assert!(server.confirm_calls().is_empty());
     let d = allocated(&seen);
     assert_eq!((a.format, d.format), (ARGB8888, ARGB8888));
+    // Composited only: the compositor camps the one buffer it last
+    // sampled, on top of the client's 2.
+    assert_eq!((d.buffer_count, a.buffers.len()), (3, 3));
 }
 
 #[test]

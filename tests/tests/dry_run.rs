@@ -39,6 +39,9 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
             .collect(),
         min_size: c.min_size,
         max_size: c.max_size,
+        required_min_size: c.required_min_size,
+        required_max_size: c.required_max_size,
+        max_area: c.max_area,
         size_alignment: c.size_alignment,
         min_stride: c.min_stride,
         max_stride: c.max_stride,
@@ -55,6 +58,9 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
         ),
         contiguous: c.contiguous,
         devices: c.devices.clone(),
+        format_limits: c.format_limits.clone(),
+        color_spaces: c.color_spaces.clone(),
+        coherency_domains: c.coherency_domains,
     }
 }
 
@@ -99,6 +105,11 @@ fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
                     "{what}"
                 );
                 assert_eq!(alloc.buffers.len() as u32, d.buffer_count, "{what}");
+                assert_eq!(alloc.color_space, d.color_space, "{what}");
+                assert_eq!(alloc.coherency_domain, d.coherency_domain, "{what}");
+                for b in &alloc.buffers {
+                    assert_eq!(b.coherency_domain, d.coherency_domain, "{what}");
+                }
                 let layout = d.layout.as_ref().expect("a linear decision has a layout");
                 for b in &alloc.buffers {
                     let planes: Vec<(u64, u32)> =
@@ -297,6 +308,105 @@ fn the_limits_answer_the_same() {
         (
             "NV12 odd size",
             r#"{"participants": [{"name": "a", "formats": [{"format": "NV12"}], "min_size": [641, 481], "offset_alignment": 4096}]}"#.to_string(),
+        ),
+    ];
+    for (what, json) in &cases {
+        check(&server, what, json);
+    }
+}
+
+/// Issue 12's vocabulary (version-2 requests): the same answers over the
+/// wire as from the engine.
+#[test]
+fn the_new_vocabulary_answers_the_same() {
+    let server = TestServer::start();
+    let decoder = |required: &str, area: u64| {
+        format!(
+            r#"{{"name": "decoder", "formats": [{{"format": "NV12"}}], "min_size": [16, 16],
+                "max_size": [4096, 4096], "size_alignment": [16, 16],
+                "required_min_size": [1920, 1080], "required_max_size": {required},
+                "max_area": {area}}}"#
+        )
+    };
+    let plane = r#"{"name": "plane", "formats": [{"format": "NV12"}], "max_size": [2048, 2048]}"#;
+    let cases = [
+        (
+            "required 1080p",
+            scenario(&[decoder("[0, 0]", 0), plane.into()]),
+        ),
+        (
+            "required up to 1440p",
+            scenario(&[decoder("[2560, 1440]", 0), plane.into()]),
+        ),
+        (
+            "area of level 4",
+            scenario(&[decoder("[0, 0]", 8192 * 256), plane.into()]),
+        ),
+        (
+            "area too small",
+            scenario(&[decoder("[0, 0]", 1920 * 1080), plane.into()]),
+        ),
+        (
+            "required above own max",
+            scenario(&[decoder("[8192, 4096]", 0), plane.into()]),
+        ),
+        (
+            "per-format width: NV12 does not fit, XRGB8888 does",
+            r#"{"participants": [
+                {"name": "plane", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}], "max_size": [4096, 4096],
+                 "format_limits": [{"format": "NV12", "max_size": [1920, 0]}]},
+                {"name": "src", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}], "min_size": [3840, 2160]}]}"#
+                .to_string(),
+        ),
+        (
+            "per-format stride alignment",
+            r#"{"participants": [
+                {"name": "camera", "formats": [{"format": "NV12"}, {"format": "YUYV"}], "min_size": [640, 480],
+                 "format_limits": [{"format": "NV12", "stride_alignment": 256}, {"format": "YUYV", "stride_alignment": 32}]},
+                {"name": "viewer", "formats": [{"format": "NV12"}, {"format": "YUYV"}]}]}"#
+                .to_string(),
+        ),
+        (
+            "colour spaces: BT.709 by position sums",
+            r#"{"participants": [
+                {"name": "decoder", "formats": [{"format": "NV12"}], "color_spaces": ["bt2020", "bt709", "bt601"]},
+                {"name": "display", "formats": [{"format": "NV12"}], "color_spaces": ["bt709", "bt601"]}]}"#
+                .to_string(),
+        ),
+        (
+            "colour spaces: none in common",
+            r#"{"participants": [
+                {"name": "decoder", "formats": [{"format": "NV12"}], "color_spaces": ["bt709"]},
+                {"name": "display", "formats": [{"format": "NV12"}], "color_spaces": ["srgb"]}]}"#
+                .to_string(),
+        ),
+        (
+            "colour spaces: sRGB picks the RGB pair",
+            r#"{"participants": [
+                {"name": "a", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}], "color_spaces": ["srgb", "bt709"]},
+                {"name": "b", "formats": [{"format": "NV12"}, {"format": "XRGB8888"}]}]}"#
+                .to_string(),
+        ),
+        (
+            "coherency: RAM when someone cannot do CPU",
+            r#"{"participants": [
+                {"name": "writer", "usage": ["cpu_write"], "formats": [{"format": "XRGB8888"}]},
+                {"name": "gpu", "formats": [{"format": "XRGB8888"}], "coherency_domains": ["ram", "inaccessible"]}]}"#
+                .to_string(),
+        ),
+        (
+            "coherency: CPU access to inaccessible memory",
+            r#"{"participants": [
+                {"name": "reader", "usage": ["cpu_read"], "formats": [{"format": "XRGB8888"}]},
+                {"name": "secure", "formats": [{"format": "XRGB8888"}], "coherency_domains": ["inaccessible"]}]}"#
+                .to_string(),
+        ),
+        (
+            "per-format limits contradict for the only format",
+            r#"{"participants": [
+                {"name": "plane", "formats": [{"format": "NV12"}], "format_limits": [{"format": "NV12", "max_size": [1920, 0]}]},
+                {"name": "src", "formats": [{"format": "NV12"}], "min_size": [3840, 2160]}]}"#
+                .to_string(),
         ),
     ];
     for (what, json) in &cases {

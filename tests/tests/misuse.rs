@@ -592,6 +592,97 @@ fn unknown_usage_bits() {
 }
 
 #[test]
+fn required_minimum_above_the_required_maximum() {
+    let (_server, mut c, coll) = bound();
+    // A zero maximum is "none": no error.
+    coll.set_required_size(1920, 1080, 0, 0);
+    c.roundtrip().expect("no maximum");
+    coll.set_required_size(u32::MAX, 1080, u32::MAX - 1, 1080);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &[
+            "set_required_size",
+            "required width 4294967295 is above the required maximum 4294967294",
+        ],
+    );
+}
+
+#[test]
+fn coherency_domains_empty_or_unknown() {
+    use accord_protocol::client::wp_buffer_collection_v1::CoherencyDomain;
+    for bits in [0u32, 0x8] {
+        let (_server, mut c, coll) = bound();
+        coll.set_coherency_domains(CoherencyDomain::from_bits_retain(bits));
+        assert_error(
+            c.expect_error(),
+            CollError::InvalidValue as u32,
+            &[
+                "set_coherency_domains",
+                "expected a non-empty set of cpu (0x1)",
+            ],
+        );
+    }
+}
+
+#[test]
+fn colour_spaces_undefined_or_twice() {
+    let (_server, mut c, coll) = bound();
+    coll.set_color_spaces([4u32, 2].iter().flat_map(|v| v.to_ne_bytes()).collect());
+    c.roundtrip().expect("bt709, bt601");
+    coll.set_color_spaces([4u32, 4].iter().flat_map(|v| v.to_ne_bytes()).collect());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_color_spaces", "bt709 listed twice"],
+    );
+    let (_server, mut c, coll) = bound();
+    coll.set_color_spaces(42u32.to_ne_bytes().to_vec());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_color_spaces", "value 42 is no colour space"],
+    );
+    let (_server, mut c, coll) = bound();
+    coll.set_color_spaces(vec![1, 0, 0]);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_color_spaces", "array of 3 bytes"],
+    );
+}
+
+#[test]
+fn format_limits_twice_or_zero_aligned() {
+    let (_server, mut c, coll) = bound();
+    let nv12 = u32::from_le_bytes(*b"NV12");
+    coll.add_format_limits(nv12, 0, 0, 1920, 0, 1, 1, 0, 0, 1);
+    c.roundtrip().expect("one entry");
+    coll.add_format_limits(nv12, 0, 0, 1280, 0, 1, 1, 0, 0, 1);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_format_limits", "format 0x3231564e already has limits"],
+    );
+    let (_server, mut c, coll) = bound();
+    coll.add_format_limits(nv12, 0, 0, 0, 0, 1, 1, 0, 0, 0);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["add_format_limits", "stride_alignment is 0"],
+    );
+    let (_server, mut c, coll) = bound();
+    for i in 0..=64u32 {
+        coll.add_format_limits(nv12 + i, 0, 0, 0, 0, 1, 1, 0, 0, 1);
+    }
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_format_limits", "more than 64 entries"],
+    );
+}
+
+#[test]
 fn maximum_below_minimum() {
     let (_server, mut c, coll) = bound();
     coll.set_buffer_counts(0, 0, 0, 4, 2);

@@ -8,12 +8,18 @@
 //! protocol crate's tests check every name and value here against the XML.
 
 pub mod codec;
+mod coherency;
+mod color_space;
+mod format_limits;
 pub mod limits;
 mod memory;
 mod reason;
 mod usage;
 
+pub use coherency::CoherencyDomains;
+pub use color_space::ColorSpace;
 pub use drm_fourcc;
+pub use format_limits::FormatLimits;
 pub use memory::MemoryKind;
 pub use reason::FailureReason;
 pub use usage::Usage;

@@ -34,6 +34,9 @@ pub const MAX_CLIENT_OBJECTS: usize = 1024;
 pub const HANDLE_EXPIRY: Duration = Duration::from_secs(60);
 /// Longest participant name in bytes.
 pub const MAX_NAME_BYTES: usize = 63;
+/// Per-format limit entries per participant (`add_format_limits`), one
+/// per format.
+pub const MAX_FORMAT_LIMITS: usize = 64;
 /// Devices per participant (`set_devices`).
 pub const MAX_DEVICES: usize = 64;
 /// Random bytes in a handle (256 bits, at least 128 required).

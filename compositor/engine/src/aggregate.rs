@@ -101,6 +101,16 @@ pub(crate) fn validate(c: &[Constraints]) -> Result<(), Failure> {
         let ranges = [
             ("width", u64::from(p.min_size.0), u64::from(p.max_size.0)),
             ("height", u64::from(p.min_size.1), u64::from(p.max_size.1)),
+            (
+                "required width",
+                u64::from(p.required_min_size.0),
+                u64::from(p.required_max_size.0),
+            ),
+            (
+                "required height",
+                u64::from(p.required_min_size.1),
+                u64::from(p.required_max_size.1),
+            ),
             ("stride", u64::from(p.min_stride), u64::from(p.max_stride)),
             (
                 "buffer count",
@@ -111,6 +121,38 @@ pub(crate) fn validate(c: &[Constraints]) -> Result<(), Failure> {
         for (field, min, max) in ranges {
             if max != 0 && min > max {
                 problems.push((name, format!("{name}: min {field} {min} > max {max}")));
+            }
+        }
+        // What it needs must be within what it can do.
+        for (dim, need, max) in [
+            (
+                "width",
+                p.required_max_size.0.max(p.required_min_size.0),
+                p.max_size.0,
+            ),
+            (
+                "height",
+                p.required_max_size.1.max(p.required_min_size.1),
+                p.max_size.1,
+            ),
+        ] {
+            if max != 0 && need > max {
+                problems.push((
+                    name,
+                    format!("{name}: required {dim} {need} > its max {dim} {max}"),
+                ));
+            }
+        }
+    }
+    // Each per-format entry on its own, as a participant with only its
+    // limits would be.
+    for p in c {
+        for l in &p.format_limits {
+            if let Err(f) = validate(&[crate::per_format::limits_only(p, l)]) {
+                problems.push((
+                    pname(p),
+                    format!("{} limits of {}", crate::formats::name(l.format), f.message),
+                ));
             }
         }
     }
@@ -154,7 +196,20 @@ fn combined_alignment(
     Ok(acc)
 }
 
-/// One dimension: the largest minimum (at least 1), rounded up to the LCM
+/// One participant's need in one dimension: its minimum (capability) and
+/// its required sizes, whichever is largest. sysmem keeps capability
+/// (`min_size`) and need (`required_min_size`, `required_max_size`) apart
+/// and sizes the buffers for `required_max_size`; Accord allocates one
+/// size, so all three raise it. Departure: sysmem also fails when a
+/// participant's `min_size` is above another's `required_min_size` (the
+/// stream's small frames would not fit that participant); Accord's
+/// `min_size` is also a need that raises the size, so the larger one just
+/// wins.
+pub(crate) fn need(min: u32, required_min: u32, required_max: u32) -> u32 {
+    min.max(required_min).max(required_max)
+}
+
+/// One dimension: the largest need (at least 1), rounded up to the LCM
 /// of the size alignments, within every maximum.
 fn dimension(
     c: &[Constraints],
@@ -200,6 +255,35 @@ fn dimension(
         }
     }
     Ok((value as u32, min_by))
+}
+
+/// The allocated width × height within every participant's `max_area`
+/// (sysmem's `max_width_times_height`, checked on the coded size: here the
+/// aligned size buffers are allocated for): `size_conflict` naming the
+/// smallest limit's owner and the participants that set the size.
+fn max_area(
+    c: &[Constraints],
+    width: u32,
+    height: u32,
+    width_by: usize,
+    height_by: usize,
+) -> Result<(), Failure> {
+    let Some(by) = binding(c, |p| limit(p.max_area).map(Reverse)) else {
+        return Ok(());
+    };
+    let area = u64::from(width) * u64::from(height);
+    let max = c[by].max_area;
+    if area <= max {
+        return Ok(());
+    }
+    Err(failure(
+        FailureReason::SizeConflict,
+        format!(
+            "{width}x{height} is {area} pixels, above the maximum area {max} of {}",
+            pname(&c[by])
+        ),
+        vec![pname(&c[by]), pname(&c[width_by]), pname(&c[height_by])],
+    ))
 }
 
 /// `protected` content with CPU access, in one participant or across
@@ -297,11 +381,20 @@ fn buffer_count(c: &[Constraints]) -> Result<u32, Failure> {
 pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
     protected_and_cpu(c)?;
     let (width, width_by) = dimension(c, "width", |p| {
-        (p.min_size.0, p.max_size.0, p.size_alignment.0)
+        (
+            need(p.min_size.0, p.required_min_size.0, p.required_max_size.0),
+            p.max_size.0,
+            p.size_alignment.0,
+        )
     })?;
     let (height, height_by) = dimension(c, "height", |p| {
-        (p.min_size.1, p.max_size.1, p.size_alignment.1)
+        (
+            need(p.min_size.1, p.required_min_size.1, p.required_max_size.1),
+            p.max_size.1,
+            p.size_alignment.1,
+        )
     })?;
+    max_area(c, width, height, width_by, height_by)?;
     let buffer_count = buffer_count(c)?;
     let stride_alignment =
         combined_alignment(c, "stride alignment", FailureReason::StrideConflict, |p| {

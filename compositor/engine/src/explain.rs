@@ -9,8 +9,9 @@ use std::fmt;
 use crate::aggregate::{self, pname};
 use crate::formats::{self, modifier_name};
 use crate::intersect;
+use crate::per_format::PerFormat;
 use crate::policy::Policy;
-use crate::solve::{self, check_layout, is_scanout};
+use crate::solve::{self, is_scanout};
 use crate::{Constraints, Decision, Failure};
 
 /// What happened to one (format, modifier) pair.
@@ -65,13 +66,14 @@ pub fn solve_explained(
         .map(|p| {
             let usage: Vec<&str> = p.usage.names().collect();
             format!(
-                "{}: usage [{}], {}, min {}x{}, {}{}",
+                "{}: usage [{}], {}, min {}x{}, {}{}{}",
                 pname(p),
                 usage.join(", "),
                 count(p.formats.len(), "pair", "pairs"),
                 p.min_size.0,
                 p.min_size.1,
                 max_size(p.max_size),
+                required(p),
                 if p.dispensable { ", dispensable" } else { "" }
             )
         })
@@ -104,9 +106,15 @@ pub fn solve_explained(
             });
         }
         let mut rank = 0;
+        let mut per = PerFormat::new(c, a);
+        let spaces = crate::color::common(c);
         for (key, cand) in solve::rank(cands, a, policy) {
             common.insert((cand.format, cand.modifier));
-            let fate = match check_layout(c, a, cand.format, cand.modifier) {
+            let fits = solve::fit(&mut per, cand.format, cand.modifier).and_then(|_| {
+                let spaces = spaces.clone()?;
+                crate::color::choose(c, spaces.as_deref(), cand.format)
+            });
+            let fate = match fits {
                 Ok(_) => {
                     rank += 1;
                     Fate::Ranked {
@@ -163,15 +171,19 @@ pub fn solve_explained(
     }
 
     let outcome = match &result {
-        Ok(d) => format!(
-            "decided {} {} {}x{}, {}{}",
-            formats::name(d.format),
-            modifier_name(d.modifier),
-            d.width,
-            d.height,
-            count(d.buffer_count as usize, "buffer", "buffers"),
-            if d.scanout { ", scanout" } else { "" }
-        ),
+        Ok(d) => {
+            format!(
+                "decided {} {} {}x{}, {}{}",
+                formats::name(d.format),
+                modifier_name(d.modifier),
+                d.width,
+                d.height,
+                count(d.buffer_count as usize, "buffer", "buffers"),
+                if d.scanout { ", scanout" } else { "" }
+            ) + &d.color_space.map_or(String::new(), |cs| {
+                format!(", colour space {}", crate::color::names(&[cs]))
+            })
+        }
         Err(f) => format!(
             "failed: {}: {} [{}]",
             f.reason.as_str(),
@@ -196,6 +208,61 @@ pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// A maximum size where 0 means "no limit", per dimension.
+/// The required sizes and maximum area, when set (`, required 1920x1088
+/// to 3840x2160, max area 8912896`).
+fn required(p: &Constraints) -> String {
+    let mut s = String::new();
+    let (min, max) = (p.required_min_size, p.required_max_size);
+    if min != (0, 0) || max != (0, 0) {
+        s += &format!(", required {}x{}", min.0, min.1);
+        if max != (0, 0) {
+            s += &format!(" to {}x{}", max.0, max.1);
+        }
+    }
+    if p.max_area != 0 {
+        s += &format!(", max area {} pixels", p.max_area);
+    }
+    if p.coherency_domains != crate::CoherencyDomains::ALL {
+        s += &format!(
+            ", coherency [{}]",
+            p.coherency_domains.names().collect::<Vec<_>>().join(", ")
+        );
+    }
+    if !p.color_spaces.is_empty() {
+        s += &format!(", colour spaces [{}]", crate::color::names(&p.color_spaces));
+    }
+    for l in &p.format_limits {
+        let n = crate::FormatLimits::new(l.format);
+        let mut parts = Vec::new();
+        if l.min_size != n.min_size {
+            parts.push(format!("min {}x{}", l.min_size.0, l.min_size.1));
+        }
+        if l.max_size != n.max_size {
+            parts.push(max_size(l.max_size));
+        }
+        if l.size_alignment != n.size_alignment {
+            parts.push(format!(
+                "size alignment {}x{}",
+                l.size_alignment.0, l.size_alignment.1
+            ));
+        }
+        if l.min_stride != 0 {
+            parts.push(format!("min stride {}", l.min_stride));
+        }
+        if l.max_stride != 0 {
+            parts.push(format!("max stride {}", l.max_stride));
+        }
+        if l.stride_alignment != 1 {
+            parts.push(format!("stride alignment {}", l.stride_alignment));
+        }
+        if parts.is_empty() {
+            parts.push("none".into());
+        }
+        s += &format!(", {} limits: {}", formats::name(l.format), parts.join(", "));
+    }
+    s
+}
+
 fn max_size((w, h): (u32, u32)) -> String {
     match (w, h) {
         (0, 0) => "max size: no limit".into(),

@@ -237,6 +237,20 @@ fn by_code() -> &'static [(u32, u16)] {
 }
 
 /// The plane table of `fourcc`, if the engine knows it.
+/// Is `fourcc` a YCbCr format of the table (packed 4:2:2, AYUV/XYUV,
+/// semi-planar NV and P0xx/P2xx, planar YUV/YVU)?
+pub fn is_yuv(fourcc: u32) -> bool {
+    info(fourcc).is_some_and(|i| {
+        let n = i.name;
+        ["YUYV", "YVYU", "UYVY", "VYUY", "AYUV", "XYUV"]
+            .iter()
+            .any(|p| n.starts_with(p))
+            || ["NV", "P0", "P2", "YUV", "YVU"]
+                .iter()
+                .any(|p| n.starts_with(p))
+    })
+}
+
 pub fn info(fourcc: u32) -> Option<&'static FormatInfo> {
     let idx = by_code();
     idx.binary_search_by_key(&fourcc, |&(c, _)| c)

@@ -18,15 +18,19 @@
 //!    change a made allocation, so a usage the allocation did not plan for
 //!    (scanout, CPU access of a tiled layout) is refused instead of hoped
 //!    for;
-//! 4. **size**: the allocated size is within its range and alignment
-//!    (`size_conflict`);
+//! 4. **size**: the allocated size is within its range and alignment, at
+//!    least its required sizes, within its maximum area (`size_conflict`);
 //! 5. **layout**: every plane's stride is within its stride limits and
 //!    alignment, every offset meets its offset alignment
 //!    (`stride_conflict`); the buffer fits its `max_bytes` (`too_large`);
 //! 6. **count**: the allocated count meets its minimum and maximum, and
 //!    holds what it camps plus its dedicated slack (`count_conflict`). Its
 //!    camping is not added to the others' (the count cannot grow); this is
-//!    sysmem's rule for a logical allocation too.
+//!    sysmem's rule for a logical allocation too;
+//! 7. **its limits for the allocated format** (`format_limits`), if any:
+//!    size and layout again against those;
+//! 8. **colour space**: when the buffers have one and it lists some, the
+//!    buffers' is among them (`no_common_format`), checked before 7.
 
 use crate::aggregate;
 use crate::types::{Constraints, Decision, Failure, FailureReason, PlaneLayout, Usage};
@@ -122,15 +126,25 @@ pub fn check_late_join(
     let within = |v: u32, min: u32, max: u32, align: u32| {
         v >= min && (max == 0 || v <= max) && v.is_multiple_of(align.max(1))
     };
-    if !within(w, late.min_size.0, late.max_size.0, late.size_alignment.0)
-        || !within(h, late.min_size.1, late.max_size.1, late.size_alignment.1)
+    let need_w = aggregate::need(
+        late.min_size.0,
+        late.required_min_size.0,
+        late.required_max_size.0,
+    );
+    let need_h = aggregate::need(
+        late.min_size.1,
+        late.required_min_size.1,
+        late.required_max_size.1,
+    );
+    if !within(w, need_w, late.max_size.0, late.size_alignment.0)
+        || !within(h, need_h, late.max_size.1, late.size_alignment.1)
     {
         return Err(fail(
             FailureReason::SizeConflict,
             format!(
                 "the buffers are {w}x{h}; it takes {}x{} to {} in steps of {}x{}",
-                late.min_size.0,
-                late.min_size.1,
+                need_w,
+                need_h,
                 if late.max_size == (0, 0) {
                     "no limit".to_owned()
                 } else {
@@ -138,6 +152,16 @@ pub fn check_late_join(
                 },
                 late.size_alignment.0,
                 late.size_alignment.1
+            ),
+        ));
+    }
+    let area = u64::from(w) * u64::from(h);
+    if late.max_area != 0 && area > late.max_area {
+        return Err(fail(
+            FailureReason::SizeConflict,
+            format!(
+                "the buffers are {w}x{h} ({area} pixels); its maximum area is {}",
+                late.max_area
             ),
         ));
     }
@@ -205,6 +229,35 @@ pub fn check_late_join(
                 }
             ),
         ));
+    }
+    // 8 (before 7, which returns). the colour space, when the buffers
+    // have one and it lists some.
+    if let Some(cs) = decision.color_space {
+        if !late.color_spaces.is_empty() && !late.color_spaces.contains(&cs) {
+            return Err(fail(
+                FailureReason::NoCommonFormat,
+                format!(
+                    "the buffers hold {} and it lists [{}]",
+                    crate::color::names(&[cs]),
+                    crate::color::names(&late.color_spaces)
+                ),
+            ));
+        }
+    }
+    // 7. its limits for the allocated format, if it gave any: the same
+    // checks against those limits alone.
+    if let Some(l) = late
+        .format_limits
+        .iter()
+        .find(|l| l.format == decision.format)
+    {
+        let mut entry = crate::per_format::limits_only(late, l);
+        entry.formats = vec![crate::types::FormatModifier {
+            format: decision.format,
+            modifier: decision.modifier,
+            scanout: false,
+        }];
+        return check_late_join(decision, layout, &entry);
     }
     Ok(())
 }
@@ -275,6 +328,90 @@ mod tests {
                 ..Default::default()
             },
             stride_alignment: 64,
+            ..viewer()
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn required_sizes_and_max_area_are_checked_against_the_buffers() {
+        // The buffers are 640x480 (307,200 pixels).
+        join(Constraints {
+            required_min_size: (640, 480),
+            max_area: 307_200,
+            ..viewer()
+        })
+        .unwrap();
+        for late in [
+            Constraints {
+                required_max_size: (800, 480),
+                ..viewer()
+            },
+            Constraints {
+                required_min_size: (640, 600),
+                ..viewer()
+            },
+            Constraints {
+                max_area: 307_199,
+                ..viewer()
+            },
+        ] {
+            assert_eq!(reason(late), FailureReason::SizeConflict);
+        }
+    }
+
+    #[test]
+    fn the_colour_space_of_the_buffers_must_be_in_its_list() {
+        use crate::types::ColorSpace;
+        let mut producer = first();
+        producer.color_spaces = vec![ColorSpace::SRGB];
+        let d = solve(&[producer]).unwrap();
+        assert_eq!(d.color_space, Some(ColorSpace::SRGB));
+        let l = d.layout.clone().unwrap();
+        let layout = AllocatedLayout {
+            planes: l.planes,
+            size_bytes: l.size_bytes,
+        };
+        let mut late = viewer();
+        check_late_join(&d, &layout, &late).unwrap();
+        late.color_spaces = vec![ColorSpace::BT2100_PQ, ColorSpace::SRGB];
+        check_late_join(&d, &layout, &late).unwrap();
+        late.color_spaces = vec![ColorSpace::BT2100_PQ];
+        let f = check_late_join(&d, &layout, &late).unwrap_err();
+        assert_eq!(f.reason, FailureReason::NoCommonFormat);
+        assert!(
+            f.message
+                .ends_with("the buffers hold srgb and it lists [bt2100_pq]"),
+            "{}",
+            f.message
+        );
+    }
+
+    #[test]
+    fn its_limits_for_the_allocated_format_are_checked() {
+        // The buffers are XRGB8888 640x480.
+        let limits = |max_width| crate::types::FormatLimits {
+            max_size: (max_width, 0),
+            ..crate::types::FormatLimits::new(pair().format)
+        };
+        join(Constraints {
+            format_limits: vec![limits(640)],
+            ..viewer()
+        })
+        .unwrap();
+        assert_eq!(
+            reason(Constraints {
+                format_limits: vec![limits(320)],
+                ..viewer()
+            }),
+            FailureReason::SizeConflict
+        );
+        // An entry for another format does not matter.
+        join(Constraints {
+            format_limits: vec![crate::types::FormatLimits {
+                max_size: (16, 16),
+                ..crate::types::FormatLimits::new(formats::parse_name("NV12").unwrap())
+            }],
             ..viewer()
         })
         .unwrap();

@@ -18,6 +18,8 @@
 //! ```
 
 mod aggregate;
+mod coherency;
+mod color;
 pub mod explain;
 pub mod formats;
 pub mod groups;
@@ -27,6 +29,7 @@ pub mod layout;
 pub mod limits;
 mod math;
 pub mod placement;
+mod per_format;
 pub mod policy;
 mod solve;
 mod types;

@@ -149,6 +149,58 @@ pub fn check_participant(c: &Constraints) -> Result<(), Misuse> {
             );
         }
     }
+    if c.format_limits.len() > MAX_FORMAT_LIMITS {
+        return misuse(
+            MisuseKind::FormatTable,
+            "format_limits",
+            format!(
+                "{} entries; at most {MAX_FORMAT_LIMITS} per participant",
+                c.format_limits.len()
+            ),
+        );
+    }
+    for (i, l) in c.format_limits.iter().enumerate() {
+        if let Some(j) = c.format_limits[..i]
+            .iter()
+            .position(|e| e.format == l.format)
+        {
+            return misuse(
+                MisuseKind::FormatTable,
+                "format_limits",
+                format!(
+                    "{} given limits twice (entries {j}, {i}); one entry per format",
+                    name(l.format)
+                ),
+            );
+        }
+    }
+    let d = c.coherency_domains.0;
+    if d == 0 || d & !crate::CoherencyDomains::ALL.0 != 0 {
+        return misuse(
+            MisuseKind::Value,
+            "coherency_domains",
+            format!("{d:#x}; expected a non-empty set of cpu (0x1), ram (0x2), inaccessible (0x4)"),
+        );
+    }
+    for (i, cs) in c.color_spaces.iter().enumerate() {
+        if !cs.is_defined() {
+            return misuse(
+                MisuseKind::Value,
+                "color_spaces",
+                format!("unknown colour space {}; defined values are 1..=9", cs.0),
+            );
+        }
+        if let Some(j) = c.color_spaces[..i].iter().position(|x| x == cs) {
+            return misuse(
+                MisuseKind::Value,
+                "color_spaces",
+                format!(
+                    "{} listed twice (entries {j}, {i}); list each once",
+                    cs.name().unwrap_or("?")
+                ),
+            );
+        }
+    }
     if c.devices.len() > MAX_DEVICES {
         return misuse(
             MisuseKind::DeviceList,

@@ -1,13 +1,15 @@
 //! The solver: validate, aggregate, intersect, rank, lay out.
 
 use crate::aggregate::{self, failure, pname, Aggregate};
+use crate::color;
 use crate::formats;
 use crate::intersect::{self, Cand};
 use crate::layout::{self, FixedLayout, LayoutError, LayoutParams, SizeLimit};
+use crate::per_format::{self, PerFormat};
 use crate::policy::{modifier_class, Policy, RankKey};
 use crate::{
-    Candidate, Constraints, Decision, Failure, FailureReason, Layout, Usage, MOD_INVALID,
-    MOD_LINEAR,
+    Candidate, ColorSpace, Constraints, Decision, Failure, FailureReason, Layout, Usage,
+    MOD_INVALID, MOD_LINEAR,
 };
 
 /// Solve with the default ranking policy.
@@ -19,13 +21,14 @@ pub fn solve(c: &[Constraints]) -> Result<Decision, Failure> {
 pub fn solve_with(c: &[Constraints], policy: &Policy) -> Result<Decision, Failure> {
     aggregate::validate(c)?;
     let agg = aggregate::aggregate(c)?;
+    let domain = crate::coherency::decide(c, agg.usage)?;
     let cands = intersect::intersect(c)?;
     let (cands, removed) = split_cpu(&agg, cands);
     if cands.is_empty() {
         return Err(cpu_failure(c, &removed));
     }
     let ranked = rank(cands, &agg, policy);
-    decide(c, &agg, &ranked)
+    decide(c, &agg, &ranked, domain)
 }
 
 /// Usage bits that map the buffers into a CPU's address space.
@@ -162,17 +165,6 @@ pub(crate) fn candidate_layout(
     Ok(None)
 }
 
-/// [`candidate_layout`] with a failure naming the participants.
-pub(crate) fn check_layout(
-    c: &[Constraints],
-    agg: &Aggregate,
-    format: u32,
-    modifier: u64,
-) -> Result<Option<FixedLayout>, Failure> {
-    candidate_layout(format, modifier, &agg.params)
-        .map_err(|e| layout_failure(c, agg, format, modifier, e))
-}
-
 fn layout_failure(
     c: &[Constraints],
     agg: &Aggregate,
@@ -219,20 +211,62 @@ fn layout_failure(
     }
 }
 
+/// A candidate's fit under the limits of its format
+/// ([`PerFormat`](crate::per_format::PerFormat)): its layout and the
+/// aggregate it was computed with, or why it does not fit.
+pub(crate) fn fit<'p>(
+    per: &'p mut PerFormat<'_>,
+    format: u32,
+    modifier: u64,
+) -> Result<(Option<FixedLayout>, &'p Aggregate), Failure> {
+    let (view, fagg) = per.get(format).map_err(Clone::clone)?;
+    match candidate_layout(format, modifier, &fagg.params) {
+        Ok(l) => Ok((l, fagg)),
+        Err(e) => Err(layout_failure(view, fagg, format, modifier, e)),
+    }
+}
+
 fn decide(
     c: &[Constraints],
     agg: &Aggregate,
     ranked: &[(RankKey, Cand)],
+    coherency_domain: crate::CoherencyDomains,
 ) -> Result<Decision, Failure> {
-    // Only the first misfit gets a message: no allocation per candidate.
+    let mut per = PerFormat::new(c, agg);
+    let common = color::common(c)?;
+    // Only the first misfit gets a message: no allocation per candidate
+    // (without per-format limits).
     let mut first_misfit: Option<(&Cand, LayoutError)> = None;
-    let mut chosen: Option<(Candidate, Option<FixedLayout>)> = None;
+    let mut first_failure: Option<Failure> = None;
+    let mut chosen: Option<(
+        Candidate,
+        Option<FixedLayout>,
+        Aggregate,
+        Option<ColorSpace>,
+    )> = None;
     let mut alternatives = Vec::with_capacity(ranked.len());
     for (_, cand) in ranked {
-        let layout = match candidate_layout(cand.format, cand.modifier, &agg.params) {
-            Ok(l) => l,
-            Err(e) => {
-                first_misfit.get_or_insert((cand, e));
+        let (layout, fagg) = if per_format::any(c) {
+            match fit(&mut per, cand.format, cand.modifier) {
+                Ok((l, a)) => (l, a),
+                Err(f) => {
+                    first_failure.get_or_insert(f);
+                    continue;
+                }
+            }
+        } else {
+            match candidate_layout(cand.format, cand.modifier, &agg.params) {
+                Ok(l) => (l, agg),
+                Err(e) => {
+                    first_misfit.get_or_insert((cand, e));
+                    continue;
+                }
+            }
+        };
+        let cs = match color::choose(c, common.as_deref(), cand.format) {
+            Ok(cs) => cs,
+            Err(f) => {
+                first_failure.get_or_insert(f);
                 continue;
             }
         };
@@ -241,14 +275,25 @@ fn decide(
             modifier: cand.modifier,
             scanout: is_scanout(cand, agg),
         };
-        if chosen.is_none() {
-            chosen = Some((candidate, layout));
+        match &chosen {
+            None => {
+                chosen = Some((candidate, layout, fagg.clone(), cs));
+                alternatives.push(candidate);
+            }
+            // A fallback must give the same buffers but for the pair:
+            // with per-format limits, one whose format's limits give
+            // another size or alignment is not one, nor one whose format
+            // needs another colour space.
+            Some((_, _, a, chosen_cs)) if a.params == fagg.params && *chosen_cs == cs => {
+                alternatives.push(candidate)
+            }
+            Some(_) => {}
         }
-        alternatives.push(candidate);
     }
-    let Some((first, layout)) = chosen else {
-        let first_failure =
-            first_misfit.map(|(cand, e)| layout_failure(c, agg, cand.format, cand.modifier, e));
+    let Some((first, layout, agg, color_space)) = chosen else {
+        let first_failure = first_failure.or_else(|| {
+            first_misfit.map(|(cand, e)| layout_failure(c, agg, cand.format, cand.modifier, e))
+        });
         let mut f = first_failure.unwrap_or_else(|| {
             failure(
                 FailureReason::NoCommonFormat,
@@ -289,6 +334,8 @@ fn decide(
         devices: agg.devices.clone(),
         scanout: first.scanout,
         layout: layout.map(FixedLayout::to_layout),
+        color_space,
+        coherency_domain,
         alternatives,
     })
 }

@@ -3,7 +3,10 @@
 
 /// Hard cap on buffers per collection (sysmem's value).
 pub use accord_vocabulary::limits::MAX_BUFFERS;
-pub use accord_vocabulary::{FailureReason, FormatModifier, Usage, MOD_INVALID, MOD_LINEAR};
+pub use accord_vocabulary::{
+    CoherencyDomains, ColorSpace, FailureReason, FormatLimits, FormatModifier, Usage, MOD_INVALID,
+    MOD_LINEAR,
+};
 
 /// Buffer-count constraints (sysmem's camping/slack model).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -29,8 +32,22 @@ pub struct Constraints {
     pub usage: Usage,
     /// Accepted pairs, most preferred first.
     pub formats: Vec<FormatModifier>,
+    /// Capability: the smallest size it can handle (it also raises the
+    /// allocated size, as every minimum does).
     pub min_size: (u32, u32),
+    /// Capability: the largest size it can handle; 0 = no limit.
     pub max_size: (u32, u32),
+    /// Need, apart from capability (sysmem's `required_min_size`): the
+    /// stream's size now; the buffers are at least this large. (0, 0) =
+    /// none.
+    pub required_min_size: (u32, u32),
+    /// Need (sysmem's `required_max_size`): the largest size the stream
+    /// may reach without a new allocation; the buffers are at least this
+    /// large. (0, 0) = none.
+    pub required_max_size: (u32, u32),
+    /// Largest width × height in pixels of the allocated size (sysmem's
+    /// `max_width_times_height`: codec levels); 0 = no limit.
+    pub max_area: u64,
     pub size_alignment: (u32, u32),
     pub stride_alignment: u32,
     pub offset_alignment: u32,
@@ -45,6 +62,17 @@ pub struct Constraints {
     pub devices: Vec<u64>,
     /// Allocation goes on without this participant if it fails or leaves.
     pub dispensable: bool,
+    /// Tighter limits for single formats (sysmem's list of
+    /// `ImageFormatConstraints`, one per pixel format): when a candidate
+    /// has `format`, the entry's limits apply on top of the ones above. At
+    /// most one entry per format.
+    pub format_limits: Vec<FormatLimits>,
+    /// Colour spaces it handles, most preferred first (sysmem's
+    /// `ImageFormatConstraints.color_spaces`); empty = any.
+    pub color_spaces: Vec<ColorSpace>,
+    /// Coherency domains it supports (sysmem's
+    /// `BufferMemoryConstraints.*_domain_supported`); all by default.
+    pub coherency_domains: CoherencyDomains,
 }
 
 impl Default for Constraints {
@@ -55,6 +83,9 @@ impl Default for Constraints {
             formats: Vec::new(),
             min_size: (1, 1),
             max_size: (0, 0),
+            required_min_size: (0, 0),
+            required_max_size: (0, 0),
+            max_area: 0,
             size_alignment: (1, 1),
             stride_alignment: 1,
             offset_alignment: 1,
@@ -66,6 +97,9 @@ impl Default for Constraints {
             contiguous: false,
             devices: Vec::new(),
             dispensable: false,
+            format_limits: Vec::new(),
+            color_spaces: Vec::new(),
+            coherency_domains: CoherencyDomains::ALL,
         }
     }
 }
@@ -132,6 +166,12 @@ pub struct Decision {
     /// Present for LINEAR and INVALID; vendor modifiers get their layout from
     /// the allocating device.
     pub layout: Option<Layout>,
+    /// The colour space every participant that listed any handles, best
+    /// ranked among those the format can carry; `None` when nobody listed
+    /// one.
+    pub color_space: Option<ColorSpace>,
+    /// The coherency domain decided (one of them; see `coherency.rs`).
+    pub coherency_domain: CoherencyDomains,
     /// Every surviving candidate in ranking order; `alternatives[0]` is the
     /// chosen one. Used to fall back when a device rejects the first choice.
     pub alternatives: Vec<Candidate>,

@@ -5,8 +5,8 @@ mod common;
 use std::collections::HashSet;
 
 use accord_engine::{
-    solve, solve_explained, BufferCounts, Constraints, Decision, Failure, FormatModifier, Policy,
-    Usage, MOD_INVALID, MOD_LINEAR,
+    solve, solve_explained, BufferCounts, Constraints, Decision, Failure, FormatLimits,
+    FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
 };
 use proptest::prelude::*;
 
@@ -47,6 +47,26 @@ fn alignment() -> impl Strategy<Value = u32> {
     prop_oneof![4 => Just(1u32), 1 => Just(4), 1 => Just(64), 1 => Just(256), 1 => Just(4096), 1 => 1u32..=300]
 }
 
+/// Per-format limits for a format of the universe: mostly none.
+fn format_limits() -> impl Strategy<Value = Vec<FormatLimits>> {
+    let one = (
+        pair(),
+        (small(4000), small(4000), limit(4000), limit(4000)),
+        (alignment(), alignment(), alignment()),
+        (limit(20000), limit(40000)),
+    )
+        .prop_map(|(p, s, a, st)| FormatLimits {
+            format: p.format,
+            min_size: (s.0, s.1),
+            max_size: (s.2, s.3),
+            size_alignment: (a.0, a.1),
+            stride_alignment: a.2,
+            min_stride: st.0,
+            max_stride: st.1,
+        });
+    prop_oneof![2 => Just(Vec::new()), 1 => prop::collection::vec(one, 1..3)]
+}
+
 /// Plausible participants: mostly valid, sometimes conflicting.
 fn participant() -> impl Strategy<Value = Constraints> {
     (
@@ -68,9 +88,40 @@ fn participant() -> impl Strategy<Value = Constraints> {
         ),
         (small(6), small(3), small(4), small(12), limit(40)),
         (any::<bool>(), prop::collection::vec(0u64..4, 0..3)),
+        // Required sizes and a maximum area: mostly none.
+        prop_oneof![
+            3 => Just(((0, 0), (0, 0), 0u64)),
+            1 => (
+                (small(4000), small(4000)),
+                (small(4000), small(4000)),
+                prop_oneof![Just(0u64), 1u64..20_000_000],
+            ),
+        ],
+        (
+            format_limits(),
+            prop_oneof![
+                2 => Just(Vec::new()),
+                1 => prop::sample::subsequence(
+                    accord_engine::ColorSpace::NAMES.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+                    1..4
+                )
+                .prop_shuffle(),
+            ],
+        ),
     )
         .prop_map(
-            |(name, usage, formats, sizes, aligns, strides, counts, (contiguous, devices))| {
+            |(
+                name,
+                usage,
+                formats,
+                sizes,
+                aligns,
+                strides,
+                counts,
+                (contiguous, devices),
+                (required_min_size, required_max_size, max_area),
+                (format_limits, color_spaces),
+            )| {
                 Constraints {
                     name,
                     // Protected one time in sixteen: with CPU usage
@@ -87,6 +138,9 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     formats,
                     min_size: (sizes.0, sizes.1),
                     max_size: (sizes.2, sizes.3),
+                    required_min_size,
+                    required_max_size,
+                    max_area,
                     size_alignment: (aligns.0, aligns.1),
                     stride_alignment: aligns.2,
                     offset_alignment: aligns.3,
@@ -104,6 +158,14 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     contiguous,
                     devices,
                     dispensable: false,
+                    format_limits,
+                    color_spaces,
+                    // One in three: a random non-empty set; else all.
+                    coherency_domains: accord_engine::CoherencyDomains(if usage % 3 == 0 {
+                        1 + u32::from(usage >> 8) % 7
+                    } else {
+                        7
+                    }),
                 }
             },
         )
@@ -158,31 +220,68 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
         [edge_u32(), edge_u32(), edge_u32(), edge_u32(), edge_u32()],
         edge_u64(),
         prop::collection::vec(edge_u64(), 0..3),
+        ([edge_u32(), edge_u32(), edge_u32(), edge_u32()], edge_u64()),
+        prop::collection::vec(
+            (
+                pair(),
+                [
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                    edge_u32(),
+                ],
+                [edge_u32(), edge_u32(), edge_u32()],
+            ),
+            0..3,
+        ),
+        prop::collection::vec(edge_u32(), 0..3),
     )
         .prop_map(
-            |(formats, usage, s, a, b, max_bytes, devices)| Constraints {
-                name: String::new(),
-                usage: Usage(usage),
-                formats,
-                min_size: (s[0], s[1]),
-                max_size: (s[2], s[3]),
-                size_alignment: (s[4], s[5]),
-                stride_alignment: a[0],
-                offset_alignment: a[1],
-                base_alignment: a[2],
-                min_stride: a[3],
-                max_stride: a[4],
-                max_bytes,
-                buffers: BufferCounts {
-                    camping: b[0],
-                    dedicated_slack: b[1],
-                    shared_slack: b[2],
-                    min: b[3],
-                    max: b[4],
-                },
-                contiguous: false,
-                devices,
-                dispensable: true,
+            |(formats, usage, s, a, b, max_bytes, devices, (r, max_area), limits, spaces)| {
+                Constraints {
+                    // Any bits, including none and undefined ones.
+                    coherency_domains: accord_engine::CoherencyDomains(usage.rotate_left(7)),
+                    color_spaces: spaces.into_iter().map(accord_engine::ColorSpace).collect(),
+                    format_limits: limits
+                        .into_iter()
+                        .map(|(p, s, t)| FormatLimits {
+                            format: p.format,
+                            min_size: (s[0], s[1]),
+                            max_size: (s[2], s[3]),
+                            size_alignment: (s[4], s[5]),
+                            min_stride: t[0],
+                            max_stride: t[1],
+                            stride_alignment: t[2],
+                        })
+                        .collect(),
+                    name: String::new(),
+                    usage: Usage(usage),
+                    formats,
+                    min_size: (s[0], s[1]),
+                    max_size: (s[2], s[3]),
+                    required_min_size: (r[0], r[1]),
+                    required_max_size: (r[2], r[3]),
+                    max_area,
+                    size_alignment: (s[4], s[5]),
+                    stride_alignment: a[0],
+                    offset_alignment: a[1],
+                    base_alignment: a[2],
+                    min_stride: a[3],
+                    max_stride: a[4],
+                    max_bytes,
+                    buffers: BufferCounts {
+                        camping: b[0],
+                        dedicated_slack: b[1],
+                        shared_slack: b[2],
+                        min: b[3],
+                        max: b[4],
+                    },
+                    contiguous: false,
+                    devices,
+                    dispensable: true,
+                }
             },
         )
 }
@@ -211,6 +310,48 @@ fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseErro
             prop_assert!(lists(p, a.format, a.modifier));
         }
         prop_assert!(d.width >= p.min_size.0 && d.height >= p.min_size.1);
+        // Required sizes: the buffers hold the stream now and at its
+        // largest; the area is within every maximum area.
+        prop_assert!(d.width >= p.required_min_size.0.max(p.required_max_size.0));
+        prop_assert!(d.height >= p.required_min_size.1.max(p.required_max_size.1));
+        prop_assert!(p.max_area == 0 || u64::from(d.width) * u64::from(d.height) <= p.max_area);
+        // The coherency domain is one every participant supports, and
+        // protected or CPU usage got what it needs.
+        prop_assert!(p.coherency_domains.contains(d.coherency_domain));
+        if d.usage.contains(Usage::PROTECTED) {
+            prop_assert_eq!(
+                d.coherency_domain,
+                accord_engine::CoherencyDomains::INACCESSIBLE
+            );
+        }
+        if d.usage
+            .intersects(Usage(Usage::CPU_READ.0 | Usage::CPU_WRITE.0))
+        {
+            prop_assert_ne!(
+                d.coherency_domain,
+                accord_engine::CoherencyDomains::INACCESSIBLE
+            );
+        }
+        // The chosen colour space is in every list (an empty list takes
+        // any), and someone listing one means one is chosen.
+        if !p.color_spaces.is_empty() {
+            prop_assert!(d.color_space.is_some_and(|cs| p.color_spaces.contains(&cs)));
+        }
+        // Within its limits for the chosen format.
+        for l in p.format_limits.iter().filter(|l| l.format == d.format) {
+            prop_assert!(d.width >= l.min_size.0 && d.height >= l.min_size.1);
+            prop_assert!(l.max_size.0 == 0 || d.width <= l.max_size.0);
+            prop_assert!(l.max_size.1 == 0 || d.height <= l.max_size.1);
+            prop_assert_eq!(d.width % l.size_alignment.0, 0);
+            prop_assert_eq!(d.height % l.size_alignment.1, 0);
+            if let Some(layout) = &d.layout {
+                for plane in &layout.planes {
+                    prop_assert_eq!(plane.stride % l.stride_alignment, 0);
+                    prop_assert!(l.max_stride == 0 || plane.stride <= l.max_stride);
+                }
+                prop_assert!(layout.planes[0].stride >= l.min_stride);
+            }
+        }
         prop_assert!(p.max_size.0 == 0 || d.width <= p.max_size.0);
         prop_assert!(p.max_size.1 == 0 || d.height <= p.max_size.1);
         prop_assert_eq!(d.width % p.size_alignment.0, 0);
@@ -287,8 +428,31 @@ proptest! {
         let mut more = ps.clone();
         more.push(extra);
         let after = solve(&more);
+        // The pairs that fit (explain ranks them): with per-format limits
+        // the alternatives are those of the chosen pair's limits, which
+        // one more participant may change.
+        let fitting = |ps: &[Constraints]| -> HashSet<(u32, u64)> {
+            solve_explained(ps, &Policy::default())
+                .1
+                .candidates
+                .iter()
+                .filter(|t| matches!(t.fate, accord_engine::explain::Fate::Ranked { .. }))
+                .map(|t| (t.format, t.modifier))
+                .collect()
+        };
         match (before, after) {
-            (Ok(b), Ok(a)) => prop_assert!(pairs_of(&a).is_subset(&pairs_of(&b))),
+            (Ok(b), Ok(a)) => {
+                prop_assert!(fitting(&more).is_subset(&fitting(&ps)));
+                // (Colour spaces likewise: the alternatives share the
+                // chosen pair's.)
+                if ps
+                    .iter()
+                    .chain(&more)
+                    .all(|p| p.format_limits.is_empty() && p.color_spaces.is_empty())
+                {
+                    prop_assert!(pairs_of(&a).is_subset(&pairs_of(&b)));
+                }
+            }
             (Err(_), Ok(_)) => prop_assert!(false, "a failing collection cannot succeed with one more participant"),
             _ => {}
         }

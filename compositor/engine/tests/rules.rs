@@ -3,8 +3,8 @@
 mod common;
 
 use accord_engine::{
-    solve, solve_explained, solve_with, Candidate, CostEntry, FailureReason, Policy, Usage,
-    MAX_BUFFERS, MOD_INVALID, MOD_LINEAR,
+    solve, solve_explained, solve_with, Candidate, CostEntry, FailureReason, FormatLimits, Policy,
+    Usage, MAX_BUFFERS, MOD_INVALID, MOD_LINEAR,
 };
 use common::{fourcc, participant};
 
@@ -102,6 +102,276 @@ fn sizes_take_the_largest_min_rounded_to_the_lcm_of_alignments() {
     c.size_alignment = (16, 16);
     let d = solve(&[c]).unwrap();
     assert_eq!((d.width, d.height), (1936, 1088));
+}
+
+// ---- coherency domains ----
+
+#[test]
+fn coherency_is_decided_with_the_usage() {
+    use accord_engine::CoherencyDomains as D;
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    assert_eq!(
+        solve(&[a.clone(), b.clone()]).unwrap().coherency_domain,
+        D::CPU
+    );
+    b.coherency_domains = D(D::RAM.0 | D::INACCESSIBLE.0);
+    assert_eq!(
+        solve(&[a.clone(), b.clone()]).unwrap().coherency_domain,
+        D::RAM
+    );
+    // Protected content: only inaccessible memory.
+    a.usage = Usage::PROTECTED;
+    assert_eq!(
+        solve(&[a.clone(), b.clone()]).unwrap().coherency_domain,
+        D::INACCESSIBLE
+    );
+    b.coherency_domains = D::RAM;
+    let (r, who) = reason(solve(&[a.clone(), b.clone()]));
+    assert_eq!(
+        (r, who),
+        (
+            FailureReason::InvalidConstraint,
+            vec!["a".into(), "b".into()]
+        )
+    );
+    // CPU access to memory only inaccessible to it: a named failure.
+    a.usage = Usage::CPU_READ;
+    b.coherency_domains = D::INACCESSIBLE;
+    let f = solve(&[a, b]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert_eq!(f.participants, ["a", "b"]);
+    assert_eq!(
+        f.message,
+        "cpu_read/cpu_write by a need a CPU-accessible coherency domain (cpu or ram); b supports only inaccessible memory"
+    );
+}
+
+// ---- colour spaces ----
+
+#[test]
+fn colour_spaces_are_intersected_and_ranked_by_position_sums() {
+    use accord_engine::ColorSpace;
+    let mut dec = participant("decoder", &[("NV12", MOD_LINEAR, false)]);
+    dec.color_spaces = vec![ColorSpace::BT2020, ColorSpace::BT709, ColorSpace::BT601];
+    let mut disp = participant("display", &[("NV12", MOD_LINEAR, false)]);
+    disp.color_spaces = vec![ColorSpace::BT709, ColorSpace::BT601];
+    let d = solve(&[dec.clone(), disp.clone()]).unwrap();
+    assert_eq!(d.color_space, Some(ColorSpace::BT709));
+    // A participant without a list takes any.
+    let any = participant("any", &[("NV12", MOD_LINEAR, false)]);
+    assert_eq!(
+        solve(&[dec.clone(), any.clone()]).unwrap().color_space,
+        Some(ColorSpace::BT2020)
+    );
+    assert_eq!(solve(&[any]).unwrap().color_space, None);
+    // Nothing in common: a named failure, not wrong colours.
+    disp.color_spaces = vec![ColorSpace::SRGB];
+    let f = solve(&[dec, disp]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::NoCommonFormat);
+    assert_eq!(f.participants, ["decoder", "display"]);
+    assert_eq!(
+        f.message,
+        "no colour space in common: decoder [bt2020, bt709, bt601], display [srgb]"
+    );
+}
+
+#[test]
+fn a_format_takes_only_the_colour_spaces_it_can_carry() {
+    use accord_engine::ColorSpace;
+    // An RGB format cannot carry BT.709 YCbCr; sRGB is no YUV space.
+    let mut a = participant(
+        "a",
+        &[("XRGB8888", MOD_LINEAR, false), ("NV12", MOD_LINEAR, false)],
+    );
+    a.color_spaces = vec![ColorSpace::BT709, ColorSpace::SRGB];
+    let d = solve(&[a.clone()]).unwrap();
+    assert_eq!(
+        (d.format, d.color_space),
+        (fourcc("XRGB8888"), Some(ColorSpace::SRGB))
+    );
+    // NV12 needs another colour space: not a fallback of XRGB8888.
+    assert_eq!(d.alternatives.len(), 1);
+    a.color_spaces = vec![ColorSpace::SRGB];
+    a.formats.remove(0);
+    let f = solve(&[a]).unwrap_err();
+    assert_eq!(
+        f.message,
+        "NV12 can carry none of the common colour spaces [srgb]"
+    );
+    let mut bad = participant("bad", &[("NV12", MOD_LINEAR, false)]);
+    bad.color_spaces = vec![ColorSpace::BT709, ColorSpace(42)];
+    assert_eq!(
+        accord_engine::limits::check_participant(&bad)
+            .unwrap_err()
+            .to_string(),
+        "color_spaces: unknown colour space 42; defined values are 1..=9"
+    );
+}
+
+// ---- per-format limits ----
+
+fn limits(format: &str) -> FormatLimits {
+    FormatLimits::new(fourcc(format))
+}
+
+#[test]
+fn a_format_limit_applies_to_that_format_only() {
+    // A plane that scans NV12 out up to 1920 wide, XRGB8888 up to 4096.
+    let mut plane = participant(
+        "plane",
+        &[("NV12", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false)],
+    );
+    plane.max_size = (4096, 4096);
+    plane.format_limits = vec![FormatLimits {
+        max_size: (1920, 4096),
+        ..limits("NV12")
+    }];
+    let mut src = participant(
+        "source",
+        &[("NV12", MOD_LINEAR, false), ("XRGB8888", MOD_LINEAR, false)],
+    );
+    src.min_size = (1920, 1080);
+    let d = solve(&[plane.clone(), src.clone()]).unwrap();
+    assert_eq!((d.format, d.width), (fourcc("NV12"), 1920));
+    src.min_size = (3840, 2160);
+    let d = solve(&[plane.clone(), src.clone()]).unwrap();
+    assert_eq!((d.format, d.width), (fourcc("XRGB8888"), 3840));
+    // NV12 does not fit, so it is no fallback.
+    assert_eq!(d.alternatives.len(), 1);
+    // Only NV12 left: a size conflict naming both, from NV12's limits.
+    src.formats.truncate(1);
+    let f = solve(&[plane, src]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    assert_eq!(f.participants, ["plane", "source"]);
+    assert!(f.message.contains("maximum 1920 of plane"), "{}", f.message);
+}
+
+#[test]
+fn per_format_stride_alignment_sets_the_decision_of_that_format() {
+    // A camera whose bytesperline rules differ: YUYV in steps of 32 bytes,
+    // NV12 in steps of 256.
+    let mut cam = participant(
+        "camera",
+        &[("NV12", MOD_LINEAR, false), ("YUYV", MOD_LINEAR, false)],
+    );
+    cam.min_size = (640, 480);
+    cam.format_limits = vec![
+        FormatLimits {
+            stride_alignment: 256,
+            ..limits("NV12")
+        },
+        FormatLimits {
+            stride_alignment: 32,
+            ..limits("YUYV")
+        },
+    ];
+    let viewer = participant(
+        "viewer",
+        &[("NV12", MOD_LINEAR, false), ("YUYV", MOD_LINEAR, false)],
+    );
+    let d = solve(&[cam.clone(), viewer.clone()]).unwrap();
+    assert_eq!((d.format, d.stride_alignment), (fourcc("NV12"), 256));
+    assert_eq!(d.layout.unwrap().planes[0].stride, 768);
+    // YUYV's buffers would be aligned otherwise: not a fallback of NV12.
+    assert_eq!(d.alternatives.len(), 1);
+    let mut yuyv_first = viewer;
+    yuyv_first.formats.reverse();
+    cam.formats.reverse();
+    let d = solve(&[cam, yuyv_first]).unwrap();
+    assert_eq!((d.format, d.stride_alignment), (fourcc("YUYV"), 32));
+}
+
+#[test]
+fn contradictory_or_repeated_format_limits_are_refused() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    a.format_limits = vec![FormatLimits {
+        size_alignment: (0, 1),
+        ..limits("XRGB8888")
+    }];
+    let f = solve(&[a.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert!(
+        f.message.starts_with("XRGB8888 limits of a: "),
+        "{}",
+        f.message
+    );
+    a.format_limits = vec![limits("XRGB8888"), limits("NV12"), limits("XRGB8888")];
+    let m = accord_engine::limits::check_participant(&a).unwrap_err();
+    assert_eq!(
+        m.to_string(),
+        "format_limits: XRGB8888 given limits twice (entries 0, 2); one entry per format"
+    );
+}
+
+#[test]
+fn required_sizes_raise_the_size_and_capability_bounds_it() {
+    // A decoder that can do 16..4096 and needs 1920x1088 now, up to
+    // 2560x1440 later (sysmem's required_min/max_size).
+    let mut dec = xrgb("decoder", &[MOD_LINEAR]);
+    dec.min_size = (16, 16);
+    dec.max_size = (4096, 4096);
+    dec.required_min_size = (1920, 1088);
+    let mut plane = xrgb("plane", &[MOD_LINEAR]);
+    plane.max_size = (2048, 2048);
+    let d = solve(&[dec.clone(), plane.clone()]).unwrap();
+    assert_eq!((d.width, d.height), (1920, 1088));
+    dec.required_max_size = (2560, 1440);
+    let f = solve(&[dec.clone(), plane.clone()]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    assert_eq!(f.participants, ["decoder", "plane"]);
+    assert!(
+        f.message.contains("width 2560 required by decoder"),
+        "{}",
+        f.message
+    );
+    plane.max_size = (0, 0);
+    let d = solve(&[dec.clone(), plane]).unwrap();
+    assert_eq!((d.width, d.height), (2560, 1440));
+    // Within one participant: need above capability is invalid.
+    dec.max_size = (2048, 4096);
+    let (r, who) = reason(solve(&[dec]));
+    assert_eq!(
+        (r, who),
+        (FailureReason::InvalidConstraint, vec!["decoder".into()])
+    );
+}
+
+#[test]
+fn a_required_min_above_the_required_max_is_invalid() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    a.required_min_size = (1920, 1080);
+    a.required_max_size = (1280, 1080);
+    let f = solve(&[a]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert!(
+        f.message.contains("required width 1920 > max 1280"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn max_area_is_the_smallest_and_checks_the_aligned_size() {
+    // H.264 level 4 (MaxFS 8192 macroblocks = 2,097,152 pixels): 1920x1088
+    // fits, 2048x1088 does not.
+    let mut dec = xrgb("h264-l4", &[MOD_LINEAR]);
+    dec.max_area = 8192 * 256;
+    dec.size_alignment = (16, 16);
+    let mut src = xrgb("source", &[MOD_LINEAR]);
+    src.min_size = (1920, 1080);
+    let d = solve(&[dec.clone(), src.clone()]).unwrap();
+    assert_eq!((d.width, d.height), (1920, 1088));
+    let mut other = xrgb("other", &[MOD_LINEAR]);
+    other.max_area = 4_000_000;
+    src.min_size = (2048, 1080);
+    let f = solve(&[dec, src, other]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    assert_eq!(f.participants, ["h264-l4", "source"]);
+    assert_eq!(
+        f.message,
+        "2048x1088 is 2228224 pixels, above the maximum area 2097152 of h264-l4"
+    );
 }
 
 #[test]

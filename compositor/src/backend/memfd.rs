@@ -138,6 +138,8 @@ mod tests {
                 }],
                 size_bytes: 256 * 32,
             }),
+            color_space: None,
+            coherency_domain: accord_engine::CoherencyDomains::CPU,
             alternatives: vec![],
         }
     }

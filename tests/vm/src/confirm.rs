@@ -46,7 +46,13 @@ fn name(format: u32) -> String {
 /// export of a dumb buffer (virtio-gpu's).
 fn on_card0(a: &Allocation, card0_exporter: &str) -> TestResult {
     ensure!(a.memory == MemoryKind::DmaBuf, "memory {:?}", a.memory);
-    ensure!(a.buffers.len() == 2, "{} buffers", a.buffers.len());
+    // The client camps 2; the compositor, offering planes, camps 2 (one
+    // buffer on screen, one queued for the flip).
+    ensure!(
+        a.buffers.len() == 4,
+        "{} buffers, expected 2 + 2",
+        a.buffers.len()
+    );
     for b in &a.buffers {
         let plane = b.planes.first().ok_or("a buffer without planes")?;
         let exp = exp_name(&plane.fd).ok_or("no exp_name: not a dma-buf")?;
