@@ -575,14 +575,21 @@ fn thread_cpu_ns() -> u64 {
     cpu_ns(rustix::time::ClockId::ThreadCPUTime)
 }
 
-fn check(what: &str, h: &Held) -> Result<(), String> {
+/// A's collection: the producer's and consumer's camping plus the one
+/// buffer the compositor's surface participant camps while composited
+/// (headless: no planes).
+const A_BUFFERS: usize = BUFFERS + 1;
+
+/// `h` holds `buffers` buffers of the benchmark's size, and the client
+/// touched at least the pages of the `BUFFERS` it writes.
+fn check(what: &str, h: &Held, buffers: usize) -> Result<(), String> {
     let pages_per_buffer = (WIDTH as usize * 4 * HEIGHT as usize).div_ceil(crate::wl::PAGE);
-    if h.buffers != BUFFERS
+    if h.buffers != buffers
         || (h.width, h.height) != (WIDTH, HEIGHT)
         || h.pages < BUFFERS * pages_per_buffer
     {
         return Err(format!(
-            "{what} holds {} buffers of {}x{} ({} pages touched), expected {BUFFERS} of {WIDTH}x{HEIGHT}",
+            "{what} holds {} buffers of {}x{} ({} pages touched), expected {buffers} of {WIDTH}x{HEIGHT}",
             h.buffers, h.width, h.height, h.pages
         ));
     }
@@ -717,8 +724,8 @@ pub fn run(opts: &Options) -> Result<(), String> {
         let mut s1 = s0;
         let (ta, mine, theirs, pa) = producer.run(&mut consumer, &server, &mut || s1 = sched())?;
         add(&mut cpu_a, s0, s1);
-        check("producer", &mine)?;
-        check("consumer", &theirs)?;
+        check("producer", &mine, A_BUFFERS)?;
+        check("consumer", &theirs, A_BUFFERS)?;
         phases_a.push(&pa, mine.waits);
         consumer_waits.push(theirs.waits as f64);
         server.settle();
@@ -726,7 +733,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         let mut s1 = s0;
         let (tb, held, pb) = baseline.run(&server, &mut || s1 = sched())?;
         add(&mut cpu_b, s0, s1);
-        check("baseline", &held)?;
+        check("baseline", &held, BUFFERS)?;
         phases_b.push(&pb, held.waits);
         a.push(ms(ta));
         b.push(ms(tb));
