@@ -20,12 +20,18 @@ use smithay::{
         compositor::{CompositorClientState, CompositorState},
         dmabuf::{DmabufGlobal, DmabufState},
         output::OutputManagerState,
+        presentation::PresentationState,
         security_context::{SecurityContext, SecurityContextState},
         shell::xdg::XdgShellState,
         shm::ShmState,
+        viewporter::ViewporterState,
     },
 };
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase;
 use tracing::info;
+
+/// The `xdg_wm_base` version smithay 0.7 serves.
+pub const XDG_SHELL_VERSION: u32 = 6;
 
 use super::{foreign::ForeignBuffers, target::OutputTarget, Config, Counters, Error};
 
@@ -90,6 +96,12 @@ pub struct RefState {
     /// `wp_security_context_manager_v1`, for clients that did not come
     /// through a security context (handler in security_context.rs).
     pub security_context_state: SecurityContextState,
+    /// `wp_presentation` (clock: `CLOCK_MONOTONIC`; feedback sent by
+    /// `presentation.rs`).
+    pub presentation_state: PresentationState,
+    /// `wp_viewporter`: smithay applies a surface's crop and destination
+    /// size to its render element (and checks them at commit).
+    pub viewporter_state: ViewporterState,
     /// Accord's buffer-collection module (handler in accord.rs); its
     /// allocator is the target's (`OutputTarget::collection_allocator`:
     /// memfd headless, dumb buffers on the card on KMS).
@@ -108,6 +120,13 @@ pub struct RefState {
     pub foreign: Option<Arc<dyn ForeignBuffers>>,
     /// The last rendering error, logged once rather than every frame.
     pub last_render_error: Option<String>,
+    /// A commit or a change of the scene since the last repaint: the next
+    /// tick repaints. Without one, a tick draws nothing.
+    pub repaint_needed: bool,
+    /// The output's refresh count (the `seq` of presentation feedback):
+    /// refresh periods since the start headless, the kernel's page-flip
+    /// sequence on KMS.
+    pub output_sequence: u64,
 }
 
 impl RefState {
@@ -123,6 +142,15 @@ impl RefState {
         let compositor_state = CompositorState::new::<Self>(dh);
         let shm_state = ShmState::new::<Self>(dh, vec![]);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);
+        if config.xdg_shell_version != XDG_SHELL_VERSION {
+            // Smithay creates xdg_wm_base at its newest version; a test
+            // may ask for an older one (see `Config::xdg_shell_version`).
+            dh.remove_global::<Self>(xdg_shell_state.global());
+            dh.create_global::<Self, XdgWmBase, ()>(config.xdg_shell_version, ());
+        }
+        let presentation_state =
+            PresentationState::new::<Self>(dh, super::presentation::CLOCK_ID);
+        let viewporter_state = ViewporterState::new::<Self>(dh);
         let mut seat_state = SeatState::new();
         let seat = seat_state.new_wl_seat(dh, "seat0");
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
@@ -176,6 +204,8 @@ impl RefState {
             dmabuf_state,
             dmabuf_global,
             security_context_state,
+            presentation_state,
+            viewporter_state,
             buffer_collection_state,
             accord_renderer_formats,
             space,
@@ -186,6 +216,8 @@ impl RefState {
             target,
             foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
+            repaint_needed: true,
+            output_sequence: 0,
         })
     }
 }
