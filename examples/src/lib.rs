@@ -7,6 +7,7 @@ pub mod cli;
 pub mod client_plumbing;
 pub mod demo;
 pub mod dmabuf_client;
+pub mod feedback_log;
 pub mod logging;
 pub mod raw_connect;
 pub mod refcomp;

@@ -15,6 +15,7 @@ use accord_smithay::kms::{Card, ScanoutTarget};
 
 use crate::{
     dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
+    feedback_log::FeedbackSummary,
     refcomp::{
         scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error, Running,
     },
@@ -35,6 +36,9 @@ pub struct ScanoutRun {
     /// compositor; `false`: the client's own dumb buffers (the linux-dmabuf
     /// baseline).
     pub collection: bool,
+    /// A `wp_viewport` on the surface: source crop (x, y, w, h) and
+    /// destination size, set before the first frame.
+    pub viewport: Option<((f64, f64, f64, f64), (i32, i32))>,
 }
 
 impl ScanoutRun {
@@ -47,6 +51,7 @@ impl ScanoutRun {
             direct_scanout: true,
             runtime_parent: std::env::temp_dir(),
             collection: true,
+            viewport: None,
         }
     }
 }
@@ -86,6 +91,11 @@ pub struct ScanoutReport {
     /// once the compositor has drawn its first frames, before the client
     /// connects.
     pub fds_before: FdCensus,
+    /// The presentation feedback of the client's frames (each asks for one).
+    pub presentation: FeedbackSummary,
+    /// Their timestamps and sequences increase with the refresh
+    /// ([`FeedbackLog::check_timestamps_from`]).
+    pub presentation_timestamps: Result<(), String>,
     /// After the client disconnected and dropped its buffers, with the
     /// compositor still running: `Ok` once every kind is back at
     /// `fds_before` (waited for up to 5 s), else what differs.
@@ -170,6 +180,9 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         .choose_xrgb8888_linear()
         .ok_or("the dmabuf feedback offers no XRGB8888 with LINEAR")?;
     let size = client.open_window(run.fullscreen, (640, 480))?;
+    if let Some((src, dst)) = run.viewport {
+        client.set_viewport(Some(src), Some(dst))?;
+    }
     let count = run.buffers.clamp(1, 16);
     let (mut buffers, collection, buffers_from) = if run.collection {
         let (outcome, buffers) = client.allocate_collection(size, count as u32)?;
@@ -194,6 +207,7 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
     // buffer (smithay may still redraw older swapchain slots of the
     // background), so the counters below cover the client's frames only.
     settle(&compositor);
+    client.request_feedback()?;
     let before = compositor.counters();
     let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
     let start = Instant::now();
@@ -205,11 +219,15 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         buffer.fill((x, 16, 32, 32), size.0, 0x00ff_ff00);
         client.present(&buffers[frame as usize % count])?;
     }
+    // The last frame's feedback comes with its page flip.
+    client.wait_for_feedback()?;
     let wall = start.elapsed();
     let cpu = thread_cpu("accord-compositor")
         .unwrap_or_default()
         .saturating_sub(cpu_before);
     let after = compositor.counters();
+    let presentation = client.feedback().summary_from(0);
+    let presentation_timestamps = client.feedback().check_timestamps_from(0);
 
     // Write a pixel into the buffer on screen, without committing: the
     // scanned-out memory shows it only if it is the client's memory.
@@ -251,6 +269,8 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
         scanout_format,
         buffers_from,
         collection,
+        presentation,
+        presentation_timestamps,
         fds_before,
         fds_after,
     })

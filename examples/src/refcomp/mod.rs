@@ -390,6 +390,11 @@ impl Running {
         self.counters.snapshot()
     }
 
+    /// Presentation feedback per live surface (`<client>/wl_surface@<id>`).
+    pub fn surface_frames(&self) -> Vec<(String, SurfaceFrames)> {
+        self.counters.surfaces()
+    }
+
     /// Bytes of live Accord allocations (all clients) at the last frame
     /// tick: what the module charges against its quotas.
     pub fn charged_bytes(&self) -> u64 {
