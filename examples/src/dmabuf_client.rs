@@ -35,15 +35,15 @@ use wayland_client::{
     Connection, Dispatch, EventQueue, QueueHandle, WEnum,
 };
 use wayland_protocols::{
-    wp::presentation_time::client::{
-        wp_presentation::WpPresentation, wp_presentation_feedback::WpPresentationFeedback,
-    },
-    wp::viewporter::client::{wp_viewport::WpViewport, wp_viewporter::WpViewporter},
     wp::linux_dmabuf::zv1::client::{
         zwp_linux_buffer_params_v1::{self as params, ZwpLinuxBufferParamsV1},
         zwp_linux_dmabuf_feedback_v1::{self as feedback, TrancheFlags, ZwpLinuxDmabufFeedbackV1},
         zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1,
     },
+    wp::presentation_time::client::{
+        wp_presentation::WpPresentation, wp_presentation_feedback::WpPresentationFeedback,
+    },
+    wp::viewporter::client::{wp_viewport::WpViewport, wp_viewporter::WpViewporter},
     xdg::shell::client::{xdg_toplevel, xdg_wm_base},
 };
 

@@ -27,7 +27,7 @@ pub struct Counters {
     frames_zero_copy: AtomicU64,
     frames_scaled_direct: AtomicU64,
     frames_scaled_composited: AtomicU64,
-    /// Presentation feedback per live surface (`presentation::surface_key`),
+    /// Content updates per live surface (`presentation::surface_key`),
     /// forgotten when the surface is destroyed.
     surfaces: Mutex<BTreeMap<String, SurfaceFrames>>,
     /// A gauge, not a counter: `BufferCollectionState::total_charged_bytes`
@@ -73,14 +73,16 @@ pub struct CounterSnapshot {
     /// first composited into the output; a commit replaced before the next
     /// frame is not counted.
     pub foreign_frames_shown: u64,
-    /// `wp_presentation_feedback.presented` events sent (one per commit
-    /// that asked for feedback and reached the screen).
+    /// Content updates (commits attaching a buffer or adding damage) that
+    /// reached the screen, all surfaces together: counted at the repaint
+    /// (headless) or page flip (KMS) that first showed them, when their
+    /// `wp_presentation_feedback` says `presented`.
     pub frames_presented: u64,
-    /// `wp_presentation_feedback.discarded` events sent for commits
-    /// replaced before they were shown, or for frames dropped.
+    /// Content updates replaced by the next before they were shown, or
+    /// whose frame was dropped (their feedback says `discarded`).
     pub frames_discarded: u64,
-    /// Of `frames_presented`, those sent with `ZERO_COPY` (the surface's
-    /// buffer was scanned out directly).
+    /// Of `frames_presented`, those scanned out directly (feedback with
+    /// `ZERO_COPY`).
     pub frames_zero_copy: u64,
     /// KMS frames whose fullscreen top surface is scaled (a viewport, or a
     /// buffer of another size than the output) and was scanned out
@@ -92,7 +94,8 @@ pub struct CounterSnapshot {
     pub frames_scaled_composited: u64,
 }
 
-/// One surface's presentation feedback so far.
+/// One surface's content updates so far (as `frames_presented`,
+/// `frames_discarded`, `frames_zero_copy`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SurfaceFrames {
     pub presented: u64,
@@ -260,9 +263,15 @@ impl CounterSnapshot {
             foreign_frames_shown: self
                 .foreign_frames_shown
                 .saturating_sub(before.foreign_frames_shown),
-            frames_presented: self.frames_presented.saturating_sub(before.frames_presented),
-            frames_discarded: self.frames_discarded.saturating_sub(before.frames_discarded),
-            frames_zero_copy: self.frames_zero_copy.saturating_sub(before.frames_zero_copy),
+            frames_presented: self
+                .frames_presented
+                .saturating_sub(before.frames_presented),
+            frames_discarded: self
+                .frames_discarded
+                .saturating_sub(before.frames_discarded),
+            frames_zero_copy: self
+                .frames_zero_copy
+                .saturating_sub(before.frames_zero_copy),
             frames_scaled_direct: self
                 .frames_scaled_direct
                 .saturating_sub(before.frames_scaled_direct),
@@ -302,7 +311,10 @@ impl CounterSnapshot {
             let required = !key.starts_with("frames_")
                 || matches!(
                     key,
-                    "frames_rendered" | "frames_direct" | "frames_direct_opaque" | "frames_composited"
+                    "frames_rendered"
+                        | "frames_direct"
+                        | "frames_direct_opaque"
+                        | "frames_composited"
                 );
             *field = value.parse().ok()?;
             seen += usize::from(required);

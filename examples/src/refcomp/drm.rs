@@ -480,7 +480,10 @@ impl OutputTarget for DrmTarget {
 /// Whether `element` covers the whole output (`size`) and its source is of
 /// another size than its destination: scanning it out takes a plane that
 /// scales.
-fn scaled_fullscreen(element: &OutputElement, size: smithay::utils::Size<i32, smithay::utils::Physical>) -> bool {
+fn scaled_fullscreen(
+    element: &OutputElement,
+    size: smithay::utils::Size<i32, smithay::utils::Physical>,
+) -> bool {
     let geometry = element.geometry(1.0.into());
     let src = element.src();
     geometry.loc == (0, 0).into()

@@ -54,12 +54,13 @@ impl CompositorHandler for RefState {
     }
 
     fn new_surface(&mut self, surface: &WlSurface) {
-        super::presentation::track_discards(surface);
+        super::presentation::track_surface(surface);
     }
 
     fn commit(&mut self, surface: &WlSurface) {
         self.counters.surface_committed();
         self.repaint_needed = true;
+        super::presentation::on_commit(&self.counters, surface);
         if let Some(hook) = &self.foreign {
             super::foreign::on_commit(hook.as_ref(), surface);
         }

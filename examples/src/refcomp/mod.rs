@@ -58,6 +58,7 @@ use smithay::{
 use tracing::{info, warn};
 
 pub use accord::AccordMemfdBuffers;
+pub use counters::SurfaceFrames;
 pub use counters::{CounterSnapshot, Counters};
 pub use drm::{DrmOptions, DrmTarget};
 pub use drm_export::PrimeExporter;
@@ -67,7 +68,6 @@ pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
 pub use screenshot::Screenshot;
-pub use counters::SurfaceFrames;
 pub use state::{ClientState, RefState, WeakLoop, XDG_SHELL_VERSION};
 pub use target::{read_framebuffer, CollectFn, DrawFn, FrameOutcome, OutputTarget, Rendered};
 
@@ -225,16 +225,26 @@ impl Compositor {
         // 1 Hz to 1 kHz: a bad mode must neither stall clients nor spin the loop.
         let refresh_mhz = config.refresh_mhz.clamp(1_000, 1_000_000) as u64;
         let interval = Duration::from_micros(1_000_000_000 / refresh_mhz);
-        let mut next = Instant::now() + interval;
+        // Ticks on a fixed grid from `base`: slot n is due at base + n ×
+        // interval. A late tick takes the slot it fires in, and the next one
+        // is due at the following slot (missed ones are skipped, never
+        // burst), so each slot ticks at most once and slot numbers grow
+        // with time: the headless output's refresh sequence.
+        let base = Instant::now();
+        let slot_of = move |at: Instant| {
+            u64::try_from(at.saturating_duration_since(base).as_nanos() / interval.as_nanos())
+                .unwrap_or(u64::MAX)
+        };
         handle
-            .insert_source(Timer::from_deadline(next), move |_, _, state| {
+            .insert_source(Timer::from_deadline(base + interval), move |_, _, state| {
+                let slot = slot_of(Instant::now());
+                state.tick_slot = slot;
                 state.tick();
-                next += interval;
-                // After a stall, skip missed frames instead of bursting.
-                let now = Instant::now();
-                if next < now {
-                    next = now + interval;
-                }
+                let next = u32::try_from(slot.saturating_add(1))
+                    .ok()
+                    .and_then(|n| interval.checked_mul(n))
+                    .and_then(|d| base.checked_add(d))
+                    .unwrap_or_else(|| Instant::now() + interval);
                 TimeoutAction::ToInstant(next)
             })
             .map_err(|e| e.error)?;

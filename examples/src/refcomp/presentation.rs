@@ -10,19 +10,29 @@
 //! with the kernel's timestamp and sequence) and `discarded` if it never
 //! did (the frame was dropped). A commit that replaces one whose feedback
 //! was not taken yet discards that feedback (smithay's cached state does
-//! it); the pre-commit hook of [`track_discards`] counts those.
+//! it).
 //!
 //! `ZERO_COPY` is set per surface exactly when the render element states
 //! say its buffer was scanned out (`RenderElementPresentationState::
 //! ZeroCopy`): direct scanout on KMS, never on the headless output.
 //!
-//! Counting: every feedback object ends as `presented` or `discarded`;
-//! [`Counters`] adds them up in total and per surface, so a client's
-//! commits with feedback equal presented plus discarded. Feedback of a
-//! surface destroyed with an untaken commit is discarded by smithay
-//! without passing through here, and is not counted (the surface is gone).
+//! Counting ([`Counters`], in total and per surface) is by content update,
+//! whether or not the client asked for feedback: a commit that attaches a
+//! buffer or damages the surface is presented once the first frame showing
+//! it reaches the screen (with `ZERO_COPY` if scanned out), or discarded
+//! when another update replaces it first or its frame is dropped. For a
+//! client asking feedback for each such commit, the counts equal the
+//! `presented` and `discarded` events it receives. An update of a surface
+//! destroyed before it was shown is not counted (the surface is gone).
 
-use std::{cell::RefCell, sync::Arc, time::Duration};
+use std::{
+    cell::RefCell,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use smithay::{
     backend::renderer::element::{Id, RenderElementPresentationState, RenderElementStates},
@@ -34,8 +44,10 @@ use smithay::{
     },
     utils::{ClockSource, Monotonic, Time},
     wayland::{
-        compositor::{add_destruction_hook, add_pre_commit_hook, with_states, SurfaceData},
-        presentation::{PresentationFeedbackCachedState, Refresh},
+        compositor::{
+            add_destruction_hook, with_states, BufferAssignment, SurfaceAttributes, SurfaceData,
+        },
+        presentation::Refresh,
     },
 };
 
@@ -63,15 +75,17 @@ struct SurfaceKey(String);
 fn new_key(surface: &WlSurface) -> String {
     let who = surface
         .client()
-        .and_then(|c| c.get_data::<ClientState>().map(|d| d.identity().to_string()))
+        .and_then(|c| {
+            c.get_data::<ClientState>()
+                .map(|d| d.identity().to_string())
+        })
         .unwrap_or_else(|| "gone".into());
     format!("{who}/wl_surface@{}", surface.id().protocol_id())
 }
 
-/// Counts the feedback a commit discards (the previous commit's, not shown
-/// yet, replaced by one that asks for feedback: smithay's cached state
-/// discards it on merge), and forgets the surface's counters when it dies.
-pub fn track_discards(surface: &WlSurface) {
+/// Names the surface for the counters, and forgets its counters when it
+/// dies.
+pub fn track_surface(surface: &WlSurface) {
     let key = new_key(surface);
     let data_key = key.clone();
     with_states(surface, |states| {
@@ -79,31 +93,41 @@ pub fn track_discards(surface: &WlSurface) {
             .data_map
             .insert_if_missing_threadsafe(|| SurfaceKey(data_key))
     });
-    let discard_key = key.clone();
-    add_pre_commit_hook::<RefState, _>(surface, move |state, _, surface| {
-        let replaced = with_states(surface, |states| {
-            let mut cached = states.cached_state.get::<PresentationFeedbackCachedState>();
-            if cached.pending().callbacks.is_empty() {
-                0
-            } else {
-                cached.current().callbacks.len()
-            }
-        });
-        if replaced > 0 {
-            state
-                .counters
-                .frames_discarded(&discard_key, replaced as u64);
-        }
-    });
     add_destruction_hook::<RefState, _>(surface, move |state, _| {
         state.counters.forget_surface(&key);
+    });
+}
+
+/// Whether a surface's latest content update is still waiting to be
+/// shown.
+#[derive(Default)]
+struct Unshown(AtomicBool);
+
+/// Called at each commit, before the buffer handlers: a commit that
+/// attaches a buffer or damages the surface is a content update; one that
+/// comes while the previous update was never shown replaces it, which
+/// counts that one as discarded.
+pub fn on_commit(counters: &Counters, surface: &WlSurface) {
+    with_states(surface, |states| {
+        let new_content = {
+            let mut attrs = states.cached_state.get::<SurfaceAttributes>();
+            let current = attrs.current();
+            matches!(current.buffer, Some(BufferAssignment::NewBuffer(_)))
+                || !current.damage.is_empty()
+        };
+        if !new_content {
+            return;
+        }
+        let unshown = states.data_map.get_or_insert_threadsafe(Unshown::default);
+        if unshown.0.swap(true, Ordering::Relaxed) {
+            counters.frames_discarded(&surface_key(surface, states), 1);
+        }
     });
 }
 
 /// One surface's share of a frame's feedback.
 struct Tally {
     key: String,
-    feedbacks: u64,
     zero_copy: bool,
 }
 
@@ -141,19 +165,19 @@ impl FrameFeedback {
                     shown.then(|| output.clone())
                 },
                 |surface, data| {
-                    let zero_copy = states.element_render_state(Id::from(surface)).is_some_and(
-                        |s| s.presentation_state == RenderElementPresentationState::ZeroCopy,
-                    );
-                    let feedbacks = data
-                        .cached_state
-                        .get::<PresentationFeedbackCachedState>()
-                        .current()
-                        .callbacks
-                        .len() as u64;
-                    if feedbacks > 0 {
+                    let zero_copy =
+                        states
+                            .element_render_state(Id::from(surface))
+                            .is_some_and(|s| {
+                                s.presentation_state == RenderElementPresentationState::ZeroCopy
+                            });
+                    let new_content = data
+                        .data_map
+                        .get::<Unshown>()
+                        .is_some_and(|u| u.0.swap(false, Ordering::Relaxed));
+                    if new_content {
                         tallies_ref.borrow_mut().push(Tally {
                             key: surface_key(surface, data),
-                            feedbacks,
                             zero_copy,
                         });
                     }
@@ -178,8 +202,7 @@ impl FrameFeedback {
     /// `flags` (plus `ZERO_COPY` for the surfaces scanned out).
     pub fn presented(mut self, time: Duration, refresh: Refresh, seq: u64, flags: Kind) {
         for t in &self.tallies {
-            self.counters
-                .frames_presented(&t.key, t.feedbacks, t.zero_copy);
+            self.counters.frames_presented(&t.key, 1, t.zero_copy);
         }
         self.feedback
             .presented(Time::<Monotonic>::from(time), refresh, seq, flags);
@@ -191,7 +214,7 @@ impl Drop for FrameFeedback {
     fn drop(&mut self) {
         if !self.done {
             for t in &self.tallies {
-                self.counters.frames_discarded(&t.key, t.feedbacks);
+                self.counters.frames_discarded(&t.key, 1);
             }
             self.feedback.discarded();
         }
@@ -214,7 +237,10 @@ pub fn send_frame_callbacks(space: &Space<Window>, output: &Output, time: Durati
 /// The monotonic clock now.
 pub fn now() -> Duration {
     let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// `mhz` as a refresh period (a bad mode gives `Unknown`).
@@ -222,16 +248,5 @@ pub fn refresh(mhz: i32) -> Refresh {
     match u64::try_from(mhz) {
         Ok(mhz) if mhz > 0 => Refresh::fixed(Duration::from_nanos(1_000_000_000_000 / mhz)),
         _ => Refresh::Unknown,
-    }
-}
-
-/// Whole refresh periods of `mhz` in `elapsed` (0 for a bad mode).
-pub fn periods(elapsed: Duration, mhz: i32) -> u64 {
-    match u128::try_from(mhz) {
-        Ok(mhz) if mhz > 0 => {
-            let periods = elapsed.as_nanos().saturating_mul(mhz) / 1_000_000_000_000;
-            u64::try_from(periods).unwrap_or(u64::MAX)
-        }
-        _ => 0,
     }
 }

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use smithay::{
+    backend::drm::{DrmEventMetadata, DrmEventTime},
     backend::{
         allocator::{Buffer as _, Fourcc},
         renderer::{
@@ -19,7 +20,6 @@ use smithay::{
             utils::{CommitCounter, DamageSet, OpaqueRegions},
         },
     },
-    backend::drm::{DrmEventMetadata, DrmEventTime},
     desktop::{Space, Window},
     reexports::{
         pixman::FormatCode,
@@ -293,8 +293,8 @@ impl RefState {
         if let Some(feedback) = rendered.present_now {
             let refresh = self.target.mode().refresh;
             if !self.target.has_page_flips() {
-                // The headless output's clock: refresh periods since start.
-                self.output_sequence = presentation::periods(self.start_time.elapsed(), refresh);
+                // The headless output's clock: the frame timer's slot.
+                self.output_sequence = self.tick_slot;
             }
             feedback.presented(
                 presentation::now(),
@@ -316,18 +316,23 @@ impl RefState {
         feedback: Option<FrameFeedback>,
         metadata: Option<&DrmEventMetadata>,
     ) {
-        let (time, flags) = match metadata.map(|m| (m.time, m.sequence)) {
-            Some((DrmEventTime::Monotonic(time), sequence)) => {
-                self.output_sequence = u64::from(sequence);
+        let (time, flags) = match metadata.map(|m| m.time) {
+            Some(DrmEventTime::Monotonic(time)) => {
                 (time, Flags::Vsync | Flags::HwClock | Flags::HwCompletion)
             }
             // A realtime or missing timestamp: the monotonic clock now,
             // without the hardware-clock flag.
-            Some((DrmEventTime::Realtime(_), sequence)) => {
-                self.output_sequence = u64::from(sequence);
+            Some(DrmEventTime::Realtime(_)) | None => {
                 (presentation::now(), Flags::Vsync | Flags::HwCompletion)
             }
-            None => (presentation::now(), Flags::Vsync | Flags::HwCompletion),
+        };
+        // The kernel's vblank count, when it counts: a CRTC without vblank
+        // interrupts (virtio-gpu) reports the same sequence for every flip;
+        // then the frame timer's slot, so the sequence still grows with time.
+        let kernel = metadata.map(|m| u64::from(m.sequence));
+        self.output_sequence = match kernel {
+            Some(seq) if seq > self.output_sequence => seq,
+            _ => self.tick_slot.max(self.output_sequence.saturating_add(1)),
         };
         if let Some(feedback) = feedback {
             feedback.presented(

@@ -4,6 +4,7 @@ use std::{sync::Arc, time::Instant};
 
 use accord_engine::FormatModifier;
 use accord_smithay::{BufferCollectionState, ClientIdentity, ConnectionBudget, ConnectionTicket};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase;
 use smithay::{
     backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
     desktop::{PopupManager, Space, Window},
@@ -27,7 +28,6 @@ use smithay::{
         viewporter::ViewporterState,
     },
 };
-use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase;
 use tracing::info;
 
 /// The `xdg_wm_base` version smithay 0.7 serves.
@@ -127,6 +127,9 @@ pub struct RefState {
     /// refresh periods since the start headless, the kernel's page-flip
     /// sequence on KMS.
     pub output_sequence: u64,
+    /// The frame timer's slot of the current tick (refresh periods since
+    /// the timer started; see `Compositor::new`).
+    pub tick_slot: u64,
 }
 
 impl RefState {
@@ -148,8 +151,7 @@ impl RefState {
             dh.remove_global::<Self>(xdg_shell_state.global());
             dh.create_global::<Self, XdgWmBase, ()>(config.xdg_shell_version, ());
         }
-        let presentation_state =
-            PresentationState::new::<Self>(dh, super::presentation::CLOCK_ID);
+        let presentation_state = PresentationState::new::<Self>(dh, super::presentation::CLOCK_ID);
         let viewporter_state = ViewporterState::new::<Self>(dh);
         let mut seat_state = SeatState::new();
         let seat = seat_state.new_wl_seat(dh, "seat0");
@@ -218,6 +220,7 @@ impl RefState {
             last_render_error: None,
             repaint_needed: true,
             output_sequence: 0,
+            tick_slot: 0,
         })
     }
 }
