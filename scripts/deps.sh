@@ -4,9 +4,12 @@
 # when libgbm-dev is missing, and only `cargo clean` recovers from that).
 # util-linux: prlimit (the fd-exhaustion test and `accord-bench refuse`).
 # libclang-dev: v4l2r (accord-v4l2) runs bindgen on <linux/videodev2.h>.
+# gstreamer1.0-*: `accord-bench waylandsink` (GStreamer's waylandsink, in
+# plugins-bad, fed by videotestsrc from plugins-base).
 ACCORD_APT_PACKAGES="pkg-config libxkbcommon-dev libgbm-dev libpixman-1-dev libudev-dev libdrm-dev \
 libwayland-dev libwayland-bin wayland-protocols make wayland-utils weston libgl1-mesa-dri libfaketime \
-qemu-system-x86 linux-image-amd64 busybox-static kmod cpio util-linux libclang-dev"
+qemu-system-x86 linux-image-amd64 busybox-static kmod cpio util-linux libclang-dev \
+gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
 
 accord_missing_packages() {
     local missing=""

@@ -60,7 +60,7 @@ impl CompositorHandler for RefState {
     fn commit(&mut self, surface: &WlSurface) {
         self.counters.surface_committed();
         self.repaint_needed = true;
-        super::presentation::on_commit(&self.counters, surface);
+        super::presentation::on_commit(&self.counters, surface, self.repaints + 1);
         if let Some(hook) = &self.foreign {
             super::foreign::on_commit(hook.as_ref(), surface);
         }

@@ -28,7 +28,7 @@
 use std::{
     cell::RefCell,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc,
     },
     time::Duration,
@@ -98,16 +98,17 @@ pub fn track_surface(surface: &WlSurface) {
     });
 }
 
-/// Whether a surface's latest content update is still waiting to be
-/// shown.
+/// A surface's latest content update still waiting to be shown: 0 for
+/// none, else the number of the first repaint that can show it (the
+/// repaints started when it was committed, plus one).
 #[derive(Default)]
-struct Unshown(AtomicBool);
+struct Unshown(AtomicU64);
 
-/// Called at each commit, before the buffer handlers: a commit that
-/// attaches a buffer or damages the surface is a content update; one that
-/// comes while the previous update was never shown replaces it, which
-/// counts that one as discarded.
-pub fn on_commit(counters: &Counters, surface: &WlSurface) {
+/// Called at each commit, before the buffer handlers, with the number of
+/// the next repaint: a commit that attaches a buffer or damages the
+/// surface is a content update; one that comes while the previous update
+/// was never shown replaces it, which counts that one as discarded.
+pub fn on_commit(counters: &Counters, surface: &WlSurface, next_repaint: u64) {
     with_states(surface, |states| {
         let new_content = {
             let mut attrs = states.cached_state.get::<SurfaceAttributes>();
@@ -119,7 +120,7 @@ pub fn on_commit(counters: &Counters, surface: &WlSurface) {
             return;
         }
         let unshown = states.data_map.get_or_insert_threadsafe(Unshown::default);
-        if unshown.0.swap(true, Ordering::Relaxed) {
+        if unshown.0.swap(next_repaint.max(1), Ordering::Relaxed) != 0 {
             counters.frames_discarded(&surface_key(surface, states), 1);
         }
     });
@@ -137,6 +138,8 @@ pub struct FrameFeedback {
     feedback: OutputPresentationFeedback,
     tallies: Vec<Tally>,
     counters: Arc<Counters>,
+    /// The repaint that made this frame.
+    repaint: u64,
     /// `presented` was sent; otherwise dropping discards.
     done: bool,
 }
@@ -150,6 +153,7 @@ impl FrameFeedback {
         output: &Output,
         states: &RenderElementStates,
         counters: &Arc<Counters>,
+        repaint: u64,
     ) -> Self {
         let mut feedback = OutputPresentationFeedback::new(output);
         // The flags closure must be `Copy`: it shares the tallies.
@@ -174,7 +178,7 @@ impl FrameFeedback {
                     let new_content = data
                         .data_map
                         .get::<Unshown>()
-                        .is_some_and(|u| u.0.swap(false, Ordering::Relaxed));
+                        .is_some_and(|u| u.0.swap(0, Ordering::Relaxed) != 0);
                     if new_content {
                         tallies_ref.borrow_mut().push(Tally {
                             key: surface_key(surface, data),
@@ -193,8 +197,14 @@ impl FrameFeedback {
             feedback,
             tallies: tallies.into_inner(),
             counters: counters.clone(),
+            repaint,
             done: false,
         }
+    }
+
+    /// The repaint that made this frame.
+    pub fn repaint(&self) -> u64 {
+        self.repaint
     }
 
     /// Sends `presented` to every feedback of the frame: `time` on the
@@ -222,14 +232,27 @@ impl Drop for FrameFeedback {
 }
 
 /// Sends the frame callbacks of every window's surfaces (those asked for
-/// with the commits just shown, or with commits that changed nothing).
-/// `time` is on the presentation clock, so a client can compare a
-/// callback's milliseconds with its feedback's timestamps.
-pub fn send_frame_callbacks(space: &Space<Window>, output: &Output, time: Duration) {
+/// with the commits just shown, or with commits that changed nothing) once
+/// `repaint`'s frame is on screen. A surface whose content update came
+/// after that repaint started waits for the frame that shows it (on KMS a
+/// commit can arrive while a frame waits for its flip); without a repaint
+/// number, every surface gets its callbacks. `time` is on the presentation
+/// clock, so a client can compare a callback's milliseconds with its
+/// feedback's timestamps.
+pub fn send_frame_callbacks(
+    space: &Space<Window>,
+    output: &Output,
+    time: Duration,
+    repaint: Option<u64>,
+) {
     for window in space.elements() {
-        // Throttle of zero: every surface with a pending callback gets it.
-        window.send_frame(output, time, Some(Duration::ZERO), |_, _| {
-            Some(output.clone())
+        window.send_frame(output, time, None, |_, states| {
+            let later = states
+                .data_map
+                .get::<Unshown>()
+                .map(|u| u.0.load(Ordering::Relaxed))
+                .is_some_and(|first| repaint.is_some_and(|r| first > r));
+            (!later).then(|| output.clone())
         });
     }
 }

@@ -213,7 +213,8 @@ pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
 
 impl RefState {
     /// One tick of the output's clock: repaints if a commit or a change of
-    /// the scene asked for it (an idle output costs no repaint), sends the
+    /// the scene asked for it (an idle headless output costs no repaint; a
+    /// KMS one finds nothing to draw), sends the
     /// presentation feedback and frame callbacks of what the repaint showed
     /// (on KMS the page flip sends them: `drm.rs`), and handles the
     /// screenshot and frame-limit options. Called by the frame timer.
@@ -222,7 +223,12 @@ impl RefState {
         // expiries even while the display is busy.
         self.counters
             .set_charged_bytes(self.buffer_collection_state.total_charged_bytes());
-        if self.repaint_needed && !self.repaint() {
+        // On KMS every tick goes through smithay's DrmCompositor, which
+        // finds nothing to draw when nothing changed, and only then lets go
+        // of the framebuffers of elements that left the scene (a departed
+        // client's dma-buf stays open until such a call).
+        let due = self.repaint_needed || self.target.has_page_flips();
+        if due && !self.repaint() {
             // The display has not taken the last frame yet.
             return;
         }
@@ -255,6 +261,7 @@ impl RefState {
     /// Renders the scene; false when the display is busy (the repaint
     /// stays due). Presents at once what the target presents at once.
     fn repaint(&mut self) -> bool {
+        self.repaints += 1;
         let rendered = match self.render_frame() {
             Ok(rendered) => {
                 self.last_render_error = None;
@@ -269,7 +276,12 @@ impl RefState {
                 }
                 // Clients must not stall on a broken output: their frame
                 // callbacks go out; their feedback waits for a frame.
-                presentation::send_frame_callbacks(&self.space, &self.output, presentation::now());
+                presentation::send_frame_callbacks(
+                    &self.space,
+                    &self.output,
+                    presentation::now(),
+                    None,
+                );
                 return true;
             }
         };
@@ -291,6 +303,7 @@ impl RefState {
             }
         }
         if let Some(feedback) = rendered.present_now {
+            let repaint = feedback.repaint();
             let refresh = self.target.mode().refresh;
             if !self.target.has_page_flips() {
                 // The headless output's clock: the frame timer's slot.
@@ -302,7 +315,12 @@ impl RefState {
                 self.output_sequence,
                 Flags::empty(),
             );
-            presentation::send_frame_callbacks(&self.space, &self.output, presentation::now());
+            presentation::send_frame_callbacks(
+                &self.space,
+                &self.output,
+                presentation::now(),
+                Some(repaint),
+            );
         }
         self.update_surface_feedback();
         true
@@ -334,6 +352,7 @@ impl RefState {
             Some(seq) if seq > self.output_sequence => seq,
             _ => self.tick_slot.max(self.output_sequence.saturating_add(1)),
         };
+        let repaint = feedback.as_ref().map(FrameFeedback::repaint);
         if let Some(feedback) = feedback {
             feedback.presented(
                 time,
@@ -342,7 +361,7 @@ impl RefState {
                 flags,
             );
         }
-        presentation::send_frame_callbacks(&self.space, &self.output, presentation::now());
+        presentation::send_frame_callbacks(&self.space, &self.output, presentation::now(), repaint);
     }
 
     /// Reads the output back (a screenshot): a CPU copy of the pixels the
@@ -363,12 +382,13 @@ impl RefState {
             &mut self.renderer,
         );
         let (space, output, counters) = (&self.space, &self.output, &self.counters);
+        let repaint = self.repaints;
         self.target.render_scene(
             &mut self.renderer,
             &elements,
             background,
             &mut self.damage_tracker,
-            &mut |states| FrameFeedback::collect(space, output, states, counters),
+            &mut |states| FrameFeedback::collect(space, output, states, counters, repaint),
         )
     }
 

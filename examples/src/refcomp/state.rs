@@ -130,6 +130,9 @@ pub struct RefState {
     /// The frame timer's slot of the current tick (refresh periods since
     /// the timer started; see `Compositor::new`).
     pub tick_slot: u64,
+    /// Repaints started so far (frame callbacks wait for the repaint that
+    /// shows a commit: `presentation::send_frame_callbacks`).
+    pub repaints: u64,
 }
 
 impl RefState {
@@ -221,6 +224,7 @@ impl RefState {
             repaint_needed: true,
             output_sequence: 0,
             tick_slot: 0,
+            repaints: 0,
         })
     }
 }
