@@ -364,10 +364,9 @@ fn weston_scaler_each_mode_shows_cropped_and_scaled_content() {
         let (c, shown) = compositor.wait_for(Duration::from_secs(20), |c| {
             c.frames_composited >= 1 && c.surface_commits >= 2
         });
-        assert!(shown, "{}: nothing shown: {c}", mode.flag);
         let frames = compositor.counters().frames_rendered;
         compositor.wait_for(Duration::from_secs(5), |c| c.frames_rendered >= frames + 2);
-        let shot: Screenshot = compositor.screenshot().expect("screenshot");
+        let shot = compositor.screenshot();
         // weston-scaler has no SIGINT handler: it was running until then
         // (a protocol error would have ended it with a message and status 1).
         let (status, _, err) = stop(client);
@@ -378,6 +377,8 @@ fn weston_scaler_each_mode_shows_cropped_and_scaled_content() {
             "weston-scaler {}: {status}: {err}",
             mode.flag
         );
+        assert!(shown, "{}: nothing shown: {c}", mode.flag);
+        let shot: Screenshot = shot.expect("screenshot");
         assert!(!err.contains("error"), "weston-scaler {}: {err}", mode.flag);
         let at = |x, y| shot.pixel(x, y).expect("in the output");
         for &(x, y) in mode.red {
@@ -422,4 +423,51 @@ fn weston_scaler_each_mode_shows_cropped_and_scaled_content() {
         }
         compositor.stop().expect("stop");
     }
+}
+
+/// `accord-compositor` prints its counters on SIGUSR1 while it runs: one
+/// line per live surface (content updates presented, discarded,
+/// zero-copy), then the totals.
+#[test]
+fn sigusr1_prints_the_counters_while_running() {
+    use std::io::BufRead;
+    let dir = TempRuntimeDir::new("usr1");
+    let (child, mut stdout, name) = common::start_compositor(&dir, &["--size", "320x240"]);
+    // Killed on every way out: a failed check must not leave it running.
+    let mut child = common::artifacts::KillOnDrop(child);
+    let mut client = DmabufClient::connect(&dir.path().join(name)).expect("connect");
+    let size = client.open_window(false, (64, 64)).expect("window");
+    let buffers = client.allocate_shm(size, 2).expect("shm");
+    for i in 0..10 {
+        client.present(&buffers[i % 2]).expect("present");
+    }
+    signal(&child.0, Signal::USR1);
+    let mut surfaces = Vec::new();
+    let counters = loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).expect("read") > 0,
+            "stdout closed before the counters line"
+        );
+        if let Some(rest) = line.trim().strip_prefix("accord-compositor: surface ") {
+            surfaces.push(rest.to_owned());
+        } else if let Some(rest) = line.trim().strip_prefix("accord-compositor: counters ") {
+            break accord_examples::refcomp::CounterSnapshot::parse(rest).expect("counters line");
+        }
+    };
+    let ours = format!("pid {} ", std::process::id());
+    assert!(
+        surfaces
+            .iter()
+            .any(|s| s.starts_with(&ours) && s.contains(" presented=10 discarded=0 zero_copy=0")),
+        "no line for this process's surface with its 10 frames: {surfaces:?}"
+    );
+    assert_eq!(
+        (counters.frames_presented, counters.frames_discarded),
+        (10, 0),
+        "{counters}"
+    );
+    drop(client);
+    signal(&child.0, Signal::INT);
+    assert!(wait_exit(&mut child.0, Duration::from_secs(10)).success());
 }
