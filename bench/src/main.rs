@@ -7,6 +7,7 @@ mod compositor_process;
 mod e2e;
 mod flood;
 mod flood_attacker;
+mod groups;
 mod handles;
 mod handles_socket;
 mod late;
@@ -184,6 +185,14 @@ enum Command {
             default_value = "640x360")]
         size: accord_examples::cli::Size,
     },
+    /// Token groups: the engine's search at the 64-combination cap (the
+    /// worst case: the last combination wins) against the same
+    /// participants without groups.
+    Groups {
+        /// Timed samples of each case.
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        samples: usize,
+    },
     /// Internal: the attacker process of `fdflood`.
     FloodAttacker {
         /// The compositor's socket.
@@ -285,6 +294,7 @@ fn main_result(command: Command) -> Result<(), String> {
             | Command::Handles { .. }
             | Command::Fdflood { .. }
             | Command::Waylandsink { .. }
+            | Command::Groups { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
@@ -381,6 +391,9 @@ fn main_result(command: Command) -> Result<(), String> {
             size: (size.width, size.height),
         }),
         Command::Late { samples, buffers } => late::run(&late::Options { samples, buffers }),
+        Command::Groups { samples } => groups::run(&groups::Options {
+            samples: samples.max(1),
+        }),
         Command::Serve { shm } => server::serve(shm),
         Command::Consumer { socket, mode, lazy } => {
             e2e::consumer_main(&socket, mode.mode(), paging(lazy))

@@ -186,11 +186,11 @@ fn common(input: &[Constraints]) -> usize {
 
 /// One measured case: per-solve on-CPU time of the solving thread (what
 /// other load on the machine disturbs least) and wall time.
-struct Case {
-    median_us: f64,
-    min_us: f64,
-    max_us: f64,
-    wall_us: f64,
+pub(crate) struct Case {
+    pub(crate) median_us: f64,
+    pub(crate) min_us: f64,
+    pub(crate) max_us: f64,
+    pub(crate) wall_us: f64,
 }
 
 fn thread_cpu_ns() -> u64 {
@@ -199,11 +199,19 @@ fn thread_cpu_ns() -> u64 {
 
 /// Median time of one solve over `samples` batches.
 fn measure(input: &[Constraints], samples: usize) -> Case {
+    measure_fn(samples, || {
+        black_box(solve(black_box(input)).is_ok());
+    })
+}
+
+/// Median time of one call of `f` over `samples` batches (`f` is what one
+/// solve is for [`measure`]; other benches time their own calls with it).
+pub(crate) fn measure_fn(samples: usize, mut f: impl FnMut()) -> Case {
     // Warm up and size the batch so that one lasts at least BATCH.
     let t = Instant::now();
     let mut warm = 0u32;
     while t.elapsed() < BATCH * 5 || warm < 3 {
-        black_box(solve(black_box(input)).is_ok());
+        f();
         warm += 1;
     }
     let per = t.elapsed() / warm;
@@ -213,7 +221,7 @@ fn measure(input: &[Constraints], samples: usize) -> Case {
             let t = Instant::now();
             let c = thread_cpu_ns();
             for _ in 0..batch {
-                black_box(solve(black_box(input)).is_ok());
+                f();
             }
             let cpu = (thread_cpu_ns() - c) as f64 / 1e3 / f64::from(batch);
             (cpu, t.elapsed().as_secs_f64() * 1e6 / f64::from(batch))

@@ -250,6 +250,24 @@ fn late_prints_ratio_zero_bytes_and_one_round_trip() {
 }
 
 #[test]
+fn groups_prints_the_cap_case_and_its_baselines() {
+    let out = run(&["groups", "--samples", "2"]);
+    assert!(
+        out.contains("64 combinations (the cap), the 64th selected"),
+        "{out}"
+    );
+    let last = out.lines().last().expect("output");
+    let ratio: f64 = field(last, "ratio groups/without groups: ")
+        .split(';')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("ratio is a float");
+    assert!(ratio.is_finite() && ratio > 0.0, "{last}");
+    assert!(out.contains("same participants without groups: "), "{out}");
+}
+
+#[test]
 fn bad_arguments_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
         .args(["e2e", "--pairs", "many"])
@@ -271,6 +289,7 @@ fn help_documents_every_command_and_flag() {
                 "handles",
                 "fdflood",
                 "late",
+                "groups",
                 "flood-attacker",
                 "serve",
                 "consumer",

@@ -3,7 +3,9 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use accord_engine::{solve_explained, solve_with, Policy};
+use accord_engine::groups::{combinations, solve_groups_placed};
+use accord_engine::placement::{placement_participant, solve_placed, Capability};
+use accord_engine::{solve_explained, Policy};
 use accord_scenario as scenario;
 use accord_scenario::PolicyJson;
 
@@ -22,9 +24,21 @@ pub struct Args {
     /// A cost table (JSON) that replaces each scenario's own.
     #[arg(long, value_name = "FILE")]
     costs: Option<String>,
+    /// The backend that will make the memory, whose capability takes part
+    /// as a participant named `placement 'KIND'`, as in the compositor:
+    /// memfd, dumb, dma-heap, udmabuf (linear layouts only), gbm or any
+    /// (no restriction, the default).
+    #[arg(long, value_name = "KIND", value_parser = parse_placement)]
+    placement: Option<String>,
     /// Scenario files (JSON); - reads standard input.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<String>,
+}
+
+fn parse_placement(kind: &str) -> Result<String, String> {
+    Capability::of_backend(kind)
+        .map(|_| kind.to_string())
+        .ok_or_else(|| "expected memfd, dumb, dma-heap, udmabuf, gbm or any".into())
 }
 
 fn read(path: &str) -> Result<String, String> {
@@ -53,17 +67,33 @@ pub fn run(args: &Args) -> ExitCode {
     let many = args.files.len() > 1;
     let mut worst = 0u8;
     for path in &args.files {
-        let code = solve_one(path, many, args.explain, override_policy.as_ref());
+        let placement = args
+            .placement
+            .as_deref()
+            .and_then(|k| Some((k, Capability::of_backend(k)?)));
+        let code = solve_one(
+            path,
+            many,
+            args.explain,
+            override_policy.as_ref(),
+            placement,
+        );
         worst = worst.max(code);
     }
     ExitCode::from(worst)
 }
 
 /// Solve one scenario file; returns its exit code.
-fn solve_one(path: &str, many: bool, explain: bool, costs: Option<&Policy>) -> u8 {
+fn solve_one(
+    path: &str,
+    many: bool,
+    explain: bool,
+    costs: Option<&Policy>,
+    placement: Option<(&str, Capability)>,
+) -> u8 {
     let parsed =
-        read(path).and_then(|s| scenario::parse_with_late(&s).map_err(|e| format!("{path}: {e}")));
-    let (participants, late, policy) = match parsed {
+        read(path).and_then(|s| scenario::parse_scenario(&s).map_err(|e| format!("{path}: {e}")));
+    let sc = match parsed {
         Ok(p) => p,
         Err(e) => {
             eprintln!("accord solve: {e}");
@@ -71,23 +101,54 @@ fn solve_one(path: &str, many: bool, explain: bool, costs: Option<&Policy>) -> u
         }
     };
     // A --costs table replaces the scenario's own.
-    let policy = costs.unwrap_or(&policy);
-    let result = if explain {
-        let (result, explanation) = solve_explained(&participants, policy);
+    let policy = costs.unwrap_or(&sc.policy);
+    // With token groups, the combination the compositor would allocate
+    // (the engine's order and cap); the explanation is that combination's
+    // (or, when none negotiates, the first one's).
+    let (result, selection) = if sc.groups.is_empty() {
+        (solve_placed(&sc.participants, policy, placement), None)
+    } else {
+        match solve_groups_placed(
+            &sc.participants,
+            &sc.branches,
+            &sc.groups,
+            policy,
+            placement,
+        ) {
+            Ok((selection, d)) => (Ok(d), Some(selection)),
+            Err(f) => (Err(f), None),
+        }
+    };
+    if explain {
+        let shown = selection
+            .clone()
+            .or_else(|| combinations(&sc.groups).ok()?.into_iter().next());
+        let mut active: Vec<_> = sc
+            .participants
+            .iter()
+            .zip(&sc.branches)
+            .filter(|(_, b)| shown.as_ref().is_none_or(|s| s.includes(**b)))
+            .map(|(p, _)| p.clone())
+            .collect();
+        if let Some((name, cap)) = placement {
+            let extra = placement_participant(name, &active, cap);
+            active.extend(extra.ok().flatten());
+        }
+        let (_, explanation) = solve_explained(&active, policy);
         if many {
             eprintln!("== {path}");
         }
         eprint!("{explanation}");
-        result
-    } else {
-        solve_with(&participants, policy)
-    };
+    }
     let mut json = scenario::outcome_to_json(&result);
+    if let Some(selection) = &selection {
+        json["groups"] = scenario::selection_to_json(&sc, selection);
+    }
     // Late participants are checked against the decision, as the
     // compositor does when they commit after allocation; their failures
     // are theirs alone and do not change the exit code.
-    if let (Ok(d), false) = (&result, late.is_empty()) {
-        json["late"] = scenario::late_to_json(d, &late);
+    if let (Ok(d), false) = (&result, sc.late.is_empty()) {
+        json["late"] = scenario::late_to_json(d, &sc.late);
     }
     if many {
         json["file"] = path.into();

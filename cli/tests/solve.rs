@@ -346,3 +346,94 @@ fn late_participants_are_checked_against_the_decision() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("late[1].name"));
 }
+
+#[test]
+fn token_groups_select_the_first_child_that_negotiates() {
+    let child = |name: &str, format: &str| {
+        format!(
+            r#"{{"participants": [{{"name": "{name}", "formats": [{{"format": "{format}"}}]}}]}}"#
+        )
+    };
+    let input = format!(
+        r#"{{"participants": [{{"name": "display", "formats": [{{"format": "XRGB8888"}}]}}],
+            "groups": [{{"name": "outer", "children": [{}, {{"groups": [{{"name": "inner", "children": [{}, {}]}}]}}]}}]}}"#,
+        child("nv12", "NV12"),
+        child("inner nv12", "NV12"),
+        child("inner xr24", "XRGB8888")
+    );
+    let out = accord(&["solve", "-"], Some(&input));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["groups"],
+        serde_json::json!({"selected": [{"group": "outer", "child": 1}, {"group": "inner", "child": 1}],
+                           "not_selected": ["nv12", "inner nv12"]})
+    );
+    // Over the cap: 3 groups of 8, 8 and 2 children.
+    let many = |name: &str, n: usize| {
+        let kids: Vec<String> = (0..n)
+            .map(|i| child(&format!("{name}{i}"), "XRGB8888"))
+            .collect();
+        format!(r#"{{"name": "{name}", "children": [{}]}}"#, kids.join(","))
+    };
+    let input = format!(
+        r#"{{"participants": [{{"name": "display", "formats": [{{"format": "XRGB8888"}}]}}],
+            "groups": [{}, {}, {}]}}"#,
+        many("a", 8),
+        many("b", 8),
+        many("c", 2)
+    );
+    let out = accord(&["solve", "-"], Some(&input));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "invalid_constraint");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 64 combinations"),
+        "{v}"
+    );
+    // A group without children is bad input, as the protocol's no_children.
+    let input = r#"{"participants": [{"name": "display", "formats": [{"format": "XRGB8888"}]}],
+                    "groups": [{"name": "empty", "children": []}]}"#;
+    let out = accord(&["solve", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("groups[0].children: at least one child"));
+}
+
+#[test]
+fn placement_takes_part_as_in_the_compositor() {
+    let input = r#"{"participants": [{"name": "client", "formats": [
+        {"format": "XRGB8888", "modifiers": ["0x0100000000000002", "LINEAR"]}]}]}"#;
+    let out = accord(&["solve", "-"], Some(input));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["modifier"], "0x0100000000000002",
+        "no placement: the ranking's first"
+    );
+    let out = accord(&["solve", "--placement", "memfd", "-"], Some(input));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["modifier"], "0x0000000000000000",
+        "memfd makes LINEAR only: {v}"
+    );
+    let tiled = r#"{"participants": [{"name": "client", "formats": [
+        {"format": "XRGB8888", "modifiers": ["0x0100000000000002"]}]}]}"#;
+    let out = accord(&["solve", "--placement", "dumb", "-"], Some(tiled));
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "no_common_format");
+    assert!(
+        v["message"].as_str().unwrap().contains("placement 'dumb'"),
+        "{v}"
+    );
+    let out = accord(&["solve", "--placement", "floppy", "-"], Some(input));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected memfd, dumb"));
+}

@@ -1,6 +1,7 @@
 //! Event handlers: every event is stored in its object's user data.
 
 use accord_protocol::client::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
+use accord_protocol::client::wp_buffer_collection_token_group_v1::WpBufferCollectionTokenGroupV1;
 use accord_protocol::client::wp_buffer_collection_token_v1::{
     self as token, WpBufferCollectionTokenV1,
 };
@@ -27,6 +28,7 @@ wayland_client::delegate_dispatch!(QueueState: [
 ] => crate::IgnoreRegistry);
 
 wayland_client::delegate_noop!(QueueState: ignore WpBufferCollectionManagerV1);
+wayland_client::delegate_noop!(QueueState: ignore WpBufferCollectionTokenGroupV1);
 
 impl Dispatch<WpBufferCollectionTokenV1, TokenEvents> for QueueState {
     fn event(

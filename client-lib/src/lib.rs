@@ -46,7 +46,7 @@ pub use buffer::{Allocation, Buffer, Mapping, MemoryKind, Plane, Populate};
 pub use collection::{Collection, LostParticipant};
 pub use constraints::Constraints;
 pub use ignore_registry::IgnoreRegistry;
-pub use token::Token;
+pub use token::{Token, TokenGroup};
 
 use accord_protocol::vocabulary::FailureReason as WireReason;
 use accord_protocol::vocabulary::{drm_fourcc::DrmFourcc, fourcc};
@@ -89,6 +89,9 @@ pub enum FailureReason {
     UnknownHandle,
     /// The allocation would exceed the creator's memory quota.
     QuotaExceeded,
+    /// A token group selected another child: this participant's
+    /// alternative is not used (version 2).
+    NotSelected,
     /// A reason code this library does not know (a newer compositor).
     Other(u32),
     /// The Wayland connection failed (the compositor may have sent a
@@ -138,6 +141,7 @@ impl From<WireReason> for FailureReason {
             WireReason::DeviceLost => FailureReason::DeviceLost,
             WireReason::UnknownHandle => FailureReason::UnknownHandle,
             WireReason::QuotaExceeded => FailureReason::QuotaExceeded,
+            WireReason::NotSelected => FailureReason::NotSelected,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use accord_protocol::client::wp_buffer_collection_token_group_v1::WpBufferCollectionTokenGroupV1;
 use accord_protocol::client::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use wayland_client::protocol::wl_surface::WlSurface;
 
@@ -132,6 +133,44 @@ impl Token {
         Collection::new(self.accord.clone(), proxy, events)
     }
 
+    /// Turn this slot into a group of alternatives (version 2): exactly one
+    /// of the group's children takes part in the allocation, the first
+    /// that negotiates with everyone else, in the order they were created;
+    /// the participants of the others get
+    /// [`FailureReason::NotSelected`](crate::FailureReason::NotSelected).
+    /// `Err(Unsupported)` when the compositor only speaks version 1.
+    ///
+    /// ```no_run
+    /// # let token: accord_client::Token = unimplemented!();
+    /// # let surface: wayland_client::protocol::wl_surface::WlSurface = unimplemented!();
+    /// let group = token.create_group()?;
+    /// let direct = group.create_child(); // preferred: straight to a plane
+    /// let via_gpu = group.create_child(); // else: composited
+    /// group.all_children_present();
+    /// direct.attach_to_surface(&surface);
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn create_group(mut self) -> Result<TokenGroup, Failure> {
+        use wayland_client::Proxy;
+        if self.proxy.version() < 2 {
+            return Err(Failure {
+                reason: crate::FailureReason::Unsupported,
+                message: format!(
+                    "create_group needs wp_buffer_collection_token_v1 version 2; the \
+                     compositor offers version {}",
+                    self.proxy.version()
+                ),
+            });
+        }
+        self.consumed = true;
+        let proxy = self.proxy.create_group(&self.accord.inner.qh, ());
+        Ok(TokenGroup {
+            accord: self.accord.clone(),
+            proxy,
+            failure: lock(&self.events).failure.clone(),
+        })
+    }
+
     /// Give this slot to the compositor, which participates for `surface`
     /// with its renderer's (and display planes') constraints.
     ///
@@ -171,5 +210,56 @@ impl Drop for Token {
             // An unused slot: allocation may be waiting for it to go.
             self.accord.flush_on_drop();
         }
+    }
+}
+
+/// A token group (version 2): alternatives for one participant slot, made
+/// by [`Token::create_group`]. Each child is a token used like any other;
+/// call [`all_children_present`](Self::all_children_present) after the
+/// last one. Dropping the group before that fails it (see the protocol's
+/// failure domains); after it, dropping changes nothing.
+#[derive(Debug)]
+pub struct TokenGroup {
+    accord: Accord,
+    proxy: WpBufferCollectionTokenGroupV1,
+    /// A failure already seen on the token, for its children.
+    failure: Option<Failure>,
+}
+
+impl TokenGroup {
+    /// A new alternative: the children are tried in the order they are
+    /// created, so create the preferred one first.
+    ///
+    /// ```no_run
+    /// # let group: accord_client::TokenGroup = unimplemented!();
+    /// let child = group.create_child();
+    /// let collection = child.bind();
+    /// ```
+    pub fn create_child(&self) -> Token {
+        let events = new_events();
+        if let Some(f) = &self.failure {
+            lock(&events).failure = Some(f.clone());
+        }
+        let proxy = self
+            .proxy
+            .create_child(&self.accord.inner.qh, events.clone());
+        Token::new(self.accord.clone(), proxy, events)
+    }
+
+    /// No more children: the collection may allocate once they are ready.
+    ///
+    /// ```no_run
+    /// # let group: accord_client::TokenGroup = unimplemented!();
+    /// group.all_children_present();
+    /// ```
+    pub fn all_children_present(&self) {
+        self.proxy.all_children_present();
+    }
+}
+
+impl Drop for TokenGroup {
+    fn drop(&mut self) {
+        self.proxy.destroy();
+        self.accord.flush_on_drop();
     }
 }

@@ -84,7 +84,7 @@ pub use connection_budget::{
 };
 pub use dispatch::BufferCollectionDispatch;
 pub use identity::ClientIdentity;
-pub use objects::{CollectionData, TokenData};
+pub use objects::{CollectionData, GroupData, TokenData};
 pub use state::{
     default_max_buffer_fds, BufferCollectionHandler, BufferCollectionState,
     DEFAULT_WEAK_RELEASE_TIMEOUT,
@@ -114,6 +114,9 @@ macro_rules! delegate_buffer_collection {
         ] => $crate::BufferCollectionState);
         $crate::reexports::wayland_server::delegate_dispatch!($(@< $( $lt $( : $clt $(+ $dlt )* )? ),+ >)? $ty: [
             $crate::reexports::accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1: $crate::TokenData
+        ] => $crate::BufferCollectionState);
+        $crate::reexports::wayland_server::delegate_dispatch!($(@< $( $lt $( : $clt $(+ $dlt )* )? ),+ >)? $ty: [
+            $crate::reexports::accord_protocol::server::wp_buffer_collection_token_group_v1::WpBufferCollectionTokenGroupV1: $crate::GroupData
         ] => $crate::BufferCollectionState);
         $crate::reexports::wayland_server::delegate_dispatch!($(@< $( $lt $( : $clt $(+ $dlt )* )? ),+ >)? $ty: [
             $crate::reexports::accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1: $crate::CollectionData

@@ -8,7 +8,7 @@ use accord_engine::Constraints;
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
 
-use crate::collections::{Allocation, Failed, SlotId};
+use crate::collections::{Allocation, Failed, GroupId, SlotId};
 
 /// The protocol object currently holding a slot.
 #[derive(Debug, Clone)]
@@ -54,6 +54,8 @@ pub(crate) enum TokenState {
     Exported,
     /// Its slot went to the compositor (`attach_surface`).
     Attached,
+    /// Its slot became a token group (`create_group`).
+    Grouped,
     /// Destroyed by request (released).
     Released,
     /// Failed import or failed collection: requests are answered as the
@@ -129,6 +131,50 @@ impl CollectionData {
         }
     }
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, CollectionInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// User data of a token group.
+///
+/// The module creates it; `delegate_buffer_collection!` names it.
+///
+/// ```no_run
+/// # use accord_protocol::server::wp_buffer_collection_token_group_v1::WpBufferCollectionTokenGroupV1;
+/// # use wayland_server::Resource;
+/// # fn demo(group: &WpBufferCollectionTokenGroupV1) {
+/// let ours = group.data::<accord_smithay::GroupData>().is_some();
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct GroupData {
+    /// `None` for a group made from a failed token (or after allocation):
+    /// its children are created failed with `failure`.
+    pub(crate) group: Option<GroupId>,
+    pub(crate) failure: Option<Failed>,
+    /// Took over its token's live-token charge.
+    pub(crate) charged: bool,
+    pub(crate) inner: Mutex<GroupInner>,
+}
+
+/// What the group object itself knows, so misuse is a protocol error
+/// whatever became of the collection.
+#[derive(Debug, Default)]
+pub(crate) struct GroupInner {
+    pub(crate) children: usize,
+    pub(crate) complete: bool,
+}
+
+impl GroupData {
+    pub(crate) fn new(group: Option<GroupId>, failure: Option<Failed>, charged: bool) -> Self {
+        GroupData {
+            group,
+            failure,
+            charged,
+            inner: Mutex::new(GroupInner::default()),
+        }
+    }
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, GroupInner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -21,9 +21,10 @@ use v4l2r::{
 };
 
 use crate::{
+    cost::{Measured, Span},
     dmabuf_client::DmabufClient,
-    refcomp::{spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error},
-    scanout_run::{settle, thread_cpu},
+    kms_run::{settle, with_compositor},
+    refcomp::{DrmOptions, Error, Running},
 };
 
 /// vivid's capture buffers: enough for the driver to keep filling while
@@ -37,30 +38,18 @@ pub struct CopyReport {
     pub size: (u32, u32),
     /// Bytes the client copied from capture buffers to `wl_shm` buffers.
     pub client_bytes_copied: u64,
-    pub client_cpu: Duration,
-    pub compositor_cpu: Duration,
-    pub delta: CounterSnapshot,
-    pub wall: Duration,
-}
-
-/// CPU time of the calling thread so far (`/proc/thread-self/schedstat`,
-/// ns of `sum_exec_runtime`: user + system).
-pub fn this_thread_cpu() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
-        .map(Duration::from_nanos)
-        .unwrap_or_default()
+    /// The compositor's counters, its thread's CPU and the client
+    /// thread's over the frames.
+    pub cost: Measured,
 }
 
 /// Runs the compositor on `card` and the copying client on `video` for
 /// `frames` frames; the compositor stops before this returns.
 pub fn run_copy(card: &Path, video: &Path, frames: u32) -> Result<CopyReport, Error> {
-    let runtime_dir = std::env::temp_dir().join(format!("accord-copy-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime_dir)?;
-    let result = run_in(card, video, frames, runtime_dir.clone());
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    result
+    let options = DrmOptions::new(card);
+    with_compositor(&std::env::temp_dir(), "copy", options, |compositor, _| {
+        run_client(compositor, video, frames)
+    })
 }
 
 /// vivid's MMAP queue, mapped; streaming until dropped.
@@ -134,18 +123,11 @@ impl MmapCapture {
         Ok(())
     }
 
-    /// The next filled buffer's index and bytes used (waits up to 10 s).
+    /// The next filled buffer's index and bytes used (waits up to 10 s):
+    /// poll, then DQBUF, as `accord_v4l2::Capture::dequeue` does.
     fn dequeue(&self) -> Result<(u32, usize), Error> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match ioctl::dqbuf::<V4l2Buffer>(&self.file, QueueType::VideoCapture) {
-                Ok(b) => return Ok((b.index(), *b.get_first_plane().bytesused as usize)),
-                Err(ioctl::DqBufError::IoctlError(ioctl::DqBufIoctlError::NotReady)) => {}
-                Err(e) => return Err(format!("{}: VIDIOC_DQBUF: {e}", self.path.display()).into()),
-            }
-            if Instant::now() > deadline {
-                return Err(format!("{}: no frame within 10 s", self.path.display()).into());
-            }
             let mut fds = [rustix::event::PollFd::new(
                 &self.file,
                 rustix::event::PollFlags::IN,
@@ -157,6 +139,14 @@ impl MmapCapture {
             match rustix::event::poll(&mut fds, Some(&wait)) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(format!("poll: {e}").into()),
+            }
+            match ioctl::dqbuf::<V4l2Buffer>(&self.file, QueueType::VideoCapture) {
+                Ok(b) => return Ok((b.index(), *b.get_first_plane().bytesused as usize)),
+                Err(ioctl::DqBufError::IoctlError(ioctl::DqBufIoctlError::NotReady)) => {}
+                Err(e) => return Err(format!("{}: VIDIOC_DQBUF: {e}", self.path.display()).into()),
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{}: no frame within 10 s", self.path.display()).into());
             }
         }
     }
@@ -170,30 +160,15 @@ impl Drop for MmapCapture {
     }
 }
 
-fn run_in(
-    card: &Path,
-    video: &Path,
-    frames: u32,
-    runtime_dir: PathBuf,
-) -> Result<CopyReport, Error> {
-    let options = DrmOptions::new(card);
-    let config = Config {
-        runtime_dir: Some(runtime_dir),
-        ..Config::default()
-    };
-    let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
-    settle(&compositor);
+fn run_client(compositor: &Running, video: &Path, frames: u32) -> Result<CopyReport, Error> {
     let mut client = DmabufClient::connect(compositor.socket_path())?;
     let size = client.open_window(true, (640, 480))?;
     let mut shm = client.allocate_shm(size, 2)?;
     let capture = MmapCapture::start(video, size)?;
     let frame_bytes = (size.0 as usize) * 4 * (size.1 as usize);
 
-    settle(&compositor);
-    let before = compositor.counters();
-    let compositor_before = thread_cpu("accord-compositor").unwrap_or_default();
-    let client_before = this_thread_cpu();
-    let start = Instant::now();
+    settle(compositor);
+    let span = Span::start(compositor);
     let mut copied = 0u64;
     for n in 0..frames {
         let (index, used) = capture.dequeue()?;
@@ -210,23 +185,14 @@ fn run_in(
         capture.queue(index)?;
         client.present(dst)?;
     }
-    let wall = start.elapsed();
-    let client_cpu = this_thread_cpu().saturating_sub(client_before);
-    let compositor_cpu = thread_cpu("accord-compositor")
-        .unwrap_or_default()
-        .saturating_sub(compositor_before);
-    let after = compositor.counters();
+    let cost = span.finish(compositor);
     drop(capture);
     drop(shm);
     drop(client);
-    compositor.stop()?;
     Ok(CopyReport {
         frames,
         size,
         client_bytes_copied: copied,
-        client_cpu,
-        compositor_cpu,
-        delta: after.since(&before),
-        wall,
+        cost,
     })
 }

@@ -56,10 +56,10 @@ use accord_v4l2::{fourcc::fourcc, Capture, Node};
 use wayland_client::Connection;
 
 use crate::{
-    camera_run::{charged_back, exp_name, sample, Charged, PixelSample},
-    dmabuf_client::DmabufClient,
-    refcomp::{scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error},
-    scanout_run::{settle, thread_cpu},
+    camera_run::{exp_name, participant_name, sample, CollectionWindow, PixelSample},
+    cost::{process_cpu, Span},
+    kms_run::{settle, with_compositor, Baseline, Charged},
+    refcomp::{scanned_out, CounterSnapshot, DrmOptions, Error, Running},
 };
 
 /// The first argument that makes a program run one side of the pair.
@@ -155,8 +155,8 @@ pub struct PairReport {
     pub fds_after: Result<FdCensus, String>,
     pub charged: Charged,
     /// Charged bytes once the camera process (the collection's creator)
-    /// has exited and the player still holds the buffers: reported, not
-    /// checked.
+    /// has exited and the player still holds the buffers (the same one
+    /// allocation).
     pub charged_camera_gone: u64,
 }
 
@@ -187,13 +187,13 @@ impl PairReport {
 /// camera ...`, `exe ROLE_FLAG player ...`); the compositor stops before
 /// this returns.
 pub fn run_pair(run: &PairRun, exe: &Path) -> Result<PairReport, Error> {
-    let runtime_dir = run
-        .runtime_parent
-        .join(format!("accord-camera-pair-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime_dir)?;
-    let result = run_in(run, exe, &runtime_dir);
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    result
+    let options = DrmOptions::new(&run.card);
+    with_compositor(
+        &run.runtime_parent,
+        "camera-pair",
+        options,
+        |compositor, baseline| run_processes(run, exe, compositor, baseline),
+    )
 }
 
 /// Kills and reaps a child on every early return.
@@ -208,18 +208,13 @@ impl Drop for Reaped {
     }
 }
 
-fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, Error> {
-    let options = DrmOptions::new(&run.card);
-    let config = Config {
-        runtime_dir: Some(runtime_dir.to_owned()),
-        ..Config::default()
-    };
-    let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
-    settle(&compositor);
-    let fds_before = FdCensus::of_self()?;
-    let charged_before = compositor.charged_bytes();
-
-    let channel = runtime_dir.join("camera-pair.sock");
+fn run_processes(
+    run: &PairRun,
+    exe: &Path,
+    compositor: &Running,
+    baseline: Baseline,
+) -> Result<PairReport, Error> {
+    let channel = compositor.runtime_dir().join("camera-pair.sock");
     let checks: Vec<String> = run.check_frames.iter().map(u32::to_string).collect();
     let spawn = |role: &str, device: &Path| {
         Command::new(exe)
@@ -241,20 +236,16 @@ fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, E
     // allocation are done when the player says it is ready.
     let child = player.0.as_mut().ok_or("no player")?;
     ready(child)?;
-    settle(&compositor);
-    let before = compositor.counters();
-    let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
-    let start = Instant::now();
+    settle(compositor);
+    let span = Span::start(compositor);
     writeln!(child.stdin.as_mut().ok_or("no stdin")?, "go")?;
     let player_line = closing_line(player.0.as_mut().ok_or("no player")?, "player")?;
-    let wall = start.elapsed();
-    let cpu = thread_cpu("accord-compositor")
-        .unwrap_or_default()
-        .saturating_sub(cpu_before);
-    let after = compositor.counters();
-    let charged_during = compositor.charged_bytes();
+    let cost = span.finish(compositor);
     let camera_line = closing_line(camera.0.as_mut().ok_or("no camera")?, "camera")?;
+    // Both processes hold the collection now (each waits for its stdin).
+    let charged_during = compositor.charged_bytes();
     // The camera leaves first, the player still showing its last frame.
+    let holding = FdCensus::of_self()?;
     let mut charged_camera_gone = 0;
     for (side, name) in [(&mut camera, "camera"), (&mut player, "player")] {
         let mut child = side.0.take().ok_or("reaped twice")?;
@@ -264,27 +255,30 @@ fn run_in(run: &PairRun, exe: &Path, runtime_dir: &Path) -> Result<PairReport, E
             return Err(format!("the {name} process exited with {status}").into());
         }
         if name == "camera" {
-            // One frame tick for the gauge to follow.
+            // The compositor has seen the camera leave once it closed
+            // that client's socket; then one frame tick for the gauge.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while FdCensus::of_self()?.sockets >= holding.sockets {
+                if Instant::now() >= deadline {
+                    return Err(
+                        "the compositor kept the camera's connection 5 s after it exited".into(),
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
             std::thread::sleep(Duration::from_millis(100));
             charged_camera_gone = compositor.charged_bytes();
         }
     }
-    let fds_after =
-        accord_fd_census::wait_for(&fds_before, Duration::from_secs(5), FdCensus::of_self);
-    let charged = Charged {
-        before: charged_before,
-        during: charged_during,
-        after: charged_back(&compositor, charged_before),
-    };
-    compositor.stop()?;
+    let (fds_after, charged) = baseline.back(compositor, charged_during);
     Ok(PairReport {
         frames: run.frames,
         camera: camera_line,
         player: player_line,
-        delta: after.since(&before),
-        compositor_cpu: cpu,
-        wall,
-        fds_before,
+        delta: cost.delta,
+        compositor_cpu: cost.compositor_cpu,
+        wall: cost.wall,
+        fds_before: baseline.fds,
         fds_after,
         charged,
         charged_camera_gone,
@@ -338,7 +332,7 @@ fn closing_line(child: &mut Child, role: &str) -> Result<Line, Error> {
 /// `program ROLE_FLAG ROLE SOCKET CHANNEL DEVICE FRAMES CHECKS`: runs one
 /// side and prints its closing line; exits 1 with the reason otherwise.
 pub fn role_main(args: &[String]) -> ExitCode {
-    let result = (|| -> Result<Line, Error> {
+    let result = (|| -> Result<(), Error> {
         let [role, socket, channel, device, frames, checks] = args else {
             return Err(format!(
                 "{ROLE_FLAG} expects ROLE SOCKET CHANNEL DEVICE FRAMES CHECKS, got {} arguments",
@@ -365,21 +359,24 @@ pub fn role_main(args: &[String]) -> ExitCode {
         }
     })();
     match result {
-        Ok(line) => {
-            let role = args.first().map_or("", String::as_str);
-            println!("camera-pair {role} {line}");
-            let _ = std::io::stdout().flush();
-            // Keep the collection (and the player its window with the
-            // last frame) until the parent has read the counters and the
-            // charged bytes: it closes our stdin.
-            let _ = std::io::stdin().read_to_end(&mut Vec::new());
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("camera-pair {}: {err}", args.first().map_or("?", |s| s));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the side's closing line and waits for its stdin to close: the
+/// caller still holds its objects (the collection, and the player its
+/// window with the last frame), so the parent reads the counters and the
+/// charged bytes while both processes hold the allocation, and sees what
+/// each process's exit releases.
+fn hold(role: &str, line: Line) -> Result<(), Error> {
+    println!("camera-pair {role} {line}");
+    std::io::stdout().flush()?;
+    std::io::stdin().read_to_end(&mut Vec::new())?;
+    Ok(())
 }
 
 /// One side of the socket: bounded lines in, lines out.
@@ -428,21 +425,7 @@ fn word(words: &[String], i: usize, max: u32) -> Result<u32, Error> {
         .ok_or_else(|| format!("{words:?}: word {i} should be a number at most {max}").into())
 }
 
-/// CPU time (user + system) of this process so far: the sum of its
-/// threads' `sum_exec_runtime` (`/proc/self/task/*/schedstat`, ns; finer
-/// than `stat`'s clock ticks).
-pub fn process_cpu() -> Duration {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Duration::ZERO;
-    };
-    tasks
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .map(Duration::from_nanos)
-        .sum()
-}
-
-fn camera_side(socket: &Path, channel: &Path, video: &Path, frames: u32) -> Result<Line, Error> {
+fn camera_side(socket: &Path, channel: &Path, video: &Path, frames: u32) -> Result<(), Error> {
     let listener = UnixListener::bind(channel)
         .map_err(|e| format!("cannot listen on {}: {e}", channel.display()))?;
     let node = Node::open(video)?;
@@ -459,12 +442,7 @@ fn camera_side(socket: &Path, channel: &Path, video: &Path, frames: u32) -> Resu
     )?;
     let accord = Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
     let token = accord.create_collection();
-    let mut name = format!("camera {} ({driver})", video.display());
-    name.truncate(63.min(name.len()));
-    while !name.is_char_boundary(name.len()) {
-        name.pop();
-    }
-    token.set_name(&name);
+    token.set_name(&participant_name(video, &driver));
     let handle = token
         .duplicate()
         .export()
@@ -487,6 +465,7 @@ fn camera_side(socket: &Path, channel: &Path, video: &Path, frames: u32) -> Resu
             first.planes.first().map_or(0, |p| p.stride).to_string(),
         ),
         ("buffers", buffers.to_string()),
+        ("size", first.size.to_string()),
         ("camping", camera.camping.to_string()),
         (
             "dmabuf",
@@ -526,9 +505,14 @@ fn camera_side(socket: &Path, channel: &Path, video: &Path, frames: u32) -> Resu
     line.push(("seq_first", sequences.0.to_string()));
     line.push(("seq_last", sequences.1.to_string()));
     line.push(("cpu_ns", process_cpu().as_nanos().to_string()));
-    Ok(Line(
-        line.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-    ))
+    // The driver lets go of the dma-bufs; the collection stays.
+    drop(capture);
+    let line = Line(line.into_iter().map(|(k, v)| (k.to_owned(), v)).collect());
+    hold("camera", line)?;
+    drop(allocation);
+    drop(collection);
+    drop(accord);
+    Ok(())
 }
 
 fn player_side(
@@ -537,7 +521,7 @@ fn player_side(
     card_path: &Path,
     frames: u32,
     checks: &[u32],
-) -> Result<Line, Error> {
+) -> Result<(), Error> {
     let deadline = Instant::now() + TIMEOUT;
     let stream = loop {
         match UnixStream::connect(channel) {
@@ -549,27 +533,20 @@ fn player_side(
         }
     };
     let mut peer = Channel::new(stream)?;
-    let mut client = DmabufClient::connect(socket)?;
-    let size = client.open_window(true, (640, 480))?;
+    let (client, size) = CollectionWindow::open(socket)?;
     peer.send(&format!("size {} {}", size.0, size.1))?;
     let handle = peer.recv("handle")?;
     let handle = handle.get(1).ok_or("an empty handle")?;
-    let surface = client.surface.clone().ok_or("no surface")?;
     let accord = Accord::new(client.connection()).map_err(|e| format!("Accord: {e}"))?;
     let token = accord.import(handle);
-    token.set_name("player");
-    token.duplicate().attach_to_surface(&surface);
-    let collection = token.bind();
     // The player touches no pixel: the format it asked the camera for
     // (XRGB8888, LINEAR, what the `wl_buffer`s carry), no usage, and one
     // buffer of dedicated slack for the frame on screen, which the camera
     // does not have meanwhile.
     let mut constraints = Constraints::new().format(DRM_FORMAT_XRGB8888, MOD_LINEAR);
     constraints.buffer_counts.1 = 1;
-    collection.commit(&constraints);
-    let allocation = collection
-        .wait_allocated()
-        .map_err(|e| format!("the collection failed: {e}"))?;
+    let mut window = CollectionWindow::join(client, accord, token, "player", &constraints)?;
+    let allocation = &window.allocation;
     let buffers = allocation.buffers.len() as u32;
     if buffers == 0 || buffers > MAX_BUFFERS {
         return Err(format!("{buffers} buffers, expected 1..={MAX_BUFFERS}").into());
@@ -584,11 +561,6 @@ fn player_side(
                 .and_then(|p| exp_name(&p.fd))
                 .unwrap_or_else(|| "-".into())
         })
-        .collect();
-    let wl_buffers: Vec<_> = allocation
-        .buffers
-        .iter()
-        .map(|b| collection.wl_buffer(b.index))
         .collect();
     let card = Card::open(card_path)?;
     card.enable_atomic()?;
@@ -611,15 +583,12 @@ fn player_side(
         }
         let index = word(&msg, 2, buffers - 1)?;
         let sequence = word(&msg, 3, u32::MAX)?;
-        client.present_wl_buffer(&wl_buffers[index as usize])?;
+        window
+            .client
+            .present_wl_buffer(&window.wl_buffers[index as usize])?;
         if checks.contains(&n) {
-            samples.push(sample(
-                &card,
-                plane,
-                &allocation.buffers[index as usize],
-                n,
-                sequence,
-            )?);
+            let b = &window.allocation.buffers[index as usize];
+            samples.push(sample(&card, plane, b, n, sequence)?);
         }
         let release = on_screen.replace(index);
         peer.send(&match release {
@@ -634,7 +603,7 @@ fn player_side(
     let shown = scanned_out(&card, plane)?;
     let last = on_screen.ok_or("no frame shown")? as usize;
     let last_is_camera_buffer =
-        rustix::fs::fstat(&shown.dmabuf)?.st_ino == allocation.buffers[last].inode()?.1;
+        rustix::fs::fstat(&shown.dmabuf)?.st_ino == window.allocation.buffers[last].inode()?.1;
     drop(shown);
     let samples: Vec<String> = samples
         .iter()
@@ -654,7 +623,8 @@ fn player_side(
     let mut exporters_seen = exporters.clone();
     exporters_seen.sort();
     exporters_seen.dedup();
-    Ok(Line(vec![
+    drop(card);
+    let line = Line(vec![
         ("frames".into(), frames.to_string()),
         ("buffers".into(), buffers.to_string()),
         ("exporters".into(), exporters_seen.join(",")),
@@ -664,5 +634,8 @@ fn player_side(
         ),
         ("samples".into(), samples.join(",")),
         ("cpu_ns".into(), process_cpu().as_nanos().to_string()),
-    ]))
+    ]);
+    hold("player", line)?;
+    drop(window);
+    Ok(())
 }

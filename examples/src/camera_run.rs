@@ -16,17 +16,19 @@
 
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use accord_client::{Accord, MemoryKind};
+use accord_client::{Accord, Allocation, MemoryKind};
 use accord_fd_census::FdCensus;
 use accord_smithay::kms::{Card, ScanoutTarget};
 use accord_v4l2::{fourcc::fourcc, CameraConstraints, Capture, Node};
+use wayland_client::protocol::wl_buffer::WlBuffer;
 
 use crate::{
+    cost::{Measured, Span},
     dmabuf_client::DmabufClient,
-    refcomp::{scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error},
-    scanout_run::{settle, thread_cpu},
+    kms_run::{settle, with_compositor, Baseline, Charged},
+    refcomp::{scanned_out, DrmOptions, Error, Running},
 };
 
 /// What to run.
@@ -99,13 +101,10 @@ pub struct CameraReport {
     pub frames: u32,
     /// The camera's frame counter of the first and last frame shown.
     pub sequences: (u32, u32),
-    /// Counters over the shown frames (first attach to last callback).
-    pub delta: CounterSnapshot,
-    pub compositor_cpu: Duration,
-    /// The client thread's CPU over the frames (capture loop and Wayland
-    /// requests), for the camera benchmark.
-    pub client_cpu: Duration,
-    pub wall: Duration,
+    /// Counters, the compositor thread's CPU and the client thread's CPU
+    /// (capture loop and Wayland requests) over the shown frames (first
+    /// attach to last callback).
+    pub cost: Measured,
     /// The primary plane's framebuffer is the last frame's collection
     /// buffer itself (same dma-buf inode).
     pub scanout_is_camera_buffer: bool,
@@ -119,50 +118,6 @@ pub struct CameraReport {
     pub charged: Charged,
 }
 
-/// The reference compositor's charged bytes (Accord allocations) around a
-/// run.
-#[derive(Debug, Clone)]
-pub struct Charged {
-    pub before: u64,
-    pub during: u64,
-    pub after: Result<u64, String>,
-}
-
-impl std::fmt::Display for Charged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.after {
-            Ok(after) => write!(
-                f,
-                "{} before, {} while showing, {after} after",
-                self.before, self.during
-            ),
-            Err(e) => write!(
-                f,
-                "{} before, {} while showing; {e}",
-                self.before, self.during
-            ),
-        }
-    }
-}
-
-/// Waits (at most 5 s) until the compositor's charged bytes are back at
-/// `before` (the gauge follows at the next frame tick).
-pub fn charged_back(compositor: &crate::refcomp::Running, before: u64) -> Result<u64, String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let now = compositor.charged_bytes();
-        if now == before {
-            return Ok(now);
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "charged bytes {now} 5 s after the clients left, {before} before"
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// `/proc/self/fdinfo/<fd>`'s `exp_name`, present only for dma-bufs.
 pub(crate) fn exp_name(fd: &impl AsRawFd) -> Option<String> {
     let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).ok()?;
@@ -174,28 +129,89 @@ pub(crate) fn exp_name(fd: &impl AsRawFd) -> Option<String> {
 /// Runs the compositor on `run.card` and the camera client; the compositor
 /// stops before this returns.
 pub fn run_camera(run: &CameraRun) -> Result<CameraReport, Error> {
-    let runtime_dir = run
-        .runtime_parent
-        .join(format!("accord-camera-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime_dir)?;
-    let result = run_in(run, &runtime_dir);
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    result
+    let options = DrmOptions::new(&run.card);
+    with_compositor(
+        &run.runtime_parent,
+        "camera",
+        options,
+        |compositor, baseline| run_client(run, compositor, baseline),
+    )
 }
 
-fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport, Error> {
-    let options = DrmOptions::new(&run.card);
-    let config = Config {
-        runtime_dir: Some(runtime_dir.to_owned()),
-        ..Config::default()
-    };
-    let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
-    settle(&compositor);
-    let fds_before = FdCensus::of_self()?;
-    let charged_before = compositor.charged_bytes();
+/// The camera's participant name: the node and its driver, for failure
+/// messages, cut to the protocol's 63 bytes.
+pub(crate) fn participant_name(video: &std::path::Path, driver: &str) -> String {
+    let mut name = format!("camera {} ({driver})", video.display());
+    let mut end = name.len().min(63);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name.truncate(end);
+    name
+}
 
-    let mut client = DmabufClient::connect(compositor.socket_path())?;
-    let size = client.open_window(true, (640, 480))?;
+/// A fullscreen window whose surface takes part in a collection, and the
+/// collection as this client holds it: the camera client's and the
+/// player's side of the demo.
+/// Fields drop in this order: the buffers' objects before the
+/// connection.
+pub(crate) struct CollectionWindow {
+    /// One per buffer, in index order.
+    pub wl_buffers: Vec<WlBuffer>,
+    pub allocation: Allocation,
+    /// Held: the client's participation and its connection's Accord state.
+    _collection: accord_client::Collection,
+    _accord: Accord,
+    pub client: DmabufClient,
+}
+
+impl CollectionWindow {
+    /// Connects and opens a fullscreen window; its configured size.
+    pub fn open(socket: &std::path::Path) -> Result<(DmabufClient, (u32, u32)), Error> {
+        let mut client = DmabufClient::connect(socket)?;
+        let size = client.open_window(true, (640, 480))?;
+        Ok((client, size))
+    }
+
+    /// Names `token` (from `accord`, on `client`'s connection), attaches a
+    /// duplicate to the window's surface (the compositor joins for it),
+    /// binds it with `constraints` and waits for the allocation.
+    pub fn join(
+        client: DmabufClient,
+        accord: Accord,
+        token: accord_client::Token,
+        name: &str,
+        constraints: &accord_client::Constraints,
+    ) -> Result<Self, Error> {
+        let surface = client.surface.clone().ok_or("no surface")?;
+        token.set_name(name);
+        token.duplicate().attach_to_surface(&surface);
+        let collection = token.bind();
+        collection.commit(constraints);
+        let allocation = collection
+            .wait_allocated()
+            .map_err(|e| format!("the collection failed: {e}"))?;
+        let wl_buffers = allocation
+            .buffers
+            .iter()
+            .map(|b| collection.wl_buffer(b.index))
+            .collect();
+        Ok(Self {
+            wl_buffers,
+            allocation,
+            _collection: collection,
+            _accord: accord,
+            client,
+        })
+    }
+}
+
+fn run_client(
+    run: &CameraRun,
+    compositor: &Running,
+    baseline: Baseline,
+) -> Result<CameraReport, Error> {
+    let (client, size) = CollectionWindow::open(compositor.socket_path())?;
     let node = Node::open(&run.video)?;
     let camera_driver = node.driver().to_owned();
     let mut camera = node.constraints(run.v4l2_format, size)?;
@@ -203,26 +219,11 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     // The compositor's surface participant declares no buffer for what
     // its plane shows, so the client asks for it (dedicated slack).
     camera.constraints.buffer_counts.1 += 1;
-    let surface = client.surface.clone().ok_or("no surface")?;
     let accord = Accord::new(client.connection()).map_err(|e| format!("Accord: {e}"))?;
     let token = accord.create_collection();
-    token.duplicate().attach_to_surface(&surface);
-    // The camera's participant is named after its node, for failure
-    // messages (at most 63 bytes, the protocol's limit).
-    let mut name = format!("camera {} ({})", run.video.display(), camera_driver);
-    if name.len() > 63 {
-        let mut end = 63;
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        name.truncate(end);
-    }
-    token.set_name(&name);
-    let collection = token.bind();
-    collection.commit(&camera.constraints);
-    let allocation = collection
-        .wait_allocated()
-        .map_err(|e| format!("the collection failed: {e}"))?;
+    let name = participant_name(&run.video, &camera_driver);
+    let mut window = CollectionWindow::join(client, accord, token, &name, &camera.constraints)?;
+    let allocation = &window.allocation;
     let first = allocation.buffers.first().ok_or("no buffers")?;
     let negotiated = Negotiated {
         format: allocation.format,
@@ -235,18 +236,10 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
         dmabuf: allocation.memory == MemoryKind::DmaBuf,
         exporter: first.planes.first().and_then(|p| exp_name(&p.fd)),
     };
-    let wl_buffers: Vec<_> = allocation
-        .buffers
-        .iter()
-        .map(|b| collection.wl_buffer(b.index))
-        .collect();
-    let mut capture = Capture::start(node, &camera, &allocation)?;
+    let mut capture = Capture::start(node, &camera, allocation)?;
 
-    settle(&compositor);
-    let before = compositor.counters();
-    let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
-    let client_before = crate::camera_copy::this_thread_cpu();
-    let start = Instant::now();
+    settle(compositor);
+    let span = Span::start(compositor);
     let card = Card::open(&run.card)?;
     card.enable_atomic()?;
     let plane = ScanoutTarget::first_connected(&card)?.plane;
@@ -262,9 +255,11 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
             sequences.0 = frame.sequence;
         }
         sequences.1 = frame.sequence;
-        client.present_wl_buffer(&wl_buffers[frame.index as usize])?;
+        window
+            .client
+            .present_wl_buffer(&window.wl_buffers[frame.index as usize])?;
         if run.check_frames.contains(&n) {
-            let b = &allocation.buffers[frame.index as usize];
+            let b = &window.allocation.buffers[frame.index as usize];
             samples.push(sample(&card, plane, b, n, frame.sequence)?);
         }
         // The frame that was on screen before is off it now.
@@ -272,18 +267,13 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
             capture.queue(previous)?;
         }
     }
-    let wall = start.elapsed();
-    let client_cpu = crate::camera_copy::this_thread_cpu().saturating_sub(client_before);
-    let cpu = thread_cpu("accord-compositor")
-        .unwrap_or_default()
-        .saturating_sub(cpu_before);
-    let after = compositor.counters();
+    let cost = span.finish(compositor);
     let charged_during = compositor.charged_bytes();
 
     let shown = scanned_out(&card, plane)?;
     let shown_inode = rustix::fs::fstat(&shown.dmabuf)?.st_ino;
     let last = on_screen.ok_or("no frame shown")? as usize;
-    let scanout_is_camera_buffer = shown_inode == allocation.buffers[last].inode()?.1;
+    let scanout_is_camera_buffer = shown_inode == window.allocation.buffers[last].inode()?.1;
     let scanout_format = format!(
         "{:?} {}x{} pitch {}",
         shown.format, shown.width, shown.height, shown.pitch
@@ -291,32 +281,18 @@ fn run_in(run: &CameraRun, runtime_dir: &std::path::Path) -> Result<CameraReport
     drop(shown);
     drop(card);
     drop(capture);
-    drop(wl_buffers);
-    drop(allocation);
-    drop(collection);
-    drop(accord);
-    drop(client);
-    let fds_after =
-        accord_fd_census::wait_for(&fds_before, Duration::from_secs(5), FdCensus::of_self);
-    let charged = Charged {
-        before: charged_before,
-        during: charged_during,
-        after: charged_back(&compositor, charged_before),
-    };
-    compositor.stop()?;
+    drop(window);
+    let (fds_after, charged) = baseline.back(compositor, charged_during);
     Ok(CameraReport {
         camera,
         negotiated,
         frames: run.frames,
         sequences,
-        delta: after.since(&before),
-        compositor_cpu: cpu,
-        client_cpu,
-        wall,
+        cost,
         scanout_is_camera_buffer,
         scanout_format,
         samples,
-        fds_before,
+        fds_before: baseline.fds,
         fds_after,
         charged,
     })

@@ -5,20 +5,17 @@
 //! the framebuffer the primary plane scans out, and the process's fd census
 //! (`accord_fd_census`) before the client connects and after it leaves.
 
-use std::{
-    path::PathBuf,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, time::Duration};
 
 use accord_fd_census::FdCensus;
 use accord_smithay::kms::{Card, ScanoutTarget};
 
 use crate::{
+    cost::Span,
     dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
     feedback_log::FeedbackSummary,
-    refcomp::{
-        scanned_out, spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error, Running,
-    },
+    kms_run::{settle, with_compositor},
+    refcomp::{scanned_out, CounterSnapshot, DrmOptions, Error, Running},
 };
 
 /// What to run.
@@ -120,69 +117,24 @@ impl ScanoutReport {
     }
 }
 
-/// CPU time of this process's thread named `name` (`/proc/self/task/*`),
-/// from `schedstat` (ns) when present, else `stat` (clock ticks).
-pub fn thread_cpu(name: &str) -> Option<Duration> {
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let dir = task.ok()?.path();
-        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        // comm is cut at 15 bytes.
-        if !name.starts_with(comm.trim()) || comm.trim().is_empty() {
-            continue;
-        }
-        if let Ok(s) = std::fs::read_to_string(dir.join("schedstat")) {
-            if let Some(ns) = s.split_whitespace().next().and_then(|v| v.parse().ok()) {
-                return Some(Duration::from_nanos(ns));
-            }
-        }
-        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
-        let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        return Some(Duration::from_millis(ticks * 10));
-    }
-    None
-}
-
-/// Waits (at most 2 s) until no frame has been presented for 150 ms.
-pub(crate) fn settle(compositor: &Running) {
-    let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut last = presented(compositor.counters());
-    let mut quiet_since = Instant::now();
-    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(150) {
-        std::thread::sleep(Duration::from_millis(10));
-        let now = presented(compositor.counters());
-        if now != last {
-            last = now;
-            quiet_since = Instant::now();
-        }
-    }
-}
-
 /// Runs the compositor on `run.card` and a client showing `run.frames`
 /// frames; the compositor stops before this returns.
 pub fn run_scanout(run: &ScanoutRun) -> Result<ScanoutReport, Error> {
-    let runtime_dir = run
-        .runtime_parent
-        .join(format!("accord-scanout-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime_dir)?;
-    let result = run_in(run, &runtime_dir);
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    result
-}
-
-fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutReport, Error> {
     let mut options = DrmOptions::new(&run.card);
     options.direct_scanout = run.direct_scanout;
-    let config = Config {
-        runtime_dir: Some(runtime_dir.to_owned()),
-        ..Config::default()
-    };
-    let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
-    // The compositor's own fds (card, swapchain) exist once it has drawn.
-    settle(&compositor);
-    let fds_before = FdCensus::of_self()?;
+    with_compositor(
+        &run.runtime_parent,
+        "scanout",
+        options,
+        |compositor, baseline| run_client(run, compositor, baseline.fds),
+    )
+}
+
+fn run_client(
+    run: &ScanoutRun,
+    compositor: &Running,
+    fds_before: FdCensus,
+) -> Result<ScanoutReport, Error> {
     let mut client = DmabufClient::connect(compositor.socket_path())?;
     let feedback = client.default_feedback()?;
     let choice = feedback
@@ -215,11 +167,9 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
     // Let the compositor finish what it draws before the client's first
     // buffer (smithay may still redraw older swapchain slots of the
     // background), so the counters below cover the client's frames only.
-    settle(&compositor);
+    settle(compositor);
     client.request_feedback()?;
-    let before = compositor.counters();
-    let cpu_before = thread_cpu("accord-compositor").unwrap_or_default();
-    let start = Instant::now();
+    let span = Span::start(compositor);
     let count = buffers.len();
     for frame in 0..run.frames {
         let buffer = &mut buffers[frame as usize % count];
@@ -230,11 +180,7 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
     }
     // The last frame's feedback comes with its page flip.
     client.wait_for_feedback()?;
-    let wall = start.elapsed();
-    let cpu = thread_cpu("accord-compositor")
-        .unwrap_or_default()
-        .saturating_sub(cpu_before);
-    let after = compositor.counters();
+    let cost = span.finish(compositor);
     let presentation = client.feedback().summary_from(0);
     let presentation_timestamps = client.feedback().check_timestamps_from(0, false);
 
@@ -264,15 +210,14 @@ fn run_in(run: &ScanoutRun, runtime_dir: &std::path::Path) -> Result<ScanoutRepo
     drop(card);
     let fds_after =
         accord_fd_census::wait_for(&fds_before, Duration::from_secs(5), FdCensus::of_self);
-    compositor.stop()?;
     Ok(ScanoutReport {
         feedback,
         choice,
         size,
         frames: run.frames,
-        delta: after.since(&before),
-        compositor_cpu: cpu,
-        wall,
+        delta: cost.delta,
+        compositor_cpu: cost.compositor_cpu,
+        wall: cost.wall,
         pixel: PixelCheck { at, written, read },
         scanout_is_client_buffer,
         scanout_format,

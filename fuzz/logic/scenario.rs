@@ -11,20 +11,24 @@
 //! input (or a missing field of an existing object); an accepted scenario
 //! prints back to a scenario that parses to the same participants and
 //! policy; and it solves with every engine invariant holding
-//! ([`super::engine::check_case`]).
+//! ([`super::engine::check_case`]). A scenario with token groups solves
+//! through `accord_engine::groups::solve_groups`, and its decision is what
+//! the selected combination's participants solve to on their own.
 
 use std::sync::OnceLock;
 
 use accord_engine::formats;
 use accord_engine::{solve_with, Constraints, Policy};
-use accord_scenario::{modifier_hex, outcome_to_json, parse, ScenarioError};
+use accord_scenario::{
+    modifier_hex, outcome_to_json, parse_scenario, selection_to_json, ScenarioError,
+};
 use serde_json::{json, Value};
 
 use super::bytes::Bytes;
 use super::engine::{check_case, Case};
 
 /// The example scenarios, the seeds of the structured target.
-pub const SEEDS: [(&str, &str); 10] = [
+pub const SEEDS: [(&str, &str); 11] = [
     (
         "hybrid-prime-linear-stride.json",
         include_str!("../../examples/scenarios/hybrid-prime-linear-stride.json"),
@@ -64,6 +68,10 @@ pub const SEEDS: [(&str, &str); 10] = [
     (
         "virtio-gpu-implicit.json",
         include_str!("../../examples/scenarios/virtio-gpu-implicit.json"),
+    ),
+    (
+        "vivid-camera-groups-virtio-gpu.json",
+        include_str!("../../examples/scenarios/vivid-camera-groups-virtio-gpu.json"),
     ),
 ];
 
@@ -124,7 +132,7 @@ pub fn mutated(data: &[u8]) -> (String, Value) {
 }
 
 fn check_scenario(text: &str, value: Option<&Value>) -> Result<(), String> {
-    match parse(text) {
+    match parse_scenario(text) {
         Err(e) => {
             if e.message.is_empty() {
                 return Err(format!("empty error message at {:?}", e.path));
@@ -134,7 +142,9 @@ fn check_scenario(text: &str, value: Option<&Value>) -> Result<(), String> {
                 None => Ok(()),
             }
         }
-        Ok((participants, policy)) => {
+        Ok(sc) if !sc.groups.is_empty() => check_groups(&sc),
+        Ok(sc) => {
+            let (participants, policy) = (sc.participants, sc.policy);
             check_round_trip(&participants, &policy)?;
             let result = solve_with(&participants, &policy);
             serde_json::to_string(&outcome_to_json(&result))
@@ -148,6 +158,33 @@ fn check_scenario(text: &str, value: Option<&Value>) -> Result<(), String> {
                 permutation: (0..n).rev().collect(),
             })
         }
+    }
+}
+
+/// A scenario with token groups: the selected combination's participants
+/// solve, on their own, to the decision the search returned.
+fn check_groups(sc: &accord_scenario::Scenario) -> Result<(), String> {
+    use accord_engine::groups::solve_groups;
+    match solve_groups(&sc.participants, &sc.branches, &sc.groups, &sc.policy) {
+        Ok((selection, decision)) => {
+            let active: Vec<Constraints> = sc
+                .participants
+                .iter()
+                .zip(&sc.branches)
+                .filter(|(_, b)| selection.includes(**b))
+                .map(|(p, _)| p.clone())
+                .collect();
+            let alone = solve_with(&active, &sc.policy)
+                .map_err(|f| format!("the selected combination fails on its own: {}", f.message))?;
+            if alone != decision {
+                return Err("the search's decision differs from its combination's".into());
+            }
+            serde_json::to_string(&selection_to_json(sc, &selection))
+                .map_err(|e| format!("selection does not serialise: {e}"))?;
+            Ok(())
+        }
+        Err(f) if f.message.is_empty() => Err("empty failure message".into()),
+        Err(_) => Ok(()),
     }
 }
 
@@ -238,7 +275,7 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
 
 fn check_round_trip(ps: &[Constraints], policy: &Policy) -> Result<(), String> {
     let text = to_scenario(ps, policy).to_string();
-    match parse(&text) {
+    match accord_scenario::parse(&text) {
         Ok((ps2, policy2)) if ps2 == ps && policy2 == *policy => Ok(()),
         other => Err(format!(
             "printed scenario does not parse back the same:\n{ps:?} {policy:?}\nvs\n{other:?}"

@@ -528,15 +528,17 @@ fn format_table(b: &mut Bytes) -> Vec<u8> {
 }
 
 /// Requests that are legal in an object's current state: a token after
-/// `bind`/`export` accepts only `destroy`; a collection after `commit`
-/// only `get_wl_buffer` and `destroy`. Random requests mostly respect this
+/// `bind`/`export`/`create_group` accepts only `destroy`; a collection
+/// after `commit` only `get_wl_buffer`, `attach_token` (a late
+/// participant) and `destroy`; a token group after `all_children_present`
+/// only `destroy`. Random requests mostly respect this
 /// (the rest are misuse on purpose), so that cases get deep.
 fn legal(c: &WireClient, object: u32, request: &str) -> bool {
     if c.inert.contains(&object) {
         return request == "destroy";
     }
     if c.committed.contains(&object) {
-        return matches!(request, "destroy" | "get_wl_buffer");
+        return matches!(request, "destroy" | "get_wl_buffer" | "attach_token");
     }
     request != "get_wl_buffer"
 }
@@ -665,10 +667,10 @@ fn encode(
         _ if desc.is_destructor => {
             c.objects.remove(&object);
         }
-        "bind" | "export" => {
+        "bind" | "export" | "create_group" => {
             c.inert.insert(object);
         }
-        "commit" => {
+        "commit" | "all_children_present" => {
             c.committed.insert(object);
         }
         _ => {}

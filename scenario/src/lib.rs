@@ -27,6 +27,10 @@
 //! `accord solve` answers only for constraints the compositor would take,
 //! and then gives its answer (the byte limits are the solver's own).
 //!
+//! A top-level `groups` list holds token groups (alternatives; see the
+//! `groups` module and [`parse_scenario`]); `late` lists participants that
+//! join after allocation ([`parse_with_late`]).
+//!
 //! An optional top-level `provenance` says where the numbers come from
 //! ([`provenance()`]): `{"kind": "hand-written", "source": "<citation>"}`
 //! (driver code, a datasheet), or `{"kind": "captured", "source":
@@ -46,15 +50,20 @@
 //! object, its fields in key order, then the required ones), `costs`.
 
 mod de;
+mod groups;
 mod output;
 mod provenance;
 mod raw;
 
+use accord_engine::groups::{Branch, Group};
 use accord_engine::{Constraints, Policy};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub use output::{decision_to_json, failure_to_json, late_to_json, modifier_hex, outcome_to_json};
+pub use output::{
+    decision_to_json, failure_to_json, late_to_json, modifier_hex, outcome_to_json,
+    selection_to_json,
+};
 pub use provenance::Provenance;
 
 /// Most participants a scenario may list: the protocol's slots per
@@ -141,7 +150,9 @@ fn read_at<'a, T: Deserialize<'a>>(v: &'a Value, at: &str) -> Result<T> {
 
 /// Parse a scenario into participants and a policy (its optional `costs`).
 /// Its `late` participants, if any, are checked but not returned: see
-/// [`parse_with_late`].
+/// [`parse_with_late`]. A scenario with token groups is refused here (its
+/// participants are alternatives, not one set): read it with
+/// [`parse_scenario`].
 pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
     parse_with_late(s).map(|(participants, _, policy)| (participants, policy))
 }
@@ -149,7 +160,8 @@ pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
 /// Parse a scenario into participants, late participants (its optional
 /// `late` list: participants that join after allocation with
 /// `attach_token`, checked against the decision with
-/// [`accord_engine::check_late_join`]) and a policy.
+/// [`accord_engine::check_late_join`]) and a policy. Token groups are
+/// refused, as by [`parse`].
 ///
 /// ```
 /// let s = r#"{"participants": [{"name": "a", "formats": [{"format": "XRGB8888", "modifiers": ["LINEAR"]}]}],
@@ -158,6 +170,46 @@ pub fn parse(s: &str) -> Result<(Vec<Constraints>, Policy)> {
 /// assert_eq!((first.len(), late[0].name.as_str()), (1, "viewer"));
 /// ```
 pub fn parse_with_late(s: &str) -> Result<(Vec<Constraints>, Vec<Constraints>, Policy)> {
+    let sc = parse_scenario(s)?;
+    if !sc.groups.is_empty() {
+        return err(
+            "groups",
+            "token groups hold alternatives, not one set of participants: this reader takes \
+             none (accord solve and parse_scenario do)",
+        );
+    }
+    Ok((sc.participants, sc.late, sc.policy))
+}
+
+/// A scenario read whole.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Every participant: those outside groups first, then the groups'
+    /// (depth first).
+    pub participants: Vec<Constraints>,
+    /// Where each participant sits (`None` outside every group).
+    pub branches: Vec<Option<Branch>>,
+    /// The token groups, numbered as `groups.rs` says.
+    pub groups: Vec<Group>,
+    /// Participants that join after allocation.
+    pub late: Vec<Constraints>,
+    pub policy: Policy,
+}
+
+/// Parse a scenario with everything it may hold: participants, token
+/// groups (solve them with [`accord_engine::groups::solve_groups`]), late
+/// participants and a policy.
+///
+/// ```
+/// let s = r#"{"participants": [{"name": "display", "formats": [{"format": "XRGB8888"}]}],
+///             "groups": [{"name": "path", "children": [
+///               {"participants": [{"name": "direct", "formats": [{"format": "NV12"}]}]},
+///               {"participants": [{"name": "via gpu", "formats": [{"format": "XRGB8888"}]}]}]}]}"#;
+/// let sc = accord_scenario::parse_scenario(s).unwrap();
+/// let (selection, _) = accord_engine::groups::solve_groups(&sc.participants, &sc.branches, &sc.groups, &sc.policy).unwrap();
+/// assert_eq!(selection.chosen, vec![Some(1)]);
+/// ```
+pub fn parse_scenario(s: &str) -> Result<Scenario> {
     let v = parse_json(s)?;
     // In the order a reader goes: the top level's keys, `description`,
     // `provenance`, the participants, then `costs`.
@@ -170,12 +222,24 @@ pub fn parse_with_late(s: &str) -> Result<(Vec<Constraints>, Vec<Constraints>, P
         provenance::check(p)?;
     }
     let de::Obj(scenario) = read::<de::Obj<raw::RawScenario>>(&v)?;
-    let (participants, late) = scenario.participants()?;
+    let (first, grouped, late) = scenario.participants()?;
     let policy = match field("costs") {
         Some(c) => raw::policy(read_at(c, "costs")?, "costs")?,
         None => Policy::default(),
     };
-    Ok((participants, late, policy))
+    let mut branches = vec![None; first.len()];
+    let mut participants = first;
+    for (p, b) in grouped.participants {
+        participants.push(p);
+        branches.push(Some(b));
+    }
+    Ok(Scenario {
+        participants,
+        branches,
+        groups: grouped.groups,
+        late,
+        policy,
+    })
 }
 
 /// A scenario's `provenance`, `None` when it has none. Errors as

@@ -99,3 +99,38 @@ pub fn late_to_json(d: &Decision, late: &[accord_engine::Constraints]) -> Value 
             .collect(),
     )
 }
+
+/// The JSON form of a token group selection (what `accord solve` adds
+/// for a scenario with groups): the child chosen for each group that takes
+/// part, and the participants that would receive `not_selected`.
+///
+/// ```
+/// let s = r#"{"participants": [{"name": "display", "formats": [{"format": "XRGB8888"}]}],
+///             "groups": [{"name": "path", "children": [
+///               {"participants": [{"name": "direct", "formats": [{"format": "NV12"}]}]},
+///               {"participants": [{"name": "via gpu", "formats": [{"format": "XRGB8888"}]}]}]}]}"#;
+/// let sc = accord_scenario::parse_scenario(s).unwrap();
+/// let (sel, _) = accord_engine::groups::solve_groups(&sc.participants, &sc.branches, &sc.groups, &sc.policy).unwrap();
+/// let j = accord_scenario::selection_to_json(&sc, &sel);
+/// assert_eq!(j["selected"][0]["child"], 1);
+/// assert_eq!(j["not_selected"][0], "direct");
+/// ```
+pub fn selection_to_json(
+    sc: &crate::Scenario,
+    selection: &accord_engine::groups::Selection,
+) -> Value {
+    let selected: Vec<Value> = sc
+        .groups
+        .iter()
+        .zip(&selection.chosen)
+        .filter_map(|(g, c)| Some(json!({"group": g.name, "child": (*c)?})))
+        .collect();
+    let not_selected: Vec<Value> = sc
+        .participants
+        .iter()
+        .zip(&sc.branches)
+        .filter(|(_, b)| !selection.includes(**b))
+        .map(|(p, _)| Value::from(p.name.as_str()))
+        .collect();
+    json!({"selected": selected, "not_selected": not_selected})
+}

@@ -12,6 +12,7 @@ use crate::de::{
     Device, Flag, Fourcc, FourccOrAny, List, ListWords, Modifier, ModifierOrAny, Obj, Size, Text,
     UsageList, U32, U64,
 };
+use crate::groups::{flatten, Flattened, GroupWords, RawGroup};
 use crate::{err, Result, MAX_ENTRIES, MAX_PAIRS, MAX_PARTICIPANTS};
 
 pub(crate) struct ParticipantWords;
@@ -48,6 +49,7 @@ pub(crate) type CostList = List<Obj<RawCost>, CostWords>;
 pub(crate) struct TopLevel {
     participants: Option<IgnoredAny>,
     late: Option<IgnoredAny>,
+    groups: Option<IgnoredAny>,
     costs: Option<IgnoredAny>,
     description: Option<IgnoredAny>,
     expect: Option<IgnoredAny>,
@@ -62,6 +64,8 @@ pub(crate) struct RawScenario {
     /// Participants that join after allocation (`attach_token`), checked
     /// against the decision.
     late: Option<List<Obj<RawParticipant>, ParticipantWords>>,
+    /// Token groups: alternatives (see `groups.rs`).
+    groups: Option<List<Obj<RawGroup>, GroupWords>>,
 }
 
 /// A cost table given as an object: `{"costs": [...]}`.
@@ -73,7 +77,7 @@ pub(crate) struct CostsFile {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawParticipant {
+pub(crate) struct RawParticipant {
     name: Option<Text>,
     usage: Option<UsageList>,
     formats: Option<List<Obj<RawFormat>, PairWords>>,
@@ -124,28 +128,37 @@ fn missing<T>(path: &str) -> Result<T> {
 }
 
 impl RawScenario {
-    /// The participants (at least one) and the late ones (possibly none);
-    /// names are unique across both lists.
-    pub(crate) fn participants(self) -> Result<(Vec<Constraints>, Vec<Constraints>)> {
-        let Some(List(list, _)) = self.participants else {
-            return missing("participants");
+    /// The participants outside groups, the groups with their
+    /// participants, and the late ones (possibly none); at least one
+    /// participant in all, names unique across every list.
+    pub(crate) fn participants(self) -> Result<(Vec<Constraints>, Flattened, Vec<Constraints>)> {
+        let mut seen: std::collections::HashMap<String, String> = Default::default();
+        let first = match self.participants {
+            Some(List(list, _)) => read_list("participants", list, &mut seen)?,
+            None if self.groups.is_some() => Vec::new(),
+            None => return missing("participants"),
         };
-        if list.is_empty() {
+        let grouped = match self.groups {
+            Some(List(groups, _)) => flatten(groups, &mut seen, first.len())?,
+            None => Flattened {
+                participants: Vec::new(),
+                groups: Vec::new(),
+            },
+        };
+        if first.is_empty() && grouped.participants.is_empty() {
             return err("participants", "at least one participant is required");
         }
-        let mut seen: std::collections::HashMap<String, String> = Default::default();
-        let first = read_list("participants", list, &mut seen)?;
         let late = match self.late {
             Some(List(late, _)) => read_list("late", late, &mut seen)?,
             None => Vec::new(),
         };
-        Ok((first, late))
+        Ok((first, grouped, late))
     }
 }
 
 /// One list of participants, `key` naming it in messages; `seen` holds the
 /// names (and where) of the lists read before.
-fn read_list(
+pub(crate) fn read_list(
     key: &str,
     list: Vec<Obj<RawParticipant>>,
     seen: &mut std::collections::HashMap<String, String>,

@@ -144,6 +144,7 @@ wayland_client::delegate_dispatch!(Events: [
     wl_registry::WlRegistry: GlobalListContents
 ] => accord_client::IgnoreRegistry);
 wayland_client::delegate_noop!(Events: ignore WpBufferCollectionManagerV1);
+wayland_client::delegate_noop!(Events: ignore accord_protocol::client::wp_buffer_collection_token_group_v1::WpBufferCollectionTokenGroupV1);
 impl Dispatch<WpBufferCollectionTokenV1, ()> for Events {
     fn event(
         ev: &mut Self,

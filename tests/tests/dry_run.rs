@@ -4,21 +4,30 @@
 //! Wayland socket (one token per participant, each bound and committed),
 //! and the two outcomes are compared: the reason code of a failure, or the
 //! format, modifier, size, buffer count and every plane's offset and
-//! stride of a decision.
+//! stride of a decision. A scenario with token groups goes through
+//! `accord_engine::groups::solve_groups` and the same tree of tokens over
+//! the wire; the selected participants compare as above and the others
+//! must get `not_selected`.
 //!
-//! The one difference allowed is the allocator's: the test compositor
-//! allocates memfds, which hold LINEAR layouts only, so a decision on a
-//! vendor modifier is `unsupported` there (a device would allocate it);
-//! the test checks that it is exactly that. The compositor has no cost
-//! table, so a scenario's `costs` are left out on both sides.
+//! The test compositor allocates memfds, which hold LINEAR layouts only;
+//! that capability takes part in its negotiation
+//! (`accord_engine::placement`), and the dry run is given the same one
+//! (`accord solve --placement memfd`), so no difference is allowed. The
+//! compositor has no cost table, so a scenario's `costs` are left out on
+//! both sides.
 
 use std::path::Path;
 
 use accord_client::{Accord, Constraints as ClientConstraints, FailureReason, Usage};
+use accord_engine::placement::{solve_placed, Capability};
 use accord_engine::{solve_with, Constraints, Decision, Failure, Policy, MOD_INVALID, MOD_LINEAR};
 use accord_tests::TestServer;
 
 type Wire = Result<accord_client::Allocation, accord_client::Failure>;
+
+/// The test compositor's allocator, as `accord solve --placement memfd`
+/// names it: its linear-only capability takes part on both sides.
+const MEMFD: Option<(&str, Capability)> = Some(("memfd", Capability::Linear));
 
 fn client_constraints(c: &Constraints) -> ClientConstraints {
     ClientConstraints {
@@ -100,14 +109,7 @@ fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
                     assert_eq!(b.size, layout.size_bytes, "{what}");
                 }
             }
-            (Ok(d), Err(f)) => {
-                // memfd holds LINEAR only: the one allowed difference.
-                assert!(
-                    d.modifier != MOD_LINEAR && d.modifier != MOD_INVALID,
-                    "{what}: dry run decided {d:?}, the compositor said {f}"
-                );
-                assert_eq!(f.reason, FailureReason::Unsupported, "{what}: {f}");
-            }
+            (Ok(d), Err(f)) => panic!("{what}: dry run decided {d:?}, the compositor said {f}"),
             (Err(f), Ok(_)) => panic!("{what}: dry run failed ({f:?}), the compositor allocated"),
             (Err(f), Err(w)) => {
                 assert_eq!(
@@ -130,11 +132,79 @@ fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
 }
 
 fn check(server: &TestServer, what: &str, json: &str) {
-    let (parts, _costs) = accord_scenario::parse(json).unwrap_or_else(|e| panic!("{what}: {e}"));
-    let dry = solve_with(&parts, &Policy::default());
+    let sc = accord_scenario::parse_scenario(json).unwrap_or_else(|e| panic!("{what}: {e}"));
     let (_conn, a) = server.accord();
+    if !sc.groups.is_empty() {
+        return check_groups(&a, what, &sc);
+    }
+    let parts = sc.participants;
+    let dry = solve_placed(&parts, &Policy::default(), MEMFD);
     let wire = through_compositor(&a, &parts);
     compare(what, &dry, &wire);
+}
+
+/// A scenario with token groups: the same tree of tokens made over the
+/// wire (a group from a duplicate of the root, or of its child's token
+/// when nested), then the dry run's selection against each participant's
+/// outcome: the chosen combination's get the decision, the others
+/// `not_selected`.
+fn check_groups(a: &Accord, what: &str, sc: &accord_scenario::Scenario) {
+    use accord_engine::groups::{solve_groups_placed, Branch};
+    let root = a.create_collection();
+    // Tokens of each group's children, filled as the groups are made (a
+    // parent group comes before its nested ones).
+    let mut child_tokens: Vec<Vec<accord_client::Token>> = Vec::new();
+    let mut groups = Vec::new();
+    let token_at = |at: Option<Branch>, children: &Vec<Vec<accord_client::Token>>| match at {
+        None => root.duplicate(),
+        Some(b) => children[b.group][b.child].duplicate(),
+    };
+    for g in &sc.groups {
+        let group = token_at(g.parent, &child_tokens)
+            .create_group()
+            .expect("version 2");
+        child_tokens.push((0..g.children).map(|_| group.create_child()).collect());
+        group.all_children_present();
+        groups.push(group);
+    }
+    let collections: Vec<_> = sc
+        .participants
+        .iter()
+        .zip(&sc.branches)
+        .map(|(p, b)| {
+            let t = token_at(*b, &child_tokens);
+            t.set_name(&p.name);
+            let k = t.bind();
+            k.commit(&client_constraints(p));
+            k
+        })
+        .collect();
+    // The children's own tokens and the root were only duplicated from.
+    drop(child_tokens);
+    drop(root);
+    let dry = solve_groups_placed(
+        &sc.participants,
+        &sc.branches,
+        &sc.groups,
+        &Policy::default(),
+        MEMFD,
+    );
+    let wire: Vec<Wire> = collections.iter().map(|k| k.wait_allocated()).collect();
+    match &dry {
+        Ok((selection, decision)) => {
+            let (chosen, others): (Vec<_>, Vec<_>) = wire
+                .into_iter()
+                .zip(&sc.branches)
+                .partition(|(_, b)| selection.includes(**b));
+            let chosen: Vec<Wire> = chosen.into_iter().map(|(w, _)| w).collect();
+            compare(what, &Ok(decision.clone()), &chosen);
+            for (w, _) in others {
+                let f = w.expect_err("not selected");
+                assert_eq!(f.reason, FailureReason::NotSelected, "{what}: {f}");
+            }
+        }
+        Err(f) => compare(what, &Err(f.clone()), &wire),
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! what was wrong; handles that give no access are `failed` events.
 
 use accord_protocol::client::wp_buffer_collection_manager_v1::Error as ManagerError;
+use accord_protocol::client::wp_buffer_collection_token_group_v1::Error as GroupError;
 use accord_protocol::client::wp_buffer_collection_token_v1::Error as TokenError;
 use accord_protocol::client::wp_buffer_collection_v1::{
     Error as CollError, FailureReason, WpBufferCollectionV1,
@@ -359,6 +360,123 @@ fn too_many_participants() {
 }
 
 #[test]
+fn too_many_groups() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let mut keep = Vec::new();
+    for _ in 0..16 {
+        keep.push(t.duplicate(&c.qh, ()).create_group(&c.qh, ()));
+    }
+    c.roundtrip().expect("16 groups are allowed");
+    keep.push(t.duplicate(&c.qh, ()).create_group(&c.qh, ()));
+    assert_error(
+        c.expect_error(),
+        TokenError::TooManyGroups as u32,
+        &["create_group", "16 token groups"],
+    );
+}
+
+#[test]
+fn group_child_after_all_children_present() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let group = c.create().create_group(&c.qh, ());
+    let _child = group.create_child(&c.qh, ());
+    group.all_children_present();
+    c.roundtrip().expect("one child, then the end of the list");
+    let _late = group.create_child(&c.qh, ());
+    assert_error(
+        c.expect_error(),
+        GroupError::AlreadyComplete as u32,
+        &["create_child", "all_children_present", "before it"],
+    );
+}
+
+#[test]
+fn group_without_children() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let group = c.create().create_group(&c.qh, ());
+    group.all_children_present();
+    assert_error(
+        c.expect_error(),
+        GroupError::NoChildren as u32,
+        &["all_children_present", "no children", "create_child"],
+    );
+}
+
+#[test]
+fn group_beyond_its_children() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let group = c.create().create_group(&c.qh, ());
+    let mut keep = Vec::new();
+    for _ in 0..32 {
+        keep.push(group.create_child(&c.qh, ()));
+    }
+    c.roundtrip().expect("32 children are allowed");
+    keep.push(group.create_child(&c.qh, ()));
+    assert_error(
+        c.expect_error(),
+        GroupError::TooManyChildren as u32,
+        &["create_child", "32 children"],
+    );
+}
+
+#[test]
+fn group_child_beyond_the_slot_limit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let mut keep = Vec::new();
+    // 1 root + 32 duplicates + 1 group slot + 30 children = 64 slots.
+    for _ in 0..32 {
+        keep.push(t.duplicate(&c.qh, ()));
+    }
+    let group = t.duplicate(&c.qh, ()).create_group(&c.qh, ());
+    let mut children = Vec::new();
+    for _ in 0..30 {
+        children.push(group.create_child(&c.qh, ()));
+    }
+    c.roundtrip().expect("64 slots are allowed");
+    children.push(group.create_child(&c.qh, ()));
+    assert_error(
+        c.expect_error(),
+        GroupError::TooManyParticipants as u32,
+        &["create_child", "64 participant slots"],
+    );
+}
+
+#[test]
+fn group_child_beyond_the_object_limit() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let mut keep = Vec::new();
+    // 15 collections of 64 tokens, one of 62 tokens and a group (which
+    // counts as the token it was made from), one more collection: 1024.
+    for _ in 0..16 {
+        let root = c.create();
+        let n = if keep.len() < 15 * 64 { 63 } else { 61 };
+        for _ in 0..n {
+            keep.push(root.duplicate(&c.qh, ()));
+        }
+        keep.push(root);
+    }
+    let group = keep[keep.len() - 1]
+        .duplicate(&c.qh, ())
+        .create_group(&c.qh, ());
+    keep.push(c.create());
+    c.roundtrip().expect("1024 objects are allowed");
+    let _child = group.create_child(&c.qh, ());
+    assert_error(
+        c.expect_error(),
+        GroupError::TooManyObjects as u32,
+        &["create_child", "1024 live tokens"],
+    );
+}
+
+#[test]
 fn attach_token_beyond_the_slot_limit() {
     let server = TestServer::start();
     let mut c = raw(&server);
@@ -638,6 +756,36 @@ fn every_error_code_has_a_test() {
             "too_many_participants",
         ),
         (
+            "wp_buffer_collection_token_v1",
+            "too_many_groups",
+            "too_many_groups",
+        ),
+        (
+            "wp_buffer_collection_token_group_v1",
+            "already_complete",
+            "group_child_after_all_children_present",
+        ),
+        (
+            "wp_buffer_collection_token_group_v1",
+            "no_children",
+            "group_without_children",
+        ),
+        (
+            "wp_buffer_collection_token_group_v1",
+            "too_many_children",
+            "group_beyond_its_children",
+        ),
+        (
+            "wp_buffer_collection_token_group_v1",
+            "too_many_participants",
+            "group_child_beyond_the_slot_limit",
+        ),
+        (
+            "wp_buffer_collection_token_group_v1",
+            "too_many_objects",
+            "group_child_beyond_the_object_limit",
+        ),
+        (
             "wp_buffer_collection_v1",
             "already_committed",
             "second_commit",
@@ -752,6 +900,15 @@ fn every_request_on_a_failed_token_is_answered() {
     c.roundtrip().expect("bind");
     assert_eq!(c.events.failed.get(&coll.id()).map(|f| f.0), Some(reason));
     assert!(!c.events.allocated.contains_key(&coll.id()));
+
+    // create_group: a group whose children fail the same way.
+    let group = t.create_group(&c.qh, ());
+    let child = group.create_child(&c.qh, ());
+    c.roundtrip().expect("create_group");
+    assert_eq!(
+        c.events.token_failed.get(&child.id()).map(|f| f.0),
+        Some(reason)
+    );
 
     // set_name, set_dispensable, attach_surface: nothing, and no error.
     c.events.token_failed.clear();

@@ -1,6 +1,8 @@
 //! Leak-free lifecycles under stress: randomised clients connect, create,
 //! duplicate, export, import, bind, commit, attach late tokens to allocated
-//! collections (`attach_token`) and take `wl_buffer`s at random
+//! collections (`attach_token`), make token groups of alternatives
+//! (`create_group`, children, maybe `all_children_present`) and take
+//! `wl_buffer`s at random
 //! points, then leave at a random point: cleanly, by closing the socket,
 //! or in the middle of a message (a request header with part of its body,
 //! sometimes with an fd attached). Afterwards the process (compositor and
@@ -50,6 +52,8 @@ struct Tally {
     wl_buffers: usize,
     /// Late tokens attached to allocated collections.
     late_tokens: usize,
+    /// Token groups made (some never closed with all_children_present).
+    groups: usize,
     /// Most bytes the compositor held at the end of a random walk.
     peak_bytes: u64,
 }
@@ -69,9 +73,10 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
     let mut c = RawClient::new(conn);
     let mut tokens: Vec<WpBufferCollectionTokenV1> = Vec::new();
     let mut colls: Vec<WpBufferCollectionV1> = Vec::new();
+    let mut groups = Vec::new();
     let steps = rng.below(12);
     for _ in 0..steps {
-        match rng.below(12) {
+        match rng.below(13) {
             0 => tokens.push(c.create()),
             1 | 10 => {
                 // A collection of its own that allocates at once.
@@ -123,6 +128,23 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
                     tally.late_tokens += 1;
                 }
             }
+            12 => {
+                // A token becomes a group of 1 to 3 alternatives, whose
+                // children join the walk as tokens; the list is closed
+                // most of the time (an open group holds up allocation).
+                if !tokens.is_empty() {
+                    let t = tokens.swap_remove(rng.below(tokens.len() as u32) as usize);
+                    let g = t.create_group(&c.qh, ());
+                    for _ in 0..=rng.below(3) {
+                        tokens.push(g.create_child(&c.qh, ()));
+                    }
+                    if rng.below(4) != 0 {
+                        g.all_children_present();
+                    }
+                    groups.push(g);
+                    tally.groups += 1;
+                }
+            }
             _ => {
                 // Read events (and handles for later lifecycles to import).
                 if c.roundtrip().is_err() {
@@ -146,6 +168,9 @@ fn lifecycle(server: &TestServer, rng: &mut Rng, handles: &mut Vec<String>, tall
             }
             for k in colls {
                 k.destroy();
+            }
+            for g in groups {
+                g.destroy();
             }
             let _ = c.roundtrip();
             tally.clean += 1;
@@ -218,7 +243,11 @@ fn random_lifecycles_leave_no_fds_bytes_or_collections_behind() {
         server.negotiating(),
     );
     assert!(
-        tally.allocated > 0 && tally.failed > 0 && tally.wl_buffers > 0 && tally.late_tokens > 0
+        tally.allocated > 0
+            && tally.failed > 0
+            && tally.wl_buffers > 0
+            && tally.late_tokens > 0
+            && tally.groups > 0
     );
     assert!(
         tally.clean > 0 && tally.closed > 0 && tally.mid_message > 0 && tally.mid_message_fd > 0

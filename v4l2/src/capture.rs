@@ -306,7 +306,22 @@ impl Capture {
     /// driver; the caller gives it back with [`Capture::queue`].
     pub fn dequeue(&mut self, timeout: Duration) -> Result<Frame, Error> {
         let deadline = Instant::now() + timeout;
+        let mut left = timeout;
         loop {
+            // Wait first: a camera client calls this before the next frame
+            // is due, so a DQBUF first would mostly answer EAGAIN.
+            let mut fds = [rustix::event::PollFd::new(
+                &self.node.file,
+                rustix::event::PollFlags::IN,
+            )];
+            let ts = rustix::event::Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            };
+            match rustix::event::poll(&mut fds, Some(&ts)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(Error::node(&self.node.path, format!("poll: {e}"))),
+            }
             match ioctl::dqbuf::<V4l2Buffer>(&self.node.file, self.queue) {
                 Ok(b) => {
                     let index = b.index();
@@ -323,24 +338,12 @@ impl Capture {
                 Err(ioctl::DqBufError::IoctlError(ioctl::DqBufIoctlError::NotReady)) => {}
                 Err(e) => return Err(Error::node(&self.node.path, format!("VIDIOC_DQBUF: {e}"))),
             }
-            let left = deadline.saturating_duration_since(Instant::now());
+            left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Error::node(
                     &self.node.path,
                     format!("no frame within {} ms", timeout.as_millis()),
                 ));
-            }
-            let mut fds = [rustix::event::PollFd::new(
-                &self.node.file,
-                rustix::event::PollFlags::IN,
-            )];
-            let ts = rustix::event::Timespec {
-                tv_sec: left.as_secs() as i64,
-                tv_nsec: i64::from(left.subsec_nanos()),
-            };
-            match rustix::event::poll(&mut fds, Some(&ts)) {
-                Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                Err(e) => return Err(Error::node(&self.node.path, format!("poll: {e}"))),
             }
         }
     }

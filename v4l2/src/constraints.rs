@@ -87,6 +87,27 @@ pub struct CameraConstraints {
     pub constraints: Constraints,
 }
 
+impl std::fmt::Display for CameraConstraints {
+    /// `XR24 at 1280x720: bytesperline 5120, sizeimage 3686400, stride
+    /// range [5120, 65536] aligned 1, 2 buffers camping (Reqbufs)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} at {}x{}: bytesperline {}, sizeimage {}, stride range [{}, {}] aligned {}, {} buffers camping ({:?})",
+            fourcc_str(self.v4l2_format),
+            self.size.0,
+            self.size.1,
+            self.bytesperline,
+            self.sizeimage,
+            self.min_stride,
+            self.max_stride,
+            self.stride_alignment,
+            self.camping,
+            self.camping_source
+        )
+    }
+}
+
 fn gcd(a: u32, b: u32) -> u32 {
     if b == 0 {
         a

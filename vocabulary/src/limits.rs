@@ -10,6 +10,13 @@ pub const MAX_PARTICIPANTS: usize = 64;
 /// participants (`attach_token`) that came and went keep a record, so a
 /// long-lived collection accepts this many joins in all.
 pub const MAX_SLOT_RECORDS: usize = 4096;
+/// Token groups per collection (`create_group`), nested ones included.
+pub const MAX_GROUPS: usize = 16;
+/// Children per token group (`create_child`).
+pub const MAX_GROUP_CHILDREN: usize = 32;
+/// Combinations of group children the engine tries for one collection
+/// (sysmem's cap): more is `failed(invalid_constraint)`.
+pub const MAX_GROUP_COMBINATIONS: usize = 64;
 /// Format/modifier pairs per participant (over all `add_formats`).
 pub const MAX_FORMAT_PAIRS: usize = 1024;
 /// Buffers per collection (sysmem's cap).

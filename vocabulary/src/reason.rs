@@ -38,11 +38,14 @@ pub enum FailureReason {
     UnknownHandle = 10,
     /// The creator's memory quota would be exceeded.
     QuotaExceeded = 11,
+    /// A token group selected another child: this participant's
+    /// alternative is not used (version 2).
+    NotSelected = 12,
 }
 
 impl FailureReason {
     /// Every reason, in wire order.
-    pub const ALL: [FailureReason; 12] = [
+    pub const ALL: [FailureReason; 13] = [
         FailureReason::NoCommonFormat,
         FailureReason::SizeConflict,
         FailureReason::StrideConflict,
@@ -55,6 +58,7 @@ impl FailureReason {
         FailureReason::DeviceLost,
         FailureReason::UnknownHandle,
         FailureReason::QuotaExceeded,
+        FailureReason::NotSelected,
     ];
 
     /// The protocol's (and the JSON scenarios') name for the reason.
@@ -72,6 +76,7 @@ impl FailureReason {
             FailureReason::DeviceLost => "device_lost",
             FailureReason::UnknownHandle => "unknown_handle",
             FailureReason::QuotaExceeded => "quota_exceeded",
+            FailureReason::NotSelected => "not_selected",
         }
     }
 

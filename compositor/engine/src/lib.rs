@@ -20,11 +20,13 @@
 mod aggregate;
 pub mod explain;
 pub mod formats;
+pub mod groups;
 mod intersect;
 mod late_join;
 pub mod layout;
 pub mod limits;
 mod math;
+pub mod placement;
 pub mod policy;
 mod solve;
 mod types;

@@ -612,3 +612,110 @@ fn generator_yields_decisions_and_failures() {
         "ok {ok}, laid out {laid_out}, failed {failed}"
     );
 }
+
+/// A random tree of token groups: each group's parent is a child of an
+/// earlier group (or none), 1 to 4 children, some failed.
+fn group_tree() -> impl Strategy<Value = Vec<accord_engine::groups::Group>> {
+    use accord_engine::groups::{Branch, Group};
+    prop::collection::vec((1usize..5, any::<u8>(), any::<u8>(), any::<u8>()), 0..5).prop_map(
+        |specs| {
+            let mut groups: Vec<Group> = Vec::new();
+            for (i, (children, parent_pick, failed_bits, top)) in specs.into_iter().enumerate() {
+                let parent = (i > 0 && top % 2 == 1).then(|| {
+                    let g = parent_pick as usize % i;
+                    Branch {
+                        group: g,
+                        child: (parent_pick as usize / 7) % groups[g].children,
+                    }
+                });
+                groups.push(Group {
+                    name: format!("g{i}"),
+                    parent,
+                    children,
+                    failed_children: (0..children)
+                        .filter(|c| failed_bits & (1 << c) != 0 && failed_bits % 3 == 0)
+                        .collect(),
+                    present: true,
+                });
+            }
+            groups
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Selection depends on the children's order, not on the order the
+    /// participants are listed in.
+    #[test]
+    fn group_selection_is_independent_of_participant_order(
+        groups in group_tree(),
+        ps in prop::collection::vec((participant(), any::<u8>()), 1..8),
+        seed in any::<u64>(),
+    ) {
+        use accord_engine::groups::{solve_groups, Branch};
+        // Place each participant outside the groups or in some child.
+        let branches: Vec<Option<Branch>> = ps
+            .iter()
+            .map(|(_, pick)| {
+                let g = *pick as usize % (groups.len() + 1);
+                (g < groups.len()).then(|| Branch { group: g, child: (*pick as usize / 5) % groups[g].children })
+            })
+            .collect();
+        let parts: Vec<Constraints> = ps.iter().enumerate().map(|(i, (p, _))| Constraints { name: format!("p{i}"), ..p.clone() }).collect();
+        let mut order: Vec<usize> = (0..parts.len()).collect();
+        // A deterministic shuffle from the seed.
+        let mut x = seed | 1;
+        for i in (1..order.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            order.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let p2: Vec<Constraints> = order.iter().map(|&i| parts[i].clone()).collect();
+        let b2: Vec<Option<Branch>> = order.iter().map(|&i| branches[i]).collect();
+        let policy = Policy::default();
+        let a = solve_groups(&parts, &branches, &groups, &policy);
+        let b = solve_groups(&p2, &b2, &groups, &policy);
+        match (a, b) {
+            (Ok((sa, da)), Ok((sb, db))) => {
+                prop_assert_eq!(sa, sb);
+                prop_assert_eq!(da, db);
+            }
+            (Err(fa), Err(fb)) => prop_assert_eq!(fa.reason, fb.reason),
+            (a, b) => prop_assert!(false, "{:?} / {:?}", a.map(|x| x.0), b.map(|x| x.0)),
+        }
+    }
+
+    /// The search never tries more than the cap, each combination once,
+    /// and the selection it returns is the first that succeeds.
+    #[test]
+    fn group_search_never_exceeds_the_cap(groups in group_tree(), accept in any::<u64>()) {
+        use accord_engine::groups::{first_combination, Branch};
+        let branches: Vec<Option<Branch>> = Vec::new();
+        let mut tried = Vec::new();
+        let r = first_combination(&groups, &branches, |a| {
+            tried.push(a.selection.clone());
+            if accept & (1 << (tried.len() % 64)) != 0 { Ok(()) } else {
+                Err(Failure { reason: accord_engine::FailureReason::SizeConflict, message: "no".into(), participants: vec![] })
+            }
+        });
+        prop_assert!(tried.len() <= 64);
+        let distinct: HashSet<_> = tried.iter().cloned().collect();
+        prop_assert_eq!(distinct.len(), tried.len());
+        if let Ok((sel, ())) = r {
+            prop_assert_eq!(Some(&sel), tried.last());
+        }
+        // Every selection is consistent: a chosen group's parent chose
+        // its child, failed children are never chosen.
+        for s in &tried {
+            for (g, c) in s.chosen.iter().enumerate() {
+                if let Some(c) = c {
+                    prop_assert!(!groups[g].failed_children.contains(c));
+                    if let Some(p) = groups[g].parent {
+                        prop_assert_eq!(s.chosen[p.group], Some(p.child));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -35,6 +35,8 @@ const DMA_HEAP_IOCTL_ALLOC: rustix::ioctl::Opcode =
 pub struct DmaHeapBackend {
     heap: OwnedFd,
     path: PathBuf,
+    /// Fault injection: the allocation of this buffer fails.
+    fail_alloc_at: Option<u32>,
 }
 
 impl DmaHeapBackend {
@@ -54,25 +56,47 @@ impl DmaHeapBackend {
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<DmaHeapBackend> {
         let path = path.as_ref().to_path_buf();
         let heap = open_node(&path, rustix::fs::OFlags::RDONLY)?;
-        Ok(DmaHeapBackend { heap, path })
+        Ok(DmaHeapBackend {
+            heap,
+            path,
+            fail_alloc_at: None,
+        })
     }
 
-    /// One dma-buf of `len` bytes.
-    fn dmabuf(&self, len: u64) -> Result<OwnedFd, AllocError> {
+    /// Fault injection (the real-kernel tier's cleanup checks): from now on
+    /// `DMA_HEAP_IOCTL_ALLOC` for buffer `index` (0-based) of every
+    /// allocation fails with ENOMEM, as the kernel reports a heap it cannot
+    /// back; the buffers before it are real. `None` turns it off.
+    ///
+    /// ```no_run
+    /// let mut heap = accord_smithay::backend::DmaHeapBackend::open("/dev/dma_heap/system")?;
+    /// heap.fail_alloc_at(Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fail_alloc_at(&mut self, index: Option<u32>) {
+        self.fail_alloc_at = index;
+    }
+
+    /// One dma-buf of `len` bytes (buffer `index` of the allocation).
+    fn dmabuf(&self, index: u32, len: u64) -> Result<OwnedFd, AllocError> {
         let mut data = AllocationData {
             len,
             fd: 0,
             fd_flags: (rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC).bits(),
             heap_flags: 0,
         };
-        // SAFETY: the opcode matches the kernel's struct, which outlives the call.
-        unsafe {
-            rustix::ioctl::ioctl(
-                &self.heap,
-                rustix::ioctl::Updater::<DMA_HEAP_IOCTL_ALLOC, AllocationData>::new(&mut data),
-            )
-        }
-        .map_err(|e| {
+        let result = if self.fail_alloc_at == Some(index) {
+            Err(rustix::io::Errno::NOMEM) // injected, as the kernel reports it
+        } else {
+            // SAFETY: the opcode matches the kernel's struct, which outlives the call.
+            unsafe {
+                rustix::ioctl::ioctl(
+                    &self.heap,
+                    rustix::ioctl::Updater::<DMA_HEAP_IOCTL_ALLOC, AllocationData>::new(&mut data),
+                )
+            }
+        };
+        result.map_err(|e| {
             errno_error(
                 &format!(
                     "DMA_HEAP_IOCTL_ALLOC on {} ({len} bytes)",
@@ -88,7 +112,17 @@ impl DmaHeapBackend {
 
 impl CollectionAllocator for DmaHeapBackend {
     fn name(&self) -> String {
-        format!("dma-heap:{}", self.path.display())
+        match self.fail_alloc_at {
+            None => format!("dma-heap:{}", self.path.display()),
+            Some(i) => format!(
+                "dma-heap:{} (allocation of buffer {i} fails, injected)",
+                self.path.display()
+            ),
+        }
+    }
+
+    fn capability(&self) -> accord_engine::placement::Capability {
+        accord_engine::placement::Capability::Linear
     }
 
     fn memory_kind(&self) -> MemoryKind {
@@ -96,6 +130,6 @@ impl CollectionAllocator for DmaHeapBackend {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        allocate_bytes(decision, |len| self.dmabuf(len))
+        allocate_bytes(decision, |i, len| self.dmabuf(i, len))
     }
 }

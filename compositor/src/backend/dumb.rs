@@ -150,6 +150,10 @@ impl CollectionAllocator for DumbBackend {
         MemoryKind::DmaBuf
     }
 
+    fn capability(&self) -> accord_engine::placement::Capability {
+        accord_engine::placement::Capability::Linear
+    }
+
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         allocate_each(decision, false, |i| self.allocate_one(decision, i))
     }

@@ -202,16 +202,17 @@ pub(crate) fn allocate_each(
 }
 
 /// The buffers of a backend that hands out bytes (heaps, udmabuf): each one
-/// is a dma-buf of the page-rounded length from `dmabuf`, laid out per the
-/// decision's linear geometry; the engine's layout, when given, is exact.
+/// is a dma-buf of the page-rounded length from `dmabuf` (called with the
+/// buffer's index and the length), laid out per the decision's linear
+/// geometry; the engine's layout, when given, is exact.
 pub(crate) fn allocate_bytes(
     d: &Decision,
-    mut dmabuf: impl FnMut(u64) -> Result<OwnedFd, AllocError>,
+    mut dmabuf: impl FnMut(u32, u64) -> Result<OwnedFd, AllocError>,
 ) -> Result<Vec<AllocatedBuffer>, AllocError> {
     let g = geometry(d)?;
     let (len, stride) = byte_backend_request(&g)?;
-    allocate_each(d, d.layout.is_some(), |_| {
-        linear_buffer(dmabuf(len)?, &g, stride, d)
+    allocate_each(d, d.layout.is_some(), |i| {
+        linear_buffer(dmabuf(i, len)?, &g, stride, d)
     })
 }
 
@@ -270,7 +271,7 @@ mod tests {
     fn byte_backends_get_page_rounded_buffers_in_the_engines_layout() {
         let d = decision(2);
         let mut lens = Vec::new();
-        let bufs = allocate_bytes(&d, |len| {
+        let bufs = allocate_bytes(&d, |_, len| {
             lens.push(len);
             memfd(len)
         })
@@ -291,7 +292,7 @@ mod tests {
     fn byte_backend_error_on_a_later_buffer_fails_the_allocation() {
         let d = decision(3);
         let mut n = 0;
-        let err = allocate_bytes(&d, |len| {
+        let err = allocate_bytes(&d, |_, len| {
             n += 1;
             if n == 2 {
                 Err(AllocError::OutOfMemory("buffer 2".into()))

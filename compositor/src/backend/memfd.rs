@@ -45,6 +45,10 @@ impl CollectionAllocator for MemfdBackend {
         "memfd".into()
     }
 
+    fn capability(&self) -> accord_engine::placement::Capability {
+        accord_engine::placement::Capability::Linear
+    }
+
     fn memory_kind(&self) -> MemoryKind {
         MemoryKind::Memfd
     }

@@ -13,6 +13,7 @@ mod verify;
 
 use std::os::fd::OwnedFd;
 
+use accord_engine::placement::Capability;
 use accord_engine::Decision;
 
 pub use detect::{
@@ -156,6 +157,18 @@ pub trait CollectionAllocator {
     /// assert_eq!(MemfdBackend::new().memory_kind(), MemoryKind::Memfd);
     /// ```
     fn memory_kind(&self) -> MemoryKind;
+    /// What it can lay out; takes part in the negotiation as a participant
+    /// (`accord_engine::placement`), so the decision is one this backend
+    /// can make. The default, `Any`, adds nothing (the device decides).
+    ///
+    /// ```
+    /// use accord_engine::placement::Capability;
+    /// use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
+    /// assert_eq!(MemfdBackend::new().capability(), Capability::Linear);
+    /// ```
+    fn capability(&self) -> Capability {
+        Capability::Any
+    }
     /// Allocate `decision.buffer_count` buffers for the decision. On error,
     /// everything allocated so far is released (the fds are dropped).
     ///

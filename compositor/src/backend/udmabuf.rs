@@ -55,6 +55,8 @@ unsafe impl Ioctl for Create {
 pub struct UdmabufBackend {
     dev: OwnedFd,
     path: PathBuf,
+    /// Fault injection: `UDMABUF_CREATE` of this buffer fails.
+    fail_create_at: Option<u32>,
 }
 
 impl UdmabufBackend {
@@ -70,11 +72,29 @@ impl UdmabufBackend {
     pub fn open(path: impl AsRef<Path>) -> std::io::Result<UdmabufBackend> {
         let path = path.as_ref().to_path_buf();
         let dev = open_node(&path, rustix::fs::OFlags::RDWR)?;
-        Ok(UdmabufBackend { dev, path })
+        Ok(UdmabufBackend {
+            dev,
+            path,
+            fail_create_at: None,
+        })
     }
 
-    /// One dma-buf of `len` bytes.
-    fn dmabuf(&self, len: u64) -> Result<OwnedFd, AllocError> {
+    /// Fault injection (the real-kernel tier's cleanup checks): from now on
+    /// `UDMABUF_CREATE` for buffer `index` (0-based) of every allocation
+    /// fails with ENOMEM, after that buffer's sealed memfd exists; the
+    /// buffers before it are real. `None` turns it off.
+    ///
+    /// ```no_run
+    /// let mut udmabuf = accord_smithay::backend::UdmabufBackend::open("/dev/udmabuf")?;
+    /// udmabuf.fail_create_at(Some(2));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn fail_create_at(&mut self, index: Option<u32>) {
+        self.fail_create_at = index;
+    }
+
+    /// One dma-buf of `len` bytes (buffer `index` of the allocation).
+    fn dmabuf(&self, index: u32, len: u64) -> Result<OwnedFd, AllocError> {
         use rustix::fs::{MemfdFlags, SealFlags};
         let lost = errno_error;
         let memfd = rustix::fs::memfd_create(
@@ -91,9 +111,14 @@ impl UdmabufBackend {
             offset: 0,
             size: len,
         });
-        // SAFETY: see the `Ioctl` impl.
-        let fd = unsafe { rustix::ioctl::ioctl(&self.dev, req) }
-            .map_err(|e| lost(&format!("UDMABUF_CREATE on {}", self.path.display()), e))?;
+        let created = if self.fail_create_at == Some(index) {
+            Err(rustix::io::Errno::NOMEM) // injected, as the kernel reports it
+        } else {
+            // SAFETY: see the `Ioctl` impl.
+            unsafe { rustix::ioctl::ioctl(&self.dev, req) }
+        };
+        let fd =
+            created.map_err(|e| lost(&format!("UDMABUF_CREATE on {}", self.path.display()), e))?;
         // The dma-buf holds the pages; the memfd may close.
         drop(memfd);
         Ok(fd)
@@ -102,7 +127,17 @@ impl UdmabufBackend {
 
 impl CollectionAllocator for UdmabufBackend {
     fn name(&self) -> String {
-        format!("udmabuf:{}", self.path.display())
+        match self.fail_create_at {
+            None => format!("udmabuf:{}", self.path.display()),
+            Some(i) => format!(
+                "udmabuf:{} (UDMABUF_CREATE of buffer {i} fails, injected)",
+                self.path.display()
+            ),
+        }
+    }
+
+    fn capability(&self) -> accord_engine::placement::Capability {
+        accord_engine::placement::Capability::Linear
     }
 
     fn memory_kind(&self) -> MemoryKind {
@@ -110,6 +145,6 @@ impl CollectionAllocator for UdmabufBackend {
     }
 
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
-        allocate_bytes(decision, |len| self.dmabuf(len))
+        allocate_bytes(decision, |i, len| self.dmabuf(i, len))
     }
 }

@@ -12,10 +12,16 @@
 //! against the current generation when it commits (`Collections::
 //! resolve_late`); a new generation while the old one drains is
 //! `Allocated` holding more than one generation; a group of alternative
-//! tokens is a set of slots negotiated one child at a time.
+//! tokens (`create_group`) is a slot in state `Group` plus a
+//! [`GroupRecord`], and its children's slots carry the branch they sit in:
+//! negotiation tries the combinations of children in the engine's order
+//! (`accord_engine::groups`), and the choice is final.
 
+use std::collections::BTreeMap;
 use std::sync::Weak;
 use std::time::Instant;
+
+use accord_engine::groups::{Branch, Group};
 
 use super::outcome::Allocation;
 
@@ -47,6 +53,17 @@ pub(crate) enum Phase {
     },
 }
 
+/// One token group of a collection.
+#[derive(Debug)]
+pub(crate) struct GroupRecord {
+    /// The slot the group took over.
+    pub(crate) slot: u32,
+    /// What the engine needs (children, failed children, parent).
+    pub(crate) node: Group,
+    /// Why each failed child failed, for its participants' `not_selected`.
+    pub(crate) child_failures: BTreeMap<usize, String>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Collection<O> {
     /// Charged for the memory (the creator).
@@ -57,6 +74,8 @@ pub(crate) struct Collection<O> {
     /// redeemed or expired already), so resolving it drops them without
     /// scanning every pending handle.
     pub(crate) handles: Vec<String>,
+    /// Token groups, in creation order (the engine's group numbers).
+    pub(crate) groups: Vec<GroupRecord>,
     pub(crate) span: tracing::Span,
 }
 
@@ -71,6 +90,7 @@ impl<O> Collection<O> {
                 warned: false,
             },
             handles: Vec::new(),
+            groups: Vec::new(),
             span,
         }
     }
@@ -80,6 +100,7 @@ impl<O> Collection<O> {
         name: Option<String>,
         holder: String,
         dispensable: bool,
+        branch: Option<Branch>,
     ) -> u32 {
         let index = self.slots.len();
         let span = tracing::debug_span!(
@@ -94,6 +115,7 @@ impl<O> Collection<O> {
             holder,
             dispensable,
             weak: false,
+            branch,
             state: SlotState::Token,
             span,
         });
@@ -129,10 +151,63 @@ impl<O> Collection<O> {
     pub(crate) fn is_ready(&self) -> bool {
         match &self.phase {
             Phase::Negotiating { failure, .. } => {
-                failure.is_some() || self.slots.iter().all(Slot::settled)
+                failure.is_some()
+                    || self
+                        .slots
+                        .iter()
+                        .all(|s| s.settled() || !self.may_take_part(s.branch))
             }
             Phase::Allocated { .. } => false,
         }
+    }
+
+    /// Whether a slot at `branch` can still be in the chosen combination:
+    /// no group on its path was dropped and no child on it failed. One that
+    /// cannot does not hold up allocation.
+    pub(crate) fn may_take_part(&self, mut branch: Option<Branch>) -> bool {
+        while let Some(b) = branch {
+            let Some(g) = self.groups.get(b.group) else {
+                return false;
+            };
+            if !g.node.present || g.node.failed_children.contains(&b.child) {
+                return false;
+            }
+            branch = g.node.parent;
+        }
+        true
+    }
+
+    /// Why the participant at `branch` is not in the combination
+    /// `chosen`: the first group on its path that chose another child, was
+    /// dropped, or whose child failed.
+    pub(crate) fn not_selected_message(
+        &self,
+        branch: Option<Branch>,
+        chosen: &[Option<usize>],
+    ) -> String {
+        let mut at = branch;
+        while let Some(b) = at {
+            let Some(g) = self.groups.get(b.group) else {
+                break;
+            };
+            let name = &g.node.name;
+            if !g.node.present {
+                return format!("its token group '{name}' was dropped");
+            }
+            if let Some(why) = g.child_failures.get(&b.child) {
+                return format!("child {} of token group '{name}' is out: {why}", b.child);
+            }
+            match chosen.get(b.group).copied().flatten() {
+                Some(c) if c != b.child => {
+                    return format!(
+                        "token group '{name}' selected child {c}; this participant is in child {}",
+                        b.child
+                    )
+                }
+                _ => at = g.node.parent,
+            }
+        }
+        "its token group alternative was not selected".into()
     }
 
     /// The live slots (by id) that wait for the outcome.

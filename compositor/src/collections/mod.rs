@@ -35,8 +35,10 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use accord_engine::groups::{Branch, Group, Selection};
+use accord_engine::placement::{placement_participant, Capability};
 use accord_engine::Constraints;
-use accord_protocol::limits::{MAX_PARTICIPANTS, MAX_SLOT_RECORDS};
+use accord_protocol::limits::{MAX_GROUPS, MAX_GROUP_CHILDREN, MAX_PARTICIPANTS, MAX_SLOT_RECORDS};
 
 use crate::backend::CollectionAllocator;
 
@@ -46,7 +48,7 @@ pub use budget::{
     Budgets, Usage, DEFAULT_BUFFER_FDS_PER_CLIENT, DEFAULT_COLLECTIONS_PER_CLIENT,
     DEFAULT_MAX_BUFFER_FDS, DEFAULT_PENDING_HANDLES_PER_CLIENT, DEFAULT_TOKENS_PER_CLIENT,
 };
-use collection::{Collection, Phase};
+use collection::{Collection, GroupRecord, Phase};
 pub use handles::is_well_formed_handle;
 use handles::Handles;
 use ledger::Ledger;
@@ -100,6 +102,26 @@ pub enum Attached {
 pub enum Misuse {
     /// The collection already has the maximum number of slots.
     TooManyParticipants,
+}
+
+/// Client misuse of token groups (becomes a protocol error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupMisuse {
+    /// The collection already has the maximum number of slots.
+    TooManyParticipants,
+    /// The collection already has the maximum number of token groups.
+    TooManyGroups,
+    /// The group already has the maximum number of children.
+    TooManyChildren,
+}
+
+/// One token group: a collection and the group's number in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GroupId {
+    /// The collection's id.
+    pub collection: u64,
+    /// The group's number (creation order within the collection).
+    pub group: u32,
 }
 
 /// What identifies a client charged for memory and pending handles: the
@@ -201,7 +223,7 @@ impl<O: Owner> Collections<O> {
         *count += 1;
         let mut coll = Collection::new(owner, span, created);
         self.stalls.push(created, id);
-        let index = coll.push_slot(None, holder, false);
+        let index = coll.push_slot(None, holder, false, None);
         coll.slots[0]
             .span
             .in_scope(|| tracing::debug!("created (root token)"));
@@ -244,7 +266,7 @@ impl<O: Owner> Collections<O> {
                 ),
             )));
         }
-        let index = coll.push_slot(None, holder, false);
+        let index = coll.push_slot(None, holder, false, None);
         coll.slots[index as usize]
             .span
             .in_scope(|| tracing::debug!(from = slot.index, "attached late"));
@@ -270,17 +292,17 @@ impl<O: Owner> Collections<O> {
         if !coll.is_open() && !late_token {
             return Ok(None);
         }
-        let Some((name, holder, dispensable)) = coll
+        let Some((name, holder, dispensable, branch)) = coll
             .slots
             .get(slot.index as usize)
-            .map(|s| (s.name.clone(), s.holder.clone(), s.dispensable))
+            .map(|s| (s.name.clone(), s.holder.clone(), s.dispensable, s.branch))
         else {
             return Ok(None);
         };
         if coll.slots.len() >= MAX_PARTICIPANTS {
             return Err(Misuse::TooManyParticipants);
         }
-        let index = coll.push_slot(name, holder, dispensable);
+        let index = coll.push_slot(name, holder, dispensable, branch);
         coll.slots[index as usize]
             .span
             .in_scope(|| tracing::debug!(from = slot.index, "duplicated"));
@@ -296,6 +318,134 @@ impl<O: Owner> Collections<O> {
         if let Some(s) = self.slot_mut(slot) {
             s.span.record("name", tracing::field::display(&name));
             s.name = Some(name);
+        }
+    }
+
+    /// Turn token `slot` into a token group (`create_group`). `Ok(None)`
+    /// when the collection no longer negotiates: a late token's slot is
+    /// released, and the caller fails the group's children.
+    pub fn create_group(&mut self, slot: SlotId) -> Result<Option<GroupId>, GroupMisuse> {
+        let Some(coll) = self.table.get_mut(&slot.collection) else {
+            return Ok(None);
+        };
+        if !coll.is_open() {
+            if let Some(s) = coll.slots.get_mut(slot.index as usize) {
+                if matches!(s.state, SlotState::Token) {
+                    s.state = SlotState::Left;
+                    self.dirty.insert(slot.collection);
+                }
+            }
+            return Ok(None);
+        }
+        if coll.groups.len() >= MAX_GROUPS {
+            return Err(GroupMisuse::TooManyGroups);
+        }
+        let index = coll.groups.len();
+        let Some(s) = coll.slots.get_mut(slot.index as usize) else {
+            return Ok(None);
+        };
+        s.span
+            .in_scope(|| tracing::debug!(group = index, "made a token group"));
+        s.state = SlotState::Group {
+            index: index as u32,
+            complete: false,
+        };
+        let node = Group {
+            name: s.name(slot.index as usize),
+            parent: s.branch,
+            children: 0,
+            failed_children: Default::default(),
+            present: true,
+        };
+        coll.groups.push(GroupRecord {
+            slot: slot.index,
+            node,
+            child_failures: Default::default(),
+        });
+        self.dirty.insert(slot.collection);
+        Ok(Some(GroupId {
+            collection: slot.collection,
+            group: index as u32,
+        }))
+    }
+
+    /// A new child of `group` (`create_child`): a token slot with the
+    /// group's name and dispensability, in the group's next child.
+    /// `Ok(None)` when the collection failed or closed.
+    pub fn create_child(&mut self, group: GroupId) -> Result<Option<SlotId>, GroupMisuse> {
+        let Some(coll) = self.table.get_mut(&group.collection) else {
+            return Ok(None);
+        };
+        if !coll.is_open() {
+            return Ok(None);
+        }
+        let Some(record) = coll.groups.get(group.group as usize) else {
+            return Ok(None);
+        };
+        if record.node.children >= MAX_GROUP_CHILDREN {
+            return Err(GroupMisuse::TooManyChildren);
+        }
+        if coll.present_slots() >= MAX_PARTICIPANTS {
+            return Err(GroupMisuse::TooManyParticipants);
+        }
+        let child = record.node.children;
+        let Some((name, holder, dispensable)) = coll
+            .slots
+            .get(record.slot as usize)
+            .map(|s| (s.name.clone(), s.holder.clone(), s.dispensable))
+        else {
+            return Ok(None);
+        };
+        let branch = Branch {
+            group: group.group as usize,
+            child,
+        };
+        let index = coll.push_slot(name, holder, dispensable, Some(branch));
+        coll.groups[group.group as usize].node.children += 1;
+        coll.slots[index as usize]
+            .span
+            .in_scope(|| tracing::debug!(group = group.group, child, "group child"));
+        self.dirty.insert(group.collection);
+        Ok(Some(SlotId {
+            collection: group.collection,
+            index,
+        }))
+    }
+
+    /// `all_children_present`: the group no longer holds up allocation.
+    pub fn all_children_present(&mut self, group: GroupId) {
+        let Some(coll) = self.table.get_mut(&group.collection) else {
+            return;
+        };
+        let Some(slot) = coll.groups.get(group.group as usize).map(|g| g.slot) else {
+            return;
+        };
+        if let Some(Slot {
+            state: SlotState::Group { complete, .. },
+            ..
+        }) = coll.slots.get_mut(slot as usize)
+        {
+            *complete = true;
+            self.dirty.insert(group.collection);
+        }
+    }
+
+    /// A group object destroyed (or its client gone) before
+    /// `all_children_present`: the group fails like its slot's participant.
+    pub fn abandon_group(&mut self, group: GroupId) {
+        let slot = self
+            .table
+            .get(&group.collection)
+            .and_then(|c| c.groups.get(group.group as usize))
+            .map(|g| SlotId {
+                collection: group.collection,
+                index: g.slot,
+            });
+        if let Some(slot) = slot {
+            self.fail(
+                slot,
+                "its token group was destroyed before all_children_present",
+            );
         }
     }
 
@@ -516,15 +666,31 @@ impl<O: Owner> Collections<O> {
             Phase::Negotiating { failure, .. } => {
                 s.span
                     .in_scope(|| tracing::debug!(dispensable = s.dispensable, "failed: {why}"));
+                let name = s.name(slot.index as usize);
+                let group = match s.state {
+                    SlotState::Group { index, .. } => Some(index as usize),
+                    _ => None,
+                };
                 if s.dispensable {
                     s.state = SlotState::Dropped;
+                    // A dropped group takes its whole subtree with it.
+                    if let Some(g) = group.and_then(|g| coll.groups.get_mut(g)) {
+                        g.node.present = false;
+                    }
+                } else if let Some(b) = s.branch {
+                    // Inside a group child: the child is the failure
+                    // domain, no longer a candidate; the collection goes on.
+                    s.state = SlotState::Dropped;
+                    if let Some(g) = coll.groups.get_mut(b.group) {
+                        g.node.failed_children.insert(b.child);
+                        g.child_failures
+                            .entry(b.child)
+                            .or_insert_with(|| format!("participant '{name}' failed: {why}"));
+                    }
                 } else {
                     *failure = Some(Failed::new(
                         reason,
-                        format!(
-                            "participant '{}' failed: {why}",
-                            s.name(slot.index as usize)
-                        ),
+                        format!("participant '{name}' failed: {why}"),
                     ));
                 }
             }
@@ -541,6 +707,7 @@ impl<O: Owner> Collections<O> {
         confirm: &mut dyn ScanoutConfirmation,
     ) -> Vec<Resolution> {
         self.close_released();
+        let (placement, capability) = (allocator.name(), allocator.capability());
         let mut out = Vec::new();
         for id in std::mem::take(&mut self.dirty) {
             let Some(coll) = self.table.get(&id) else {
@@ -559,32 +726,24 @@ impl<O: Owner> Collections<O> {
                 continue; // a later change marks it again
             }
             let _entered = coll.span.clone().entered();
-            let negotiated = match &coll.phase {
+            let chosen = match &coll.phase {
                 Phase::Negotiating {
                     failure: Some(f), ..
                 } => Err(f.clone()),
-                _ => resolve::negotiate(
-                    coll.slots
-                        .iter()
-                        .filter_map(|s| match &s.state {
-                            SlotState::Committed(c) => Some((**c).clone()),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
+                _ => choose(id, coll, confirm, (&placement, capability)),
             };
-            let outcome = match negotiated {
-                Err(f) => Outcome::Failed(f),
-                Ok(negotiated) => match confirm.confirm(id, &negotiated) {
-                    Confirmation::Defer => {
-                        self.dirty.insert(id); // ready, but the caller defers it
-                        continue;
-                    }
-                    Confirmation::Allocate(decision) => self.allocate(id, decision, allocator),
-                },
+            let (selection, outcome) = match chosen {
+                Err(f) => (None, Outcome::Failed(f)),
+                Ok((_, Confirmation::Defer)) => {
+                    self.dirty.insert(id); // ready, but the caller defers it
+                    continue;
+                }
+                Ok((selection, Confirmation::Allocate(decision))) => {
+                    (Some(selection), self.allocate(id, decision, allocator))
+                }
             };
             log_outcome(&outcome);
-            out.push(self.settle(id, outcome));
+            out.extend(self.settle(id, outcome, selection.as_ref()));
         }
         out
     }
@@ -704,37 +863,68 @@ impl<O: Owner> Collections<O> {
         }
     }
 
-    /// Move a resolved collection to its next phase and name who hears.
-    fn settle(&mut self, id: u64, outcome: Outcome) -> Resolution {
+    /// Move a resolved collection to its next phase and name who hears:
+    /// on allocation, the participants of the chosen combination get the
+    /// buffers and those of the other group children `not_selected`.
+    fn settle(
+        &mut self,
+        id: u64,
+        outcome: Outcome,
+        selection: Option<&Selection>,
+    ) -> Vec<Resolution> {
         let Some(coll) = self.table.get_mut(&id) else {
-            return Resolution {
+            return vec![Resolution {
                 slots: Vec::new(),
                 outcome,
-            };
+            }];
         };
-        let slots = coll.live_slots(id);
+        let live = coll.live_slots(id);
         let handles = std::mem::take(&mut coll.handles);
         for key in &handles {
             self.handles.drop_key(key);
         }
+        let mut out = Vec::new();
         match &outcome {
             Outcome::Allocated(a) => {
+                let chosen = selection.map(|s| s.chosen.as_slice()).unwrap_or(&[]);
+                let (slots, others): (Vec<SlotId>, Vec<SlotId>) =
+                    live.into_iter().partition(|slot| {
+                        selection
+                            .is_none_or(|sel| sel.includes(coll.slots[slot.index as usize].branch))
+                    });
+                for slot in others {
+                    let branch = coll.slots[slot.index as usize].branch;
+                    let message = coll.not_selected_message(branch, chosen);
+                    out.push(Resolution {
+                        slots: vec![slot],
+                        outcome: Outcome::Failed(Failed::new(FailureReason::NotSelected, message)),
+                    });
+                    coll.slots[slot.index as usize].state = SlotState::Left;
+                }
+                for slot in &slots {
+                    coll.slots[slot.index as usize].state = SlotState::Holding;
+                }
                 for s in &mut coll.slots {
-                    s.state = if s.live() {
-                        SlotState::Holding
-                    } else {
-                        SlotState::Left
-                    };
+                    if !matches!(s.state, SlotState::Holding) {
+                        s.state = SlotState::Left;
+                    }
                 }
                 coll.phase = Phase::Allocated {
                     generation: a.generation,
                     buffers_held: true,
                     current: Arc::downgrade(a),
                 };
+                out.insert(0, Resolution { slots, outcome });
             }
-            Outcome::Failed(_) => self.close(id),
+            Outcome::Failed(_) => {
+                self.close(id);
+                out.push(Resolution {
+                    slots: live,
+                    outcome,
+                });
+            }
         }
-        Resolution { slots, outcome }
+        out
     }
 
     /// Mark collections whose buffers lost their last holder, and close
@@ -794,6 +984,72 @@ impl<O: Owner> Collections<O> {
             .slots
             .get_mut(slot.index as usize)
     }
+}
+
+/// Pick the combination of token group children to allocate (one
+/// combination, the empty one, without groups) and its confirmed decision:
+/// the engine's order (`accord_engine::groups`), each combination
+/// negotiated and confirmed. A combination in which a participant inside a
+/// group child asks for scanout, but the confirmed buffers would not be
+/// scanned out, is refused while another remains (the XML's rule). The
+/// allocator's capability takes part as one more participant
+/// (`accord_engine::placement`), so the decision is one it can make.
+fn choose<O>(
+    id: u64,
+    coll: &Collection<O>,
+    confirm: &mut dyn ScanoutConfirmation,
+    (placement, capability): (&str, Capability),
+) -> Result<(Selection, Confirmation), Failed> {
+    let committed: Vec<(&Constraints, Option<Branch>)> = coll
+        .slots
+        .iter()
+        .filter_map(|s| match &s.state {
+            SlotState::Committed(c) => Some((&**c, s.branch)),
+            _ => None,
+        })
+        .collect();
+    let branches: Vec<Option<Branch>> = committed.iter().map(|(_, b)| *b).collect();
+    let groups: Vec<Group> = coll.groups.iter().map(|g| g.node.clone()).collect();
+    let as_failure = |f: Failed| accord_engine::Failure {
+        reason: f.reason,
+        message: f.message,
+        participants: Vec::new(),
+    };
+    accord_engine::groups::first_combination(&groups, &branches, |attempt| {
+        let mut parts: Vec<Constraints> = attempt
+            .active
+            .iter()
+            .map(|&i| committed[i].0.clone())
+            .collect();
+        parts.extend(placement_participant(placement, &parts, capability)?);
+        let negotiated = resolve::negotiate(parts).map_err(as_failure)?;
+        let confirmation = confirm.confirm(id, &negotiated);
+        if let Confirmation::Allocate(d) = &confirmation {
+            let wants_plane: Vec<&str> = attempt
+                .active
+                .iter()
+                .map(|&i| committed[i])
+                .filter(|(c, b)| b.is_some() && c.usage.contains(accord_engine::Usage::SCANOUT))
+                .map(|(c, _)| c.name.as_str())
+                .collect();
+            if !d.scanout && !wants_plane.is_empty() && !attempt.last {
+                return Err(as_failure(Failed::new(
+                    FailureReason::InvalidConstraint,
+                    format!(
+                        "the alternative of {} asks for scanout, but the buffers would not be \
+                         scanned out (no scanout candidate, or the display refused each)",
+                        wants_plane
+                            .iter()
+                            .map(|n| format!("'{n}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )));
+            }
+        }
+        Ok(confirmation)
+    })
+    .map_err(|f| Failed::new(f.reason, f.message))
 }
 
 /// The real layout of an allocation's buffers (the first buffer's: every

@@ -2,6 +2,7 @@
 //! its life. This is the only place a slot's state is kept; protocol
 //! objects hold a [`SlotId`] and ask.
 
+use accord_engine::groups::Branch;
 use accord_engine::Constraints;
 
 /// One participant slot: a collection and the slot's index in it.
@@ -32,6 +33,9 @@ pub(crate) enum SlotState {
     Holding,
     /// Left after allocation (its buffers stay valid for whoever holds them).
     Left,
+    /// Turned into token group `index` of the collection (`create_group`);
+    /// `complete` once `all_children_present` came.
+    Group { index: u32, complete: bool },
 }
 
 #[derive(Debug)]
@@ -46,6 +50,9 @@ pub(crate) struct Slot {
     /// Holds the buffers weakly (`set_weak`): told to let go
     /// (`close_weak_asap`) once no strong holder is left.
     pub(crate) weak: bool,
+    /// The token group child it belongs to (inherited by duplicates and
+    /// nested groups); `None` outside every group.
+    pub(crate) branch: Option<Branch>,
     pub(crate) state: SlotState,
     /// `participant` span (child of the collection's), named by `set_name`.
     pub(crate) span: tracing::Span,
@@ -66,7 +73,10 @@ impl Slot {
     pub(crate) fn settled(&self) -> bool {
         matches!(
             self.state,
-            SlotState::Committed(_) | SlotState::Released | SlotState::Dropped
+            SlotState::Committed(_)
+                | SlotState::Released
+                | SlotState::Dropped
+                | SlotState::Group { complete: true, .. }
         )
     }
 
@@ -84,6 +94,9 @@ impl Slot {
             SlotState::Token => Some("token not bound"),
             SlotState::Exported => Some("exported handle not redeemed"),
             SlotState::Bound => Some("bound, constraints not committed"),
+            SlotState::Group {
+                complete: false, ..
+            } => Some("token group without all_children_present"),
             _ => None,
         }
     }

@@ -9,12 +9,11 @@ use wayland_server::backend::ClientId;
 use wayland_server::protocol::wl_buffer::WlBuffer;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, New, Resource};
 
-use super::{admit_token, new_token, BufferCollectionDispatch};
+use super::{admit_token, new_failed_token, new_token, BufferCollectionDispatch};
 use crate::backend::MemoryKind;
 use crate::collections::Allocation;
 use crate::collections::{Attached, Failed, FailureReason, Misuse};
 use crate::dmabuf_buffers::shared_dmabuf;
-use crate::events::fail_token;
 use crate::objects::CollectionData;
 use crate::objects::TokenState;
 use crate::participant::holder;
@@ -228,13 +227,15 @@ fn attach_token<D: BufferCollectionDispatch>(
             );
         }
         Ok(Attached::Refused(f)) => {
-            let t = new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
-            fail_token(&t, &f);
+            new_failed_token(state, &cid, &identity, data_init, token, &f);
         }
         Ok(Attached::Closed) => {
-            let t = new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
-            fail_token(
-                &t,
+            new_failed_token(
+                state,
+                &cid,
+                &identity,
+                data_init,
+                token,
                 &Failed {
                     reason: FailureReason::ParticipantFailed,
                     message: "attach_token: the collection failed or closed; a late participant \

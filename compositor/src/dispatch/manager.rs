@@ -8,9 +8,8 @@ use accord_protocol::server::wp_buffer_collection_manager_v1::{
 };
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, New, Resource};
 
-use super::{admit_token, describe, new_token, BufferCollectionDispatch};
+use super::{admit_token, describe, new_failed_token, new_token, BufferCollectionDispatch};
 use crate::collections::{is_well_formed_handle, Failed, FailureReason};
-use crate::events::fail_token;
 use crate::objects::{TokenData, TokenState};
 use crate::participant::{compositor_constraints, holder};
 use crate::state::BufferCollectionState;
@@ -116,10 +115,12 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                         );
                     }
                     None => {
-                        let t =
-                            new_token(state, &cid, &identity, data_init, token, TokenState::Failed);
-                        fail_token(
-                            &t,
+                        new_failed_token(
+                            state,
+                            &cid,
+                            &identity,
+                            data_init,
+                            token,
                             &Failed {
                                 reason: FailureReason::UnknownHandle,
                                 message: "import_token: the handle is unknown, already redeemed, \

@@ -6,11 +6,13 @@
 //! encoded as events in `events.rs`.
 
 mod collection;
+mod group;
 mod manager;
 mod token;
 mod wl_buffer;
 
 use accord_protocol::server::wp_buffer_collection_manager_v1::WpBufferCollectionManagerV1;
+use accord_protocol::server::wp_buffer_collection_token_group_v1::WpBufferCollectionTokenGroupV1;
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::WpBufferCollectionV1;
 use smithay::backend::allocator::dmabuf::Dmabuf;
@@ -22,7 +24,7 @@ use accord_protocol::limits::MAX_CLIENT_OBJECTS;
 
 use crate::events::fail_token;
 use crate::identity::ClientIdentity;
-use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
+use crate::objects::{CollectionData, GroupData, SlotObject, TokenData, TokenState};
 use crate::state::{BufferCollectionHandler, BufferCollectionState};
 use crate::wl_buffer::MemfdBuffer;
 
@@ -42,6 +44,7 @@ pub trait BufferCollectionDispatch:
     + GlobalDispatch<WpBufferCollectionManagerV1, ()>
     + Dispatch<WpBufferCollectionManagerV1, ()>
     + Dispatch<WpBufferCollectionTokenV1, TokenData>
+    + Dispatch<WpBufferCollectionTokenGroupV1, GroupData>
     + Dispatch<WpBufferCollectionV1, CollectionData>
     + Dispatch<WlBuffer, MemfdBuffer>
     + Dispatch<WlBuffer, Dmabuf>
@@ -54,6 +57,7 @@ impl<D> BufferCollectionDispatch for D where
         + GlobalDispatch<WpBufferCollectionManagerV1, ()>
         + Dispatch<WpBufferCollectionManagerV1, ()>
         + Dispatch<WpBufferCollectionTokenV1, TokenData>
+        + Dispatch<WpBufferCollectionTokenGroupV1, GroupData>
         + Dispatch<WpBufferCollectionV1, CollectionData>
         + Dispatch<WlBuffer, MemfdBuffer>
         + Dispatch<WlBuffer, Dmabuf>
@@ -101,6 +105,20 @@ pub(crate) fn new_token<D: BufferCollectionDispatch>(
     t
 }
 
+/// A token created already failed with `failed` (sent at once): what a
+/// request that cannot give a live slot answers.
+pub(crate) fn new_failed_token<D: BufferCollectionDispatch>(
+    state: &mut D,
+    client: &ClientId,
+    identity: &ClientIdentity,
+    data_init: &mut DataInit<'_, D>,
+    id: New<WpBufferCollectionTokenV1>,
+    failed: &crate::collections::Failed,
+) {
+    let t = new_token(state, client, identity, data_init, id, TokenState::Failed);
+    fail_token(&t, failed);
+}
+
 /// The checks before any request that creates a token (`create_collection`,
 /// `import_token`, `duplicate`, `attach_token`): the connection's object
 /// limit (protocol error `code` on `on`), then the identity's live token
@@ -135,8 +153,7 @@ pub(crate) fn within_token_budget<D: BufferCollectionDispatch>(
     match state.buffer_collection_state().token_budget(identity) {
         Ok(()) => Some(id),
         Err(f) => {
-            let t = new_token(state, client, identity, data_init, id, TokenState::Failed);
-            fail_token(&t, &f);
+            new_failed_token(state, client, identity, data_init, id, &f);
             None
         }
     }
@@ -148,6 +165,7 @@ pub(crate) fn describe(s: Option<TokenState>) -> &'static str {
         Some(TokenState::Bound) => "already bound",
         Some(TokenState::Exported) => "already exported",
         Some(TokenState::Attached) => "already attached to a surface",
+        Some(TokenState::Grouped) => "already made a token group",
         Some(TokenState::Failed) => "failed",
         Some(TokenState::Released) => "destroyed",
         None => "not a token of this module",

@@ -1,19 +1,23 @@
-//! `wp_buffer_collection_token_v1`: duplicate, export, name, bind.
+//! `wp_buffer_collection_token_v1`: duplicate, export, name, bind, and
+//! `create_group` (version 2).
 
 use std::time::Instant;
 
-use accord_protocol::limits::{MAX_NAME_BYTES, MAX_PARTICIPANTS};
+use accord_protocol::limits::{MAX_GROUPS, MAX_NAME_BYTES, MAX_PARTICIPANTS};
 use accord_protocol::server::wp_buffer_collection_token_v1::{
     self as token, WpBufferCollectionTokenV1,
 };
 use wayland_server::backend::ClientId;
 use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, Resource};
 
-use super::{admit_token, check_object_limit, describe, new_token, BufferCollectionDispatch};
-use crate::collections::{Failed, FailureReason, Misuse};
+use super::{
+    admit_token, check_object_limit, describe, new_failed_token, new_token,
+    BufferCollectionDispatch,
+};
+use crate::collections::{Failed, FailureReason, GroupMisuse, Misuse};
 use crate::events::{fail_token, wire_reason};
 use crate::identity::ClientIdentity;
-use crate::objects::{CollectionData, SlotObject, TokenData, TokenState};
+use crate::objects::{CollectionData, GroupData, SlotObject, TokenData, TokenState};
 use crate::state::BufferCollectionState;
 
 impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData, D>
@@ -49,7 +53,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 // new objects inherit the failure (and still count).
                 let creates = matches!(
                     request,
-                    token::Request::Duplicate { .. } | token::Request::Bind { .. }
+                    token::Request::Duplicate { .. }
+                        | token::Request::Bind { .. }
+                        | token::Request::CreateGroup { .. }
                 );
                 if creates
                     && !check_object_limit(
@@ -163,6 +169,36 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
                 st.collections.set_name(slot, name);
             }
             token::Request::SetDispensable => st.collections.set_dispensable(slot),
+            token::Request::CreateGroup { group } => match st.collections.create_group(slot) {
+                Ok(id) => {
+                    // The group takes over the token's count, as a bound
+                    // collection does.
+                    st.slots.remove(&slot);
+                    data.set(TokenState::Grouped);
+                    let failure = id.is_none().then(|| Failed {
+                        reason: FailureReason::InvalidConstraint,
+                        message: "create_group: the collection is no longer negotiating (a \
+                                  token group is made before allocation)"
+                            .into(),
+                    });
+                    data_init.init(group, GroupData::new(id, failure, data.charged));
+                }
+                Err(GroupMisuse::TooManyGroups) => resource.post_error(
+                    token::Error::TooManyGroups,
+                    format!(
+                        "wp_buffer_collection_token_v1.create_group: the collection already has \
+                         {MAX_GROUPS} token groups"
+                    ),
+                ),
+                Err(GroupMisuse::TooManyParticipants | GroupMisuse::TooManyChildren) => resource
+                    .post_error(
+                        token::Error::TooManyParticipants,
+                        format!(
+                            "wp_buffer_collection_token_v1.create_group: the collection already \
+                             has {MAX_PARTICIPANTS} participant slots"
+                        ),
+                    ),
+            },
             token::Request::Bind { collection } => {
                 st.collections.bind(slot);
                 // The collection takes over the token's count (a bound
@@ -184,8 +220,11 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionTokenV1, TokenData,
     ) {
         let st = state.buffer_collection_state();
         // A bound token's count went to its collection, an exported one's
-        // to its handle.
-        if !matches!(data.get(), TokenState::Bound | TokenState::Exported) {
+        // to its handle, a grouped one's to its group.
+        if !matches!(
+            data.get(),
+            TokenState::Bound | TokenState::Exported | TokenState::Grouped
+        ) {
             st.objects.remove(&client, data.charged);
         }
         // Still live here means the client vanished without destroying it.
@@ -206,6 +245,7 @@ fn request_name(r: &token::Request) -> &'static str {
         token::Request::SetName { .. } => "set_name",
         token::Request::SetDispensable => "set_dispensable",
         token::Request::Bind { .. } => "bind",
+        token::Request::CreateGroup { .. } => "create_group",
         _ => "request",
     }
 }
@@ -228,8 +268,7 @@ fn answer_failed<D: BufferCollectionDispatch>(
     });
     match request {
         token::Request::Duplicate { token } => {
-            let t = new_token(state, cid, identity, data_init, token, TokenState::Failed);
-            fail_token(&t, &failed);
+            new_failed_token(state, cid, identity, data_init, token, &failed);
         }
         token::Request::Bind { collection } => {
             state
@@ -243,6 +282,13 @@ fn answer_failed<D: BufferCollectionDispatch>(
             c.failed(wire_reason(failed.reason), failed.message);
         }
         token::Request::Export => fail_token(resource, &failed),
+        token::Request::CreateGroup { group } => {
+            state
+                .buffer_collection_state()
+                .objects
+                .add(cid, identity, false);
+            data_init.init(group, GroupData::new(None, Some(failed), false));
+        }
         // set_name, set_dispensable: nothing to name or spare any more.
         _ => {}
     }

@@ -7,6 +7,7 @@
 
 use std::process::ExitCode;
 
+use accord_examples::cost::{alternate, list, median, ratios, PairArgs};
 use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun};
 
 /// Alternates direct-scanout and forced-composition runs of a fullscreen
@@ -16,26 +17,8 @@ use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun};
 #[derive(clap::Parser, Debug)]
 #[command(name = "accord-frame-cost")]
 struct Args {
-    /// The KMS device.
-    #[arg(long, value_name = "PATH", default_value = "/dev/dri/card0")]
-    card: String,
-    /// Measured pairs of runs (direct, composited).
-    #[arg(long, value_name = "N", default_value_t = 5,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pairs: u16,
-    /// Frames per run.
-    #[arg(long, value_name = "N", default_value_t = 60,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    frames: u32,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
+    #[command(flatten)]
+    run: PairArgs,
 }
 
 struct Sample {
@@ -45,7 +28,7 @@ struct Sample {
     composited: u64,
 }
 
-fn sample(r: &ScanoutReport) -> Sample {
+fn sample(r: ScanoutReport) -> Sample {
     let frames = f64::from(r.frames.max(1));
     Sample {
         cpu_us_per_frame: r.compositor_cpu.as_secs_f64() * 1e6 / frames,
@@ -56,42 +39,31 @@ fn sample(r: &ScanoutReport) -> Sample {
 }
 
 fn main() -> ExitCode {
-    let args = <Args as clap::Parser>::parse();
-    let (card, pairs, frames) = (args.card, usize::from(args.pairs), args.frames);
+    let PairArgs {
+        card,
+        pairs,
+        frames,
+    } = <Args as clap::Parser>::parse().run;
     let mut direct = ScanoutRun::new(&card);
     direct.frames = frames;
     let mut composed = direct.clone();
     composed.direct_scanout = false;
 
-    let mut a = Vec::new();
-    let mut b = Vec::new();
-    // Pair 0 warms up (page cache, first modeset) and is not counted.
-    for pair in 0..=pairs {
-        for (run, out) in [(&direct, &mut a), (&composed, &mut b)] {
-            match run_scanout(run) {
-                Ok(r) if pair > 0 => out.push(sample(&r)),
-                Ok(_) => {}
-                Err(err) => {
-                    eprintln!("accord-frame-cost: {err}");
-                    return ExitCode::FAILURE;
-                }
-            }
+    let run = |r: &ScanoutRun| run_scanout(r).map(sample);
+    let (a, b) = match alternate(pairs, || run(&direct), || run(&composed)) {
+        Ok(v) => v,
+        Err(err) => {
+            eprintln!("accord-frame-cost: {err}");
+            return ExitCode::FAILURE;
         }
-    }
-    let ratios: Vec<f64> = a
-        .iter()
-        .zip(&b)
-        .map(|(a, b)| a.cpu_us_per_frame / b.cpu_us_per_frame)
-        .collect();
+    };
+    let cpu = |s: &Sample| s.cpu_us_per_frame;
     for (name, s) in [("direct scanout", &a), ("forced composition", &b)] {
         println!(
             "{name}: {pairs} runs x {frames} frames: compositor CPU/frame median {:.0} us \
              (runs: {}), bytes read or copied by the compositor/frame median {:.0}, frames direct/composited per run {:?}",
-            median(s.iter().map(|s| s.cpu_us_per_frame).collect()),
-            s.iter()
-                .map(|s| format!("{:.0}", s.cpu_us_per_frame))
-                .collect::<Vec<_>>()
-                .join(" "),
+            median(s.iter().map(cpu).collect()),
+            list(s.iter().map(cpu), 0),
             median(s.iter().map(|s| s.bytes_per_frame).collect()),
             s.iter()
                 .map(|s| (s.direct, s.composited))
@@ -100,7 +72,7 @@ fn main() -> ExitCode {
     }
     println!(
         "frame cost direct/composited cpu ratio: {:.3} bytes/frame direct: {:.0} composited: {:.0}",
-        median(ratios),
+        median(ratios(&a, &b, cpu, cpu)),
         median(a.iter().map(|s| s.bytes_per_frame).collect()),
         median(b.iter().map(|s| s.bytes_per_frame).collect()),
     );

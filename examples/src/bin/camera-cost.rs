@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 
 use accord_examples::camera_copy::run_copy;
 use accord_examples::camera_run::{run_camera, CameraRun};
+use accord_examples::cost::{
+    alternate, list, median, ratios, thread_cpu, PairArgs, COMPOSITOR_THREAD,
+};
 use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
-use accord_examples::scanout_run::thread_cpu;
 
 /// Alternates zero-copy and copy runs of vivid at the mode's size and
 /// prints per-frame medians, the line `camera cost zero-copy/copy cpu
@@ -23,29 +25,11 @@ use accord_examples::scanout_run::thread_cpu;
 #[derive(clap::Parser, Debug)]
 #[command(name = "camera-cost")]
 struct Args {
-    /// The KMS device.
-    #[arg(long, value_name = "PATH", default_value = "/dev/dri/card0")]
-    card: String,
+    #[command(flatten)]
+    run: PairArgs,
     /// The V4L2 capture node.
     #[arg(long, value_name = "PATH", default_value = "/dev/video0")]
     video: String,
-    /// Measured pairs of runs (zero-copy, copy).
-    #[arg(long, value_name = "N", default_value_t = 5,
-          value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pairs: u16,
-    /// Frames per run.
-    #[arg(long, value_name = "N", default_value_t = 60,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    frames: u32,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
 }
 
 /// One run, per frame.
@@ -78,10 +62,7 @@ fn print(name: &str, s: &[Sample]) {
         m(|s| s.client_us),
         m(|s| s.compositor_us),
         m(Sample::total_us),
-        s.iter()
-            .map(|s| format!("{:.0}", s.total_us()))
-            .collect::<Vec<_>>()
-            .join(" "),
+        list(s.iter().map(Sample::total_us), 0),
         m(|s| s.copied),
         m(|s| s.composed),
         s.iter()
@@ -105,10 +86,10 @@ fn idle_cpu_per_second(card: &str, span: Duration) -> Result<f64, String> {
         let compositor =
             spawn_with(config, move |c| Compositor::drm(c, &options)).map_err(|e| e.to_string())?;
         std::thread::sleep(Duration::from_millis(300));
-        let before = thread_cpu("accord-compositor").unwrap_or_default();
+        let before = thread_cpu(COMPOSITOR_THREAD).unwrap_or_default();
         let start = Instant::now();
         std::thread::sleep(span);
-        let cpu = thread_cpu("accord-compositor")
+        let cpu = thread_cpu(COMPOSITOR_THREAD)
             .unwrap_or_default()
             .saturating_sub(before);
         let wall = start.elapsed();
@@ -121,80 +102,54 @@ fn idle_cpu_per_second(card: &str, span: Duration) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     accord_examples::logging::init("warn");
-    let args = <Args as clap::Parser>::parse();
-    let mut zero = CameraRun::new(&args.card, &args.video);
-    zero.frames = args.frames;
-    let per_frame = |d: std::time::Duration| d.as_secs_f64() * 1e6 / f64::from(args.frames);
-
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    let mut idle = Vec::new();
-    // Pair 0 warms up (page cache, first modeset) and is not counted.
-    for pair in 0..=args.pairs {
-        let ra = match run_camera(&zero) {
-            Ok(r) => r,
-            Err(err) => {
-                eprintln!("camera-cost: zero-copy run: {err}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let rb = match run_copy(args.card.as_ref(), args.video.as_ref(), args.frames) {
-            Ok(r) => r,
-            Err(err) => {
-                eprintln!("camera-cost: copy run: {err}");
-                return ExitCode::FAILURE;
-            }
-        };
-        if pair == 0 {
-            continue;
+    let Args { run, video } = <Args as clap::Parser>::parse();
+    let mut zero = CameraRun::new(&run.card, &video);
+    zero.frames = run.frames;
+    let frames = f64::from(run.frames);
+    let per_frame = |d: Duration| d.as_secs_f64() * 1e6 / frames;
+    let sample = |cost: &accord_examples::cost::Measured, client_copied: u64| Sample {
+        client_us: per_frame(cost.client_cpu),
+        compositor_us: per_frame(cost.compositor_cpu),
+        copied: (client_copied + cost.delta.bytes_copied) as f64 / frames,
+        composed: cost.delta.bytes_composited as f64 / frames,
+        direct: cost.delta.frames_direct,
+        composited: cost.delta.frames_composited,
+        wall_ms: cost.wall.as_secs_f64() * 1e3 / frames,
+    };
+    let zero_copy = || {
+        run_camera(&zero)
+            .map(|r| sample(&r.cost, 0))
+            .map_err(|e| format!("zero-copy run: {e}"))
+    };
+    // The copy run, then the compositor alone for 3 s: its idle CPU.
+    let copy = || -> Result<(Sample, f64), String> {
+        let r = run_copy(run.card.as_ref(), video.as_ref(), run.frames)
+            .map_err(|e| format!("copy run: {e}"))?;
+        let idle = idle_cpu_per_second(&run.card, Duration::from_secs(3))
+            .map_err(|e| format!("idle run: {e}"))?;
+        Ok((sample(&r.cost, r.client_bytes_copied), idle))
+    };
+    let (a, b) = match alternate(run.pairs, zero_copy, copy) {
+        Ok(v) => v,
+        Err(err) => {
+            eprintln!("camera-cost: {err}");
+            return ExitCode::FAILURE;
         }
-        match idle_cpu_per_second(&args.card, Duration::from_secs(3)) {
-            Ok(v) => idle.push(v),
-            Err(err) => {
-                eprintln!("camera-cost: idle run: {err}");
-                return ExitCode::FAILURE;
-            }
-        }
-        let frames = f64::from(args.frames);
-        a.push(Sample {
-            client_us: per_frame(ra.client_cpu),
-            compositor_us: per_frame(ra.compositor_cpu),
-            copied: ra.delta.bytes_copied as f64 / frames,
-            composed: ra.delta.bytes_composited as f64 / frames,
-            direct: ra.delta.frames_direct,
-            composited: ra.delta.frames_composited,
-            wall_ms: ra.wall.as_secs_f64() * 1e3 / frames,
-        });
-        b.push(Sample {
-            client_us: per_frame(rb.client_cpu),
-            compositor_us: per_frame(rb.compositor_cpu),
-            copied: (rb.client_bytes_copied + rb.delta.bytes_copied) as f64 / frames,
-            composed: rb.delta.bytes_composited as f64 / frames,
-            direct: rb.delta.frames_direct,
-            composited: rb.delta.frames_composited,
-            wall_ms: rb.wall.as_secs_f64() * 1e3 / frames,
-        });
-    }
+    };
+    let (b, idle): (Vec<Sample>, Vec<f64>) = b.into_iter().unzip();
     print("(a) zero-copy (DMABUF capture → primary plane)", &a);
     print(
         "(b) copy (MMAP capture → CPU copy → wl_shm → composited)",
         &b,
     );
-    let ratios: Vec<f64> = a
-        .iter()
-        .zip(&b)
-        .map(|(a, b)| a.total_us() / b.total_us())
-        .collect();
+    let pairwise = ratios(&a, &b, Sample::total_us, Sample::total_us);
     println!(
         "pairwise CPU ratios (a)/(b): {}",
-        ratios
-            .iter()
-            .map(|r| format!("{r:.3}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        list(pairwise.iter().copied(), 3)
     );
     println!(
         "camera cost zero-copy/copy cpu ratio: {:.3} bytes copied/frame zero-copy: {:.0} copy: {:.0}",
-        median(ratios),
+        median(pairwise),
         median(a.iter().map(|s| s.copied + s.composed).collect()),
         median(b.iter().map(|s| s.copied).collect()),
     );
@@ -204,29 +159,22 @@ fn main() -> ExitCode {
     // pipelines themselves cost.
     let idle_s = median(idle.clone());
     let net = |s: &Sample| s.total_us() - idle_s * s.wall_ms * 1e3;
-    let net_ratios: Vec<f64> = a.iter().zip(&b).map(|(a, b)| net(a) / net(b)).collect();
+    let net_ratios = ratios(&a, &b, net, net);
     println!(
         "compositor idle: {:.1} ms CPU per second (runs: {}); per frame (a) {:.0} us (b) {:.0} us; \
          net of idle CPU/frame (a) {:.0} us (b) {:.0} us, ratio median {:.3} (pairs: {})",
         idle_s * 1e3,
-        idle.iter()
-            .map(|v| format!("{:.1}", v * 1e3))
-            .collect::<Vec<_>>()
-            .join(" "),
+        list(idle.iter().map(|v| v * 1e3), 1),
         idle_s * median(a.iter().map(|s| s.wall_ms).collect()) * 1e3,
         idle_s * median(b.iter().map(|s| s.wall_ms).collect()) * 1e3,
         median(a.iter().map(net).collect()),
         median(b.iter().map(net).collect()),
         median(net_ratios.clone()),
-        net_ratios
-            .iter()
-            .map(|r| format!("{r:.3}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        list(net_ratios, 3)
     );
     let zero_ok = a
         .iter()
-        .all(|s| s.direct == u64::from(args.frames) && s.copied == 0.0 && s.composed == 0.0);
+        .all(|s| s.direct == u64::from(run.frames) && s.copied == 0.0 && s.composed == 0.0);
     if zero_ok {
         ExitCode::SUCCESS
     } else {

@@ -52,20 +52,7 @@ fn parse_fourcc(s: &str) -> Result<u32, String> {
 }
 
 fn print(r: &CameraReport) {
-    let c = &r.camera;
-    println!(
-        "camera: {} at {}x{}: bytesperline {}, sizeimage {}, stride range [{}, {}] aligned {}, {} buffers camping ({:?})",
-        fourcc_str(c.v4l2_format),
-        c.size.0,
-        c.size.1,
-        c.bytesperline,
-        c.sizeimage,
-        c.min_stride,
-        c.max_stride,
-        c.stride_alignment,
-        c.camping,
-        c.camping_source
-    );
+    println!("camera: {}", r.camera);
     let n = &r.negotiated;
     println!(
         "decision: {} modifier {:#x} (LINEAR), {}x{}, stride {}, {} bytes per buffer, {} buffers, {} exported by {}",
@@ -79,13 +66,13 @@ fn print(r: &CameraReport) {
         if n.dmabuf { "dma-bufs" } else { "memfds" },
         n.exporter.as_deref().unwrap_or("?")
     );
-    let d = &r.delta;
+    let d = &r.cost.delta;
     println!(
         "frames: camera sequence {}..{}, compositor CPU {} us/frame, wall {} ms/frame",
         r.sequences.0,
         r.sequences.1,
-        r.compositor_cpu.as_micros() / u128::from(r.frames.max(1)),
-        r.wall.as_millis() / u128::from(r.frames.max(1))
+        r.cost.compositor_cpu.as_micros() / u128::from(r.frames.max(1)),
+        r.cost.wall.as_millis() / u128::from(r.frames.max(1))
     );
     println!(
         "scanned out: {}; the camera's own buffer: {}",
@@ -131,7 +118,7 @@ fn main() -> ExitCode {
         }
     };
     print(&report);
-    let d = &report.delta;
+    let d = &report.cost.delta;
     if report.fds_after.is_ok()
         && report.charged.after.is_ok()
         && d.frames_direct == u64::from(report.frames)
@@ -179,6 +166,10 @@ fn two_process(args: &Args) -> ExitCode {
         Err(err) => println!("compositor fds: {err}"),
     }
     println!("charged bytes: {}", r.charged);
+    println!(
+        "charged bytes once the camera process left, the player holding the buffers: {}",
+        r.charged_camera_gone
+    );
     println!(
         "camera → scanout (two processes): {}/{} frames direct, {} bytes copied",
         d.frames_direct,

@@ -162,8 +162,10 @@ impl Compositor {
                         None
                     });
                     // The flip showed the frame: its feedback and the
-                    // frame callbacks go out now, with the flip's time.
+                    // frame callbacks go out now, with the flip's time;
+                    // then the next frame, if one is due (repaint.rs).
                     state.flip_completed(feedback, metadata.as_ref());
+                    state.display_ready();
                 }
                 DrmEvent::Error(err) => warn!(%err, "DRM event error"),
             })
@@ -314,6 +316,10 @@ impl OutputTarget for DrmTarget {
         self.connector_name.clone()
     }
 
+    fn paced_by_display(&self) -> bool {
+        true
+    }
+
     fn mode(&self) -> Mode {
         self.mode
     }
@@ -386,10 +392,6 @@ impl OutputTarget for DrmTarget {
             &f.render,
             &f.scanout,
         ))
-    }
-
-    fn has_page_flips(&self) -> bool {
-        true
     }
 
     fn render_scene(

@@ -59,8 +59,8 @@ impl CompositorHandler for RefState {
 
     fn commit(&mut self, surface: &WlSurface) {
         self.counters.surface_committed();
-        self.repaint_needed = true;
         super::presentation::on_commit(&self.counters, surface, self.repaints + 1);
+        self.request_repaint();
         if let Some(hook) = &self.foreign {
             super::foreign::on_commit(hook.as_ref(), surface);
         }
@@ -178,7 +178,7 @@ impl XdgShellHandler for RefState {
         let offset = 32 * (self.space.elements().count() % 16) as i32;
         let window = Window::new_wayland_window(surface);
         self.space.map_element(window, (offset, offset), true);
-        self.repaint_needed = true;
+        self.request_repaint();
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
@@ -187,7 +187,7 @@ impl XdgShellHandler for RefState {
         if let Some(window) = self.window_for(surface.wl_surface()) {
             self.space.unmap_elem(&window);
         }
-        self.repaint_needed = true;
+        self.request_repaint();
     }
 
     fn new_popup(&mut self, surface: PopupSurface, _positioner: PositionerState) {
@@ -223,7 +223,7 @@ impl XdgShellHandler for RefState {
         if let Some(window) = self.window_for(surface.wl_surface()) {
             self.space.map_element(window, (0, 0), true);
         }
-        self.repaint_needed = true;
+        self.request_repaint();
         debug!("toplevel fullscreen");
         if surface.is_initial_configure_sent() {
             surface.send_configure();

@@ -30,6 +30,7 @@ mod handlers;
 mod headless;
 mod presentation;
 mod render;
+mod repaint;
 mod screenshot;
 mod security_context;
 mod socket;
@@ -49,7 +50,6 @@ use smithay::{
         calloop::{
             channel::{self, Channel, Sender},
             generic::Generic,
-            timer::{TimeoutAction, Timer},
             EventLoop, Interest, LoopHandle, Mode, PostAction,
         },
         wayland_server::Display,
@@ -198,7 +198,7 @@ impl Compositor {
         let event_loop: EventLoop<'static, RefState> = EventLoop::try_new()?;
         let display: Display<RefState> = Display::new()?;
         let display_handle = display.handle();
-        let state = RefState::new(
+        let mut state = RefState::new(
             display_handle,
             &event_loop.handle(),
             event_loop.get_signal(),
@@ -222,32 +222,8 @@ impl Compositor {
             },
         )?;
         accord_smithay::BufferCollectionState::insert_expiry_timer(&handle).map_err(|e| e.error)?;
-        // 1 Hz to 1 kHz: a bad mode must neither stall clients nor spin the loop.
-        let refresh_mhz = config.refresh_mhz.clamp(1_000, 1_000_000) as u64;
-        let interval = Duration::from_micros(1_000_000_000 / refresh_mhz);
-        // Ticks on a fixed grid from `base`: slot n is due at base + n ×
-        // interval. A late tick takes the slot it fires in, and the next one
-        // is due at the following slot (missed ones are skipped, never
-        // burst), so each slot ticks at most once and slot numbers grow
-        // with time: the headless output's refresh sequence.
-        let base = Instant::now();
-        let slot_of = move |at: Instant| {
-            u64::try_from(at.saturating_duration_since(base).as_nanos() / interval.as_nanos())
-                .unwrap_or(u64::MAX)
-        };
-        handle
-            .insert_source(Timer::from_deadline(base + interval), move |_, _, state| {
-                let slot = slot_of(Instant::now());
-                state.tick_slot = slot;
-                state.tick();
-                let next = u32::try_from(slot.saturating_add(1))
-                    .ok()
-                    .and_then(|n| interval.checked_mul(n))
-                    .and_then(|d| base.checked_add(d))
-                    .unwrap_or_else(|| Instant::now() + interval);
-                TimeoutAction::ToInstant(next)
-            })
-            .map_err(|e| e.error)?;
+        // The frame timer: from the first grid point on, then on demand.
+        repaint::arm(&handle, &mut state)?;
 
         Ok(Self {
             event_loop,
@@ -290,6 +266,11 @@ impl Compositor {
             if let Err(err) = state.display_handle.flush_clients() {
                 warn!(%err, "flushing clients failed");
             }
+            // After every dispatch: the gauge follows disconnects while
+            // the frame timer is stopped.
+            state
+                .counters
+                .set_charged_bytes(state.buffer_collection_state.total_charged_bytes());
         })?;
         Ok(self.state.counters.snapshot())
     }

@@ -5,7 +5,7 @@
 //! of the client's buffer to `bytes_composited`: an element that is never
 //! drawn (scanned out directly, or undamaged) reads nothing.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use smithay::{
     backend::drm::{DrmEventMetadata, DrmEventTime},
@@ -212,25 +212,31 @@ fn scene_elements(
 pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
 
 impl RefState {
-    /// One tick of the output's clock: repaints if a commit or a change of
-    /// the scene asked for it (an idle headless output costs no repaint; a
-    /// KMS one finds nothing to draw), sends the
-    /// presentation feedback and frame callbacks of what the repaint showed
-    /// (on KMS the page flip sends them: `drm.rs`), and handles the
-    /// screenshot and frame-limit options. Called by the frame timer.
-    pub fn tick(&mut self) {
+    /// One frame of the output, when one may be due (`repaint.rs`):
+    /// repaints if something changed (a headless tick with nothing asked
+    /// for draws nothing; on KMS every tick is on demand and goes through
+    /// smithay's DrmCompositor, which finds nothing to draw when nothing
+    /// changed and only then lets go of the framebuffers of elements that
+    /// left the scene), sends the presentation feedback and frame callbacks
+    /// of what the repaint showed (on KMS the page flip sends them:
+    /// `drm.rs`), and handles the screenshot and frame-limit options. How
+    /// the frame went.
+    pub fn tick(&mut self) -> FrameOutcome {
         // Before anything returns early: the gauge follows disconnects and
         // expiries even while the display is busy.
         self.counters
             .set_charged_bytes(self.buffer_collection_state.total_charged_bytes());
-        // On KMS every tick goes through smithay's DrmCompositor, which
-        // finds nothing to draw when nothing changed, and only then lets go
-        // of the framebuffers of elements that left the scene (a departed
-        // client's dma-buf stays open until such a call).
-        let due = self.repaint_needed || self.target.has_page_flips();
-        if due && !self.repaint() {
+        // `repaint.requested` is the one record of "something changed",
+        // for the repaint and for the frame timer alike.
+        let due = self.repaint.requested || self.target.paced_by_display();
+        let outcome = if due {
+            self.repaint()
+        } else {
+            FrameOutcome::Unchanged
+        };
+        if outcome == FrameOutcome::Busy {
             // The display has not taken the last frame yet.
-            return;
+            return outcome;
         }
         let frames = self.counters.frame_rendered();
         self.space.refresh();
@@ -256,11 +262,13 @@ impl RefState {
             info!(frames, "frame limit reached");
             self.loop_signal.stop();
         }
+        outcome
     }
 
-    /// Renders the scene; false when the display is busy (the repaint
-    /// stays due). Presents at once what the target presents at once.
-    fn repaint(&mut self) -> bool {
+    /// Renders the scene; `Busy` when the display has not taken the last
+    /// frame (the repaint stays due). Presents at once what the target
+    /// presents at once.
+    fn repaint(&mut self) -> FrameOutcome {
         self.repaints += 1;
         let rendered = match self.render_frame() {
             Ok(rendered) => {
@@ -282,13 +290,13 @@ impl RefState {
                     presentation::now(),
                     None,
                 );
-                return true;
+                return FrameOutcome::Unchanged;
             }
         };
         if rendered.outcome == FrameOutcome::Busy {
-            return false;
+            return FrameOutcome::Busy;
         }
-        self.repaint_needed = false;
+        self.repaint.requested = false;
         tracing::debug!(
             outcome = ?rendered.outcome,
             commits = self.counters.snapshot().surface_commits,
@@ -305,9 +313,9 @@ impl RefState {
         if let Some(feedback) = rendered.present_now {
             let repaint = feedback.repaint();
             let refresh = self.target.mode().refresh;
-            if !self.target.has_page_flips() {
-                // The headless output's clock: the frame timer's slot.
-                self.output_sequence = self.tick_slot;
+            if !self.target.paced_by_display() {
+                // The headless output's clock: the frame grid's slot.
+                self.output_sequence = self.repaint.slot(Instant::now());
             }
             feedback.presented(
                 presentation::now(),
@@ -323,7 +331,7 @@ impl RefState {
             );
         }
         self.update_surface_feedback();
-        true
+        rendered.outcome
     }
 
     /// A page flip completed: `feedback` (the flipped frame's) is sent
@@ -350,7 +358,10 @@ impl RefState {
         let kernel = metadata.map(|m| u64::from(m.sequence));
         self.output_sequence = match kernel {
             Some(seq) if seq > self.output_sequence => seq,
-            _ => self.tick_slot.max(self.output_sequence.saturating_add(1)),
+            _ => self
+                .repaint
+                .slot(Instant::now())
+                .max(self.output_sequence.saturating_add(1)),
         };
         let repaint = feedback.as_ref().map(FrameFeedback::repaint);
         if let Some(feedback) = feedback {

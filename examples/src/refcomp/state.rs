@@ -120,16 +120,13 @@ pub struct RefState {
     pub foreign: Option<Arc<dyn ForeignBuffers>>,
     /// The last rendering error, logged once rather than every frame.
     pub last_render_error: Option<String>,
-    /// A commit or a change of the scene since the last repaint: the next
-    /// tick repaints. Without one, a tick draws nothing.
-    pub repaint_needed: bool,
+    /// When to draw next (`repaint.rs`): whether something changed since
+    /// the last repaint, and the output's frame grid.
+    pub repaint: super::repaint::Repaint,
     /// The output's refresh count (the `seq` of presentation feedback):
-    /// refresh periods since the start headless, the kernel's page-flip
-    /// sequence on KMS.
+    /// slots of the frame grid since the start headless, the kernel's
+    /// page-flip sequence on KMS.
     pub output_sequence: u64,
-    /// The frame timer's slot of the current tick (refresh periods since
-    /// the timer started; see `Compositor::new`).
-    pub tick_slot: u64,
     /// Repaints started so far (frame callbacks wait for the repaint that
     /// shows a commit: `presentation::send_frame_callbacks`).
     pub repaints: u64,
@@ -191,6 +188,8 @@ impl RefState {
         let damage_tracker = OutputDamageTracker::from_output(&output);
 
         let weak = loop_handle.downgrade();
+        let config_for_repaint = config.clone();
+        let display_paced = target.paced_by_display();
         Ok(Self {
             display_handle,
             loop_signal,
@@ -221,9 +220,8 @@ impl RefState {
             target,
             foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
-            repaint_needed: true,
+            repaint: super::repaint::Repaint::new(&config_for_repaint, display_paced),
             output_sequence: 0,
-            tick_slot: 0,
             repaints: 0,
         })
     }

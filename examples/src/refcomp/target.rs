@@ -103,6 +103,17 @@ pub trait OutputTarget {
     /// The `wl_output` make/model.
     fn physical_properties(&self) -> PhysicalProperties;
 
+    /// Frames are paced by the display's flips, which the target reports
+    /// ([`RefState::display_ready`](super::RefState::display_ready)),
+    /// rather than by a timer; a frame reaches the screen at its flip, which
+    /// reports its own time and sequence (KMS). Otherwise a frame is
+    /// presented when it is rendered, on the output's clock (headless).
+    /// One answer for both: a display that flips is what paces and what
+    /// presents.
+    fn paced_by_display(&self) -> bool {
+        false
+    }
+
     /// The allocator of Accord buffer collections: memfd by default; a KMS
     /// target allocates on its card so collection buffers can scan out.
     fn collection_allocator(&self) -> Result<Box<dyn CollectionAllocator>, Error> {
@@ -178,13 +189,6 @@ pub trait OutputTarget {
             present_now: feedback,
             scaled_fullscreen: false,
         })
-    }
-
-    /// Whether frames reach the screen through page flips, which report
-    /// their own time and sequence (KMS); otherwise a frame is presented
-    /// when it is rendered, on the output's clock (headless).
-    fn has_page_flips(&self) -> bool {
-        false
     }
 
     /// Binds the next framebuffer, calls `draw` on it and presents it.

@@ -1,12 +1,16 @@
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 
-use accord_engine::Usage;
+use accord_engine::{Decision, Usage, MOD_LINEAR};
 use accord_smithay::backend::{
-    detect, BackendKind, CollectionAllocator, DmaHeapBackend, GbmBackend, UdmabufBackend,
+    detect, AllocatedBuffer, BackendKind, CollectionAllocator, DmaHeapBackend, GbmBackend,
+    UdmabufBackend,
 };
-use accord_smithay::kms::test_only;
+use accord_smithay::kms::{add_dmabuf_framebuffer, test_only, Card, DmabufPlane};
+use smithay::reexports::drm::control::Device as ControlDevice;
+use smithay::reexports::drm::CLOEXEC;
 
-use crate::common::{exp_name, linear_decision, CARD0, XR24};
+use crate::common::{exp_name, linear_decision, CARD0, CARD1, XR24};
 use crate::ensure;
 use crate::harness::{Outcome, TestResult};
 use crate::probe::open_card0;
@@ -54,26 +58,115 @@ pub fn gbm_card0() -> TestResult {
     Ok(Outcome::Passed)
 }
 
-/// A byte backend where its device node exists; "not available here"
-/// otherwise (never passed).
+/// A byte backend's buffers, where its device node exists ("not available
+/// here" otherwise, never passed): real dma-bufs named by their exporter
+/// (`exp_name`), a pixel written through one writable mapping reads back
+/// through another, and the devices' PRIME import is tried (see
+/// [`import_into`]). vgem must take the memory; card0's answer is printed.
 fn byte_backend<A: CollectionAllocator>(
     path: &str,
     open: fn(&str) -> std::io::Result<A>,
+    exporter: &str,
 ) -> TestResult {
     if !Path::new(path).exists() {
         return Ok(Outcome::NotAvailable(format!("{path} missing")));
     }
     let mut alloc = open(path).map_err(|e| e.to_string())?;
-    allocate_dmabufs(&mut alloc)?;
+    let d = linear_decision(XR24, 128, 64, 2, Usage::CPU_WRITE | Usage::RENDER);
+    let bufs = alloc.allocate(&d).map_err(|e| e.to_string())?;
+    ensure!(bufs.len() == 2, "{} buffers", bufs.len());
+    for b in &bufs {
+        let name = exp_name(&b.planes[0].fd).ok_or("no exp_name: not a dma-buf")?;
+        println!(
+            "  {}: exp_name {name}, stride {}, {} bytes",
+            alloc.name(),
+            b.planes[0].stride,
+            b.size_bytes
+        );
+        ensure!(name == exporter, "exported by {name}, not {exporter}");
+        crate::dmabuf::write_and_read_pixel(b)?;
+    }
+    let mut took = Vec::new();
+    for card in [CARD0, CARD1] {
+        match import_into(card, &bufs[0], &d)? {
+            Ok(what) => {
+                println!("  {card}: took it: {what}");
+                took.push(card);
+            }
+            Err(why) => println!("  {card}: refused it: {why}"),
+        }
+    }
+    // vgem (shmem GEM) imports any exporter's pages through its sg table.
+    ensure!(
+        took.contains(&CARD1),
+        "vgem ({CARD1}) did not import the {exporter} dma-buf"
+    );
     Ok(Outcome::Passed)
 }
 
-pub fn dma_heap() -> TestResult {
-    byte_backend(DmaHeapBackend::SYSTEM, |p| DmaHeapBackend::open(p))
+/// What `card` does with `buf`'s dma-buf: `Ok(Ok(what))` when its PRIME
+/// import takes it (the GEM handle, exported again, must be that same
+/// dma-buf), then whether AddFB2 makes a framebuffer of it;
+/// `Ok(Err(why))` when the import is refused. `Err` fails the test.
+fn import_into(
+    card: &str,
+    buf: &AllocatedBuffer,
+    d: &Decision,
+) -> Result<Result<String, String>, String> {
+    let dev = Card::open(card).map_err(|e| format!("{card}: {e}"))?;
+    let driver = dev.driver_name();
+    let plane = &buf.planes[0];
+    let handle = match dev.prime_fd_to_buffer(plane.fd.as_fd()) {
+        Ok(h) => h,
+        Err(e) => return Ok(Err(format!("{driver}: PRIME import: {e}"))),
+    };
+    let again = dev.buffer_to_prime_fd(handle, CLOEXEC);
+    let _ = dev.close_buffer(handle);
+    let again = again.map_err(|e| format!("{driver}: export of the imported handle: {e}"))?;
+    let ino = |fd: BorrowedFd<'_>| rustix::fs::fstat(fd).map(|s| s.st_ino);
+    ensure!(
+        ino(again.as_fd()).ok() == ino(plane.fd.as_fd()).ok(),
+        "{driver}: the imported handle exports another dma-buf"
+    );
+    let planes = [DmabufPlane {
+        fd: plane.fd.as_fd(),
+        offset: plane.offset,
+        stride: plane.stride,
+    }];
+    let fb = add_dmabuf_framebuffer(
+        &dev,
+        false,
+        (d.width, d.height),
+        d.format,
+        MOD_LINEAR,
+        &planes,
+    );
+    Ok(Ok(match fb {
+        Ok(fb) => {
+            let _ = dev.destroy_framebuffer(fb.fb);
+            for h in fb.handles {
+                let _ = dev.close_buffer(h);
+            }
+            format!("{driver}: PRIME import, and AddFB2 made a framebuffer of it")
+        }
+        Err(e) => format!("{driver}: PRIME import (same dma-buf), but AddFB2 refused: {e}"),
+    }))
 }
 
+/// The system heap's dma-bufs: virtio-gpu (card0) refuses them (this
+/// kernel's virtio-gpu imports only its own buffers, or blob resources,
+/// which QEMU's default device lacks), vgem (card1) takes them.
+pub fn dma_heap() -> TestResult {
+    byte_backend(
+        DmaHeapBackend::SYSTEM,
+        |p| DmaHeapBackend::open(p),
+        "system",
+    )
+}
+
+/// udmabuf's dma-bufs (memfd pages): as the heap's.
 pub fn udmabuf() -> TestResult {
-    byte_backend(UdmabufBackend::PATH, |p| UdmabufBackend::open(p))
+    byte_backend(UdmabufBackend::PATH, |p| UdmabufBackend::open(p), "udmabuf")
 }
 
 pub fn detect_lists() -> TestResult {

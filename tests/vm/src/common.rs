@@ -72,3 +72,54 @@ pub fn exp_name(fd: &impl std::os::fd::AsRawFd) -> Option<String> {
         .find_map(|l| l.strip_prefix("exp_name:"))
         .map(|v| v.trim().to_string())
 }
+
+/// A client of `compositor` with a `wl_surface` (for `attach_surface`) and
+/// the Accord client library on the same connection.
+pub struct SurfaceClient {
+    /// The connection and the queue the surface was made on, kept alive
+    /// as long as the surface and the library are used.
+    _conn: wayland_client::Connection,
+    _raw: accord_tests::raw::RawClient,
+    pub surface: wayland_client::protocol::wl_surface::WlSurface,
+    pub accord: accord_client::Accord,
+}
+
+/// Run `body` against `accord-compositor --drm card0` started in-process
+/// with a runtime directory of its own (`tag` names it), removed after.
+pub fn with_drm_compositor<T>(
+    tag: &str,
+    body: impl FnOnce(&accord_examples::refcomp::Running) -> Result<T, String>,
+) -> Result<T, String> {
+    use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
+    let runtime_dir = std::env::temp_dir().join(format!("accord-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&runtime_dir).map_err(|e| e.to_string())?;
+    let config = Config {
+        runtime_dir: Some(runtime_dir.clone()),
+        ..Config::default()
+    };
+    let result = spawn_with(config, |config| {
+        Compositor::drm(config, &DrmOptions::new(CARD0))
+    })
+    .map_err(|e| format!("compositor on {CARD0}: {e}"))
+    .and_then(|compositor| body(&compositor));
+    let _ = std::fs::remove_dir_all(&runtime_dir);
+    result
+}
+
+/// Connect to `compositor`: a surface and the Accord client library.
+pub fn surface_client(
+    compositor: &accord_examples::refcomp::Running,
+) -> Result<SurfaceClient, String> {
+    let stream = std::os::unix::net::UnixStream::connect(compositor.socket_path())
+        .map_err(|e| e.to_string())?;
+    let conn = wayland_client::Connection::from_socket(stream).map_err(|e| e.to_string())?;
+    let mut raw = accord_tests::raw::RawClient::new(conn.clone());
+    let surface = accord_tests::raw::surface(&mut raw);
+    let accord = accord_client::Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
+    Ok(SurfaceClient {
+        _conn: conn,
+        _raw: raw,
+        surface,
+        accord,
+    })
+}

@@ -4,17 +4,14 @@
 //! compositor's `confirm_scanout` hook (`kms::confirm_scanout` on its
 //! master fd) runs before the collection is allocated.
 
-use std::os::unix::net::UnixStream;
-
 use accord_client::{Accord, Allocation, Constraints, MemoryKind, Usage, MOD_LINEAR};
-use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
 use accord_smithay::backend::{CollectionAllocator, DumbBackend};
-use accord_tests::raw::{self, RawClient};
 use wayland_client::protocol::wl_surface::WlSurface;
-use wayland_client::Connection;
 
 use crate::{
-    common::{exp_name, linear_decision, AR24, CARD0, MODE, XR24},
+    common::{
+        exp_name, linear_decision, surface_client, with_drm_compositor, AR24, CARD0, MODE, XR24,
+    },
     ensure,
     harness::{Outcome, TestResult},
 };
@@ -86,24 +83,10 @@ pub fn rejected_scanout_falls_back_through_wayland() -> TestResult {
         "card0's dumb buffers are exported by {card0_exporter}, expected virtio_gpu"
     );
 
-    let runtime_dir = std::env::temp_dir().join(format!("accord-confirm-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime_dir).map_err(|e| e.to_string())?;
-    let config = Config {
-        runtime_dir: Some(runtime_dir.clone()),
-        ..Config::default()
-    };
-    let result = (|| {
-        let compositor = spawn_with(config, |config| {
-            Compositor::drm(config, &DrmOptions::new(CARD0))
-        })
-        .map_err(|e| format!("compositor on {CARD0}: {e}"))?;
-        let stream = UnixStream::connect(compositor.socket_path()).map_err(|e| e.to_string())?;
-        let conn = Connection::from_socket(stream).map_err(|e| e.to_string())?;
-        let mut rawc = RawClient::new(conn.clone());
-        let surface = raw::surface(&mut rawc);
-        let accord = Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
-
-        let full = negotiate(&accord, &surface, MODE)?;
+    with_drm_compositor("confirm", |compositor| {
+        let client = surface_client(compositor)?;
+        let (accord, surface) = (&client.accord, &client.surface);
+        let full = negotiate(accord, surface, MODE)?;
         println!(
             "  {}x{}: {} modifier {:#x}",
             MODE.0,
@@ -118,7 +101,7 @@ pub fn rejected_scanout_falls_back_through_wayland() -> TestResult {
         );
         on_card0(&full, &card0_exporter)?;
 
-        let small = negotiate(&accord, &surface, (640, 480))?;
+        let small = negotiate(accord, surface, (640, 480))?;
         println!(
             "  640x480: {} modifier {:#x}",
             name(small.format),
@@ -139,7 +122,5 @@ pub fn rejected_scanout_falls_back_through_wayland() -> TestResult {
             small.height
         );
         on_card0(&small, &card0_exporter)
-    })();
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    result
+    })
 }

@@ -1,11 +1,19 @@
-//! Fault injection inside the real backends (issue 20, item 8): dumb + PRIME
-//! and GBM on card0 fail the PRIME export of buffer 2 of a 4-buffer
-//! collection with ENOMEM, as the kernel reports it, after buffers 0 and 1
-//! exist and buffer 2's own GEM object does
-//! ([`DumbBackend::fail_export_at`], [`GbmBackend::fail_export_at`]).
+//! Fault injection inside the real backends (issue 20, item 8; issue 14 for
+//! the byte backends): buffer 2 of a 4-buffer collection fails with ENOMEM,
+//! as the kernel reports it, after buffers 0 and 1 exist:
+//!
+//! - dumb + PRIME and GBM on card0: the PRIME export, after buffer 2's own
+//!   GEM object exists ([`DumbBackend::fail_export_at`],
+//!   [`GbmBackend::fail_export_at`]);
+//! - the DMA-BUF system heap: `DMA_HEAP_IOCTL_ALLOC`
+//!   ([`DmaHeapBackend::fail_alloc_at`]);
+//! - udmabuf: `UDMABUF_CREATE`, after buffer 2's sealed memfd exists
+//!   ([`UdmabufBackend::fail_create_at`]; a kept memfd shows in the fd
+//!   census).
+//!
 //! Two clients share the collection through the module (the host tier's
 //! test compositor, headless, with the real backend). Both get `failed`
-//! (out of memory, naming buffer 2 of 4 and the PRIME export), and what
+//! (out of memory, naming buffer 2 of 4 and the failed call), and what
 //! the backend made before the fault is released on the kernel side:
 //!
 //! - the process's fds (the compositor runs in it) are back at baseline;
@@ -27,7 +35,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use accord_client::{Accord, Constraints, FailureReason, MOD_LINEAR};
-use accord_smithay::backend::{CollectionAllocator, DumbBackend, GbmBackend};
+use accord_smithay::backend::{
+    CollectionAllocator, DmaHeapBackend, DumbBackend, GbmBackend, UdmabufBackend,
+};
 use accord_smithay::kms::Card;
 use accord_tests::waiting::within;
 use accord_tests::{fd_census, TestServer, XRGB8888};
@@ -51,6 +61,19 @@ const BUFINFO: &str = "/sys/kernel/debug/dma_buf/bufinfo";
 enum Backend {
     Dumb,
     Gbm,
+    DmaHeap,
+    Udmabuf,
+}
+
+impl Backend {
+    /// The call the injected fault fails, as the failure message names it.
+    fn failing_call(self) -> &'static str {
+        match self {
+            Backend::Dumb | Backend::Gbm => "PRIME export",
+            Backend::DmaHeap => "DMA_HEAP_IOCTL_ALLOC",
+            Backend::Udmabuf => "UDMABUF_CREATE",
+        }
+    }
 }
 
 pub fn dumb_export_fault_releases_earlier_buffers() -> TestResult {
@@ -59,6 +82,14 @@ pub fn dumb_export_fault_releases_earlier_buffers() -> TestResult {
 
 pub fn gbm_export_fault_releases_earlier_buffers() -> TestResult {
     run(Backend::Gbm)
+}
+
+pub fn dma_heap_alloc_fault_releases_earlier_buffers() -> TestResult {
+    run(Backend::DmaHeap)
+}
+
+pub fn udmabuf_create_fault_releases_earlier_buffers() -> TestResult {
+    run(Backend::Udmabuf)
 }
 
 /// What the kernel holds for this process and its backend.
@@ -142,12 +173,24 @@ fn run(backend: Backend) -> TestResult {
     instruments_see_a_dumb_buffer(&card)?;
     // The backend's card: a dup, so its GEM handles are the probe's.
     let backend_card = card.try_clone().map_err(|e| e.to_string())?;
-    if let Backend::Gbm = backend {
-        if let Err(e) = card.try_clone().and_then(GbmBackend::new) {
-            return Ok(Outcome::NotAvailable(format!(
-                "gbm_create_device on {CARD0}: {e}"
-            )));
+    match backend {
+        Backend::Gbm => {
+            if let Err(e) = card.try_clone().and_then(GbmBackend::new) {
+                return Ok(Outcome::NotAvailable(format!(
+                    "gbm_create_device on {CARD0}: {e}"
+                )));
+            }
         }
+        Backend::DmaHeap | Backend::Udmabuf => {
+            let node = match backend {
+                Backend::DmaHeap => DmaHeapBackend::SYSTEM,
+                _ => UdmabufBackend::PATH,
+            };
+            if !Path::new(node).exists() {
+                return Ok(Outcome::NotAvailable(format!("{node} missing")));
+            }
+        }
+        Backend::Dumb => {}
     }
     let make = move || -> Box<dyn CollectionAllocator> {
         match backend {
@@ -159,6 +202,16 @@ fn run(backend: Backend) -> TestResult {
             Backend::Gbm => {
                 let mut a = GbmBackend::new(backend_card).expect("GBM opened a moment ago");
                 a.fail_export_at(Some(FAULT_AT));
+                Box::new(a)
+            }
+            Backend::DmaHeap => {
+                let mut a = DmaHeapBackend::open(DmaHeapBackend::SYSTEM).expect("the heap exists");
+                a.fail_alloc_at(Some(FAULT_AT));
+                Box::new(a)
+            }
+            Backend::Udmabuf => {
+                let mut a = UdmabufBackend::open(UdmabufBackend::PATH).expect("udmabuf exists");
+                a.fail_create_at(Some(FAULT_AT));
                 Box::new(a)
             }
         }
@@ -211,8 +264,9 @@ fn run(backend: Backend) -> TestResult {
         ensure!(
             f.reason == FailureReason::OutOfMemory
                 && f.message.contains(&expected)
-                && f.message.contains("PRIME export"),
-            "expected out of memory at the PRIME export of {expected}: {f}"
+                && f.message.contains(backend.failing_call()),
+            "expected out of memory at the {} of {expected}: {f}",
+            backend.failing_call()
         );
     }
     // The module frees a gone client's objects shortly after the disconnect.

@@ -44,3 +44,41 @@ macro_rules! ensure {
         }
     };
 }
+
+/// A machine shape a test needs instead of the tier's default, in
+/// `tests/vm/run`'s own flags: such a test boots a VM of its own.
+pub struct Machine {
+    /// The virtio-gpu device's options (`--gpu`), replacing the tier's
+    /// `xres=1280,yres=720`.
+    pub gpu: Option<&'static str>,
+    /// More `-device` options (`--qemu-device`).
+    pub qemu_devices: &'static [&'static str],
+    /// Kernel command-line arguments added to the tier's (`--kernel-arg`).
+    pub kernel_args: &'static [&'static str],
+}
+
+impl Machine {
+    /// The runner's flags for this machine, one word each (no word holds
+    /// whitespace: the runner splits on it).
+    pub fn flags(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(gpu) = self.gpu {
+            out.extend(["--gpu".to_owned(), gpu.to_owned()]);
+        }
+        for d in self.qemu_devices {
+            out.extend(["--qemu-device".to_owned(), (*d).to_owned()]);
+        }
+        for a in self.kernel_args {
+            out.extend(["--kernel-arg".to_owned(), (*a).to_owned()]);
+        }
+        assert!(
+            out.iter()
+                .all(|w| !w.is_empty() && !w.contains(char::is_whitespace)),
+            "a machine flag holds whitespace: {out:?}"
+        );
+        out
+    }
+}
+
+/// A test that runs on a machine of its own shape.
+pub type MachineTest = (&'static str, Machine, fn() -> TestResult);

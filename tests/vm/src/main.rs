@@ -2,8 +2,12 @@
 //! (virtio-gpu, KMS, mode 1280x720), `card1` (vgem) and `/dev/video0`
 //! (vivid). On a machine without `/dev/dri` this
 //! binary fails loudly instead of skipping: run it with `tests/vm/run`
-//! (`tests/vm/run target/release/accord-vm-tests NAME_PART` runs only the
-//! tests whose name contains NAME_PART).
+//! (`tests/vm/run target/release/accord-vm-tests NAME_PART...` runs only the
+//! tests whose name contains one of the NAME_PARTs). A test that needs another machine
+//! shape (GPU options, devices, kernel arguments) is in [`MACHINE_TESTS`]:
+//! `accord-vm-tests --machines` lists them with the runner's flags (on the
+//! host), and `tests/vm/run` boots each in a VM of that shape and runs it
+//! with `--machine-test NAME`.
 
 mod backends;
 mod capture;
@@ -11,15 +15,31 @@ mod common;
 mod confirm;
 mod dmabuf;
 mod faults;
+mod groups;
 mod harness;
 mod info;
+mod outputs;
 mod probe;
 mod refcomp_drm;
 mod scanout;
 mod v4l2;
 mod weston_feedback;
 
+/// Tests that boot a machine of their own shape (one VM each).
+const MACHINE_TESTS: &[harness::MachineTest] = &[(
+    "second_virtio_gpu_output_connected_by_kernel_argument",
+    outputs::MACHINE,
+    outputs::second_output_connected_by_kernel_argument,
+)];
+
 fn main() {
+    // `--machines` runs on the host: `tests/vm/run` reads the shapes.
+    if std::env::args().nth(1).as_deref() == Some("--machines") {
+        for (name, machine, _) in MACHINE_TESTS {
+            println!("{name} {}", machine.flags().join(" "));
+        }
+        return;
+    }
     if !std::path::Path::new(common::CARD0).exists() {
         eprintln!(
             "accord-vm-tests: {} missing. These tests need the QEMU guest's real DRM devices; run them with tests/vm/run.",
@@ -115,12 +135,24 @@ fn main() {
             faults::gbm_export_fault_releases_earlier_buffers,
         ),
         (
+            "dma_heap_alloc_fault_at_buffer_2_releases_buffers_0_and_1",
+            faults::dma_heap_alloc_fault_releases_earlier_buffers,
+        ),
+        (
+            "udmabuf_create_fault_at_buffer_2_releases_buffers_0_and_1",
+            faults::udmabuf_create_fault_releases_earlier_buffers,
+        ),
+        (
             "refcomp_drm_collection_direct_scanout_60_frames",
             refcomp_drm::collection_direct_scanout_60_frames,
         ),
         (
             "refcomp_drm_rejected_scanout_falls_back_through_wayland",
             confirm::rejected_scanout_falls_back_through_wayland,
+        ),
+        (
+            "refcomp_drm_group_child_chosen_by_scanout_confirmation",
+            groups::scanout_confirmation_selects_the_group_child,
         ),
         (
             "refcomp_drm_dumb_direct_scanout_60_frames",
@@ -173,11 +205,25 @@ fn main() {
             v4l2::yuyv_camera_fails_no_common_format,
         ),
     ];
-    // `accord-vm-tests NAME_PART`: only the tests whose name contains it.
-    let filter = std::env::args().nth(1).unwrap_or_default();
+    // `--machine-test NAME`: that test alone, in the VM of its shape.
+    if std::env::args().nth(1).as_deref() == Some("--machine-test") {
+        let name = std::env::args().nth(2).unwrap_or_default();
+        let Some(&(name, _, f)) = MACHINE_TESTS.iter().find(|t| t.0 == name) else {
+            eprintln!("accord-vm-tests: no machine test {name:?}");
+            std::process::exit(1);
+        };
+        std::process::exit(if harness::run(&[(name, f)]) == 0 {
+            0
+        } else {
+            1
+        });
+    }
+    // `accord-vm-tests NAME_PART...`: only the tests whose name contains
+    // one of them (the 6.1 smoke run in `scripts/test` picks a few).
+    let parts: Vec<String> = std::env::args().skip(1).collect();
     let selected: Vec<harness::Test> = tests
         .iter()
-        .filter(|(name, _)| name.contains(filter.as_str()))
+        .filter(|(name, _)| parts.is_empty() || parts.iter().any(|p| name.contains(p.as_str())))
         .copied()
         .collect();
     let failed = harness::run(&selected);

@@ -13,7 +13,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use accord_client::{Accord, MemoryKind, Usage, MOD_LINEAR};
-use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
+use accord_examples::{
+    kms_run::with_compositor,
+    refcomp::{CounterSnapshot, DrmOptions},
+};
 use accord_fd_census::FdCensus;
 use accord_v4l2::{fourcc::fourcc, CampingSource, Capture, Node};
 use wayland_client::Connection;
@@ -132,18 +135,7 @@ pub fn constraints_match_driver() -> TestResult {
         let c = node
             .constraints(fourcc(b"XR24"), size)
             .map_err(|e| e.to_string())?;
-        println!(
-            "  XR24 {}x{}: bytesperline {} sizeimage {} stride [{}, {}] align {} camping {} ({:?})",
-            size.0,
-            size.1,
-            c.bytesperline,
-            c.sizeimage,
-            c.min_stride,
-            c.max_stride,
-            c.stride_alignment,
-            c.camping,
-            c.camping_source
-        );
+        println!("  {c}");
         let k = &c.constraints;
         ensure!(
             k.formats == vec![(XR24, MOD_LINEAR, false)],
@@ -257,47 +249,25 @@ const FRAMES: u32 = 30;
 /// vivid wrote all of each buffer. The process's fds are back at their
 /// count once the client and camera are gone.
 pub fn captures_into_collection() -> TestResult {
-    let runtime_dir = std::env::temp_dir().join(format!("accord-v4l2-{}", std::process::id()));
-    std::fs::create_dir_all(&runtime_dir).map_err(|e| e.to_string())?;
-    let config = Config {
-        runtime_dir: Some(runtime_dir.clone()),
-        ..Config::default()
-    };
-    let result = (|| {
-        let compositor = spawn_with(config, |config| {
-            Compositor::drm(config, &DrmOptions::new(CARD0))
-        })
-        .map_err(|e| format!("compositor on {CARD0}: {e}"))?;
-        settle(&compositor);
-        let fds_before = FdCensus::of_self()?;
-        capture_run(compositor.socket_path())?;
-        let fds_after =
-            accord_fd_census::wait_for(&fds_before, Duration::from_secs(5), FdCensus::of_self);
-        let after = fds_after.map_err(|e| format!("fds not back after the capture: {e}"))?;
-        println!("  fds: {fds_before} before, {after} after");
-        compositor.stop().map_err(|e| e.to_string())?;
-        Ok(Outcome::Passed)
-    })();
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    result
-}
-
-/// Waits (at most 3 s) until the compositor has presented nothing for
-/// 200 ms: its own fds (card, swapchain) exist before the census.
-fn settle(compositor: &accord_examples::refcomp::Running) {
-    let presented =
-        |c: accord_examples::refcomp::CounterSnapshot| c.frames_direct + c.frames_composited;
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
-    let mut last = presented(compositor.counters());
-    let mut quiet = std::time::Instant::now();
-    while std::time::Instant::now() < deadline && quiet.elapsed() < Duration::from_millis(200) {
-        std::thread::sleep(Duration::from_millis(10));
-        let now = presented(compositor.counters());
-        if now != last {
-            last = now;
-            quiet = std::time::Instant::now();
-        }
-    }
+    let parent = std::env::temp_dir();
+    with_compositor(
+        &parent,
+        "v4l2",
+        DrmOptions::new(CARD0),
+        |compositor, baseline| {
+            capture_run(compositor.socket_path())?;
+            let fds_after = accord_fd_census::wait_for(
+                &baseline.fds,
+                Duration::from_secs(5),
+                FdCensus::of_self,
+            );
+            let after = fds_after.map_err(|e| format!("fds not back after the capture: {e}"))?;
+            println!("  fds: {} before, {after} after", baseline.fds);
+            Ok(())
+        },
+    )
+    .map_err(|e| format!("compositor on {CARD0}: {e}"))?;
+    Ok(Outcome::Passed)
 }
 
 fn capture_run(socket: &std::path::Path) -> Result<(), String> {
@@ -416,7 +386,7 @@ pub fn camera_to_scanout_60_frames() -> TestResult {
     run.check_frames = vec![5, 30, 59];
     let r = run_camera(&run).map_err(|e| format!("camera run: {e}"))?;
     let n = &r.negotiated;
-    let d = &r.delta;
+    let d = &r.cost.delta;
     println!(
         "  decision: {:#x} modifier {:#x} {}x{} stride {} {} buffers, exporter {:?}",
         n.format, n.modifier, n.width, n.height, n.stride, n.buffers, n.exporter
@@ -431,8 +401,8 @@ pub fn camera_to_scanout_60_frames() -> TestResult {
         d.bytes_composited,
         r.sequences.0,
         r.sequences.1,
-        r.compositor_cpu.as_micros() / u128::from(r.frames),
-        r.wall.as_millis() / u128::from(r.frames)
+        r.cost.compositor_cpu.as_micros() / u128::from(r.frames),
+        r.cost.wall.as_millis() / u128::from(r.frames)
     );
     ensure!(
         (n.format, n.modifier, (n.width, n.height)) == (XR24, MOD_LINEAR, MODE),
@@ -450,18 +420,7 @@ pub fn camera_to_scanout_60_frames() -> TestResult {
         n.buffers,
         r.camera.camping
     );
-    ensure!(
-        d.frames_direct == 60 && d.frames_composited == 0,
-        "direct {} composited {} ({d})",
-        d.frames_direct,
-        d.frames_composited
-    );
-    ensure!(
-        d.bytes_copied == 0 && d.bytes_composited == 0,
-        "bytes copied {}, read to compose {}",
-        d.bytes_copied,
-        d.bytes_composited
-    );
+    all_direct(d, 60)?;
     ensure!(
         r.sequences.1 > r.sequences.0,
         "camera sequence {}..{}",
@@ -499,17 +458,35 @@ pub fn camera_to_scanout_60_frames() -> TestResult {
     Ok(Outcome::Passed)
 }
 
-/// The module's charged bytes: at least the collection's buffers while the
-/// frames were shown, back at the value before the client came after it
-/// left.
+/// Zero-copy over `frames` frames: every one scanned out directly, nothing
+/// composited, copied or read to compose.
+fn all_direct(d: &CounterSnapshot, frames: u64) -> Result<(), String> {
+    ensure!(
+        d.frames_direct == frames && d.frames_composited == 0,
+        "direct {} composited {} ({d})",
+        d.frames_direct,
+        d.frames_composited
+    );
+    ensure!(
+        d.bytes_copied == 0 && d.bytes_composited == 0,
+        "bytes copied {}, read to compose {}",
+        d.bytes_copied,
+        d.bytes_composited
+    );
+    Ok(())
+}
+
+/// The module's charged bytes: exactly one allocation (the collection's
+/// buffers) more than before while the frames were shown, back at the
+/// value before the clients came after they left.
 fn charged_back_to_baseline(
-    charged: &accord_examples::camera_run::Charged,
+    charged: &accord_examples::kms_run::Charged,
     collection_bytes: u64,
 ) -> Result<(), String> {
     println!("  charged bytes: {charged}");
     ensure!(
-        charged.during >= charged.before + collection_bytes,
-        "charged {} while showing, {} before: the collection's {collection_bytes} bytes are not accounted",
+        charged.during == charged.before + collection_bytes,
+        "charged {} while showing, {} before: expected exactly the collection's {collection_bytes} bytes more (one allocation)",
         charged.during,
         charged.before
     );
@@ -527,9 +504,11 @@ fn charged_back_to_baseline(
 /// whose buffer index the camera sends. 60 frames, all scanned out
 /// directly (direct 60, composited 0, bytes copied 0), the buffers
 /// virtio_gpu dma-bufs in both processes (fdinfo), frames 5, 30 and 59 read
-/// back through the plane equal to the buffer vivid wrote; after both exit
-/// the compositor's fds and the module's charged bytes are back where they
-/// were.
+/// back through the plane equal to the buffer vivid wrote; while both
+/// hold the collection the module charges exactly its one allocation, still
+/// once the camera has left and the player holds it; after both exit the
+/// compositor's fds and the module's charged bytes are back where they
+/// were before the processes started.
 pub fn camera_process_and_player_60_frames() -> TestResult {
     use accord_examples::camera_pair::{run_pair, PairRun};
     let mut run = PairRun::new(CARD0, VIDEO0);
@@ -572,18 +551,7 @@ pub fn camera_process_and_player_60_frames() -> TestResult {
         c.num("buffers"),
         c.num("camping")
     );
-    ensure!(
-        d.frames_direct == 60 && d.frames_composited == 0,
-        "direct {} composited {} ({d})",
-        d.frames_direct,
-        d.frames_composited
-    );
-    ensure!(
-        d.bytes_copied == 0 && d.bytes_composited == 0,
-        "bytes copied {}, read to compose {}",
-        d.bytes_copied,
-        d.bytes_composited
-    );
+    all_direct(d, 60)?;
     ensure!(
         c.num("seq_last") > c.num("seq_first"),
         "camera sequence {}..{}",
@@ -616,12 +584,20 @@ pub fn camera_process_and_player_60_frames() -> TestResult {
         .as_ref()
         .map_err(|e| format!("compositor fds not back: {e}"))?;
     println!("  compositor fds: {} before, {after} after", r.fds_before);
+    let bytes = c.num("buffers") * c.num("size");
+    ensure!(bytes > 0, "the camera's line gives no buffers or size: {c}");
+    charged_back_to_baseline(&r.charged, bytes)?;
     println!(
         "  charged bytes once the camera process left, the player still showing: {}",
         r.charged_camera_gone
     );
-    let bytes = c.num("buffers") * c.num("stride") * c.num("height");
-    charged_back_to_baseline(&r.charged, bytes)?;
+    ensure!(
+        r.charged_camera_gone == r.charged.during,
+        "charged {} once the camera left while the player holds the buffers, {} while both did: \
+         the one allocation is charged until its last holder lets go",
+        r.charged_camera_gone,
+        r.charged.during
+    );
     Ok(Outcome::Passed)
 }
 

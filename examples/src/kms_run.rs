@@ -1,0 +1,129 @@
+//! The reference compositor on a KMS card for one run of a demo or test
+//! (`scanout_run`, `camera_run`, `camera_copy`, `camera_pair`): its own
+//! runtime directory, the compositor on its thread, settled (its own
+//! frames drawn, so its fds exist) before the run's baseline is taken,
+//! stopped and the directory removed after.
+
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+use accord_fd_census::FdCensus;
+
+use crate::refcomp::{spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error, Running};
+
+/// What the compositor holds before the run's clients come.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// This process's fd census (the compositor's thread and an in-process
+    /// client together).
+    pub fds: FdCensus,
+    /// The module's charged bytes.
+    pub charged: u64,
+}
+
+/// The reference compositor's charged bytes (Accord allocations) around a
+/// run.
+#[derive(Debug, Clone)]
+pub struct Charged {
+    pub before: u64,
+    pub during: u64,
+    pub after: Result<u64, String>,
+}
+
+impl std::fmt::Display for Charged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.after {
+            Ok(after) => write!(
+                f,
+                "{} before, {} while showing, {after} after",
+                self.before, self.during
+            ),
+            Err(e) => write!(
+                f,
+                "{} before, {} while showing; {e}",
+                self.before, self.during
+            ),
+        }
+    }
+}
+
+/// Waits (at most 5 s) until the compositor's charged bytes are back at
+/// `before` (the gauge follows at the next frame tick).
+pub fn charged_back(compositor: &crate::refcomp::Running, before: u64) -> Result<u64, String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = compositor.charged_bytes();
+        if now == before {
+            return Ok(now);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "charged bytes {now} 5 s after the clients left, {before} before"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Baseline {
+    /// Once the run's clients are gone: the fd census (`Ok` once every
+    /// kind is back, waited up to 5 s) and the charged bytes, `before`,
+    /// `during` as given and back at `before` (waited up to 5 s).
+    pub fn back(&self, compositor: &Running, during: u64) -> (Result<FdCensus, String>, Charged) {
+        let fds = accord_fd_census::wait_for(&self.fds, Duration::from_secs(5), FdCensus::of_self);
+        let charged = Charged {
+            before: self.charged,
+            during,
+            after: charged_back(compositor, self.charged),
+        };
+        (fds, charged)
+    }
+}
+
+/// Runs `f` with the compositor on `options.path`, its socket in
+/// `parent/accord-<tag>-<pid>`, and the baseline taken once it settled;
+/// the compositor stops before this returns.
+pub fn with_compositor<T>(
+    parent: &Path,
+    tag: &str,
+    options: DrmOptions,
+    f: impl FnOnce(&Running, Baseline) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let runtime_dir = parent.join(format!("accord-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&runtime_dir)?;
+    let result = (|| {
+        let config = Config {
+            runtime_dir: Some(runtime_dir.clone()),
+            ..Config::default()
+        };
+        let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
+        settle(&compositor);
+        let baseline = Baseline {
+            fds: FdCensus::of_self()?,
+            charged: compositor.charged_bytes(),
+        };
+        let out = f(&compositor, baseline)?;
+        compositor.stop()?;
+        Ok(out)
+    })();
+    let _ = std::fs::remove_dir_all(&runtime_dir);
+    result
+}
+
+/// Waits (at most 2 s) until no frame has been presented for 150 ms.
+pub fn settle(compositor: &Running) {
+    let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = presented(compositor.counters());
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(150) {
+        std::thread::sleep(Duration::from_millis(10));
+        let now = presented(compositor.counters());
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+}
