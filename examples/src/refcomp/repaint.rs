@@ -27,6 +27,13 @@
 //! Options that count ticks (`frames_limit`, a screenshot after N frames)
 //! keep the timer running on every target: their frames are ticks, not
 //! changes.
+//!
+//! `requested` is the one record of "something changed", for the timer and
+//! for the repaint alike: the repaint (`RefState::tick`) clears it once it
+//! drew, so a headless tick of the grace period draws nothing and sends no
+//! frame callbacks; feedback and callbacks go out from the repaint (headless)
+//! or the page flip (KMS) that showed a commit (`presentation.rs`). The grid
+//! is also the headless output's refresh sequence ([`Repaint::slot`]).
 
 use std::time::{Duration, Instant};
 
