@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use smithay::reexports::calloop::{
     timer::{TimeoutAction, Timer},
-    LoopHandle,
+    LoopHandle, RegistrationToken,
 };
 use tracing::warn;
 
@@ -69,6 +69,9 @@ pub struct Repaint {
     idle_scheduled: bool,
     /// The last tick's outcome.
     last: FrameOutcome,
+    /// The timer of the draw that follows a composed frame, until it fires
+    /// or another tick makes it needless.
+    release_draw: Option<RegistrationToken>,
 }
 
 impl Repaint {
@@ -86,6 +89,7 @@ impl Repaint {
             display_paced,
             idle_scheduled: false,
             last: FrameOutcome::Unchanged,
+            release_draw: None,
         }
     }
 
@@ -167,15 +171,46 @@ impl RefState {
     }
 
     /// The display took the last frame (its flip completed): draw again if
-    /// something changed meanwhile or the last frame was composed.
+    /// something changed meanwhile, or one refresh interval later if the
+    /// last frame was composed.
     pub fn display_ready(&mut self) {
         let r = &self.repaint;
-        if r.display_paced && !r.armed && (r.requested || r.last == FrameOutcome::Composited) {
+        if !r.display_paced || r.armed {
+            return;
+        }
+        if r.requested {
             self.paced_tick();
+        } else if r.last == FrameOutcome::Composited && r.release_draw.is_none() {
+            // Not at once: the flip just sent the frame callbacks, and a
+            // client composing at the display's rate commits within the
+            // interval; its frame draws the older slot up to date too.
+            // Drawing at once made each client frame wait for the extra
+            // draw's flip (half the display's rate) and compose twice.
+            let Some(handle) = (self.loop_handle)() else {
+                return;
+            };
+            let timer = Timer::from_duration(self.repaint.interval);
+            match handle.insert_source(timer, |_, _, state| {
+                state.repaint.release_draw = None;
+                state.paced_tick();
+                TimeoutAction::Drop
+            }) {
+                Ok(token) => self.repaint.release_draw = Some(token),
+                Err(err) => {
+                    warn!(err = %err.error, "cannot schedule the draw after a composed frame");
+                    self.paced_tick();
+                }
+            }
         }
     }
 
     fn paced_tick(&mut self) {
+        // A draw now makes the pending draw after a composed frame needless.
+        if let Some(token) = self.repaint.release_draw.take() {
+            if let Some(handle) = (self.loop_handle)() {
+                handle.remove(token);
+            }
+        }
         let outcome = self.tick();
         // Busy: the flip's completion ticks again.
         if outcome == FrameOutcome::Busy {
