@@ -5,8 +5,9 @@
 //! going away schedules a tick as an idle callback of the event loop (the
 //! same loop iteration, no wakeup of its own); while a flip is pending the
 //! tick finds the display busy and the flip's completion ticks again
-//! ([`RefState::display_ready`]), as it does after a composed frame:
-//! smithay draws the older swapchain slot up to date then, and only that
+//! ([`RefState::display_ready`]), as it does one refresh interval after a
+//! composed frame unless a commit draws first: smithay draws the older
+//! swapchain slot up to date then, and only that
 //! frame lets go of what the plane showed two frames ago (a client's
 //! scanned-out buffer stays referenced until it, as the fd census of the
 //! camera tests sees when the player's window goes away). Nothing changed,
