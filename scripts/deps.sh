@@ -4,6 +4,8 @@
 # when libgbm-dev is missing, and only `cargo clean` recovers from that).
 # util-linux: prlimit (the fd-exhaustion test and `accord-bench refuse`).
 # libclang-dev: v4l2r (accord-v4l2) runs bindgen on <linux/videodev2.h>.
+# gstreamer1.0-*: `accord-bench waylandsink` (GStreamer's waylandsink, in
+# plugins-bad, fed by videotestsrc from plugins-base).
 # linux-image-amd64: Debian 12's 6.1, the real-kernel tier's smoke run; its
 # default 6.12 kernel comes from bookworm-backports through tests/vm/fetch-kernel
 # (apt-get download + dpkg-deb -x into tests/vm/cache, nothing installed;
@@ -11,7 +13,8 @@
 ACCORD_APT_PACKAGES="pkg-config libxkbcommon-dev libgbm-dev libpixman-1-dev libudev-dev libdrm-dev \
 libwayland-dev libwayland-bin wayland-protocols make wayland-utils weston libgl1-mesa-dri libfaketime \
 qemu-system-x86 linux-image-amd64 busybox-static kmod cpio util-linux libclang-dev \
-debian-archive-keyring xz-utils"
+debian-archive-keyring xz-utils \
+gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
 
 accord_missing_packages() {
     local missing=""

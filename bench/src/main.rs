@@ -1,5 +1,6 @@
 //! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3), scale (P5),
-//! pending-handle and flood (issue 21) benchmarks.
+//! pending-handle and flood (issue 21) and waylandsink (issue 22)
+//! benchmarks.
 //! See BENCHMARKS.md for what is measured and how.
 
 mod compositor_process;
@@ -16,6 +17,7 @@ mod scale;
 mod server;
 mod solve;
 mod stats;
+mod waylandsink;
 mod wl;
 
 use std::path::PathBuf;
@@ -153,6 +155,36 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 3)]
         buffers: u32,
     },
+    /// Issue 22: GStreamer's waylandsink at 60 fps into accord-compositor,
+    /// idle and beside CPU-bound processes: frames shown and presented, for
+    /// this build and optionally a baseline build (needs gstreamer1.0-tools
+    /// and gstreamer1.0-plugins-bad).
+    Waylandsink {
+        /// The compositor binary (default: `accord-compositor` next to this
+        /// one).
+        #[arg(long, value_name = "PATH")]
+        compositor: Option<PathBuf>,
+        /// Another build to compare, e.g. main's `accord-compositor`.
+        #[arg(long, value_name = "PATH")]
+        baseline: Option<PathBuf>,
+        /// Frames of videotestsrc per run.
+        #[arg(long, value_name = "N", default_value_t = 120)]
+        frames: u32,
+        /// Runs per case.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        runs: usize,
+        /// CPU-bound processes beside it in the loaded case (0: idle only).
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        load: usize,
+        /// Run the compositor on this KMS card (as root) instead of
+        /// headless.
+        #[arg(long, value_name = "/dev/dri/cardN")]
+        drm: Option<PathBuf>,
+        /// Video size.
+        #[arg(long, value_name = "WxH", value_parser = accord_examples::cli::parse_size,
+            default_value = "640x360")]
+        size: accord_examples::cli::Size,
+    },
     /// Token groups: the engine's search at the 64-combination cap (the
     /// worst case: the last combination wins) against the same
     /// participants without groups.
@@ -261,6 +293,7 @@ fn main_result(command: Command) -> Result<(), String> {
             | Command::Refuse { .. }
             | Command::Handles { .. }
             | Command::Fdflood { .. }
+            | Command::Waylandsink { .. }
             | Command::Groups { .. }
     ) {
         println!("load average: {}", stats::loadavg());
@@ -340,6 +373,23 @@ fn main_result(command: Command) -> Result<(), String> {
             } => flood_attacker::fds(&socket, seconds, connections, buffers),
             FloodAttack::Handles { per_process } => flood_attacker::handles(&socket, per_process),
         },
+        Command::Waylandsink {
+            compositor,
+            baseline,
+            frames,
+            runs,
+            load,
+            drm,
+            size,
+        } => waylandsink::run(&waylandsink::Options {
+            compositor,
+            baseline,
+            frames: frames.max(1),
+            runs,
+            load,
+            drm,
+            size: (size.width, size.height),
+        }),
         Command::Late { samples, buffers } => late::run(&late::Options { samples, buffers }),
         Command::Groups { samples } => groups::run(&groups::Options {
             samples: samples.max(1),

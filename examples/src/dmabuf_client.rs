@@ -40,10 +40,17 @@ use wayland_protocols::{
         zwp_linux_dmabuf_feedback_v1::{self as feedback, TrancheFlags, ZwpLinuxDmabufFeedbackV1},
         zwp_linux_dmabuf_v1::ZwpLinuxDmabufV1,
     },
+    wp::presentation_time::client::{
+        wp_presentation::WpPresentation, wp_presentation_feedback::WpPresentationFeedback,
+    },
+    wp::viewporter::client::{wp_viewport::WpViewport, wp_viewporter::WpViewporter},
     xdg::shell::client::{xdg_toplevel, xdg_wm_base},
 };
 
-use crate::client_plumbing::ClientEvents;
+use crate::{
+    client_plumbing::ClientEvents,
+    feedback_log::{FeedbackDelegate, FeedbackLog, PresentationEvents},
+};
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -178,6 +185,7 @@ pub struct State {
     tranche: Tranche,
     feedback_done: bool,
     failed_buffers: u32,
+    presentation_log: FeedbackLog,
 }
 
 /// A connected client with a toplevel.
@@ -193,6 +201,10 @@ pub struct DmabufClient {
     /// buffers; kept while they are in use.
     accord: Option<(accord_client::Accord, accord_client::Collection)>,
     timeout: Duration,
+    /// Bound by [`DmabufClient::request_feedback`]: every commit then asks
+    /// for presentation feedback.
+    presentation: Option<WpPresentation>,
+    viewport: Option<WpViewport>,
 }
 
 /// What an Accord collection gave the client.
@@ -223,6 +235,8 @@ impl DmabufClient {
             dmabuf: None,
             accord: None,
             timeout: Duration::from_secs(30),
+            presentation: None,
+            viewport: None,
         })
     }
 
@@ -439,14 +453,100 @@ impl DmabufClient {
 
     /// [`present`](Self::present) for any `wl_buffer` (a collection's).
     pub fn present_wl_buffer(&mut self, wl_buffer: &WlBuffer) -> Result<(), Error> {
+        let before = self.state.frames_done;
+        self.commit_wl_buffer(wl_buffer, true)?;
+        self.dispatch_until("a frame callback", |s| s.frames_done > before)
+    }
+
+    /// Attaches `wl_buffer`, damages all of it and commits (asking for
+    /// presentation feedback after [`request_feedback`](Self::request_feedback),
+    /// and for a frame callback if `frame`), without waiting.
+    pub fn commit_wl_buffer(&mut self, wl_buffer: &WlBuffer, frame: bool) -> Result<(), Error> {
         let qh = self.queue.handle();
         let surface = self.surface.clone().ok_or("call open_window first")?;
         surface.attach(Some(wl_buffer), 0, 0);
         surface.damage_buffer(0, 0, i32::MAX, i32::MAX);
+        if frame {
+            surface.frame(&qh, ());
+        }
+        if let Some(presentation) = &self.presentation {
+            self.state
+                .presentation_log
+                .request(presentation, &surface, &qh);
+        }
+        surface.commit();
+        self.conn.flush()?;
+        Ok(())
+    }
+
+    /// Commits nothing new (no buffer, no damage) with a frame callback
+    /// (and feedback, if asked for) and waits for the callback.
+    pub fn present_nothing(&mut self) -> Result<(), Error> {
+        let qh = self.queue.handle();
+        let surface = self.surface.clone().ok_or("call open_window first")?;
         surface.frame(&qh, ());
+        if let Some(presentation) = &self.presentation {
+            self.state
+                .presentation_log
+                .request(presentation, &surface, &qh);
+        }
         surface.commit();
         let before = self.state.frames_done;
         self.dispatch_until("a frame callback", |s| s.frames_done > before)
+    }
+
+    /// Binds `wp_presentation`: from now on every commit asks for feedback,
+    /// logged in [`feedback`](Self::feedback).
+    pub fn request_feedback(&mut self) -> Result<(), Error> {
+        let qh = self.queue.handle();
+        let presentation: WpPresentation = self
+            .globals
+            .bind(&qh, 1..=2, ())
+            .map_err(|e| format!("wp_presentation: {e}"))?;
+        self.presentation = Some(presentation);
+        Ok(())
+    }
+
+    /// The presentation feedback of every commit since
+    /// [`request_feedback`](Self::request_feedback).
+    pub fn feedback(&self) -> &FeedbackLog {
+        &self.state.presentation_log
+    }
+
+    /// Waits until every commit's feedback is answered.
+    pub fn wait_for_feedback(&mut self) -> Result<(), Error> {
+        self.dispatch_until("presentation feedback", |s| {
+            s.presentation_log.answered_from(0)
+        })
+    }
+
+    /// Gives the surface a `wp_viewport` with a source crop (x, y, w, h in
+    /// surface coordinates) and a destination size, applied at the next
+    /// commit.
+    pub fn set_viewport(
+        &mut self,
+        src: Option<(f64, f64, f64, f64)>,
+        dst: Option<(i32, i32)>,
+    ) -> Result<(), Error> {
+        let qh = self.queue.handle();
+        let surface = self.surface.clone().ok_or("call open_window first")?;
+        if self.viewport.is_none() {
+            let viewporter: WpViewporter = self
+                .globals
+                .bind(&qh, 1..=1, ())
+                .map_err(|e| format!("wp_viewporter: {e}"))?;
+            self.viewport = Some(viewporter.get_viewport(&surface, &qh, ()));
+        }
+        let viewport = self.viewport.as_ref().ok_or("no viewport")?;
+        match src {
+            Some((x, y, w, h)) => viewport.set_source(x, y, w, h),
+            None => viewport.set_source(-1.0, -1.0, -1.0, -1.0),
+        }
+        match dst {
+            Some((w, h)) => viewport.set_destination(w, h),
+            None => viewport.set_destination(-1, -1),
+        }
+        Ok(())
     }
 
     /// `count` XRGB8888 `wl_shm` buffers of `size` (stride width × 4) in
@@ -512,6 +612,16 @@ impl ClientEvents for State {
     }
 }
 crate::delegate_client_plumbing!(State);
+
+impl PresentationEvents for State {
+    fn feedback_log(&mut self) -> &mut FeedbackLog {
+        &mut self.presentation_log
+    }
+}
+wayland_client::delegate_dispatch!(State: [WpPresentation: ()] => FeedbackDelegate);
+wayland_client::delegate_dispatch!(State: [WpPresentationFeedback: usize] => FeedbackDelegate);
+delegate_noop!(State: ignore WpViewporter);
+delegate_noop!(State: ignore WpViewport);
 
 impl Dispatch<ZwpLinuxBufferParamsV1, ()> for State {
     fn event(

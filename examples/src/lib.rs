@@ -8,6 +8,7 @@ pub mod client_plumbing;
 pub mod cost;
 pub mod demo;
 pub mod dmabuf_client;
+pub mod feedback_log;
 pub mod kms_run;
 pub mod logging;
 pub mod raw_connect;

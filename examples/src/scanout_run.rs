@@ -13,6 +13,7 @@ use accord_smithay::kms::{Card, ScanoutTarget};
 use crate::{
     cost::Span,
     dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
+    feedback_log::FeedbackSummary,
     kms_run::{settle, with_compositor},
     refcomp::{scanned_out, CounterSnapshot, DrmOptions, Error, Running},
 };
@@ -32,6 +33,17 @@ pub struct ScanoutRun {
     /// compositor; `false`: the client's own dumb buffers (the linux-dmabuf
     /// baseline).
     pub collection: bool,
+    /// A `wp_viewport` on the surface, set before the first frame.
+    pub viewport: Option<Viewport>,
+}
+
+/// A surface's `wp_viewport`.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewport {
+    /// Source crop: x, y, width, height in surface coordinates.
+    pub src: (f64, f64, f64, f64),
+    /// Destination size.
+    pub dst: (i32, i32),
 }
 
 impl ScanoutRun {
@@ -44,6 +56,7 @@ impl ScanoutRun {
             direct_scanout: true,
             runtime_parent: std::env::temp_dir(),
             collection: true,
+            viewport: None,
         }
     }
 }
@@ -83,6 +96,12 @@ pub struct ScanoutReport {
     /// once the compositor has drawn its first frames, before the client
     /// connects.
     pub fds_before: FdCensus,
+    /// The presentation feedback of the client's frames (each asks for one).
+    pub presentation: FeedbackSummary,
+    /// Their timestamps and sequences increase
+    /// ([`check_timestamps_from`](crate::feedback_log::FeedbackLog::check_timestamps_from), without the spacing check:
+    /// virtio-gpu under TCG keeps no vblank).
+    pub presentation_timestamps: Result<(), String>,
     /// After the client disconnected and dropped its buffers, with the
     /// compositor still running: `Ok` once every kind is back at
     /// `fds_before` (waited for up to 5 s), else what differs.
@@ -122,6 +141,9 @@ fn run_client(
         .choose_xrgb8888_linear()
         .ok_or("the dmabuf feedback offers no XRGB8888 with LINEAR")?;
     let size = client.open_window(run.fullscreen, (640, 480))?;
+    if let Some(v) = run.viewport {
+        client.set_viewport(Some(v.src), Some(v.dst))?;
+    }
     let count = run.buffers.clamp(1, 16);
     let (mut buffers, collection, buffers_from) = if run.collection {
         let (outcome, buffers) = client.allocate_collection(size, count as u32)?;
@@ -146,6 +168,7 @@ fn run_client(
     // buffer (smithay may still redraw older swapchain slots of the
     // background), so the counters below cover the client's frames only.
     settle(compositor);
+    client.request_feedback()?;
     let span = Span::start(compositor);
     let count = buffers.len();
     for frame in 0..run.frames {
@@ -155,7 +178,11 @@ fn run_client(
         buffer.fill((x, 16, 32, 32), size.0, 0x00ff_ff00);
         client.present(&buffers[frame as usize % count])?;
     }
+    // The last frame's feedback comes with its page flip.
+    client.wait_for_feedback()?;
     let cost = span.finish(compositor);
+    let presentation = client.feedback().summary_from(0);
+    let presentation_timestamps = client.feedback().check_timestamps_from(0, false);
 
     // Write a pixel into the buffer on screen, without committing: the
     // scanned-out memory shows it only if it is the client's memory.
@@ -196,6 +223,8 @@ fn run_client(
         scanout_format,
         buffers_from,
         collection,
+        presentation,
+        presentation_timestamps,
         fds_before,
         fds_after,
     })

@@ -3,7 +3,9 @@
 use std::{path::PathBuf, process::ExitCode};
 
 use accord_examples::cli::{parse_size, Size};
-use accord_examples::refcomp::{Compositor, Config, DrmOptions, Error, ScreenshotRequest};
+use accord_examples::refcomp::{
+    Compositor, Config, DrmOptions, Error, ScreenshotRequest, XDG_SHELL_VERSION,
+};
 use accord_smithay::collections as budgets;
 use clap::Parser;
 use smithay::reexports::calloop::signals::{Signal, Signals};
@@ -17,8 +19,13 @@ use smithay::reexports::calloop::signals::{Signal, Signals};
 /// `accord-compositor: listening on WAYLAND_DISPLAY=<name>` once clients can
 /// connect, and `accord-compositor: counters frames_rendered=..
 /// surface_commits=.. bytes_copied=.. foreign_frames_shown=.. frames_direct=..
-/// frames_direct_opaque=.. frames_composited=.. bytes_composited=..` when it
-/// exits (SIGINT, SIGTERM, or a limit below).
+/// frames_direct_opaque=.. frames_composited=.. bytes_composited=..
+/// frames_presented=.. frames_discarded=.. frames_zero_copy=..
+/// frames_scaled_direct=.. frames_scaled_composited=..` when it exits
+/// (SIGINT, SIGTERM, or a limit below). SIGUSR1 prints the same line while
+/// it runs, after one `accord-compositor: surface <client>/wl_surface@<id>
+/// presented=.. discarded=.. zero_copy=..` line per live surface that got
+/// presentation feedback.
 #[derive(Parser, Debug)]
 #[command(
     name = "accord-compositor",
@@ -73,6 +80,14 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = parse_budget,
         default_value_t = budgets::DEFAULT_MAX_PENDING_HANDLES)]
     max_pending_handles: usize,
+    /// The xdg_wm_base version to advertise, 1 to 6 (6: smithay's). Clients
+    /// built against older xdg-shell that bind whatever version is offered
+    /// need a lower one: weston 10's demo clients abort on version 4's
+    /// xdg_toplevel.configure_bounds ("listener function for opcode 2 of
+    /// xdg_toplevel is NULL"); 3 serves them.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(XDG_SHELL_VERSION)),
+        default_value_t = XDG_SHELL_VERSION)]
+    xdg_shell_version: u32,
 }
 
 /// The largest value a budget flag takes: 10⁶ pending handles are about
@@ -131,6 +146,7 @@ impl Cli {
             pending_handles_per_client: Some(self.pending_handles_per_client),
             collections_per_client: Some(self.collections_per_client),
             max_pending_handles: Some(self.max_pending_handles),
+            xdg_shell_version: self.xdg_shell_version,
             screenshot: self.screenshot.map(|path| ScreenshotRequest {
                 path,
                 after_frames: self.frames,
@@ -159,10 +175,25 @@ fn run((config, drm): (Config, Option<DrmOptions>)) -> Result<(), Error> {
         Some(options) => Compositor::drm(config, options)?,
         None => Compositor::headless(config)?,
     };
-    let signals = Signals::new(&[Signal::SIGINT, Signal::SIGTERM])?;
+    let signals = Signals::new(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1])?;
     compositor
         .loop_handle()
         .insert_source(signals, |event, _, state| {
+            if event.signal() == Signal::SIGUSR1 {
+                // The counters while running: per surface, then the totals.
+                for (surface, f) in state.counters.surfaces() {
+                    say(format_args!(
+                        "accord-compositor: surface {surface} presented={} discarded={} \
+                         zero_copy={}",
+                        f.presented, f.discarded, f.zero_copy
+                    ));
+                }
+                say(format_args!(
+                    "accord-compositor: counters {}",
+                    state.counters.snapshot()
+                ));
+                return;
+            }
             tracing::info!(signal = ?event.signal(), "stopping");
             state.loop_signal.stop();
         })

@@ -3,8 +3,12 @@
 use super::target::FrameOutcome;
 
 use std::{
+    collections::BTreeMap,
     fmt,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
 };
 
 /// Live counters, updated by the compositor's event loop.
@@ -18,6 +22,14 @@ pub struct Counters {
     frames_composited: AtomicU64,
     bytes_composited: AtomicU64,
     foreign_frames_shown: AtomicU64,
+    frames_presented: AtomicU64,
+    frames_discarded: AtomicU64,
+    frames_zero_copy: AtomicU64,
+    frames_scaled_direct: AtomicU64,
+    frames_scaled_composited: AtomicU64,
+    /// Content updates per live surface (`presentation::surface_key`),
+    /// forgotten when the surface is destroyed.
+    surfaces: Mutex<BTreeMap<String, SurfaceFrames>>,
     /// A gauge, not a counter: `BufferCollectionState::total_charged_bytes`
     /// at the last frame tick (bytes of live Accord allocations, all
     /// clients). Outside the snapshot, whose fields only grow.
@@ -61,6 +73,34 @@ pub struct CounterSnapshot {
     /// first composited into the output; a commit replaced before the next
     /// frame is not counted.
     pub foreign_frames_shown: u64,
+    /// Content updates (commits attaching a buffer or adding damage) that
+    /// reached the screen, all surfaces together: counted at the repaint
+    /// (headless) or page flip (KMS) that first showed them, when their
+    /// `wp_presentation_feedback` says `presented`.
+    pub frames_presented: u64,
+    /// Content updates replaced by the next before they were shown, or
+    /// whose frame was dropped (their feedback says `discarded`).
+    pub frames_discarded: u64,
+    /// Of `frames_presented`, those scanned out directly (feedback with
+    /// `ZERO_COPY`).
+    pub frames_zero_copy: u64,
+    /// KMS frames whose fullscreen top surface is scaled (a viewport, or a
+    /// buffer of another size than the output) and was scanned out
+    /// directly: the plane scaled it.
+    pub frames_scaled_direct: u64,
+    /// KMS frames whose fullscreen top surface is scaled and was composed
+    /// instead, because the plane cannot scale it (virtio-gpu's primary
+    /// plane cannot) or direct scanout is off.
+    pub frames_scaled_composited: u64,
+}
+
+/// One surface's content updates so far (as `frames_presented`,
+/// `frames_discarded`, `frames_zero_copy`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SurfaceFrames {
+    pub presented: u64,
+    pub discarded: u64,
+    pub zero_copy: u64,
 }
 
 impl Counters {
@@ -74,7 +114,59 @@ impl Counters {
             frames_composited: self.frames_composited.load(Ordering::Relaxed),
             bytes_composited: self.bytes_composited.load(Ordering::Relaxed),
             foreign_frames_shown: self.foreign_frames_shown.load(Ordering::Relaxed),
+            frames_presented: self.frames_presented.load(Ordering::Relaxed),
+            frames_discarded: self.frames_discarded.load(Ordering::Relaxed),
+            frames_zero_copy: self.frames_zero_copy.load(Ordering::Relaxed),
+            frames_scaled_direct: self.frames_scaled_direct.load(Ordering::Relaxed),
+            frames_scaled_composited: self.frames_scaled_composited.load(Ordering::Relaxed),
         }
+    }
+
+    /// Presentation feedback per live surface, by surface key.
+    pub fn surfaces(&self) -> Vec<(String, SurfaceFrames)> {
+        self.surfaces_map()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    fn surfaces_map(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, SurfaceFrames>> {
+        self.surfaces.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `n` feedbacks of `surface` sent `presented`.
+    pub(crate) fn frames_presented(&self, surface: &str, n: u64, zero_copy: bool) {
+        self.frames_presented.fetch_add(n, Ordering::Relaxed);
+        let mut map = self.surfaces_map();
+        let entry = map.entry(surface.to_owned()).or_default();
+        entry.presented = entry.presented.saturating_add(n);
+        if zero_copy {
+            self.frames_zero_copy.fetch_add(n, Ordering::Relaxed);
+            entry.zero_copy = entry.zero_copy.saturating_add(n);
+        }
+    }
+
+    /// `n` feedbacks of `surface` sent `discarded`.
+    pub(crate) fn frames_discarded(&self, surface: &str, n: u64) {
+        self.frames_discarded.fetch_add(n, Ordering::Relaxed);
+        let mut map = self.surfaces_map();
+        let entry = map.entry(surface.to_owned()).or_default();
+        entry.discarded = entry.discarded.saturating_add(n);
+    }
+
+    pub(crate) fn forget_surface(&self, surface: &str) {
+        self.surfaces_map().remove(surface);
+    }
+
+    /// A frame whose fullscreen top surface needs scaling: scanned out
+    /// (`direct`) or composed.
+    pub(crate) fn scaled_frame(&self, direct: bool) {
+        let counter = if direct {
+            &self.frames_scaled_direct
+        } else {
+            &self.frames_scaled_composited
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Bytes of live Accord allocations at the last frame tick: back to its
@@ -131,7 +223,9 @@ impl fmt::Display for CounterSnapshot {
         write!(
             f,
             "frames_rendered={} surface_commits={} bytes_copied={} foreign_frames_shown={} \
-             frames_direct={} frames_direct_opaque={} frames_composited={} bytes_composited={}",
+             frames_direct={} frames_direct_opaque={} frames_composited={} bytes_composited={} \
+             frames_presented={} frames_discarded={} frames_zero_copy={} \
+             frames_scaled_direct={} frames_scaled_composited={}",
             self.frames_rendered,
             self.surface_commits,
             self.bytes_copied,
@@ -139,7 +233,12 @@ impl fmt::Display for CounterSnapshot {
             self.frames_direct,
             self.frames_direct_opaque,
             self.frames_composited,
-            self.bytes_composited
+            self.bytes_composited,
+            self.frames_presented,
+            self.frames_discarded,
+            self.frames_zero_copy,
+            self.frames_scaled_direct,
+            self.frames_scaled_composited
         )
     }
 }
@@ -164,10 +263,28 @@ impl CounterSnapshot {
             foreign_frames_shown: self
                 .foreign_frames_shown
                 .saturating_sub(before.foreign_frames_shown),
+            frames_presented: self
+                .frames_presented
+                .saturating_sub(before.frames_presented),
+            frames_discarded: self
+                .frames_discarded
+                .saturating_sub(before.frames_discarded),
+            frames_zero_copy: self
+                .frames_zero_copy
+                .saturating_sub(before.frames_zero_copy),
+            frames_scaled_direct: self
+                .frames_scaled_direct
+                .saturating_sub(before.frames_scaled_direct),
+            frames_scaled_composited: self
+                .frames_scaled_composited
+                .saturating_sub(before.frames_scaled_composited),
         }
     }
 
-    /// Parses the `key=value` line written by [`fmt::Display`].
+    /// Parses the `key=value` line written by [`fmt::Display`]. The first
+    /// eight fields are required; the presentation ones (added later) read
+    /// as 0 when absent, so lines of older builds (a benchmark's baseline)
+    /// parse too.
     pub fn parse(line: &str) -> Option<Self> {
         let mut snapshot = Self::default();
         let mut seen = 0;
@@ -184,10 +301,23 @@ impl CounterSnapshot {
                 "frames_composited" => &mut snapshot.frames_composited,
                 "bytes_composited" => &mut snapshot.bytes_composited,
                 "foreign_frames_shown" => &mut snapshot.foreign_frames_shown,
+                "frames_presented" => &mut snapshot.frames_presented,
+                "frames_discarded" => &mut snapshot.frames_discarded,
+                "frames_zero_copy" => &mut snapshot.frames_zero_copy,
+                "frames_scaled_direct" => &mut snapshot.frames_scaled_direct,
+                "frames_scaled_composited" => &mut snapshot.frames_scaled_composited,
                 _ => continue,
             };
+            let required = !key.starts_with("frames_")
+                || matches!(
+                    key,
+                    "frames_rendered"
+                        | "frames_direct"
+                        | "frames_direct_opaque"
+                        | "frames_composited"
+                );
             *field = value.parse().ok()?;
-            seen += 1;
+            seen += usize::from(required);
         }
         (seen == 8).then_some(snapshot)
     }
@@ -216,14 +346,51 @@ mod tests {
         counters.add_bytes_composited(4);
         counters.frame_presented(FrameOutcome::Unchanged);
         counters.foreign_frame_shown();
+        counters.frames_presented("a", 3, true);
+        counters.frames_presented("a", 1, false);
+        counters.frames_discarded("b", 2);
+        counters.scaled_frame(false);
         let snapshot = counters.snapshot();
         let line = snapshot.to_string();
         assert_eq!(
             line,
             "frames_rendered=2 surface_commits=1 bytes_copied=7 foreign_frames_shown=1 \
-             frames_direct=2 frames_direct_opaque=1 frames_composited=2 bytes_composited=20"
+             frames_direct=2 frames_direct_opaque=1 frames_composited=2 bytes_composited=20 \
+             frames_presented=4 frames_discarded=2 frames_zero_copy=3 \
+             frames_scaled_direct=0 frames_scaled_composited=1"
         );
         assert_eq!(CounterSnapshot::parse(&line), Some(snapshot));
+        let old = "frames_rendered=2 surface_commits=1 bytes_copied=7 foreign_frames_shown=1 \
+             frames_direct=2 frames_direct_opaque=1 frames_composited=2 bytes_composited=20";
+        assert_eq!(
+            CounterSnapshot::parse(old).map(|s| s.frames_composited),
+            Some(2),
+            "a line of an older build parses"
+        );
+        let surfaces = counters.surfaces();
+        assert_eq!(
+            surfaces,
+            vec![
+                (
+                    "a".to_owned(),
+                    SurfaceFrames {
+                        presented: 4,
+                        discarded: 0,
+                        zero_copy: 3
+                    }
+                ),
+                (
+                    "b".to_owned(),
+                    SurfaceFrames {
+                        presented: 0,
+                        discarded: 2,
+                        zero_copy: 0
+                    }
+                )
+            ]
+        );
+        counters.forget_surface("a");
+        assert_eq!(counters.surfaces().len(), 1);
     }
 
     #[test]

@@ -34,7 +34,7 @@ use smithay::{
         renderer::{
             damage::OutputDamageTracker,
             element::{
-                utils::select_dmabuf_feedback, Id, RenderElement, RenderElementStates,
+                utils::select_dmabuf_feedback, Element, Id, RenderElement, RenderElementStates,
                 UnderlyingStorage,
             },
             pixman::PixmanRenderer,
@@ -55,11 +55,16 @@ use tracing::{debug, info, warn};
 use super::{
     drm_export::PrimeExporter,
     drm_readback::{framebuffer_format, scanned_out},
-    target::{format_pairs, smithay_formats, DrawFn, FrameOutcome, OutputTarget},
+    presentation::FrameFeedback,
+    target::{
+        format_pairs, smithay_formats, CollectFn, DrawFn, FrameOutcome, OutputTarget, Rendered,
+    },
     Compositor, Config, Error, OutputElement, Screenshot,
 };
 
-type SceneCompositor = DrmCompositor<DumbAllocator, PrimeExporter, (), DrmDeviceFd>;
+/// Each queued frame carries the presentation feedback of what it shows,
+/// sent when its page flip completes.
+type SceneCompositor = DrmCompositor<DumbAllocator, PrimeExporter, FrameFeedback, DrmDeviceFd>;
 
 /// How to run on a DRM device.
 #[derive(Debug, Clone)]
@@ -148,12 +153,18 @@ impl Compositor {
         let flip_pending = target.flip_pending.clone();
         let this = Self::new(config, renderer, Box::new(target))?;
         this.loop_handle()
-            .insert_source(notifier, move |event, _, state| match event {
+            .insert_source(notifier, move |event, metadata, state| match event {
                 DrmEvent::VBlank(_) => {
                     flip_pending.set(false);
-                    if let Err(err) = compositor.borrow_mut().frame_submitted() {
+                    let submitted = compositor.borrow_mut().frame_submitted();
+                    let feedback = submitted.unwrap_or_else(|err| {
                         warn!(%err, "page flip completion failed");
-                    }
+                        None
+                    });
+                    // The flip showed the frame: its feedback and the
+                    // frame callbacks go out now, with the flip's time;
+                    // then the next frame, if one is due (repaint.rs).
+                    state.flip_completed(feedback, metadata.as_ref());
                     state.display_ready();
                 }
                 DrmEvent::Error(err) => warn!(%err, "DRM event error"),
@@ -389,17 +400,31 @@ impl OutputTarget for DrmTarget {
         elements: &[OutputElement],
         background: [f32; 4],
         _tracker: &mut OutputDamageTracker,
-    ) -> Result<FrameOutcome, Error> {
+        collect: &mut CollectFn<'_>,
+    ) -> Result<Rendered, Error> {
         if self.flip_pending.get() {
-            return Ok(FrameOutcome::Busy);
+            return Ok(Rendered {
+                outcome: FrameOutcome::Busy,
+                present_now: None,
+                scaled_fullscreen: false,
+            });
         }
+        let scaled_fullscreen = elements
+            .first()
+            .is_some_and(|top| scaled_fullscreen(top, self.mode.size));
         let mut compositor = self.compositor.borrow_mut();
         let mut result = compositor
             .render_frame(renderer, elements, background, self.flags)
             .map_err(|e| format!("DRM frame: {e}"))?;
         self.last_states = std::mem::take(&mut result.states);
+        let feedback = collect(&self.last_states);
         if result.is_empty {
-            return Ok(FrameOutcome::Unchanged);
+            // Nothing changed on screen: the commits are shown as they are.
+            return Ok(Rendered {
+                outcome: FrameOutcome::Unchanged,
+                present_now: Some(feedback),
+                scaled_fullscreen,
+            });
         }
         let (outcome, alpha_buffer) = match &result.primary_element {
             PrimaryPlaneElement::Element(element) => (
@@ -411,26 +436,33 @@ impl OutputTarget for DrmTarget {
             PrimaryPlaneElement::Swapchain(_) => (FrameOutcome::Composited, None),
         };
         drop(result);
+        // A frame that cannot be queued drops its feedback: discarded.
         compositor
-            .queue_frame(())
+            .queue_frame(feedback)
             .map_err(|e| format!("queueing the page flip: {e}"))?;
         self.flip_pending.set(true);
-        match alpha_buffer {
+        let rendered = |outcome| Rendered {
+            outcome,
+            present_now: None,
+            scaled_fullscreen,
+        };
+        let outcome = match alpha_buffer {
             // Ask KMS what the plane was given (the commit has swapped the
             // plane state): the opaque twin's framebuffer over alpha memory.
             // The frame is queued either way: a failed query only leaves
             // it uncounted as a substitution.
             Some(buffer) => match framebuffer_format(&self.fd, self.plane) {
-                Ok(shown) => Ok(FrameOutcome::Direct {
+                Ok(shown) => FrameOutcome::Direct {
                     opaque_substitute: get_opaque(buffer) == Some(shown),
-                }),
+                },
                 Err(err) => {
                     debug!(%err, "cannot read the primary plane's framebuffer format");
-                    Ok(outcome)
+                    outcome
                 }
             },
-            None => Ok(outcome),
-        }
+            None => outcome,
+        };
+        Ok(rendered(outcome))
     }
 
     fn render_frame(
@@ -445,6 +477,20 @@ impl OutputTarget for DrmTarget {
     fn read_pixels(&mut self, _renderer: &mut PixmanRenderer) -> Result<Screenshot, Error> {
         scanned_out(&self.fd, self.plane)?.read_rgba()
     }
+}
+
+/// Whether `element` covers the whole output (`size`) and its source is of
+/// another size than its destination: scanning it out takes a plane that
+/// scales.
+fn scaled_fullscreen(
+    element: &OutputElement,
+    size: smithay::utils::Size<i32, smithay::utils::Physical>,
+) -> bool {
+    let geometry = element.geometry(1.0.into());
+    let src = element.src();
+    geometry.loc == (0, 0).into()
+        && geometry.size == size
+        && (src.size.w != f64::from(size.w) || src.size.h != f64::from(size.h))
 }
 
 /// The format of the client dma-buf behind `element`, if it is one.

@@ -30,7 +30,7 @@ use smithay::{
         },
     },
     utils::{Buffer as BufferCoords, Physical, Point, Rectangle, Scale, Size, Transform},
-    wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes},
+    wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes, SurfaceData},
 };
 use tracing::warn;
 
@@ -138,6 +138,13 @@ pub(crate) fn on_commit(hook: &dyn ForeignBuffers, surface: &WlSurface) {
             }
         }
     });
+}
+
+/// The render element id of the foreign buffer a surface shows, if any.
+pub(crate) fn element_id(states: &SurfaceData) -> Option<Id> {
+    let slot = states.data_map.get::<ForeignSurface>()?;
+    let guard = slot.0.lock().unwrap_or_else(|e| e.into_inner());
+    guard.as_ref().map(|a| a.id.clone())
 }
 
 /// The element drawing `surface`'s foreign buffer at `location`, if any.

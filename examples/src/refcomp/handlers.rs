@@ -2,7 +2,8 @@
 
 use smithay::{
     backend::{allocator::dmabuf::Dmabuf, renderer::ImportDma},
-    delegate_compositor, delegate_output, delegate_seat, delegate_shm, delegate_xdg_shell,
+    delegate_compositor, delegate_output, delegate_presentation, delegate_seat, delegate_shm,
+    delegate_viewporter, delegate_xdg_shell,
     desktop::{PopupKind, Window},
     input::{SeatHandler, SeatState},
     reexports::{
@@ -52,8 +53,13 @@ impl CompositorHandler for RefState {
         }
     }
 
+    fn new_surface(&mut self, surface: &WlSurface) {
+        super::presentation::track_surface(surface);
+    }
+
     fn commit(&mut self, surface: &WlSurface) {
         self.counters.surface_committed();
+        super::presentation::on_commit(&self.counters, surface, self.repaints + 1);
         self.request_repaint();
         if let Some(hook) = &self.foreign {
             super::foreign::on_commit(hook.as_ref(), surface);
@@ -89,6 +95,12 @@ impl CompositorHandler for RefState {
     }
 }
 delegate_compositor!(RefState);
+
+// wp_presentation: feedback is taken and sent by presentation.rs.
+delegate_presentation!(RefState);
+
+// wp_viewporter: smithay applies the viewport to the surface's view.
+delegate_viewporter!(RefState);
 
 impl BufferHandler for RefState {
     fn buffer_destroyed(&mut self, buffer: &WlBuffer) {
@@ -166,6 +178,7 @@ impl XdgShellHandler for RefState {
         let offset = 32 * (self.space.elements().count() % 16) as i32;
         let window = Window::new_wayland_window(surface);
         self.space.map_element(window, (offset, offset), true);
+        self.request_repaint();
     }
 
     fn toplevel_destroyed(&mut self, surface: ToplevelSurface) {
@@ -210,6 +223,7 @@ impl XdgShellHandler for RefState {
         if let Some(window) = self.window_for(surface.wl_surface()) {
             self.space.map_element(window, (0, 0), true);
         }
+        self.request_repaint();
         debug!("toplevel fullscreen");
         if surface.is_initial_configure_sent() {
             surface.send_configure();

@@ -10,6 +10,8 @@
 //! `drm.rs` the KMS one (with `drm_export.rs`, client dma-bufs as
 //! framebuffers, and `drm_readback.rs`, reading what a plane scans out),
 //! `dmabuf_params.rs` linux-dmabuf's buffer parameters (implicit modifiers),
+//! `presentation.rs` presentation feedback and frame callbacks from the
+//! repaint that showed a commit,
 //! `socket.rs` the listening socket, `fds.rs` the fd limit and accepting
 //! clients with fd headroom (backing off when out of fds) and within their
 //! identity's connection budget, `security_context.rs`
@@ -26,6 +28,7 @@ mod fds;
 mod foreign;
 mod handlers;
 mod headless;
+mod presentation;
 mod render;
 mod repaint;
 mod screenshot;
@@ -55,6 +58,7 @@ use smithay::{
 use tracing::{info, warn};
 
 pub use accord::AccordMemfdBuffers;
+pub use counters::SurfaceFrames;
 pub use counters::{CounterSnapshot, Counters};
 pub use drm::{DrmOptions, DrmTarget};
 pub use drm_export::PrimeExporter;
@@ -64,8 +68,8 @@ pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
 pub use screenshot::Screenshot;
-pub use state::{ClientState, RefState, WeakLoop};
-pub use target::{read_framebuffer, DrawFn, FrameOutcome, OutputTarget};
+pub use state::{ClientState, RefState, WeakLoop, XDG_SHELL_VERSION};
+pub use target::{read_framebuffer, CollectFn, DrawFn, FrameOutcome, OutputTarget, Rendered};
 
 /// Errors of the reference compositor: messages meant for a person.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -107,6 +111,11 @@ pub struct Config {
     /// Pending exported handles of every client together
     /// (`set_max_pending_handles`); `None` keeps the module's default.
     pub max_pending_handles: Option<usize>,
+    /// The `xdg_wm_base` version advertised, 1 to [`XDG_SHELL_VERSION`]
+    /// (the default). Older clients that bind whatever is advertised but
+    /// lack newer events' listeners need a lower one: weston 10's demo
+    /// clients abort on `xdg_toplevel.configure_bounds` (version 4).
+    pub xdg_shell_version: u32,
 }
 
 impl Default for Config {
@@ -123,6 +132,7 @@ impl Default for Config {
             pending_handles_per_client: None,
             collections_per_client: None,
             max_pending_handles: None,
+            xdg_shell_version: XDG_SHELL_VERSION,
         }
     }
 }
@@ -177,6 +187,13 @@ impl Compositor {
         target: Box<dyn OutputTarget>,
     ) -> Result<Self, Error> {
         let runtime_dir = config.runtime_dir()?;
+        if !(1..=XDG_SHELL_VERSION).contains(&config.xdg_shell_version) {
+            return Err(format!(
+                "xdg_wm_base version {} is outside 1..={XDG_SHELL_VERSION}",
+                config.xdg_shell_version
+            )
+            .into());
+        }
         fds::raise_fd_limit();
         let event_loop: EventLoop<'static, RefState> = EventLoop::try_new()?;
         let display: Display<RefState> = Display::new()?;
@@ -362,6 +379,11 @@ impl Running {
     /// The counters now.
     pub fn counters(&self) -> CounterSnapshot {
         self.counters.snapshot()
+    }
+
+    /// Presentation feedback per live surface (`<client>/wl_surface@<id>`).
+    pub fn surface_frames(&self) -> Vec<(String, SurfaceFrames)> {
+        self.counters.surfaces()
     }
 
     /// Bytes of live Accord allocations (all clients) at the last frame

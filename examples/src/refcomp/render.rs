@@ -1,12 +1,14 @@
-//! One frame: compose the space into the target, then tell clients to draw the next.
+//! One frame: compose the space into the target, then tell clients what was
+//! shown (presentation feedback) and to draw the next (frame callbacks).
 //!
 //! Every element is wrapped in [`Counted`], which adds what its `draw` reads
 //! of the client's buffer to `bytes_composited`: an element that is never
 //! drawn (scanned out directly, or undamaged) reads nothing.
 
-use std::{sync::Arc, time::Duration};
+use std::{sync::Arc, time::Instant};
 
 use smithay::{
+    backend::drm::{DrmEventMetadata, DrmEventTime},
     backend::{
         allocator::{Buffer as _, Fourcc},
         renderer::{
@@ -19,7 +21,10 @@ use smithay::{
         },
     },
     desktop::{Space, Window},
-    reexports::pixman::FormatCode,
+    reexports::{
+        pixman::FormatCode,
+        wayland_protocols::wp::presentation_time::server::wp_presentation_feedback::Kind as Flags,
+    },
     utils::{Buffer as BufferCoords, Physical, Point, Rectangle, Scale, Transform},
     wayland::{
         dmabuf::{get_dmabuf, SurfaceDmabufFeedbackState},
@@ -30,8 +35,9 @@ use tracing::{info, warn};
 
 use super::{
     foreign::{self, ForeignBuffers, ForeignElement},
+    presentation::{self, FrameFeedback},
     state::RefState,
-    target::FrameOutcome,
+    target::{FrameOutcome, Rendered},
     Counters, Error, Screenshot,
 };
 
@@ -206,42 +212,33 @@ fn scene_elements(
 pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
 
 impl RefState {
-    /// Renders one frame, sends frame callbacks, and handles the screenshot
-    /// and frame-limit options. Called when a frame may be due
-    /// (`repaint.rs`); how the frame went.
+    /// One frame of the output, when one may be due (`repaint.rs`):
+    /// repaints if something changed (a headless tick with nothing asked
+    /// for draws nothing; on KMS every tick is on demand and goes through
+    /// smithay's DrmCompositor, which finds nothing to draw when nothing
+    /// changed and only then lets go of the framebuffers of elements that
+    /// left the scene), sends the presentation feedback and frame callbacks
+    /// of what the repaint showed (on KMS the page flip sends them:
+    /// `drm.rs`), and handles the screenshot and frame-limit options. How
+    /// the frame went.
     pub fn tick(&mut self) -> FrameOutcome {
         // Before anything returns early: the gauge follows disconnects and
         // expiries even while the display is busy.
         self.counters
             .set_charged_bytes(self.buffer_collection_state.total_charged_bytes());
-        let outcome = match self.render_frame() {
-            Ok(outcome) => {
-                self.last_render_error = None;
-                outcome
-            }
-            Err(err) => {
-                // Once per distinct error, not 60 times a second.
-                let message = err.to_string();
-                if self.last_render_error.as_ref() != Some(&message) {
-                    warn!(%message, "rendering failed");
-                    self.last_render_error = Some(message);
-                }
-                FrameOutcome::Unchanged
-            }
+        // `repaint.requested` is the one record of "something changed",
+        // for the repaint and for the frame timer alike.
+        let due = self.repaint.requested || self.target.paced_by_display();
+        let outcome = if due {
+            self.repaint()
+        } else {
+            FrameOutcome::Unchanged
         };
         if outcome == FrameOutcome::Busy {
             // The display has not taken the last frame yet.
             return outcome;
         }
-        tracing::debug!(
-            ?outcome,
-            commits = self.counters.snapshot().surface_commits,
-            "frame"
-        );
-        self.counters.frame_presented(outcome);
         let frames = self.counters.frame_rendered();
-        self.send_frame_callbacks();
-        self.update_surface_feedback();
         self.space.refresh();
         self.popups.cleanup();
 
@@ -268,6 +265,116 @@ impl RefState {
         outcome
     }
 
+    /// Renders the scene; `Busy` when the display has not taken the last
+    /// frame (the repaint stays due). Presents at once what the target
+    /// presents at once.
+    fn repaint(&mut self) -> FrameOutcome {
+        self.repaints += 1;
+        let rendered = match self.render_frame() {
+            Ok(rendered) => {
+                self.last_render_error = None;
+                rendered
+            }
+            Err(err) => {
+                // Once per distinct error, not 60 times a second.
+                let message = err.to_string();
+                if self.last_render_error.as_ref() != Some(&message) {
+                    warn!(%message, "rendering failed");
+                    self.last_render_error = Some(message);
+                }
+                // Clients must not stall on a broken output: their frame
+                // callbacks go out; their feedback waits for a frame.
+                presentation::send_frame_callbacks(
+                    &self.space,
+                    &self.output,
+                    presentation::now(),
+                    None,
+                );
+                return FrameOutcome::Unchanged;
+            }
+        };
+        if rendered.outcome == FrameOutcome::Busy {
+            return FrameOutcome::Busy;
+        }
+        self.repaint.requested = false;
+        tracing::debug!(
+            outcome = ?rendered.outcome,
+            commits = self.counters.snapshot().surface_commits,
+            "frame"
+        );
+        self.counters.frame_presented(rendered.outcome);
+        if rendered.scaled_fullscreen {
+            match rendered.outcome {
+                FrameOutcome::Direct { .. } => self.counters.scaled_frame(true),
+                FrameOutcome::Composited => self.counters.scaled_frame(false),
+                FrameOutcome::Unchanged | FrameOutcome::Busy => {}
+            }
+        }
+        if let Some(feedback) = rendered.present_now {
+            let repaint = feedback.repaint();
+            let refresh = self.target.mode().refresh;
+            if !self.target.paced_by_display() {
+                // The headless output's clock: the frame grid's slot.
+                self.output_sequence = self.repaint.slot(Instant::now());
+            }
+            feedback.presented(
+                presentation::now(),
+                presentation::refresh(refresh),
+                self.output_sequence,
+                Flags::empty(),
+            );
+            presentation::send_frame_callbacks(
+                &self.space,
+                &self.output,
+                presentation::now(),
+                Some(repaint),
+            );
+        }
+        self.update_surface_feedback();
+        rendered.outcome
+    }
+
+    /// A page flip completed: `feedback` (the flipped frame's) is sent
+    /// `presented` with the flip's time and sequence, and the frame
+    /// callbacks go out.
+    pub fn flip_completed(
+        &mut self,
+        feedback: Option<FrameFeedback>,
+        metadata: Option<&DrmEventMetadata>,
+    ) {
+        let (time, flags) = match metadata.map(|m| m.time) {
+            Some(DrmEventTime::Monotonic(time)) => {
+                (time, Flags::Vsync | Flags::HwClock | Flags::HwCompletion)
+            }
+            // A realtime or missing timestamp: the monotonic clock now,
+            // without the hardware-clock flag.
+            Some(DrmEventTime::Realtime(_)) | None => {
+                (presentation::now(), Flags::Vsync | Flags::HwCompletion)
+            }
+        };
+        // The kernel's vblank count, when it counts: a CRTC without vblank
+        // interrupts (virtio-gpu) reports the same sequence for every flip;
+        // then the frame timer's slot, so the sequence still grows with time.
+        let kernel = metadata.map(|m| u64::from(m.sequence));
+        self.output_sequence = match kernel {
+            Some(seq) if seq > self.output_sequence => seq,
+            _ => self
+                .repaint
+                .slot(Instant::now())
+                .max(self.output_sequence.saturating_add(1)),
+        };
+        let repaint = feedback.as_ref().map(FrameFeedback::repaint);
+        if let Some(feedback) = feedback {
+            feedback.presented(
+                time,
+                presentation::refresh(self.target.mode().refresh),
+                self.output_sequence,
+                flags,
+            );
+        }
+        presentation::send_frame_callbacks(&self.space, &self.output, presentation::now(), repaint);
+    }
+
     /// Reads the output back (a screenshot): a CPU copy of the pixels the
     /// output shows, counted in `bytes_copied`. On KMS with direct scanout
     /// this reads the client's buffer itself.
@@ -277,7 +384,7 @@ impl RefState {
         Ok(shot)
     }
 
-    fn render_frame(&mut self) -> Result<FrameOutcome, Error> {
+    fn render_frame(&mut self) -> Result<Rendered, Error> {
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
         let elements = scene_elements(
             &self.space,
@@ -285,11 +392,14 @@ impl RefState {
             &self.counters,
             &mut self.renderer,
         );
+        let (space, output, counters) = (&self.space, &self.output, &self.counters);
+        let repaint = self.repaints;
         self.target.render_scene(
             &mut self.renderer,
             &elements,
             background,
             &mut self.damage_tracker,
+            &mut |states| FrameFeedback::collect(space, output, states, counters, repaint),
         )
     }
 
@@ -306,17 +416,6 @@ impl RefState {
                 ) {
                     state.set_feedback(feedback);
                 }
-            });
-        }
-    }
-
-    fn send_frame_callbacks(&self) {
-        let time = self.start_time.elapsed();
-        let output = &self.output;
-        for window in self.space.elements() {
-            // Throttle of zero: every visible surface gets a callback each frame.
-            window.send_frame(output, time, Some(Duration::ZERO), |_, _| {
-                Some(output.clone())
             });
         }
     }

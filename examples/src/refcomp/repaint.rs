@@ -5,8 +5,9 @@
 //! going away schedules a tick as an idle callback of the event loop (the
 //! same loop iteration, no wakeup of its own); while a flip is pending the
 //! tick finds the display busy and the flip's completion ticks again
-//! ([`RefState::display_ready`]), as it does after a composed frame:
-//! smithay draws the older swapchain slot up to date then, and only that
+//! ([`RefState::display_ready`]), as it does one refresh interval after a
+//! composed frame unless a commit draws first: smithay draws the older
+//! swapchain slot up to date then, and only that
 //! frame lets go of what the plane showed two frames ago (a client's
 //! scanned-out buffer stays referenced until it, as the fd census of the
 //! camera tests sees when the player's window goes away). Nothing changed,
@@ -27,12 +28,19 @@
 //! Options that count ticks (`frames_limit`, a screenshot after N frames)
 //! keep the timer running on every target: their frames are ticks, not
 //! changes.
+//!
+//! `requested` is the one record of "something changed", for the timer and
+//! for the repaint alike: the repaint (`RefState::tick`) clears it once it
+//! drew, so a headless tick of the grace period draws nothing and sends no
+//! frame callbacks; feedback and callbacks go out from the repaint (headless)
+//! or the page flip (KMS) that showed a commit (`presentation.rs`). The grid
+//! is also the headless output's refresh sequence ([`Repaint::slot`]).
 
 use std::time::{Duration, Instant};
 
 use smithay::reexports::calloop::{
     timer::{TimeoutAction, Timer},
-    LoopHandle,
+    LoopHandle, RegistrationToken,
 };
 use tracing::warn;
 
@@ -49,8 +57,9 @@ pub struct Repaint {
     interval: Duration,
     /// The timer is in the event loop.
     armed: bool,
-    /// Something changed since the last tick.
-    requested: bool,
+    /// Something changed since the last repaint (the repaint clears it:
+    /// `RefState::tick`).
+    pub(super) requested: bool,
     /// Ticks in a row that found nothing to do.
     idle: u32,
     /// Never stop (a frame-counting option is set).
@@ -61,6 +70,9 @@ pub struct Repaint {
     idle_scheduled: bool,
     /// The last tick's outcome.
     last: FrameOutcome,
+    /// The timer of the draw that follows a composed frame, until it fires
+    /// or another tick makes it needless.
+    release_draw: Option<RegistrationToken>,
 }
 
 impl Repaint {
@@ -78,7 +90,16 @@ impl Repaint {
             display_paced,
             idle_scheduled: false,
             last: FrameOutcome::Unchanged,
+            release_draw: None,
         }
+    }
+
+    /// The grid slot `at` falls in (refresh periods since the origin): the
+    /// headless output's refresh sequence, and the fallback of a display
+    /// whose flips do not count vblanks.
+    pub fn slot(&self, at: Instant) -> u64 {
+        let elapsed = at.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(elapsed / self.interval.as_nanos().max(1)).unwrap_or(u64::MAX)
     }
 
     /// The first grid point after `now`.
@@ -96,7 +117,7 @@ pub fn arm(handle: &LoopHandle<'static, RefState>, state: &mut RefState) -> Resu
     let first = state.repaint.next_after(Instant::now());
     handle
         .insert_source(Timer::from_deadline(first), |_, _, state| {
-            state.repaint.requested = false;
+            // The repaint clears `requested` once it drew (render.rs).
             let outcome = state.tick();
             let r = &mut state.repaint;
             r.last = outcome;
@@ -151,19 +172,51 @@ impl RefState {
     }
 
     /// The display took the last frame (its flip completed): draw again if
-    /// something changed meanwhile or the last frame was composed.
+    /// something changed meanwhile, or one refresh interval later if the
+    /// last frame was composed.
     pub fn display_ready(&mut self) {
         let r = &self.repaint;
-        if r.display_paced && !r.armed && (r.requested || r.last == FrameOutcome::Composited) {
+        if !r.display_paced || r.armed {
+            return;
+        }
+        if r.requested {
             self.paced_tick();
+        } else if r.last == FrameOutcome::Composited && r.release_draw.is_none() {
+            // Not at once: the flip just sent the frame callbacks, and a
+            // client composing at the display's rate commits within the
+            // interval; its frame draws the older slot up to date too.
+            // Drawing at once made each client frame wait for the extra
+            // draw's flip (half the display's rate) and compose twice.
+            let Some(handle) = (self.loop_handle)() else {
+                return;
+            };
+            let timer = Timer::from_duration(self.repaint.interval);
+            match handle.insert_source(timer, |_, _, state| {
+                state.repaint.release_draw = None;
+                state.paced_tick();
+                TimeoutAction::Drop
+            }) {
+                Ok(token) => self.repaint.release_draw = Some(token),
+                Err(err) => {
+                    warn!(err = %err.error, "cannot schedule the draw after a composed frame");
+                    self.paced_tick();
+                }
+            }
         }
     }
 
     fn paced_tick(&mut self) {
-        self.repaint.requested = false;
+        // A draw now makes the pending draw after a composed frame needless.
+        if let Some(token) = self.repaint.release_draw.take() {
+            if let Some(handle) = (self.loop_handle)() {
+                handle.remove(token);
+            }
+        }
         let outcome = self.tick();
         // Busy: the flip's completion ticks again.
-        self.repaint.requested = outcome == FrameOutcome::Busy;
+        if outcome == FrameOutcome::Busy {
+            self.repaint.requested = true;
+        }
         self.repaint.last = outcome;
     }
 }

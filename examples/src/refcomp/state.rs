@@ -4,6 +4,7 @@ use std::{sync::Arc, time::Instant};
 
 use accord_engine::FormatModifier;
 use accord_smithay::{BufferCollectionState, ClientIdentity, ConnectionBudget, ConnectionTicket};
+use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase;
 use smithay::{
     backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
     desktop::{PopupManager, Space, Window},
@@ -20,12 +21,17 @@ use smithay::{
         compositor::{CompositorClientState, CompositorState},
         dmabuf::{DmabufGlobal, DmabufState},
         output::OutputManagerState,
+        presentation::PresentationState,
         security_context::{SecurityContext, SecurityContextState},
         shell::xdg::XdgShellState,
         shm::ShmState,
+        viewporter::ViewporterState,
     },
 };
 use tracing::info;
+
+/// The `xdg_wm_base` version smithay 0.7 serves.
+pub const XDG_SHELL_VERSION: u32 = 6;
 
 use super::{foreign::ForeignBuffers, target::OutputTarget, Config, Counters, Error};
 
@@ -90,6 +96,12 @@ pub struct RefState {
     /// `wp_security_context_manager_v1`, for clients that did not come
     /// through a security context (handler in security_context.rs).
     pub security_context_state: SecurityContextState,
+    /// `wp_presentation` (clock: `CLOCK_MONOTONIC`; feedback sent by
+    /// `presentation.rs`).
+    pub presentation_state: PresentationState,
+    /// `wp_viewporter`: smithay applies a surface's crop and destination
+    /// size to its render element (and checks them at commit).
+    pub viewporter_state: ViewporterState,
     /// Accord's buffer-collection module (handler in accord.rs); its
     /// allocator is the target's (`OutputTarget::collection_allocator`:
     /// memfd headless, dumb buffers on the card on KMS).
@@ -108,8 +120,16 @@ pub struct RefState {
     pub foreign: Option<Arc<dyn ForeignBuffers>>,
     /// The last rendering error, logged once rather than every frame.
     pub last_render_error: Option<String>,
-    /// When to draw next (`repaint.rs`).
+    /// When to draw next (`repaint.rs`): whether something changed since
+    /// the last repaint, and the output's frame grid.
     pub repaint: super::repaint::Repaint,
+    /// The output's refresh count (the `seq` of presentation feedback):
+    /// slots of the frame grid since the start headless, the kernel's
+    /// page-flip sequence on KMS.
+    pub output_sequence: u64,
+    /// Repaints started so far (frame callbacks wait for the repaint that
+    /// shows a commit: `presentation::send_frame_callbacks`).
+    pub repaints: u64,
 }
 
 impl RefState {
@@ -125,6 +145,14 @@ impl RefState {
         let compositor_state = CompositorState::new::<Self>(dh);
         let shm_state = ShmState::new::<Self>(dh, vec![]);
         let xdg_shell_state = XdgShellState::new::<Self>(dh);
+        if config.xdg_shell_version != XDG_SHELL_VERSION {
+            // Smithay creates xdg_wm_base at its newest version; a test
+            // may ask for an older one (see `Config::xdg_shell_version`).
+            dh.remove_global::<Self>(xdg_shell_state.global());
+            dh.create_global::<Self, XdgWmBase, ()>(config.xdg_shell_version, ());
+        }
+        let presentation_state = PresentationState::new::<Self>(dh, super::presentation::CLOCK_ID);
+        let viewporter_state = ViewporterState::new::<Self>(dh);
         let mut seat_state = SeatState::new();
         let seat = seat_state.new_wl_seat(dh, "seat0");
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
@@ -180,6 +208,8 @@ impl RefState {
             dmabuf_state,
             dmabuf_global,
             security_context_state,
+            presentation_state,
+            viewporter_state,
             buffer_collection_state,
             accord_renderer_formats,
             space,
@@ -191,6 +221,8 @@ impl RefState {
             foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
             repaint: super::repaint::Repaint::new(&config_for_repaint, display_paced),
+            output_sequence: 0,
+            repaints: 0,
         })
     }
 }

@@ -6,6 +6,7 @@ use smithay::{
         allocator::Fourcc,
         renderer::{
             damage::OutputDamageTracker,
+            element::RenderElementStates,
             pixman::{PixmanRenderer, PixmanTarget},
             ExportMem, ImportDma,
         },
@@ -20,7 +21,7 @@ use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
 use smithay::backend::allocator::{Format, Modifier};
 
-use super::{Error, OutputElement, Screenshot};
+use super::{presentation::FrameFeedback, Error, OutputElement, Screenshot};
 
 /// Smithay's formats as the engine's pairs.
 pub fn format_pairs<'a>(
@@ -68,6 +69,24 @@ pub enum FrameOutcome {
     Busy,
 }
 
+/// What a frame tick did, and when its feedback is due.
+pub struct Rendered {
+    pub outcome: FrameOutcome,
+    /// The feedback of the surfaces the frame shows, to be sent
+    /// `presented` now: the headless output's repaint is its presentation,
+    /// and a KMS frame with nothing new leaves the screen as it is. `None`
+    /// when a page flip delivers it (KMS) or nothing was rendered (`Busy`).
+    pub present_now: Option<FrameFeedback>,
+    /// The frame's top element covers the whole output and is scaled (a
+    /// viewport, or a buffer of another size): a plane would have to scale
+    /// it to scan it out. Only a KMS target tells (for its counters).
+    pub scaled_fullscreen: bool,
+}
+
+/// Takes the presentation feedback of the surfaces a frame shows, from the
+/// frame's render element states.
+pub type CollectFn<'a> = dyn FnMut(&RenderElementStates) -> FrameFeedback + 'a;
+
 /// Renders the scene into a framebuffer; receives the framebuffer's age
 /// (0: unknown contents, n: contents of n frames ago).
 pub type DrawFn<'a> =
@@ -86,7 +105,11 @@ pub trait OutputTarget {
 
     /// Frames are paced by the display's flips, which the target reports
     /// ([`RefState::display_ready`](super::RefState::display_ready)),
-    /// rather than by a timer.
+    /// rather than by a timer; a frame reaches the screen at its flip, which
+    /// reports its own time and sequence (KMS). Otherwise a frame is
+    /// presented when it is rendered, on the output's clock (headless).
+    /// One answer for both: a display that flips is what paces and what
+    /// presents.
     fn paced_by_display(&self) -> bool {
         false
     }
@@ -138,25 +161,34 @@ pub trait OutputTarget {
         None
     }
 
-    /// Shows `elements` (topmost first) over `background`. The default
-    /// composes them with `tracker` through [`OutputTarget::render_frame`]; a
-    /// KMS target may instead put a client buffer on a plane directly.
+    /// Shows `elements` (topmost first) over `background`, and takes the
+    /// feedback of what it shows with `collect`. The default composes them
+    /// with `tracker` through [`OutputTarget::render_frame`] and presents at
+    /// once; a KMS target may instead put a client buffer on a plane
+    /// directly, and presents at the page flip.
     fn render_scene(
         &mut self,
         renderer: &mut PixmanRenderer,
         elements: &[OutputElement],
         background: [f32; 4],
         tracker: &mut OutputDamageTracker,
-    ) -> Result<FrameOutcome, Error> {
+        collect: &mut CollectFn<'_>,
+    ) -> Result<Rendered, Error> {
         let mut outcome = FrameOutcome::Unchanged;
+        let mut feedback = None;
         self.render_frame(renderer, &mut |renderer, framebuffer, age| {
             let result = tracker.render_output(renderer, framebuffer, age, elements, background)?;
             if result.damage.is_some() {
                 outcome = FrameOutcome::Composited;
             }
+            feedback = Some(collect(&result.states));
             Ok(())
         })?;
-        Ok(outcome)
+        Ok(Rendered {
+            outcome,
+            present_now: feedback,
+            scaled_fullscreen: false,
+        })
     }
 
     /// Binds the next framebuffer, calls `draw` on it and presents it.

@@ -167,6 +167,10 @@ fn main() {
             refcomp_drm::windowed_is_composited,
         ),
         (
+            "refcomp_drm_viewport_scaling_falls_back_to_composition",
+            refcomp_drm::viewport_scaling_falls_back_to_composition,
+        ),
+        (
             "weston_simple_dmabuf_feedback_argb8888_scanout_through_xrgb8888",
             weston_feedback::scans_out_argb8888_through_xrgb8888,
         ),

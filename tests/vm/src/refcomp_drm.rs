@@ -4,8 +4,16 @@
 //! for 60 frames, and the composition paths for comparison (issue 6's P4
 //! data: the `p4:` lines). Each run ends with the compositor's fd census
 //! back at its baseline once the client has left.
+//!
+//! Issue 22: the client asks for `wp_presentation` feedback on every
+//! commit. Each gets one answer (presented or discarded) from the page
+//! flip that showed it, with increasing timestamps and sequences;
+//! `ZERO_COPY` exactly for the frames scanned out directly. A viewport that
+//! scales a fullscreen collection buffer cannot stay on virtio-gpu's
+//! primary plane (it cannot scale): every frame is composed, counted as
+//! such, and its feedback says so (no `ZERO_COPY`).
 
-use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun};
+use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun, Viewport};
 
 use crate::{
     common::{CARD0, MODE, XR24},
@@ -83,6 +91,62 @@ fn fds_back(r: &ScanoutReport) -> Result<(), String> {
     Ok(())
 }
 
+/// One feedback per commit, presented or discarded; `zero_copy` of them
+/// with `ZERO_COPY`; timestamps and sequences increasing with the refresh.
+fn feedback(r: &ScanoutReport, zero_copy: u64) -> Result<(), String> {
+    let p = &r.presentation;
+    println!("presentation feedback: {p:?}");
+    ensure!(
+        p.requested == u64::from(FRAMES) && p.presented + p.discarded == p.requested,
+        "{FRAMES} commits, expected one answer each: {p:?}"
+    );
+    // The client waits for each frame's callback (sent at its flip), so
+    // nothing is replaced before it is shown.
+    ensure!(
+        p.presented == u64::from(FRAMES),
+        "commits at the display's pace should all be presented: {p:?}"
+    );
+    ensure!(
+        p.zero_copy == zero_copy,
+        "{} feedbacks with ZERO_COPY, expected {zero_copy} ({p:?}, {})",
+        p.zero_copy,
+        r.delta
+    );
+    r.presentation_timestamps
+        .clone()
+        .map_err(|e| format!("page-flip timestamps: {e}"))?;
+    ensure!(
+        r.delta.frames_presented == p.presented && r.delta.frames_zero_copy == p.zero_copy,
+        "the compositor counted otherwise than the client saw: {} vs {p:?}",
+        r.delta
+    );
+    Ok(())
+}
+
+/// A viewport scaling a fullscreen collection buffer (its top-left
+/// quarter to the whole 1280x720 output): virtio-gpu's primary plane cannot
+/// scale, so every frame is composed, `frames_scaled_composited` counts
+/// the decision, and no feedback has `ZERO_COPY`.
+pub fn viewport_scaling_falls_back_to_composition() -> TestResult {
+    let r = run(|run| {
+        run.viewport = Some(Viewport {
+            src: (0.0, 0.0, f64::from(MODE.0 / 2), f64::from(MODE.1 / 2)),
+            dst: (MODE.0 as i32, MODE.1 as i32),
+        })
+    })?;
+    p4_line("viewport scaling a collection buffer", &r);
+    fds_back(&r)?;
+    ensure!(
+        r.delta.frames_scaled_composited >= u64::from(FRAMES) && r.delta.frames_scaled_direct == 0,
+        "scaled frames: {} composited, {} direct; expected every one composited ({})",
+        r.delta.frames_scaled_composited,
+        r.delta.frames_scaled_direct,
+        r.delta
+    );
+    // Composition reads the cropped quarter of each buffer.
+    composited(&r, u64::from(MODE.0 / 2) * u64::from(MODE.1 / 2) * 4)
+}
+
 fn direct(r: &ScanoutReport) -> TestResult {
     let card_dev = rustix::fs::stat(CARD0).map_err(|e| e.to_string())?.st_rdev;
     ensure!(
@@ -129,6 +193,7 @@ fn direct(r: &ScanoutReport) -> TestResult {
     println!(
         "{FRAMES}/{FRAMES} frames scanned out directly, 0 bytes read by the compositor, 0 copied"
     );
+    feedback(r, u64::from(FRAMES))?;
     ensure!(
         r.scanout_is_client_buffer,
         "the primary plane shows {}, not the client's buffer",
@@ -195,6 +260,7 @@ fn composited(r: &ScanoutReport, min_bytes_per_frame: u64) -> TestResult {
         "{} bytes copied",
         r.delta.bytes_copied
     );
+    feedback(r, 0)?;
     ensure!(
         !r.scanout_is_client_buffer && r.pixel.read != r.pixel.written,
         "the screen shows the client's memory although composition was forced ({:?})",
