@@ -2,7 +2,9 @@
 //! Rust; this test holds every name and value in it to the XML, so the two
 //! cannot drift apart.
 
-use accord_protocol::vocabulary::{codec, FailureReason, MemoryKind, Usage};
+use accord_protocol::vocabulary::{
+    codec, CoherencyDomains, ColorSpace, FailureReason, MemoryKind, Usage,
+};
 
 const XML: &str = include_str!("../buffer-collection-v1.xml");
 
@@ -69,5 +71,28 @@ fn format_flags_match_the_xml() {
     assert_eq!(
         xml_enum("format_flags"),
         vec![("scanout".to_string(), codec::FORMAT_FLAG_SCANOUT)]
+    );
+}
+
+#[test]
+fn color_spaces_match_the_xml() {
+    let ours: Vec<_> = ColorSpace::NAMES
+        .iter()
+        .map(|(n, c)| (n.to_string(), c.0))
+        .collect();
+    assert_eq!(ours, xml_enum("color_space"));
+}
+
+#[test]
+fn coherency_domains_match_the_xml() {
+    let xml = xml_enum("coherency_domain");
+    let ours: Vec<_> = CoherencyDomains::NAMES
+        .iter()
+        .map(|(n, d)| (n.to_string(), d.0))
+        .collect();
+    assert_eq!(ours, xml);
+    assert_eq!(
+        CoherencyDomains::ALL.0,
+        xml.iter().fold(0, |a, (_, v)| a | v)
     );
 }
