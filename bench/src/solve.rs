@@ -256,6 +256,33 @@ fn line(what: &str, input: &[Constraints], samples: usize) -> f64 {
     c.median_us
 }
 
+/// One line per size of `sizes` (`case` makes its label and input), and
+/// for each size above 1024 its growth over the 1024-pair median, printed
+/// as `P1 {kind} growth 1024 -> N pairs`. Returns that median (`sizes`
+/// must hold 1024).
+fn sweep_from_1024(
+    kind: &str,
+    sizes: &[usize],
+    samples: usize,
+    case: impl Fn(usize) -> (String, Vec<Constraints>),
+) -> f64 {
+    let mut at_1024 = 0.0;
+    for &pairs in sizes {
+        let (label, input) = case(pairs);
+        let m = line(&label, &input, samples);
+        if pairs == 1024 {
+            at_1024 = m;
+        } else if pairs > 1024 {
+            println!(
+                "P1 {kind} growth 1024 -> {pairs} pairs: x{:.2} time for x{:.2} pairs",
+                m / at_1024,
+                pairs as f64 / 1024.0
+            );
+        }
+    }
+    at_1024
+}
+
 pub fn run(opts: &Options) -> Result<(), String> {
     let s = opts.samples;
     println!(
@@ -275,23 +302,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
     );
     // The worst case and its sweep over pairs (beyond 1024 pairs the wire
     // would refuse the list: engine only).
-    let mut w1024 = 0.0;
-    for pairs in [1024, 2048, 3072, 4096] {
-        let m = line(
-            &format!("worst 64x{pairs} (all lists the same)"),
-            &same(64, pairs, 42),
-            s,
-        );
-        if pairs == 1024 {
-            w1024 = m;
-        } else {
-            println!(
-                "P1 worst growth 1024 -> {pairs} pairs: x{:.2} time for x{:.2} pairs",
-                m / w1024,
-                pairs as f64 / 1024.0
-            );
-        }
-    }
+    let w1024 = sweep_from_1024("worst", &[1024, 2048, 3072, 4096], s, |pairs| {
+        (
+            format!("worst 64x{pairs} (all lists the same)"),
+            same(64, pairs, 42),
+        )
+    });
     for n in [2, 8, 16, 32] {
         line(
             &format!("worst {n}x1024 (all lists the same)"),
@@ -323,23 +339,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
     // list covers 60 % of it and most lookups are hits; the control case
     // draws from a universe grown with the lists (the same overlap as at
     // 1024), which separates the engine's growth from the input's.
-    let mut p1024 = 0.0;
-    for pairs in [256, 1024, 2048, 4096] {
-        let m = line(
-            &format!("sweep 8x{pairs} (friendly, seed 42)"),
-            &friendly(8, pairs, 42),
-            s,
-        );
-        if pairs == 1024 {
-            p1024 = m;
-        } else if pairs > 1024 {
-            println!(
-                "P1 sweep growth 1024 -> {pairs} pairs: x{:.2} time for x{:.2} pairs",
-                m / p1024,
-                pairs as f64 / 1024.0
-            );
-        }
-    }
+    let p1024 = sweep_from_1024("sweep", &[256, 1024, 2048, 4096], s, |pairs| {
+        (
+            format!("sweep 8x{pairs} (friendly, seed 42)"),
+            friendly(8, pairs, 42),
+        )
+    });
     let c4096 = line(
         "control 8x4096 (friendly, universe x4: the overlap of 8x1024)",
         &friendly_in(8, 4096, 42, &universe_scaled(4)),
