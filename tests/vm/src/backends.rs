@@ -15,19 +15,25 @@ use crate::ensure;
 use crate::harness::{Outcome, TestResult};
 use crate::probe::open_card0;
 
-fn allocate_dmabufs(alloc: &mut dyn CollectionAllocator) -> Result<(), String> {
+/// Two 128x64 XRGB8888 buffers from `alloc`, each a dma-buf (it has an
+/// `exp_name`); prints the exporter, stride and size of each. The decision
+/// comes back with them.
+fn allocate_dmabufs(
+    alloc: &mut dyn CollectionAllocator,
+) -> Result<(Decision, Vec<AllocatedBuffer>), String> {
     let d = linear_decision(XR24, 128, 64, 2, Usage::CPU_WRITE | Usage::RENDER);
     let bufs = alloc.allocate(&d).map_err(|e| e.to_string())?;
     ensure!(bufs.len() == 2, "{} buffers", bufs.len());
     for b in &bufs {
         let name = exp_name(&b.planes[0].fd).ok_or("no exp_name: not a dma-buf")?;
         println!(
-            "  {}: exp_name {name}, stride {}",
+            "  {}: exp_name {name}, stride {}, {} bytes",
             alloc.name(),
-            b.planes[0].stride
+            b.planes[0].stride,
+            b.size_bytes
         );
     }
-    Ok(())
+    Ok((d, bufs))
 }
 
 pub fn gbm_card0() -> TestResult {
@@ -72,17 +78,9 @@ fn byte_backend<A: CollectionAllocator>(
         return Ok(Outcome::NotAvailable(format!("{path} missing")));
     }
     let mut alloc = open(path).map_err(|e| e.to_string())?;
-    let d = linear_decision(XR24, 128, 64, 2, Usage::CPU_WRITE | Usage::RENDER);
-    let bufs = alloc.allocate(&d).map_err(|e| e.to_string())?;
-    ensure!(bufs.len() == 2, "{} buffers", bufs.len());
+    let (d, bufs) = allocate_dmabufs(&mut alloc)?;
     for b in &bufs {
         let name = exp_name(&b.planes[0].fd).ok_or("no exp_name: not a dma-buf")?;
-        println!(
-            "  {}: exp_name {name}, stride {}, {} bytes",
-            alloc.name(),
-            b.planes[0].stride,
-            b.size_bytes
-        );
         ensure!(name == exporter, "exported by {name}, not {exporter}");
         crate::dmabuf::write_and_read_pixel(b)?;
     }
