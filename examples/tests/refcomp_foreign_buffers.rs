@@ -11,49 +11,9 @@ use std::sync::{
     Arc,
 };
 
-use accord_examples::refcomp::{
-    spawn_with, Compositor, Config, ForeignBuffers, ForeignLayout, Running, BACKGROUND,
-};
-use common::{client::TestClient, near, TempRuntimeDir};
-use smithay::{
-    reexports::wayland_server::protocol::{wl_buffer::WlBuffer, wl_shm},
-    wayland::shm::with_buffer_contents,
-};
+use accord_examples::refcomp::{spawn_with, Compositor, Config, Running, BACKGROUND};
+use common::{client::TestClient, near, shm_as_foreign::ShmAsForeign, TempRuntimeDir};
 use wayland_client::Proxy;
-
-/// Claims every shm buffer; counts the draws it served.
-struct ShmAsForeign {
-    draws: Arc<AtomicUsize>,
-}
-
-impl ForeignBuffers for ShmAsForeign {
-    fn claims(&self, buffer: &WlBuffer) -> bool {
-        with_buffer_contents(buffer, |_, _, _| ()).is_ok()
-    }
-
-    fn with_pixels(&self, buffer: &WlBuffer, f: &mut dyn FnMut(&[u8], ForeignLayout)) -> bool {
-        with_buffer_contents(buffer, |ptr, len, data| {
-            let fourcc = match data.format {
-                wl_shm::Format::Xrgb8888 => u32::from_le_bytes(*b"XR24"),
-                wl_shm::Format::Argb8888 => u32::from_le_bytes(*b"AR24"),
-                _ => return false,
-            };
-            // SAFETY: smithay lends the pool mapping for this call.
-            let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-            let layout = ForeignLayout {
-                fourcc,
-                width: data.width as u32,
-                height: data.height as u32,
-                offset: data.offset as usize,
-                stride: data.stride as usize,
-            };
-            self.draws.fetch_add(1, Ordering::Relaxed);
-            f(bytes, layout);
-            true
-        })
-        .unwrap_or(false)
-    }
-}
 
 fn start(dir: &TempRuntimeDir) -> (Running, Arc<AtomicUsize>) {
     let draws = Arc::new(AtomicUsize::new(0));

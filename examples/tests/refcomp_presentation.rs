@@ -22,14 +22,18 @@ mod common;
 use std::{
     io::Read,
     process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
 use accord_examples::{
     dmabuf_client::DmabufClient,
-    refcomp::{spawn, Config, Running, Screenshot, BACKGROUND},
+    refcomp::{spawn, spawn_with, Compositor, Config, Running, Screenshot, BACKGROUND},
 };
-use common::{near, signal, wait_exit, TempRuntimeDir};
+use common::{near, shm_as_foreign::ShmAsForeign, signal, wait_exit, TempRuntimeDir};
 use rustix::process::Signal;
 
 const PRESENTATION_SHM: &str = "/usr/bin/weston-presentation-shm";
@@ -38,14 +42,33 @@ const SCALER: &str = "/usr/bin/weston-scaler";
 const REFRESH_NS: u128 = 16_666_666;
 
 fn compositor(dir: &TempRuntimeDir, xdg_shell_version: u32) -> Running {
-    spawn(Config {
+    spawn(config(dir, xdg_shell_version)).expect("start compositor")
+}
+
+fn config(dir: &TempRuntimeDir, xdg_shell_version: u32) -> Config {
+    Config {
         runtime_dir: Some(dir.path().to_owned()),
         width: 640,
         height: 480,
         xdg_shell_version,
         ..Config::default()
+    }
+}
+
+/// A compositor whose foreign-buffer path (the one Accord's memfd buffers
+/// take) draws every shm buffer, and how many draws it served.
+fn compositor_drawing_shm_as_foreign(dir: &TempRuntimeDir) -> (Running, Arc<AtomicUsize>) {
+    let draws = Arc::new(AtomicUsize::new(0));
+    let hook = ShmAsForeign {
+        draws: draws.clone(),
+    };
+    let compositor = spawn_with(config(dir, 3), move |config| {
+        let mut compositor = Compositor::headless(config)?;
+        compositor.state_mut().foreign = Some(Arc::new(hook));
+        Ok(compositor)
     })
-    .expect("start compositor")
+    .expect("start compositor");
+    (compositor, draws)
 }
 
 fn start(client: &str, args: &[&str], compositor: &Running) -> Child {
@@ -354,11 +377,33 @@ const SCALER_MODES: &[ScalerMode] = &[
 
 #[test]
 fn weston_scaler_each_mode_shows_cropped_and_scaled_content() {
-    const RED: [u8; 4] = [0xff, 0, 0, 0xff];
-    const BLUE: [u8; 4] = [0, 0, 0xff, 0xff];
     for mode in SCALER_MODES {
         let dir = TempRuntimeDir::new("scaler");
-        let compositor = compositor(&dir, 3);
+        check_scaler_mode(mode, compositor(&dir, 3));
+    }
+}
+
+/// The same through the foreign-buffer path: Accord's memfd collection
+/// buffers on the headless compositor honour the viewport too.
+#[test]
+fn weston_scaler_each_mode_through_the_foreign_buffer_path() {
+    for mode in SCALER_MODES {
+        let dir = TempRuntimeDir::new("scaler-foreign");
+        let (compositor, draws) = compositor_drawing_shm_as_foreign(&dir);
+        check_scaler_mode(mode, compositor);
+        assert!(
+            draws.load(Ordering::Relaxed) > 0,
+            "{}: the foreign path never drew",
+            mode.flag
+        );
+    }
+}
+
+/// Runs weston-scaler in `mode` on `compositor` and checks the pixels.
+fn check_scaler_mode(mode: &ScalerMode, compositor: Running) {
+    const RED: [u8; 4] = [0xff, 0, 0, 0xff];
+    const BLUE: [u8; 4] = [0, 0, 0xff, 0xff];
+    {
         let client = start(SCALER, &[mode.flag], &compositor);
         // Its first buffer (it draws once), then two more frames.
         let (c, shown) = compositor.wait_for(Duration::from_secs(20), |c| {

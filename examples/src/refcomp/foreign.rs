@@ -7,6 +7,13 @@
 //! [`ForeignBuffers`] implementation claims such buffers: the compositor keeps
 //! them per surface, releases them when replaced, and draws them by wrapping
 //! their mapped bytes in a Pixman image (no copy).
+//!
+//! A `wp_viewport` applies to them as to smithay's buffers: smithay checks
+//! the source rectangle only for buffers it imported, so [`on_commit`]
+//! checks it here against the foreign buffer's size (a protocol error if it
+//! extends outside), and [`element`] draws the source rectangle scaled to
+//! the destination size, after the buffer scale and transform (as smithay's
+//! `SurfaceView` does for its own buffers).
 
 use std::sync::{
     atomic::{AtomicBool, Ordering},
@@ -30,7 +37,10 @@ use smithay::{
         },
     },
     utils::{Buffer as BufferCoords, Physical, Point, Rectangle, Scale, Size, Transform},
-    wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes, SurfaceData},
+    wayland::{
+        compositor::{with_states, BufferAssignment, SurfaceAttributes, SurfaceData},
+        viewporter::{ensure_viewport_valid, ViewportCachedState},
+    },
 };
 use tracing::warn;
 
@@ -69,6 +79,12 @@ pub(crate) struct ForeignSurface(Mutex<Option<Attached>>);
 struct Attached {
     buffer: WlBuffer,
     size: Size<i32, BufferCoords>,
+    /// The part of the buffer shown (the viewport's source, else all).
+    src: Rectangle<f64, BufferCoords>,
+    /// The size it is shown at (the viewport's destination, else the
+    /// surface's size after the buffer scale).
+    dst: Size<i32, Physical>,
+    transform: Transform,
     id: Id,
     commit: CommitCounter,
     /// Whether this commit was composited yet (counted once as shown).
@@ -112,6 +128,9 @@ pub(crate) fn on_commit(hook: &dyn ForeignBuffers, surface: &WlSurface) {
                         *attached = Some(Attached {
                             buffer,
                             size,
+                            src: Rectangle::from_size(size.to_f64()),
+                            dst: (size.w, size.h).into(),
+                            transform: Transform::Normal,
                             id,
                             commit,
                             shown: Arc::default(),
@@ -137,7 +156,41 @@ pub(crate) fn on_commit(hook: &dyn ForeignBuffers, surface: &WlSurface) {
                 }
             }
         }
+        let (scale, transform) = (attrs.buffer_scale.max(1), attrs.buffer_transform.into());
+        drop(guard);
+        // The viewport is double-buffered state of this same commit.
+        if let Some(a) = attached.as_mut() {
+            let surface_size = a.size.to_logical(scale, transform);
+            a.transform = transform;
+            (a.src, a.dst) = if ensure_viewport_valid(states, surface_size) {
+                let mut viewport = states.cached_state.get::<ViewportCachedState>();
+                view(a.size, scale, transform, viewport.current())
+            } else {
+                // A protocol error was posted: the client is going away.
+                view(a.size, scale, transform, &ViewportCachedState::default())
+            };
+        }
     });
+}
+
+/// The source rectangle (buffer coordinates) and destination size of a
+/// buffer of `size` shown at `scale` and `transform` under `viewport`
+/// (checked to lie inside the surface): the source is the viewport's, else
+/// the whole surface; the destination is the viewport's, else the source's
+/// size, else the surface's. The output has scale 1.
+fn view(
+    size: Size<i32, BufferCoords>,
+    scale: i32,
+    transform: Transform,
+    viewport: &ViewportCachedState,
+) -> (Rectangle<f64, BufferCoords>, Size<i32, Physical>) {
+    let surface_size = size.to_logical(scale, transform);
+    let src = viewport
+        .src
+        .unwrap_or_else(|| Rectangle::from_size(surface_size.to_f64()));
+    let dst = viewport.size().unwrap_or(surface_size);
+    let src = src.to_buffer(f64::from(scale), transform, &surface_size.to_f64());
+    (src, (dst.w, dst.h).into())
 }
 
 /// The render element id of the foreign buffer a surface shows, if any.
@@ -167,7 +220,8 @@ pub(crate) fn element(
     })
 }
 
-/// Draws one foreign buffer, unscaled, at its surface's place.
+/// Draws one foreign buffer at its surface's place, cropped and scaled as
+/// its viewport says.
 pub struct ForeignElement {
     hook: Arc<dyn ForeignBuffers>,
     counters: Arc<Counters>,
@@ -185,12 +239,11 @@ impl Element for ForeignElement {
     }
 
     fn src(&self) -> Rectangle<f64, BufferCoords> {
-        Rectangle::from_size(self.attached.size).to_f64()
+        self.attached.src
     }
 
     fn geometry(&self, _scale: Scale<f64>) -> Rectangle<i32, Physical> {
-        let size = self.attached.size;
-        Rectangle::new(self.location, (size.w, size.h).into())
+        Rectangle::new(self.location, self.attached.dst)
     }
 }
 
@@ -216,7 +269,7 @@ impl RenderElement<PixmanRenderer> for ForeignElement {
                         dst,
                         damage,
                         opaque_regions,
-                        Transform::Normal,
+                        self.attached.transform,
                         1.0,
                     )
                 });

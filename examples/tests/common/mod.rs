@@ -16,6 +16,7 @@ use rustix::process::{kill_process, Pid, Signal};
 pub mod artifacts;
 pub mod budget;
 pub mod client;
+pub mod shm_as_foreign;
 
 /// A fresh `XDG_RUNTIME_DIR` (mode 0700), removed on drop.
 pub struct TempRuntimeDir(PathBuf);
