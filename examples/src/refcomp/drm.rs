@@ -162,7 +162,7 @@ impl Compositor {
                         None
                     });
                     // The flip showed the frame: its feedback and the
-                    // callbacks still owed go out now, with the flip's time;
+                    // frame callbacks go out now, with the flip's time;
                     // then the next frame, if one is due (repaint.rs).
                     state.flip_completed(feedback, metadata.as_ref());
                     state.display_ready();

@@ -1,12 +1,6 @@
 //! `wp_presentation` feedback and frame callbacks from the repaint that
 //! showed a commit.
 //!
-//! Frame callbacks go out when a repaint took the commit into a frame: at
-//! once headless, and on KMS when the frame is queued for its page flip
-//! (weston does the same at repaint): the client draws its next buffer
-//! while the flip is pending, and that commit waits for the next frame.
-//! Feedback waits for the frame to reach the screen.
-//!
 //! A surface's feedback objects (smithay keeps them in the surface's cached
 //! state) are taken after the repaint that put its commit on screen: the
 //! headless output's repaint, or the frame queued for a page flip on KMS.

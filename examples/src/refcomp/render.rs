@@ -217,9 +217,9 @@ impl RefState {
     /// for draws nothing; on KMS every tick is on demand and goes through
     /// smithay's DrmCompositor, which finds nothing to draw when nothing
     /// changed and only then lets go of the framebuffers of elements that
-    /// left the scene), sends the frame callbacks of the commits the
-    /// repaint took and the presentation feedback of what it showed (on KMS
-    /// the page flip sends the feedback: `drm.rs`), and handles the screenshot and frame-limit options. How
+    /// left the scene), sends the presentation feedback and frame callbacks
+    /// of what the repaint showed (on KMS the page flip sends them:
+    /// `drm.rs`), and handles the screenshot and frame-limit options. How
     /// the frame went.
     pub fn tick(&mut self) -> FrameOutcome {
         // Before anything returns early: the gauge follows disconnects and
@@ -329,22 +329,6 @@ impl RefState {
                 presentation::now(),
                 Some(repaint),
             );
-        } else if matches!(
-            rendered.outcome,
-            FrameOutcome::Direct { .. } | FrameOutcome::Composited
-        ) {
-            // A frame was queued for a page flip: the commits it latched get
-            // their frame callbacks now, as weston does at repaint, so a
-            // client draws its next buffer while the flip is pending; their
-            // feedback waits for the flip (`flip_completed`). Sending the
-            // callbacks at the flip instead serialised client and display:
-            // under TCG waylandsink's commits fell from 46 to 25 of 120.
-            presentation::send_frame_callbacks(
-                &self.space,
-                &self.output,
-                presentation::now(),
-                Some(self.repaints),
-            );
         }
         self.update_surface_feedback();
         rendered.outcome
@@ -352,8 +336,7 @@ impl RefState {
 
     /// A page flip completed: `feedback` (the flipped frame's) is sent
     /// `presented` with the flip's time and sequence, and the frame
-    /// callbacks still owed go out (commits that changed nothing; those
-    /// whose content was queued got theirs at the repaint).
+    /// callbacks go out.
     pub fn flip_completed(
         &mut self,
         feedback: Option<FrameFeedback>,

@@ -32,9 +32,8 @@
 //! `requested` is the one record of "something changed", for the timer and
 //! for the repaint alike: the repaint (`RefState::tick`) clears it once it
 //! drew, so a headless tick of the grace period draws nothing and sends no
-//! frame callbacks; callbacks go out from the repaint that took a commit
-//! into a frame, feedback from the repaint (headless) or the page flip (KMS)
-//! that showed it (`presentation.rs`). The grid
+//! frame callbacks; feedback and callbacks go out from the repaint (headless)
+//! or the page flip (KMS) that showed a commit (`presentation.rs`). The grid
 //! is also the headless output's refresh sequence ([`Repaint::slot`]).
 
 use std::time::{Duration, Instant};
@@ -183,8 +182,8 @@ impl RefState {
         if r.requested {
             self.paced_tick();
         } else if r.last == FrameOutcome::Composited && r.release_draw.is_none() {
-            // Not at once: the client got its frame callback when the frame
-            // was queued, and a client composing at the display's rate commits within the
+            // Not at once: the flip just sent the frame callbacks, and a
+            // client composing at the display's rate commits within the
             // interval; its frame draws the older slot up to date too.
             // Drawing at once made each client frame wait for the extra
             // draw's flip (half the display's rate) and compose twice.
