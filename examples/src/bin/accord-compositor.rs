@@ -4,13 +4,13 @@ use std::{path::PathBuf, process::ExitCode};
 
 use accord_examples::cli::{parse_size, Size};
 use accord_examples::refcomp::{
-    Compositor, Config, DrmOptions, Error, ScreenshotRequest, XDG_SHELL_VERSION,
+    Compositor, Config, DrmOptions, Error, RendererKind, ScreenshotRequest, XDG_SHELL_VERSION,
 };
 use accord_smithay::collections as budgets;
 use clap::Parser;
 use smithay::reexports::calloop::signals::{Signal, Signals};
 
-/// A Wayland compositor (Smithay, Pixman, one output): headless by
+/// A Wayland compositor (Smithay, Pixman or GLES, one output): headless by
 /// default, or on a KMS device with --drm, where a fullscreen client's
 /// dma-buf goes on the primary plane as it is (direct scanout).
 ///
@@ -88,6 +88,11 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(XDG_SHELL_VERSION)),
         default_value_t = XDG_SHELL_VERSION)]
     xdg_shell_version: u32,
+    /// What composes the output: pixman (the CPU) or gles (EGL; headless on
+    /// Mesa's software device, llvmpipe, which imports no dma-buf, so client
+    /// buffers are uploaded and counted in bytes_copied).
+    #[arg(long, value_name = "gles|pixman", default_value = "pixman")]
+    renderer: RendererKind,
 }
 
 /// The largest value a budget flag takes: 10⁶ pending handles are about
@@ -147,6 +152,7 @@ impl Cli {
             collections_per_client: Some(self.collections_per_client),
             max_pending_handles: Some(self.max_pending_handles),
             xdg_shell_version: self.xdg_shell_version,
+            renderer: self.renderer,
             screenshot: self.screenshot.map(|path| ScreenshotRequest {
                 path,
                 after_frames: self.frames,

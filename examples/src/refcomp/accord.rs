@@ -10,16 +10,13 @@
 
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState, ClientIdentity, MemfdBuffer};
-use smithay::{
-    backend::renderer::pixman::PixmanRenderer,
-    reexports::wayland_server::{
-        protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
-        Client, DisplayHandle, Resource,
-    },
+use smithay::reexports::wayland_server::{
+    protocol::{wl_buffer::WlBuffer, wl_surface::WlSurface},
+    Client, DisplayHandle, Resource,
 };
 
 use super::{
-    foreign::{self, ForeignBuffers, ForeignLayout},
+    foreign::{ForeignBuffers, ForeignLayout},
     state::{ClientState, RefState},
 };
 
@@ -36,14 +33,14 @@ impl BufferCollectionHandler for RefState {
     /// plane's pairs Pixman also imports (one output: any surface may go
     /// fullscreen on it).
     fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
-        self.target.scanout_pairs()
+        self.screen.target().scanout_pairs()
     }
 
     /// The target's display confirms (on KMS: a `TEST_ONLY` commit of one
     /// buffer on the primary plane); one output, so the surface does not
     /// change where it would go.
     fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
-        self.target.confirm_scanout(decision)
+        self.screen.target_mut().confirm_scanout(decision)
     }
 
     /// The identity the client was admitted under when it was accepted
@@ -75,16 +72,6 @@ pub(super) fn apply_budgets(state: &mut BufferCollectionState, config: &super::C
     if let Some(n) = config.max_pending_handles {
         state.set_max_pending_handles(n);
     }
-}
-
-/// What the compositor participant offers for `attach_surface`: Pixman's
-/// import formats (LINEAR only) that both drawing paths take, i.e. the
-/// 32-bit ones the `ForeignBuffers` hook can wrap, in Pixman's order.
-pub fn renderer_formats(renderer: &PixmanRenderer) -> Vec<FormatModifier> {
-    accord_smithay::kms::renderer_import_formats(renderer)
-        .into_iter()
-        .filter(|f| foreign::drawable(f.format))
-        .collect()
 }
 
 /// Draws `wl_buffer`s of memfd collections by mapping them

@@ -61,7 +61,7 @@ impl Dispatch<ZwpLinuxBufferParamsV1, DmabufParamsData> for RefState {
                 modifier_hi,
                 modifier_lo,
             } if (u64::from(modifier_hi) << 32 | u64::from(modifier_lo)) == MOD_INVALID
-                && state.target.implicit_modifier_is_linear() =>
+                && state.screen.target().implicit_modifier_is_linear() =>
             {
                 zwp_linux_buffer_params_v1::Request::Add {
                     fd,

@@ -24,8 +24,8 @@ use accord_smithay::{
 use smithay::{
     backend::{
         allocator::{
-            dumb::DumbAllocator, format::get_opaque, gbm::GbmDevice, Buffer as _, Format, Fourcc,
-            Modifier,
+            dmabuf::Dmabuf, dumb::DumbAllocator, format::get_opaque, gbm::GbmDevice, Buffer as _,
+            Format, Fourcc, Modifier,
         },
         drm::{
             compositor::{DrmCompositor, FrameFlags, PrimaryPlaneElement},
@@ -38,7 +38,7 @@ use smithay::{
                 UnderlyingStorage,
             },
             pixman::PixmanRenderer,
-            ImportDma,
+            Bind, ImportDma,
         },
     },
     output::{Mode, OutputModeSource, PhysicalProperties, Subpixel},
@@ -56,8 +56,11 @@ use super::{
     drm_export::PrimeExporter,
     drm_readback::{framebuffer_format, scanned_out},
     presentation::FrameFeedback,
+    renderer::FrameRenderer,
+    screen::RendererScreen,
     target::{
-        format_pairs, smithay_formats, CollectFn, DrawFn, FrameOutcome, OutputTarget, Rendered,
+        format_pairs, smithay_formats, CollectFn, DrawFn, DrawTarget, FrameOutcome, OutputTarget,
+        Rendered,
     },
     Compositor, Config, Error, OutputElement, Screenshot,
 };
@@ -142,6 +145,13 @@ impl Compositor {
     /// Sets up a compositor on a DRM device: modeset on the first connected
     /// connector, Pixman composition, direct scanout of fullscreen dma-bufs.
     pub fn drm(config: Config, options: &DrmOptions) -> Result<Self, Error> {
+        if config.renderer != super::RendererKind::Pixman {
+            return Err(format!(
+                "--renderer {} on a KMS device is not built yet: use --renderer pixman",
+                config.renderer.name()
+            )
+            .into());
+        }
         let mut renderer = PixmanRenderer::new()?;
         let (target, notifier) = DrmTarget::open(options, &mut renderer)?;
         // Frames tick at the mode's refresh.
@@ -151,7 +161,7 @@ impl Compositor {
         };
         let compositor = target.compositor.clone();
         let flip_pending = target.flip_pending.clone();
-        let this = Self::new(config, renderer, Box::new(target))?;
+        let this = Self::new(config, Box::new(RendererScreen::new(renderer, target)))?;
         this.loop_handle()
             .insert_source(notifier, move |event, metadata, state| match event {
                 DrmEvent::VBlank(_) => {
@@ -185,7 +195,7 @@ impl DrmTarget {
     /// the compositor; the notifier delivers page-flip events.
     pub fn open(
         options: &DrmOptions,
-        renderer: &mut PixmanRenderer,
+        renderer: &mut impl ImportDma,
     ) -> Result<(Self, DrmDeviceNotifier), Error> {
         let path = &options.path;
         let fd = DrmDeviceFd::new(DeviceFd::from(open_card(path)?));
@@ -362,18 +372,6 @@ impl OutputTarget for DrmTarget {
         choice.decision
     }
 
-    /// Main device: this card. First tranche: the primary plane's formats,
-    /// flagged scanout, targeting this card; then what Pixman imports.
-    fn dmabuf_feedback(&self, renderer: &PixmanRenderer) -> std::io::Result<DmabufFeedback> {
-        DmabufFeedbackBuilder::new(self.dev_id, renderer.dmabuf_formats())
-            .add_preference_tranche(
-                self.dev_id,
-                Some(TrancheFlags::Scanout),
-                self.scanout_formats.iter().copied(),
-            )
-            .build()
-    }
-
     /// A device without `ADDFB2_MODIFIERS` has one layout, linear: see
     /// `dmabuf_params.rs`.
     fn implicit_modifier_is_linear(&self) -> bool {
@@ -393,11 +391,27 @@ impl OutputTarget for DrmTarget {
             &f.scanout,
         ))
     }
+}
+
+/// Any renderer that draws into dma-bufs composes on KMS (smithay's
+/// `DrmCompositor` binds the swapchain's buffers).
+impl<R: FrameRenderer + Bind<Dmabuf>> DrawTarget<R> for DrmTarget {
+    /// Main device: this card. First tranche: the primary plane's formats,
+    /// flagged scanout, targeting this card; then what Pixman imports.
+    fn dmabuf_feedback(&self, renderer: &R) -> std::io::Result<DmabufFeedback> {
+        DmabufFeedbackBuilder::new(self.dev_id, renderer.dmabuf_formats())
+            .add_preference_tranche(
+                self.dev_id,
+                Some(TrancheFlags::Scanout),
+                self.scanout_formats.iter().copied(),
+            )
+            .build()
+    }
 
     fn render_scene(
         &mut self,
-        renderer: &mut PixmanRenderer,
-        elements: &[OutputElement],
+        renderer: &mut R,
+        elements: &[OutputElement<R>],
         background: [f32; 4],
         _tracker: &mut OutputDamageTracker,
         collect: &mut CollectFn<'_>,
@@ -465,16 +479,12 @@ impl OutputTarget for DrmTarget {
         Ok(rendered(outcome))
     }
 
-    fn render_frame(
-        &mut self,
-        _renderer: &mut PixmanRenderer,
-        _draw: &mut DrawFn<'_>,
-    ) -> Result<(), Error> {
+    fn render_frame(&mut self, _renderer: &mut R, _draw: &mut DrawFn<'_, R>) -> Result<(), Error> {
         Err("the KMS target renders through render_scene".into())
     }
 
     /// Reads the framebuffer the primary plane shows now.
-    fn read_pixels(&mut self, _renderer: &mut PixmanRenderer) -> Result<Screenshot, Error> {
+    fn read_pixels(&mut self, _renderer: &mut R) -> Result<Screenshot, Error> {
         scanned_out(&self.fd, self.plane)?.read_rgba()
     }
 }
@@ -482,8 +492,8 @@ impl OutputTarget for DrmTarget {
 /// Whether `element` covers the whole output (`size`) and its source is of
 /// another size than its destination: scanning it out takes a plane that
 /// scales.
-fn scaled_fullscreen(
-    element: &OutputElement,
+fn scaled_fullscreen<R: FrameRenderer>(
+    element: &OutputElement<R>,
     size: smithay::utils::Size<i32, smithay::utils::Physical>,
 ) -> bool {
     let geometry = element.geometry(1.0.into());
@@ -494,7 +504,7 @@ fn scaled_fullscreen(
 }
 
 /// The format of the client dma-buf behind `element`, if it is one.
-fn dmabuf_format(element: &OutputElement, renderer: &mut PixmanRenderer) -> Option<Fourcc> {
+fn dmabuf_format<R: FrameRenderer>(element: &OutputElement<R>, renderer: &mut R) -> Option<Fourcc> {
     match element.underlying_storage(renderer)? {
         UnderlyingStorage::Wayland(buffer) => Some(get_dmabuf(buffer).ok()?.format().code),
         UnderlyingStorage::Memory(_) => None,

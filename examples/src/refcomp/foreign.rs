@@ -5,8 +5,10 @@
 //! user data is not smithay's shm data) has no dimensions for smithay, which
 //! then drops it from the surface without drawing or releasing it. A
 //! [`ForeignBuffers`] implementation claims such buffers: the compositor keeps
-//! them per surface, releases them when replaced, and draws them by wrapping
-//! their mapped bytes in a Pixman image (no copy).
+//! them per surface, releases them when replaced, and draws them: Pixman by
+//! wrapping their mapped bytes in an image (no copy), GLES from a texture
+//! uploaded once per commit (a copy, counted in `bytes_copied`; see
+//! `renderer.rs`).
 //!
 //! A `wp_viewport` applies to them as to smithay's buffers: smithay checks
 //! the source rectangle only for buffers it imported, so [`on_commit`]
@@ -15,9 +17,12 @@
 //! the destination size, after the buffer scale and transform (as smithay's
 //! `SurfaceView` does for its own buffers).
 
-use std::sync::{
-    atomic::{AtomicBool, Ordering},
-    Arc, Mutex,
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
 };
 
 use smithay::{
@@ -25,9 +30,9 @@ use smithay::{
         allocator::Fourcc,
         renderer::{
             element::{Element, Id, RenderElement},
-            pixman::{PixmanError, PixmanFrame, PixmanRenderer, PixmanTexture},
+            pixman::PixmanError,
             utils::CommitCounter,
-            Frame,
+            Renderer,
         },
     },
     reexports::{
@@ -44,7 +49,7 @@ use smithay::{
 };
 use tracing::warn;
 
-use super::Counters;
+use super::{renderer::FrameRenderer, Counters};
 
 /// Largest width or height drawn (Pixman takes `int` sizes).
 pub const MAX_SIDE: u32 = 16384;
@@ -200,36 +205,85 @@ pub(crate) fn element_id(states: &SurfaceData) -> Option<Id> {
     guard.as_ref().map(|a| a.id.clone())
 }
 
-/// The element drawing `surface`'s foreign buffer at `location`, if any.
-pub(crate) fn element(
+/// Prepared foreign buffers by element, so GLES uploads a commit once
+/// however many frames draw it.
+pub struct ForeignCache<F> {
+    entries: HashMap<Id, (CommitCounter, F)>,
+}
+
+impl<F> Default for ForeignCache<F> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+        }
+    }
+}
+
+impl<F> ForeignCache<F> {
+    /// Forgets the elements not in `live` (surfaces gone or replaced).
+    pub fn retain(&mut self, live: &[Id]) {
+        self.entries.retain(|id, _| live.contains(id));
+    }
+}
+
+/// The element drawing `surface`'s foreign buffer at `location`, if any,
+/// its commit prepared by `renderer` (once per commit, through `cache`).
+pub(crate) fn element<R: FrameRenderer>(
+    renderer: &mut R,
+    cache: &mut ForeignCache<Option<R::TextureId>>,
     hook: &Arc<dyn ForeignBuffers>,
     counters: &Arc<Counters>,
     surface: &WlSurface,
     location: Point<i32, Physical>,
-) -> Option<ForeignElement> {
+) -> Option<ForeignElement<R>> {
     let attached = with_states(surface, |states| {
         let slot = states.data_map.get::<ForeignSurface>()?;
         let guard = slot.0.lock().unwrap_or_else(|e| e.into_inner());
         guard.clone()
     })?;
+    let prepared = match cache.entries.get(&attached.id) {
+        Some((commit, prepared)) if *commit == attached.commit => prepared.clone(),
+        _ => {
+            let mut result = None;
+            hook.with_pixels(&attached.buffer, &mut |bytes, layout| {
+                result = Some(renderer.prepare_foreign(bytes, layout));
+            });
+            match result? {
+                Ok((prepared, copied)) => {
+                    counters.add_bytes_copied(copied);
+                    cache
+                        .entries
+                        .insert(attached.id.clone(), (attached.commit, prepared.clone()));
+                    prepared
+                }
+                Err(err) => {
+                    warn!(%err, buffer = ?attached.buffer.id(), "foreign buffer not drawn");
+                    return None;
+                }
+            }
+        }
+    };
     Some(ForeignElement {
         hook: hook.clone(),
         counters: counters.clone(),
         attached,
         location,
+        prepared,
     })
 }
 
 /// Draws one foreign buffer at its surface's place, cropped and scaled as
 /// its viewport says.
-pub struct ForeignElement {
+pub struct ForeignElement<R: Renderer> {
     hook: Arc<dyn ForeignBuffers>,
     counters: Arc<Counters>,
     attached: Attached,
     location: Point<i32, Physical>,
+    /// The commit's texture, where the renderer uploads (`renderer.rs`).
+    prepared: Option<R::TextureId>,
 }
 
-impl Element for ForeignElement {
+impl<R: Renderer> Element for ForeignElement<R> {
     fn id(&self) -> &Id {
         &self.attached.id
     }
@@ -247,39 +301,41 @@ impl Element for ForeignElement {
     }
 }
 
-impl RenderElement<PixmanRenderer> for ForeignElement {
+impl<R: FrameRenderer> RenderElement<R> for ForeignElement<R> {
     fn draw(
         &self,
-        frame: &mut PixmanFrame<'_, '_>,
+        frame: &mut R::Frame<'_, '_>,
         src: Rectangle<f64, BufferCoords>,
         dst: Rectangle<i32, Physical>,
         damage: &[Rectangle<i32, Physical>],
         opaque_regions: &[Rectangle<i32, Physical>],
-    ) -> Result<(), PixmanError> {
-        let mut result = Err(PixmanError::ImportFailed);
-        self.hook
-            .with_pixels(&self.attached.buffer, &mut |bytes, layout| {
-                result = wrap(bytes, layout).and_then(|image| {
-                    // The texture borrows `bytes`: it is used and dropped inside
-                    // this call (Pixman composites synchronously).
-                    let texture = PixmanTexture::from(image);
-                    frame.render_texture_from_to(
-                        &texture,
-                        src,
-                        dst,
-                        damage,
-                        opaque_regions,
-                        self.attached.transform,
-                        1.0,
-                    )
-                });
-            });
-        if result.is_ok() && !self.attached.shown.swap(true, Ordering::Relaxed) {
+    ) -> Result<(), R::Error> {
+        let (hook, buffer) = (&self.hook, &self.attached.buffer);
+        R::draw_foreign(
+            frame,
+            self.prepared.as_ref(),
+            &mut |f| hook.with_pixels(buffer, f),
+            src,
+            dst,
+            damage,
+            opaque_regions,
+            self.attached.transform,
+        )?;
+        if !self.attached.shown.swap(true, Ordering::Relaxed) {
             self.counters.foreign_frame_shown();
         }
-        result
+        Ok(())
     }
 }
+
+/// The formats the GLES path uploads foreign buffers in (32-bit RGB that
+/// smithay's GLES `import_memory` takes), as DRM fourccs.
+pub const UPLOADED_FORMATS: [u32; 4] = [
+    u32::from_le_bytes(*b"XR24"),
+    u32::from_le_bytes(*b"AR24"),
+    u32::from_le_bytes(*b"XB24"),
+    u32::from_le_bytes(*b"AB24"),
+];
 
 /// Whether foreign buffers of DRM format `fourcc` can be drawn.
 pub fn drawable(fourcc: u32) -> bool {
@@ -299,7 +355,10 @@ fn format_32(fourcc: u32) -> Result<FormatCode, PixmanError> {
 
 /// A Pixman image over `bytes`, after checking the client's layout against
 /// them: a bad layout is an error, never an out-of-bounds read.
-fn wrap(bytes: &[u8], layout: ForeignLayout) -> Result<Image<'static, 'static>, PixmanError> {
+pub(crate) fn wrap(
+    bytes: &[u8],
+    layout: ForeignLayout,
+) -> Result<Image<'static, 'static>, PixmanError> {
     let format = format_32(layout.fourcc)?;
     let (w, h) = (layout.width as usize, layout.height as usize);
     let row = w.checked_mul(4).ok_or(PixmanError::ImportFailed)?;

@@ -1,7 +1,7 @@
 //! Smithay handler impls and `delegate_*!` lines: one block per protocol.
 
 use smithay::{
-    backend::{allocator::dmabuf::Dmabuf, renderer::ImportDma},
+    backend::allocator::dmabuf::Dmabuf,
     delegate_compositor, delegate_output, delegate_presentation, delegate_seat, delegate_shm,
     delegate_viewporter, delegate_xdg_shell,
     desktop::{PopupKind, Window},
@@ -128,9 +128,10 @@ impl DmabufHandler for RefState {
         dmabuf: Dmabuf,
         notifier: ImportNotifier,
     ) {
-        // Import now so that a buffer Pixman cannot map fails at creation
-        // (`zwp_linux_buffer_params_v1.failed`), not at the first frame.
-        match self.renderer.import_dmabuf(&dmabuf, None) {
+        // Import now so that a buffer the renderer cannot read fails at
+        // creation (`zwp_linux_buffer_params_v1.failed`), not at the first
+        // frame.
+        match self.screen.import_dmabuf(&dmabuf) {
             Ok(_) => {
                 let _ = notifier.successful::<Self>();
             }
@@ -149,7 +150,7 @@ impl DmabufHandler for RefState {
         _surface: &WlSurface,
         _global: &DmabufGlobal,
     ) -> Option<DmabufFeedback> {
-        self.target.initial_surface_feedback()
+        self.screen.target().initial_surface_feedback()
     }
 }
 // The dmabuf delegates are in dmabuf_params.rs (implicit modifiers).

@@ -1,23 +1,24 @@
-//! The headless target: one offscreen Pixman image that nothing scans out.
+//! The headless target: one offscreen buffer that nothing scans out (a
+//! Pixman image, or a GLES texture).
 
 use smithay::{
     backend::{
         allocator::Fourcc,
-        renderer::{pixman::PixmanRenderer, Bind, Offscreen},
+        renderer::{Bind, Offscreen},
     },
     output::{Mode, PhysicalProperties, Subpixel},
-    reexports::pixman::Image,
     utils::Size,
 };
 
 use super::{
-    target::{read_framebuffer, DrawFn, OutputTarget},
+    renderer::FrameRenderer,
+    target::{read_framebuffer, DrawFn, DrawTarget, OutputTarget},
     Error, Screenshot,
 };
 
 /// An offscreen output of a fixed size.
-pub struct HeadlessTarget {
-    image: Image<'static, 'static>,
+pub struct HeadlessTarget<B> {
+    image: B,
     size: Size<i32, smithay::utils::Buffer>,
     refresh_mhz: i32,
     /// 0 until the first frame is drawn, then 1: the single image keeps the
@@ -25,9 +26,9 @@ pub struct HeadlessTarget {
     age: usize,
 }
 
-impl HeadlessTarget {
+impl<B> HeadlessTarget<B> {
     pub fn new(
-        renderer: &mut PixmanRenderer,
+        renderer: &mut impl Offscreen<B>,
         width: i32,
         height: i32,
         refresh_mhz: i32,
@@ -36,7 +37,9 @@ impl HeadlessTarget {
             return Err(format!("output size {width}x{height} is outside 1..=16384").into());
         }
         let size = Size::from((width, height));
-        let image = renderer.create_buffer(Fourcc::Xrgb8888, size)?;
+        let image = renderer
+            .create_buffer(Fourcc::Xrgb8888, size)
+            .map_err(|e| format!("cannot create the {width}x{height} output buffer: {e}"))?;
         Ok(Self {
             image,
             size,
@@ -46,7 +49,7 @@ impl HeadlessTarget {
     }
 }
 
-impl OutputTarget for HeadlessTarget {
+impl<B> OutputTarget for HeadlessTarget<B> {
     fn output_name(&self) -> String {
         "HEADLESS-1".into()
     }
@@ -66,19 +69,17 @@ impl OutputTarget for HeadlessTarget {
             model: "headless".into(),
         }
     }
+}
 
-    fn render_frame(
-        &mut self,
-        renderer: &mut PixmanRenderer,
-        draw: &mut DrawFn<'_>,
-    ) -> Result<(), Error> {
+impl<R: FrameRenderer + Bind<B>, B> DrawTarget<R> for HeadlessTarget<B> {
+    fn render_frame(&mut self, renderer: &mut R, draw: &mut DrawFn<'_, R>) -> Result<(), Error> {
         let mut framebuffer = renderer.bind(&mut self.image)?;
         draw(renderer, &mut framebuffer, self.age)?;
         self.age = 1;
         Ok(())
     }
 
-    fn read_pixels(&mut self, renderer: &mut PixmanRenderer) -> Result<Screenshot, Error> {
+    fn read_pixels(&mut self, renderer: &mut R) -> Result<Screenshot, Error> {
         let size = self.size;
         let framebuffer = renderer.bind(&mut self.image)?;
         read_framebuffer(renderer, &framebuffer, size)

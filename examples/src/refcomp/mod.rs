@@ -26,11 +26,14 @@ mod drm_export;
 mod drm_readback;
 mod fds;
 mod foreign;
+mod gles;
 mod handlers;
 mod headless;
 mod presentation;
 mod render;
+mod renderer;
 mod repaint;
+mod screen;
 mod screenshot;
 mod security_context;
 mod socket;
@@ -45,7 +48,8 @@ use std::{
 };
 
 use smithay::{
-    backend::renderer::pixman::PixmanRenderer,
+    backend::renderer::{gles::GlesTexture, pixman::PixmanRenderer},
+    reexports::pixman::Image,
     reexports::{
         calloop::{
             channel::{self, Channel, Sender},
@@ -67,9 +71,13 @@ pub use fds::{fd_limit, raise_fd_limit, CLIENT_FD_HEADROOM};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
+pub use renderer::{FrameRenderer, RendererKind};
+pub use screen::{RendererScreen, Screen};
 pub use screenshot::Screenshot;
 pub use state::{ClientState, RefState, WeakLoop, XDG_SHELL_VERSION};
-pub use target::{read_framebuffer, CollectFn, DrawFn, FrameOutcome, OutputTarget, Rendered};
+pub use target::{
+    read_framebuffer, CollectFn, DrawFn, DrawTarget, FrameOutcome, OutputTarget, Rendered,
+};
 
 /// Errors of the reference compositor: messages meant for a person.
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -116,6 +124,9 @@ pub struct Config {
     /// lack newer events' listeners need a lower one: weston 10's demo
     /// clients abort on `xdg_toplevel.configure_bounds` (version 4).
     pub xdg_shell_version: u32,
+    /// What composes the output. The library's default is Pixman (what
+    /// every embedding test names); `accord-compositor --renderer` picks.
+    pub renderer: RendererKind,
 }
 
 impl Default for Config {
@@ -133,6 +144,7 @@ impl Default for Config {
             collections_per_client: None,
             max_pending_handles: None,
             xdg_shell_version: XDG_SHELL_VERSION,
+            renderer: RendererKind::Pixman,
         }
     }
 }
@@ -168,24 +180,29 @@ pub struct Compositor {
 }
 
 impl Compositor {
-    /// Sets up a headless compositor (Pixman, offscreen output) on a socket.
+    /// Sets up a headless compositor (offscreen output, `config.renderer`)
+    /// on a socket.
     pub fn headless(config: Config) -> Result<Self, Error> {
-        let mut renderer = PixmanRenderer::new()?;
-        let target = HeadlessTarget::new(
-            &mut renderer,
-            config.width,
-            config.height,
-            config.refresh_mhz,
-        )?;
-        Self::new(config, renderer, Box::new(target))
+        let (w, h, refresh) = (config.width, config.height, config.refresh_mhz);
+        let screen: Box<dyn Screen> = match config.renderer {
+            RendererKind::Pixman => {
+                let mut renderer = PixmanRenderer::new()?;
+                let target = HeadlessTarget::<Image>::new(&mut renderer, w, h, refresh)?;
+                Box::new(RendererScreen::new(renderer, target))
+            }
+            RendererKind::Gles => {
+                let mut renderer = gles::software_renderer()?;
+                let target = HeadlessTarget::<GlesTexture>::new(&mut renderer, w, h, refresh)?;
+                Box::new(RendererScreen::new(renderer, target))
+            }
+        };
+        info!(renderer = config.renderer.name(), "headless output");
+        Self::new(config, screen)
     }
 
-    /// Sets up a compositor that draws into `target` with `renderer`.
-    pub fn new(
-        config: Config,
-        renderer: PixmanRenderer,
-        target: Box<dyn OutputTarget>,
-    ) -> Result<Self, Error> {
+    /// Sets up a compositor that draws into `screen`'s target with its
+    /// renderer.
+    pub fn new(config: Config, screen: Box<dyn Screen>) -> Result<Self, Error> {
         let runtime_dir = config.runtime_dir()?;
         if !(1..=XDG_SHELL_VERSION).contains(&config.xdg_shell_version) {
             return Err(format!(
@@ -203,8 +220,7 @@ impl Compositor {
             &event_loop.handle(),
             event_loop.get_signal(),
             config.clone(),
-            renderer,
-            target,
+            screen,
         )?;
 
         let handle = event_loop.handle();

@@ -3,9 +3,13 @@
 //!
 //! Every element is wrapped in [`Counted`], which adds what its `draw` reads
 //! of the client's buffer to `bytes_composited`: an element that is never
-//! drawn (scanned out directly, or undamaged) reads nothing.
+//! drawn (scanned out directly, or undamaged) reads nothing. A renderer that
+//! uploads CPU buffers into textures (GLES) adds each upload to
+//! `bytes_copied`: a `wl_shm` commit's whole buffer when the element shows
+//! a new commit (smithay uploads at most that), a foreign buffer's pixels
+//! once per commit (`foreign.rs`).
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use smithay::{
     backend::drm::{DrmEventMetadata, DrmEventTime},
@@ -16,7 +20,6 @@ use smithay::{
                 render_elements, surface::WaylandSurfaceRenderElement, AsRenderElements, Element,
                 Id, Kind, RenderElement, UnderlyingStorage,
             },
-            pixman::{PixmanError, PixmanFrame, PixmanRenderer},
             utils::{CommitCounter, DamageSet, OpaqueRegions},
         },
     },
@@ -34,8 +37,9 @@ use smithay::{
 use tracing::{info, warn};
 
 use super::{
-    foreign::{self, ForeignBuffers, ForeignElement},
+    foreign::{self, ForeignBuffers, ForeignCache, ForeignElement},
     presentation::{self, FrameFeedback},
+    renderer::FrameRenderer,
     state::RefState,
     target::{FrameOutcome, Rendered},
     Counters, Error, Screenshot,
@@ -43,9 +47,9 @@ use super::{
 
 render_elements! {
     /// What an output frame is made of.
-    pub OutputElement<=PixmanRenderer>;
-    Surface=Counted<WaylandSurfaceRenderElement<PixmanRenderer>>,
-    Foreign=Counted<ForeignElement>,
+    pub OutputElement<R> where R: FrameRenderer;
+    Surface=Counted<WaylandSurfaceRenderElement<R>>,
+    Foreign=Counted<ForeignElement<R>>,
 }
 
 /// A render element whose `draw` adds the bytes it reads from the client's
@@ -100,20 +104,24 @@ fn format_bytes(fourcc: Fourcc) -> u64 {
 }
 
 /// Bytes per pixel of the client buffer behind `element`.
-fn element_bytes_per_pixel(
-    element: &WaylandSurfaceRenderElement<PixmanRenderer>,
-    renderer: &mut PixmanRenderer,
-) -> u64 {
+/// Bytes per pixel of the client buffer behind `element`, and the size in
+/// bytes of its buffer if it is a `wl_shm` one.
+fn element_buffer<R: FrameRenderer>(
+    element: &WaylandSurfaceRenderElement<R>,
+    renderer: &mut R,
+) -> (u64, Option<u64>) {
     let Some(UnderlyingStorage::Wayland(buffer)) = element.underlying_storage(renderer) else {
-        return 4;
+        return (4, None);
     };
     if let Ok(dmabuf) = get_dmabuf(buffer) {
-        return format_bytes(dmabuf.format().code);
+        return (format_bytes(dmabuf.format().code), None);
     }
-    with_buffer_contents(buffer, |_, _, data| shm_format_to_fourcc(data.format))
-        .ok()
-        .flatten()
-        .map_or(4, format_bytes)
+    with_buffer_contents(buffer, |_, _, data| {
+        let bpp = shm_format_to_fourcc(data.format).map_or(4, format_bytes);
+        let bytes = u64::from(data.stride.max(0) as u32) * u64::from(data.height.max(0) as u32);
+        (bpp, Some(bytes))
+    })
+    .unwrap_or((4, None))
 }
 
 impl<E: Element> Element for Counted<E> {
@@ -153,23 +161,43 @@ impl<E: Element> Element for Counted<E> {
     }
 }
 
-impl<E: RenderElement<PixmanRenderer>> RenderElement<PixmanRenderer> for Counted<E> {
+impl<R: FrameRenderer, E: RenderElement<R>> RenderElement<R> for Counted<E> {
     fn draw(
         &self,
-        frame: &mut PixmanFrame<'_, '_>,
+        frame: &mut R::Frame<'_, '_>,
         src: Rectangle<f64, BufferCoords>,
         dst: Rectangle<i32, Physical>,
         damage: &[Rectangle<i32, Physical>],
         opaque_regions: &[Rectangle<i32, Physical>],
-    ) -> Result<(), PixmanError> {
+    ) -> Result<(), R::Error> {
         self.inner.draw(frame, src, dst, damage, opaque_regions)?;
         self.counters
             .add_bytes_composited(bytes_read(src, dst, damage, self.bytes_per_pixel));
         Ok(())
     }
 
-    fn underlying_storage(&self, renderer: &mut PixmanRenderer) -> Option<UnderlyingStorage<'_>> {
+    fn underlying_storage(&self, renderer: &mut R) -> Option<UnderlyingStorage<'_>> {
         self.inner.underlying_storage(renderer)
+    }
+}
+
+/// The output's background, RGBA8. Tests compare read-back pixels to it.
+pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
+
+/// What the scene keeps from frame to frame for a renderer: prepared
+/// foreign buffers, and the commit each `wl_shm` element showed last (a new
+/// one is an upload under GLES).
+pub struct SceneCache<R: FrameRenderer> {
+    foreign: ForeignCache<Option<R::TextureId>>,
+    shm_commits: HashMap<Id, CommitCounter>,
+}
+
+impl<R: FrameRenderer> Default for SceneCache<R> {
+    fn default() -> Self {
+        Self {
+            foreign: ForeignCache::default(),
+            shm_commits: HashMap::new(),
+        }
     }
 }
 
@@ -177,39 +205,58 @@ impl<E: RenderElement<PixmanRenderer>> RenderElement<PixmanRenderer> for Counted
 /// scale 1, so space and output coordinates coincide. Each window's foreign
 /// buffer (if its toplevel surface shows one) is drawn under its subsurfaces
 /// and popups.
-fn scene_elements(
+pub(crate) fn scene_elements<R: FrameRenderer>(
     space: &Space<Window>,
     foreign: Option<&Arc<dyn ForeignBuffers>>,
     counters: &Arc<Counters>,
-    renderer: &mut PixmanRenderer,
-) -> Vec<OutputElement> {
+    renderer: &mut R,
+    cache: &mut SceneCache<R>,
+) -> Vec<OutputElement<R>> {
     let mut elements = Vec::new();
+    let mut live = Vec::new();
     for window in space.elements().rev() {
         let Some(location) = space.element_location(window) else {
             continue;
         };
         let location = (location - window.geometry().loc).to_physical(1);
-        let surfaces = AsRenderElements::<PixmanRenderer>::render_elements::<
-            WaylandSurfaceRenderElement<PixmanRenderer>,
-        >(window, renderer, location, 1.0.into(), 1.0);
+        let surfaces = AsRenderElements::<R>::render_elements::<WaylandSurfaceRenderElement<R>>(
+            window,
+            renderer,
+            location,
+            1.0.into(),
+            1.0,
+        );
         for element in surfaces {
-            let bpp = element_bytes_per_pixel(&element, renderer);
+            let (bpp, shm_bytes) = element_buffer(&element, renderer);
+            if let (true, Some(bytes)) = (R::uploads_shm(), shm_bytes) {
+                let commit = element.current_commit();
+                if cache.shm_commits.insert(element.id().clone(), commit) != Some(commit) {
+                    counters.add_bytes_copied(bytes);
+                }
+            }
+            live.push(element.id().clone());
             elements.push(Counted::new(element, bpp, counters.clone()).into());
         }
         let toplevel = window.toplevel().map(|t| t.wl_surface());
         if let (Some(hook), Some(surface)) = (foreign, toplevel) {
             // Foreign buffers are drawn only in 32-bit formats (foreign.rs).
-            elements.extend(
-                foreign::element(hook, counters, surface, location)
-                    .map(|e| Counted::new(e, 4, counters.clone()).into()),
-            );
+            if let Some(e) = foreign::element(
+                renderer,
+                &mut cache.foreign,
+                hook,
+                counters,
+                surface,
+                location,
+            ) {
+                live.push(e.id().clone());
+                elements.push(Counted::new(e, 4, counters.clone()).into());
+            }
         }
     }
+    cache.foreign.retain(&live);
+    cache.shm_commits.retain(|id, _| live.contains(id));
     elements
 }
-
-/// The output's background, RGBA8. Tests compare read-back pixels to it.
-pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
 
 impl RefState {
     /// One frame of the output, when one may be due (`repaint.rs`):
@@ -228,7 +275,7 @@ impl RefState {
             .set_charged_bytes(self.buffer_collection_state.total_charged_bytes());
         // `repaint.requested` is the one record of "something changed",
         // for the repaint and for the frame timer alike.
-        let due = self.repaint.requested || self.target.paced_by_display();
+        let due = self.repaint.requested || self.screen.target().paced_by_display();
         let outcome = if due {
             self.repaint()
         } else {
@@ -312,8 +359,8 @@ impl RefState {
         }
         if let Some(feedback) = rendered.present_now {
             let repaint = feedback.repaint();
-            let refresh = self.target.mode().refresh;
-            if !self.target.paced_by_display() {
+            let refresh = self.screen.target().mode().refresh;
+            if !self.screen.target().paced_by_display() {
                 // The headless output's clock: the frame grid's slot.
                 self.output_sequence = self.repaint.slot(Instant::now());
             }
@@ -367,7 +414,7 @@ impl RefState {
         if let Some(feedback) = feedback {
             feedback.presented(
                 time,
-                presentation::refresh(self.target.mode().refresh),
+                presentation::refresh(self.screen.target().mode().refresh),
                 self.output_sequence,
                 flags,
             );
@@ -379,26 +426,20 @@ impl RefState {
     /// output shows, counted in `bytes_copied`. On KMS with direct scanout
     /// this reads the client's buffer itself.
     pub fn read_output(&mut self) -> Result<Screenshot, Error> {
-        let shot = self.target.read_pixels(&mut self.renderer)?;
+        let shot = self.screen.read_pixels()?;
         self.counters.add_bytes_copied(shot.rgba.len() as u64);
         Ok(shot)
     }
 
     fn render_frame(&mut self) -> Result<Rendered, Error> {
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
-        let elements = scene_elements(
-            &self.space,
-            self.foreign.as_ref(),
-            &self.counters,
-            &mut self.renderer,
-        );
         let (space, output, counters) = (&self.space, &self.output, &self.counters);
         let repaint = self.repaints;
-        self.target.render_scene(
-            &mut self.renderer,
-            &elements,
+        self.screen.render(
+            space,
+            self.foreign.as_ref(),
+            counters,
             background,
-            &mut self.damage_tracker,
             &mut |states| FrameFeedback::collect(space, output, states, counters, repaint),
         )
     }
@@ -412,7 +453,7 @@ impl RefState {
             window.with_surfaces(|surface, states| {
                 if let (Some(state), Some(feedback)) = (
                     SurfaceDmabufFeedbackState::from_states(states),
-                    self.target.surface_feedback(surface),
+                    self.screen.target().surface_feedback(surface),
                 ) {
                     state.set_feedback(feedback);
                 }

@@ -6,7 +6,6 @@ use accord_engine::FormatModifier;
 use accord_smithay::{BufferCollectionState, ClientIdentity, ConnectionBudget, ConnectionTicket};
 use smithay::reexports::wayland_protocols::xdg::shell::server::xdg_wm_base::XdgWmBase;
 use smithay::{
-    backend::renderer::{damage::OutputDamageTracker, pixman::PixmanRenderer},
     desktop::{PopupManager, Space, Window},
     input::{Seat, SeatState},
     output::Output,
@@ -33,7 +32,7 @@ use tracing::info;
 /// The `xdg_wm_base` version smithay 0.7 serves.
 pub const XDG_SHELL_VERSION: u32 = 6;
 
-use super::{foreign::ForeignBuffers, target::OutputTarget, Config, Counters, Error};
+use super::{foreign::ForeignBuffers, screen::Screen, Config, Counters, Error};
 
 /// Per-client data: Smithay's compositor module's, and who the client is.
 pub struct ClientState {
@@ -113,9 +112,8 @@ pub struct RefState {
     pub space: Space<Window>,
     pub popups: PopupManager,
     pub output: Output,
-    pub damage_tracker: OutputDamageTracker,
-    pub renderer: PixmanRenderer,
-    pub target: Box<dyn OutputTarget>,
+    /// The renderer and the target it draws into (`screen.rs`).
+    pub screen: Box<dyn Screen>,
     /// Claims `wl_buffer`s smithay cannot import (see `foreign.rs`).
     pub foreign: Option<Arc<dyn ForeignBuffers>>,
     /// The last rendering error, logged once rather than every frame.
@@ -138,8 +136,7 @@ impl RefState {
         loop_handle: &LoopHandle<'static, RefState>,
         loop_signal: LoopSignal,
         config: Config,
-        renderer: PixmanRenderer,
-        target: Box<dyn OutputTarget>,
+        screen: Box<dyn Screen>,
     ) -> Result<Self, Error> {
         let dh = &display_handle;
         let compositor_state = CompositorState::new::<Self>(dh);
@@ -158,8 +155,9 @@ impl RefState {
         let output_manager_state = OutputManagerState::new_with_xdg_output::<Self>(dh);
 
         let mut dmabuf_state = DmabufState::new();
-        let feedback = target
-            .dmabuf_feedback(&renderer)
+        let target = screen.target();
+        let feedback = screen
+            .dmabuf_feedback()
             .map_err(|e| format!("cannot build the dmabuf feedback table: {e}"))?;
         let dmabuf_global = dmabuf_state.create_global_with_default_feedback::<Self>(dh, &feedback);
         // Sandboxed clients must not create security contexts of their own.
@@ -171,7 +169,7 @@ impl RefState {
         let mut buffer_collection_state =
             BufferCollectionState::new::<Self>(dh, target.collection_allocator()?);
         super::accord::apply_budgets(&mut buffer_collection_state, &config);
-        let accord_renderer_formats = super::accord::renderer_formats(&renderer);
+        let accord_renderer_formats = screen.renderer_formats();
 
         let output = Output::new(target.output_name(), target.physical_properties());
         let _global = output.create_global::<Self>(dh);
@@ -185,7 +183,6 @@ impl RefState {
         output.set_preferred(mode);
         let mut space = Space::default();
         space.map_output(&output, (0, 0));
-        let damage_tracker = OutputDamageTracker::from_output(&output);
 
         let weak = loop_handle.downgrade();
         let config_for_repaint = config.clone();
@@ -215,9 +212,7 @@ impl RefState {
             space,
             popups: PopupManager::default(),
             output,
-            damage_tracker,
-            renderer,
-            target,
+            screen,
             foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
             repaint: super::repaint::Repaint::new(&config_for_repaint, display_paced),

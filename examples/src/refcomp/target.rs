@@ -1,15 +1,12 @@
 //! Where the compositor's output goes: one trait per rendering target, so the
 //! headless image and a DRM/KMS scanout share the same compositor state.
+//! [`OutputTarget`] is what the compositor asks of any target;
+//! [`DrawTarget`] draws into it with one renderer (Pixman or GLES).
 
 use smithay::{
     backend::{
         allocator::Fourcc,
-        renderer::{
-            damage::OutputDamageTracker,
-            element::RenderElementStates,
-            pixman::{PixmanRenderer, PixmanTarget},
-            ExportMem, ImportDma,
-        },
+        renderer::{damage::OutputDamageTracker, element::RenderElementStates, RendererSuper},
     },
     output::{Mode, PhysicalProperties},
     reexports::wayland_server::protocol::wl_surface::WlSurface,
@@ -21,7 +18,9 @@ use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
 use smithay::backend::allocator::{Format, Modifier};
 
-use super::{presentation::FrameFeedback, Error, OutputElement, Screenshot};
+use super::{
+    presentation::FrameFeedback, renderer::FrameRenderer, Error, OutputElement, Screenshot,
+};
 
 /// Smithay's formats as the engine's pairs.
 pub fn format_pairs<'a>(
@@ -89,10 +88,11 @@ pub type CollectFn<'a> = dyn FnMut(&RenderElementStates) -> FrameFeedback + 'a;
 
 /// Renders the scene into a framebuffer; receives the framebuffer's age
 /// (0: unknown contents, n: contents of n frames ago).
-pub type DrawFn<'a> =
-    dyn FnMut(&mut PixmanRenderer, &mut PixmanTarget<'_>, usize) -> Result<(), Error> + 'a;
+pub type DrawFn<'a, R> =
+    dyn FnMut(&mut R, &mut <R as RendererSuper>::Framebuffer<'_>, usize) -> Result<(), Error> + 'a;
 
-/// A rendering target for the one output of the reference compositor.
+/// A rendering target for the one output of the reference compositor:
+/// what the compositor asks of it whatever the renderer.
 pub trait OutputTarget {
     /// The `wl_output` name, e.g. `HEADLESS-1` or the connector name.
     fn output_name(&self) -> String;
@@ -134,13 +134,6 @@ pub trait OutputTarget {
         decision.clone()
     }
 
-    /// Default feedback for `zwp_linux_dmabuf_v1`. Headless has no device, so
-    /// the main device is 0 and the only tranche is the renderer's formats; a
-    /// KMS target overrides this with its device and a scanout tranche.
-    fn dmabuf_feedback(&self, renderer: &PixmanRenderer) -> std::io::Result<DmabufFeedback> {
-        DmabufFeedbackBuilder::new(0, renderer.dmabuf_formats()).build()
-    }
-
     /// Whether a client dma-buf with the implicit modifier is read as LINEAR
     /// (see `dmabuf_params.rs`). Headless has no device to define the
     /// implicit layout, so no.
@@ -160,6 +153,16 @@ pub trait OutputTarget {
     fn surface_feedback(&self, _surface: &WlSurface) -> Option<&DmabufFeedback> {
         None
     }
+}
+
+/// A target drawn into with the renderer `R`.
+pub trait DrawTarget<R: FrameRenderer>: OutputTarget {
+    /// Default feedback for `zwp_linux_dmabuf_v1`. Headless has no device, so
+    /// the main device is 0 and the only tranche is the renderer's formats; a
+    /// KMS target overrides this with its device and a scanout tranche.
+    fn dmabuf_feedback(&self, renderer: &R) -> std::io::Result<DmabufFeedback> {
+        DmabufFeedbackBuilder::new(0, renderer.dmabuf_formats()).build()
+    }
 
     /// Shows `elements` (topmost first) over `background`, and takes the
     /// feedback of what it shows with `collect`. The default composes them
@@ -168,8 +171,8 @@ pub trait OutputTarget {
     /// directly, and presents at the page flip.
     fn render_scene(
         &mut self,
-        renderer: &mut PixmanRenderer,
-        elements: &[OutputElement],
+        renderer: &mut R,
+        elements: &[OutputElement<R>],
         background: [f32; 4],
         tracker: &mut OutputDamageTracker,
         collect: &mut CollectFn<'_>,
@@ -192,21 +195,17 @@ pub trait OutputTarget {
     }
 
     /// Binds the next framebuffer, calls `draw` on it and presents it.
-    fn render_frame(
-        &mut self,
-        renderer: &mut PixmanRenderer,
-        draw: &mut DrawFn<'_>,
-    ) -> Result<(), Error>;
+    fn render_frame(&mut self, renderer: &mut R, draw: &mut DrawFn<'_, R>) -> Result<(), Error>;
 
     /// Reads back the last presented frame.
-    fn read_pixels(&mut self, renderer: &mut PixmanRenderer) -> Result<Screenshot, Error>;
+    fn read_pixels(&mut self, renderer: &mut R) -> Result<Screenshot, Error>;
 }
 
 /// Copies `size` pixels of `framebuffer` out as RGBA8 (DRM `ABGR8888` is
 /// R, G, B, A in memory on little-endian machines).
-pub fn read_framebuffer(
-    renderer: &mut PixmanRenderer,
-    framebuffer: &PixmanTarget<'_>,
+pub fn read_framebuffer<R: FrameRenderer>(
+    renderer: &mut R,
+    framebuffer: &R::Framebuffer<'_>,
     size: Size<i32, BufferCoords>,
 ) -> Result<Screenshot, Error> {
     let (w, h) = (size.w.max(0) as usize, size.h.max(0) as usize);

@@ -1,0 +1,187 @@
+//! The renderers the reference compositor composes with: Pixman (the CPU,
+//! LINEAR RGB only) and GLES (EGL: Mesa's llvmpipe on a software device
+//! headless, the card's GBM device on KMS). The rest of the compositor is
+//! written once against [`FrameRenderer`]; what differs between the two is
+//! here: how a foreign buffer's bytes (Accord's memfd buffers) are drawn,
+//! and whether drawing a CPU buffer copies it (a GLES texture upload does;
+//! Pixman reads the memory where it is).
+
+use smithay::{
+    backend::allocator::Fourcc,
+    backend::renderer::{
+        gles::{GlesError, GlesFrame, GlesRenderer, GlesTexture},
+        pixman::{PixmanError, PixmanFrame, PixmanRenderer, PixmanTexture},
+        ExportMem, Frame, ImportAll, ImportDma, ImportMem, Renderer, RendererSuper, Texture,
+    },
+    utils::{Buffer as BufferCoords, Physical, Rectangle, Transform},
+};
+
+use super::foreign::{wrap, ForeignLayout};
+
+/// Which renderer composes (`--renderer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RendererKind {
+    Pixman,
+    Gles,
+}
+
+impl RendererKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RendererKind::Pixman => "pixman",
+            RendererKind::Gles => "gles",
+        }
+    }
+}
+
+impl std::str::FromStr for RendererKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pixman" => Ok(RendererKind::Pixman),
+            "gles" => Ok(RendererKind::Gles),
+            other => Err(format!(
+                "unknown renderer {other:?}: expected gles or pixman"
+            )),
+        }
+    }
+}
+
+/// A renderer the reference compositor can compose with.
+pub trait FrameRenderer:
+    RendererSuper<TextureId: Texture + Clone + Send + 'static, Error: Send + Sync + 'static>
+    + Renderer
+    + ImportAll
+    + ImportMem
+    + ImportDma
+    + ExportMem
+    + Sized
+    + 'static
+{
+    const KIND: RendererKind;
+
+    /// Makes `layout`'s pixels of `bytes` (checked against them first)
+    /// ready to draw, once per commit: nothing for Pixman, which wraps the
+    /// mapping when it draws; a texture for GLES. The bytes it copied.
+    fn prepare_foreign(
+        &mut self,
+        bytes: &[u8],
+        layout: ForeignLayout,
+    ) -> Result<(Option<Self::TextureId>, u64), Self::Error>;
+
+    /// Draws a prepared foreign buffer; `pixels` lends its bytes again
+    /// (Pixman reads them here, GLES already has its texture).
+    #[allow(clippy::too_many_arguments)] // a RenderElement::draw plus the buffer
+    fn draw_foreign(
+        frame: &mut Self::Frame<'_, '_>,
+        prepared: Option<&Self::TextureId>,
+        pixels: &mut dyn FnMut(&mut dyn FnMut(&[u8], ForeignLayout)) -> bool,
+        src: Rectangle<f64, BufferCoords>,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        opaque_regions: &[Rectangle<i32, Physical>],
+        transform: Transform,
+    ) -> Result<(), Self::Error>;
+
+    /// Whether drawing a `wl_shm` buffer copies it (a texture upload).
+    fn uploads_shm() -> bool;
+}
+
+impl FrameRenderer for PixmanRenderer {
+    const KIND: RendererKind = RendererKind::Pixman;
+
+    fn prepare_foreign(
+        &mut self,
+        bytes: &[u8],
+        layout: ForeignLayout,
+    ) -> Result<(Option<PixmanTexture>, u64), PixmanError> {
+        wrap(bytes, layout).map(|_| (None, 0))
+    }
+
+    fn draw_foreign(
+        frame: &mut PixmanFrame<'_, '_>,
+        _prepared: Option<&PixmanTexture>,
+        pixels: &mut dyn FnMut(&mut dyn FnMut(&[u8], ForeignLayout)) -> bool,
+        src: Rectangle<f64, BufferCoords>,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        opaque_regions: &[Rectangle<i32, Physical>],
+        transform: Transform,
+    ) -> Result<(), PixmanError> {
+        let mut result = Err(PixmanError::ImportFailed);
+        pixels(&mut |bytes, layout| {
+            result = wrap(bytes, layout).and_then(|image| {
+                // The texture borrows `bytes`: it is used and dropped inside
+                // this call (Pixman composites synchronously). No copy.
+                let texture = PixmanTexture::from(image);
+                frame.render_texture_from_to(
+                    &texture,
+                    src,
+                    dst,
+                    damage,
+                    opaque_regions,
+                    transform,
+                    1.0,
+                )
+            });
+        });
+        result
+    }
+
+    fn uploads_shm() -> bool {
+        false
+    }
+}
+
+impl FrameRenderer for GlesRenderer {
+    const KIND: RendererKind = RendererKind::Gles;
+
+    /// Uploads the pixels into a texture: a CPU copy, counted by the caller.
+    fn prepare_foreign(
+        &mut self,
+        bytes: &[u8],
+        layout: ForeignLayout,
+    ) -> Result<(Option<GlesTexture>, u64), GlesError> {
+        // The same bounds checks as Pixman's wrapping; the image is not used.
+        wrap(bytes, layout).map_err(|_| GlesError::UnexpectedSize)?;
+        let fourcc = Fourcc::try_from(layout.fourcc).map_err(|_| GlesError::UnexpectedSize)?;
+        let row = layout.width as usize * 4;
+        // Tightly packed rows for the upload: the client's stride may pad.
+        let mut packed = Vec::with_capacity(row * layout.height as usize);
+        for y in 0..layout.height as usize {
+            let start = layout.offset + y * layout.stride;
+            packed.extend_from_slice(&bytes[start..start + row]);
+        }
+        let size = (layout.width as i32, layout.height as i32).into();
+        let texture = self.import_memory(&packed, fourcc, size, false)?;
+        Ok((Some(texture), packed.len() as u64))
+    }
+
+    fn draw_foreign(
+        frame: &mut GlesFrame<'_, '_>,
+        prepared: Option<&GlesTexture>,
+        _pixels: &mut dyn FnMut(&mut dyn FnMut(&[u8], ForeignLayout)) -> bool,
+        src: Rectangle<f64, BufferCoords>,
+        dst: Rectangle<i32, Physical>,
+        damage: &[Rectangle<i32, Physical>],
+        opaque_regions: &[Rectangle<i32, Physical>],
+        transform: Transform,
+    ) -> Result<(), GlesError> {
+        let texture = prepared.ok_or(GlesError::UnexpectedSize)?;
+        frame.render_texture_from_to(
+            texture,
+            src,
+            dst,
+            damage,
+            opaque_regions,
+            transform,
+            1.0,
+            None,
+            &[],
+        )
+    }
+
+    fn uploads_shm() -> bool {
+        true
+    }
+}
