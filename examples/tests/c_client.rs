@@ -131,7 +131,7 @@ fn c_client_toplevel_is_shown_by_the_reference_compositor() {
     let exe = build_c_client(dir.path());
     let compositor = spawn(Config {
         runtime_dir: Some(dir.path().to_owned()),
-        ..Config::default()
+        ..common::config()
     })
     .expect("start the reference compositor");
 

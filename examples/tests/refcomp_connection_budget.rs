@@ -56,6 +56,7 @@ fn connections_beyond_the_budget_are_closed_and_the_refusals_logged_briefly() {
     let dir = TempRuntimeDir::new("connection-budget");
     let log_path = dir.path().join("compositor.log");
     let compositor = Command::new(COMPOSITOR_BIN)
+        .args(common::renderer_args())
         .args(["--max-connections-per-client", "4"])
         .env("XDG_RUNTIME_DIR", dir.path())
         .env("RUST_LOG", "info")

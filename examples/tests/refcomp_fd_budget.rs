@@ -218,6 +218,7 @@ fn start_limited(
     let mut child = Command::new("prlimit")
         .arg(format!("--nofile={limit}:{limit}"))
         .arg(COMPOSITOR_BIN)
+        .args(common::renderer_args())
         .args(["--socket", "fdb"])
         .env("XDG_RUNTIME_DIR", dir.path())
         .env("RUST_LOG", "info")

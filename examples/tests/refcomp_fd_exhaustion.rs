@@ -72,6 +72,7 @@ fn out_of_fds_the_compositor_refuses_quietly_and_returns_to_its_baseline() {
     let mut child = Command::new("prlimit")
         .arg(format!("--nofile={}:{LIMIT}", LIMIT / 2))
         .arg(COMPOSITOR_BIN)
+        .args(common::renderer_args())
         // Connections from this one process run it out of fds: no
         // connection budget stops them first.
         .args(["--socket", "fdx", "--max-connections-per-client", "100000"])

@@ -22,7 +22,7 @@ fn start(dir: &TempRuntimeDir) -> (Running, Arc<AtomicUsize>) {
     };
     let config = Config {
         runtime_dir: Some(dir.path().to_owned()),
-        ..Config::default()
+        ..common::config()
     };
     let compositor = spawn_with(config, move |config| {
         let mut compositor = Compositor::headless(config)?;
@@ -82,5 +82,10 @@ fn foreign_buffers_are_drawn_and_released_when_replaced() {
     assert!(near(shot.pixel(10, 10).expect("in range"), BACKGROUND));
     // Drawn in place; the three screenshots are the only copies.
     let counters = compositor.stop().expect("stop");
-    assert_eq!(counters.bytes_copied, 3 * 1280 * 720 * 4, "{counters}");
+    common::assert_copied(
+        counters.bytes_copied,
+        3 * 1280 * 720 * 4,
+        1,
+        &counters.to_string(),
+    );
 }

@@ -27,7 +27,7 @@ fn a_linear_backend_allocates_linear_when_vendor_modifiers_come_first() {
     let dir = TempRuntimeDir::new("accord-placement");
     let compositor = spawn(Config {
         runtime_dir: Some(dir.path().to_owned()),
-        ..Config::default()
+        ..common::config()
     })
     .expect("start compositor");
     let stream = UnixStream::connect(compositor.socket_path()).expect("connect");

@@ -51,7 +51,7 @@ fn config(dir: &TempRuntimeDir, xdg_shell_version: u32) -> Config {
         width: 640,
         height: 480,
         xdg_shell_version,
-        ..Config::default()
+        ..common::config()
     }
 }
 

@@ -17,7 +17,7 @@ fn stopping_the_compositor_drops_its_listener() {
     let dir = TempRuntimeDir::new("shutdown");
     let compositor = spawn(Config {
         runtime_dir: Some(dir.path().to_owned()),
-        ..Config::default()
+        ..common::config()
     })
     .expect("start compositor");
     let path = compositor.socket_path().to_owned();

@@ -47,6 +47,10 @@ impl std::str::FromStr for RendererKind {
     }
 }
 
+/// Lends a foreign buffer's bytes and layout to the closure it is given;
+/// false if the buffer cannot be mapped (`ForeignBuffers::with_pixels`).
+pub type LendPixels<'a> = dyn FnMut(&mut dyn FnMut(&[u8], ForeignLayout)) -> bool + 'a;
+
 /// A renderer the reference compositor can compose with.
 pub trait FrameRenderer:
     RendererSuper<TextureId: Texture + Clone + Send + 'static, Error: Send + Sync + 'static>
@@ -75,7 +79,7 @@ pub trait FrameRenderer:
     fn draw_foreign(
         frame: &mut Self::Frame<'_, '_>,
         prepared: Option<&Self::TextureId>,
-        pixels: &mut dyn FnMut(&mut dyn FnMut(&[u8], ForeignLayout)) -> bool,
+        pixels: &mut LendPixels<'_>,
         src: Rectangle<f64, BufferCoords>,
         dst: Rectangle<i32, Physical>,
         damage: &[Rectangle<i32, Physical>],
@@ -101,7 +105,7 @@ impl FrameRenderer for PixmanRenderer {
     fn draw_foreign(
         frame: &mut PixmanFrame<'_, '_>,
         _prepared: Option<&PixmanTexture>,
-        pixels: &mut dyn FnMut(&mut dyn FnMut(&[u8], ForeignLayout)) -> bool,
+        pixels: &mut LendPixels<'_>,
         src: Rectangle<f64, BufferCoords>,
         dst: Rectangle<i32, Physical>,
         damage: &[Rectangle<i32, Physical>],
@@ -160,7 +164,7 @@ impl FrameRenderer for GlesRenderer {
     fn draw_foreign(
         frame: &mut GlesFrame<'_, '_>,
         prepared: Option<&GlesTexture>,
-        _pixels: &mut dyn FnMut(&mut dyn FnMut(&[u8], ForeignLayout)) -> bool,
+        _pixels: &mut LendPixels<'_>,
         src: Rectangle<f64, BufferCoords>,
         dst: Rectangle<i32, Physical>,
         damage: &[Rectangle<i32, Physical>],

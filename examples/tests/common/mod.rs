@@ -9,6 +9,7 @@ use std::{
     time::Duration,
 };
 
+use accord_examples::refcomp::{Config, RendererKind};
 use accord_fd_census::FdCensus;
 use accord_tests::waiting::within;
 use rustix::process::{kill_process, Pid, Signal};
@@ -17,6 +18,46 @@ pub mod artifacts;
 pub mod budget;
 pub mod client;
 pub mod shm_as_foreign;
+
+/// The renderer these tests run the compositor with: `ACCORD_TEST_RENDERER`
+/// (`pixman`, the default, or `gles`); `scripts/test` runs the
+/// reference-compositor tests once with each.
+pub fn renderer() -> RendererKind {
+    match std::env::var("ACCORD_TEST_RENDERER") {
+        Ok(name) => name
+            .parse()
+            .unwrap_or_else(|e| panic!("ACCORD_TEST_RENDERER: {e}")),
+        Err(_) => RendererKind::Pixman,
+    }
+}
+
+/// `accord-compositor`'s flag for [`renderer`].
+pub fn renderer_args() -> [&'static str; 2] {
+    ["--renderer", renderer().name()]
+}
+
+/// The in-process compositor's defaults, with [`renderer`].
+pub fn config() -> Config {
+    Config {
+        renderer: renderer(),
+        ..Config::default()
+    }
+}
+
+/// Checks `bytes_copied` after showing client CPU buffers (shm or memfd)
+/// and reading `readback` bytes back: Pixman composes them in place, so the
+/// read-backs are the only copies; GLES uploads each into a texture, so
+/// there is more (at least one upload of `min_upload` bytes).
+pub fn assert_copied(bytes_copied: u64, readback: u64, min_upload: u64, what: &str) {
+    match renderer() {
+        RendererKind::Pixman => assert_eq!(bytes_copied, readback, "{what}"),
+        RendererKind::Gles => assert!(
+            bytes_copied >= readback + min_upload,
+            "GLES uploads client buffers: {bytes_copied} bytes copied, expected at least \
+             {readback} read back + {min_upload} uploaded: {what}"
+        ),
+    }
+}
 
 /// A fresh `XDG_RUNTIME_DIR` (mode 0700), removed on drop.
 pub struct TempRuntimeDir(PathBuf);
@@ -58,6 +99,7 @@ pub fn start_compositor(
     args: &[&str],
 ) -> (Child, BufReader<ChildStdout>, String) {
     let mut child = Command::new(COMPOSITOR_BIN)
+        .args(renderer_args())
         .args(args)
         .env("XDG_RUNTIME_DIR", dir.path())
         .env_remove("WAYLAND_DISPLAY")
