@@ -47,9 +47,14 @@ pub struct CopyReport {
 /// `frames` frames; the compositor stops before this returns.
 pub fn run_copy(card: &Path, video: &Path, frames: u32) -> Result<CopyReport, Error> {
     let options = DrmOptions::new(card);
-    with_compositor(&std::env::temp_dir(), "copy", options, |compositor, _| {
-        run_client(compositor, video, frames)
-    })
+    let pixman = crate::refcomp::RendererKind::Pixman;
+    with_compositor(
+        &std::env::temp_dir(),
+        "copy",
+        pixman,
+        options,
+        |compositor, _| run_client(compositor, video, frames),
+    )
 }
 
 /// vivid's MMAP queue, mapped; streaming until dropped.

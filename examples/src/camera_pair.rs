@@ -191,6 +191,7 @@ pub fn run_pair(run: &PairRun, exe: &Path) -> Result<PairReport, Error> {
     with_compositor(
         &run.runtime_parent,
         "camera-pair",
+        crate::refcomp::RendererKind::Pixman,
         options,
         |compositor, baseline| run_processes(run, exe, compositor, baseline),
     )

@@ -133,6 +133,7 @@ pub fn run_camera(run: &CameraRun) -> Result<CameraReport, Error> {
     with_compositor(
         &run.runtime_parent,
         "camera",
+        crate::refcomp::RendererKind::Pixman,
         options,
         |compositor, baseline| run_client(run, compositor, baseline),
     )

@@ -11,7 +11,9 @@ use std::{
 
 use accord_fd_census::FdCensus;
 
-use crate::refcomp::{spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error, Running};
+use crate::refcomp::{
+    spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, Error, RendererKind, Running,
+};
 
 /// What the compositor holds before the run's clients come.
 #[derive(Debug, Clone)]
@@ -82,12 +84,14 @@ impl Baseline {
     }
 }
 
-/// Runs `f` with the compositor on `options.path`, its socket in
+/// Runs `f` with the compositor on `options.path` composing with
+/// `renderer`, its socket in
 /// `parent/accord-<tag>-<pid>`, and the baseline taken once it settled;
 /// the compositor stops before this returns.
 pub fn with_compositor<T>(
     parent: &Path,
     tag: &str,
+    renderer: RendererKind,
     options: DrmOptions,
     f: impl FnOnce(&Running, Baseline) -> Result<T, Error>,
 ) -> Result<T, Error> {
@@ -96,6 +100,7 @@ pub fn with_compositor<T>(
     let result = (|| {
         let config = Config {
             runtime_dir: Some(runtime_dir.clone()),
+            renderer,
             ..Config::default()
         };
         let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;

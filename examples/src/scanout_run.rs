@@ -15,7 +15,7 @@ use crate::{
     dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
     feedback_log::FeedbackSummary,
     kms_run::{settle, with_compositor},
-    refcomp::{scanned_out, CounterSnapshot, DrmOptions, Error, Running},
+    refcomp::{scanned_out, CounterSnapshot, DrmOptions, Error, RendererKind, Running},
 };
 
 /// What to run.
@@ -35,6 +35,8 @@ pub struct ScanoutRun {
     pub collection: bool,
     /// A `wp_viewport` on the surface, set before the first frame.
     pub viewport: Option<Viewport>,
+    /// What composes (and drives the KMS output).
+    pub renderer: RendererKind,
 }
 
 /// A surface's `wp_viewport`.
@@ -57,6 +59,7 @@ impl ScanoutRun {
             runtime_parent: std::env::temp_dir(),
             collection: true,
             viewport: None,
+            renderer: RendererKind::Pixman,
         }
     }
 }
@@ -125,6 +128,7 @@ pub fn run_scanout(run: &ScanoutRun) -> Result<ScanoutReport, Error> {
     with_compositor(
         &run.runtime_parent,
         "scanout",
+        run.renderer,
         options,
         |compositor, baseline| run_client(run, compositor, baseline.fds),
     )

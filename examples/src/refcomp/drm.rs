@@ -56,8 +56,8 @@ use super::{
     drm_export::PrimeExporter,
     drm_readback::{framebuffer_format, scanned_out},
     presentation::FrameFeedback,
-    renderer::FrameRenderer,
-    screen::RendererScreen,
+    renderer::{FrameRenderer, RendererKind},
+    screen::{RendererScreen, Screen},
     target::{
         format_pairs, smithay_formats, CollectFn, DrawFn, DrawTarget, FrameOutcome, OutputTarget,
         Rendered,
@@ -68,6 +68,13 @@ use super::{
 /// Each queued frame carries the presentation feedback of what it shows,
 /// sent when its page flip completes.
 type SceneCompositor = DrmCompositor<DumbAllocator, PrimeExporter, FrameFeedback, DrmDeviceFd>;
+
+/// The parts of a [`DrmTarget`] its page-flip handler uses.
+struct SharedState {
+    compositor: Rc<RefCell<SceneCompositor>>,
+    flip_pending: Rc<Cell<bool>>,
+    refresh_mhz: i32,
+}
 
 /// How to run on a DRM device.
 #[derive(Debug, Clone)]
@@ -145,23 +152,36 @@ impl Compositor {
     /// Sets up a compositor on a DRM device: modeset on the first connected
     /// connector, Pixman composition, direct scanout of fullscreen dma-bufs.
     pub fn drm(config: Config, options: &DrmOptions) -> Result<Self, Error> {
-        if config.renderer != super::RendererKind::Pixman {
-            return Err(format!(
-                "--renderer {} on a KMS device is not built yet: use --renderer pixman",
-                config.renderer.name()
-            )
-            .into());
-        }
-        let mut renderer = PixmanRenderer::new()?;
-        let (target, notifier) = DrmTarget::open(options, &mut renderer)?;
+        let (screen, target_state, notifier): (Box<dyn Screen>, _, _) = match config.renderer {
+            RendererKind::Pixman => {
+                let (target, renderer, notifier) =
+                    DrmTarget::open(options, |_| Ok(PixmanRenderer::new()?))?;
+                let state = target.shared_state();
+                (
+                    Box::new(RendererScreen::new(renderer, target)),
+                    state,
+                    notifier,
+                )
+            }
+            RendererKind::Gles => {
+                let (target, renderer, notifier) =
+                    DrmTarget::open(options, |fd| super::gles::card_renderer(fd.clone()))?;
+                let state = target.shared_state();
+                (
+                    Box::new(RendererScreen::new(renderer, target)),
+                    state,
+                    notifier,
+                )
+            }
+        };
+        info!(renderer = config.renderer.name(), "KMS output renderer");
         // Frames tick at the mode's refresh.
         let config = Config {
-            refresh_mhz: target.mode.refresh,
+            refresh_mhz: target_state.refresh_mhz,
             ..config
         };
-        let compositor = target.compositor.clone();
-        let flip_pending = target.flip_pending.clone();
-        let this = Self::new(config, Box::new(RendererScreen::new(renderer, target)))?;
+        let (compositor, flip_pending) = (target_state.compositor, target_state.flip_pending);
+        let this = Self::new(config, screen)?;
         this.loop_handle()
             .insert_source(notifier, move |event, metadata, state| match event {
                 DrmEvent::VBlank(_) => {
@@ -192,15 +212,19 @@ fn open_card(path: &Path) -> Result<OwnedFd, Error> {
 
 impl DrmTarget {
     /// Opens `options.path`, takes its first connected connector and sets up
-    /// the compositor; the notifier delivers page-flip events.
-    pub fn open(
+    /// the compositor with the renderer `make_renderer` creates on the
+    /// device's fd (GLES's GBM device must share the master fd: a second
+    /// open would take DRM master first); the notifier delivers page-flip
+    /// events.
+    pub fn open<R: ImportDma>(
         options: &DrmOptions,
-        renderer: &mut impl ImportDma,
-    ) -> Result<(Self, DrmDeviceNotifier), Error> {
+        make_renderer: impl FnOnce(&DrmDeviceFd) -> Result<R, Error>,
+    ) -> Result<(Self, R, DrmDeviceNotifier), Error> {
         let path = &options.path;
         let fd = DrmDeviceFd::new(DeviceFd::from(open_card(path)?));
         let (mut device, notifier) = DrmDevice::new(fd.clone(), true)
             .map_err(|e| format!("{}: not a usable KMS device: {e}", path.display()))?;
+        let renderer = make_renderer(&fd)?;
         if !device.is_atomic() {
             return Err(format!("{}: atomic modesetting is not available", path.display()).into());
         }
@@ -219,7 +243,14 @@ impl DrmTarget {
             refresh: i32::try_from(target.mode.vrefresh() * 1000).unwrap_or(60_000),
         };
 
-        let pairs = format_pairs(renderer.dmabuf_formats().iter(), false);
+        // GLES on a device without modifiers lists the implicit modifier
+        // only; there the implicit layout is LINEAR (see
+        // `implicit_modifier_is_linear`), which is what the plane and
+        // the collection allocator speak.
+        let pairs = implicit_as_linear(
+            format_pairs(renderer.dmabuf_formats().iter(), false),
+            !card.supports_modifiers(),
+        );
         let primary = probe_planes(&card, target.crtc)?
             .into_iter()
             .find(|p| p.handle == target.plane)
@@ -311,6 +342,7 @@ impl DrmTarget {
                 last_states: RenderElementStates::default(),
                 confirm,
             },
+            renderer,
             notifier,
         ))
     }
@@ -318,6 +350,16 @@ impl DrmTarget {
     /// The primary plane, e.g. to read back what it scans out.
     pub fn primary_plane(&self) -> plane::Handle {
         self.plane
+    }
+
+    /// What the page-flip handler shares with the target once the target
+    /// has moved into its screen.
+    fn shared_state(&self) -> SharedState {
+        SharedState {
+            compositor: self.compositor.clone(),
+            flip_pending: self.flip_pending.clone(),
+            refresh_mhz: self.mode.refresh,
+        }
     }
 }
 
@@ -487,6 +529,24 @@ impl<R: FrameRenderer + Bind<Dmabuf>> DrawTarget<R> for DrmTarget {
     fn read_pixels(&mut self, _renderer: &mut R) -> Result<Screenshot, Error> {
         scanned_out(&self.fd, self.plane)?.read_rgba()
     }
+}
+
+/// `pairs` with the implicit modifier read as LINEAR where the device has
+/// one layout (`linear`), without duplicates.
+pub fn implicit_as_linear(pairs: Vec<FormatModifier>, linear: bool) -> Vec<FormatModifier> {
+    if !linear {
+        return pairs;
+    }
+    let mut out: Vec<FormatModifier> = Vec::with_capacity(pairs.len());
+    for mut pair in pairs {
+        if pair.modifier == accord_engine::MOD_INVALID {
+            pair.modifier = accord_engine::MOD_LINEAR;
+        }
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    out
 }
 
 /// Whether `element` covers the whole output (`size`) and its source is of

@@ -1,8 +1,11 @@
 //! Bringing up GLES: EGL on Mesa's software device headless (llvmpipe, no
 //! display device: `EGL_EXT_platform_device` with
-//! `EGL_MESA_device_software`), as anvil does with a real device.
+//! `EGL_MESA_device_software`), and on the card's GBM device on KMS, as
+//! anvil does.
 
 use smithay::backend::{
+    allocator::gbm::GbmDevice,
+    drm::DrmDeviceFd,
     egl::{EGLContext, EGLDevice, EGLDisplay},
     renderer::gles::GlesRenderer,
 };
@@ -23,6 +26,21 @@ pub fn software_renderer() -> Result<GlesRenderer, Error> {
     // SAFETY: the device outlives nothing here; smithay keeps what it needs.
     let display = unsafe { EGLDisplay::new(device) }
         .map_err(|e| format!("EGL: cannot open the software device's display: {e}"))?;
+    let context =
+        EGLContext::new(&display).map_err(|e| format!("EGL: cannot create a context: {e}"))?;
+    // SAFETY: the context is current only on this thread, which owns it.
+    unsafe { GlesRenderer::new(context) }
+        .map_err(|e| format!("GLES: cannot create the renderer: {e}").into())
+}
+
+/// A GLES renderer on the GBM device of the KMS card open as `fd` (on
+/// virtio-gpu without virgl, Mesa's `kms_swrast`: llvmpipe rendering into
+/// dumb buffers), as anvil's udev backend does.
+pub fn card_renderer(fd: DrmDeviceFd) -> Result<GlesRenderer, Error> {
+    let gbm = GbmDevice::new(fd).map_err(|e| format!("GBM on the card: {e}"))?;
+    // SAFETY: the GBM device is moved into the display, which keeps it.
+    let display = unsafe { EGLDisplay::new(gbm) }
+        .map_err(|e| format!("EGL on the card's GBM device: {e}"))?;
     let context =
         EGLContext::new(&display).map_err(|e| format!("EGL: cannot create a context: {e}"))?;
     // SAFETY: the context is current only on this thread, which owns it.

@@ -102,7 +102,10 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
     /// buffers). GLES: its dma-buf import pairs, then the 32-bit formats the
     /// foreign path uploads, LINEAR (memfd buffers are LINEAR).
     fn renderer_formats(&self) -> Vec<FormatModifier> {
-        let imported = accord_smithay::kms::renderer_import_formats(&self.renderer);
+        let imported = super::drm::implicit_as_linear(
+            accord_smithay::kms::renderer_import_formats(&self.renderer),
+            self.target.implicit_modifier_is_linear(),
+        );
         match R::KIND {
             RendererKind::Pixman => imported
                 .into_iter()

@@ -167,6 +167,10 @@ fn main() {
             refcomp_drm::windowed_is_composited,
         ),
         (
+            "refcomp_drm_gles_windowed_is_composited",
+            refcomp_drm::gles_windowed_is_composited,
+        ),
+        (
             "refcomp_drm_viewport_scaling_falls_back_to_composition",
             refcomp_drm::viewport_scaling_falls_back_to_composition,
         ),

@@ -13,7 +13,10 @@
 //! primary plane (it cannot scale): every frame is composed, counted as
 //! such, and its feedback says so (no `ZERO_COPY`).
 
-use accord_examples::scanout_run::{run_scanout, ScanoutReport, ScanoutRun, Viewport};
+use accord_examples::{
+    refcomp::RendererKind,
+    scanout_run::{run_scanout, ScanoutReport, ScanoutRun, Viewport},
+};
 
 use crate::{
     common::{CARD0, MODE, XR24},
@@ -217,6 +220,19 @@ fn direct(r: &ScanoutReport) -> TestResult {
 pub fn forced_composition() -> TestResult {
     let r = run(|run| run.direct_scanout = false)?;
     p4_line("forced composition", &r);
+    fds_back(&r)?;
+    composited(&r, u64::from(r.size.0) * u64::from(r.size.1) * 4)
+}
+
+/// A windowed collection buffer composited by GLES: the dumb buffers are
+/// imported into EGL (the implicit modifier, which on virtio-gpu is
+/// LINEAR), not copied.
+pub fn gles_windowed_is_composited() -> TestResult {
+    let r = run(|run| {
+        run.fullscreen = false;
+        run.renderer = RendererKind::Gles;
+    })?;
+    p4_line("windowed (GLES)", &r);
     fds_back(&r)?;
     composited(&r, u64::from(r.size.0) * u64::from(r.size.1) * 4)
 }

@@ -253,6 +253,7 @@ pub fn captures_into_collection() -> TestResult {
     with_compositor(
         &parent,
         "v4l2",
+        accord_examples::refcomp::RendererKind::Pixman,
         DrmOptions::new(CARD0),
         |compositor, baseline| {
             capture_run(compositor.socket_path())?;
