@@ -166,7 +166,7 @@ pub trait DrawTarget<R: FrameRenderer>: OutputTarget {
 
     /// Shows `elements` (topmost first) over `background`, and takes the
     /// feedback of what it shows with `collect`. The default composes them
-    /// with `tracker` through [`OutputTarget::render_frame`] and presents at
+    /// with `tracker` through [`DrawTarget::render_frame`] and presents at
     /// once; a KMS target may instead put a client buffer on a plane
     /// directly, and presents at the page flip.
     fn render_scene(
