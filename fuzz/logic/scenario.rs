@@ -297,6 +297,7 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 "min_stride": p.min_stride,
                 "max_stride": p.max_stride,
                 "max_bytes": p.max_bytes,
+                "min_size_bytes": p.min_size_bytes,
                 "buffers": {
                     "camping": p.buffers.camping,
                     "dedicated_slack": p.buffers.dedicated_slack,
@@ -364,7 +365,7 @@ const WORDS: [&str; 24] = [
 ];
 
 /// Field names, so added keys are sometimes known ones.
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 17] = [
     "name",
     "usage",
     "formats",
@@ -376,6 +377,7 @@ const KEYS: [&str; 16] = [
     "size_alignment",
     "stride_alignment",
     "max_bytes",
+    "min_size_bytes",
     "buffers",
     "camping",
     "devices",

@@ -94,6 +94,7 @@ pub(crate) struct RawParticipant {
     min_stride: Option<U32>,
     max_stride: Option<U32>,
     max_bytes: Option<U64>,
+    min_size_bytes: Option<U64>,
     buffers: Option<Obj<RawBuffers>>,
     contiguous: Option<Flag>,
     devices: Option<List<Device, EntryWords>>,
@@ -297,6 +298,7 @@ impl RawParticipant {
             min_stride: u32_or(self.min_stride, d.min_stride),
             max_stride: u32_or(self.max_stride, d.max_stride),
             max_bytes: self.max_bytes.map_or(d.max_bytes, |v| v.0),
+            min_size_bytes: self.min_size_bytes.map_or(d.min_size_bytes, |v| v.0),
             buffers,
             contiguous: self.contiguous.is_some_and(|f| f.0),
             devices: self

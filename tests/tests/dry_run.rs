@@ -49,6 +49,7 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
         offset_alignment: c.offset_alignment,
         base_alignment: c.base_alignment,
         max_bytes: c.max_bytes,
+        min_size_bytes: c.min_size_bytes,
         buffer_counts: (
             c.buffers.camping,
             c.buffers.dedicated_slack,
@@ -107,6 +108,8 @@ fn compare(what: &str, dry: &Result<Decision, Failure>, wire: &[Wire]) {
                 assert_eq!(alloc.buffers.len() as u32, d.buffer_count, "{what}");
                 assert_eq!(alloc.color_space, d.color_space, "{what}");
                 assert_eq!(alloc.coherency_domain, d.coherency_domain, "{what}");
+                let raw_size = d.layout.as_ref().filter(|_| d.raw).map(|l| l.size_bytes);
+                assert_eq!(alloc.raw_size, raw_size, "{what}");
                 for b in &alloc.buffers {
                     assert_eq!(b.coherency_domain, d.coherency_domain, "{what}");
                 }
@@ -399,6 +402,55 @@ fn the_new_vocabulary_answers_the_same() {
             r#"{"participants": [
                 {"name": "reader", "usage": ["cpu_read"], "formats": [{"format": "XRGB8888"}]},
                 {"name": "secure", "formats": [{"format": "XRGB8888"}], "coherency_domains": ["inaccessible"]}]}"#
+                .to_string(),
+        ),
+        (
+            "raw: a bitstream queue sized by the decoder, page-aligned",
+            r#"{"participants": [
+                {"name": "decoder", "usage": ["video_decode"], "formats": [], "min_size_bytes": 1048676,
+                 "base_alignment": 4096, "buffers": {"camping": 2}},
+                {"name": "demuxer", "usage": ["cpu_write"], "formats": [], "min_size_bytes": 65536,
+                 "buffers": {"camping": 1}}]}"#
+                .to_string(),
+        ),
+        (
+            "raw: nobody states a size",
+            r#"{"participants": [{"name": "a", "formats": []}, {"name": "b", "formats": []}]}"#
+                .to_string(),
+        ),
+        (
+            "raw: an image field",
+            r#"{"participants": [
+                {"name": "a", "formats": [], "min_size_bytes": 4096},
+                {"name": "b", "formats": [], "stride_alignment": 64}]}"#
+                .to_string(),
+        ),
+        (
+            "raw: bytes and images do not mix",
+            r#"{"participants": [
+                {"name": "bytes", "formats": [], "min_size_bytes": 4096},
+                {"name": "image", "formats": [{"format": "XRGB8888"}]}]}"#
+                .to_string(),
+        ),
+        (
+            "raw: above another's max_bytes",
+            r#"{"participants": [
+                {"name": "big", "formats": [], "min_size_bytes": 4097},
+                {"name": "small", "formats": [], "max_bytes": 4096}]}"#
+                .to_string(),
+        ),
+        (
+            "raw: above the collection limit",
+            r#"{"participants": [
+                {"name": "big", "formats": [], "min_size_bytes": 536870912, "buffers": {"min": 3}}]}"#
+                .to_string(),
+        ),
+        (
+            "min_size_bytes raises an image buffer",
+            r#"{"participants": [
+                {"name": "camera", "formats": [{"format": "YUYV"}], "min_size": [640, 480],
+                 "min_size_bytes": 1000000, "base_alignment": 4096},
+                {"name": "viewer", "formats": [{"format": "YUYV"}]}]}"#
                 .to_string(),
         ),
         (

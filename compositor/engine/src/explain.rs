@@ -171,6 +171,12 @@ pub fn solve_explained(
     }
 
     let outcome = match &result {
+        Ok(d) if d.raw => format!(
+            "decided raw (no image format): {} of {} bytes, coherency {}",
+            count(d.buffer_count as usize, "buffer", "buffers"),
+            d.layout.as_ref().map_or(0, |l| l.size_bytes),
+            d.coherency_domain.names().next().unwrap_or("?")
+        ),
         Ok(d) => {
             format!(
                 "decided {} {} {}x{}, {}{}",
@@ -221,6 +227,9 @@ fn required(p: &Constraints) -> String {
     }
     if p.max_area != 0 {
         s += &format!(", max area {} pixels", p.max_area);
+    }
+    if p.min_size_bytes != 0 {
+        s += &format!(", at least {} bytes a buffer", p.min_size_bytes);
     }
     if p.coherency_domains != crate::CoherencyDomains::ALL {
         s += &format!(

@@ -23,6 +23,13 @@ pub(crate) enum Geometry {
 }
 
 pub(crate) fn geometry(d: &Decision) -> Result<Geometry, AllocError> {
+    // Raw bytes: the engine's one plane of stride 0 (no rows), exactly.
+    if let (true, Some(l)) = (d.raw, &d.layout) {
+        return Ok(Geometry::Exact {
+            stride0: 0,
+            size_bytes: l.size_bytes,
+        });
+    }
     if d.modifier != MOD_LINEAR && d.modifier != MOD_INVALID {
         return Err(AllocError::Unsupported(format!(
             "modifier {}: this backend makes linear buffers only",
