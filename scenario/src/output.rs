@@ -31,7 +31,7 @@ pub fn decision_to_json(d: &Decision) -> Value {
         "devices": d.devices,
         "scanout": d.scanout,
         "alternatives": d.alternatives.iter().map(|a| json!({
-            "format": formats::name(a.format),
+            "format": if d.raw { "raw".into() } else { formats::name(a.format) },
             "modifier": modifier_hex(a.modifier),
             "scanout": a.scanout,
         })).collect::<Vec<_>>(),
