@@ -185,6 +185,13 @@ impl RawScenario {
     /// participant in all, names unique across every list.
     pub(crate) fn participants(self) -> Result<(Vec<Constraints>, Flattened, Vec<Constraints>)> {
         let mut seen: std::collections::HashMap<String, String> = Default::default();
+        // With groups only, the error below names `groups`: an error path
+        // names a node of the input (fuzz finding, FUZZING.md).
+        let where_none = if self.participants.is_some() {
+            "participants"
+        } else {
+            "groups"
+        };
         let first = match self.participants {
             Some(List(list, _)) => read_list("participants", list, &mut seen)?,
             None if self.groups.is_some() => Vec::new(),
@@ -198,7 +205,7 @@ impl RawScenario {
             },
         };
         if first.is_empty() && grouped.participants.is_empty() {
-            return err("participants", "at least one participant is required");
+            return err(where_none, "at least one participant is required");
         }
         let late = match self.late {
             Some(List(late, _)) => read_list("late", late, &mut seen)?,

@@ -294,6 +294,36 @@ mod tests {
         }
     }
 
+    /// Raw bytes (no format) on the byte backends' path: one plane at
+    /// offset 0 with stride 0, the length page-rounded.
+    #[test]
+    fn byte_backends_make_raw_bytes() {
+        let c = Constraints {
+            name: "decoder".into(),
+            min_size_bytes: 10_000,
+            buffers: accord_engine::BufferCounts {
+                camping: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let d = solve(&[c]).expect("a raw collection");
+        assert!(d.raw);
+        let mut lens = Vec::new();
+        let bufs = allocate_bytes(&d, |_, len| {
+            lens.push(len);
+            memfd(len)
+        })
+        .expect("allocates");
+        let page = rustix::param::page_size() as u64;
+        assert_eq!(lens, vec![10_000u64.div_ceil(page) * page; 2]);
+        for b in &bufs {
+            assert_eq!(b.planes.len(), 1);
+            assert_eq!((b.planes[0].offset, b.planes[0].stride), (0, 0));
+            assert!(b.size_bytes >= 10_000);
+        }
+    }
+
     /// A device error on buffer 2 fails the whole allocation as that error.
     #[test]
     fn byte_backend_error_on_a_later_buffer_fails_the_allocation() {
