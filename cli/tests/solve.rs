@@ -456,3 +456,32 @@ fn placement_takes_part_as_in_the_compositor() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected memfd, dumb"));
 }
+
+/// A raw collection's trace: the participants' byte constraints, the
+/// combined bytes, and the outcome in bytes (no pair to rank).
+#[test]
+fn explain_shows_raw_bytes() {
+    let input = r#"{"participants": [
+        {"name": "decoder", "usage": ["video_decode"], "formats": [], "min_size_bytes": 786432,
+         "base_alignment": 4096, "buffers": {"camping": 2}},
+        {"name": "demuxer", "usage": ["cpu_write"], "formats": [], "max_bytes": 1048576,
+         "buffers": {"camping": 1}}]}"#;
+    let out = accord(&["solve", "--explain", "-"], Some(input));
+    assert!(out.status.success());
+    let trace = String::from_utf8_lossy(&out.stderr);
+    for line in [
+        "  decoder: usage [video_decode], raw bytes, at least 786432 bytes a buffer, base alignment 4096",
+        "  demuxer: usage [cpu_write], raw bytes, at most 1048576 bytes a buffer",
+        "aggregate: raw bytes (no participant lists a pair): at least 786432 bytes a buffer, base \
+         alignment 4096, max bytes 1048576, 3 buffers, usage [cpu_write, video_decode]",
+        "outcome: decided raw (no image format): 3 buffers of 786432 bytes, coherency cpu",
+    ] {
+        assert!(trace.contains(line), "{line:?} not in:\n{trace}");
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (v["raw"].as_bool(), v["format"].as_str()),
+        (Some(true), Some("raw"))
+    );
+    assert_eq!(v["layout"]["size_bytes"], 786432);
+}

@@ -37,6 +37,11 @@ pub struct Allocation {
     /// The decided coherency domain (protocol version 2; CPU on a
     /// version-1 compositor, which has no other).
     pub coherency_domain: CoherencyDomains,
+    /// `Some(bytes per buffer)` when the collection is raw (no image
+    /// format: `format` is 0, the size 0x0, each buffer one plane of
+    /// stride 0; see [`Constraints::min_size_bytes`](crate::Constraints::min_size_bytes)).
+    /// A buffer's memory may be larger (page-rounded).
+    pub raw_size: Option<u64>,
 }
 
 /// One plane: its memory (owned fd), offset and stride.

@@ -28,6 +28,8 @@ pub(crate) struct CollectionState {
     pub(crate) color_space: Option<ColorSpace>,
     /// The `coherency_domain` event's value (version 2).
     pub(crate) coherency_domain: Option<CoherencyDomains>,
+    /// The `raw_size` event's value (version 2, raw collections).
+    pub(crate) raw_size: Option<u64>,
 }
 
 /// A participant that left the collection after allocation (the
@@ -112,6 +114,7 @@ impl CollectionState {
             buffers,
             color_space: self.color_space,
             coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
+            raw_size: self.raw_size,
         }));
     }
 }
@@ -288,6 +291,10 @@ impl Collection {
         if c.max_area != 0 {
             let (hi, lo) = codec::split_u64(c.max_area);
             p.set_max_area(hi, lo);
+        }
+        if c.min_size_bytes != 0 {
+            let (hi, lo) = codec::split_u64(c.min_size_bytes);
+            p.set_min_size_bytes(hi, lo);
         }
         if c.coherency_domains != CoherencyDomains::ALL {
             p.set_coherency_domains(

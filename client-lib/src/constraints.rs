@@ -5,8 +5,10 @@ use accord_protocol::vocabulary::{
     codec, CoherencyDomains, ColorSpace, FormatLimits, FormatModifier,
 };
 
-/// One participant's constraints. Unset fields are neutral (no formats =
-/// accept what the others choose; no limits; alignments of 1).
+/// One participant's constraints. Unset fields are neutral (no limits;
+/// alignments of 1) except the formats: a participant lists the pairs it
+/// accepts, and one that lists none takes part only in a collection of
+/// raw bytes, where nobody lists one ([`min_size_bytes`](Self::min_size_bytes)).
 ///
 /// ```
 /// use accord_client::{Constraints, Usage, DRM_FORMAT_XRGB8888, MOD_LINEAR};
@@ -51,6 +53,9 @@ pub struct Constraints {
     pub base_alignment: u32,
     /// 0 = no limit.
     pub max_bytes: u64,
+    /// Least bytes a buffer holds (protocol version 2,
+    /// `set_min_size_bytes`); 0 = none. With no formats: raw buffers.
+    pub min_size_bytes: u64,
     /// (camping, dedicated_slack, shared_slack, min, max); max 0 = no limit.
     pub buffer_counts: (u32, u32, u32, u32, u32),
     /// Physically contiguous memory.
@@ -85,6 +90,7 @@ impl Default for Constraints {
             offset_alignment: 1,
             base_alignment: 1,
             max_bytes: 0,
+            min_size_bytes: 0,
             buffer_counts: (0, 0, 0, 0, 0),
             contiguous: false,
             devices: Vec::new(),
@@ -320,9 +326,36 @@ impl Constraints {
             Some("color_spaces")
         } else if self.coherency_domains != CoherencyDomains::ALL {
             Some("coherency_domains")
+        } else if self.min_size_bytes != 0 {
+            Some("min_size_bytes")
         } else {
             None
         }
+    }
+
+    /// Each buffer holds at least `bytes` (sysmem's `min_size_bytes`;
+    /// protocol version 2, as [`required_size`](Self::required_size)). With
+    /// formats it raises an image buffer's size; with none, when no
+    /// participant lists a format, the collection is **raw**: bytes with no
+    /// image format (a decoder's bitstream queue), sized by the largest
+    /// minimum rounded up to every base alignment,
+    /// and [`Allocation::raw_size`](crate::Allocation) says so. The size
+    /// alignment is the base one of [`alignment`](Self::alignment).
+    ///
+    /// ```
+    /// use accord_client::{Constraints, Usage};
+    /// // A bitstream queue of 4 buffers of at least 1 MiB, page-aligned.
+    /// let c = Constraints::new()
+    ///     .usage(Usage::CpuWrite)
+    ///     .min_size_bytes(1 << 20)
+    ///     .alignment(1, 4096)
+    ///     .buffers(4);
+    /// assert!(c.formats.is_empty());
+    /// assert_eq!(c.min_size_bytes, 1 << 20);
+    /// ```
+    pub fn min_size_bytes(mut self, bytes: u64) -> Self {
+        self.min_size_bytes = bytes;
+        self
     }
 
     /// Largest acceptable buffer in bytes (0 = no limit).

@@ -112,6 +112,9 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
                     WEnum::Unknown(u) => u,
                 }))
             }
+            coll::Event::RawSize { size_hi, size_lo } => {
+                st.raw_size = Some(codec::join_u64(size_hi, size_lo))
+            }
             coll::Event::ColorSpace { color_space } => {
                 st.color_space = Some(ColorSpace(match color_space {
                     WEnum::Value(v) => v as u32,

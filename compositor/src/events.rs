@@ -58,6 +58,10 @@ pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
             );
             if c.version() >= 2 {
                 c.coherency_domain(WireCoherency::from_bits_retain(d.coherency_domain.0));
+                if let (true, Some(l)) = (d.raw, &d.layout) {
+                    let (size_hi, size_lo) = codec::split_u64(l.size_bytes);
+                    c.raw_size(size_hi, size_lo);
+                }
             }
             if let (Some(cs), true) = (d.color_space, c.version() >= 2) {
                 c.color_space(WireColorSpace::try_from(cs.0).unwrap_or(WireColorSpace::Srgb));

@@ -30,6 +30,7 @@ pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
         coll::Request::AddFormatLimits { .. } => "add_format_limits",
         coll::Request::SetColorSpaces { .. } => "set_color_spaces",
         coll::Request::SetCoherencyDomains { .. } => "set_coherency_domains",
+        coll::Request::SetMinSizeBytes { .. } => "set_min_size_bytes",
         _ => "request",
     }
 }
@@ -121,6 +122,20 @@ pub(crate) fn apply_constraint(
             let before = c.formats.len();
             c.formats
                 .extend(codec::decode_format_table(&pairs).into_iter().flatten());
+            // Format 0 marks raw buffers' settings: never a pair's format.
+            if let Some(i) = c.formats[before..]
+                .iter()
+                .position(|f| f.format == accord_engine::FORMAT_RAW)
+            {
+                c.formats.truncate(before);
+                return Err((
+                    coll::Error::InvalidFormatTable,
+                    format!(
+                        "add_formats: entry {i} is format 0 (DRM_FORMAT_INVALID: raw buffers \
+                         list no pair); list a fourcc"
+                    ),
+                ));
+            }
             // A pair listed twice (here or in an earlier request): the
             // engine's rule, checked as the pairs arrive.
             if c.formats.len() > before {
@@ -179,6 +194,14 @@ pub(crate) fn apply_constraint(
             max_bytes_lo,
         } => {
             c.max_bytes = codec::join_u64(max_bytes_hi, max_bytes_lo);
+        }
+        // Any value: against the participant's own max_bytes at commit
+        // (`check_committed`), against the byte limits when solved.
+        coll::Request::SetMinSizeBytes {
+            min_size_bytes_hi,
+            min_size_bytes_lo,
+        } => {
+            c.min_size_bytes = codec::join_u64(min_size_bytes_hi, min_size_bytes_lo);
         }
         coll::Request::SetBufferCounts {
             camping,

@@ -11,7 +11,11 @@
 //!   documented ranking order (`accord_engine::policy`);
 //! - the outcome does not depend on the participants' or the cost table's
 //!   order, `solve_explained` agrees, every alternative can be re-targeted,
-//!   and one participant more never turns a failure into a success.
+//!   and one participant more never turns a failure into a success (but
+//!   for a raw collection whose only `min_size_bytes` the last one gave);
+//! - a raw decision (nobody lists a pair) is bytes: one plane, the
+//!   smallest size meeting every `min_size_bytes`, base alignment and
+//!   byte limit (`check_raw`).
 
 use std::collections::HashSet;
 
@@ -148,6 +152,8 @@ fn participant(b: &mut Bytes) -> Constraints {
             0 => b.u64_edge(1 << 28),
             _ => 0,
         },
+        // Read at the end of the input (`raw_extension`).
+        min_size_bytes: 0,
         buffers: BufferCounts {
             camping: value(b, tame, 4),
             dedicated_slack: value(b, tame, 3),
@@ -213,6 +219,44 @@ fn extension(b: &mut Bytes, p: &mut Constraints) {
     }
 }
 
+/// Raw buffers (`min_size_bytes`), read after `extension` for the same
+/// reason: one case in six is made raw (every pair list emptied and, for
+/// seven participants in eight, every image field reset, so that most
+/// raw cases get past the image-field rule), and one participant in four
+/// (in a raw case one in two) states a `min_size_bytes`.
+fn raw_extension(b: &mut Bytes, ps: &mut [Constraints]) {
+    if b.is_empty() {
+        return;
+    }
+    let raw = b.below(6) == 0;
+    for p in ps {
+        if raw {
+            p.formats.clear();
+            if b.below(8) != 0 {
+                *p = Constraints {
+                    name: std::mem::take(&mut p.name),
+                    usage: p.usage,
+                    base_alignment: p.base_alignment,
+                    max_bytes: p.max_bytes,
+                    buffers: p.buffers,
+                    contiguous: p.contiguous,
+                    devices: std::mem::take(&mut p.devices),
+                    dispensable: p.dispensable,
+                    coherency_domains: p.coherency_domains,
+                    ..Constraints::default()
+                };
+            }
+        }
+        if b.below(if raw { 2 } else { 4 }) == 0 {
+            // Mostly a plausible size; sometimes an edge value.
+            p.min_size_bytes = match b.below(4) {
+                0 => b.u64_edge(1 << 22),
+                _ => u64::from(b.u16()) * 64,
+            };
+        }
+    }
+}
+
 fn cost_entry(b: &mut Bytes) -> CostEntry {
     CostEntry {
         format: b.bool().then(|| format(b, true)),
@@ -241,6 +285,7 @@ impl Case {
         for p in &mut participants {
             extension(&mut b, p);
         }
+        raw_extension(&mut b, &mut participants);
         Case {
             participants,
             policy: Policy { costs },
@@ -301,6 +346,11 @@ pub fn check_case(case: &Case) -> Result<(), String> {
                     return Err("one participant more added candidates".into());
                 }
             }
+            // A raw collection's size comes from someone: without the
+            // only participant stating min_size_bytes there is none
+            // (sysmem fails a size of 0 too).
+            (Ok(d), Err(_))
+                if d.raw && ps[..ps.len() - 1].iter().all(|p| p.min_size_bytes == 0) => {}
             (Ok(_), Err(f)) => {
                 return Err(format!(
                     "fails with one participant fewer ({f:?}), succeeds with all"
@@ -358,6 +408,9 @@ fn scanout_capable(ps: &[Constraints], format: u32, modifier: u64) -> bool {
 
 /// Everything a decision owes each participant (also for re-targeted ones).
 pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
+    if d.raw {
+        return check_raw(ps, d);
+    }
     ensure(
         d.alternatives
             .first()
@@ -486,6 +539,9 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
             ensure(p.max_bytes == 0 || l.size_bytes <= p.max_bytes, || {
                 format!("{} bytes above {who:?}'s maximum", l.size_bytes)
             })?;
+            ensure(l.size_bytes >= p.min_size_bytes, || {
+                format!("{} bytes below {who:?}'s min_size_bytes", l.size_bytes)
+            })?;
         }
     }
     ensure(d.buffer_count <= accord_engine::MAX_BUFFERS, || {
@@ -495,6 +551,76 @@ pub fn check_satisfies(ps: &[Constraints], d: &Decision) -> Result<(), String> {
         "devices not sorted and deduplicated".into()
     })?;
     check_layout(d)
+}
+
+/// A raw decision (`accord_engine::raw`): nobody lists a pair or sets an
+/// image field; one plane of bytes, at least every `min_size_bytes` and
+/// the smallest such size, within every byte limit, a multiple of every
+/// base alignment; counts, usage, domain as for images.
+fn check_raw(ps: &[Constraints], d: &Decision) -> Result<(), String> {
+    ensure(
+        (d.format, d.modifier, d.width, d.height, d.scanout)
+            == (accord_engine::FORMAT_RAW, MOD_LINEAR, 0, 0, false)
+            && d.alternatives.len() == 1
+            && d.color_space.is_none(),
+        || format!("raw decision has image settings: {d:?}"),
+    )?;
+    let Some(l) = &d.layout else {
+        return Err("raw decision without its layout".into());
+    };
+    ensure(l.planes == [accord_engine::PlaneLayout::default()], || {
+        format!("raw planes {:?}", l.planes)
+    })?;
+    ensure(
+        l.size_bytes > 0
+            && l.size_bytes <= accord_engine::limits::MAX_BUFFER_BYTES
+            && u128::from(l.size_bytes) * u128::from(d.buffer_count)
+                <= u128::from(accord_engine::limits::MAX_COLLECTION_BYTES),
+        || {
+            format!(
+                "raw size {} x {} breaks a protocol limit",
+                l.size_bytes, d.buffer_count
+            )
+        },
+    )?;
+    for p in ps {
+        let who = &p.name;
+        ensure(p.formats.is_empty(), || {
+            format!("{who:?} lists pairs in a raw collection")
+        })?;
+        ensure(accord_engine::raw::image_fields(p).is_empty(), || {
+            format!("{who:?} sets image fields in a raw collection")
+        })?;
+        ensure(
+            l.size_bytes >= p.min_size_bytes
+                && (p.max_bytes == 0 || l.size_bytes <= p.max_bytes)
+                && divides(p.base_alignment.into(), l.size_bytes)
+                && divides(p.base_alignment.into(), d.base_alignment),
+            || {
+                format!(
+                    "raw size {} breaks {who:?}'s byte constraints",
+                    l.size_bytes
+                )
+            },
+        )?;
+        ensure(
+            d.buffer_count >= p.buffers.min.max(1)
+                && (p.buffers.max == 0 || d.buffer_count <= p.buffers.max)
+                && d.usage.contains(p.usage)
+                && (!p.contiguous || d.contiguous)
+                && p.coherency_domains.contains(d.coherency_domain)
+                && p.devices.iter().all(|x| d.devices.contains(x)),
+            || format!("raw decision breaks {who:?}'s counts, usage or placement"),
+        )?;
+    }
+    // The smallest such size: one base-alignment step less breaks a minimum.
+    ensure(
+        l.size_bytes >= d.base_alignment
+            && ps
+                .iter()
+                .any(|p| l.size_bytes - d.base_alignment < p.min_size_bytes),
+        || format!("raw size {} is not the smallest", l.size_bytes),
+    )
 }
 
 /// A layout is present exactly for LINEAR/INVALID of a known format, and
@@ -769,7 +895,12 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
             || !p.color_spaces.is_empty()
             || p.coherency_domains != CoherencyDomains::ALL
     };
-    let last = participants.iter().rposition(set).map_or(0, |i| i + 1);
+    let raw_section = participants.iter().any(|p| p.min_size_bytes != 0);
+    let last = if raw_section {
+        participants.len()
+    } else {
+        participants.iter().rposition(set).map_or(0, |i| i + 1)
+    };
     for p in &participants[..last] {
         out.u8(if set(p) { 0 } else { 1 });
         if set(p) {
@@ -830,6 +961,20 @@ pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>
                         }
                     }
                 }
+            }
+        }
+    }
+    // `raw_extension`: not a raw case (the lists are given as they are),
+    // then each participant's `min_size_bytes`.
+    if raw_section {
+        out.u8(1);
+        for p in participants {
+            if p.min_size_bytes == 0 {
+                out.u8(1);
+            } else {
+                out.u8(0);
+                out.u8(4); // u64_edge, raw
+                out.u64(p.min_size_bytes);
             }
         }
     }

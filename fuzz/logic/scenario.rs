@@ -28,7 +28,15 @@ use super::bytes::Bytes;
 use super::engine::{check_case, Case};
 
 /// The example scenarios, the seeds of the structured target.
-pub const SEEDS: [(&str, &str); 20] = [
+pub const SEEDS: [(&str, &str); 24] = [
+    (
+        "amd-tmz-protected-hevc-playback.json",
+        include_str!("../../examples/scenarios/amd-tmz-protected-hevc-playback.json"),
+    ),
+    (
+        "amd-tmz-protected-screenshot-invalid.json",
+        include_str!("../../examples/scenarios/amd-tmz-protected-screenshot-invalid.json"),
+    ),
     (
         "hybrid-prime-linear-stride.json",
         include_str!("../../examples/scenarios/hybrid-prime-linear-stride.json"),
@@ -66,6 +74,16 @@ pub const SEEDS: [(&str, &str); 20] = [
     (
         "rk3568-panfrost-afbc.json",
         include_str!("../../examples/scenarios/rk3568-panfrost-afbc.json"),
+    ),
+    (
+        "rpi4-bcm2835-codec-h264-bitstream-720p-pool-too-small.json",
+        include_str!(
+            "../../examples/scenarios/rpi4-bcm2835-codec-h264-bitstream-720p-pool-too-small.json"
+        ),
+    ),
+    (
+        "rpi4-bcm2835-codec-h264-bitstream-raw.json",
+        include_str!("../../examples/scenarios/rpi4-bcm2835-codec-h264-bitstream-raw.json"),
     ),
     (
         "rpi4-hevc-sand128.json",
@@ -297,6 +315,7 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 "min_stride": p.min_stride,
                 "max_stride": p.max_stride,
                 "max_bytes": p.max_bytes,
+                "min_size_bytes": p.min_size_bytes,
                 "buffers": {
                     "camping": p.buffers.camping,
                     "dedicated_slack": p.buffers.dedicated_slack,
@@ -364,7 +383,7 @@ const WORDS: [&str; 24] = [
 ];
 
 /// Field names, so added keys are sometimes known ones.
-const KEYS: [&str; 16] = [
+const KEYS: [&str; 17] = [
     "name",
     "usage",
     "formats",
@@ -376,6 +395,7 @@ const KEYS: [&str; 16] = [
     "size_alignment",
     "stride_alignment",
     "max_bytes",
+    "min_size_bytes",
     "buffers",
     "camping",
     "devices",

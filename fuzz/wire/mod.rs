@@ -786,6 +786,26 @@ fn participant(c: &mut WireClient, b: &mut Bytes) -> Vec<u8> {
             out.extend(m.finish(coll, opcode_of(collection_if, "add_format_limits")));
         }
     }
+    // Issue 12's raw buffers: a byte minimum (with an empty format table
+    // the participant is a raw one), sometimes above its own max_bytes
+    // (invalid_value at commit).
+    if b.below(4) == 0 {
+        let min = u32::from(b.u16()) * 64;
+        out.extend(
+            Message::new()
+                .u32(0)
+                .u32(min)
+                .finish(coll, opcode_of(collection_if, "set_min_size_bytes")),
+        );
+        if b.below(4) == 0 {
+            out.extend(
+                Message::new()
+                    .u32(0)
+                    .u32(min / 2)
+                    .finish(coll, opcode_of(collection_if, "set_max_bytes")),
+            );
+        }
+    }
     if b.below(4) != 0 {
         out.extend(Message::new().finish(coll, opcode_of(collection_if, "commit")));
         c.committed.insert(coll);

@@ -31,6 +31,16 @@
 //! prints the chosen one as `color_space`. `coherency_domains` lists the
 //! coherency domains a participant supports (`cpu`, `ram`,
 //! `inaccessible`; absent = all); a decision prints `coherency_domain`.
+//! `min_size_bytes` is the least bytes a buffer holds (sysmem's field; 0
+//! = none): it raises an image buffer's size, and when every participant
+//! lists `"formats": []` the collection is **raw** (a bitstream queue: bytes,
+//! no image format), sized by the largest `min_size_bytes` rounded up to
+//! every `base_alignment`, within every `max_bytes`; a raw participant may
+//! set only `usage`, `min_size_bytes`, `max_bytes`, `base_alignment`,
+//! `buffers`, `contiguous`, `devices`, `dispensable` and
+//! `coherency_domains`. A raw decision prints `"raw": true`, `"format":
+//! "raw"`, size 0x0 and one plane (offset 0, stride 0) of
+//! `layout.size_bytes` bytes.
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field

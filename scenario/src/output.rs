@@ -31,12 +31,20 @@ pub fn decision_to_json(d: &Decision) -> Value {
         "devices": d.devices,
         "scanout": d.scanout,
         "alternatives": d.alternatives.iter().map(|a| json!({
-            "format": formats::name(a.format),
+            "format": if d.raw { "raw".into() } else { formats::name(a.format) },
             "modifier": modifier_hex(a.modifier),
             "scanout": a.scanout,
         })).collect::<Vec<_>>(),
     });
     v["coherency_domain"] = d.coherency_domain.names().next().unwrap_or("cpu").into();
+    if d.raw {
+        // No image format: `"format": "raw"`, and the bytes per buffer.
+        v["raw"] = true.into();
+        v["format"] = "raw".into();
+    }
+    if d.min_size_bytes != 0 {
+        v["min_size_bytes"] = d.min_size_bytes.into();
+    }
     if let Some(cs) = d.color_space {
         v["color_space"] = cs.name().map_or_else(|| cs.0.into(), Into::into);
     }

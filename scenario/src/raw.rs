@@ -94,6 +94,7 @@ pub(crate) struct RawParticipant {
     min_stride: Option<U32>,
     max_stride: Option<U32>,
     max_bytes: Option<U64>,
+    min_size_bytes: Option<U64>,
     buffers: Option<Obj<RawBuffers>>,
     contiguous: Option<Flag>,
     devices: Option<List<Device, EntryWords>>,
@@ -184,6 +185,13 @@ impl RawScenario {
     /// participant in all, names unique across every list.
     pub(crate) fn participants(self) -> Result<(Vec<Constraints>, Flattened, Vec<Constraints>)> {
         let mut seen: std::collections::HashMap<String, String> = Default::default();
+        // With groups only, the error below names `groups`: an error path
+        // names a node of the input (fuzz finding, FUZZING.md).
+        let where_none = if self.participants.is_some() {
+            "participants"
+        } else {
+            "groups"
+        };
         let first = match self.participants {
             Some(List(list, _)) => read_list("participants", list, &mut seen)?,
             None if self.groups.is_some() => Vec::new(),
@@ -197,7 +205,7 @@ impl RawScenario {
             },
         };
         if first.is_empty() && grouped.participants.is_empty() {
-            return err("participants", "at least one participant is required");
+            return err(where_none, "at least one participant is required");
         }
         let late = match self.late {
             Some(List(late, _)) => read_list("late", late, &mut seen)?,
@@ -297,6 +305,7 @@ impl RawParticipant {
             min_stride: u32_or(self.min_stride, d.min_stride),
             max_stride: u32_or(self.max_stride, d.max_stride),
             max_bytes: self.max_bytes.map_or(d.max_bytes, |v| v.0),
+            min_size_bytes: self.min_size_bytes.map_or(d.min_size_bytes, |v| v.0),
             buffers,
             contiguous: self.contiguous.is_some_and(|f| f.0),
             devices: self

@@ -24,6 +24,7 @@ fn fuzz_dir() -> &'static Path {
 #[test]
 fn engine_target_seeded() {
     let (ok, laid_out, failed) = (Cell::new(0), Cell::new(0), Cell::new(0));
+    let raw = Cell::new(0);
     seeded::run(
         "engine",
         6_000,
@@ -35,17 +36,18 @@ fn engine_target_seeded() {
                 Ok(d) => {
                     ok.set(ok.get() + 1);
                     laid_out.set(laid_out.get() + usize::from(d.layout.is_some()));
+                    raw.set(raw.get() + usize::from(d.raw));
                 }
                 Err(_) => failed.set(failed.get() + 1),
             }
             engine::check_case(&case)
         },
     );
-    let (ok, laid_out, failed) = (ok.get(), laid_out.get(), failed.get());
-    eprintln!("ok {ok}, laid out {laid_out}, failed {failed}");
+    let (ok, laid_out, failed, raw) = (ok.get(), laid_out.get(), failed.get(), raw.get());
+    eprintln!("ok {ok}, laid out {laid_out}, failed {failed}, raw {raw}");
     assert!(
-        ok >= 600 && laid_out >= 100 && failed >= 600,
-        "ok {ok}, laid out {laid_out}, failed {failed}"
+        ok >= 600 && laid_out >= 100 && failed >= 600 && raw >= 20,
+        "ok {ok}, laid out {laid_out}, failed {failed}, raw {raw}"
     );
 }
 

@@ -608,6 +608,56 @@ fn required_minimum_above_the_required_maximum() {
     );
 }
 
+/// A raw collection (no pairs, `set_min_size_bytes`) allocates, and its
+/// bytes make no `wl_buffer`.
+#[test]
+fn wl_buffer_of_a_raw_collection() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = t.bind(&c.qh, ());
+    coll.set_min_size_bytes(0, 4096);
+    coll.commit();
+    c.roundtrip().expect("a raw collection allocates");
+    assert!(c.events.allocated.contains_key(&coll.id()), "allocated");
+    let _b = coll.get_wl_buffer(0, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        CollError::RawCollection as u32,
+        &["get_wl_buffer", "raw (no image format)"],
+    );
+}
+
+#[test]
+fn min_size_bytes_above_max_bytes() {
+    let (_server, mut c, coll) = bound();
+    coll.set_max_bytes(0, 4096);
+    coll.set_min_size_bytes(0, 4097);
+    coll.commit();
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &[
+            "commit",
+            "min_size_bytes: 4097 is above its own max_bytes 4096",
+        ],
+    );
+}
+
+#[test]
+fn format_zero_is_not_a_format() {
+    let (_server, mut c, coll) = bound();
+    let mut pair = 0u32.to_ne_bytes().to_vec();
+    pair.extend_from_slice(&0u32.to_ne_bytes());
+    pair.extend_from_slice(&accord_engine::MOD_LINEAR.to_ne_bytes());
+    coll.add_formats(pair);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidFormatTable as u32,
+        &["add_formats", "entry 0 is format 0"],
+    );
+}
+
 #[test]
 fn coherency_domains_empty_or_unknown() {
     use accord_protocol::client::wp_buffer_collection_v1::CoherencyDomain;
@@ -916,6 +966,11 @@ fn every_error_code_has_a_test() {
             "wp_buffer_collection_v1",
             "weak_not_released",
             "weak_participant_that_does_not_let_go",
+        ),
+        (
+            "wp_buffer_collection_v1",
+            "raw_collection",
+            "wl_buffer_of_a_raw_collection",
         ),
     ];
     let xml = include_str!("../../protocol/buffer-collection-v1.xml");

@@ -1,6 +1,7 @@
 //! Negotiation over real Wayland sockets with the memfd backend, through
 //! the client library: (a) one client, (b) two clients sharing buffers via
-//! export/import, (d) conflicting formats, (e) disconnects before commit.
+//! export/import, (d) conflicting formats, (e) disconnects before commit,
+//! (f) a raw collection (a bitstream queue) shared by two clients.
 
 use accord_client::{Accord, Constraints, FailureReason, MemoryKind, Usage, MOD_LINEAR};
 use accord_tests::waiting::eventually;
@@ -247,4 +248,56 @@ fn event_loop_form_without_blocking_calls() {
     // The allocation is handed out once.
     let again = collection.poll_allocated().expect("answered");
     assert_eq!(again.unwrap_err().reason, FailureReason::AlreadyTaken);
+}
+
+/// A decoder's bitstream queue: two clients, no format listed, sized in
+/// bytes. Both get the same raw buffers (format 0, one plane of stride 0,
+/// `raw_size` the decoder's minimum rounded to its page alignment) and
+/// what the demuxer writes the decoder reads.
+#[test]
+fn f_a_raw_bitstream_queue_is_shared_bytes() {
+    let server = TestServer::start();
+    let demuxer = client(&server);
+    let decoder = client(&server);
+    let token = demuxer.create_collection();
+    token.set_name("demuxer");
+    let handle = token.duplicate().export().expect("export");
+    let imported = decoder.import(&handle);
+    imported.set_name("decoder");
+    let d_coll = imported.bind();
+    d_coll.commit(
+        &Constraints::new()
+            .usage(Usage::CpuRead)
+            .min_size_bytes((1 << 20) + 100)
+            .alignment(1, 4096)
+            .buffers(2),
+    );
+    decoder.flush().unwrap();
+    let m_coll = token.bind();
+    m_coll.commit(
+        &Constraints::new()
+            .usage(Usage::CpuWrite)
+            .min_size_bytes(65536)
+            .buffers(1),
+    );
+    let ma = m_coll.wait_allocated().expect("demuxer allocation");
+    let da = d_coll.wait_allocated().expect("decoder allocation");
+    let size = (1 << 20) + 4096;
+    for a in [&ma, &da] {
+        assert_eq!(a.raw_size, Some(size));
+        assert_eq!((a.format, a.width, a.height), (0, 0, 0));
+        assert_eq!(a.buffers.len(), 3, "camping 2 + 1");
+    }
+    for (mb, db) in ma.buffers.iter().zip(&da.buffers) {
+        assert_eq!(mb.inode().unwrap(), db.inode().unwrap(), "same memory");
+        assert_eq!(mb.planes.len(), 1);
+        assert_eq!((mb.planes[0].offset, mb.planes[0].stride), (0, 0));
+        assert!(mb.size >= size);
+        let mut w = mb.map().expect("map the demuxer's buffer");
+        assert_eq!(w.len() as u64, mb.size);
+        w[size as usize - 1] = 0x47; // an MPEG-TS sync byte at the end
+        drop(w);
+        let r = db.map().expect("map the decoder's buffer");
+        assert_eq!(r[size as usize - 1], 0x47);
+    }
 }

@@ -42,6 +42,12 @@ pub const MOD_LINEAR: u64 = 0;
 /// the same reason).
 pub const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 
+/// `DRM_FORMAT_INVALID` (0): no image format. A raw collection's
+/// `settings` carry it (its buffers are bytes: a decoder's bitstream
+/// queue, sysmem's collection without `image_format_constraints`), so no
+/// participant may list it as a pair's format.
+pub const FORMAT_RAW: u32 = 0;
+
 /// A DRM fourcc code from `drm-fourcc` (the one list of format codes), for
 /// `const` contexts.
 pub const fn fourcc(f: drm_fourcc::DrmFourcc) -> u32 {

@@ -27,6 +27,7 @@ pub(crate) struct Aggregate {
     pub height_by: usize,
     pub max_stride_by: Option<usize>,
     pub max_bytes_by: Option<usize>,
+    pub min_bytes_by: Option<usize>,
     pub stride_alignment_by: Option<usize>,
 }
 
@@ -112,6 +113,7 @@ pub(crate) fn validate(c: &[Constraints]) -> Result<(), Failure> {
                 u64::from(p.required_max_size.1),
             ),
             ("stride", u64::from(p.min_stride), u64::from(p.max_stride)),
+            ("bytes", p.min_size_bytes, p.max_bytes),
             (
                 "buffer count",
                 u64::from(p.buffers.min),
@@ -442,6 +444,7 @@ pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
         }
     }
     let max_bytes_by = binding(c, |p| limit(p.max_bytes).map(Reverse));
+    let min_bytes_by = binding(c, |p| limit(p.min_size_bytes));
     let mut devices: Vec<u64> = c.iter().flat_map(|p| p.devices.iter().copied()).collect();
     devices.sort_unstable();
     devices.dedup();
@@ -460,6 +463,7 @@ pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
             min_stride,
             max_stride,
             max_bytes: max_bytes_by.map_or(0, |i| c[i].max_bytes),
+            min_bytes: min_bytes_by.map_or(0, |i| c[i].min_size_bytes),
             buffer_count,
         },
         buffer_count,
@@ -473,6 +477,7 @@ pub(crate) fn aggregate(c: &[Constraints]) -> Result<Aggregate, Failure> {
         height_by,
         max_stride_by,
         max_bytes_by,
+        min_bytes_by,
         stride_alignment_by,
     })
 }

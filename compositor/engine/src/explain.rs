@@ -61,9 +61,13 @@ pub fn solve_explained(
     policy: &Policy,
 ) -> (Result<Decision, Failure>, Explanation) {
     let result = crate::solve_with(c, policy);
+    let raw = crate::raw::is_raw(c);
     let participants = c
         .iter()
         .map(|p| {
+            if raw {
+                return raw_participant(p);
+            }
             let usage: Vec<&str> = p.usage.names().collect();
             format!(
                 "{}: usage [{}], {}, min {}x{}, {}{}{}",
@@ -80,6 +84,18 @@ pub fn solve_explained(
         .collect();
     let agg = aggregate::validate(c).and_then(|()| aggregate::aggregate(c));
     let aggregate = match &agg {
+        Ok(a) if raw => format!(
+            "raw bytes (no participant lists a pair): at least {} bytes a buffer, base \
+             alignment {}, max bytes {}, {}, usage [{}]",
+            a.params.min_bytes,
+            a.params.base_alignment,
+            match a.params.max_bytes {
+                0 => "no limit".to_string(),
+                m => m.to_string(),
+            },
+            count(a.buffer_count as usize, "buffer", "buffers"),
+            a.usage.names().collect::<Vec<_>>().join(", ")
+        ),
         Ok(a) => format!(
             "{}, usage [{}], {}",
             a.params,
@@ -171,6 +187,12 @@ pub fn solve_explained(
     }
 
     let outcome = match &result {
+        Ok(d) if d.raw => format!(
+            "decided raw (no image format): {} of {} bytes, coherency {}",
+            count(d.buffer_count as usize, "buffer", "buffers"),
+            d.layout.as_ref().map_or(0, |l| l.size_bytes),
+            d.coherency_domain.names().next().unwrap_or("?")
+        ),
         Ok(d) => {
             format!(
                 "decided {} {} {}x{}, {}{}",
@@ -202,6 +224,30 @@ pub fn solve_explained(
     )
 }
 
+/// A participant of a raw collection: its byte constraints (and any image
+/// field it sets, which fails the collection).
+fn raw_participant(p: &Constraints) -> String {
+    let usage: Vec<&str> = p.usage.names().collect();
+    let mut s = format!("{}: usage [{}], raw bytes", pname(p), usage.join(", "));
+    if p.min_size_bytes != 0 {
+        s += &format!(", at least {} bytes a buffer", p.min_size_bytes);
+    }
+    if p.max_bytes != 0 {
+        s += &format!(", at most {} bytes a buffer", p.max_bytes);
+    }
+    if p.base_alignment != 1 {
+        s += &format!(", base alignment {}", p.base_alignment);
+    }
+    let image = crate::raw::image_fields(p);
+    if !image.is_empty() {
+        s += &format!(", image fields set: {}", image.join(", "));
+    }
+    if p.dispensable {
+        s += ", dispensable";
+    }
+    s
+}
+
 /// `1 pair`, `2 pairs`, `0 pairs`.
 pub(crate) fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -221,6 +267,9 @@ fn required(p: &Constraints) -> String {
     }
     if p.max_area != 0 {
         s += &format!(", max area {} pixels", p.max_area);
+    }
+    if p.min_size_bytes != 0 {
+        s += &format!(", at least {} bytes a buffer", p.min_size_bytes);
     }
     if p.coherency_domains != crate::CoherencyDomains::ALL {
         s += &format!(

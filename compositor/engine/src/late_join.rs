@@ -12,6 +12,9 @@
 //! 1. the constraints are valid on their own (as at any commit);
 //! 2. **format**: the allocated (format, modifier) pair is in its list,
 //!    marked scanout-capable if it asks for scanout (`no_common_format`);
+//!    for raw buffers (`raw.rs`) it lists no pair (`no_common_format`) and
+//!    sets no image constraint (`invalid_constraint`), and steps 4 and 5
+//!    check only the bytes;
 //! 3. **usage**: it needs no usage the buffers were not allocated for, no
 //!    contiguity they lack, and names no device outside the allocation's
 //!    (`invalid_constraint`). sysmem re-aggregates usage; Accord cannot
@@ -22,7 +25,8 @@
 //!    least its required sizes, within its maximum area (`size_conflict`);
 //! 5. **layout**: every plane's stride is within its stride limits and
 //!    alignment, every offset meets its offset alignment
-//!    (`stride_conflict`); the buffer fits its `max_bytes` (`too_large`);
+//!    (`stride_conflict`); the buffer holds its `min_size_bytes`
+//!    (`size_conflict`) and fits its `max_bytes` (`too_large`);
 //! 6. **count**: the allocated count meets its minimum and maximum, and
 //!    holds what it camps plus its dedicated slack (`count_conflict`). Its
 //!    camping is not added to the others' (the count cannot grow); this is
@@ -79,22 +83,46 @@ pub fn check_late_join(
         crate::formats::name(decision.format),
         crate::formats::modifier_name(decision.modifier)
     );
-    // 2. format
-    let Some(listed) = late
-        .formats
-        .iter()
-        .find(|p| p.format == decision.format && p.modifier == decision.modifier)
-    else {
-        return Err(fail(
-            FailureReason::NoCommonFormat,
-            format!("its formats do not include the allocated {pair}"),
-        ));
-    };
-    if late.usage.contains(Usage::SCANOUT) && !listed.scanout {
-        return Err(fail(
-            FailureReason::NoCommonFormat,
-            format!("it asks for scanout but does not mark {pair} scanout-capable"),
-        ));
+    // 2. format (a raw collection: no pair, no image field)
+    if decision.raw {
+        if !late.formats.is_empty() {
+            return Err(fail(
+                FailureReason::NoCommonFormat,
+                format!(
+                    "the buffers are raw bytes (no image format) and it lists {} (format, \
+                     modifier) pair{}",
+                    late.formats.len(),
+                    if late.formats.len() == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        let fields = crate::raw::image_fields(late);
+        if !fields.is_empty() {
+            return Err(fail(
+                FailureReason::InvalidConstraint,
+                format!(
+                    "the buffers are raw bytes and it sets image constraints ({})",
+                    fields.join(", ")
+                ),
+            ));
+        }
+    } else {
+        let Some(listed) = late
+            .formats
+            .iter()
+            .find(|p| p.format == decision.format && p.modifier == decision.modifier)
+        else {
+            return Err(fail(
+                FailureReason::NoCommonFormat,
+                format!("its formats do not include the allocated {pair}"),
+            ));
+        };
+        if late.usage.contains(Usage::SCANOUT) && !listed.scanout {
+            return Err(fail(
+                FailureReason::NoCommonFormat,
+                format!("it asks for scanout but does not mark {pair} scanout-capable"),
+            ));
+        }
     }
     // 3. usage, contiguity, devices
     let missing = Usage(late.usage.0 & !decision.usage.0);
@@ -121,6 +149,89 @@ pub fn check_late_join(
             format!("device {dev:#x} was not among those the memory was placed for"),
         ));
     }
+    if !decision.raw {
+        image_fit(decision, layout, late, &fail)?;
+    }
+    if layout.size_bytes < late.min_size_bytes {
+        return Err(fail(
+            FailureReason::SizeConflict,
+            format!(
+                "a buffer is {} bytes, under its min_size_bytes {}",
+                layout.size_bytes, late.min_size_bytes
+            ),
+        ));
+    }
+    if late.max_bytes != 0 && layout.size_bytes > late.max_bytes {
+        return Err(fail(
+            FailureReason::TooLarge,
+            format!(
+                "a buffer is {} bytes, over its max_bytes {}",
+                layout.size_bytes, late.max_bytes
+            ),
+        ));
+    }
+    // 6. count
+    let count = decision.buffer_count;
+    let b = late.buffers;
+    let holds = b.camping.saturating_add(b.dedicated_slack);
+    if count < b.min || (b.max != 0 && count > b.max) || count < holds {
+        return Err(fail(
+            FailureReason::CountConflict,
+            format!(
+                "{count} buffers were allocated; it needs at least {} (min {}, camping {} + \
+                 dedicated slack {}){}",
+                b.min.max(holds),
+                b.min,
+                b.camping,
+                b.dedicated_slack,
+                if b.max != 0 {
+                    format!(" and at most {}", b.max)
+                } else {
+                    String::new()
+                }
+            ),
+        ));
+    }
+    // 8 (before 7, which returns). the colour space, when the buffers
+    // have one and it lists some.
+    if let Some(cs) = decision.color_space {
+        if !late.color_spaces.is_empty() && !late.color_spaces.contains(&cs) {
+            return Err(fail(
+                FailureReason::NoCommonFormat,
+                format!(
+                    "the buffers hold {} and it lists [{}]",
+                    crate::color::names(&[cs]),
+                    crate::color::names(&late.color_spaces)
+                ),
+            ));
+        }
+    }
+    // 7. its limits for the allocated format, if it gave any: the same
+    // checks against those limits alone.
+    if let Some(l) = late
+        .format_limits
+        .iter()
+        .find(|l| l.format == decision.format)
+    {
+        let mut entry = crate::per_format::limits_only(late, l);
+        entry.formats = vec![crate::types::FormatModifier {
+            format: decision.format,
+            modifier: decision.modifier,
+            scanout: false,
+        }];
+        return check_late_join(decision, layout, &entry);
+    }
+    Ok(())
+}
+
+/// Steps 4 and 5 for an image collection: the allocated size and every
+/// plane's stride and offset against `late`'s limits.
+fn image_fit(
+    decision: &Decision,
+    layout: &AllocatedLayout,
+    late: &Constraints,
+    fail: &dyn Fn(FailureReason, String) -> Failure,
+) -> Result<(), Failure> {
     // 4. size
     let (w, h) = (decision.width, decision.height);
     let within = |v: u32, min: u32, max: u32, align: u32| {
@@ -198,66 +309,6 @@ pub fn check_late_join(
                 ),
             ));
         }
-    }
-    if late.max_bytes != 0 && layout.size_bytes > late.max_bytes {
-        return Err(fail(
-            FailureReason::TooLarge,
-            format!(
-                "a buffer is {} bytes, over its max_bytes {}",
-                layout.size_bytes, late.max_bytes
-            ),
-        ));
-    }
-    // 6. count
-    let count = decision.buffer_count;
-    let b = late.buffers;
-    let holds = b.camping.saturating_add(b.dedicated_slack);
-    if count < b.min || (b.max != 0 && count > b.max) || count < holds {
-        return Err(fail(
-            FailureReason::CountConflict,
-            format!(
-                "{count} buffers were allocated; it needs at least {} (min {}, camping {} + \
-                 dedicated slack {}){}",
-                b.min.max(holds),
-                b.min,
-                b.camping,
-                b.dedicated_slack,
-                if b.max != 0 {
-                    format!(" and at most {}", b.max)
-                } else {
-                    String::new()
-                }
-            ),
-        ));
-    }
-    // 8 (before 7, which returns). the colour space, when the buffers
-    // have one and it lists some.
-    if let Some(cs) = decision.color_space {
-        if !late.color_spaces.is_empty() && !late.color_spaces.contains(&cs) {
-            return Err(fail(
-                FailureReason::NoCommonFormat,
-                format!(
-                    "the buffers hold {} and it lists [{}]",
-                    crate::color::names(&[cs]),
-                    crate::color::names(&late.color_spaces)
-                ),
-            ));
-        }
-    }
-    // 7. its limits for the allocated format, if it gave any: the same
-    // checks against those limits alone.
-    if let Some(l) = late
-        .format_limits
-        .iter()
-        .find(|l| l.format == decision.format)
-    {
-        let mut entry = crate::per_format::limits_only(late, l);
-        entry.formats = vec![crate::types::FormatModifier {
-            format: decision.format,
-            modifier: decision.modifier,
-            scanout: false,
-        }];
-        return check_late_join(decision, layout, &entry);
     }
     Ok(())
 }

@@ -77,6 +77,9 @@ pub struct LayoutParams {
     /// Maximum total bytes a participant asked for; 0 = no limit. The
     /// protocol's [`MAX_BUFFER_BYTES`] applies on top.
     pub max_bytes: u64,
+    /// The buffer holds at least this many bytes (the largest
+    /// `min_size_bytes`), before the base alignment; 0 = none.
+    pub min_bytes: u64,
     /// Buffers in the collection: the protocol's [`MAX_COLLECTION_BYTES`]
     /// applies to this many buffers of the computed size.
     pub buffer_count: u32,
@@ -94,6 +97,7 @@ impl LayoutParams {
             min_stride: 0,
             max_stride: 0,
             max_bytes: 0,
+            min_bytes: 0,
             buffer_count: 1,
         }
     }
@@ -109,6 +113,7 @@ impl LayoutParams {
             min_stride: d.min_stride,
             max_stride: d.max_stride,
             max_bytes: d.max_bytes,
+            min_bytes: d.min_size_bytes,
             buffer_count: d.buffer_count,
         }
     }
@@ -125,7 +130,7 @@ impl std::fmt::Display for LayoutParams {
         };
         write!(
             f,
-            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}, {} buffer{}",
+            "{}x{}, stride alignment {}, offset alignment {}, base alignment {}, min stride {}, max stride {}, max bytes {}{}, {} buffer{}",
             self.width,
             self.height,
             self.stride_alignment,
@@ -134,6 +139,11 @@ impl std::fmt::Display for LayoutParams {
             self.min_stride,
             lim(u64::from(self.max_stride)),
             lim(self.max_bytes),
+            if self.min_bytes == 0 {
+                String::new()
+            } else {
+                format!(", min bytes {}", self.min_bytes)
+            },
             self.buffer_count,
             if self.buffer_count == 1 { "" } else { "s" }
         )
@@ -274,7 +284,11 @@ pub fn check_minimum(format: u32, p: &LayoutParams) -> Result<(), LayoutError> {
             w.div_ceil(u128::from(plane.block_width)) * u128::from(plane.block_bytes) * h
         })
         .sum();
-    check_size(bytes, p.max_bytes, p.buffer_count)
+    check_size(
+        bytes.max(u128::from(p.min_bytes)),
+        p.max_bytes,
+        p.buffer_count,
+    )
 }
 
 /// At most this many planes (DRM's limit).
@@ -343,7 +357,8 @@ pub(crate) fn compute_fixed(format: u32, p: &LayoutParams) -> Result<FixedLayout
         offsets[i] = round_up_128(end, offset_alignment);
         end = offsets[i] + strides[i] * (coded_h / u128::from(plane.vsub));
     }
-    let size = round_up_wide(end, p.base_alignment);
+    // sysmem: a buffer is at least `min_size_bytes` whatever the image.
+    let size = round_up_wide(end.max(u128::from(p.min_bytes)), p.base_alignment);
     // 2. Size before stride (see the module comment).
     check_size(size, p.max_bytes, p.buffer_count)?;
     // 3. The strides. The size fits in MAX_BUFFER_BYTES, so every offset

@@ -31,6 +31,7 @@ mod math;
 mod per_format;
 pub mod placement;
 pub mod policy;
+pub mod raw;
 mod solve;
 mod types;
 

@@ -14,6 +14,12 @@
 //! - counts: sysmem's `kMaxBufferCount`-style cap of 128 buffers per
 //!   collection (`logical_buffer_collection.cc`), applied per field here
 //!   so one participant cannot ask for more than a collection may hold;
+//! - format 0 (`DRM_FORMAT_INVALID`) in a pair: Accord's rule, because a
+//!   raw collection's settings carry it (`raw.rs`); sysmem has no such
+//!   value in its `PixelFormatType` to list;
+//! - `min_size_bytes` above the same participant's `max_bytes`: sysmem's
+//!   `CheckSanitizeBufferMemoryConstraints` refuses `min_size_bytes >
+//!   max_size_bytes` for one participant too;
 //! - a repeated (format, modifier) pair: Accord's rule. A second entry
 //!   has no meaning (the first one's position is the preference) and
 //!   usually means a client bug; it would sit in sysmem's sanitize step
@@ -126,6 +132,16 @@ pub fn check_participant(c: &Constraints) -> Result<(), Misuse> {
             ),
         );
     }
+    if let Some(i) = c.formats.iter().position(|f| f.format == crate::FORMAT_RAW) {
+        return misuse(
+            MisuseKind::FormatTable,
+            "formats",
+            format!(
+                "entry {i} is format 0 (DRM_FORMAT_INVALID: raw buffers list no pair); list a \
+                 fourcc"
+            ),
+        );
+    }
     if let Some((f, first, again)) = duplicate_pair(&c.formats) {
         return misuse(
             MisuseKind::FormatTable,
@@ -173,6 +189,16 @@ pub fn check_participant(c: &Constraints) -> Result<(), Misuse> {
                 ),
             );
         }
+    }
+    if c.max_bytes != 0 && c.min_size_bytes > c.max_bytes {
+        return misuse(
+            MisuseKind::Value,
+            "min_size_bytes",
+            format!(
+                "{} is above its own max_bytes {}; expected at most the maximum",
+                c.min_size_bytes, c.max_bytes
+            ),
+        );
     }
     let d = c.coherency_domains.0;
     if d == 0 || d & !crate::CoherencyDomains::ALL.0 != 0 {

@@ -46,6 +46,7 @@ pub(crate) fn limits_only(owner: &Constraints, l: &FormatLimits) -> Constraints 
         min_stride: l.min_stride,
         max_stride: l.max_stride,
         max_bytes: 0,
+        min_size_bytes: 0,
         buffers: BufferCounts::default(),
         contiguous: false,
         devices: Vec::new(),

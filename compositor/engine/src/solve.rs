@@ -20,6 +20,9 @@ pub fn solve(c: &[Constraints]) -> Result<Decision, Failure> {
 /// Solve with `policy` (a cost table may override the fixed ranking).
 pub fn solve_with(c: &[Constraints], policy: &Policy) -> Result<Decision, Failure> {
     aggregate::validate(c)?;
+    if crate::raw::is_raw(c) {
+        return crate::raw::solve(c);
+    }
     let agg = aggregate::aggregate(c)?;
     let domain = crate::coherency::decide(c, agg.usage)?;
     let cands = intersect::intersect(c)?;
@@ -194,10 +197,18 @@ fn layout_failure(
                 names,
             )
         }
-        LayoutError::TooLarge { limit, .. } => {
+        LayoutError::TooLarge { limit, bytes, .. } => {
             let mut names = sizers.to_vec();
             if limit == SizeLimit::MaxBytes {
                 names.extend(agg.max_bytes_by.map(|i| pname(&c[i])));
+            }
+            // The size came from min_size_bytes, not the image.
+            let min = crate::math::round_up_wide(
+                u128::from(agg.params.min_bytes),
+                agg.params.base_alignment,
+            );
+            if agg.params.min_bytes != 0 && bytes <= min {
+                names.extend(agg.min_bytes_by.map(|i| pname(&c[i])));
             }
             failure(FailureReason::TooLarge, format!("{what}: {e}"), names)
         }
@@ -330,6 +341,8 @@ fn decide(
         min_stride: agg.params.min_stride,
         max_stride: agg.params.max_stride,
         max_bytes: agg.params.max_bytes,
+        min_size_bytes: agg.params.min_bytes,
+        raw: false,
         contiguous: agg.contiguous,
         devices: agg.devices.clone(),
         scanout: first.scanout,
@@ -344,6 +357,9 @@ impl Decision {
     /// The same decision re-targeted at `c`, one of its `alternatives`
     /// (which then comes first): used when a device rejects the first choice.
     pub fn for_candidate(&self, c: Candidate) -> Result<Decision, Failure> {
+        if self.raw && (c.format, c.modifier) == (self.format, self.modifier) {
+            return Ok(self.clone());
+        }
         let Some(pos) = self
             .alternatives
             .iter()

@@ -4,8 +4,8 @@
 /// Hard cap on buffers per collection (sysmem's value).
 pub use accord_vocabulary::limits::MAX_BUFFERS;
 pub use accord_vocabulary::{
-    CoherencyDomains, ColorSpace, FailureReason, FormatLimits, FormatModifier, Usage, MOD_INVALID,
-    MOD_LINEAR,
+    CoherencyDomains, ColorSpace, FailureReason, FormatLimits, FormatModifier, Usage, FORMAT_RAW,
+    MOD_INVALID, MOD_LINEAR,
 };
 
 /// Buffer-count constraints (sysmem's camping/slack model).
@@ -55,6 +55,11 @@ pub struct Constraints {
     pub min_stride: u32,
     pub max_stride: u32,
     pub max_bytes: u64,
+    /// Each buffer holds at least this many bytes (sysmem's
+    /// `BufferMemoryConstraints.min_size_bytes`); 0 = no minimum. In an
+    /// image collection it raises the layout's size; with no participant
+    /// listing a pair the collection is raw (`raw.rs`) and this is its size.
+    pub min_size_bytes: u64,
     pub buffers: BufferCounts,
     /// Memory must be physically contiguous. OR.
     pub contiguous: bool,
@@ -93,6 +98,7 @@ impl Default for Constraints {
             min_stride: 0,
             max_stride: 0,
             max_bytes: 0,
+            min_size_bytes: 0,
             buffers: BufferCounts::default(),
             contiguous: false,
             devices: Vec::new(),
@@ -158,6 +164,12 @@ pub struct Decision {
     pub max_stride: u32,
     /// 0 = no limit.
     pub max_bytes: u64,
+    /// The largest `min_size_bytes`; 0 = none.
+    pub min_size_bytes: u64,
+    /// A raw collection (`raw.rs`): bytes with no image format. `format`
+    /// is [`FORMAT_RAW`], `modifier` LINEAR, the size 0x0, and the layout
+    /// one plane at offset 0 with stride 0 of `layout.size_bytes` bytes.
+    pub raw: bool,
     pub contiguous: bool,
     /// Union of devices, sorted, deduplicated.
     pub devices: Vec<u64>,

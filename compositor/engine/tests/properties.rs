@@ -107,6 +107,8 @@ fn participant() -> impl Strategy<Value = Constraints> {
                 )
                 .prop_shuffle(),
             ],
+            // min_size_bytes: mostly none.
+            prop_oneof![4 => Just(0u64), 1 => 1u64..20_000_000],
         ),
     )
         .prop_map(
@@ -120,7 +122,7 @@ fn participant() -> impl Strategy<Value = Constraints> {
                 counts,
                 (contiguous, devices),
                 (required_min_size, required_max_size, max_area),
-                (format_limits, color_spaces),
+                (format_limits, color_spaces, min_size_bytes),
             )| {
                 Constraints {
                     name,
@@ -148,6 +150,7 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     min_stride: strides.0,
                     max_stride: strides.1,
                     max_bytes: strides.2,
+                    min_size_bytes,
                     buffers: BufferCounts {
                         camping: counts.0,
                         dedicated_slack: counts.1,
@@ -271,6 +274,8 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
                     min_stride: a[3],
                     max_stride: a[4],
                     max_bytes,
+                    // Any value, from the edge values of another field.
+                    min_size_bytes: max_area.rotate_left(3),
                     buffers: BufferCounts {
                         camping: b[0],
                         dedicated_slack: b[1],
@@ -300,7 +305,14 @@ fn lists(p: &Constraints, format: u32, modifier: u64) -> bool {
 }
 
 fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseError> {
+    if d.raw {
+        return check_raw(ps, d);
+    }
     for p in ps {
+        prop_assert!(d
+            .layout
+            .as_ref()
+            .is_none_or(|l| l.size_bytes >= p.min_size_bytes));
         prop_assert!(
             lists(p, d.format, d.modifier),
             "{} lacks the result",
@@ -373,8 +385,128 @@ fn check_invariants(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseErro
     Ok(())
 }
 
+/// A raw decision: nobody lists a pair or sets an image field; one plane
+/// of bytes at least every minimum, within every maximum, a multiple of
+/// every base alignment; counts and domain as for images.
+fn check_raw(ps: &[Constraints], d: &Decision) -> Result<(), TestCaseError> {
+    prop_assert_eq!(
+        (d.format, d.modifier),
+        (accord_engine::FORMAT_RAW, MOD_LINEAR)
+    );
+    prop_assert_eq!((d.width, d.height, d.scanout), (0, 0, false));
+    prop_assert_eq!(d.alternatives.len(), 1);
+    prop_assert_eq!(d.color_space, None);
+    let l = d.layout.as_ref().expect("a raw decision has its layout");
+    prop_assert_eq!(
+        &l.planes,
+        &vec![accord_engine::PlaneLayout {
+            offset: 0,
+            stride: 0
+        }]
+    );
+    prop_assert!(l.size_bytes > 0);
+    prop_assert!(l.size_bytes <= accord_engine::limits::MAX_BUFFER_BYTES);
+    prop_assert!(
+        u128::from(l.size_bytes) * u128::from(d.buffer_count)
+            <= u128::from(accord_engine::limits::MAX_COLLECTION_BYTES)
+    );
+    for p in ps {
+        prop_assert!(p.formats.is_empty());
+        prop_assert!(accord_engine::raw::image_fields(p).is_empty());
+        prop_assert!(l.size_bytes >= p.min_size_bytes);
+        prop_assert!(p.max_bytes == 0 || l.size_bytes <= p.max_bytes);
+        prop_assert_eq!(l.size_bytes % u64::from(p.base_alignment), 0);
+        prop_assert!(p.coherency_domains.contains(d.coherency_domain));
+        prop_assert!(d.buffer_count >= p.buffers.min.max(1));
+        prop_assert!(p.buffers.max == 0 || d.buffer_count <= p.buffers.max);
+        prop_assert!(d.usage.contains(p.usage));
+    }
+    // The smallest such size: one alignment step less breaks a minimum.
+    let step = ps
+        .iter()
+        .fold(1u64, |a, p| num_lcm(a, u64::from(p.base_alignment)));
+    prop_assert!(ps.iter().any(|p| l.size_bytes - step < p.min_size_bytes));
+    Ok(())
+}
+
+fn num_lcm(a: u64, b: u64) -> u64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    a / gcd(a, b) * b
+}
+
+/// A participant of a bitstream queue: no pairs, mostly a byte size,
+/// sometimes an image field by mistake.
+fn raw_participant() -> impl Strategy<Value = Constraints> {
+    (
+        "[a-f]{1,3}",
+        any::<u16>(),
+        prop_oneof![1 => Just(0u64), 4 => 1u64..4_000_000, 1 => Just(u64::from(u32::MAX))],
+        prop_oneof![4 => Just(0u64), 1 => 1u64..8_000_000],
+        alignment(),
+        (small(6), small(3), small(4), small(12), limit(40)),
+        prop_oneof![6 => Just(None), 1 => Just(Some(64u32)), 1 => Just(Some(0))],
+    )
+        .prop_map(|(name, usage, min, max, base, counts, image)| Constraints {
+            name,
+            usage: Usage(u32::from(usage) & Usage::ALL.0 & !Usage::PROTECTED.0),
+            min_size_bytes: min,
+            max_bytes: max,
+            base_alignment: base,
+            buffers: BufferCounts {
+                camping: counts.0,
+                dedicated_slack: counts.1,
+                shared_slack: counts.2,
+                min: counts.3,
+                max: counts.4,
+            },
+            // An image field: a stride alignment, or a size range.
+            stride_alignment: image.filter(|&a| a > 0).unwrap_or(1),
+            max_size: if image == Some(0) { (64, 64) } else { (0, 0) },
+            ..Default::default()
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn raw_collections_follow_the_byte_rules(ps in prop::collection::vec(raw_participant(), 1..5)) {
+        let r = solve(&ps);
+        let mut rev = ps.clone();
+        rev.reverse();
+        prop_assert_eq!(&r, &solve(&rev), "participant order matters");
+        match r {
+            Ok(d) => {
+                prop_assert!(d.raw);
+                check_raw(&ps, &d)?;
+                prop_assert_eq!(d.for_candidate(d.alternatives[0]), Ok(d.clone()));
+            }
+            Err(f) => {
+                let image = ps.iter().any(|p| !accord_engine::raw::image_fields(p).is_empty());
+                let sized = ps.iter().any(|p| p.min_size_bytes > 0);
+                prop_assert!(
+                    image || !sized || matches!(
+                        f.reason,
+                        accord_engine::FailureReason::TooLarge
+                            | accord_engine::FailureReason::CountConflict
+                            | accord_engine::FailureReason::InvalidConstraint
+                    ),
+                    "{:?}", f
+                );
+                if image {
+                    prop_assert_eq!(f.reason, accord_engine::FailureReason::InvalidConstraint);
+                } else if !sized {
+                    prop_assert_eq!(f.reason, accord_engine::FailureReason::NoCommonFormat);
+                }
+            }
+        }
+    }
 
     #[test]
     fn result_satisfies_every_participant(ps in prop::collection::vec(participant(), 1..5)) {

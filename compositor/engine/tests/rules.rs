@@ -104,6 +104,163 @@ fn sizes_take_the_largest_min_rounded_to_the_lcm_of_alignments() {
     assert_eq!((d.width, d.height), (1936, 1088));
 }
 
+// ---- raw buffers (min_size_bytes) ----
+
+/// A bitstream participant: no pairs, a byte size.
+fn bytes(name: &str, min: u64) -> accord_engine::Constraints {
+    accord_engine::Constraints {
+        name: name.into(),
+        min_size_bytes: min,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_collection_nobody_lists_a_pair_for_is_raw_bytes() {
+    use accord_engine::{BufferCounts, PlaneLayout, FORMAT_RAW};
+    // A V4L2 stateful decoder's OUTPUT queue (sizeimage 1 MiB + a bit,
+    // page-aligned) and a demuxer writing into it.
+    let mut decoder = bytes("decoder", (1 << 20) + 100);
+    decoder.usage = Usage::VIDEO_DECODE;
+    decoder.base_alignment = 4096;
+    decoder.buffers = BufferCounts {
+        camping: 2,
+        ..Default::default()
+    };
+    let mut demuxer = bytes("demuxer", 65536);
+    demuxer.usage = Usage::CPU_WRITE;
+    demuxer.base_alignment = 64;
+    demuxer.buffers.camping = 1;
+    let d = solve(&[decoder.clone(), demuxer.clone()]).unwrap();
+    assert!(d.raw);
+    assert_eq!(
+        (d.format, d.modifier, d.width, d.height),
+        (FORMAT_RAW, MOD_LINEAR, 0, 0)
+    );
+    assert_eq!(d.buffer_count, 3);
+    assert_eq!(d.usage, Usage::VIDEO_DECODE | Usage::CPU_WRITE);
+    let l = d.layout.clone().unwrap();
+    assert_eq!(
+        l.planes,
+        vec![PlaneLayout {
+            offset: 0,
+            stride: 0
+        }]
+    );
+    assert_eq!(
+        l.size_bytes,
+        (1 << 20) + 4096,
+        "the largest minimum, rounded to the LCM of 4096 and 64"
+    );
+    assert_eq!(d.min_size_bytes, (1 << 20) + 100);
+    // The order of participants changes nothing.
+    assert_eq!(solve(&[demuxer, decoder]).unwrap(), d);
+}
+
+#[test]
+fn a_raw_collection_needs_a_size_and_no_image_field() {
+    let (r, who) = reason(solve(&[bytes("a", 0), bytes("b", 0)]));
+    assert_eq!(
+        (r, who),
+        (FailureReason::NoCommonFormat, vec!["a".into(), "b".into()])
+    );
+    let mut b = bytes("b", 0);
+    b.min_size = (64, 64);
+    b.color_spaces = vec![accord_engine::ColorSpace::BT709];
+    let f = solve(&[bytes("a", 4096), b]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+    assert_eq!(f.participants, ["b"]);
+    assert_eq!(
+        f.message,
+        "a raw collection (no participant lists a format) has no image: b sets size, color_spaces"
+    );
+    // Bytes and images do not mix: the pair list of one is empty.
+    let (r, who) = reason(solve(&[bytes("a", 4096), xrgb("b", &[MOD_LINEAR])]));
+    assert_eq!((r, who), (FailureReason::NoCommonFormat, vec!["a".into()]));
+}
+
+#[test]
+fn raw_sizes_meet_every_byte_limit() {
+    let mut small = bytes("small", 0);
+    small.max_bytes = 4096;
+    let (r, who) = reason(solve(&[bytes("big", 4097), small]));
+    assert_eq!(
+        (r, who),
+        (FailureReason::TooLarge, vec!["big".into(), "small".into()])
+    );
+    // The protocol's 512 MiB a buffer and 1 GiB a collection.
+    let (r, _) = reason(solve(&[bytes("a", (512 << 20) + 1)]));
+    assert_eq!(r, FailureReason::TooLarge);
+    let mut three = bytes("a", 512 << 20);
+    three.buffers.min = 2;
+    assert!(solve(&[three.clone()]).is_ok());
+    three.buffers.min = 3;
+    let f = solve(&[three]).unwrap_err();
+    assert_eq!(f.reason, FailureReason::TooLarge);
+    assert!(f.message.contains("collection limit"), "{}", f.message);
+    // A base alignment that rounds past u64 is a failure, not a wrap.
+    let mut wide = bytes("a", u64::MAX);
+    wide.base_alignment = 3;
+    assert_eq!(reason(solve(&[wide])).0, FailureReason::TooLarge);
+}
+
+#[test]
+fn min_size_bytes_raises_an_image_buffer() {
+    let mut a = xrgb("a", &[MOD_LINEAR]);
+    a.min_size = (64, 64);
+    let image = solve(&[a.clone()]).unwrap().layout.unwrap().size_bytes;
+    assert_eq!(image, 64 * 64 * 4);
+    // A V4L2 capture queue whose sizeimage exceeds the image (sysmem:
+    // size_bytes = max(min_size_bytes, image size)).
+    let mut b = xrgb("b", &[MOD_LINEAR]);
+    b.min_size_bytes = 20_000;
+    b.base_alignment = 4096;
+    let d = solve(&[a.clone(), b.clone()]).unwrap();
+    assert!(!d.raw);
+    assert_eq!(d.layout.unwrap().size_bytes, 20_480);
+    // Above another's max_bytes: too_large naming both.
+    a.max_bytes = 16_384;
+    let (r, who) = reason(solve(&[a, b]));
+    assert_eq!(
+        (r, who),
+        (FailureReason::TooLarge, vec!["a".into(), "b".into()])
+    );
+}
+
+#[test]
+fn a_participant_cannot_list_format_zero_or_a_minimum_above_its_maximum() {
+    use accord_engine::limits::{check_participant, MisuseKind};
+    let mut p = participant("p", &[("XRGB8888", MOD_LINEAR, false)]);
+    p.formats[0].format = accord_engine::FORMAT_RAW;
+    let e = check_participant(&p).unwrap_err();
+    assert_eq!((e.kind, e.field), (MisuseKind::FormatTable, "formats"));
+    let mut q = bytes("q", 4097);
+    q.max_bytes = 4096;
+    let e = check_participant(&q).unwrap_err();
+    assert_eq!((e.kind, e.field), (MisuseKind::Value, "min_size_bytes"));
+    assert_eq!(reason(solve(&[q])).0, FailureReason::InvalidConstraint);
+}
+
+#[test]
+fn a_late_participant_of_raw_buffers_joins_on_bytes() {
+    use accord_engine::{check_late_join, AllocatedLayout};
+    let d = solve(&[bytes("decoder", 10_000)]).unwrap();
+    let l = d.layout.clone().unwrap();
+    let layout = AllocatedLayout {
+        planes: l.planes,
+        size_bytes: l.size_bytes,
+    };
+    check_late_join(&d, &layout, &bytes("reader", 10_000)).unwrap();
+    let f = check_late_join(&d, &layout, &bytes("reader", 10_001)).unwrap_err();
+    assert_eq!(f.reason, FailureReason::SizeConflict);
+    let f = check_late_join(&d, &layout, &xrgb("viewer", &[MOD_LINEAR])).unwrap_err();
+    assert_eq!(f.reason, FailureReason::NoCommonFormat);
+    let mut picky = bytes("picky", 0);
+    picky.stride_alignment = 64;
+    let f = check_late_join(&d, &layout, &picky).unwrap_err();
+    assert_eq!(f.reason, FailureReason::InvalidConstraint);
+}
+
 // ---- coherency domains ----
 
 #[test]

@@ -85,6 +85,15 @@ impl DumbBackend {
         // size the decision needs.
         let (stride, rows) = match &g {
             Geometry::Packed { stride, rows, .. } => (*stride, *rows),
+            // Raw bytes (stride 0): rows of 4096 bytes hold them.
+            Geometry::Exact {
+                stride0: 0,
+                size_bytes,
+            } => {
+                let rows = u32::try_from(size_bytes.div_ceil(4096))
+                    .map_err(|_| AllocError::Unsupported(format!("{size_bytes} bytes")))?;
+                (4096, rows.max(1))
+            }
             Geometry::Exact {
                 stride0,
                 size_bytes,
@@ -112,7 +121,8 @@ impl DumbBackend {
         // The dma-buf keeps the memory alive; the GEM handle is not needed.
         let _ = self.card.destroy_dumb_buffer(dumb);
         let fd = exported.map_err(|e| io_error(&self.card, "PRIME export", e))?;
-        if matches!(g, Geometry::Exact { .. }) && pitch != stride {
+        // (Raw bytes have no rows: any pitch holds them.)
+        if matches!(g, Geometry::Exact { stride0, .. } if stride0 != 0) && pitch != stride {
             return Err(AllocError::LayoutMismatch(format!(
                 "{} pads rows to {pitch} bytes; the layout needs {stride}",
                 self.card.path().display()

@@ -106,6 +106,13 @@ impl GbmBackend {
     }
 
     fn allocate_one(&self, d: &Decision, index: u32) -> Result<AllocatedBuffer, AllocError> {
+        if d.raw {
+            return Err(AllocError::Unsupported(
+                "GBM makes images; raw buffers (no format) come from dumb buffers, a DMA-BUF \
+                 heap, udmabuf or memfd"
+                    .into(),
+            ));
+        }
         let format = gbm::Format::try_from(d.format)
             .map_err(|_| AllocError::Unsupported(format!("unknown fourcc {:#x}", d.format)))?;
         let flags = Self::flags(d);

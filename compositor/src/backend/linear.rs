@@ -23,6 +23,13 @@ pub(crate) enum Geometry {
 }
 
 pub(crate) fn geometry(d: &Decision) -> Result<Geometry, AllocError> {
+    // Raw bytes: the engine's one plane of stride 0 (no rows), exactly.
+    if let (true, Some(l)) = (d.raw, &d.layout) {
+        return Ok(Geometry::Exact {
+            stride0: 0,
+            size_bytes: l.size_bytes,
+        });
+    }
     if d.modifier != MOD_LINEAR && d.modifier != MOD_INVALID {
         return Err(AllocError::Unsupported(format!(
             "modifier {}: this backend makes linear buffers only",
@@ -284,6 +291,36 @@ mod tests {
             assert_eq!(b.planes[0].stride, 512, "400 bytes rounded up to 256");
             assert_eq!(b.planes[0].offset, 0);
             assert_eq!(b.size_bytes, lens[0]);
+        }
+    }
+
+    /// Raw bytes (no format) on the byte backends' path: one plane at
+    /// offset 0 with stride 0, the length page-rounded.
+    #[test]
+    fn byte_backends_make_raw_bytes() {
+        let c = Constraints {
+            name: "decoder".into(),
+            min_size_bytes: 10_000,
+            buffers: accord_engine::BufferCounts {
+                camping: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let d = solve(&[c]).expect("a raw collection");
+        assert!(d.raw);
+        let mut lens = Vec::new();
+        let bufs = allocate_bytes(&d, |_, len| {
+            lens.push(len);
+            memfd(len)
+        })
+        .expect("allocates");
+        let page = rustix::param::page_size() as u64;
+        assert_eq!(lens, vec![10_000u64.div_ceil(page) * page; 2]);
+        for b in &bufs {
+            assert_eq!(b.planes.len(), 1);
+            assert_eq!((b.planes[0].offset, b.planes[0].stride), (0, 0));
+            assert!(b.size_bytes >= 10_000);
         }
     }
 

@@ -128,6 +128,8 @@ mod tests {
             min_stride: 0,
             max_stride: 0,
             max_bytes: 0,
+            min_size_bytes: 0,
+            raw: false,
             contiguous: false,
             devices: vec![],
             scanout: false,

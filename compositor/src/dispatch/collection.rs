@@ -72,6 +72,14 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                     );
                     return;
                 };
+                if alloc.decision.raw {
+                    resource.post_error(
+                        coll::Error::RawCollection,
+                        "wp_buffer_collection_v1.get_wl_buffer: the collection is raw (no image \
+                         format); only images make wl_buffers",
+                    );
+                    return;
+                }
                 if index >= alloc.decision.buffer_count {
                     resource.post_error(
                         coll::Error::InvalidIndex,

@@ -3,8 +3,8 @@ use std::path::Path;
 
 use accord_engine::{Decision, Usage, MOD_LINEAR};
 use accord_smithay::backend::{
-    detect, AllocatedBuffer, BackendKind, CollectionAllocator, DmaHeapBackend, GbmBackend,
-    UdmabufBackend,
+    detect, AllocatedBuffer, BackendKind, CollectionAllocator, DmaHeapBackend, DumbBackend,
+    GbmBackend, UdmabufBackend,
 };
 use accord_smithay::kms::{add_dmabuf_framebuffer, test_only, Card, DmabufPlane};
 use smithay::reexports::drm::control::Device as ControlDevice;
@@ -165,6 +165,84 @@ pub fn dma_heap() -> TestResult {
 /// udmabuf's dma-bufs (memfd pages): as the heap's.
 pub fn udmabuf() -> TestResult {
     byte_backend(UdmabufBackend::PATH, |p| UdmabufBackend::open(p), "udmabuf")
+}
+
+/// Raw bytes (issue 12: a bitstream queue, no image format) from every
+/// byte-making backend of this kernel: dumb buffers on card0, the system
+/// heap, udmabuf. Each buffer is a dma-buf of one plane at offset 0 with
+/// stride 0, at least the decided bytes, that the CPU writes and reads
+/// back; GBM refuses raw bytes (`unsupported`).
+pub fn raw_bytes() -> TestResult {
+    let decoder = accord_engine::Constraints {
+        name: "decoder".into(),
+        usage: Usage::CPU_WRITE,
+        min_size_bytes: 786_432,
+        base_alignment: 4096,
+        buffers: accord_engine::BufferCounts {
+            camping: 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let d = accord_engine::solve(&[decoder]).map_err(|f| f.message)?;
+    ensure!(d.raw, "not a raw decision: {d:?}");
+    let size = d.layout.as_ref().map_or(0, |l| l.size_bytes);
+    let mut backends: Vec<Box<dyn CollectionAllocator>> = Vec::new();
+    backends.push(Box::new(
+        DumbBackend::open(CARD0).map_err(|e| e.to_string())?,
+    ));
+    for (path, open) in [
+        (
+            DmaHeapBackend::SYSTEM,
+            (|p| DmaHeapBackend::open(p).map(|b| Box::new(b) as Box<dyn CollectionAllocator>))
+                as fn(&str) -> std::io::Result<Box<dyn CollectionAllocator>>,
+        ),
+        (UdmabufBackend::PATH, |p| {
+            UdmabufBackend::open(p).map(|b| Box::new(b) as Box<dyn CollectionAllocator>)
+        }),
+    ] {
+        if Path::new(path).exists() {
+            backends.push(open(path).map_err(|e| format!("{path}: {e}"))?);
+        } else {
+            println!("  {path} missing: not tried");
+        }
+    }
+    for alloc in &mut backends {
+        let bufs = alloc
+            .allocate(&d)
+            .map_err(|e| format!("{}: {e}", alloc.name()))?;
+        ensure!(bufs.len() == 2, "{}: {} buffers", alloc.name(), bufs.len());
+        for b in &bufs {
+            let name = exp_name(&b.planes[0].fd).ok_or("no exp_name: not a dma-buf")?;
+            ensure!(
+                b.planes.len() == 1 && (b.planes[0].offset, b.planes[0].stride) == (0, 0),
+                "{}: planes {:?}",
+                alloc.name(),
+                b.planes
+            );
+            ensure!(
+                b.size_bytes >= size,
+                "{}: {} bytes",
+                alloc.name(),
+                b.size_bytes
+            );
+            crate::dmabuf::write_and_read_pixel(b)?;
+            println!(
+                "  {}: raw, exp_name {name}, {} bytes for {size}",
+                alloc.name(),
+                b.size_bytes
+            );
+        }
+    }
+    if let Ok(mut gbm) = GbmBackend::open(CARD0) {
+        match gbm.allocate(&d) {
+            Err(accord_smithay::backend::AllocError::Unsupported(m)) => {
+                println!("  gbm: refuses raw bytes: {m}")
+            }
+            other => return Err(format!("gbm on raw bytes: {other:?}")),
+        }
+    }
+    Ok(Outcome::Passed)
 }
 
 pub fn detect_lists() -> TestResult {

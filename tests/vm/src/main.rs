@@ -125,6 +125,7 @@ fn main() {
         ("gbm_card0", backends::gbm_card0),
         ("dma_heap_system", backends::dma_heap),
         ("udmabuf", backends::udmabuf),
+        ("raw_bytes_from_dumb_heap_udmabuf", backends::raw_bytes),
         ("detect_lists_backends", backends::detect_lists),
         (
             "dumb_export_fault_at_buffer_2_releases_buffers_0_and_1",
