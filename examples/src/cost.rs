@@ -36,6 +36,71 @@ pub fn thread_cpu(name: &str) -> Option<Duration> {
     None
 }
 
+/// User and system CPU of one thread, from its `stat` (`utime`, `stime`:
+/// clock ticks of 10 ms; the kernel splits the thread's exact runtime by
+/// the proportion of ticks that found it in user or kernel mode, so over
+/// many frames the split is as good as the tick sampling).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ThreadTimes {
+    pub user: Duration,
+    pub system: Duration,
+}
+
+impl ThreadTimes {
+    /// What was spent since `earlier`.
+    pub fn since(&self, earlier: &ThreadTimes) -> ThreadTimes {
+        ThreadTimes {
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+        }
+    }
+
+    /// From a `/proc/.../stat` line (fields 14 and 15, after the command
+    /// name, which may hold spaces and parentheses).
+    ///
+    /// ```
+    /// # use accord_examples::cost::ThreadTimes;
+    /// # use std::time::Duration;
+    /// let line = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 2 0";
+    /// let t = ThreadTimes::parse(line).unwrap();
+    /// assert_eq!((t.user, t.system), (Duration::from_millis(70), Duration::from_millis(30)));
+    /// assert!(ThreadTimes::parse("42 (x) S 1").is_none());
+    /// ```
+    pub fn parse(stat: &str) -> Option<ThreadTimes> {
+        let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+        let tick = |i: usize| -> Option<Duration> {
+            Some(Duration::from_millis(
+                fields.get(i)?.parse::<u64>().ok()? * 10,
+            ))
+        };
+        Some(ThreadTimes {
+            user: tick(11)?,
+            system: tick(12)?,
+        })
+    }
+}
+
+/// User and system CPU of the calling thread (`/proc/thread-self/stat`).
+pub fn this_thread_times() -> ThreadTimes {
+    std::fs::read_to_string("/proc/thread-self/stat")
+        .ok()
+        .and_then(|s| ThreadTimes::parse(&s))
+        .unwrap_or_default()
+}
+
+/// User and system CPU of this process's thread named `name`.
+pub fn thread_times(name: &str) -> Option<ThreadTimes> {
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim().is_empty() || !name.starts_with(comm.trim()) {
+            continue;
+        }
+        return ThreadTimes::parse(&std::fs::read_to_string(dir.join("stat")).ok()?);
+    }
+    None
+}
+
 /// CPU time of the calling thread so far (`/proc/thread-self/schedstat`).
 pub fn this_thread_cpu() -> Duration {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -62,8 +127,11 @@ pub fn process_cpu() -> Duration {
 /// after the last.
 pub struct Span {
     counters: CounterSnapshot,
+    loop_iterations: u64,
     compositor: Duration,
     client: Duration,
+    compositor_times: ThreadTimes,
+    client_times: ThreadTimes,
     start: Instant,
 }
 
@@ -72,10 +140,16 @@ pub struct Span {
 pub struct Measured {
     /// The compositor's counters over the span.
     pub delta: CounterSnapshot,
+    /// The compositor's event-loop iterations (wake-ups) over the span.
+    pub loop_iterations: u64,
     /// CPU of the compositor's thread.
     pub compositor_cpu: Duration,
     /// CPU of the thread that started and finished the span (the client).
     pub client_cpu: Duration,
+    /// The compositor thread's user/system split.
+    pub compositor_times: ThreadTimes,
+    /// The client thread's user/system split.
+    pub client_times: ThreadTimes,
     pub wall: Duration,
 }
 
@@ -83,8 +157,11 @@ impl Span {
     pub fn start(compositor: &Running) -> Self {
         Self {
             counters: compositor.counters(),
+            loop_iterations: compositor.loop_iterations(),
             compositor: thread_cpu(COMPOSITOR_THREAD).unwrap_or_default(),
             client: this_thread_cpu(),
+            compositor_times: thread_times(COMPOSITOR_THREAD).unwrap_or_default(),
+            client_times: this_thread_times(),
             start: Instant::now(),
         }
     }
@@ -98,8 +175,15 @@ impl Span {
             .saturating_sub(self.compositor);
         Measured {
             delta: compositor.counters().since(&self.counters),
+            loop_iterations: compositor
+                .loop_iterations()
+                .saturating_sub(self.loop_iterations),
             compositor_cpu,
             client_cpu,
+            compositor_times: thread_times(COMPOSITOR_THREAD)
+                .unwrap_or_default()
+                .since(&self.compositor_times),
+            client_times: this_thread_times().since(&self.client_times),
             wall,
         }
     }

@@ -9,6 +9,7 @@ pub mod cost;
 pub mod demo;
 pub mod dmabuf_client;
 pub mod feedback_log;
+pub mod flip_floor;
 pub mod kms_run;
 pub mod logging;
 pub mod raw_connect;

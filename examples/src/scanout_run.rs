@@ -11,7 +11,7 @@ use accord_fd_census::FdCensus;
 use accord_smithay::kms::{Card, ScanoutTarget};
 
 use crate::{
-    cost::Span,
+    cost::{Span, ThreadTimes},
     dmabuf_client::{Choice, CollectionOutcome, DmabufClient, Feedback},
     feedback_log::FeedbackSummary,
     kms_run::{settle, with_compositor},
@@ -83,8 +83,15 @@ pub struct ScanoutReport {
     pub frames: u32,
     /// Counters over the client's frames only (first attach to last callback).
     pub delta: CounterSnapshot,
+    /// The compositor's event-loop iterations (wake-ups) over those frames.
+    pub loop_iterations: u64,
     /// CPU time of the compositor thread over those frames.
     pub compositor_cpu: Duration,
+    /// CPU time of the client thread over those frames.
+    pub client_cpu: Duration,
+    /// User/system split of the compositor's and the client's CPU.
+    pub compositor_times: ThreadTimes,
+    pub client_times: ThreadTimes,
     pub wall: Duration,
     pub pixel: PixelCheck,
     /// The primary plane's framebuffer is the client's last buffer itself
@@ -220,7 +227,11 @@ fn run_client(
         size,
         frames: run.frames,
         delta: cost.delta,
+        loop_iterations: cost.loop_iterations,
         compositor_cpu: cost.compositor_cpu,
+        client_cpu: cost.client_cpu,
+        compositor_times: cost.compositor_times,
+        client_times: cost.client_times,
         wall: cost.wall,
         pixel: PixelCheck { at, written, read },
         scanout_is_client_buffer,

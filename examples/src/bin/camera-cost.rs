@@ -44,6 +44,10 @@ struct Sample {
     direct: u64,
     composited: u64,
     wall_ms: f64,
+    /// System (kernel) share of the client's and the compositor's CPU,
+    /// per frame (`stat` ticks).
+    client_sys_us: f64,
+    compositor_sys_us: f64,
 }
 
 impl Sample {
@@ -57,7 +61,8 @@ fn print(name: &str, s: &[Sample]) {
     println!(
         "{name}: {} runs: CPU/frame median client {:.0} us + compositor {:.0} us = {:.0} us \
          (sums per run: {}); bytes copied/frame {:.0}, read to compose/frame {:.0}; \
-         frames direct/composited per run {:?}; wall {:.1} ms/frame",
+         frames direct/composited per run {:?}; wall {:.1} ms/frame; \
+         of the CPU/frame in the kernel (stat ticks): client {:.0} us, compositor {:.0} us",
         s.len(),
         m(|s| s.client_us),
         m(|s| s.compositor_us),
@@ -69,6 +74,8 @@ fn print(name: &str, s: &[Sample]) {
             .map(|s| (s.direct, s.composited))
             .collect::<Vec<_>>(),
         m(|s| s.wall_ms),
+        m(|s| s.client_sys_us),
+        m(|s| s.compositor_sys_us),
     );
 }
 
@@ -115,6 +122,8 @@ fn main() -> ExitCode {
         direct: cost.delta.frames_direct,
         composited: cost.delta.frames_composited,
         wall_ms: cost.wall.as_secs_f64() * 1e3 / frames,
+        client_sys_us: per_frame(cost.client_times.system),
+        compositor_sys_us: per_frame(cost.compositor_times.system),
     };
     let zero_copy = || {
         run_camera(&zero)

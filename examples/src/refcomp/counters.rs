@@ -34,6 +34,10 @@ pub struct Counters {
     /// at the last frame tick (bytes of live Accord allocations, all
     /// clients). Outside the snapshot, whose fields only grow.
     charged_bytes: AtomicU64,
+    /// Event-loop iterations (each a wake-up or a timeout of the loop's
+    /// wait): the cost per frame that does not show in the frame counters.
+    /// Outside the snapshot, whose printed form tests parse.
+    loop_iterations: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -173,6 +177,15 @@ impl Counters {
     /// value before a client came once that client's buffers are released.
     pub fn charged_bytes(&self) -> u64 {
         self.charged_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Event-loop iterations so far.
+    pub fn loop_iterations(&self) -> u64 {
+        self.loop_iterations.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn loop_iteration(&self) {
+        self.loop_iterations.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn set_charged_bytes(&self, bytes: u64) {

@@ -41,7 +41,9 @@ mod state;
 mod target;
 
 use std::{
+    cell::RefCell,
     path::PathBuf,
+    rc::Rc,
     sync::{mpsc, Arc},
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -175,6 +177,7 @@ enum Control {
 pub struct Compositor {
     event_loop: EventLoop<'static, RefState>,
     state: RefState,
+    display: Rc<RefCell<Display<RefState>>>,
     socket_name: String,
     socket_path: PathBuf,
 }
@@ -213,7 +216,7 @@ impl Compositor {
         }
         fds::raise_fd_limit();
         let event_loop: EventLoop<'static, RefState> = EventLoop::try_new()?;
-        let display: Display<RefState> = Display::new()?;
+        let mut display: Display<RefState> = Display::new()?;
         let display_handle = display.handle();
         let mut state = RefState::new(
             display_handle,
@@ -226,12 +229,17 @@ impl Compositor {
         let handle = event_loop.handle();
         let socket = socket::bind(&runtime_dir, config.socket_name.as_deref())?;
         fds::insert_listener(&handle, socket.listener)?;
+        // The display is shared between its source (client requests) and
+        // the loop's end-of-iteration step (`run`), which dispatches once
+        // more when destructor events went out meanwhile. The source polls
+        // a duplicate of the backend's fd (the same epoll instance).
+        let poll_fd = display.backend().poll_fd().try_clone_to_owned()?;
+        let display = Rc::new(RefCell::new(display));
+        let source_display = display.clone();
         handle.insert_source(
-            Generic::new(display, Interest::READ, Mode::Level),
-            |_, display, state| {
-                // SAFETY: the display is not dropped while the loop runs; it
-                // lives inside this source.
-                if let Err(err) = unsafe { display.get_mut() }.dispatch_clients(state) {
+            Generic::new(poll_fd, Interest::READ, Mode::Level),
+            move |_, _, state| {
+                if let Err(err) = source_display.borrow_mut().dispatch_clients(state) {
                     warn!(%err, "dispatching clients failed");
                 }
                 Ok(PostAction::Continue)
@@ -244,6 +252,7 @@ impl Compositor {
         Ok(Self {
             event_loop,
             state,
+            display,
             socket_name: socket.name,
             socket_path: socket.path,
         })
@@ -278,7 +287,20 @@ impl Compositor {
     /// returns the final counters.
     pub fn run(mut self) -> Result<CounterSnapshot, Error> {
         info!(socket = %self.socket_path.display(), "running");
+        let display = self.display.clone();
         self.event_loop.run(None, &mut self.state, |state| {
+            state.counters.loop_iteration();
+            // Frame callbacks and presentation feedback sent by a flip or
+            // a repaint destroy their objects outside client dispatch; the
+            // backend runs those destructors at its next dispatch and, if
+            // a flush finds them still pending, arms a 1 ms timer to get
+            // one: a second wake-up per frame. Dispatching here (one
+            // `epoll_wait` with no timeout) runs them first.
+            if std::mem::take(&mut state.destroyed_outside_dispatch) {
+                if let Err(err) = display.borrow_mut().dispatch_clients(state) {
+                    warn!(%err, "dispatching clients failed");
+                }
+            }
             if let Err(err) = state.display_handle.flush_clients() {
                 warn!(%err, "flushing clients failed");
             }
@@ -395,6 +417,11 @@ impl Running {
     /// The counters now.
     pub fn counters(&self) -> CounterSnapshot {
         self.counters.snapshot()
+    }
+
+    /// The compositor's event-loop iterations so far (wake-ups).
+    pub fn loop_iterations(&self) -> u64 {
+        self.counters.loop_iterations()
     }
 
     /// Presentation feedback per live surface (`<client>/wl_surface@<id>`).

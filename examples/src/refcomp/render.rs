@@ -337,6 +337,7 @@ impl RefState {
                     presentation::now(),
                     None,
                 );
+                self.destroyed_outside_dispatch = true;
                 return FrameOutcome::Unchanged;
             }
         };
@@ -376,6 +377,7 @@ impl RefState {
                 presentation::now(),
                 Some(repaint),
             );
+            self.destroyed_outside_dispatch = true;
         }
         self.update_surface_feedback();
         rendered.outcome
@@ -420,6 +422,7 @@ impl RefState {
             );
         }
         presentation::send_frame_callbacks(&self.space, &self.output, presentation::now(), repaint);
+        self.destroyed_outside_dispatch = true;
     }
 
     /// Reads the output back (a screenshot): a CPU copy of the pixels the

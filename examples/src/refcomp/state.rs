@@ -128,6 +128,12 @@ pub struct RefState {
     /// Repaints started so far (frame callbacks wait for the repaint that
     /// shows a commit: `presentation::send_frame_callbacks`).
     pub repaints: u64,
+    /// Events that destroy their object (`wl_callback.done`,
+    /// `wp_presentation_feedback.presented`/`discarded`) went out outside
+    /// client dispatch: the Wayland backend runs their destructors at its
+    /// next dispatch, which the loop runs before flushing (`Compositor::run`)
+    /// rather than letting the backend arm its 1 ms wake-up for them.
+    pub destroyed_outside_dispatch: bool,
 }
 
 impl RefState {
@@ -218,6 +224,7 @@ impl RefState {
             repaint: super::repaint::Repaint::new(&config_for_repaint, display_paced),
             output_sequence: 0,
             repaints: 0,
+            destroyed_outside_dispatch: false,
         })
     }
 }
