@@ -30,7 +30,13 @@ pub(crate) enum SlotState {
     /// A dispensable participant that failed or left before allocation.
     Dropped,
     /// Received the buffers and still holds its collection object.
-    Holding,
+    /// `accepted`: the constraints the current generation was negotiated
+    /// with; `proposed`: a re-commit (or a change of the compositor's
+    /// participant) not yet re-solved (`renegotiate.rs`).
+    Holding {
+        accepted: Box<Constraints>,
+        proposed: Option<Box<Constraints>>,
+    },
     /// Left after allocation (its buffers stay valid for whoever holds them).
     Left,
     /// Turned into token group `index` of the collection (`create_group`);

@@ -85,6 +85,66 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 }
                 init_wl_buffer(state, data_init, buffer, alloc, index);
             }
+            coll::Request::Recommit => recommit(state, resource, data),
+            coll::Request::GetGenerationBuffer {
+                buffer,
+                generation,
+                index,
+            } => {
+                let held = data.lock().generation(generation);
+                let alloc = match held {
+                    Ok(a) => a,
+                    Err(true) => {
+                        resource.post_error(
+                            coll::Error::NotAllocated,
+                            "wp_buffer_collection_v1.get_generation_buffer: the collection has \
+                             no buffers yet; wait for the allocated event",
+                        );
+                        return;
+                    }
+                    Err(false) => {
+                        let held = held_generations(data);
+                        resource.post_error(
+                            coll::Error::InvalidGeneration,
+                            format!(
+                                "wp_buffer_collection_v1.get_generation_buffer: generation \
+                                 {generation} is not held by this object (never received, or \
+                                 released); it holds generations {held}"
+                            ),
+                        );
+                        return;
+                    }
+                };
+                if index >= alloc.decision.buffer_count {
+                    resource.post_error(
+                        coll::Error::InvalidIndex,
+                        format!(
+                            "wp_buffer_collection_v1.get_generation_buffer: buffer index {index} \
+                             out of range; generation {generation} has {} buffers (0..{})",
+                            alloc.decision.buffer_count, alloc.decision.buffer_count
+                        ),
+                    );
+                    return;
+                }
+                init_wl_buffer(state, data_init, buffer, alloc, index);
+            }
+            coll::Request::ReleaseGeneration { generation } => {
+                let released = data.lock().release(generation);
+                if !released {
+                    let held = held_generations(data);
+                    resource.post_error(
+                        coll::Error::InvalidGeneration,
+                        format!(
+                            "wp_buffer_collection_v1.release_generation: generation \
+                             {generation} is not an older generation this object holds; it \
+                             holds generations {held} (the last one is the newest, which \
+                             cannot be released)"
+                        ),
+                    );
+                    return;
+                }
+                crate::state::flush(state);
+            }
             coll::Request::Commit => {
                 let mut inner = data.lock();
                 if inner.committed {
@@ -112,7 +172,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             }
             other => {
                 let mut inner = data.lock();
-                if inner.committed {
+                // After the allocated event a version-2 object builds its
+                // next constraints for `recommit`.
+                if inner.committed && !inner.allocated {
                     drop(inner);
                     resource.post_error(
                         coll::Error::AlreadyCommitted,
@@ -150,6 +212,54 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             );
             crate::state::flush(state);
         }
+    }
+}
+
+/// `recommit`: the pending constraints become this participant's proposal
+/// for a re-solve (see `collections/renegotiate.rs`).
+fn recommit<D: BufferCollectionDispatch>(
+    state: &mut D,
+    resource: &WpBufferCollectionV1,
+    data: &CollectionData,
+) {
+    let mut inner = data.lock();
+    if !inner.allocated {
+        drop(inner);
+        resource.post_error(
+            coll::Error::NotAllocated,
+            "wp_buffer_collection_v1.recommit: the collection has no buffers yet; commit, \
+             wait for the allocated event, then send new constraints and recommit",
+        );
+        return;
+    }
+    if let Err((code, msg)) = check_committed(&inner.pending) {
+        drop(inner);
+        resource.post_error(code, format!("wp_buffer_collection_v1.re{msg}"));
+        return;
+    }
+    let constraints = std::mem::take(&mut inner.pending);
+    drop(inner);
+    if let Some(slot) = data.slot {
+        state
+            .buffer_collection_state()
+            .collections
+            .recommit(slot, constraints);
+        crate::state::flush(state);
+    }
+}
+
+/// The generations a collection object holds, for error messages.
+fn held_generations(data: &CollectionData) -> String {
+    let inner = data.lock();
+    let list: Vec<String> = inner
+        .generations
+        .iter()
+        .map(|h| h.generation().to_string())
+        .collect();
+    if list.is_empty() {
+        "none".into()
+    } else {
+        list.join(", ")
     }
 }
 

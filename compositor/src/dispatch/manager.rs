@@ -158,6 +158,10 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 );
                 st.collections.commit(slot, constraints);
                 st.slots.remove(&slot);
+                st.attached
+                    .entry(slot.collection)
+                    .or_default()
+                    .push((slot.index, surface.clone()));
                 st.surfaces.entry(slot.collection).or_insert(surface);
                 if let Some(d) = token.data::<TokenData>() {
                     d.set(TokenState::Attached);
