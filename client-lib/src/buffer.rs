@@ -37,6 +37,12 @@ pub struct Allocation {
     /// The decided coherency domain (protocol version 2; CPU on a
     /// version-1 compositor, which has no other).
     pub coherency_domain: CoherencyDomains,
+    /// Which generation of the collection these buffers are: 1 for the
+    /// first allocation, n + 1 after each renegotiation that changed the
+    /// decision (protocol version 2; always 1 on a version-1 compositor).
+    /// Name it in [`Collection::generation_wl_buffer`](crate::Collection::generation_wl_buffer)
+    /// and [`Collection::release_generation`](crate::Collection::release_generation).
+    pub generation: u32,
 }
 
 /// One plane: its memory (owned fd), offset and stride.

@@ -20,6 +20,8 @@ pub struct Events {
     pub token_failed: HashMap<ObjectId, (u32, String)>,
     pub allocated: HashMap<ObjectId, u32>,
     pub failed: HashMap<ObjectId, (u32, String)>,
+    /// `generation` events (version 2), in order.
+    pub generations: HashMap<ObjectId, Vec<u32>>,
 }
 
 pub struct RawClient {
@@ -180,6 +182,9 @@ impl Dispatch<WpBufferCollectionV1, ()> for Events {
             }
             coll::Event::Failed { reason, message } => {
                 ev.failed.insert(c.id(), (u32::from(reason), message));
+            }
+            coll::Event::Generation { generation } => {
+                ev.generations.entry(c.id()).or_default().push(generation);
             }
             _ => {}
         }

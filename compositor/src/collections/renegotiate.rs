@@ -146,6 +146,15 @@ impl<O: Owner> Collections<O> {
         )
     }
 
+    /// Collections with a re-solve waiting (diagnostics and tests; walks
+    /// the table).
+    pub fn pending_renegotiations(&self) -> usize {
+        self.table
+            .values()
+            .filter(|c| matches!(c.phase, Phase::Allocated { pending: true, .. }))
+            .count()
+    }
+
     /// Re-solves whose interval has passed: marked for the next resolve.
     pub(super) fn wake_deferred(&mut self, now: Instant) {
         while let Some(&(at, id)) = self.deferred.first() {

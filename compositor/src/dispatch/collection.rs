@@ -97,19 +97,18 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                     Err(true) => {
                         resource.post_error(
                             coll::Error::NotAllocated,
-                            "wp_buffer_collection_v1.get_generation_buffer: the collection has \
-                             no buffers yet; wait for the allocated event",
+                            "wp_buffer_collection_v1.get_generation_buffer: no buffers yet; wait \
+                             for the allocated event",
                         );
                         return;
                     }
                     Err(false) => {
-                        let held = held_generations(data);
+                        let newest = newest_generation(data);
                         resource.post_error(
                             coll::Error::InvalidGeneration,
                             format!(
                                 "wp_buffer_collection_v1.get_generation_buffer: generation \
-                                 {generation} is not held by this object (never received, or \
-                                 released); it holds generations {held}"
+                                 {generation} is not held (unknown or released); newest {newest}"
                             ),
                         );
                         return;
@@ -119,9 +118,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                     resource.post_error(
                         coll::Error::InvalidIndex,
                         format!(
-                            "wp_buffer_collection_v1.get_generation_buffer: buffer index {index} \
-                             out of range; generation {generation} has {} buffers (0..{})",
-                            alloc.decision.buffer_count, alloc.decision.buffer_count
+                            "wp_buffer_collection_v1.get_generation_buffer: index {index} out of \
+                             range; generation {generation} has {} buffers",
+                            alloc.decision.buffer_count
                         ),
                     );
                     return;
@@ -131,14 +130,12 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             coll::Request::ReleaseGeneration { generation } => {
                 let released = data.lock().release(generation);
                 if !released {
-                    let held = held_generations(data);
+                    let newest = newest_generation(data);
                     resource.post_error(
                         coll::Error::InvalidGeneration,
                         format!(
                             "wp_buffer_collection_v1.release_generation: generation \
-                             {generation} is not an older generation this object holds; it \
-                             holds generations {held} (the last one is the newest, which \
-                             cannot be released)"
+                             {generation} is not an older one held; newest {newest} stays"
                         ),
                     );
                     return;
@@ -174,7 +171,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 let mut inner = data.lock();
                 // After the allocated event a version-2 object builds its
                 // next constraints for `recommit`.
-                if inner.committed && !inner.allocated {
+                if inner.committed && !(inner.allocated && resource.version() >= 2) {
                     drop(inner);
                     resource.post_error(
                         coll::Error::AlreadyCommitted,
@@ -227,8 +224,8 @@ fn recommit<D: BufferCollectionDispatch>(
         drop(inner);
         resource.post_error(
             coll::Error::NotAllocated,
-            "wp_buffer_collection_v1.recommit: the collection has no buffers yet; commit, \
-             wait for the allocated event, then send new constraints and recommit",
+            "wp_buffer_collection_v1.recommit: no buffers yet; recommit only after the \
+             allocated event",
         );
         return;
     }
@@ -248,19 +245,12 @@ fn recommit<D: BufferCollectionDispatch>(
     }
 }
 
-/// The generations a collection object holds, for error messages.
-fn held_generations(data: &CollectionData) -> String {
-    let inner = data.lock();
-    let list: Vec<String> = inner
+/// The newest generation a collection object holds, for error messages.
+fn newest_generation(data: &CollectionData) -> String {
+    data.lock()
         .generations
-        .iter()
-        .map(|h| h.generation().to_string())
-        .collect();
-    if list.is_empty() {
-        "none".into()
-    } else {
-        list.join(", ")
-    }
+        .last()
+        .map_or_else(|| "none".into(), |h| h.generation().to_string())
 }
 
 /// Create the `wl_buffer` for buffer `index` (already range-checked). A
