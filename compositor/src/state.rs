@@ -166,7 +166,9 @@ pub struct BufferCollectionState {
     /// collection: slot index and surface, for
     /// [`surface_changed`](Self::surface_changed) and the confirmation of
     /// a re-solve.
-    pub(crate) attached: HashMap<u64, Vec<(u32, WlSurface)>>,
+    /// Weak: a surface handle would keep the surface's state, and the
+    /// buffer last attached to it, alive after its client is gone.
+    pub(crate) attached: HashMap<u64, Vec<(u32, wayland_server::Weak<WlSurface>)>>,
     /// The allocations dma-buf `wl_buffer`s keep alive.
     pub(crate) dmabuf_holds: DmabufHolds,
     global: GlobalId,
@@ -572,14 +574,14 @@ impl BufferCollectionState {
                     collection: id,
                     index: *index,
                 };
-                s.is_alive() && collections.name(slot).is_some()
+                s.upgrade().is_ok() && collections.name(slot).is_some()
             });
             !slots.is_empty()
         });
         let mut told = 0;
         for (&id, slots) in &st.attached {
             for (index, s) in slots {
-                if s != surface {
+                if s.id() != surface.id() {
                     continue;
                 }
                 let slot = SlotId {
@@ -767,7 +769,7 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
             st.attached
                 .get(&id)
                 .and_then(|v| v.first())
-                .map(|(_, s)| s.clone())
+                .and_then(|(_, s)| s.upgrade().ok())
         });
         Confirmation::Allocate(match surface {
             Some(surface) if d.usage.contains(Usage::SCANOUT) && surface.is_alive() => {

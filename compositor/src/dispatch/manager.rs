@@ -161,7 +161,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 st.attached
                     .entry(slot.collection)
                     .or_default()
-                    .push((slot.index, surface.clone()));
+                    .push((slot.index, surface.downgrade()));
                 st.surfaces.entry(slot.collection).or_insert(surface);
                 if let Some(d) = token.data::<TokenData>() {
                     d.set(TokenState::Attached);
