@@ -254,3 +254,48 @@ fn at_most_three_generations_live_at_once() {
     assert_eq!(next.generation, 4);
     assert_eq!(next.decision.width, 64 + 80, "the last change, coalesced");
 }
+
+/// ROUND2: a re-solve works within the group child selected at
+/// allocation; the other children never come back.
+#[test]
+fn a_re_solve_stays_within_the_selected_group_child() {
+    let mut r = Reg::new();
+    r.set_min_generation_interval(Duration::ZERO);
+    let producer = r.create("pid 1".into(), 1);
+    r.set_name(producer, "producer".into());
+    let slot = r.duplicate(producer).unwrap().unwrap();
+    let group = r.create_group(slot).unwrap().unwrap();
+    let wide = r.create_child(group).unwrap().unwrap();
+    let narrow = r.create_child(group).unwrap().unwrap();
+    r.set_name(narrow, "narrow".into());
+    r.all_children_present(group);
+    for (s, c) in [
+        (producer, sized(64, 64)),
+        (wide, sized(64, 64)),
+        (narrow, {
+            let mut c = sized(64, 64);
+            c.max_size = (100, 100);
+            c
+        }),
+    ] {
+        r.bind(s);
+        r.commit(s, c);
+    }
+    let res = resolve(&mut r);
+    let Some(Outcome::Allocated(_first)) = res
+        .iter()
+        .find(|x| x.slots.contains(&producer))
+        .map(|x| &x.outcome)
+    else {
+        panic!("{res:?}")
+    };
+    // Child 0 ("wide") was chosen; "narrow" got not_selected. A size above
+    // narrow's maximum re-solves fine: narrow takes no part any more.
+    assert!(r.recommit(producer, sized(256, 256)));
+    let res = resolve(&mut r);
+    assert_eq!(res[0].slots, vec![producer, wide], "{res:?}");
+    let Outcome::Allocated(second) = &res[0].outcome else {
+        panic!("{res:?}")
+    };
+    assert_eq!((second.generation, second.decision.width), (2, 256));
+}

@@ -190,3 +190,52 @@ fn the_compositor_participant_changing_renegotiates() {
     drop(full);
     charged(&server, bytes(&windowed), "generations 1 and 2 drained");
 }
+
+/// A version-1 participant cannot recommit, and never sees a version-2
+/// event; it is sent a new generation's settings … allocated like the
+/// first, and its hold on the previous generation ends then, so the old
+/// generation drains without it.
+#[test]
+fn a_version_1_participant_follows_without_generation_events() {
+    let server = TestServer::builder()
+        .min_generation_interval(Duration::ZERO)
+        .start();
+    let (_pconn, p) = server.accord();
+    let mut old = RawClient::with_version(server.connect(), 1);
+    let token = p.create_collection();
+    let handle = token.duplicate().export().expect("handle");
+    let producer = token.bind();
+    let t = old.manager.import_token(Some(handle), &old.qh, ());
+    let v1 = old.bind_commit(&t);
+    old.roundtrip().expect("sent");
+    producer.commit(&stream(64, 32));
+    let first = producer.wait_allocated().expect("allocated");
+    old.roundtrip().expect("fine");
+    use wayland_client::Proxy;
+    assert_eq!(v1.version(), 1);
+    assert_eq!(old.events.allocated_events.get(&v1.id()), Some(&1));
+    assert_eq!(
+        old.events.generations.get(&v1.id()),
+        None,
+        "no version-2 event"
+    );
+
+    producer.recommit(&stream(128, 32)).expect("version 2");
+    let Renegotiation::Generation(second) = producer.wait_renegotiation().expect("answer") else {
+        panic!("a wider size is a new generation")
+    };
+    old.roundtrip().expect("fine");
+    assert_eq!(
+        old.events.allocated_events.get(&v1.id()),
+        Some(&2),
+        "the version-1 object got the new generation's outcome"
+    );
+    assert_eq!(old.events.generations.get(&v1.id()), None);
+    producer.release_generation(1).expect("release");
+    drop(first);
+    charged(
+        &server,
+        bytes(&second),
+        "generation 1 drained: the v1 hold ended",
+    );
+}
