@@ -385,6 +385,18 @@ impl BufferCollectionState {
         self.collections.set_stall_warning(after);
     }
 
+    /// Collections not yet closed: negotiating, or allocated with a
+    /// participant or a buffer reference left (leak checks).
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) {
+    /// assert_eq!(accord.live_collections(), 0, "every collection closed");
+    /// # }
+    /// ```
+    pub fn live_collections(&mut self) -> usize {
+        self.collections.live()
+    }
+
     /// Collections still negotiating (not yet allocated or failed).
     pub fn negotiating_collections(&self) -> usize {
         self.collections.negotiating()
@@ -700,16 +712,19 @@ impl BufferCollectionState {
         for res in resolved {
             self.send(res);
         }
+        self.forget_closed_surfaces();
+    }
+
+    /// Drop the compositor participants' surfaces of closed collections.
+    fn forget_closed_surfaces(&mut self) {
+        for id in self.collections.take_closed_attached() {
+            self.attached.remove(&id);
+            self.surfaces.remove(&id);
+        }
     }
 
     /// Tell every live slot of a resolved collection its outcome.
     fn send(&mut self, res: Resolution) {
-        if let (Outcome::Failed(_), Some(slot)) = (&res.outcome, res.slots.first()) {
-            // The collection closed: its compositor participants are gone.
-            if self.collections.name(*slot).is_none() {
-                self.attached.remove(&slot.collection);
-            }
-        }
         for slot in res.slots {
             let Some(obj) = self.slots.remove(&slot) else {
                 continue; // the compositor's own slot, or already gone
@@ -795,6 +810,7 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     for res in resolved {
         st.send(res);
     }
+    st.forget_closed_surfaces();
     for lost in st.collections.take_lost() {
         st.send_lost(lost);
     }

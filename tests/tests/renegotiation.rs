@@ -239,3 +239,32 @@ fn a_version_1_participant_follows_without_generation_events() {
         "generation 1 drained: the v1 hold ended",
     );
 }
+
+/// The compositor's own participant holds no buffers: once the client's
+/// participants and buffers are gone, a collection attached to a surface
+/// closes (and `surface_changed` has nothing left to re-solve).
+#[test]
+fn an_attached_collection_closes_when_its_clients_leave() {
+    let server = TestServer::start();
+    {
+        let conn = server.connect();
+        let mut rawc = RawClient::new(conn.clone());
+        let surface = raw::surface(&mut rawc);
+        let accord = Accord::new(&conn).expect("accord");
+        let token = accord.create_collection();
+        token.duplicate().attach_to_surface(&surface);
+        let coll = token.bind();
+        coll.commit(&stream(64, 32));
+        let _a = coll.wait_allocated().expect("allocated");
+        assert_eq!(server.on_compositor(|c| c.accord.live_collections()), 1);
+    }
+    eventually(
+        Duration::from_secs(5),
+        "the collection closed",
+        || match server.on_compositor(|c| c.accord.live_collections()) {
+            0 => Ok(()),
+            n => Err(format!("{n} collections live")),
+        },
+    );
+    assert_eq!(server.on_compositor(|c| c.set_scanout_pairs(&[])), 0);
+}

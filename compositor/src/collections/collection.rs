@@ -123,6 +123,7 @@ impl<O> Collection<O> {
             holder,
             dispensable,
             weak: false,
+            compositor: false,
             branch,
             state: SlotState::Token,
             span,
@@ -238,7 +239,7 @@ impl<O> Collection<O> {
                     && self
                         .slots
                         .iter()
-                        .all(|s| !matches!(s.state, SlotState::Holding { .. }))
+                        .all(|s| s.compositor || !matches!(s.state, SlotState::Holding { .. }))
             }
             Phase::Negotiating { .. } => false,
         }

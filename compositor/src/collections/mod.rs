@@ -178,6 +178,9 @@ pub struct Collections<O> {
     min_generation_interval: Duration,
     /// Re-solves held back by the interval, by when they are due.
     deferred: BTreeSet<(Instant, u64)>,
+    /// Closed collections that had a compositor participant, for the
+    /// module to forget their surfaces ([`take_closed_attached`](Self::take_closed_attached)).
+    closed_attached: Vec<u64>,
 }
 
 impl<O> Default for Collections<O> {
@@ -200,6 +203,7 @@ impl<O> Default for Collections<O> {
             weak_released: Vec::new(),
             min_generation_interval: DEFAULT_MIN_GENERATION_INTERVAL,
             deferred: BTreeSet::new(),
+            closed_attached: Vec::new(),
         }
     }
 }
@@ -474,6 +478,16 @@ impl<O: Owner> Collections<O> {
     /// empties the list.
     pub fn take_weak_released(&mut self) -> Vec<SlotId> {
         std::mem::take(&mut self.weak_released)
+    }
+
+    /// The slot is the compositor's own participant for an attached
+    /// surface (`attach_surface`): it does not keep an allocated
+    /// collection open once the clients' participants and buffers are
+    /// gone.
+    pub fn set_compositor(&mut self, slot: SlotId) {
+        if let Some(s) = self.slot_mut(slot) {
+            s.compositor = true;
+        }
     }
 
     /// Allocation goes on without this slot if it fails.
@@ -999,9 +1013,19 @@ impl<O: Owner> Collections<O> {
         }
     }
 
+    /// Collections closed since the last call that had a compositor
+    /// participant ([`set_compositor`](Self::set_compositor)); taking them
+    /// empties the list.
+    pub fn take_closed_attached(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.closed_attached)
+    }
+
     fn close(&mut self, id: u64) {
         if let Some(coll) = self.table.remove(&id) {
             coll.span.in_scope(|| tracing::debug!("closed"));
+            if coll.slots.iter().any(|s| s.compositor) {
+                self.closed_attached.push(id);
+            }
             if let Some(n) = self.collections_per_owner.get_mut(&coll.owner) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {

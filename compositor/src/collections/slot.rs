@@ -56,6 +56,10 @@ pub(crate) struct Slot {
     /// Holds the buffers weakly (`set_weak`): told to let go
     /// (`close_weak_asap`) once no strong holder is left.
     pub(crate) weak: bool,
+    /// The compositor's own participant for an attached surface: it holds
+    /// no buffers itself (its `wl_buffer`s do), so it does not keep the
+    /// collection open once every client participant has left.
+    pub(crate) compositor: bool,
     /// The token group child it belongs to (inherited by duplicates and
     /// nested groups); `None` outside every group.
     pub(crate) branch: Option<Branch>,

@@ -156,6 +156,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                     slot,
                     format!("compositor for wl_surface@{}", surface.id().protocol_id()),
                 );
+                st.collections.set_compositor(slot);
                 st.collections.commit(slot, constraints);
                 st.slots.remove(&slot);
                 st.attached
