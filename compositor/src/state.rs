@@ -169,6 +169,9 @@ pub struct BufferCollectionState {
     /// Weak: a surface handle would keep the surface's state, and the
     /// buffer last attached to it, alive after its client is gone.
     pub(crate) attached: HashMap<u64, Vec<(u32, wayland_server::Weak<WlSurface>)>>,
+    /// The same participants by surface, so `surface_changed` visits only
+    /// the surface's own collections.
+    pub(crate) by_surface: HashMap<wayland_server::backend::ObjectId, Vec<SlotId>>,
     /// The allocations dma-buf `wl_buffer`s keep alive.
     pub(crate) dmabuf_holds: DmabufHolds,
     global: GlobalId,
@@ -220,6 +223,7 @@ impl BufferCollectionState {
             objects: ObjectCounts::default(),
             surfaces: HashMap::new(),
             attached: HashMap::new(),
+            by_surface: HashMap::new(),
             dmabuf_holds: DmabufHolds::default(),
             global,
             next_sweep: Instant::now(),
@@ -578,35 +582,15 @@ impl BufferCollectionState {
             &state.scanout_formats(surface),
         );
         let st = state.buffer_collection_state();
-        let collections = &mut st.collections;
-        // Forget the participants of closed collections and dead surfaces.
-        st.attached.retain(|&id, slots| {
-            slots.retain(|(index, s)| {
-                let slot = SlotId {
-                    collection: id,
-                    index: *index,
-                };
-                s.upgrade().is_ok() && collections.name(slot).is_some()
-            });
-            !slots.is_empty()
-        });
         let mut told = 0;
-        for (&id, slots) in &st.attached {
-            for (index, s) in slots {
-                if s.id() != surface.id() {
-                    continue;
-                }
-                let slot = SlotId {
-                    collection: id,
-                    index: *index,
-                };
-                if collections.is_negotiating(slot) {
-                    collections.commit(slot, constraints.clone());
-                } else if !collections.recommit(slot, constraints.clone()) {
-                    continue;
-                }
-                told += 1;
+        // Closed collections left this list (`forget_closed_surfaces`).
+        for &slot in st.by_surface.get(&surface.id()).into_iter().flatten() {
+            if st.collections.is_negotiating(slot) {
+                st.collections.commit(slot, constraints.clone());
+            } else if !st.collections.recommit(slot, constraints.clone()) {
+                continue;
             }
+            told += 1;
         }
         flush(state);
         told
@@ -718,9 +702,29 @@ impl BufferCollectionState {
     /// Drop the compositor participants' surfaces of closed collections.
     fn forget_closed_surfaces(&mut self) {
         for id in self.collections.take_closed_attached() {
-            self.attached.remove(&id);
             self.surfaces.remove(&id);
+            for (_, surface) in self.attached.remove(&id).into_iter().flatten() {
+                if let Some(slots) = self.by_surface.get_mut(&surface.id()) {
+                    slots.retain(|s| s.collection != id);
+                    if slots.is_empty() {
+                        self.by_surface.remove(&surface.id());
+                    }
+                }
+            }
         }
+    }
+
+    /// Record the compositor's participant `slot` for `surface`
+    /// (`attach_surface`).
+    pub(crate) fn attach_participant(&mut self, slot: SlotId, surface: &WlSurface) {
+        self.attached
+            .entry(slot.collection)
+            .or_default()
+            .push((slot.index, surface.downgrade()));
+        self.by_surface.entry(surface.id()).or_default().push(slot);
+        self.surfaces
+            .entry(slot.collection)
+            .or_insert_with(|| surface.clone());
     }
 
     /// Tell every live slot of a resolved collection its outcome.

@@ -159,11 +159,7 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 st.collections.set_compositor(slot);
                 st.collections.commit(slot, constraints);
                 st.slots.remove(&slot);
-                st.attached
-                    .entry(slot.collection)
-                    .or_default()
-                    .push((slot.index, surface.downgrade()));
-                st.surfaces.entry(slot.collection).or_insert(surface);
+                st.attach_participant(slot, &surface);
                 if let Some(d) = token.data::<TokenData>() {
                     d.set(TokenState::Attached);
                 }
