@@ -42,6 +42,12 @@ pub struct Allocation {
     /// stride 0; see [`Constraints::min_size_bytes`](crate::Constraints::min_size_bytes)).
     /// A buffer's memory may be larger (page-rounded).
     pub raw_size: Option<u64>,
+    /// Which generation of the collection these buffers are: 1 for the
+    /// first allocation, n + 1 after each renegotiation that changed the
+    /// decision (protocol version 2; always 1 on a version-1 compositor).
+    /// Name it in [`Collection::generation_wl_buffer`](crate::Collection::generation_wl_buffer)
+    /// and [`Collection::release_generation`](crate::Collection::release_generation).
+    pub generation: u32,
 }
 
 /// One plane: its memory (owned fd), offset and stride.

@@ -30,6 +30,37 @@ pub(crate) struct CollectionState {
     pub(crate) coherency_domain: Option<CoherencyDomains>,
     /// The `raw_size` event's value (version 2, raw collections).
     pub(crate) raw_size: Option<u64>,
+    /// The generation the events being received describe (the
+    /// `generation` event; 1 from a version-1 compositor).
+    pub(crate) generation: u32,
+    /// The newest generation received completely.
+    pub(crate) newest: Option<u32>,
+    /// Renegotiation outcomes not yet taken, oldest first.
+    pub(crate) renegotiations: std::collections::VecDeque<Renegotiation>,
+}
+
+/// What a renegotiation of an allocated collection gave (protocol version
+/// 2): see [`Collection::recommit`] and [`Collection::poll_renegotiation`].
+#[derive(Debug)]
+pub enum Renegotiation {
+    /// A new generation of buffers: switch to them at your own frame
+    /// boundary, then [`release`](Collection::release_generation) the old
+    /// one. The old buffers stay valid until then.
+    Generation(Allocation),
+    /// The re-solve kept the current generation: nothing was allocated,
+    /// the new constraints hold for the buffers you have.
+    Kept {
+        /// The generation that stays current.
+        generation: u32,
+    },
+    /// The re-solve failed: the current generation stays, nothing was torn
+    /// down, and the change was dropped.
+    Failed {
+        /// Why (the compositor's reason and message).
+        failure: Failure,
+        /// The generation that stays current.
+        generation: u32,
+    },
 }
 
 /// A participant that left the collection after allocation (the
@@ -60,6 +91,13 @@ impl CollectionState {
         if self.outcome.is_none() {
             self.outcome = Some(Err(f));
         }
+    }
+
+    pub(crate) fn on_generation(&mut self, generation: u32) {
+        self.generation = generation;
+        // Each generation's detail events are its own.
+        self.color_space = None;
+        self.coherency_domain = None;
     }
 
     pub(crate) fn on_settings(&mut self, s: Settings) {
@@ -105,7 +143,10 @@ impl CollectionState {
             return;
         };
         let buffers = std::mem::take(&mut self.buffers);
-        self.outcome = Some(Ok(Allocation {
+        let generation = self.generation.max(1);
+        let first = self.outcome.is_none() && !self.taken;
+        self.newest = Some(generation);
+        let allocation = Allocation {
             format: s.format,
             modifier: s.modifier,
             width: s.width,
@@ -115,7 +156,14 @@ impl CollectionState {
             color_space: self.color_space,
             coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
             raw_size: self.raw_size,
-        }));
+            generation,
+        };
+        if first {
+            self.outcome = Some(Ok(allocation));
+        } else {
+            self.renegotiations
+                .push_back(Renegotiation::Generation(allocation));
+        }
     }
 }
 
@@ -259,6 +307,160 @@ impl Collection {
             }));
             return;
         }
+        self.send_constraints(c);
+        p.commit();
+    }
+
+    /// Renegotiate (protocol version 2): send new constraints for this
+    /// allocated collection and `recommit` them, say when the stream
+    /// changes resolution mid-stream. The whole set is sent again (nothing
+    /// carries over from the last commit). The compositor re-solves with
+    /// every participant's constraints; the answer arrives as a
+    /// [`Renegotiation`] ([`wait_renegotiation`](Self::wait_renegotiation)):
+    /// a new generation (every participant gets it), the current one kept,
+    /// or a failure that changes nothing. The current buffers stay valid
+    /// meanwhile. `Err(Unsupported)` on a version-1 compositor; only after
+    /// the first allocation has arrived (the compositor checks it: a
+    /// protocol error otherwise). Like [`commit`](Self::commit) it does
+    /// not flush; [`wait_renegotiation`](Self::wait_renegotiation) does.
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// use accord_client::{Constraints, Renegotiation, Usage};
+    /// let first = collection.wait_allocated()?; // 1280x720, generation 1
+    /// // The stream switches to 1080p:
+    /// collection.recommit(&Constraints::new().usage(Usage::CpuWrite).min_size(1920, 1080).buffers(2))?;
+    /// match collection.wait_renegotiation()? {
+    ///     Renegotiation::Generation(next) => {
+    ///         // ...present the frames in flight from `first`, then switch:
+    ///         collection.release_generation(first.generation)?;
+    ///         drop(first);
+    ///         assert_eq!(next.width, 1920);
+    ///     }
+    ///     Renegotiation::Kept { .. } => {} // the buffers already fit
+    ///     Renegotiation::Failed { failure, .. } => eprintln!("still at 720p: {failure}"),
+    /// }
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn recommit(&self, c: &Constraints) -> Result<(), Failure> {
+        self.need_version_2("recommit")?;
+        self.send_constraints(c);
+        self.proxy.recommit();
+        Ok(())
+    }
+
+    /// The next renegotiation outcome if one has arrived, without blocking
+    /// (call [`Accord::dispatch_pending`] first): a new generation pushed
+    /// by any participant's change (or the compositor's), a kept
+    /// generation or a failure answering this participant's
+    /// [`recommit`](Self::recommit). A consumer that never re-commits
+    /// polls this at its frame boundary to follow the producer.
+    ///
+    /// ```no_run
+    /// # let accord: accord_client::Accord = unimplemented!();
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// accord.dispatch_pending()?;
+    /// if let Some(accord_client::Renegotiation::Generation(next)) = collection.poll_renegotiation() {
+    ///     println!("now {}x{} (generation {})", next.width, next.height, next.generation);
+    /// }
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn poll_renegotiation(&self) -> Option<Renegotiation> {
+        lock(&self.events).renegotiations.pop_front()
+    }
+
+    /// Block until the next renegotiation outcome arrives (see
+    /// [`poll_renegotiation`](Self::poll_renegotiation)). `Err` only when
+    /// the connection fails.
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// let outcome = collection.wait_renegotiation()?;
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn wait_renegotiation(&self) -> Result<Renegotiation, Failure> {
+        self.accord.flush()?;
+        loop {
+            if let Some(r) = self.poll_renegotiation() {
+                return Ok(r);
+            }
+            self.accord.inner.blocking_dispatch()?;
+        }
+    }
+
+    /// The newest generation received so far (`None` before the first
+    /// allocation).
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// assert_eq!(collection.generation(), Some(1));
+    /// ```
+    pub fn generation(&self) -> Option<u32> {
+        lock(&self.events).newest
+    }
+
+    /// A `wl_buffer` for buffer `index` of generation `generation`
+    /// (protocol version 2): race-free against a newer generation
+    /// arriving. The compositor checks that this collection holds the
+    /// generation (not released) and that the index is in range; a
+    /// mistake is a protocol error. On a version-1 compositor, generation
+    /// 1 maps to [`wl_buffer`](Self::wl_buffer).
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// # let allocation: accord_client::Allocation = unimplemented!();
+    /// let wl_buffer = collection.generation_wl_buffer(allocation.generation, 0)?;
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn generation_wl_buffer(&self, generation: u32, index: u32) -> Result<WlBuffer, Failure> {
+        use wayland_client::Proxy;
+        if self.proxy.version() < 2 && generation == 1 {
+            return Ok(self.wl_buffer(index));
+        }
+        self.need_version_2("get_generation_buffer")?;
+        Ok(self
+            .proxy
+            .get_generation_buffer(generation, index, &self.accord.inner.qh, ()))
+    }
+
+    /// Tell the compositor that this participant has moved on from an older
+    /// generation (protocol version 2): its hold ends; `wl_buffer`s made
+    /// from it keep it alive until destroyed. Drop that generation's
+    /// [`Allocation`] (closing the fds) too; the memory is freed and the
+    /// quota refunded once nobody holds it. The newest generation cannot
+    /// be released (a protocol error).
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// # let old: accord_client::Allocation = unimplemented!();
+    /// collection.release_generation(old.generation)?;
+    /// drop(old);
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn release_generation(&self, generation: u32) -> Result<(), Failure> {
+        self.need_version_2("release_generation")?;
+        self.proxy.release_generation(generation);
+        self.accord.flush()
+    }
+
+    fn need_version_2(&self, what: &str) -> Result<(), Failure> {
+        use wayland_client::Proxy;
+        if self.proxy.version() < 2 {
+            return Err(Failure {
+                reason: FailureReason::Unsupported,
+                message: format!(
+                    "{what} needs wp_buffer_collection_v1 version 2; the compositor offers \
+                     version {}",
+                    self.proxy.version()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Every constraint request of `c` (version-2 fields only when set).
+    fn send_constraints(&self, c: &Constraints) {
+        let p = &self.proxy;
         p.set_usage(c.usage);
         let table = c.format_table();
         let chunk = accord_protocol::limits::MAX_FORMAT_PAIRS_PER_REQUEST
@@ -325,7 +527,6 @@ impl Collection {
                 l.stride_alignment,
             );
         }
-        p.commit();
     }
 
     /// Send a bare `commit` without constraints (low level; [`commit`]

@@ -10,7 +10,7 @@ use wayland_client::globals::GlobalListContents;
 use wayland_client::protocol::{wl_buffer, wl_registry};
 use wayland_client::{Connection, Dispatch, QueueHandle, WEnum};
 
-use crate::collection::{CollectionEvents, LostParticipant, Settings};
+use crate::collection::{CollectionEvents, LostParticipant, Renegotiation, Settings};
 use crate::lock::lock;
 use crate::token::TokenEvents;
 use crate::{CoherencyDomains, ColorSpace, Failure, FailureReason, QueueState};
@@ -115,6 +115,21 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
             coll::Event::RawSize { size_hi, size_lo } => {
                 st.raw_size = Some(codec::join_u64(size_hi, size_lo))
             }
+            coll::Event::Generation { generation } => st.on_generation(generation),
+            coll::Event::GenerationKept { generation } => st
+                .renegotiations
+                .push_back(Renegotiation::Kept { generation }),
+            coll::Event::RenegotiationFailed {
+                reason: r,
+                message,
+                generation,
+            } => st.renegotiations.push_back(Renegotiation::Failed {
+                failure: Failure {
+                    reason: reason(r),
+                    message,
+                },
+                generation,
+            }),
             coll::Event::ColorSpace { color_space } => {
                 st.color_space = Some(ColorSpace(match color_space {
                     WEnum::Value(v) => v as u32,

@@ -3,7 +3,6 @@
 //! vocabulary's values are mapped to the generated wire enums here only.
 
 use std::os::fd::AsFd;
-use std::sync::Arc;
 
 use accord_protocol::server::wp_buffer_collection_token_v1::WpBufferCollectionTokenV1;
 use accord_protocol::server::wp_buffer_collection_v1::{
@@ -34,14 +33,24 @@ pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
             data.lock().failed = true;
             c.failed(wire_reason(f.reason), f.message.clone());
         }
+        Outcome::Kept { generation } => {
+            if c.version() >= 2 {
+                c.generation_kept(*generation);
+            }
+        }
+        Outcome::RenegotiationFailed { failed, generation } => {
+            if c.version() >= 2 {
+                c.renegotiation_failed(
+                    wire_reason(failed.reason),
+                    failed.message.clone(),
+                    *generation,
+                );
+            }
+        }
         Outcome::Allocated(a) => {
-            {
-                let mut inner = data.lock();
-                if inner.weak {
-                    inner.weak_allocation = Some(Arc::downgrade(a));
-                } else {
-                    inner.allocation = Some(a.clone());
-                }
+            data.lock().hold(a, c.version() >= 2);
+            if c.version() >= 2 {
+                c.generation(a.generation);
             }
             let d = &a.decision;
             let kind =

@@ -106,20 +106,85 @@ pub struct CollectionData {
 pub(crate) struct CollectionInner {
     pub(crate) pending: Constraints,
     pub(crate) committed: bool,
-    pub(crate) allocation: Option<Arc<Allocation>>,
+    /// The generations this object holds, oldest first; the last one is
+    /// the newest it received. Strong, or weak for a weak participant.
+    pub(crate) generations: Vec<HeldGeneration>,
     /// A weak participant (`set_weak`) holds its buffers weakly: they live
     /// while a strong participant or a `wl_buffer` holds them.
     pub(crate) weak: bool,
-    pub(crate) weak_allocation: Option<std::sync::Weak<Allocation>>,
     pub(crate) failed: bool,
+    /// Received an allocated event: constraint requests and `recommit`
+    /// are accepted again (version 2).
+    pub(crate) allocated: bool,
+}
+
+/// One generation held by a participant's collection object.
+#[derive(Debug)]
+pub(crate) enum HeldGeneration {
+    Strong(Arc<Allocation>),
+    Weak(u32, std::sync::Weak<Allocation>),
+}
+
+impl HeldGeneration {
+    pub(crate) fn generation(&self) -> u32 {
+        match self {
+            HeldGeneration::Strong(a) => a.generation,
+            HeldGeneration::Weak(g, _) => *g,
+        }
+    }
+    fn get(&self) -> Option<Arc<Allocation>> {
+        match self {
+            HeldGeneration::Strong(a) => Some(a.clone()),
+            HeldGeneration::Weak(_, w) => w.upgrade(),
+        }
+    }
 }
 
 impl CollectionInner {
-    /// The buffers, if this participant has them and they are still alive.
+    /// The newest generation's buffers, if this participant has them and
+    /// they are still alive.
     pub(crate) fn buffers(&self) -> Option<Arc<Allocation>> {
-        self.allocation
-            .clone()
-            .or_else(|| self.weak_allocation.as_ref()?.upgrade())
+        self.generations.last()?.get()
+    }
+
+    /// Generation `generation`'s buffers, if this object holds it:
+    /// `Err(true)` when it holds none at all (not allocated yet).
+    pub(crate) fn generation(&self, generation: u32) -> Result<Arc<Allocation>, bool> {
+        if self.generations.is_empty() {
+            return Err(true);
+        }
+        self.generations
+            .iter()
+            .find(|h| h.generation() == generation)
+            .and_then(HeldGeneration::get)
+            .ok_or(false)
+    }
+
+    /// Hold a new generation: the newest from now on. A version-1 object
+    /// (`keep_older` false) cannot release generations, so its hold on the
+    /// older ones ends here.
+    pub(crate) fn hold(&mut self, a: &Arc<Allocation>, keep_older: bool) {
+        if !keep_older {
+            self.generations.clear();
+        }
+        self.generations.push(if self.weak {
+            HeldGeneration::Weak(a.generation, Arc::downgrade(a))
+        } else {
+            HeldGeneration::Strong(a.clone())
+        });
+        self.allocated = true;
+    }
+
+    /// `release_generation`: drop the hold on an older generation. `false`
+    /// when it is not held or is the newest.
+    pub(crate) fn release(&mut self, generation: u32) -> bool {
+        let newest = self.generations.last().map(HeldGeneration::generation);
+        if newest == Some(generation) {
+            return false;
+        }
+        let before = self.generations.len();
+        self.generations.retain(|h| h.generation() != generation);
+        self.generations.len() != before
     }
 }
 

@@ -162,6 +162,16 @@ pub struct BufferCollectionState {
     /// The first surface attached to each negotiating collection: whose
     /// display confirms a scanout decision.
     pub(crate) surfaces: HashMap<u64, WlSurface>,
+    /// The compositor's own participants (`attach_surface`), by
+    /// collection: slot index and surface, for
+    /// [`surface_changed`](Self::surface_changed) and the confirmation of
+    /// a re-solve.
+    /// Weak: a surface handle would keep the surface's state, and the
+    /// buffer last attached to it, alive after its client is gone.
+    pub(crate) attached: HashMap<u64, Vec<(u32, wayland_server::Weak<WlSurface>)>>,
+    /// The same participants by surface, so `surface_changed` visits only
+    /// the surface's own collections.
+    pub(crate) by_surface: HashMap<wayland_server::backend::ObjectId, Vec<SlotId>>,
     /// The allocations dma-buf `wl_buffer`s keep alive.
     pub(crate) dmabuf_holds: DmabufHolds,
     global: GlobalId,
@@ -212,6 +222,8 @@ impl BufferCollectionState {
             slots: HashMap::new(),
             objects: ObjectCounts::default(),
             surfaces: HashMap::new(),
+            attached: HashMap::new(),
+            by_surface: HashMap::new(),
             dmabuf_holds: DmabufHolds::default(),
             global,
             next_sweep: Instant::now(),
@@ -377,6 +389,18 @@ impl BufferCollectionState {
         self.collections.set_stall_warning(after);
     }
 
+    /// Collections not yet closed: negotiating, or allocated with a
+    /// participant or a buffer reference left (leak checks).
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) {
+    /// assert_eq!(accord.live_collections(), 0, "every collection closed");
+    /// # }
+    /// ```
+    pub fn live_collections(&mut self) -> usize {
+        self.collections.live()
+    }
+
     /// Collections still negotiating (not yet allocated or failed).
     pub fn negotiating_collections(&self) -> usize {
         self.collections.negotiating()
@@ -434,8 +458,12 @@ impl BufferCollectionState {
             BACKLOG_PERIOD
         } else {
             let period = self.timer_period();
-            match self.weak_deadlines.front() {
-                Some((at, _)) => period
+            let next = [
+                self.weak_deadlines.front().map(|(at, _)| *at),
+                self.collections.next_renegotiation(),
+            ];
+            match next.into_iter().flatten().min() {
+                Some(at) => period
                     .min(at.saturating_duration_since(now))
                     .max(BACKLOG_PERIOD),
                 None => period,
@@ -524,6 +552,76 @@ impl BufferCollectionState {
         )
     }
 
+    /// Trigger 1 of renegotiation: the display of `surface` changed (it
+    /// became fullscreen on a plane or stopped being so, moved to another
+    /// output, lost its plane). Call it after your
+    /// [`BufferCollectionHandler::scanout_formats`] answer for the surface
+    /// changed: the module re-derives its participant's constraints for
+    /// every collection attached to the surface
+    /// ([`BufferCollectionHandler::renderer_formats`] and
+    /// `scanout_formats`) and re-solves each with the other participants'
+    /// (see `recommit` in the XML): a new generation when the decision
+    /// changes, subject to the rate bound
+    /// ([`set_min_generation_interval`](Self::set_min_generation_interval)).
+    /// A collection still negotiating takes the new constraints in its
+    /// first solve. Returns how many collections were told.
+    ///
+    /// ```no_run
+    /// # use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+    /// # fn demo<D: BufferCollectionHandler>(state: &mut D, surface: &wayland_server::protocol::wl_surface::WlSurface) {
+    /// // The surface went fullscreen: scanout_formats(surface) now offers the primary plane.
+    /// BufferCollectionState::surface_changed(state, surface);
+    /// # }
+    /// ```
+    pub fn surface_changed<D: BufferCollectionHandler>(
+        state: &mut D,
+        surface: &WlSurface,
+    ) -> usize {
+        let constraints = crate::participant::compositor_constraints(
+            state.renderer_formats(),
+            &state.scanout_formats(surface),
+        );
+        let st = state.buffer_collection_state();
+        let mut told = 0;
+        // Closed collections left this list (`forget_closed_surfaces`).
+        for &slot in st.by_surface.get(&surface.id()).into_iter().flatten() {
+            if st.collections.is_negotiating(slot) {
+                st.collections.commit(slot, constraints.clone());
+            } else if !st.collections.recommit(slot, constraints.clone()) {
+                continue;
+            }
+            told += 1;
+        }
+        flush(state);
+        told
+    }
+
+    /// The shortest time between two generations of one collection
+    /// (default [`DEFAULT_MIN_GENERATION_INTERVAL`](crate::collections::DEFAULT_MIN_GENERATION_INTERVAL),
+    /// 100 ms: at most 10 generations a second). Changes that come faster
+    /// coalesce into one pending re-solve.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) {
+    /// accord.set_min_generation_interval(std::time::Duration::from_millis(250));
+    /// # }
+    /// ```
+    pub fn set_min_generation_interval(&mut self, interval: Duration) {
+        self.collections.set_min_generation_interval(interval);
+    }
+
+    /// The collection table, read-only, for diagnostics and tests
+    /// (generations, pending re-solves, charges).
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState) {
+    /// let waiting = accord.collections().negotiating();
+    /// # }
+    /// ```
+    pub fn collections(&self) -> &Collections<ClientIdentity> {
+        &self.collections
+    }
+
     /// What counts toward `client`'s limit of
     /// [`MAX_CLIENT_OBJECTS`](crate::limits::MAX_CLIENT_OBJECTS): the live
     /// tokens and collections of this connection. An exported token leaves
@@ -581,9 +679,9 @@ impl BufferCollectionState {
     /// (no attached surface) and send their outcomes; the others wait for
     /// [`flush`], which has the handler to confirm them.
     fn flush_unconfirmed(&mut self) {
-        let surfaces = &self.surfaces;
+        let (surfaces, attached) = (&self.surfaces, &self.attached);
         let mut defer_attached = |id: u64, d: &Decision| {
-            if surfaces.contains_key(&id) {
+            if surfaces.contains_key(&id) || attached.contains_key(&id) {
                 Confirmation::Defer
             } else {
                 Confirmation::Allocate(d.clone())
@@ -598,6 +696,35 @@ impl BufferCollectionState {
         for res in resolved {
             self.send(res);
         }
+        self.forget_closed_surfaces();
+    }
+
+    /// Drop the compositor participants' surfaces of closed collections.
+    fn forget_closed_surfaces(&mut self) {
+        for id in self.collections.take_closed_attached() {
+            self.surfaces.remove(&id);
+            for (_, surface) in self.attached.remove(&id).into_iter().flatten() {
+                if let Some(slots) = self.by_surface.get_mut(&surface.id()) {
+                    slots.retain(|s| s.collection != id);
+                    if slots.is_empty() {
+                        self.by_surface.remove(&surface.id());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Record the compositor's participant `slot` for `surface`
+    /// (`attach_surface`).
+    pub(crate) fn attach_participant(&mut self, slot: SlotId, surface: &WlSurface) {
+        self.attached
+            .entry(slot.collection)
+            .or_default()
+            .push((slot.index, surface.downgrade()));
+        self.by_surface.entry(surface.id()).or_default().push(slot);
+        self.surfaces
+            .entry(slot.collection)
+            .or_insert_with(|| surface.clone());
     }
 
     /// Tell every live slot of a resolved collection its outcome.
@@ -614,8 +741,9 @@ impl BufferCollectionState {
                 }
                 SlotObject::Collection(c) => {
                     send_outcome(&c, &res.outcome);
-                    // A holder stays reachable for `participant_lost`.
-                    if matches!(res.outcome, Outcome::Allocated(_)) {
+                    // A holder stays reachable for `participant_lost` and
+                    // later generations.
+                    if !matches!(res.outcome, Outcome::Failed(_)) {
                         self.slots.insert(slot, SlotObject::Collection(c));
                     }
                 }
@@ -653,7 +781,15 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     };
     let mut collections = std::mem::take(&mut st.collections);
     let mut confirm = |id: u64, d: &Decision| {
-        let surface = state.buffer_collection_state().surfaces.remove(&id);
+        let st = state.buffer_collection_state();
+        // The first surface attached; for a re-solve, the compositor's
+        // participant's surface.
+        let surface = st.surfaces.remove(&id).or_else(|| {
+            st.attached
+                .get(&id)
+                .and_then(|v| v.first())
+                .and_then(|(_, s)| s.upgrade().ok())
+        });
         Confirmation::Allocate(match surface {
             Some(surface) if d.usage.contains(Usage::SCANOUT) && surface.is_alive() => {
                 let c = state.confirm_scanout(&surface, d);
@@ -678,6 +814,7 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     for res in resolved {
         st.send(res);
     }
+    st.forget_closed_surfaces();
     for lost in st.collections.take_lost() {
         st.send_lost(lost);
     }

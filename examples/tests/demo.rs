@@ -119,20 +119,83 @@ fn demo_programs_reject_bad_arguments_with_a_usage_error() {
     }
 }
 
+/// `--resize-to`: the producer renegotiates (recommit) before frame
+/// frames/4 + 1; the consumer follows the new generation and verifies
+/// every frame, the late viewer joins the new generation, the compositor
+/// shows every frame, and only the new generation is charged at the end.
+#[test]
+fn demo_follows_a_resolution_change() {
+    let dir = TempRuntimeDir::new("demo-resize");
+    let png = dir.path().join("demo.png");
+    let frames = 12u32;
+    let out = Command::new(env!("CARGO_BIN_EXE_accord-demo"))
+        .args(["--frames", &frames.to_string(), "--size", "256x128"])
+        .args(["--resize-to", "320x200", "--png"])
+        .arg(&png)
+        .output()
+        .expect("run accord-demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "accord-demo failed:\n{stdout}\n{stderr}"
+    );
+    let line = stdout.lines().last().expect("a result line");
+    let r = Results::from_line("accord-demo", line).expect("result line");
+    let num = |k: &str| {
+        r.parse::<u64>(k)
+            .unwrap_or_else(|e| panic!("{e}\n{stdout}"))
+    };
+    assert_eq!(num("resized_at"), 4);
+    assert_eq!(
+        (num("generation"), num("consumer_generation")),
+        (2, 2),
+        "{stdout}"
+    );
+    assert_eq!((num("width"), num("height")), (320, 200));
+    assert_eq!(num("frames_verified"), u64::from(frames), "{stdout}");
+    assert_eq!(num("frames_shown"), u64::from(frames), "{stdout}");
+    // Frames 1-3 at 256x128, 4-12 at 320x200, each read once.
+    assert_eq!(
+        num("bytes_composited"),
+        3 * 256 * 128 * 4 + 9 * 320 * 200 * 4,
+        "{stdout}"
+    );
+    assert_eq!(num("late_frames_verified"), u64::from(frames / 2));
+    assert_eq!(r.get("late_inodes_equal"), Some("true"), "{stdout}");
+    assert_eq!(r.get("inodes_equal"), Some("true"), "{stdout}");
+    // Generation 1 drained: only generation 2 is charged.
+    assert_eq!(
+        num("charged_bytes"),
+        num("one_allocation_bytes"),
+        "{stdout}"
+    );
+    assert_eq!(num("one_allocation_bytes"), num("buffers") * 1280 * 200);
+    assert_eq!(num("screenshot_frame"), u64::from(frames));
+    assert_eq!(r.get("screenshot_matches"), Some("true"), "{stdout}");
+}
+
 #[test]
 fn demo_programs_help_documents_every_flag() {
     for (bin, flags) in [
         (
             env!("CARGO_BIN_EXE_accord-demo"),
-            &["--frames", "--size", "--png", "--help"][..],
+            &["--frames", "--size", "--resize-to", "--png", "--help"][..],
         ),
         (
             env!("CARGO_BIN_EXE_accord-demo-producer"),
-            &["--channel", "--frames", "--size", "--hold", "--help"],
+            &[
+                "--channel",
+                "--frames",
+                "--size",
+                "--hold",
+                "--resize-to",
+                "--help",
+            ],
         ),
         (
             env!("CARGO_BIN_EXE_accord-demo-consumer"),
-            &["--channel", "--help"],
+            &["--channel", "--hold", "--help"],
         ),
         (
             env!("CARGO_BIN_EXE_camera-to-scanout"),

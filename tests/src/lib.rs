@@ -24,6 +24,7 @@
 pub mod abrupt;
 pub mod census;
 pub mod faults;
+pub mod frames;
 pub mod labelled_dmabuf;
 pub mod raw;
 pub mod server;

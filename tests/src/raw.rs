@@ -20,6 +20,10 @@ pub struct Events {
     pub token_failed: HashMap<ObjectId, (u32, String)>,
     pub allocated: HashMap<ObjectId, u32>,
     pub failed: HashMap<ObjectId, (u32, String)>,
+    /// `generation` events (version 2), in order.
+    pub generations: HashMap<ObjectId, Vec<u32>>,
+    /// `allocated` events per object (one per generation received).
+    pub allocated_events: HashMap<ObjectId, usize>,
 }
 
 pub struct RawClient {
@@ -41,9 +45,15 @@ impl Drop for RawClient {
 
 impl RawClient {
     pub fn new(conn: Connection) -> RawClient {
+        Self::with_version(conn, 2)
+    }
+
+    /// A client that binds the manager at most at `version` (1: a
+    /// version-1 client, whose objects never see a version-2 event).
+    pub fn with_version(conn: Connection, version: u32) -> RawClient {
         let (globals, queue) = registry_queue_init::<Events>(&conn).expect("registry");
         let qh = queue.handle();
-        let manager = globals.bind(&qh, 1..=2, ()).expect("accord global");
+        let manager = globals.bind(&qh, 1..=version, ()).expect("accord global");
         RawClient {
             conn,
             queue,
@@ -180,6 +190,12 @@ impl Dispatch<WpBufferCollectionV1, ()> for Events {
             }
             coll::Event::Failed { reason, message } => {
                 ev.failed.insert(c.id(), (u32::from(reason), message));
+            }
+            coll::Event::Allocated => {
+                *ev.allocated_events.entry(c.id()).or_default() += 1;
+            }
+            coll::Event::Generation { generation } => {
+                ev.generations.entry(c.id()).or_default().push(generation);
             }
             _ => {}
         }

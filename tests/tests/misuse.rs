@@ -58,6 +58,9 @@ fn constraint_after_commit() {
     let server = TestServer::start();
     let mut c = raw(&server);
     let t = c.create();
+    // Before the allocated event (after it, version 2 builds the next
+    // constraints for recommit).
+    let _other = t.duplicate(&c.qh, ());
     let coll = c.bind_commit(&t);
     coll.set_stride(0, 0, 64);
     assert_error(
@@ -204,6 +207,162 @@ fn wl_buffer_before_allocation() {
         c.expect_error(),
         CollError::NotAllocated as u32,
         &["get_wl_buffer", "allocated event"],
+    );
+}
+
+/// A raw client's collection, allocated at 16x8 and renegotiated to 32x8
+/// (generation 2), with renegotiation not rate-limited.
+fn renegotiated() -> (TestServer, RawClient, WpBufferCollectionV1) {
+    let server = TestServer::builder()
+        .min_generation_interval(std::time::Duration::ZERO)
+        .start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let coll = c.bind_commit(&t);
+    c.roundtrip().expect("allocated");
+    assert_eq!(c.events.generations.get(&coll.id()), Some(&vec![1]));
+    recommit_width(&coll, 32);
+    c.roundtrip().expect("recommit after allocated is no error");
+    assert_eq!(
+        c.events.generations.get(&coll.id()),
+        Some(&vec![1, 2]),
+        "a wider size is a new generation"
+    );
+    (server, c, coll)
+}
+
+/// New constraints (XRGB8888 LINEAR, `width`x8) and `recommit`.
+fn recommit_width(coll: &WpBufferCollectionV1, width: u32) {
+    let mut pair = accord_tests::XRGB8888.to_ne_bytes().to_vec();
+    pair.extend_from_slice(&0u32.to_ne_bytes());
+    pair.extend_from_slice(&accord_engine::MOD_LINEAR.to_ne_bytes());
+    coll.add_formats(pair);
+    coll.set_size_range(width, 8, 0, 0);
+    coll.recommit();
+}
+
+#[test]
+fn stale_generation() {
+    let (_server, mut c, coll) = renegotiated();
+    let _old = coll.get_generation_buffer(1, 0, &c.qh, ());
+    let _new = coll.get_generation_buffer(2, 0, &c.qh, ());
+    c.roundtrip().expect("both generations are held");
+    coll.release_generation(1);
+    c.roundtrip().expect("the older generation is released");
+    let _stale = coll.get_generation_buffer(1, 0, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidGeneration as u32,
+        &[
+            "get_generation_buffer",
+            "generation 1 is not held",
+            "newest 2",
+        ],
+    );
+}
+
+#[test]
+fn unknown_generation() {
+    let (_server, mut c, coll) = renegotiated();
+    let _future = coll.get_generation_buffer(3, 0, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidGeneration as u32,
+        &["generation 3 is not held"],
+    );
+}
+
+#[test]
+fn releasing_the_newest_generation() {
+    let (_server, mut c, coll) = renegotiated();
+    coll.release_generation(2);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidGeneration as u32,
+        &["release_generation", "generation 2", "newest 2 stays"],
+    );
+}
+
+#[test]
+fn releasing_a_generation_twice() {
+    let (_server, mut c, coll) = renegotiated();
+    coll.release_generation(1);
+    c.roundtrip().expect("first release");
+    coll.release_generation(1);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidGeneration as u32,
+        &["release_generation", "generation 1"],
+    );
+}
+
+#[test]
+fn stale_index_in_a_generation() {
+    let (_server, mut c, coll) = renegotiated();
+    let count = *c.events.allocated.get(&coll.id()).expect("settings");
+    let _bad = coll.get_generation_buffer(2, count, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidIndex as u32,
+        &[
+            "get_generation_buffer",
+            &format!("index {count} out of range"),
+            &format!("generation 2 has {count} buffers"),
+        ],
+    );
+}
+
+#[test]
+fn recommit_before_allocation() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let _other = t.duplicate(&c.qh, ()); // keeps the collection waiting
+    let coll = c.bind_commit(&t);
+    recommit_width(&coll, 32);
+    // The constraint request after commit comes first.
+    assert_error(
+        c.expect_error(),
+        CollError::AlreadyCommitted as u32,
+        &["add_formats", "already committed"],
+    );
+    let mut c = raw(&server);
+    let t = c.create();
+    let _other = t.duplicate(&c.qh, ());
+    let coll = c.bind_commit(&t);
+    coll.recommit();
+    assert_error(
+        c.expect_error(),
+        CollError::NotAllocated as u32,
+        &["recommit", "allocated event"],
+    );
+}
+
+#[test]
+fn generation_buffer_before_allocation() {
+    let server = TestServer::start();
+    let mut c = raw(&server);
+    let t = c.create();
+    let _other = t.duplicate(&c.qh, ());
+    let coll = c.bind_commit(&t);
+    let _b = coll.get_generation_buffer(1, 0, &c.qh, ());
+    assert_error(
+        c.expect_error(),
+        CollError::NotAllocated as u32,
+        &["get_generation_buffer", "allocated event"],
+    );
+}
+
+/// Constraint requests after the allocated event build the next set and
+/// are checked as before commit.
+#[test]
+fn a_bad_constraint_for_recommit_is_an_error() {
+    let (_server, mut c, coll) = renegotiated();
+    coll.set_size_range(64, 8, 32, 8);
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["set_size_range"],
     );
 }
 
@@ -971,6 +1130,8 @@ fn every_error_code_has_a_test() {
             "wp_buffer_collection_v1",
             "raw_collection",
             "wl_buffer_of_a_raw_collection",
+            "invalid_generation",
+            "stale_generation",
         ),
     ];
     let xml = include_str!("../../protocol/buffer-collection-v1.xml");

@@ -11,13 +11,13 @@
 //! collection (`attach_token`) is a slot added in `Allocated`, checked
 //! against the current generation when it commits (`Collections::
 //! resolve_late`); a new generation while the old one drains is
-//! `Allocated` holding more than one generation; a group of alternative
+//! `Allocated` with more than one generation alive (`renegotiate.rs`); a group of alternative
 //! tokens (`create_group`) is a slot in state `Group` plus a
 //! [`GroupRecord`], and its children's slots carry the branch they sit in:
 //! negotiation tries the combinations of children in the engine's order
 //! (`accord_engine::groups`), and the choice is final.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Weak;
 use std::time::Instant;
 
@@ -45,11 +45,19 @@ pub(crate) enum Phase {
     Allocated {
         /// The current generation (1 after the first allocation).
         generation: u32,
-        /// Some holder still has the current generation's buffers.
-        buffers_held: bool,
-        /// The current generation's buffers, for late participants (weak:
-        /// the collection does not keep its buffers alive).
+        /// The generations some holder still has (the current one
+        /// included): each leaves when its [`Allocation`] drops.
+        alive: BTreeSet<u32>,
+        /// The current generation's buffers, for late participants and
+        /// re-solves (weak: the collection does not keep its buffers
+        /// alive).
         current: Weak<Allocation>,
+        /// When the current generation was allocated: the rate bound
+        /// counts from it (`renegotiate.rs`).
+        since: Instant,
+        /// A re-solve waits: a proposal came, and the rate bound or the
+        /// live generation cap holds it back.
+        pending: bool,
     },
 }
 
@@ -115,6 +123,7 @@ impl<O> Collection<O> {
             holder,
             dispensable,
             weak: false,
+            compositor: false,
             branch,
             state: SlotState::Token,
             span,
@@ -225,12 +234,12 @@ impl<O> Collection<O> {
     /// close.
     pub(crate) fn is_finished(&self) -> bool {
         match self.phase {
-            Phase::Allocated { buffers_held, .. } => {
-                !buffers_held
+            Phase::Allocated { ref alive, .. } => {
+                alive.is_empty()
                     && self
                         .slots
                         .iter()
-                        .all(|s| !matches!(s.state, SlotState::Holding))
+                        .all(|s| s.compositor || !matches!(s.state, SlotState::Holding { .. }))
             }
             Phase::Negotiating { .. } => false,
         }

@@ -12,6 +12,8 @@
 //!   budget;
 //! - `ledger.rs`: the quota ledger (bytes and fds per identity);
 //! - `resolve.rs`: negotiate → confirm → allocate → verify, one path;
+//! - `renegotiate.rs`: re-solving an allocated collection in generations,
+//!   and the rate bound;
 //! - `stall.rs`: warnings about collections that wait too long.
 //! - `views.rs`: the table's settings and read-only views.
 //!
@@ -25,6 +27,7 @@ mod collection;
 mod handles;
 mod ledger;
 mod outcome;
+mod renegotiate;
 mod resolve;
 mod slot;
 mod stall;
@@ -54,6 +57,7 @@ use handles::Handles;
 use ledger::Ledger;
 use outcome::{log_outcome, ReleaseNotice};
 pub use outcome::{Allocation, Failed, FailureReason, Outcome, Resolution};
+pub use renegotiate::{same_buffers, DEFAULT_MIN_GENERATION_INTERVAL, MAX_LIVE_GENERATIONS};
 pub use resolve::{Confirmation, ScanoutConfirmation};
 pub use slot::SlotId;
 use slot::{Slot, SlotState};
@@ -157,7 +161,7 @@ pub struct Collections<O> {
     dirty: BTreeSet<u64>,
     /// Collections whose current buffers lost their last holder, reported
     /// by each [`Allocation`]'s drop (which may run anywhere a holder goes).
-    released: Arc<Mutex<Vec<u64>>>,
+    released: Arc<Mutex<Vec<(u64, u32)>>>,
     next_collection: u64,
     stall_warning: Duration,
     /// Negotiating collections in creation order, for the stall warning.
@@ -170,6 +174,13 @@ pub struct Collections<O> {
     /// Weak participants whose buffers lost their last strong holder, not
     /// yet told to let go.
     weak_released: Vec<SlotId>,
+    /// Shortest time between two generations of one collection.
+    min_generation_interval: Duration,
+    /// Re-solves held back by the interval, by when they are due.
+    deferred: BTreeSet<(Instant, u64)>,
+    /// Closed collections that had a compositor participant, for the
+    /// module to forget their surfaces ([`take_closed_attached`](Self::take_closed_attached)).
+    closed_attached: Vec<u64>,
 }
 
 impl<O> Default for Collections<O> {
@@ -190,6 +201,9 @@ impl<O> Default for Collections<O> {
             log_limit: LogLimiter::default(),
             lost: Vec::new(),
             weak_released: Vec::new(),
+            min_generation_interval: DEFAULT_MIN_GENERATION_INTERVAL,
+            deferred: BTreeSet::new(),
+            closed_attached: Vec::new(),
         }
     }
 }
@@ -466,6 +480,16 @@ impl<O: Owner> Collections<O> {
         std::mem::take(&mut self.weak_released)
     }
 
+    /// The slot is the compositor's own participant for an attached
+    /// surface (`attach_surface`): it does not keep an allocated
+    /// collection open once the clients' participants and buffers are
+    /// gone.
+    pub fn set_compositor(&mut self, slot: SlotId) {
+        if let Some(s) = self.slot_mut(slot) {
+            s.compositor = true;
+        }
+    }
+
     /// Allocation goes on without this slot if it fails.
     pub fn set_dispensable(&mut self, slot: SlotId) {
         if let Some(s) = self.slot_mut(slot) {
@@ -561,12 +585,21 @@ impl<O: Owner> Collections<O> {
         for slot in self.handles.take_expired(now, MAX_EXPIRED_PER_TURN) {
             self.fail(slot, "its exported handle expired before import");
         }
+        self.wake_deferred(now);
     }
 
     /// Whether a handle expiry or a stall warning is due and was left for
     /// a later turn by the per-turn bounds: call again soon.
     pub fn has_due(&self, now: Instant) -> bool {
-        self.handles.is_due(now) || self.stalls.is_due(now, self.stall_warning)
+        self.handles.is_due(now)
+            || self.stalls.is_due(now, self.stall_warning)
+            || self.next_deferred().is_some_and(|at| at <= now)
+    }
+
+    /// When the earliest re-solve held back by the rate bound is due (call
+    /// [`expire_handles`](Self::expire_handles) then, and resolve).
+    pub fn next_renegotiation(&self) -> Option<Instant> {
+        self.next_deferred()
     }
 
     /// A token became a collection object: the slot now waits for its commit.
@@ -631,7 +664,7 @@ impl<O: Owner> Collections<O> {
         match &mut coll.phase {
             Phase::Allocated { .. } => {
                 s.span.in_scope(|| tracing::debug!("left: {why}"));
-                let was_holding = matches!(s.state, SlotState::Holding);
+                let was_holding = matches!(s.state, SlotState::Holding { .. });
                 s.state = SlotState::Left;
                 // Failure domains after allocation: nobody's memory is
                 // revoked; the other holders learn that a participant they
@@ -642,7 +675,7 @@ impl<O: Owner> Collections<O> {
                         .slots
                         .iter()
                         .enumerate()
-                        .filter(|(_, o)| matches!(o.state, SlotState::Holding))
+                        .filter(|(_, o)| matches!(o.state, SlotState::Holding { .. }))
                         .map(|(index, _)| SlotId {
                             collection: slot.collection,
                             index: index as u32,
@@ -715,6 +748,7 @@ impl<O: Owner> Collections<O> {
             };
             if matches!(coll.phase, Phase::Allocated { .. }) {
                 out.extend(self.resolve_late(id));
+                out.extend(self.renegotiate(id, allocator, confirm, (&placement, capability)));
             }
             let Some(coll) = self.table.get(&id) else {
                 continue;
@@ -739,7 +773,7 @@ impl<O: Owner> Collections<O> {
                     continue;
                 }
                 Ok((selection, Confirmation::Allocate(decision))) => {
-                    (Some(selection), self.allocate(id, decision, allocator))
+                    (Some(selection), self.allocate(id, decision, allocator, 1))
                 }
             };
             log_outcome(&outcome);
@@ -815,11 +849,15 @@ impl<O: Owner> Collections<O> {
             s.span.in_scope(|| match &outcome {
                 Outcome::Allocated(_) => tracing::debug!("joined late"),
                 Outcome::Failed(f) => tracing::debug!("late join failed: {f}"),
+                _ => {}
             });
-            s.state = match outcome {
-                Outcome::Allocated(_) => SlotState::Holding,
-                Outcome::Failed(_) => SlotState::Left,
-            };
+            let state = std::mem::replace(&mut s.state, SlotState::Left);
+            if let (Outcome::Allocated(_), SlotState::Committed(c)) = (&outcome, state) {
+                s.state = SlotState::Holding {
+                    accepted: c,
+                    proposed: None,
+                };
+            }
             out.push(Resolution {
                 slots: vec![slot],
                 outcome,
@@ -828,11 +866,14 @@ impl<O: Owner> Collections<O> {
         out
     }
 
+    /// Allocate generation `generation` of collection `id` (1 at first,
+    /// n + 1 when a re-solve changes the decision), charged to its creator.
     fn allocate(
         &mut self,
         id: u64,
         decision: accord_engine::Decision,
         allocator: &mut dyn CollectionAllocator,
+        generation: u32,
     ) -> Outcome {
         let Some(coll) = self.table.get(&id) else {
             return Outcome::Failed(Failed::new(FailureReason::InvalidConstraint, "closed"));
@@ -849,12 +890,13 @@ impl<O: Owner> Collections<O> {
                 decision,
                 memory: allocator.memory_kind(),
                 buffers,
-                generation: 1,
+                generation,
                 dmabufs: Default::default(),
                 _release: Box::new((
                     charge,
                     ReleaseNotice {
                         collection: id,
+                        generation,
                         released: self.released.clone(),
                     },
                 )),
@@ -902,21 +944,33 @@ impl<O: Owner> Collections<O> {
                     coll.slots[slot.index as usize].state = SlotState::Left;
                 }
                 for slot in &slots {
-                    coll.slots[slot.index as usize].state = SlotState::Holding;
+                    let s = &mut coll.slots[slot.index as usize];
+                    // Only a committed slot is in the chosen combination;
+                    // its constraints count in later re-solves.
+                    if let SlotState::Committed(c) =
+                        std::mem::replace(&mut s.state, SlotState::Left)
+                    {
+                        s.state = SlotState::Holding {
+                            accepted: c,
+                            proposed: None,
+                        };
+                    }
                 }
                 for s in &mut coll.slots {
-                    if !matches!(s.state, SlotState::Holding) {
+                    if !matches!(s.state, SlotState::Holding { .. }) {
                         s.state = SlotState::Left;
                     }
                 }
                 coll.phase = Phase::Allocated {
                     generation: a.generation,
-                    buffers_held: true,
+                    alive: BTreeSet::from([a.generation]),
                     current: Arc::downgrade(a),
+                    since: Instant::now(),
+                    pending: false,
                 };
                 out.insert(0, Resolution { slots, outcome });
             }
-            Outcome::Failed(_) => {
+            _ => {
                 self.close(id);
                 out.push(Resolution {
                     slots: live,
@@ -927,22 +981,28 @@ impl<O: Owner> Collections<O> {
         out
     }
 
-    /// Mark collections whose buffers lost their last holder, and close
-    /// those nobody holds any more.
+    /// Mark the generations that lost their last holder; a collection
+    /// with none left may close, and its weak holders are told to let go.
+    /// A drained generation may also let a waiting re-solve run.
     fn close_released(&mut self) {
         let released =
             std::mem::take(&mut *self.released.lock().unwrap_or_else(|e| e.into_inner()));
-        for id in released {
+        for (id, generation) in released {
             if let Some(Collection {
-                phase: Phase::Allocated { buffers_held, .. },
+                phase: Phase::Allocated { alive, .. },
                 slots,
+                span,
                 ..
             }) = self.table.get_mut(&id)
             {
-                *buffers_held = false;
+                alive.remove(&generation);
+                span.in_scope(|| tracing::debug!(generation, "generation drained"));
                 self.dirty.insert(id);
+                if !alive.is_empty() {
+                    continue;
+                }
                 for (index, s) in slots.iter().enumerate() {
-                    if s.weak && matches!(s.state, SlotState::Holding) {
+                    if s.weak && matches!(s.state, SlotState::Holding { .. }) {
                         self.weak_released.push(SlotId {
                             collection: id,
                             index: index as u32,
@@ -953,9 +1013,19 @@ impl<O: Owner> Collections<O> {
         }
     }
 
+    /// Collections closed since the last call that had a compositor
+    /// participant ([`set_compositor`](Self::set_compositor)); taking them
+    /// empties the list.
+    pub fn take_closed_attached(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.closed_attached)
+    }
+
     fn close(&mut self, id: u64) {
         if let Some(coll) = self.table.remove(&id) {
             coll.span.in_scope(|| tracing::debug!("closed"));
+            if coll.slots.iter().any(|s| s.compositor) {
+                self.closed_attached.push(id);
+            }
             if let Some(n) = self.collections_per_owner.get_mut(&coll.owner) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {

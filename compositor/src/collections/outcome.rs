@@ -74,10 +74,25 @@ pub struct Allocation {
 /// What a resolved collection tells its participants.
 #[derive(Clone, Debug)]
 pub enum Outcome {
-    /// Buffers for everyone.
+    /// Buffers for everyone: the first generation, a late participant's
+    /// (the current one), or a renegotiation's new generation.
     Allocated(Arc<Allocation>),
     /// Nothing allocated; why.
     Failed(Failed),
+    /// A re-solve chose the current generation's decision again: nothing
+    /// was allocated (`generation_kept`).
+    Kept {
+        /// The generation that stays current.
+        generation: u32,
+    },
+    /// A re-solve failed; the current generation stays
+    /// (`renegotiation_failed`), nothing is torn down.
+    RenegotiationFailed {
+        /// Why.
+        failed: Failed,
+        /// The generation that stays current.
+        generation: u32,
+    },
 }
 
 /// A resolved collection: every live slot and what to tell it.
@@ -101,6 +116,13 @@ pub(crate) fn log_outcome(outcome: &Outcome) {
             "allocated"
         ),
         Outcome::Failed(f) => tracing::info!(reason = ?f.reason, "failed: {}", f.message),
+        Outcome::Kept { generation } => tracing::debug!(generation, "re-solve kept generation"),
+        Outcome::RenegotiationFailed { failed, generation } => tracing::info!(
+            reason = ?failed.reason,
+            generation,
+            "renegotiation failed: {}",
+            failed.message
+        ),
     }
 }
 
@@ -109,7 +131,8 @@ pub(crate) fn log_outcome(outcome: &Outcome) {
 #[derive(Debug)]
 pub(crate) struct ReleaseNotice {
     pub(crate) collection: u64,
-    pub(crate) released: Arc<Mutex<Vec<u64>>>,
+    pub(crate) generation: u32,
+    pub(crate) released: Arc<Mutex<Vec<(u64, u32)>>>,
 }
 
 impl Drop for ReleaseNotice {
@@ -117,6 +140,6 @@ impl Drop for ReleaseNotice {
         self.released
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(self.collection);
+            .push((self.collection, self.generation));
     }
 }

@@ -30,7 +30,13 @@ pub(crate) enum SlotState {
     /// A dispensable participant that failed or left before allocation.
     Dropped,
     /// Received the buffers and still holds its collection object.
-    Holding,
+    /// `accepted`: the constraints the current generation was negotiated
+    /// with; `proposed`: a re-commit (or a change of the compositor's
+    /// participant) not yet re-solved (`renegotiate.rs`).
+    Holding {
+        accepted: Box<Constraints>,
+        proposed: Option<Box<Constraints>>,
+    },
     /// Left after allocation (its buffers stay valid for whoever holds them).
     Left,
     /// Turned into token group `index` of the collection (`create_group`);
@@ -50,6 +56,10 @@ pub(crate) struct Slot {
     /// Holds the buffers weakly (`set_weak`): told to let go
     /// (`close_weak_asap`) once no strong holder is left.
     pub(crate) weak: bool,
+    /// The compositor's own participant for an attached surface: it holds
+    /// no buffers itself (its `wl_buffer`s do), so it does not keep the
+    /// collection open once every client participant has left.
+    pub(crate) compositor: bool,
     /// The token group child it belongs to (inherited by duplicates and
     /// nested groups); `None` outside every group.
     pub(crate) branch: Option<Branch>,

@@ -93,6 +93,63 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
                 }
                 init_wl_buffer(state, data_init, buffer, alloc, index);
             }
+            coll::Request::Recommit => recommit(state, resource, data),
+            coll::Request::GetGenerationBuffer {
+                buffer,
+                generation,
+                index,
+            } => {
+                let held = data.lock().generation(generation);
+                let alloc = match held {
+                    Ok(a) => a,
+                    Err(true) => {
+                        resource.post_error(
+                            coll::Error::NotAllocated,
+                            "wp_buffer_collection_v1.get_generation_buffer: no buffers yet; wait \
+                             for the allocated event",
+                        );
+                        return;
+                    }
+                    Err(false) => {
+                        let newest = newest_generation(data);
+                        resource.post_error(
+                            coll::Error::InvalidGeneration,
+                            format!(
+                                "wp_buffer_collection_v1.get_generation_buffer: generation \
+                                 {generation} is not held (unknown or released); newest {newest}"
+                            ),
+                        );
+                        return;
+                    }
+                };
+                if index >= alloc.decision.buffer_count {
+                    resource.post_error(
+                        coll::Error::InvalidIndex,
+                        format!(
+                            "wp_buffer_collection_v1.get_generation_buffer: index {index} out of \
+                             range; generation {generation} has {} buffers",
+                            alloc.decision.buffer_count
+                        ),
+                    );
+                    return;
+                }
+                init_wl_buffer(state, data_init, buffer, alloc, index);
+            }
+            coll::Request::ReleaseGeneration { generation } => {
+                let released = data.lock().release(generation);
+                if !released {
+                    let newest = newest_generation(data);
+                    resource.post_error(
+                        coll::Error::InvalidGeneration,
+                        format!(
+                            "wp_buffer_collection_v1.release_generation: generation \
+                             {generation} is not an older one held; newest {newest} stays"
+                        ),
+                    );
+                    return;
+                }
+                crate::state::flush(state);
+            }
             coll::Request::Commit => {
                 let mut inner = data.lock();
                 if inner.committed {
@@ -120,7 +177,9 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             }
             other => {
                 let mut inner = data.lock();
-                if inner.committed {
+                // After the allocated event a version-2 object builds its
+                // next constraints for `recommit`.
+                if inner.committed && !(inner.allocated && resource.version() >= 2) {
                     drop(inner);
                     resource.post_error(
                         coll::Error::AlreadyCommitted,
@@ -159,6 +218,47 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionV1, CollectionData,
             crate::state::flush(state);
         }
     }
+}
+
+/// `recommit`: the pending constraints become this participant's proposal
+/// for a re-solve (see `collections/renegotiate.rs`).
+fn recommit<D: BufferCollectionDispatch>(
+    state: &mut D,
+    resource: &WpBufferCollectionV1,
+    data: &CollectionData,
+) {
+    let mut inner = data.lock();
+    if !inner.allocated {
+        drop(inner);
+        resource.post_error(
+            coll::Error::NotAllocated,
+            "wp_buffer_collection_v1.recommit: no buffers yet; recommit only after the \
+             allocated event",
+        );
+        return;
+    }
+    if let Err((code, msg)) = check_committed(&inner.pending) {
+        drop(inner);
+        resource.post_error(code, format!("wp_buffer_collection_v1.re{msg}"));
+        return;
+    }
+    let constraints = std::mem::take(&mut inner.pending);
+    drop(inner);
+    if let Some(slot) = data.slot {
+        state
+            .buffer_collection_state()
+            .collections
+            .recommit(slot, constraints);
+        crate::state::flush(state);
+    }
+}
+
+/// The newest generation a collection object holds, for error messages.
+fn newest_generation(data: &CollectionData) -> String {
+    data.lock()
+        .generations
+        .last()
+        .map_or_else(|| "none".into(), |h| h.generation().to_string())
 }
 
 /// Create the `wl_buffer` for buffer `index` (already range-checked). A

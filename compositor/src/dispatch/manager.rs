@@ -156,9 +156,10 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                     slot,
                     format!("compositor for wl_surface@{}", surface.id().protocol_id()),
                 );
+                st.collections.set_compositor(slot);
                 st.collections.commit(slot, constraints);
                 st.slots.remove(&slot);
-                st.surfaces.entry(slot.collection).or_insert(surface);
+                st.attach_participant(slot, &surface);
                 if let Some(d) = token.data::<TokenData>() {
                     d.set(TokenState::Attached);
                 }

@@ -1,10 +1,12 @@
 //! The demo's consumer: imports the producer's token, commits its own
 //! constraints (CPU read, rows aligned to 256 bytes), maps the same buffers
-//! and verifies every frame the producer announces. See `accord-demo`.
+//! and verifies every frame the producer announces. When the producer
+//! renegotiates (a new frame size), it follows: it takes the new generation
+//! at its frame boundary and releases the old one. See `accord-demo`.
 
 use std::{path::PathBuf, process::ExitCode};
 
-use accord_client::{Accord, Constraints, Usage, MOD_LINEAR};
+use accord_client::{Accord, Constraints, Renegotiation, Usage, MOD_LINEAR};
 use accord_examples::demo::{
     channel::{Channel, Message},
     pattern, program,
@@ -27,16 +29,22 @@ struct Args {
     /// The producer's Unix socket.
     #[arg(long, value_name = "PATH")]
     channel: PathBuf,
+    /// Keep the connection (and the buffers) until stdin closes, so the
+    /// runner can see what the compositor still charges.
+    #[arg(long)]
+    hold: bool,
 }
 
 /// The consumer's own layout constraint (a DMA engine's, say).
 const STRIDE_ALIGNMENT: u32 = 256;
 
 fn main() -> ExitCode {
-    program(NAME, |args: Args| run(&args.channel).map(|()| true))
+    program(NAME, |args: Args| {
+        run(&args.channel, args.hold).map(|()| true)
+    })
 }
 
-fn run(path: &std::path::Path) -> Result<(), Error> {
+fn run(path: &std::path::Path, hold: bool) -> Result<(), Error> {
     let mut channel = Channel::connect(path)
         .map_err(|e| format!("cannot connect to the producer at {}: {e}", path.display()))?;
     let handle = match channel.recv()? {
@@ -57,7 +65,7 @@ fn run(path: &std::path::Path) -> Result<(), Error> {
             .stride_alignment(STRIDE_ALIGNMENT)
             .buffers(1),
     );
-    let allocation = collection.wait_allocated()?;
+    let mut allocation = collection.wait_allocated()?;
     let inodes = allocation
         .buffers
         .iter()
@@ -67,7 +75,7 @@ fn run(path: &std::path::Path) -> Result<(), Error> {
         Message::Inodes(list) => list,
         other => return Err(format!("expected the inodes, got {other:?}").into()),
     };
-    let inodes_equal = inodes == producer_inodes;
+    let mut inodes_equal = inodes == producer_inodes;
     let strides_aligned = allocation
         .buffers
         .iter()
@@ -91,6 +99,32 @@ fn run(path: &std::path::Path) -> Result<(), Error> {
                 })?;
             }
             Message::Done { frames } => break frames,
+            Message::Generation { generation } => {
+                // Every frame before this one is verified: switch.
+                let next = loop {
+                    match collection.wait_renegotiation()? {
+                        Renegotiation::Generation(a) if a.generation == generation => break a,
+                        Renegotiation::Generation(_) => continue, // an older one
+                        other => {
+                            return Err(
+                                format!("expected generation {generation}: {other:?}").into()
+                            )
+                        }
+                    }
+                };
+                let theirs = match channel.recv()? {
+                    Message::Inodes(list) => list,
+                    other => return Err(format!("expected the inodes, got {other:?}").into()),
+                };
+                let ours = next
+                    .buffers
+                    .iter()
+                    .map(|b| b.inode())
+                    .collect::<Result<Vec<_>, _>>()?;
+                inodes_equal &= ours == theirs;
+                collection.release_generation(allocation.generation)?;
+                allocation = next;
+            }
             other => return Err(format!("unexpected message {other:?}").into()),
         }
     };
@@ -106,8 +140,12 @@ fn run(path: &std::path::Path) -> Result<(), Error> {
         .set("frames_announced", frames)
         .set("frames_seen", seen)
         .set("frames_verified", verified)
-        .set("inodes_equal", inodes_equal);
+        .set("inodes_equal", inodes_equal)
+        .set("generation", allocation.generation);
     println!("{}", r.line(NAME));
+    if hold {
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+    }
     Ok(())
 }
 

@@ -3,14 +3,19 @@
 //! attached to its own toplevel), draws numbered frames into the shared
 //! buffers and shows them. With `--late-channel`, a late viewer joins
 //! halfway (`attach_token`, protocol version 2): it gets the same buffers
-//! and verifies the frames from then on. See `accord-demo` for the whole
-//! picture.
+//! and verifies the frames from then on. With `--resize-to`, the stream
+//! changes resolution a quarter of the way through (`recommit`, protocol
+//! version 2): every participant gets the new generation of buffers, the
+//! consumer follows at its frame boundary, and the old generation is
+//! released. See `accord-demo` for the whole picture.
 
 use std::{
     io::Read, os::unix::net::UnixListener, path::PathBuf, process::ExitCode, time::Duration,
 };
 
-use accord_client::{Accord, Constraints, MemoryKind, Usage, MOD_LINEAR};
+use accord_client::{
+    Accord, Allocation, Constraints, MemoryKind, Renegotiation, Usage, MOD_LINEAR,
+};
 use accord_examples::cli::{parse_window_size, Size};
 use accord_examples::demo::{
     channel::{Channel, Message},
@@ -20,6 +25,7 @@ use accord_examples::demo::{
     ARGB8888, XRGB8888,
 };
 use clap::Parser;
+use wayland_client::protocol::wl_buffer::WlBuffer;
 use wayland_client::Connection;
 
 const NAME: &str = "accord-demo-producer";
@@ -49,6 +55,28 @@ struct Args {
     /// which joins the allocated collection halfway through the frames.
     #[arg(long, value_name = "PATH")]
     late_channel: Option<PathBuf>,
+    /// Renegotiate to this frame size (64..=4096 x 32..=4096) before frame
+    /// frames/4 + 1: the consumers follow the new generation.
+    #[arg(long, value_name = "WxH", value_parser = parse_window_size)]
+    resize_to: Option<Size>,
+}
+
+/// The producer's constraints for frames of `w`×`h`.
+fn constraints(w: u32, h: u32) -> Constraints {
+    Constraints::new()
+        .usage(Usage::CpuWrite | Usage::Render)
+        .format(XRGB8888, MOD_LINEAR)
+        .format(ARGB8888, MOD_LINEAR)
+        .min_size(w, h)
+        .max_size(w, h)
+        .buffers(2)
+}
+
+fn inodes_of(a: &Allocation) -> Result<Vec<(u64, u64)>, Error> {
+    Ok(a.buffers
+        .iter()
+        .map(|b| b.inode())
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 /// A consumer the frames go to, and the newest frame it has verified.
@@ -117,25 +145,16 @@ fn run(args: &Args) -> Result<(), Error> {
     channel.send(&Message::Handle(handle))?;
     let collection = root.bind();
     let (w, h) = (args.size.width, args.size.height);
-    collection.commit(
-        &Constraints::new()
-            .usage(Usage::CpuWrite | Usage::Render)
-            .format(XRGB8888, MOD_LINEAR)
-            .format(ARGB8888, MOD_LINEAR)
-            .min_size(w, h)
-            .max_size(w, h)
-            .buffers(2),
-    );
-    let allocation = collection.wait_allocated()?;
-    let count = allocation.buffers.len();
-    let inodes = allocation
-        .buffers
-        .iter()
-        .map(|b| b.inode())
-        .collect::<Result<Vec<_>, _>>()?;
+    collection.commit(&constraints(w, h));
+    let mut allocation = collection.wait_allocated()?;
+    let mut count = allocation.buffers.len();
+    let mut inodes = inodes_of(&allocation)?;
     channel.send(&Message::Inodes(inodes.clone()))?;
 
-    let buffers = window.buffers(&collection, count as u32);
+    let mut buffers = window.buffers(&collection, count as u32);
+    // The older generation's wl_buffers, destroyed once a newer frame shows.
+    let mut old_buffers: Vec<WlBuffer> = Vec::new();
+    let resize_at = args.resize_to.map(|_| args.frames / 4 + 1);
     // Frame last written into each buffer; 0 = none. Consumers ack frames
     // in order, so a peer's `acked` is the newest frame it is done with.
     let mut last_frame = vec![0u32; count];
@@ -148,6 +167,43 @@ fn run(args: &Args) -> Result<(), Error> {
     let late_at = args.frames / 2 + 1;
     let mut next = 0;
     for frame in 1..=args.frames {
+        if let (Some(size), true) = (args.resize_to, Some(frame) == resize_at) {
+            // Every frame of this generation verified, then renegotiate.
+            for peer in &mut peers {
+                peer.wait_for(frame - 1)?;
+            }
+            collection.recommit(&constraints(size.width, size.height))?;
+            let renewed = match collection.wait_renegotiation()? {
+                Renegotiation::Generation(a) => a,
+                Renegotiation::Kept { generation } => {
+                    return Err(format!("the new size kept generation {generation}").into())
+                }
+                Renegotiation::Failed { failure, .. } => {
+                    return Err(format!("renegotiation failed: {failure}").into())
+                }
+            };
+            inodes = inodes_of(&renewed)?;
+            for peer in &mut peers {
+                peer.channel.send(&Message::Generation {
+                    generation: renewed.generation,
+                })?;
+                peer.channel.send(&Message::Inodes(inodes.clone()))?;
+            }
+            println!(
+                "{NAME}: generation {} at frame {frame}: {}x{}",
+                renewed.generation, renewed.width, renewed.height
+            );
+            let old = std::mem::replace(&mut allocation, renewed);
+            collection.release_generation(old.generation)?;
+            drop(old);
+            count = allocation.buffers.len();
+            old_buffers = std::mem::replace(
+                &mut buffers,
+                window.generation_buffers(&collection, allocation.generation, count as u32),
+            );
+            last_frame = vec![0u32; count];
+            next = 0;
+        }
         if frame == late_at {
             if let Some(listener) = &late_listener {
                 // The late viewer joins the allocated collection: same
@@ -182,6 +238,11 @@ fn run(args: &Args) -> Result<(), Error> {
             })?;
         }
         window.present(&buffers, index)?;
+        // The compositor shows a newer frame: the old generation's
+        // wl_buffers can go.
+        for b in old_buffers.drain(..) {
+            b.destroy();
+        }
     }
     for peer in &mut peers {
         peer.wait_for(args.frames)?;
@@ -207,6 +268,8 @@ fn run(args: &Args) -> Result<(), Error> {
             },
         )
         .set("frames_produced", args.frames)
+        .set("generation", allocation.generation)
+        .set("resized_at", resize_at.unwrap_or(0))
         .set("frames_rejected_by_consumer", bad)
         .set(
             "last_buffer",

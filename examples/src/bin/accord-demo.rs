@@ -39,6 +39,11 @@ struct Args {
     #[arg(long, value_name = "WxH", value_parser = parse_window_size,
           default_value = "500x300")]
     size: Size,
+    /// Renegotiate the stream to this size (64..=4096 x 32..=4096) a
+    /// quarter of the way through: producer, consumer, compositor and late
+    /// viewer follow the new generation of buffers.
+    #[arg(long, value_name = "WxH", value_parser = parse_window_size)]
+    resize_to: Option<Size>,
     /// Where to write the compositor's output after the last frame.
     #[arg(long, value_name = "FILE", default_value = "accord-demo.png")]
     png: PathBuf,
@@ -195,10 +200,17 @@ fn run(args: &Args) -> Result<bool, Error> {
             "--hold",
         ])
         .stdin(Stdio::piped());
+    if let Some(size) = args.resize_to {
+        producer.args(["--resize-to", &size.to_string()]);
+    }
     let mut producer = Process::start("accord-demo-producer", producer)?;
     producer.line("accord-demo-producer: channel listening", deadline)?;
     let mut consumer = client(&consumer_bin, &compositor);
-    consumer.arg("--channel").arg(&socket);
+    consumer
+        .arg("--channel")
+        .arg(&socket)
+        .arg("--hold")
+        .stdin(Stdio::piped());
     let mut consumer = Process::start("accord-demo-consumer", consumer)?;
     // The late viewer connects now; the producer accepts it halfway.
     let mut viewer = client(&consumer_bin, &compositor);
@@ -212,16 +224,18 @@ fn run(args: &Args) -> Result<bool, Error> {
     );
 
     let p = producer.results(deadline)?;
-    // Every participant, the late viewer included, still holds the buffers
-    // (the producer holds its window): the compositor charges one
-    // allocation, so the late join allocated nothing.
+    let c = consumer.results(deadline)?;
+    // The producer and the consumer still hold the buffers (both wait for
+    // their stdin to close): the compositor charges one allocation, so the
+    // late join allocated nothing and, after a resize, the first
+    // generation was released by both and drained.
     let charged = compositor.charged_bytes();
     // The producer holds its window until its stdin closes: the output
     // still shows its last frame.
     let shot = compositor.screenshot()?;
     shot.write_png(&args.png)?;
     drop(producer.child.stdin.take());
-    let c = consumer.results(deadline)?;
+    drop(consumer.child.stdin.take());
     let v = viewer.results(deadline)?;
     producer.wait(deadline)?;
     consumer.wait(deadline)?;
@@ -243,8 +257,13 @@ fn run(args: &Args) -> Result<bool, Error> {
         r.set(k, p.get(k).unwrap_or("?"));
     }
     // Each producer frame is read once, whole, to compose the frame it is
-    // shown in; the one CPU copy is the screenshot above.
-    let frame_bytes = u64::from(w) * u64::from(h) * 4;
+    // shown in; the one CPU copy is the screenshot above. With a resize,
+    // the frames before it had the first size.
+    let resized_at = p.parse::<u32>("resized_at")?;
+    let before = resized_at.saturating_sub(1);
+    let composited_bytes =
+        u64::from(before) * u64::from(args.size.width) * u64::from(args.size.height) * 4
+            + u64::from(produced - before) * u64::from(w) * u64::from(h) * 4;
     let screenshot_bytes = u64::from(shot.width) * u64::from(shot.height) * 4;
     // The late viewer joins before frame produced/2 + 1.
     let late_expected = produced - produced / 2;
@@ -266,6 +285,9 @@ fn run(args: &Args) -> Result<bool, Error> {
         .set("bytes_copied", counters.bytes_copied)
         .set("screenshot_bytes", screenshot_bytes)
         .set("inodes_equal", c.parse::<bool>("inodes_equal")?)
+        .set("generation", p.parse::<u32>("generation")?)
+        .set("consumer_generation", c.parse::<u32>("generation")?)
+        .set("resized_at", resized_at)
         .set("settings_equal", settings_equal)
         .set("strides_aligned", c.parse::<bool>("strides_aligned")?)
         .set(
@@ -277,7 +299,9 @@ fn run(args: &Args) -> Result<bool, Error> {
     print_report(&r, &p, &counters.to_string());
     let ok = r.get("frames_verified") == Some(&produced.to_string())
         && counters.foreign_frames_shown == u64::from(produced)
-        && counters.bytes_composited == u64::from(produced) * frame_bytes
+        && counters.bytes_composited == composited_bytes
+        && r.get("generation") == r.get("consumer_generation")
+        && r.get("generation") == Some(if args.resize_to.is_some() { "2" } else { "1" })
         && counters.bytes_copied == screenshot_bytes
         && r.get("inodes_equal") == Some("true")
         && r.get("late_frames_verified") == Some(&late_expected.to_string())
@@ -352,15 +376,36 @@ fn print_report(r: &Results, p: &Results, counters: &str) {
         get("frames_shown"),
         get("frames_produced")
     );
+    let resized_at: u32 = get("resized_at").parse().unwrap_or(0);
+    let read = if resized_at > 1 {
+        format!(
+            "{} frames at the first size, the rest at {}x{}, each x4",
+            resized_at - 1,
+            get("width"),
+            get("height")
+        )
+    } else {
+        format!(
+            "{} frames x {}x{}x4",
+            get("frames_shown"),
+            get("width"),
+            get("height")
+        )
+    };
     println!(
         "zero-copy         producer and consumer share the same memfd buffers; the compositor \
-         composited {} frames, read {} bytes of them ({} frames x {}x{}x4)",
+         composited {} frames, read {} bytes of them ({read})",
         get("frames_composited"),
         get("bytes_composited"),
-        get("frames_shown"),
-        get("width"),
-        get("height")
     );
+    if resized_at > 0 {
+        println!(
+            "renegotiated      before frame {resized_at}: producer, consumer and compositor moved \
+             to generation {} (consumer: {}); the old one was released",
+            get("generation"),
+            get("consumer_generation")
+        );
+    }
     println!(
         "bytes copied      {} (the screenshot: {} bytes; compositor counters)",
         get("bytes_copied"),

@@ -22,6 +22,9 @@ pub enum Message {
     Verified { frame: u32, index: u32, ok: bool },
     /// Producer → consumer: no more frames; `frames` were sent.
     Done { frames: u32 },
+    /// Producer → consumer: the stream was renegotiated; frames from now
+    /// on are in generation `generation` (its inodes follow).
+    Generation { generation: u32 },
 }
 
 impl Message {
@@ -40,6 +43,7 @@ impl Message {
                 )
             }
             Message::Done { frames } => format!("done {frames}"),
+            Message::Generation { generation } => format!("generation {generation}"),
         }
     }
 
@@ -79,6 +83,7 @@ impl Message {
                 Message::Verified { frame, index, ok }
             }
             "done" => Message::Done { frames: num()? },
+            "generation" => Message::Generation { generation: num()? },
             _ => return None,
         };
         Some(msg)

@@ -32,6 +32,9 @@ pub struct WindowState {
     pub held: Vec<bool>,
     /// Buffer indices in the order the compositor released them.
     pub releases: Vec<u32>,
+    /// The collection generation whose buffers `held` tracks; releases of
+    /// an older generation's `wl_buffer`s do not count.
+    pub generation: u32,
 }
 
 /// An open, configured toplevel.
@@ -76,7 +79,33 @@ impl Window {
         let qh = self.queue.handle();
         self.state.held = vec![false; count as usize];
         (0..count)
-            .map(|i| collection.proxy().get_wl_buffer(i, &qh, i))
+            .map(|i| {
+                collection
+                    .proxy()
+                    .get_wl_buffer(i, &qh, (self.state.generation, i))
+            })
+            .collect()
+    }
+
+    /// `wl_buffer`s for buffers `0..count` of generation `generation` of a
+    /// renegotiated collection (named by generation, so race-free); from
+    /// now on `held` tracks these, and the older generation's releases are
+    /// ignored.
+    pub fn generation_buffers(
+        &mut self,
+        collection: &Collection,
+        generation: u32,
+        count: u32,
+    ) -> Vec<WlBuffer> {
+        let qh = self.queue.handle();
+        self.state.generation = generation;
+        self.state.held = vec![false; count as usize];
+        (0..count)
+            .map(|i| {
+                collection
+                    .proxy()
+                    .get_generation_buffer(generation, i, &qh, (generation, i))
+            })
             .collect()
     }
 
@@ -199,15 +228,18 @@ impl Dispatch<WlCallback, ()> for WindowState {
     }
 }
 
-impl Dispatch<WlBuffer, u32> for WindowState {
+impl Dispatch<WlBuffer, (u32, u32)> for WindowState {
     fn event(
         state: &mut Self,
         _: &WlBuffer,
         event: wl_buffer::Event,
-        index: &u32,
+        (generation, index): &(u32, u32),
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
+        if *generation != state.generation {
+            return; // an older generation's buffer
+        }
         if let wl_buffer::Event::Release = event {
             if let Some(h) = state.held.get_mut(*index as usize) {
                 *h = false;

@@ -20,7 +20,7 @@ use smithay::reexports::pixman::Image;
 use smithay::reexports::wayland_server::backend::{ClientData, ClientId, DisconnectReason};
 use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
 use smithay::reexports::wayland_server::protocol::wl_surface::WlSurface;
-use smithay::reexports::wayland_server::{Client, DisplayHandle};
+use smithay::reexports::wayland_server::{Client, DisplayHandle, Resource};
 use smithay::utils::{Rectangle, Transform};
 use smithay::wayland::buffer::BufferHandler;
 use smithay::wayland::compositor::{with_states, BufferAssignment, SurfaceAttributes};
@@ -81,6 +81,9 @@ pub struct Config {
     /// `release`) and record no `confirm_scanout` calls. For the fuzz
     /// harness: a long run, whose wire model expects no `release` events.
     pub unobserved: bool,
+    /// Shortest time between two generations of a collection (default
+    /// 100 ms).
+    pub min_generation_interval: Option<std::time::Duration>,
     /// Do not tell the module about destroyed `wl_buffer`s (an embedder
     /// that forgot `wl_buffer_destroyed`): its own sweep must find them.
     pub forget_buffer_destroyed: bool,
@@ -111,6 +114,8 @@ pub struct Compositor {
     renderer_formats: Vec<FormatModifier>,
     observed: Arc<Mutex<Observed>>,
     config: Config,
+    /// Every surface created, for tests that change a surface's display.
+    pub surfaces: Vec<WlSurface>,
 }
 
 /// Per-client data; insert every client with [`Compositor::client_data`].
@@ -190,6 +195,9 @@ impl Compositor {
         if let Some(n) = config.max_buffer_fds {
             accord.set_max_buffer_fds(n);
         }
+        if let Some(d) = config.min_generation_interval {
+            accord.set_min_generation_interval(d);
+        }
         Compositor {
             renderer: PixmanRenderer::new().expect("pixman renderer"),
             compositor: CompositorState::new::<Compositor>(dh),
@@ -205,7 +213,22 @@ impl Compositor {
                 .collect(),
             observed,
             config,
+            surfaces: Vec::new(),
         }
+    }
+
+    /// Change what the display planes scan out for every surface (a
+    /// surface going fullscreen on a plane, or back to composition) and
+    /// tell the module, as an embedder does (renegotiation trigger 1).
+    /// Returns how many collections were told.
+    pub fn set_scanout_pairs(&mut self, pairs: &'static [FormatModifier]) -> usize {
+        self.config.scanout_pairs = pairs;
+        self.surfaces.retain(|s| s.is_alive());
+        let surfaces = self.surfaces.clone();
+        surfaces
+            .iter()
+            .map(|s| BufferCollectionState::surface_changed(self, s))
+            .sum()
     }
 
     /// The data to insert a new client with.
@@ -239,6 +262,12 @@ impl CompositorHandler for Compositor {
             .get_data::<ClientState>()
             .expect("every client is inserted with ClientState")
             .compositor
+    }
+    fn new_surface(&mut self, surface: &WlSurface) {
+        if !self.config.unobserved {
+            self.surfaces.retain(|s| s.is_alive());
+            self.surfaces.push(surface.clone());
+        }
     }
     fn commit(&mut self, surface: &WlSurface) {
         if self.config.unobserved {

@@ -17,12 +17,16 @@ use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::backend::CollectionAllocator;
 use accord_smithay::BufferCollectionState;
+use smithay::reexports::calloop::channel;
 use smithay::reexports::calloop::generic::Generic;
 use smithay::reexports::calloop::{EventLoop, Interest, LoopSignal, Mode, PostAction};
 use smithay::reexports::wayland_server::{Display, ListeningSocket};
 
 use crate::waiting::eventually;
 pub use compositor::{Compositor, Config, DmabufSeen, Observed};
+
+/// A call [`TestServer::on_compositor`] runs on the server thread.
+type CompositorCall = Box<dyn FnOnce(&mut Compositor) + Send>;
 
 /// How long the server's waits (`wait_disconnects`, `assert_no_*`) wait.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -137,6 +141,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// Shortest time between two generations of a collection (default
+    /// 100 ms).
+    pub fn min_generation_interval(mut self, interval: Duration) -> Self {
+        self.config.min_generation_interval = Some(interval);
+        self
+    }
+
     /// Leave `BufferHandler::buffer_destroyed` empty, like an embedder that
     /// forgot to call `wl_buffer_destroyed` (default: it calls it).
     pub fn forget_buffer_destroyed(mut self) -> Self {
@@ -154,11 +165,12 @@ impl TestServerBuilder {
         let obs = observed.clone();
         let TestServerBuilder { allocator, config } = self;
         let thread = std::thread::spawn(move || run_server(path, obs, tx, allocator(), config));
-        let signal = rx.recv().expect("server thread started");
+        let (signal, calls) = rx.recv().expect("server thread started");
         TestServer {
             socket,
             observed,
             signal,
+            calls,
             thread: Some(thread),
             _dir: dir,
         }
@@ -170,6 +182,7 @@ pub struct TestServer {
     pub socket: PathBuf,
     pub observed: Arc<Mutex<Observed>>,
     signal: LoopSignal,
+    calls: channel::Sender<CompositorCall>,
     thread: Option<JoinHandle<()>>,
     _dir: RuntimeDir,
 }
@@ -272,6 +285,22 @@ impl TestServer {
         })
     }
 
+    /// Run `f` on the compositor's thread, between two dispatches, and
+    /// return its result: how a test plays the embedder (say, a surface
+    /// going fullscreen: `BufferCollectionState::surface_changed`).
+    pub fn on_compositor<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Compositor) -> R + Send + 'static,
+    ) -> R {
+        let (tx, rx) = mpsc::channel();
+        self.calls
+            .send(Box::new(move |c: &mut Compositor| {
+                let _ = tx.send(f(c));
+            }))
+            .expect("the server thread runs");
+        rx.recv().expect("the call ran")
+    }
+
     /// Wait (up to [`WAIT`]) until the server processed `n` disconnects.
     #[track_caller]
     pub fn wait_disconnects(&self, n: usize) {
@@ -301,7 +330,7 @@ impl Drop for TestServer {
 fn run_server(
     path: PathBuf,
     observed: Arc<Mutex<Observed>>,
-    started: mpsc::Sender<LoopSignal>,
+    started: mpsc::Sender<(LoopSignal, channel::Sender<CompositorCall>)>,
     allocator: Box<dyn CollectionAllocator>,
     config: Config,
 ) {
@@ -336,8 +365,17 @@ fn run_server(
             },
         )
         .expect("display source");
+    let (calls, call_source) = channel::channel::<CompositorCall>();
+    handle
+        .insert_source(call_source, |event, _, state: &mut Compositor| {
+            if let channel::Event::Msg(call) = event {
+                call(state);
+                state.observe();
+            }
+        })
+        .expect("call source");
     started
-        .send(event_loop.get_signal())
+        .send((event_loop.get_signal(), calls))
         .expect("test waits for the signal");
     let mut dh = dh;
     let _ = event_loop.run(None, &mut state, |state| {
