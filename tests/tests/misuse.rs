@@ -1130,6 +1130,9 @@ fn every_error_code_has_a_test() {
             "wp_buffer_collection_v1",
             "raw_collection",
             "wl_buffer_of_a_raw_collection",
+        ),
+        (
+            "wp_buffer_collection_v1",
             "invalid_generation",
             "stale_generation",
         ),
