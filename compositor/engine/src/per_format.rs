@@ -49,6 +49,8 @@ pub(crate) fn limits_only(owner: &Constraints, l: &FormatLimits) -> Constraints 
         buffers: BufferCounts::default(),
         contiguous: false,
         devices: Vec::new(),
+        scanout_devices: Vec::new(),
+        permitted_heaps: Vec::new(),
         dispensable: owner.dispensable,
         format_limits: Vec::new(),
         color_spaces: Vec::new(),
@@ -80,6 +82,8 @@ pub(crate) fn view(c: &[Constraints], format: u32) -> Option<Vec<Constraints>> {
             color_spaces: Vec::new(),
             name: p.name.clone(),
             devices: p.devices.clone(),
+            scanout_devices: p.scanout_devices.clone(),
+            permitted_heaps: p.permitted_heaps.clone(),
             ..*p
         })
         .collect();
