@@ -28,6 +28,8 @@ pub(crate) struct CollectionState {
     pub(crate) color_space: Option<ColorSpace>,
     /// The `coherency_domain` event's value (version 2).
     pub(crate) coherency_domain: Option<CoherencyDomains>,
+    /// The `placement` event (version 2).
+    pub(crate) placement: Option<crate::Placement>,
 }
 
 /// A participant that left the collection after allocation (the
@@ -112,6 +114,7 @@ impl CollectionState {
             buffers,
             color_space: self.color_space,
             coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
+            placement: self.placement.take(),
         }));
     }
 }
@@ -288,6 +291,9 @@ impl Collection {
         if c.max_area != 0 {
             let (hi, lo) = codec::split_u64(c.max_area);
             p.set_max_area(hi, lo);
+        }
+        for heap in &c.permitted_heaps {
+            p.add_permitted_heap(heap.clone());
         }
         if c.coherency_domains != CoherencyDomains::ALL {
             p.set_coherency_domains(

@@ -31,6 +31,12 @@
 //! prints the chosen one as `color_space`. `coherency_domains` lists the
 //! coherency domains a participant supports (`cpu`, `ram`,
 //! `inaccessible`; absent = all); a decision prints `coherency_domain`.
+//! `permitted_heaps` lists the placements a participant accepts (sysmem's
+//! `permitted_heaps`: `gbm`, `dumb`, `dma-heap`, `udmabuf`, `memfd`, or
+//! `dma-heap:NAME`; at most 16; absent = any) and `scanout_devices` the
+//! KMS devices that scan the buffers out (the compositor's display); both
+//! act only with `accord solve --placement`, which prints the chosen
+//! `placement`. Protected usage then needs a protected placement.
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field

@@ -16,7 +16,11 @@
 //!    the buffers to a device that nobody asked for.
 //! 2. **Scanout on the display itself.** A scanout decision whose
 //!    participants name KMS devices (`scanout_devices`, the compositor's
-//!    display) needs memory made by one of those devices.
+//!    display) needs memory made by one of those devices. Such a
+//!    participant's own `devices` (the compositor's renderer) count only
+//!    when the buffers are composited: on a hybrid machine scanout
+//!    buffers go to the display GPU, renderer-only ones where the renderer
+//!    reads them.
 //! 3. **A dma-buf when one is needed**: memfd only when nobody named a
 //!    device, the decision is not scanned out and nobody decodes, encodes
 //!    or captures into it (hardware that takes dma-bufs only).
@@ -286,8 +290,20 @@ struct Needs<'a> {
 }
 
 impl<'a> Needs<'a> {
-    fn of(parts: &'a [Constraints]) -> Self {
-        let mut devices: Vec<u64> = parts.iter().flat_map(|p| p.devices.clone()).collect();
+    /// `scanout`: the decision's (`None` before solving). A participant
+    /// that names scanout devices (the compositor: its display) needs its
+    /// `devices` (its renderer) only when the buffers are composited; on
+    /// scanout it needs its display instead. Before solving neither is
+    /// required of it.
+    fn of(parts: &'a [Constraints], scanout: Option<bool>) -> Self {
+        let mut devices: Vec<u64> = parts
+            .iter()
+            .flat_map(|p| match (scanout, p.scanout_devices.is_empty()) {
+                (_, true) | (Some(false), false) => p.devices.clone(),
+                (Some(true), false) => p.scanout_devices.clone(),
+                (None, false) => Vec::new(),
+            })
+            .collect();
         devices.sort_unstable();
         devices.dedup();
         let mut scanout_devices: Vec<u64> = parts
@@ -375,7 +391,7 @@ impl<'a> Needs<'a> {
             Some(Refusal::NotPermitted(n)) => (FailureReason::Unsupported, vec![n.clone()]),
             Some(Refusal::Unreachable(d)) => (
                 FailureReason::Unsupported,
-                self.names(|p| p.devices.contains(d)),
+                self.names(|p| p.devices.contains(d) || p.scanout_devices.contains(d)),
             ),
             Some(Refusal::NotMappable) => (
                 FailureReason::Unsupported,
@@ -414,7 +430,7 @@ impl<'a> Needs<'a> {
         match r {
             Refusal::Unreachable(d) => format!(
                 "device {d:#x} of {} cannot import it",
-                quoted(&self.names(|p| p.devices.contains(d)))
+                quoted(&self.names(|p| p.devices.contains(d) || p.scanout_devices.contains(d)))
             ),
             Refusal::NotOnDisplay => "scanout memory must be on the display's device".into(),
             Refusal::UnnamedDevice => "memory of a device no participant named".into(),
@@ -484,7 +500,7 @@ impl Refusal {
 /// assert_eq!(capability_of(&[cpu], &[memfd]).unwrap(), Capability::Linear);
 /// ```
 pub fn capability_of(parts: &[Constraints], sources: &[Source]) -> Result<Capability, Failure> {
-    let needs = Needs::of(parts);
+    let needs = Needs::of(parts, None);
     let contiguous = parts.iter().any(|p| p.contiguous);
     let refusals: Vec<Option<Refusal>> = sources
         .iter()
@@ -534,7 +550,7 @@ pub fn rank(
     sources: &[Source],
     policy: &PlacementPolicy,
 ) -> Result<Vec<usize>, Failure> {
-    let needs = Needs::of(parts);
+    let needs = Needs::of(parts, Some(decision.scanout));
     let pair = crate::FormatModifier {
         format: decision.format,
         modifier: decision.modifier,
@@ -650,6 +666,28 @@ mod tests {
         };
         let order = rank(&parts, &composited, &machine(), &PlacementPolicy::default()).unwrap();
         assert_eq!(order, vec![3, 4, 5]);
+    }
+
+    #[test]
+    fn a_hybrid_compositor_scans_out_from_the_display_and_composites_from_the_renderer() {
+        let mut compositor = part("compositor");
+        compositor.usage = Usage::SAMPLE | Usage::SCANOUT;
+        compositor.devices = vec![VGEM]; // the renderer's GPU
+        compositor.scanout_devices = vec![CARD0]; // the display's
+        let parts = [compositor, part("client")];
+        let d = solve(&parts).unwrap();
+        assert!(d.scanout);
+        let policy = PlacementPolicy::default();
+        assert_eq!(rank(&parts, &d, &machine(), &policy).unwrap(), vec![0, 1]);
+        let composited = Decision {
+            scanout: false,
+            ..d
+        };
+        assert_eq!(
+            rank(&parts, &composited, &machine(), &policy).unwrap(),
+            vec![2, 3, 4],
+            "the renderer's own memory, or system memory it imports"
+        );
     }
 
     #[test]

@@ -85,10 +85,20 @@ proptest! {
             Ok(order) => {
                 prop_assert!(!order.is_empty());
                 prop_assert!(pre.is_ok(), "ranked although the pre-solve check failed");
+                // On scanout, a participant naming its display needs the
+                // display; its other devices (its renderer) only when composited.
+                let required = |p: &Constraints| {
+                    if d.scanout && !p.scanout_devices.is_empty() {
+                        p.scanout_devices.clone()
+                    } else {
+                        p.devices.clone()
+                    }
+                };
+                let any_required = parts.iter().any(|p| !required(p).is_empty());
                 for &i in &order {
                     let s = &sources[i];
                     for p in &parts {
-                        for dev in &p.devices {
+                        for dev in &required(p) {
                             // Device memory is reached by its own device only;
                             // system memory exported as a dma-buf by all.
                             let reached = if s.device.is_empty() {
@@ -105,7 +115,7 @@ proptest! {
                     }
                     prop_assert!(!d.contiguous || s.contiguous, "{} not contiguous", s.name);
                     prop_assert!(!usage.contains(Usage::PROTECTED) || s.protected);
-                    let needs_dmabuf = !d.devices.is_empty()
+                    let needs_dmabuf = any_required
                         || d.scanout
                         || usage.intersects(Usage::VIDEO_DECODE);
                     prop_assert!(!needs_dmabuf || s.dmabuf, "memfd chosen although a dma-buf is needed");

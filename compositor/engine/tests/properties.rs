@@ -157,6 +157,8 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     },
                     contiguous,
                     devices,
+                    scanout_devices: Vec::new(),
+                    permitted_heaps: Vec::new(),
                     dispensable: false,
                     format_limits,
                     color_spaces,
@@ -280,6 +282,8 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
                     },
                     contiguous: false,
                     devices,
+                    scanout_devices: Vec::new(),
+                    permitted_heaps: Vec::new(),
                     dispensable: true,
                 }
             },
