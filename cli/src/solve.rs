@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     costs: Option<String>,
     /// The placements that may make the memory, as the compositor detects
-    /// them: a comma-separated list of KIND[:HEAP][@DEV], KIND one of
+    /// them: a comma-separated list of `KIND[:HEAP][@DEV]`, KIND one of
     /// gbm, dumb (device memory of DEV, a dev_t), dma-heap (HEAP, default
     /// system; a name with cma is contiguous, with secure/protected/
     /// restricted protected), udmabuf, memfd (linear layouts only but
