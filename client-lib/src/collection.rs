@@ -293,7 +293,7 @@ impl Collection {
             p.set_max_area(hi, lo);
         }
         for heap in &c.permitted_heaps {
-            p.add_permitted_heap(heap.clone());
+            p.add_permitted_heap(Some(heap.clone()));
         }
         if c.coherency_domains != CoherencyDomains::ALL {
             p.set_coherency_domains(

@@ -339,6 +339,11 @@ pub(crate) fn apply_constraint(
         }
         coll::Request::AddPermittedHeap { heap } => {
             const R: &str = "add_permitted_heap";
+            let Some(heap) = heap else {
+                return Err(invalid(format!(
+                    "{R}: null; expected a kind or dma-heap:NAME"
+                )));
+            };
             if c.permitted_heaps.len() >= MAX_PERMITTED_HEAPS {
                 return Err(invalid(format!(
                     "{R}: more than {MAX_PERMITTED_HEAPS} entries"

@@ -420,4 +420,3 @@ V4L2 nodes
         assert_eq!(got, vec![(AR24, vec![0, 5]), (XR24, vec![0])]);
     }
 }
-

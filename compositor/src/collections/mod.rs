@@ -711,6 +711,18 @@ impl<O: Owner> Collections<O> {
         self.resolve_on(&mut [allocator], &placing, confirm)
     }
 
+    /// [`resolve_on`](Self::resolve_on) the placements of `placements`
+    /// (what the module's flush does; for embedders and tests that use the
+    /// table without Wayland).
+    pub fn resolve_placed(
+        &mut self,
+        placements: &mut crate::backend::Placements,
+        confirm: &mut dyn ScanoutConfirmation,
+    ) -> Vec<Resolution> {
+        let (mut allocators, placing) = placements.parts();
+        self.resolve_on(&mut allocators, placing, confirm)
+    }
+
     /// [`resolve`](Self::resolve) on a set of placements: `allocators[i]`
     /// makes the memory of `placing.sources[i]`. The engine ranks the
     /// placements that suit every participant of the confirmed decision
