@@ -36,7 +36,7 @@ fn resolve(
 ) -> Result<Outcome, String> {
     let slot = table.create(format!("pid {owner}"), owner);
     table.set_name(slot, name.into());
-    let _ = table.bind(slot);
+    table.bind(slot);
     let mut c = participant(name, usage, &[(XR24, false)], (256, 128), 2);
     c.devices = devices;
     c.contiguous = contiguous;
