@@ -16,9 +16,13 @@
 //! listed pair no participant is added, so the outcome is exactly the one
 //! without this step.
 //!
-//! The compositor adds it for its allocator; `accord solve --placement`
-//! for a named backend kind, so that the dry run still gives the
-//! compositor's answer.
+//! With several placements ([`Placing`]), the capability is that of the
+//! placements still eligible for the participants before solving
+//! (`placements::capability_of`: `Any` when one of them is GBM), and the
+//! participant is named after every placement (`placement 'a/b'`); after
+//! solving, `placements::rank` picks where the memory comes from. The
+//! compositor does this for its backends; `accord solve --placement` for
+//! a listed set, so that the dry run still gives the compositor's answer.
 
 use crate::placements::{PlacementPolicy, Source, SourceKind};
 use crate::policy::Policy;
