@@ -12,8 +12,7 @@
 //!    must import the memory. Memory a DRM device made (GBM, dumb) is
 //!    reached by that device only (virtio-gpu refuses a vgem buffer);
 //!    system memory exported as a dma-buf (heaps, udmabuf) by every device;
-//!    memfd by none. Device memory nobody named is not used: it would tie
-//!    the buffers to a device that nobody asked for.
+//!    memfd by none.
 //! 2. **Scanout on the display itself.** A scanout decision whose
 //!    participants name KMS devices (`scanout_devices`, the compositor's
 //!    display) needs memory made by one of those devices. Such a
@@ -40,7 +39,10 @@
 //! [`PlacementPolicy::DEFAULT_ORDER`]: device memory on a named device, GBM
 //! then dumb; then a DMA-BUF heap; then udmabuf; then any other dma-buf
 //! source; memfd last, labelled not a dma-buf), then the order they were
-//! detected in. A platform overrides the kind order (a display that scans
+//! detected in; memory of a device nobody named (in `devices` or
+//! `scanout_devices`) comes after all of them: it would tie the buffers to
+//! a device nobody asked for, so it is used only when nothing else can be
+//! (a compositor whose one allocator is a card's). A platform overrides the kind order (a display that scans
 //! out only dumb buffers puts dumb first), as the format cost table
 //! overrides the pair ranking. The compositor allocates on the first and
 //! falls back to the next on failure.
@@ -329,6 +331,17 @@ impl<'a> Needs<'a> {
             .collect()
     }
 
+    /// Device memory of a device no participant named, for scanout or
+    /// otherwise (ranked after every other source, see [`rank`]).
+    fn unnamed_device(&self, s: &Source) -> bool {
+        s.is_device_memory()
+            && !self
+                .devices
+                .iter()
+                .chain(&self.scanout_devices)
+                .any(|d| s.device.contains(d))
+    }
+
     /// Why `s` is not eligible, or `None`; `scanout` is the decision's
     /// (`None` before solving: either), `contiguous` whether it is asked.
     fn refusal(&self, s: &Source, scanout: Option<bool>, contiguous: bool) -> Option<Refusal> {
@@ -338,12 +351,6 @@ impl<'a> Needs<'a> {
         }
         if on_display && !self.scanout_devices.iter().any(|d| s.device.contains(d)) {
             return Some(Refusal::NotOnDisplay);
-        }
-        let named = self.devices.iter().any(|d| s.device.contains(d))
-            || (scanout != Some(false)
-                && self.scanout_devices.iter().any(|d| s.device.contains(d)));
-        if s.is_device_memory() && !named {
-            return Some(Refusal::UnnamedDevice);
         }
         let hardware = Usage::VIDEO_DECODE | Usage::VIDEO_ENCODE | Usage::CAPTURE;
         if !s.dmabuf
@@ -433,7 +440,6 @@ impl<'a> Needs<'a> {
                 quoted(&self.names(|p| p.devices.contains(d) || p.scanout_devices.contains(d)))
             ),
             Refusal::NotOnDisplay => "scanout memory must be on the display's device".into(),
-            Refusal::UnnamedDevice => "memory of a device no participant named".into(),
             Refusal::NotDmabuf => "not a dma-buf, and a device or scanout needs one".into(),
             Refusal::NotMappable => "not mappable, and the usage has CPU access".into(),
             Refusal::NotContiguous => "not guaranteed contiguous".into(),
@@ -459,7 +465,6 @@ fn quoted(names: &[String]) -> String {
 enum Refusal {
     Unreachable(u64),
     NotOnDisplay,
-    UnnamedDevice,
     NotDmabuf,
     NotMappable,
     NotContiguous,
@@ -480,8 +485,7 @@ impl Refusal {
             Refusal::NotMappable => 4,
             Refusal::NotOnDisplay => 5,
             Refusal::NotDmabuf => 6,
-            Refusal::UnnamedDevice => 7,
-            Refusal::Layout(_) => 8,
+            Refusal::Layout(_) => 7,
         }
     }
 }
@@ -579,7 +583,13 @@ pub fn rank(
         let refusals: Vec<Refusal> = refusals.into_iter().flatten().collect();
         return Err(needs.failure(sources, &refusals));
     }
-    order.sort_by_key(|&i| (policy.position(sources[i].kind), i));
+    order.sort_by_key(|&i| {
+        (
+            needs.unnamed_device(&sources[i]),
+            policy.position(sources[i].kind),
+            i,
+        )
+    });
     Ok(order)
 }
 
@@ -626,7 +636,11 @@ mod tests {
 
     #[test]
     fn cpu_only_prefers_a_heap_then_udmabuf_then_memfd() {
-        assert_eq!(ranked(&[part("cpu")], &machine()).unwrap(), vec![3, 4, 5]);
+        assert_eq!(
+            ranked(&[part("cpu")], &machine()).unwrap(),
+            vec![3, 4, 5, 0, 1, 2],
+            "device memory nobody named last"
+        );
     }
 
     #[test]
@@ -659,13 +673,14 @@ mod tests {
         assert!(d.scanout);
         let order = rank(&parts, &d, &machine(), &PlacementPolicy::default()).unwrap();
         assert_eq!(order, vec![0, 1]);
-        // Composited instead: the display's device is not needed.
+        // Composited instead: the display's memory is still preferred (it
+        // was named), but system memory and memfd will do; vgem's last.
         let composited = Decision {
             scanout: false,
             ..d
         };
         let order = rank(&parts, &composited, &machine(), &PlacementPolicy::default()).unwrap();
-        assert_eq!(order, vec![3, 4, 5]);
+        assert_eq!(order, vec![0, 1, 3, 4, 5, 2]);
     }
 
     #[test]
