@@ -133,7 +133,14 @@ fn serve(
         max_pending_handles: Some(usize::MAX),
         ..config
     };
-    let mut state = Compositor::new(&dh, Box::new(MemfdBackend::new()), config, observed);
+    let mut state = Compositor::new(
+        &dh,
+        accord_smithay::backend::Placements::from(
+            Box::new(MemfdBackend::new()) as Box<dyn accord_smithay::backend::CollectionAllocator>
+        ),
+        config,
+        observed,
+    );
     let handle = event_loop.handle();
     // The first tick: the module's timer period, a quarter of the shorter
     // threshold, between 5 ms and 1 s.

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use accord_engine::groups::{combinations, solve_groups_placed};
-use accord_engine::placement::{placement_participant, solve_placed, Capability};
+use accord_engine::placement::{solve_placed, Placing};
 use accord_engine::{solve_explained, Policy};
 use accord_scenario as scenario;
 use accord_scenario::PolicyJson;
@@ -24,21 +24,21 @@ pub struct Args {
     /// A cost table (JSON) that replaces each scenario's own.
     #[arg(long, value_name = "FILE")]
     costs: Option<String>,
-    /// The backend that will make the memory, whose capability takes part
-    /// as a participant named `placement 'KIND'`, as in the compositor:
-    /// memfd, dumb, dma-heap, udmabuf (linear layouts only), gbm or any
-    /// (no restriction, the default).
-    #[arg(long, value_name = "KIND", value_parser = parse_placement)]
-    placement: Option<String>,
+    /// The placements that may make the memory, as the compositor detects
+    /// them: a comma-separated list of `KIND[:HEAP][@DEV]`, KIND one of
+    /// gbm, dumb (device memory of DEV, a dev_t), dma-heap (HEAP, default
+    /// system; a name with cma is contiguous, with secure/protected/
+    /// restricted protected), udmabuf, memfd (linear layouts only but
+    /// gbm) or any. Their capabilities take part as a participant named
+    /// `placement 'NAMES'`, the ranking of the README's backend section
+    /// picks one (printed as "placement"), and a collection no placement
+    /// suits fails `unsupported` naming the participants. Without it no
+    /// placement is considered.
+    #[arg(long, value_name = "LIST", value_parser = Placing::parse)]
+    placement: Option<Placing>,
     /// Scenario files (JSON); - reads standard input.
     #[arg(value_name = "FILE", required = true)]
     files: Vec<String>,
-}
-
-fn parse_placement(kind: &str) -> Result<String, String> {
-    Capability::of_backend(kind)
-        .map(|_| kind.to_string())
-        .ok_or_else(|| "expected memfd, dumb, dma-heap, udmabuf, gbm or any".into())
 }
 
 fn read(path: &str) -> Result<String, String> {
@@ -67,16 +67,12 @@ pub fn run(args: &Args) -> ExitCode {
     let many = args.files.len() > 1;
     let mut worst = 0u8;
     for path in &args.files {
-        let placement = args
-            .placement
-            .as_deref()
-            .and_then(|k| Some((k, Capability::of_backend(k)?)));
         let code = solve_one(
             path,
             many,
             args.explain,
             override_policy.as_ref(),
-            placement,
+            args.placement.as_ref(),
         );
         worst = worst.max(code);
     }
@@ -89,7 +85,7 @@ fn solve_one(
     many: bool,
     explain: bool,
     costs: Option<&Policy>,
-    placement: Option<(&str, Capability)>,
+    placement: Option<&Placing>,
 ) -> u8 {
     let parsed =
         read(path).and_then(|s| scenario::parse_scenario(&s).map_err(|e| format!("{path}: {e}")));
@@ -119,28 +115,46 @@ fn solve_one(
             Err(f) => (Err(f), None),
         }
     };
+    let shown = selection
+        .clone()
+        .or_else(|| combinations(&sc.groups).ok()?.into_iter().next());
+    let active: Vec<_> = sc
+        .participants
+        .iter()
+        .zip(&sc.branches)
+        .filter(|(_, b)| shown.as_ref().is_none_or(|s| s.includes(**b)))
+        .map(|(p, _)| p.clone())
+        .collect();
     if explain {
-        let shown = selection
-            .clone()
-            .or_else(|| combinations(&sc.groups).ok()?.into_iter().next());
-        let mut active: Vec<_> = sc
-            .participants
-            .iter()
-            .zip(&sc.branches)
-            .filter(|(_, b)| shown.as_ref().is_none_or(|s| s.includes(**b)))
-            .map(|(p, _)| p.clone())
-            .collect();
-        if let Some((name, cap)) = placement {
-            let extra = placement_participant(name, &active, cap);
-            active.extend(extra.ok().flatten());
+        let mut explained = active.clone();
+        if let Some(placing) = placement {
+            if let Ok(all) = placing.with_participant(&active) {
+                explained = all;
+            }
         }
-        let (_, explanation) = solve_explained(&active, policy);
+        let (_, explanation) = solve_explained(&explained, policy);
         if many {
             eprintln!("== {path}");
         }
         eprint!("{explanation}");
+        if let (Some(placing), Ok(d)) = (placement, &result) {
+            eprint!("{}", placement_explanation(placing, &active, d));
+        } else if let (Some(_), Err(f)) = (placement, &result) {
+            if f.message.starts_with("no placement") {
+                eprintln!("placement: {}", f.message);
+            }
+        }
     }
     let mut json = scenario::outcome_to_json(&result);
+    if let (Some(placing), Ok(d)) = (placement, &result) {
+        if let Some(first) = placing
+            .rank(&active, d)
+            .ok()
+            .and_then(|o| o.first().copied())
+        {
+            json["placement"] = placing.sources[first].name.clone().into();
+        }
+    }
     if let Some(selection) = &selection {
         json["groups"] = scenario::selection_to_json(&sc, selection);
     }
@@ -155,4 +169,23 @@ fn solve_one(
     }
     println!("{json}");
     u8::from(result.is_err())
+}
+
+/// `--explain`'s placement lines: the eligible placements in rank order.
+fn placement_explanation(
+    placing: &Placing,
+    parts: &[accord_engine::Constraints],
+    d: &accord_engine::Decision,
+) -> String {
+    match placing.rank(parts, d) {
+        Ok(order) => {
+            let mut out = String::from("placements, best first:\n");
+            for (n, i) in order.iter().enumerate() {
+                let s = &placing.sources[*i];
+                out.push_str(&format!("  {}. {} ({})\n", n + 1, s.name, s.describe()));
+            }
+            out
+        }
+        Err(f) => format!("placement: {}\n", f.message),
+    }
 }

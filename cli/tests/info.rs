@@ -74,7 +74,10 @@ fn text_lists_nodes_or_says_there_are_none() {
         text.contains("───ARGB8888 (0x34325241): LINEAR\n"),
         "{text}"
     );
-    assert!(text.contains("Allocation backends\n"), "{text}");
+    assert!(
+        text.contains("Allocation backends (the placements each serves)\n"),
+        "{text}"
+    );
     if accord_v4l2::video_nodes().is_empty() {
         assert!(
             text.ends_with("\nV4L2 nodes: none (no /dev/video* node)\n"),
@@ -140,7 +143,15 @@ fn json_has_the_documented_keys_and_this_machines_backends() {
         keys.sort();
         assert_eq!(
             keys,
-            ["available", "detail", "kind", "name", "path", "reason"],
+            [
+                "available",
+                "detail",
+                "kind",
+                "name",
+                "path",
+                "placement",
+                "reason"
+            ],
             "{b}"
         );
         // Exactly one of detail and reason.
@@ -159,6 +170,19 @@ fn json_has_the_documented_keys_and_this_machines_backends() {
     assert_eq!(memfd["kind"], "memfd");
     assert_eq!(memfd["path"], Value::Null);
     assert!(memfd["detail"].as_str().unwrap().contains("not a dma-buf"));
+    // What it serves as a placement (issue 14).
+    assert_eq!(memfd["placement"]["dmabuf"], false, "{memfd}");
+    assert_eq!(
+        memfd["placement"]["layouts"],
+        "linear layouts of known formats"
+    );
+    assert!(
+        memfd["placement"]["serves"]
+            .as_str()
+            .unwrap()
+            .contains("collections no device or scanout needs a dma-buf for"),
+        "{memfd}"
+    );
     for (name, path) in [
         ("dma-heap:/dev/dma_heap/system", "/dev/dma_heap/system"),
         ("udmabuf:/dev/udmabuf", "/dev/udmabuf"),

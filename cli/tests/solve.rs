@@ -454,7 +454,75 @@ fn placement_takes_part_as_in_the_compositor() {
     );
     let out = accord(&["solve", "--placement", "floppy", "-"], Some(input));
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("expected memfd, dumb"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected gbm, dumb"));
+}
+
+/// `--placement` lists the machine's placements: the ranking picks one
+/// for the participants' needs and prints it; a need no placement meets
+/// fails `unsupported` naming who has it (issue 14, and issue 12's secure
+/// memory).
+#[test]
+fn placements_are_ranked_for_the_participants_needs() {
+    let machine = "dumb@0xe200,dumb@0xe201,dma-heap:system,udmabuf,memfd";
+    let solve = |input: &str| {
+        let out = accord(&["solve", "--placement", machine, "-"], Some(input));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let one = |extra: &str| {
+        format!(
+            r#"{{"participants": [{{"name": "client", "formats": [{{"format": "XRGB8888"}}]{extra}}}]}}"#
+        )
+    };
+    let (code, v) = solve(&one(r#", "usage": ["cpu_write"]"#));
+    assert_eq!(
+        (code, &v["placement"]),
+        (Some(0), &"dma-heap:system".into()),
+        "{v}"
+    );
+    let (_, v) = solve(&one(r#", "devices": [57857]"#));
+    assert_eq!(v["placement"], "dumb@0xe201", "vgem's own memory: {v}");
+    let (_, v) = solve(&one(r#", "devices": [57856, 57857]"#));
+    assert_eq!(
+        v["placement"], "dma-heap:system",
+        "two devices meet in system memory: {v}"
+    );
+    let (_, v) = solve(&one(r#", "permitted_heaps": ["udmabuf", "memfd"]"#));
+    assert_eq!(v["placement"], "udmabuf", "{v}");
+    let (code, v) = solve(&one(r#", "contiguous": true"#));
+    assert_eq!(
+        (code, &v["reason"]),
+        (Some(1), &"unsupported".into()),
+        "{v}"
+    );
+    let msg = v["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("no placement provides contiguous memory, which 'client' asked for"),
+        "{msg}"
+    );
+    let (code, v) = solve(&one(
+        r#", "usage": ["protected"], "coherency_domains": ["inaccessible"]"#,
+    ));
+    assert_eq!(
+        (code, &v["reason"]),
+        (Some(1), &"unsupported".into()),
+        "{v}"
+    );
+    assert_eq!(v["participants"], serde_json::json!(["client"]), "{v}");
+    let out = accord(
+        &["solve", "--placement", "dma-heap:secure_video,memfd", "-"],
+        Some(&one(
+            r#", "usage": ["protected"], "coherency_domains": ["inaccessible"]"#,
+        )),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["placement"], "dma-heap:secure_video", "{v}");
+    // A bad permitted heap is bad input, as the wire's invalid_value.
+    let out = accord(
+        &["solve", "-"],
+        Some(&one(r#", "permitted_heaps": ["floppy"]"#)),
+    );
+    assert_eq!(out.status.code(), Some(2));
 }
 
 /// A raw collection's trace: the participants' byte constraints, the

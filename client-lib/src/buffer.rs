@@ -48,6 +48,28 @@ pub struct Allocation {
     /// Name it in [`Collection::generation_wl_buffer`](crate::Collection::generation_wl_buffer)
     /// and [`Collection::release_generation`](crate::Collection::release_generation).
     pub generation: u32,
+    /// Which backend and device made the memory (the `placement` event,
+    /// protocol version 2); `None` from a version-1 compositor.
+    pub placement: Option<Placement>,
+}
+
+/// Which backend and device made a collection's memory.
+///
+/// ```no_run
+/// # let a: accord_client::Allocation = unimplemented!();
+/// if let Some(p) = &a.placement {
+///     println!("{} ({}), device {:?}", p.backend, p.name, p.device);
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// `gbm`, `dumb`, `dma-heap`, `udmabuf`, `memfd` or `other`.
+    pub backend: String,
+    /// For people: `dumb:/dev/dri/card0`, `dma-heap:/dev/dma_heap/system`.
+    pub name: String,
+    /// The `dev_t` of the DRM device that made the memory (its card node);
+    /// `None` for system memory (heaps, udmabuf, memfd).
+    pub device: Option<u64>,
 }
 
 /// One plane: its memory (owned fd), offset and stride.

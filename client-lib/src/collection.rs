@@ -37,6 +37,8 @@ pub(crate) struct CollectionState {
     pub(crate) newest: Option<u32>,
     /// Renegotiation outcomes not yet taken, oldest first.
     pub(crate) renegotiations: std::collections::VecDeque<Renegotiation>,
+    /// The `placement` event (version 2).
+    pub(crate) placement: Option<crate::Placement>,
 }
 
 /// What a renegotiation of an allocated collection gave (protocol version
@@ -155,6 +157,7 @@ impl CollectionState {
             buffers,
             color_space: self.color_space,
             coherency_domain: self.coherency_domain.unwrap_or(CoherencyDomains::CPU),
+            placement: self.placement.take(),
             raw_size: self.raw_size,
             generation,
         };
@@ -497,6 +500,9 @@ impl Collection {
         if c.min_size_bytes != 0 {
             let (hi, lo) = codec::split_u64(c.min_size_bytes);
             p.set_min_size_bytes(hi, lo);
+        }
+        for heap in &c.permitted_heaps {
+            p.add_permitted_heap(Some(heap.clone()));
         }
         if c.coherency_domains != CoherencyDomains::ALL {
             p.set_coherency_domains(

@@ -71,6 +71,10 @@ pub struct Constraints {
     /// Coherency domains it supports (protocol version 2,
     /// `set_coherency_domains`); all by default.
     pub coherency_domains: CoherencyDomains,
+    /// Placements it accepts (protocol version 2, `add_permitted_heap`):
+    /// kinds (`dma-heap`, `udmabuf`, `gbm`, `dumb`, `memfd`) or heaps
+    /// (`dma-heap:system`); empty = any.
+    pub permitted_heaps: Vec<String>,
 }
 
 impl Default for Constraints {
@@ -97,6 +101,7 @@ impl Default for Constraints {
             format_limits: Vec::new(),
             color_spaces: Vec::new(),
             coherency_domains: CoherencyDomains::ALL,
+            permitted_heaps: Vec::new(),
         }
     }
 }
@@ -328,6 +333,8 @@ impl Constraints {
             Some("coherency_domains")
         } else if self.min_size_bytes != 0 {
             Some("min_size_bytes")
+        } else if !self.permitted_heaps.is_empty() {
+            Some("permitted_heaps")
         } else {
             None
         }
@@ -407,6 +414,19 @@ impl Constraints {
     /// ```
     pub fn contiguous(mut self) -> Self {
         self.contiguous = true;
+        self
+    }
+
+    /// A placement this participant accepts (protocol version 2): a kind
+    /// or `dma-heap:NAME`. With any, the memory comes only from a listed
+    /// placement; protected usage needs a protected one whatever the list.
+    ///
+    /// ```
+    /// let c = accord_client::Constraints::new().permitted_heap("dma-heap:system");
+    /// assert_eq!(c.permitted_heaps, vec!["dma-heap:system".to_string()]);
+    /// ```
+    pub fn permitted_heap(mut self, heap: &str) -> Self {
+        self.permitted_heaps.push(heap.to_string());
         self
     }
 

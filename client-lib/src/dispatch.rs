@@ -130,6 +130,19 @@ impl Dispatch<WpBufferCollectionV1, CollectionEvents> for QueueState {
                 },
                 generation,
             }),
+            coll::Event::Placement {
+                backend,
+                name,
+                device_hi,
+                device_lo,
+            } => {
+                let device = accord_protocol::vocabulary::codec::join_u64(device_hi, device_lo);
+                st.placement = Some(crate::Placement {
+                    backend,
+                    name,
+                    device: (device != 0).then_some(device),
+                });
+            }
             coll::Event::ColorSpace { color_space } => {
                 st.color_space = Some(ColorSpace(match color_space {
                     WEnum::Value(v) => v as u32,

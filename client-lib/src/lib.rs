@@ -42,7 +42,7 @@ use wayland_client::{Connection, EventQueue, QueueHandle};
 
 pub use accord_protocol::client::wp_buffer_collection_v1::Usage;
 pub use accord_protocol::limits;
-pub use buffer::{Allocation, Buffer, Mapping, MemoryKind, Plane, Populate};
+pub use buffer::{Allocation, Buffer, Mapping, MemoryKind, Placement, Plane, Populate};
 pub use collection::{Collection, LostParticipant, Renegotiation};
 pub use constraints::Constraints;
 pub use ignore_registry::IgnoreRegistry;

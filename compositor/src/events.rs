@@ -75,6 +75,11 @@ pub(crate) fn send_outcome(c: &WpBufferCollectionV1, outcome: &Outcome) {
             if let (Some(cs), true) = (d.color_space, c.version() >= 2) {
                 c.color_space(WireColorSpace::try_from(cs.0).unwrap_or(WireColorSpace::Srgb));
             }
+            if c.version() >= 2 {
+                let p = &a.placement;
+                let (device_hi, device_lo) = codec::split_u64(p.device.unwrap_or(0));
+                c.placement(p.kind.as_str().into(), p.name.clone(), device_hi, device_lo);
+            }
             for (i, b) in a.buffers.iter().enumerate() {
                 let (size_hi, size_lo) = codec::split_u64(b.size_bytes);
                 c.buffer(i as u32, size_hi, size_lo);

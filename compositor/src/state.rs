@@ -13,7 +13,7 @@ use wayland_server::protocol::wl_buffer::WlBuffer;
 use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{Client, DisplayHandle, GlobalDispatch, Resource};
 
-use crate::backend::CollectionAllocator;
+use crate::backend::{CollectionAllocator, Placements};
 use crate::collections::{Collections, Confirmation, Failed, Outcome, Resolution, SlotId};
 use crate::dmabuf_buffers::DmabufHolds;
 use crate::events::{fail_token, send_outcome};
@@ -91,6 +91,30 @@ pub trait BufferCollectionHandler {
         Vec::new()
     }
 
+    /// The device (`dev_t`) your renderer imports buffers from, which an
+    /// `attach_surface` participant names so that composited buffers are
+    /// placed where the renderer reads them. `None` (the default) for a
+    /// CPU renderer such as Pixman, which maps any memory.
+    ///
+    /// ```no_run
+    /// // A GLES renderer on the render node of its EGL display.
+    /// fn renderer_device() -> Option<u64> {
+    ///     rustix::fs::stat("/dev/dri/renderD128").ok().map(|st| st.st_rdev)
+    /// }
+    /// ```
+    fn renderer_device(&self) -> Option<u64> {
+        None
+    }
+
+    /// The KMS device (`dev_t`) whose planes may scan out `surface`, which
+    /// an `attach_surface` participant names for scanout: a scanout
+    /// decision's memory is then made by that device itself (a display
+    /// scans out only memory it can import as a framebuffer; virtio-gpu
+    /// refuses a vgem buffer). `None` (the default) without planes.
+    fn scanout_device(&self, _surface: &WlSurface) -> Option<u64> {
+        None
+    }
+
     /// Confirm a scanout decision on the device before anything is
     /// allocated: called once per collection whose negotiated usage
     /// includes scanout and that has an `attach_surface` participant, with
@@ -141,7 +165,7 @@ pub trait BufferCollectionHandler {
     }
 }
 
-/// The module's state: the global, every collection, the allocator
+/// The module's state: the global, every collection, the backends
 /// and the protocol objects that hold slots.
 ///
 /// ```no_run
@@ -154,8 +178,9 @@ pub trait BufferCollectionHandler {
 /// ```
 pub struct BufferCollectionState {
     pub(crate) collections: Collections<ClientIdentity>,
-    /// `None` only while [`flush`] lends it to the collections.
-    pub(crate) allocator: Option<Box<dyn CollectionAllocator>>,
+    /// The backends collections are placed on. `None` only while
+    /// [`flush`] lends them to the collections.
+    pub(crate) placements: Option<Placements>,
     pub(crate) slots: HashMap<SlotId, SlotObject>,
     /// Live tokens and collections per connection and per identity.
     pub(crate) objects: ObjectCounts,
@@ -192,7 +217,7 @@ pub const DEFAULT_WEAK_RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 impl std::fmt::Debug for BufferCollectionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BufferCollectionState")
-            .field("allocator", &self.allocator.as_ref().map(|a| a.name()))
+            .field("placements", &self.placements)
             .field("live_slots", &self.slots.len())
             .finish()
     }
@@ -213,12 +238,31 @@ impl BufferCollectionState {
     where
         D: GlobalDispatch<WpBufferCollectionManagerV1, ()> + 'static,
     {
+        Self::with_placements::<D>(display, Placements::from(allocator))
+    }
+
+    /// Create the global with a set of backends: each collection's memory
+    /// comes from the placement the engine ranks first for its
+    /// participants, the next on failure (see the README's backend
+    /// section). [`Placements::detect`] gives every backend of this
+    /// machine.
+    ///
+    /// ```no_run
+    /// # use accord_smithay::{backend::Placements, BufferCollectionDispatch, BufferCollectionState};
+    /// # fn setup<D: BufferCollectionDispatch>(dh: &wayland_server::DisplayHandle) {
+    /// let accord = BufferCollectionState::with_placements::<D>(dh, Placements::detect());
+    /// # }
+    /// ```
+    pub fn with_placements<D>(display: &DisplayHandle, placements: Placements) -> Self
+    where
+        D: GlobalDispatch<WpBufferCollectionManagerV1, ()> + 'static,
+    {
         let global = display.create_global::<D, WpBufferCollectionManagerV1, ()>(2, ());
         let mut collections = Collections::new();
         collections.set_max_buffer_fds(default_max_buffer_fds());
         BufferCollectionState {
             collections,
-            allocator: Some(allocator),
+            placements: Some(placements),
             slots: HashMap::new(),
             objects: ObjectCounts::default(),
             surfaces: HashMap::new(),
@@ -406,7 +450,8 @@ impl BufferCollectionState {
         self.collections.negotiating()
     }
 
-    /// Replace the allocator for collections resolved from now on.
+    /// Place collections resolved from now on on `allocator` alone (a set
+    /// of one placement).
     ///
     /// ```no_run
     /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) -> std::io::Result<()> {
@@ -415,7 +460,55 @@ impl BufferCollectionState {
     /// # Ok(()) }
     /// ```
     pub fn set_allocator(&mut self, allocator: Box<dyn CollectionAllocator>) {
-        self.allocator = Some(allocator);
+        self.placements = Some(Placements::from(allocator));
+    }
+
+    /// Replace the set of backends for collections resolved from now on.
+    pub fn set_placements(&mut self, placements: Placements) {
+        self.placements = Some(placements);
+    }
+
+    /// The backends' names, in detection order (empty while a flush holds
+    /// them, which only the module's own calls can observe).
+    pub fn placement_names(&self) -> Vec<String> {
+        self.placements
+            .as_ref()
+            .map(Placements::names)
+            .unwrap_or_default()
+    }
+
+    /// What `identity` holds on each backend (by backend name): the sizes
+    /// the backends really allocated, refunded when the buffers are gone.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState, id: &accord_smithay::ClientIdentity) {
+    /// for (backend, usage) in accord.usage_by_backend(id) {
+    ///     println!("{backend}: {} bytes", usage.bytes);
+    /// }
+    /// # }
+    /// ```
+    pub fn usage_by_backend(
+        &self,
+        identity: &ClientIdentity,
+    ) -> Vec<(String, crate::collections::Usage)> {
+        self.collections.usage_by_backend(identity)
+    }
+
+    /// What every client holds on each backend together.
+    pub fn backend_usage(&self) -> Vec<(String, crate::collections::Usage)> {
+        self.collections.backend_usage()
+    }
+
+    /// The quota ledger for a debug dump: per backend its total, then each
+    /// client identity's share.
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &accord_smithay::BufferCollectionState) {
+    /// tracing::debug!("buffer memory:\n{}", accord.ledger_dump());
+    /// # }
+    /// ```
+    pub fn ledger_dump(&self) -> String {
+        self.collections.ledger_dump()
     }
 
     /// Fail slots whose exported handle was not redeemed in time (see
@@ -577,9 +670,14 @@ impl BufferCollectionState {
         state: &mut D,
         surface: &WlSurface,
     ) -> usize {
+        let devices = crate::participant::Devices {
+            renderer: state.renderer_device(),
+            display: state.scanout_device(surface),
+        };
         let constraints = crate::participant::compositor_constraints(
             state.renderer_formats(),
             &state.scanout_formats(surface),
+            devices,
         );
         let st = state.buffer_collection_state();
         let mut told = 0;
@@ -687,12 +785,13 @@ impl BufferCollectionState {
                 Confirmation::Allocate(d.clone())
             }
         };
-        let Some(allocator) = self.allocator.as_mut() else {
+        let Some(placements) = self.placements.as_mut() else {
             return; // inside `flush`, which resolves them all
         };
+        let (mut allocators, placing) = placements.parts();
         let resolved = self
             .collections
-            .resolve(allocator.as_mut(), &mut defer_attached);
+            .resolve_on(&mut allocators, placing, &mut defer_attached);
         for res in resolved {
             self.send(res);
         }
@@ -776,7 +875,7 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
     if !st.collections.has_work() {
         return; // most requests change nothing that could resolve
     }
-    let Some(mut allocator) = st.allocator.take() else {
+    let Some(mut placements) = st.placements.take() else {
         return; // a flush is already under way further up the stack
     };
     let mut collections = std::mem::take(&mut st.collections);
@@ -807,10 +906,12 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
             _ => d.clone(),
         })
     };
-    let resolved = collections.resolve(allocator.as_mut(), &mut confirm);
+    let (mut allocators, placing) = placements.parts();
+    let resolved = collections.resolve_on(&mut allocators, placing, &mut confirm);
+    drop(allocators);
     let st = state.buffer_collection_state();
     st.collections = collections;
-    st.allocator = Some(allocator);
+    st.placements = Some(placements);
     for res in resolved {
         st.send(res);
     }

@@ -7,6 +7,7 @@
 use accord_engine::{BufferCounts, Usage};
 use accord_protocol::limits::{
     MAX_BUFFERS, MAX_DEVICES, MAX_FORMAT_LIMITS, MAX_FORMAT_PAIRS, MAX_FORMAT_PAIRS_PER_REQUEST,
+    MAX_PERMITTED_HEAPS,
 };
 use accord_protocol::server::wp_buffer_collection_v1 as coll;
 use accord_vocabulary::codec;
@@ -31,6 +32,7 @@ pub(crate) fn constraint_name(r: &coll::Request) -> &'static str {
         coll::Request::SetColorSpaces { .. } => "set_color_spaces",
         coll::Request::SetCoherencyDomains { .. } => "set_coherency_domains",
         coll::Request::SetMinSizeBytes { .. } => "set_min_size_bytes",
+        coll::Request::AddPermittedHeap { .. } => "add_permitted_heap",
         _ => "request",
     }
 }
@@ -357,6 +359,30 @@ pub(crate) fn apply_constraint(
                 }
             }
             c.color_spaces = list;
+        }
+        coll::Request::AddPermittedHeap { heap } => {
+            const R: &str = "add_permitted_heap";
+            let Some(heap) = heap else {
+                return Err(invalid(format!(
+                    "{R}: null; expected a kind or dma-heap:NAME"
+                )));
+            };
+            if c.permitted_heaps.len() >= MAX_PERMITTED_HEAPS {
+                return Err(invalid(format!(
+                    "{R}: more than {MAX_PERMITTED_HEAPS} entries"
+                )));
+            }
+            if let Err(why) = accord_engine::placements::check_heap_name(&heap) {
+                // Cut: the entry may be long, the message must stay short.
+                let why: String = why.chars().take(90).collect();
+                return Err(invalid(format!("{R}: {why}")));
+            }
+            if c.permitted_heaps.contains(&heap) {
+                return Err(invalid(format!(
+                    "{R}: '{heap}' given twice; give each once"
+                )));
+            }
+            c.permitted_heaps.push(heap);
         }
         coll::Request::SetDevices { devices } => match codec::decode_devices(&devices) {
             Ok(list) if list.len() <= MAX_DEVICES => c.devices = list,

@@ -213,6 +213,82 @@ fn wrong_backend_layout_never_reaches_clients() {
     assert!(f.message.contains("layout mismatch"), "{}", f.message);
 }
 
+/// Allocate where decided, verify, fall back: the first placement in rank
+/// order fails (out of memory, or a layout the check rejects), the next
+/// one allocates, and the outcome says which; when all fail, the message
+/// lists each attempt. Both are memfd placements of the same rank, tried
+/// in the order given.
+#[test]
+fn a_failed_placement_falls_back_to_the_next() {
+    use accord_engine::placement::Placing;
+    for first in [
+        Faulty {
+            fail_at: Some(0),
+            ..Default::default()
+        },
+        Faulty {
+            bad_stride: true,
+            ..Default::default()
+        },
+    ] {
+        let mut first = first;
+        let mut second = MemfdBackend::new();
+        let placing = Placing {
+            sources: vec![first.source(), second.source()],
+            policy: Default::default(),
+        };
+        let mut r = Reg::new();
+        let a = named(&mut r, "a", 1);
+        r.bind(a);
+        r.commit(a, xrgb());
+        let out = r
+            .resolve_on(&mut [&mut first, &mut second], &placing, &mut ())
+            .remove(0)
+            .outcome;
+        let Outcome::Allocated(got) = out else {
+            panic!("the second placement allocates: {out:?}")
+        };
+        assert_eq!(got.placement.name, "memfd");
+        assert_eq!(
+            r.usage_by_backend(&1)[0].0,
+            "memfd",
+            "booked where allocated"
+        );
+    }
+    let (mut a1, mut a2) = (
+        Faulty {
+            fail_at: Some(0),
+            ..Default::default()
+        },
+        Faulty {
+            bad_stride: true,
+            ..Default::default()
+        },
+    );
+    let placing = Placing {
+        sources: vec![a1.source(), a2.source()],
+        policy: Default::default(),
+    };
+    let mut r = Reg::new();
+    let a = named(&mut r, "a", 1);
+    r.bind(a);
+    r.commit(a, xrgb());
+    let Outcome::Failed(f) = r
+        .resolve_on(&mut [&mut a1, &mut a2], &placing, &mut ())
+        .remove(0)
+        .outcome
+    else {
+        panic!("both fail")
+    };
+    assert!(
+        f.message.starts_with("every placement failed: faulty: ")
+            && f.message.contains("ENOMEM on buffer 0")
+            && f.message.contains("layout mismatch"),
+        "{}",
+        f.message
+    );
+}
+
 /// Sizes only the backend knows go through the engine's size check too
 /// (`accord_engine::layout::check_size`), before the layout is verified.
 #[test]

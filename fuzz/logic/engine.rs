@@ -163,6 +163,8 @@ fn participant(b: &mut Bytes) -> Constraints {
         },
         contiguous: b.bool(),
         devices: (0..b.below(3)).map(|_| b.u64_edge(4)).collect(),
+        scanout_devices: Vec::new(),
+        permitted_heaps: Vec::new(),
         dispensable: b.bool(),
         // Read at the end of the input (`extension`).
         format_limits: Vec::new(),

@@ -34,7 +34,9 @@ impl Server {
         };
         let state = Compositor::new(
             &display.handle(),
-            Box::new(MemfdBackend::new()),
+            accord_smithay::backend::Placements::from(
+                Box::new(MemfdBackend::new()) as Box<dyn accord_smithay::backend::CollectionAllocator>
+            ),
             config,
             observed.clone(),
         );

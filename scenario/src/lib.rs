@@ -41,6 +41,13 @@
 //! `coherency_domains`. A raw decision prints `"raw": true`, `"format":
 //! "raw"`, size 0x0 and one plane (offset 0, stride 0) of
 //! `layout.size_bytes` bytes.
+//!
+//! `permitted_heaps` lists the placements a participant accepts (sysmem's
+//! `permitted_heaps`: `gbm`, `dumb`, `dma-heap`, `udmabuf`, `memfd`, or
+//! `dma-heap:NAME`; at most 16; absent = any) and `scanout_devices` the
+//! KMS devices that scan the buffers out (the compositor's display); both
+//! act only with `accord solve --placement`, which prints the chosen
+//! `placement`. Protected usage then needs a protected placement.
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field

@@ -98,10 +98,25 @@ pub(crate) struct RawParticipant {
     buffers: Option<Obj<RawBuffers>>,
     contiguous: Option<Flag>,
     devices: Option<List<Device, EntryWords>>,
+    scanout_devices: Option<List<Device, EntryWords>>,
+    permitted_heaps: Option<List<HeapName, EntryWords>>,
     dispensable: Option<Flag>,
     format_limits: Option<List<Obj<RawFormatLimits>, EntryWords>>,
     color_spaces: Option<List<ColorSpaceName, EntryWords>>,
     coherency_domains: Option<List<DomainName, EntryWords>>,
+}
+
+/// A permitted-heaps entry (`"dma-heap:system"`, `"udmabuf"`), checked as
+/// the compositor checks `add_permitted_heap`.
+struct HeapName(String);
+
+impl<'de> Deserialize<'de> for HeapName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        accord_engine::placements::check_heap_name(&s)
+            .map(|()| HeapName(s))
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// A coherency domain by name (`"cpu"`, `"ram"`, `"inaccessible"`).
@@ -311,6 +326,12 @@ impl RawParticipant {
             devices: self
                 .devices
                 .map_or_else(Vec::new, |List(d, _)| d.into_iter().map(|d| d.0).collect()),
+            scanout_devices: self
+                .scanout_devices
+                .map_or_else(Vec::new, |List(d, _)| d.into_iter().map(|d| d.0).collect()),
+            permitted_heaps: self
+                .permitted_heaps
+                .map_or_else(Vec::new, |List(l, _)| l.into_iter().map(|h| h.0).collect()),
             dispensable: self.dispensable.is_some_and(|f| f.0),
             coherency_domains: match self.coherency_domains {
                 None => CoherencyDomains::ALL,

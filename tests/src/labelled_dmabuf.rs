@@ -28,6 +28,10 @@ impl CollectionAllocator for LabelledDmabuf {
     fn memory_kind(&self) -> MemoryKind {
         MemoryKind::DmaBuf
     }
+    /// memfd underneath: linear layouts only.
+    fn capability(&self) -> accord_engine::placement::Capability {
+        accord_engine::placement::Capability::Linear
+    }
     fn allocate(&mut self, d: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         self.0.allocate(d)
     }

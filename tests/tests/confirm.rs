@@ -12,6 +12,7 @@ use accord_client::{Accord, Constraints, Usage, MOD_LINEAR};
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
+use accord_tests::labelled_dmabuf::LabelledDmabuf;
 use accord_tests::raw::{self, RawClient};
 use accord_tests::{TestServer, ARGB8888, XRGB8888};
 
@@ -55,18 +56,23 @@ fn reject_all(d: &Decision) -> Decision {
     }
 }
 
-/// Records every decision the module allocates by (memfd memory).
+/// Records every decision the module allocates by. Its memory is the
+/// dma-buf fixture's (memfds labelled dma-buf): a scanout decision needs a
+/// dma-buf placement (`accord_engine::placements`), never memfd.
 struct Recording {
-    inner: MemfdBackend,
+    inner: LabelledDmabuf,
     seen: Arc<Mutex<Vec<Decision>>>,
 }
 
 impl CollectionAllocator for Recording {
     fn name(&self) -> String {
-        "recording memfd".into()
+        "recording dma-buf fixture".into()
     }
     fn memory_kind(&self) -> MemoryKind {
         self.inner.memory_kind()
+    }
+    fn capability(&self) -> accord_engine::placement::Capability {
+        self.inner.capability()
     }
     fn allocate(&mut self, d: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         self.seen.lock().unwrap().push(d.clone());
@@ -83,7 +89,7 @@ fn server(
     let mut builder = TestServer::builder()
         .allocator(move || {
             Box::new(Recording {
-                inner: MemfdBackend::new(),
+                inner: LabelledDmabuf(MemfdBackend::new()),
                 seen: s,
             })
         })

@@ -9,25 +9,30 @@
 //! the wire; the selected participants compare as above and the others
 //! must get `not_selected`.
 //!
-//! The test compositor allocates memfds, which hold LINEAR layouts only;
-//! that capability takes part in its negotiation
-//! (`accord_engine::placement`), and the dry run is given the same one
-//! (`accord solve --placement memfd`), so no difference is allowed. The
+//! The test compositor allocates memfds, which hold LINEAR layouts only
+//! and are no dma-bufs; that placement takes part in its negotiation
+//! (`accord_engine::placement`, `placements`: a scenario naming a device
+//! or decoding video fails `unsupported`), and the dry run is given the
+//! same one (`accord solve --placement memfd`), so no difference is
+//! allowed. The
 //! compositor has no cost table, so a scenario's `costs` are left out on
 //! both sides.
 
 use std::path::Path;
 
 use accord_client::{Accord, Constraints as ClientConstraints, FailureReason, Usage};
-use accord_engine::placement::{solve_placed, Capability};
+use accord_engine::placement::{solve_placed, Placing};
 use accord_engine::{solve_with, Constraints, Decision, Failure, Policy, MOD_INVALID, MOD_LINEAR};
 use accord_tests::TestServer;
 
 type Wire = Result<accord_client::Allocation, accord_client::Failure>;
 
 /// The test compositor's allocator, as `accord solve --placement memfd`
-/// names it: its linear-only capability takes part on both sides.
-const MEMFD: Option<(&str, Capability)> = Some(("memfd", Capability::Linear));
+/// names it: its linear-only capability and its placement rules (memfd:
+/// not a dma-buf) take part on both sides.
+fn memfd() -> Placing {
+    Placing::parse("memfd").expect("a kind")
+}
 
 fn client_constraints(c: &Constraints) -> ClientConstraints {
     ClientConstraints {
@@ -62,6 +67,7 @@ fn client_constraints(c: &Constraints) -> ClientConstraints {
         format_limits: c.format_limits.clone(),
         color_spaces: c.color_spaces.clone(),
         coherency_domains: c.coherency_domains,
+        permitted_heaps: c.permitted_heaps.clone(),
     }
 }
 
@@ -152,7 +158,7 @@ fn check(server: &TestServer, what: &str, json: &str) {
         return check_groups(&a, what, &sc);
     }
     let parts = sc.participants;
-    let dry = solve_placed(&parts, &Policy::default(), MEMFD);
+    let dry = solve_placed(&parts, &Policy::default(), Some(&memfd()));
     let wire = through_compositor(&a, &parts);
     compare(what, &dry, &wire);
 }
@@ -201,7 +207,7 @@ fn check_groups(a: &Accord, what: &str, sc: &accord_scenario::Scenario) {
         &sc.branches,
         &sc.groups,
         &Policy::default(),
-        MEMFD,
+        Some(&memfd()),
     );
     let wire: Vec<Wire> = collections.iter().map(|k| k.wait_allocated()).collect();
     match &dry {

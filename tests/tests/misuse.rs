@@ -471,6 +471,49 @@ fn bad_device_list() {
     );
 }
 
+/// `add_permitted_heap` (issue 12's secure memory, issue 14's placement):
+/// null, an unknown kind, an empty heap name, an entry given twice and a
+/// 17th entry are each `invalid_value` naming the request.
+#[test]
+fn bad_permitted_heaps() {
+    let cases: [(&[Option<&str>], &[&str]); 5] = [
+        (&[None], &["add_permitted_heap", "null"]),
+        (
+            &[Some("floppy")],
+            &["add_permitted_heap", "'floppy'", "expected gbm"],
+        ),
+        (
+            &[Some("dma-heap:")],
+            &["add_permitted_heap", "dma-heap:NAME"],
+        ),
+        (
+            &[Some("udmabuf"), Some("udmabuf")],
+            &["add_permitted_heap", "'udmabuf' given twice"],
+        ),
+        (&[Some("memfd"); 1], &[]),
+    ];
+    for (entries, words) in cases {
+        let (_server, mut c, coll) = bound();
+        for e in entries {
+            coll.add_permitted_heap(e.map(str::to_string));
+        }
+        if words.is_empty() {
+            assert_eq!(c.roundtrip(), Ok(()), "one valid entry");
+            continue;
+        }
+        assert_error(c.expect_error(), CollError::InvalidValue as u32, words);
+    }
+    let (_server, mut c, coll) = bound();
+    for i in 0..17 {
+        coll.add_permitted_heap(Some(format!("dma-heap:h{i}")));
+    }
+    assert_error(
+        c.expect_error(),
+        CollError::InvalidValue as u32,
+        &["add_permitted_heap", "more than 16 entries"],
+    );
+}
+
 #[test]
 fn long_name() {
     let server = TestServer::start();

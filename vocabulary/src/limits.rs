@@ -39,6 +39,9 @@ pub const MAX_NAME_BYTES: usize = 63;
 pub const MAX_FORMAT_LIMITS: usize = 64;
 /// Devices per participant (`set_devices`).
 pub const MAX_DEVICES: usize = 64;
+/// Permitted placements per participant (`add_permitted_heap`, sysmem's
+/// `permitted_heaps`); each name at most [`MAX_NAME_BYTES`].
+pub const MAX_PERMITTED_HEAPS: usize = 16;
 /// Random bytes in a handle (256 bits, at least 128 required).
 pub const HANDLE_RANDOM_BYTES: usize = 32;
 /// Length of a handle string: the random bytes as lowercase hex.

@@ -146,5 +146,16 @@ fn backend(d: &Detected) -> Value {
         "available": d.available(),
         "detail": detail,
         "reason": reason,
+        "placement": d.placement().map(|p| json!({
+            "kind": p.kind.as_str(),
+            "heap": p.heap,
+            "devices": p.device,
+            "dmabuf": p.dmabuf,
+            "mappable": p.mappable,
+            "contiguous": p.contiguous,
+            "protected": p.protected,
+            "layouts": p.capability.describe(),
+            "serves": super::placement_line(&p),
+        })),
     })
 }

@@ -139,6 +139,24 @@ pub fn group_by_format(pairs: &[FormatModifier]) -> Vec<(u32, Vec<u64>)> {
     out
 }
 
+/// What a placement serves, for people: its traits, and which collections
+/// it can take (`accord_engine::placements`' rules).
+pub(crate) fn placement_line(p: &accord_engine::placements::Source) -> String {
+    let whom = if !p.device.is_empty() {
+        let ids: Vec<String> = p.device.iter().map(|d| format!("{d:#x}")).collect();
+        format!(
+            "collections whose named devices are all this device ({}), and scanout on it",
+            ids.join(", ")
+        )
+    } else if p.dmabuf {
+        "collections whatever devices they name (system memory), not scanout on a named display"
+            .to_string()
+    } else {
+        "collections no device or scanout needs a dma-buf for".to_string()
+    };
+    format!("serves: {}; {whom}", p.describe())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,8 +326,9 @@ Node: /dev/dri/card1 (primary)
 Renderer: pixman (the reference compositor's), import formats
 └───XRGB8888 (0x34325258): LINEAR
 
-Allocation backends
+Allocation backends (the placements each serves)
 └───memfd: available (sealed memfd)
+    └───serves: not a dma-buf, mappable, linear layouts of known formats; collections no device or scanout needs a dma-buf for
 
 V4L2 nodes
 ├───/dev/video0

@@ -70,8 +70,14 @@ pub fn report(r: &Report) -> String {
     renderer.draw(&mut out);
     out.push('\n');
     branch(
-        "Allocation backends",
-        r.backends.iter().map(|d| leaf(d.to_string())).collect(),
+        "Allocation backends (the placements each serves)",
+        r.backends
+            .iter()
+            .map(|d| match d.placement() {
+                Some(p) => branch(d.to_string(), vec![leaf(super::placement_line(&p))]),
+                None => leaf(d.to_string()),
+            })
+            .collect(),
     )
     .draw(&mut out);
     out.push('\n');

@@ -271,6 +271,24 @@ fn required(p: &Constraints) -> String {
     if p.min_size_bytes != 0 {
         s += &format!(", at least {} bytes a buffer", p.min_size_bytes);
     }
+    if !p.permitted_heaps.is_empty() {
+        s += &format!(", permitted heaps [{}]", p.permitted_heaps.join(", "));
+    }
+    if p.contiguous {
+        s += ", contiguous";
+    }
+    if !p.devices.is_empty() || !p.scanout_devices.is_empty() {
+        let hex = |v: &[u64]| {
+            v.iter()
+                .map(|d| format!("{d:#x}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        s += &format!(", devices [{}]", hex(&p.devices));
+        if !p.scanout_devices.is_empty() {
+            s += &format!(", scanout devices [{}]", hex(&p.scanout_devices));
+        }
+    }
     if p.coherency_domains != crate::CoherencyDomains::ALL {
         s += &format!(
             ", coherency [{}]",

@@ -40,7 +40,7 @@ use std::collections::BTreeSet;
 
 use accord_vocabulary::limits::MAX_GROUP_COMBINATIONS;
 
-use crate::placement::Capability;
+use crate::placement::Placing;
 use crate::policy::Policy;
 use crate::types::{Constraints, Decision, Failure, FailureReason};
 
@@ -232,15 +232,15 @@ pub fn solve_groups(
     solve_groups_placed(parts, branches, groups, policy, None)
 }
 
-/// [`solve_groups`] with a placement's capability taking part in each
-/// combination, as the compositor's allocator does
+/// [`solve_groups`] with the placements' capabilities taking part in each
+/// combination, and a placement required, as in the compositor
 /// ([`crate::placement`]).
 pub fn solve_groups_placed(
     parts: &[Constraints],
     branches: &[Option<Branch>],
     groups: &[Group],
     policy: &Policy,
-    placement: Option<(&str, Capability)>,
+    placement: Option<&Placing>,
 ) -> Result<(Selection, Decision), Failure> {
     first_combination(groups, branches, |a| {
         let active: Vec<Constraints> = a.active.iter().map(|&i| parts[i].clone()).collect();

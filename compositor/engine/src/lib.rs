@@ -30,6 +30,7 @@ pub mod limits;
 mod math;
 mod per_format;
 pub mod placement;
+pub mod placements;
 pub mod policy;
 pub mod raw;
 mod solve;

@@ -227,12 +227,38 @@ pub fn check_participant(c: &Constraints) -> Result<(), Misuse> {
             );
         }
     }
-    if c.devices.len() > MAX_DEVICES {
+    if c.devices.len() > MAX_DEVICES || c.scanout_devices.len() > MAX_DEVICES {
         return misuse(
             MisuseKind::DeviceList,
             "devices",
-            format!("{} devices; at most {MAX_DEVICES} allowed", c.devices.len()),
+            format!(
+                "{} devices ({} for scanout); at most {MAX_DEVICES} allowed",
+                c.devices.len(),
+                c.scanout_devices.len()
+            ),
         );
+    }
+    if c.permitted_heaps.len() > MAX_PERMITTED_HEAPS {
+        return misuse(
+            MisuseKind::Value,
+            "permitted_heaps",
+            format!(
+                "{} entries; at most {MAX_PERMITTED_HEAPS} per participant",
+                c.permitted_heaps.len()
+            ),
+        );
+    }
+    for (i, h) in c.permitted_heaps.iter().enumerate() {
+        if let Err(why) = crate::placements::check_heap_name(h) {
+            return misuse(MisuseKind::Value, "permitted_heaps", why);
+        }
+        if let Some(j) = c.permitted_heaps[..i].iter().position(|x| x == h) {
+            return misuse(
+                MisuseKind::Value,
+                "permitted_heaps",
+                format!("'{h}' listed twice (entries {j}, {i}); list each once"),
+            );
+        }
     }
     Ok(())
 }

@@ -50,6 +50,8 @@ pub(crate) fn limits_only(owner: &Constraints, l: &FormatLimits) -> Constraints 
         buffers: BufferCounts::default(),
         contiguous: false,
         devices: Vec::new(),
+        scanout_devices: Vec::new(),
+        permitted_heaps: Vec::new(),
         dispensable: owner.dispensable,
         format_limits: Vec::new(),
         color_spaces: Vec::new(),
@@ -81,6 +83,8 @@ pub(crate) fn view(c: &[Constraints], format: u32) -> Option<Vec<Constraints>> {
             color_spaces: Vec::new(),
             name: p.name.clone(),
             devices: p.devices.clone(),
+            scanout_devices: p.scanout_devices.clone(),
+            permitted_heaps: p.permitted_heaps.clone(),
             ..*p
         })
         .collect();

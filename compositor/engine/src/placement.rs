@@ -16,10 +16,15 @@
 //! listed pair no participant is added, so the outcome is exactly the one
 //! without this step.
 //!
-//! The compositor adds it for its allocator; `accord solve --placement`
-//! for a named backend kind, so that the dry run still gives the
-//! compositor's answer.
+//! With several placements ([`Placing`]), the capability is that of the
+//! placements still eligible for the participants before solving
+//! (`placements::capability_of`: `Any` when one of them is GBM), and the
+//! participant is named after every placement (`placement 'a/b'`); after
+//! solving, `placements::rank` picks where the memory comes from. The
+//! compositor does this for its backends; `accord solve --placement` for
+//! a listed set, so that the dry run still gives the compositor's answer.
 
+use crate::placements::{PlacementPolicy, Source, SourceKind};
 use crate::policy::Policy;
 use crate::types::{
     Constraints, Decision, Failure, FailureReason, FormatModifier, MOD_INVALID, MOD_LINEAR,
@@ -132,25 +137,119 @@ pub fn placement_participant(
     }))
 }
 
-/// Solve `parts` under `policy`, with placement `(name, capability)`
-/// taking part when given (what `accord solve --placement` runs).
+/// The placements a collection may land on and their order: what the
+/// compositor detected, or what `accord solve --placement` names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Placing {
+    /// Every source, in detection order.
+    pub sources: Vec<Source>,
+    /// The kind order (the per-platform override).
+    pub policy: PlacementPolicy,
+}
+
+impl Placing {
+    /// One source of `kind` (a set of one, like the old single allocator).
+    pub fn single(source: Source) -> Placing {
+        Placing {
+            sources: vec![source],
+            policy: PlacementPolicy::default(),
+        }
+    }
+
+    /// Sources from a comma-separated list of `KIND[:HEAP][@DEV]`
+    /// (`memfd`, `dma-heap:system`, `dumb@0xe200`, `any`), as `accord
+    /// solve --placement` takes it.
+    ///
+    /// ```
+    /// use accord_engine::placement::Placing;
+    /// use accord_engine::placements::SourceKind;
+    /// let p = Placing::parse("dumb@0xe200,dma-heap:linux,cma,memfd").unwrap_err();
+    /// assert!(p.contains("'cma'"), "a heap name with a comma cannot be listed: {p}");
+    /// let p = Placing::parse("dumb@0xe200,dma-heap:system,memfd").unwrap();
+    /// assert_eq!(p.sources[0].device, vec![0xe200]);
+    /// assert_eq!(p.sources[1].kind, SourceKind::DmaHeap);
+    /// ```
+    pub fn parse(list: &str) -> Result<Placing, String> {
+        let mut sources = Vec::new();
+        for entry in list.split(',') {
+            let (spec, dev) = match entry.split_once('@') {
+                Some((s, d)) => {
+                    let parsed = match d.strip_prefix("0x") {
+                        Some(hex) => u64::from_str_radix(hex, 16),
+                        None => d.parse(),
+                    };
+                    let dev = parsed.map_err(|_| format!("'{entry}': bad device number '{d}'"))?;
+                    (s, vec![dev])
+                }
+                None => (entry, Vec::new()),
+            };
+            let (kind, heap) = match spec.split_once(':') {
+                Some((k, h)) => (k, Some(h)),
+                None => (spec, None),
+            };
+            let kind = match kind {
+                "any" => SourceKind::Other,
+                k => SourceKind::from_name(k).ok_or_else(|| {
+                    format!(
+                        "'{entry}': expected gbm, dumb, dma-heap[:NAME], udmabuf, memfd or any, \
+                         with @DEV for device memory"
+                    )
+                })?,
+            };
+            if heap.is_some() && kind != SourceKind::DmaHeap {
+                return Err(format!("'{entry}': only dma-heap takes a heap name"));
+            }
+            let heap = heap.or((kind == SourceKind::DmaHeap).then_some("system"));
+            let mut source = Source::of_kind(kind, heap, dev);
+            if !source.device.is_empty() {
+                source.name = entry.to_string(); // which device: `dumb@0xe201`
+            }
+            sources.push(source);
+        }
+        Ok(Placing {
+            sources,
+            policy: PlacementPolicy::default(),
+        })
+    }
+
+    /// The eligible sources for `decision` made from `parts`, best first
+    /// ([`crate::placements::rank`]).
+    pub fn rank(&self, parts: &[Constraints], decision: &Decision) -> Result<Vec<usize>, Failure> {
+        crate::placements::rank(parts, decision, &self.sources, &self.policy)
+    }
+
+    /// `parts` plus the participant that stands for the sources still
+    /// eligible before solving (see the module docs), or the failure when
+    /// none is.
+    pub fn with_participant(&self, parts: &[Constraints]) -> Result<Vec<Constraints>, Failure> {
+        let cap = crate::placements::capability_of(parts, &self.sources)?;
+        let name = self
+            .sources
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join("/");
+        let mut all = parts.to_vec();
+        all.extend(placement_participant(&name, parts, cap)?);
+        Ok(all)
+    }
+}
+
+/// Solve `parts` under `policy` on the placements of `placing` when given
+/// (what `accord solve --placement` runs): their capabilities take part,
+/// and the decision must have an eligible placement.
 pub fn solve_placed(
     parts: &[Constraints],
     policy: &Policy,
-    placement: Option<(&str, Capability)>,
+    placing: Option<&Placing>,
 ) -> Result<Decision, Failure> {
-    let extra = match placement {
-        Some((name, cap)) => placement_participant(name, parts, cap)?,
-        None => None,
+    let Some(placing) = placing else {
+        return crate::solve_with(parts, policy);
     };
-    match extra {
-        None => crate::solve_with(parts, policy),
-        Some(p) => {
-            let mut all = parts.to_vec();
-            all.push(p);
-            crate::solve_with(&all, policy)
-        }
-    }
+    let all = placing.with_participant(parts)?;
+    let d = crate::solve_with(&all, policy)?;
+    placing.rank(parts, &d)?;
+    Ok(d)
 }
 
 #[cfg(test)]

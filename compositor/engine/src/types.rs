@@ -65,6 +65,16 @@ pub struct Constraints {
     pub contiguous: bool,
     /// Devices (`dev_t`) that must reach the memory. Union.
     pub devices: Vec<u64>,
+    /// KMS devices (`dev_t`) that scan the buffers out when the decision
+    /// is a scanout one: the memory must then be on one of them (a display
+    /// scans out only its own memory). Set by the compositor's participant
+    /// for its display; empty for clients. Union.
+    pub scanout_devices: Vec<u64>,
+    /// Placements this participant accepts (sysmem's `permitted_heaps`):
+    /// backend kinds (`dma-heap`, `udmabuf`, `gbm`, `dumb`, `memfd`) or
+    /// heaps by name (`dma-heap:system`); empty = any. Every participant's
+    /// list must admit the placement (see `placements.rs`).
+    pub permitted_heaps: Vec<String>,
     /// Allocation goes on without this participant if it fails or leaves.
     pub dispensable: bool,
     /// Tighter limits for single formats (sysmem's list of
@@ -102,6 +112,8 @@ impl Default for Constraints {
             buffers: BufferCounts::default(),
             contiguous: false,
             devices: Vec::new(),
+            scanout_devices: Vec::new(),
+            permitted_heaps: Vec::new(),
             dispensable: false,
             format_limits: Vec::new(),
             color_spaces: Vec::new(),

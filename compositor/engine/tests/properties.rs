@@ -160,6 +160,8 @@ fn participant() -> impl Strategy<Value = Constraints> {
                     },
                     contiguous,
                     devices,
+                    scanout_devices: Vec::new(),
+                    permitted_heaps: Vec::new(),
                     dispensable: false,
                     format_limits,
                     color_spaces,
@@ -285,6 +287,8 @@ fn wild_participant() -> impl Strategy<Value = Constraints> {
                     },
                     contiguous: false,
                     devices,
+                    scanout_devices: Vec::new(),
+                    permitted_heaps: Vec::new(),
                     dispensable: true,
                 }
             },

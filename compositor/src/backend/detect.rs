@@ -125,6 +125,25 @@ impl Detected {
     }
 }
 
+impl Detected {
+    /// What this backend serves as a placement (`accord info`): its
+    /// traits as the engine ranks them (`accord_engine::placements`).
+    /// `None` when unavailable or when it cannot be opened now.
+    ///
+    /// ```
+    /// let memfd = accord_smithay::backend::detect().into_iter().last().expect("memfd is listed");
+    /// assert!(!memfd.placement().expect("available").dmabuf);
+    /// ```
+    pub fn placement(&self) -> Option<accord_engine::placements::Source> {
+        if self.kind == BackendKind::Memfd {
+            return self
+                .available()
+                .then(|| super::memfd::MemfdBackend::new().source());
+        }
+        Some(self.open()?.ok()?.source())
+    }
+}
+
 /// `gbm:/dev/dri/card0: available (virtio_gpu, KMS)` or
 /// `dma-heap:/dev/dma_heap/system: not available here: ... missing`.
 impl std::fmt::Display for Detected {
@@ -327,6 +346,39 @@ pub fn card_for_device(dev: u64) -> Option<PathBuf> {
         };
         st.st_rdev == dev || (wanted.is_some() && sys(st.st_rdev) == wanted)
     })
+}
+
+/// The `dev_t`s of the DRM device behind `node`: every card and render
+/// node under `/dev/dri` with the same sysfs device (`node` itself
+/// first). Device memory is identified by these in placement
+/// (`accord_engine::placements::Source::device`), so a participant naming
+/// the render node reaches the card's memory. Empty when `node` cannot be
+/// read.
+///
+/// ```no_run
+/// let ids = accord_smithay::backend::device_ids("/dev/dri/card0");
+/// assert!(ids.contains(&rustix::fs::stat("/dev/dri/card0")?.st_rdev));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn device_ids(node: impl AsRef<Path>) -> Vec<u64> {
+    let Ok(st) = rustix::fs::stat(node.as_ref()) else {
+        return Vec::new();
+    };
+    let sys = |d: u64| {
+        let (maj, min) = (rustix::fs::major(d), rustix::fs::minor(d));
+        std::fs::canonicalize(format!("/sys/dev/char/{maj}:{min}/device")).ok()
+    };
+    let mut out = vec![st.st_rdev];
+    if let Some(mine) = sys(st.st_rdev) {
+        for p in drm_nodes() {
+            if let Ok(other) = rustix::fs::stat(&p) {
+                if !out.contains(&other.st_rdev) && sys(other.st_rdev).as_ref() == Some(&mine) {
+                    out.push(other.st_rdev);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// dma-buf allocators placing memory on each of `devices` (`dev_t`s), in the

@@ -129,6 +129,19 @@ impl CollectionAllocator for DmaHeapBackend {
         MemoryKind::DmaBuf
     }
 
+    /// System memory as a dma-buf (a heap's traits from its name, `heap_traits`).
+    fn source(&self) -> accord_engine::placements::Source {
+        use accord_engine::placements::{Source, SourceKind};
+        Source {
+            name: self.name(),
+            ..Source::of_kind(
+                SourceKind::DmaHeap,
+                self.path.file_name().and_then(|n| n.to_str()),
+                Vec::new(),
+            )
+        }
+    }
+
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         allocate_bytes(decision, |i, len| self.dmabuf(i, len))
     }

@@ -160,6 +160,16 @@ impl CollectionAllocator for DumbBackend {
         MemoryKind::DmaBuf
     }
 
+    /// Device memory of this card (its card and render nodes).
+    fn source(&self) -> accord_engine::placements::Source {
+        use accord_engine::placements::{Source, SourceKind};
+        Source {
+            name: self.name(),
+            capability: self.capability(),
+            ..Source::of_kind(SourceKind::Dumb, None, super::device_ids(self.card.path()))
+        }
+    }
+
     fn capability(&self) -> accord_engine::placement::Capability {
         accord_engine::placement::Capability::Linear
     }

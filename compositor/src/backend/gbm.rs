@@ -187,6 +187,16 @@ impl CollectionAllocator for GbmBackend {
         MemoryKind::DmaBuf
     }
 
+    /// Device memory of this card (its card and render nodes).
+    fn source(&self) -> accord_engine::placements::Source {
+        use accord_engine::placements::{Source, SourceKind};
+        Source {
+            name: self.name(),
+            capability: self.capability(),
+            ..Source::of_kind(SourceKind::Gbm, None, super::device_ids(self.card.path()))
+        }
+    }
+
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         allocate_each(decision, false, |i| self.allocate_one(decision, i))
     }

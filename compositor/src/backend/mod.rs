@@ -8,20 +8,24 @@ mod dma_heap;
 mod dumb;
 mod gbm;
 mod linear;
+mod placements;
 mod udmabuf;
 mod verify;
 
 use std::os::fd::OwnedFd;
 
 use accord_engine::placement::Capability;
+use accord_engine::placements::{Source, SourceKind};
 use accord_engine::Decision;
 
 pub use detect::{
-    allocators_for_devices, card_for_device, card_nodes, detect, drm_nodes, BackendKind, Detected,
+    allocators_for_devices, card_for_device, card_nodes, detect, device_ids, drm_nodes,
+    BackendKind, Detected,
 };
 pub use dma_heap::DmaHeapBackend;
 pub use dumb::DumbBackend;
 pub use gbm::GbmBackend;
+pub use placements::{Placed, Placements};
 pub use udmabuf::UdmabufBackend;
 pub use verify::verify_layout;
 
@@ -168,6 +172,30 @@ pub trait CollectionAllocator {
     /// ```
     fn capability(&self) -> Capability {
         Capability::Any
+    }
+    /// The placement as the engine ranks it (`accord_engine::placements`):
+    /// its kind, the device that makes the memory, whether it is mappable,
+    /// contiguous, protected. The default is an embedder's allocator of no
+    /// known kind: a dma-buf of system memory every device can import (or
+    /// memfd when [`memory_kind`](Self::memory_kind) says so), named
+    /// [`name`](Self::name), with [`capability`](Self::capability).
+    ///
+    /// ```
+    /// use accord_engine::placements::SourceKind;
+    /// use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
+    /// let s = MemfdBackend::new().source();
+    /// assert_eq!((s.kind, s.dmabuf, s.name.as_str()), (SourceKind::Memfd, false, "memfd"));
+    /// ```
+    fn source(&self) -> Source {
+        let kind = match self.memory_kind() {
+            MemoryKind::Memfd => SourceKind::Memfd,
+            MemoryKind::DmaBuf => SourceKind::Other,
+        };
+        Source {
+            name: self.name(),
+            capability: self.capability(),
+            ..Source::of_kind(kind, None, Vec::new())
+        }
     }
     /// Allocate `decision.buffer_count` buffers for the decision. On error,
     /// everything allocated so far is released (the fds are dropped).

@@ -144,6 +144,15 @@ impl CollectionAllocator for UdmabufBackend {
         MemoryKind::DmaBuf
     }
 
+    /// System memory as a dma-buf.
+    fn source(&self) -> accord_engine::placements::Source {
+        use accord_engine::placements::{Source, SourceKind};
+        Source {
+            name: self.name(),
+            ..Source::of_kind(SourceKind::Udmabuf, None, Vec::new())
+        }
+    }
+
     fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
         allocate_bytes(decision, |i, len| self.dmabuf(i, len))
     }

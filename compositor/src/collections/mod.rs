@@ -39,11 +39,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use accord_engine::groups::{Branch, Group, Selection};
-use accord_engine::placement::{placement_participant, Capability};
+use accord_engine::placement::Placing;
 use accord_engine::Constraints;
 use accord_protocol::limits::{MAX_GROUPS, MAX_GROUP_CHILDREN, MAX_PARTICIPANTS, MAX_SLOT_RECORDS};
 
-use crate::backend::CollectionAllocator;
+use crate::backend::{CollectionAllocator, Placed};
 
 use crate::log_limit::LogLimiter;
 pub(crate) use budget::within;
@@ -733,14 +733,41 @@ impl<O: Owner> Collections<O> {
     /// Resolve every collection that is ready: negotiate, confirm with
     /// `confirm`, allocate with `allocator` and verify (see `resolve.rs`),
     /// or report the failure. A failed collection closes; an allocated one
-    /// stays until its participants and buffers are gone.
+    /// stays until its participants and buffers are gone. One allocator is
+    /// a set of one placement ([`resolve_on`](Self::resolve_on)).
     pub fn resolve(
         &mut self,
         allocator: &mut dyn CollectionAllocator,
         confirm: &mut dyn ScanoutConfirmation,
     ) -> Vec<Resolution> {
+        let placing = Placing::single(allocator.source());
+        self.resolve_on(&mut [allocator], &placing, confirm)
+    }
+
+    /// [`resolve_on`](Self::resolve_on) the placements of `placements`
+    /// (what the module's flush does; for embedders and tests that use the
+    /// table without Wayland).
+    pub fn resolve_placed(
+        &mut self,
+        placements: &mut crate::backend::Placements,
+        confirm: &mut dyn ScanoutConfirmation,
+    ) -> Vec<Resolution> {
+        let (mut allocators, placing) = placements.parts();
+        self.resolve_on(&mut allocators, placing, confirm)
+    }
+
+    /// [`resolve`](Self::resolve) on a set of placements: `allocators[i]`
+    /// makes the memory of `placing.sources[i]`. The engine ranks the
+    /// placements that suit every participant of the confirmed decision
+    /// (`accord_engine::placements`); the first allocates, and on failure
+    /// the next one is tried.
+    pub fn resolve_on(
+        &mut self,
+        allocators: &mut [&mut dyn CollectionAllocator],
+        placing: &Placing,
+        confirm: &mut dyn ScanoutConfirmation,
+    ) -> Vec<Resolution> {
         self.close_released();
-        let (placement, capability) = (allocator.name(), allocator.capability());
         let mut out = Vec::new();
         for id in std::mem::take(&mut self.dirty) {
             let Some(coll) = self.table.get(&id) else {
@@ -748,7 +775,7 @@ impl<O: Owner> Collections<O> {
             };
             if matches!(coll.phase, Phase::Allocated { .. }) {
                 out.extend(self.resolve_late(id));
-                out.extend(self.renegotiate(id, allocator, confirm, (&placement, capability)));
+                out.extend(self.renegotiate(id, allocators, placing, confirm));
             }
             let Some(coll) = self.table.get(&id) else {
                 continue;
@@ -764,17 +791,18 @@ impl<O: Owner> Collections<O> {
                 Phase::Negotiating {
                     failure: Some(f), ..
                 } => Err(f.clone()),
-                _ => choose(id, coll, confirm, (&placement, capability)),
+                _ => choose(id, coll, confirm, placing),
             };
             let (selection, outcome) = match chosen {
                 Err(f) => (None, Outcome::Failed(f)),
-                Ok((_, Confirmation::Defer)) => {
+                Ok((_, (Confirmation::Defer, _))) => {
                     self.dirty.insert(id); // ready, but the caller defers it
                     continue;
                 }
-                Ok((selection, Confirmation::Allocate(decision))) => {
-                    (Some(selection), self.allocate(id, decision, allocator, 1))
-                }
+                Ok((selection, (Confirmation::Allocate(decision), order))) => (
+                    Some(selection),
+                    self.allocate(id, decision, allocators, placing, &order, 1),
+                ),
             };
             log_outcome(&outcome);
             out.extend(self.settle(id, outcome, selection.as_ref()));
@@ -867,42 +895,83 @@ impl<O: Owner> Collections<O> {
     }
 
     /// Allocate generation `generation` of collection `id` (1 at first,
-    /// n + 1 when a re-solve changes the decision), charged to its creator.
+    /// n + 1 when a re-solve changes the decision), charged to its creator,
+    /// on the placements in `order` (indices into `allocators`): the first
+    /// that allocates and passes the checks wins. A budget or size refusal
+    /// is not the placement's fault and ends the search; every other
+    /// failure tries the next placement, and the final failure lists each
+    /// attempt.
     fn allocate(
         &mut self,
         id: u64,
         decision: accord_engine::Decision,
-        allocator: &mut dyn CollectionAllocator,
+        allocators: &mut [&mut dyn CollectionAllocator],
+        placing: &Placing,
+        order: &[usize],
         generation: u32,
     ) -> Outcome {
         let Some(coll) = self.table.get(&id) else {
             return Outcome::Failed(Failed::new(FailureReason::InvalidConstraint, "closed"));
         };
-        match resolve::allocate(
-            &coll.owner,
-            &decision,
-            allocator,
-            &self.ledger,
-            &self.budgets,
-            self.max_buffer_fds,
-        ) {
-            Ok((buffers, charge)) => Outcome::Allocated(Arc::new(Allocation {
-                decision,
-                memory: allocator.memory_kind(),
-                buffers,
-                generation,
-                dmabufs: Default::default(),
-                _release: Box::new((
-                    charge,
-                    ReleaseNotice {
-                        collection: id,
+        let mut tried: Vec<String> = Vec::new();
+        let mut last = None;
+        for &i in order {
+            let (Some(allocator), Some(source)) = (allocators.get_mut(i), placing.sources.get(i))
+            else {
+                continue;
+            };
+            let placed = Placed::of(source);
+            match resolve::allocate(
+                &coll.owner,
+                &decision,
+                &mut **allocator,
+                &self.ledger,
+                &self.budgets,
+                self.max_buffer_fds,
+                &placed.name,
+            ) {
+                Ok((buffers, charge)) => {
+                    if !tried.is_empty() {
+                        tracing::info!(placement = %placed.name, "allocated after: {}", tried.join("; "));
+                    }
+                    return Outcome::Allocated(Arc::new(Allocation {
+                        decision,
+                        memory: allocator.memory_kind(),
+                        placement: placed,
+                        buffers,
                         generation,
-                        released: self.released.clone(),
-                    },
-                )),
-            })),
-            Err(f) => Outcome::Failed(f),
+                        dmabufs: Default::default(),
+                        _release: Box::new((
+                            charge,
+                            ReleaseNotice {
+                                collection: id,
+                                generation,
+                                released: self.released.clone(),
+                            },
+                        )),
+                    }));
+                }
+                Err(f) => {
+                    let fatal = matches!(
+                        f.reason,
+                        FailureReason::QuotaExceeded | FailureReason::TooLarge
+                    );
+                    tried.push(format!("{}: {}", placed.name, f.message));
+                    last = Some(f);
+                    if fatal {
+                        break;
+                    }
+                }
+            }
         }
+        Outcome::Failed(match last {
+            Some(f) if tried.len() == 1 => f,
+            Some(f) => Failed::new(
+                f.reason,
+                format!("every placement failed: {}", tried.join("; ")),
+            ),
+            None => Failed::new(FailureReason::Unsupported, "no placement to allocate on"),
+        })
     }
 
     /// Move a resolved collection to its next phase and name who hears:
@@ -1062,14 +1131,17 @@ impl<O: Owner> Collections<O> {
 /// negotiated and confirmed. A combination in which a participant inside a
 /// group child asks for scanout, but the confirmed buffers would not be
 /// scanned out, is refused while another remains (the XML's rule). The
-/// allocator's capability takes part as one more participant
-/// (`accord_engine::placement`), so the decision is one it can make.
+/// placements' capabilities take part as one more participant
+/// (`accord_engine::placement`), so the decision is one of them can make,
+/// and the confirmed decision's placements are ranked
+/// (`accord_engine::placements`); a combination no placement suits fails
+/// like any other.
 fn choose<O>(
     id: u64,
     coll: &Collection<O>,
     confirm: &mut dyn ScanoutConfirmation,
-    (placement, capability): (&str, Capability),
-) -> Result<(Selection, Confirmation), Failed> {
+    placing: &Placing,
+) -> Result<(Selection, (Confirmation, Vec<usize>)), Failed> {
     let committed: Vec<(&Constraints, Option<Branch>)> = coll
         .slots
         .iter()
@@ -1086,13 +1158,17 @@ fn choose<O>(
         participants: Vec::new(),
     };
     accord_engine::groups::first_combination(&groups, &branches, |attempt| {
-        let mut parts: Vec<Constraints> = attempt
+        let parts: Vec<Constraints> = attempt
             .active
             .iter()
             .map(|&i| committed[i].0.clone())
             .collect();
-        parts.extend(placement_participant(placement, &parts, capability)?);
-        let negotiated = resolve::negotiate(parts).map_err(as_failure)?;
+        let with_placement = if parts.is_empty() {
+            parts.clone()
+        } else {
+            placing.with_participant(&parts)?
+        };
+        let negotiated = resolve::negotiate(with_placement).map_err(as_failure)?;
         let confirmation = confirm.confirm(id, &negotiated);
         if let Confirmation::Allocate(d) = &confirmation {
             let wants_plane: Vec<&str> = attempt
@@ -1116,8 +1192,13 @@ fn choose<O>(
                     ),
                 )));
             }
+            // Where the confirmed decision's memory can come from.
+            let order = placing
+                .rank(&parts, d)
+                .map_err(|f| as_failure(resolve::engine_failure(f)))?;
+            return Ok((confirmation, order));
         }
-        Ok(confirmation)
+        Ok((confirmation, Vec::new()))
     })
     .map_err(|f| Failed::new(f.reason, f.message))
 }

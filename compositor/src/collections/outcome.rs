@@ -7,7 +7,7 @@ use accord_engine::Decision;
 pub use accord_vocabulary::FailureReason;
 use smithay::backend::allocator::dmabuf::WeakDmabuf;
 
-use crate::backend::{AllocError, AllocatedBuffer, MemoryKind};
+use crate::backend::{AllocError, AllocatedBuffer, MemoryKind, Placed};
 
 use super::slot::SlotId;
 
@@ -59,6 +59,8 @@ pub struct Allocation {
     pub decision: Decision,
     /// What the fds are.
     pub memory: MemoryKind,
+    /// Which backend and device made the memory.
+    pub placement: Placed,
     /// The buffers, verified against `decision`.
     pub buffers: Vec<AllocatedBuffer>,
     /// Which generation of its collection these buffers are (1 = the first).
@@ -113,6 +115,7 @@ pub(crate) fn log_outcome(outcome: &Outcome) {
             height = a.decision.height,
             buffers = a.buffers.len(),
             scanout = a.decision.scanout,
+            placement = %a.placement.name,
             "allocated"
         ),
         Outcome::Failed(f) => tracing::info!(reason = ?f.reason, "failed: {}", f.message),

@@ -37,7 +37,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use accord_engine::placement::{placement_participant, Capability};
+use accord_engine::placement::Placing;
 use accord_engine::{Constraints, Decision};
 
 use super::collection::Phase;
@@ -176,9 +176,9 @@ impl<O: Owner> Collections<O> {
     pub(super) fn renegotiate(
         &mut self,
         id: u64,
-        allocator: &mut dyn CollectionAllocator,
+        allocators: &mut [&mut dyn CollectionAllocator],
+        placing: &Placing,
         confirm: &mut dyn ScanoutConfirmation,
-        (placement, capability): (&str, Capability),
     ) -> Vec<Resolution> {
         let now = Instant::now();
         let interval = self.min_generation_interval;
@@ -231,15 +231,24 @@ impl<O: Owner> Collections<O> {
                 parts.push((**proposed.as_ref().unwrap_or(accepted)).clone());
             }
         }
-        let solved = (|| -> Result<Confirmation, Failed> {
-            let extra = placement_participant(placement, &parts, capability)
-                .map_err(|f| Failed::new(f.reason, f.message))?;
-            parts.extend(extra);
-            let negotiated = resolve::negotiate(parts)?;
-            Ok(confirm.confirm(id, &negotiated))
+        // As a first solve (`choose`): the placements' participant joins,
+        // and the confirmed decision's placements are ranked.
+        let solved = (|| -> Result<(Confirmation, Vec<usize>), Failed> {
+            let with_placement = placing
+                .with_participant(&parts)
+                .map_err(resolve::engine_failure)?;
+            let negotiated = resolve::negotiate(with_placement)?;
+            let confirmation = confirm.confirm(id, &negotiated);
+            let order = match &confirmation {
+                Confirmation::Allocate(d) => placing
+                    .rank(&parts, d)
+                    .map_err(resolve::engine_failure)?,
+                Confirmation::Defer => Vec::new(),
+            };
+            Ok((confirmation, order))
         })();
         let outcome = match solved {
-            Ok(Confirmation::Defer) => {
+            Ok((Confirmation::Defer, _)) => {
                 if let Some(Phase::Allocated { pending, .. }) =
                     self.table.get_mut(&id).map(|c| &mut c.phase)
                 {
@@ -248,12 +257,12 @@ impl<O: Owner> Collections<O> {
                 self.dirty.insert(id); // offered again next time
                 return Vec::new();
             }
-            Ok(Confirmation::Allocate(d)) if same_buffers(&d, &current.decision) => {
+            Ok((Confirmation::Allocate(d), _)) if same_buffers(&d, &current.decision) => {
                 Outcome::Kept { generation }
             }
-            Ok(Confirmation::Allocate(d)) => {
+            Ok((Confirmation::Allocate(d), order)) => {
                 let next = generation.saturating_add(1);
-                match self.allocate(id, d, allocator, next) {
+                match self.allocate(id, d, allocators, placing, &order, next) {
                     Outcome::Failed(failed) => Outcome::RenegotiationFailed { failed, generation },
                     other => other,
                 }

@@ -76,6 +76,7 @@ pub(crate) fn allocate<O: Owner>(
     ledger: &Ledger<O>,
     budgets: &Budgets,
     max_fds: u64,
+    backend: &str,
 ) -> Result<(Vec<AllocatedBuffer>, Charge<O>), Failed> {
     let fds_per_fd = fd_copies(allocator.memory_kind());
     let count = u64::from(decision.buffer_count);
@@ -108,7 +109,9 @@ pub(crate) fn allocate<O: Owner>(
             .map(|b| b.planes.len() as u64 * fds_per_fd)
             .fold(0u64, u64::saturating_add),
     };
-    let charge = ledger.charge(owner, real, budgets, max_fds)?;
+    // What the backend really allocated (its sizes, not the request's),
+    // booked under the backend too.
+    let charge = ledger.charge(owner, backend, real, budgets, max_fds)?;
     Ok((buffers, charge))
 }
 
@@ -124,7 +127,7 @@ fn fd_copies(memory: MemoryKind) -> u64 {
 
 /// The engine's failure, its message guaranteed to name every participant
 /// in conflict.
-fn engine_failure(f: accord_engine::Failure) -> Failed {
+pub(crate) fn engine_failure(f: accord_engine::Failure) -> Failed {
     let missing: Vec<String> = f
         .participants
         .iter()

@@ -105,6 +105,40 @@ impl<O: Owner> Collections<O> {
         self.ledger.total()
     }
 
+    /// What `owner` holds on each backend (by backend name): the real
+    /// sizes the backends allocated. Backends it holds nothing on are
+    /// absent.
+    pub fn usage_by_backend(&self, owner: &O) -> Vec<(String, Usage)> {
+        self.ledger.by_backend(owner)
+    }
+
+    /// What every client holds on each backend together.
+    pub fn backend_usage(&self) -> Vec<(String, Usage)> {
+        self.ledger.backend_totals()
+    }
+
+    /// The ledger for people: one line per backend with its total, then
+    /// one indented line per client on it.
+    ///
+    /// ```
+    /// let table = accord_smithay::collections::Collections::<u32>::new();
+    /// assert_eq!(table.ledger_dump(), "no buffer memory charged\n");
+    /// ```
+    pub fn ledger_dump(&self) -> String {
+        let per_owner = self.ledger.all_by_backend();
+        let mut out = String::new();
+        for (backend, u) in self.ledger.backend_totals() {
+            out.push_str(&format!("{backend}: {} bytes, {} fds\n", u.bytes, u.fds));
+            for (owner, _, u) in per_owner.iter().filter(|(_, b, _)| *b == backend) {
+                out.push_str(&format!("  {owner}: {} bytes, {} fds\n", u.bytes, u.fds));
+            }
+        }
+        if out.is_empty() {
+            out.push_str("no buffer memory charged\n");
+        }
+        out
+    }
+
     /// Exported handles `owner` has pending.
     pub fn handles_of(&self, owner: &O) -> usize {
         self.handles.of(owner)

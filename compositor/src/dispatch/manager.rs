@@ -11,7 +11,7 @@ use wayland_server::{Client, DataInit, Dispatch, DisplayHandle, GlobalDispatch, 
 use super::{admit_token, describe, new_failed_token, new_token, BufferCollectionDispatch};
 use crate::collections::{is_well_formed_handle, Failed, FailureReason};
 use crate::objects::{TokenData, TokenState};
-use crate::participant::{compositor_constraints, holder};
+use crate::participant::{compositor_constraints, holder, Devices};
 use crate::state::BufferCollectionState;
 
 impl<D: BufferCollectionDispatch> GlobalDispatch<WpBufferCollectionManagerV1, (), D>
@@ -150,7 +150,11 @@ impl<D: BufferCollectionDispatch> Dispatch<WpBufferCollectionManagerV1, (), D>
                 };
                 let formats = state.renderer_formats();
                 let scanout = state.scanout_formats(&surface);
-                let constraints = compositor_constraints(formats, &scanout);
+                let devices = Devices {
+                    renderer: state.renderer_device(),
+                    display: state.scanout_device(&surface),
+                };
+                let constraints = compositor_constraints(formats, &scanout, devices);
                 let st = state.buffer_collection_state();
                 st.collections.set_name(
                     slot,

@@ -36,6 +36,12 @@ impl BufferCollectionHandler for RefState {
         self.screen.target().scanout_pairs()
     }
 
+    /// The target's card, when it offers planes: scanout buffers are
+    /// made by it (Pixman, the renderer, names no device).
+    fn scanout_device(&self, _surface: &WlSurface) -> Option<u64> {
+        self.screen.target().scanout_device()
+    }
+
     /// The target's display confirms (on KMS: a `TEST_ONLY` commit of one
     /// buffer on the primary plane); one output, so the surface does not
     /// change where it would go.

@@ -14,9 +14,10 @@ use std::{
     rc::Rc,
 };
 
+use accord_engine::placements::{PlacementPolicy, SourceKind};
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{
-    backend::{CollectionAllocator, DumbBackend},
+    backend::{CollectionAllocator, DumbBackend, Placements},
     kms::{
         compositor_formats, confirm_scanout, opaque_substitutes, probe_planes, Card, ScanoutTarget,
     },
@@ -97,7 +98,6 @@ impl DrmOptions {
 
 /// One output on a KMS CRTC.
 pub struct DrmTarget {
-    path: PathBuf,
     compositor: Rc<RefCell<SceneCompositor>>,
     /// A frame is queued and its page flip has not completed yet.
     flip_pending: Rc<Cell<bool>>,
@@ -326,7 +326,6 @@ impl DrmTarget {
         };
         Ok((
             Self {
-                path: path.clone(),
                 compositor: Rc::new(RefCell::new(compositor)),
                 flip_pending: Rc::new(Cell::new(false)),
                 fd,
@@ -385,10 +384,27 @@ impl OutputTarget for DrmTarget {
         }
     }
 
-    /// Dumb buffers on this card: linear, mappable, and scanned out by
-    /// the primary plane (measured on virtio-gpu).
-    fn collection_allocator(&self) -> Result<Box<dyn CollectionAllocator>, Error> {
-        Ok(Box::new(DumbBackend::open(&self.path)?))
+    /// Every backend of the machine, ranked per collection by the engine.
+    /// The platform override: dumb buffers before GBM, since they are
+    /// what the scanout confirmation tests on the primary plane (and what
+    /// virtio-gpu scans out, measured); then heaps, udmabuf, memfd.
+    fn collection_placements(&self) -> Result<Placements, Error> {
+        let mut set = Placements::detect();
+        set.set_policy(PlacementPolicy {
+            order: vec![
+                SourceKind::Dumb,
+                SourceKind::Gbm,
+                SourceKind::DmaHeap,
+                SourceKind::Udmabuf,
+                SourceKind::Other,
+                SourceKind::Memfd,
+            ],
+        });
+        Ok(set)
+    }
+
+    fn scanout_device(&self) -> Option<u64> {
+        Some(self.dev_id)
     }
 
     fn scanout_pairs(&self) -> Vec<FormatModifier> {

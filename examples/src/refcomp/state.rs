@@ -102,8 +102,8 @@ pub struct RefState {
     /// size to its render element (and checks them at commit).
     pub viewporter_state: ViewporterState,
     /// Accord's buffer-collection module (handler in accord.rs); its
-    /// allocator is the target's (`OutputTarget::collection_allocator`:
-    /// memfd headless, dumb buffers on the card on KMS).
+    /// placements are the target's (`OutputTarget::collection_placements`:
+    /// memfd headless, every detected backend on KMS, dumb buffers first).
     pub buffer_collection_state: BufferCollectionState,
     /// What the compositor participant of `attach_surface` offers.
     pub accord_renderer_formats: Vec<FormatModifier>,
@@ -173,7 +173,7 @@ impl RefState {
                 .is_some_and(|c| c.security_context.is_none())
         });
         let mut buffer_collection_state =
-            BufferCollectionState::new::<Self>(dh, target.collection_allocator()?);
+            BufferCollectionState::with_placements::<Self>(dh, target.collection_placements()?);
         super::accord::apply_budgets(&mut buffer_collection_state, &config);
         let accord_renderer_formats = screen.renderer_formats();
 

@@ -15,7 +15,7 @@ use smithay::{
 };
 
 use accord_engine::{Decision, FormatModifier};
-use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator};
+use accord_smithay::backend::{memfd::MemfdBackend, CollectionAllocator, Placements};
 use smithay::backend::allocator::{Format, Modifier};
 
 use super::{
@@ -114,10 +114,20 @@ pub trait OutputTarget {
         false
     }
 
-    /// The allocator of Accord buffer collections: memfd by default; a KMS
-    /// target allocates on its card so collection buffers can scan out.
-    fn collection_allocator(&self) -> Result<Box<dyn CollectionAllocator>, Error> {
-        Ok(Box::new(MemfdBackend::new()))
+    /// The placements of Accord buffer collections: memfd alone by
+    /// default (headless: shared memory Pixman reads); a KMS target offers
+    /// every backend of the machine, so scanout buffers are made by its
+    /// card and others where their participants need them.
+    fn collection_placements(&self) -> Result<Placements, Error> {
+        Ok(Placements::from(
+            Box::new(MemfdBackend::new()) as Box<dyn CollectionAllocator>
+        ))
+    }
+
+    /// The KMS device (`dev_t`) whose planes scan surfaces out, named by
+    /// the Accord compositor participant for scanout. Headless has none.
+    fn scanout_device(&self) -> Option<u64> {
+        None
     }
 
     /// The (format, modifier) pairs a fullscreen surface can scan out on

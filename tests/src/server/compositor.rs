@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use accord_engine::{FormatModifier, MOD_LINEAR};
-use accord_smithay::backend::CollectionAllocator;
+use accord_smithay::backend::Placements;
 use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
 use smithay::backend::allocator::dmabuf::Dmabuf;
 use smithay::backend::allocator::Fourcc;
@@ -51,6 +51,10 @@ pub struct Observed {
     pub negotiating: usize,
     /// The negotiated decisions handed to `confirm_scanout`, in order.
     pub confirm_calls: Vec<accord_engine::Decision>,
+    /// `BufferCollectionState::backend_usage` (bytes) after the last dispatch.
+    pub backend_bytes: Vec<(String, u64)>,
+    /// `BufferCollectionState::ledger_dump` after the last dispatch.
+    pub ledger_dump: String,
 }
 
 /// How to configure the test compositor (set through
@@ -167,11 +171,11 @@ impl Compositor {
     /// imports XRGB8888/ARGB8888 LINEAR (like Pixman).
     pub fn new(
         dh: &DisplayHandle,
-        allocator: Box<dyn CollectionAllocator>,
+        placements: Placements,
         config: Config,
         observed: Arc<Mutex<Observed>>,
     ) -> Compositor {
-        let mut accord = BufferCollectionState::new::<Compositor>(dh, allocator);
+        let mut accord = BufferCollectionState::with_placements::<Compositor>(dh, placements);
         if let Some(bytes) = config.quota {
             accord.set_client_quota(bytes);
         }
@@ -246,9 +250,18 @@ impl Compositor {
     pub fn observe(&self) {
         let charged = self.accord.total_charged_bytes();
         let negotiating = self.accord.negotiating_collections();
+        let backend_bytes = self
+            .accord
+            .backend_usage()
+            .into_iter()
+            .map(|(b, u)| (b, u.bytes))
+            .collect();
+        let ledger_dump = self.accord.ledger_dump();
         if let Ok(mut o) = self.observed.lock() {
             o.charged_bytes = charged;
             o.negotiating = negotiating;
+            o.backend_bytes = backend_bytes;
+            o.ledger_dump = ledger_dump;
         }
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::backend::memfd::MemfdBackend;
-use accord_smithay::backend::CollectionAllocator;
+use accord_smithay::backend::{CollectionAllocator, Placements};
 use accord_smithay::BufferCollectionState;
 use smithay::reexports::calloop::channel;
 use smithay::reexports::calloop::generic::Generic;
@@ -63,8 +63,8 @@ impl Drop for RuntimeDir {
     }
 }
 
-/// Builds the allocator on the server thread.
-type MakeAllocator = Box<dyn FnOnce() -> Box<dyn CollectionAllocator> + Send>;
+/// Builds the placements on the server thread.
+type MakeAllocator = Box<dyn FnOnce() -> Placements + Send>;
 
 /// How to start a [`TestServer`]: the memfd allocator and the module's
 /// defaults unless told otherwise.
@@ -79,6 +79,13 @@ impl TestServerBuilder {
         mut self,
         make: impl FnOnce() -> Box<dyn CollectionAllocator> + Send + 'static,
     ) -> Self {
+        self.allocator = Box::new(move || Placements::from(make()));
+        self
+    }
+
+    /// Allocate on a set of placements (built on the server thread),
+    /// ranked per collection by the engine.
+    pub fn placements(mut self, make: impl FnOnce() -> Placements + Send + 'static) -> Self {
         self.allocator = Box::new(make);
         self
     }
@@ -191,7 +198,9 @@ impl TestServer {
     /// How to start one with other settings.
     pub fn builder() -> TestServerBuilder {
         TestServerBuilder {
-            allocator: Box::new(|| Box::new(MemfdBackend::new())),
+            allocator: Box::new(|| {
+                Placements::from(Box::new(MemfdBackend::new()) as Box<dyn CollectionAllocator>)
+            }),
             config: Config::default(),
         }
     }
@@ -248,6 +257,23 @@ impl TestServer {
             .lock()
             .map(|o| o.charged_bytes)
             .unwrap_or(u64::MAX)
+    }
+
+    /// Bytes held per backend, every client together (the module's
+    /// `backend_usage`), after the last dispatch.
+    pub fn backend_bytes(&self) -> Vec<(String, u64)> {
+        self.observed
+            .lock()
+            .map(|o| o.backend_bytes.clone())
+            .unwrap_or_default()
+    }
+
+    /// The module's `ledger_dump` after the last dispatch.
+    pub fn ledger_dump(&self) -> String {
+        self.observed
+            .lock()
+            .map(|o| o.ledger_dump.clone())
+            .unwrap_or_default()
     }
 
     /// The decisions the module asked `confirm_scanout` about so far.
@@ -331,7 +357,7 @@ fn run_server(
     path: PathBuf,
     observed: Arc<Mutex<Observed>>,
     started: mpsc::Sender<(LoopSignal, channel::Sender<CompositorCall>)>,
-    allocator: Box<dyn CollectionAllocator>,
+    allocator: Placements,
     config: Config,
 ) {
     let mut event_loop: EventLoop<Compositor> = EventLoop::try_new().expect("event loop");

@@ -19,6 +19,7 @@ mod groups;
 mod harness;
 mod info;
 mod outputs;
+mod placement;
 mod probe;
 mod refcomp_drm;
 mod scanout;
@@ -127,6 +128,26 @@ fn main() {
         ("udmabuf", backends::udmabuf),
         ("raw_bytes_from_dumb_heap_udmabuf", backends::raw_bytes),
         ("detect_lists_backends", backends::detect_lists),
+        (
+            "placement_naming_card0_lands_on_card0",
+            placement::naming_card0_lands_on_card0,
+        ),
+        (
+            "placement_naming_only_vgem_lands_on_vgem",
+            placement::naming_only_vgem_lands_on_vgem,
+        ),
+        (
+            "placement_cpu_only_lands_on_system_memory",
+            placement::cpu_only_lands_on_system_memory,
+        ),
+        (
+            "placement_contiguous_fails_clearly_without_a_contiguous_backend",
+            placement::contiguous_fails_clearly_without_a_contiguous_backend,
+        ),
+        (
+            "placement_quota_per_backend_returns_to_zero",
+            placement::quota_per_backend_returns_to_zero,
+        ),
         (
             "dumb_export_fault_at_buffer_2_releases_buffers_0_and_1",
             faults::dumb_export_fault_releases_earlier_buffers,

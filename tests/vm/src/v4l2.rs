@@ -242,8 +242,9 @@ const FILL: u8 = 0xa5;
 const FRAMES: u32 = 30;
 
 /// vivid captures `FRAMES` frames at the mode's size into a collection the
-/// reference compositor (`--drm card0`) allocated: dma-bufs exported by
-/// virtio_gpu, queued with V4L2_MEMORY_DMABUF. Before the capture every
+/// reference compositor (`--drm card0`) allocated: dma-bufs of system
+/// memory (the camera names no DRM device: the DMA-BUF heap on 6.12, the
+/// placement event says so), queued with V4L2_MEMORY_DMABUF. Before the capture every
 /// byte is set to 0xa5; after it, in every buffer, every pixel's X byte is
 /// 0 (vivid writes 0 there for XR24) and no pixel is still 0xa5a5a5a5:
 /// vivid wrote all of each buffer. The process's fds are back at their
@@ -297,15 +298,26 @@ fn capture_run(socket: &std::path::Path) -> Result<(), String> {
         allocation.buffers[0].planes[0].stride,
         allocation.buffers[0].size
     );
+    // Capture needs a dma-buf; the camera names no DRM device, so the
+    // placement is system memory (the DMA-BUF heap on 6.12, or udmabuf),
+    // not card0's, which nobody named (issue 14's placement rules).
     ensure!(
         allocation.memory == MemoryKind::DmaBuf,
-        "memfd buffers: the compositor on card0 allocates dumb dma-bufs"
+        "memfd buffers: capture needs a dma-buf"
     );
+    let placed = allocation.placement.as_ref().ok_or("no placement event")?;
+    println!("  placement: {} ({})", placed.name, placed.backend);
+    let system = ["dma-heap", "udmabuf"].contains(&placed.backend.as_str());
     for b in &allocation.buffers {
         let exporter = exp_name(&b.planes[0].fd);
+        let expected = if system {
+            ["system", "udmabuf"].contains(&exporter.as_deref().unwrap_or(""))
+        } else {
+            exporter.as_deref() == Some("virtio_gpu")
+        };
         ensure!(
-            exporter.as_deref() == Some("virtio_gpu"),
-            "buffer {} exported by {exporter:?}, expected virtio_gpu",
+            expected && placed.device.is_none() == system,
+            "buffer {} exported by {exporter:?}, placed on {placed:?}",
             b.index
         );
         b.map()
