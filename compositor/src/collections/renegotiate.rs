@@ -240,9 +240,9 @@ impl<O: Owner> Collections<O> {
             let negotiated = resolve::negotiate(with_placement)?;
             let confirmation = confirm.confirm(id, &negotiated);
             let order = match &confirmation {
-                Confirmation::Allocate(d) => placing
-                    .rank(&parts, d)
-                    .map_err(resolve::engine_failure)?,
+                Confirmation::Allocate(d) => {
+                    placing.rank(&parts, d).map_err(resolve::engine_failure)?
+                }
                 Confirmation::Defer => Vec::new(),
             };
             Ok((confirmation, order))
