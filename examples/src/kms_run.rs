@@ -117,13 +117,21 @@ pub fn with_compositor<T>(
     result
 }
 
-/// Waits (at most 2 s) until no frame has been presented for 150 ms.
+/// Waits until the compositor's start-up frames are done, so a baseline
+/// taken now holds what it keeps for its life: on KMS it composes the
+/// background into one swapchain slot, then, a refresh later, into the
+/// other (`repaint.rs`), and each slot's dma-buf export stays open from
+/// then on. So: at least [`STARTUP_FRAMES`] frames, then 150 ms without
+/// one (10 s at most: GLES's first frames compile shaders, about a
+/// second each under TCG).
 pub fn settle(compositor: &Running) {
     let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = presented(compositor.counters());
     let mut quiet_since = Instant::now();
-    while Instant::now() < deadline && quiet_since.elapsed() < Duration::from_millis(150) {
+    while Instant::now() < deadline
+        && (last < STARTUP_FRAMES || quiet_since.elapsed() < Duration::from_millis(150))
+    {
         std::thread::sleep(Duration::from_millis(10));
         let now = presented(compositor.counters());
         if now != last {
@@ -132,3 +140,7 @@ pub fn settle(compositor: &Running) {
         }
     }
 }
+
+/// Frames a KMS compositor draws at start-up with no client (see
+/// [`settle`]).
+pub const STARTUP_FRAMES: u64 = 2;

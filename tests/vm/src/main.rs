@@ -189,6 +189,10 @@ fn main() {
             refcomp_drm::windowed_is_composited,
         ),
         (
+            "refcomp_drm_gles_collection_direct_scanout_60_frames",
+            refcomp_drm::gles_collection_direct_scanout_60_frames,
+        ),
+        (
             "refcomp_drm_gles_windowed_is_composited",
             refcomp_drm::gles_windowed_is_composited,
         ),

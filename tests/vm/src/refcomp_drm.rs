@@ -241,6 +241,16 @@ pub fn forced_composition() -> TestResult {
     composited(&r, u64::from(r.size.0) * u64::from(r.size.1) * 4)
 }
 
+/// The same under GLES: the renderer is EGL on card0's GBM device
+/// (kms_swrast), and the collection's buffers still go to the primary
+/// plane as they are.
+pub fn gles_collection_direct_scanout_60_frames() -> TestResult {
+    let r = run(|run| run.renderer = RendererKind::Gles)?;
+    p4_line("direct scanout (collection, GLES)", &r);
+    fds_back(&r)?;
+    direct(&r)
+}
+
 /// A windowed collection buffer composited by GLES: the dumb buffers are
 /// imported into EGL (the implicit modifier, which on virtio-gpu is
 /// LINEAR), not copied.
