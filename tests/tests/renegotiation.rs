@@ -152,8 +152,15 @@ fn the_compositor_participant_changing_renegotiates() {
         modifier: MOD_LINEAR,
         scanout: true,
     }];
+    // A scanout decision needs a dma-buf placement (never memfd): the
+    // labelled dma-buf fixture stands in for the display's memory.
     let server = TestServer::builder()
         .min_generation_interval(Duration::ZERO)
+        .allocator(|| {
+            Box::new(accord_tests::labelled_dmabuf::LabelledDmabuf(
+                accord_smithay::backend::memfd::MemfdBackend::new(),
+            ))
+        })
         .start();
     let conn = server.connect();
     let mut rawc = RawClient::new(conn.clone());

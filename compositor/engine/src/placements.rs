@@ -566,12 +566,23 @@ pub fn rank(
             needs
                 .refusal(s, Some(decision.scanout), decision.contiguous)
                 .or_else(|| {
-                    (!s.capability.can_make(&pair)).then(|| {
-                        Refusal::Layout(format!(
-                            "{} {}",
-                            crate::formats::name(pair.format),
-                            crate::formats::modifier_name(pair.modifier)
-                        ))
+                    // Raw bytes (no image format) come from the byte
+                    // backends only; GBM makes images.
+                    let makes = if decision.raw {
+                        s.capability == crate::placement::Capability::Linear
+                    } else {
+                        s.capability.can_make(&pair)
+                    };
+                    (!makes).then(|| {
+                        Refusal::Layout(if decision.raw {
+                            "raw bytes".into()
+                        } else {
+                            format!(
+                                "{} {}",
+                                crate::formats::name(pair.format),
+                                crate::formats::modifier_name(pair.modifier)
+                            )
+                        })
                     })
                 })
         })
