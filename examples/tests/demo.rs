@@ -17,19 +17,7 @@ fn demo_report_and_png_show_every_frame_shared_read_once_never_copied() {
     let dir = TempRuntimeDir::new("demo");
     let png = dir.path().join("demo.png");
     let frames = 40u32;
-    let out = Command::new(env!("CARGO_BIN_EXE_accord-demo"))
-        .args(["--frames", &frames.to_string(), "--png"])
-        .arg(&png)
-        .output()
-        .expect("run accord-demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "accord-demo failed:\n{stdout}\n{stderr}"
-    );
-    let line = stdout.lines().last().expect("a result line");
-    let r = Results::from_line("accord-demo", line).expect("result line");
+    let (r, stdout) = run_demo(&["--frames", &frames.to_string()], &png);
     let num = |k: &str| {
         r.parse::<u64>(k)
             .unwrap_or_else(|e| panic!("{e}\n{stdout}"))
@@ -128,20 +116,18 @@ fn demo_follows_a_resolution_change() {
     let dir = TempRuntimeDir::new("demo-resize");
     let png = dir.path().join("demo.png");
     let frames = 12u32;
-    let out = Command::new(env!("CARGO_BIN_EXE_accord-demo"))
-        .args(["--frames", &frames.to_string(), "--size", "256x128"])
-        .args(["--resize-to", "320x200", "--png"])
-        .arg(&png)
-        .output()
-        .expect("run accord-demo");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "accord-demo failed:\n{stdout}\n{stderr}"
+    let frame_count = frames.to_string();
+    let (r, stdout) = run_demo(
+        &[
+            "--frames",
+            &frame_count,
+            "--size",
+            "256x128",
+            "--resize-to",
+            "320x200",
+        ],
+        &png,
     );
-    let line = stdout.lines().last().expect("a result line");
-    let r = Results::from_line("accord-demo", line).expect("result line");
     let num = |k: &str| {
         r.parse::<u64>(k)
             .unwrap_or_else(|e| panic!("{e}\n{stdout}"))
@@ -208,4 +194,24 @@ fn demo_programs_help_documents_every_flag() {
         let problems = accord_examples::cli::help_problems(&help, flags);
         assert!(problems.is_empty(), "{bin}: {problems:?}\n{help}");
     }
+}
+
+/// Runs `accord-demo` with `args` and `--png png`; its result line, parsed,
+/// and its stdout (for messages). A failed run fails the test.
+fn run_demo(args: &[&str], png: &std::path::Path) -> (Results, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_accord-demo"))
+        .args(args)
+        .arg("--png")
+        .arg(png)
+        .output()
+        .expect("run accord-demo");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "accord-demo failed:\n{stdout}\n{stderr}"
+    );
+    let line = stdout.lines().last().expect("a result line");
+    let r = Results::from_line("accord-demo", line).expect("result line");
+    (r, stdout)
 }

@@ -23,16 +23,6 @@ fn stream(w: u32, h: u32) -> Constraints {
         .buffers(2)
 }
 
-#[track_caller]
-fn charged(server: &TestServer, want: u64, what: &str) {
-    eventually(Duration::from_secs(5), what, || {
-        match server.charged_bytes() {
-            n if n == want => Ok(()),
-            n => Err(format!("{n} bytes charged, want {want}")),
-        }
-    });
-}
-
 #[test]
 fn a_recommit_that_changes_nothing_keeps_the_generation() {
     let server = TestServer::builder()
@@ -195,7 +185,7 @@ fn the_compositor_participant_changing_renegotiates() {
     assert_eq!((windowed.generation, windowed.buffers.len()), (3, 3));
     coll.release_generation(2).expect("release");
     drop(full);
-    charged(&server, bytes(&windowed), "generations 1 and 2 drained");
+    server.wait_charged(bytes(&windowed), "generations 1 and 2 drained");
 }
 
 /// A version-1 participant cannot recommit, and never sees a version-2
@@ -240,11 +230,7 @@ fn a_version_1_participant_follows_without_generation_events() {
     assert_eq!(old.events.generations.get(&v1.id()), None);
     producer.release_generation(1).expect("release");
     drop(first);
-    charged(
-        &server,
-        bytes(&second),
-        "generation 1 drained: the v1 hold ended",
-    );
+    server.wait_charged(bytes(&second), "generation 1 drained: the v1 hold ended");
 }
 
 /// The compositor's own participant holds no buffers: once the client's

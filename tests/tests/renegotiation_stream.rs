@@ -14,7 +14,6 @@ use accord_client::{
 };
 use accord_tests::frames::{bytes, render, verify};
 use accord_tests::raw::{self, RawClient};
-use accord_tests::waiting::eventually;
 use accord_tests::{assert_fds_return_to, fd_census, TestServer, OUTPUT_SIZE, XRGB8888};
 use wayland_client::protocol::wl_surface::WlSurface;
 
@@ -58,16 +57,6 @@ fn present(
     accord.roundtrip().expect("wl_buffer destroyed");
 }
 
-#[track_caller]
-fn charged(server: &TestServer, want: u64, what: &str) {
-    eventually(Duration::from_secs(5), what, || {
-        match server.charged_bytes() {
-            n if n == want => Ok(()),
-            n => Err(format!("{n} bytes charged, want {want}")),
-        }
-    });
-}
-
 #[test]
 fn a_producer_changes_resolution_mid_stream_and_the_consumer_follows() {
     let server = TestServer::builder()
@@ -102,7 +91,7 @@ fn a_producer_changes_resolution_mid_stream_and_the_consumer_follows() {
         assert_eq!((pa.width, pa.height), (1280, 720));
         let count = pa.buffers.len();
         let one = bytes(&pa);
-        charged(&server, one, "generation 1 charged");
+        server.wait_charged(one, "generation 1 charged");
 
         let mut frame = 0u32;
         let mut checked = 0;
@@ -123,7 +112,7 @@ fn a_producer_changes_resolution_mid_stream_and_the_consumer_follows() {
         assert_eq!((pb.width, pb.height), (1920, 1080));
         assert_eq!(producer.generation(), Some(2));
         let two = bytes(&pb);
-        charged(&server, one + two, "both generations charged");
+        server.wait_charged(one + two, "both generations charged");
 
         // Frames in flight still go out in generation 1: its buffers are
         // valid for both, and the consumer has not switched yet.
@@ -153,13 +142,13 @@ fn a_producer_changes_resolution_mid_stream_and_the_consumer_follows() {
         producer.release_generation(1).expect("release");
         drop(pa);
         p.roundtrip().expect("released");
-        charged(&server, one + two, "the consumer still holds generation 1");
+        server.wait_charged(one + two, "the consumer still holds generation 1");
         consumer.release_generation(1).expect("release");
         drop(ca);
         c.roundtrip().expect("released");
         // The surface still shows frame 5, from generation 1: not freed
         // while the display may read it.
-        charged(&server, one + two, "the display still holds generation 1");
+        server.wait_charged(one + two, "the display still holds generation 1");
 
         for n in 0..4 {
             let i = frame as usize % count;
@@ -168,7 +157,7 @@ fn a_producer_changes_resolution_mid_stream_and_the_consumer_follows() {
             checked += verify(&cb, i, frame);
             frame += 1;
             if n == 0 {
-                charged(&server, two, "generation 1 drained");
+                server.wait_charged(two, "generation 1 drained");
             }
         }
         assert_eq!(frame, 10);

@@ -259,6 +259,18 @@ impl TestServer {
             .unwrap_or(u64::MAX)
     }
 
+    /// Waits (5 s at most) until the compositor charges exactly `want`
+    /// bytes; otherwise fails the test, saying `what` was expected.
+    #[track_caller]
+    pub fn wait_charged(&self, want: u64, what: &str) {
+        crate::waiting::eventually(std::time::Duration::from_secs(5), what, || {
+            match self.charged_bytes() {
+                n if n == want => Ok(()),
+                n => Err(format!("{n} bytes charged, want {want}")),
+            }
+        });
+    }
+
     /// Bytes held per backend, every client together (the module's
     /// `backend_usage`), after the last dispatch.
     pub fn backend_bytes(&self) -> Vec<(String, u64)> {
