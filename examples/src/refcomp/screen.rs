@@ -22,9 +22,6 @@ use super::{
 
 /// What the compositor state asks of its renderer and target.
 pub trait Screen {
-    /// The renderer composing.
-    fn kind(&self) -> RendererKind;
-
     fn target(&self) -> &dyn OutputTarget;
 
     fn target_mut(&mut self) -> &mut dyn OutputTarget;
@@ -81,10 +78,6 @@ impl<R: FrameRenderer, T: DrawTarget<R>> RendererScreen<R, T> {
 }
 
 impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, T> {
-    fn kind(&self) -> RendererKind {
-        R::KIND
-    }
-
     fn target(&self) -> &dyn OutputTarget {
         &self.target
     }
