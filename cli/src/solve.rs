@@ -32,8 +32,9 @@ pub struct Args {
     /// gbm) or any. Their capabilities take part as a participant named
     /// `placement 'NAMES'`, the ranking of the README's backend section
     /// picks one (printed as "placement"), and a collection no placement
-    /// suits fails `unsupported` naming the participants. Without it no
-    /// placement is considered.
+    /// suits fails `unsupported` naming the participants. It replaces a
+    /// scenario's own `placement`; without either no placement is
+    /// considered.
     #[arg(long, value_name = "LIST", value_parser = Placing::parse)]
     placement: Option<Placing>,
     /// Scenario files (JSON); - reads standard input.
@@ -96,8 +97,10 @@ fn solve_one(
             return EXIT_BAD_INPUT;
         }
     };
-    // A --costs table replaces the scenario's own.
+    // A --costs table replaces the scenario's own, a --placement list its
+    // placements.
     let policy = costs.unwrap_or(&sc.policy);
+    let placement = placement.or(sc.placement.as_ref());
     // With token groups, the combination the compositor would allocate
     // (the engine's order and cap); the explanation is that combination's
     // (or, when none negotiates, the first one's).

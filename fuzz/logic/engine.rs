@@ -20,6 +20,8 @@
 use std::collections::HashSet;
 
 use accord_engine::layout::{self, LayoutParams};
+use accord_engine::placement::{solve_placed, Capability, Placing};
+use accord_engine::placements::{PlacementPolicy, Source, SourceKind};
 use accord_engine::{
     formats, solve_explained, solve_with, BufferCounts, CoherencyDomains, ColorSpace, Constraints,
     CostEntry, Decision, FormatLimits, FormatModifier, Policy, Usage, MOD_INVALID, MOD_LINEAR,
@@ -63,6 +65,8 @@ pub struct Case {
     pub policy: Policy,
     /// A permutation of the participants' indices.
     pub permutation: Vec<usize>,
+    /// Placements to rank the decision on (`placement_extension`).
+    pub placing: Option<Placing>,
 }
 
 fn format(b: &mut Bytes, tame: bool) -> u32 {
@@ -259,6 +263,72 @@ fn raw_extension(b: &mut Bytes, ps: &mut [Constraints]) {
     }
 }
 
+/// The gate of `placement_extension`: an input made before it existed
+/// (every stored regression and seed) goes on past `raw_extension` with
+/// another byte, or none, so its case is unchanged.
+const PLACEMENT_GATE: u8 = 0xac;
+/// Devices the placements and participants share, so that they meet.
+const DEVICES: [u64; 3] = [0xe200, 0xe280, 0xe201];
+const HEAPS: [&str; 4] = ["system", "linux,cma", "secure_video", "restricted_mtk_cm"];
+/// Permitted-heaps entries: kinds, single heaps, and a name that is
+/// neither (a misuse the limits check must refuse).
+const PERMITTED: [&str; 8] = [
+    "dma-heap",
+    "udmabuf",
+    "gbm",
+    "dumb",
+    "memfd",
+    "dma-heap:system",
+    "dma-heap:secure_video",
+    "floppy",
+];
+
+/// Placement (issue 14), read last and only after [`PLACEMENT_GATE`]: 1 to
+/// 5 sources of any kind on a small set of devices, sometimes a shuffled
+/// kind order, and per participant (one in three each) scanout devices, a
+/// permitted-heaps list, devices from the same set, protected usage.
+fn placement_extension(b: &mut Bytes, ps: &mut [Constraints]) -> Option<Placing> {
+    if b.u8() != PLACEMENT_GATE {
+        return None;
+    }
+    let sources = (0..1 + b.below(5))
+        .map(|_| match b.below(5) {
+            0 => Source::of_kind(SourceKind::Gbm, None, vec![b.pick(&DEVICES)]),
+            1 => Source::of_kind(SourceKind::Dumb, None, vec![b.pick(&DEVICES)]),
+            2 => Source::of_kind(SourceKind::DmaHeap, Some(b.pick(&HEAPS)), vec![]),
+            3 => Source::of_kind(SourceKind::Udmabuf, None, vec![]),
+            _ => Source::of_kind(SourceKind::Memfd, None, vec![]),
+        })
+        .collect();
+    let mut order = SourceKind::ALL.to_vec();
+    if b.below(4) == 0 {
+        for i in (1..order.len()).rev() {
+            order.swap(i, b.below(i + 1));
+        }
+        order.truncate(1 + b.below(order.len()));
+    }
+    for p in ps {
+        if b.below(3) == 0 {
+            p.scanout_devices = (0..1 + b.below(2)).map(|_| b.pick(&DEVICES)).collect();
+        }
+        if b.below(3) == 0 {
+            p.permitted_heaps = (0..1 + b.below(2))
+                .map(|_| b.pick(&PERMITTED).to_string())
+                .collect();
+        }
+        if b.below(3) == 0 {
+            p.devices = (0..b.below(3)).map(|_| b.pick(&DEVICES)).collect();
+        }
+        if b.below(6) == 0 {
+            p.usage |= Usage::PROTECTED;
+        }
+    }
+    Some(Placing {
+        sources,
+        policy: PlacementPolicy { order },
+    })
+}
+
 fn cost_entry(b: &mut Bytes) -> CostEntry {
     CostEntry {
         format: b.bool().then(|| format(b, true)),
@@ -288,10 +358,12 @@ impl Case {
             extension(&mut b, p);
         }
         raw_extension(&mut b, &mut participants);
+        let placing = placement_extension(&mut b, &mut participants);
         Case {
             participants,
             policy: Policy { costs },
             permutation,
+            placing,
         }
     }
 }
@@ -335,6 +407,10 @@ pub fn check_case(case: &Case) -> Result<(), String> {
         }
     }
 
+    if let Some(placing) = &case.placing {
+        check_placed(case, placing, &result)?;
+    }
+
     // Monotonicity: without the last participant, a success stays a success
     // with at least the same candidates.
     if ps.len() > 1 {
@@ -362,6 +438,118 @@ pub fn check_case(case: &Case) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Placement: the placed outcome does not depend on the participants' or
+/// the cost table's order; a placed decision satisfies every participant,
+/// is a success only where the unplaced solve is one, and its ranked
+/// sources are exactly those [`eligible`] says, in the policy's order.
+fn check_placed(
+    case: &Case,
+    placing: &Placing,
+    unplaced: &Result<Decision, accord_engine::Failure>,
+) -> Result<(), String> {
+    let ps = &case.participants;
+    let placed = solve_placed(ps, &case.policy, Some(placing));
+    let permuted: Vec<Constraints> = case.permutation.iter().map(|&i| ps[i].clone()).collect();
+    let mut reversed = case.policy.clone();
+    reversed.costs.reverse();
+    let again = solve_placed(&permuted, &reversed, Some(placing));
+    ensure(again == placed, || {
+        format!("participant order changed the placed outcome:\n{placed:?}\nvs\n{again:?}")
+    })?;
+    let Ok(d) = &placed else {
+        return Ok(());
+    };
+    ensure(unplaced.is_ok(), || {
+        format!("placed solve succeeds where the unplaced one fails: {unplaced:?}")
+    })?;
+    check_satisfies(ps, d)?;
+    let order = placing
+        .rank(ps, d)
+        .map_err(|f| format!("solve_placed succeeded but rank fails: {f:?}"))?;
+    let expected: Vec<usize> = (0..placing.sources.len())
+        .filter(|&i| eligible(ps, d, &placing.sources[i]))
+        .collect();
+    let mut got = order.clone();
+    got.sort_unstable();
+    ensure(got == expected, || {
+        format!(
+            "ranked sources {order:?}, eligible by the rules {expected:?} (sources {:?})",
+            placing.sources.iter().map(|s| &s.name).collect::<Vec<_>>()
+        )
+    })?;
+    // Best first: memory of a device nobody named last, then the kind
+    // order (a kind not listed after every listed one), then detection.
+    let named: Vec<u64> = ps
+        .iter()
+        .flat_map(|p| p.devices.iter().chain(&p.scanout_devices).copied())
+        .collect();
+    let key = |i: usize| {
+        let s = &placing.sources[i];
+        let unnamed = !s.device.is_empty() && !s.device.iter().any(|d| named.contains(d));
+        let kind = placing.policy.order.iter().position(|k| *k == s.kind);
+        (unnamed, kind.unwrap_or(placing.policy.order.len()), i)
+    };
+    ensure(order.windows(2).all(|w| key(w[0]) < key(w[1])), || {
+        format!("ranked sources {order:?} are not in the documented order")
+    })
+}
+
+/// The placement rules of `accord_engine::placements`, restated: whether
+/// `s` may hold the buffers of `d` for `ps`.
+fn eligible(ps: &[Constraints], d: &Decision, s: &Source) -> bool {
+    let usage = ps.iter().fold(Usage::empty(), |u, p| u | p.usage);
+    // A participant naming scanout devices (the compositor) needs them on
+    // scanout, and its other devices (its renderer) otherwise.
+    let needed: Vec<u64> = ps
+        .iter()
+        .flat_map(|p| {
+            if d.scanout && !p.scanout_devices.is_empty() {
+                p.scanout_devices.clone()
+            } else {
+                p.devices.clone()
+            }
+        })
+        .collect();
+    let reaches = |dev: &u64| {
+        if s.device.is_empty() {
+            s.dmabuf
+        } else {
+            s.device.contains(dev)
+        }
+    };
+    let displays: Vec<u64> = ps.iter().flat_map(|p| p.scanout_devices.clone()).collect();
+    let on_display =
+        !d.scanout || displays.is_empty() || displays.iter().any(|x| s.device.contains(x));
+    let hardware = Usage::VIDEO_DECODE | Usage::VIDEO_ENCODE | Usage::CAPTURE;
+    let dmabuf_ok = s.dmabuf || (needed.is_empty() && !d.scanout && !usage.intersects(hardware));
+    let permitted = ps.iter().all(|p| {
+        p.permitted_heaps.is_empty()
+            || p.permitted_heaps.iter().any(|e| {
+                e == s.kind.as_str()
+                    || s.heap
+                        .as_deref()
+                        .is_some_and(|h| *e == format!("dma-heap:{h}"))
+            })
+    });
+    let makes = if d.raw {
+        s.capability == Capability::Linear
+    } else {
+        s.capability.can_make(&FormatModifier {
+            format: d.format,
+            modifier: d.modifier,
+            scanout: false,
+        })
+    };
+    needed.iter().all(reaches)
+        && on_display
+        && dmabuf_ok
+        && (s.mappable || !usage.intersects(Usage::CPU_READ | Usage::CPU_WRITE))
+        && (s.contiguous || !d.contiguous)
+        && (s.protected || !usage.contains(Usage::PROTECTED))
+        && permitted
+        && makes
 }
 
 /// Per-format limits or colour spaces: the alternatives are then the
@@ -801,6 +989,14 @@ fn check_decision(ps: &[Constraints], policy: &Policy, d: &Decision) -> Result<(
 pub fn to_bytes(participants: &[Constraints], policy: &Policy) -> Option<Vec<u8>> {
     let mut out = Enc(Vec::new());
     if participants.len() > MAX_PARTICIPANTS || policy.costs.len() > 3 {
+        return None;
+    }
+    // Placement needs are not encoded (`placement_extension` reads them
+    // only after its gate).
+    if participants
+        .iter()
+        .any(|p| !p.scanout_devices.is_empty() || !p.permitted_heaps.is_empty())
+    {
         return None;
     }
     // `below(8) == 0`: the participant count follows, `below(7)`.

@@ -28,7 +28,7 @@ use super::bytes::Bytes;
 use super::engine::{check_case, Case};
 
 /// The example scenarios, the seeds of the structured target.
-pub const SEEDS: [(&str, &str); 24] = [
+pub const SEEDS: [(&str, &str); 26] = [
     (
         "amd-tmz-protected-hevc-playback.json",
         include_str!("../../examples/scenarios/amd-tmz-protected-hevc-playback.json"),
@@ -56,6 +56,16 @@ pub const SEEDS: [(&str, &str); 24] = [
     (
         "intel-icl-hdr-plane-nv12-width.json",
         include_str!("../../examples/scenarios/intel-icl-hdr-plane-nv12-width.json"),
+    ),
+    (
+        "mt8188-protected-av1-restricted-heap.json",
+        include_str!("../../examples/scenarios/mt8188-protected-av1-restricted-heap.json"),
+    ),
+    (
+        "mt8188-protected-av1-system-heap-only-unsupported.json",
+        include_str!(
+            "../../examples/scenarios/mt8188-protected-av1-system-heap-only-unsupported.json"
+        ),
     ),
     (
         "rk3399-rkvdec-adaptive-uhd-vop-lit-size-conflict.json",
@@ -200,7 +210,7 @@ fn check_scenario(text: &str, value: Option<&Value>) -> Result<(), String> {
         }
         Ok(sc) if !sc.groups.is_empty() => check_groups(&sc),
         Ok(sc) => {
-            let (participants, policy) = (sc.participants, sc.policy);
+            let (participants, policy, placing) = (sc.participants, sc.policy, sc.placement);
             check_round_trip(&participants, &policy)?;
             let result = solve_with(&participants, &policy);
             serde_json::to_string(&outcome_to_json(&result))
@@ -212,6 +222,7 @@ fn check_scenario(text: &str, value: Option<&Value>) -> Result<(), String> {
                 participants,
                 policy,
                 permutation: (0..n).rev().collect(),
+                placing,
             })
         }
     }
@@ -325,6 +336,8 @@ pub fn to_scenario(ps: &[Constraints], policy: &Policy) -> Value {
                 },
                 "contiguous": p.contiguous,
                 "devices": p.devices,
+                "scanout_devices": p.scanout_devices,
+                "permitted_heaps": p.permitted_heaps,
                 "dispensable": p.dispensable,
             })
         })

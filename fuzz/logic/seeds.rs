@@ -426,7 +426,7 @@ pub fn mutate_class(data: &[u8]) -> String {
     }
 }
 
-/// The search behind the `scenario_mutate` seeds: 20,000 inputs of 8 to 71
+/// The search behind the `scenario_mutate` seeds: 40,000 inputs of 8 to 71
 /// bytes from a fixed xorshift stream, the first input of each class kept.
 fn mutate_seeds() -> Vec<Seed> {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -437,7 +437,7 @@ fn mutate_seeds() -> Vec<Seed> {
         state
     };
     let mut found: Vec<(String, Vec<u8>)> = Vec::new();
-    for _ in 0..20_000 {
+    for _ in 0..40_000 {
         let len = 8 + (next() % 64) as usize;
         let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
         let class = mutate_class(&data);

@@ -34,9 +34,8 @@ impl Server {
         };
         let state = Compositor::new(
             &display.handle(),
-            accord_smithay::backend::Placements::from(
-                Box::new(MemfdBackend::new()) as Box<dyn accord_smithay::backend::CollectionAllocator>
-            ),
+            accord_smithay::backend::Placements::from(Box::new(MemfdBackend::new())
+                as Box<dyn accord_smithay::backend::CollectionAllocator>),
             config,
             observed.clone(),
         );

@@ -46,8 +46,11 @@
 //! `permitted_heaps`: `gbm`, `dumb`, `dma-heap`, `udmabuf`, `memfd`, or
 //! `dma-heap:NAME`; at most 16; absent = any) and `scanout_devices` the
 //! KMS devices that scan the buffers out (the compositor's display); both
-//! act only with `accord solve --placement`, which prints the chosen
-//! `placement`. Protected usage then needs a protected placement.
+//! act only with placements to rank: `accord solve --placement`, or a
+//! top-level `placement` naming the modelled machine's in the same syntax
+//! (`"gbm@0xe200,dma-heap:system,memfd"`; the flag replaces it). The
+//! decision then prints the chosen `placement`, and protected usage needs a
+//! protected one.
 //! Only `name` and `formats` are required; `modifiers` defaults to
 //! `["LINEAR"]`; `null` is the same as an absent field. Unknown fields are
 //! refused, and errors carry the path of the offending field
@@ -89,6 +92,7 @@ mod provenance;
 mod raw;
 
 use accord_engine::groups::{Branch, Group};
+use accord_engine::placement::Placing;
 use accord_engine::{Constraints, Policy};
 use serde::Deserialize;
 use serde_json::Value;
@@ -227,6 +231,9 @@ pub struct Scenario {
     /// Participants that join after allocation.
     pub late: Vec<Constraints>,
     pub policy: Policy,
+    /// The placements of the machine the scenario models (its optional
+    /// `placement`, in `accord solve --placement`'s syntax).
+    pub placement: Option<Placing>,
 }
 
 /// Parse a scenario with everything it may hold: participants, token
@@ -260,6 +267,13 @@ pub fn parse_scenario(s: &str) -> Result<Scenario> {
         Some(c) => raw::policy(read_at(c, "costs")?, "costs")?,
         None => Policy::default(),
     };
+    let placement = match field("placement") {
+        Some(p) => {
+            let de::Text(list) = read_at(p, "placement")?;
+            Some(Placing::parse(&list).or_else(|e| err("placement", e))?)
+        }
+        None => None,
+    };
     let mut branches = vec![None; first.len()];
     let mut participants = first;
     for (p, b) in grouped.participants {
@@ -272,6 +286,7 @@ pub fn parse_scenario(s: &str) -> Result<Scenario> {
         groups: grouped.groups,
         late,
         policy,
+        placement,
     })
 }
 

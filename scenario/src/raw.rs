@@ -55,6 +55,7 @@ pub(crate) struct TopLevel {
     description: Option<IgnoredAny>,
     expect: Option<IgnoredAny>,
     provenance: Option<IgnoredAny>,
+    placement: Option<IgnoredAny>,
 }
 
 /// The participants of a scenario. The other top-level fields are read on

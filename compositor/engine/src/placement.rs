@@ -6,13 +6,16 @@
 //! linear buffers) and the collection fails at allocation with
 //! `unsupported`, although a pair the backend can make (LINEAR) was on
 //! every list. So before solving, the caller adds one more participant,
-//! named `placement 'NAME'`, that lists the pairs of the first participant
-//! the backend can make (the common pairs are a subset of the first
-//! participant's, so nothing else matters) and asks for nothing else: no
-//! usage, no size or count. The ranking is unchanged (the first
-//! participant's order still decides), a pair the backend cannot make is
-//! gone before ranking, and when none is left the failure is
-//! `no_common_format` naming the placement. When the backend can make every
+//! named `placement 'NAME'`, that lists the pairs the backend can make of
+//! one participant's list (the common pairs are a subset of any
+//! participant's, so one is enough: the first in the intersection's
+//! canonical order, shortest list then name, so that arrival order changes
+//! nothing) and asks for nothing else: no usage, no size or count. Its list
+//! keeps that participant's order (which weighs that participant's
+//! preference once more in the position sum), a pair the backend cannot
+//! make is gone before ranking, and when none is left the failure is
+//! `no_common_format` naming the placement, unless the participants fail
+//! on their own (that failure comes first, as without placements). When the backend can make every
 //! listed pair no participant is added, so the outcome is exactly the one
 //! without this step.
 //!
@@ -99,7 +102,15 @@ pub fn placement_participant(
     parts: &[Constraints],
     cap: Capability,
 ) -> Result<Option<Constraints>, Failure> {
-    let Some(first) = parts.first() else {
+    // The participant whose pairs are listed is chosen as the intersection
+    // orders them (shortest list, then name, then the list), not by
+    // arrival, so that neither the ranking nor a failure depends on the
+    // order participants came in (found by the engine fuzz target).
+    let Some(first) = parts.iter().min_by(|a, b| {
+        (a.formats.len(), &a.name)
+            .cmp(&(b.formats.len(), &b.name))
+            .then_with(|| pair_keys(a).cmp(pair_keys(b)))
+    }) else {
         return Ok(None);
     };
     if first.formats.iter().all(|p| cap.can_make(p)) {
@@ -119,6 +130,9 @@ pub fn placement_participant(
     }
     let placement = format!("placement '{name}'");
     if formats.is_empty() {
+        // What is wrong with the participants themselves comes first, as
+        // it would without placements.
+        crate::solve(parts)?;
         return Err(Failure {
             reason: FailureReason::NoCommonFormat,
             message: format!(
@@ -135,6 +149,11 @@ pub fn placement_participant(
         formats,
         ..Default::default()
     }))
+}
+
+/// A participant's pairs as (format, modifier), for ordering.
+fn pair_keys(p: &Constraints) -> impl Iterator<Item = (u32, u64)> + '_ {
+    p.formats.iter().map(|f| (f.format, f.modifier))
 }
 
 /// The placements a collection may land on and their order: what the

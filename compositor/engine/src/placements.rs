@@ -323,12 +323,19 @@ impl<'a> Needs<'a> {
         }
     }
 
+    /// The names of the participants `pick` selects, sorted and each once,
+    /// so that a failure does not depend on the order participants came in
+    /// (found by the engine fuzz target's placement section).
     fn names(&self, pick: impl Fn(&Constraints) -> bool) -> Vec<String> {
-        self.parts
+        let mut names: Vec<String> = self
+            .parts
             .iter()
             .filter(|p| pick(p))
             .map(|p| p.name.clone())
-            .collect()
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
     }
 
     /// Device memory of a device no participant named, for scanout or
@@ -370,9 +377,16 @@ impl<'a> Needs<'a> {
         if self.usage.contains(Usage::PROTECTED) && !s.protected {
             return Some(Refusal::NotProtected);
         }
-        if let Some(p) = self.parts.iter().find(|p| {
-            !p.permitted_heaps.is_empty() && !p.permitted_heaps.iter().any(|e| s.permitted_by(e))
-        }) {
+        // The first by name, not by arrival, for the same reason as `names`.
+        if let Some(p) = self
+            .parts
+            .iter()
+            .filter(|p| {
+                !p.permitted_heaps.is_empty()
+                    && !p.permitted_heaps.iter().any(|e| s.permitted_by(e))
+            })
+            .min_by(|a, b| a.name.cmp(&b.name))
+        {
             return Some(Refusal::NotPermitted(p.name.clone()));
         }
         None
