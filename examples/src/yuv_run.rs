@@ -16,6 +16,7 @@ use std::{os::fd::AsFd, path::PathBuf, time::Duration};
 use accord_client::{ColorSpace, Constraints, Usage};
 use accord_fd_census::FdCensus;
 use accord_smithay::kms::{Card, ScanoutTarget};
+use smithay::reexports::drm::control::Device as _;
 
 use crate::{
     cost::Span,
@@ -98,6 +99,8 @@ pub struct YuvReport {
     /// The placement event's name (`dumb:/dev/dri/card0`, ...).
     pub placement: Option<String>,
     pub bars: Vec<Bar>,
+    /// The buffer's PRIME import into the card, done by the test.
+    pub card_import: Result<(), String>,
     /// Counters over the client's frames.
     pub delta: CounterSnapshot,
     pub fds_before: FdCensus,
@@ -198,12 +201,21 @@ pub fn run_yuv(run: &YuvRun) -> Result<YuvReport, Error> {
             // The last frame's flip may still be under way.
             std::thread::sleep(Duration::from_millis(200));
             // The read-back's card fd is closed before the fd census below.
-            let bars = {
+            let (bars, card_import) = {
                 let card = Card::open(&run.card)?;
                 card.enable_atomic()?;
+                // Whether the card itself takes the buffer (PRIME import),
+                // the first thing its EGL does with a dma-buf.
+                let card_import = card
+                    .prime_fd_to_buffer(buffer.planes[0].fd.as_fd())
+                    .map(|handle| {
+                        let _ = card.close_buffer(handle);
+                    })
+                    .map_err(|e| format!("PRIME import into {}: {e}", run.card.display()));
                 let plane = ScanoutTarget::first_connected(&card)?.plane;
                 let shot = scanned_out(&card, plane)?.read_rgba()?;
-                BARS.iter()
+                let bars = BARS
+                    .iter()
                     .zip(&ycbcr)
                     .enumerate()
                     .map(|(i, (&rgb, &ycbcr))| {
@@ -218,7 +230,8 @@ pub fn run_yuv(run: &YuvRun) -> Result<YuvReport, Error> {
                             read,
                         })
                     })
-                    .collect::<Result<Vec<_>, Error>>()?
+                    .collect::<Result<Vec<_>, Error>>()?;
+                (bars, card_import)
             };
             let report = YuvReport {
                 format: allocation.format,
@@ -226,6 +239,7 @@ pub fn run_yuv(run: &YuvRun) -> Result<YuvReport, Error> {
                 color_space: allocation.color_space,
                 placement: allocation.placement.as_ref().map(|p| p.name.clone()),
                 bars,
+                card_import,
                 delta: cost.delta,
                 fds_before: baseline.fds.clone(),
                 fds_after: Err(String::new()),

@@ -89,11 +89,12 @@ fn nv12_run(cs: ColorSpace, configure: impl FnOnce(&mut YuvRun)) -> Result<YuvRe
 
 fn print_report(label: &str, r: &YuvReport) {
     println!(
-        "{label}: {} {:#x} colour space {:?} placed on {:?}; {}",
+        "{label}: {} {:#x} colour space {:?} placed on {:?} (card0's PRIME import: {:?}); {}",
         accord_engine::formats::name(r.format),
         r.modifier,
         r.color_space,
         r.placement,
+        r.card_import,
         r.delta
     );
     for b in &r.bars {
