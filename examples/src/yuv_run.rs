@@ -55,6 +55,9 @@ pub struct YuvRun {
     pub runtime_parent: PathBuf,
     /// A device (`dev_t`) the client names as its own (`Constraints::device`).
     pub device: Option<u64>,
+    /// What composes: GLES (default); Pixman imports no YUV, so there the
+    /// collection fails.
+    pub renderer: RendererKind,
 }
 
 impl YuvRun {
@@ -65,6 +68,7 @@ impl YuvRun {
             frames: 10,
             runtime_parent: std::env::temp_dir(),
             device: None,
+            renderer: RendererKind::Gles,
         }
     }
 }
@@ -165,13 +169,13 @@ fn coefficients(cs: ColorSpace) -> ((f64, f64), bool) {
     }
 }
 
-/// Runs the compositor (GLES) on `run.card` and the NV12 client; the
-/// compositor stops before this returns.
+/// Runs the compositor (`run.renderer`) on `run.card` and the NV12
+/// client; the compositor stops before this returns.
 pub fn run_yuv(run: &YuvRun) -> Result<YuvReport, Error> {
     with_compositor(
         &run.runtime_parent,
         "yuv",
-        RendererKind::Gles,
+        run.renderer,
         DrmOptions::new(&run.card),
         |compositor, baseline| {
             let mut client = DmabufClient::connect(compositor.socket_path())?;

@@ -22,6 +22,11 @@
 //!   (the output is SDR). Without a negotiated colour space (no
 //!   participant listed one), BT.601 limited, the common default.
 //!
+//! Smithay still imports the whole buffer for its surface element (which
+//! gives geometry, damage and the buffer for direct scanout); the planes
+//! are imported once per buffer beside it (cached per `Dmabuf`, dropped
+//! with it), and the element's drawing is this module's.
+//!
 //! So the compositor, not the driver, controls the conversion; it is the
 //! same on every GLES driver that imports `R8` and `GR88` dma-bufs. A
 //! renderer without the planes' formats (or Pixman, which imports no YUV)

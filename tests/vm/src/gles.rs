@@ -111,7 +111,8 @@ fn print_report(label: &str, r: &YuvReport) {
 
 /// An NV12 collection buffer of colour bars encoded in `cs` (the colour
 /// space the client lists, so the one negotiated), in a window, is
-/// composited by GLES: every bar's centre on screen is its RGB within
+/// composited by GLES (the client accepts NV12 only, so the collection's
+/// allocating at all shows the compositor participant offers NV12): every bar's centre on screen is its RGB within
 /// [`TOLERANCE`]; the same codes decoded with `other` would miss by more
 /// (so a wrong matrix or range fails); no frame is scanned out, the
 /// composition reads the buffer and copies nothing; fds back.
@@ -211,6 +212,20 @@ pub fn nv12_placement_reaches_the_renderer_device() -> TestResult {
         } else {
             "the bars do not show: see the compositor's log"
         }
+    );
+    Ok(Outcome::Passed)
+}
+
+/// The contrast: under Pixman (LINEAR RGB only) the compositor
+/// participant on card0 offers no NV12, so the same collection fails with
+/// `no_common_format`: the pairs follow the live renderer.
+pub fn pixman_nv12_fails_no_common_format() -> TestResult {
+    let r = nv12_run(ColorSpace::BT601, |run| run.renderer = RendererKind::Pixman);
+    println!("NV12 under Pixman: {:?}", r.as_ref().map(|r| &r.placement));
+    ensure!(
+        r.as_ref().is_err_and(|e| e.contains("no_common_format")),
+        "expected the NV12 collection to fail with no_common_format under Pixman: {:?}",
+        r.map(|r| r.format)
     );
     Ok(Outcome::Passed)
 }

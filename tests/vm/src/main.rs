@@ -218,6 +218,10 @@ fn main() {
             gles::nv12_placement_reaches_the_renderer_device,
         ),
         (
+            "refcomp_drm_pixman_nv12_fails_no_common_format_gles_contrast",
+            gles::pixman_nv12_fails_no_common_format,
+        ),
+        (
             "weston_simple_dmabuf_egl_100_frames_gles",
             gles::weston_simple_dmabuf_egl_100_frames,
         ),
