@@ -5,8 +5,10 @@
 //! EGL image (an external texture where EGL says so) and passes no
 //! `EGL_YUV_COLOR_SPACE_HINT_EXT` / `EGL_SAMPLE_RANGE_HINT_EXT` attribute
 //! (`EGLDisplay::create_image_from_dmabuf` builds the attribute list
-//! itself), so the driver picks the matrix: Mesa's sampler lowering
-//! defaults to BT.601, limited range, whatever the buffer holds.
+//! itself), so the driver picks the matrix, whatever the buffer holds.
+//! Measured on Mesa 22.3's `kms_swrast` (llvmpipe on virtio-gpu): that
+//! image imports, and sampling it through smithay's external texture
+//! reads black, so there smithay's path shows no NV12 at all.
 //!
 //! What this module does instead, for two-plane 4:2:0 formats (NV12):
 //! - each plane becomes its own single-plane dma-buf over the same memory
