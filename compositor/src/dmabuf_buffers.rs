@@ -81,7 +81,7 @@ fn build_dmabuf(a: &Allocation, index: usize) -> Option<Dmabuf> {
 #[derive(Debug)]
 struct Hold {
     buffer: Weak<WlBuffer>,
-    _allocation: Arc<Allocation>,
+    allocation: Arc<Allocation>,
 }
 
 /// The allocations dma-buf `wl_buffer`s hold, one entry per `wl_buffer`.
@@ -106,7 +106,7 @@ impl DmabufHolds {
         self.index.insert(id, self.entries.len());
         self.entries.push(Hold {
             buffer: buffer.downgrade(),
-            _allocation: allocation,
+            allocation,
         });
     }
 
@@ -116,6 +116,12 @@ impl DmabufHolds {
         if let Some(i) = self.index.remove(buffer) {
             self.remove_at(i);
         }
+    }
+
+    /// The allocation behind `buffer`, if it is a dma-buf `wl_buffer` of a
+    /// collection (a hash lookup).
+    pub(crate) fn allocation_of(&self, buffer: &ObjectId) -> Option<&Arc<Allocation>> {
+        self.index.get(buffer).map(|&i| &self.entries[i].allocation)
     }
 
     /// A maintenance turn: check the next [`CHECKS_PER_TURN`] entries.

@@ -396,6 +396,24 @@ impl BufferCollectionState {
         self.dmabuf_holds.remove(&buffer.id());
     }
 
+    /// The colour space the collection behind `buffer` negotiated, for a
+    /// dma-buf `wl_buffer` from `get_wl_buffer`; `None` for any other
+    /// buffer, or when no participant listed colour spaces. A renderer
+    /// that composites YUV uses it to pick its YCbCr-to-RGB matrix and
+    /// range (the reference compositor's GLES path: `examples/src/refcomp/yuv.rs`).
+    ///
+    /// ```no_run
+    /// # fn demo(st: &accord_smithay::BufferCollectionState, buffer: &wayland_server::protocol::wl_buffer::WlBuffer) {
+    /// let bt709 = st.color_space_of(buffer) == Some(accord_engine::ColorSpace::BT709);
+    /// # }
+    /// ```
+    pub fn color_space_of(&self, buffer: &WlBuffer) -> Option<accord_engine::ColorSpace> {
+        self.dmabuf_holds
+            .allocation_of(&buffer.id())?
+            .decision
+            .color_space
+    }
+
     /// How long an exported handle stays redeemable (default
     /// [`HANDLE_EXPIRY`](accord_protocol::limits::HANDLE_EXPIRY), 60 s).
     pub fn set_handle_expiry(&mut self, expiry: Duration) {

@@ -445,6 +445,35 @@ impl DmabufClient {
         Ok((outcome, out))
     }
 
+    /// An Accord collection with `constraints` for this client, the
+    /// compositor a participant for the window's surface
+    /// (`attach_to_surface`); the allocation as it came (fds to map), and
+    /// each buffer's `wl_buffer`. The collection lives as long as this
+    /// client (or the next collection).
+    pub fn negotiate_collection(
+        &mut self,
+        name: &str,
+        constraints: &accord_client::Constraints,
+    ) -> Result<(accord_client::Allocation, Vec<WlBuffer>), Error> {
+        let surface = self.surface.clone().ok_or("call open_window first")?;
+        let accord = accord_client::Accord::new(&self.conn).map_err(|e| format!("Accord: {e}"))?;
+        let token = accord.create_collection();
+        token.set_name(name);
+        token.duplicate().attach_to_surface(&surface);
+        let collection = token.bind();
+        collection.commit(constraints);
+        let allocation = collection
+            .wait_allocated()
+            .map_err(|e| format!("the collection failed: {e}"))?;
+        let wl_buffers = allocation
+            .buffers
+            .iter()
+            .map(|b| collection.wl_buffer(b.index))
+            .collect();
+        self.accord = Some((accord, collection));
+        Ok((allocation, wl_buffers))
+    }
+
     /// Attaches `buffer`, damages all of it, commits, and waits for the frame
     /// callback (sent once the compositor presented this commit).
     pub fn present(&mut self, buffer: &Buffer) -> Result<(), Error> {

@@ -15,3 +15,4 @@ pub mod logging;
 pub mod raw_connect;
 pub mod refcomp;
 pub mod scanout_run;
+pub mod yuv_run;

@@ -32,6 +32,6 @@ pub use fallback::{confirm_scanout, Attempt, ScanoutChoice};
 pub use framebuffer::{add_dmabuf_framebuffer, DmabufFramebuffer, DmabufPlane};
 pub use in_formats::parse_in_formats;
 pub use planes::{compositor_formats, opaque_substitutes, probe_planes, PlaneKind, ScanoutPlane};
-pub use renderer::{pixman_import_formats, renderer_import_formats};
+pub use renderer::{gles_external_only, pixman_import_formats, renderer_import_formats};
 pub use target::ScanoutTarget;
 pub use test_only::{test_only, Rejected};

@@ -4,7 +4,7 @@
 //! the compositor negotiates with is the list that is printed.
 
 use accord_engine::FormatModifier;
-use smithay::backend::renderer::{pixman::PixmanRenderer, ImportDma};
+use smithay::backend::renderer::{gles::GlesRenderer, pixman::PixmanRenderer, ImportDma};
 
 /// The dma-buf pairs `renderer` imports, in the renderer's order, none
 /// marked `scanout` (combine them with a plane through
@@ -21,6 +21,37 @@ pub fn renderer_import_formats(renderer: &impl ImportDma) -> Vec<FormatModifier>
     renderer
         .dmabuf_formats()
         .iter()
+        .map(|f| FormatModifier {
+            format: f.code as u32,
+            modifier: u64::from(f.modifier),
+            scanout: false,
+        })
+        .collect()
+}
+
+/// The pairs a GLES renderer imports only as external textures
+/// (`GL_TEXTURE_EXTERNAL_OES`): those EGL flags `external_only` in
+/// `eglQueryDmaBufModifiersEXT`, typically YUV formats the driver samples
+/// through its own conversion. Smithay keeps them out of its render
+/// formats, so they are the texture formats that are not render formats.
+/// They stay in [`renderer_import_formats`]: the compositor only samples
+/// what it composites, which an external texture allows. A driver that
+/// reports no modifiers (Mesa's `kms_swrast`) lists only the implicit
+/// modifier, for which EGL has no `external_only` flag: then this is empty.
+///
+/// ```no_run
+/// # fn demo(renderer: &smithay::backend::renderer::gles::GlesRenderer) {
+/// for p in accord_smithay::kms::gles_external_only(renderer) {
+///     println!("{} external only", accord_engine::formats::name(p.format));
+/// }
+/// # }
+/// ```
+pub fn gles_external_only(renderer: &GlesRenderer) -> Vec<FormatModifier> {
+    let egl = renderer.egl_context();
+    let render = egl.dmabuf_render_formats();
+    egl.dmabuf_texture_formats()
+        .iter()
+        .filter(|f| !render.contains(f))
         .map(|f| FormatModifier {
             format: f.code as u32,
             modifier: u64::from(f.modifier),

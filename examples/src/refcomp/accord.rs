@@ -36,8 +36,15 @@ impl BufferCollectionHandler for RefState {
         self.screen.target().scanout_pairs()
     }
 
+    /// The renderer's device (`Screen::renderer_device`): on KMS under
+    /// GLES the card, so composited buffers are placed where EGL imports
+    /// them; none for Pixman or headless.
+    fn renderer_device(&self) -> Option<u64> {
+        self.screen.renderer_device()
+    }
+
     /// The target's card, when it offers planes: scanout buffers are
-    /// made by it (Pixman, the renderer, names no device).
+    /// made by it.
     fn scanout_device(&self, _surface: &WlSurface) -> Option<u64> {
         self.screen.target().scanout_device()
     }

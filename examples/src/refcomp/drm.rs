@@ -407,6 +407,10 @@ impl OutputTarget for DrmTarget {
         Some(self.dev_id)
     }
 
+    fn gpu_device(&self) -> Option<u64> {
+        Some(self.dev_id)
+    }
+
     fn scanout_pairs(&self) -> Vec<FormatModifier> {
         format_pairs(&self.scanout_formats, true)
     }

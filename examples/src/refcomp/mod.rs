@@ -39,6 +39,7 @@ mod security_context;
 mod socket;
 mod state;
 mod target;
+mod yuv;
 
 use std::{
     cell::RefCell,
@@ -71,6 +72,7 @@ pub use drm_export::PrimeExporter;
 pub use drm_readback::{scanned_out, ScannedOut};
 pub use fds::{fd_limit, raise_fd_limit, CLIENT_FD_HEADROOM};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
+pub use gles::{card_renderer, software_renderer};
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
 pub use renderer::{FrameRenderer, RendererKind};

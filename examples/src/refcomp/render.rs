@@ -36,12 +36,16 @@ use smithay::{
 };
 use tracing::{info, warn};
 
+use accord_engine::ColorSpace;
+use smithay::reexports::wayland_server::protocol::wl_buffer::WlBuffer;
+
 use super::{
     foreign::{self, ForeignBuffers, ForeignCache, ForeignElement},
     presentation::{self, FrameFeedback},
     renderer::FrameRenderer,
     state::RefState,
     target::{FrameOutcome, Rendered},
+    yuv::{self, Conversion, YuvCache, YuvElement, YuvPlanes},
     Counters, Error, Screenshot,
 };
 
@@ -50,7 +54,12 @@ render_elements! {
     pub OutputElement<R> where R: FrameRenderer;
     Surface=Counted<WaylandSurfaceRenderElement<R>>,
     Foreign=Counted<ForeignElement<R>>,
+    Yuv=Counted<YuvElement<R>>,
 }
+
+/// The colour space a client buffer's collection negotiated
+/// (`BufferCollectionState::color_space_of`), for YUV composition.
+pub type ColorSpaceOf<'a> = dyn Fn(&WlBuffer) -> Option<ColorSpace> + 'a;
 
 /// A render element whose `draw` adds the bytes it reads from the client's
 /// buffer to `bytes_composited`. Everything else is the inner element's,
@@ -190,6 +199,11 @@ pub const BACKGROUND: [u8; 4] = [0x33, 0x33, 0x4c, 0xff];
 pub struct SceneCache<R: FrameRenderer> {
     foreign: ForeignCache<Option<R::TextureId>>,
     shm_commits: HashMap<Id, CommitCounter>,
+    /// YUV buffers' planes, per buffer (`yuv.rs`).
+    yuv: YuvCache<Option<YuvPlanes<R::TextureId>>>,
+    /// The last YUV line logged (how YUV is converted, or why not), so it
+    /// is not repeated every frame.
+    yuv_logged: Option<String>,
 }
 
 impl<R: FrameRenderer> Default for SceneCache<R> {
@@ -197,6 +211,8 @@ impl<R: FrameRenderer> Default for SceneCache<R> {
         Self {
             foreign: ForeignCache::default(),
             shm_commits: HashMap::new(),
+            yuv: YuvCache::default(),
+            yuv_logged: None,
         }
     }
 }
@@ -209,6 +225,7 @@ pub(crate) fn scene_elements<R: FrameRenderer>(
     space: &Space<Window>,
     foreign: Option<&Arc<dyn ForeignBuffers>>,
     counters: &Arc<Counters>,
+    color_space_of: &ColorSpaceOf<'_>,
     renderer: &mut R,
     cache: &mut SceneCache<R>,
 ) -> Vec<OutputElement<R>> {
@@ -235,7 +252,8 @@ pub(crate) fn scene_elements<R: FrameRenderer>(
                 }
             }
             live.push(element.id().clone());
-            elements.push(Counted::new(element, bpp, counters.clone()).into());
+            let element = surface_element(element, bpp, counters, color_space_of, renderer, cache);
+            elements.push(element);
         }
         let toplevel = window.toplevel().map(|t| t.wl_surface());
         if let (Some(hook), Some(surface)) = (foreign, toplevel) {
@@ -255,7 +273,66 @@ pub(crate) fn scene_elements<R: FrameRenderer>(
     }
     cache.foreign.retain(&live);
     cache.shm_commits.retain(|id, _| live.contains(id));
+    cache.yuv.prune();
     elements
+}
+
+/// Bytes read per pixel of a 4:2:0 8-bit buffer, rounded up (1.5: a luma
+/// byte per pixel, a CbCr pair per four).
+const YUV_BYTES_PER_PIXEL: u64 = 2;
+
+/// A surface's element, counted: a [`YuvElement`] when its buffer is a
+/// YUV dma-buf the renderer converts itself, converted in its collection's
+/// colour space; else smithay's element as it is (a failed preparation is
+/// logged once, naming the error).
+fn surface_element<R: FrameRenderer>(
+    element: WaylandSurfaceRenderElement<R>,
+    bpp: u64,
+    counters: &Arc<Counters>,
+    color_space_of: &ColorSpaceOf<'_>,
+    renderer: &mut R,
+    cache: &mut SceneCache<R>,
+) -> OutputElement<R> {
+    let plain = |element| Counted::new(element, bpp, counters.clone()).into();
+    let Some(UnderlyingStorage::Wayland(buffer)) = element.underlying_storage(renderer) else {
+        return plain(element);
+    };
+    let Ok(dmabuf) = get_dmabuf(buffer) else {
+        return plain(element);
+    };
+    if !yuv::converts(dmabuf.format().code) {
+        return plain(element);
+    }
+    let (buffer, dmabuf) = (buffer.clone(), dmabuf.clone());
+    let prepared = cache
+        .yuv
+        .get_or_prepare(&dmabuf, || renderer.prepare_yuv(&dmabuf));
+    let planes = match prepared {
+        Ok(Some(planes)) => planes,
+        Ok(None) => return plain(element),
+        Err(err) => {
+            let message = err.to_string();
+            if cache.yuv_logged.as_ref() != Some(&message) {
+                warn!(
+                    format = ?dmabuf.format().code,
+                    %message,
+                    "cannot import the planes of a YUV buffer: EGL converts it with the driver's own matrix"
+                );
+                cache.yuv_logged = Some(message);
+            }
+            return plain(element);
+        }
+    };
+    let conversion = Conversion::for_color_space(color_space_of(&buffer));
+    if cache.yuv_logged.as_deref() != Some(conversion.name) {
+        info!(
+            conversion = conversion.name,
+            "YUV buffer composited with the compositor's conversion"
+        );
+        cache.yuv_logged = Some(conversion.name.to_string());
+    }
+    let yuv = YuvElement::new(element, planes, conversion);
+    Counted::new(yuv, YUV_BYTES_PER_PIXEL, counters.clone()).into()
 }
 
 impl RefState {
@@ -438,10 +515,12 @@ impl RefState {
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
         let (space, output, counters) = (&self.space, &self.output, &self.counters);
         let repaint = self.repaints;
+        let collections = &self.buffer_collection_state;
         self.screen.render(
             space,
             self.foreign.as_ref(),
             counters,
+            &|buffer| collections.color_space_of(buffer),
             background,
             &mut |states| FrameFeedback::collect(space, output, states, counters, repaint),
         )

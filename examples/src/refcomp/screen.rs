@@ -14,7 +14,7 @@ use smithay::{
 
 use super::{
     foreign::{self, ForeignBuffers},
-    render::{scene_elements, SceneCache},
+    render::{scene_elements, ColorSpaceOf, SceneCache},
     renderer::{FrameRenderer, RendererKind},
     target::{CollectFn, DrawTarget, OutputTarget, Rendered},
     Counters, Error, Screenshot,
@@ -35,18 +35,26 @@ pub trait Screen {
     /// collection buffers can be drawn from.
     fn renderer_formats(&self) -> Vec<FormatModifier>;
 
+    /// The device (`dev_t`) the renderer imports client buffers on, which
+    /// the compositor participant names (`renderer_device`): GLES on KMS,
+    /// the card; Pixman, a CPU renderer, none; GLES headless (software
+    /// EGL, uploads only), none.
+    fn renderer_device(&self) -> Option<u64>;
+
     /// Imports `dmabuf` now, so that a buffer the renderer cannot read fails
     /// at creation rather than at the first frame.
     fn import_dmabuf(&mut self, dmabuf: &Dmabuf) -> Result<(), String>;
 
     /// Composes the windows of `space` (and their foreign buffers) into the
     /// target over `background`, taking the feedback of what it shows with
-    /// `collect`.
+    /// `collect`; YUV buffers are converted in the colour space
+    /// `color_space_of` gives.
     fn render(
         &mut self,
         space: &Space<Window>,
         foreign: Option<&Arc<dyn ForeignBuffers>>,
         counters: &Arc<Counters>,
+        color_space_of: &ColorSpaceOf<'_>,
         background: [f32; 4],
         collect: &mut CollectFn<'_>,
     ) -> Result<Rendered, Error>;
@@ -121,6 +129,13 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
         }
     }
 
+    fn renderer_device(&self) -> Option<u64> {
+        match R::KIND {
+            RendererKind::Pixman => None,
+            RendererKind::Gles => self.target.gpu_device(),
+        }
+    }
+
     fn import_dmabuf(&mut self, dmabuf: &Dmabuf) -> Result<(), String> {
         self.renderer
             .import_dmabuf(dmabuf, None)
@@ -133,6 +148,7 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
         space: &Space<Window>,
         foreign: Option<&Arc<dyn ForeignBuffers>>,
         counters: &Arc<Counters>,
+        color_space_of: &ColorSpaceOf<'_>,
         background: [f32; 4],
         collect: &mut CollectFn<'_>,
     ) -> Result<Rendered, Error> {
@@ -140,6 +156,7 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
             space,
             foreign,
             counters,
+            color_space_of,
             &mut self.renderer,
             &mut self.cache,
         );

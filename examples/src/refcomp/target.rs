@@ -130,6 +130,14 @@ pub trait OutputTarget {
         None
     }
 
+    /// The device (`dev_t`) a GPU renderer drawing into this target runs
+    /// on: on KMS the card (EGL on its GBM device, `gles.rs`). Headless
+    /// has none: GLES there is Mesa's software EGL device, which imports
+    /// no dma-buf.
+    fn gpu_device(&self) -> Option<u64> {
+        None
+    }
+
     /// The (format, modifier) pairs a fullscreen surface can scan out on
     /// this target (the Accord compositor participant's `scanout` pairs).
     /// Headless scans nothing out.

@@ -15,6 +15,7 @@ mod common;
 mod confirm;
 mod dmabuf;
 mod faults;
+mod gles;
 mod groups;
 mod harness;
 mod info;
@@ -195,6 +196,34 @@ fn main() {
         (
             "refcomp_drm_gles_windowed_is_composited",
             refcomp_drm::gles_windowed_is_composited,
+        ),
+        (
+            "gles_card0_imports_nv12_and_its_planes",
+            gles::card0_imports_nv12,
+        ),
+        (
+            "refcomp_drm_gles_nv12_bt601_colour_bars",
+            gles::nv12_bt601_colour_bars,
+        ),
+        (
+            "refcomp_drm_gles_nv12_bt709_colour_bars",
+            gles::nv12_bt709_colour_bars,
+        ),
+        (
+            "refcomp_drm_gles_nv12_bt709_full_range_colour_bars",
+            gles::nv12_bt709_full_range_colour_bars,
+        ),
+        (
+            "refcomp_drm_gles_nv12_placement_reaches_the_renderer_device",
+            gles::nv12_placement_reaches_the_renderer_device,
+        ),
+        (
+            "refcomp_drm_pixman_nv12_fails_no_common_format_gles_contrast",
+            gles::pixman_nv12_fails_no_common_format,
+        ),
+        (
+            "weston_simple_dmabuf_egl_100_frames_gles",
+            gles::weston_simple_dmabuf_egl_100_frames,
         ),
         (
             "refcomp_drm_viewport_scaling_falls_back_to_composition",
