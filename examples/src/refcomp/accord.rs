@@ -29,22 +29,27 @@ impl BufferCollectionHandler for RefState {
         self.accord_renderer_formats.clone()
     }
 
-    /// The target's scanout pairs: none headless; on KMS the primary
-    /// plane's pairs Pixman also imports (one output: any surface may go
-    /// fullscreen on it).
-    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
-        self.screen.target().scanout_pairs()
+    /// The target's scanout pairs for the output `surface` is fullscreen
+    /// on (none while it is windowed: composited; see `fullscreen.rs`):
+    /// none headless; on KMS the primary plane's pairs the renderer also
+    /// imports.
+    fn scanout_formats(&self, surface: &WlSurface) -> Vec<FormatModifier> {
+        match self.scanout_output(surface) {
+            Some(_) => self.screen.target().scanout_pairs(),
+            None => Vec::new(),
+        }
     }
 
-    /// The target's card, when it offers planes: scanout buffers are
-    /// made by it (Pixman, the renderer, names no device).
-    fn scanout_device(&self, _surface: &WlSurface) -> Option<u64> {
+    /// The target's card, when it offers `surface` planes: scanout buffers
+    /// are made by it (Pixman, the renderer, names no device).
+    fn scanout_device(&self, surface: &WlSurface) -> Option<u64> {
+        self.scanout_output(surface)?;
         self.screen.target().scanout_device()
     }
 
     /// The target's display confirms (on KMS: a `TEST_ONLY` commit of one
-    /// buffer on the primary plane); one output, so the surface does not
-    /// change where it would go.
+    /// buffer on the primary plane of the output the surface is
+    /// fullscreen on).
     fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
         self.screen.target_mut().confirm_scanout(decision)
     }

@@ -107,6 +107,9 @@ pub struct RefState {
     pub buffer_collection_state: BufferCollectionState,
     /// What the compositor participant of `attach_surface` offers.
     pub accord_renderer_formats: Vec<FormatModifier>,
+    /// How each toplevel is shown (fullscreen on which output, or
+    /// windowed): what its participant offers (`fullscreen.rs`).
+    pub shown: super::fullscreen::ShownSurfaces,
 
     // The scene and where it is drawn.
     pub space: Space<Window>,
@@ -215,6 +218,7 @@ impl RefState {
             viewporter_state,
             buffer_collection_state,
             accord_renderer_formats,
+            shown: Default::default(),
             space,
             popups: PopupManager::default(),
             output,
@@ -226,5 +230,12 @@ impl RefState {
             repaints: 0,
             destroyed_outside_dispatch: false,
         })
+    }
+}
+
+impl RefState {
+    /// The compositor's outputs, in order (index 0 is the first).
+    pub fn outputs(&self) -> &[Output] {
+        std::slice::from_ref(&self.output)
     }
 }
