@@ -34,24 +34,28 @@ impl BufferCollectionHandler for RefState {
     /// none headless; on KMS the primary plane's pairs the renderer also
     /// imports.
     fn scanout_formats(&self, surface: &WlSurface) -> Vec<FormatModifier> {
-        match self.scanout_output(surface) {
-            Some(_) => self.screen.target().scanout_pairs(),
-            None => Vec::new(),
-        }
+        self.scanout_output(surface)
+            .and_then(|head| self.screen.head(head))
+            .map(|target| target.scanout_pairs())
+            .unwrap_or_default()
     }
 
     /// The target's card, when it offers `surface` planes: scanout buffers
     /// are made by it (Pixman, the renderer, names no device).
     fn scanout_device(&self, surface: &WlSurface) -> Option<u64> {
-        self.scanout_output(surface)?;
-        self.screen.target().scanout_device()
+        let head = self.scanout_output(surface)?;
+        self.screen.head(head)?.scanout_device()
     }
 
     /// The target's display confirms (on KMS: a `TEST_ONLY` commit of one
     /// buffer on the primary plane of the output the surface is
     /// fullscreen on).
-    fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
-        self.screen.target_mut().confirm_scanout(decision)
+    fn confirm_scanout(&mut self, surface: &WlSurface, decision: &Decision) -> Decision {
+        let head = self.scanout_output(surface).unwrap_or(0);
+        match self.screen.head_mut(head) {
+            Some(target) => target.confirm_scanout(decision),
+            None => decision.clone(),
+        }
     }
 
     /// The identity the client was admitted under when it was accepted
