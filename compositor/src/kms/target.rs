@@ -33,7 +33,8 @@ pub struct ScanoutTarget {
 
 impl ScanoutTarget {
     /// The primary plane of the CRTC for the first connected connector, with
-    /// its preferred mode (the first mode when none is marked preferred).
+    /// the mode the kernel command line set for it (`video=`), else its
+    /// preferred mode, else its first.
     ///
     /// ```no_run
     /// use accord_smithay::kms::Card;
@@ -94,11 +95,13 @@ impl ScanoutTarget {
             if info.state() != connector::State::Connected || info.modes().is_empty() {
                 continue;
             }
-            let mode = info
-                .modes()
+            // The mode the kernel command line asked for (`video=`), else
+            // the preferred one, else the first.
+            let modes = info.modes();
+            let mode = [ModeTypeFlags::USERDEF, ModeTypeFlags::PREFERRED]
                 .iter()
-                .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
-                .unwrap_or(&info.modes()[0]);
+                .find_map(|&kind| modes.iter().find(|m| m.mode_type().contains(kind)))
+                .unwrap_or(&modes[0]);
             let taken = |c: &crtc::Handle| out.iter().any(|t| t.crtc == *c);
             let current = info
                 .current_encoder()

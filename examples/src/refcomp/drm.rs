@@ -274,6 +274,15 @@ impl DrmTarget {
                 target,
             )?);
         }
+        // The confirmations' handles only now: `enable_atomic` sets
+        // CURSOR_PLANE_HOTSPOT on the open file they share with the
+        // device, which shows virtio-gpu's cursor planes from then on;
+        // smithay read its plane properties without them, so a surface
+        // created after would find a cursor plane it cannot drive.
+        let mut confirms = Vec::with_capacity(heads.len());
+        for h in &heads {
+            confirms.push(ScanoutConfirm::new(path, &fd, h.target.clone())?);
+        }
         let device = Rc::new(device);
         let flags = if options.direct_scanout {
             // "_ANY": a client framebuffer added without modifiers reads as
@@ -286,7 +295,8 @@ impl DrmTarget {
         };
         let outputs = heads
             .into_iter()
-            .map(|h| Self {
+            .zip(confirms)
+            .map(|(h, confirm)| Self {
                 compositor: Rc::new(RefCell::new(h.compositor)),
                 flip_pending: Rc::new(Cell::new(false)),
                 fd: fd.clone(),
@@ -301,7 +311,7 @@ impl DrmTarget {
                 scanout_formats: h.scanout_formats,
                 surface_feedbacks: h.surface_feedbacks,
                 last_states: RenderElementStates::default(),
-                confirm: h.confirm,
+                confirm,
             })
             .collect();
         Ok((outputs, renderer, notifier))
@@ -333,7 +343,6 @@ struct Head {
     mode: Mode,
     scanout_formats: Vec<Format>,
     surface_feedbacks: SurfaceFeedbacks,
-    confirm: ScanoutConfirm,
 }
 
 impl Head {
@@ -407,14 +416,6 @@ impl Head {
             None::<GbmDevice<DrmDeviceFd>>,
         )
         .map_err(|e| format!("cannot set up composition on {connector_name}: {e}"))?;
-        use std::os::fd::AsFd;
-        let master = Card::from_fd(fd.as_fd().try_clone_to_owned()?, path);
-        master.enable_atomic()?;
-        let confirm = ScanoutConfirm {
-            card: master,
-            target: target.clone(),
-            placements: vec![Box::new(DumbBackend::open(path)?)],
-        };
         info!(
             device = %path.display(),
             connector = %connector_name,
@@ -431,7 +432,21 @@ impl Head {
             mode,
             scanout_formats,
             surface_feedbacks,
-            confirm,
+        })
+    }
+}
+
+impl ScanoutConfirm {
+    /// Confirms on `target` through the master fd `fd` (a duplicate of
+    /// it: the same open file).
+    fn new(path: &Path, fd: &DrmDeviceFd, target: ScanoutTarget) -> Result<Self, Error> {
+        use std::os::fd::AsFd;
+        let master = Card::from_fd(fd.as_fd().try_clone_to_owned()?, path);
+        master.enable_atomic()?;
+        Ok(Self {
+            card: master,
+            target,
+            placements: vec![Box::new(DumbBackend::open(path)?)],
         })
     }
 }

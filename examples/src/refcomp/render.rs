@@ -202,6 +202,22 @@ impl<R: FrameRenderer> Default for SceneCache<R> {
     }
 }
 
+/// Whether `window` shows on the output covering `area` of the space: its
+/// box overlaps it, or (a surface smithay cannot size, a foreign buffer's,
+/// has an empty box) its place is in it.
+pub(crate) fn on_output(
+    space: &Space<Window>,
+    window: &Window,
+    area: Rectangle<i32, Logical>,
+) -> bool {
+    let Some(location) = space.element_location(window) else {
+        return false;
+    };
+    let bbox = window.bbox();
+    let shown = Rectangle::new(location - window.geometry().loc + bbox.loc, bbox.size);
+    shown.overlaps(area) || area.contains(location)
+}
+
 /// The elements of the windows on the output that covers `area` of the
 /// space, topmost first, in that output's coordinates (scale 1: `area`'s
 /// origin is the output's (0, 0)). Each window's foreign
@@ -222,11 +238,7 @@ pub(crate) fn scene_elements<R: FrameRenderer>(
             continue;
         };
         // Only the windows on this output, placed relative to it.
-        let bbox = window.bbox();
-        let on_output = Rectangle::new(location - window.geometry().loc + bbox.loc, bbox.size);
-        // (A surface smithay cannot size, a foreign buffer's, has an
-        // empty box: its place decides.)
-        if !on_output.overlaps(area) && !area.contains(location) {
+        if !on_output(space, window, area) {
             continue;
         }
         let location = (location - window.geometry().loc - area.loc).to_physical(1);
