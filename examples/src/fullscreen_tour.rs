@@ -63,6 +63,9 @@ pub struct StepReport {
     /// Generations received during the switch (intermediate ones, for an
     /// older size, are released unused).
     pub generations_received: u32,
+    /// From the request to the moment the producer had the generation of
+    /// its new size (configure, re-commit, re-solves, allocation).
+    pub generation_time: Duration,
     /// From the request (`set_fullscreen`/`unset_fullscreen`) to the frame
     /// callback of the first frame from the new generation (with
     /// `settle`, the quiet wait before that frame included).
@@ -122,6 +125,8 @@ struct Producer<'a> {
     on: usize,
     /// Let the compositor go quiet before the first frame of each step.
     settle: bool,
+    /// When the last frame's callback came (before its read-back).
+    shown_at: Instant,
 }
 
 impl Producer<'_> {
@@ -138,6 +143,7 @@ impl Producer<'_> {
         pattern::draw(frame, layout, &mut buffer.map()?)
             .map_err(|e| format!("drawing frame {frame}: {e:?}"))?;
         self.window.present(&self.wl, index)?;
+        self.shown_at = Instant::now();
         let plane = *self.planes.get(self.on).ok_or("no such output")?;
         let shot = scanned_out(&self.card, plane)?.read_rgba()?;
         let seen = pattern::decode(self.current.width, |x, y| {
@@ -251,12 +257,14 @@ impl Producer<'_> {
         };
         self.collection.recommit(&constraints(size))?;
         let generations_received = self.switch_to(size)?;
+        let generation_time = start.elapsed();
         let mut report = StepReport {
             step,
             size,
             generation: self.current.generation,
             buffers: self.current.buffers.len(),
             generations_received,
+            generation_time,
             switch_time: Duration::ZERO,
             frames_rendered: 0,
             frames_seen: 0,
@@ -277,7 +285,7 @@ impl Producer<'_> {
             Ok(()) => report.frames_seen += 1,
             Err(e) => report.mismatches.push(e),
         }
-        report.switch_time = start.elapsed();
+        report.switch_time = self.shown_at.saturating_duration_since(start);
         let first = self.compositor.counters().since(&before);
         self.frames(frames.saturating_sub(1), &mut report)?;
         report.delta = add(&first, &report.delta);
@@ -386,6 +394,7 @@ fn tour(
         planes,
         on: 0,
         settle,
+        shown_at: Instant::now(),
     };
     let mut first = StepReport {
         step: Step::Fullscreen(0),
@@ -393,6 +402,7 @@ fn tour(
         generation: p.current.generation,
         buffers: p.current.buffers.len(),
         generations_received: 1,
+        generation_time: Duration::ZERO,
         switch_time: Duration::ZERO,
         frames_rendered: 0,
         frames_seen: 0,
@@ -415,7 +425,7 @@ impl StepReport {
     pub fn line(&self, refresh_mhz: u32) -> String {
         let period = Duration::from_micros(1_000_000_000 / u64::from(refresh_mhz.max(1)));
         format!(
-            "{:<16} {}x{} gen {} ({} buffers, {} generation(s) received): switch {:.1} ms = {:.1} frame periods; {}/{} frames seen; direct {} composited {} bytes_copied {} bytes_composited {}",
+            "{:<16} {}x{} gen {} ({} buffers, {} generation(s) received): generation in {:.1} ms, switch {:.1} ms = {:.1} frame periods; {}/{} frames seen; direct {} composited {} bytes_copied {} bytes_composited {}",
             match self.step {
                 Step::Fullscreen(o) => format!("fullscreen on {}", o + 1),
                 Step::Windowed => "windowed".to_owned(),
@@ -425,6 +435,7 @@ impl StepReport {
             self.generation,
             self.buffers,
             self.generations_received,
+            self.generation_time.as_secs_f64() * 1e3,
             self.switch_time.as_secs_f64() * 1e3,
             self.switch_time.as_secs_f64() / period.as_secs_f64(),
             self.frames_seen,

@@ -75,6 +75,13 @@ fn main() -> ExitCode {
         .map(|s| s.switch_time.as_secs_f64() * 1e3)
         .collect();
     ms.sort_by(f64::total_cmp);
+    let mut gen_ms: Vec<f64> = report
+        .steps
+        .iter()
+        .map(|s| s.generation_time.as_secs_f64() * 1e3)
+        .collect();
+    gen_ms.sort_by(f64::total_cmp);
+    let gen_median = gen_ms.get(gen_ms.len() / 2).copied().unwrap_or(0.0);
     let median = ms.get(ms.len() / 2).copied().unwrap_or(0.0);
     let max = ms.last().copied().unwrap_or(0.0);
     let all = std::iter::once(&report.first).chain(&report.steps);
@@ -89,7 +96,7 @@ fn main() -> ExitCode {
         report.charged
     );
     println!(
-        "trigger to first new-generation frame over {} toggles: median {median:.1} ms = {:.1} frame periods, max {max:.1} ms = {:.1}; frames dropped: {} of {rendered}",
+        "trigger to first new-generation frame over {} toggles: median {median:.1} ms = {:.1} frame periods (of which the new generation in hand: {gen_median:.1} ms), max {max:.1} ms = {:.1}; frames dropped: {} of {rendered}",
         report.steps.len(),
         median / period,
         max / period,
