@@ -29,6 +29,12 @@ impl BufferCollectionHandler for RefState {
         self.accord_renderer_formats.clone()
     }
 
+    /// The renderer's card under GLES on KMS (a windowed surface's buffers
+    /// must be importable by EGL there); none for Pixman or headless.
+    fn renderer_device(&self) -> Option<u64> {
+        self.screen.renderer_device()
+    }
+
     /// The target's scanout pairs for the output `surface` is fullscreen
     /// on (none while it is windowed: composited; see `fullscreen.rs`):
     /// none headless; on KMS the primary plane's pairs the renderer also

@@ -44,6 +44,12 @@ pub trait Screen {
     /// collection buffers can be drawn from.
     fn renderer_formats(&self) -> Vec<FormatModifier>;
 
+    /// The device the renderer imports from, which the participant names
+    /// so that composited buffers are placed where it reads them: GLES on
+    /// a card imports from that card (EGL on its GBM device); Pixman maps
+    /// any memory, and headless GLES names no card.
+    fn renderer_device(&self) -> Option<u64>;
+
     /// Imports `dmabuf` now, so that a buffer the renderer cannot read fails
     /// at creation rather than at the first frame.
     fn import_dmabuf(&mut self, dmabuf: &Dmabuf) -> Result<(), String>;
@@ -166,6 +172,13 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
                 }
                 pairs
             }
+        }
+    }
+
+    fn renderer_device(&self) -> Option<u64> {
+        match R::KIND {
+            RendererKind::Pixman => None,
+            RendererKind::Gles => self.target.scanout_device(),
         }
     }
 
