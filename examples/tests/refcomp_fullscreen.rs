@@ -6,7 +6,7 @@
 //! kept decision is told to the proposer, the compositor's participant),
 //! nothing is allocated, and the frames go on from the same buffers. On
 //! KMS the same toggles make new generations: the real-kernel tier's
-//! `fullscreen_windowed_fullscreen_follows_the_plane`.
+//! `refcomp_fullscreen_windowed_fullscreen_on_each_output`.
 
 mod common;
 

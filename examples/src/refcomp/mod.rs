@@ -1,4 +1,5 @@
-//! The reference compositor: Smithay 0.7, a Pixman renderer, one output.
+//! The reference compositor: Smithay 0.7, a Pixman or GLES renderer, one
+//! output headless, one per connected connector on KMS.
 //!
 //! Run it as a process (`accord-compositor`) or in-process with [`spawn`],
 //! which runs the event loop on its own thread and hands back a [`Running`]
