@@ -10,6 +10,7 @@ pub mod demo;
 pub mod dmabuf_client;
 pub mod feedback_log;
 pub mod flip_floor;
+pub mod fullscreen_tour;
 pub mod kms_run;
 pub mod logging;
 pub mod raw_connect;

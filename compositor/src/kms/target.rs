@@ -33,7 +33,8 @@ pub struct ScanoutTarget {
 
 impl ScanoutTarget {
     /// The primary plane of the CRTC for the first connected connector, with
-    /// its preferred mode (the first mode when none is marked preferred).
+    /// the mode the kernel command line set for it (`video=`), else its
+    /// preferred mode, else its first.
     ///
     /// ```no_run
     /// use accord_smithay::kms::Card;
@@ -57,46 +58,76 @@ impl ScanoutTarget {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn first_connected_with(card: &Card, kind: PlaneKind) -> std::io::Result<ScanoutTarget> {
+        Self::connected_with(card, kind)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!(
+                        "{}: no connected connector with a mode",
+                        card.path().display()
+                    ),
+                )
+            })
+    }
+
+    /// Every connected connector with a mode, in the card's order, each
+    /// on a CRTC of its own (its current one, else the first free one its
+    /// encoders can drive) and that CRTC's first plane of `kind`: one
+    /// output each. A connector left without a free CRTC is skipped.
+    ///
+    /// ```no_run
+    /// use accord_smithay::kms::{Card, PlaneKind, ScanoutTarget};
+    /// let card = Card::open("/dev/dri/card0")?;
+    /// card.enable_atomic()?;
+    /// for output in ScanoutTarget::connected_with(&card, PlaneKind::Primary)? {
+    ///     println!("{:?} on {:?}", output.connector, output.crtc);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn connected_with(card: &Card, kind: PlaneKind) -> std::io::Result<Vec<ScanoutTarget>> {
         let not_found = |what: String| std::io::Error::new(std::io::ErrorKind::NotFound, what);
         let res = card.resource_handles()?;
+        let mut out: Vec<ScanoutTarget> = Vec::new();
         for &conn in res.connectors() {
             let info = card.get_connector(conn, false)?;
             if info.state() != connector::State::Connected || info.modes().is_empty() {
                 continue;
             }
-            let mode = info
-                .modes()
+            // The mode the kernel command line asked for (`video=`), else
+            // the preferred one, else the first.
+            let modes = info.modes();
+            let mode = [ModeTypeFlags::USERDEF, ModeTypeFlags::PREFERRED]
                 .iter()
-                .find(|m| m.mode_type().contains(ModeTypeFlags::PREFERRED))
-                .unwrap_or(&info.modes()[0]);
+                .find_map(|&kind| modes.iter().find(|m| m.mode_type().contains(kind)))
+                .unwrap_or(&modes[0]);
+            let taken = |c: &crtc::Handle| out.iter().any(|t| t.crtc == *c);
             let current = info
                 .current_encoder()
                 .and_then(|e| card.get_encoder(e).ok())
-                .and_then(|e| e.crtc());
-            let crtc = match current {
-                Some(c) => c,
-                None => info
-                    .encoders()
+                .and_then(|e| e.crtc())
+                .filter(|c| !taken(c));
+            let Some(crtc) = current.or_else(|| {
+                info.encoders()
                     .iter()
                     .filter_map(|&e| card.get_encoder(e).ok())
                     .flat_map(|e| res.filter_crtcs(e.possible_crtcs()))
-                    .next()
-                    .ok_or_else(|| not_found(format!("no CRTC for connector {conn:?}")))?,
+                    .find(|c| !taken(c))
+            }) else {
+                continue;
             };
             let plane = probe_planes(card, crtc)?
                 .into_iter()
                 .find(|p| p.kind == kind)
                 .ok_or_else(|| not_found(format!("no {kind:?} plane for CRTC {crtc:?}")))?;
-            return Ok(ScanoutTarget {
+            out.push(ScanoutTarget {
                 connector: conn,
                 crtc,
                 plane: plane.handle,
                 mode: *mode,
             });
         }
-        Err(not_found(format!(
-            "{}: no connected connector with a mode",
-            card.path().display()
-        )))
+        Ok(out)
     }
 }

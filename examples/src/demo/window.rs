@@ -11,6 +11,7 @@ use wayland_client::{
         wl_buffer::{self, WlBuffer},
         wl_callback::{self, WlCallback},
         wl_compositor::WlCompositor,
+        wl_output::WlOutput,
         wl_registry::WlRegistry,
         wl_surface::WlSurface,
     },
@@ -35,6 +36,15 @@ pub struct WindowState {
     /// The collection generation whose buffers `held` tracks; releases of
     /// an older generation's `wl_buffer`s do not count.
     pub generation: u32,
+    /// `xdg_surface.configure` events received (each acknowledged).
+    pub configures: u32,
+    /// The last toplevel configure's `fullscreen` state and size (0 x 0:
+    /// the client chooses).
+    pub fullscreen: bool,
+    pub size: (i32, i32),
+    /// The pending toplevel configure, applied by the `xdg_surface`
+    /// configure that follows it.
+    pending: (bool, (i32, i32)),
 }
 
 /// An open, configured toplevel.
@@ -42,7 +52,9 @@ pub struct Window {
     queue: EventQueue<WindowState>,
     pub state: WindowState,
     pub surface: WlSurface,
-    _xdg: (xdg_surface::XdgSurface, xdg_toplevel::XdgToplevel),
+    /// The compositor's `wl_output`s, in the registry's order.
+    pub outputs: Vec<WlOutput>,
+    xdg: (xdg_surface::XdgSurface, xdg_toplevel::XdgToplevel),
 }
 
 impl Window {
@@ -56,6 +68,17 @@ impl Window {
         let wm_base: xdg_wm_base::XdgWmBase = globals
             .bind(&qh, 1..=6, ())
             .map_err(|e| format!("xdg_wm_base: {e}"))?;
+        let outputs = globals
+            .contents()
+            .clone_list()
+            .into_iter()
+            .filter(|g| g.interface == "wl_output")
+            .map(|g| {
+                globals
+                    .registry()
+                    .bind::<WlOutput, _, _>(g.name, g.version.min(4), &qh, ())
+            })
+            .collect();
         let surface = compositor.create_surface(&qh, ());
         let xdg = wm_base.get_xdg_surface(&surface, &qh, ());
         let toplevel = xdg.get_toplevel(&qh, ());
@@ -69,8 +92,33 @@ impl Window {
             queue,
             state,
             surface,
-            _xdg: (xdg, toplevel),
+            outputs,
+            xdg: (xdg, toplevel),
         })
+    }
+
+    /// Asks to be fullscreen (on `output`, else where the compositor
+    /// chooses) and waits for the configure that says so; returns its
+    /// size.
+    pub fn set_fullscreen(&mut self, output: Option<&WlOutput>) -> Result<(i32, i32), Error> {
+        self.xdg.1.set_fullscreen(output);
+        self.wait_configure(true)
+    }
+
+    /// Asks to be windowed again and waits for the configure that says so.
+    pub fn unset_fullscreen(&mut self) -> Result<(i32, i32), Error> {
+        self.xdg.1.unset_fullscreen();
+        self.wait_configure(false)
+    }
+
+    /// Dispatches until a configure after this call has `fullscreen` as
+    /// given (acknowledged like every configure).
+    fn wait_configure(&mut self, fullscreen: bool) -> Result<(i32, i32), Error> {
+        let before = self.state.configures;
+        while self.state.configures == before || self.state.fullscreen != fullscreen {
+            self.dispatch()?;
+        }
+        Ok(self.state.size)
     }
 
     /// `wl_buffer`s for buffers `0..count` of an allocated collection, on
@@ -194,6 +242,8 @@ impl Dispatch<xdg_surface::XdgSurface, ()> for WindowState {
         if let xdg_surface::Event::Configure { serial } = event {
             xdg.ack_configure(serial);
             state.configured = true;
+            state.configures += 1;
+            (state.fullscreen, state.size) = state.pending;
         }
     }
 }
@@ -207,8 +257,21 @@ impl Dispatch<xdg_toplevel::XdgToplevel, ()> for WindowState {
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
-        if let xdg_toplevel::Event::Close = event {
-            state.closed = true;
+        match event {
+            xdg_toplevel::Event::Close => state.closed = true,
+            xdg_toplevel::Event::Configure {
+                width,
+                height,
+                states,
+            } => {
+                // An array of native-endian u32 states.
+                let fullscreen = states
+                    .chunks_exact(4)
+                    .filter_map(|c| c.try_into().ok().map(u32::from_ne_bytes))
+                    .any(|s| s == xdg_toplevel::State::Fullscreen as u32);
+                state.pending = (fullscreen, (width, height));
+            }
+            _ => {}
         }
     }
 }
@@ -251,3 +314,4 @@ impl Dispatch<WlBuffer, (u32, u32)> for WindowState {
 
 delegate_noop!(WindowState: ignore WlCompositor);
 delegate_noop!(WindowState: ignore WlSurface);
+delegate_noop!(WindowState: ignore WlOutput);

@@ -29,31 +29,39 @@ impl BufferCollectionHandler for RefState {
         self.accord_renderer_formats.clone()
     }
 
-    /// The target's scanout pairs: none headless; on KMS the primary
-    /// plane's pairs Pixman also imports (one output: any surface may go
-    /// fullscreen on it).
-    fn scanout_formats(&self, _surface: &WlSurface) -> Vec<FormatModifier> {
-        self.screen.target().scanout_pairs()
-    }
-
-    /// The renderer's device (`Screen::renderer_device`): on KMS under
-    /// GLES the card, so composited buffers are placed where EGL imports
-    /// them; none for Pixman or headless.
+    /// The renderer's card under GLES on KMS (a windowed surface's buffers
+    /// must be importable by EGL there); none for Pixman or headless.
     fn renderer_device(&self) -> Option<u64> {
         self.screen.renderer_device()
     }
 
-    /// The target's card, when it offers planes: scanout buffers are
-    /// made by it.
-    fn scanout_device(&self, _surface: &WlSurface) -> Option<u64> {
-        self.screen.target().scanout_device()
+    /// The target's scanout pairs for the output `surface` is fullscreen
+    /// on (none while it is windowed: composited; see `fullscreen.rs`):
+    /// none headless; on KMS the primary plane's pairs the renderer also
+    /// imports.
+    fn scanout_formats(&self, surface: &WlSurface) -> Vec<FormatModifier> {
+        self.scanout_output(surface)
+            .and_then(|head| self.screen.head(head))
+            .map(|target| target.scanout_pairs())
+            .unwrap_or_default()
+    }
+
+    /// The target's card, when it offers `surface` planes: scanout buffers
+    /// are made by it (Pixman, the renderer, names no device).
+    fn scanout_device(&self, surface: &WlSurface) -> Option<u64> {
+        let head = self.scanout_output(surface)?;
+        self.screen.head(head)?.scanout_device()
     }
 
     /// The target's display confirms (on KMS: a `TEST_ONLY` commit of one
-    /// buffer on the primary plane); one output, so the surface does not
-    /// change where it would go.
-    fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
-        self.screen.target_mut().confirm_scanout(decision)
+    /// buffer on the primary plane of the output the surface is
+    /// fullscreen on).
+    fn confirm_scanout(&mut self, surface: &WlSurface, decision: &Decision) -> Decision {
+        let head = self.scanout_output(surface).unwrap_or(0);
+        match self.screen.head_mut(head) {
+            Some(target) => target.confirm_scanout(decision),
+            None => decision.clone(),
+        }
     }
 
     /// The identity the client was admitted under when it was accepted

@@ -38,6 +38,11 @@ pub struct Counters {
     /// wait): the cost per frame that does not show in the frame counters.
     /// Outside the snapshot, whose printed form tests parse.
     loop_iterations: AtomicU64,
+    /// Collections told to re-solve because how their surface is shown
+    /// changed (fullscreen, windowed, another output: renegotiation's
+    /// trigger 1, `fullscreen.rs`). Outside the snapshot, like
+    /// `loop_iterations`.
+    surface_re_solves: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -186,6 +191,16 @@ impl Counters {
 
     pub(crate) fn loop_iteration(&self) {
         self.loop_iterations.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Collections re-solved for their surface's display so far.
+    pub fn surface_re_solves(&self) -> u64 {
+        self.surface_re_solves.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_surface_re_solves(&self, collections: usize) {
+        self.surface_re_solves
+            .fetch_add(collections as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn set_charged_bytes(&self, bytes: u64) {

@@ -3,9 +3,13 @@
 //! buffers, and putting a fullscreen client's dma-buf on the primary plane
 //! as it is when it can (direct scanout).
 //!
-//! The device is opened directly (root, no libseat, no udev): the first
-//! connected connector with its preferred mode, its CRTC and primary plane
-//! (`accord_smithay::kms::ScanoutTarget`).
+//! The device is opened directly (root, no libseat, no udev). Every
+//! connected connector is an output of its own (a head of the screen),
+//! with its preferred mode, its CRTC and primary plane
+//! (`accord_smithay::kms::ScanoutTarget::connected_with`), its own
+//! swapchain and its own page flips; the outputs sit side by side, the
+//! first at (0, 0). Windows are composed on the output they are on; a
+//! fullscreen surface goes on its output's primary plane.
 
 use std::{
     cell::{Cell, RefCell},
@@ -19,7 +23,8 @@ use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{
     backend::{CollectionAllocator, DumbBackend, Placements},
     kms::{
-        compositor_formats, confirm_scanout, opaque_substitutes, probe_planes, Card, ScanoutTarget,
+        compositor_formats, confirm_scanout, opaque_substitutes, probe_planes, Card, PlaneKind,
+        ScanoutTarget,
     },
 };
 use smithay::{
@@ -44,7 +49,7 @@ use smithay::{
     },
     output::{Mode, OutputModeSource, PhysicalProperties, Subpixel},
     reexports::{
-        drm::control::{plane, Device as _},
+        drm::control::{crtc, plane, Device as _},
         wayland_protocols::wp::linux_dmabuf::zv1::server::zwp_linux_dmabuf_feedback_v1::TrancheFlags,
         wayland_server::protocol::wl_surface::WlSurface,
     },
@@ -70,8 +75,13 @@ use super::{
 /// sent when its page flip completes.
 type SceneCompositor = DrmCompositor<DumbAllocator, PrimeExporter, FrameFeedback, DrmDeviceFd>;
 
+/// The screen of a card's outputs, their page-flip state, and the
+/// notifier of their flips.
+type Opened = (Box<dyn Screen>, Vec<SharedState>, DrmDeviceNotifier);
+
 /// The parts of a [`DrmTarget`] its page-flip handler uses.
 struct SharedState {
+    crtc: crtc::Handle,
     compositor: Rc<RefCell<SceneCompositor>>,
     flip_pending: Rc<Cell<bool>>,
     refresh_mhz: i32,
@@ -102,8 +112,10 @@ pub struct DrmTarget {
     /// A frame is queued and its page flip has not completed yet.
     flip_pending: Rc<Cell<bool>>,
     fd: DrmDeviceFd,
-    _device: DrmDevice,
+    /// The device, shared by every output of the card.
+    _device: Rc<DrmDevice>,
     dev_id: u64,
+    crtc: crtc::Handle,
     plane: plane::Handle,
     /// `DRM_CAP_ADDFB2_MODIFIERS`.
     modifiers: bool,
@@ -152,49 +164,53 @@ impl Compositor {
     /// Sets up a compositor on a DRM device: modeset on the first connected
     /// connector, Pixman composition, direct scanout of fullscreen dma-bufs.
     pub fn drm(config: Config, options: &DrmOptions) -> Result<Self, Error> {
-        let (screen, target_state, notifier): (Box<dyn Screen>, _, _) = match config.renderer {
+        fn screen<R: FrameRenderer + Bind<Dmabuf>>(
+            (targets, renderer, notifier): (Vec<DrmTarget>, R, DrmDeviceNotifier),
+        ) -> Result<Opened, Error> {
+            let shared = targets.iter().map(DrmTarget::shared_state).collect();
+            let mut heads = targets.into_iter();
+            let first = heads.next().ok_or("no output")?;
+            let screen = RendererScreen::with_heads(renderer, first, heads.collect());
+            Ok((Box::new(screen), shared, notifier))
+        }
+        let (screen, heads, notifier) = match config.renderer {
             RendererKind::Pixman => {
-                let (target, renderer, notifier) =
-                    DrmTarget::open(options, |_| Ok(PixmanRenderer::new()?))?;
-                let state = target.shared_state();
-                (
-                    Box::new(RendererScreen::new(renderer, target)),
-                    state,
-                    notifier,
-                )
+                screen(DrmTarget::open(options, |_| Ok(PixmanRenderer::new()?))?)?
             }
-            RendererKind::Gles => {
-                let (target, renderer, notifier) =
-                    DrmTarget::open(options, |fd| super::gles::card_renderer(fd.clone()))?;
-                let state = target.shared_state();
-                (
-                    Box::new(RendererScreen::new(renderer, target)),
-                    state,
-                    notifier,
-                )
-            }
+            RendererKind::Gles => screen(DrmTarget::open(options, |fd| {
+                super::gles::card_renderer(fd.clone())
+            })?)?,
         };
-        info!(renderer = config.renderer.name(), "KMS output renderer");
-        // Frames tick at the mode's refresh.
+        info!(
+            renderer = config.renderer.name(),
+            outputs = heads.len(),
+            "KMS output renderer"
+        );
+        // Frames tick at the first output's refresh.
         let config = Config {
-            refresh_mhz: target_state.refresh_mhz,
+            refresh_mhz: heads.first().map_or(60_000, |h| h.refresh_mhz),
             ..config
         };
-        let (compositor, flip_pending) = (target_state.compositor, target_state.flip_pending);
         let this = Self::new(config, screen)?;
         this.loop_handle()
             .insert_source(notifier, move |event, metadata, state| match event {
-                DrmEvent::VBlank(_) => {
-                    flip_pending.set(false);
-                    let submitted = compositor.borrow_mut().frame_submitted();
+                DrmEvent::VBlank(crtc) => {
+                    let Some(head) = heads.iter().position(|h| h.crtc == crtc) else {
+                        warn!(?crtc, "page flip of an unknown CRTC");
+                        return;
+                    };
+                    let shared = &heads[head];
+                    shared.flip_pending.set(false);
+                    let submitted = shared.compositor.borrow_mut().frame_submitted();
                     let feedback = submitted.unwrap_or_else(|err| {
                         warn!(%err, "page flip completion failed");
                         None
                     });
                     // The flip showed the frame: its feedback and the
-                    // frame callbacks go out now, with the flip's time;
-                    // then the next frame, if one is due (repaint.rs).
-                    state.flip_completed(feedback, metadata.as_ref());
+                    // frame callbacks of that output go out now, with the
+                    // flip's time; then the next frame, if one is due
+                    // (repaint.rs).
+                    state.flip_completed(head, feedback, metadata.as_ref());
                     state.display_ready();
                 }
                 DrmEvent::Error(err) => warn!(%err, "DRM event error"),
@@ -211,15 +227,16 @@ fn open_card(path: &Path) -> Result<OwnedFd, Error> {
 }
 
 impl DrmTarget {
-    /// Opens `options.path`, takes its first connected connector and sets up
-    /// the compositor with the renderer `make_renderer` creates on the
-    /// device's fd (GLES's GBM device must share the master fd: a second
-    /// open would take DRM master first); the notifier delivers page-flip
-    /// events.
+    /// Opens `options.path` and sets up one output per connected connector
+    /// (each its own CRTC, primary plane, mode and swapchain), composed
+    /// with the renderer `make_renderer` creates on the device's fd
+    /// (GLES's GBM device must share the master fd: a second open would
+    /// take DRM master first); the notifier delivers page-flip events of
+    /// every CRTC.
     pub fn open<R: ImportDma>(
         options: &DrmOptions,
         make_renderer: impl FnOnce(&DrmDeviceFd) -> Result<R, Error>,
-    ) -> Result<(Self, R, DrmDeviceNotifier), Error> {
+    ) -> Result<(Vec<Self>, R, DrmDeviceNotifier), Error> {
         let path = &options.path;
         let fd = DrmDeviceFd::new(DeviceFd::from(open_card(path)?));
         let (mut device, notifier) = DrmDevice::new(fd.clone(), true)
@@ -231,8 +248,118 @@ impl DrmTarget {
         // Probing goes through accord's KMS module, on its own handle.
         let card = Card::open(path)?;
         card.enable_atomic()?;
-        let target = ScanoutTarget::first_connected(&card)?;
+        let targets = ScanoutTarget::connected_with(&card, PlaneKind::Primary)?;
+        if targets.is_empty() {
+            return Err(format!("{}: no connected connector with a mode", path.display()).into());
+        }
         let modifiers = card.supports_modifiers();
+        // GLES on a device without modifiers lists the implicit modifier
+        // only; there the implicit layout is LINEAR (see
+        // `implicit_modifier_is_linear`), which is what the plane and
+        // the collection allocator speak.
+        let pairs = implicit_as_linear(
+            format_pairs(renderer.dmabuf_formats().iter(), false),
+            !card.supports_modifiers(),
+        );
+        let dev_id = fd.dev_id().map_err(std::io::Error::from)?;
+        let mut heads = Vec::with_capacity(targets.len());
+        for target in targets {
+            heads.push(Head::new(
+                options,
+                &fd,
+                &mut device,
+                &card,
+                &renderer,
+                &pairs,
+                target,
+            )?);
+        }
+        // The confirmations' handles only now: `enable_atomic` sets
+        // CURSOR_PLANE_HOTSPOT on the open file they share with the
+        // device, which shows virtio-gpu's cursor planes from then on;
+        // smithay read its plane properties without them, so a surface
+        // created after would find a cursor plane it cannot drive.
+        let mut confirms = Vec::with_capacity(heads.len());
+        for h in &heads {
+            confirms.push(ScanoutConfirm::new(path, &fd, h.target.clone())?);
+        }
+        let device = Rc::new(device);
+        let flags = if options.direct_scanout {
+            // "_ANY": a client framebuffer added without modifiers reads as
+            // (XR24, INVALID) while the dumb swapchain reads as (XR24,
+            // LINEAR); the same memory layout, and the atomic TEST_ONLY
+            // commit smithay runs before using a plane is the real check.
+            FrameFlags::DEFAULT | FrameFlags::ALLOW_PRIMARY_PLANE_SCANOUT_ANY
+        } else {
+            FrameFlags::empty()
+        };
+        let outputs = heads
+            .into_iter()
+            .zip(confirms)
+            .map(|(h, confirm)| Self {
+                compositor: Rc::new(RefCell::new(h.compositor)),
+                flip_pending: Rc::new(Cell::new(false)),
+                fd: fd.clone(),
+                _device: device.clone(),
+                dev_id,
+                crtc: h.target.crtc,
+                plane: h.target.plane,
+                modifiers,
+                connector_name: h.connector_name,
+                mode: h.mode,
+                flags,
+                scanout_formats: h.scanout_formats,
+                surface_feedbacks: h.surface_feedbacks,
+                last_states: RenderElementStates::default(),
+                confirm,
+            })
+            .collect();
+        Ok((outputs, renderer, notifier))
+    }
+
+    /// The primary plane, e.g. to read back what it scans out.
+    pub fn primary_plane(&self) -> plane::Handle {
+        self.plane
+    }
+
+    /// What the page-flip handler shares with the target once the target
+    /// has moved into its screen.
+    fn shared_state(&self) -> SharedState {
+        SharedState {
+            crtc: self.crtc,
+            compositor: self.compositor.clone(),
+            flip_pending: self.flip_pending.clone(),
+            refresh_mhz: self.mode.refresh,
+        }
+    }
+}
+
+/// One connector's part of [`DrmTarget::open`], before the device is
+/// shared.
+struct Head {
+    target: ScanoutTarget,
+    compositor: SceneCompositor,
+    connector_name: String,
+    mode: Mode,
+    scanout_formats: Vec<Format>,
+    surface_feedbacks: SurfaceFeedbacks,
+}
+
+impl Head {
+    /// Drives `target`'s connector: its mode on its CRTC, a dumb
+    /// swapchain, and what its primary plane scans out of what the
+    /// renderer imports (`pairs`).
+    #[allow(clippy::too_many_arguments)]
+    fn new<R: ImportDma>(
+        options: &DrmOptions,
+        fd: &DrmDeviceFd,
+        device: &mut DrmDevice,
+        card: &Card,
+        renderer: &R,
+        pairs: &[FormatModifier],
+        target: ScanoutTarget,
+    ) -> Result<Self, Error> {
+        let path = &options.path;
         let connector_name = {
             let info = card.get_connector(target.connector, false)?;
             format!("{:?}-{}", info.interface(), info.interface_id())
@@ -242,26 +369,17 @@ impl DrmTarget {
             size: (i32::from(w), i32::from(h)).into(),
             refresh: i32::try_from(target.mode.vrefresh() * 1000).unwrap_or(60_000),
         };
-
-        // GLES on a device without modifiers lists the implicit modifier
-        // only; there the implicit layout is LINEAR (see
-        // `implicit_modifier_is_linear`), which is what the plane and
-        // the collection allocator speak.
-        let pairs = implicit_as_linear(
-            format_pairs(renderer.dmabuf_formats().iter(), false),
-            !card.supports_modifiers(),
-        );
-        let primary = probe_planes(&card, target.crtc)?
+        let primary = probe_planes(card, target.crtc)?
             .into_iter()
             .find(|p| p.handle == target.plane)
             .ok_or("the primary plane vanished while probing")?;
-        let native: Vec<_> = compositor_formats(&primary, &pairs)
+        let native: Vec<_> = compositor_formats(&primary, pairs)
             .into_iter()
             .filter(|p| p.scanout)
             .collect();
         let scanout_formats = smithay_formats(&native);
         let dev_id = fd.dev_id().map_err(std::io::Error::from)?;
-        let substitutes = smithay_formats(&opaque_substitutes(&primary, &pairs));
+        let substitutes = smithay_formats(&opaque_substitutes(&primary, pairs));
         let surface_feedbacks = SurfaceFeedbacks {
             render: DmabufFeedbackBuilder::new(dev_id, renderer.dmabuf_formats()).build()?,
             scanout: DmabufFeedbackBuilder::new(dev_id, renderer.dmabuf_formats())
@@ -291,21 +409,13 @@ impl DrmTarget {
             surface,
             None,
             DumbAllocator::new(fd.clone()),
-            PrimeExporter::new(modifiers),
+            PrimeExporter::new(card.supports_modifiers()),
             Fourcc::Xrgb8888,
             swapchain_modifiers,
             device.cursor_size(),
             None::<GbmDevice<DrmDeviceFd>>,
         )
         .map_err(|e| format!("cannot set up composition on {connector_name}: {e}"))?;
-        use std::os::fd::AsFd;
-        let master = Card::from_fd(fd.as_fd().try_clone_to_owned()?, path);
-        master.enable_atomic()?;
-        let confirm = ScanoutConfirm {
-            card: master,
-            target: target.clone(),
-            placements: vec![Box::new(DumbBackend::open(path)?)],
-        };
         info!(
             device = %path.display(),
             connector = %connector_name,
@@ -315,50 +425,29 @@ impl DrmTarget {
             direct_scanout = options.direct_scanout,
             "KMS output"
         );
-        let flags = if options.direct_scanout {
-            // "_ANY": a client framebuffer added without modifiers reads as
-            // (XR24, INVALID) while the dumb swapchain reads as (XR24,
-            // LINEAR); the same memory layout, and the atomic TEST_ONLY
-            // commit smithay runs before using a plane is the real check.
-            FrameFlags::DEFAULT | FrameFlags::ALLOW_PRIMARY_PLANE_SCANOUT_ANY
-        } else {
-            FrameFlags::empty()
-        };
-        Ok((
-            Self {
-                compositor: Rc::new(RefCell::new(compositor)),
-                flip_pending: Rc::new(Cell::new(false)),
-                fd,
-                _device: device,
-                dev_id,
-                plane: target.plane,
-                modifiers,
-                connector_name,
-                mode,
-                flags,
-                scanout_formats,
-                surface_feedbacks,
-                last_states: RenderElementStates::default(),
-                confirm,
-            },
-            renderer,
-            notifier,
-        ))
+        Ok(Self {
+            target,
+            compositor,
+            connector_name,
+            mode,
+            scanout_formats,
+            surface_feedbacks,
+        })
     }
+}
 
-    /// The primary plane, e.g. to read back what it scans out.
-    pub fn primary_plane(&self) -> plane::Handle {
-        self.plane
-    }
-
-    /// What the page-flip handler shares with the target once the target
-    /// has moved into its screen.
-    fn shared_state(&self) -> SharedState {
-        SharedState {
-            compositor: self.compositor.clone(),
-            flip_pending: self.flip_pending.clone(),
-            refresh_mhz: self.mode.refresh,
-        }
+impl ScanoutConfirm {
+    /// Confirms on `target` through the master fd `fd` (a duplicate of
+    /// it: the same open file).
+    fn new(path: &Path, fd: &DrmDeviceFd, target: ScanoutTarget) -> Result<Self, Error> {
+        use std::os::fd::AsFd;
+        let master = Card::from_fd(fd.as_fd().try_clone_to_owned()?, path);
+        master.enable_atomic()?;
+        Ok(Self {
+            card: master,
+            target,
+            placements: vec![Box::new(DumbBackend::open(path)?)],
+        })
     }
 }
 

@@ -33,7 +33,10 @@ use smithay::{
 };
 use tracing::{debug, warn};
 
-use super::state::{ClientState, RefState};
+use super::{
+    fullscreen::Shown,
+    state::{ClientState, RefState},
+};
 
 impl CompositorHandler for RefState {
     fn compositor_state(&mut self) -> &mut CompositorState {
@@ -177,6 +180,8 @@ impl XdgShellHandler for RefState {
     fn new_toplevel(&mut self, surface: ToplevelSurface) {
         // Cascade: with no window open at (0, 0), each next one 32 px further.
         let offset = 32 * (self.space.elements().count() % 16) as i32;
+        // Windowed until it asks for fullscreen: no plane offer.
+        self.set_shown(surface.wl_surface(), Shown::Windowed);
         let window = Window::new_wayland_window(surface);
         self.space.map_element(window, (offset, offset), true);
         self.request_repaint();
@@ -188,6 +193,7 @@ impl XdgShellHandler for RefState {
         if let Some(window) = self.window_for(surface.wl_surface()) {
             self.space.unmap_elem(&window);
         }
+        self.forget_shown(surface.wl_surface());
         self.request_repaint();
     }
 
@@ -212,30 +218,42 @@ impl XdgShellHandler for RefState {
         surface.send_repositioned(token);
     }
 
-    fn fullscreen_request(&mut self, surface: ToplevelSurface, _output: Option<WlOutput>) {
-        let size = self
-            .output
-            .current_mode()
-            .map(|mode| mode.size.to_logical(1));
+    /// Fullscreen on the output the client names (else the first), at
+    /// that output's place and size; its collections are re-solved with
+    /// that output's plane offered (`fullscreen.rs`). Asking again for
+    /// another output moves it there.
+    fn fullscreen_request(&mut self, surface: ToplevelSurface, output: Option<WlOutput>) {
+        let index = self.output_index(output.as_ref());
+        let Some(output) = self.outputs().get(index).cloned() else {
+            return;
+        };
+        let size = output.current_mode().map(|mode| mode.size.to_logical(1));
+        let location = self.space.output_geometry(&output).map(|g| g.loc);
         surface.with_pending_state(|state| {
             state.states.set(xdg_toplevel::State::Fullscreen);
             state.size = size;
         });
         if let Some(window) = self.window_for(surface.wl_surface()) {
-            self.space.map_element(window, (0, 0), true);
+            self.space
+                .map_element(window, location.unwrap_or_default(), true);
         }
+        self.set_shown(surface.wl_surface(), Shown::Fullscreen { output: index });
         self.request_repaint();
-        debug!("toplevel fullscreen");
+        debug!(output = index, "toplevel fullscreen");
         if surface.is_initial_configure_sent() {
             surface.send_configure();
         }
     }
 
+    /// Windowed again: composited, its collections re-solved without a
+    /// plane.
     fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
         surface.with_pending_state(|state| {
             state.states.unset(xdg_toplevel::State::Fullscreen);
             state.size = None;
         });
+        self.set_shown(surface.wl_surface(), Shown::Windowed);
+        self.request_repaint();
         if surface.is_initial_configure_sent() {
             surface.send_configure();
         }

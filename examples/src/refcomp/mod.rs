@@ -1,4 +1,5 @@
-//! The reference compositor: Smithay 0.7, a Pixman renderer, one output.
+//! The reference compositor: Smithay 0.7, a Pixman or GLES renderer, one
+//! output headless, one per connected connector on KMS.
 //!
 //! Run it as a process (`accord-compositor`) or in-process with [`spawn`],
 //! which runs the event loop on its own thread and hands back a [`Running`]
@@ -11,7 +12,9 @@
 //! framebuffers, and `drm_readback.rs`, reading what a plane scans out),
 //! `dmabuf_params.rs` linux-dmabuf's buffer parameters (implicit modifiers),
 //! `presentation.rs` presentation feedback and frame callbacks from the
-//! repaint that showed a commit,
+//! repaint that showed a commit, `fullscreen.rs` how each toplevel is shown
+//! (what the Accord participant offers for it, and renegotiation when that
+//! changes),
 //! `socket.rs` the listening socket, `fds.rs` the fd limit and accepting
 //! clients with fd headroom (backing off when out of fds) and within their
 //! identity's connection budget, `security_context.rs`
@@ -26,6 +29,7 @@ mod drm_export;
 mod drm_readback;
 mod fds;
 mod foreign;
+mod fullscreen;
 mod gles;
 mod handlers;
 mod headless;
@@ -73,6 +77,7 @@ pub use drm_readback::{scanned_out, ScannedOut};
 pub use fds::{fd_limit, raise_fd_limit, CLIENT_FD_HEADROOM};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
 pub use gles::{card_renderer, software_renderer};
+pub use fullscreen::Shown;
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
 pub use renderer::{FrameRenderer, RendererKind};
@@ -424,6 +429,12 @@ impl Running {
     /// The compositor's event-loop iterations so far (wake-ups).
     pub fn loop_iterations(&self) -> u64 {
         self.counters.loop_iterations()
+    }
+
+    /// Collections re-solved so far because how their surface is shown
+    /// changed (fullscreen, windowed, another output).
+    pub fn surface_re_solves(&self) -> u64 {
+        self.counters.surface_re_solves()
     }
 
     /// Presentation feedback per live surface (`<client>/wl_surface@<id>`).

@@ -238,14 +238,19 @@ impl Drop for FrameFeedback {
 /// commit can arrive while a frame waits for its flip); without a repaint
 /// number, every surface gets its callbacks. `time` is on the presentation
 /// clock, so a client can compare a callback's milliseconds with its
-/// feedback's timestamps.
+/// feedback's timestamps. Only the windows on `output` are visited: each
+/// output paces its own windows.
 pub fn send_frame_callbacks(
     space: &Space<Window>,
     output: &Output,
     time: Duration,
     repaint: Option<u64>,
 ) {
+    let area = space.output_geometry(output);
     for window in space.elements() {
+        if area.is_some_and(|area| !super::render::on_output(space, window, area)) {
+            continue;
+        }
         window.send_frame(output, time, None, |_, states| {
             let later = states
                 .data_map

@@ -24,11 +24,12 @@ use smithay::{
         },
     },
     desktop::{Space, Window},
+    output::Output,
     reexports::{
         pixman::FormatCode,
         wayland_protocols::wp::presentation_time::server::wp_presentation_feedback::Kind as Flags,
     },
-    utils::{Buffer as BufferCoords, Physical, Point, Rectangle, Scale, Transform},
+    utils::{Buffer as BufferCoords, Logical, Physical, Point, Rectangle, Scale, Transform},
     wayland::{
         dmabuf::{get_dmabuf, SurfaceDmabufFeedbackState},
         shm::{shm_format_to_fourcc, with_buffer_contents},
@@ -217,12 +218,30 @@ impl<R: FrameRenderer> Default for SceneCache<R> {
     }
 }
 
-/// The windows' elements, topmost first. The output sits at (0, 0) with
-/// scale 1, so space and output coordinates coincide. Each window's foreign
+/// Whether `window` shows on the output covering `area` of the space: its
+/// box overlaps it, or (a surface smithay cannot size, a foreign buffer's,
+/// has an empty box) its place is in it.
+pub(crate) fn on_output(
+    space: &Space<Window>,
+    window: &Window,
+    area: Rectangle<i32, Logical>,
+) -> bool {
+    let Some(location) = space.element_location(window) else {
+        return false;
+    };
+    let bbox = window.bbox();
+    let shown = Rectangle::new(location - window.geometry().loc + bbox.loc, bbox.size);
+    shown.overlaps(area) || area.contains(location)
+}
+
+/// The elements of the windows on the output that covers `area` of the
+/// space, topmost first, in that output's coordinates (scale 1: `area`'s
+/// origin is the output's (0, 0)). Each window's foreign
 /// buffer (if its toplevel surface shows one) is drawn under its subsurfaces
 /// and popups.
 pub(crate) fn scene_elements<R: FrameRenderer>(
     space: &Space<Window>,
+    area: Rectangle<i32, Logical>,
     foreign: Option<&Arc<dyn ForeignBuffers>>,
     counters: &Arc<Counters>,
     color_space_of: &ColorSpaceOf<'_>,
@@ -235,7 +254,11 @@ pub(crate) fn scene_elements<R: FrameRenderer>(
         let Some(location) = space.element_location(window) else {
             continue;
         };
-        let location = (location - window.geometry().loc).to_physical(1);
+        // Only the windows on this output, placed relative to it.
+        if !on_output(space, window, area) {
+            continue;
+        }
+        let location = (location - window.geometry().loc - area.loc).to_physical(1);
         let surfaces = AsRenderElements::<R>::render_elements::<WaylandSurfaceRenderElement<R>>(
             window,
             renderer,
@@ -389,12 +412,40 @@ impl RefState {
         outcome
     }
 
-    /// Renders the scene; `Busy` when the display has not taken the last
-    /// frame (the repaint stays due). Presents at once what the target
+    /// Renders the scene on every head; `Busy` when a display has not
+    /// taken its last frame (the repaint stays due, and the heads that
+    /// drew find nothing new next time). Presents at once what a target
     /// presents at once.
     fn repaint(&mut self) -> FrameOutcome {
         self.repaints += 1;
-        let rendered = match self.render_frame() {
+        let mut outcome = FrameOutcome::Unchanged;
+        let mut busy = false;
+        for head in 0..self.screen.heads() {
+            match self.repaint_head(head) {
+                FrameOutcome::Busy => busy = true,
+                FrameOutcome::Unchanged => {}
+                // A composed frame decides what follows (repaint.rs).
+                drawn => {
+                    if outcome != FrameOutcome::Composited {
+                        outcome = drawn;
+                    }
+                }
+            }
+        }
+        self.update_surface_feedback();
+        if busy {
+            return FrameOutcome::Busy;
+        }
+        self.repaint.requested = false;
+        outcome
+    }
+
+    /// Renders head `head`'s output and counts how it reached the screen.
+    fn repaint_head(&mut self, head: usize) -> FrameOutcome {
+        let Some(output) = self.outputs.get(head).cloned() else {
+            return FrameOutcome::Unchanged;
+        };
+        let rendered = match self.render_frame(head, &output) {
             Ok(rendered) => {
                 self.last_render_error = None;
                 rendered
@@ -403,17 +454,12 @@ impl RefState {
                 // Once per distinct error, not 60 times a second.
                 let message = err.to_string();
                 if self.last_render_error.as_ref() != Some(&message) {
-                    warn!(%message, "rendering failed");
+                    warn!(%message, head, "rendering failed");
                     self.last_render_error = Some(message);
                 }
                 // Clients must not stall on a broken output: their frame
                 // callbacks go out; their feedback waits for a frame.
-                presentation::send_frame_callbacks(
-                    &self.space,
-                    &self.output,
-                    presentation::now(),
-                    None,
-                );
+                presentation::send_frame_callbacks(&self.space, &output, presentation::now(), None);
                 self.destroyed_outside_dispatch = true;
                 return FrameOutcome::Unchanged;
             }
@@ -421,8 +467,8 @@ impl RefState {
         if rendered.outcome == FrameOutcome::Busy {
             return FrameOutcome::Busy;
         }
-        self.repaint.requested = false;
         tracing::debug!(
+            head,
             outcome = ?rendered.outcome,
             commits = self.counters.snapshot().surface_commits,
             "frame"
@@ -437,8 +483,12 @@ impl RefState {
         }
         if let Some(feedback) = rendered.present_now {
             let repaint = feedback.repaint();
-            let refresh = self.screen.target().mode().refresh;
-            if !self.screen.target().paced_by_display() {
+            let (refresh, paced) = self
+                .screen
+                .head(head)
+                .map(|t| (t.mode().refresh, t.paced_by_display()))
+                .unwrap_or((self.config.refresh_mhz, false));
+            if !paced {
                 // The headless output's clock: the frame grid's slot.
                 self.output_sequence = self.repaint.slot(Instant::now());
             }
@@ -450,13 +500,12 @@ impl RefState {
             );
             presentation::send_frame_callbacks(
                 &self.space,
-                &self.output,
+                &output,
                 presentation::now(),
                 Some(repaint),
             );
             self.destroyed_outside_dispatch = true;
         }
-        self.update_surface_feedback();
         rendered.outcome
     }
 
@@ -465,6 +514,7 @@ impl RefState {
     /// callbacks go out.
     pub fn flip_completed(
         &mut self,
+        head: usize,
         feedback: Option<FrameFeedback>,
         metadata: Option<&DrmEventMetadata>,
     ) {
@@ -490,15 +540,19 @@ impl RefState {
                 .max(self.output_sequence.saturating_add(1)),
         };
         let repaint = feedback.as_ref().map(FrameFeedback::repaint);
+        let Some(output) = self.outputs.get(head).cloned() else {
+            return;
+        };
         if let Some(feedback) = feedback {
+            let refresh = self.screen.head(head).map(|t| t.mode().refresh);
             feedback.presented(
                 time,
-                presentation::refresh(self.screen.target().mode().refresh),
+                presentation::refresh(refresh.unwrap_or(self.config.refresh_mhz)),
                 self.output_sequence,
                 flags,
             );
         }
-        presentation::send_frame_callbacks(&self.space, &self.output, presentation::now(), repaint);
+        presentation::send_frame_callbacks(&self.space, &output, presentation::now(), repaint);
         self.destroyed_outside_dispatch = true;
     }
 
@@ -511,12 +565,17 @@ impl RefState {
         Ok(shot)
     }
 
-    fn render_frame(&mut self) -> Result<Rendered, Error> {
+    fn render_frame(&mut self, head: usize, output: &Output) -> Result<Rendered, Error> {
         let background = BACKGROUND.map(|c| f32::from(c) / 255.0);
-        let (space, output, counters) = (&self.space, &self.output, &self.counters);
+        let (space, counters) = (&self.space, &self.counters);
+        let area = space
+            .output_geometry(output)
+            .ok_or("the output is not mapped in the space")?;
         let repaint = self.repaints;
         let collections = &self.buffer_collection_state;
         self.screen.render(
+            head,
+            area,
             space,
             self.foreign.as_ref(),
             counters,
@@ -532,10 +591,18 @@ impl RefState {
     /// primary plane.
     fn update_surface_feedback(&self) {
         for window in self.space.elements() {
+            // The head it is fullscreen on; windows are on the first.
+            let head = window
+                .toplevel()
+                .and_then(|t| self.scanout_output(t.wl_surface()))
+                .unwrap_or(0);
+            let Some(target) = self.screen.head(head) else {
+                continue;
+            };
             window.with_surfaces(|surface, states| {
                 if let (Some(state), Some(feedback)) = (
                     SurfaceDmabufFeedbackState::from_states(states),
-                    self.screen.target().surface_feedback(surface),
+                    target.surface_feedback(surface),
                 ) {
                     state.set_feedback(feedback);
                 }

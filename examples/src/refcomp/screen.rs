@@ -1,6 +1,9 @@
-//! The renderer and the target it draws into, as one object: the compositor
-//! state holds a `Box<dyn Screen>`, so it is not generic over the renderer,
-//! and each renderer's code is compiled once per target that supports it.
+//! The renderer and the targets it draws into, as one object: the
+//! compositor state holds a `Box<dyn Screen>`, so it is not generic over
+//! the renderer, and each renderer's code is compiled once per target that
+//! supports it. A screen has one head per output (one headless; one per
+//! connected connector on KMS), all drawn by the one renderer, each with
+//! its own damage tracker and element cache.
 
 use std::sync::Arc;
 
@@ -8,7 +11,7 @@ use accord_engine::{FormatModifier, MOD_LINEAR};
 use smithay::{
     backend::{allocator::dmabuf::Dmabuf, renderer::damage::OutputDamageTracker},
     desktop::{Space, Window},
-    utils::Transform,
+    utils::{Logical, Rectangle, Transform},
     wayland::dmabuf::DmabufFeedback,
 };
 
@@ -24,7 +27,13 @@ use super::{
 pub trait Screen {
     fn target(&self) -> &dyn OutputTarget;
 
-    fn target_mut(&mut self) -> &mut dyn OutputTarget;
+    /// The outputs' targets: 1 headless, one per connector on KMS.
+    fn heads(&self) -> usize;
+
+    /// Head `head`'s target (head 0 is [`Screen::target`]).
+    fn head(&self, head: usize) -> Option<&dyn OutputTarget>;
+
+    fn head_mut(&mut self, head: usize) -> Option<&mut dyn OutputTarget>;
 
     /// Default feedback for `zwp_linux_dmabuf_v1` (the target's, with this
     /// renderer's formats).
@@ -49,8 +58,11 @@ pub trait Screen {
     /// target over `background`, taking the feedback of what it shows with
     /// `collect`; YUV buffers are converted in the colour space
     /// `color_space_of` gives.
+    #[allow(clippy::too_many_arguments)]
     fn render(
         &mut self,
+        head: usize,
+        area: Rectangle<i32, Logical>,
         space: &Space<Window>,
         foreign: Option<&Arc<dyn ForeignBuffers>>,
         counters: &Arc<Counters>,
@@ -66,21 +78,46 @@ pub trait Screen {
 /// A renderer `R` drawing into a target `T`.
 pub struct RendererScreen<R: FrameRenderer, T> {
     pub renderer: R,
+    /// Head 0's target.
     pub target: T,
-    damage_tracker: OutputDamageTracker,
-    cache: SceneCache<R>,
+    /// The other heads' targets (KMS: the other connectors).
+    pub others: Vec<T>,
+    /// Per head, in order: what damage each has drawn, and its elements'
+    /// cached state.
+    per_head: Vec<(OutputDamageTracker, SceneCache<R>)>,
 }
 
 impl<R: FrameRenderer, T: DrawTarget<R>> RendererScreen<R, T> {
     /// Draws with `renderer` into `target` (at its mode, scale 1, no
     /// transform: the output as the compositor state sets it up).
     pub fn new(renderer: R, target: T) -> Self {
-        let size = target.mode().size;
+        Self::with_heads(renderer, target, Vec::new())
+    }
+
+    /// Head 0 on `target`, heads 1.. on `others`.
+    pub fn with_heads(renderer: R, target: T, others: Vec<T>) -> Self {
+        let per_head = std::iter::once(&target)
+            .chain(&others)
+            .map(|t| {
+                let size = t.mode().size;
+                (
+                    OutputDamageTracker::new(size, 1.0, Transform::Normal),
+                    SceneCache::default(),
+                )
+            })
+            .collect();
         Self {
             renderer,
             target,
-            damage_tracker: OutputDamageTracker::new(size, 1.0, Transform::Normal),
-            cache: SceneCache::default(),
+            others,
+            per_head,
+        }
+    }
+
+    fn head_target(&mut self, head: usize) -> Option<&mut T> {
+        match head {
+            0 => Some(&mut self.target),
+            n => self.others.get_mut(n - 1),
         }
     }
 }
@@ -90,8 +127,19 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
         &self.target
     }
 
-    fn target_mut(&mut self) -> &mut dyn OutputTarget {
-        &mut self.target
+    fn heads(&self) -> usize {
+        1 + self.others.len()
+    }
+
+    fn head(&self, head: usize) -> Option<&dyn OutputTarget> {
+        match head {
+            0 => Some(&self.target),
+            n => self.others.get(n - 1).map(|t| t as &dyn OutputTarget),
+        }
+    }
+
+    fn head_mut(&mut self, head: usize) -> Option<&mut dyn OutputTarget> {
+        self.head_target(head).map(|t| t as &mut dyn OutputTarget)
     }
 
     fn dmabuf_feedback(&self) -> std::io::Result<DmabufFeedback> {
@@ -145,6 +193,8 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
 
     fn render(
         &mut self,
+        head: usize,
+        area: Rectangle<i32, Logical>,
         space: &Space<Window>,
         foreign: Option<&Arc<dyn ForeignBuffers>>,
         counters: &Arc<Counters>,
@@ -152,21 +202,26 @@ impl<R: FrameRenderer, T: DrawTarget<R> + 'static> Screen for RendererScreen<R, 
         background: [f32; 4],
         collect: &mut CollectFn<'_>,
     ) -> Result<Rendered, Error> {
+        let Some((tracker, cache)) = self.per_head.get_mut(head) else {
+            return Err(format!("no head {head}").into());
+        };
         let elements = scene_elements(
             space,
+            area,
             foreign,
             counters,
             color_space_of,
             &mut self.renderer,
-            &mut self.cache,
+            cache,
         );
-        self.target.render_scene(
-            &mut self.renderer,
-            &elements,
-            background,
-            &mut self.damage_tracker,
-            collect,
-        )
+        let target = match head {
+            0 => &mut self.target,
+            n => self
+                .others
+                .get_mut(n - 1)
+                .ok_or_else(|| format!("no head {head}"))?,
+        };
+        target.render_scene(&mut self.renderer, &elements, background, tracker, collect)
     }
 
     fn read_pixels(&mut self) -> Result<Screenshot, Error> {

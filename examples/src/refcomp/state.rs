@@ -107,11 +107,16 @@ pub struct RefState {
     pub buffer_collection_state: BufferCollectionState,
     /// What the compositor participant of `attach_surface` offers.
     pub accord_renderer_formats: Vec<FormatModifier>,
+    /// How each toplevel is shown (fullscreen on which output, or
+    /// windowed): what its participant offers (`fullscreen.rs`).
+    pub shown: super::fullscreen::ShownSurfaces,
 
     // The scene and where it is drawn.
     pub space: Space<Window>,
     pub popups: PopupManager,
-    pub output: Output,
+    /// One output per head of the screen, side by side in the space from
+    /// (0, 0), in the heads' order (index 0 is the first).
+    pub outputs: Vec<Output>,
     /// The renderer and the target it draws into (`screen.rs`).
     pub screen: Box<dyn Screen>,
     /// Claims `wl_buffer`s smithay cannot import (see `foreign.rs`).
@@ -177,19 +182,24 @@ impl RefState {
         super::accord::apply_budgets(&mut buffer_collection_state, &config);
         let accord_renderer_formats = screen.renderer_formats();
 
-        let output = Output::new(target.output_name(), target.physical_properties());
-        let _global = output.create_global::<Self>(dh);
-        let mode = target.mode();
-        output.change_current_state(
-            Some(mode),
-            Some(smithay::utils::Transform::Normal),
-            None,
-            Some((0, 0).into()),
-        );
-        output.set_preferred(mode);
         let mut space = Space::default();
-        space.map_output(&output, (0, 0));
-
+        let mut outputs = Vec::with_capacity(screen.heads());
+        let mut x = 0;
+        for head in (0..screen.heads()).filter_map(|h| screen.head(h)) {
+            let output = Output::new(head.output_name(), head.physical_properties());
+            let _global = output.create_global::<Self>(dh);
+            let mode = head.mode();
+            output.change_current_state(
+                Some(mode),
+                Some(smithay::utils::Transform::Normal),
+                None,
+                Some((x, 0).into()),
+            );
+            output.set_preferred(mode);
+            space.map_output(&output, (x, 0));
+            x = x.saturating_add(mode.size.w);
+            outputs.push(output);
+        }
         let weak = loop_handle.downgrade();
         let config_for_repaint = config.clone();
         let display_paced = target.paced_by_display();
@@ -215,9 +225,10 @@ impl RefState {
             viewporter_state,
             buffer_collection_state,
             accord_renderer_formats,
+            shown: Default::default(),
             space,
             popups: PopupManager::default(),
-            output,
+            outputs,
             screen,
             foreign: Some(Arc::new(super::accord::AccordMemfdBuffers)),
             last_render_error: None,
@@ -226,5 +237,12 @@ impl RefState {
             repaints: 0,
             destroyed_outside_dispatch: false,
         })
+    }
+}
+
+impl RefState {
+    /// The compositor's outputs, in order (index 0 is the first).
+    pub fn outputs(&self) -> &[Output] {
+        &self.outputs
     }
 }

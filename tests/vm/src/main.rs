@@ -24,15 +24,23 @@ mod placement;
 mod probe;
 mod refcomp_drm;
 mod scanout;
+mod tour;
 mod v4l2;
 mod weston_feedback;
 
 /// Tests that boot a machine of their own shape (one VM each).
-const MACHINE_TESTS: &[harness::MachineTest] = &[(
-    "second_virtio_gpu_output_connected_by_kernel_argument",
-    outputs::MACHINE,
-    outputs::second_output_connected_by_kernel_argument,
-)];
+const MACHINE_TESTS: &[harness::MachineTest] = &[
+    (
+        "second_virtio_gpu_output_connected_by_kernel_argument",
+        outputs::MACHINE,
+        outputs::second_output_connected_by_kernel_argument,
+    ),
+    (
+        "refcomp_fullscreen_windowed_fullscreen_on_each_output",
+        tour::MACHINE,
+        tour::fullscreen_windowed_fullscreen_on_each_output,
+    ),
+];
 
 fn main() {
     // `--machines` runs on the host: `tests/vm/run` reads the shapes.

@@ -1,0 +1,93 @@
+//! Where each toplevel is shown, for the compositor's Accord participant:
+//! trigger 1 of renegotiation.
+//!
+//! The participant a client attaches to a surface (`attach_surface`)
+//! offers the primary plane's scanout pairs only for a surface that can be
+//! scanned out, that is, one fullscreen on an output; a windowed toplevel
+//! is composited, so it is offered the renderer's pairs alone (and the
+//! compositor camps one buffer instead of two). Whenever that changes (a
+//! toplevel becomes fullscreen, stops being fullscreen, or moves to
+//! another output), [`RefState::set_shown`] records it and calls
+//! `BufferCollectionState::surface_changed`, which re-derives the
+//! participant's constraints and re-solves every collection attached to
+//! the surface: a new generation when the decision changes, else
+//! nothing (the module tells a kept decision to the participant that
+//! proposed the change, here the compositor's own). The counters count
+//! the collections told (`Running::surface_re_solves`).
+//!
+//! A surface with no `xdg_toplevel` (not placed by this compositor) keeps
+//! the first output's plane offer it always had: nothing says where it
+//! would be shown, and it may still go fullscreen there.
+
+use std::collections::HashMap;
+
+use accord_smithay::BufferCollectionState;
+use smithay::{
+    output::Output,
+    reexports::wayland_server::{
+        backend::ObjectId,
+        protocol::{wl_output::WlOutput, wl_surface::WlSurface},
+        Resource,
+    },
+};
+use tracing::debug;
+
+use super::state::RefState;
+
+/// How a toplevel is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// Among other windows: composited.
+    Windowed,
+    /// Alone on output `output` (an index into the compositor's outputs):
+    /// a candidate for that output's primary plane.
+    Fullscreen { output: usize },
+}
+
+/// [`Shown`] per toplevel surface; a surface leaves when its toplevel is
+/// destroyed.
+#[derive(Debug, Default)]
+pub struct ShownSurfaces {
+    by_surface: HashMap<ObjectId, Shown>,
+}
+
+impl RefState {
+    /// Records how `surface` is shown; when that changed, its Accord
+    /// collections are re-solved (trigger 1). Returns whether it changed.
+    pub fn set_shown(&mut self, surface: &WlSurface, shown: Shown) -> bool {
+        let before = self.shown.by_surface.insert(surface.id(), shown);
+        if before == Some(shown) {
+            return false;
+        }
+        let told = BufferCollectionState::surface_changed(self, surface);
+        self.counters.add_surface_re_solves(told);
+        debug!(?before, now = ?shown, collections = told, "surface shown differently");
+        true
+    }
+
+    /// The toplevel of `surface` is gone.
+    pub fn forget_shown(&mut self, surface: &WlSurface) {
+        self.shown.by_surface.remove(&surface.id());
+    }
+
+    /// The output whose primary plane may scan `surface` out: the one it is
+    /// fullscreen on; none while it is windowed; the first output for a
+    /// surface that is no toplevel (see the module's comment).
+    pub fn scanout_output(&self, surface: &WlSurface) -> Option<usize> {
+        match self.shown.by_surface.get(&surface.id()) {
+            Some(Shown::Fullscreen { output }) => Some(*output),
+            Some(Shown::Windowed) => None,
+            None => Some(0),
+        }
+    }
+
+    /// The index of the output `wl_output` names (its global's output),
+    /// else the first: `set_fullscreen` without an output, or with one
+    /// this compositor does not know, lets the compositor choose.
+    pub fn output_index(&self, wl_output: Option<&WlOutput>) -> usize {
+        wl_output
+            .and_then(Output::from_resource)
+            .and_then(|wanted| self.outputs().iter().position(|o| *o == wanted))
+            .unwrap_or(0)
+    }
+}

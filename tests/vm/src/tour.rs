@@ -1,0 +1,135 @@
+//! Renegotiation's trigger 1 on the real display (issue 15): the
+//! reference compositor on card0 with two outputs of different modes, and
+//! a producer (`accord_examples::fullscreen_tour`) through fullscreen on
+//! output 1 → windowed → fullscreen on output 1 → fullscreen on output 2.
+//! Every frame the producer rendered is read back from the output it was
+//! on, with its own number; the counters show direct scanout before the
+//! first toggle, composition while windowed, direct scanout again after
+//! each return to fullscreen, on each output, with 0 bytes copied while
+//! direct; each change is a new generation (the compositor camps 2
+//! buffers on a plane, 1 composited; the producer's size follows the
+//! configure); fds and charged bytes are back at their baseline once the
+//! producer left.
+
+use accord_examples::{
+    fullscreen_tour::{run_tour, Step, StepReport, WINDOWED},
+    refcomp::RendererKind,
+};
+
+use crate::{
+    common::{CARD0, MODE},
+    ensure,
+    harness::{Machine, Outcome, TestResult},
+};
+
+/// The second output's size, forced on by the kernel argument: another
+/// mode than the first output's.
+pub const SECOND: (u32, u32) = (1024, 768);
+
+/// virtio-gpu with two outputs, the second forced on at [`SECOND`].
+pub const MACHINE: Machine = Machine {
+    gpu: Some("max_outputs=2,xres=1280,yres=720"),
+    qemu_devices: &[],
+    kernel_args: &["video=Virtual-2:1024x768e"],
+};
+
+/// Frames per step.
+const FRAMES: u32 = 6;
+
+/// Every frame of the step was read back from its output.
+fn all_seen(r: &StepReport, what: &str) -> Result<(), String> {
+    ensure!(
+        r.frames_rendered == FRAMES && r.frames_seen == r.frames_rendered,
+        "{what}: {}/{} frames seen on the output: {:?}",
+        r.frames_seen,
+        r.frames_rendered,
+        r.mismatches
+    );
+    Ok(())
+}
+
+/// Fullscreen at `size`: 2 + 2 buffers, every frame scanned out directly,
+/// nothing composited or copied.
+fn direct(r: &StepReport, size: (u32, u32), what: &str) -> Result<(), String> {
+    all_seen(r, what)?;
+    ensure!(
+        r.size == size,
+        "{what}: configured {:?}, expected {size:?}",
+        r.size
+    );
+    ensure!(
+        r.buffers == 4,
+        "{what}: {} buffers, expected the producer's 2 + the compositor's 2 on a plane",
+        r.buffers
+    );
+    let d = &r.delta;
+    ensure!(
+        d.frames_direct == u64::from(FRAMES)
+            && d.frames_composited == 0
+            && d.bytes_copied == 0
+            && d.bytes_composited == 0,
+        "{what}: expected {FRAMES} frames direct, 0 composited, 0 bytes copied: {d}"
+    );
+    Ok(())
+}
+
+/// Issue 15: the tour, with the compositor composing with Pixman.
+pub fn fullscreen_windowed_fullscreen_on_each_output() -> TestResult {
+    let steps = [Step::Windowed, Step::Fullscreen(0), Step::Fullscreen(1)];
+    let r = run_tour(CARD0.as_ref(), RendererKind::Pixman, &steps, FRAMES, true)
+        .map_err(|e| format!("the tour failed: {e}"))?;
+    println!("  outputs {:?} at {} mHz", r.outputs, r.refresh_mhz);
+    for s in std::iter::once(&r.first).chain(&r.steps) {
+        println!("  {}", s.line(r.refresh_mhz));
+    }
+    println!("  charged bytes: {}", r.charged);
+    ensure!(
+        r.outputs == [MODE, SECOND],
+        "outputs {:?}, expected {MODE:?} and {SECOND:?}",
+        r.outputs
+    );
+    direct(
+        &r.first,
+        MODE,
+        "fullscreen on output 1, before the first toggle",
+    )?;
+    ensure!(r.first.generation == 1, "generation {}", r.first.generation);
+    let [windowed, back, second] = &r.steps[..] else {
+        return Err(format!("{} steps", r.steps.len()));
+    };
+
+    all_seen(windowed, "windowed")?;
+    ensure!(windowed.size == WINDOWED, "windowed at {:?}", windowed.size);
+    ensure!(
+        windowed.buffers == 3,
+        "windowed: {} buffers, expected 2 + the compositor's 1 (composited)",
+        windowed.buffers
+    );
+    let d = &windowed.delta;
+    let buffer = u64::from(WINDOWED.0) * u64::from(WINDOWED.1) * 4;
+    ensure!(
+        d.frames_direct == 0
+            && d.frames_composited >= u64::from(FRAMES)
+            && d.bytes_composited >= u64::from(FRAMES) * buffer,
+        "windowed: expected every frame composed, each reading the whole {buffer}-byte buffer: {d}"
+    );
+
+    direct(back, MODE, "fullscreen on output 1 again")?;
+    direct(second, SECOND, "fullscreen on output 2")?;
+    let generations: Vec<u32> = std::iter::once(&r.first)
+        .chain(&r.steps)
+        .map(|s| s.generation)
+        .collect();
+    ensure!(
+        generations.windows(2).all(|w| w[0] < w[1]),
+        "each step is a new generation: {generations:?}"
+    );
+    r.fds_after
+        .map_err(|e| format!("fds not back at the baseline: {e}"))?;
+    ensure!(
+        r.charged.after == Ok(r.charged.before) && r.charged.during > r.charged.before,
+        "charged bytes: {}",
+        r.charged
+    );
+    Ok(Outcome::Passed)
+}
