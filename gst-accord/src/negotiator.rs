@@ -78,15 +78,15 @@ pub struct Negotiator {
 unsafe impl Send for Negotiator {}
 
 impl Negotiator {
-    /// Binds the Accord global on the window's connection.
-    pub fn new(window: &Window, name: &str) -> Result<Negotiator, String> {
-        let accord = Accord::new(window.connection()).map_err(|e| e.to_string())?;
-        Ok(Negotiator {
+    /// The sink's participant `name`, with the library bound on the
+    /// window's connection ([`Window::open`]).
+    pub fn new(accord: Accord, name: &str) -> Negotiator {
+        Negotiator {
             generations: Vec::new(),
             collection: None,
             accord,
             name: name.to_owned(),
-        })
+        }
     }
 
     /// Negotiates (first time) or renegotiates `constraints`; the
@@ -96,6 +96,9 @@ impl Negotiator {
         window: &Window,
         constraints: &Constraints,
     ) -> Result<u32, Failure> {
+        // The library blocks for the answer: the window thread must not
+        // read the socket meanwhile (see `crate::window`).
+        let _pause = window.pause_reading();
         let outcome = match &self.collection {
             None => {
                 let token = self.accord.create_collection();

@@ -59,6 +59,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether the window thread may read the socket (see the module docs).
+#[derive(Default)]
+struct Gate {
+    paused: bool,
+    /// The thread is between preparing a read and finishing it.
+    reading: bool,
+}
+
+/// Holds the window thread's reads paused; dropping it resumes them.
+pub struct ReadPause<'a>(&'a (Mutex<Gate>, Condvar));
+
+impl Drop for ReadPause<'_> {
+    fn drop(&mut self) {
+        lock(&self.0 .0).paused = false;
+        self.0 .1.notify_all();
+    }
+}
+
 /// The dispatch state of the window's queue.
 pub struct WindowState {
     shared: Arc<(Mutex<Shared>, Condvar)>,
@@ -72,6 +90,7 @@ pub struct Window {
     toplevel: xdg_toplevel::XdgToplevel,
     xdg_surface: xdg_surface::XdgSurface,
     shared: Arc<(Mutex<Shared>, Condvar)>,
+    gate: Arc<(Mutex<Gate>, Condvar)>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -80,9 +99,17 @@ pub struct Window {
 const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Window {
-    /// Connects to `$WAYLAND_DISPLAY`, opens a toplevel (fullscreen when
-    /// asked), waits for its first configure and starts the event thread.
-    pub fn open(title: &str, fullscreen: bool) -> Result<Window, String> {
+    /// Connects to `$WAYLAND_DISPLAY`, binds the Accord global, opens a
+    /// toplevel (fullscreen when asked), starts the event thread and waits
+    /// for the toplevel's first configure.
+    ///
+    /// The Accord library is bound here, before the thread starts:
+    /// binding does a `Connection::roundtrip`, which decides whether its
+    /// answer came only after reading the socket itself, so if the window
+    /// thread read the answer first it would wait for data that never
+    /// comes. The library's later waits are on its own event queue, which
+    /// sees events another thread read.
+    pub fn open(title: &str, fullscreen: bool) -> Result<(Window, accord_client::Accord), String> {
         let conn = Connection::connect_to_env()
             .map_err(|e| format!("cannot connect to the Wayland compositor: {e}"))?;
         let (globals, queue): (_, EventQueue<WindowState>) =
@@ -94,6 +121,7 @@ impl Window {
         let wm_base: xdg_wm_base::XdgWmBase = globals
             .bind(&qh, 1..=3, ())
             .map_err(|e| format!("xdg_wm_base: {e}"))?;
+        let accord = accord_client::Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
         let surface = compositor.create_surface(&qh, ());
         let xdg_surface = wm_base.get_xdg_surface(&surface, &qh, ());
         let toplevel = xdg_surface.get_toplevel(&qh, ());
@@ -107,15 +135,17 @@ impl Window {
 
         let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
         let stop = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new((Mutex::new(Gate::default()), Condvar::new()));
         let thread = {
             let state = WindowState {
                 shared: shared.clone(),
             };
             let stop = stop.clone();
             let conn = conn.clone();
+            let gate = gate.clone();
             std::thread::Builder::new()
                 .name("accordsink-wl".into())
-                .spawn(move || event_thread(conn, queue, state, stop))
+                .spawn(move || event_thread(conn, queue, state, &gate, stop))
                 .map_err(|e| format!("cannot start the window thread: {e}"))?
         };
         let window = Window {
@@ -125,6 +155,7 @@ impl Window {
             toplevel,
             xdg_surface,
             shared,
+            gate,
             stop,
             thread: Some(thread),
         };
@@ -132,7 +163,7 @@ impl Window {
         // The xdg_wm_base object lives on without this handle: its pings
         // are answered in the thread.
         drop(wm_base);
-        Ok(window)
+        Ok((window, accord))
     }
 
     fn wait_configured(&self) -> Result<(), String> {
@@ -159,9 +190,16 @@ impl Window {
         Ok(())
     }
 
-    /// The connection (the Accord library binds its global on it).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
+    /// Pauses the window thread's socket reads until the returned guard
+    /// is dropped: hold it while the Accord library blocks for an answer.
+    pub fn pause_reading(&self) -> ReadPause<'_> {
+        let (m, cv) = &*self.gate;
+        let mut g = lock(m);
+        g.paused = true;
+        while g.reading {
+            g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        ReadPause(&self.gate)
     }
 
     /// The window's surface (the compositor joins collections for it).
@@ -257,6 +295,7 @@ fn event_thread(
     conn: Connection,
     mut queue: EventQueue<WindowState>,
     mut state: WindowState,
+    gate: &(Mutex<Gate>, Condvar),
     stop: Arc<AtomicBool>,
 ) {
     while !stop.load(Ordering::Relaxed) {
@@ -264,31 +303,22 @@ fn event_thread(
             break;
         }
         let _ = conn.flush();
-        let Some(guard) = queue.prepare_read() else {
-            continue; // events arrived meanwhile: dispatch them first
-        };
-        let fd = guard.connection_fd();
-        let mut fds = [rustix::event::PollFd::new(
-            &fd,
-            rustix::event::PollFlags::IN,
-        )];
-        let timeout = rustix::event::Timespec {
-            tv_sec: 0,
-            tv_nsec: POLL_SLICE.as_nanos() as i64,
-        };
-        match rustix::event::poll(&mut fds, Some(&timeout)) {
-            Ok(n) if n > 0 => {
-                if let Err(e) = guard.read() {
-                    if !matches!(e, wayland_client::backend::WaylandError::Io(ref io)
-                        if io.kind() == std::io::ErrorKind::WouldBlock)
-                    {
-                        break;
-                    }
-                }
+        {
+            let mut g = lock(&gate.0);
+            while g.paused && !stop.load(Ordering::Relaxed) {
+                g = gate
+                    .1
+                    .wait_timeout(g, POLL_SLICE)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
-            Ok(_) => drop(guard),
-            Err(rustix::io::Errno::INTR) => drop(guard),
-            Err(_) => break,
+            g.reading = true;
+        }
+        let ok = read_once(&queue);
+        lock(&gate.0).reading = false;
+        gate.1.notify_all();
+        if !ok {
+            break;
         }
     }
     // A failed connection closes the window.
@@ -297,6 +327,38 @@ fn event_thread(
         lock(m).closed = true;
         cv.notify_all();
     }
+}
+
+/// One read of the socket, waiting at most [`POLL_SLICE`]: `false` when
+/// the connection failed.
+fn read_once(queue: &EventQueue<WindowState>) -> bool {
+    let Some(guard) = queue.prepare_read() else {
+        return true; // events arrived meanwhile: dispatch them first
+    };
+    let fd = guard.connection_fd();
+    let mut fds = [rustix::event::PollFd::new(
+        &fd,
+        rustix::event::PollFlags::IN,
+    )];
+    let timeout = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: POLL_SLICE.as_nanos() as i64,
+    };
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(n) if n > 0 => {
+            if let Err(e) = guard.read() {
+                if !matches!(e, wayland_client::backend::WaylandError::Io(ref io)
+                        if io.kind() == std::io::ErrorKind::WouldBlock)
+                {
+                    return false;
+                }
+            }
+        }
+        Ok(_) => drop(guard),
+        Err(rustix::io::Errno::INTR) => drop(guard),
+        Err(_) => return false,
+    }
+    true
 }
 
 impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for WindowState {

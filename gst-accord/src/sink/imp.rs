@@ -15,7 +15,9 @@
 //!   The compositor's hold on a shown buffer keeps it out of the pool
 //!   until `wl_buffer.release` ([`crate::window`]); an older generation is
 //!   released once the compositor let go of all of it.
-//! - EOS posts an element message `accordsink-stats` with the counters.
+//! - EOS posts an element message `accordsink-stats` with the counters
+//!   (`gst-launch-1.0 -m` prints it): `frames-shown`, `copies`,
+//!   `generations`, `released-generations`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -74,6 +76,7 @@ pub struct AccordSink {
     frames_shown: AtomicU64,
     copies: AtomicU64,
     generations: AtomicU64,
+    released: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -184,13 +187,13 @@ impl BaseSinkImpl for AccordSink {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let fullscreen = lock(&self.settings).fullscreen;
         let name = self.obj().name();
-        let window = Window::open(&format!("accordsink {name}"), fullscreen)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["{}", e]))?;
-        let negotiator = Negotiator::new(&window, &name)
-            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ["Accord: {}", e]))?;
+        let (window, accord) = Window::open(&format!("accordsink {name}"), fullscreen)
+            .map_err(|e| gst::error_msg!(gst::ResourceError::OpenWrite, ("{}", e)))?;
+        let negotiator = Negotiator::new(accord, &name);
         self.frames_shown.store(0, Ordering::Relaxed);
         self.copies.store(0, Ordering::Relaxed);
         self.generations.store(0, Ordering::Relaxed);
+        self.released.store(0, Ordering::Relaxed);
         *lock(&self.started) = Some(Started {
             last_shown: 0,
             current: None,
@@ -300,6 +303,7 @@ impl VideoSinkImpl for AccordSink {
         if released > 0 {
             let negotiator = &st.negotiator;
             st.older.retain(|p| negotiator.is_live(p.generation()));
+            self.released.fetch_add(released as u64, Ordering::Relaxed);
             gst::debug!(CAT, imp = self, "released {released} older generation(s)");
         }
 
@@ -505,12 +509,17 @@ impl AccordSink {
         Ok((copy, key, (info.width(), info.height())))
     }
 
-    /// Posts `accordsink-stats` (frames-shown, copies, generations) on the bus.
+    /// Posts `accordsink-stats` (frames-shown, copies, generations, and the
+    /// older generations released so far) on the bus.
     fn post_stats(&self) {
         let s = gst::Structure::builder("accordsink-stats")
             .field("frames-shown", self.frames_shown.load(Ordering::Relaxed))
             .field("copies", self.copies.load(Ordering::Relaxed))
             .field("generations", self.generations.load(Ordering::Relaxed))
+            .field(
+                "released-generations",
+                self.released.load(Ordering::Relaxed),
+            )
             .build();
         let _ = self
             .obj()
