@@ -366,12 +366,7 @@ impl AccordSink {
         } else {
             Usage::CpuWrite
         };
-        let constraints = Constraints::new()
-            .usage(usage)
-            .format(format, MOD_LINEAR)
-            .min_size(info.width(), info.height())
-            .max_size(info.width(), info.height())
-            .buffers(UPSTREAM_BUFFERS);
+        let constraints = Self::constraints(usage, format, &info, UPSTREAM_BUFFERS);
         let generation = match st.negotiator.negotiate(&st.window, &constraints) {
             Ok(g) => g,
             Err(failure) => {
@@ -418,7 +413,17 @@ impl AccordSink {
         }
         let placement = layout.placement.clone();
         let count = layout.buffers.len();
-        let pool = AccordPool::new(layout, caps, info)?;
+        let pool = AccordPool::new(layout, caps, info.clone())?;
+        // Upstream may configure the pool for more buffers (a V4L2 source
+        // keeps its driver's minimum queued): re-commit with that many
+        // more for the sink's participant.
+        let weak = self.obj().downgrade();
+        pool.set_grow(Box::new(move |min| {
+            let sink = weak.upgrade().ok_or("the sink is gone")?;
+            sink.imp()
+                .grow(usage, format, &info, min)
+                .map_err(|f| f.to_string())
+        }));
         if let Some((_, old)) = st.current.replace((caps.clone(), pool.clone())) {
             st.older.push(old);
         }
@@ -432,6 +437,61 @@ impl AccordSink {
             "generation {generation}: {count} buffers in {placement} for {caps}"
         );
         Ok(pool)
+    }
+
+    /// The sink's participant for `info` in `format`: exact size, `camping`
+    /// buffers.
+    fn constraints(
+        usage: Usage,
+        format: u32,
+        info: &gst_video::VideoInfo,
+        camping: u32,
+    ) -> Constraints {
+        Constraints::new()
+            .usage(usage)
+            .format(format, MOD_LINEAR)
+            .min_size(info.width(), info.height())
+            .max_size(info.width(), info.height())
+            .buffers(camping)
+    }
+
+    /// Re-commits the current collection so it has at least `min` buffers
+    /// (the current pool's `set_config`; the pool wraps the layout
+    /// returned). The extra buffers are the sink participant's camping:
+    /// upstream holds them.
+    fn grow(
+        &self,
+        usage: Usage,
+        format: u32,
+        info: &gst_video::VideoInfo,
+        min: u32,
+    ) -> Result<crate::negotiator::Layout, accord_client::Failure> {
+        let mut guard = lock(&self.started);
+        let st = guard.as_mut().ok_or_else(|| accord_client::Failure {
+            reason: accord_client::FailureReason::Other(0),
+            message: "not started".into(),
+        })?;
+        let have = st.current.as_ref().map_or(0, |(_, p)| p.count());
+        let camping = UPSTREAM_BUFFERS + min.saturating_sub(have);
+        let constraints = Self::constraints(usage, format, info, camping);
+        let generation = st.negotiator.negotiate(&st.window, &constraints)?;
+        let layout =
+            st.negotiator
+                .layout(generation)
+                .map_err(|message| accord_client::Failure {
+                    reason: accord_client::FailureReason::Other(0),
+                    message,
+                })?;
+        self.generations.fetch_add(1, Ordering::Relaxed);
+        st.negotiator.retire_before(generation);
+        gst::info!(
+            CAT,
+            imp = self,
+            "generation {generation}: {} buffers in {} (upstream asked for {min})",
+            layout.buffers.len(),
+            layout.placement
+        );
+        Ok(layout)
     }
 
     /// Once the stream's caps are those of the current pool, the older
