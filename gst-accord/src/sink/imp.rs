@@ -55,9 +55,11 @@ struct Settings {
 /// What exists between `start` and `stop`. Fields drop in order: the
 /// pools and the collection before the window's connection.
 struct Started {
-    /// The buffer shown last (its address): the preroll frame comes
-    /// again as the first rendered one and is not attached twice.
-    last_shown: usize,
+    /// The buffer just shown as the preroll frame (its address): it comes
+    /// again as the first rendered one and is not attached twice. Only
+    /// the next frame is compared: a pool buffer the compositor released
+    /// may legitimately come back at once with a new picture.
+    prerolled: Option<usize>,
     /// The pool of the current generation, and the caps it serves.
     current: Option<(gst::Caps, AccordPool)>,
     /// Pools of older generations, while their buffers may still come.
@@ -77,6 +79,8 @@ pub struct AccordSink {
     copies: AtomicU64,
     generations: AtomicU64,
     released: AtomicU64,
+    /// `show_frame` is called from `render` (not for the preroll frame).
+    rendering: std::sync::atomic::AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -195,7 +199,7 @@ impl BaseSinkImpl for AccordSink {
         self.generations.store(0, Ordering::Relaxed);
         self.released.store(0, Ordering::Relaxed);
         *lock(&self.started) = Some(Started {
-            last_shown: 0,
+            prerolled: None,
             current: None,
             older: Vec::new(),
             negotiator,
@@ -254,6 +258,15 @@ impl BaseSinkImpl for AccordSink {
         Ok(())
     }
 
+    /// GstVideoSink calls `show_frame` for the preroll frame and again for
+    /// every rendered one: a call from here is a rendered one.
+    fn render(&self, buffer: &gst::Buffer) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.rendering.store(true, Ordering::Relaxed);
+        let shown = self.parent_render(buffer);
+        self.rendering.store(false, Ordering::Relaxed);
+        shown
+    }
+
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
         if let Some(st) = lock(&self.started).as_mut() {
             Self::retire_if_applied(st, Some(caps));
@@ -291,7 +304,9 @@ impl VideoSinkImpl for AccordSink {
         let mut guard = lock(&self.started);
         let st = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
         let address = buffer.as_ptr() as usize;
-        if std::mem::replace(&mut st.last_shown, address) == address {
+        if !self.rendering.load(Ordering::Relaxed) {
+            st.prerolled = Some(address);
+        } else if st.prerolled.take() == Some(address) {
             return Ok(gst::FlowSuccess::Ok);
         }
         if st.window.closed() {
