@@ -168,6 +168,17 @@ pub fn accordsink_v4l2_dmabuf_import_direct_scanout() -> TestResult {
         placement.contains("/dev/dri/card0"),
         "the collection's memory is not card0's: {placement}"
     );
+    // v4l2src configures the pool for its driver's queue on top of the
+    // sink's buffers: the collection grows (a second generation).
+    let grown = output
+        .lines()
+        .find(|l| l.contains("upstream asked for"))
+        .and_then(|l| l.split("pool_for").last().or(Some(l)))
+        .and_then(|l| l.split("generation ").nth(1))
+        .unwrap_or("no growth")
+        .trim()
+        .to_owned();
+    println!("accordsink: grown to generation {grown}");
     println!(
         "accordsink: {FRAMES}/{FRAMES} frames shown, 0 copies; compositor: {} direct, {} \
          presented ({} zero-copy), {} discarded (replaced before a flip), {} composited \
