@@ -112,11 +112,29 @@ impl Negotiator {
             }
             Some(collection) => {
                 collection.recommit(constraints)?;
-                match collection.wait_renegotiation()? {
-                    Renegotiation::Generation(allocation) => Ok(allocation),
-                    Renegotiation::Kept { generation } => Err(Ok(generation)),
-                    Renegotiation::Failed { failure, .. } => return Err(failure),
+                let mut pushed = Vec::new();
+                let answer = loop {
+                    match collection.wait_renegotiation()? {
+                        // A generation the compositor pushed by itself (its
+                        // participant changed) may come before the answer:
+                        // not for these constraints, it retires.
+                        Renegotiation::Generation(allocation)
+                            if !fits(&allocation, constraints) =>
+                        {
+                            pushed.push(allocation)
+                        }
+                        Renegotiation::Generation(allocation) => break Ok(allocation),
+                        Renegotiation::Kept { generation } => break Err(Ok(generation)),
+                        Renegotiation::Failed { failure, .. } => break Err(Err(failure)),
+                    }
+                };
+                for allocation in pushed {
+                    self.add(window, allocation)?;
+                    if let Some(g) = self.generations.last_mut() {
+                        g.retiring = true;
+                    }
                 }
+                answer
             }
         };
         match outcome {
@@ -214,16 +232,22 @@ impl Negotiator {
         let Some(collection) = &self.collection else {
             return 0;
         };
+        // The newest generation cannot be released (a protocol error).
+        let newest = collection.generation().unwrap_or(0);
         let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.generations)
             .into_iter()
-            .partition(|g| g.retiring && window.held_in(g.allocation.generation) == 0);
+            .partition(|g| {
+                g.retiring
+                    && g.allocation.generation != newest
+                    && window.held_in(g.allocation.generation) == 0
+            });
         self.generations = kept;
         for g in &gone {
             for b in &g.wl_buffers {
                 b.destroy();
             }
-            // The newest generation never retires, so this is allowed; a
-            // failure here only means the connection is gone.
+            // Not the newest (above), so this is allowed; a failure here
+            // only means the connection is gone.
             let _ = collection.release_generation(g.allocation.generation);
         }
         gone.len()
@@ -233,6 +257,12 @@ impl Negotiator {
     pub fn is_live(&self, generation: u32) -> bool {
         self.generation(generation).is_some()
     }
+}
+
+/// Whether `a` is what `c` asked for: one of its formats at its minimum
+/// size (the sink asks for an exact size).
+fn fits(a: &Allocation, c: &Constraints) -> bool {
+    c.formats.iter().any(|&(format, _, _)| format == a.format) && (a.width, a.height) == c.min_size
 }
 
 impl Drop for Negotiator {
