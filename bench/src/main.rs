@@ -202,6 +202,14 @@ enum Command {
         /// The compositor's renderer.
         #[arg(long, value_name = "gles|pixman", default_value = "pixman")]
         renderer: String,
+        /// The source: videotestsrc, or v4l2 (/dev/video0; accordsink with
+        /// io-mode=dmabuf-import).
+        #[arg(long, value_name = "videotestsrc|v4l2", default_value = "videotestsrc")]
+        source: String,
+        /// Run the compositor on this KMS card (as root) instead of
+        /// headless.
+        #[arg(long, value_name = "/dev/dri/cardN")]
+        drm: Option<PathBuf>,
         /// Frames of videotestsrc per run.
         #[arg(long, value_name = "N", default_value_t = 300)]
         frames: u32,
@@ -423,11 +431,15 @@ fn main_result(command: Command) -> Result<(), String> {
             compositor,
             plugin_dir,
             renderer,
+            source,
+            drm,
             frames,
             runs,
             size,
         } => gst_sinks::run(&gst_sinks::Options {
             compositor,
+            source,
+            drm,
             plugin_dir,
             renderer,
             frames: frames.max(1),
