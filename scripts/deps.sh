@@ -5,7 +5,10 @@
 # util-linux: prlimit (the fd-exhaustion test and `accord-bench refuse`).
 # libclang-dev: v4l2r (accord-v4l2) runs bindgen on <linux/videodev2.h>.
 # gstreamer1.0-*: `accord-bench waylandsink` (GStreamer's waylandsink, in
-# plugins-bad, fed by videotestsrc from plugins-base).
+# plugins-bad, fed by videotestsrc from plugins-base) and the accordsink
+# tests (gst-launch-1.0, gst-inspect-1.0 from gstreamer1.0-tools).
+# libgstreamer1.0-dev, libgstreamer-plugins-base1.0-dev: gst-accord builds
+# against GStreamer 1.22 (gstreamer-rs's -sys crates find it with pkg-config).
 # linux-image-amd64: Debian 12's 6.1, the real-kernel tier's smoke run; its
 # default 6.12 kernel comes from bookworm-backports through tests/vm/fetch-kernel
 # (apt-get download + dpkg-deb -x into tests/vm/cache, nothing installed;
@@ -14,7 +17,8 @@ ACCORD_APT_PACKAGES="pkg-config libxkbcommon-dev libgbm-dev libpixman-1-dev libu
 libwayland-dev libwayland-bin wayland-protocols make wayland-utils weston libgl1-mesa-dri libfaketime \
 qemu-system-x86 linux-image-amd64 busybox-static kmod cpio util-linux libclang-dev \
 debian-archive-keyring xz-utils \
-gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad"
+gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev"
 
 accord_missing_packages() {
     local missing=""

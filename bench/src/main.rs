@@ -8,6 +8,7 @@ mod e2e;
 mod flood;
 mod flood_attacker;
 mod groups;
+mod gst_sinks;
 mod handles;
 mod handles_socket;
 mod late;
@@ -185,6 +186,41 @@ enum Command {
             default_value = "640x360")]
         size: accord_examples::cli::Size,
     },
+    /// Issue 17: `videotestsrc ! accordsink` against `videotestsrc !
+    /// waylandsink` into a headless accord-compositor: CPU per frame and
+    /// bytes copied per frame (needs gstreamer1.0-tools,
+    /// gstreamer1.0-plugins-bad and the built plugin:
+    /// cargo build --release -p gst-accord).
+    GstSinks {
+        /// The compositor binary (default: `accord-compositor` next to this
+        /// one).
+        #[arg(long, value_name = "PATH")]
+        compositor: Option<PathBuf>,
+        /// Where libgstaccord.so is (default: this binary's directory).
+        #[arg(long, value_name = "DIR")]
+        plugin_dir: Option<PathBuf>,
+        /// The compositor's renderer.
+        #[arg(long, value_name = "gles|pixman", default_value = "pixman")]
+        renderer: String,
+        /// The source: videotestsrc, or v4l2 (/dev/video0; accordsink with
+        /// io-mode=dmabuf-import).
+        #[arg(long, value_name = "videotestsrc|v4l2", default_value = "videotestsrc")]
+        source: String,
+        /// Run the compositor on this KMS card (as root) instead of
+        /// headless.
+        #[arg(long, value_name = "/dev/dri/cardN")]
+        drm: Option<PathBuf>,
+        /// Frames of videotestsrc per run.
+        #[arg(long, value_name = "N", default_value_t = 300)]
+        frames: u32,
+        /// Runs per sink.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        runs: usize,
+        /// Video size.
+        #[arg(long, value_name = "WxH", value_parser = accord_examples::cli::parse_size,
+            default_value = "1280x720")]
+        size: accord_examples::cli::Size,
+    },
     /// Token groups: the engine's search at the 64-combination cap (the
     /// worst case: the last combination wins) against the same
     /// participants without groups.
@@ -294,6 +330,7 @@ fn main_result(command: Command) -> Result<(), String> {
             | Command::Handles { .. }
             | Command::Fdflood { .. }
             | Command::Waylandsink { .. }
+            | Command::GstSinks { .. }
             | Command::Groups { .. }
     ) {
         println!("load average: {}", stats::loadavg());
@@ -388,6 +425,25 @@ fn main_result(command: Command) -> Result<(), String> {
             runs,
             load,
             drm,
+            size: (size.width, size.height),
+        }),
+        Command::GstSinks {
+            compositor,
+            plugin_dir,
+            renderer,
+            source,
+            drm,
+            frames,
+            runs,
+            size,
+        } => gst_sinks::run(&gst_sinks::Options {
+            compositor,
+            source,
+            drm,
+            plugin_dir,
+            renderer,
+            frames: frames.max(1),
+            runs,
             size: (size.width, size.height),
         }),
         Command::Late { samples, buffers } => late::run(&late::Options { samples, buffers }),

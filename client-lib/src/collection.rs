@@ -426,6 +426,47 @@ impl Collection {
             .get_generation_buffer(generation, index, &self.accord.inner.qh, ()))
     }
 
+    /// [`generation_wl_buffer`](Self::generation_wl_buffer) whose events
+    /// (`wl_buffer.release`) go to your own event queue, with your user
+    /// data: a client that recycles buffers on release (a video sink)
+    /// dispatches them where it keeps its other window events, for
+    /// instance on a thread of its own, while this library's queue only
+    /// sees the collection's events.
+    ///
+    /// ```no_run
+    /// # let collection: accord_client::Collection = unimplemented!();
+    /// # struct Window;
+    /// # impl wayland_client::Dispatch<wayland_client::protocol::wl_buffer::WlBuffer, u32> for Window {
+    /// #     fn event(_: &mut Self, _: &wayland_client::protocol::wl_buffer::WlBuffer,
+    /// #         _: wayland_client::protocol::wl_buffer::Event, _: &u32,
+    /// #         _: &wayland_client::Connection, _: &wayland_client::QueueHandle<Self>) {}
+    /// # }
+    /// # let qh: wayland_client::QueueHandle<Window> = unimplemented!();
+    /// // Buffer 0 of generation 1; its release arrives at Window with data 0.
+    /// let wl_buffer = collection.generation_wl_buffer_on(1, 0, &qh, 0u32)?;
+    /// # Ok::<(), accord_client::Failure>(())
+    /// ```
+    pub fn generation_wl_buffer_on<D, U>(
+        &self,
+        generation: u32,
+        index: u32,
+        qh: &wayland_client::QueueHandle<D>,
+        data: U,
+    ) -> Result<WlBuffer, Failure>
+    where
+        D: wayland_client::Dispatch<WlBuffer, U> + 'static,
+        U: Send + Sync + 'static,
+    {
+        use wayland_client::Proxy;
+        if self.proxy.version() < 2 && generation == 1 {
+            return Ok(self.proxy.get_wl_buffer(index, qh, data));
+        }
+        self.need_version_2("get_generation_buffer")?;
+        Ok(self
+            .proxy
+            .get_generation_buffer(generation, index, qh, data))
+    }
+
     /// Tell the compositor that this participant has moved on from an older
     /// generation (protocol version 2): its hold ends; `wl_buffer`s made
     /// from it keep it alive until destroyed. Drop that generation's

@@ -17,6 +17,7 @@ mod dmabuf;
 mod faults;
 mod gles;
 mod groups;
+mod gstreamer;
 mod harness;
 mod info;
 mod outputs;
@@ -172,6 +173,10 @@ fn main() {
         (
             "udmabuf_create_fault_at_buffer_2_releases_buffers_0_and_1",
             faults::udmabuf_create_fault_releases_earlier_buffers,
+        ),
+        (
+            "accordsink_v4l2_dmabuf_import_direct_scanout",
+            gstreamer::accordsink_v4l2_dmabuf_import_direct_scanout,
         ),
         (
             "refcomp_drm_collection_direct_scanout_60_frames",
