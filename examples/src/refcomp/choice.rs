@@ -86,7 +86,7 @@ impl Compositor {
 }
 
 /// `GL_RENDERER` (e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`).
-fn gl_renderer_name(renderer: &mut GlesRenderer) -> String {
+pub fn gl_renderer_name(renderer: &mut GlesRenderer) -> String {
     use smithay::backend::renderer::gles::ffi;
     renderer
         .with_context(|gl| {

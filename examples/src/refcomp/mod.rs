@@ -28,7 +28,7 @@ mod drm_export;
 mod drm_readback;
 mod fds;
 mod foreign;
-mod gles;
+pub mod gles;
 mod handlers;
 mod headless;
 mod presentation;
@@ -66,7 +66,7 @@ use smithay::{
 use tracing::{info, warn};
 
 pub use accord::AccordMemfdBuffers;
-pub use choice::Chosen;
+pub use choice::{gl_renderer_name, Chosen};
 pub use counters::SurfaceFrames;
 pub use counters::{CounterSnapshot, Counters};
 pub use drm::{DrmOptions, DrmTarget};

@@ -210,6 +210,10 @@ fn main() {
         ),
         ("accord_info_text_lists_nodes", info::text_lists_nodes),
         (
+            "accord_info_gles_on_card0_is_the_live_renderers",
+            info::gles_on_card0_is_the_live_renderers,
+        ),
+        (
             "virtio_gpu_scenario_capture_is_current",
             capture::virtio_gpu_capture_is_current,
         ),
