@@ -69,13 +69,11 @@ impl Compositor {
             }),
         };
         match gles {
-            Ok((compositor, why)) => Ok((
-                compositor,
-                Chosen {
-                    kind: RendererKind::Gles,
-                    why,
-                },
-            )),
+            Ok((compositor, why)) => {
+                // What the compositor was set up with, not what was meant.
+                let kind = compositor.state.config.renderer;
+                Ok((compositor, Chosen { kind, why }))
+            }
             Err(err) => {
                 let kind = RendererKind::Pixman;
                 let why = format!("GLES failed: {err}");

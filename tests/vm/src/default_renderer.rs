@@ -16,7 +16,7 @@ use crate::harness::{Outcome, TestResult};
 pub fn kms_default_is_gles() -> TestResult {
     let runtime_dir = std::env::temp_dir().join(format!("accord-rdef-{}", std::process::id()));
     std::fs::create_dir_all(&runtime_dir).map_err(|e| e.to_string())?;
-    let (tx, chosen) = mpsc::channel::<Chosen>();
+    let (tx, chosen) = mpsc::channel::<(Chosen, Vec<accord_engine::FormatModifier>)>();
     let config = Config {
         runtime_dir: Some(runtime_dir.clone()),
         // Ignored by `with_renderer`: the choice is its.
@@ -24,15 +24,26 @@ pub fn kms_default_is_gles() -> TestResult {
         ..Config::default()
     };
     let result = spawn_with(config, move |config| {
-        let (compositor, why) =
+        let (mut compositor, why) =
             Compositor::with_renderer(config, Some(&DrmOptions::new(CARD0)), None)?;
-        let _ = tx.send(why);
+        // The compositor participant's pairs, from the live renderer.
+        let offered = compositor.state_mut().accord_renderer_formats.clone();
+        let _ = tx.send((why, offered));
         Ok(compositor)
     })
     .map_err(|e| format!("compositor on {CARD0}: {e}"))
     .and_then(|compositor| {
-        let chosen = chosen.recv().map_err(|e| e.to_string())?;
-        println!("renderer: {chosen}");
+        let (chosen, offered) = chosen.recv().map_err(|e| e.to_string())?;
+        println!(
+            "renderer: {chosen}; the compositor participant offers {} pairs",
+            offered.len()
+        );
+        // kms_swrast imports YUV; Pixman draws 32-bit RGB only.
+        let nv12 = u32::from_le_bytes(*b"NV12");
+        ensure!(
+            offered.iter().any(|p| p.format == nv12),
+            "the compositor participant offers no NV12: not GLES: {offered:?}"
+        );
         ensure!(chosen.kind == RendererKind::Gles, "chose {chosen}");
         ensure!(
             chosen.why == format!("EGL on {CARD0}'s GBM device"),
