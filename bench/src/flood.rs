@@ -86,6 +86,7 @@ fn vm_rss_kib(pid: u32) -> u64 {
 fn start(compositor: &Path, dir: &Path, extra: &[String]) -> Result<(Reap, PathBuf), String> {
     let mut child = Command::new(compositor)
         .args(["--socket", "fdflood", "--size", "16x16"])
+        .args(["--renderer", "pixman"])
         .args(extra)
         .env("XDG_RUNTIME_DIR", dir)
         .env("RUST_LOG", "warn")

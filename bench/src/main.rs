@@ -1,8 +1,9 @@
 //! `accord-bench`: Accord's solve (P1), end-to-end (P2, P3), scale (P5),
-//! pending-handle and flood (issue 21) and waylandsink (issue 22)
-//! benchmarks.
+//! pending-handle and flood (issue 21), waylandsink (issue 22) and
+//! composited frame cost per renderer (issue 16) benchmarks.
 //! See BENCHMARKS.md for what is measured and how.
 
+mod compose;
 mod compositor_process;
 mod e2e;
 mod flood;
@@ -221,6 +222,27 @@ enum Command {
             default_value = "1280x720")]
         size: accord_examples::cli::Size,
     },
+    /// Issue 16: compositor CPU per composited frame with GLES (llvmpipe)
+    /// against Pixman, the same scene (weston-simple-shm, headless),
+    /// alternating runs; the ratio GLES/Pixman (needs `accord-compositor`
+    /// built and weston's demo clients).
+    Compose {
+        /// The compositor binary (default: `accord-compositor` next to this
+        /// one).
+        #[arg(long, value_name = "PATH")]
+        compositor: Option<PathBuf>,
+        /// Measured pairs of runs (Pixman, GLES), after one warm-up pair.
+        #[arg(long, value_name = "N", default_value_t = 5,
+            value_parser = clap::value_parser!(u16).range(1..=100))]
+        pairs: u16,
+        /// Seconds measured per run (after 1 s of warm-up).
+        #[arg(long, value_name = "S", default_value_t = 3.0)]
+        seconds: f64,
+        /// Output size.
+        #[arg(long, value_name = "WxH", value_parser = accord_examples::cli::parse_size,
+            default_value = "1280x720")]
+        size: accord_examples::cli::Size,
+    },
     /// Token groups: the engine's search at the 64-combination cap (the
     /// worst case: the last combination wins) against the same
     /// participants without groups.
@@ -332,6 +354,7 @@ fn main_result(command: Command) -> Result<(), String> {
             | Command::Waylandsink { .. }
             | Command::GstSinks { .. }
             | Command::Groups { .. }
+            | Command::Compose { .. }
     ) {
         println!("load average: {}", stats::loadavg());
     }
@@ -444,6 +467,17 @@ fn main_result(command: Command) -> Result<(), String> {
             renderer,
             frames: frames.max(1),
             runs,
+            size: (size.width, size.height),
+        }),
+        Command::Compose {
+            compositor,
+            pairs,
+            seconds,
+            size,
+        } => compose::run(&compose::Options {
+            compositor,
+            pairs,
+            seconds: seconds.clamp(0.1, 600.0),
             size: (size.width, size.height),
         }),
         Command::Late { samples, buffers } => late::run(&late::Options { samples, buffers }),

@@ -47,6 +47,7 @@ pub fn run(o: &Options) -> Result<(), String> {
         .arg(&compositor)
         // One process runs it out of fds: no connection budget first.
         .args(["--socket", "refuse", "--size", "16x16"])
+        .args(["--renderer", "pixman"])
         .args(["--max-connections-per-client", "100000"])
         .env("XDG_RUNTIME_DIR", &dir.0)
         .env_remove("WAYLAND_DISPLAY")

@@ -27,6 +27,7 @@ pub fn serve(shm: bool) -> Result<(), String> {
             width: 16,
             height: 16,
             refresh_mhz: 1_000,
+            renderer: accord_examples::refcomp::RendererKind::Pixman,
             ..Default::default()
         };
         Some(accord_examples::refcomp::spawn(config).map_err(|e| format!("refcomp: {e}"))?)

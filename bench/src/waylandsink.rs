@@ -51,6 +51,9 @@ struct Build {
     /// It answers SIGUSR1 with its counters (a build before issue 22 would
     /// die of it).
     live_counters: bool,
+    /// It takes `--renderer` (a build before issue 16 composes with Pixman
+    /// and has no such flag).
+    renderer_flag: bool,
     /// Frames a run without a client shows.
     idle_frames: u64,
 }
@@ -76,11 +79,14 @@ pub fn run(o: &Options) -> Result<(), String> {
             .arg("--help")
             .output()
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        let live_counters = String::from_utf8_lossy(&help.stdout).contains("SIGUSR1");
+        let help = String::from_utf8_lossy(&help.stdout);
+        let live_counters = help.contains("SIGUSR1");
+        let renderer_flag = help.contains("--renderer");
         let mut build = Build {
             label: format!("{label} ({})", path.display()),
             path,
             live_counters,
+            renderer_flag,
             idle_frames: 0,
         };
         build.idle_frames = idle_frames(&build, o)?;
@@ -163,6 +169,11 @@ fn start(build: &Build, o: &Options, tag: &str) -> Result<Running, String> {
     std::fs::create_dir_all(&dir.0).map_err(|e| format!("{}: {e}", dir.0.display()))?;
     let mut cmd = Command::new(&build.path);
     cmd.args(["--socket", "sink"]);
+    // Pixman, named: the figures in BENCHMARKS.md are Pixman's, and the
+    // default became GLES where EGL comes up.
+    if build.renderer_flag {
+        cmd.args(["--renderer", "pixman"]);
+    }
     match &o.drm {
         Some(card) => cmd.arg("--drm").arg(card),
         None => cmd.args(["--size", "1280x720"]),

@@ -267,6 +267,27 @@ fn groups_prints_the_cap_case_and_its_baselines() {
     assert!(out.contains("same participants without groups: "), "{out}");
 }
 
+/// One measured pair: a line per renderer, both composited frames, GLES
+/// uploading each new wl_shm buffer (bytes copied) and Pixman not.
+#[test]
+fn compose_prints_the_gles_pixman_ratio() {
+    compositor_built();
+    let out = run(&["compose", "--pairs", "1", "--seconds", "0.3"]);
+    let line = |prefix: &str| {
+        out.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} line in {out}"))
+    };
+    let copied = |l: &str| -> f64 { field(l, "bytes copied/frame ").parse().unwrap() };
+    assert_eq!(copied(line("pixman: ")), 0.0, "{out}");
+    assert!(copied(line("gles: ")) > 0.0, "{out}");
+    let last = out.lines().last().expect("output");
+    let ratio: f64 = field(last, "compose gles/pixman cpu per composited frame ratio: ")
+        .parse()
+        .expect("ratio is a float");
+    assert!(ratio.is_finite() && ratio > 0.0, "{last}");
+}
+
 #[test]
 fn bad_arguments_are_refused() {
     let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
@@ -290,6 +311,7 @@ fn help_documents_every_command_and_flag() {
                 "fdflood",
                 "late",
                 "groups",
+                "compose",
                 "flood-attacker",
                 "serve",
                 "consumer",
@@ -326,6 +348,10 @@ fn help_documents_every_command_and_flag() {
             &["--clients", "--collections", "--extra", "--help"],
         ),
         (&["solve", "--help"], &["--samples", "--help"]),
+        (
+            &["compose", "--help"],
+            &["--compositor", "--pairs", "--seconds", "--size", "--help"],
+        ),
         (
             &["handles", "--help"],
             &[

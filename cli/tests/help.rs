@@ -13,7 +13,10 @@ fn help_documents_every_command_and_flag() {
             &["solve", "--help"],
             &["--explain", "--costs", "FILE", "--help"],
         ),
-        (&["info", "--help"], &["--json", "--help"]),
+        (
+            &["info", "--help"],
+            &["--json", "--renderer", "--gles-device", "--help"],
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_accord"))
             .args(args)

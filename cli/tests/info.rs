@@ -6,7 +6,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use accord_engine::formats::name;
+use accord_examples::refcomp::gles::software_renderer;
+use serde_json::{json, Value};
+use smithay::backend::renderer::{pixman::PixmanRenderer, ImportDma, ImportMem};
 
 fn accord(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_accord"))
@@ -30,7 +33,11 @@ fn dri_nodes() -> Vec<String> {
 }
 
 fn json_info() -> Value {
-    let out = accord(&["info", "--json"]);
+    json_info_with(&[])
+}
+
+fn json_info_with(args: &[&str]) -> Value {
+    let out = accord(&[&["info", "--json"], args].concat());
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), 1, "one JSON object on one line");
@@ -62,18 +69,12 @@ fn text_lists_nodes_or_says_there_are_none() {
             );
         }
     }
-    assert!(
-        text.contains("Renderer: pixman (the reference compositor's), import formats\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("───XRGB8888 (0x34325258): LINEAR\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("───ARGB8888 (0x34325241): LINEAR\n"),
-        "{text}"
-    );
+    // Both renderers by default, Pixman first (their contents: below).
+    let pixman = text.find("\nRenderer: pixman (the CPU)\n").expect(&text);
+    let gles = text
+        .find("\nRenderer: gles (EGL on Mesa's software device")
+        .expect(&text);
+    assert!(pixman < gles, "{text}");
     assert!(
         text.contains("Allocation backends (the placements each serves)\n"),
         "{text}"
@@ -95,7 +96,7 @@ fn json_has_the_documented_keys_and_this_machines_backends() {
     let v = json_info();
     let mut top: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
     top.sort();
-    assert_eq!(top, ["backends", "nodes", "renderer", "v4l2"]);
+    assert_eq!(top, ["backends", "nodes", "renderers", "v4l2"]);
     // One entry per /dev/video* node (none on the build machine).
     let videos = v["v4l2"].as_array().unwrap();
     assert_eq!(videos.len(), accord_v4l2::video_nodes().len());
@@ -118,24 +119,13 @@ fn json_has_the_documented_keys_and_this_machines_backends() {
         }
     }
 
-    let renderer = &v["renderer"];
-    assert_eq!(renderer["name"], "pixman");
-    assert_eq!(renderer["error"], Value::Null);
-    let formats = renderer["formats"].as_array().unwrap();
-    let xrgb = formats
+    let names: Vec<&str> = v["renderers"]
+        .as_array()
+        .unwrap()
         .iter()
-        .find(|f| f["format"] == "XRGB8888")
-        .expect("Pixman imports XRGB8888");
-    assert_eq!(xrgb["fourcc"], "0x34325258");
-    assert_eq!(
-        xrgb["modifiers"],
-        serde_json::json!([{"modifier": "0x0000000000000000", "name": "LINEAR"}])
-    );
-    for f in formats {
-        for m in f["modifiers"].as_array().unwrap() {
-            assert_eq!(m["name"], "LINEAR", "Pixman imports linear only: {f}");
-        }
-    }
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pixman", "gles"]);
 
     let backends = v["backends"].as_array().unwrap();
     for b in backends {
@@ -214,4 +204,152 @@ fn unknown_argument_exits_2() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unexpected argument '--yaml'"), "{err}");
     assert!(out.stdout.is_empty());
+}
+
+/// `(format, [modifier...])` as `accord info --json` lists a renderer's
+/// dma-buf pairs: grouped by format in the renderer's order.
+fn grouped(renderer: &impl ImportDma) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for f in renderer.dmabuf_formats().iter() {
+        let (format, modifier) = (
+            name(f.code as u32),
+            format!("{:#018x}", u64::from(f.modifier)),
+        );
+        match out.iter_mut().find(|(n, _)| *n == format) {
+            Some((_, mods)) => mods.push(modifier),
+            None => out.push((format, vec![modifier])),
+        }
+    }
+    out
+}
+
+/// The same from the JSON listing.
+fn listed(renderer: &Value) -> Vec<(String, Vec<String>)> {
+    renderer["formats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let mods = f["modifiers"].as_array().unwrap();
+            (
+                f["format"].as_str().unwrap().to_owned(),
+                mods.iter()
+                    .map(|m| m["modifier"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn shm(renderer: &impl ImportMem) -> Value {
+    renderer
+        .mem_formats()
+        .map(|f| json!({"format": name(f as u32), "fourcc": format!("{:#010x}", f as u32)}))
+        .collect()
+}
+
+/// `--renderer pixman` against a live `PixmanRenderer`: every dma-buf pair
+/// and memory format, in its order.
+#[test]
+fn pixman_listing_is_the_live_renderers() {
+    let v = json_info_with(&["--renderer", "pixman"]);
+    let renderers = v["renderers"].as_array().unwrap();
+    assert_eq!(renderers.len(), 1, "{renderers:?}");
+    let r = &renderers[0];
+    assert_eq!(r["name"], "pixman");
+    assert_eq!(r["device"], "the CPU");
+    assert_eq!(r["error"], Value::Null);
+    let live = PixmanRenderer::new().unwrap();
+    let want = grouped(&live);
+    assert!(!want.is_empty());
+    assert_eq!(listed(r), want);
+    assert_eq!(r["shm"], shm(&live));
+    for f in r["formats"].as_array().unwrap() {
+        for m in f["modifiers"].as_array().unwrap() {
+            assert_eq!(m["name"], "LINEAR", "Pixman imports linear only: {f}");
+            assert_eq!(m["external_only"], false, "{f}");
+        }
+    }
+}
+
+/// `--renderer gles` against a live `GlesRenderer` brought up as the
+/// compositor brings it up headless (Mesa's software device). Mesa 22.3's
+/// software device imports no dma-buf, so here the dma-buf list is empty
+/// and the memory formats carry the check; on a card (`--gles-device`, the
+/// real-kernel tier) the list is EGL's.
+#[test]
+fn gles_listing_is_the_live_renderers() {
+    let v = json_info_with(&["--renderer", "gles"]);
+    let renderers = v["renderers"].as_array().unwrap();
+    assert_eq!(renderers.len(), 1, "{renderers:?}");
+    let r = &renderers[0];
+    assert_eq!(r["name"], "gles");
+    assert_eq!(r["error"], Value::Null, "{r}");
+    assert!(
+        r["device"]
+            .as_str()
+            .unwrap()
+            .starts_with("EGL on Mesa's software device: llvmpipe"),
+        "{r}"
+    );
+    let live = software_renderer().expect("GLES on EGL's software device");
+    assert_eq!(listed(r), grouped(&live));
+    let live_shm = shm(&live);
+    assert!(!live_shm.as_array().unwrap().is_empty());
+    assert_eq!(r["shm"], live_shm);
+    // GLES uploads 16-bit float memory, which Pixman does not draw.
+    assert!(
+        r["shm"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["format"] == "ABGR16161616F"),
+        "{r}"
+    );
+
+    let out = accord(&["info", "--renderer", "gles"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("Renderer: pixman"), "{text}");
+    let names: Vec<String> = live.mem_formats().map(|f| name(f as u32)).collect();
+    assert!(
+        text.contains(&format!(
+            "└───shm formats (memory it draws): {}\n",
+            names.join(", ")
+        )),
+        "{text}"
+    );
+}
+
+/// A GLES that cannot come up is listed with its error; the listing goes on.
+#[test]
+fn gles_failure_is_listed_with_its_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_accord"))
+        .args([
+            "info",
+            "--json",
+            "--renderer",
+            "gles",
+            "--renderer",
+            "pixman",
+        ])
+        .env(
+            "__EGL_VENDOR_LIBRARY_FILENAMES",
+            "/nonexistent/egl_vendor.json",
+        )
+        .output()
+        .expect("run accord");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let renderers = v["renderers"].as_array().unwrap();
+    assert_eq!(renderers[0]["name"], "pixman");
+    assert_eq!(renderers[0]["error"], Value::Null);
+    let gles = &renderers[1];
+    assert!(
+        gles["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("EGL: cannot list devices"),
+        "{gles}"
+    );
+    assert_eq!(gles["formats"], json!([]));
 }

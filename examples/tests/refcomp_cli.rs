@@ -185,6 +185,7 @@ fn help_documents_every_flag() {
         "--exit-after-screenshot",
         "--frames-limit",
         "--max-connections-per-client",
+        "--renderer",
         "--help",
     ];
     let problems = accord_examples::cli::help_problems(&help, &flags);

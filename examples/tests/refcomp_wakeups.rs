@@ -12,7 +12,7 @@ mod common;
 
 use accord_examples::{
     dmabuf_client::DmabufClient,
-    refcomp::{spawn, Config},
+    refcomp::{spawn, Config, RendererKind},
 };
 use common::TempRuntimeDir;
 
@@ -23,6 +23,8 @@ fn two_wakeups_per_frame() {
         runtime_dir: Some(dir.path().to_owned()),
         width: 320,
         height: 240,
+        // Wake-ups are counted under Pixman (not in the GLES pass).
+        renderer: RendererKind::Pixman,
         ..Config::default()
     })
     .expect("start compositor");

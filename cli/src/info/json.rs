@@ -7,16 +7,12 @@ use accord_smithay::backend::Detected;
 use accord_smithay::kms::ScanoutPlane;
 use serde_json::{json, Map, Value};
 
-use super::{Kms, Node, NodeInfo, Report};
+use super::{renderers::RendererReport, Kms, Node, NodeInfo, Report};
 
 pub fn report(r: &Report) -> Value {
-    let (formats, error) = match &r.renderer {
-        Ok(pairs) => (formats(&super::group_by_format(pairs)), Value::Null),
-        Err(e) => (json!([]), json!(e)),
-    };
     json!({
         "nodes": r.nodes.iter().map(node).collect::<Vec<_>>(),
-        "renderer": {"name": "pixman", "error": error, "formats": formats},
+        "renderers": r.renderers.iter().map(renderer).collect::<Vec<_>>(),
         "backends": r.backends.iter().map(backend).collect::<Vec<_>>(),
         "v4l2": super::v4l2::json(&r.v4l2),
     })
@@ -132,6 +128,37 @@ fn formats(list: &[(u32, Vec<u64>)]) -> Value {
             json!({"format": name(*f), "fourcc": format!("{f:#010x}"), "modifiers": mods})
         })
         .collect()
+}
+
+/// `formats` as planes list them, each modifier with `external_only`; and
+/// `shm`, the `wl_shm` formats.
+fn renderer(r: &RendererReport) -> Value {
+    let (formats, shm, error) = match &r.formats {
+        Ok(f) => {
+            let formats: Vec<Value> = super::group_by_format(&f.dmabuf)
+                .iter()
+                .map(|(format, mods)| {
+                    let mods: Vec<Value> = mods
+                        .iter()
+                        .map(|&m| {
+                            json!({"modifier": format!("{m:#018x}"), "name": modifier_name(m),
+                                "external_only": f.is_external_only(*format, m)})
+                        })
+                        .collect();
+                    json!({"format": name(*format), "fourcc": format!("{format:#010x}"),
+                        "modifiers": mods})
+                })
+                .collect();
+            let shm: Vec<Value> = f
+                .shm
+                .iter()
+                .map(|&c| json!({"format": name(c), "fourcc": format!("{c:#010x}")}))
+                .collect();
+            (json!(formats), json!(shm), Value::Null)
+        }
+        Err(e) => (json!([]), json!([]), json!(e)),
+    };
+    json!({"name": r.name, "device": r.device, "error": error, "formats": formats, "shm": shm})
 }
 
 fn backend(d: &Detected) -> Value {

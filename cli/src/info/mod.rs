@@ -6,6 +6,7 @@
 
 mod json;
 mod probe;
+pub mod renderers;
 mod text;
 mod v4l2;
 
@@ -14,13 +15,14 @@ use std::process::ExitCode;
 
 use accord_engine::FormatModifier;
 use accord_smithay::backend::{detect, drm_nodes, Detected};
-use accord_smithay::kms::{pixman_import_formats, PlaneKind, ScanoutPlane};
+use accord_smithay::kms::{PlaneKind, ScanoutPlane};
+use renderers::RendererReport;
 
 /// Everything `accord info` prints.
 pub struct Report {
     pub nodes: Vec<Node>,
-    /// The reference compositor's renderer (Pixman): its import pairs.
-    pub renderer: Result<Vec<FormatModifier>, String>,
+    /// The reference compositor's renderers, live: what each imports.
+    pub renderers: Vec<RendererReport>,
     pub backends: Vec<Detected>,
     /// `/dev/video*` nodes: what each offers, or why it cannot be read.
     pub v4l2: Vec<V4l2Node>,
@@ -85,11 +87,12 @@ pub struct Crtc {
 }
 
 impl Report {
-    /// Probe every DRM node, the renderer and the allocation backends.
-    pub fn gather() -> Report {
+    /// Probe every DRM node, the renderers `args` names and the
+    /// allocation backends.
+    pub fn gather(args: &Args) -> Report {
         Report {
             nodes: drm_nodes().into_iter().map(probe::node).collect(),
-            renderer: pixman_import_formats(),
+            renderers: renderers::probe(&args.renderer, args.gles_device.as_deref()),
             backends: detect(),
             v4l2: accord_v4l2::probe_all(),
         }
@@ -97,19 +100,27 @@ impl Report {
 }
 
 /// List the DRM nodes (driver, capabilities, planes per CRTC with formats
-/// and modifiers), the renderer's import formats, the allocation
-/// backends available here and the V4L2 nodes (capture formats with their
-/// DRM names, frame sizes).
+/// and modifiers), the reference compositor's renderers live (the dma-buf
+/// pairs each imports, external-only ones marked, and its wl_shm formats),
+/// the allocation backends available here and the V4L2 nodes (capture
+/// formats with their DRM names, frame sizes).
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Print one JSON object instead of the tree.
     #[arg(long)]
     json: bool,
+    /// List this renderer (repeat for both; default: both).
+    #[arg(long, value_enum, value_name = "gles|pixman")]
+    renderer: Vec<renderers::Which>,
+    /// Bring GLES up on this card's GBM device, as `accord-compositor
+    /// --drm` does (default: EGL's software device, as headless).
+    #[arg(long, value_name = "/dev/dri/cardN")]
+    gles_device: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> ExitCode {
     let as_json = args.json;
-    let report = Report::gather();
+    let report = Report::gather(args);
     if as_json {
         println!("{}", json::report(&report));
     } else {
@@ -166,6 +177,7 @@ mod tests {
 
     const XR24: u32 = u32::from_le_bytes(*b"XR24");
     const AR24: u32 = u32::from_le_bytes(*b"AR24");
+    const NV12: u32 = u32::from_le_bytes(*b"NV12");
 
     /// A node that cannot be opened, then a KMS card with an implicit
     /// primary plane and an IN_FORMATS cursor plane.
@@ -228,11 +240,46 @@ mod tests {
                     info: Ok(card),
                 },
             ],
-            renderer: Ok(vec![FormatModifier {
-                format: XR24,
-                modifier: MOD_LINEAR,
-                scanout: false,
-            }]),
+            renderers: vec![
+                RendererReport {
+                    name: "pixman",
+                    device: "the CPU".into(),
+                    formats: Ok(renderers::RendererFormats {
+                        dmabuf: vec![FormatModifier {
+                            format: XR24,
+                            modifier: MOD_LINEAR,
+                            scanout: false,
+                        }],
+                        external_only: vec![],
+                        shm: vec![AR24, XR24],
+                    }),
+                },
+                RendererReport {
+                    name: "gles",
+                    device: "EGL on /dev/dri/card1's GBM device: llvmpipe".into(),
+                    formats: Ok(renderers::RendererFormats {
+                        dmabuf: vec![
+                            FormatModifier {
+                                format: XR24,
+                                modifier: MOD_INVALID,
+                                scanout: false,
+                            },
+                            FormatModifier {
+                                format: NV12,
+                                modifier: MOD_INVALID,
+                                scanout: false,
+                            },
+                        ],
+                        external_only: vec![(NV12, MOD_INVALID)],
+                        shm: vec![AR24],
+                    }),
+                },
+                RendererReport {
+                    name: "gles",
+                    device: "EGL on Mesa's software device".into(),
+                    formats: Err("EGL: no software device".into()),
+                },
+            ],
             backends: vec![Detected {
                 kind: BackendKind::Memfd,
                 path: None,
@@ -323,8 +370,19 @@ Node: /dev/dri/card1 (primary)
                 └───Formats (IN_FORMATS)
                     └───ARGB8888 (0x34325241): LINEAR, 0x0100000000000002 (I915_Y_TILED)
 
-Renderer: pixman (the reference compositor's), import formats
-└───XRGB8888 (0x34325258): LINEAR
+Renderer: pixman (the CPU)
+├───dma-buf import formats
+│   └───XRGB8888 (0x34325258): LINEAR
+└───shm formats (memory it draws): ARGB8888, XRGB8888
+
+Renderer: gles (EGL on /dev/dri/card1's GBM device: llvmpipe)
+├───dma-buf import formats
+│   ├───XRGB8888 (0x34325258): implicit
+│   └───NV12 (0x3231564e): implicit external-only
+└───shm formats (memory it draws): ARGB8888
+
+Renderer: gles (EGL on Mesa's software device)
+└───Error: EGL: no software device
 
 Allocation backends (the placements each serves)
 └───memfd: available (sealed memfd)
@@ -385,6 +443,28 @@ V4L2 nodes
             planes[1]["formats"][0]["modifiers"][1]["name"],
             "0x0100000000000002 (I915_Y_TILED)"
         );
+        let renderers = v["renderers"].as_array().unwrap();
+        assert_eq!(renderers.len(), 3);
+        assert_eq!(renderers[0]["name"], "pixman");
+        assert_eq!(renderers[0]["device"], "the CPU");
+        assert_eq!(renderers[0]["error"], serde_json::Value::Null);
+        assert_eq!(
+            renderers[0]["shm"],
+            serde_json::json!([{"format": "ARGB8888", "fourcc": "0x34325241"},
+                {"format": "XRGB8888", "fourcc": "0x34325258"}])
+        );
+        assert_eq!(
+            renderers[1]["formats"][1],
+            serde_json::json!({"format": "NV12", "fourcc": "0x3231564e",
+                "modifiers": [{"modifier": "0x00ffffffffffffff", "name": "INVALID",
+                    "external_only": true}]})
+        );
+        assert_eq!(
+            renderers[1]["formats"][0]["modifiers"][0]["external_only"],
+            false
+        );
+        assert_eq!(renderers[2]["error"], "EGL: no software device");
+        assert_eq!(renderers[2]["formats"], serde_json::json!([]));
         assert_eq!(v["backends"][0]["kind"], "memfd");
         let video = &v["v4l2"];
         assert_eq!(video[0]["driver"], "vivid");

@@ -3,10 +3,10 @@
 use std::fmt::Write;
 
 use accord_engine::formats::{modifier_name, name};
-use accord_engine::{FormatModifier, MOD_INVALID};
+use accord_engine::MOD_INVALID;
 use accord_smithay::kms::ScanoutPlane;
 
-use super::{Kms, Node, NodeInfo, Report};
+use super::{renderers::RendererReport, Kms, Node, NodeInfo, Report};
 
 /// A labelled node with children, drawn with box-drawing characters.
 pub struct Tree {
@@ -60,15 +60,10 @@ pub fn report(r: &Report) -> String {
         node_tree(node).draw(&mut out);
     }
     out.push('\n');
-    let renderer = match &r.renderer {
-        Ok(pairs) => branch(
-            "Renderer: pixman (the reference compositor's), import formats",
-            grouped(pairs).into_iter().map(leaf).collect(),
-        ),
-        Err(e) => branch("Renderer: pixman", vec![leaf(format!("Error: {e}"))]),
-    };
-    renderer.draw(&mut out);
-    out.push('\n');
+    for renderer in &r.renderers {
+        renderer_tree(renderer).draw(&mut out);
+        out.push('\n');
+    }
     branch(
         "Allocation backends (the placements each serves)",
         r.backends
@@ -220,24 +215,54 @@ fn plane_tree(index: usize, p: &ScanoutPlane) -> Tree {
 
 /// `XRGB8888 (0x34325258): LINEAR, 0x0100000000000002 (I915_Y_TILED)`;
 /// an implicit modifier prints as `implicit`.
+/// A modifier's name; `implicit` for `INVALID`.
+fn modifier_label(m: u64) -> String {
+    if m == MOD_INVALID {
+        "implicit".to_string()
+    } else {
+        modifier_name(m)
+    }
+}
+
 fn format_line(format: u32, modifiers: &[u64]) -> String {
-    let mods: Vec<String> = modifiers
-        .iter()
-        .map(|&m| {
-            if m == MOD_INVALID {
-                "implicit".to_string()
-            } else {
-                modifier_name(m)
-            }
-        })
-        .collect();
+    let mods: Vec<String> = modifiers.iter().map(|&m| modifier_label(m)).collect();
     format!("{} ({format:#010x}): {}", name(format), mods.join(", "))
 }
 
-/// Pairs grouped by format, in first-seen order, as format lines.
-fn grouped(pairs: &[FormatModifier]) -> Vec<String> {
-    super::group_by_format(pairs)
-        .iter()
-        .map(|(f, mods)| format_line(*f, mods))
-        .collect()
+/// One renderer of the reference compositor: its dma-buf pairs (external-only
+/// ones marked) and its `wl_shm` formats.
+fn renderer_tree(r: &RendererReport) -> Tree {
+    let label = format!("Renderer: {} ({})", r.name, r.device);
+    let f = match &r.formats {
+        Ok(f) => f,
+        Err(e) => return branch(label, vec![leaf(format!("Error: {e}"))]),
+    };
+    let dmabuf = if f.dmabuf.is_empty() {
+        leaf("dma-buf import formats: none (the renderer imports no dma-buf)")
+    } else {
+        let lines = super::group_by_format(&f.dmabuf)
+            .iter()
+            .map(|(format, mods)| {
+                let mods: Vec<String> = mods
+                    .iter()
+                    .map(|&m| {
+                        let mut s = modifier_label(m);
+                        if f.is_external_only(*format, m) {
+                            s.push_str(" external-only");
+                        }
+                        s
+                    })
+                    .collect();
+                leaf(format!(
+                    "{} ({format:#010x}): {}",
+                    name(*format),
+                    mods.join(", ")
+                ))
+            })
+            .collect();
+        branch("dma-buf import formats", lines)
+    };
+    let shm: Vec<String> = f.shm.iter().map(|&c| name(c)).collect();
+    let shm = leaf(format!("shm formats (memory it draws): {}", shm.join(", ")));
+    branch(label, vec![dmabuf, shm])
 }

@@ -88,11 +88,15 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(XDG_SHELL_VERSION)),
         default_value_t = XDG_SHELL_VERSION)]
     xdg_shell_version: u32,
-    /// What composes the output: pixman (the CPU) or gles (EGL; headless on
-    /// Mesa's software device, llvmpipe, which imports no dma-buf, so client
-    /// buffers are uploaded and counted in bytes_copied).
-    #[arg(long, value_name = "gles|pixman", default_value = "pixman")]
-    renderer: RendererKind,
+    /// What composes the output: gles (EGL; headless on Mesa's software
+    /// device, llvmpipe, which imports no dma-buf, so client buffers are
+    /// uploaded and counted in bytes_copied; with --drm on the card's GBM
+    /// device) or pixman (the CPU). Default: gles where EGL comes up,
+    /// pixman otherwise; the log says which and why (`renderer: gles (EGL
+    /// on ...)`, `renderer: pixman (GLES failed: ...)`). A renderer named
+    /// here never falls back.
+    #[arg(long, value_name = "gles|pixman")]
+    renderer: Option<RendererKind>,
 }
 
 /// The largest value a budget flag takes: 10⁶ pending handles are about
@@ -134,8 +138,9 @@ fn parse_budget(v: &str) -> Result<usize, String> {
 }
 
 impl Cli {
-    /// The compositor's configuration, and the KMS options with --drm.
-    fn into_config(self) -> (Config, Option<DrmOptions>) {
+    /// The compositor's configuration, the KMS options with --drm, and the
+    /// renderer asked for (`None`: the default).
+    fn into_config(self) -> (Config, Option<DrmOptions>, Option<RendererKind>) {
         let drm = self.drm.map(|path| DrmOptions {
             direct_scanout: !self.no_direct_scanout,
             ..DrmOptions::new(path)
@@ -152,7 +157,6 @@ impl Cli {
             collections_per_client: Some(self.collections_per_client),
             max_pending_handles: Some(self.max_pending_handles),
             xdg_shell_version: self.xdg_shell_version,
-            renderer: self.renderer,
             screenshot: self.screenshot.map(|path| ScreenshotRequest {
                 path,
                 after_frames: self.frames,
@@ -160,7 +164,7 @@ impl Cli {
             }),
             ..Config::default()
         };
-        (config, drm)
+        (config, drm, self.renderer)
     }
 }
 
@@ -176,11 +180,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn run((config, drm): (Config, Option<DrmOptions>)) -> Result<(), Error> {
-    let compositor = match &drm {
-        Some(options) => Compositor::drm(config, options)?,
-        None => Compositor::headless(config)?,
-    };
+fn run(
+    (config, drm, renderer): (Config, Option<DrmOptions>, Option<RendererKind>),
+) -> Result<(), Error> {
+    let (compositor, chosen) = Compositor::with_renderer(config, drm.as_ref(), renderer)?;
+    tracing::info!("renderer: {chosen}");
     let signals = Signals::new(&[Signal::SIGINT, Signal::SIGTERM, Signal::SIGUSR1])?;
     compositor
         .loop_handle()

@@ -17,7 +17,7 @@ use clap::Parser;
 use accord_examples::{
     cli::{parse_window_size, Size},
     demo::{fourcc_name, modifier_name, pattern, program, results::Results, window::Error},
-    refcomp::{spawn, Config, Running, Screenshot},
+    refcomp::{spawn, Config, RendererKind, Running, Screenshot},
 };
 
 const NAME: &str = "accord-demo";
@@ -174,6 +174,8 @@ fn run(args: &Args) -> Result<bool, Error> {
     let dir = RuntimeDir::new()?;
     let config = Config {
         runtime_dir: Some(dir.0.clone()),
+        // Named: the demo's figures (bytes read to compose) are Pixman's.
+        renderer: RendererKind::Pixman,
         ..Config::default()
     };
     let (out_w, out_h) = (config.width, config.height);

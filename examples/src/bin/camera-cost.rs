@@ -16,7 +16,7 @@ use accord_examples::camera_run::{run_camera, CameraRun};
 use accord_examples::cost::{
     alternate, list, median, ratios, thread_cpu, PairArgs, COMPOSITOR_THREAD,
 };
-use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
+use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions, RendererKind};
 
 /// Alternates zero-copy and copy runs of vivid at the mode's size and
 /// prints per-frame medians, the line `camera cost zero-copy/copy cpu
@@ -87,6 +87,7 @@ fn idle_cpu_per_second(card: &str, span: Duration) -> Result<f64, String> {
     let options = DrmOptions::new(card);
     let config = Config {
         runtime_dir: Some(dir.clone()),
+        renderer: RendererKind::Pixman,
         ..Config::default()
     };
     let result = (|| {

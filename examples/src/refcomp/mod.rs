@@ -1,5 +1,6 @@
 //! The reference compositor: Smithay 0.7, a Pixman or GLES renderer, one
 //! output headless, one per connected connector on KMS.
+//! output.
 //!
 //! Run it as a process (`accord-compositor`) or in-process with [`spawn`],
 //! which runs the event loop on its own thread and hands back a [`Running`]
@@ -19,9 +20,10 @@
 //! clients with fd headroom (backing off when out of fds) and within their
 //! identity's connection budget, `security_context.rs`
 //! `wp_security_context_v1` (sandboxed apps' listeners, accepted the same
-//! way).
+//! way), `choice.rs` the default renderer (GLES where EGL comes up).
 
 mod accord;
+mod choice;
 mod counters;
 mod dmabuf_params;
 mod drm;
@@ -30,7 +32,7 @@ mod drm_readback;
 mod fds;
 mod foreign;
 mod fullscreen;
-mod gles;
+pub mod gles;
 mod handlers;
 mod headless;
 mod presentation;
@@ -55,7 +57,7 @@ use std::{
 };
 
 use smithay::{
-    backend::renderer::{gles::GlesTexture, pixman::PixmanRenderer},
+    backend::renderer::{gles::GlesTexture, pixman::PixmanRenderer, Bind, Offscreen},
     reexports::pixman::Image,
     reexports::{
         calloop::{
@@ -69,6 +71,7 @@ use smithay::{
 use tracing::{info, warn};
 
 pub use accord::AccordMemfdBuffers;
+pub use choice::{gl_renderer_name, Chosen};
 pub use counters::SurfaceFrames;
 pub use counters::{CounterSnapshot, Counters};
 pub use drm::{DrmOptions, DrmTarget};
@@ -76,8 +79,8 @@ pub use drm_export::PrimeExporter;
 pub use drm_readback::{scanned_out, ScannedOut};
 pub use fds::{fd_limit, raise_fd_limit, CLIENT_FD_HEADROOM};
 pub use foreign::{ForeignBuffers, ForeignElement, ForeignLayout};
-pub use gles::{card_renderer, software_renderer};
 pub use fullscreen::Shown;
+pub use gles::{card_renderer, software_renderer};
 pub use headless::HeadlessTarget;
 pub use render::{bytes_read, Counted, OutputElement, BACKGROUND};
 pub use renderer::{FrameRenderer, RendererKind};
@@ -133,8 +136,9 @@ pub struct Config {
     /// lack newer events' listeners need a lower one: weston 10's demo
     /// clients abort on `xdg_toplevel.configure_bounds` (version 4).
     pub xdg_shell_version: u32,
-    /// What composes the output. The library's default is Pixman (what
-    /// every embedding test names); `accord-compositor --renderer` picks.
+    /// What composes the output. The library's default is Pixman;
+    /// [`Compositor::with_renderer`] chooses GLES where EGL comes up
+    /// (`accord-compositor` without `--renderer`).
     pub renderer: RendererKind,
 }
 
@@ -174,6 +178,18 @@ impl Config {
     }
 }
 
+/// `renderer` drawing into an offscreen `B` of `config`'s size.
+fn headless_screen<R, B>(mut renderer: R, config: &Config) -> Result<Box<dyn Screen>, Error>
+where
+    R: FrameRenderer + Offscreen<B> + Bind<B>,
+    B: 'static,
+{
+    let (w, h, refresh) = (config.width, config.height, config.refresh_mhz);
+    let target = HeadlessTarget::<B>::new(&mut renderer, w, h, refresh)?;
+    info!(renderer = R::KIND.name(), "headless output");
+    Ok(Box::new(RendererScreen::new(renderer, target)))
+}
+
 /// Requests from other threads to a running compositor.
 enum Control {
     Screenshot(mpsc::Sender<Result<Screenshot, String>>),
@@ -193,20 +209,12 @@ impl Compositor {
     /// Sets up a headless compositor (offscreen output, `config.renderer`)
     /// on a socket.
     pub fn headless(config: Config) -> Result<Self, Error> {
-        let (w, h, refresh) = (config.width, config.height, config.refresh_mhz);
-        let screen: Box<dyn Screen> = match config.renderer {
-            RendererKind::Pixman => {
-                let mut renderer = PixmanRenderer::new()?;
-                let target = HeadlessTarget::<Image>::new(&mut renderer, w, h, refresh)?;
-                Box::new(RendererScreen::new(renderer, target))
-            }
+        let screen = match config.renderer {
+            RendererKind::Pixman => headless_screen::<_, Image>(PixmanRenderer::new()?, &config)?,
             RendererKind::Gles => {
-                let mut renderer = gles::software_renderer()?;
-                let target = HeadlessTarget::<GlesTexture>::new(&mut renderer, w, h, refresh)?;
-                Box::new(RendererScreen::new(renderer, target))
+                headless_screen::<_, GlesTexture>(gles::software_renderer()?, &config)?
             }
         };
-        info!(renderer = config.renderer.name(), "headless output");
         Self::new(config, screen)
     }
 

@@ -90,11 +90,12 @@ pub fn with_drm_compositor<T>(
     tag: &str,
     body: impl FnOnce(&accord_examples::refcomp::Running) -> Result<T, String>,
 ) -> Result<T, String> {
-    use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
+    use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions, RendererKind};
     let runtime_dir = std::env::temp_dir().join(format!("accord-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&runtime_dir).map_err(|e| e.to_string())?;
     let config = Config {
         runtime_dir: Some(runtime_dir.clone()),
+        renderer: RendererKind::Pixman,
         ..Config::default()
     };
     let result = spawn_with(config, |config| {

@@ -169,3 +169,95 @@ pub fn text_lists_nodes() -> TestResult {
     );
     Ok(Outcome::Passed)
 }
+
+/// `accord info --renderer gles --gles-device card0` lists what a live
+/// `GlesRenderer` on card0's GBM device (Mesa's `kms_swrast`, as
+/// `accord-compositor --drm` brings it up) imports: the same pairs in the
+/// same order, external-only ones as EGL marks them, and its memory formats.
+pub fn gles_on_card0_is_the_live_renderers() -> TestResult {
+    use smithay::backend::{
+        drm::DrmDeviceFd,
+        renderer::{ImportDma, ImportMem},
+    };
+    let out = Command::new(accord_bin()?)
+        .args([
+            "info",
+            "--json",
+            "--renderer",
+            "gles",
+            "--gles-device",
+            CARD0,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run accord: {e}"))?;
+    ensure!(out.status.success(), "accord info exited {:?}", out.status);
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let r = &v["renderers"][0];
+    ensure!(r["name"] == "gles" && r["error"].is_null(), "{r}");
+    ensure!(
+        r["device"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("EGL on /dev/dri/card0's GBM device: ")),
+        "{r}"
+    );
+    let listed: Vec<(String, String, bool)> = r["formats"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|f| {
+            f["modifiers"].as_array().into_iter().flatten().map(|m| {
+                (
+                    f["format"].as_str().unwrap_or("?").to_owned(),
+                    m["modifier"].as_str().unwrap_or("?").to_owned(),
+                    m["external_only"] == true,
+                )
+            })
+        })
+        .collect();
+
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(CARD0)
+        .map_err(|e| format!("{CARD0}: {e}"))?;
+    let fd = DrmDeviceFd::new(smithay::utils::DeviceFd::from(std::os::fd::OwnedFd::from(
+        file,
+    )));
+    let live = accord_examples::refcomp::gles::card_renderer(fd).map_err(|e| e.to_string())?;
+    let display = live.egl_context().display();
+    let render = display.dmabuf_render_formats();
+    let mut want: Vec<(String, String, bool)> = Vec::new();
+    // Grouped by format in first-seen order, as the listing groups them.
+    for f in live.dmabuf_formats().iter() {
+        let entry = (
+            accord_engine::formats::name(f.code as u32),
+            format!("{:#018x}", u64::from(f.modifier)),
+            !render.contains(f),
+        );
+        let at = want
+            .iter()
+            .rposition(|(n, _, _)| *n == entry.0)
+            .map_or(want.len(), |i| i + 1);
+        want.insert(at, entry);
+    }
+    ensure!(!want.is_empty(), "kms_swrast imports nothing");
+    ensure!(listed == want, "listed {listed:?}\nlive {want:?}");
+    let nv12: Vec<_> = listed.iter().filter(|(n, _, _)| n == "NV12").collect();
+    println!(
+        "gles on card0: {} pairs, {} external-only; NV12: {nv12:?}",
+        listed.len(),
+        listed.iter().filter(|p| p.2).count()
+    );
+    let shm: Vec<String> = live
+        .mem_formats()
+        .map(|f| accord_engine::formats::name(f as u32))
+        .collect();
+    let listed_shm: Vec<&str> = r["shm"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["format"].as_str())
+        .collect();
+    ensure!(listed_shm == shm, "shm {listed_shm:?}, live {shm:?}");
+    Ok(Outcome::Passed)
+}

@@ -13,6 +13,7 @@ mod backends;
 mod capture;
 mod common;
 mod confirm;
+mod default_renderer;
 mod dmabuf;
 mod faults;
 mod gles;
@@ -251,6 +252,14 @@ fn main() {
             info::lists_virtio_gpu_and_vgem,
         ),
         ("accord_info_text_lists_nodes", info::text_lists_nodes),
+        (
+            "refcomp_drm_default_renderer_is_gles",
+            default_renderer::kms_default_is_gles,
+        ),
+        (
+            "accord_info_gles_on_card0_is_the_live_renderers",
+            info::gles_on_card0_is_the_live_renderers,
+        ),
         (
             "virtio_gpu_scenario_capture_is_current",
             capture::virtio_gpu_capture_is_current,

@@ -63,7 +63,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use accord_examples::refcomp::{spawn_with, Compositor, Config, CounterSnapshot, DrmOptions};
+use accord_examples::refcomp::{
+    spawn_with, Compositor, Config, CounterSnapshot, DrmOptions, RendererKind,
+};
 use accord_tests::waiting::within;
 
 use crate::{
@@ -348,6 +350,7 @@ impl std::fmt::Display for Timeline {
 fn attempt_in(runtime_dir: &Path, cache_env: &[(&str, std::ffi::OsString)]) -> Result<(), Failure> {
     let config = Config {
         runtime_dir: Some(runtime_dir.to_owned()),
+        renderer: RendererKind::Pixman,
         ..Config::default()
     };
     let compositor = spawn_with(config, |config| {
