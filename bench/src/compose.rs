@@ -19,7 +19,6 @@
 //! pairwise ratios GLES/Pixman.
 
 use std::{
-    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Command, Stdio},
     sync::mpsc,
@@ -137,20 +136,7 @@ fn one_run(compositor: &Path, renderer: &str, o: &Options) -> Result<Sample, Str
     let stdout = child.stdout.take().ok_or("stdout")?;
     let child = Reap(child);
     let pid = child.0.id();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = lines
-        .recv_timeout(Duration::from_secs(20))
-        .map_err(|_| "the compositor printed nothing")?;
-    if !first.starts_with("accord-compositor: listening") {
-        return Err(format!("unexpected first line {first:?}"));
-    }
+    let lines = crate::compositor_process::listening_lines(stdout)?;
     let client = Command::new("weston-simple-shm")
         .env("XDG_RUNTIME_DIR", &dir.0)
         .env("WAYLAND_DISPLAY", "compose")

@@ -1,7 +1,8 @@
 //! The real `accord-compositor` as a child process of a benchmark: where
 //! its binary is, a guard that kills it on every way out, a temporary
-//! runtime directory for its socket, and its fd count. `refuse` and
-//! `fdflood` share these.
+//! runtime directory for its socket, its fd count, and its output once it
+//! listens. `refuse`, `fdflood`, `waylandsink`, `gst-sinks` and `compose`
+//! share these.
 
 use std::path::PathBuf;
 use std::process::Child;
@@ -47,4 +48,28 @@ pub fn binary(given: &Option<PathBuf>) -> Result<PathBuf, String> {
         ));
     }
     Ok(path)
+}
+
+/// Forwards the compositor's stdout, line by line, to the returned
+/// receiver (on a thread of its own, so the child never blocks on a full
+/// pipe), once its first line said it is listening (within 20 s).
+pub fn listening_lines(
+    stdout: std::process::ChildStdout,
+) -> Result<std::sync::mpsc::Receiver<String>, String> {
+    use std::io::{BufRead, BufReader};
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = lines
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .map_err(|_| "the compositor printed nothing")?;
+    if !first.starts_with("accord-compositor: listening") {
+        return Err(format!("unexpected first line {first:?}"));
+    }
+    Ok(lines)
 }

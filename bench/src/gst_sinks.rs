@@ -32,10 +32,9 @@
 //! binary, where `cargo build --release -p gst-accord` puts it).
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::Read,
     path::PathBuf,
     process::{Child, Command, Stdio},
-    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -201,20 +200,7 @@ fn one_run(
         .map_err(|e| format!("start {}: {e}", compositor.display()))?;
     let stdout = child.stdout.take().ok_or("stdout")?;
     let comp = Reap(child);
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = lines
-        .recv_timeout(Duration::from_secs(20))
-        .map_err(|_| "the compositor printed nothing")?;
-    if !first.starts_with("accord-compositor: listening") {
-        return Err(format!("unexpected first line {first:?}"));
-    }
+    let lines = crate::compositor_process::listening_lines(stdout)?;
     if o.drm.is_some() {
         // KMS set-up and the first frames (slow under TCG): until then the
         // compositor's participant offers no plane, and nothing else asks

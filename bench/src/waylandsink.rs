@@ -22,7 +22,6 @@
 
 use std::{
     collections::BTreeMap,
-    io::{BufRead, BufReader},
     path::PathBuf,
     process::{ChildStdout, Command, Stdio},
     sync::mpsc,
@@ -187,20 +186,7 @@ fn start(build: &Build, o: &Options, tag: &str) -> Result<Running, String> {
         .map_err(|e| format!("start {}: {e}", build.path.display()))?;
     let stdout: ChildStdout = child.stdout.take().ok_or("stdout")?;
     let child = Reap(child);
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = lines
-        .recv_timeout(Duration::from_secs(20))
-        .map_err(|_| "the compositor printed nothing")?;
-    if !first.starts_with("accord-compositor: listening") {
-        return Err(format!("unexpected first line {first:?}"));
-    }
+    let lines = crate::compositor_process::listening_lines(stdout)?;
     Ok(Running { child, dir, lines })
 }
 
