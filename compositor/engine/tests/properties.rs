@@ -503,7 +503,12 @@ proptest! {
                     ),
                     "{:?}", f
                 );
-                if image {
+                // A participant's own contradiction (min count above max)
+                // is found before the missing size.
+                let bad_counts = ps
+                    .iter()
+                    .any(|p| p.buffers.max != 0 && p.buffers.min > p.buffers.max);
+                if image || bad_counts {
                     prop_assert_eq!(f.reason, accord_engine::FailureReason::InvalidConstraint);
                 } else if !sized {
                     prop_assert_eq!(f.reason, accord_engine::FailureReason::NoCommonFormat);
