@@ -330,40 +330,7 @@ impl<R: Renderer> YuvElement<R> {
 }
 
 impl<R: Renderer + ImportAll> Element for YuvElement<R> {
-    fn id(&self) -> &Id {
-        self.inner.id()
-    }
-    fn current_commit(&self) -> CommitCounter {
-        self.inner.current_commit()
-    }
-    fn location(&self, scale: Scale<f64>) -> Point<i32, Physical> {
-        self.inner.location(scale)
-    }
-    fn src(&self) -> Rectangle<f64, BufferCoords> {
-        self.inner.src()
-    }
-    fn transform(&self) -> Transform {
-        self.inner.transform()
-    }
-    fn geometry(&self, scale: Scale<f64>) -> Rectangle<i32, Physical> {
-        self.inner.geometry(scale)
-    }
-    fn damage_since(
-        &self,
-        scale: Scale<f64>,
-        commit: Option<CommitCounter>,
-    ) -> DamageSet<i32, Physical> {
-        self.inner.damage_since(scale, commit)
-    }
-    fn opaque_regions(&self, scale: Scale<f64>) -> OpaqueRegions<i32, Physical> {
-        self.inner.opaque_regions(scale)
-    }
-    fn alpha(&self) -> f32 {
-        self.inner.alpha()
-    }
-    fn kind(&self) -> Kind {
-        self.inner.kind()
-    }
+    super::render::delegate_element_to_inner!();
 }
 
 impl<R: FrameRenderer> RenderElement<R> for YuvElement<R> {
