@@ -20,13 +20,9 @@
 //! --drm /dev/dri/card0 ...`): vivid's frames, accordsink importing the
 //! collection's dma-bufs (`io-mode=dmabuf-import`) against waylandsink fed
 //! v4l2src's default buffers (its own copies, if any, are not counted:
-//! it has no counter), both `sync=false fullscreen=true`. **Not working
-//! yet**: against the `accord-compositor --drm /dev/dri/card0` process the
-//! sink's collection comes out in memfd memory (3 buffers, then 5), which
-//! v4l2src cannot import ("cannot import buffers from downstream pool"),
-//! while the tier test's in-process compositor on the same card gives card0
-//! dumb buffers; why is not found yet. Nothing in the sink's constraints
-//! says that upstream needs a dma-buf, so nothing rules memfd out.
+//! it has no counter), both `sync=false fullscreen=true`, the compositor
+//! on the card (`--drm`). It also prints the compositor's frames scanned
+//! out directly and the bytes it read to compose per frame.
 //!
 //! accordsink is loaded from `--plugin-dir` (default: the directory of this
 //! binary, where `cargo build --release -p gst-accord` puts it).
@@ -65,6 +61,10 @@ struct Run {
     compositor_cpu: Duration,
     bytes_copied: u64,
     sink_copies: Option<u64>,
+    /// The compositor's frames scanned out directly, and bytes it read to
+    /// compose (counters at exit; the start-up frames included).
+    frames_direct: u64,
+    bytes_composited: u64,
 }
 
 const SINKS: [&str; 2] = ["accordsink", "waylandsink"];
@@ -131,6 +131,18 @@ pub fn run(o: &Options) -> Result<(), String> {
             .collect();
         let median = crate::stats::median(&per_frame);
         medians.push(median);
+        let composited: Vec<f64> = runs
+            .iter()
+            .map(|r| r.bytes_composited as f64 / frames)
+            .collect();
+        println!(
+            "{sink}: compositor frames direct [{}]; bytes read to compose per frame median {:.0}",
+            runs.iter()
+                .map(|r| r.frames_direct.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+            crate::stats::median(&composited),
+        );
         println!(
             "{sink}: CPU per frame (gst-launch + compositor) median {median:.0} µs [{}]; of it the \
              compositor median {:.0} µs; bytes copied per frame median {:.0} [{}]; sink copies [{}]",
@@ -183,15 +195,19 @@ fn one_run(
     let dir =
         TempDir(std::env::temp_dir().join(format!("accord-gst-sinks-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).map_err(|e| format!("{}: {e}", dir.0.display()))?;
-    let mut child = Command::new(compositor)
-        .args([
-            "--socket",
-            "sink",
-            "--size",
-            "1280x720",
-            "--renderer",
-            &o.renderer,
-        ])
+    let mut cmd = Command::new(compositor);
+    cmd.args([
+        "--socket",
+        "sink",
+        "--size",
+        "1280x720",
+        "--renderer",
+        &o.renderer,
+    ]);
+    if let Some(card) = &o.drm {
+        cmd.arg("--drm").arg(card);
+    }
+    let mut child = cmd
         .env("XDG_RUNTIME_DIR", &dir.0)
         .env_remove("WAYLAND_DISPLAY")
         .stdout(Stdio::piped())
@@ -329,5 +345,7 @@ fn one_run(
         compositor_cpu,
         bytes_copied: counters.bytes_copied,
         sink_copies,
+        frames_direct: counters.frames_direct,
+        bytes_composited: counters.bytes_composited,
     })
 }
