@@ -185,18 +185,8 @@ impl CollectionWindow {
         constraints: &accord_client::Constraints,
     ) -> Result<Self, Error> {
         let surface = client.surface.clone().ok_or("no surface")?;
-        token.set_name(name);
-        token.duplicate().attach_to_surface(&surface);
-        let collection = token.bind();
-        collection.commit(constraints);
-        let allocation = collection
-            .wait_allocated()
-            .map_err(|e| format!("the collection failed: {e}"))?;
-        let wl_buffers = allocation
-            .buffers
-            .iter()
-            .map(|b| collection.wl_buffer(b.index))
-            .collect();
+        let (collection, allocation, wl_buffers) =
+            crate::dmabuf_client::join_attached(&surface, token, name, constraints)?;
         Ok(Self {
             wl_buffers,
             allocation,

@@ -458,18 +458,8 @@ impl DmabufClient {
         let surface = self.surface.clone().ok_or("call open_window first")?;
         let accord = accord_client::Accord::new(&self.conn).map_err(|e| format!("Accord: {e}"))?;
         let token = accord.create_collection();
-        token.set_name(name);
-        token.duplicate().attach_to_surface(&surface);
-        let collection = token.bind();
-        collection.commit(constraints);
-        let allocation = collection
-            .wait_allocated()
-            .map_err(|e| format!("the collection failed: {e}"))?;
-        let wl_buffers = allocation
-            .buffers
-            .iter()
-            .map(|b| collection.wl_buffer(b.index))
-            .collect();
+        let (collection, allocation, wl_buffers) =
+            join_attached(&surface, token, name, constraints)?;
         self.accord = Some((accord, collection));
         Ok((allocation, wl_buffers))
     }
@@ -759,3 +749,35 @@ delegate_noop!(State: ignore wl_shm::WlShm);
 delegate_noop!(State: ignore WlShmPool);
 delegate_noop!(State: ignore WlSurface);
 delegate_noop!(State: ignore ZwpLinuxDmabufV1);
+
+/// Names `token`, attaches a duplicate of it to `surface` (the compositor
+/// joins for the surface), binds it with `constraints` and waits for the
+/// allocation: the collection, the allocation as it came, and each
+/// buffer's `wl_buffer`.
+pub fn join_attached(
+    surface: &wayland_client::protocol::wl_surface::WlSurface,
+    token: accord_client::Token,
+    name: &str,
+    constraints: &accord_client::Constraints,
+) -> Result<
+    (
+        accord_client::Collection,
+        accord_client::Allocation,
+        Vec<WlBuffer>,
+    ),
+    Error,
+> {
+    token.set_name(name);
+    token.duplicate().attach_to_surface(surface);
+    let collection = token.bind();
+    collection.commit(constraints);
+    let allocation = collection
+        .wait_allocated()
+        .map_err(|e| format!("the collection failed: {e}"))?;
+    let wl_buffers = allocation
+        .buffers
+        .iter()
+        .map(|b| collection.wl_buffer(b.index))
+        .collect();
+    Ok((collection, allocation, wl_buffers))
+}
