@@ -688,6 +688,71 @@ impl BufferCollectionState {
         state: &mut D,
         surface: &WlSurface,
     ) -> usize {
+        Self::rederive(state, surface, false)
+    }
+
+    /// Trigger 1 when the change comes with a configure to the client (a
+    /// fullscreen toggle: the client will answer with a new size): as
+    /// [`surface_changed`](Self::surface_changed), but each re-solve waits
+    /// for the client's answer, so the compositor's change and the
+    /// client's make one generation, not two. The answer is the client's
+    /// `recommit`; when it applies the configure without one, call
+    /// [`surface_configure_applied`](Self::surface_configure_applied). A
+    /// client that never answers holds nothing up for longer than the
+    /// answer window ([`set_answer_window`](Self::set_answer_window),
+    /// default 500 ms). Returns how many collections were told.
+    ///
+    /// ```no_run
+    /// # use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+    /// # fn demo<D: BufferCollectionHandler>(state: &mut D, toplevel: &smithay::wayland::shell::xdg::ToplevelSurface) {
+    /// BufferCollectionState::surface_reconfigured(state, toplevel.wl_surface());
+    /// toplevel.send_configure();
+    /// # }
+    /// ```
+    pub fn surface_reconfigured<D: BufferCollectionHandler>(
+        state: &mut D,
+        surface: &WlSurface,
+    ) -> usize {
+        Self::rederive(state, surface, true)
+    }
+
+    /// The client applied the configure that
+    /// [`surface_reconfigured`](Self::surface_reconfigured) announced
+    /// (it acknowledged it and committed the surface): a change still
+    /// held for its answer is solved now. Returns how many were released.
+    ///
+    /// ```no_run
+    /// # use accord_smithay::{BufferCollectionHandler, BufferCollectionState};
+    /// # fn demo<D: BufferCollectionHandler>(state: &mut D, surface: &wayland_server::protocol::wl_surface::WlSurface) {
+    /// // In the surface's commit, after an ack_configure of the announcing configure:
+    /// BufferCollectionState::surface_configure_applied(state, surface);
+    /// # }
+    /// ```
+    pub fn surface_configure_applied<D: BufferCollectionHandler>(
+        state: &mut D,
+        surface: &WlSurface,
+    ) -> usize {
+        let st = state.buffer_collection_state();
+        let mut released = 0;
+        for &slot in st.by_surface.get(&surface.id()).into_iter().flatten() {
+            if st.collections.release_hold(slot) {
+                released += 1;
+            }
+        }
+        if released > 0 {
+            flush(state);
+        }
+        released
+    }
+
+    /// Re-derives the compositor's participant of every collection attached
+    /// to `surface` and re-solves each (held for the client's answer when
+    /// `held`).
+    fn rederive<D: BufferCollectionHandler>(
+        state: &mut D,
+        surface: &WlSurface,
+        held: bool,
+    ) -> usize {
         let devices = crate::participant::Devices {
             renderer: state.renderer_device(),
             display: state.scanout_device(surface),
@@ -701,15 +766,34 @@ impl BufferCollectionState {
         let mut told = 0;
         // Closed collections left this list (`forget_closed_surfaces`).
         for &slot in st.by_surface.get(&surface.id()).into_iter().flatten() {
+            let c = constraints.clone();
             if st.collections.is_negotiating(slot) {
-                st.collections.commit(slot, constraints.clone());
-            } else if !st.collections.recommit(slot, constraints.clone()) {
+                st.collections.commit(slot, c);
+            } else if !(if held {
+                st.collections.recommit_held(slot, c)
+            } else {
+                st.collections.recommit(slot, c)
+            }) {
                 continue;
             }
             told += 1;
         }
         flush(state);
         told
+    }
+
+    /// How long a change announced by a configure
+    /// ([`surface_reconfigured`](Self::surface_reconfigured)) waits for the
+    /// client's answer before it is solved alone (default
+    /// [`DEFAULT_ANSWER_WINDOW`](crate::collections::DEFAULT_ANSWER_WINDOW)).
+    ///
+    /// ```no_run
+    /// # fn demo(accord: &mut accord_smithay::BufferCollectionState) {
+    /// accord.set_answer_window(std::time::Duration::from_millis(200));
+    /// # }
+    /// ```
+    pub fn set_answer_window(&mut self, window: Duration) {
+        self.collections.set_answer_window(window);
     }
 
     /// The shortest time between two generations of one collection

@@ -299,3 +299,99 @@ fn a_re_solve_stays_within_the_selected_group_child() {
     };
     assert_eq!((second.generation, second.decision.width), (2, 256));
 }
+
+/// `sized` with a camping count: the compositor's participant camps more
+/// buffers on direct scanout than when composited.
+fn camping(w: u32, h: u32, n: u32) -> Constraints {
+    let mut c = sized(w, h);
+    c.buffers.camping = n;
+    c
+}
+
+fn only_generation(res: &[Resolution]) -> &Allocation {
+    assert_eq!(res.len(), 1, "{res:?}");
+    match &res[0].outcome {
+        Outcome::Allocated(a) => a,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_held_change_and_the_clients_answer_make_one_generation() {
+    let mut r = Reg::new();
+    let (producer, compositor, _first) = pair(&mut r, 1280, 720);
+    r.set_answer_window(Duration::from_secs(3600));
+    // Fullscreen: the compositor camps 3 and announces 1920×1080 with a
+    // configure; nothing is solved before the client answers.
+    assert!(r.recommit_held(compositor, camping(1280, 720, 3)));
+    assert!(r.renegotiation_held(compositor));
+    assert!(resolve(&mut r).is_empty(), "held for the answer");
+    assert_eq!(r.generation(producer), Some(1));
+    // The answer: the producer's re-commit at the new size.
+    assert!(r.recommit(producer, sized(1920, 1080)));
+    assert!(!r.renegotiation_held(compositor));
+    let res = resolve(&mut r);
+    let second = only_generation(&res);
+    assert_eq!(second.generation, 2);
+    assert_eq!(second.decision.width, 1920);
+    assert_eq!(second.decision.buffer_count, 5, "both changes in one solve");
+    assert_eq!(res[0].slots, vec![producer, compositor]);
+    assert!(resolve(&mut r).is_empty(), "one generation, not two");
+}
+
+#[test]
+fn a_released_hold_is_solved_at_once() {
+    let mut r = Reg::new();
+    let (producer, compositor, _first) = pair(&mut r, 1280, 720);
+    r.set_answer_window(Duration::from_secs(3600));
+    assert!(r.recommit_held(compositor, camping(1280, 720, 3)));
+    assert!(resolve(&mut r).is_empty());
+    // The client applied the configure without re-committing.
+    assert!(r.release_hold(compositor));
+    assert!(!r.release_hold(compositor), "nothing held any more");
+    let res = resolve(&mut r);
+    let second = only_generation(&res);
+    assert_eq!(second.generation, 2);
+    assert_eq!(
+        (second.decision.width, second.decision.buffer_count),
+        (1280, 5)
+    );
+    assert_eq!(res[0].slots, vec![producer, compositor]);
+}
+
+#[test]
+fn a_hold_lasts_no_longer_than_the_answer_window() {
+    let mut r = Reg::new();
+    let (producer, compositor, _first) = pair(&mut r, 1280, 720);
+    r.set_answer_window(Duration::from_millis(20));
+    assert!(r.recommit_held(compositor, camping(1280, 720, 3)));
+    assert!(resolve(&mut r).is_empty());
+    assert!(
+        r.next_renegotiation().is_some(),
+        "the window's end is queued"
+    );
+    std::thread::sleep(Duration::from_millis(30));
+    // A second toggle meanwhile keeps the first deadline: it cannot hold
+    // the collection for ever.
+    assert!(r.recommit_held(compositor, camping(1280, 720, 4)));
+    r.expire_handles(std::time::Instant::now());
+    let res = resolve(&mut r);
+    let second = only_generation(&res);
+    assert_eq!((second.generation, second.decision.buffer_count), (2, 6));
+    assert_eq!(r.generation(producer), Some(2));
+    assert!(!r.renegotiation_held(compositor));
+}
+
+#[test]
+fn the_holders_own_second_change_is_no_answer() {
+    let mut r = Reg::new();
+    let (_producer, compositor, _first) = pair(&mut r, 1280, 720);
+    r.set_answer_window(Duration::from_secs(3600));
+    assert!(r.recommit_held(compositor, camping(1280, 720, 3)));
+    assert!(r.recommit(compositor, camping(1280, 720, 4)));
+    assert!(
+        r.renegotiation_held(compositor),
+        "only another participant answers"
+    );
+    assert!(resolve(&mut r).is_empty());
+}

@@ -188,6 +188,82 @@ fn the_compositor_participant_changing_renegotiates() {
     server.wait_charged(bytes(&windowed), "generations 1 and 2 drained");
 }
 
+/// A fullscreen toggle as the reference compositor makes it: the
+/// compositor's change is announced with a configure and held for the
+/// client's answer, a re-commit at the new size; both are solved together,
+/// so the toggle makes one generation, not two.
+#[test]
+fn a_held_change_and_the_clients_recommit_make_one_generation() {
+    static PLANE: [FormatModifier; 1] = [FormatModifier {
+        format: XRGB8888,
+        modifier: MOD_LINEAR,
+        scanout: true,
+    }];
+    let server = TestServer::builder()
+        .min_generation_interval(Duration::ZERO)
+        .allocator(|| {
+            Box::new(accord_tests::labelled_dmabuf::LabelledDmabuf(
+                accord_smithay::backend::memfd::MemfdBackend::new(),
+            ))
+        })
+        .start();
+    server.on_compositor(|c| c.accord.set_answer_window(Duration::from_secs(3600)));
+    let conn = server.connect();
+    let mut rawc = RawClient::new(conn.clone());
+    let surface = raw::surface(&mut rawc);
+    let accord = Accord::new(&conn).expect("accord");
+    let token = accord.create_collection();
+    token.duplicate().attach_to_surface(&surface);
+    let coll = token.bind();
+    coll.commit(&stream(64, 32));
+    let first = coll.wait_allocated().expect("allocated");
+    assert_eq!(first.buffers.len(), 3);
+
+    let told = server.on_compositor(|c| c.set_scanout_pairs_held(&PLANE));
+    assert_eq!(told, 1);
+    accord.roundtrip().expect("roundtrip");
+    assert!(
+        coll.poll_renegotiation().is_none(),
+        "nothing is solved before the client answers"
+    );
+    // The answer to the configure: the stream at the output's size.
+    coll.recommit(&stream(128, 64)).expect("recommit");
+    let Renegotiation::Generation(full) = coll.wait_renegotiation().expect("answer") else {
+        panic!("the answer changes the size")
+    };
+    assert_eq!(
+        (full.generation, full.width, full.buffers.len()),
+        (2, 128, 4),
+        "the plane's extra buffer and the new size in one generation"
+    );
+    assert_eq!(
+        server.on_compositor(|c| c.configure_applied()),
+        0,
+        "no hold left"
+    );
+    accord.roundtrip().expect("roundtrip");
+    assert!(
+        coll.poll_renegotiation().is_none(),
+        "one generation, not two"
+    );
+    coll.release_generation(1).expect("release");
+    drop(first);
+
+    // Windowed again, and the client keeps its size: applying the
+    // configure releases the hold.
+    server.on_compositor(|c| c.set_scanout_pairs_held(&[]));
+    accord.roundtrip().expect("roundtrip");
+    assert!(coll.poll_renegotiation().is_none(), "held");
+    assert_eq!(server.on_compositor(|c| c.configure_applied()), 1);
+    let Renegotiation::Generation(windowed) = coll.wait_renegotiation().expect("answer") else {
+        panic!("composition camps one buffer less")
+    };
+    assert_eq!((windowed.generation, windowed.buffers.len()), (3, 3));
+    coll.release_generation(2).expect("release");
+    drop(full);
+    server.wait_charged(bytes(&windowed), "generations 1 and 2 drained");
+}
+
 /// A version-1 participant cannot recommit, and never sees a version-2
 /// event; it is sent a new generation's settings … allocated like the
 /// first, and its hold on the previous generation ends then, so the old

@@ -58,7 +58,21 @@ pub(crate) enum Phase {
         /// A re-solve waits: a proposal came, and the rate bound or the
         /// live generation cap holds it back.
         pending: bool,
+        /// The compositor's own change waits for the clients' answer
+        /// (`renegotiate.rs`, step 2 "Hold").
+        hold: Option<Hold>,
     },
+}
+
+/// A change of the compositor's participant waiting for the clients'
+/// answer to the configure that announced it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Hold {
+    /// When the re-solve goes ahead without the answer.
+    pub(crate) until: Instant,
+    /// The slot whose change is held: a re-commit from any other slot is
+    /// the answer.
+    pub(crate) slot: u32,
 }
 
 /// One token group of a collection.

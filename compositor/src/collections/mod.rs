@@ -57,7 +57,9 @@ use handles::Handles;
 use ledger::Ledger;
 use outcome::{log_outcome, ReleaseNotice};
 pub use outcome::{Allocation, Failed, FailureReason, Outcome, Resolution};
-pub use renegotiate::{same_buffers, DEFAULT_MIN_GENERATION_INTERVAL, MAX_LIVE_GENERATIONS};
+pub use renegotiate::{
+    same_buffers, DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_GENERATION_INTERVAL, MAX_LIVE_GENERATIONS,
+};
 pub use resolve::{Confirmation, ScanoutConfirmation};
 pub use slot::SlotId;
 use slot::{Slot, SlotState};
@@ -176,8 +178,12 @@ pub struct Collections<O> {
     weak_released: Vec<SlotId>,
     /// Shortest time between two generations of one collection.
     min_generation_interval: Duration,
-    /// Re-solves held back by the interval, by when they are due.
+    /// Re-solves held back by the interval or a hold, by when they are
+    /// due.
     deferred: BTreeSet<(Instant, u64)>,
+    /// How long the compositor's own change waits for the clients' answer
+    /// ([`recommit_held`](Self::recommit_held)).
+    answer_window: Duration,
     /// Closed collections that had a compositor participant, for the
     /// module to forget their surfaces ([`take_closed_attached`](Self::take_closed_attached)).
     closed_attached: Vec<u64>,
@@ -203,6 +209,7 @@ impl<O> Default for Collections<O> {
             weak_released: Vec::new(),
             min_generation_interval: DEFAULT_MIN_GENERATION_INTERVAL,
             deferred: BTreeSet::new(),
+            answer_window: DEFAULT_ANSWER_WINDOW,
             closed_attached: Vec::new(),
         }
     }
@@ -1036,6 +1043,7 @@ impl<O: Owner> Collections<O> {
                     current: Arc::downgrade(a),
                     since: Instant::now(),
                     pending: false,
+                    hold: None,
                 };
                 out.insert(0, Resolution { slots, outcome });
             }

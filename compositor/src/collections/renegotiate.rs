@@ -15,12 +15,23 @@
 //!    release notice marks it dirty). Changes that come meanwhile coalesce
 //!    into the one pending re-solve (the last one wins), so 1000 re-commits
 //!    a second cost at most one re-solve and one generation per interval.
-//! 3. **Solve.** Every holding participant's constraints (its proposal, or
+//! 3. **Hold.** A change of the compositor's own participant
+//!    ([`Collections::recommit_held`]) comes with a configure that asks
+//!    the client for a new size or state; the client's answer (its own
+//!    re-commit) usually changes the decision again. Solving at once would
+//!    allocate a generation for the compositor's change and another one
+//!    for the answer moments later. So the held change waits until
+//!    another participant re-commits (the answer: both are solved
+//!    together), the embedder releases it ([`Collections::release_hold`]:
+//!    the client applied the configure without re-committing), or the
+//!    answer window ([`DEFAULT_ANSWER_WINDOW`]) passes. One toggle, one
+//!    generation.
+//! 4. **Solve.** Every holding participant's constraints (its proposal, or
 //!    its accepted ones) are negotiated with the allocator's placement
 //!    participant, without groups: the group children chosen at
 //!    allocation are final, and late participants that joined hold like
 //!    any other. The display confirms the decision as at allocation.
-//! 4. **Compare.** When the decision gives the same buffers as the current
+//! 5. **Compare.** When the decision gives the same buffers as the current
 //!    generation's ([`same_buffers`]), nothing is allocated: the proposers
 //!    hear `Kept`. Otherwise generation n + 1 is allocated and charged
 //!    (the old one is still charged, so both count against the budgets)
@@ -40,7 +51,7 @@ use std::time::{Duration, Instant};
 use accord_engine::placement::Placing;
 use accord_engine::{Constraints, Decision};
 
-use super::collection::Phase;
+use super::collection::{Hold, Phase};
 use super::outcome::{log_outcome, Failed, Outcome, Resolution};
 use super::resolve::{self, Confirmation, ScanoutConfirmation};
 use super::slot::{SlotId, SlotState};
@@ -50,6 +61,10 @@ use crate::backend::CollectionAllocator;
 /// Default shortest time between two generations of one collection: at
 /// most 10 generations a second, however fast the changes come.
 pub const DEFAULT_MIN_GENERATION_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Default time a change of the compositor's participant waits for the
+/// clients' answer to its configure ([`Collections::recommit_held`]).
+pub const DEFAULT_ANSWER_WINDOW: Duration = Duration::from_millis(500);
 
 /// Generations of one collection alive at once (the current one and two
 /// draining); a re-solve that would allocate another waits for a drain.
@@ -95,7 +110,7 @@ impl<O: Owner> Collections<O> {
         let Some(coll) = self.table.get_mut(&slot.collection) else {
             return false;
         };
-        let Phase::Allocated { pending, .. } = &mut coll.phase else {
+        let Phase::Allocated { pending, hold, .. } = &mut coll.phase else {
             return false;
         };
         let Some(s) = coll.slots.get_mut(slot.index as usize) else {
@@ -109,8 +124,76 @@ impl<O: Owner> Collections<O> {
         s.span.in_scope(|| tracing::debug!("re-committed"));
         *proposed = Some(Box::new(constraints));
         *pending = true;
+        // Another participant's re-commit is the answer a held change
+        // waited for: both are solved together.
+        if hold.is_some_and(|h| h.slot != slot.index) {
+            *hold = None;
+        }
         self.dirty.insert(slot.collection);
         true
+    }
+
+    /// A change of the compositor's own participant that a configure
+    /// announces to the client: as [`recommit`](Self::recommit), but the
+    /// re-solve waits for the client's answer (another participant's
+    /// re-commit), [`release_hold`](Self::release_hold), or the answer
+    /// window, whichever comes first (module comment, step 3). A second
+    /// held change before then keeps the first one's deadline, so toggles
+    /// cannot hold a collection for ever.
+    pub fn recommit_held(&mut self, slot: SlotId, constraints: Constraints) -> bool {
+        if !self.recommit(slot, constraints) {
+            return false;
+        }
+        let until = Instant::now()
+            .checked_add(self.answer_window)
+            .unwrap_or_else(Instant::now);
+        if let Some(Phase::Allocated { hold, .. }) =
+            self.table.get_mut(&slot.collection).map(|c| &mut c.phase)
+        {
+            let h = hold.get_or_insert(Hold {
+                until,
+                slot: slot.index,
+            });
+            h.slot = slot.index;
+            self.deferred.insert((h.until, slot.collection));
+        }
+        true
+    }
+
+    /// The client answered the configure without re-committing (it
+    /// applied it with the constraints it had): a held change of the
+    /// slot's collection is solved now. `false` when nothing was held.
+    pub fn release_hold(&mut self, slot: SlotId) -> bool {
+        let Some(Phase::Allocated { hold, .. }) =
+            self.table.get_mut(&slot.collection).map(|c| &mut c.phase)
+        else {
+            return false;
+        };
+        if hold.take().is_none() {
+            return false;
+        }
+        self.dirty.insert(slot.collection);
+        true
+    }
+
+    /// Whether the slot's collection has a change waiting for the clients'
+    /// answer.
+    pub fn renegotiation_held(&self, slot: SlotId) -> bool {
+        matches!(
+            self.table.get(&slot.collection).map(|c| &c.phase),
+            Some(Phase::Allocated { hold: Some(_), .. })
+        )
+    }
+
+    /// How long a held change waits for the clients' answer (default
+    /// [`DEFAULT_ANSWER_WINDOW`]). Applies to changes held from now on.
+    pub fn set_answer_window(&mut self, window: Duration) {
+        self.answer_window = window;
+    }
+
+    /// How long a held change waits for the clients' answer.
+    pub fn answer_window(&self) -> Duration {
+        self.answer_window
     }
 
     /// The shortest time between two generations of one collection
@@ -191,12 +274,20 @@ impl<O: Owner> Collections<O> {
             current,
             since,
             pending,
+            hold,
         } = &mut coll.phase
         else {
             return Vec::new();
         };
         if !*pending {
             return Vec::new();
+        }
+        if let Some(h) = *hold {
+            if now < h.until {
+                self.deferred.insert((h.until, id));
+                return Vec::new();
+            }
+            *hold = None; // the answer window passed
         }
         let generation = *generation;
         let Some(current) = current.upgrade() else {

@@ -15,6 +15,15 @@
 //! proposed the change, here the compositor's own). The counters count
 //! the collections told (`Running::surface_re_solves`).
 //!
+//! A toggle comes with a configure (a new size), and the client answers it
+//! with constraints of its own (`recommit`). [`RefState::reshow`] therefore
+//! uses `surface_reconfigured`: the re-solve waits for that answer, so the
+//! compositor's change and the client's make one generation. The answer
+//! is the client's re-commit; a client that keeps its constraints answers
+//! by acknowledging the configure and committing
+//! ([`RefState::configure_acked`], then [`RefState::shown_committed`]
+//! releases the hold).
+//!
 //! A surface with no `xdg_toplevel` (not placed by this compositor) keeps
 //! the first output's plane offer it always had: nothing says where it
 //! would be shown, and it may still go fullscreen there.
@@ -29,6 +38,8 @@ use smithay::{
         protocol::{wl_output::WlOutput, wl_surface::WlSurface},
         Resource,
     },
+    utils::Serial,
+    wayland::shell::xdg::ToplevelSurface,
 };
 use tracing::debug;
 
@@ -49,6 +60,16 @@ pub enum Shown {
 #[derive(Debug, Default)]
 pub struct ShownSurfaces {
     by_surface: HashMap<ObjectId, Shown>,
+    /// The configure that announced a held change, per surface, and
+    /// whether the client acknowledged it yet.
+    answers: HashMap<ObjectId, Answer>,
+}
+
+/// A configure whose answer a held re-solve waits for.
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    serial: Serial,
+    acked: bool,
 }
 
 impl RefState {
@@ -65,9 +86,59 @@ impl RefState {
         true
     }
 
+    /// A toplevel is shown differently and told so with a configure: its
+    /// collections are re-solved once the client answered (module
+    /// comment). Sends the configure once the initial one was sent (before
+    /// that the first commit's configure carries the state, and nothing is
+    /// allocated yet). Returns whether the way it is shown changed.
+    pub fn reshow(&mut self, toplevel: &ToplevelSurface, shown: Shown) -> bool {
+        let surface = toplevel.wl_surface();
+        if !toplevel.is_initial_configure_sent() {
+            return self.set_shown(surface, shown);
+        }
+        let before = self.shown.by_surface.insert(surface.id(), shown);
+        let changed = before != Some(shown);
+        if changed {
+            let told = BufferCollectionState::surface_reconfigured(self, surface);
+            self.counters.add_surface_re_solves(told);
+            debug!(?before, now = ?shown, collections = told, "surface shown differently, held for the client's answer");
+        }
+        let serial = toplevel.send_configure();
+        if changed {
+            let answer = Answer {
+                serial,
+                acked: false,
+            };
+            self.shown.answers.insert(surface.id(), answer);
+        }
+        changed
+    }
+
+    /// The client acknowledged configure `serial` of `surface`: if that
+    /// answers a held change, its next commit releases the hold.
+    pub fn configure_acked(&mut self, surface: &WlSurface, serial: Serial) {
+        if let Some(answer) = self.shown.answers.get_mut(&surface.id()) {
+            if serial.is_no_older_than(&answer.serial) {
+                answer.acked = true;
+            }
+        }
+    }
+
+    /// `surface` committed: after an acknowledged announcing configure, the
+    /// client has answered (with a re-commit before this commit, or with
+    /// none), and a change still held is solved now.
+    pub fn shown_committed(&mut self, surface: &WlSurface) {
+        let id = surface.id();
+        if self.shown.answers.get(&id).is_some_and(|a| a.acked) {
+            self.shown.answers.remove(&id);
+            BufferCollectionState::surface_configure_applied(self, surface);
+        }
+    }
+
     /// The toplevel of `surface` is gone.
     pub fn forget_shown(&mut self, surface: &WlSurface) {
         self.shown.by_surface.remove(&surface.id());
+        self.shown.answers.remove(&surface.id());
     }
 
     /// The output whose primary plane may scan `surface` out: the one it is

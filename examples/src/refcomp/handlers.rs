@@ -25,8 +25,8 @@ use smithay::{
         dmabuf::{DmabufFeedback, DmabufGlobal, DmabufHandler, DmabufState, ImportNotifier},
         output::OutputHandler,
         shell::xdg::{
-            PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler, XdgShellState,
-            XdgToplevelSurfaceData,
+            Configure, PopupSurface, PositionerState, ToplevelSurface, XdgShellHandler,
+            XdgShellState, XdgToplevelSurfaceData,
         },
         shm::{ShmHandler, ShmState},
     },
@@ -79,6 +79,7 @@ impl CompositorHandler for RefState {
             }
         }
         self.popups.commit(surface);
+        self.shown_committed(surface);
 
         // xdg-shell: a toplevel's first commit must be answered with a configure.
         if let Some(window) = self.window_for(surface) {
@@ -237,12 +238,9 @@ impl XdgShellHandler for RefState {
             self.space
                 .map_element(window, location.unwrap_or_default(), true);
         }
-        self.set_shown(surface.wl_surface(), Shown::Fullscreen { output: index });
+        self.reshow(&surface, Shown::Fullscreen { output: index });
         self.request_repaint();
         debug!(output = index, "toplevel fullscreen");
-        if surface.is_initial_configure_sent() {
-            surface.send_configure();
-        }
     }
 
     /// Windowed again: composited, its collections re-solved without a
@@ -252,10 +250,13 @@ impl XdgShellHandler for RefState {
             state.states.unset(xdg_toplevel::State::Fullscreen);
             state.size = None;
         });
-        self.set_shown(surface.wl_surface(), Shown::Windowed);
+        self.reshow(&surface, Shown::Windowed);
         self.request_repaint();
-        if surface.is_initial_configure_sent() {
-            surface.send_configure();
+    }
+
+    fn ack_configure(&mut self, surface: WlSurface, configure: Configure) {
+        if let Configure::Toplevel(configure) = configure {
+            self.configure_acked(&surface, configure.serial);
         }
     }
 }

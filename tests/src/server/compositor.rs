@@ -227,12 +227,29 @@ impl Compositor {
     /// Returns how many collections were told.
     pub fn set_scanout_pairs(&mut self, pairs: &'static [FormatModifier]) -> usize {
         self.config.scanout_pairs = pairs;
+        self.each_surface(BufferCollectionState::surface_changed)
+    }
+
+    /// As [`set_scanout_pairs`](Self::set_scanout_pairs), announced to
+    /// the client with a configure: each re-solve waits for the client's
+    /// answer (`BufferCollectionState::surface_reconfigured`).
+    pub fn set_scanout_pairs_held(&mut self, pairs: &'static [FormatModifier]) -> usize {
+        self.config.scanout_pairs = pairs;
+        self.each_surface(BufferCollectionState::surface_reconfigured)
+    }
+
+    /// Every surface's client applied the announcing configure without a
+    /// re-commit (`BufferCollectionState::surface_configure_applied`).
+    /// Returns how many held re-solves were released.
+    pub fn configure_applied(&mut self) -> usize {
+        self.each_surface(BufferCollectionState::surface_configure_applied)
+    }
+
+    /// Runs `f` for every live surface; sums its answers.
+    fn each_surface(&mut self, f: fn(&mut Self, &WlSurface) -> usize) -> usize {
         self.surfaces.retain(|s| s.is_alive());
         let surfaces = self.surfaces.clone();
-        surfaces
-            .iter()
-            .map(|s| BufferCollectionState::surface_changed(self, s))
-            .sum()
+        surfaces.iter().map(|s| f(self, s)).sum()
     }
 
     /// The data to insert a new client with.
