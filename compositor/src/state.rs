@@ -14,7 +14,10 @@ use wayland_server::protocol::wl_surface::WlSurface;
 use wayland_server::{Client, DisplayHandle, GlobalDispatch, Resource};
 
 use crate::backend::{CollectionAllocator, Placements};
-use crate::collections::{Collections, Confirmation, Failed, Outcome, Resolution, SlotId};
+use crate::collections::{
+    Collections, Confirmation, Failed, Outcome, Resolution, ScanoutConfirmation, ScanoutProbe,
+    SlotId,
+};
 use crate::dmabuf_buffers::DmabufHolds;
 use crate::events::{fail_token, send_outcome};
 use crate::identity::ClientIdentity;
@@ -138,6 +141,34 @@ pub trait BufferCollectionHandler {
     /// ```
     fn confirm_scanout(&mut self, _surface: &WlSurface, decision: &Decision) -> Decision {
         decision.clone()
+    }
+
+    /// The buffer your last [`confirm_scanout`](Self::confirm_scanout)
+    /// tested on the display, if you kept it
+    /// ([`kms::ScanoutChoice::probe`](crate::kms::ScanoutChoice::probe)):
+    /// the module makes it buffer 0 of the collection when the collection
+    /// is allocated by the placement it names (same
+    /// [`CollectionAllocator::name`]) and its layout is the decision's, so
+    /// one buffer fewer is allocated between a fullscreen toggle and its
+    /// first frame. Called right after each `confirm_scanout`. The default
+    /// keeps none.
+    ///
+    /// ```no_run
+    /// # use accord_engine::Decision;
+    /// # use accord_smithay::backend::CollectionAllocator;
+    /// # use accord_smithay::collections::ScanoutProbe;
+    /// # use accord_smithay::kms::{confirm_scanout, Card, ScanoutTarget};
+    /// # struct Kms { card: Card, target: ScanoutTarget, placements: Vec<Box<dyn CollectionAllocator>>, probe: Option<ScanoutProbe> }
+    /// # fn hooks(kms: &mut Kms, decision: &Decision) -> (Decision, Option<ScanoutProbe>) {
+    /// // In confirm_scanout:
+    /// let choice = confirm_scanout(&kms.card, &kms.target, decision, &mut kms.placements);
+    /// kms.probe = choice.probe;
+    /// // In take_scanout_probe:
+    /// (choice.decision, kms.probe.take())
+    /// # }
+    /// ```
+    fn take_scanout_probe(&mut self) -> Option<crate::collections::ScanoutProbe> {
+        None
     }
 
     /// Who `client` is for its budgets (the byte quota, pending handles):
@@ -981,8 +1012,38 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
         return; // a flush is already under way further up the stack
     };
     let mut collections = std::mem::take(&mut st.collections);
-    let mut confirm = |id: u64, d: &Decision| {
-        let st = state.buffer_collection_state();
+    let mut confirm = HandlerConfirmation { state, probe: None };
+    let (mut allocators, placing) = placements.parts();
+    let resolved = collections.resolve_on(&mut allocators, placing, &mut confirm);
+    drop(allocators);
+    let state = confirm.state;
+    let st = state.buffer_collection_state();
+    st.collections = collections;
+    st.placements = Some(placements);
+    for res in resolved {
+        st.send(res);
+    }
+    st.forget_closed_surfaces();
+    for lost in st.collections.take_lost() {
+        st.send_lost(lost);
+    }
+    st.send_close_weak();
+}
+
+/// The module's [`ScanoutConfirmation`]: the handler's
+/// [`confirm_scanout`](BufferCollectionHandler::confirm_scanout) for a
+/// scanout decision of a collection with an attached surface, and the
+/// buffer it tested ([`take_scanout_probe`](BufferCollectionHandler::take_scanout_probe)).
+struct HandlerConfirmation<'a, D> {
+    state: &'a mut D,
+    /// The last confirmation's test buffer, until the allocation takes it.
+    probe: Option<ScanoutProbe>,
+}
+
+impl<D: BufferCollectionHandler> ScanoutConfirmation for HandlerConfirmation<'_, D> {
+    fn confirm(&mut self, id: u64, d: &Decision) -> Confirmation {
+        self.probe = None;
+        let st = self.state.buffer_collection_state();
         // The first surface attached; for a re-solve, the compositor's
         // participant's surface.
         let surface = st.surfaces.remove(&id).or_else(|| {
@@ -993,7 +1054,8 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
         });
         Confirmation::Allocate(match surface {
             Some(surface) if d.usage.contains(Usage::SCANOUT) && surface.is_alive() => {
-                let c = state.confirm_scanout(&surface, d);
+                let c = self.state.confirm_scanout(&surface, d);
+                self.probe = self.state.take_scanout_probe();
                 if (c.format, c.modifier, c.scanout) != (d.format, d.modifier, d.scanout) {
                     tracing::debug!(
                         collection = id,
@@ -1007,21 +1069,11 @@ pub(crate) fn flush<D: BufferCollectionHandler>(state: &mut D) {
             }
             _ => d.clone(),
         })
-    };
-    let (mut allocators, placing) = placements.parts();
-    let resolved = collections.resolve_on(&mut allocators, placing, &mut confirm);
-    drop(allocators);
-    let st = state.buffer_collection_state();
-    st.collections = collections;
-    st.placements = Some(placements);
-    for res in resolved {
-        st.send(res);
     }
-    st.forget_closed_surfaces();
-    for lost in st.collections.take_lost() {
-        st.send_lost(lost);
+
+    fn take_probe(&mut self) -> Option<ScanoutProbe> {
+        self.probe.take()
     }
-    st.send_close_weak();
 }
 
 /// The share of the fd limit the module's buffers may take: half of the

@@ -60,7 +60,7 @@ pub use outcome::{Allocation, Failed, FailureReason, Outcome, Resolution};
 pub use renegotiate::{
     same_buffers, DEFAULT_ANSWER_WINDOW, DEFAULT_MIN_GENERATION_INTERVAL, MAX_LIVE_GENERATIONS,
 };
-pub use resolve::{Confirmation, ScanoutConfirmation};
+pub use resolve::{Confirmation, ScanoutConfirmation, ScanoutProbe};
 pub use slot::SlotId;
 use slot::{Slot, SlotState};
 use stall::StallQueue;
@@ -806,10 +806,16 @@ impl<O: Owner> Collections<O> {
                     self.dirty.insert(id); // ready, but the caller defers it
                     continue;
                 }
-                Ok((selection, (Confirmation::Allocate(decision), order))) => (
-                    Some(selection),
-                    self.allocate(id, decision, allocators, placing, &order, 1),
-                ),
+                Ok((selection, (Confirmation::Allocate(decision), order))) => {
+                    let confirmed = resolve::Confirmed {
+                        decision,
+                        probe: confirm.take_probe(),
+                    };
+                    (
+                        Some(selection),
+                        self.allocate(id, confirmed, allocators, placing, &order, 1),
+                    )
+                }
             };
             log_outcome(&outcome);
             out.extend(self.settle(id, outcome, selection.as_ref()));
@@ -911,12 +917,16 @@ impl<O: Owner> Collections<O> {
     fn allocate(
         &mut self,
         id: u64,
-        decision: accord_engine::Decision,
+        confirmed: resolve::Confirmed,
         allocators: &mut [&mut dyn CollectionAllocator],
         placing: &Placing,
         order: &[usize],
         generation: u32,
     ) -> Outcome {
+        let resolve::Confirmed {
+            decision,
+            mut probe,
+        } = confirmed;
         let Some(coll) = self.table.get(&id) else {
             return Outcome::Failed(Failed::new(FailureReason::InvalidConstraint, "closed"));
         };
@@ -928,10 +938,18 @@ impl<O: Owner> Collections<O> {
                 continue;
             };
             let placed = Placed::of(source);
+            // The display's test buffer is buffer 0 when it came from this
+            // placement (`resolve.rs`, step 3).
+            let mut with_probe = resolve::WithProbe {
+                probe: probe
+                    .take_if(|p| p.placement == allocator.name())
+                    .map(|p| p.buffer),
+                inner: &mut **allocator,
+            };
             match resolve::allocate(
                 &coll.owner,
                 &decision,
-                &mut **allocator,
+                &mut with_probe,
                 &self.ledger,
                 &self.budgets,
                 self.max_buffer_fds,
@@ -943,7 +961,7 @@ impl<O: Owner> Collections<O> {
                     }
                     return Outcome::Allocated(Arc::new(Allocation {
                         decision,
-                        memory: allocator.memory_kind(),
+                        memory: with_probe.memory_kind(),
                         placement: placed,
                         buffers,
                         generation,

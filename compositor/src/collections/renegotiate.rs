@@ -353,7 +353,11 @@ impl<O: Owner> Collections<O> {
             }
             Ok((Confirmation::Allocate(d), order)) => {
                 let next = generation.saturating_add(1);
-                match self.allocate(id, d, allocators, placing, &order, next) {
+                let confirmed = resolve::Confirmed {
+                    decision: d,
+                    probe: confirm.take_probe(),
+                };
+                match self.allocate(id, confirmed, allocators, placing, &order, next) {
                     Outcome::Failed(failed) => Outcome::RenegotiationFailed { failed, generation },
                     other => other,
                 }

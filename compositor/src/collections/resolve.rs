@@ -4,7 +4,11 @@
 //! 2. **confirm**: the caller's [`ScanoutConfirmation`] keeps the decision,
 //!    replaces it with another of its alternatives (a display that refuses
 //!    the first candidate), or defers the collection (no device at hand);
-//! 3. **allocate**: the budgets (bytes, buffer fds) are checked before any memory is touched when
+//! 3. **allocate**: when the confirmation allocated a buffer to test on
+//!    the display ([`ScanoutProbe`]) with the placement that is chosen,
+//!    that buffer becomes buffer 0 and only the rest are allocated (one
+//!    allocation fewer on the path from a fullscreen toggle to its first
+//!    frame: under TCG a 1280×720 dumb buffer takes ~190 ms); the budgets (bytes, buffer fds) are checked before any memory is touched when
 //!    the layout is known (the engine already applied the size limits to
 //!    it; they are checked again here in case the confirmation replaced the
 //!    decision), then the allocator runs;
@@ -20,7 +24,7 @@ use super::Owner;
 
 use accord_engine::{Constraints, Decision};
 
-use crate::backend::{verify_layout, AllocatedBuffer, CollectionAllocator, MemoryKind};
+use crate::backend::{verify_layout, AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 
 use super::budget::{Budgets, Usage};
 use super::ledger::{Charge, Ledger};
@@ -35,12 +39,30 @@ pub enum Confirmation {
     Defer,
 }
 
+/// A buffer the display's confirmation allocated and tested (a `TEST_ONLY`
+/// commit), handed to the allocation instead of being thrown away: it
+/// becomes buffer 0 of the collection when the chosen placement is the one
+/// named here and its layout is the decision's.
+#[derive(Debug)]
+pub struct ScanoutProbe {
+    /// The name of the allocator that made it ([`CollectionAllocator::name`]).
+    pub placement: String,
+    /// The buffer, as that allocator returned it.
+    pub buffer: AllocatedBuffer,
+}
+
 /// Confirms (or replaces, or defers) each negotiated decision before
 /// anything is allocated; the module's implementation asks the embedder's
 /// [`BufferCollectionHandler::confirm_scanout`](crate::BufferCollectionHandler::confirm_scanout).
 pub trait ScanoutConfirmation {
     /// Called once per successfully negotiated collection.
     fn confirm(&mut self, collection: u64, decision: &Decision) -> Confirmation;
+
+    /// The buffer the last [`confirm`](Self::confirm) tested, if it kept
+    /// one for the allocation ([`ScanoutProbe`]); `None` by default.
+    fn take_probe(&mut self) -> Option<ScanoutProbe> {
+        None
+    }
 }
 
 /// Allocate every negotiated decision as it is (no display to confirm).
@@ -53,6 +75,66 @@ impl ScanoutConfirmation for () {
 impl<F: FnMut(u64, &Decision) -> Confirmation> ScanoutConfirmation for F {
     fn confirm(&mut self, collection: u64, decision: &Decision) -> Confirmation {
         self(collection, decision)
+    }
+}
+
+/// A confirmed decision and the buffer its confirmation tested.
+pub(crate) struct Confirmed {
+    pub(crate) decision: Decision,
+    pub(crate) probe: Option<ScanoutProbe>,
+}
+
+/// An allocator that hands out a confirmation's probe buffer as buffer 0
+/// and allocates only the rest (module comment, step 3). A probe whose
+/// layout is not the decision's is dropped and every buffer allocated.
+pub(crate) struct WithProbe<'a> {
+    pub(crate) inner: &'a mut dyn CollectionAllocator,
+    pub(crate) probe: Option<AllocatedBuffer>,
+}
+
+impl CollectionAllocator for WithProbe<'_> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    fn memory_kind(&self) -> MemoryKind {
+        self.inner.memory_kind()
+    }
+
+    fn capability(&self) -> accord_engine::placement::Capability {
+        self.inner.capability()
+    }
+
+    fn source(&self) -> accord_engine::placements::Source {
+        self.inner.source()
+    }
+
+    fn allocate(&mut self, decision: &Decision) -> Result<Vec<AllocatedBuffer>, AllocError> {
+        let one = Decision {
+            buffer_count: 1,
+            ..decision.clone()
+        };
+        let probe = self.probe.take().filter(|p| {
+            decision.buffer_count >= 1
+                && verify_layout(&one, std::slice::from_ref(p), false).is_ok()
+        });
+        let Some(probe) = probe else {
+            return self.inner.allocate(decision);
+        };
+        let mut buffers = Vec::with_capacity(decision.buffer_count as usize);
+        buffers.push(probe);
+        if decision.buffer_count > 1 {
+            let rest = Decision {
+                buffer_count: decision.buffer_count - 1,
+                ..decision.clone()
+            };
+            buffers.extend(self.inner.allocate(&rest)?);
+        }
+        tracing::debug!(
+            placement = %self.inner.name(),
+            "the scanout confirmation's buffer is buffer 0"
+        );
+        Ok(buffers)
     }
 }
 

@@ -7,6 +7,7 @@ use accord_engine::{Candidate, Decision};
 
 use super::{test_only, Card, ScanoutTarget};
 use crate::backend::CollectionAllocator;
+use crate::collections::ScanoutProbe;
 
 /// One `TEST_ONLY` try: a candidate placed by one allocator.
 ///
@@ -37,7 +38,7 @@ pub struct Attempt {
 /// let decision = choice.decision; // allocate this
 /// # }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ScanoutChoice {
     /// The decision to allocate. `scanout` is true only when confirmed.
     pub decision: Decision,
@@ -46,6 +47,11 @@ pub struct ScanoutChoice {
     pub placement: Option<usize>,
     /// Every try, in order, for logs and tests.
     pub attempts: Vec<Attempt>,
+    /// The buffer that passed `TEST_ONLY`, for the collection's allocation
+    /// to use as buffer 0
+    /// ([`BufferCollectionHandler::take_scanout_probe`](crate::BufferCollectionHandler::take_scanout_probe));
+    /// `None` when nothing passed.
+    pub probe: Option<ScanoutProbe>,
 }
 
 impl ScanoutChoice {
@@ -64,7 +70,8 @@ impl ScanoutChoice {
 /// Confirm a scanout decision on a real device before its outcome is sent:
 /// for each scanout-marked candidate in ranking order (`decision.alternatives`)
 /// and each allocator in placement order, allocate one buffer of that layout
-/// and run [`test_only`] on the target plane. The first pass wins. When none
+/// and run [`test_only`] on the target plane. The first pass wins, and its
+/// buffer is kept ([`ScanoutChoice::probe`]) for the allocation. When none
 /// passes, fall back to the best renderer-only candidate (composition), or to
 /// the top candidate with `scanout` cleared, and log why at debug level.
 /// Each candidate's full decision comes from the engine's
@@ -104,9 +111,14 @@ pub fn confirm_scanout(
             ..full.clone()
         };
         for (i, alloc) in allocators.iter_mut().enumerate() {
+            let mut probe = None;
             let result = match alloc.allocate(&one) {
-                Ok(bufs) => match bufs.first() {
-                    Some(buf) => test_only(card, target, &one, buf).map_err(|e| e.to_string()),
+                Ok(bufs) => match bufs.into_iter().next() {
+                    Some(buf) => {
+                        let tested = test_only(card, target, &one, &buf).map_err(|e| e.to_string());
+                        probe = Some(buf);
+                        tested
+                    }
                     None => Err("allocator returned no buffer".into()),
                 },
                 Err(e) => Err(format!("allocation: {e}")),
@@ -133,6 +145,10 @@ pub fn confirm_scanout(
                     },
                     placement: Some(i),
                     attempts,
+                    probe: probe.map(|buffer| ScanoutProbe {
+                        placement: alloc.name(),
+                        buffer,
+                    }),
                 };
             }
         }
@@ -156,5 +172,6 @@ pub fn confirm_scanout(
         },
         placement: None,
         attempts,
+        probe: None,
     }
 }

@@ -58,10 +58,18 @@ impl BufferCollectionHandler for RefState {
     /// fullscreen on).
     fn confirm_scanout(&mut self, surface: &WlSurface, decision: &Decision) -> Decision {
         let head = self.scanout_output(surface).unwrap_or(0);
+        self.last_confirmed_head = Some(head);
         match self.screen.head_mut(head) {
             Some(target) => target.confirm_scanout(decision),
             None => decision.clone(),
         }
+    }
+
+    /// The buffer the confirmation above tested on the primary plane: it
+    /// becomes the collection's buffer 0.
+    fn take_scanout_probe(&mut self) -> Option<accord_smithay::collections::ScanoutProbe> {
+        let head = self.last_confirmed_head.take()?;
+        self.screen.head_mut(head)?.take_scanout_probe()
     }
 
     /// The identity the client was admitted under when it was accepted

@@ -22,6 +22,7 @@ use accord_engine::placements::{PlacementPolicy, SourceKind};
 use accord_engine::{Decision, FormatModifier};
 use accord_smithay::{
     backend::{CollectionAllocator, DumbBackend, Placements},
+    collections::ScanoutProbe,
     kms::{
         compositor_formats, confirm_scanout, opaque_substitutes, probe_planes, Card, PlaneKind,
         ScanoutTarget,
@@ -158,6 +159,9 @@ struct ScanoutConfirm {
     card: Card,
     target: ScanoutTarget,
     placements: Vec<Box<dyn CollectionAllocator>>,
+    /// The buffer the last confirmation tested, until the module takes it
+    /// as the collection's buffer 0.
+    probe: Option<ScanoutProbe>,
 }
 
 impl Compositor {
@@ -447,6 +451,7 @@ impl ScanoutConfirm {
             card: master,
             target,
             placements: vec![Box::new(DumbBackend::open(path)?)],
+            probe: None,
         })
     }
 }
@@ -507,11 +512,13 @@ impl OutputTarget for DrmTarget {
     /// One buffer of each scanout candidate, in ranking order, `AddFB2` and
     /// an atomic `TEST_ONLY` commit on the primary plane (fullscreen at the
     /// mode's size); the first that passes, else a renderer-only fallback.
-    /// The test buffer is dropped: the collection allocator makes the real
-    /// ones with the same layout on the same card.
+    /// The buffer that passed is kept for the module, which makes it the
+    /// collection's buffer 0 (dumb buffers of this card, as the
+    /// collection's first placement): one allocation fewer per toggle.
     fn confirm_scanout(&mut self, decision: &Decision) -> Decision {
         let c = &mut self.confirm;
-        let choice = confirm_scanout(&c.card, &c.target, decision, &mut c.placements);
+        let mut choice = confirm_scanout(&c.card, &c.target, decision, &mut c.placements);
+        c.probe = choice.probe.take();
         info!(
             format = format_args!("{:#010x}", choice.decision.format),
             modifier = format_args!("{:#x}", choice.decision.modifier),
@@ -521,6 +528,10 @@ impl OutputTarget for DrmTarget {
             "collection scanout confirmation"
         );
         choice.decision
+    }
+
+    fn take_scanout_probe(&mut self) -> Option<ScanoutProbe> {
+        self.confirm.probe.take()
     }
 
     /// A device without `ADDFB2_MODIFIERS` has one layout, linear: see

@@ -110,6 +110,9 @@ pub struct RefState {
     /// How each toplevel is shown (fullscreen on which output, or
     /// windowed): what its participant offers (`fullscreen.rs`).
     pub shown: super::fullscreen::ShownSurfaces,
+    /// The head whose display last confirmed a scanout decision: its test
+    /// buffer goes to the module (`take_scanout_probe`).
+    pub last_confirmed_head: Option<usize>,
 
     // The scene and where it is drawn.
     pub space: Space<Window>,
@@ -226,6 +229,7 @@ impl RefState {
             buffer_collection_state,
             accord_renderer_formats,
             shown: Default::default(),
+            last_confirmed_head: None,
             space,
             popups: PopupManager::default(),
             outputs,

@@ -152,6 +152,13 @@ pub trait OutputTarget {
         decision.clone()
     }
 
+    /// The buffer the last [`confirm_scanout`](Self::confirm_scanout)
+    /// tested, for the module to use as the collection's buffer 0 (Accord's
+    /// `take_scanout_probe` hook). Headless tests none.
+    fn take_scanout_probe(&mut self) -> Option<accord_smithay::collections::ScanoutProbe> {
+        None
+    }
+
     /// Whether a client dma-buf with the implicit modifier is read as LINEAR
     /// (see `dmabuf_params.rs`). Headless has no device to define the
     /// implicit layout, so no.
