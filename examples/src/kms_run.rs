@@ -103,8 +103,9 @@ pub fn with_compositor<T>(
             renderer,
             ..Config::default()
         };
+        let heads = connected_heads(&options.path);
         let compositor = spawn_with(config, move |config| Compositor::drm(config, &options))?;
-        settle(&compositor);
+        settle_frames(&compositor, STARTUP_FRAMES * heads as u64);
         let baseline = Baseline {
             fds: FdCensus::of_self()?,
             charged: compositor.charged_bytes(),
@@ -125,12 +126,19 @@ pub fn with_compositor<T>(
 /// one (10 s at most: GLES's first frames compile shaders, about a
 /// second each under TCG).
 pub fn settle(compositor: &Running) {
+    settle_frames(compositor, STARTUP_FRAMES);
+}
+
+/// [`settle`] with `frames` start-up frames: [`STARTUP_FRAMES`] per head
+/// of a compositor with several (each head composes its own two slots;
+/// the counters add them up).
+pub fn settle_frames(compositor: &Running, frames: u64) {
     let presented = |c: CounterSnapshot| c.frames_direct + c.frames_composited;
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = presented(compositor.counters());
     let mut quiet_since = Instant::now();
     while Instant::now() < deadline
-        && (last < STARTUP_FRAMES || quiet_since.elapsed() < Duration::from_millis(150))
+        && (last < frames || quiet_since.elapsed() < Duration::from_millis(150))
     {
         std::thread::sleep(Duration::from_millis(10));
         let now = presented(compositor.counters());
@@ -141,6 +149,18 @@ pub fn settle(compositor: &Running) {
     }
 }
 
-/// Frames a KMS compositor draws at start-up with no client (see
-/// [`settle`]).
+/// The heads the reference compositor will drive on `card`: its connected
+/// connectors with a primary plane (1 when it cannot tell).
+pub fn connected_heads(card: &Path) -> usize {
+    use accord_smithay::kms::{Card, PlaneKind, ScanoutTarget};
+    Card::open(card)
+        .and_then(|card| {
+            card.enable_atomic()?;
+            ScanoutTarget::connected_with(&card, PlaneKind::Primary)
+        })
+        .map_or(1, |t| t.len().max(1))
+}
+
+/// Frames a KMS compositor draws at start-up with no client, per head
+/// (see [`settle`]).
 pub const STARTUP_FRAMES: u64 = 2;

@@ -6,7 +6,11 @@
 //! from the trigger (the request) to the first frame of the new
 //! generation on screen, in milliseconds and in frame periods of the
 //! first output's mode, and the frames dropped (rendered but not read
-//! back from the output). Run it in the real-kernel tier:
+//! back from the output). Then, per window size, the kernel's floor: the
+//! same dumb-buffer backend allocating that generation's buffers with no
+//! compositor, no protocol and no display test (`bare allocation`), so the
+//! rest of each switch is what Accord and the producer spend. Run it in
+//! the real-kernel tier:
 //! `tests/vm/run --icount --gpu max_outputs=2,xres=1280,yres=720
 //! --kernel-arg video=Virtual-2:1024x768e --demo accord-fullscreen-tour`.
 
@@ -16,7 +20,8 @@ use accord_examples::{
     fullscreen_tour::{run_tour, Step},
     refcomp::RendererKind,
 };
-use accord_smithay::kms::{Card, PlaneKind, ScanoutTarget};
+use accord_smithay::backend::{CollectionAllocator, DumbBackend};
+use std::time::{Duration, Instant};
 
 #[derive(clap::Parser, Debug)]
 #[command(name = "accord-fullscreen-tour")]
@@ -37,13 +42,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = <Args as clap::Parser>::parse();
-    let outputs = Card::open(&args.card)
-        .and_then(|card| {
-            card.enable_atomic()?;
-            ScanoutTarget::connected_with(&card, PlaneKind::Primary)
-        })
-        .map(|t| t.len().max(1))
-        .unwrap_or(1);
+    let outputs = accord_examples::kms_run::connected_heads(&args.card);
     // Windowed, fullscreen on the next output, windowed, ...
     let steps: Vec<Step> = (0..args.toggles)
         .map(|i| match i % 2 {
@@ -102,9 +101,75 @@ fn main() -> ExitCode {
         max / period,
         rendered - seen,
     );
+    breakdown(&args.card, &report.steps, period);
     if rendered == seen {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Per window size: the median switch, split into the new generation in
+/// hand and the first frame after it, beside the kernel's floor for that
+/// generation (the median of 3 bare allocations of its buffers).
+fn breakdown(
+    card: &std::path::Path,
+    steps: &[accord_examples::fullscreen_tour::StepReport],
+    period: f64,
+) {
+    let mut sizes: Vec<((u32, u32), usize)> = steps.iter().map(|s| (s.size, s.buffers)).collect();
+    sizes.sort();
+    sizes.dedup();
+    for (size, buffers) in sizes {
+        let of_size: Vec<_> = steps.iter().filter(|s| s.size == size).collect();
+        let median = |f: &dyn Fn(&accord_examples::fullscreen_tour::StepReport) -> Duration| {
+            let mut v: Vec<f64> = of_size.iter().map(|s| f(s).as_secs_f64() * 1e3).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let switch = median(&|s| s.switch_time);
+        let generation = median(&|s| s.generation_time);
+        let draw = median(&|s| s.switch_time.saturating_sub(s.generation_time));
+        match bare_allocation(card, size, buffers) {
+            Ok(bare) => println!(
+                "{}x{} ({} steps, {buffers} buffers): switch {switch:.1} ms = {:.1} periods; generation in hand {generation:.1} ms, then first frame {draw:.1} ms; bare allocation of {buffers} buffers {bare:.1} ms; switch without it {:.1} ms = {:.1} periods",
+                size.0,
+                size.1,
+                of_size.len(),
+                switch / period,
+                switch - bare,
+                (switch - bare) / period,
+            ),
+            Err(e) => println!("{}x{}: bare allocation failed: {e}", size.0, size.1),
+        }
+    }
+}
+
+/// Milliseconds for the dumb-buffer backend alone to allocate `count`
+/// XRGB8888 buffers of `size` (median of 3), freed after each run.
+fn bare_allocation(card: &std::path::Path, size: (u32, u32), count: usize) -> Result<f64, String> {
+    let wants = accord_engine::Constraints {
+        formats: vec![accord_engine::FormatModifier {
+            format: u32::from_le_bytes(*b"XR24"),
+            modifier: accord_engine::MOD_LINEAR,
+            scanout: true,
+        }],
+        min_size: size,
+        usage: accord_engine::Usage::SCANOUT,
+        ..Default::default()
+    };
+    let mut decision = accord_engine::solve(&[wants]).map_err(|f| f.message)?;
+    decision.buffer_count = u32::try_from(count).map_err(|e| e.to_string())?;
+    let mut dumb = DumbBackend::open(card).map_err(|e| e.to_string())?;
+    let mut ms: Vec<f64> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            let buffers = dumb.allocate(&decision).map_err(|e| e.to_string())?;
+            let took = start.elapsed().as_secs_f64() * 1e3;
+            drop(buffers);
+            Ok(took)
+        })
+        .collect::<Result<_, String>>()?;
+    ms.sort_by(f64::total_cmp);
+    Ok(ms[1])
 }
