@@ -5,32 +5,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accord_engine::{Constraints, FormatModifier, MOD_LINEAR};
+use accord_engine::Constraints;
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::collections::{
     Allocation, Attached, Budgets, Collections, FailureReason, Outcome, Resolution, SlotId,
     MAX_LIVE_GENERATIONS,
 };
 
-const XR24: u32 = u32::from_le_bytes(*b"XR24");
+mod common;
+use common::sized;
 
 type Reg = Collections<u32>;
-
-fn sized(w: u32, h: u32) -> Constraints {
-    Constraints {
-        formats: vec![FormatModifier {
-            format: XR24,
-            modifier: MOD_LINEAR,
-            scanout: false,
-        }],
-        min_size: (w, h),
-        buffers: accord_engine::BufferCounts {
-            camping: 2,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
 
 /// Producer and consumer, allocated at `w`×`h`, with renegotiation not
 /// rate-limited (tests of the bound set their own interval).

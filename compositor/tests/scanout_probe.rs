@@ -6,30 +6,15 @@
 use std::os::fd::AsFd;
 use std::time::Duration;
 
-use accord_engine::{Constraints, Decision, FormatModifier, MOD_LINEAR};
+use accord_engine::Decision;
 use accord_smithay::backend::memfd::MemfdBackend;
 use accord_smithay::backend::{AllocError, AllocatedBuffer, CollectionAllocator, MemoryKind};
 use accord_smithay::collections::{
     Collections, Confirmation, Outcome, ScanoutConfirmation, ScanoutProbe,
 };
 
-const XR24: u32 = u32::from_le_bytes(*b"XR24");
-
-fn sized(w: u32, h: u32) -> Constraints {
-    Constraints {
-        formats: vec![FormatModifier {
-            format: XR24,
-            modifier: MOD_LINEAR,
-            scanout: false,
-        }],
-        min_size: (w, h),
-        buffers: accord_engine::BufferCounts {
-            camping: 2,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
+mod common;
+use common::sized;
 
 /// memfd, counting the buffers it was asked for.
 struct Counting {

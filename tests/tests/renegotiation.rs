@@ -23,6 +23,37 @@ fn stream(w: u32, h: u32) -> Constraints {
         .buffers(2)
 }
 
+/// The plane a fullscreen surface is offered in trigger 1's tests.
+static PLANE: [FormatModifier; 1] = [FormatModifier {
+    format: XRGB8888,
+    modifier: MOD_LINEAR,
+    scanout: true,
+}];
+
+/// A server without a rate bound, a surface, and a collection attached to
+/// it with the 64×32 stream committed. A scanout decision needs a dma-buf
+/// placement (never memfd): the labelled dma-buf fixture stands in for the
+/// display's memory.
+fn attached_stream() -> (TestServer, Accord, accord_client::Collection, RawClient) {
+    let server = TestServer::builder()
+        .min_generation_interval(Duration::ZERO)
+        .allocator(|| {
+            Box::new(accord_tests::labelled_dmabuf::LabelledDmabuf(
+                accord_smithay::backend::memfd::MemfdBackend::new(),
+            ))
+        })
+        .start();
+    let conn = server.connect();
+    let mut rawc = RawClient::new(conn.clone());
+    let surface = raw::surface(&mut rawc);
+    let accord = Accord::new(&conn).expect("accord");
+    let token = accord.create_collection();
+    token.duplicate().attach_to_surface(&surface);
+    let coll = token.bind();
+    coll.commit(&stream(64, 32));
+    (server, accord, coll, rawc)
+}
+
 #[test]
 fn a_recommit_that_changes_nothing_keeps_the_generation() {
     let server = TestServer::builder()
@@ -137,29 +168,7 @@ fn a_thousand_toggles_make_one_generation() {
 /// buffer), then back to composition.
 #[test]
 fn the_compositor_participant_changing_renegotiates() {
-    static PLANE: [FormatModifier; 1] = [FormatModifier {
-        format: XRGB8888,
-        modifier: MOD_LINEAR,
-        scanout: true,
-    }];
-    // A scanout decision needs a dma-buf placement (never memfd): the
-    // labelled dma-buf fixture stands in for the display's memory.
-    let server = TestServer::builder()
-        .min_generation_interval(Duration::ZERO)
-        .allocator(|| {
-            Box::new(accord_tests::labelled_dmabuf::LabelledDmabuf(
-                accord_smithay::backend::memfd::MemfdBackend::new(),
-            ))
-        })
-        .start();
-    let conn = server.connect();
-    let mut rawc = RawClient::new(conn.clone());
-    let surface = raw::surface(&mut rawc);
-    let accord = Accord::new(&conn).expect("accord");
-    let token = accord.create_collection();
-    token.duplicate().attach_to_surface(&surface);
-    let coll = token.bind();
-    coll.commit(&stream(64, 32));
+    let (server, _accord, coll, _raw) = attached_stream();
     let first = coll.wait_allocated().expect("allocated");
     // Composited: the compositor camps 1 buffer, the client 2.
     assert_eq!(first.buffers.len(), 3);
@@ -194,28 +203,8 @@ fn the_compositor_participant_changing_renegotiates() {
 /// so the toggle makes one generation, not two.
 #[test]
 fn a_held_change_and_the_clients_recommit_make_one_generation() {
-    static PLANE: [FormatModifier; 1] = [FormatModifier {
-        format: XRGB8888,
-        modifier: MOD_LINEAR,
-        scanout: true,
-    }];
-    let server = TestServer::builder()
-        .min_generation_interval(Duration::ZERO)
-        .allocator(|| {
-            Box::new(accord_tests::labelled_dmabuf::LabelledDmabuf(
-                accord_smithay::backend::memfd::MemfdBackend::new(),
-            ))
-        })
-        .start();
+    let (server, accord, coll, _raw) = attached_stream();
     server.on_compositor(|c| c.accord.set_answer_window(Duration::from_secs(3600)));
-    let conn = server.connect();
-    let mut rawc = RawClient::new(conn.clone());
-    let surface = raw::surface(&mut rawc);
-    let accord = Accord::new(&conn).expect("accord");
-    let token = accord.create_collection();
-    token.duplicate().attach_to_surface(&surface);
-    let coll = token.bind();
-    coll.commit(&stream(64, 32));
     let first = coll.wait_allocated().expect("allocated");
     assert_eq!(first.buffers.len(), 3);
 
