@@ -253,6 +253,35 @@ fn a_held_change_and_the_clients_recommit_make_one_generation() {
     server.wait_charged(bytes(&windowed), "generations 1 and 2 drained");
 }
 
+/// A client that never answers the configure holds nothing up for longer
+/// than the answer window: the module's timer solves the held change alone.
+#[test]
+fn an_unanswered_hold_is_solved_when_the_answer_window_ends() {
+    let (server, accord, coll, _raw) = attached_stream();
+    server.on_compositor(|c| c.accord.set_answer_window(Duration::from_millis(100)));
+    let first = coll.wait_allocated().expect("allocated");
+    assert_eq!(
+        server.on_compositor(|c| c.set_scanout_pairs_held(&PLANE)),
+        1
+    );
+    accord.roundtrip().expect("roundtrip");
+    assert!(coll.poll_renegotiation().is_none(), "held");
+    let full = eventually(Duration::from_secs(5), "the window's end", || {
+        accord.dispatch_pending().map_err(|e| e.to_string())?;
+        accord.roundtrip().map_err(|e| e.to_string())?;
+        match coll.poll_renegotiation() {
+            Some(Renegotiation::Generation(g)) => Ok(g),
+            Some(other) => Err(format!("unexpected {other:?}")),
+            None => Err("no generation yet".into()),
+        }
+    });
+    assert_eq!(
+        (full.generation, full.width, full.buffers.len()),
+        (2, 64, 4)
+    );
+    drop(first);
+}
+
 /// A version-1 participant cannot recommit, and never sees a version-2
 /// event; it is sent a new generation's settings … allocated like the
 /// first, and its hold on the previous generation ends then, so the old
