@@ -15,6 +15,7 @@
 
 use gst::glib;
 
+mod alignment;
 mod formats;
 mod negotiator;
 mod pool;
