@@ -462,6 +462,41 @@ fn an_alignment_the_compositor_cannot_meet_is_an_element_warning_naming_the_reas
     compositor.stop().expect("stop compositor");
 }
 
+/// A stride mask past what the sink asks of any compositor (2^31 bytes):
+/// refused before a re-commit, with an element warning saying why; the
+/// stream goes on in the pool's buffers.
+#[test]
+fn an_alignment_the_sink_cannot_express_is_an_element_warning_too() {
+    let (_dir, compositor) = compositor("gst-align-inexpressible");
+    let (ok, output) = finish(app(
+        &compositor,
+        "push --frames 10 --stride-mask 0x7fffffff",
+    ));
+    assert!(ok, "accordsink-app failed:\n{output}");
+    assert!(
+        app_line(&output, "config").starts_with("refused"),
+        "{output}"
+    );
+    let warning = app_line(&output, "warning");
+    assert!(
+        warning.starts_with(
+            "Accord cannot lay the buffers out as upstream asks: plane 0's stride mask \
+             0x7fffffff asks for more than 1073741824-byte alignment"
+        ),
+        "{warning}"
+    );
+    assert_eq!(
+        (
+            app_stat(&output, "frames-shown"),
+            app_stat(&output, "copies"),
+            app_stat(&output, "generations")
+        ),
+        (10, 0, 1),
+        "{output}"
+    );
+    compositor.stop().expect("stop compositor");
+}
+
 /// The headless compositor's buffers are memfds, not dma-bufs: the sink's
 /// caps query leaves `memory:DMABuf` out, and an upstream asking for it
 /// is not negotiated.

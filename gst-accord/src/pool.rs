@@ -78,7 +78,9 @@ impl AccordPool {
     /// How the pool gets a new generation when upstream configures it for
     /// more buffers than it has or another alignment: `grow(n, plan)`
     /// renegotiates for at least `n` buffers laid out as `plan` and returns
-    /// the new layout.
+    /// the new layout and its plan. `plan` is the sentence saying why when
+    /// upstream's alignment cannot be expressed (the sink warns, and grows
+    /// with the current plan if it needs more buffers).
     pub fn set_grow(&self, grow: Grow) {
         *self.imp().grow.lock().unwrap_or_else(|e| e.into_inner()) = Some(grow);
     }
@@ -148,7 +150,8 @@ impl AccordPool {
 }
 
 /// See [`AccordPool::set_grow`].
-pub type Grow = Box<dyn Fn(u32, Plan) -> Result<Layout, String> + Send + Sync>;
+pub type Grow =
+    Box<dyn Fn(u32, Result<Plan, String>) -> Result<(Layout, Plan), String> + Send + Sync>;
 
 /// The fd of `buffer`'s only memory, when that is a whole fd memory.
 fn memory_fd(buffer: &gst::BufferRef) -> Option<RawFd> {
@@ -224,23 +227,18 @@ mod imp {
             } else {
                 None
             };
-            let wanted = match alignment::plan(&info, asked.as_ref()) {
-                Ok(plan) => Some(plan),
-                Err(e) => {
-                    gst::warning!(gst::CAT_DEFAULT, "upstream's alignment: {e}");
-                    None
-                }
-            };
-            let plan = wanted.unwrap_or(current);
-            if min > have || plan != current {
+            let wanted = alignment::plan(&info, asked.as_ref());
+            if min > have || wanted.as_ref().map_or(true, |p| *p != current) {
+                // The sink re-commits (or warns about an alignment it
+                // cannot express, keeping the current plan).
                 let grown = self
                     .grow
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .as_ref()
-                    .map(|grow| grow(min.max(have), plan));
+                    .map(|grow| grow(min.max(have), wanted.clone()));
                 match grown {
-                    Some(Ok(layout)) => {
+                    Some(Ok((layout, plan))) => {
                         if let Some(st) = self.lock().as_mut() {
                             // Inactive while configured: no buffer is out.
                             st.layout = layout;
@@ -251,7 +249,7 @@ mod imp {
                     Some(Err(e)) => {
                         gst::warning!(
                             gst::CAT_DEFAULT,
-                            "cannot renegotiate for {min} buffers, {plan:?}: {e}"
+                            "cannot renegotiate for {min} buffers, {wanted:?}: {e}"
                         );
                     }
                     None => {}
@@ -276,7 +274,7 @@ mod imp {
                     .all(|(&ours, &default)| i64::from(ours) == i64::from(default));
                 let meta = config.has_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META);
                 // The backend's strides are checked, not assumed.
-                let aligned = wanted == Some(st.plan)
+                let aligned = wanted.as_ref().ok() == Some(&st.plan)
                     && asked.as_ref().map_or(true, |a| strides_met(a, &strides));
                 if !aligned {
                     // Corrected to what the pool has.

@@ -664,12 +664,33 @@ impl AccordSink {
     fn grow(
         &self,
         min: u32,
-        plan: Plan,
-    ) -> Result<crate::negotiator::Layout, accord_client::Failure> {
+        plan: Result<Plan, String>,
+    ) -> Result<(crate::negotiator::Layout, Plan), accord_client::Failure> {
         let mut guard = lock(&self.started);
         let st = guard.as_mut().ok_or_else(not_started)?;
         let current = st.request.clone().ok_or_else(not_started)?;
         let have = st.current.as_ref().map_or(0, |(_, p)| p.count());
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(why) => {
+                gst::element_imp_warning!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    (
+                        "Accord cannot lay the buffers out as upstream asks: {}",
+                        why
+                    ),
+                    ["upstream's GstVideoAlignment; it keeps the pool's layout"]
+                );
+                if min <= have {
+                    return Err(accord_client::Failure {
+                        reason: accord_client::FailureReason::Unsupported,
+                        message: why,
+                    });
+                }
+                current.plan
+            }
+        };
         let request = Request {
             camping: current.camping + min.saturating_sub(have),
             plan,
@@ -723,7 +744,7 @@ impl AccordSink {
             plan.coded.1,
             plan.stride_alignment
         );
-        Ok(layout)
+        Ok((layout, plan))
     }
 
     /// The key and pool of `buffer` when it is one of the sink's pools'.
