@@ -5,8 +5,14 @@
 //! `accordsink-stats` element message it posts at EOS (`gst-launch-1.0 -m`
 //! prints it); the compositor's counters and screenshot say what was shown.
 //!
+//! What `gst-launch-1.0` cannot express (an upstream that configures the
+//! sink's pool with a `GstVideoAlignment`, or asks for
+//! `memory:DMABuf`) runs through `accordsink-app`, a GStreamer
+//! application of the same crate that loads the plugin the same way.
+//!
 //! The plugin is a cdylib that `cargo test` does not build:
-//! `scripts/test` runs `cargo build --release -p gst-accord` first.
+//! `scripts/test` runs `cargo build --release -p gst-accord` first (which
+//! builds `accordsink-app` beside it).
 
 mod common;
 
@@ -60,6 +66,36 @@ fn gst_launch(compositor: &Running, pipeline: &str) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("run gst-launch-1.0 (Debian package gstreamer1.0-tools)")
+}
+
+/// `accordsink-app <args>` as a client of `compositor`.
+fn app(compositor: &Running, args: &str) -> Child {
+    Command::new(plugin_dir().join("accordsink-app"))
+        .args(args.split_whitespace())
+        .envs(compositor.client_env())
+        .env("GST_PLUGIN_PATH", plugin_dir())
+        .env("GST_DEBUG", "accordsink:4")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run accordsink-app (cargo build --release -p gst-accord)")
+}
+
+/// The value after `key: ` on the app's line starting with `key:`.
+fn app_line<'a>(output: &'a str, key: &str) -> &'a str {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no {key}: line in:\n{output}"))
+}
+
+/// `name=value` of the app's `stats:` line.
+fn app_stat(output: &str, name: &str) -> u64 {
+    app_line(output, "stats")
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the stats of:\n{output}"))
 }
 
 /// Waits for `child` (up to 60 s): its exit success and its stdout + stderr.
@@ -304,11 +340,178 @@ fn gst_inspect_lists_accordsink_with_documented_properties() {
         ("frames-shown", "Frames attached to the window so far"),
         ("copies", "copied once into a pool buffer"),
         ("generations", "Collection generations negotiated so far"),
+        ("generation", "generation of the last frame shown"),
+        ("released-generations", "Older generations released so far"),
     ] {
         let line = text
             .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            // gst-inspect pads names to 20 columns: a name of 20 has
+            // the colon right after it.
+            .find(|l| {
+                let l = l.trim_start();
+                l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}:"))
+            })
             .unwrap_or_else(|| panic!("property {name} not listed:\n{text}"));
         assert!(line.contains(blurb), "{name}: {line:?}");
     }
+}
+
+/// The bars `accordsink-app` paints, as the screenshot reads them (RGB).
+const APP_BARS: [[u8; 3]; 4] = [[255, 255, 255], [255, 255, 0], [0, 255, 255], [0, 255, 0]];
+
+/// An upstream that asks for padding (8 rows above, 24 below, 16 columns
+/// left, 48 right of a 320x240 picture) and 64-byte strides, as a decoder
+/// does: the sink re-commits the collection at the coded size 384x272
+/// (generation 2, generation 1 released), the video meta points past the
+/// padding with the negotiated stride, every buffer is one memory, and the
+/// window shows the picture alone: the bars from its top-left corner to
+/// x = 319, the background right of it, none of the red padding.
+#[test]
+fn upstream_alignment_is_applied_and_the_padding_cropped() {
+    let (dir, compositor) = compositor("gst-align");
+    let child = app(
+        &compositor,
+        "push --sync --frames 90 --padding 8,24,16,48 --stride-mask 63",
+    );
+    let shot = screenshot_after(&compositor, 30, &dir, "aligned.png");
+    let (ok, output) = finish(child);
+    assert!(ok, "accordsink-app failed:\n{output}");
+    assert_eq!(app_line(&output, "config"), "accepted", "{output}");
+    // 384 pixels of 4 bytes: 1536, a multiple of 64.
+    let stride = 1536;
+    assert_eq!(
+        app_line(&output, "meta"),
+        format!(
+            "320x240 offsets=[{}] strides=[{stride}]",
+            8 * stride + 16 * 4
+        ),
+        "{output}"
+    );
+    assert!(
+        app_line(&output, "memories").starts_with("1 size="),
+        "{output}"
+    );
+    assert_eq!(
+        (
+            app_stat(&output, "frames-shown"),
+            app_stat(&output, "copies"),
+            app_stat(&output, "generation"),
+            app_stat(&output, "released-generations"),
+        ),
+        (90, 0, 2, 1),
+        "{output}"
+    );
+    for (i, want) in APP_BARS.iter().enumerate() {
+        for x in [i as u32 * 80 + 2, i as u32 * 80 + 77] {
+            for y in [2, 120, 237] {
+                let p = shot.pixel(x, y).expect("in range");
+                assert!(
+                    close(p, *want, 4),
+                    "bar {i} at ({x}, {y}) is {p:?}, want {want:?}"
+                );
+            }
+        }
+    }
+    for (x, y) in [(322, 20), (340, 120), (20, 242), (20, 260)] {
+        let p = shot.pixel(x, y).expect("in range");
+        assert!(
+            common::near(p, BACKGROUND),
+            "({x}, {y}) is {p:?}: not the background"
+        );
+    }
+    compositor.stop().expect("stop compositor");
+}
+
+/// A stride alignment the compositor cannot give (64 MiB: a buffer past
+/// the protocol's byte limit): the pool config is refused and corrected
+/// to the pool's own layout, the element posts a warning with the
+/// collection's reason, and the stream goes on in the buffers it had.
+#[test]
+fn an_alignment_the_compositor_cannot_meet_is_an_element_warning_naming_the_reason() {
+    let (_dir, compositor) = compositor("gst-align-refused");
+    let (ok, output) = finish(app(&compositor, "push --frames 10 --stride-mask 0x3ffffff"));
+    assert!(ok, "accordsink-app failed:\n{output}");
+    assert!(
+        app_line(&output, "config").starts_with("refused; the pool has padding Some((0, 0, 0, 0))"),
+        "{output}"
+    );
+    let warning = app_line(&output, "warning");
+    for part in [
+        "Accord cannot lay the buffers out as upstream asks",
+        "stride alignment 67108864",
+        "too_large",
+        "the collection's reason: too_large",
+        "GstAccordSink:accordsink0",
+    ] {
+        assert!(warning.contains(part), "{part:?} missing from {warning:?}");
+    }
+    assert_eq!(
+        app_line(&output, "meta"),
+        "320x240 offsets=[0] strides=[1280]",
+        "{output}"
+    );
+    assert_eq!(
+        (
+            app_stat(&output, "frames-shown"),
+            app_stat(&output, "copies"),
+            app_stat(&output, "generations"),
+        ),
+        (10, 0, 1),
+        "{output}"
+    );
+    compositor.stop().expect("stop compositor");
+}
+
+/// A stride mask past what the sink asks of any compositor (2^31 bytes):
+/// refused before a re-commit, with an element warning saying why; the
+/// stream goes on in the pool's buffers.
+#[test]
+fn an_alignment_the_sink_cannot_express_is_an_element_warning_too() {
+    let (_dir, compositor) = compositor("gst-align-inexpressible");
+    let (ok, output) = finish(app(
+        &compositor,
+        "push --frames 10 --stride-mask 0x7fffffff",
+    ));
+    assert!(ok, "accordsink-app failed:\n{output}");
+    assert!(
+        app_line(&output, "config").starts_with("refused"),
+        "{output}"
+    );
+    let warning = app_line(&output, "warning");
+    assert!(
+        warning.starts_with(
+            "Accord cannot lay the buffers out as upstream asks: plane 0's stride mask \
+             0x7fffffff asks for more than 1073741824-byte alignment"
+        ),
+        "{warning}"
+    );
+    assert_eq!(
+        (
+            app_stat(&output, "frames-shown"),
+            app_stat(&output, "copies"),
+            app_stat(&output, "generations")
+        ),
+        (10, 0, 1),
+        "{output}"
+    );
+    compositor.stop().expect("stop compositor");
+}
+
+/// The headless compositor's buffers are memfds, not dma-bufs: the sink's
+/// caps query leaves `memory:DMABuf` out, and an upstream asking for it
+/// is not negotiated.
+#[test]
+fn memory_dmabuf_caps_are_not_negotiable_over_memfd() {
+    let (_dir, compositor) = compositor("gst-dmabuf-caps");
+    let (ok, output) = finish(app(&compositor, "push --dmabuf --frames 5"));
+    assert!(!ok, "accordsink-app succeeded:\n{output}");
+    let caps = app_line(&output, "caps");
+    assert!(caps.starts_with("video/x-raw, format="), "{caps}");
+    assert!(!caps.contains("memory:DMABuf"), "{caps}");
+    assert_eq!(app_line(&output, "accept-caps"), "false", "{output}");
+    assert!(
+        app_line(&output, "error").starts_with("not negotiated"),
+        "{output}"
+    );
+    compositor.stop().expect("stop compositor");
 }

@@ -6,7 +6,11 @@
 //! surface) and answers with a pool of the collection's buffers:
 //! upstream writes (or a device imports and fills) the very buffers the
 //! compositor shows or scans out, and a frame is shown by attaching the
-//! collection's `wl_buffer` for it, with no copy. See the README's
+//! collection's `wl_buffer` for it, with no copy. Upstream's
+//! `GstVideoAlignment` becomes the buffers' coded size and stride
+//! alignment, its padding cropped off on screen (`alignment.rs`); a
+//! generation the compositor starts (fullscreen on a display with planes)
+//! is adopted by asking upstream to reconfigure. See the README's
 //! GStreamer section for pipelines.
 //!
 //! Built on gstreamer-rs 0.23 at feature level `v1_22` (Debian 12 ships
@@ -15,6 +19,7 @@
 
 use gst::glib;
 
+mod alignment;
 mod formats;
 mod negotiator;
 mod pool;

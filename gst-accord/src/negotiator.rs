@@ -9,10 +9,13 @@
 //! and answers with a new generation of buffers, or keeps the current
 //! one, or fails without touching it. Every generation's buffers get
 //! `wl_buffer`s on the window's queue ([`crate::window`]), keyed by
-//! generation and index. An older generation is retired when the sink has
-//! moved to a newer one, and released (`release_generation`, its
-//! `wl_buffer`s destroyed) only once the compositor released every buffer
-//! of it it held.
+//! generation and index. The compositor may also push a generation by
+//! itself, when its own participant changes (the window goes fullscreen
+//! on a display whose planes can show it): [`Negotiator::poll_pushed`]
+//! takes those at the sink's frame boundary. An older generation is
+//! retired when the sink has moved to a newer one, and released
+//! (`release_generation`, its `wl_buffer`s destroyed) only once the
+//! compositor released every buffer of it it held.
 
 use std::os::fd::OwnedFd;
 
@@ -87,6 +90,61 @@ impl Negotiator {
             accord,
             name: name.to_owned(),
         }
+    }
+
+    /// What memory the compositor gives this window's buffers: a small
+    /// collection of one buffer, attached to the surface like the real
+    /// one, allocated and dropped. The caps query offers
+    /// `memory:DMABuf` from this before the first real collection.
+    pub fn probe_memory(&self, window: &Window) -> Result<MemoryKind, Failure> {
+        let _pause = window.pause_reading();
+        let token = self.accord.create_collection();
+        token.set_name(&format!("{} probe", self.name));
+        token.duplicate().attach_to_surface(window.surface());
+        let collection = token.bind();
+        collection.commit(
+            &Constraints::new()
+                .format(
+                    accord_client::DRM_FORMAT_XRGB8888,
+                    accord_client::MOD_LINEAR,
+                )
+                .min_size(64, 64)
+                .max_size(64, 64)
+                .buffers(1),
+        );
+        Ok(collection.wait_allocated()?.memory)
+    }
+
+    /// Generations the compositor pushed by itself since the last call
+    /// (its participant changed: fullscreen, another output), each with
+    /// its `wl_buffer`s; the newest last. Does not block.
+    pub fn poll_pushed(&mut self, window: &Window) -> Result<Vec<u32>, Failure> {
+        let Some(collection) = &self.collection else {
+            return Ok(Vec::new());
+        };
+        // The window thread read the socket; this dispatches what it
+        // queued for the library.
+        self.accord.dispatch_pending()?;
+        let mut pushed = Vec::new();
+        while let Some(r) = collection.poll_renegotiation() {
+            if let Renegotiation::Generation(allocation) = r {
+                pushed.push(allocation);
+            }
+            // Kept or failed outside a re-commit of ours: nothing new.
+        }
+        pushed
+            .into_iter()
+            .map(|allocation| self.add(window, allocation))
+            .collect()
+    }
+
+    /// The newest generation held (0 before the first).
+    pub fn newest(&self) -> u32 {
+        self.generations
+            .iter()
+            .map(|g| g.allocation.generation)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Negotiates (first time) or renegotiates `constraints`; the

@@ -10,14 +10,19 @@
 //! collection buffer a `GstBuffer` is comes back from its memory's fd
 //! ([`AccordPool::key_of`]).
 //!
-//! `set_config` takes upstream's needs: more buffers than the collection
-//! has (a V4L2 source importing the buffers keeps its driver's minimum
-//! queued on top of the sink's) are asked of the collection through
-//! [`AccordPool::set_grow`] (the sink re-commits with that many more, and
-//! the pool, inactive while configured, wraps the new generation). A stride
-//! alignment the strides do not meet, or no `GstVideoMeta` when the strides
-//! are not GStreamer's defaults, are refused (the config is corrected to
-//! the pool's own values, as `GstBufferPool` expects), so upstream uses
+//! `set_config` takes upstream's needs and, when they differ from what
+//! the collection was committed for, asks the collection for them through
+//! [`AccordPool::set_grow`] (the sink re-commits, and the pool, inactive
+//! while configured, wraps the new generation): more buffers than the
+//! collection has (a V4L2 source importing the buffers keeps its driver's
+//! minimum queued on top of the sink's), and a `GstVideoAlignment`
+//! (`GstBufferPoolOptionVideoAlignment`: padding around the picture and
+//! per-plane stride masks, [`crate::alignment`]), for which the buffers are
+//! made at the coded size and the `GstVideoMeta` offsets point past the
+//! padding. What the collection cannot give (the compositor's failure is
+//! an element warning, posted by the sink), or no `GstVideoMeta` when the
+//! layout is not GStreamer's default, is refused: the config is corrected
+//! to the pool's own values (as `GstBufferPool` expects), so upstream uses
 //! the pool as it is or uses its own buffers (then the sink copies).
 
 use std::collections::HashMap;
@@ -29,6 +34,7 @@ use gst::prelude::*;
 use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 
+use crate::alignment::{self, Plan};
 use crate::negotiator::Layout;
 use crate::window::BufferKey;
 
@@ -45,26 +51,36 @@ impl AccordPool {
         layout: Layout,
         caps: &gst::Caps,
         info: gst_video::VideoInfo,
+        plan: Plan,
     ) -> Result<Self, String> {
         let pool: AccordPool = glib::Object::new();
         let count = layout.buffers.len() as u32;
         let size = layout.buffers.first().map_or(0, |b| b.size) as u32;
+        let n_planes = info.n_planes();
         *pool.imp().lock() = Some(imp::State {
             layout,
             info,
+            plan,
             allocated: HashMap::new(),
         });
         let mut config = pool.config();
         config.set_params(Some(caps), size, count, count);
         config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META);
+        if plan.padded() || plan.stride_alignment > 1 {
+            config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+            config.set_video_alignment(&plan.video_alignment(n_planes));
+        }
         pool.set_config(config)
             .map_err(|e| format!("the pool refused its own configuration: {e}"))?;
         Ok(pool)
     }
 
-    /// How the pool gets a larger generation when upstream configures it
-    /// with more buffers than it has: `grow(n)` renegotiates for at least
-    /// `n` buffers and returns the new layout.
+    /// How the pool gets a new generation when upstream configures it for
+    /// more buffers than it has or another alignment: `grow(n, plan)`
+    /// renegotiates for at least `n` buffers laid out as `plan` and returns
+    /// the new layout and its plan. `plan` is the sentence saying why when
+    /// upstream's alignment cannot be expressed (the sink warns, and grows
+    /// with the current plan if it needs more buffers).
     pub fn set_grow(&self, grow: Grow) {
         *self.imp().grow.lock().unwrap_or_else(|e| e.into_inner()) = Some(grow);
     }
@@ -119,6 +135,11 @@ impl AccordPool {
         self.imp().lock().as_ref().map(|s| s.info.clone())
     }
 
+    /// The coded size, padding and stride alignment the buffers have.
+    pub fn plan(&self) -> Option<Plan> {
+        self.imp().lock().as_ref().map(|s| s.plan)
+    }
+
     /// Where the memory comes from, for people.
     pub fn placement(&self) -> String {
         self.imp()
@@ -129,7 +150,8 @@ impl AccordPool {
 }
 
 /// See [`AccordPool::set_grow`].
-pub type Grow = Box<dyn Fn(u32) -> Result<Layout, String> + Send + Sync>;
+pub type Grow =
+    Box<dyn Fn(u32, Result<Plan, String>) -> Result<(Layout, Plan), String> + Send + Sync>;
 
 /// The fd of `buffer`'s only memory, when that is a whole fd memory.
 fn memory_fd(buffer: &gst::BufferRef) -> Option<RawFd> {
@@ -149,7 +171,9 @@ mod imp {
 
     pub struct State {
         pub layout: Layout,
+        /// The picture (the caps'); the buffers are `plan.coded`.
         pub info: gst_video::VideoInfo,
+        pub plan: Plan,
         /// fd of each allocated buffer's memory → its index.
         pub allocated: HashMap<RawFd, u32>,
     }
@@ -178,35 +202,55 @@ mod imp {
 
     impl BufferPoolImpl for AccordPool {
         fn options() -> &'static [&'static str] {
-            // gst_video::BUFFER_POOL_OPTION_VIDEO_META
-            &["GstBufferPoolOptionVideoMeta"]
+            // gst_video::BUFFER_POOL_OPTION_VIDEO_META, _VIDEO_ALIGNMENT
+            &[
+                "GstBufferPoolOptionVideoMeta",
+                "GstBufferPoolOptionVideoAlignment",
+            ]
         }
 
         fn set_config(&self, config: &mut gst::BufferPoolConfigRef) -> bool {
             let Some((caps, _, min, _)) = config.params() else {
                 return false;
             };
-            let have = self
+            let Some((have, current, info)) = self
                 .lock()
                 .as_ref()
-                .map_or(0, |s| s.layout.buffers.len() as u32);
-            if min > have {
+                .map(|s| (s.layout.buffers.len() as u32, s.plan, s.info.clone()))
+            else {
+                return false;
+            };
+            // GStreamer's video pools read the alignment only with the
+            // option set; without it, upstream asks for none.
+            let asked = if config.has_option(gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT) {
+                config.video_alignment()
+            } else {
+                None
+            };
+            let wanted = alignment::plan(&info, asked.as_ref());
+            if min > have || wanted.as_ref().map_or(true, |p| *p != current) {
+                // The sink re-commits (or warns about an alignment it
+                // cannot express, keeping the current plan).
                 let grown = self
                     .grow
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .as_ref()
-                    .map(|grow| grow(min));
+                    .map(|grow| grow(min.max(have), wanted.clone()));
                 match grown {
-                    Some(Ok(layout)) => {
+                    Some(Ok((layout, plan))) => {
                         if let Some(st) = self.lock().as_mut() {
                             // Inactive while configured: no buffer is out.
                             st.layout = layout;
+                            st.plan = plan;
                             st.allocated.clear();
                         }
                     }
                     Some(Err(e)) => {
-                        gst::warning!(gst::CAT_DEFAULT, "cannot grow to {min} buffers: {e}");
+                        gst::warning!(
+                            gst::CAT_DEFAULT,
+                            "cannot renegotiate for {min} buffers, {wanted:?}: {e}"
+                        );
                     }
                     None => {}
                 }
@@ -229,13 +273,18 @@ mod imp {
                     .zip(st.info.stride())
                     .all(|(&ours, &default)| i64::from(ours) == i64::from(default));
                 let meta = config.has_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META);
-                let aligned = config
-                    .video_alignment()
-                    .map_or(true, |a| alignment_met(&a, &strides));
+                // The backend's strides are checked, not assumed.
+                let aligned = wanted.as_ref().ok() == Some(&st.plan)
+                    && asked.as_ref().map_or(true, |a| strides_met(a, &strides));
+                if !aligned {
+                    // Corrected to what the pool has.
+                    config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_ALIGNMENT);
+                    config.set_video_alignment(&st.plan.video_alignment(st.info.n_planes()));
+                }
                 (
                     count,
                     size,
-                    min <= count && (meta || default_strides) && aligned,
+                    min <= count && (meta || (default_strides && !st.plan.padded())) && aligned,
                 )
             };
             // The pool's own values, whatever upstream asked for: the
@@ -287,7 +336,10 @@ mod imp {
             {
                 let b = buffer.get_mut().ok_or(gst::FlowError::Error)?;
                 b.append_memory(memory);
-                let offsets: Vec<usize> = spec.planes.iter().map(|p| p.1 as usize).collect();
+                // The picture starts past the padding on every plane.
+                let planes: Vec<(u64, u32)> = spec.planes.iter().map(|p| (p.1, p.2)).collect();
+                let offsets = alignment::picture_offsets(&st.info, &st.plan, &planes)
+                    .map_err(|_| gst::FlowError::Error)?;
                 let strides: Vec<i32> = spec.planes.iter().map(|p| p.2 as i32).collect();
                 gst_video::VideoMeta::add_full(
                     b,
@@ -314,14 +366,11 @@ mod imp {
         }
     }
 
-    /// Whether `strides` meet the stride alignment `a` asks for (its
-    /// per-plane masks) and it needs no padding the layout lacks.
-    fn alignment_met(a: &gst_video::VideoAlignment, strides: &[u32]) -> bool {
-        let padded = a.padding_top() | a.padding_bottom() | a.padding_left() | a.padding_right();
-        padded == 0
-            && strides
-                .iter()
-                .zip(a.stride_align())
-                .all(|(&s, &mask)| s & mask == 0)
+    /// Whether `strides` meet the per-plane stride masks of `a`.
+    fn strides_met(a: &gst_video::VideoAlignment, strides: &[u32]) -> bool {
+        strides
+            .iter()
+            .zip(a.stride_align())
+            .all(|(&s, &mask)| s & mask == 0)
     }
 }

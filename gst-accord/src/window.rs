@@ -16,6 +16,11 @@
 //! ([`accord_client::Collection::generation_wl_buffer_on`]), so their
 //! releases arrive here. Both read the same socket: wayland-client lets
 //! several threads read, each queue getting its own events.
+//!
+//! When upstream asked for padding around the picture, the buffers are
+//! larger than the picture: a `wp_viewport` crops the padding off (its
+//! source is the picture's rectangle, its destination the picture's
+//! size), so the surface shows the picture alone.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +31,7 @@ use std::time::{Duration, Instant};
 use wayland_client::globals::{registry_queue_init, GlobalListContents};
 use wayland_client::protocol::{wl_buffer, wl_compositor, wl_registry, wl_surface};
 use wayland_client::{Connection, Dispatch, EventQueue, QueueHandle};
+use wayland_protocols::wp::viewporter::client::{wp_viewport, wp_viewporter};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
 
 /// Which collection buffer a `wl_buffer` shows: its generation and index.
@@ -82,11 +88,33 @@ pub struct WindowState {
     shared: Arc<(Mutex<Shared>, Condvar)>,
 }
 
+/// The part of a buffer that is the picture: where it starts and its
+/// size, in buffer pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crop {
+    /// The buffer's size (the picture and its padding).
+    pub coded: (u32, u32),
+    /// The picture's top-left corner in the buffer.
+    pub origin: (u32, u32),
+    /// The picture's size.
+    pub picture: (u32, u32),
+}
+
+impl Crop {
+    fn whole(&self) -> bool {
+        self.origin == (0, 0) && self.coded == self.picture
+    }
+}
+
 /// The sink's connection and toplevel.
 pub struct Window {
     conn: Connection,
     qh: QueueHandle<WindowState>,
     surface: wl_surface::WlSurface,
+    /// The surface's viewport, when the compositor has `wp_viewporter`.
+    viewport: Option<wp_viewport::WpViewport>,
+    /// The crop last set on the viewport (`None`: none set).
+    crop: Mutex<Option<Crop>>,
     toplevel: xdg_toplevel::XdgToplevel,
     xdg_surface: xdg_surface::XdgSurface,
     shared: Arc<(Mutex<Shared>, Condvar)>,
@@ -123,6 +151,11 @@ impl Window {
             .map_err(|e| format!("xdg_wm_base: {e}"))?;
         let accord = accord_client::Accord::new(&conn).map_err(|e| format!("Accord: {e}"))?;
         let surface = compositor.create_surface(&qh, ());
+        // Optional: without it, padded buffers are shown with their padding.
+        let viewport = globals
+            .bind::<wp_viewporter::WpViewporter, _, _>(&qh, 1..=1, ())
+            .ok()
+            .map(|v| v.get_viewport(&surface, &qh, ()));
         let xdg_surface = wm_base.get_xdg_surface(&surface, &qh, ());
         let toplevel = xdg_surface.get_toplevel(&qh, ());
         toplevel.set_title(title.to_owned());
@@ -152,6 +185,8 @@ impl Window {
             conn,
             qh,
             surface,
+            viewport,
+            crop: Mutex::new(None),
             toplevel,
             xdg_surface,
             shared,
@@ -212,25 +247,63 @@ impl Window {
         &self.qh
     }
 
-    /// Shows `wl_buffer` (collection buffer `key`, `width`×`height`) and
-    /// keeps `buffer` referenced until the compositor releases it.
+    /// Shows `wl_buffer` (collection buffer `key`, whose picture is
+    /// `crop`) and keeps `buffer` referenced until the compositor
+    /// releases it.
     pub fn present(
         &self,
         wl_buffer: &wl_buffer::WlBuffer,
         key: BufferKey,
         buffer: gst::Buffer,
-        (width, height): (i32, i32),
+        crop: Crop,
     ) -> Result<(), String> {
         // A buffer attached twice without a release in between is still
         // held once: the pool cannot have handed it out again meanwhile.
         let previous = lock(&self.shared.0).held.insert(key, buffer);
         drop(previous);
+        self.set_crop(crop)?;
         self.surface.attach(Some(wl_buffer), 0, 0);
+        let (width, height) = (crop.coded.0 as i32, crop.coded.1 as i32);
         self.surface.damage_buffer(0, 0, width, height);
         self.surface.commit();
         self.conn
             .flush()
             .map_err(|e| format!("Wayland connection lost: {e}"))
+    }
+
+    /// Sets the viewport for `crop` when it changed (double-buffered
+    /// state: it applies with the next commit, with the buffer).
+    fn set_crop(&self, crop: Crop) -> Result<(), String> {
+        let mut last = lock(&self.crop);
+        if *last == Some(crop) || (last.is_none() && crop.whole()) {
+            return Ok(());
+        }
+        let Some(viewport) = &self.viewport else {
+            // Shown with its padding (the sink warns: `can_crop`).
+            *last = Some(crop);
+            return Ok(());
+        };
+        if crop.whole() {
+            // All -1: no crop, no scaling.
+            viewport.set_source(-1.0, -1.0, -1.0, -1.0);
+            viewport.set_destination(-1, -1);
+        } else {
+            viewport.set_source(
+                f64::from(crop.origin.0),
+                f64::from(crop.origin.1),
+                f64::from(crop.picture.0),
+                f64::from(crop.picture.1),
+            );
+            viewport.set_destination(crop.picture.0 as i32, crop.picture.1 as i32);
+        }
+        *last = Some(crop);
+        Ok(())
+    }
+
+    /// Whether padding can be cropped off (the compositor has
+    /// `wp_viewporter`).
+    pub fn can_crop(&self) -> bool {
+        self.viewport.is_some()
     }
 
     /// How many buffers of `generation` the compositor still holds.
@@ -280,6 +353,9 @@ impl Drop for Window {
         // compositor drops our surface with the connection.
         let held = std::mem::take(&mut lock(&self.shared.0).held);
         drop(held);
+        if let Some(v) = &self.viewport {
+            v.destroy();
+        }
         self.toplevel.destroy();
         self.xdg_surface.destroy();
         self.surface.destroy();
@@ -375,6 +451,8 @@ impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for WindowState {
 
 wayland_client::delegate_noop!(WindowState: ignore wl_compositor::WlCompositor);
 wayland_client::delegate_noop!(WindowState: ignore wl_surface::WlSurface);
+wayland_client::delegate_noop!(WindowState: wp_viewporter::WpViewporter);
+wayland_client::delegate_noop!(WindowState: wp_viewport::WpViewport);
 
 impl Dispatch<xdg_wm_base::XdgWmBase, ()> for WindowState {
     fn event(

@@ -19,6 +19,7 @@ mod faults;
 mod gles;
 mod groups;
 mod gstreamer;
+mod gstreamer_app;
 mod harness;
 mod info;
 mod outputs;
@@ -178,6 +179,14 @@ fn main() {
         (
             "accordsink_v4l2_dmabuf_import_direct_scanout",
             gstreamer::accordsink_v4l2_dmabuf_import_direct_scanout,
+        ),
+        (
+            "accordsink_adopts_the_generations_fullscreen_toggles_start",
+            gstreamer_app::accordsink_adopts_the_generations_fullscreen_toggles_start,
+        ),
+        (
+            "accordsink_memory_dmabuf_on_card0_copies_nothing",
+            gstreamer_app::accordsink_memory_dmabuf_on_card0_copies_nothing,
         ),
         (
             "refcomp_drm_collection_direct_scanout_60_frames",
