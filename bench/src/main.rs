@@ -75,6 +75,26 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 31)]
         samples: usize,
     },
+    /// Issue 12's sweep input (friendly, seed 42) solved `--solves` times,
+    /// untimed: for instruction, cache and branch counts under `valgrind
+    /// --tool=callgrind --cache-sim=yes --branch-sim=yes`, which no other
+    /// load on the machine changes. Run it once with `--solves 0` and
+    /// subtract, to leave out building the input.
+    SolveRepeat {
+        /// Participants (1 to 64).
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        participants: usize,
+        /// Pairs per participant (1 to 65,536).
+        #[arg(long, value_name = "N", default_value_t = 1024)]
+        pairs: usize,
+        /// Solves after the first (at most 1,000,000).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        solves: usize,
+        /// Draw from a universe this many times the 4,544 pairs (1 to 64;
+        /// the sweep's control case is 4 at 4,096 pairs).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        universe: u64,
+    },
     /// The reference compositor's CPU while it refuses clients for lack
     /// of fds, against the same compositor idle (needs `accord-compositor`
     /// built and util-linux's `prlimit`).
@@ -381,6 +401,17 @@ fn main_result(command: Command) -> Result<(), String> {
         }),
         Command::Solve { samples } => solve::run(&solve::Options {
             samples: samples.max(1),
+        }),
+        Command::SolveRepeat {
+            participants,
+            pairs,
+            solves,
+            universe,
+        } => solve::repeat(&solve::Repeat {
+            participants,
+            pairs,
+            solves,
+            universe,
         }),
         Command::Refuse {
             compositor,

@@ -283,6 +283,50 @@ fn sweep_from_1024(
     at_1024
 }
 
+/// What [`repeat`] solves.
+pub struct Repeat {
+    pub participants: usize,
+    pub pairs: usize,
+    pub solves: usize,
+    pub universe: u64,
+}
+
+/// Solve the sweep's input (friendly, seed 42) once, print its shape and
+/// outcome, then solve it `solves` more times, untimed (see `accord-bench
+/// solve-repeat --help`).
+pub fn repeat(r: &Repeat) -> Result<(), String> {
+    let bounded = |what: &str, v: u64, max: u64| {
+        if (1..=max).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!("--{what} {v} is outside 1..={max}"))
+        }
+    };
+    bounded("participants", r.participants as u64, 64)?;
+    bounded("pairs", r.pairs as u64, 65_536)?;
+    bounded("universe", r.universe, 64)?;
+    if r.solves > 1_000_000 {
+        return Err(format!("--solves {} is over 1000000", r.solves));
+    }
+    let input = friendly_in(r.participants, r.pairs, 42, &universe_scaled(r.universe));
+    let outcome = match solve(&input) {
+        Ok(d) => format!("solved ({} alternatives)", d.alternatives.len()),
+        Err(f) => format!("fails: {:?}", f.reason),
+    };
+    for _ in 0..r.solves {
+        black_box(solve(black_box(&input)).is_ok());
+    }
+    println!(
+        "solve-repeat: {} participants x {} pairs, universe x{}, {} common, {outcome}; {} more solves",
+        r.participants,
+        r.pairs,
+        r.universe,
+        common(&input),
+        r.solves
+    );
+    Ok(())
+}
+
 pub fn run(opts: &Options) -> Result<(), String> {
     let s = opts.samples;
     println!(

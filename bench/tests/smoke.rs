@@ -86,6 +86,27 @@ fn solve_prints_friendly_and_worst_cases() {
 }
 
 #[test]
+fn solve_repeat_solves_the_sweep_input_and_bounds_its_arguments() {
+    // The sweep's 8 x 4096 case: 81 pairs common to all (the figure of
+    // BENCHMARKS.md, "Pair sweep"), computed by the bench, not the engine.
+    let out = run(&["solve-repeat", "--pairs", "4096", "--solves", "2"]);
+    assert!(
+        out.contains("8 participants x 4096 pairs, universe x1, 81 common, solved (81 alternatives); 2 more solves"),
+        "{out}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_accord-bench"))
+        .args(["solve-repeat", "--participants", "65"])
+        .output()
+        .expect("run accord-bench");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--participants 65 is outside 1..=64"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn scale_prints_latency_and_memory() {
     let out = run(&[
         "scale",

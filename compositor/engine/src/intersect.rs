@@ -14,7 +14,8 @@
 //! each covering 60 % of it) most lookups are hits, and a hit costs about
 //! ten filtered misses; the hit path has no data-dependent branches for
 //! that reason. The work is linear in the pairs listed; how much of it is
-//! hits depends on the overlap (BENCHMARKS.md, "Pair sweep").
+//! hits depends on the overlap (BENCHMARKS.md, "Pair sweep"): 8 × 4096
+//! pairs take ×4.8–5.0 the time of 8 × 1024, ×3.7–3.9 at equal overlap.
 
 use std::sync::OnceLock;
 
@@ -57,10 +58,11 @@ fn fold_mul(a: u64, b: u64) -> u64 {
 
 #[inline]
 fn hash(format: u32, modifier: u64, seed: (u64, u64)) -> u64 {
-    fold_mul(
-        fold_mul(modifier ^ seed.0, 0x9e37_79b9_7f4a_7c15) ^ u64::from(format),
-        seed.1,
-    )
+    // One folded multiply of the seeded modifier by the seeded format: each
+    // lookup waits on the hash, and a second multiply cost 12-18 % of a
+    // solve (BENCHMARKS.md, "Pair sweep, fifth look"). Without the seeds,
+    // crafted pairs still cannot aim at one slot.
+    fold_mul(modifier ^ seed.0, u64::from(format) ^ seed.1)
 }
 
 /// Open addressing with linear probing over indices into the candidate
@@ -143,26 +145,39 @@ impl Table {
         self.find(cands, h, format, modifier).ok()
     }
 
-    /// Keep only the candidates `keep` accepts and re-index them in a table
+    /// Keep only the candidates seen at `step` and re-index them in a table
     /// sized for them, reusing the allocations: a small table and filter
-    /// stay in L1.
-    fn shrink(&mut self, cands: &mut Vec<Cand>, keep: impl Fn(&Cand) -> bool) {
-        cands.retain(keep);
-        let size = table_size(cands.len());
+    /// stay in L1. One pass, no branch on whether a candidate survives
+    /// (that is random once many do), and no key comparison: the survivors
+    /// are distinct, so each takes the first empty slot of its probe.
+    fn shrink(&mut self, cands: &mut Vec<Cand>, step: u32, alive: usize) {
+        let size = table_size(alive);
         self.slots.clear();
         self.slots.resize(size, EMPTY);
         self.mask = size - 1;
         // Shrinking never grows either vector, so no allocation here.
-        let bits = filter_bits(cands.len());
+        let bits = filter_bits(alive);
         self.filter.clear();
         self.filter.resize(bits / 64, 0);
         self.filter_mask = bits - 1;
-        for ci in 0..cands.len() {
-            let (format, modifier) = (cands[ci].format, cands[ci].modifier);
-            let h = self.hash(format, modifier);
-            if let Err(slot) = self.find(&cands[..ci], h, format, modifier) {
-                self.insert(slot, ci, h);
+        // Compact first, without a branch on survival (random while many
+        // survive), then index the survivors.
+        let mut w = 0;
+        for r in 0..cands.len() {
+            let cand = cands[r];
+            cands[w] = cand;
+            w += usize::from(cand.seen == step);
+        }
+        cands.truncate(w);
+        for (ci, cand) in cands.iter().enumerate() {
+            let h = hash(cand.format, cand.modifier, self.seed);
+            let mut i = h as usize & self.mask;
+            while self.slots[i] != EMPTY {
+                i = (i + 1) & self.mask;
             }
+            self.slots[i] = ci as u32;
+            let bit = self.filter_bit(h);
+            self.filter[bit / 64] |= 1 << (bit % 64);
         }
     }
 }
@@ -232,24 +247,13 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
     for (step, &pi) in order.iter().enumerate().skip(1) {
         let step = step as u32;
         let p = &c[pi];
-        let scans = p.usage.contains(Usage::SCANOUT);
-        let mut alive = 0usize;
-        for (pos, f) in p.formats.iter().enumerate() {
-            let Some(ci) = table.lookup(&cands, f.format, f.modifier) else {
-                continue;
-            };
-            // Without branches: once many pairs survive, whether a found
-            // pair is fresh, repeated or already eliminated is random,
-            // and a branch on it mispredicts.
-            let cand = &mut cands[ci];
-            let fresh = cand.seen.wrapping_add(1) == step;
-            cand.seen = if fresh { step } else { cand.seen };
-            cand.position_sum += u64::from(fresh) * pos as u64;
-            alive += usize::from(fresh);
-            let mark = scans && f.scanout && cand.seen == step && cand.marked_at != step;
-            cand.marked_at = if mark { step } else { cand.marked_at };
-            cand.scanout_marks += u32::from(mark);
-        }
+        // Only a scanout participant marks pairs: the others take a loop
+        // without that work.
+        let alive = if p.usage.contains(Usage::SCANOUT) {
+            visit::<true>(&table, &mut cands, &p.formats, step)
+        } else {
+            visit::<false>(&table, &mut cands, &p.formats, step)
+        };
         if alive == 0 {
             return Err(no_common_format(c, &order[..=step as usize]));
         }
@@ -258,12 +262,44 @@ pub(crate) fn intersect(c: &[Constraints]) -> Result<Vec<Cand>, Failure> {
         // step. Rebuilding costs O(candidates), at most the length of the
         // shortest list, so no more than reading this list did.
         if alive < cands.len() {
-            table.shrink(&mut cands, |cand| cand.seen == step);
+            table.shrink(&mut cands, step, alive);
         }
     }
     let last = (order.len() - 1) as u32;
     cands.retain(|cand| cand.seen == last);
     Ok(cands)
+}
+
+/// Stream one participant's list (visited at `step`) through the table:
+/// a found pair is marked seen at `step` (its first position added to the
+/// sum) and, for a scanout participant (`SCANS`), marked scanout-capable
+/// if this participant says so. Returns the candidates seen at `step`.
+fn visit<const SCANS: bool>(
+    table: &Table,
+    cands: &mut [Cand],
+    list: &[FormatModifier],
+    step: u32,
+) -> usize {
+    let mut alive = 0usize;
+    for (pos, f) in list.iter().enumerate() {
+        let Some(ci) = table.lookup(cands, f.format, f.modifier) else {
+            continue;
+        };
+        // Without branches: once many pairs survive, whether a found
+        // pair is fresh, repeated or already eliminated is random, and a
+        // branch on it mispredicts.
+        let cand = &mut cands[ci];
+        let fresh = cand.seen.wrapping_add(1) == step;
+        cand.seen = if fresh { step } else { cand.seen };
+        cand.position_sum += u64::from(fresh) * pos as u64;
+        alive += usize::from(fresh);
+        if SCANS {
+            let mark = f.scanout && cand.seen == step && cand.marked_at != step;
+            cand.marked_at = if mark { step } else { cand.marked_at };
+            cand.scanout_marks += u32::from(mark);
+        }
+    }
+    alive
 }
 
 /// Does `a` share any pair with `b`? (failure path only)
@@ -310,4 +346,90 @@ fn no_common_format(c: &[Constraints], visited: &[usize]) -> Failure {
         ),
         names,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeSet, HashSet};
+
+    /// What `intersect` must return, computed the slow way: the pairs of
+    /// the first list that every list has, each with the sum of its first
+    /// positions and the number of scanout participants listing a
+    /// scanout-capable copy.
+    fn naive(c: &[Constraints]) -> BTreeSet<(u32, u64, u64, u32)> {
+        let first_pos = |p: &Constraints, key: (u32, u64)| {
+            p.formats.iter().position(|f| (f.format, f.modifier) == key)
+        };
+        let keys: HashSet<(u32, u64)> = c[0]
+            .formats
+            .iter()
+            .map(|f| (f.format, f.modifier))
+            .collect();
+        keys.into_iter()
+            .filter_map(|key| {
+                let sum = c
+                    .iter()
+                    .map(|p| first_pos(p, key).map(|i| i as u64))
+                    .sum::<Option<u64>>()?;
+                let marks = c
+                    .iter()
+                    .filter(|p| {
+                        p.usage.contains(Usage::SCANOUT)
+                            && p.formats
+                                .iter()
+                                .any(|f| (f.format, f.modifier) == key && f.scanout)
+                    })
+                    .count() as u32;
+                Some((key.0, key.1, sum, marks))
+            })
+            .collect()
+    }
+
+    fn participant() -> impl Strategy<Value = Constraints> {
+        // A universe of 12 pairs: lists of up to 40 overlap much, repeat
+        // pairs, and eliminate a few candidates per step, so the table is
+        // rebuilt at most steps.
+        let pair = (0u32..3, 0u64..4, any::<bool>()).prop_map(|(f, m, scanout)| FormatModifier {
+            format: 0x3432_5258 + f,
+            modifier: m << 56 | m,
+            scanout,
+        });
+        (prop::collection::vec(pair, 0..40), any::<bool>(), "[a-d]").prop_map(
+            |(formats, scans, name)| Constraints {
+                name,
+                usage: if scans { Usage::SCANOUT } else { Usage::SAMPLE },
+                formats,
+                ..Default::default()
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Positions and scanout marks, not only the set of pairs (the
+        /// properties test that), through rebuilds and repeated pairs.
+        #[test]
+        fn intersect_matches_the_naive_intersection(
+            c in prop::collection::vec(participant(), 1..7)
+        ) {
+            let want = naive(&c);
+            match intersect(&c) {
+                Ok(cands) => {
+                    let got: BTreeSet<_> = cands
+                        .iter()
+                        .map(|k| (k.format, k.modifier, k.position_sum, k.scanout_marks))
+                        .collect();
+                    prop_assert_eq!(got.len(), cands.len(), "a pair twice");
+                    prop_assert_eq!(got, want);
+                }
+                Err(f) => {
+                    prop_assert!(want.is_empty(), "{:?}", f);
+                    prop_assert_eq!(f.reason, FailureReason::NoCommonFormat);
+                }
+            }
+        }
+    }
 }
