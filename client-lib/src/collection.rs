@@ -327,6 +327,14 @@ impl Collection {
     /// protocol error otherwise). Like [`commit`](Self::commit) it does
     /// not flush; [`wait_renegotiation`](Self::wait_renegotiation) does.
     ///
+    /// Answering a configure (a toplevel made fullscreen or windowed): send
+    /// the constraints for the configured size with `recommit` after
+    /// `ack_configure` and before the `wl_surface.commit` that applies it.
+    /// The compositor holds its own change of the collection for that
+    /// answer, so both make one generation (the XML's "One generation per
+    /// configure"); a commit without a recommit tells it the constraints
+    /// stay.
+    ///
     /// ```no_run
     /// # let collection: accord_client::Collection = unimplemented!();
     /// use accord_client::{Constraints, Renegotiation, Usage};
