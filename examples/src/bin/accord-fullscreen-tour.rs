@@ -42,6 +42,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = <Args as clap::Parser>::parse();
+    accord_examples::logging::init("warn");
     let outputs = accord_examples::kms_run::connected_heads(&args.card);
     // Windowed, fullscreen on the next output, windowed, ...
     let steps: Vec<Step> = (0..args.toggles)

@@ -592,6 +592,17 @@ impl<R: FrameRenderer + Bind<Dmabuf>> DrawTarget<R> for DrmTarget {
         let mut result = compositor
             .render_frame(renderer, elements, background, self.flags)
             .map_err(|e| format!("DRM frame: {e}"))?;
+        // Without a fence KMS can wait on (GLES on kms_swrast: llvmpipe
+        // draws on its own threads, no exportable sync file), smithay leaves
+        // the wait to us: else the flip shows a frame still being drawn, and
+        // the swapchain hands the slot back while llvmpipe writes to it.
+        if result.needs_sync() {
+            if let PrimaryPlaneElement::Swapchain(element) = &result.primary_element {
+                if let Err(e) = element.sync.wait() {
+                    debug!("waiting for the frame's rendering: {e:?}");
+                }
+            }
+        }
         self.last_states = std::mem::take(&mut result.states);
         let feedback = collect(&self.last_states);
         if result.is_empty {

@@ -221,6 +221,10 @@ fn main() {
             refcomp_drm::gles_windowed_is_composited,
         ),
         (
+            "refcomp_drm_gles_toggles_show_every_frame",
+            tour::gles_toggles_show_every_frame,
+        ),
+        (
             "gles_card0_imports_nv12_and_its_planes",
             gles::card0_imports_nv12,
         ),
