@@ -93,7 +93,19 @@ pub fn track_surface(surface: &WlSurface) {
             .data_map
             .insert_if_missing_threadsafe(|| SurfaceKey(data_key))
     });
-    add_destruction_hook::<RefState, _>(surface, move |state, _| {
+    add_destruction_hook::<RefState, _>(surface, move |state, surface| {
+        // A content update the surface went away with before any frame
+        // showed it was discarded: every update counts once, presented or
+        // discarded (a client that exits right after its last commit).
+        let unshown = with_states(surface, |states| {
+            states
+                .data_map
+                .get::<Unshown>()
+                .is_some_and(|u| u.0.swap(0, Ordering::Relaxed) != 0)
+        });
+        if unshown {
+            state.counters.frames_discarded(&key, 1);
+        }
         state.counters.forget_surface(&key);
     });
 }

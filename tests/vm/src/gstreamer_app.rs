@@ -115,6 +115,13 @@ fn run_app(tag: &str, args: &[&str]) -> Result<Run, String> {
         out.join().unwrap_or_default(),
         err.join().unwrap_or_default()
     );
+    // The client has exited: its surface's destruction (which counts an
+    // update never shown as discarded) and a flip still pending are the
+    // compositor's to finish before the counters are read.
+    let _ = within(Duration::from_secs(5), || {
+        compositor.surface_frames().is_empty().then_some(())
+    });
+    accord_examples::kms_run::settle(&compositor);
     let delta = compositor.counters().since(&before);
     let re_solves = compositor.surface_re_solves() - re_solves_before;
     compositor.stop().map_err(|e| e.to_string())?;
