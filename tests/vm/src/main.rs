@@ -43,6 +43,11 @@ const MACHINE_TESTS: &[harness::MachineTest] = &[
         tour::MACHINE,
         tour::fullscreen_windowed_fullscreen_on_each_output,
     ),
+    (
+        "refcomp_drm_gles_toggles_show_every_frame",
+        tour::GLES_MACHINE,
+        tour::gles_toggles_show_every_frame,
+    ),
 ];
 
 fn main() {
@@ -219,10 +224,6 @@ fn main() {
         (
             "refcomp_drm_gles_windowed_is_composited",
             refcomp_drm::gles_windowed_is_composited,
-        ),
-        (
-            "refcomp_drm_gles_toggles_show_every_frame",
-            tour::gles_toggles_show_every_frame,
         ),
         (
             "gles_card0_imports_nv12_and_its_planes",
