@@ -181,8 +181,16 @@ impl Compositor {
             RendererKind::Pixman => {
                 screen(DrmTarget::open(options, |_| Ok(PixmanRenderer::new()?))?)?
             }
-            RendererKind::Gles => screen(DrmTarget::open(options, |fd| {
-                super::gles::card_renderer(fd.clone())
+            RendererKind::Gles => screen(DrmTarget::open(options, |_| {
+                // An open of the card of its own: Mesa's GEM handles
+                // (kms_swrast imports every client dma-buf it draws and
+                // every swapchain buffer it draws into) apart from those
+                // the compositor makes on its master fd and closes (a
+                // framebuffer's, a TEST_ONLY's). On one file a PRIME import
+                // returns the handle already there, so closing it pulled a
+                // texture from under llvmpipe: a NULL mapping, SIGSEGV.
+                let own = DrmDeviceFd::new(DeviceFd::from(open_card(&options.path)?));
+                super::gles::card_renderer(own)
             })?)?,
         };
         info!(

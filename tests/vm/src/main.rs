@@ -48,6 +48,11 @@ const MACHINE_TESTS: &[harness::MachineTest] = &[
         tour::GLES_MACHINE,
         tour::gles_toggles_show_every_frame,
     ),
+    (
+        "refcomp_gles_fullscreen_windowed_on_each_output",
+        tour::MACHINE,
+        tour::gles_on_each_output,
+    ),
 ];
 
 fn main() {

@@ -146,10 +146,10 @@ pub fn fullscreen_windowed_fullscreen_on_each_output() -> TestResult {
 }
 
 /// The tier's usual machine, in a VM (and process) of its own for
-/// [`gles_toggles_show_every_frame`]: run in the suite's process after the
-/// other GLES tests, llvmpipe crashed once (SIGSEGV in its rasteriser
-/// threads, the open GLES crash that two outputs reproduce every time;
-/// BENCHMARKS and the issue notes), which ended every test after it.
+/// [`gles_toggles_show_every_frame`]: in the suite's process, after the
+/// other GLES tests, it once hit the llvmpipe crash that
+/// [`gles_on_each_output`] now guards (fixed: the renderer's own DRM fd),
+/// and a crash there ends every test after it.
 pub const GLES_MACHINE: Machine = Machine {
     gpu: None,
     qemu_devices: &[],
@@ -182,6 +182,44 @@ pub fn gles_toggles_show_every_frame() -> TestResult {
         );
     }
     direct(back, MODE, "fullscreen again")?;
+    r.fds_after
+        .map_err(|e| format!("fds not back at the baseline: {e}"))?;
+    Ok(Outcome::Passed)
+}
+
+/// The tour under GLES on two outputs: windowed → fullscreen on output 2
+/// → windowed there → fullscreen on output 1, every frame read back from
+/// its output. Red (SIGSEGV in llvmpipe, every run) while the GLES
+/// renderer shared the compositor's DRM fd: closing a framebuffer's GEM
+/// handle closed Mesa's handle for the same dma-buf (`drm.rs`).
+pub fn gles_on_each_output() -> TestResult {
+    let steps = [
+        Step::Windowed,
+        Step::Fullscreen(1),
+        Step::Windowed,
+        Step::Fullscreen(0),
+    ];
+    let r = run_tour(CARD0.as_ref(), RendererKind::Gles, &steps, FRAMES, true)
+        .map_err(|e| format!("the tour failed: {e}"))?;
+    for s in std::iter::once(&r.first).chain(&r.steps) {
+        println!("  {}", s.line(r.refresh_mhz));
+    }
+    let [windowed, second, windowed_there, first] = &r.steps[..] else {
+        return Err(format!("{} steps", r.steps.len()));
+    };
+    for (s, what) in [
+        (windowed, "windowed on output 1"),
+        (windowed_there, "windowed on output 2"),
+    ] {
+        all_seen(s, what)?;
+        ensure!(
+            s.delta.frames_composited >= u64::from(FRAMES) && s.delta.frames_direct == 0,
+            "{what}: expected every frame composed: {}",
+            s.delta
+        );
+    }
+    direct(second, SECOND, "fullscreen on output 2")?;
+    direct(first, MODE, "fullscreen on output 1")?;
     r.fds_after
         .map_err(|e| format!("fds not back at the baseline: {e}"))?;
     Ok(Outcome::Passed)
