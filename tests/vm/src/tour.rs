@@ -48,6 +48,17 @@ fn all_seen(r: &StepReport, what: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Windowed: every frame seen on its output, each composed (none direct).
+fn composed(r: &StepReport, what: &str) -> Result<(), String> {
+    all_seen(r, what)?;
+    ensure!(
+        r.delta.frames_composited >= u64::from(FRAMES) && r.delta.frames_direct == 0,
+        "{what}: expected every frame composed: {}",
+        r.delta
+    );
+    Ok(())
+}
+
 /// Fullscreen at `size`: 2 + 2 buffers, every frame scanned out directly,
 /// nothing composited or copied.
 fn direct(r: &StepReport, size: (u32, u32), what: &str) -> Result<(), String> {
@@ -173,14 +184,8 @@ pub fn gles_toggles_show_every_frame() -> TestResult {
     let [windowed, back, again] = &r.steps[..] else {
         return Err(format!("{} steps", r.steps.len()));
     };
-    for (s, what) in [(windowed, "windowed"), (again, "windowed again")] {
-        all_seen(s, what)?;
-        ensure!(
-            s.delta.frames_composited >= u64::from(FRAMES) && s.delta.frames_direct == 0,
-            "{what}: expected every frame composed: {}",
-            s.delta
-        );
-    }
+    composed(windowed, "windowed")?;
+    composed(again, "windowed again")?;
     direct(back, MODE, "fullscreen again")?;
     r.fds_after
         .map_err(|e| format!("fds not back at the baseline: {e}"))?;
@@ -207,17 +212,8 @@ pub fn gles_on_each_output() -> TestResult {
     let [windowed, second, windowed_there, first] = &r.steps[..] else {
         return Err(format!("{} steps", r.steps.len()));
     };
-    for (s, what) in [
-        (windowed, "windowed on output 1"),
-        (windowed_there, "windowed on output 2"),
-    ] {
-        all_seen(s, what)?;
-        ensure!(
-            s.delta.frames_composited >= u64::from(FRAMES) && s.delta.frames_direct == 0,
-            "{what}: expected every frame composed: {}",
-            s.delta
-        );
-    }
+    composed(windowed, "windowed on output 1")?;
+    composed(windowed_there, "windowed on output 2")?;
     direct(second, SECOND, "fullscreen on output 2")?;
     direct(first, MODE, "fullscreen on output 1")?;
     r.fds_after
