@@ -23,6 +23,13 @@ fn stream(w: u32, h: u32) -> Constraints {
         .buffers(2)
 }
 
+/// After a round trip, no renegotiation outcome has come (`why`).
+#[track_caller]
+fn assert_no_outcome(accord: &Accord, coll: &accord_client::Collection, why: &str) {
+    accord.roundtrip().expect("roundtrip");
+    assert!(coll.poll_renegotiation().is_none(), "{why}");
+}
+
 /// The plane a fullscreen surface is offered in trigger 1's tests.
 static PLANE: [FormatModifier; 1] = [FormatModifier {
     format: XRGB8888,
@@ -141,11 +148,7 @@ fn a_thousand_toggles_make_one_generation() {
             accord.roundtrip().expect("no protocol error"); // keep the socket from filling
         }
     }
-    accord.roundtrip().expect("no protocol error");
-    assert!(
-        coll.poll_renegotiation().is_none(),
-        "held back, no answer yet"
-    );
+    assert_no_outcome(&accord, &coll, "held back, no answer yet");
     assert_eq!(coll.generation(), Some(1));
     assert_eq!(server.charged_bytes(), one, "nothing allocated");
     let pending = server.on_compositor(|c| c.accord.collections().pending_renegotiations());
@@ -159,8 +162,7 @@ fn a_thousand_toggles_make_one_generation() {
         panic!("1080p is a new generation")
     };
     assert_eq!((b.generation, b.width), (2, 1920));
-    accord.roundtrip().expect("fine");
-    assert!(coll.poll_renegotiation().is_none(), "only one");
+    assert_no_outcome(&accord, &coll, "only one");
 }
 
 /// Trigger 1, driven from the host as an embedder would: the surface goes
@@ -210,10 +212,10 @@ fn a_held_change_and_the_clients_recommit_make_one_generation() {
 
     let told = server.on_compositor(|c| c.set_scanout_pairs_held(&PLANE));
     assert_eq!(told, 1);
-    accord.roundtrip().expect("roundtrip");
-    assert!(
-        coll.poll_renegotiation().is_none(),
-        "nothing is solved before the client answers"
+    assert_no_outcome(
+        &accord,
+        &coll,
+        "nothing is solved before the client answers",
     );
     // The answer to the configure: the stream at the output's size.
     coll.recommit(&stream(128, 64)).expect("recommit");
@@ -230,19 +232,14 @@ fn a_held_change_and_the_clients_recommit_make_one_generation() {
         0,
         "no hold left"
     );
-    accord.roundtrip().expect("roundtrip");
-    assert!(
-        coll.poll_renegotiation().is_none(),
-        "one generation, not two"
-    );
+    assert_no_outcome(&accord, &coll, "one generation, not two");
     coll.release_generation(1).expect("release");
     drop(first);
 
     // Windowed again, and the client keeps its size: applying the
     // configure releases the hold.
     server.on_compositor(|c| c.set_scanout_pairs_held(&[]));
-    accord.roundtrip().expect("roundtrip");
-    assert!(coll.poll_renegotiation().is_none(), "held");
+    assert_no_outcome(&accord, &coll, "held");
     assert_eq!(server.on_compositor(|c| c.configure_applied()), 1);
     let Renegotiation::Generation(windowed) = coll.wait_renegotiation().expect("answer") else {
         panic!("composition camps one buffer less")
@@ -264,8 +261,7 @@ fn an_unanswered_hold_is_solved_when_the_answer_window_ends() {
         server.on_compositor(|c| c.set_scanout_pairs_held(&PLANE)),
         1
     );
-    accord.roundtrip().expect("roundtrip");
-    assert!(coll.poll_renegotiation().is_none(), "held");
+    assert_no_outcome(&accord, &coll, "held");
     let full = eventually(Duration::from_secs(5), "the window's end", || {
         accord.dispatch_pending().map_err(|e| e.to_string())?;
         accord.roundtrip().map_err(|e| e.to_string())?;

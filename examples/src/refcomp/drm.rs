@@ -179,9 +179,9 @@ impl Compositor {
         }
         let (screen, heads, notifier) = match config.renderer {
             RendererKind::Pixman => {
-                screen(DrmTarget::open(options, |_| Ok(PixmanRenderer::new()?))?)?
+                screen(DrmTarget::open(options, || Ok(PixmanRenderer::new()?))?)?
             }
-            RendererKind::Gles => screen(DrmTarget::open(options, |_| {
+            RendererKind::Gles => screen(DrmTarget::open(options, || {
                 // An open of the card of its own: Mesa's GEM handles
                 // (kms_swrast imports every client dma-buf it draws and
                 // every swapchain buffer it draws into) apart from those
@@ -241,19 +241,19 @@ fn open_card(path: &Path) -> Result<OwnedFd, Error> {
 impl DrmTarget {
     /// Opens `options.path` and sets up one output per connected connector
     /// (each its own CRTC, primary plane, mode and swapchain), composed
-    /// with the renderer `make_renderer` creates on the device's fd
-    /// (GLES's GBM device must share the master fd: a second open would
-    /// take DRM master first); the notifier delivers page-flip events of
-    /// every CRTC.
+    /// with the renderer `make_renderer` creates once the compositor's fd
+    /// is open and DRM master (a renderer that opens the card itself, as
+    /// GLES does, so gets a second, non-master open); the notifier
+    /// delivers page-flip events of every CRTC.
     pub fn open<R: ImportDma>(
         options: &DrmOptions,
-        make_renderer: impl FnOnce(&DrmDeviceFd) -> Result<R, Error>,
+        make_renderer: impl FnOnce() -> Result<R, Error>,
     ) -> Result<(Vec<Self>, R, DrmDeviceNotifier), Error> {
         let path = &options.path;
         let fd = DrmDeviceFd::new(DeviceFd::from(open_card(path)?));
         let (mut device, notifier) = DrmDevice::new(fd.clone(), true)
             .map_err(|e| format!("{}: not a usable KMS device: {e}", path.display()))?;
-        let renderer = make_renderer(&fd)?;
+        let renderer = make_renderer()?;
         if !device.is_atomic() {
             return Err(format!("{}: atomic modesetting is not available", path.display()).into());
         }

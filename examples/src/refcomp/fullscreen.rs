@@ -76,14 +76,7 @@ impl RefState {
     /// Records how `surface` is shown; when that changed, its Accord
     /// collections are re-solved (trigger 1). Returns whether it changed.
     pub fn set_shown(&mut self, surface: &WlSurface, shown: Shown) -> bool {
-        let before = self.shown.by_surface.insert(surface.id(), shown);
-        if before == Some(shown) {
-            return false;
-        }
-        let told = BufferCollectionState::surface_changed(self, surface);
-        self.counters.add_surface_re_solves(told);
-        debug!(?before, now = ?shown, collections = told, "surface shown differently");
-        true
+        self.record_shown(surface, shown, false).is_some()
     }
 
     /// A toplevel is shown differently and told so with a configure: its
@@ -96,22 +89,34 @@ impl RefState {
         if !toplevel.is_initial_configure_sent() {
             return self.set_shown(surface, shown);
         }
-        let before = self.shown.by_surface.insert(surface.id(), shown);
-        let changed = before != Some(shown);
-        if changed {
-            let told = BufferCollectionState::surface_reconfigured(self, surface);
-            self.counters.add_surface_re_solves(told);
-            debug!(?before, now = ?shown, collections = told, "surface shown differently, held for the client's answer");
-        }
+        let told = self.record_shown(surface, shown, true);
         let serial = toplevel.send_configure();
-        if changed {
+        if told.is_some_and(|n| n > 0) {
             let answer = Answer {
                 serial,
                 acked: false,
             };
             self.shown.answers.insert(surface.id(), answer);
         }
-        changed
+        told.is_some()
+    }
+
+    /// Records how `surface` is shown; when that changed, re-solves its
+    /// collections (`held` for the client's answer to a configure) and
+    /// returns how many were told, else `None`.
+    fn record_shown(&mut self, surface: &WlSurface, shown: Shown, held: bool) -> Option<usize> {
+        let before = self.shown.by_surface.insert(surface.id(), shown);
+        if before == Some(shown) {
+            return None;
+        }
+        let told = if held {
+            BufferCollectionState::surface_reconfigured(self, surface)
+        } else {
+            BufferCollectionState::surface_changed(self, surface)
+        };
+        self.counters.add_surface_re_solves(told);
+        debug!(?before, now = ?shown, collections = told, held, "surface shown differently");
+        Some(told)
     }
 
     /// The client acknowledged configure `serial` of `surface`: if that

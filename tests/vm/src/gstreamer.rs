@@ -27,7 +27,7 @@ use std::{
     time::Duration,
 };
 
-use accord_examples::refcomp::{spawn_with, Compositor, Config, DrmOptions};
+use accord_examples::refcomp::{spawn_with, Compositor, Config, CounterSnapshot, DrmOptions};
 use accord_tests::waiting::within;
 
 use crate::{
@@ -41,21 +41,50 @@ const FRAMES: u64 = 60;
 /// Registry scan, caps negotiation and 60 frames under TCG.
 const TIMEOUT: Duration = Duration::from_secs(240);
 
-pub fn accordsink_v4l2_dmabuf_import_direct_scanout() -> TestResult {
-    let plugin_dir: PathBuf = std::env::current_exe()
+/// This binary's directory (`target/release`): where `tests/vm/run` builds
+/// the plugin and `accordsink-app`, and the `GST_PLUGIN_PATH` of a run.
+pub(crate) fn plugin_dir() -> Result<PathBuf, String> {
+    let dir: PathBuf = std::env::current_exe()
         .map_err(|e| e.to_string())?
         .parent()
         .ok_or("no binary directory")?
         .to_owned();
     ensure!(
-        plugin_dir.join("libgstaccord.so").exists(),
+        dir.join("libgstaccord.so").exists(),
         "no libgstaccord.so beside {} (tests/vm/run builds it: cargo build --release -p gst-accord)",
-        plugin_dir.display()
+        dir.display()
     );
-    if !std::path::Path::new("/dev/video0").exists() {
-        return Ok(Outcome::NotAvailable("no /dev/video0 (vivid)".into()));
-    }
-    let runtime_dir = std::env::temp_dir().join(format!("accord-gst-{}", std::process::id()));
+    Ok(dir)
+}
+
+/// What one GStreamer client run against a fresh compositor on card0 gave.
+pub(crate) struct GstRun {
+    /// stdout, then stderr.
+    pub output: String,
+    /// The compositor's counters over the run.
+    pub delta: CounterSnapshot,
+    /// Its counters when it stopped.
+    pub at_exit: CounterSnapshot,
+    /// Collections the compositor re-solved because the surface was shown
+    /// differently (fullscreen, windowed).
+    pub re_solves: u64,
+}
+
+/// Runs `program args` (a GStreamer client loading the plugin from
+/// [`plugin_dir`], with a registry of its own, `accordsink:4` debug
+/// output) against a fresh compositor on card0, whose start-up frames are
+/// drawn before the baseline; `timeout` bounds the client. A client that
+/// fails, or outlives `timeout`, is an error with its output. The counters
+/// are read once the client's surface is gone and the compositor is quiet.
+pub(crate) fn run_gst(
+    tag: &str,
+    program: &std::path::Path,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<GstRun, String> {
+    let plugin_dir = plugin_dir()?;
+    let name = program.display().to_string();
+    let runtime_dir = std::env::temp_dir().join(format!("accord-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&runtime_dir);
     std::fs::create_dir(&runtime_dir).map_err(|e| e.to_string())?;
     use std::os::unix::fs::PermissionsExt;
@@ -73,14 +102,10 @@ pub fn accordsink_v4l2_dmabuf_import_direct_scanout() -> TestResult {
     let (_, settled) = compositor.wait_for(Duration::from_secs(30), |c| c.frames_rendered >= 2);
     ensure!(settled, "the compositor drew no start-up frames");
     let before = compositor.counters();
+    let re_solves_before = compositor.surface_re_solves();
 
-    let pipeline = format!(
-        "v4l2src device=/dev/video0 io-mode=dmabuf-import num-buffers={FRAMES} \
-         ! video/x-raw,format=BGRx,width=1280,height=720 ! accordsink fullscreen=true sync=false"
-    );
-    let mut child = Command::new("gst-launch-1.0")
-        .arg("-m")
-        .args(pipeline.split_whitespace())
+    let mut child = Command::new(program)
+        .args(args)
         .envs(compositor.client_env())
         .env("GST_PLUGIN_PATH", &plugin_dir)
         .env("GST_REGISTRY", runtime_dir.join("registry.bin"))
@@ -89,7 +114,7 @@ pub fn accordsink_v4l2_dmabuf_import_direct_scanout() -> TestResult {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("gst-launch-1.0: {e}"))?;
+        .map_err(|e| format!("{name}: {e}"))?;
     let mut stdout = child.stdout.take().ok_or("no stdout")?;
     let mut stderr = child.stderr.take().ok_or("no stderr")?;
     let out = std::thread::spawn(move || {
@@ -102,13 +127,12 @@ pub fn accordsink_v4l2_dmabuf_import_direct_scanout() -> TestResult {
         let _ = stderr.read_to_string(&mut s);
         s
     });
-    let status = within(TIMEOUT, || child.try_wait().ok().flatten());
-    let status = match status {
+    let status = match within(timeout, || child.try_wait().ok().flatten()) {
         Ok(s) => s,
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("gst-launch-1.0 still running after {TIMEOUT:?}"));
+            return Err(format!("{name} still running after {timeout:?}"));
         }
     };
     let output = format!(
@@ -124,9 +148,33 @@ pub fn accordsink_v4l2_dmabuf_import_direct_scanout() -> TestResult {
     });
     accord_examples::kms_run::settle(&compositor);
     let delta = compositor.counters().since(&before);
-    let counters = compositor.stop().map_err(|e| e.to_string())?;
+    let re_solves = compositor.surface_re_solves() - re_solves_before;
+    let at_exit = compositor.stop().map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&runtime_dir);
-    ensure!(status.success(), "gst-launch-1.0: {status}:\n{output}");
+    ensure!(status.success(), "{name}: {status}:\n{output}");
+    Ok(GstRun {
+        output,
+        delta,
+        at_exit,
+        re_solves,
+    })
+}
+
+pub fn accordsink_v4l2_dmabuf_import_direct_scanout() -> TestResult {
+    if !std::path::Path::new("/dev/video0").exists() {
+        return Ok(Outcome::NotAvailable("no /dev/video0 (vivid)".into()));
+    }
+    let pipeline = format!(
+        "-m v4l2src device=/dev/video0 io-mode=dmabuf-import num-buffers={FRAMES} \
+         ! video/x-raw,format=BGRx,width=1280,height=720 ! accordsink fullscreen=true sync=false"
+    );
+    let args: Vec<&str> = pipeline.split_whitespace().collect();
+    let GstRun {
+        output,
+        delta,
+        at_exit: counters,
+        ..
+    } = run_gst("gst", "gst-launch-1.0".as_ref(), &args, TIMEOUT)?;
 
     // The one composed frame allowed is the background alone, redrawn
     // when the window goes away at the end: it reads no client byte.

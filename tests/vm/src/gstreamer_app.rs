@@ -16,122 +16,26 @@
 //!   them fullscreen: all shown, none copied by the sink, no byte copied
 //!   or composited by the compositor, scanned out directly.
 
-use std::{
-    io::Read,
-    path::PathBuf,
-    process::{Command, ExitStatus, Stdio},
-    time::Duration,
-};
-
-use accord_examples::refcomp::{spawn_with, Compositor, Config, CounterSnapshot, DrmOptions};
-use accord_tests::waiting::within;
+use std::time::Duration;
 
 use crate::{
-    common::CARD0,
     ensure,
+    gstreamer::{plugin_dir, run_gst, GstRun},
     harness::{Outcome, TestResult},
 };
 
 /// Registry scan (about 14 s under TCG), and the frames.
 const TIMEOUT: Duration = Duration::from_secs(300);
 
-/// What one run of `accordsink-app` gave.
-struct Run {
-    status: ExitStatus,
-    output: String,
-    /// The compositor's counters over the run.
-    delta: CounterSnapshot,
-    /// Collections the compositor re-solved because the surface was shown
-    /// differently (fullscreen, windowed).
-    re_solves: u64,
-}
-
 /// `accordsink-app <args>` against a fresh compositor on card0.
-fn run_app(tag: &str, args: &[&str]) -> Result<Run, String> {
-    let dir: PathBuf = std::env::current_exe()
-        .map_err(|e| e.to_string())?
-        .parent()
-        .ok_or("no binary directory")?
-        .to_owned();
-    let app = dir.join("accordsink-app");
+fn run_app(tag: &str, args: &[&str]) -> Result<GstRun, String> {
+    let app = plugin_dir()?.join("accordsink-app");
     ensure!(
-        dir.join("libgstaccord.so").exists() && app.exists(),
-        "no libgstaccord.so and accordsink-app beside {} (tests/vm/run builds them: cargo build \
-         --release -p gst-accord)",
-        dir.display()
+        app.exists(),
+        "no accordsink-app beside the plugin (tests/vm/run builds it: cargo build --release -p \
+         gst-accord)"
     );
-    let runtime_dir = std::env::temp_dir().join(format!("accord-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    std::fs::create_dir(&runtime_dir).map_err(|e| e.to_string())?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| e.to_string())?;
-    let config = Config {
-        runtime_dir: Some(runtime_dir.clone()),
-        ..Config::default()
-    };
-    let compositor = spawn_with(config, |config| {
-        Compositor::drm(config, &DrmOptions::new(CARD0))
-    })
-    .map_err(|e| format!("compositor on {CARD0}: {e}"))?;
-    let (_, settled) = compositor.wait_for(Duration::from_secs(30), |c| c.frames_rendered >= 2);
-    ensure!(settled, "the compositor drew no start-up frames");
-    let before = compositor.counters();
-    let re_solves_before = compositor.surface_re_solves();
-
-    let mut child = Command::new(&app)
-        .args(args)
-        .envs(compositor.client_env())
-        .env("GST_PLUGIN_PATH", &dir)
-        .env("GST_REGISTRY", runtime_dir.join("registry.bin"))
-        .env("GST_DEBUG", "accordsink:4")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("accordsink-app: {e}"))?;
-    let mut stdout = child.stdout.take().ok_or("no stdout")?;
-    let mut stderr = child.stderr.take().ok_or("no stderr")?;
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let status = match within(TIMEOUT, || child.try_wait().ok().flatten()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("accordsink-app still running after {TIMEOUT:?}"));
-        }
-    };
-    let output = format!(
-        "{}\n{}",
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default()
-    );
-    // The client has exited: its surface's destruction (which counts an
-    // update never shown as discarded) and a flip still pending are the
-    // compositor's to finish before the counters are read.
-    let _ = within(Duration::from_secs(5), || {
-        compositor.surface_frames().is_empty().then_some(())
-    });
-    accord_examples::kms_run::settle(&compositor);
-    let delta = compositor.counters().since(&before);
-    let re_solves = compositor.surface_re_solves() - re_solves_before;
-    compositor.stop().map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&runtime_dir);
-    Ok(Run {
-        status,
-        output,
-        delta,
-        re_solves,
-    })
+    run_gst(tag, &app, args, TIMEOUT)
 }
 
 /// The lines starting with `key: `, without it.
@@ -162,11 +66,6 @@ pub fn accordsink_adopts_the_generations_fullscreen_toggles_start() -> TestResul
         ],
     )?;
     let output = &run.output;
-    ensure!(
-        run.status.success(),
-        "accordsink-app: {}:\n{output}",
-        run.status
-    );
     // Step 0 windowed, 1 fullscreen, 2 windowed: the frames shown come
     // from generation 1, 2, 3.
     let steps: Vec<(Option<u64>, Option<u64>)> = lines(output, "step")
@@ -233,11 +132,6 @@ pub fn accordsink_memory_dmabuf_on_card0_copies_nothing() -> TestResult {
         ],
     )?;
     let output = &run.output;
-    ensure!(
-        run.status.success(),
-        "accordsink-app: {}:\n{output}",
-        run.status
-    );
     let caps = lines(output, "caps").next().unwrap_or_default();
     ensure!(
         caps.contains("video/x-raw(memory:DMABuf)"),
