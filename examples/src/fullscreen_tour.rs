@@ -35,7 +35,9 @@ use wayland_client::{protocol::wl_buffer::WlBuffer, Connection};
 use crate::{
     demo::{pattern, window::Window, XRGB8888},
     kms_run::{with_compositor, Charged},
-    refcomp::{scanned_out, CounterSnapshot, DrmOptions, Error, RendererKind, Running},
+    refcomp::{
+        scanned_out, CounterSnapshot, DrmOptions, Error, OutputFrames, RendererKind, Running,
+    },
 };
 
 /// The windowed size: smaller than any output, so a windowed frame is
@@ -70,14 +72,22 @@ pub struct StepReport {
     /// callback of the first frame from the new generation (with
     /// `settle`, the quiet wait before that frame included).
     pub switch_time: Duration,
+    /// Page flips of the output the window is on after the step, from the
+    /// request to that first frame's callback, its own flip included: the
+    /// switch in frame periods as the display counts them (ROUND2:
+    /// virtio-gpu has no vblank under TCG, so the goal counts flips).
+    pub switch_flips: u64,
     /// Frames rendered from the new generation, and those of them read
     /// back from the output with their own number.
     pub frames_rendered: u32,
     pub frames_seen: u32,
     /// The first frames whose read-back showed something else.
     pub mismatches: Vec<String>,
-    /// The counters over those frames.
+    /// The counters over those frames (all outputs).
     pub delta: CounterSnapshot,
+    /// The frames of the output the window is on over those frames (the
+    /// output it left may compose meanwhile: the window is gone from it).
+    pub on_output: OutputFrames,
 }
 
 /// The whole tour.
@@ -125,8 +135,10 @@ struct Producer<'a> {
     on: usize,
     /// Let the compositor go quiet before the first frame of each step.
     settle: bool,
-    /// When the last frame's callback came (before its read-back).
+    /// When the last frame's callback came (before its read-back), and
+    /// the page flips of its output then.
     shown_at: Instant,
+    flips_at_shown: u64,
 }
 
 impl Producer<'_> {
@@ -144,6 +156,10 @@ impl Producer<'_> {
             .map_err(|e| format!("drawing frame {frame}: {e:?}"))?;
         self.window.present(&self.wl, index)?;
         self.shown_at = Instant::now();
+        // Before the read-back, which takes long enough under TCG for the
+        // compositor to flip again (the draw of the older swapchain slot
+        // one period after a composed frame, `repaint.rs`).
+        self.flips_at_shown = self.compositor.output_frames(self.on).flips;
         let plane = *self.planes.get(self.on).ok_or("no such output")?;
         let shot = scanned_out(&self.card, plane)?.read_rgba()?;
         let seen = pattern::decode(self.current.width, |x, y| {
@@ -221,6 +237,7 @@ impl Producer<'_> {
     /// fields and counters (from the first frame's start).
     fn frames(&mut self, frames: u32, report: &mut StepReport) -> Result<(), Error> {
         let before = self.compositor.counters();
+        let on_before = self.compositor.output_frames(self.on);
         for _ in 0..frames {
             report.frames_rendered += 1;
             match self.present()? {
@@ -230,6 +247,7 @@ impl Producer<'_> {
             }
         }
         report.delta = self.compositor.counters().since(&before);
+        report.on_output = self.compositor.output_frames(self.on).since(&on_before);
         Ok(())
     }
 
@@ -237,6 +255,11 @@ impl Producer<'_> {
     /// switch to the new generation, then `frames` frames.
     fn step(&mut self, step: Step, frames: u32) -> Result<StepReport, Error> {
         let start = Instant::now();
+        let target = match step {
+            Step::Fullscreen(o) => o,
+            Step::Windowed => self.on,
+        };
+        let flips_before = self.compositor.output_frames(target).flips;
         let size = match step {
             Step::Fullscreen(o) => {
                 let output = self
@@ -266,10 +289,12 @@ impl Producer<'_> {
             generations_received,
             generation_time,
             switch_time: Duration::ZERO,
+            switch_flips: 0,
             frames_rendered: 0,
             frames_seen: 0,
             mismatches: Vec::new(),
             delta: CounterSnapshot::default(),
+            on_output: OutputFrames::default(),
         };
         // The first frame of the new generation ends the switch.
         if self.settle {
@@ -280,15 +305,23 @@ impl Producer<'_> {
             crate::kms_run::settle(self.compositor);
         }
         let before = self.compositor.counters();
+        let on_before = self.compositor.output_frames(self.on);
         report.frames_rendered += 1;
         match self.present()? {
             Ok(()) => report.frames_seen += 1,
             Err(e) => report.mismatches.push(e),
         }
         report.switch_time = self.shown_at.saturating_duration_since(start);
+        report.switch_flips = self.flips_at_shown.saturating_sub(flips_before);
         let first = self.compositor.counters().since(&before);
+        let on_first = self.compositor.output_frames(self.on).since(&on_before);
         self.frames(frames.saturating_sub(1), &mut report)?;
         report.delta = add(&first, &report.delta);
+        report.on_output = OutputFrames {
+            direct: on_first.direct + report.on_output.direct,
+            composited: on_first.composited + report.on_output.composited,
+            flips: on_first.flips + report.on_output.flips,
+        };
         Ok(report)
     }
 }
@@ -395,6 +428,7 @@ fn tour(
         on: 0,
         settle,
         shown_at: Instant::now(),
+        flips_at_shown: 0,
     };
     let mut first = StepReport {
         step: Step::Fullscreen(0),
@@ -404,10 +438,12 @@ fn tour(
         generations_received: 1,
         generation_time: Duration::ZERO,
         switch_time: Duration::ZERO,
+        switch_flips: 0,
         frames_rendered: 0,
         frames_seen: 0,
         mismatches: Vec::new(),
         delta: CounterSnapshot::default(),
+        on_output: OutputFrames::default(),
     };
     p.frames(frames, &mut first)?;
     let mut reports = Vec::with_capacity(steps.len());
@@ -425,7 +461,7 @@ impl StepReport {
     pub fn line(&self, refresh_mhz: u32) -> String {
         let period = Duration::from_micros(1_000_000_000 / u64::from(refresh_mhz.max(1)));
         format!(
-            "{:<16} {}x{} gen {} ({} buffers, {} generation(s) received): generation in {:.1} ms, switch {:.1} ms = {:.1} frame periods; {}/{} frames seen; direct {} composited {} bytes_copied {} bytes_composited {}",
+            "{:<16} {}x{} gen {} ({} buffers, {} generation(s) received): generation in {:.1} ms, switch {:.1} ms = {:.1} frame periods, {} flips; {}/{} frames seen; direct {} composited {} bytes_copied {} bytes_composited {}; on its output direct {} composited {}",
             match self.step {
                 Step::Fullscreen(o) => format!("fullscreen on {}", o + 1),
                 Step::Windowed => "windowed".to_owned(),
@@ -438,12 +474,15 @@ impl StepReport {
             self.generation_time.as_secs_f64() * 1e3,
             self.switch_time.as_secs_f64() * 1e3,
             self.switch_time.as_secs_f64() / period.as_secs_f64(),
+            self.switch_flips,
             self.frames_seen,
             self.frames_rendered,
             self.delta.frames_direct,
             self.delta.frames_composited,
             self.delta.bytes_copied,
             self.delta.bytes_composited,
+            self.on_output.direct,
+            self.on_output.composited,
         )
     }
 }

@@ -102,6 +102,13 @@ fn main() -> ExitCode {
         max / period,
         rendered - seen,
     );
+    let mut flips: Vec<u64> = report.steps.iter().map(|s| s.switch_flips).collect();
+    flips.sort();
+    println!(
+        "page flips of the window's output from trigger to first new-generation frame (its flip included): median {}, max {} (goal: at most 2)",
+        flips.get(flips.len() / 2).copied().unwrap_or(0),
+        flips.last().copied().unwrap_or(0),
+    );
     breakdown(&args.card, &report.steps, period);
     if rendered == seen {
         ExitCode::SUCCESS

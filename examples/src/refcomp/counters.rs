@@ -43,6 +43,32 @@ pub struct Counters {
     /// trigger 1, `fullscreen.rs`). Outside the snapshot, like
     /// `loop_iterations`.
     surface_re_solves: AtomicU64,
+    /// Per output (index = head): its frames by outcome and its page
+    /// flips. Outside the snapshot, like `loop_iterations`.
+    outputs: Mutex<Vec<OutputFrames>>,
+}
+
+/// One output's frames: how many were scanned out directly or composed
+/// (`frames_direct` and `frames_composited` of that output alone), and
+/// the page flips completed on it (KMS): frame periods as the display
+/// counts them (virtio-gpu has no vblank under TCG, so renegotiation's
+/// frame-period goal counts flips, ROUND2).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct OutputFrames {
+    pub direct: u64,
+    pub composited: u64,
+    pub flips: u64,
+}
+
+impl OutputFrames {
+    /// The frames since `before` (an earlier reading of the same output).
+    pub fn since(&self, before: &OutputFrames) -> OutputFrames {
+        OutputFrames {
+            direct: self.direct.saturating_sub(before.direct),
+            composited: self.composited.saturating_sub(before.composited),
+            flips: self.flips.saturating_sub(before.flips),
+        }
+    }
 }
 
 /// A copy of the counters at one moment.
@@ -198,6 +224,24 @@ impl Counters {
         self.surface_re_solves.load(Ordering::Relaxed)
     }
 
+    /// Output `head`'s frames so far.
+    pub fn output_frames(&self, head: usize) -> OutputFrames {
+        let outputs = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
+        outputs.get(head).copied().unwrap_or_default()
+    }
+
+    fn count_output(&self, head: usize, count: impl FnOnce(&mut OutputFrames)) {
+        let mut outputs = self.outputs.lock().unwrap_or_else(|e| e.into_inner());
+        if outputs.len() <= head {
+            outputs.resize(head + 1, OutputFrames::default());
+        }
+        count(&mut outputs[head]);
+    }
+
+    pub(crate) fn page_flipped(&self, head: usize) {
+        self.count_output(head, |o| o.flips += 1);
+    }
+
     pub(crate) fn add_surface_re_solves(&self, collections: usize) {
         self.surface_re_solves
             .fetch_add(collections as u64, Ordering::Relaxed);
@@ -215,16 +259,18 @@ impl Counters {
         self.surface_commits.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one output frame by how it reached the screen.
-    pub(crate) fn frame_presented(&self, outcome: FrameOutcome) {
+    /// Counts one frame of output `head` by how it reached the screen.
+    pub(crate) fn frame_presented(&self, head: usize, outcome: FrameOutcome) {
         match outcome {
             FrameOutcome::Direct { opaque_substitute } => {
+                self.count_output(head, |o| o.direct += 1);
                 self.frames_direct.fetch_add(1, Ordering::Relaxed);
                 if opaque_substitute {
                     self.frames_direct_opaque.fetch_add(1, Ordering::Relaxed);
                 }
             }
             FrameOutcome::Composited => {
+                self.count_output(head, |o| o.composited += 1);
                 self.frames_composited.fetch_add(1, Ordering::Relaxed);
             }
             FrameOutcome::Unchanged | FrameOutcome::Busy => {}
@@ -362,17 +408,23 @@ mod tests {
         counters.frame_rendered();
         counters.surface_committed();
         counters.add_bytes_copied(7);
-        counters.frame_presented(FrameOutcome::Direct {
-            opaque_substitute: false,
-        });
-        counters.frame_presented(FrameOutcome::Direct {
-            opaque_substitute: true,
-        });
-        counters.frame_presented(FrameOutcome::Composited);
-        counters.frame_presented(FrameOutcome::Composited);
+        counters.frame_presented(
+            0,
+            FrameOutcome::Direct {
+                opaque_substitute: false,
+            },
+        );
+        counters.frame_presented(
+            0,
+            FrameOutcome::Direct {
+                opaque_substitute: true,
+            },
+        );
+        counters.frame_presented(0, FrameOutcome::Composited);
+        counters.frame_presented(0, FrameOutcome::Composited);
         counters.add_bytes_composited(16);
         counters.add_bytes_composited(4);
-        counters.frame_presented(FrameOutcome::Unchanged);
+        counters.frame_presented(0, FrameOutcome::Unchanged);
         counters.foreign_frame_shown();
         counters.frames_presented("a", 3, true);
         counters.frames_presented("a", 1, false);

@@ -213,6 +213,7 @@ impl Compositor {
                     };
                     let shared = &heads[head];
                     shared.flip_pending.set(false);
+                    state.counters.page_flipped(head);
                     let submitted = shared.compositor.borrow_mut().frame_submitted();
                     let feedback = submitted.unwrap_or_else(|err| {
                         warn!(%err, "page flip completion failed");

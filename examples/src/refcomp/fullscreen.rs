@@ -38,7 +38,7 @@ use smithay::{
         protocol::{wl_output::WlOutput, wl_surface::WlSurface},
         Resource,
     },
-    utils::Serial,
+    utils::{Logical, Point, Serial},
     wayland::shell::xdg::ToplevelSurface,
 };
 use tracing::debug;
@@ -63,6 +63,17 @@ pub struct ShownSurfaces {
     /// The configure that announced a held change, per surface, and
     /// whether the client acknowledged it yet.
     answers: HashMap<ObjectId, Answer>,
+    /// Where a toplevel goes once the client applies the configure that
+    /// announced it ([`RefState::move_on_apply`]).
+    moves: HashMap<ObjectId, PendingMove>,
+}
+
+/// A window's new place, waiting for the client to apply its configure.
+#[derive(Debug, Clone, Copy)]
+struct PendingMove {
+    serial: Serial,
+    acked: bool,
+    location: Point<i32, Logical>,
 }
 
 /// A configure whose answer a held re-solve waits for.
@@ -83,11 +94,12 @@ impl RefState {
     /// collections are re-solved once the client answered (module
     /// comment). Sends the configure once the initial one was sent (before
     /// that the first commit's configure carries the state, and nothing is
-    /// allocated yet). Returns whether the way it is shown changed.
-    pub fn reshow(&mut self, toplevel: &ToplevelSurface, shown: Shown) -> bool {
+    /// allocated yet) and returns its serial.
+    pub fn reshow(&mut self, toplevel: &ToplevelSurface, shown: Shown) -> Option<Serial> {
         let surface = toplevel.wl_surface();
         if !toplevel.is_initial_configure_sent() {
-            return self.set_shown(surface, shown);
+            self.set_shown(surface, shown);
+            return None;
         }
         let told = self.record_shown(surface, shown, true);
         let serial = toplevel.send_configure();
@@ -98,7 +110,41 @@ impl RefState {
             };
             self.shown.answers.insert(surface.id(), answer);
         }
-        told.is_some()
+        Some(serial)
+    }
+
+    /// Moves `toplevel`'s window to `location` when the client applies
+    /// configure `serial` (its first commit after acknowledging it), or at
+    /// once when no configure is outstanding (`None`): the window changes
+    /// place together with the buffer drawn for its new state, in one
+    /// frame, instead of showing the old buffer at the new place first.
+    pub fn move_on_apply(
+        &mut self,
+        toplevel: &ToplevelSurface,
+        serial: Option<Serial>,
+        location: Point<i32, Logical>,
+    ) {
+        let surface = toplevel.wl_surface();
+        match serial {
+            Some(serial) => {
+                let pending = PendingMove {
+                    serial,
+                    acked: false,
+                    location,
+                };
+                self.shown.moves.insert(surface.id(), pending);
+            }
+            None => {
+                self.shown.moves.remove(&surface.id());
+                self.move_window(surface, location);
+            }
+        }
+    }
+
+    fn move_window(&mut self, surface: &WlSurface, location: Point<i32, Logical>) {
+        if let Some(window) = self.window_for(surface) {
+            self.space.map_element(window, location, true);
+        }
     }
 
     /// Records how `surface` is shown; when that changed, re-solves its
@@ -127,6 +173,11 @@ impl RefState {
                 answer.acked = true;
             }
         }
+        if let Some(pending) = self.shown.moves.get_mut(&surface.id()) {
+            if serial.is_no_older_than(&pending.serial) {
+                pending.acked = true;
+            }
+        }
     }
 
     /// `surface` committed: after an acknowledged announcing configure, the
@@ -134,6 +185,11 @@ impl RefState {
     /// none), and a change still held is solved now.
     pub fn shown_committed(&mut self, surface: &WlSurface) {
         let id = surface.id();
+        if self.shown.moves.get(&id).is_some_and(|m| m.acked) {
+            if let Some(m) = self.shown.moves.remove(&id) {
+                self.move_window(surface, m.location);
+            }
+        }
         if self.shown.answers.get(&id).is_some_and(|a| a.acked) {
             self.shown.answers.remove(&id);
             BufferCollectionState::surface_configure_applied(self, surface);
@@ -144,6 +200,7 @@ impl RefState {
     pub fn forget_shown(&mut self, surface: &WlSurface) {
         self.shown.by_surface.remove(&surface.id());
         self.shown.answers.remove(&surface.id());
+        self.shown.moves.remove(&surface.id());
     }
 
     /// The output whose primary plane may scan `surface` out: the one it is

@@ -222,7 +222,10 @@ impl XdgShellHandler for RefState {
     /// Fullscreen on the output the client names (else the first), at
     /// that output's place and size; its collections are re-solved with
     /// that output's plane offered (`fullscreen.rs`). Asking again for
-    /// another output moves it there.
+    /// another output moves it there. The window moves when the client
+    /// applies the configure (`RefState::move_on_apply`): until then the
+    /// output shows what it showed, so the first frame in the new state is
+    /// the client's new buffer, in one flip.
     fn fullscreen_request(&mut self, surface: ToplevelSurface, output: Option<WlOutput>) {
         let index = self.output_index(output.as_ref());
         let Some(output) = self.outputs().get(index).cloned() else {
@@ -234,24 +237,20 @@ impl XdgShellHandler for RefState {
             state.states.set(xdg_toplevel::State::Fullscreen);
             state.size = size;
         });
-        if let Some(window) = self.window_for(surface.wl_surface()) {
-            self.space
-                .map_element(window, location.unwrap_or_default(), true);
-        }
-        self.reshow(&surface, Shown::Fullscreen { output: index });
-        self.request_repaint();
+        let serial = self.reshow(&surface, Shown::Fullscreen { output: index });
+        self.move_on_apply(&surface, serial, location.unwrap_or_default());
         debug!(output = index, "toplevel fullscreen");
     }
 
     /// Windowed again: composited, its collections re-solved without a
-    /// plane.
+    /// plane. The window stays where it is; its next commit shows the
+    /// windowed buffer.
     fn unfullscreen_request(&mut self, surface: ToplevelSurface) {
         surface.with_pending_state(|state| {
             state.states.unset(xdg_toplevel::State::Fullscreen);
             state.size = None;
         });
         self.reshow(&surface, Shown::Windowed);
-        self.request_repaint();
     }
 
     fn ack_configure(&mut self, surface: WlSurface, configure: Configure) {

@@ -73,7 +73,7 @@ use tracing::{info, warn};
 pub use accord::AccordMemfdBuffers;
 pub use choice::{gl_renderer_name, Chosen};
 pub use counters::SurfaceFrames;
-pub use counters::{CounterSnapshot, Counters};
+pub use counters::{CounterSnapshot, Counters, OutputFrames};
 pub use drm::{DrmOptions, DrmTarget};
 pub use drm_export::PrimeExporter;
 pub use drm_readback::{scanned_out, ScannedOut};
@@ -443,6 +443,12 @@ impl Running {
     /// changed (fullscreen, windowed, another output).
     pub fn surface_re_solves(&self) -> u64 {
         self.counters.surface_re_solves()
+    }
+
+    /// Output `head`'s frames so far (0 is the first): direct,
+    /// composited, and page flips on KMS.
+    pub fn output_frames(&self, head: usize) -> OutputFrames {
+        self.counters.output_frames(head)
     }
 
     /// Presentation feedback per live surface (`<client>/wl_surface@<id>`).

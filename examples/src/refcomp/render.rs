@@ -483,7 +483,7 @@ impl RefState {
             commits = self.counters.snapshot().surface_commits,
             "frame"
         );
-        self.counters.frame_presented(rendered.outcome);
+        self.counters.frame_presented(head, rendered.outcome);
         if rendered.scaled_fullscreen {
             match rendered.outcome {
                 FrameOutcome::Direct { .. } => self.counters.scaled_frame(true),
