@@ -333,7 +333,10 @@ impl Collection {
     /// The compositor holds its own change of the collection for that
     /// answer, so both make one generation (the XML's "One generation per
     /// configure"); a commit without a recommit tells it the constraints
-    /// stay.
+    /// stay. Commit the configure's state with the first frame of the new
+    /// generation: a compositor that applies the state at that commit (as
+    /// the reference compositor does) shows nothing in between, so the
+    /// new state's first flip is that frame.
     ///
     /// ```no_run
     /// # let collection: accord_client::Collection = unimplemented!();

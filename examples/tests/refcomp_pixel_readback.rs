@@ -1,6 +1,7 @@
 //! A small wayland-client client against the in-process compositor: an shm
 //! buffer of a known colour appears in the read-back output, pixel for pixel,
-//! fullscreen covers the output, and linux-dmabuf's default feedback lists
+//! fullscreen covers the output (from the commit that applies its
+//! configure, not before), and linux-dmabuf's default feedback lists
 //! the formats Pixman imports. The counters show the composited path: the
 //! bytes composition reads of the shm buffer (`bytes_composited`) and the
 //! bytes each read-back copies (`bytes_copied`).
@@ -121,6 +122,60 @@ fn fullscreen_toplevel_gets_the_output_size_and_covers_it() {
         64 * 48 * 4,
         &counters.to_string(),
     );
+}
+
+/// A window goes fullscreen when its client applies the configure (its
+/// first commit after acknowledging it), not at the request: frames drawn
+/// in between still show it where it was, so the new state's first frame
+/// is the client's buffer for it (`fullscreen.rs`, `move_on_apply`). Red
+/// while the compositor moved the window at the request.
+#[test]
+fn a_window_goes_fullscreen_when_its_client_applies_the_configure() {
+    let (_dir, compositor) = start("fullscreen-apply");
+    let (red, green) = ([0xc0, 0x10, 0x10], [0x10, 0xc0, 0x10]);
+    let mut client = TestClient::connect(&compositor);
+    // The first window sits at (0, 0), the second 32 px further.
+    let first = client.toplevel(false);
+    let small = client.shm_buffer((16, 16), red);
+    client.show(&first.surface, &small);
+    let second = client.toplevel(false);
+    let windowed = client.shm_buffer((64, 48), green);
+    client.show(&second.surface, &windowed);
+    let at = |shot: &accord_examples::refcomp::Screenshot, x, y| shot.pixel(x, y);
+    let want = |c: [u8; 3]| Some([c[0], c[1], c[2], 0xff]);
+    let shot = compositor.screenshot().expect("screenshot");
+    assert_eq!(
+        at(&shot, 40, 40),
+        want(green),
+        "the second window at (32, 32)"
+    );
+    assert!(near(at(&shot, 20, 20).expect("in range"), BACKGROUND));
+
+    // The request, and the configure acknowledged (by the dispatch), but
+    // no commit of the second surface yet. A frame drawn now (the first
+    // window's commit) shows the second window where it was.
+    second.toplevel.set_fullscreen(None);
+    client.state.configured = false;
+    client.dispatch_until(|s| s.configured);
+    assert_eq!(client.state.toplevel_size, (1280, 720));
+    client.show(&first.surface, &small);
+    let shot = compositor.screenshot().expect("screenshot");
+    assert!(
+        near(at(&shot, 20, 20).expect("in range"), BACKGROUND),
+        "before the client applied the configure, the window stays at (32, 32): {:?}",
+        at(&shot, 20, 20)
+    );
+    assert_eq!(at(&shot, 40, 40), want(green));
+
+    // The client applies it with its fullscreen buffer: moved and shown
+    // in the same frame.
+    let full = client.shm_buffer((1280, 720), green);
+    client.show(&second.surface, &full);
+    let shot = compositor.screenshot().expect("screenshot");
+    for (x, y) in [(0, 0), (20, 20), (1279, 719)] {
+        assert_eq!(at(&shot, x, y), want(green), "fullscreen at ({x},{y})");
+    }
+    compositor.stop().expect("stop");
 }
 
 /// The default feedback lists the renderer's import pairs: Pixman's

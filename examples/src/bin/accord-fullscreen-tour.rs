@@ -6,7 +6,9 @@
 //! from the trigger (the request) to the first frame of the new
 //! generation on screen, in milliseconds and in frame periods of the
 //! first output's mode, and the frames dropped (rendered but not read
-//! back from the output). Then, per window size, the kernel's floor: the
+//! back from the output); and in page flips of the window's output, the
+//! count ROUND2 checks the frame-period goal with (virtio-gpu has no
+//! vblank under TCG). Then, per window size, the kernel's floor: the
 //! same dumb-buffer backend allocating that generation's buffers with no
 //! compositor, no protocol and no display test (`bare allocation`), so the
 //! rest of each switch is what Accord and the producer spend. Run it in
