@@ -298,10 +298,10 @@ impl Producer<'_> {
         };
         // The first frame of the new generation ends the switch.
         if self.settle {
-            // The compositor finishes what the change itself drew (the old
-            // buffer on the new output, the second swapchain slot of a
-            // composed frame) before the new generation's frames, so the
-            // step's counters are theirs alone.
+            // The compositor finishes what it still had to draw (the
+            // second swapchain slot after a composed frame, `repaint.rs`)
+            // before the new generation's frames, so the step's counters
+            // are theirs alone.
             crate::kms_run::settle(self.compositor);
         }
         let before = self.compositor.counters();
@@ -313,30 +313,11 @@ impl Producer<'_> {
         }
         report.switch_time = self.shown_at.saturating_duration_since(start);
         report.switch_flips = self.flips_at_shown.saturating_sub(flips_before);
-        let first = self.compositor.counters().since(&before);
-        let on_first = self.compositor.output_frames(self.on).since(&on_before);
         self.frames(frames.saturating_sub(1), &mut report)?;
-        report.delta = add(&first, &report.delta);
-        report.on_output = OutputFrames {
-            direct: on_first.direct + report.on_output.direct,
-            composited: on_first.composited + report.on_output.composited,
-            flips: on_first.flips + report.on_output.flips,
-        };
+        // The step's counters from its first frame on, in one reading.
+        report.delta = self.compositor.counters().since(&before);
+        report.on_output = self.compositor.output_frames(self.on).since(&on_before);
         Ok(report)
-    }
-}
-
-/// Two counter deltas together (the fields the tour reads).
-fn add(a: &CounterSnapshot, b: &CounterSnapshot) -> CounterSnapshot {
-    CounterSnapshot {
-        frames_direct: a.frames_direct + b.frames_direct,
-        frames_composited: a.frames_composited + b.frames_composited,
-        bytes_composited: a.bytes_composited + b.bytes_composited,
-        bytes_copied: a.bytes_copied + b.bytes_copied,
-        frames_presented: a.frames_presented + b.frames_presented,
-        frames_discarded: a.frames_discarded + b.frames_discarded,
-        frames_zero_copy: a.frames_zero_copy + b.frames_zero_copy,
-        ..*b
     }
 }
 

@@ -168,6 +168,23 @@ fn a_thousand_toggles_make_one_generation() {
 /// Trigger 1, driven from the host as an embedder would: the surface goes
 /// "fullscreen" (its display offers a scanout plane, which camps one more
 /// buffer), then back to composition.
+/// Windowed again after generation 2 (`full`, fullscreen; generation 1
+/// already released): generation 3 camps one buffer less (composition),
+/// and once generation 2's holds are gone only generation 3 is charged.
+fn windowed_generation_drains_the_others(
+    server: &TestServer,
+    coll: &accord_client::Collection,
+    full: accord_client::Allocation,
+) {
+    let Renegotiation::Generation(windowed) = coll.wait_renegotiation().expect("answer") else {
+        panic!("composition camps one buffer less")
+    };
+    assert_eq!((windowed.generation, windowed.buffers.len()), (3, 3));
+    coll.release_generation(2).expect("release");
+    drop(full);
+    server.wait_charged(bytes(&windowed), "generations 1 and 2 drained");
+}
+
 #[test]
 fn the_compositor_participant_changing_renegotiates() {
     let (server, _accord, coll, _raw) = attached_stream();
@@ -190,13 +207,7 @@ fn the_compositor_participant_changing_renegotiates() {
     drop(first);
 
     server.on_compositor(|c| c.set_scanout_pairs(&[]));
-    let Renegotiation::Generation(windowed) = coll.wait_renegotiation().expect("answer") else {
-        panic!("composition camps one buffer less")
-    };
-    assert_eq!((windowed.generation, windowed.buffers.len()), (3, 3));
-    coll.release_generation(2).expect("release");
-    drop(full);
-    server.wait_charged(bytes(&windowed), "generations 1 and 2 drained");
+    windowed_generation_drains_the_others(&server, &coll, full);
 }
 
 /// A fullscreen toggle as the reference compositor makes it: the
@@ -241,13 +252,7 @@ fn a_held_change_and_the_clients_recommit_make_one_generation() {
     server.on_compositor(|c| c.set_scanout_pairs_held(&[]));
     assert_no_outcome(&accord, &coll, "held");
     assert_eq!(server.on_compositor(|c| c.configure_applied()), 1);
-    let Renegotiation::Generation(windowed) = coll.wait_renegotiation().expect("answer") else {
-        panic!("composition camps one buffer less")
-    };
-    assert_eq!((windowed.generation, windowed.buffers.len()), (3, 3));
-    coll.release_generation(2).expect("release");
-    drop(full);
-    server.wait_charged(bytes(&windowed), "generations 1 and 2 drained");
+    windowed_generation_drains_the_others(&server, &coll, full);
 }
 
 /// A client that never answers the configure holds nothing up for longer
